@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set up everything and run every check: lint, docs build, unit/contract tests, notebooks (nbval)
+# and real-browser widget tests. Works on a fresh Debian machine with Python >= 3.10; no API key
+# is needed (everything runs against venice_nb's local backend on loopback).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+
+# Browser tests drive Debian's Chromium (Playwright's own browser downloads are not used).
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
+export VENICE_NB_ARTIFACTS="$PWD/test-artifacts"
+unset VENICE_API_KEY VENICE_BASE_URL VENICE_NB_STORE
+
+echo "== ruff"
+.venv/bin/ruff check .
+echo "== docs (mkdocs build --strict)"
+.venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
+echo "== tests, notebooks and browser tests (screenshots: $VENICE_NB_ARTIFACTS)"
+.venv/bin/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider "$@"

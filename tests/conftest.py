@@ -1,0 +1,114 @@
+"""Shared fixtures: a fresh local backend per test and clients whose every request is checked
+against the OpenAPI spec on its way over real loopback HTTP."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+import venice_nb as vnb
+from venice_nb._backend import BackendConfig, LocalBackend
+
+from ._spec import AsyncSpecCheckingTransport, SpecCheckingTransport
+
+TEST_KEY = "vnbtest-9f3c2e71d4b8a6c5e0f1a2b3"  # a distinctive fake key, grepped for in leaks
+
+
+@pytest.fixture(autouse=True)
+def _no_real_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never reach Venice: a key in the developer's environment must not leak in, and a
+    default store lands in the test's own folder."""
+    for name in ("VENICE_API_KEY", "VENICE_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VENICE_NB_STORE", str(tmp_path / "default-store"))
+
+
+@pytest.fixture
+def backend() -> Iterator[LocalBackend]:
+    with LocalBackend(BackendConfig()) as server:
+        yield server
+
+
+@pytest.fixture
+def transport() -> SpecCheckingTransport:
+    return SpecCheckingTransport()
+
+
+@pytest.fixture
+def client(backend: LocalBackend, transport: SpecCheckingTransport) -> Iterator[vnb.Client]:
+    http = httpx.Client(transport=transport, timeout=60)
+    with vnb.Client(TEST_KEY, base_url=backend.url, http_client=http) as c:
+        yield c
+    assert not transport.problems, "requests broke the spec:\n" + "\n".join(transport.problems)
+
+
+@pytest.fixture
+def async_transport() -> AsyncSpecCheckingTransport:
+    return AsyncSpecCheckingTransport()
+
+
+@pytest.fixture
+def async_client(
+    backend: LocalBackend, async_transport: AsyncSpecCheckingTransport
+) -> Iterator[vnb.AsyncClient]:
+    http = httpx.AsyncClient(transport=async_transport, timeout=60)
+    yield vnb.AsyncClient(TEST_KEY, base_url=backend.url, http_client=http)
+    assert not async_transport.problems, "\n".join(async_transport.problems)
+
+
+def sample_path(name: str = "cat") -> Path:
+    return vnb.sample(name)
+
+
+def png_bytes(
+    size: tuple[int, int] = (320, 240), color: tuple[int, ...] = (40, 120, 200), mode: str = "RGB"
+) -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """Where tests leave files for people to look at (CI keeps this folder)."""
+    path = Path(os.environ.get("VENICE_NB_ARTIFACTS", "test-artifacts")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def image_server() -> Iterator:
+    """Serve bytes over loopback HTTP, so URL inputs can be tested without any internet."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    files: dict[str, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = files.get(self.path.lstrip("/"))
+            self.send_response(200 if data is not None else 404)
+            self.send_header("Content-Length", str(len(data or b"")))
+            self.end_headers()
+            self.wfile.write(data or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def add(name: str, data: bytes) -> str:
+        files[name] = data
+        return f"http://127.0.0.1:{server.server_address[1]}/{name}"
+
+    yield add
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,128 @@
+"""No key means the local backend, said out loud; the `venice-nb` CLI works end to end."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+from PIL import Image
+
+import venice_nb as vnb
+
+from .conftest import sample_path
+
+
+def test_no_key_uses_the_local_backend_and_says_so(caplog):
+    caplog.set_level(logging.WARNING, logger="venice_nb")
+    with vnb.Client() as client:
+        assert client.is_local and client.base_url.startswith("http://127.0.0.1:")
+        assert "local backend" in repr(client)
+        res = client.remove_background(sample_path("product"))
+    assert "no VENICE_API_KEY set" in caplog.text and "local backend" in caplog.text
+    assert res.is_local and "LOCAL" in res._repr_html_()
+
+
+def test_a_key_means_venice(monkeypatch):
+    monkeypatch.setenv("VENICE_API_KEY", "k-123")
+    with vnb.Client() as client:
+        assert not client.is_local and client.base_url == "https://api.venice.ai/api/v1"
+    monkeypatch.setenv("VENICE_BASE_URL", "http://127.0.0.1:1/api/v1")
+    with vnb.Client() as client:
+        assert client.base_url == "http://127.0.0.1:1/api/v1"
+
+
+def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VENICE_")}
+    env.update(env_extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "venice_nb._cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_cli_edit_multi_edit_remove_bg_and_models(tmp_path):
+    out = tmp_path / "night.png"
+    done = _cli(
+        "edit",
+        str(sample_path("cat")),
+        "-p",
+        "make it night",
+        "--model",
+        "qwen-image-2-edit",
+        "-o",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    assert Image.open(out).size == Image.open(sample_path("cat")).size
+    assert "LOCAL" in done.stdout
+
+    mask = tmp_path / "mask.png"
+    Image.fromarray(vnb.masks.rect((300, 451), (10, 10, 200, 200))).save(mask)
+    done = _cli(
+        "multi-edit",
+        str(sample_path("cat")),
+        str(mask),
+        "-p",
+        "red",
+        "--multipart",
+        "-o",
+        str(tmp_path / "red.png"),
+    )
+    assert done.returncode == 0, done.stderr
+
+    done = _cli("remove-bg", str(sample_path("product")), "-o", str(tmp_path / "cut.png"))
+    assert done.returncode == 0 and Image.open(tmp_path / "cut.png").mode == "RGBA"
+
+    done = _cli("models")
+    assert done.returncode == 0 and "gpt-image-2-edit" in done.stdout and "$0.340" in done.stdout
+
+
+def test_cli_reports_errors_with_the_action(tmp_path):
+    done = _cli(
+        "edit", str(sample_path()), "-p", "x", "--model", "nope", "-o", str(tmp_path / "x.png")
+    )
+    assert done.returncode == 1
+    assert "unknown edit model" in done.stderr and "what to do" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_serve_answers_on_its_port():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VENICE_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "venice_nb._cli", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        url = None
+        assert proc.stdout is not None
+        for line in proc.stdout:  # blocks until the server prints where it listens
+            found = re.search(r"http://127\.0\.0\.1:\d+/api/v1", line)
+            if found:
+                url = found.group(0)
+                break
+        assert url, "serve printed no URL"
+        models = httpx.get(f"{url}/models", params={"type": "inpaint"}, timeout=10).json()
+        assert models["object"] == "list" and models["data"]
+        with vnb.Client(base_url=url) as client:
+            assert client.edit(sample_path(), "blur").is_local
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("name", vnb.samples())
+def test_samples_exist(name):
+    assert Image.open(vnb.sample(name)).size[0] * Image.open(vnb.sample(name)).size[1] >= 65_536

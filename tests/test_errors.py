@@ -1,0 +1,157 @@
+"""Every error status becomes its own typed error carrying the server's text and an action."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+import pytest
+
+import venice_nb as vnb
+from venice_nb._backend import FaultConfig
+from venice_nb._errors import error_from_response
+
+from .conftest import TEST_KEY, sample_path
+
+
+def _raw_post(backend, path: str, **kwargs) -> httpx.Response:
+    """A request the client would never send, straight at the backend."""
+    return httpx.post(f"{backend.url}{path}", timeout=30, **kwargs)
+
+
+def _typed(backend, response: httpx.Response) -> vnb.VeniceError:
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    return error_from_response(response.status_code, headers, response.content)
+
+
+def test_400_bad_request_has_field_details(backend):
+    resp = _raw_post(backend, "/image/edit", json={"prompt": "x", "image": "AAAA", "colour": 1})
+    err = _typed(backend, resp)
+    assert isinstance(err, vnb.BadRequestError) and err.status == 400
+    assert err.details and "colour" in json.dumps(err.details)
+    assert "colour" in str(err) and "check image count, field names" in err.action
+
+
+def test_401_rejected_key(backend, client):
+    backend.config.rejected_keys = frozenset({TEST_KEY})
+    with pytest.raises(vnb.AuthenticationError) as info:
+        client.edit(sample_path(), "blur")
+    assert info.value.status == 401 and "API key" in info.value.action
+
+
+@pytest.mark.parametrize("wallet", [False, True])
+def test_402_when_balance_is_spent(backend, wallet):
+    backend.config.balance_usd = 0.0
+    kwargs = {"wallet": "siwx-abc"} if wallet else {"api_key": TEST_KEY}
+    with (
+        vnb.Client(base_url=backend.url, **kwargs) as c,
+        pytest.raises(vnb.InsufficientBalanceError) as info,
+    ):
+        c.edit(sample_path(), "blur", model="qwen-image-2-edit")
+    err = info.value
+    assert "venice.ai/settings/api" in err.action
+    if wallet:
+        assert err.code == "PAYMENT_REQUIRED"
+        assert isinstance(err.payment_required, dict)
+        assert err.top_up_instructions
+    else:
+        assert err.code == "INSUFFICIENT_BALANCE" and err.payment_required is None
+
+
+def test_413_payload_too_large(backend):
+    blob = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(25_000_000)).decode()
+    err = _typed(backend, _raw_post(backend, "/image/edit", json={"prompt": "x", "image": blob}))
+    assert isinstance(err, vnb.PayloadTooLargeError) and "25 MB" in err.action
+
+
+def test_415_wrong_content_type(backend):
+    err = _typed(
+        backend,
+        _raw_post(
+            backend, "/image/edit", content=b"prompt=x", headers={"content-type": "text/plain"}
+        ),
+    )
+    assert isinstance(err, vnb.UnsupportedMediaTypeError)
+    assert "JSON or multipart" in err.action
+
+
+def test_422_content_policy(client):
+    with pytest.raises(vnb.ContentPolicyError) as info:
+        client.edit(sample_path(), "make it nsfw", model="qwen-image-2-edit")
+    assert info.value.status == 422 and info.value.message
+
+
+@pytest.mark.parametrize(
+    ("fault", "cls"),
+    [
+        (FaultConfig(rate_429=1.0, retry_after=0), vnb.RateLimitError),
+        (FaultConfig(rate_500=1.0), vnb.InternalServerError),
+        (FaultConfig(rate_503=1.0), vnb.ModelAtCapacityError),
+    ],
+)
+def test_retryable_statuses_raise_typed_errors_after_retries(
+    backend, client, transport, fault, cls
+):
+    backend.config.faults = fault
+    client.max_retries = 1
+    with pytest.raises(cls) as info:
+        client.edit(sample_path(), "blur")
+    assert len(transport.posts) == 2, "one try plus one retry"
+    assert info.value.action
+    if cls is vnb.RateLimitError:
+        assert info.value.retry_after == 0
+
+
+def test_dropped_connection_is_api_connection_error(backend, client):
+    backend.config.faults = FaultConfig(rate_drop=1.0)
+    client.max_retries = 0
+    with pytest.raises(vnb.APIConnectionError):
+        client.edit(sample_path(), "blur")
+
+
+def test_truncated_body_is_never_returned_as_an_image(backend, client):
+    backend.config.faults = FaultConfig(rate_truncate=1.0)
+    client.max_retries = 0
+    with pytest.raises(vnb.APIConnectionError):
+        client.edit(sample_path(), "blur")
+
+
+def test_timeout_is_api_timeout_error(backend):
+    backend.config.latency = 5.0
+    with (
+        vnb.Client(TEST_KEY, base_url=backend.url, timeout=0.2, max_retries=0) as c,
+        pytest.raises(vnb.APITimeoutError) as info,
+    ):
+        c.edit(sample_path(), "blur")
+    assert "timeout=" in info.value.action
+
+
+def test_nothing_listening_is_connection_error():
+    with (
+        vnb.Client(TEST_KEY, base_url="http://127.0.0.1:9/api/v1", max_retries=0) as c,
+        pytest.raises(vnb.APIConnectionError),
+    ):
+        c.models()
+
+
+@pytest.mark.parametrize(
+    ("status", "cls", "code"),
+    [
+        (403, vnb.PermissionDeniedError, "API_ACCESS_DISABLED"),
+        (504, vnb.GatewayTimeoutError, "REQUEST_TIMEOUT"),
+        (404, vnb.NotFoundError, None),
+        (502, vnb.InternalServerError, None),
+    ],
+)
+def test_statuses_the_local_backend_never_sends(status, cls, code):
+    """Venice sends these; the mapping is a pure function of the answer."""
+    body = json.dumps({"error": "the server said so", **({"code": code} if code else {})}).encode()
+    err = error_from_response(status, {"content-type": "application/json"}, body)
+    assert type(err) is cls and err.status == status and "the server said so" in str(err)
+    assert err.action
+
+
+def test_every_error_is_a_venice_error():
+    for name in vnb._ERRORS:
+        assert issubclass(getattr(vnb, name), vnb.VeniceError)

@@ -1,0 +1,98 @@
+"""Every kind of image input reaches the backend as a valid image, sent as-is when possible."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import png_bytes, sample_path
+
+
+def _sent_image(transport) -> Image.Image:
+    body = json.loads(transport.posts[-1].content)
+    return Image.open(io.BytesIO(base64.b64decode(body["image"])))
+
+
+def _sent_bytes(transport) -> bytes:
+    return base64.b64decode(json.loads(transport.posts[-1].content)["image"])
+
+
+def test_path_str_and_pathlike(client, transport):
+    path = sample_path("coffee")
+    a = client.edit(str(path), "blur")
+    b = client.edit(path, "blur")
+    assert _sent_bytes(transport) == path.read_bytes()  # accepted JPEG: its own bytes, no re-encode
+    assert a.data == b.data
+
+
+def test_bytes_and_file_object(client, transport):
+    data = sample_path("cat").read_bytes()
+    client.edit(data, "blur")
+    with sample_path("cat").open("rb") as fh:
+        client.edit(fh, "blur")
+    assert _sent_bytes(transport) == data
+
+
+def test_pil_image(client, transport):
+    img = Image.open(sample_path("astronaut")).convert("RGB")
+    client.edit(img, "blur")
+    sent = _sent_image(transport)
+    assert sent.format == "PNG" and sent.size == img.size
+    assert np.array_equal(np.asarray(sent.convert("RGB")), np.asarray(img))
+
+
+@pytest.mark.parametrize(
+    ("array", "mode"),
+    [
+        (np.full((300, 300), 128, np.uint8), "L"),
+        (np.zeros((300, 300, 3), np.uint8), "RGB"),
+        (np.zeros((300, 300, 4), np.uint8) + 255, "RGBA"),
+        (np.ones((300, 300), bool), "L"),
+        (np.full((300, 300, 3), 0.5), "RGB"),
+    ],
+)
+def test_numpy_arrays(client, transport, array, mode):
+    client.edit(array, "blur")
+    sent = _sent_image(transport)
+    assert sent.mode == mode and sent.size == (300, 300)
+    if array.dtype == bool:
+        assert np.asarray(sent).max() == 255
+    if array.dtype.kind == "f":
+        assert np.asarray(sent)[0, 0, 0] == 128
+
+
+def test_data_url(client, transport):
+    data = png_bytes()
+    client.edit("data:image/png;base64," + base64.b64encode(data).decode(), "blur")
+    assert _sent_bytes(transport) == data
+
+
+def test_url_is_sent_as_is_never_downloaded(client, transport, image_server):
+    url = image_server("street.png", png_bytes((400, 300)))
+    res = client.edit(url, "night")
+    assert json.loads(transport.posts[-1].content)["image"] == url
+    assert [r.method for r in transport.requests].count("POST") == 1
+    assert res.size == (400, 300)
+
+
+def test_exif_orientation_is_applied(client, transport):
+    img = Image.new("RGB", (400, 200), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif)
+    res = client.edit(buf.getvalue(), "blur")
+    assert _sent_image(transport).size == (200, 400)
+    assert "EXIF" in " ".join(res.fit_actions)
+
+
+def test_unaccepted_format_is_reencoded(client, transport):
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 300), "red").save(buf, "BMP")
+    client.edit(buf.getvalue(), "blur")
+    assert _sent_image(transport).format == "PNG"

@@ -1,0 +1,74 @@
+"""The API key never shows up in a repr, an exception, a log line or a pickle."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import traceback
+
+import pytest
+
+import venice_nb as vnb
+from venice_nb._backend import FaultConfig
+
+from .conftest import TEST_KEY, sample_path
+
+
+def _texts_of(error: BaseException) -> str:
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__)) + repr(
+        error
+    )
+
+
+def test_key_absent_from_client_repr_and_state(client):
+    assert TEST_KEY not in repr(client) and TEST_KEY not in str(vars(client))
+
+
+def test_key_absent_from_errors_and_tracebacks(backend, client):
+    errors: list[BaseException] = []
+    backend.config.rejected_keys = frozenset({TEST_KEY})
+    with pytest.raises(vnb.AuthenticationError) as info:
+        client.edit(sample_path(), "blur")
+    errors.append(info.value)
+    backend.config.rejected_keys = frozenset()
+    client.max_retries = 0
+    for fault in (
+        FaultConfig(rate_500=1.0),
+        FaultConfig(rate_drop=1.0),
+        FaultConfig(rate_truncate=1.0),
+        FaultConfig(rate_429=1.0, retry_after=0),
+    ):
+        backend.config.faults = fault
+        with pytest.raises(vnb.VeniceError) as info:
+            client.edit(sample_path(), "blur")
+        errors.append(info.value)
+    with (
+        vnb.Client(TEST_KEY, base_url="http://127.0.0.1:9/api/v1", max_retries=0) as dead,
+        pytest.raises(vnb.APIConnectionError) as info,
+    ):
+        dead.edit(sample_path(), "blur")
+    errors.append(info.value)
+    for error in errors:
+        assert TEST_KEY not in _texts_of(error)
+        assert error.__cause__ is None or TEST_KEY not in _texts_of(error.__cause__)
+
+
+def test_key_absent_from_debug_logs(backend, client, caplog):
+    caplog.set_level(logging.DEBUG)
+    backend.config.faults = FaultConfig(rate_500=0.5, seed=3)
+    client.max_retries = 3
+    client.edit(sample_path(), "blur")
+    client.models(refresh=True)
+    assert caplog.records, "debug logging was captured"
+    assert TEST_KEY not in caplog.text
+
+
+def test_key_absent_from_results(client):
+    res = client.edit(sample_path(), "blur")
+    assert TEST_KEY not in repr(res) and TEST_KEY not in res._repr_html_()
+    assert TEST_KEY not in str(res.headers) and TEST_KEY not in str(res.request)
+
+
+def test_client_cannot_be_pickled_with_its_key(client):
+    with pytest.raises(TypeError):
+        pickle.dumps(client._secret)

@@ -1,0 +1,142 @@
+"""Retries follow server hints, back off exponentially, and never get the caller blocked."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+import venice_nb as vnb
+from venice_nb import _request
+from venice_nb._backend import FaultConfig
+from venice_nb._errors import RateLimitError, error_from_response
+from venice_nb._retry import FailureWindow, retry_delay, should_retry
+
+from .conftest import sample_path
+
+
+def _prepared(path=None):
+    return _request.prepare_edit(path or sample_path(), "blur")
+
+
+def test_retry_after_from_the_server_is_the_delay(backend, client, transport):
+    backend.config.faults = FaultConfig(rate_429=1.0, retry_after=0.25)
+    delays: list[float] = []
+
+    def heal(error: vnb.VeniceError, delay: float) -> None:
+        delays.append(delay)
+        backend.config.faults = FaultConfig()  # the next try succeeds
+
+    result = client.send(_prepared(), on_retry=heal)
+    assert delays == [0.25]
+    assert result.size and len(transport.posts) == 2
+
+
+def test_real_rate_limit_429_is_retried_after_the_window(backend, client):
+    backend.config.rate_limit = 1
+    backend.config.rate_window = 0.5
+    hints: list[tuple[float, float]] = []
+
+    def record(error: vnb.VeniceError, delay: float) -> None:
+        hints.append((delay, float(error.headers["retry-after"])))
+
+    client.send(_prepared(), on_retry=record)
+    client.send(_prepared(), on_retry=record)
+    assert len(hints) == 1 and hints[0][0] == hints[0][1] > 0
+    assert backend.stats.by_status.get(429) == 1 and backend.stats.by_status.get(200) == 2
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        FaultConfig(rate_500=1.0),
+        FaultConfig(rate_503=1.0),
+        FaultConfig(rate_drop=1.0),
+        FaultConfig(rate_truncate=1.0),
+    ],
+)
+def test_retryable_failures_then_success(backend, client, fault):
+    backend.config.faults = fault
+    reasons: list[str] = []
+
+    def heal(error: vnb.VeniceError, delay: float) -> None:
+        reasons.append(type(error).__name__)
+        backend.config.faults = FaultConfig()
+
+    assert client.send(_prepared(), on_retry=heal).data
+    assert len(reasons) == 1
+
+
+def test_non_retryable_errors_are_not_retried(backend, client, transport):
+    with pytest.raises(vnb.ContentPolicyError):
+        client.edit(sample_path(), "nude portrait", model="qwen-image-2-edit")
+    assert len(transport.posts) == 1
+
+
+def test_max_retries_bounds_the_attempts(backend, client, transport):
+    backend.config.faults = FaultConfig(rate_500=1.0)
+    client.max_retries = 3
+    with pytest.raises(vnb.InternalServerError):
+        client.send(_prepared())
+    assert len(transport.posts) == 4
+
+
+def test_backoff_is_exponential_with_bounded_jitter():
+    err = error_from_response(500, {}, b'{"error":"boom"}')
+    rng = random.Random(1)
+    for attempt in range(5):
+        base = 0.5 * 2**attempt
+        for _ in range(50):
+            assert 0.75 * base <= retry_delay(err, attempt, rng=rng) <= base
+
+
+def test_ratelimit_reset_header_is_used_without_retry_after():
+    reset = time.time() + 4.0
+    err = error_from_response(429, {"x-ratelimit-reset-requests": f"{reset:.3f}"}, b"{}")
+    assert 3.0 < retry_delay(err, 0) <= 4.0
+    assert isinstance(err, RateLimitError) and should_retry(err)
+
+
+def test_retry_after_http_date_and_cap():
+    err = error_from_response(503, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, b"{}")
+    assert retry_delay(err, 0) == 0.0  # a date in the past: go now
+    err = error_from_response(429, {"retry-after": "3600"}, b"{}")
+    assert retry_delay(err, 0) == 60.0  # capped
+
+
+def test_failure_window_counts_in_flight_requests_as_possible_failures():
+    window = FailureWindow(limit=3, window=10.0)
+    assert [window.reserve(now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert window.reserve(now=0.0) > 0, "a 4th request could be the 4th failure"
+    for _ in range(3):
+        window.release(failed=True, now=1.0)
+    assert window.reserve(now=5.0) == pytest.approx(6.0)
+    assert window.reserve(now=11.5) == 0.0
+
+
+def test_client_never_trips_the_failure_block(backend, client):
+    """More failures than Venice tolerates: the client waits instead of getting blocked."""
+    backend.config.failure_block = (5, 1.0, 30.0)
+    backend.config.faults = FaultConfig(rate_500=1.0)
+    client._window = FailureWindow(limit=5, window=1.0)
+    client.max_retries = 0
+    for _ in range(12):
+        with pytest.raises(vnb.InternalServerError):
+            client.send(_prepared())
+    assert backend.stats.by_status.get(500) == 12
+    assert not backend.stats.by_status.get(429), "the backend blocked the client"
+
+
+def test_a_naive_caller_does_trip_the_failure_block(backend):
+    """The guard above is needed: without it the same traffic gets blocked."""
+    backend.config.failure_block = (5, 1.0, 30.0)
+    backend.config.faults = FaultConfig(rate_500=1.0)
+    with vnb.Client("k", base_url=backend.url, max_retries=0) as c:
+        c._window = FailureWindow(limit=1000, window=1.0)
+        errors = []
+        for _ in range(8):
+            with pytest.raises(vnb.VeniceError) as info:
+                c.send(_prepared())
+            errors.append(info.value.status)
+    assert 429 in errors

@@ -1,0 +1,94 @@
+"""venice_nb: edit images with the Venice.ai image-edit API from Jupyter notebooks.
+
+``Client()`` with no ``VENICE_API_KEY`` talks to a local Venice-compatible backend, so every
+notebook and test runs offline at no cost. Heavy parts (widgets, masks, the backend, the store)
+load on first use to keep ``import venice_nb`` fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> private module that defines it
+_LAZY = {
+    "Client": "_client",
+    "AsyncClient": "_client",
+    "EditResult": "_result",
+    "RateLimit": "_result",
+    "ModelInfo": "_models",
+    "ResultStore": "_store",
+    "experiment": "_experiment",
+    "estimate_experiment": "_experiment",
+    "LayerStack": "layers",
+    "LocalBackend": "_backend",
+    "BackendConfig": "_backend",
+    "FaultConfig": "_backend",
+}
+_ERRORS = (
+    "VeniceError",
+    "ValidationError",
+    "ReplayMissError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
+    "InsufficientBalanceError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "UnsupportedMediaTypeError",
+    "ContentPolicyError",
+    "RateLimitError",
+    "InternalServerError",
+    "ModelAtCapacityError",
+    "GatewayTimeoutError",
+)
+_LAZY.update(dict.fromkeys(_ERRORS, "_errors"))
+_SUBMODULES = ("masks", "layers", "widgets")
+_SAMPLES = ("astronaut", "cat", "coffee", "rocket", "product")
+
+__all__ = [*_LAZY, *_SUBMODULES, "sample", "samples"]
+
+if TYPE_CHECKING:
+    from . import layers, masks, widgets
+    from ._backend import BackendConfig, FaultConfig, LocalBackend
+    from ._client import AsyncClient, Client
+    from ._errors import *
+    from ._experiment import estimate_experiment, experiment
+    from ._models import ModelInfo
+    from ._result import EditResult, RateLimit
+    from ._store import ResultStore
+    from .layers import LayerStack
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'venice_nb' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+def samples() -> tuple[str, ...]:
+    """Names of the bundled sample photos (public domain / CC0; see _data/samples/CREDITS.md)."""
+    return _SAMPLES
+
+
+def sample(name: str) -> Path:
+    """Path of a bundled sample photo, so notebooks and tests need no download."""
+    folder = Path(__file__).parent / "_data" / "samples"
+    matches = sorted(folder.glob(f"{name}.*"))
+    if name not in _SAMPLES or not matches:
+        raise ValueError(f"no sample named {name!r}; choose one of {', '.join(_SAMPLES)}")
+    return matches[0]

@@ -1,0 +1,130 @@
+"""``venice-nb``: serve the local backend, or run one edit from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _add_edit_options(p: argparse.ArgumentParser, *, quality: bool = False) -> None:
+    p.add_argument("--model", help="model id (see `venice-nb models`); omit for the server default")
+    p.add_argument("--aspect-ratio")
+    p.add_argument("--resolution", help="1K, 2K or 4K, as the model allows")
+    if quality:
+        p.add_argument("--quality", choices=("low", "medium", "high"))
+    p.add_argument("--output-format", choices=("png", "jpeg", "jpg", "webp"))
+    p.add_argument("--enhance-prompt", action="store_true", default=None)
+    p.add_argument("--fit", action="store_true", help="resize/re-encode inputs to fit the limits")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="venice-nb",
+        description="Venice image editing from the shell. Without VENICE_API_KEY every command "
+        "uses the offline local backend.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the local Venice-compatible backend")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--latency", type=float, default=0.0, help="seconds added to each edit")
+    serve.add_argument("--rate-limit", type=int, help="requests per minute per caller")
+    serve.add_argument("--balance", type=float, help="USD balance; 402 once spent")
+
+    for name, help_text in (
+        ("edit", "edit one image with a prompt"),
+        ("multi-edit", "edit a base image with mask/overlay layers"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        if name == "edit":
+            p.add_argument("image")
+        else:
+            p.add_argument("images", nargs="+", help="base image first, then layers")
+        p.add_argument("-p", "--prompt", required=True)
+        p.add_argument("-o", "--output", required=True, help="where to write the result")
+        p.add_argument("--multipart", action="store_true", help="upload as multipart form-data")
+        _add_edit_options(p, quality=name == "multi-edit")
+
+    bg = sub.add_parser("remove-bg", help="cut out the subject as a transparent PNG")
+    bg.add_argument("image")
+    bg.add_argument("-o", "--output", required=True)
+    bg.add_argument("--multipart", action="store_true")
+
+    models = sub.add_parser("models", help="list edit models with prices and limits")
+    models.add_argument("--type", default="inpaint")
+    models.add_argument("--json", action="store_true", help="print the raw model objects")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ._backend import BackendConfig, serve_forever
+
+    config = BackendConfig(latency=args.latency)
+    if args.rate_limit is not None:
+        config.rate_limit = args.rate_limit
+    if args.balance is not None:
+        config.balance_usd = args.balance
+    serve_forever(args.host, args.port, config)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ._client import Client
+
+    upload = "multipart" if getattr(args, "multipart", False) else "json"
+    with Client() as client:
+        if args.command == "models":
+            for m in client.models(type=args.type):
+                if args.json:
+                    print(json.dumps(m.raw))
+                else:
+                    price = f"${m.price_usd:.3f}" if m.price_usd is not None else "   n/a"
+                    print(f"{m.id:32} {price:>8}  {m.name}")
+            return 0
+        if args.command == "remove-bg":
+            result = client.remove_background(args.image, upload=upload)
+        else:
+            common = {
+                "model": args.model,
+                "aspect_ratio": args.aspect_ratio,
+                "resolution": args.resolution,
+                "output_format": args.output_format,
+                "enhance_prompt": args.enhance_prompt,
+                "upload": upload,
+                "fit": args.fit,
+            }
+            if args.command == "edit":
+                result = client.edit(args.image, args.prompt, **common)
+            else:
+                result = client.multi_edit(args.images, args.prompt, quality=args.quality, **common)
+        path = result.save(Path(args.output))
+        print(f"wrote {path} · {result.caption()} · {result.backend_label}")
+        for action in result.fit_actions:
+            print(f"  fit: {action}")
+        return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ._errors import VeniceError
+
+    args = _parser().parse_args(argv)
+    try:
+        return _serve(args) if args.command == "serve" else _run(args)
+    except VeniceError as exc:
+        print(
+            f"venice-nb: {exc.message}" + (f"\n  what to do: {exc.action}" if exc.action else ""),
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,507 @@
+"""``Client`` and ``AsyncClient``: thin I/O twins over the shared builders in ``_request``.
+
+Everything that decides *what* to send lives in ``_request``; everything that decides *whether
+to try again* lives in ``_retry``. The two classes here only move bytes, sleep and await.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx
+
+from . import _request
+from ._constants import (
+    API_KEY_ENV,
+    AUTH_HEADER,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    MODELS_PATH,
+    SIWX_HEADER,
+    SIWX_LEGACY_HEADER,
+)
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ValidationError,
+    VeniceError,
+    error_from_response,
+)
+from ._models import ModelInfo, parse_models
+from ._request import PreparedRequest, Upload
+from ._result import EditResult, build_result
+from ._retry import FailureWindow, retry_delay, should_retry
+
+if TYPE_CHECKING:
+    from ._store import ResultStore
+
+__all__ = ["AsyncClient", "Client"]
+
+log = logging.getLogger("venice_nb")
+_VERSION = "0.1.0"
+
+
+class _Secret:
+    """Holds the key so that no repr, log or traceback of the client can show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("the API key is not picklable")
+
+
+class _BaseClient:
+    """Configuration, auth headers, model cache and the parts of sending that do no I/O."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        wallet: str | None = None,
+        wallet_header: Literal["SIGN-IN-WITH-X", "X-Sign-In-With-X"] = SIWX_HEADER,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        store: ResultStore | str | os.PathLike | bool | None = None,
+        store_mode: str = "use",
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+        base = base_url or os.environ.get(BASE_URL_ENV) or None
+        if wallet_header not in (SIWX_HEADER, SIWX_LEGACY_HEADER):
+            raise ValidationError(
+                f"wallet_header={wallet_header!r}",
+                action=f"use {SIWX_HEADER!r} or {SIWX_LEGACY_HEADER!r}",
+            )
+        self._secret = _Secret(key) if key else None
+        self._wallet = _Secret(wallet) if wallet else None
+        self._wallet_header = wallet_header
+        self._started_local = False
+        if base is None and key is None and wallet is None:
+            from ._backend import shared_backend
+
+            base = shared_backend().url
+            self._started_local = True
+            log.warning(
+                "venice_nb: no %s set, using the offline local backend at %s "
+                "(simulated edits, no cost). Set %s to use Venice.",
+                API_KEY_ENV,
+                base,
+                API_KEY_ENV,
+            )
+        self.base_url = (base or DEFAULT_BASE_URL).rstrip("/")
+        self.timeout = (
+            timeout
+            if isinstance(timeout, httpx.Timeout)
+            else httpx.Timeout(timeout, connect=min(DEFAULT_CONNECT_TIMEOUT, timeout))
+        )
+        if max_retries < 0:
+            raise ValidationError("max_retries must be >= 0", action="use 0 to disable retries")
+        self.max_retries = max_retries
+        self._models: dict[str, list[ModelInfo]] = {}
+        self._window = FailureWindow()
+        # Paid answers are kept by default (never pay twice, never lose one); a server on
+        # this machine (the local backend) is free, so its answers are stored only when asked.
+        if store is None:
+            store = not _is_loopback(self.base_url)
+        self.store = _open_store(store, store_mode)
+
+    @property
+    def is_local(self) -> bool:
+        """True when this client talks to the local backend it started (no key set)."""
+        return self._started_local
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"User-Agent": f"venice_nb/{_VERSION}", "Accept": "image/*, application/json"}
+        if self._secret is not None:
+            headers[AUTH_HEADER] = f"Bearer {self._secret.reveal()}"
+        if self._wallet is not None:
+            headers[self._wallet_header] = self._wallet.reveal()
+        return headers
+
+    def _request_kwargs(self, prepared: PreparedRequest) -> dict[str, Any]:
+        if prepared.upload == "multipart":
+            form, files = prepared.multipart()
+            return {"data": form, "files": files}
+        return {"content": prepared.json_body(), "headers": {"Content-Type": "application/json"}}
+
+    def _find_model(
+        self, models: list[ModelInfo], model: str | ModelInfo | None
+    ) -> ModelInfo | None:
+        if model is None or isinstance(model, ModelInfo):
+            return model
+        for info in models:
+            if info.id == model:
+                return info
+        close = difflib.get_close_matches(model, [m.id for m in models], n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise ValidationError(
+            f"unknown edit model {model!r}",
+            action=f"{hint}see client.models(type='inpaint') for the ids",
+            field="model",
+        )
+
+    def _finish(
+        self, prepared: PreparedRequest, response: httpx.Response, elapsed: float
+    ) -> EditResult | VeniceError:
+        """A result (stored first, when a store is set) or the typed error for this answer."""
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        if response.status_code != 200:
+            return error_from_response(response.status_code, headers, response.content)
+        if not headers.get("content-type", "").startswith("image/"):
+            return APIConnectionError(
+                f"expected an image, got {headers.get('content-type') or 'no content type'}",
+                action="check base_url points at the Venice API (…/api/v1)",
+            )
+        stored = None
+        if self.store is not None:  # a paid result reaches disk before anything else can fail
+            stored = self.store.record(prepared, headers, response.content, elapsed, self.is_local)
+        return build_result(
+            prepared,
+            headers,
+            response.content,
+            elapsed=elapsed,
+            is_local=self.is_local,
+            stored_path=stored,
+        )
+
+    def _stored(self, prepared: PreparedRequest) -> EditResult | None:
+        return self.store.lookup(prepared) if self.store is not None else None
+
+    def _post_kwargs(self, prepared: PreparedRequest) -> dict[str, Any]:
+        kwargs = self._request_kwargs(prepared)
+        kwargs["headers"] = {**self._headers(), **kwargs.get("headers", {})}
+        return {"url": f"{self.base_url}{prepared.path}", **kwargs}
+
+    def _models_get_kwargs(self, type: str) -> dict[str, Any]:
+        return {
+            "url": f"{self.base_url}{MODELS_PATH}",
+            "params": {"type": type},
+            "headers": self._headers(),
+        }
+
+    def _store_models(self, type: str, response: httpx.Response) -> list[ModelInfo]:
+        if response.status_code != 200:
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            raise error_from_response(response.status_code, headers, response.content)
+        self._models[type] = parse_models(response.json())
+        return list(self._models[type])
+
+    def _settle(
+        self,
+        outcome: EditResult | VeniceError,
+        attempt: int,
+        on_retry: Callable[[VeniceError, float], None] | None,
+    ) -> float | None:
+        """Free the failure-window slot; None when done, else the delay before the next try."""
+        self._window.release(failed=isinstance(outcome, VeniceError))
+        if isinstance(outcome, EditResult):
+            return None
+        if attempt >= self.max_retries or not should_retry(outcome):
+            raise outcome
+        delay = retry_delay(outcome, attempt)
+        log.info("venice_nb: %s; retrying in %.2fs", outcome.message, delay)
+        if on_retry is not None:
+            on_retry(outcome, delay)
+        return delay
+
+    def __repr__(self) -> str:
+        where = "local backend" if self.is_local else "Venice"
+        auth = "api key set" if self._secret else ("wallet" if self._wallet else "no auth")
+        return f"{type(self).__name__}({where} at {self.base_url}, {auth})"
+
+
+def _is_loopback(url: str) -> bool:
+    host = httpx.URL(url).host
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _open_store(store: Any, mode: str) -> ResultStore | None:
+    """``True``: the default location; a path: a store there; ``False``: none."""
+    if store is False or mode == "off":
+        return None
+    from ._store import ResultStore, default_store_path
+
+    if isinstance(store, ResultStore):
+        return store
+    return ResultStore(default_store_path() if store is True else store, mode=mode)
+
+
+def _transport_error(exc: httpx.HTTPError) -> VeniceError:
+    # Only the exception's type and text: httpx keeps the request (with auth headers) on it.
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"request timed out ({type(exc).__name__})")
+    return APIConnectionError(f"connection failed: {type(exc).__name__}: {exc}")
+
+
+class Client(_BaseClient):
+    """Synchronous client. With no key it uses the local offline backend and says so."""
+
+    def __init__(
+        self, api_key: str | None = None, *, http_client: httpx.Client | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(api_key, **kwargs)
+        self._http = http_client or httpx.Client(timeout=self.timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def models(self, type: str = "inpaint", *, refresh: bool = False) -> list[ModelInfo]:
+        """Models of one type from ``GET /models``, fetched once per client."""
+        if not refresh and type in self._models:
+            return list(self._models[type])
+        try:
+            response = self._http.get(**self._models_get_kwargs(type))
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc) from None
+        return self._store_models(type, response)
+
+    def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
+        return None if model is None else self._find_model(self.models("inpaint"), model)
+
+    def edit(
+        self,
+        image: Any,
+        prompt: str,
+        *,
+        model: str | ModelInfo | None = None,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
+        output_format: str | None = None,
+        safe_mode: bool | None = None,
+        enhance_prompt: bool | None = None,
+        upload: Upload = "json",
+        fit: bool = False,
+    ) -> EditResult:
+        """Edit one image with a prompt (``POST /image/edit``)."""
+        prepared = _request.prepare_edit(
+            image,
+            prompt,
+            model=self._model(model),
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            output_format=output_format,
+            safe_mode=safe_mode,
+            enhance_prompt=enhance_prompt,
+            upload=upload,
+            fit=fit,
+        )
+        return self.send(prepared)
+
+    def multi_edit(
+        self,
+        images: Any,
+        prompt: str,
+        *,
+        model: str | ModelInfo | None = None,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
+        quality: str | None = None,
+        output_format: str | None = None,
+        safe_mode: bool | None = None,
+        enhance_prompt: bool | None = None,
+        upload: Upload = "json",
+        fit: bool = False,
+    ) -> EditResult:
+        """Edit a base image with mask/overlay/reference layers, or a ``LayerStack``."""
+        prepared = _request.prepare_multi_edit(
+            images,
+            prompt,
+            model=self._model(model),
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            quality=quality,
+            output_format=output_format,
+            safe_mode=safe_mode,
+            enhance_prompt=enhance_prompt,
+            upload=upload,
+            fit=fit,
+        )
+        return self.send(prepared)
+
+    def remove_background(self, image: Any, *, upload: Upload = "json") -> EditResult:
+        """Cut out the subject: a PNG with alpha (``POST /image/background-remove``)."""
+        return self.send(_request.prepare_background_remove(image, upload=upload))
+
+    def send(
+        self,
+        prepared: PreparedRequest,
+        on_retry: Callable[[VeniceError, float], None] | None = None,
+    ) -> EditResult:
+        """Send a prepared request with retries; the store answers first when it has it."""
+        stored = self._stored(prepared)
+        if stored is not None:
+            return stored
+        for attempt in range(self.max_retries + 1):
+            while (wait := self._window.reserve()) > 0:
+                time.sleep(wait)
+            start = time.monotonic()
+            try:
+                response = self._http.post(**self._post_kwargs(prepared))
+                outcome = self._finish(prepared, response, time.monotonic() - start)
+            except httpx.HTTPError as exc:
+                outcome = _transport_error(exc)
+            except BaseException:
+                self._window.release(failed=False)
+                raise
+            delay = self._settle(outcome, attempt, on_retry)
+            if delay is None:
+                return outcome  # type: ignore[return-value]
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+
+class AsyncClient(_BaseClient):
+    """The asyncio twin of ``Client``: same arguments, same results, ``await`` each call."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(api_key, **kwargs)
+        self._http = http_client or httpx.AsyncClient(timeout=self.timeout)
+        self._models_lock: asyncio.Lock | None = None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def models(self, type: str = "inpaint", *, refresh: bool = False) -> list[ModelInfo]:
+        """Models of one type from ``GET /models``, fetched once per client."""
+        if self._models_lock is None:
+            self._models_lock = asyncio.Lock()
+        async with self._models_lock:
+            if not refresh and type in self._models:
+                return list(self._models[type])
+            try:
+                response = await self._http.get(**self._models_get_kwargs(type))
+            except httpx.HTTPError as exc:
+                raise _transport_error(exc) from None
+            return self._store_models(type, response)
+
+    async def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
+        return None if model is None else self._find_model(await self.models("inpaint"), model)
+
+    async def edit(
+        self,
+        image: Any,
+        prompt: str,
+        *,
+        model: str | ModelInfo | None = None,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
+        output_format: str | None = None,
+        safe_mode: bool | None = None,
+        enhance_prompt: bool | None = None,
+        upload: Upload = "json",
+        fit: bool = False,
+    ) -> EditResult:
+        """Edit one image with a prompt (``POST /image/edit``)."""
+        prepared = _request.prepare_edit(
+            image,
+            prompt,
+            model=await self._model(model),
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            output_format=output_format,
+            safe_mode=safe_mode,
+            enhance_prompt=enhance_prompt,
+            upload=upload,
+            fit=fit,
+        )
+        return await self.send(prepared)
+
+    async def multi_edit(
+        self,
+        images: Any,
+        prompt: str,
+        *,
+        model: str | ModelInfo | None = None,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
+        quality: str | None = None,
+        output_format: str | None = None,
+        safe_mode: bool | None = None,
+        enhance_prompt: bool | None = None,
+        upload: Upload = "json",
+        fit: bool = False,
+    ) -> EditResult:
+        """Edit a base image with mask/overlay/reference layers, or a ``LayerStack``."""
+        prepared = _request.prepare_multi_edit(
+            images,
+            prompt,
+            model=await self._model(model),
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            quality=quality,
+            output_format=output_format,
+            safe_mode=safe_mode,
+            enhance_prompt=enhance_prompt,
+            upload=upload,
+            fit=fit,
+        )
+        return await self.send(prepared)
+
+    async def remove_background(self, image: Any, *, upload: Upload = "json") -> EditResult:
+        """Cut out the subject: a PNG with alpha (``POST /image/background-remove``)."""
+        return await self.send(_request.prepare_background_remove(image, upload=upload))
+
+    async def send(
+        self,
+        prepared: PreparedRequest,
+        on_retry: Callable[[VeniceError, float], None] | None = None,
+    ) -> EditResult:
+        """Send a prepared request with retries; the store answers first when it has it."""
+        stored = self._stored(prepared)
+        if stored is not None:
+            return stored
+        for attempt in range(self.max_retries + 1):
+            while (wait := self._window.reserve()) > 0:
+                await asyncio.sleep(wait)
+            start = time.monotonic()
+            try:
+                response = await self._http.post(**self._post_kwargs(prepared))
+                outcome = self._finish(prepared, response, time.monotonic() - start)
+            except httpx.HTTPError as exc:
+                outcome = _transport_error(exc)
+            except BaseException:  # cancelled: free the slot, count nothing
+                self._window.release(failed=False)
+                raise
+            delay = self._settle(outcome, attempt, on_retry)
+            if delay is None:
+                return outcome  # type: ignore[return-value]
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")

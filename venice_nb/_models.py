@@ -1,0 +1,116 @@
+"""Model facts from ``GET /models``: constraints for pre-flight checks and prices for estimates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._constants import DEFAULT_MAX_INPUT_IMAGES, LOCAL_NAME_SUFFIX, MAX_PROMPT_CHARS
+
+__all__ = ["ModelInfo", "parse_models"]
+
+
+def _usd(entry: Any) -> float | None:
+    if isinstance(entry, dict) and isinstance(entry.get("usd"), (int, float)):
+        return float(entry["usd"])
+    return None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One edit model as ``GET /models`` describes it, with the defaults already resolved."""
+
+    id: str
+    name: str
+    type: str
+    privacy: str | None = None
+    price_usd: float | None = None
+    aspect_ratios: tuple[str, ...] = ()
+    default_aspect_ratio: str | None = None
+    resolutions: tuple[str, ...] = ()
+    default_resolution: str | None = None
+    qualities: tuple[str, ...] = ()
+    default_quality: str | None = None
+    prompt_character_limit: int = MAX_PROMPT_CHARS
+    combine_images: bool = True
+    max_input_images: int = DEFAULT_MAX_INPUT_IMAGES
+    offline: bool = False
+    deprecation: dict[str, Any] | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def is_local(self) -> bool:
+        """True when the local venice_nb backend served this model."""
+        return self.name.endswith(LOCAL_NAME_SUFFIX)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> ModelInfo:
+        spec = data.get("model_spec") or {}
+        cons = spec.get("constraints") or {}
+        pricing = spec.get("pricing") or {}
+        combine = bool(cons.get("combineImages", True))
+        max_images = cons.get("maxInputImages")
+        if not isinstance(max_images, int) or max_images < 1:
+            max_images = DEFAULT_MAX_INPUT_IMAGES if combine else 1
+        base = _usd(pricing.get("inpaint")) or _usd(pricing.get("generation"))
+        limit = cons.get("promptCharacterLimit")
+        return cls(
+            id=str(data["id"]),
+            name=str(spec.get("name") or data["id"]),
+            type=str(data.get("type") or ""),
+            privacy=spec.get("privacy"),
+            price_usd=base,
+            aspect_ratios=tuple(cons.get("aspectRatios") or ()),
+            default_aspect_ratio=cons.get("defaultAspectRatio"),
+            resolutions=tuple(cons.get("resolutions") or ()),
+            default_resolution=cons.get("defaultResolution"),
+            qualities=tuple(cons.get("qualities") or ()),
+            default_quality=cons.get("defaultQuality"),
+            prompt_character_limit=int(limit)
+            if isinstance(limit, (int, float))
+            else MAX_PROMPT_CHARS,
+            combine_images=combine,
+            max_input_images=max_images,
+            offline=bool(spec.get("offline", False)),
+            deprecation=spec.get("deprecation"),
+            raw=data,
+        )
+
+    def estimate_cost(
+        self, *, resolution: str | None = None, quality: str | None = None, n_images: int = 1
+    ) -> float | None:
+        """USD for one request: the (resolution, quality) price plus extra input images.
+
+        Follows the pricing object: per-quality beats per-resolution beats the flat price;
+        ``inputImages.included`` images are free and each further one costs ``additional``.
+        Returns None when the model lists no price.
+        """
+        pricing = (self.raw.get("model_spec") or {}).get("pricing") or {}
+        res = resolution or self.default_resolution or "1K"
+        qual = quality or self.default_quality
+        price = None
+        if qual:
+            price = _usd((pricing.get("quality") or {}).get(res, {}).get(qual))
+        if price is None:
+            price = _usd((pricing.get("resolutions") or {}).get(res))
+        if price is None:
+            price = self.price_usd
+        if price is None:
+            return None
+        extra = pricing.get("inputImages") or {}
+        included = extra.get("included", n_images)
+        per_image = _usd(extra.get("additional")) or 0.0
+        return round(price + max(0, n_images - int(included)) * per_image, 6)
+
+    def _repr_html_(self) -> str:
+        price = f"${self.price_usd:.3f}" if self.price_usd is not None else "n/a"
+        return (
+            f"<b>{self.name}</b> <code>{self.id}</code> · {price}/edit · "
+            f"up to {self.max_input_images} images · prompt ≤ {self.prompt_character_limit} chars"
+        )
+
+
+def parse_models(payload: Any) -> list[ModelInfo]:
+    """Parse a ``GET /models`` body, skipping entries without an id."""
+    items = payload.get("data", []) if isinstance(payload, dict) else []
+    return [ModelInfo.from_api(item) for item in items if isinstance(item, dict) and "id" in item]

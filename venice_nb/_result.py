@@ -1,0 +1,251 @@
+"""``EditResult``: the returned image plus every response fact worth keeping."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from ._constants import (
+    H_BALANCE_REMAINING,
+    H_CONTENT_VIOLATION,
+    H_DEPRECATED,
+    H_DEPRECATED_REPLACEMENT,
+    H_DEPRECATION_DATE,
+    H_DEPRECATION_WARNING,
+    H_ENHANCED_PROMPT,
+    H_MODEL_ID,
+    H_MODEL_NAME,
+    H_RATELIMIT_LIMIT,
+    H_RATELIMIT_REMAINING,
+    H_RATELIMIT_RESET,
+    LOCAL_NAME_SUFFIX,
+    RESULT_HEADERS,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+    from ._request import PreparedRequest
+
+__all__ = ["EditResult", "RateLimit", "build_result"]
+
+_DISPLAY_MAX_SIDE = 768
+_DISPLAY_MAX_BYTES = 150_000  # larger answers are shown as a re-encoded thumbnail
+_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """The ``x-ratelimit-*`` headers: ``reset`` is a Unix timestamp (seconds)."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset: float | None = None
+
+
+def _number(value: str | None, kind: type = float) -> Any:
+    try:
+        return kind(float(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """An edited image. ``data`` holds the exact bytes Venice returned; ``image`` decodes lazily."""
+
+    data: bytes
+    content_type: str
+    headers: dict[str, str] = field(repr=False)
+    elapsed: float
+    request: dict[str, Any] = field(repr=False)
+    fingerprint: str = field(repr=False)
+    estimated_cost: float | None = None
+    fit_actions: tuple[str, ...] = ()
+    is_local: bool = False
+    from_store: bool = False
+    stored_path: str | None = field(default=None, repr=False)
+
+    # Response facts, typed.
+    @property
+    def model_id(self) -> str | None:
+        return self.headers.get(H_MODEL_ID) or self.request.get("model")
+
+    @property
+    def model_name(self) -> str | None:
+        return self.headers.get(H_MODEL_NAME)
+
+    @property
+    def content_violation(self) -> bool:
+        return self.headers.get(H_CONTENT_VIOLATION, "").lower() == "true"
+
+    @property
+    def deprecation_warning(self) -> str | None:
+        return self.headers.get(H_DEPRECATION_WARNING)
+
+    @property
+    def deprecation_date(self) -> str | None:
+        return self.headers.get(H_DEPRECATION_DATE)
+
+    @property
+    def deprecated(self) -> bool:
+        return self.headers.get(H_DEPRECATED, "").lower() == "true"
+
+    @property
+    def deprecated_replacement(self) -> str | None:
+        return self.headers.get(H_DEPRECATED_REPLACEMENT)
+
+    @property
+    def balance_remaining(self) -> float | None:
+        return _number(self.headers.get(H_BALANCE_REMAINING))
+
+    @property
+    def enhanced_prompt(self) -> str | None:
+        raw = self.headers.get(H_ENHANCED_PROMPT)
+        return unquote(raw) if raw else None
+
+    @property
+    def rate_limit(self) -> RateLimit:
+        return RateLimit(
+            limit=_number(self.headers.get(H_RATELIMIT_LIMIT), int),
+            remaining=_number(self.headers.get(H_RATELIMIT_REMAINING), int),
+            reset=_number(self.headers.get(H_RATELIMIT_RESET)),
+        )
+
+    @property
+    def prompt(self) -> str | None:
+        return self.request.get("prompt")
+
+    @property
+    def format(self) -> str:
+        return _FORMATS.get(self.content_type.split(";")[0].strip(), "png")
+
+    # The image.
+    @cached_property
+    def image(self) -> Image.Image:
+        from PIL import Image
+
+        img = Image.open(io.BytesIO(self.data))
+        img.load()
+        return img
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size
+
+    def to_numpy(self) -> np.ndarray:
+        import numpy as np
+
+        return np.asarray(self.image)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the returned bytes unchanged; a missing or matching suffix gets the real format."""
+        path = Path(path).expanduser()
+        if not path.suffix:
+            path = path.with_suffix("." + ("jpg" if self.format == "jpeg" else self.format))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        suffix = path.suffix.lower().lstrip(".")
+        if (
+            suffix in ("png", "jpg", "jpeg", "webp")
+            and suffix.replace("jpg", "jpeg") != self.format
+        ):
+            self.image.save(path)  # the user asked for another format: convert
+        else:
+            path.write_bytes(self.data)
+        return path
+
+    # Display.
+    @property
+    def backend_label(self) -> str:
+        return "LOCAL venice_nb backend (simulated, free)" if self.is_local else "Venice API"
+
+    def caption(self) -> str:
+        parts = [self.model_name or self.model_id or "server default model"]
+        if self.elapsed:
+            parts.append(f"{self.elapsed:.2f}s")
+        if self.estimated_cost is not None:
+            parts.append(f"~${self.estimated_cost:.3f}" if not self.is_local else "$0 (local)")
+        if self.from_store:
+            parts.append("from store")
+        return " · ".join(parts)
+
+    def thumbnail_data_url(self, max_side: int = _DISPLAY_MAX_SIDE) -> str:
+        """A small inline copy for notebooks: keeps saved notebooks light whatever the size."""
+        img = self.image
+        if max(img.size) <= max_side and len(self.data) <= _DISPLAY_MAX_BYTES:
+            data, mime = self.data, self.content_type
+        else:
+            thumb = img.copy()
+            thumb.thumbnail((max_side, max_side))
+            buf = io.BytesIO()
+            if "A" in thumb.getbands():
+                thumb.save(buf, "PNG")
+                mime = "image/png"
+            else:
+                thumb.convert("RGB").save(buf, "JPEG", quality=85)
+                mime = "image/jpeg"
+            data = buf.getvalue()
+        return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+    def _repr_html_(self) -> str:
+        badge_color = "#b45309" if self.is_local else "#1d4ed8"
+        badge = (
+            f'<span style="background:{badge_color};color:white;padding:1px 6px;'
+            f'border-radius:3px;font-size:11px">{html.escape(self.backend_label)}</span>'
+        )
+        warn = ""
+        if self.content_violation:
+            warn += "<div style='color:#b91c1c'>Flagged as a content violation by the model.</div>"
+        if self.deprecation_warning or self.deprecated:
+            text = self.deprecation_warning or "this model is deprecated"
+            repl = f" (use {self.deprecated_replacement})" if self.deprecated_replacement else ""
+            warn += f"<div style='color:#b45309'>{html.escape(text + repl)}</div>"
+        prompt = html.escape(self.prompt or "")
+        return (
+            f"<figure style='margin:0'><img src='{self.thumbnail_data_url()}' "
+            f"style='max-width:100%'/><figcaption>{badge} {html.escape(self.caption())}"
+            f"<br/><i>{prompt}</i>{warn}</figcaption></figure>"
+        )
+
+    def __repr__(self) -> str:
+        w, h = self.size
+        where = "local" if self.is_local else "venice"
+        return (
+            f"EditResult({w}x{h} {self.format}, model={self.model_id!r}, backend={where}, "
+            f"elapsed={self.elapsed:.2f}s, estimated_cost={self.estimated_cost})"
+        )
+
+
+def build_result(
+    prepared: PreparedRequest,
+    headers: dict[str, str],
+    content: bytes,
+    *,
+    elapsed: float,
+    is_local: bool,
+    from_store: bool = False,
+    stored_path: str | None = None,
+) -> EditResult:
+    """Keep the headers that matter (lower-cased) and mark local answers by the model name."""
+    kept = {k: v for k, v in headers.items() if k in RESULT_HEADERS or k.startswith("x-venice-")}
+    local = is_local or kept.get(H_MODEL_NAME, "").endswith(LOCAL_NAME_SUFFIX)
+    return EditResult(
+        data=content,
+        content_type=kept.get("content-type", "image/png"),
+        headers=kept,
+        elapsed=elapsed,
+        request=prepared.summary,
+        fingerprint=prepared.fingerprint,
+        estimated_cost=prepared.estimated_cost,
+        fit_actions=prepared.fit_actions,
+        is_local=local,
+        from_store=from_store,
+        stored_path=stored_path,
+    )
