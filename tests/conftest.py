@@ -102,7 +102,7 @@ def image_server() -> Iterator:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
 
     def add(name: str, data: bytes) -> str:

@@ -92,9 +92,9 @@ def test_backoff_is_exponential_with_bounded_jitter():
 
 
 def test_ratelimit_reset_header_is_used_without_retry_after():
-    reset = time.time() + 4.0
-    err = error_from_response(429, {"x-ratelimit-reset-requests": f"{reset:.3f}"}, b"{}")
-    assert 3.0 < retry_delay(err, 0) <= 4.0
+    reset = int(time.time()) + 5  # whole seconds, as Venice sends it
+    err = error_from_response(429, {"x-ratelimit-reset-requests": str(reset)}, b"{}")
+    assert 3.0 < retry_delay(err, 0) <= 5.0
     assert isinstance(err, RateLimitError) and should_retry(err)
 
 

@@ -254,8 +254,9 @@ def error_from_response(status: int, headers: dict[str, str], content: bytes) ->
     if isinstance(body, dict):
         text = str(body.get("error") or body.get("message") or "")
         code = body.get("code") if isinstance(body.get("code"), str) else None
-    if not text:
-        text = content[:200].decode("utf-8", "replace").strip() or f"HTTP {status}"
+    if not text and body is None:  # not JSON: a proxy's page, say; its first words help
+        text = content[:200].decode("utf-8", "replace").strip()
+    text = text or f"HTTP {status} with no error message"
     cls = _status_class(status)
     kwargs: dict[str, Any] = {
         "status": status,
