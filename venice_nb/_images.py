@@ -141,7 +141,7 @@ def _array_to_pil(arr: np.ndarray) -> Image.Image:
             f"numpy image has dtype {arr.dtype}",
             action="use uint8 (0..255), bool (masks) or float in [0, 1]",
         )
-    return Image.fromarray(np.ascontiguousarray(arr))
+    return Image.fromarray(np.array(arr, copy=True, order="C"))  # never a view of the caller's
 
 
 def to_pil(obj: Any) -> Image.Image:

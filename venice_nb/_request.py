@@ -272,7 +272,9 @@ def prepare_multi_edit(
 ) -> PreparedRequest:
     """``POST /image/multi-edit``: base image first, then layers; sends ``modelId``."""
     _check_upload(upload)
-    if hasattr(images, "images") and callable(images.images):
+    if hasattr(images, "images") and callable(images.images):  # a LayerStack
+        if model is not None:
+            images.validate(model)  # its message names the layers; the check below is generic
         images = images.images()
     if isinstance(images, (str, bytes)) or not isinstance(images, Sequence):
         images = [images]

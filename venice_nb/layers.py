@@ -1,0 +1,296 @@
+"""Layer stacks for ``multi_edit``: a base image plus mask, overlay and reference layers.
+
+Multi-edit reads ``images[0]`` as the base and the rest as layers. How a layer is prepared is
+what tells it apart, so :class:`LayerStack` prepares each one the way the endpoint (and the local
+backend) reads it:
+
+* a **mask** is a grayscale ``"L"`` image the size of the base: white = change, black = keep;
+* an **overlay** is an ``"RGBA"`` image the size of the base, transparent except where the
+  overlay was placed, to be composited over the base;
+* a **reference** is an ``"RGB"`` image kept at its own size (content to borrow, not geometry).
+
+``client.multi_edit(stack, prompt)`` sends ``stack.images()``; ``stack.validate(model)`` checks
+the count against the model's limit before any money is spent.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from . import masks as _masks
+from ._errors import ValidationError
+from ._images import to_pil
+
+if TYPE_CHECKING:
+    from ._models import ModelInfo
+
+__all__ = ["Layer", "LayerKind", "LayerStack"]
+
+LayerKind = Literal["mask", "overlay", "reference"]
+
+_ASPECT_TOLERANCE = 0.01  # a mask whose aspect ratio differs more than this would be distorted
+_PREVIEW_HEIGHT = 192
+_LABEL_HEIGHT = 22
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One prepared layer: ``image`` is exactly what is sent."""
+
+    kind: LayerKind
+    image: Image.Image
+    position: tuple[int, int] | None = None  # overlays: top-left (x, y) on the base
+    opacity: float | None = None  # overlays
+    source_size: tuple[int, int] | None = None  # (width, height) of what was added
+
+    def describe(self) -> str:
+        """A short human description, as used in ``repr`` and previews."""
+        w, h = self.image.size
+        if self.kind == "mask":
+            share = np.count_nonzero(np.asarray(self.image)) / (w * h)
+            return f"mask {share:.1%} selected"
+        if self.kind == "overlay":
+            sw, sh = self.source_size or (w, h)
+            return f"overlay {sw}x{sh} at {self.position} opacity {self.opacity:g}"
+        return f"reference {w}x{h}"
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    return "A" in img.getbands() or "transparency" in img.info
+
+
+class LayerStack:
+    """A base image and the layers to send with it to ``client.multi_edit``.
+
+    Every ``add_*`` method returns the stack, so calls chain::
+
+        stack = LayerStack("street.jpg").add_mask(masks.rect(base, box)).add_reference(logo)
+        client.multi_edit(stack, "put the logo on the billboard", model=model)
+    """
+
+    def __init__(self, base: Any) -> None:
+        img = to_pil(base)
+        self._base = img.convert("RGBA" if _has_alpha(img) else "RGB")
+        self._layers: list[Layer] = []
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    @property
+    def base(self) -> Image.Image:
+        """The base image (``"RGB"``, or ``"RGBA"`` when it has transparency)."""
+        return self._base
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(height, width)`` of the base, as ``venice_nb.masks`` takes sizes."""
+        return self._base.height, self._base.width
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return tuple(self._layers)
+
+    def images(self) -> list[Image.Image]:
+        """What multi-edit sends: the base first, then each layer (do not modify them)."""
+        return [self._base, *(layer.image for layer in self._layers)]
+
+    def __len__(self) -> int:
+        """Number of images sent: the base plus the layers."""
+        return 1 + len(self._layers)
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self._layers)
+
+    def __repr__(self) -> str:
+        w, h = self._base.size
+        parts = ", ".join(layer.describe() for layer in self._layers)
+        return f"LayerStack(base {w}x{h} {self._base.mode}, layers=[{parts}])"
+
+    # ---- building --------------------------------------------------------------------------
+
+    def add_mask(self, mask: Any) -> LayerStack:
+        """Add a mask layer: white (255) is what the model may change, black what stays.
+
+        Takes anything ``venice_nb.masks`` accepts (bool/uint8/float arrays, PIL ``"L"``,
+        a path). A mask of another size with the same aspect ratio is resized (nearest); soft
+        values are kept as blend weights.
+        """
+        m = _masks.as_mask(mask)
+        h, w = self.shape
+        mh, mw = m.shape
+        if abs((mw / mh) / (w / h) - 1) > _ASPECT_TOLERANCE:
+            raise ValueError(
+                f"the mask is {mw}x{mh} but the base is {w}x{h}: their aspect ratios differ, "
+                f"so resizing would distort it. Build the mask at the base size, e.g. "
+                f"masks.rect(stack.shape, box)"
+            )
+        if not m.any():
+            raise ValueError(
+                "the mask selects nothing (all black), so the edit could change nothing; "
+                "white (255) marks what the model should change"
+            )
+        m = _masks.resize_to(m, (h, w))
+        self._layers.append(Layer("mask", _masks.to_image(m), source_size=(mw, mh)))
+        return self
+
+    def add_overlay(self, image: Any, position: tuple[float, float] = (0, 0),
+                    opacity: float = 1.0, *, scale: float = 1.0) -> LayerStack:
+        """Add an overlay: ``image`` placed with its top-left corner at ``position=(x, y)``.
+
+        The layer is a transparent canvas the size of the base with the image pasted in, its
+        alpha multiplied by ``opacity``; the parts outside the base are clipped. ``scale``
+        resizes the image first. Some transparency must remain: that is what marks the layer
+        as an overlay.
+        """
+        img = to_pil(image).convert("RGBA")
+        op = _unit(opacity, "opacity")
+        if op == 0:
+            raise ValueError("opacity 0 makes the overlay invisible; use a value in (0, 1]")
+        factor = _positive(scale, "scale")
+        if factor != 1:
+            size = (max(1, round(img.width * factor)), max(1, round(img.height * factor)))
+            img = img.resize(size, Image.Resampling.LANCZOS)
+        x, y = (round(_finite(v, "position")) for v in _pair(position))
+        if op < 1:
+            img.putalpha(img.getchannel("A").point([round(v * op) for v in range(256)]))
+        canvas = Image.new("RGBA", self._base.size, (0, 0, 0, 0))
+        canvas.paste(img, (x, y))
+        low, high = canvas.getchannel("A").getextrema()
+        w, h = self._base.size
+        if high == 0:
+            raise ValueError(
+                f"the {img.width}x{img.height} overlay at {(x, y)} is not visible on the "
+                f"{w}x{h} base (outside it, or fully transparent); position is its top-left "
+                "corner (x, y) in base pixels"
+            )
+        if low == 255:
+            raise ValueError(
+                f"the overlay covers the whole {w}x{h} base with no transparency, so it cannot "
+                "be told apart from a reference image; make it the base instead, or use "
+                "opacity < 1"
+            )
+        self._layers.append(
+            Layer("overlay", canvas, position=(x, y), opacity=op, source_size=img.size)
+        )
+        return self
+
+    def add_reference(self, image: Any) -> LayerStack:
+        """Add a reference image (style, object or colour to borrow), sent as RGB at its size.
+
+        Like any input, it must have at least 65,536 pixels, or be sent with ``fit=True``.
+        """
+        img = to_pil(image).convert("RGB")
+        self._layers.append(Layer("reference", img, source_size=img.size))
+        return self
+
+    def pop(self, index: int = -1) -> Layer:
+        """Remove and return a layer (the last by default); the base stays."""
+        if not self._layers:
+            raise IndexError("the stack has no layers to remove (the base always stays)")
+        return self._layers.pop(index)
+
+    # ---- checking and showing --------------------------------------------------------------
+
+    def validate(self, model: ModelInfo) -> LayerStack:
+        """Check the image count against ``model.max_input_images``; return the stack.
+
+        Raises ``ValidationError`` naming the model, its limit, this stack's count and what to
+        do, before any request (and any charge) is made.
+        """
+        limit, count = model.max_input_images, len(self)
+        if count <= limit:
+            return self
+        layers = count - 1
+        why = " (it cannot combine images)" if not model.combine_images else ""
+        message = (
+            f"model {model.id!r} ({model.name}) takes at most {limit} "
+            f"image{'s' if limit != 1 else ''} per multi-edit{why}; this stack has {count}: "
+            f"the base plus {layers} layer{'s' if layers != 1 else ''}"
+        )
+        if limit == 1:
+            action = (
+                "send the base alone with client.edit(...), or pick a model that combines "
+                "images (max_input_images > 1) from client.models(type='inpaint')"
+            )
+        else:
+            extra = count - limit
+            action = (
+                f"remove {extra} layer{'s' if extra != 1 else ''} with stack.pop(), or pick a "
+                f"model with max_input_images >= {count} from client.models(type='inpaint')"
+            )
+        raise ValidationError(message, action=action, field="images")
+
+    def preview(self, height: int = _PREVIEW_HEIGHT) -> Image.Image:
+        """The base and each layer side by side, labelled (a PIL image: shows in notebooks).
+
+        Masks are shown tinted red over the base and overlays composited over it, which is
+        how the edit will read them; references are shown as they are.
+        """
+        base_rgb = self._thumb(self._base, height).convert("RGB")
+        tiles = [(base_rgb, f"base {self._base.width}x{self._base.height}")]
+        for i, layer in enumerate(self._layers, start=1):
+            thumb = self._thumb(layer.image, height)
+            if layer.kind == "mask":
+                thumb = _masks.overlay(base_rgb, np.asarray(thumb), opacity=0.55)
+            elif layer.kind == "overlay":
+                thumb = Image.alpha_composite(base_rgb.convert("RGBA"), thumb).convert("RGB")
+            tiles.append((thumb.convert("RGB"), f"{i}: {layer.describe()}"))
+        gap = 8
+        font = _label_font()
+        widths = [max(t.width, int(font.getlength(label)) + 4) for t, label in tiles]
+        sheet = Image.new(
+            "RGB", (sum(widths) + gap * (len(tiles) + 1), height + _LABEL_HEIGHT + 2 * gap),
+            "white",
+        )
+        draw = ImageDraw.Draw(sheet)
+        x = gap
+        for (thumb, label), width in zip(tiles, widths, strict=True):
+            sheet.paste(thumb, (x, gap))
+            draw.text((x, gap + height + 4), label, fill="black", font=font)
+            x += width + gap
+        return sheet
+
+    @staticmethod
+    def _thumb(img: Image.Image, height: int) -> Image.Image:
+        width = max(1, round(img.width * height / img.height))
+        resample = Image.Resampling.NEAREST if img.mode == "L" else Image.Resampling.BILINEAR
+        return img.resize((width, height), resample)
+
+
+def _label_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=13)  # FreeType: readable spacing
+    except (ImportError, OSError, TypeError):
+        return ImageFont.load_default()
+
+
+def _finite(v: Any, what: str) -> float:
+    if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v):
+        raise ValueError(f"{what} must be finite numbers; got {v!r}")
+    return float(v)
+
+
+def _unit(v: Any, what: str) -> float:
+    x = _finite(v, what)
+    if not 0 <= x <= 1:
+        raise ValueError(f"{what} must be between 0 and 1; got {v!r}")
+    return x
+
+
+def _positive(v: Any, what: str) -> float:
+    x = _finite(v, what)
+    if x <= 0:
+        raise ValueError(f"{what} must be > 0; got {v!r}")
+    return x
+
+
+def _pair(v: Any) -> tuple[Any, Any]:
+    if not isinstance(v, (tuple, list)) or len(v) != 2:
+        raise ValueError(f"position must be (x, y), the overlay's top-left corner; got {v!r}")
+    return v[0], v[1]
