@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -58,7 +59,9 @@ def test_cancel_frees_the_failure_window(async_client, backend):
 
     async def go():
         task = asyncio.ensure_future(async_client.edit(sample_path(), "slow"))
-        while backend.stats.requests == 0:  # wait until the request is in flight
+        deadline = time.monotonic() + 30
+        while backend.stats.requests == 0:  # wait (bounded) until the request is in flight
+            assert time.monotonic() < deadline, "the request never reached the backend"
             await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -153,3 +153,12 @@ def test_both_wire_forms_give_identical_results(client, upload):
     res = client.edit(sample_path("cat"), "sepia", model="qwen-image-2-edit", upload=upload)
     ref = client.edit(sample_path("cat"), "sepia", model="qwen-image-2-edit")
     assert res.data == ref.data and res.fingerprint == ref.fingerprint
+
+
+def test_background_remove_url_multipart_is_still_multipart(client, transport, image_server):
+    url = image_server("product.png", sample_path("product").read_bytes())
+    res = client.remove_background(url, upload="multipart")
+    request = transport.posts[-1]
+    assert request.headers["content-type"].startswith("multipart/form-data")
+    assert parse_multipart(request) == ({"image_url": url}, [])
+    assert res.image.mode == "RGBA"

@@ -65,3 +65,18 @@ def test_300_requests_at_30_percent_faults(backend):
     assert sum(backend.stats.by_status.get(s, 0) for s in (429, 500, 503)) > 0
     assert len(results) > 0.9 * REQUESTS
     assert all(type(e) is not vnb.VeniceError for e in errors)
+
+
+def test_bursts_without_retries_are_all_answered(backend):
+    """32 at once, no retries: the server must queue them, not drop connections."""
+
+    async def burst() -> list[object]:
+        client = vnb.AsyncClient(TEST_KEY, base_url=backend.url, max_retries=0)
+        prepared = [_request.prepare_edit(png_bytes((256, 256), (i, 9, 9)), "x") for i in range(32)]
+        try:
+            return await asyncio.gather(*(client.send(p) for p in prepared), return_exceptions=True)
+        finally:
+            await client.aclose()
+
+    outcomes = asyncio.run(burst())
+    assert [type(o).__name__ for o in outcomes] == ["EditResult"] * 32

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import venice_nb as vnb
+
 from .conftest import png_bytes, sample_path
 
 
@@ -96,3 +98,30 @@ def test_unaccepted_format_is_reencoded(client, transport):
     Image.new("RGB", (300, 300), "red").save(buf, "BMP")
     client.edit(buf.getvalue(), "blur")
     assert _sent_image(transport).format == "PNG"
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_exif_orientation_in_png_and_webp(client, transport, fmt):
+    exif = Image.Exif()
+    exif[0x0112] = 8  # rotate 90 degrees counter-clockwise to display
+    buf = io.BytesIO()
+    Image.new("RGB", (400, 200), (10, 200, 10)).save(buf, fmt, exif=exif)
+    client.edit(buf.getvalue(), "blur")
+    assert _sent_image(transport).size == (200, 400)
+
+
+def test_decompression_bomb_is_a_validation_error(client, transport, tmp_path):
+    path = tmp_path / "huge.png"
+    Image.new("1", (14_000, 14_000)).save(path)  # 196 Mpx: Pillow refuses to decode it
+    with pytest.raises(vnb.ValidationError, match="far more pixels"):
+        client.edit(path, "blur", fit=True)
+    assert not transport.posts
+
+
+def test_numpy_input_is_copied_not_aliased(client, transport):
+    arr = np.zeros((300, 300), np.uint8)
+    from venice_nb._images import to_pil
+
+    img = to_pil(arr)
+    arr[:] = 255
+    assert np.asarray(img).max() == 0

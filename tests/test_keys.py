@@ -72,3 +72,12 @@ def test_key_absent_from_results(client):
 def test_client_cannot_be_pickled_with_its_key(client):
     with pytest.raises(TypeError):
         pickle.dumps(client._secret)
+
+
+@pytest.mark.parametrize("bad", ["sk-abc\nevil: 1", " sk-abc", "sk-ünï", "sk-abc\t"])
+def test_malformed_keys_are_refused_without_echoing_them(bad):
+    with pytest.raises(vnb.ValidationError) as info:
+        vnb.Client(bad, base_url="http://127.0.0.1:9/api/v1")
+    assert bad.strip() not in _texts_of(info.value) and "strip" in info.value.action
+    with pytest.raises(vnb.ValidationError):
+        vnb.Client(base_url="http://127.0.0.1:9/api/v1", wallet=bad)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 
 import numpy as np
 import pytest
@@ -186,3 +188,33 @@ def test_bad_upload_and_output_format(client, transport):
         lambda c: c.edit(sample_path(), "x", output_format="gif"),
         match="output_format",
     )
+
+
+def test_prompt_types_and_broken_unicode(client, transport):
+    _rejected(client, transport, lambda c: c.edit(sample_path(), 123), match="not text")
+    _rejected(client, transport, lambda c: c.edit(sample_path(), "x\ud800y"), match="surrogate")
+    _rejected(client, transport, lambda c: c.edit(sample_path(), "x", safe_mode="yes"),
+              match="boolean", field="safe_mode")
+
+
+def test_prompt_length_counts_like_venice(client, transport):
+    """Venice counts UTF-16 code units (JavaScript's length): an emoji counts twice."""
+    model = next(m for m in client.models() if m.id == "firered-image-edit")
+    emoji = "\U0001f305" * (model.prompt_character_limit // 2 + 1)
+    assert len(emoji) <= model.prompt_character_limit  # Python would count it as fitting
+    _rejected(client, transport, lambda c: c.edit(sample_path(), emoji, model=model.id),
+              match="characters")
+
+
+def test_fit_keeps_transparency_of_large_overlays(client, transport):
+    rng = np.random.default_rng(1)
+    rgba = rng.integers(0, 256, (2700, 2700, 4), dtype=np.uint8)
+    rgba[..., 3] = np.where(np.arange(2700)[None, :] < 1350, 0, 255)
+    buf = io.BytesIO()
+    Image.fromarray(rgba).save(buf, "PNG", compress_level=0)
+    assert len(buf.getvalue()) >= 25_000_000
+    res = client.multi_edit([sample_path("astronaut"), buf.getvalue()], "blend", fit=True)
+    sent = json.loads(transport.posts[-1].content)["images"][1]
+    layer = Image.open(io.BytesIO(base64.b64decode(sent)))
+    assert layer.mode == "RGBA" and layer.getchannel("A").getextrema() == (0, 255)
+    assert any("downscaled" in a for a in res.fit_actions)

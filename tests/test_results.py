@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pytest
 from PIL import Image
 
 import venice_nb as vnb
@@ -91,3 +94,26 @@ def test_models_carry_prices_and_constraints(client):
     assert grok.estimate_cost(resolution="2K") == round(0.04 + 0.0023, 6)
     assert all(m.is_local for m in by_id.values())
     assert all(m.prompt_character_limit > 0 and m.max_input_images >= 1 for m in by_id.values())
+
+
+def test_save_edge_cases(client, tmp_path):
+    cut = client.remove_background(sample_path("product"))
+    flat = cut.save(tmp_path / "cut.jpg")  # RGBA cannot be JPEG: flattened on white
+    assert Image.open(flat).mode == "RGB"
+    assert cut.save(tmp_path / "v1.2").name == "v1.2.png"
+    assert Image.open(cut.save(tmp_path / "cut.tiff")).format == "TIFF"
+    with pytest.raises(vnb.ValidationError, match="folder"):
+        cut.save(tmp_path)
+
+
+def test_to_numpy_gives_colours_never_palette_indices(client):
+    import io
+
+    palette = Image.new("P", (300, 300))
+    palette.putpalette([10, 20, 30] * 256)
+    buf = io.BytesIO()
+    palette.save(buf, "PNG")
+    res = client.edit(sample_path(), "blur")
+    fake = dataclasses.replace(res, data=buf.getvalue())
+    assert fake.to_numpy().shape == (300, 300, 3) and fake.to_numpy()[0, 0].tolist() == [10, 20, 30]
+    assert client.remove_background(sample_path("product")).to_numpy().shape[2] == 4

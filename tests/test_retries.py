@@ -34,17 +34,29 @@ def test_retry_after_from_the_server_is_the_delay(backend, client, transport):
 
 
 def test_real_rate_limit_429_is_retried_after_the_window(backend, client):
+    now = [1_000_000.0]  # the backend's clock, moved only by this test
+    backend.config.clock = lambda: now[0]
     backend.config.rate_limit = 1
-    backend.config.rate_window = 0.5
+    backend.config.rate_window = 60.0
     hints: list[tuple[float, float]] = []
 
-    def record(error: vnb.VeniceError, delay: float) -> None:
+    def wait_out(error: vnb.VeniceError, delay: float) -> None:
         hints.append((delay, float(error.headers["retry-after"])))
+        now[0] += 60.0  # the window passes (the client's own sleep is capped below)
 
-    client.send(_prepared(), on_retry=record)
-    client.send(_prepared(), on_retry=record)
+    client.send(_prepared(), on_retry=wait_out)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(time, "sleep", lambda s: None)  # do not really wait out a minute
+        client.send(_prepared(), on_retry=wait_out)
     assert len(hints) == 1 and hints[0][0] == hints[0][1] > 0
     assert backend.stats.by_status.get(429) == 1 and backend.stats.by_status.get(200) == 2
+
+
+def test_a_wait_longer_than_a_call_should_take_is_not_retried(backend, client, transport):
+    backend.config.faults = FaultConfig(rate_429=1.0, retry_after=3600)
+    with pytest.raises(vnb.RateLimitError) as info:
+        client.send(_prepared())
+    assert len(transport.posts) == 1 and info.value.retry_after == 3600
 
 
 @pytest.mark.parametrize(

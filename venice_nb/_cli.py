@@ -18,8 +18,40 @@ def _add_edit_options(p: argparse.ArgumentParser, *, quality: bool = False) -> N
     if quality:
         p.add_argument("--quality", choices=("low", "medium", "high"))
     p.add_argument("--output-format", choices=("png", "jpeg", "jpg", "webp"))
+    p.add_argument(
+        "--safe-mode",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="blur adult content (the server's default is on)",
+    )
     p.add_argument("--enhance-prompt", action="store_true", default=None)
     p.add_argument("--fit", action="store_true", help="resize/re-encode inputs to fit the limits")
+
+
+_FAULT_KINDS = {
+    "429": "rate_429",
+    "500": "rate_500",
+    "503": "rate_503",
+    "drop": "rate_drop",
+    "truncate": "rate_truncate",
+    "seed": "seed",
+}
+
+
+def _faults(text: str) -> dict[str, float]:
+    """``429=0.1,drop=0.02`` -> FaultConfig keyword arguments."""
+    out: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        kind, _, rate = item.partition("=")
+        if kind not in _FAULT_KINDS:
+            raise argparse.ArgumentTypeError(
+                f"unknown fault {kind!r}; use {', '.join(_FAULT_KINDS)}"
+            )
+        try:
+            out[_FAULT_KINDS[kind]] = int(rate) if kind == "seed" else float(rate)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r}: the rate must be a number") from None
+    return out
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +68,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency", type=float, default=0.0, help="seconds added to each edit")
     serve.add_argument("--rate-limit", type=int, help="requests per minute per caller")
     serve.add_argument("--balance", type=float, help="USD balance; 402 once spent")
+    serve.add_argument(
+        "--faults",
+        type=_faults,
+        default=None,
+        metavar="KIND=RATE,...",
+        help="inject failures, e.g. 429=0.1,500=0.05,503=0.05,drop=0.02,truncate=0.02",
+    )
+    serve.add_argument(
+        "--reject-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="answer 401 to this API key (repeatable)",
+    )
+    serve.add_argument("--require-auth", action="store_true", help="401 without a key or wallet")
 
     for name, help_text in (
         ("edit", "edit one image with a prompt"),
@@ -63,9 +110,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ._backend import BackendConfig, serve_forever
+    from ._backend import BackendConfig, FaultConfig, serve_forever
 
-    config = BackendConfig(latency=args.latency)
+    config = BackendConfig(
+        latency=args.latency,
+        rejected_keys=frozenset(args.reject_key),
+        require_auth=args.require_auth,
+    )
+    if args.faults:
+        config.faults = FaultConfig(**args.faults)
     if args.rate_limit is not None:
         config.rate_limit = args.rate_limit
     if args.balance is not None:
@@ -96,6 +149,7 @@ def _run(args: argparse.Namespace) -> int:
                 "resolution": args.resolution,
                 "output_format": args.output_format,
                 "enhance_prompt": args.enhance_prompt,
+                "safe_mode": args.safe_mode,
                 "upload": upload,
                 "fit": args.fit,
             }

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from . import _request
+from . import __version__, _request
 from ._constants import (
     API_KEY_ENV,
     AUTH_HEADER,
@@ -37,6 +37,7 @@ from ._errors import (
     error_from_response,
 )
 from ._models import ModelInfo, parse_models
+from ._net import is_loopback_host
 from ._request import PreparedRequest, Upload
 from ._result import EditResult, build_result
 from ._retry import FailureWindow, retry_delay, should_retry
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncClient", "Client"]
 
 log = logging.getLogger("venice_nb")
-_VERSION = "0.1.0"
+_VERSION = __version__
 
 
 class _Secret:
@@ -92,15 +93,17 @@ class _BaseClient:
                 f"wallet_header={wallet_header!r}",
                 action=f"use {SIWX_HEADER!r} or {SIWX_LEGACY_HEADER!r}",
             )
-        self._secret = _Secret(key) if key else None
-        self._wallet = _Secret(wallet) if wallet else None
+        self._secret = _Secret(_header_safe(key, "API key")) if key else None
+        self._wallet = _Secret(_header_safe(wallet, "wallet value")) if wallet else None
         self._wallet_header = wallet_header
-        self._started_local = False
+        # True: the local backend answers; False: Venice; None: a server on this machine not
+        # started here (`venice-nb serve`?), told apart by its model names once they are read.
+        self._local: bool | None = False
         if base is None and key is None and wallet is None:
             from ._backend import shared_backend
 
             base = shared_backend().url
-            self._started_local = True
+            self._local = True
             log.warning(
                 "venice_nb: no %s set, using the offline local backend at %s "
                 "(simulated edits, no cost). Set %s to use Venice.",
@@ -121,14 +124,23 @@ class _BaseClient:
         self._window = FailureWindow()
         # Paid answers are kept by default (never pay twice, never lose one); a server on
         # this machine (the local backend) is free, so its answers are stored only when asked.
+        on_this_machine = is_loopback_host(httpx.URL(self.base_url).host)
+        if on_this_machine and not self._local:
+            from ._backend import serves
+
+            self._local = True if serves(self.base_url) else None
         if store is None:
-            store = not _is_loopback(self.base_url)
+            store = not on_this_machine
         self.store = _open_store(store, store_mode)
 
     @property
     def is_local(self) -> bool:
-        """True when this client talks to the local backend it started (no key set)."""
-        return self._started_local
+        """True when the local venice_nb backend answers this client, not Venice."""
+        return bool(self._local)
+
+    @property
+    def _local_unknown(self) -> bool:
+        return self._local is None
 
     def _headers(self) -> dict[str, str]:
         headers = {"User-Agent": f"venice_nb/{_VERSION}", "Accept": "image/*, application/json"}
@@ -150,6 +162,12 @@ class _BaseClient:
         if model is None or isinstance(model, ModelInfo):
             return model
         for info in models:
+            if info.id == model and info.offline:
+                raise ValidationError(
+                    f"{model} is offline right now",
+                    action="pick another model from client.models(type='inpaint')",
+                    field="model",
+                )
             if info.id == model:
                 return info
         close = difflib.get_close_matches(model, [m.id for m in models], n=3)
@@ -184,7 +202,7 @@ class _BaseClient:
             stored_path=stored,
         )
 
-    def _stored(self, prepared: PreparedRequest) -> EditResult | None:
+    def _lookup_store(self, prepared: PreparedRequest) -> EditResult | None:
         return self.store.lookup(prepared) if self.store is not None else None
 
     def _post_kwargs(self, prepared: PreparedRequest) -> dict[str, Any]:
@@ -199,12 +217,15 @@ class _BaseClient:
             "headers": self._headers(),
         }
 
-    def _store_models(self, type: str, response: httpx.Response) -> list[ModelInfo]:
+    def _cache_models(self, type: str, response: httpx.Response) -> list[ModelInfo]:
         if response.status_code != 200:
             headers = {k.lower(): v for k, v in response.headers.items()}
             raise error_from_response(response.status_code, headers, response.content)
-        self._models[type] = parse_models(response.json())
-        return list(self._models[type])
+        models = parse_models(response.json())
+        self._models[type] = models
+        if self._local is None and models:  # a loopback server: its names tell what it is
+            self._local = all(m.is_local for m in models)
+        return list(models)
 
     def _settle(
         self,
@@ -230,9 +251,14 @@ class _BaseClient:
         return f"{type(self).__name__}({where} at {self.base_url}, {auth})"
 
 
-def _is_loopback(url: str) -> bool:
-    host = httpx.URL(url).host
-    return host in ("localhost", "::1") or host.startswith("127.")
+def _header_safe(value: str, what: str) -> str:
+    """Refuse values httpx would reject with the whole header (value included) in its error."""
+    if value != value.strip() or not value.isascii() or not value.isprintable():
+        raise ValidationError(
+            f"the {what} has whitespace, control or non-ASCII characters",
+            action="strip it (e.g. Path(...).read_text().strip()) and check it was copied whole",
+        )
+    return value
 
 
 def _open_store(store: Any, mode: str) -> ResultStore | None:
@@ -250,6 +276,8 @@ def _transport_error(exc: httpx.HTTPError) -> VeniceError:
     # Only the exception's type and text: httpx keeps the request (with auth headers) on it.
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"request timed out ({type(exc).__name__})")
+    if isinstance(exc, httpx.LocalProtocolError):  # its text can quote our own headers
+        return APIConnectionError(f"the request could not be sent ({type(exc).__name__})")
     return APIConnectionError(f"connection failed: {type(exc).__name__}: {exc}")
 
 
@@ -279,7 +307,7 @@ class Client(_BaseClient):
             response = self._http.get(**self._models_get_kwargs(type))
         except httpx.HTTPError as exc:
             raise _transport_error(exc) from None
-        return self._store_models(type, response)
+        return self._cache_models(type, response)
 
     def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
         return None if model is None else self._find_model(self.models("inpaint"), model)
@@ -346,6 +374,8 @@ class Client(_BaseClient):
 
     def remove_background(self, image: Any, *, upload: Upload = "json") -> EditResult:
         """Cut out the subject: a PNG with alpha (``POST /image/background-remove``)."""
+        if self._local_unknown:  # this answer has no model name to show where it came from
+            self.models()
         return self.send(_request.prepare_background_remove(image, upload=upload))
 
     def send(
@@ -354,7 +384,7 @@ class Client(_BaseClient):
         on_retry: Callable[[VeniceError, float], None] | None = None,
     ) -> EditResult:
         """Send a prepared request with retries; the store answers first when it has it."""
-        stored = self._stored(prepared)
+        stored = self._lookup_store(prepared)
         if stored is not None:
             return stored
         for attempt in range(self.max_retries + 1):
@@ -410,7 +440,7 @@ class AsyncClient(_BaseClient):
                 response = await self._http.get(**self._models_get_kwargs(type))
             except httpx.HTTPError as exc:
                 raise _transport_error(exc) from None
-            return self._store_models(type, response)
+            return self._cache_models(type, response)
 
     async def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
         return None if model is None else self._find_model(await self.models("inpaint"), model)
@@ -477,6 +507,8 @@ class AsyncClient(_BaseClient):
 
     async def remove_background(self, image: Any, *, upload: Upload = "json") -> EditResult:
         """Cut out the subject: a PNG with alpha (``POST /image/background-remove``)."""
+        if self._local_unknown:  # this answer has no model name to show where it came from
+            await self.models()
         return await self.send(_request.prepare_background_remove(image, upload=upload))
 
     async def send(
@@ -485,7 +517,7 @@ class AsyncClient(_BaseClient):
         on_retry: Callable[[VeniceError, float], None] | None = None,
     ) -> EditResult:
         """Send a prepared request with retries; the store answers first when it has it."""
-        stored = self._stored(prepared)
+        stored = self._lookup_store(prepared)
         if stored is not None:
             return stored
         for attempt in range(self.max_retries + 1):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ._constants import TOP_UP_URL
@@ -33,6 +35,7 @@ __all__ = [
     "ValidationError",
     "VeniceError",
     "error_from_response",
+    "parse_retry_after",
 ]
 
 
@@ -234,12 +237,19 @@ def _status_class(status: int) -> type[APIStatusError]:
     return APIStatusError
 
 
-def _retry_after(headers: dict[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value: delay-seconds or an HTTP date."""
+    if not value:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
 
 
 def error_from_response(status: int, headers: dict[str, str], content: bytes) -> APIStatusError:
@@ -266,7 +276,7 @@ def error_from_response(status: int, headers: dict[str, str], content: bytes) ->
         "action": _CODE_ACTIONS.get(code or ""),
     }
     if cls is RateLimitError:
-        kwargs["retry_after"] = _retry_after(headers)
+        kwargs["retry_after"] = parse_retry_after(headers.get("retry-after"))
     if cls is BadRequestError and isinstance(body, dict) and body.get("details"):
         text = f"{text} ({_summarise_details(body['details'])})"
     if cls is APIStatusError:

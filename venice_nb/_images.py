@@ -159,7 +159,7 @@ def to_pil(obj: Any) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(src))
         img.load()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ValidationError(
             f"unreadable image data ({type(exc).__name__})",
             action="re-save the image as PNG or JPEG",
@@ -214,12 +214,18 @@ def load_image(obj: Any, *, fit: bool = False, check_pixels: bool = True) -> Ima
         data, mime = src, _sniff_mime(src)
         try:
             img = Image.open(io.BytesIO(src))
+        except Image.DecompressionBombError:
+            raise ValidationError(
+                "the image has far more pixels than Venice accepts (over 33,177,600)",
+                action="downscale it before loading; it is too large to decode safely",
+                field="image",
+            ) from None
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise ValidationError(
                 f"unreadable image data ({type(exc).__name__}, {len(src)} bytes)",
                 action="check the file is a PNG, JPEG or WebP image and not truncated",
             ) from None
-        orientation = img.getexif().get(_ORIENTATION_TAG, 1) if mime == "image/jpeg" else 1
+        orientation = img.getexif().get(_ORIENTATION_TAG, 1)  # JPEG, PNG and WebP carry it
         if mime not in ACCEPTED_INPUT_MIME or orientation not in (1, None):
             img = to_pil(src)
             actions.append(
@@ -250,11 +256,14 @@ def load_image(obj: Any, *, fit: bool = False, check_pixels: bool = True) -> Ima
                 field="image",
             )
         img = _loaded(img)
-        data, mime = _encode(img, "JPEG"), "image/jpeg"
-        actions.append("re-encoded as JPEG (quality 90) to stay under 25 MB")
+        # Transparency matters (an overlay layer needs it): keep PNG and shrink instead.
+        fmt = "PNG" if "A" in img.getbands() or "transparency" in img.info else "JPEG"
+        if fmt == "JPEG":
+            data, mime = _encode(img, "JPEG"), "image/jpeg"
+            actions.append("re-encoded as JPEG (quality 90) to stay under 25 MB")
         while len(data) >= MAX_IMAGE_BYTES:
             img = img.resize((img.width * 3 // 4, img.height * 3 // 4), Image.Resampling.LANCZOS)
-            data = _encode(img, "JPEG")
+            data = _encode(img, fmt)
             actions.append(f"downscaled to {img.width}x{img.height} to stay under 25 MB")
         w, h = img.size
     return ImagePayload(data=data, mime=mime, size=(w, h), actions=tuple(actions))

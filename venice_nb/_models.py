@@ -7,7 +7,13 @@ from typing import Any
 
 from ._constants import DEFAULT_MAX_INPUT_IMAGES, LOCAL_NAME_SUFFIX, MAX_PROMPT_CHARS
 
-__all__ = ["ModelInfo", "parse_models"]
+__all__ = ["ModelInfo", "parse_models", "prompt_length"]
+
+
+def prompt_length(prompt: str) -> int:
+    """Length as Venice counts it against ``promptCharacterLimit``: UTF-16 code units (a
+    JavaScript string's ``length``), so an emoji counts 2, as it will on the server."""
+    return len(prompt.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _usd(entry: Any) -> float | None:

@@ -25,7 +25,7 @@ from ._constants import (
 )
 from ._errors import ValidationError
 from ._images import ImagePayload, load_image
-from ._models import ModelInfo
+from ._models import ModelInfo, prompt_length
 
 __all__ = [
     "PreparedRequest",
@@ -82,18 +82,21 @@ class PreparedRequest:
         parts += [b"," if rest else b"", rest, b"}"]
         return b"".join(parts)
 
-    def multipart(self) -> tuple[dict[str, str], list[tuple[str, tuple[str, bytes, str]]]]:
-        """Form fields (booleans as "true"/"false") and file parts; a URL stays a form field."""
+    def multipart(
+        self,
+    ) -> tuple[dict[str, str], list[tuple[str, tuple[str | None, bytes, str | None]]]]:
+        """Form fields (booleans as "true"/"false") and parts. A URL (background removal's
+        ``image_url``) goes as a file-less part, so the body is multipart even without files."""
         form = {
             k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in self.params.items()
         }
-        files = []
+        parts: list[tuple[str, tuple[str | None, bytes, str | None]]] = []
         for img in self.images:
             if img.url is not None:
-                form[self.image_field] = img.url
+                parts.append((self.image_field, (None, img.url.encode(), None)))
             else:
-                files.append((self.image_field, (img.filename, img.data or b"", img.mime or "")))
-        return form, files
+                parts.append((self.image_field, (img.filename, img.data or b"", img.mime)))
+        return form, parts
 
     @cached_property
     def summary(self) -> dict[str, Any]:
@@ -115,17 +118,32 @@ class PreparedRequest:
 
 
 def _check_prompt(prompt: str, model: ModelInfo | None) -> None:
-    if not isinstance(prompt, str) or not prompt.strip():
+    if not isinstance(prompt, str):
+        raise ValidationError(
+            f"the prompt is a {type(prompt).__name__}, not text",
+            action="pass the prompt as a str",
+            field="prompt",
+        )
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            "the prompt holds an unpaired surrogate, which cannot be sent as UTF-8",
+            action="remove the broken character (often from a bad copy-paste)",
+            field="prompt",
+        ) from None
+    if not prompt.strip():
         raise ValidationError(
             "the prompt is empty",
             action='describe the edit, e.g. "remove the tree"',
             field="prompt",
         )
     limit = model.prompt_character_limit if model else MAX_PROMPT_CHARS
-    if len(prompt) > limit:
+    length = prompt_length(prompt)
+    if length > limit:
         who = f"{model.id} accepts" if model else "Venice accepts"
         raise ValidationError(
-            f"the prompt has {len(prompt):,} characters; {who} at most {limit:,}",
+            f"the prompt has {length:,} characters; {who} at most {limit:,}",
             action="shorten it: short, local instructions work best",
             field="prompt",
         )
@@ -196,6 +214,11 @@ def _edit_params(
     _check_choice("aspect_ratio", aspect_ratio, ASPECT_RATIOS, model, ratios)
     _check_choice("resolution", resolution, None, model, model.resolutions if model else ())
     _check_choice("quality", quality, QUALITIES, model, model.qualities if model else ())
+    for name, flag in (("safe_mode", safe_mode), ("enhance_prompt", enhance_prompt)):
+        if flag is not None and not isinstance(flag, bool):
+            raise ValidationError(
+                f"{name}={flag!r} is not a boolean", action="pass True or False", field=name
+            )
     params: dict[str, Any] = {
         "prompt": prompt,
         "aspect_ratio": aspect_ratio,

@@ -27,6 +27,7 @@ from ._constants import (
     LOCAL_NAME_SUFFIX,
     RESULT_HEADERS,
 )
+from ._errors import ValidationError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -141,24 +142,43 @@ class EditResult:
         return self.image.size
 
     def to_numpy(self) -> np.ndarray:
+        """HxWx3 (or HxWx4 with transparency, HxW for gray) uint8 pixels, never palette indices."""
         import numpy as np
 
-        return np.asarray(self.image)
+        img = self.image
+        if img.mode not in ("L", "RGB", "RGBA"):
+            has_alpha = "A" in img.getbands() or "transparency" in img.info
+            img = img.convert("RGBA" if has_alpha else "RGB")
+        return np.asarray(img)
 
     def save(self, path: str | Path) -> Path:
-        """Write the returned bytes unchanged; a missing or matching suffix gets the real format."""
+        """Write the returned bytes unchanged when the suffix matches (or is missing: the real
+        one is added); another image suffix converts, flattening transparency for JPEG."""
+        from PIL import Image
+
         path = Path(path).expanduser()
-        if not path.suffix:
-            path = path.with_suffix("." + ("jpg" if self.format == "jpeg" else self.format))
+        if path.is_dir():
+            raise ValidationError(
+                f"{str(path)!r} is a folder", action="give a file name, e.g. folder/edit.png"
+            )
+        real = "." + ("jpg" if self.format == "jpeg" else self.format)
+        formats = Image.registered_extensions()
+        suffix = path.suffix.lower()
+        if suffix not in formats:  # "v1.2" or no suffix: keep the name, add the real one
+            path = path.with_name(path.name + real)
+            suffix = real
         path.parent.mkdir(parents=True, exist_ok=True)
-        suffix = path.suffix.lower().lstrip(".")
-        if (
-            suffix in ("png", "jpg", "jpeg", "webp")
-            and suffix.replace("jpg", "jpeg") != self.format
-        ):
-            self.image.save(path)  # the user asked for another format: convert
-        else:
+        target = formats[suffix]
+        if target == self.format.upper():
             path.write_bytes(self.data)
+            return path
+        img = self.image
+        if target == "JPEG" and img.mode != "RGB":
+            flat = Image.new("RGB", img.size, "white")
+            rgba = img.convert("RGBA")
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+            img = flat
+        img.save(path, format=target)
         return path
 
     # Display.

@@ -11,7 +11,6 @@ import random
 import threading
 import time
 from collections import deque
-from email.utils import parsedate_to_datetime
 
 from ._constants import (
     FAILURE_BLOCK_COUNT,
@@ -22,42 +21,37 @@ from ._constants import (
     MAX_RETRY_DELAY,
     RETRY_STATUSES,
 )
-from ._errors import APIConnectionError, APIStatusError, VeniceError
+from ._errors import APIConnectionError, APIStatusError, VeniceError, parse_retry_after
 
-__all__ = ["FailureWindow", "retry_delay", "should_retry"]
+__all__ = ["FailureWindow", "retry_delay", "server_hint", "should_retry"]
+
+
+def server_hint(error: VeniceError, now: float) -> float | None:
+    """Seconds the server asked us to wait: Retry-After, else (on 429) the rate-limit reset."""
+    headers = error.headers if isinstance(error, APIStatusError) else {}
+    hint = parse_retry_after(headers.get(H_RETRY_AFTER), now)
+    if hint is not None or error.status != 429:
+        return hint
+    try:
+        return max(0.0, float(headers[H_RATELIMIT_RESET]) - now)
+    except (KeyError, ValueError):
+        return None
 
 
 def should_retry(error: VeniceError) -> bool:
-    """429, 500, 503, timeouts and dropped connections are worth another try."""
+    """429, 500, 503, timeouts and dropped connections are worth another try, unless the
+    server asks for a longer wait than a call should sit through (then the caller decides)."""
     if isinstance(error, APIConnectionError):
         return True
-    return isinstance(error, APIStatusError) and error.status in RETRY_STATUSES
-
-
-def _server_hint(error: VeniceError, now: float) -> float | None:
-    """Seconds the server asked us to wait: Retry-After, else the rate-limit reset time."""
-    headers = error.headers if isinstance(error, APIStatusError) else {}
-    value = headers.get(H_RETRY_AFTER)
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-            except (TypeError, ValueError):
-                pass
-    reset = headers.get(H_RATELIMIT_RESET)
-    if reset and error.status == 429:
-        try:
-            return max(0.0, float(reset) - now)
-        except ValueError:
-            return None
-    return None
+    if not (isinstance(error, APIStatusError) and error.status in RETRY_STATUSES):
+        return False
+    hint = server_hint(error, time.time())
+    return hint is None or hint <= MAX_RETRY_DELAY
 
 
 def retry_delay(error: VeniceError, attempt: int, *, rng: random.Random | None = None) -> float:
     """Backoff before retry ``attempt`` (0-based): the server's hint, else exponential + jitter."""
-    hint = _server_hint(error, time.time())
+    hint = server_hint(error, time.time())
     if hint is not None:
         return min(hint, MAX_RETRY_DELAY)
     base = min(INITIAL_RETRY_DELAY * 2**attempt, MAX_RETRY_DELAY)

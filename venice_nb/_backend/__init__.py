@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ._config import BackendConfig, FaultConfig
 from ._guards import BackendStats
-from ._server import LocalBackend, serve_forever, shared_backend
+from ._server import LocalBackend, serve_forever, serves, shared_backend
 
 __all__ = [
     "BackendConfig",
@@ -14,5 +14,6 @@ __all__ = [
     "FaultConfig",
     "LocalBackend",
     "serve_forever",
+    "serves",
     "shared_backend",
 ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import ipaddress
 import re
 import warnings
 from urllib.parse import urlsplit
@@ -17,6 +16,7 @@ import httpx
 from PIL import Image
 
 from .._constants import MAX_IMAGE_BYTES, MAX_PIXELS, MIN_PIXELS
+from .._net import is_loopback_host
 from ._errors import ApiError, bad_request
 
 DECODABLE_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WebP"}
@@ -58,21 +58,10 @@ def decode_base64(value: str, field: str, label: str | None = None) -> bytes:
         ) from None
 
 
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() in ("localhost", "localhost."):  # no other names: they may hit DNS
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def fetch_url(url: str, field: str, label: str | None = None) -> bytes:
     """GET a loopback URL (the only kind the local backend may fetch), capped at the size limit."""
     host = urlsplit(url).hostname
-    if not _is_loopback(host):
+    if not is_loopback_host(host):
         raise bad_request(
             f"the local venice_nb backend only fetches loopback URLs (127.0.0.0/8, localhost, "
             f"::1), not {host!r}. Send the image bytes instead (base64, data URL or a file).",

@@ -205,12 +205,12 @@ class _Handler(BaseHTTPRequestHandler):
             super().handle_one_request()
         except OSError:
             self.close_connection = True
-        except Exception as exc:
+        except Exception:
             logger.exception("local backend failed on %s %s", self.command, self.path)
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self._send_error(
-                    ApiError(500, "INFERENCE_FAILED", f"Local backend error: {exc!r}"), {}
+                    ApiError(500, "INFERENCE_FAILED", "Inference processing failed"), {}
                 )
 
     def do_GET(self) -> None:
@@ -414,6 +414,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the stdlib's 5 drops connections when clients burst
 
     def __init__(self, address: tuple[str, int], backend: LocalBackend) -> None:
         self.backend = backend
@@ -488,6 +489,7 @@ class LocalBackend:
             raise RuntimeError("this LocalBackend is already running")
         self.stopping.clear()
         self._server = _Server((self._host, self._port), self)
+        _running_urls.add(self.url)
         return self._server
 
     def start(self) -> LocalBackend:
@@ -503,9 +505,10 @@ class LocalBackend:
 
     def stop(self) -> None:
         """Stop serving and close every connection; safe to call twice."""
-        server, self._server = self._server, None
-        if server is None:
+        if self._server is None:
             return
+        _running_urls.discard(self.url)
+        server, self._server = self._server, None
         self.stopping.set()
         server.request_stop()
         if self._thread is not None:
@@ -556,6 +559,14 @@ class LocalBackend:
     def __repr__(self) -> str:
         where = self.url if self.running else "not running"
         return f"LocalBackend({where})"
+
+
+_running_urls: set[str] = set()
+
+
+def serves(url: str) -> bool:
+    """True when a LocalBackend in this process serves ``url`` (its base URL)."""
+    return url.rstrip("/") in _running_urls
 
 
 _shared: LocalBackend | None = None

@@ -17,6 +17,7 @@ from .._constants import (
     OUTPUT_FORMATS,
     QUALITIES,
 )
+from .._models import prompt_length
 from ._catalog import DEFAULT_EDIT_MODEL, CatalogModel, inpaint_models
 from ._errors import ApiError, bad_request, field_details
 from ._wire import Part
@@ -114,6 +115,8 @@ def _check(spec: Field, value: Any) -> str | None:
         )  # fmt: skip
     if not isinstance(value, str):
         return f"Expected string, received {_type_name(value)}"
+    if not _is_valid_unicode(value):
+        return "Invalid string: contains an unpaired surrogate"
     if spec.kind == "enum" and value not in spec.choices:
         if spec.choices == OUTPUT_FORMATS and value in OUTPUT_FORMAT_ALIASES:
             return None
@@ -126,6 +129,14 @@ def _check(spec: Field, value: Any) -> str | None:
     if spec.max_len is not None and len(value) > spec.max_len:
         return f"String must contain at most {spec.max_len} character(s)"
     return None
+
+
+def _is_valid_unicode(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def validate_fields(
@@ -218,9 +229,9 @@ def _constraint_errors(
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     prompt = values["prompt"]
-    if len(prompt) > model.prompt_limit:
+    if prompt_length(prompt) > model.prompt_limit:
         errors["prompt"] = [
-            f"Prompt is {len(prompt)} characters; {model.id} accepts at most "
+            f"Prompt is {prompt_length(prompt)} characters; {model.id} accepts at most "
             f"{model.prompt_limit} (constraints.promptCharacterLimit)"
         ]
     ratio = values.get("aspect_ratio")
