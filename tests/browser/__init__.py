@@ -1,0 +1,1 @@
+"""Real-browser widget tests (JupyterLab / Notebook 7 in headless Chromium)."""

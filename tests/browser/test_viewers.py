@@ -1,0 +1,89 @@
+"""CompareView and ResultGrid render in JupyterLab and react to the browser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import JupyterServer, canvas_box, open_notebook
+
+pytestmark = pytest.mark.browser
+
+SETUP = """
+import numpy as np
+import venice_nb
+from PIL import Image
+from venice_nb.widgets import CompareView, ResultGrid
+before = np.asarray(Image.open(venice_nb.sample("cat")).convert("RGB"))
+after = before.copy()
+after[:, before.shape[1] // 2:] = (0, 200, 0)  # right half turns green
+view = CompareView(before, after)
+view.observe(lambda ch: log("compare", mode=view.mode, split=view.split), names=["mode", "split"])
+view
+"""
+
+GRID = """
+grid = ResultGrid([(before, "the original"), (after, "half green")], columns=2)
+grid.on_select(lambda i, item: log("selected", index=i))
+grid
+"""
+
+
+def _pixel(page: Any, selector: str, fx: float, fy: float) -> list[int]:
+    """RGBA of the canvas pixel at a fraction of its size, read in the page."""
+    return page.evaluate(
+        """([sel, fx, fy]) => {
+            const c = document.querySelector(sel);
+            const d = c.getContext('2d').getImageData(
+                Math.floor(c.width * fx), Math.floor(c.height * fy), 1, 1).data;
+            return Array.from(d);
+        }""",
+        [selector, fx, fy],
+    )
+
+
+def test_compare_wipe_and_grid(lab: tuple[Any, JupyterServer]) -> None:
+    page, server = lab
+    nb = open_notebook(page, server, "viewers", [SETUP, GRID])
+    page.get_by_role("button", name="wipe", exact=True).click()
+    nb.log.wait_for(lambda e: e["mode"] == "wipe", kind="compare", what="wipe mode")
+    canvas = "canvas.venice-compare-canvas"
+    canvas_box(page, canvas)
+    # Default split 0.5: the left part shows "before" (not pure green), the right "after".
+    page.wait_for_function(
+        """(sel) => {
+            const c = document.querySelector(sel);
+            if (!c || c.width < 10) return false;
+            const d = c.getContext('2d').getImageData(Math.floor(c.width * 0.9), 5, 1, 1).data;
+            return d[0] === 0 && d[1] > 150 && d[2] === 0;
+        }""",
+        arg=canvas,
+    )
+    left = _pixel(page, canvas, 0.25, 0.5)
+    assert left[3] == 255 and left != [0, 200, 0, 255], left  # the cat, unchanged
+    nb.shot("wipe-half")
+    # Drag the wipe slider to the right end: the 'before' image now covers x=0.55 and 0.9.
+    handle = page.locator(".venice-compare-view .widget-slider .noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    hb = handle.bounding_box()
+    page.mouse.move(hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(hb["x"] + 600, hb["y"] + hb["height"] / 2, steps=5)
+    page.mouse.up()
+    nb.log.wait_for(lambda e: e["split"] > 0.95, kind="compare", what="split at the end")
+    page.wait_for_function(
+        """(sel) => {
+            const c = document.querySelector(sel);
+            const d = c.getContext('2d').getImageData(Math.floor(c.width * 0.9), 5, 1, 1).data;
+            return !(d[0] === 0 && d[1] > 150 && d[2] === 0);
+        }""",
+        arg=canvas,
+    )
+    page.get_by_role("button", name="difference", exact=True).click()
+    nb.log.wait_for(lambda e: e["mode"] == "difference", kind="compare", what="diff mode")
+    page.locator(".venice-result-card").nth(1).get_by_role("button", name="Select").click()
+    nb.log.wait_for(lambda e: e["index"] == 1, kind="selected", what="card 1 selected")
+    assert page.locator(".venice-result-card").count() == 2
+    nb.assert_widgets_healthy()
+    nb.shot("difference-and-grid")

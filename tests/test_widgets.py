@@ -1,0 +1,392 @@
+"""Kernel-side widget behaviour, driven by calling the handlers the browser would trigger.
+
+The browser suite (tests/browser) proves the front end delivers those events; these tests pin
+the mask logic, the wire traffic per mouse move, and the controls' requests on the local backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from ipycanvas.canvas import _CANVAS_MANAGER
+from ipywidgets.widgets.widget import _instances
+from PIL import Image
+
+import venice_nb as vnb
+from venice_nb import masks
+from venice_nb.widgets import CompareView, EditControls, EditStudio, MaskPainter, ResultGrid
+from venice_nb.widgets._history import MaskHistory
+
+from .conftest import TEST_KEY
+
+
+def _image(h: int = 300, w: int = 400) -> np.ndarray:
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:, : w // 2] = (20, 20, 20)
+    img[:, w // 2 :] = (200, 200, 200)
+    img[h // 4 : h // 2, w * 5 // 8 : w * 7 // 8] = (0, 0, 250)  # a blue block
+    return img
+
+
+def _stroke(p: MaskPainter, points: list[tuple[float, float]]) -> None:
+    p._on_mouse_down(*points[0])
+    for x, y in points[1:]:
+        p._on_mouse_move(x, y)
+    p._on_mouse_up(*points[-1])
+
+
+@pytest.fixture
+def sent() -> Iterator[list[int]]:
+    """Bytes of every ipycanvas draw-command message sent to the front end."""
+    sizes: list[int] = []
+    original = _CANVAS_MANAGER.send
+
+    def record(content: Any, buffers: Any = None) -> None:
+        sizes.append(sum(memoryview(b).nbytes for b in buffers or []))
+        original(content, buffers=buffers)
+
+    _CANVAS_MANAGER.send = record  # type: ignore[method-assign]
+    yield sizes
+    del _CANVAS_MANAGER.send
+
+
+# ----------------------------------------------------------------------------- painter
+def test_stroke_paints_full_resolution_mask_and_bumps_version() -> None:
+    p = MaskPainter(_image(), brush_size=20)
+    versions: list[int] = []
+    p.observe(lambda ch: versions.append(ch.new), names="mask_version")
+    _stroke(p, [(50, 50), (100, 50), (150, 50)])
+    m = p.mask
+    assert m.shape == (300, 400) and m.dtype == np.uint8
+    assert set(np.unique(m)) == {0, 255}
+    assert masks.bbox(m) == (40, 40, 160, 60)  # pixel centres closer than 10 to the line
+    assert versions == [1]  # one change per stroke, not per move
+
+
+def test_large_image_is_shown_downscaled_but_painted_at_full_resolution() -> None:
+    p = MaskPainter(_image(3000, 4000), brush_size=20)  # shown at 800x600: scale 0.2
+    assert p.display_size == (800, 600)
+    _stroke(p, [(100, 100), (200, 100)])
+    box = masks.bbox(p.mask)
+    assert box is not None
+    # Screen (100..200, 100) with radius 10 -> mask (500..1000, 500) with radius 50.
+    assert abs(box[0] - 450) <= 1 and abs(box[2] - 1051) <= 1
+    assert abs(box[1] - 450) <= 1 and abs(box[3] - 551) <= 1
+    # The overlay shown is the mask averaged down to the screen size.
+    expected = np.asarray(Image.fromarray(p.mask).resize((800, 600), Image.Resampling.BOX))
+    assert np.abs(p._small.astype(int) - expected).max() <= 1
+
+
+def test_mouse_move_traffic_is_small_and_independent_of_image_size(sent: list[int]) -> None:
+    per_move = []
+    for shape in ((300, 400), (3000, 4000)):
+        p = MaskPainter(_image(*shape), brush_size=30)
+        p._on_mouse_down(10, 10)
+        sent.clear()
+        for i in range(20):
+            p._on_mouse_move(12 + 3 * i, 10 + i)
+        assert len(sent) == 20  # one batched message per move (hold_canvas)
+        per_move.append(max(sent))
+        p._on_mouse_up(70, 30)
+    assert per_move[0] == per_move[1] and per_move[0] < 2_000
+
+
+def test_undo_redo_whole_strokes_and_eraser() -> None:
+    p = MaskPainter(_image(), brush_size=10)
+    _stroke(p, [(20, 20), (60, 20), (100, 20)])
+    first = p.mask
+    _stroke(p, [(20, 100), (100, 100)])
+    both = p.mask
+    p.tool = "eraser"
+    _stroke(p, [(20, 20), (100, 20)])
+    assert masks.area(p.mask) < masks.area(both)
+    p.undo()
+    np.testing.assert_array_equal(p.mask, both)
+    p.undo()
+    np.testing.assert_array_equal(p.mask, first)
+    p.undo()
+    assert masks.area(p.mask) == 0 and not p.can_undo and p.can_redo
+    p.redo()
+    p.redo()
+    np.testing.assert_array_equal(p.mask, both)
+    version = p.mask_version
+    p.redo()
+    p.redo()  # nothing left to redo: no change, no version bump
+    assert p.mask_version == version + 1
+
+
+def test_keys_do_what_the_buttons_do() -> None:
+    p = MaskPainter(_image(), brush_size=20)
+    p._on_key_down("]", False, False, False)
+    assert p.brush_size == 25
+    p._on_key_down("[", False, False, False)
+    assert p.brush_size == 20
+    _stroke(p, [(50, 50), (80, 50)])
+    area = masks.area(p.mask)
+    p._on_key_down("z", False, True, False)
+    assert masks.area(p.mask) == 0
+    p._on_key_down("Z", True, True, False)
+    assert masks.area(p.mask) == area
+    p._on_key_down("i", False, False, False)
+    assert masks.area(p.mask) == 400 * 300 - area
+    p._on_key_down("Delete", False, False, False)
+    assert masks.area(p.mask) == 0
+    p._on_key_down("f", False, False, False)
+    assert masks.area(p.mask) == 400 * 300
+    p._on_key_down("y", False, False, True)  # Cmd+Y on a Mac: redo, nothing to redo
+    for key, tool in (("e", "eraser"), ("g", "bucket"), ("r", "rect"), ("o", "ellipse"),
+                      ("b", "brush")):
+        p._on_key_down(key, False, False, False)
+        assert p.tool == tool
+    p._on_key_down("x", False, False, False)
+    assert p.subtract
+
+
+def test_buttons_are_wired() -> None:
+    p = MaskPainter(_image())
+    buttons = p._controls.buttons
+    assert buttons["Undo"].disabled and buttons["Redo"].disabled
+    buttons["Fill all"].click()
+    assert masks.area(p.mask) == 400 * 300 and not buttons["Undo"].disabled
+    buttons["Invert"].click()
+    assert masks.area(p.mask) == 0
+    buttons["Undo"].click()
+    assert masks.area(p.mask) == 400 * 300 and not buttons["Redo"].disabled
+    buttons["Clear"].click()
+    assert masks.area(p.mask) == 0
+
+
+def test_bucket_rect_ellipse_and_subtract() -> None:
+    p = MaskPainter(_image())
+    p.tool = "bucket"
+    p._on_mouse_down(300, 100)  # inside the blue block
+    assert masks.bbox(p.mask) == (250, 75, 350, 150)
+    p.tool = "rect"
+    p._on_mouse_down(10, 10)
+    p._on_mouse_move(30, 30)
+    p._on_mouse_up(50, 40)
+    np.testing.assert_array_equal(p.mask[10:40, 10:50], 255)
+    assert masks.area(p.mask) == 100 * 75 + 40 * 30
+    p.subtract = True
+    p._on_mouse_down(250, 75)
+    p._on_mouse_up(300, 150)  # cut the left half of the block out again
+    assert masks.area(p.mask) == 50 * 75 + 40 * 30
+    p.subtract = False
+    p.tool = "ellipse"
+    p.clear()
+    p._on_mouse_down(100, 100)
+    p._on_mouse_up(200, 200)
+    expected = masks.ellipse((300, 400), (100, 100, 200, 200))
+    np.testing.assert_array_equal(p.mask, expected)
+
+
+def test_set_mask_from_masks_module_is_shown_and_undoable() -> None:
+    p = MaskPainter(_image(3000, 4000))
+    seen: list[int] = []
+    p.observe(lambda ch: seen.append(ch.new), names="mask_version")
+    p.set_mask(masks.rect(p.image, (0, 0, 2000, 3000)))  # the left half
+    assert seen == [1]
+    assert p.coverage == pytest.approx(0.5, abs=0.01)
+    assert p._small[:, :399].min() == 255 and p._small[:, 401:].max() == 0
+    p.undo()
+    assert masks.area(p.mask) == 0
+    p.set_mask(np.ones((30, 40), bool))  # same aspect: resized to the image
+    assert masks.area(p.mask) == 3000 * 4000
+    with pytest.raises(vnb.ValidationError, match="mask is 40x40"):
+        p.set_mask(np.ones((40, 40), np.uint8))
+
+
+def test_mask_is_a_copy_and_image_read_only() -> None:
+    p = MaskPainter(_image())
+    p.mask[:] = 255
+    assert masks.area(p.mask) == 0
+    with pytest.raises(ValueError):
+        p.image[0, 0] = 0
+
+
+def test_opacity_and_colour_only_restyle_the_overlay(sent: list[int]) -> None:
+    p = MaskPainter(_image(3000, 4000))
+    p.fill()
+    sent.clear()
+    p.opacity = 0.9
+    p.color = "#00ff00"
+    assert len(sent) == 2 and max(sent) < 200_000  # display-sized, not 12 Mpx
+    with pytest.raises(vnb.ValidationError, match="unknown colour"):
+        p.color = "not-a-colour"
+
+
+def test_mouse_out_ends_the_stroke() -> None:
+    p = MaskPainter(_image(), brush_size=10)
+    p._on_mouse_down(10, 10)
+    p._on_mouse_move(60, 10)
+    p._on_mouse_out(400, 10)
+    assert p.mask_version == 1 and p.can_undo
+    p._on_mouse_move(60, 200)  # no button held any more: nothing is painted
+    assert masks.bbox(p.mask)[3] <= 16
+
+
+def test_history_is_bounded_by_bytes() -> None:
+    mask = np.zeros((100, 100), np.uint8)
+    history = MaskHistory(mask, budget_bytes=25_000)
+    for i in range(5):
+        mask[...] = i + 1
+        assert history.commit((0, 0, 100, 100))
+    assert sum(1 for _ in range(10) if history.undo() is not None) == 2
+    assert mask[0, 0] == 3
+
+
+# ---------------------------------------------------------------------------- controls
+@pytest.fixture
+def local_client() -> Iterator[vnb.Client]:
+    """What a user without a key gets: the client starts (and labels) the local backend."""
+    with vnb.Client() as c:
+        assert c.is_local
+        yield c
+
+
+def test_controls_offer_only_what_the_model_takes(local_client: vnb.Client) -> None:
+    c = EditControls(local_client, source=_image(), prompt="make it blue")
+    c.selected_model = "gpt-image-2-edit"
+    assert c._quality.layout.display == "none"  # quality is a multi-edit option
+    c.operation = "multi-edit"
+    assert c._quality.layout.display is None and "low" in c._quality.options
+    assert c._resolution.layout.display is None
+    c._quality.value = "low"
+    assert c.options()["quality"] == "low"
+    model = c.model
+    assert model is not None
+    assert c.estimate() == model.estimate_cost(quality="low", n_images=1)
+    c.selected_model = "firered-image-edit"  # no resolutions, no qualities
+    assert c._resolution.layout.display == "none" and c._quality.layout.display == "none"
+    assert "quality" not in c.options()
+    assert "12 / 2,048 characters" in c._count.value
+    c.prompt = "x" * 3000
+    assert "too long" in c._count.value
+
+
+def test_run_edit_multi_edit_and_background_removal(local_client: vnb.Client) -> None:
+    p = MaskPainter(_image())
+    c = EditControls(local_client, source=p, prompt="paint it red")
+    got: list[Any] = []
+    c.on_result(got.append)
+    result = c.run()  # no running loop here: runs to completion
+    assert result.is_local and result.request["endpoint"] == "/image/edit"
+    p.fill()
+    c.operation = "multi-edit"
+    assert len(c._inputs()) == 2  # base + painted mask
+    result = c.run()
+    assert result.request["endpoint"] == "/image/multi-edit" and len(result.request["images"]) == 2
+    c.operation = "remove background"
+    result = c.run()
+    assert result.request["endpoint"] == "/image/background-remove"
+    assert len(got) == 3 and got[-1] is c.result
+    assert "Done on <b style='color:#b45309'>LOCAL backend" in c._status.value
+
+
+def test_errors_are_one_friendly_line(local_client: vnb.Client) -> None:
+    c = EditControls(local_client, source=_image(), prompt="something nsfw")
+    assert c.run() is None
+    assert isinstance(c.error, vnb.ContentPolicyError)
+    assert "content policy" in c._status.value and "What to do" in c._status.value
+    assert "Traceback" not in c._status.value
+    c.prompt = ""
+    c.run()
+    assert isinstance(c.error, vnb.ValidationError) and "prompt is empty" in c._status.value
+
+
+def test_run_is_a_task_on_the_running_loop_and_cancel_stops_it(local_client: vnb.Client) -> None:
+    c = EditControls(local_client, source=_image(), prompt="make it blue")
+
+    async def scenario() -> None:
+        task = c.run()
+        assert isinstance(task, asyncio.Task) and c.running
+        assert c.run() is task  # a second click while running starts nothing new
+        assert c._run_button.disabled and not c._cancel_button.disabled
+        c.cancel()  # cancelled before it even started
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not c.running and "Cancelled" in c._status.value
+        task = c.run()
+        await asyncio.sleep(0)  # started: now waiting on the request
+        c.cancel()
+        assert await task is None and "Cancelled" in c._status.value
+        assert c.result is None and not c._run_button.disabled
+        done = await c.run()
+        assert done is not None and done.is_local and c.result is done and not c.running
+
+    asyncio.run(scenario())
+
+
+def test_async_client_is_awaited(backend: Any) -> None:
+    async def scenario() -> Any:
+        client = vnb.AsyncClient(base_url=backend.url)
+        c = EditControls(client, source=_image(), prompt="make it blue")
+        while not c.models:  # the model list loads in the background
+            await asyncio.sleep(0.01)
+        result = await c.run()
+        await client.aclose()
+        return result
+
+    result = asyncio.run(asyncio.wait_for(scenario(), timeout=60))
+    assert result is not None and result.is_local
+
+
+def test_api_key_never_reaches_widget_state(client: vnb.Client) -> None:
+    studio = EditStudio(_image(), client=client, prompt="a hat")
+    studio.controls.run()
+    states = [w.get_state() for w in list(_instances.values())]
+    dump = json.dumps(states, default=lambda o: repr(o)[:50])
+    assert TEST_KEY not in dump
+    assert TEST_KEY not in repr(studio.controls) and TEST_KEY not in repr(studio)
+
+
+# ----------------------------------------------------------------------- viewers, studio
+def test_result_grid_accepts_results_and_pairs(local_client: vnb.Client) -> None:
+    result = local_client.edit(_image(), "make it blue")
+    grid = ResultGrid([result, (_image(), "a pair")], columns=2)
+    picked: list[int] = []
+    grid.on_select(lambda i, item: picked.append(i), label="Pick")
+    grid.append((_image(), "third"))
+    assert len(grid) == 3
+    cards = grid._grid.children
+    assert "make it blue" in cards[0].children[1].value and "LOCAL" in cards[0].children[1].value
+    cards[2].children[-1].click()
+    assert picked == [2]
+    with pytest.raises(TypeError, match="EditResult objects or"):
+        grid.append(42)
+
+
+def test_compare_view_modes_and_difference() -> None:
+    before = _image()
+    after = before.copy()
+    after[:, 200:] = 0
+    view = CompareView(before, after)
+    assert view.changed_fraction == pytest.approx(0.5, abs=0.01)
+    view.mode = "wipe"
+    assert view._body.children == (view.canvas, view._slider)
+    view._slider.value = 0.25
+    assert view.split == 0.25
+    view.set_images(before, np.zeros((100, 100, 3), np.uint8))
+    assert "aspect ratio differs" in view._caption.value
+
+
+def test_studio_chains_edits_and_restores(local_client: vnb.Client) -> None:
+    studio = EditStudio(_image(), client=local_client, prompt="make it blue")
+    assert studio.controls.operation == "edit"
+    studio.painter.fill()
+    assert studio.controls.operation == "multi-edit"  # a painted mask is used, not ignored
+    first = studio.controls.run()
+    assert studio.result is first and len(studio.history) == 2
+    assert studio.history[1].parent == 0 and studio.viewer.layout.display is None
+    studio.use_as_base(1)
+    np.testing.assert_array_equal(studio.painter.image, studio.history[1].image)
+    second = studio.controls.run()
+    assert studio.history[2].parent == 1 and second is studio.result
+    studio.use_as_base(0)
+    np.testing.assert_array_equal(studio.base, _image())
+    assert len(studio.strip) == 3

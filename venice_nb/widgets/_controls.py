@@ -1,0 +1,406 @@
+"""``EditControls``: choose the operation, prompt, model and options, then run without blocking.
+
+A run is an asyncio task on the kernel's running loop (ipykernel always runs one), so the kernel
+stays responsive and Cancel is ``task.cancel()``. An ``AsyncClient`` is awaited directly; a sync
+``Client`` runs in a worker thread (a cancelled thread-run may still finish, and be billed, on
+the server: the status says so). Outside a running loop (scripts, plain tests) ``run()`` blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import traitlets
+
+from .._constants import OUTPUT_FORMATS
+from .._errors import ValidationError, VeniceError
+from .._models import ModelInfo, prompt_length
+from ._util import friendly_error
+
+__all__ = ["OPERATIONS", "EditControls"]
+
+OPERATIONS = ("edit", "multi-edit", "remove background")
+_DEFAULT = "(model default)"
+_TICK_SECONDS = 1.0
+
+
+def _model_label(model: ModelInfo) -> str:
+    price = f"${model.price_usd:.3f}" if model.price_usd is not None else "price n/a"
+    return f"{model.name} · {price}"
+
+
+class EditControls(widgets.VBox):
+    """Operation, prompt (with a live character count), model, options, cost, Run and Cancel.
+
+    ``source`` supplies the inputs at Run time: a ``MaskPainter`` (its image and painted mask),
+    an image, or a callable returning ``(image, mask_or_None)``. Extra multi-edit layers go in
+    ``layers``. The outcome lands in ``result`` / ``error`` (observable traits); errors are shown
+    as one friendly line with the action to take.
+    """
+
+    operation = traitlets.Enum(OPERATIONS, default_value="edit")
+    prompt = traitlets.Unicode("")
+    # Not "model_id": ipywidgets uses that name for the comm id of every widget.
+    selected_model = traitlets.Unicode(None, allow_none=True, help="id of the chosen model")
+    running = traitlets.Bool(False, read_only=True)
+    result = traitlets.Any(None)
+    error = traitlets.Any(None)
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        source: Any = None,
+        layers: list[Any] | tuple[Any, ...] = (),
+        prompt: str = "",
+        model: str | None = None,
+        operation: str = "edit",
+    ) -> None:
+        self._client = client  # never a trait: nothing of the client reaches widget state
+        self.source = source
+        self.layers = list(layers)
+        self.models: list[ModelInfo] = []
+        self._task: asyncio.Task[Any] | None = None
+        self._callbacks: list[Callable[[Any], Any]] = []
+        self._refreshing = False
+        self._build()
+        super().__init__(operation=operation, prompt=prompt)
+        self.add_class("venice-edit-controls")
+        self.children = self._layout()
+        self._load_models(model)
+        self.observe(self._refresh, names=["operation", "selected_model", "prompt"])
+        self._refresh()
+
+    # ----------------------------------------------------------------- public API
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    @property
+    def model(self) -> ModelInfo | None:
+        """The selected model (None until the model list has loaded)."""
+        return next((m for m in self.models if m.id == self.selected_model), None)
+
+    @property
+    def is_local(self) -> bool:
+        return bool(getattr(self._client, "is_local", False))
+
+    def on_result(self, callback: Callable[[Any], Any]) -> None:
+        """Call ``callback(result)`` after each successful run."""
+        self._callbacks.append(callback)
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for the client call, from what the model offers and the user chose."""
+        opts: dict[str, Any] = {}
+        if self.operation == "remove background":
+            return opts
+        for name, box in (("aspect_ratio", self._aspect), ("resolution", self._resolution),
+                          ("output_format", self._format)):
+            if box.layout.display != "none" and box.value != _DEFAULT:
+                opts[name] = box.value
+        if self.operation == "multi-edit" and self._quality.layout.display != "none" \
+                and self._quality.value != _DEFAULT:
+            opts["quality"] = self._quality.value
+        opts["safe_mode"] = self._safe.value
+        if self._enhance.value:
+            opts["enhance_prompt"] = True
+        return opts
+
+    def estimate(self) -> float | None:
+        """USD estimate for one click with the current choices (None when unknown)."""
+        model = self.model
+        if model is None or self.operation == "remove background":
+            return None
+        opts = self.options()
+        return model.estimate_cost(
+            resolution=opts.get("resolution"), quality=opts.get("quality"),
+            n_images=self._image_count(),
+        )
+
+    def run(self) -> Any:
+        """Start the selected operation; returns the asyncio task (or the result, off-loop)."""
+        if self.running:
+            return self._task
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        self.set_trait("running", True)  # at once: a second click must not start another
+        self.error = None
+        self._run_button.disabled, self._cancel_button.disabled = True, loop is None
+        if loop is None:
+            try:
+                return asyncio.run(self._run())
+            finally:
+                self._finished(None)
+        self._task = loop.create_task(self._run())
+        self._task.add_done_callback(self._finished)
+        return self._task
+
+    def cancel(self) -> None:
+        """Stop waiting for the running request (a sync client's request may still complete)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    # ---------------------------------------------------------------- internals
+    def _build(self) -> None:
+        self._operation = widgets.ToggleButtons(options=OPERATIONS,
+                                                style={"button_width": "130px"})
+        self._prompt = widgets.Textarea(
+            placeholder="Describe the edit, e.g. “replace the sky with a sunset”",
+            continuous_update=True, layout=widgets.Layout(width="100%", height="80px"),
+        )
+        self._prompt.add_class("venice-prompt")
+        self._count = widgets.HTML()
+        self._model = widgets.Dropdown(description="Model", layout=widgets.Layout(width="100%"))
+        self._aspect = widgets.Dropdown(description="Aspect")
+        self._resolution = widgets.Dropdown(description="Resolution")
+        self._quality = widgets.Dropdown(description="Quality")
+        self._format = widgets.Dropdown(description="Format", options=[_DEFAULT, *OUTPUT_FORMATS])
+        self._safe = widgets.Checkbox(value=True, description="Safe mode", indent=False)
+        self._enhance = widgets.Checkbox(value=False, description="Enhance prompt (+~30 s)",
+                                         indent=False)
+        self._model.add_class("venice-model")
+        for box, name in ((self._aspect, "aspect"), (self._resolution, "resolution"),
+                          (self._quality, "quality"), (self._format, "format")):
+            box.add_class(f"venice-{name}")
+            box.layout.width = "260px"
+            box.observe(self._refresh, names="value")
+        self._enhance.observe(self._refresh, names="value")
+        self._cost = widgets.HTML()
+        self._cost.add_class("venice-cost")
+        self._backend = widgets.HTML()
+        self._run_button = widgets.Button(description="Run", button_style="primary", icon="play")
+        self._cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True)
+        self._run_button.on_click(lambda _b: self.run())
+        self._cancel_button.on_click(lambda _b: self.cancel())
+        self._status = widgets.HTML("Ready.")
+        self._status.add_class("venice-status")
+        traitlets.link((self._operation, "value"), (self, "operation"))
+        traitlets.link((self._prompt, "value"), (self, "prompt"))
+        traitlets.link((self._model, "value"), (self, "selected_model"))
+
+    def _layout(self) -> tuple[widgets.Widget, ...]:
+        wrap = widgets.Layout(flex_flow="row wrap")
+        self._options = widgets.VBox([
+            widgets.HBox([self._aspect, self._resolution], layout=wrap),
+            widgets.HBox([self._quality, self._format], layout=wrap),
+            widgets.HBox([self._safe, self._enhance]),
+        ])
+        self._prompt_box = widgets.VBox([self._prompt, self._count])
+        return (
+            self._backend,
+            self._operation,
+            self._prompt_box,
+            self._model,
+            self._options,
+            widgets.HBox([self._run_button, self._cancel_button, self._cost],
+                         layout=widgets.Layout(align_items="center")),
+            self._status,
+        )
+
+    def _load_models(self, wanted: str | None) -> None:
+        """Fill the model picker; an AsyncClient's list loads in the background."""
+        if self.is_local:
+            self._backend.value = (
+                "<div class='venice-local-badge' style='background:#fef3c7;color:#92400e;"
+                "padding:2px 6px;border-radius:3px'><b>LOCAL backend</b>: simulated edits, free, "
+                "offline (set VENICE_API_KEY to use Venice)</div>"
+            )
+        try:
+            listing = self._client.models("inpaint")
+        except VeniceError as exc:  # e.g. offline: say what to do, keep the widget usable
+            self._show_error(exc)
+            return
+        if inspect.isawaitable(listing):
+            self._status.value = "Loading models…"
+
+            async def load() -> None:
+                try:
+                    self._set_models(await listing, wanted)
+                except Exception as exc:  # shown, not raised: the widget must stay usable
+                    self._show_error(exc)
+
+            asyncio.get_running_loop().create_task(load())
+            return
+        self._set_models(listing, wanted)
+
+    def _set_models(self, models: list[ModelInfo], wanted: str | None) -> None:
+        self.models = list(models)
+        self._model.options = [(_model_label(m), m.id) for m in self.models]
+        ids = [m.id for m in self.models]
+        if wanted is not None and wanted not in ids:
+            raise ValidationError(
+                f"unknown edit model {wanted!r}", action="pick one of " + ", ".join(ids)
+            )
+        self.selected_model = wanted or (ids[0] if ids else None)
+        if self._status.value.startswith("Loading"):
+            self._status.value = "Ready."
+        self._refresh()
+
+    def _refresh(self, _change: Any = None) -> None:
+        if self._refreshing:  # setting dropdown options below fires their observers again
+            return
+        self._refreshing = True
+        try:
+            self._refresh_now()
+        finally:
+            self._refreshing = False
+
+    def _refresh_now(self) -> None:
+        model = self.model
+        op = self.operation
+        needs_prompt = op != "remove background"
+        for part in (self._prompt_box, self._model, self._options):
+            part.layout.display = None if needs_prompt else "none"
+        if model is not None:
+            _offer(self._aspect, [r for r in model.aspect_ratios if r != "auto"],
+                   model.default_aspect_ratio, extra=("auto",) if model.aspect_ratios else ())
+            _offer(self._resolution, list(model.resolutions), model.default_resolution)
+            _offer(self._quality, list(model.qualities) if op == "multi-edit" else [],
+                   model.default_quality)
+        limit = model.prompt_character_limit if model else None
+        n = prompt_length(self.prompt)  # as Venice counts: UTF-16 code units
+        over = limit is not None and n > limit
+        color = "#b91c1c" if over else "#555"
+        self._count.value = (
+            f"<small class='venice-char-count' style='color:{color}'>{n:,}"
+            f"{f' / {limit:,}' if limit else ''} characters"
+            f"{' — too long for this model' if over else ''}</small>"
+        )
+        self._update_cost()
+
+    def _update_cost(self) -> None:
+        try:
+            cost = self.estimate()
+        except Exception:  # a half-configured source must not break the display
+            cost = None
+        if self.operation == "remove background":
+            text = "background removal"
+        elif cost is None:
+            text = "cost: n/a"
+        else:
+            text = f"~${cost:.3f} per click"
+            if self.is_local:
+                text += " on Venice · <b>$0 on the local backend</b>"
+        self._cost.value = f"<small>{text}</small>"
+
+    def _image_count(self) -> int:
+        """How many images a run would send, without copying any (runs on every keystroke)."""
+        if self.operation != "multi-edit":
+            return 1
+        painted = getattr(self.source, "coverage", 0) > 0 or callable(self.source)
+        return 1 + int(painted) + len(self.layers)
+
+    def _inputs(self) -> list[Any]:
+        """The images to send for the current operation: base, then mask, then layers."""
+        src = self.source
+        mask = None
+        if src is None:
+            raise ValidationError(
+                "no image to edit", action="create EditControls(client, source=image)"
+            )
+        if callable(src):
+            image, mask = src()
+        elif hasattr(src, "mask") and hasattr(src, "image"):
+            image = src.image
+            mask = src.mask if getattr(src, "coverage", 1.0) > 0 else None
+        else:
+            image = src
+        if self.operation != "multi-edit":
+            return [image]
+        extra = [mask] if mask is not None and np.any(mask) else []
+        return [image, *extra, *self.layers]
+
+    async def _run(self) -> Any:
+        op, prompt, model = self.operation, self.prompt, self.selected_model
+        ticker = asyncio.ensure_future(self._tick(op, time.monotonic()))
+        try:
+            images = self._inputs()
+            opts = self.options()
+            if op == "remove background":
+                result = await self._call("remove_background", images[0])
+            elif op == "edit":
+                result = await self._call("edit", images[0], prompt, model=model, **opts)
+            else:
+                result = await self._call("multi_edit", images, prompt, model=model, **opts)
+        except asyncio.CancelledError:
+            self._show_cancelled()
+            return None
+        except Exception as exc:
+            self._show_error(exc)
+            return None
+        finally:
+            ticker.cancel()
+        self.result = result
+        self._status.value = _done_text(result)
+        for callback in self._callbacks:
+            callback(result)
+        return result
+
+    def _finished(self, task: asyncio.Task[Any] | None) -> None:
+        """Re-arm the buttons however the run ended (even if cancelled before it started)."""
+        self.set_trait("running", False)
+        self._run_button.disabled, self._cancel_button.disabled = False, True
+        if task is not None and task.cancelled():
+            self._show_cancelled()
+
+    def _show_cancelled(self) -> None:
+        note = "" if self._is_async("edit") or self.is_local else (
+            " The request may still finish on the server (and be billed)."
+        )
+        self._status.value = f"<span class='venice-cancelled'>Cancelled.{note}</span>"
+
+    async def _tick(self, op: str, started: float) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            while True:
+                self._status.value = f"Running {op}… {time.monotonic() - started:.0f} s"
+                await asyncio.sleep(_TICK_SECONDS)
+
+    def _is_async(self, name: str) -> bool:
+        return inspect.iscoroutinefunction(getattr(self._client, name))
+
+    async def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        method = getattr(self._client, name)
+        if self._is_async(name):
+            return await method(*args, **kwargs)
+        return await asyncio.to_thread(method, *args, **kwargs)
+
+    def _show_error(self, exc: BaseException) -> None:
+        self.error = exc
+        self._status.value = friendly_error(exc)
+
+
+def _offer(box: widgets.Dropdown, values: list[str], default: str | None,
+           extra: tuple[str, ...] = ()) -> None:
+    """Show ``box`` with the model's values (keeping the user's pick if still valid)."""
+    if not values:
+        box.layout.display = "none"
+        return
+    options = [_DEFAULT, *extra, *values]
+    keep = box.value if box.value in options else _DEFAULT
+    if list(box.options) != options:
+        box.options = options
+    box.value = keep
+    box.tooltip = f"model default: {default}" if default else None
+    box.layout.display = None
+
+
+def _done_text(result: Any) -> str:
+    where = (
+        "<b style='color:#b45309'>LOCAL backend</b> (simulated)" if result.is_local else "Venice"
+    )
+    w, h = result.size
+    warn = " · ⚠ flagged as a content violation" if result.content_violation else ""
+    return (
+        f"<span class='venice-done'>Done on {where}: {html.escape(result.caption())} · "
+        f"{w}×{h} {result.format}{warn}</span>"
+    )
