@@ -21,6 +21,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 export VENICE_NB_ARTIFACTS="$PWD/test-artifacts"
+export NO_MKDOCS_2_WARNING=1
 unset VENICE_API_KEY VENICE_BASE_URL VENICE_NB_STORE
 
 echo "== ruff"

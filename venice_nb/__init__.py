@@ -21,8 +21,15 @@ _LAZY = {
     "RateLimit": "_result",
     "ModelInfo": "_models",
     "ResultStore": "_store",
+    "StoredRecord": "_store",
+    "StoreWarning": "_store",
     "experiment": "_experiment",
+    "experiment_async": "_experiment",
     "estimate_experiment": "_experiment",
+    "estimate_experiment_async": "_experiment",
+    "CostEstimate": "_experiment",
+    "ExperimentResults": "_experiment",
+    "ExperimentRecord": "_experiment",
     "LayerStack": "layers",
     "LocalBackend": "_backend",
     "BackendConfig": "_backend",
@@ -59,10 +66,18 @@ if TYPE_CHECKING:
     from ._backend import BackendConfig, FaultConfig, LocalBackend
     from ._client import AsyncClient, Client
     from ._errors import *
-    from ._experiment import estimate_experiment, experiment
+    from ._experiment import (
+        CostEstimate,
+        ExperimentRecord,
+        ExperimentResults,
+        estimate_experiment,
+        estimate_experiment_async,
+        experiment,
+        experiment_async,
+    )
     from ._models import ModelInfo
     from ._result import EditResult, RateLimit
-    from ._store import ResultStore
+    from ._store import ResultStore, StoredRecord, StoreWarning
     from .layers import LayerStack
 
 

@@ -28,6 +28,7 @@ from ._constants import (
     MODELS_PATH,
     SIWX_HEADER,
     SIWX_LEGACY_HEADER,
+    STORE_MODE_ENV,
 )
 from ._errors import (
     APIConnectionError,
@@ -84,7 +85,7 @@ class _BaseClient:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         store: ResultStore | str | os.PathLike | bool | None = None,
-        store_mode: str = "use",
+        store_mode: str | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
         base = base_url or os.environ.get(BASE_URL_ENV) or None
@@ -129,8 +130,8 @@ class _BaseClient:
             from ._backend import serves
 
             self._local = True if serves(self.base_url) else None
-        if store is None:
-            store = not on_this_machine
+        if store is None:  # a mode set in the environment turns it on for local servers too
+            store = not on_this_machine or bool(os.environ.get(STORE_MODE_ENV))
         self.store = _open_store(store, store_mode)
 
     @property
@@ -217,11 +218,24 @@ class _BaseClient:
             "headers": self._headers(),
         }
 
-    def _cache_models(self, type: str, response: httpx.Response) -> list[ModelInfo]:
+    def _replayed_models(self, type: str) -> list[ModelInfo] | None:
+        """In replay-only mode the store's copy of the model list: no network at all."""
+        if self.store is None or self.store.mode != "replay":
+            return None
+        payload = self.store.load_models(type, base_url=self.base_url)
+        return self._cache_models(type, payload) if payload is not None else None
+
+    def _models_response(self, type: str, response: httpx.Response) -> list[ModelInfo]:
         if response.status_code != 200:
             headers = {k.lower(): v for k, v in response.headers.items()}
             raise error_from_response(response.status_code, headers, response.content)
-        models = parse_models(response.json())
+        payload = response.json()
+        if self.store is not None:
+            self.store.save_models(type, payload, base_url=self.base_url)
+        return self._cache_models(type, payload)
+
+    def _cache_models(self, type: str, payload: Any) -> list[ModelInfo]:
+        models = parse_models(payload)
         self._models[type] = models
         if self._local is None and models:  # a loopback server: its names tell what it is
             self._local = all(m.is_local for m in models)
@@ -261,7 +275,7 @@ def _header_safe(value: str, what: str) -> str:
     return value
 
 
-def _open_store(store: Any, mode: str) -> ResultStore | None:
+def _open_store(store: Any, mode: str | None) -> ResultStore | None:
     """``True``: the default location; a path: a store there; ``False``: none."""
     if store is False or mode == "off":
         return None
@@ -303,11 +317,14 @@ class Client(_BaseClient):
         """Models of one type from ``GET /models``, fetched once per client."""
         if not refresh and type in self._models:
             return list(self._models[type])
+        replayed = self._replayed_models(type)
+        if replayed is not None:
+            return replayed
         try:
             response = self._http.get(**self._models_get_kwargs(type))
         except httpx.HTTPError as exc:
             raise _transport_error(exc) from None
-        return self._cache_models(type, response)
+        return self._models_response(type, response)
 
     def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
         return None if model is None else self._find_model(self.models("inpaint"), model)
@@ -436,11 +453,14 @@ class AsyncClient(_BaseClient):
         async with self._models_lock:
             if not refresh and type in self._models:
                 return list(self._models[type])
+            replayed = self._replayed_models(type)
+            if replayed is not None:
+                return replayed
             try:
                 response = await self._http.get(**self._models_get_kwargs(type))
             except httpx.HTTPError as exc:
                 raise _transport_error(exc) from None
-            return self._cache_models(type, response)
+            return self._models_response(type, response)
 
     async def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
         return None if model is None else self._find_model(await self.models("inpaint"), model)

@@ -92,3 +92,9 @@ INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 60.0
 
 TOP_UP_URL = "https://venice.ai/settings/api"
+
+# The result store: where it lives and how it answers (off, use, refresh, replay-only).
+STORE_ENV = "VENICE_NB_STORE"
+STORE_MODE_ENV = "VENICE_NB_STORE_MODE"
+DEFAULT_STORE_DIR = ".venice_nb/store"
+STORE_MODES = ("off", "use", "refresh", "replay")

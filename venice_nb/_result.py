@@ -114,6 +114,9 @@ class EditResult:
 
     @property
     def rate_limit(self) -> RateLimit:
+        """The server's rate-limit state at answer time (empty for a stored answer: stale)."""
+        if self.from_store:
+            return RateLimit()
         return RateLimit(
             limit=_number(self.headers.get(H_RATELIMIT_LIMIT), int),
             remaining=_number(self.headers.get(H_RATELIMIT_REMAINING), int),

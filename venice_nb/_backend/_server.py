@@ -76,7 +76,7 @@ def _rate_headers(state: RateState) -> dict[str, str]:
     return {
         H_RATELIMIT_LIMIT: str(state.limit),
         H_RATELIMIT_REMAINING: str(state.remaining),
-        H_RATELIMIT_RESET: str(math.ceil(state.reset)),
+        H_RATELIMIT_RESET: f"{state.reset:.3f}",  # Unix seconds, to the millisecond
     }
 
 

@@ -1,0 +1,382 @@
+"""Experiments: the cross product, priced and checked up front, paced under the rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+import venice_nb as vnb
+from venice_nb import _request
+from venice_nb._backend import BackendConfig, LocalBackend
+from venice_nb._constants import H_RATELIMIT_LIMIT, H_RATELIMIT_REMAINING, H_RATELIMIT_RESET
+from venice_nb._experiment import (
+    ExperimentResults,
+    _Pacer,
+    estimate_experiment_async,
+    experiment_async,
+)
+
+from ._spec import SpecCheckingTransport
+from .conftest import TEST_KEY, png_bytes, sample_path
+
+MASK = png_bytes((451, 300), (255,), "L")  # the cat sample's size; white = change everything
+REFERENCE = png_bytes((320, 240), (200, 30, 30))
+
+
+@contextlib.contextmanager
+def _client(backend: LocalBackend, **kwargs) -> Iterator[vnb.Client]:
+    """A client whose every request is checked against the OpenAPI spec on the way out."""
+    transport = SpecCheckingTransport()
+    http = httpx.Client(transport=transport, timeout=60)
+    with vnb.Client(TEST_KEY, base_url=backend.url, http_client=http, **kwargs) as client:
+        yield client
+    assert not transport.problems, "requests broke the spec:\n" + "\n".join(transport.problems)
+
+
+def _images_sent(backend: LocalBackend) -> int:
+    """Requests other than the model list (which these tests fetch exactly once per client)."""
+    return backend.stats.requests - 1
+
+
+# Cost estimates, against the prices in Venice's public model snapshot
+# (/work/shared/venice/models-snapshot.json): the expected numbers are copied from there.
+def test_estimate_prices_resolution_quality_and_extra_images(backend):
+    with _client(backend) as client:
+        gpt = vnb.estimate_experiment(
+            sample_path(), "a red scarf", "gpt-image-2-edit",
+            masks={"mask+reference": [MASK, REFERENCE]}, resolution="2K", quality="high",
+            client=client,
+        )
+        assert gpt.total_usd == pytest.approx(0.52 + 2 * 0.0092)  # 2K high, 2 extra images
+        grok = vnb.estimate_experiment(sample_path(), "snow", "grok-imagine-edit", client=client)
+        assert grok.total_usd == pytest.approx(0.03 + 0.0023)  # no image included in the price
+        banana = vnb.estimate_experiment(sample_path(), ["snow", "rain"], "nano-banana-2-edit",
+                                         resolution="4K", client=client)
+        assert banana.total_usd == pytest.approx(2 * 0.19)
+        mixed = vnb.estimate_experiment(
+            [sample_path("cat"), sample_path("rocket")], ["snow", "rain", "fog"],
+            ["firered-image-edit", "qwen-image-2-edit"], client=client,
+        )
+    assert mixed.jobs == 12 and mixed.to_send == 12 and mixed.cached == 0
+    assert mixed.by_model == {
+        "firered-image-edit": {"jobs": 6, "usd": pytest.approx(6 * 0.04)},
+        "qwen-image-2-edit": {"jobs": 6, "usd": pytest.approx(6 * 0.05)},
+    }
+    assert mixed.total_usd == mixed.to_spend_usd == pytest.approx(6 * 0.04 + 6 * 0.05)
+    assert mixed.is_local  # the local backend answers: the figures are Venice prices, not charges
+    assert backend.stats.requests == 1  # GET /models only: estimating sends no edit
+    assert "12 jobs" in str(mixed) and "firered-image-edit: 6 jobs" in str(mixed)
+
+
+def test_server_default_model_is_unpriced_and_budget_needs_prices(backend):
+    with _client(backend) as client:
+        estimate = vnb.estimate_experiment(sample_path(), "snow", client=client)
+        assert estimate.unpriced == 1 and estimate.by_model == {
+            "server default": {"jobs": 1, "usd": 0.0}}
+        with pytest.raises(vnb.ValidationError, match="needs a price"):
+            vnb.experiment(sample_path(), "snow", client=client, budget=1.0, progress=False)
+    assert backend.stats.requests == 0
+
+
+# Everything is checked before the first request.
+def test_bad_combinations_fail_before_any_request(backend):
+    with _client(backend) as client:
+        with pytest.raises(vnb.ValidationError) as info:
+            vnb.experiment(sample_path(), ["snow", "rain"],
+                           ["gpt-image-2-edit", "firered-image-edit"], client=client,
+                           resolution="2K", progress=False)
+        assert "2 of 4 jobs cannot run" in str(info.value)
+        assert "firered-image-edit does not take resolution" in str(info.value)
+        with pytest.raises(vnb.ValidationError, match="multi-edit only"):
+            vnb.experiment(sample_path(), "snow", "gpt-image-2-edit", client=client,
+                           quality="low", progress=False)
+        with pytest.raises(vnb.ValidationError, match=r"unknown experiment parameter.*colour"):
+            vnb.experiment(sample_path(), "snow", client=client, colour="red", progress=False)
+        with pytest.raises(vnb.ValidationError, match="did you mean firered-image-edit"):
+            vnb.experiment(sample_path(), "snow", "firered-image-edt", client=client,
+                           progress=False)
+        with pytest.raises(vnb.ValidationError, match="no prompts"):
+            vnb.experiment(sample_path(), [], client=client, progress=False)
+        with pytest.raises(vnb.ValidationError, match="luma-uni-1-edit takes 1 to 1"):
+            vnb.experiment(sample_path(), "snow", "luma-uni-1-edit", masks=MASK, client=client,
+                           progress=False)
+    assert _images_sent(backend) == 0
+
+
+# Running.
+def test_grid_runs_every_combination_in_order(backend):
+    with _client(backend) as client:
+        results = vnb.experiment({"kitty": sample_path("cat"), "ship": sample_path("rocket")},
+                                 ["make it snowy", "add warm light"],
+                                 ["firered-image-edit", "qwen-image-2-edit"], client=client,
+                                 progress=False)
+    assert isinstance(results, ExperimentResults) and len(results) == 8
+    assert results.counts == {"done": 8, "cached": 0, "failed": 0, "skipped": 0}
+    assert [(r.image, r.prompt, r.model) for r in results[:4]] == [
+        ("kitty", "make it snowy", "firered-image-edit"),
+        ("kitty", "make it snowy", "qwen-image-2-edit"),
+        ("kitty", "add warm light", "firered-image-edit"),
+        ("kitty", "add warm light", "qwen-image-2-edit"),
+    ]
+    assert all(r.result.model_id == r.model and r.result.prompt == r.prompt for r in results)
+    assert all(r.result.request["endpoint"] == "/image/edit" for r in results)
+    assert _images_sent(backend) == 8
+    assert results.spent_usd == pytest.approx(4 * 0.04 + 4 * 0.05)
+    frame = results.to_dataframe()
+    assert list(frame["status"]) == ["done"] * 8
+    assert {"image", "prompt", "model", "estimated_cost", "elapsed", "error"} <= set(frame)
+    assert "8 done" in results.summary() and "8 done" in repr(results)
+
+
+def test_masks_make_multi_edits_and_none_a_plain_edit(backend):
+    with _client(backend) as client:
+        results = vnb.experiment(sample_path(), "a knitted hat", "qwen-image-2-edit",
+                                 masks={"hat area": MASK, "no mask": None,
+                                        "mask+ref": [MASK, REFERENCE]},
+                                 client=client, progress=False)
+    assert [r.mask for r in results] == ["hat area", "no mask", "mask+ref"]
+    assert [r.result.request["endpoint"] for r in results] == [
+        "/image/multi-edit", "/image/edit", "/image/multi-edit"]
+    assert [len(r.result.request["images"]) for r in results] == [2, 1, 3]
+
+
+def test_failures_are_recorded_and_the_rest_goes_on(backend):
+    with _client(backend, max_retries=0) as client:
+        results = vnb.experiment(sample_path(), ["make it snowy", "make it nsfw"],
+                                 "firered-image-edit", client=client, progress=False)
+    done, failed = results
+    assert done.status == "done" and done.ok
+    assert failed.status == "failed" and isinstance(failed.error, vnb.ContentPolicyError)
+    assert failed.result is None and failed.spent_usd == 0
+    assert results.failed == [failed] and results.spent_usd == pytest.approx(0.04)
+    assert failed.to_dict()["error_type"] == "ContentPolicyError"
+    sheet = results.contact_sheet()
+    assert len(sheet) == 2 and "FAILED" in sheet.items[1][1]
+
+
+def test_budget_stops_before_the_job_that_would_exceed_it(backend):
+    grid = (sample_path(), ["snow", "rain", "fog"], ["firered-image-edit", "qwen-image-2-edit"])
+    with _client(backend) as client:
+        # In order the jobs cost .04 .05 .04 .05 .04 .05: the fifth would make .22 > .20.
+        estimate = vnb.estimate_experiment(*grid, client=client, budget=0.20)
+        results = vnb.experiment(*grid, client=client, budget=0.20, progress=False)
+    assert (estimate.to_send, estimate.over_budget) == (4, 2)
+    assert estimate.to_spend_usd == pytest.approx(0.18)
+    assert [r.status for r in results] == ["done"] * 4 + ["skipped"] * 2
+    assert results.spent_usd == pytest.approx(0.18) and results.spent_usd <= 0.20
+    assert _images_sent(backend) == 4
+
+
+def test_stored_results_are_free_under_a_budget_and_a_rerun_sends_nothing(backend, tmp_path):
+    grid = (sample_path(), ["snow", "rain", "fog"], ["firered-image-edit", "qwen-image-2-edit"])
+    with _client(backend, store=tmp_path / "store") as client:
+        first = vnb.experiment(*grid, client=client, budget=0.20, progress=False)
+        sent = _images_sent(backend)
+        estimate = vnb.estimate_experiment(*grid, client=client, budget=0.0)
+        again = vnb.experiment(*grid, client=client, budget=0.0, progress=False)
+    assert sent == 4 and _images_sent(backend) == sent  # the re-run cost 0 requests
+    assert (estimate.cached, estimate.to_send, estimate.to_spend_usd) == (4, 0, 0.0)
+    assert [r.status for r in again] == ["cached"] * 4 + ["skipped"] * 2
+    assert [r.result.data for r in again[:4]] == [r.result.data for r in first[:4]]
+    assert again.spent_usd == 0
+
+
+def test_store_argument_makes_a_storing_client(backend, tmp_path, monkeypatch):
+    monkeypatch.setenv("VENICE_BASE_URL", backend.url)
+    monkeypatch.setenv("VENICE_API_KEY", TEST_KEY)
+    folder = tmp_path / "store"
+    vnb.experiment(sample_path(), "snow", "firered-image-edit", store=folder, progress=False)
+    sent = backend.stats.requests
+    again = vnb.experiment(sample_path(), "snow", "firered-image-edit", store=folder,
+                           progress=False)
+    assert again.counts["cached"] == 1 and backend.stats.requests == sent + 1  # model list
+    with _client(backend) as client, pytest.raises(vnb.ValidationError, match="both"):
+        vnb.experiment(sample_path(), "snow", client=client, store=folder, progress=False)
+
+
+def test_replay_only_experiment_fails_loudly_before_sending(backend, tmp_path):
+    folder = tmp_path / "store"
+    with _client(backend, store=folder) as client:
+        vnb.experiment(sample_path(), ["snow"], "firered-image-edit", client=client,
+                       progress=False)
+    with _client(backend, store=folder, store_mode="replay") as replay:
+        replay.models()
+        before = backend.stats.requests
+        with pytest.raises(vnb.ReplayMissError, match="lacks 1 of 2"):
+            vnb.experiment(sample_path(), ["snow", "rain"], "firered-image-edit",
+                           client=replay, progress=False)
+        ok = vnb.experiment(sample_path(), ["snow"], "firered-image-edit", client=replay,
+                            progress=False)
+        assert backend.stats.requests == before
+    assert ok.counts["cached"] == 1
+
+
+# Pacing.
+def _grid(n_prompts: int) -> tuple:
+    return (sample_path(), [f"edit {i}" for i in range(n_prompts)],
+            ["firered-image-edit", "qwen-image-2-edit"])
+
+
+def test_pacing_keeps_under_a_small_limit():
+    config = BackendConfig(rate_limit=4, rate_window=1.0)
+    # Control: the same grid fired all at once does hit the limit on this backend.
+    with LocalBackend(config) as backend:
+
+        async def burst() -> None:
+            async with vnb.AsyncClient(TEST_KEY, base_url=backend.url, max_retries=0) as c:
+                models = {m.id: m for m in await c.models()}
+                image, prompts, ids = _grid(5)
+                sends = [c.send(_request.prepare_edit(image, p, model=models[m]))
+                         for p in prompts for m in ids]
+                await asyncio.gather(*sends, return_exceptions=True)
+
+        asyncio.run(burst())
+        assert backend.stats.by_status.get(429, 0) > 0
+    with LocalBackend(config) as backend, _client(backend, max_retries=0) as client:
+        first = vnb.experiment(*_grid(5), client=client, progress=False)
+        second = vnb.experiment(*_grid(3), client=client, progress=False)  # same windows
+        assert backend.stats.by_status == {200: 1 + 10 + 6}
+    assert first.counts["done"] == 10 and second.counts["done"] == 6
+
+
+def test_async_experiment_and_a_running_loop(backend):
+    async def main() -> tuple[ExperimentResults, ExperimentResults]:
+        async with vnb.AsyncClient(TEST_KEY, base_url=backend.url) as client:
+            estimate = await estimate_experiment_async(sample_path(), ["snow", "rain"],
+                                                       "firered-image-edit", client=client)
+            assert estimate.to_spend_usd == pytest.approx(2 * 0.04)
+            with pytest.raises(vnb.ValidationError, match="estimate_experiment_async"):
+                vnb.estimate_experiment(sample_path(), "snow", client=client)
+            awaited = await experiment_async(sample_path(), ["snow", "rain"],
+                                             "firered-image-edit", client=client,
+                                             progress=False)
+        with _client(backend) as sync_client:  # a loop is running here, as in Jupyter
+            blocking = vnb.experiment(sample_path(), ["snow", "rain"], "firered-image-edit",
+                                      client=sync_client, progress=False)
+        return awaited, blocking
+
+    awaited, blocking = asyncio.run(main())
+    assert awaited.counts["done"] == blocking.counts["done"] == 2
+    assert [r.result.data for r in awaited] == [r.result.data for r in blocking]
+
+
+def test_errors_raised_in_the_worker_thread_reach_the_caller(backend):
+    async def main() -> None:
+        with _client(backend) as client:
+            vnb.experiment(sample_path(), "snow", "no-such-model", client=client,
+                           progress=False)
+
+    with pytest.raises(vnb.ValidationError, match="unknown edit model"):
+        asyncio.run(main())
+
+
+def test_plain_progress_when_not_in_a_notebook(backend, capsys):
+    with _client(backend) as client:
+        vnb.experiment(sample_path(), ["snow", "rain"], "firered-image-edit", client=client,
+                       progress="plain")
+    err = capsys.readouterr().err
+    assert "experiment 2/2: 2 done, 0 cached, 0 failed, 0 skipped, ~$0.080" in err
+    with pytest.raises(vnb.ValidationError, match="progress="):
+        vnb.experiment(sample_path(), "snow", progress="fancy")
+
+
+def test_contact_sheet_has_a_card_per_job_and_a_column_per_model(backend):
+    with _client(backend) as client:
+        results = vnb.experiment(sample_path(), ["snow", "rain"],
+                                 ["firered-image-edit", "qwen-image-2-edit",
+                                  "seedream-v5-lite-edit"], client=client, progress=False)
+    sheet = results.contact_sheet()
+    assert isinstance(sheet, vnb.widgets.ResultGrid)
+    assert len(sheet) == 6 and sheet.columns == 3
+    assert "cat · firered-image-edit — snow" in sheet.items[0][1]
+
+
+# The pacer's rules, on a clock the test controls.
+def _rate(remaining: int, reset: float, limit: int = 5) -> dict[str, str]:
+    return {H_RATELIMIT_LIMIT: str(limit), H_RATELIMIT_REMAINING: str(remaining),
+            H_RATELIMIT_RESET: str(reset)}
+
+
+def _drain(pacer: _Pacer, now: float) -> list[int]:
+    started = []
+    while (seq := pacer.try_start(now)[0]) is not None:
+        started.append(seq)
+    return started
+
+
+def test_pacer_probes_then_spends_what_the_server_reports():
+    pacer = _Pacer(20)
+    assert pacer.try_start(100.0) == (1, None)  # nothing known: one request goes first
+    assert pacer.try_start(100.0) == (None, None)  # the rest wait for its answer
+    pacer.observe(1, _rate(3, 103.0, limit=4))
+    assert pacer.limit == 4
+    assert _drain(pacer, 100.1) == [2, 3, 4]
+    assert pacer.try_start(100.1) == (None, pytest.approx(2.92))  # until the reset (+ margin)
+    for seq in (2, 3, 4):
+        pacer.observe(seq, _rate(0, 103.0, limit=4))
+    # The first probe found a full window (3 == 4 - 1): windows refill completely, so the next
+    # window starts at full speed without a probe.
+    assert _drain(pacer, 103.05) == [5, 6, 7, 8]
+
+
+def test_pacer_keeps_probing_when_windows_do_not_refill():
+    pacer = _Pacer(20)
+    pacer.try_start(0.0)
+    pacer.observe(1, _rate(1, 10.0))  # someone else already used 3 of 5
+    assert _drain(pacer, 0.1) == [2]
+    pacer.observe(2, _rate(0, 10.0))
+    assert _drain(pacer, 10.05) == [3]  # window over: one probe only
+    pacer.observe(3, _rate(2, 20.0))
+    assert _drain(pacer, 10.2) == [4, 5]
+
+
+def test_pacer_counts_requests_the_server_may_not_have_seen():
+    pacer = _Pacer(20)
+    pacer.try_start(0.0)
+    pacer.observe(1, _rate(10, 60.0, limit=11))
+    assert _drain(pacer, 0.1) == list(range(2, 12))  # the 10 the server reported
+    pacer2 = _Pacer(20)
+    pacer2.try_start(0.0)
+    pacer2.observe(1, _rate(10, 60.0, limit=11))
+    for _ in range(4):
+        pacer2.try_start(0.1)  # starts 2..5, all unanswered
+    # 5 answers first with remaining 8: the server counted 1, 5 and one more; 2..4 were out
+    # when 5 was sent, so up to 2 of them are still to be counted: at most 6 more may start.
+    pacer2.observe(5, _rate(8, 60.0, limit=11))
+    assert len(_drain(pacer2, 0.2)) <= 6
+
+
+def test_pacer_holds_after_a_429_and_returns_to_probing():
+    pacer = _Pacer(20)
+    pacer.try_start(0.0)
+    pacer.observe(1, _rate(4, 10.0))  # full window seen: refills trusted
+    error = vnb.RateLimitError("slow down", status=429, retry_after=2.0,
+                               headers=_rate(0, 10.0))
+    seq = pacer.try_start(0.1)[0]
+    pacer._clock = lambda: 0.2
+    pacer.observe(seq, error.headers, error=error)
+    assert pacer.try_start(0.3) == (None, pytest.approx(1.9))
+    probe = pacer._seq + 1
+    assert _drain(pacer, 10.1) == [probe]  # one probe again, not a full window
+
+
+def test_pacer_without_headers_uses_a_sliding_minute():
+    pacer = _Pacer(3)
+    pacer.try_start(0.0)
+    pacer.observe(1, {"content-type": "image/png"})
+    assert _drain(pacer, 1.0) == [2, 3]
+    assert pacer.try_start(1.0) == (None, pytest.approx(59.02))
+    assert _drain(pacer, 60.5) == [4]
+
+
+def test_pacer_is_shared_per_server_and_learns_from_live_headers(backend):
+    with _client(backend) as client:
+        vnb.experiment(sample_path(), "snow", "firered-image-edit", client=client,
+                       progress=False)
+        estimate = vnb.estimate_experiment(sample_path(), "snow", "firered-image-edit",
+                                           client=client)
+    assert estimate.rate_limit == backend.config.rate_limit

@@ -1,0 +1,525 @@
+"""The result store: real SQLite and real files, written by real clients over loopback HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import venice_nb as vnb
+from venice_nb import _request
+from venice_nb._models import ModelInfo
+from venice_nb._store import STORE_ENV, StoredRecord, StoreWarning
+
+from .conftest import TEST_KEY, png_bytes, sample_path
+
+LOCAL_FIRERED = ModelInfo(id="firered-image-edit", name="FireRed Edit (venice_nb local)",
+                          type="inpaint", price_usd=0.04)
+VENICE_FIRERED = ModelInfo(id="firered-image-edit", name="FireRed Edit", type="inpaint",
+                           price_usd=0.04)
+HEADERS = {"content-type": "image/png", "x-venice-model-id": "firered-image-edit",
+           "x-venice-model-name": "FireRed Edit (venice_nb local)"}
+
+
+def _prepared(prompt: str, model: ModelInfo | None = LOCAL_FIRERED, **params):
+    return _request.prepare_edit(png_bytes(), prompt, model=model, **params)
+
+
+def _noise_png(seed: int, side: int = 64) -> bytes:
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _post_count(backend) -> int:
+    """Image requests the backend answered (GET /models is not one)."""
+    return backend.stats.requests
+
+
+# Recording and answering through a client.
+def test_second_identical_edit_is_answered_from_disk(backend, tmp_path):
+    with vnb.Client(TEST_KEY, base_url=backend.url, store=tmp_path / "store") as client:
+        first = client.edit(sample_path(), "make it snowy", model="firered-image-edit")
+        sent = _post_count(backend)
+        again = client.edit(sample_path(), "make it snowy", model="firered-image-edit")
+    assert _post_count(backend) == sent
+    assert not first.from_store and again.from_store
+    assert again.data == first.data and again.fingerprint == first.fingerprint
+    assert Path(again.stored_path).read_bytes() == first.data
+    assert again.model_name == first.model_name and again.is_local
+
+
+def test_every_fact_needed_is_indexed(backend, tmp_path):
+    with vnb.Client(TEST_KEY, base_url=backend.url, store=tmp_path / "s") as client:
+        result = client.multi_edit([sample_path(), png_bytes((451, 300), (255,), "L")],
+                                   "a red scarf", model="gpt-image-2-edit", quality="low",
+                                   resolution="1K")
+        record = client.store.get(result.fingerprint)
+    assert record.endpoint == "/image/multi-edit" and record.model == "gpt-image-2-edit"
+    assert record.prompt == "a red scarf"
+    assert record.params == {"quality": "low", "resolution": "1K"}
+    assert list(record.input_images) == result.request["images"] and len(record.input_images) == 2
+    assert record.estimated_cost == result.estimated_cost == pytest.approx(0.03 + 0.0092)
+    assert record.model_name.endswith(" (venice_nb local)") and record.is_local
+    assert record.output_sha256 == hashlib.sha256(result.data).hexdigest()
+    assert Path(record.output_file).name.startswith(record.output_sha256)
+    assert (record.width, record.height) == result.size and record.bytes == len(result.data)
+    assert record.headers["x-ratelimit-limit-requests"] == result.headers[
+        "x-ratelimit-limit-requests"]
+    assert record.elapsed == pytest.approx(result.elapsed)
+
+
+def test_the_database_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
+    store = vnb.ResultStore(tmp_path / "s", timeout=12.5)
+    store.record(_prepared("x"), HEADERS, png_bytes(), 0.1, True)
+    conn = store._connection()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 12_500
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    plain = sqlite3.connect(store.database)  # another reader sees WAL too: it is persistent
+    assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    plain.close()
+
+
+def test_images_are_stored_once_per_content_in_sharded_folders(tmp_path):
+    store = vnb.ResultStore(tmp_path / "s")
+    same = _noise_png(1)
+    a = store.record(_prepared("one"), HEADERS, same, 0.1, True)
+    b = store.record(_prepared("two"), HEADERS, same, 0.1, True)
+    c = store.record(_prepared("three"), HEADERS, _noise_png(2), 0.1, True)
+    digest = hashlib.sha256(same).hexdigest()
+    assert a == b != c
+    assert Path(a).relative_to(store.root).as_posix() == (
+        f"images/{digest[:2]}/{digest[2:4]}/{digest}.png")
+    assert len([p for p in (store.root / "images").rglob("*") if p.is_file()]) == 2
+    assert store.stats()["results"] == 3 and store.stats()["images"] == 2
+
+
+# Modes.
+def test_replay_only_refuses_a_missing_result_without_any_request(backend, tmp_path):
+    folder = tmp_path / "store"
+    with vnb.Client(TEST_KEY, base_url=backend.url, store=folder) as client:
+        client.edit(sample_path(), "make it snowy", model="firered-image-edit")
+    with vnb.Client(TEST_KEY, base_url=backend.url, store=folder,
+                    store_mode="replay") as replay:
+        replay.models()  # the model list is free; from here on nothing may reach the backend
+        before = (backend.stats.requests, backend.stats.by_status)
+        hit = replay.edit(sample_path(), "make it snowy", model="firered-image-edit")
+        with pytest.raises(vnb.ReplayMissError) as info:
+            replay.edit(sample_path(), "make it rainy", model="firered-image-edit")
+        assert (backend.stats.requests, backend.stats.by_status) == before
+    assert hit.from_store
+    text = str(info.value)
+    assert "nothing was sent" in text and "make it rainy" in text and str(folder) in text
+    assert "prompt" in text  # it names what differs from the closest stored request
+    assert info.value.action  # and says what to do
+
+
+def test_replay_miss_names_the_parameter_that_differs(tmp_path):
+    store = vnb.ResultStore(tmp_path / "s")
+    store.record(_prepared("snow", None, aspect_ratio="1:1"), HEADERS, png_bytes(), 0.1, True)
+    store.mode = "replay"
+    with pytest.raises(vnb.ReplayMissError, match=r"aspect_ratio \('1:1' vs '3:2'\)"):
+        store.lookup(_prepared("snow", None, aspect_ratio="3:2"))
+
+
+def test_refresh_always_sends_then_overwrites(backend, tmp_path):
+    folder = tmp_path / "store"
+    with vnb.Client(TEST_KEY, base_url=backend.url, store=folder) as client:
+        first = client.edit(sample_path(), "make it snowy")
+        stamp = client.store.get(first.fingerprint).created_at
+    with vnb.Client(TEST_KEY, base_url=backend.url, store=folder,
+                    store_mode="refresh") as client:
+        sent = _post_count(backend)
+        again = client.edit(sample_path(), "make it snowy")
+        assert _post_count(backend) == sent + 1 and not again.from_store
+        assert client.store.get(first.fingerprint).created_at > stamp
+        assert len(client.store) == 1
+
+
+def test_off_mode_neither_reads_nor_writes(tmp_path):
+    store = vnb.ResultStore(tmp_path / "off", mode="off")
+    assert store.record(_prepared("x"), HEADERS, png_bytes(), 0.1, True) is None
+    assert store.lookup(_prepared("x")) is None
+    assert not (tmp_path / "off").exists()
+
+
+def test_using_mode_switches_for_a_block_only(tmp_path):
+    store = vnb.ResultStore(tmp_path / "s")
+    with store.using_mode("replay"), pytest.raises(vnb.ReplayMissError):
+        store.lookup(_prepared("never stored"))
+    assert store.mode == "use" and store.lookup(_prepared("never stored")) is None
+
+
+def test_mode_comes_from_the_environment_when_not_given(tmp_path, monkeypatch):
+    monkeypatch.setenv("VENICE_NB_STORE_MODE", "replay")
+    assert vnb.ResultStore(tmp_path / "s").mode == "replay"
+    assert vnb.ResultStore(tmp_path / "s", mode="use").mode == "use"
+    monkeypatch.setenv("VENICE_NB_STORE_MODE", "sometimes")
+    with pytest.raises(vnb.ValidationError, match="off, use, refresh, replay"):
+        vnb.ResultStore(tmp_path / "s")
+
+
+def test_a_local_answer_never_stands_in_for_venice(tmp_path):
+    store = vnb.ResultStore(tmp_path / "s")
+    store.record(_prepared("snow", LOCAL_FIRERED), HEADERS, png_bytes(), 0.1, True)
+    assert store.lookup(_prepared("snow", LOCAL_FIRERED)) is not None
+    assert store.lookup(_prepared("snow", VENICE_FIRERED)) is None
+    store.mode = "replay"
+    with pytest.raises(vnb.ReplayMissError, match="from the local backend only"):
+        store.lookup(_prepared("snow", VENICE_FIRERED))
+
+
+def test_a_damaged_image_is_a_miss_and_verify_reports_it(tmp_path):
+    store = vnb.ResultStore(tmp_path / "s")
+    path = Path(store.record(_prepared("x"), HEADERS, _noise_png(3), 0.1, True))
+    assert store.verify() == []
+    path.write_bytes(path.read_bytes()[:100])
+    assert store.lookup(_prepared("x")) is None
+    problems = store.verify()
+    assert len(problems) == 1 and "missing or damaged" in problems[0]
+    store.mode = "replay"
+    with pytest.raises(vnb.ReplayMissError, match="missing or damaged"):
+        store.lookup(_prepared("x"))
+
+
+def test_a_failing_disk_warns_and_still_returns_the_result(backend, tmp_path):
+    folder = tmp_path / "store"
+    with vnb.Client(TEST_KEY, base_url=backend.url, store=folder) as client:
+        client.edit(sample_path(), "warm up")
+        (folder / "images").rename(folder / "images-moved")
+        (folder / "images").write_text("a file where the image folder should be")
+        sent = _post_count(backend)
+        with pytest.warns(StoreWarning, match="returned but not kept"):
+            result = client.edit(sample_path(), "make it snowy")
+    assert _post_count(backend) == sent + 1  # the paid answer came back...
+    assert result.data and result.stored_path is None  # ...and is returned, though not kept
+
+
+# History, stats and export.
+def _filled_store(path: Path) -> vnb.ResultStore:
+    store = vnb.ResultStore(path)
+    rows = [("make it Snowy", LOCAL_FIRERED), ("add a hat", LOCAL_FIRERED),
+            ("SNOW everywhere", None), ("paint it blue", LOCAL_FIRERED)]
+    for i, (prompt, model) in enumerate(rows):
+        store.record(_prepared(prompt, model), HEADERS, _noise_png(10 + i), 0.1 * i, True)
+    return store
+
+
+def test_history_filters_and_orders_newest_first(tmp_path):
+    store = _filled_store(tmp_path / "s")
+    everything = store.history()
+    assert [r.prompt for r in everything] == [
+        "paint it blue", "SNOW everywhere", "add a hat", "make it Snowy"]
+    assert [r.prompt for r in store.history(prompt="snow")] == [
+        "SNOW everywhere", "make it Snowy"]
+    assert {r.prompt for r in store.history(model="firered-image-edit")} == {
+        "make it Snowy", "add a hat", "paint it blue", "SNOW everywhere"}  # asked or answered
+    assert [r.prompt for r in store.history(limit=2)] == ["paint it blue", "SNOW everywhere"]
+    third = everything[1].created_at
+    assert [r.prompt for r in store.history(since=third)] == ["paint it blue", "SNOW everywhere"]
+    between = datetime.fromtimestamp((third + everything[2].created_at) / 2)  # naive: local
+    assert [r.prompt for r in store.history(since=between)] == [
+        "paint it blue", "SNOW everywhere"]
+    assert [r.prompt for r in store.history(since=between.isoformat())] == [
+        "paint it blue", "SNOW everywhere"]
+    assert len(store.history(since=timedelta(hours=1))) == 4
+    assert store.history(since=timedelta(hours=-1)) == []
+    assert [r.prompt for r in store.history(until=everything[2].created_at)] == [
+        "add a hat", "make it Snowy"]
+    assert store.history(prompt="nothing like this") == []
+    with pytest.raises(vnb.ValidationError, match="positive int"):
+        store.history(limit=0)
+    with pytest.raises(vnb.ValidationError, match="ISO"):
+        store.history(since="yesterday")
+
+
+def test_history_rows_load_their_images(tmp_path):
+    store = _filled_store(tmp_path / "s")
+    record = store.history(prompt="hat")[0]
+    result = record.to_result()
+    assert result.from_store and result.prompt == "add a hat"
+    assert hashlib.sha256(result.data).hexdigest() == record.output_sha256
+    assert store.result(record.fingerprint).data == result.data
+    with pytest.raises(KeyError):
+        store.result("0" * 64)
+
+
+@pytest.mark.parametrize("suffix", ["json", "csv"])
+def test_export_round_trip(tmp_path, suffix):
+    store = _filled_store(tmp_path / "s")
+    path = store.export(tmp_path / f"history.{suffix}")
+    back = vnb.ResultStore.read_export(path)
+    assert back == store.history()
+    assert all(isinstance(r, StoredRecord) for r in back)
+    filtered = vnb.ResultStore.read_export(store.export(tmp_path / f"f.{suffix}", prompt="snow"))
+    assert [r.prompt for r in filtered] == ["SNOW everywhere", "make it Snowy"]
+
+
+def test_export_is_readable_without_venice_nb(tmp_path):
+    import csv
+
+    import pandas as pd
+
+    store = _filled_store(tmp_path / "s")
+    rows = json.loads(store.export(tmp_path / "h.json").read_text())
+    assert rows[0]["prompt"] == "paint it blue" and rows[0]["created"].endswith("+00:00")
+    with open(store.export(tmp_path / "h.csv"), newline="") as fh:
+        assert [r["prompt"] for r in csv.DictReader(fh)][-1] == "make it Snowy"
+    frame = store.history().to_dataframe()
+    assert list(frame["prompt"]) == [r["prompt"] for r in rows]
+    with pytest.raises(vnb.ValidationError, match=r"\.json or \.csv"):
+        store.export(tmp_path / "h.xlsx")
+    pd.testing.assert_frame_equal(pd.read_json(tmp_path / "h.json")[["bytes"]],
+                                  frame[["bytes"]])
+
+
+def test_default_location_is_the_env_var_else_a_project_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv(STORE_ENV, str(tmp_path / "from-env"))
+    assert vnb.ResultStore().root == (tmp_path / "from-env").resolve()
+    monkeypatch.delenv(STORE_ENV)
+    monkeypatch.chdir(tmp_path)
+    assert vnb.ResultStore().root == (tmp_path / ".venice_nb" / "store").resolve()
+
+
+def test_model_catalogue_is_kept_for_replay(backend, tmp_path):
+    import httpx
+
+    store = vnb.ResultStore(tmp_path / "s")
+    body = httpx.get(f"{backend.url}/models", params={"type": "inpaint"}).json()
+    store.save_models("inpaint", body, base_url=backend.url)
+    store.save_models("inpaint", {"data": []}, base_url="http://127.0.0.1:1/api/v1")
+    assert store.load_models("inpaint", base_url=backend.url) == body  # its own, first
+    assert store.load_models("inpaint", base_url="http://127.0.0.1:2/api/v1") == {"data": []}
+    assert store.load_models("upscale") is None
+
+
+# Concurrency and crashes.
+def test_concurrent_writers_threads(tmp_path):
+    folder = tmp_path / "s"
+    shared = vnb.ResultStore(folder)
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        store = shared if worker % 2 else vnb.ResultStore(folder)
+        try:
+            start.wait(timeout=30)
+            for i in range(12):
+                # Workers 0/1, 2/3 ... write the same requests: overwrites race too.
+                key = f"{worker // 2}-{i}"
+                store.record(_prepared(f"edit {key}"), HEADERS, _noise_png(hash(key) % 10_000),
+                             0.1, True)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors and not any(t.is_alive() for t in threads)
+    assert len(shared) == 4 * 12
+    assert shared.verify() == []
+
+
+_WRITER = r"""
+import hashlib, io, sys
+import numpy as np
+from PIL import Image
+from venice_nb import _request
+from venice_nb._models import ModelInfo
+from venice_nb._store import ResultStore
+
+folder, report, first, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+store = ResultStore(folder)
+model = ModelInfo(id="firered-image-edit", name="FireRed Edit (venice_nb local)", type="inpaint")
+base = io.BytesIO()
+Image.new("RGB", (256, 256), (40, 120, 200)).save(base, "PNG")
+headers = {"content-type": "image/png", "x-venice-model-id": "firered-image-edit"}
+with open(report, "a") as log:
+    for i in range(first, first + count):
+        prepared = _request.prepare_edit(base.getvalue(), f"edit number {i}", model=model)
+        rng = np.random.default_rng(i)
+        out = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, (320, 320, 3), dtype=np.uint8)).save(out, "PNG")
+        data = out.getvalue()
+        if store.record(prepared, headers, data, 0.5, True) is None:
+            sys.exit("record() failed")
+        log.write(f"{prepared.fingerprint} {hashlib.sha256(data).hexdigest()}\n")
+        log.flush()
+        print(i, flush=True)
+"""
+
+
+def _writer(folder: Path, report: Path, first: int, count: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(folder), str(report), str(first), str(count)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_concurrent_writers_processes(tmp_path):
+    folder = tmp_path / "s"  # created by the racing processes themselves
+    # Four processes, overlapping ranges: 0-29, 15-44, 30-59, 45-74 -> 75 distinct requests.
+    procs = [_writer(folder, tmp_path / f"report-{n}", 15 * n, 30) for n in range(4)]
+    outcomes = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in outcomes]
+    store = vnb.ResultStore(folder)
+    assert len(store) == 75 and store.verify() == []
+    for n in range(4):
+        for line in (tmp_path / f"report-{n}").read_text().splitlines():
+            fingerprint, digest = line.split()
+            assert store.get(fingerprint).output_sha256 == digest
+
+
+def test_a_killed_writer_loses_nothing_it_returned(tmp_path):
+    folder, report = tmp_path / "s", tmp_path / "returned.txt"
+    proc = _writer(folder, report, 0, 100_000)
+    for _ in range(25):  # wait until 25 record() calls have returned, then kill mid-batch
+        assert proc.stdout.readline(), proc.stderr.read()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    text = report.read_text()
+    returned = [line.split() for line in text.splitlines(keepends=True) if line.endswith("\n")]
+    assert len(returned) >= 25
+    store = vnb.ResultStore(folder)  # opens cleanly after the crash
+    assert store.verify() == []
+    for fingerprint, digest in returned:
+        record = store.get(fingerprint)
+        assert record is not None and record.output_sha256 == digest
+        assert hashlib.sha256(record.to_result().data).hexdigest() == digest
+    assert len(returned) <= len(store) <= len(returned) + 1  # at most the one in flight
+    # No half file under a final name: every image file's name is its content's hash.
+    for path in (folder / "images").rglob("*.png"):
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == path.stem
+    store.record(_prepared("after the crash"), HEADERS, png_bytes(), 0.1, True)  # still usable
+    assert store.verify() == []
+
+
+def test_prune_removes_only_old_unreferenced_files(tmp_path):
+    store = vnb.ResultStore(tmp_path / "s")
+    kept = Path(store.record(_prepared("x"), HEADERS, _noise_png(5), 0.1, True))
+    stale = Path(store.record(_prepared("y"), HEADERS, _noise_png(6), 0.1, True))
+    store.mode = "refresh"
+    store.record(_prepared("y"), HEADERS, _noise_png(7), 0.1, True)  # y now points elsewhere
+    assert store.prune() == 0  # too recent: might belong to a write in flight
+    os.utime(stale, (1_000_000, 1_000_000))
+    os.utime(kept, (1_000_000, 1_000_000))
+    assert store.prune() == 1
+    assert kept.exists() and not stale.exists() and store.verify() == []
+
+
+# The key.
+def test_the_api_key_is_never_stored(backend, tmp_path):
+    folder = tmp_path / "store"
+    key = TEST_KEY.encode()
+    with vnb.Client(TEST_KEY, base_url=backend.url, store=folder) as client:
+        client.edit(sample_path(), "make it snowy", model="firered-image-edit")
+        client.edit(sample_path(), "make it snowy", model="firered-image-edit", upload="multipart")
+        client.multi_edit([sample_path(), png_bytes((451, 300), (255,), "L")], "a scarf",
+                          model="qwen-image-2-edit")
+        client.remove_background(sample_path("coffee"))
+        vnb.experiment(sample_path("rocket"), ["night", "day"], ["firered-image-edit"],
+                       client=client, progress=False)
+        client.edit(sample_path(), "make it snowy", model="firered-image-edit")  # a hit
+        client.store.save_models("inpaint", {"data": []}, base_url=client.base_url)
+        client.store.export(folder / "history.json")
+        client.store.export(folder / "history.csv")
+        assert backend.stats.requests >= 6  # the key did travel: the backend saw requests
+
+        def leaks() -> list[str]:
+            found = []
+            for path in folder.rglob("*"):
+                if path.is_file() and (key in path.read_bytes()
+                                       or b"Bearer" in path.read_bytes()):
+                    found.append(str(path))
+            return found
+
+        files = [p.name for p in folder.rglob("*") if p.is_file()]
+        assert "index.sqlite-wal" in files  # the write-ahead log is searched too
+        assert leaks() == []
+        client.store.close()  # checkpoint the log into the database and search again
+        assert leaks() == []
+    # json and multipart uploads of one edit share a fingerprint: 1 + 1 + 1 + 2 results
+    assert len(vnb.ResultStore(folder)) == 5
+
+
+# Notebooks switched to replay-only.
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _run_notebook(path: Path, workdir: Path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=240, kernel_name="python3",
+                   resources={"metadata": {"path": str(workdir)}}).execute()
+    return nb
+
+
+def _stdout(nb) -> str:
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []) if o.get("name") == "stdout")
+
+
+@pytest.mark.parametrize("name", ["04_prompt_experiments.ipynb",
+                                  "05_reproducible_notebooks.ipynb"])
+def test_a_tutorial_in_replay_mode_fails_loudly(name, tmp_path, monkeypatch):
+    from nbclient.exceptions import CellExecutionError
+
+    monkeypatch.setenv("VENICE_NB_STORE", str(tmp_path / "empty-store"))
+    monkeypatch.setenv("VENICE_NB_STORE_MODE", "replay")
+    with pytest.raises(CellExecutionError) as info:
+        _run_notebook(NOTEBOOKS / name, tmp_path)
+    assert "ReplayMissError" in str(info.value) and "nothing was sent" in str(info.value)
+
+
+_RECORDED = '''
+import os
+import venice_nb as vnb
+from venice_nb._backend import shared_backend
+
+store = vnb.ResultStore(os.environ["VENICE_NB_STORE"])
+client = vnb.Client(store=store)
+one = client.edit(vnb.sample("cat"), "make it snowy", model="qwen-image-2-edit")
+grid = vnb.experiment(vnb.sample("rocket"), ["night", "fog"], ["firered-image-edit"],
+                      client=client, progress=False)
+print("mode", store.mode)
+print("from store", one.from_store, grid.counts["cached"])
+print("sha", __import__("hashlib").sha256(one.data).hexdigest())
+print("requests", shared_backend().stats.requests)
+'''
+
+
+def test_a_recorded_notebook_replays_with_no_edit_sent(tmp_path, monkeypatch):
+    import nbformat
+
+    path = tmp_path / "recorded.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_RECORDED)]), path)
+    monkeypatch.setenv("VENICE_NB_STORE", str(tmp_path / "store"))
+    recorded = _stdout(_run_notebook(path, tmp_path))
+    monkeypatch.setenv("VENICE_NB_STORE_MODE", "replay")
+    replayed = _stdout(_run_notebook(path, tmp_path))
+    assert "mode use" in recorded and "from store False 0" in recorded
+    assert "mode replay" in replayed and "from store True 2" in replayed
+    sha = [line for line in recorded.splitlines() if line.startswith("sha")]
+    assert sha and sha == [line for line in replayed.splitlines() if line.startswith("sha")]
+    # A fresh kernel, so a fresh local backend: replay reads even the model list from the
+    # store, so that backend saw no request at all.
+    assert "requests 0" in replayed and "requests 4" in recorded
