@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import venice_nb as vnb
-from venice_nb._backend import BackendConfig, LocalBackend
+from venice_nb._backend import BackendConfig, LocalBackend, shared_backend
 
 from ._spec import AsyncSpecCheckingTransport, SpecCheckingTransport
 
@@ -29,9 +29,25 @@ def _no_real_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.setenv("VENICE_NB_STORE", str(tmp_path / "default-store"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: the quick contract tests report first, and Playwright's event loop
+    never shares the main thread with tests that run their own."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+# Tests send far more than Venice's 20 requests a minute; tests of the limit set their own.
+UNTHROTTLED = 100_000
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _unthrottled_shared_backend() -> None:
+    """`vnb.Client()` with no key uses the process-wide backend: lift its limit for the run."""
+    shared_backend().config.rate_limit = UNTHROTTLED
+
+
 @pytest.fixture
 def backend() -> Iterator[LocalBackend]:
-    with LocalBackend(BackendConfig()) as server:
+    with LocalBackend(BackendConfig(rate_limit=UNTHROTTLED)) as server:
         yield server
 
 

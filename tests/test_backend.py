@@ -15,9 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -27,7 +25,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from venice_nb._backend import BackendConfig, FaultConfig, LocalBackend, shared_backend
+from venice_nb import sample
+from venice_nb._backend import FaultConfig, LocalBackend, shared_backend
 from venice_nb._backend._build import build_models, draw_product, dump_models
 from venice_nb._backend._catalog import MODELS_JSON
 from venice_nb._backend._imageops import plan
@@ -61,12 +60,6 @@ class FakeClock:
 
 
 @pytest.fixture
-def backend() -> Iterator[LocalBackend]:
-    with LocalBackend(BackendConfig()) as server:
-        yield server
-
-
-@pytest.fixture
 def http(backend: LocalBackend) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=backend.url, timeout=30, trust_env=False) as client:
         yield client
@@ -77,35 +70,6 @@ def clock(backend: LocalBackend) -> FakeClock:
     fake = FakeClock()
     backend.config.clock = fake
     return fake
-
-
-@pytest.fixture
-def image_server() -> Iterator[Any]:
-    """Serve bytes on loopback so URL inputs work without any internet."""
-    files: dict[str, bytes] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            data = files.get(self.path.lstrip("/"))
-            self.send_response(200 if data is not None else 404)
-            self.send_header("Content-Length", str(len(data or b"")))
-            self.end_headers()
-            self.wfile.write(data or b"")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-
-    def add(name: str, data: bytes) -> str:
-        files[name] = data
-        return f"http://127.0.0.1:{server.server_address[1]}/{name}"
-
-    yield add
-    server.shutdown()
-    server.server_close()
 
 
 def encode(img: Image.Image, fmt: str = "PNG") -> bytes:
@@ -907,3 +871,11 @@ def test_background_removal_accepts_small_images(http: httpx.Client) -> None:
     assert MIN_PIXELS > 160 * 120
     resp = http.post("/image/background-remove", json={"image": b64(small)})
     assert resp.status_code == 200 and decode(resp.content).size == (160, 120)
+
+
+def test_default_rate_limit_is_venices_and_advertised() -> None:
+    with LocalBackend() as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        img = base64.b64encode(sample("cat").read_bytes()).decode()
+        first = client.post("/image/edit", json={"image": img, "prompt": "blur"})
+        assert first.headers["x-ratelimit-limit-requests"] == "20"
+        assert first.headers["x-ratelimit-remaining-requests"] == "19"

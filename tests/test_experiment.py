@@ -334,6 +334,19 @@ def test_pacer_keeps_probing_when_windows_do_not_refill():
     assert _drain(pacer, 10.2) == [4, 5]
 
 
+def test_pacer_recovers_slots_once_a_burst_is_answered():
+    """A burst sent at once is uncertain while in flight; once every answer is in, the lowest
+    reported remaining is exact, so the rest of the window is usable without waiting."""
+    pacer = _Pacer(20)
+    assert pacer.try_start(0.0)[0] == 1
+    pacer.observe(1, _rate(19, 60.0))
+    burst = [pacer.try_start(0.1)[0] for _ in range(8)]  # 8 more go out together
+    for seq in reversed(burst):  # answered out of order
+        pacer.observe(seq, _rate(20 - seq, 60.0))
+    # 9 counted by the server, 11 left: all usable now, none over the limit.
+    assert len(_drain(pacer, 0.2)) == 11
+
+
 def test_pacer_counts_requests_the_server_may_not_have_seen():
     pacer = _Pacer(20)
     pacer.try_start(0.0)

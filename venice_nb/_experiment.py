@@ -364,6 +364,7 @@ class _Pacer:
         # server may have counted them after it, so a report cannot vouch for them).
         self._unanswered: dict[int, int] = {}
         self._info: _Window | None = None
+        self._lowest: tuple[float, int] | None = None  # (reset, lowest remaining reported)
         self._probe: int | None = None
         self._refills = False  # a probe saw a window refill completely
         self._headers: bool | None = None  # None: not known yet whether the server sends them
@@ -430,9 +431,26 @@ class _Pacer:
                 if self._learn(_Window(seq, int(remaining) - unsure, reset)) and probe:
                     # The first request of a new window: did the window refill completely?
                     self._refills = error is None and int(remaining) == self.limit - 1
+                self._learn_lowest(int(remaining), reset)
             elif headers is not None and error is None and self._headers is None:
                 self._headers = False  # a success without rate-limit headers: use the fallback
             self._wake()
+
+    def _learn_lowest(self, remaining: int, reset: float) -> None:
+        """A tighter, still safe, state: the lowest ``remaining`` a window reported came from
+        the last start the server counted, so it includes every answered start (each was
+        counted no later); only starts still unanswered may be missing from it. Without this,
+        a burst sent at once would keep its send-time doubts for the whole window."""
+        lowest = self._lowest
+        if lowest is None or abs(lowest[0] - reset) > 1e-6:
+            lowest = (reset, remaining)
+        self._lowest = lowest = (reset, min(lowest[1], remaining))
+        info = self._info
+        if info is None or abs(info.reset - reset) > 1e-6:
+            return
+        sure = lowest[1] - len(self._unanswered)
+        if sure + self._seq > info.remaining + info.seq:
+            self._info = _Window(self._seq, sure, reset)
 
     def _learn(self, new: _Window) -> bool:
         """Keep the most telling report; True when ``new`` starts a later window."""

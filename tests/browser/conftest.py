@@ -208,8 +208,10 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServ
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Per module: Playwright's sync API keeps an asyncio loop running in this thread while
+    it is open, which would break every later ``asyncio.run`` in the session."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -12,7 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .._constants import FAILURE_BLOCK_COUNT, FAILURE_BLOCK_DURATION, FAILURE_BLOCK_WINDOW
+from .._constants import (
+    DEFAULT_REQUESTS_PER_MINUTE,
+    FAILURE_BLOCK_COUNT,
+    FAILURE_BLOCK_DURATION,
+    FAILURE_BLOCK_WINDOW,
+)
 
 # Words that make the local backend refuse a prompt as a content-policy violation (422), the way
 # Venice's censored edit models do. Uncensored models answer 200 with the violation header instead.
@@ -62,7 +67,7 @@ class BackendConfig:
     """Behaviour of a LocalBackend; see the module docstring for how it is read."""
 
     latency: float = 0.0
-    rate_limit: int = 600
+    rate_limit: int = DEFAULT_REQUESTS_PER_MINUTE  # Venice's real default: 20 a minute
     rate_window: float = 60.0
     balance_usd: float | None = None
     rejected_keys: frozenset[str] = frozenset()
