@@ -152,3 +152,42 @@ def test_a_naive_caller_does_trip_the_failure_block(backend):
                 c.send(_prepared())
             errors.append(info.value.status)
     assert 429 in errors
+
+
+def test_models_are_retried_like_edits(backend):
+    """GET /models goes through the same retry loop: a 503 with Retry-After is retried."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    body = httpx.get(f"{backend.url}/models", params={"type": "inpaint"}, timeout=30).content
+    answers = [(503, b'{"error":"Model at capacity","code":"MODEL_AT_CAPACITY"}'), (200, body)]
+    seen: list[int] = []
+
+    class Flaky(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, data = answers[min(len(seen), 1)]
+            seen.append(status)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/api/v1"
+        with vnb.Client("k", base_url=url) as client:
+            models = client.models()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [503, 200]
+    assert {m.id for m in models} == {m["id"] for m in json.loads(body)["data"]}

@@ -11,8 +11,8 @@ import difflib
 import logging
 import os
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncClient", "Client"]
 
 log = logging.getLogger("venice_nb")
+T = TypeVar("T")
 _VERSION = __version__
 
 
@@ -225,10 +226,12 @@ class _BaseClient:
         payload = self.store.load_models(type, base_url=self.base_url)
         return self._cache_models(type, payload) if payload is not None else None
 
-    def _models_response(self, type: str, response: httpx.Response) -> list[ModelInfo]:
+    def _models_response(
+        self, type: str, response: httpx.Response
+    ) -> list[ModelInfo] | VeniceError:
         if response.status_code != 200:
             headers = {k.lower(): v for k, v in response.headers.items()}
-            raise error_from_response(response.status_code, headers, response.content)
+            return error_from_response(response.status_code, headers, response.content)
         payload = response.json()
         if self.store is not None:
             self.store.save_models(type, payload, base_url=self.base_url)
@@ -243,13 +246,13 @@ class _BaseClient:
 
     def _settle(
         self,
-        outcome: EditResult | VeniceError,
+        outcome: object,
         attempt: int,
         on_retry: Callable[[VeniceError, float], None] | None,
     ) -> float | None:
         """Free the failure-window slot; None when done, else the delay before the next try."""
         self._window.release(failed=isinstance(outcome, VeniceError))
-        if isinstance(outcome, EditResult):
+        if not isinstance(outcome, VeniceError):
             return None
         if attempt >= self.max_retries or not should_retry(outcome):
             raise outcome
@@ -320,11 +323,10 @@ class Client(_BaseClient):
         replayed = self._replayed_models(type)
         if replayed is not None:
             return replayed
-        try:
-            response = self._http.get(**self._models_get_kwargs(type))
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc) from None
-        return self._models_response(type, response)
+        return self._with_retries(
+            lambda: self._http.get(**self._models_get_kwargs(type)),
+            lambda response, _elapsed: self._models_response(type, response),
+        )
 
     def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
         return None if model is None else self._find_model(self.models("inpaint"), model)
@@ -404,13 +406,25 @@ class Client(_BaseClient):
         stored = self._lookup_store(prepared)
         if stored is not None:
             return stored
+        return self._with_retries(
+            lambda: self._http.post(**self._post_kwargs(prepared)),
+            lambda response, elapsed: self._finish(prepared, response, elapsed),
+            on_retry,
+        )
+
+    def _with_retries(
+        self,
+        call: Callable[[], httpx.Response],
+        finish: Callable[[httpx.Response, float], T | VeniceError],
+        on_retry: Callable[[VeniceError, float], None] | None = None,
+    ) -> T:
+        """One request with retries, paced by the failure window."""
         for attempt in range(self.max_retries + 1):
             while (wait := self._window.reserve()) > 0:
                 time.sleep(wait)
             start = time.monotonic()
             try:
-                response = self._http.post(**self._post_kwargs(prepared))
-                outcome = self._finish(prepared, response, time.monotonic() - start)
+                outcome = finish(call(), time.monotonic() - start)
             except httpx.HTTPError as exc:
                 outcome = _transport_error(exc)
             except BaseException:
@@ -456,11 +470,10 @@ class AsyncClient(_BaseClient):
             replayed = self._replayed_models(type)
             if replayed is not None:
                 return replayed
-            try:
-                response = await self._http.get(**self._models_get_kwargs(type))
-            except httpx.HTTPError as exc:
-                raise _transport_error(exc) from None
-            return self._models_response(type, response)
+            return await self._with_retries(
+                lambda: self._http.get(**self._models_get_kwargs(type)),
+                lambda response, _elapsed: self._models_response(type, response),
+            )
 
     async def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
         return None if model is None else self._find_model(await self.models("inpaint"), model)
@@ -540,13 +553,25 @@ class AsyncClient(_BaseClient):
         stored = self._lookup_store(prepared)
         if stored is not None:
             return stored
+        return await self._with_retries(
+            lambda: self._http.post(**self._post_kwargs(prepared)),
+            lambda response, elapsed: self._finish(prepared, response, elapsed),
+            on_retry,
+        )
+
+    async def _with_retries(
+        self,
+        call: Callable[[], Awaitable[httpx.Response]],
+        finish: Callable[[httpx.Response, float], T | VeniceError],
+        on_retry: Callable[[VeniceError, float], None] | None = None,
+    ) -> T:
+        """One request with retries, paced by the failure window (the async twin)."""
         for attempt in range(self.max_retries + 1):
             while (wait := self._window.reserve()) > 0:
                 await asyncio.sleep(wait)
             start = time.monotonic()
             try:
-                response = await self._http.post(**self._post_kwargs(prepared))
-                outcome = self._finish(prepared, response, time.monotonic() - start)
+                outcome = finish(await call(), time.monotonic() - start)
             except httpx.HTTPError as exc:
                 outcome = _transport_error(exc)
             except BaseException:  # cancelled: free the slot, count nothing
