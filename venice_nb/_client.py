@@ -33,6 +33,7 @@ from ._constants import (
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
+    ReplayMissError,
     ValidationError,
     VeniceError,
     error_from_response,
@@ -205,7 +206,11 @@ class _BaseClient:
         )
 
     def _lookup_store(self, prepared: PreparedRequest) -> EditResult | None:
-        return self.store.lookup(prepared) if self.store is not None else None
+        """A stored answer from the same kind of backend (a simulated edit never stands in for
+        a paid one, nor the reverse)."""
+        if self.store is None:
+            return None
+        return self.store.lookup(prepared, is_local=self.is_local)
 
     def _post_kwargs(self, prepared: PreparedRequest) -> dict[str, Any]:
         kwargs = self._request_kwargs(prepared)
@@ -220,11 +225,16 @@ class _BaseClient:
         }
 
     def _replayed_models(self, type: str) -> list[ModelInfo] | None:
-        """In replay-only mode the store's copy of the model list: no network at all."""
+        """In replay-only mode the store's copy of the model list: replay sends nothing."""
         if self.store is None or self.store.mode != "replay":
             return None
         payload = self.store.load_models(type, base_url=self.base_url)
-        return self._cache_models(type, payload) if payload is not None else None
+        if payload is None:
+            raise ReplayMissError(
+                f"replay-only: no model list ({type}) is stored for {self.base_url}; "
+                "nothing was sent"
+            )
+        return self._cache_models(type, payload)
 
     def _models_response(
         self, type: str, response: httpx.Response
@@ -233,7 +243,7 @@ class _BaseClient:
             headers = {k.lower(): v for k, v in response.headers.items()}
             return error_from_response(response.status_code, headers, response.content)
         payload = response.json()
-        if self.store is not None:
+        if self.store is not None and self.store.mode != "replay":
             self.store.save_models(type, payload, base_url=self.base_url)
         return self._cache_models(type, payload)
 
@@ -571,7 +581,10 @@ class AsyncClient(_BaseClient):
                 await asyncio.sleep(wait)
             start = time.monotonic()
             try:
-                outcome = finish(await call(), time.monotonic() - start)
+                response = await call()
+                # Off the event loop: storing a paid result fsyncs, which would stall a kernel's
+                # widgets; a cancellation now still lets the write finish.
+                outcome = await asyncio.to_thread(finish, response, time.monotonic() - start)
             except httpx.HTTPError as exc:
                 outcome = _transport_error(exc)
             except BaseException:  # cancelled: free the slot, count nothing
