@@ -879,3 +879,17 @@ def test_default_rate_limit_is_venices_and_advertised() -> None:
         first = client.post("/image/edit", json={"image": img, "prompt": "blur"})
         assert first.headers["x-ratelimit-limit-requests"] == "20"
         assert first.headers["x-ratelimit-remaining-requests"] == "19"
+
+
+def test_free_form_prompts_differ_by_model_named_operations_do_not(http: httpx.Client) -> None:
+    """A grid of models should show different answers, while "night" stays recognisably night."""
+    img = base64.b64encode(sample("cat").read_bytes()).decode()
+
+    def edit_with(model: str, prompt: str) -> bytes:
+        resp = http.post("/image/edit", json={"image": img, "prompt": prompt, "model": model})
+        assert resp.status_code == 200
+        return resp.content
+
+    free = "make it look like a dream"
+    assert edit_with("qwen-image-2-edit", free) != edit_with("firered-image-edit", free)
+    assert edit_with("qwen-image-2-edit", "night") == edit_with("firered-image-edit", "night")

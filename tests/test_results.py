@@ -117,3 +117,9 @@ def test_to_numpy_gives_colours_never_palette_indices(client):
     fake = dataclasses.replace(res, data=buf.getvalue())
     assert fake.to_numpy().shape == (300, 300, 3) and fake.to_numpy()[0, 0].tolist() == [10, 20, 30]
     assert client.remove_background(sample_path("product")).to_numpy().shape[2] == 4
+
+
+def test_repr_and_size_do_not_decode_the_pixels(client):
+    res = client.edit(sample_path(), "blur")
+    assert "x" in repr(res) and res.size == (451, 300)
+    assert "image" not in vars(res), "the decoded image was cached by a repr"

@@ -233,11 +233,74 @@ def test_mouse_out_ends_the_stroke() -> None:
 def test_history_is_bounded_by_bytes() -> None:
     mask = np.zeros((100, 100), np.uint8)
     history = MaskHistory(mask, budget_bytes=25_000)
-    for i in range(5):
-        mask[...] = i + 1
+    noise = np.random.default_rng(0).integers(0, 256, (5, 100, 100), dtype=np.uint8)
+    for i in range(5):  # random soft values: zlib keeps each step near its 10 kB size
+        mask[...] = noise[i]
         assert history.commit((0, 0, 100, 100))
+    assert 20_000 <= history.nbytes <= 25_000
     assert sum(1 for _ in range(10) if history.undo() is not None) == 2
-    assert mask[0, 0] == 3
+    np.testing.assert_array_equal(mask, noise[2])
+
+
+def test_moves_touch_only_the_display_mask_and_mouse_up_draws_the_stroke_once() -> None:
+    p = MaskPainter(_image(3000, 4000), brush_size=300)  # shown at 800x600, radius 750 full-res
+    points = [(100.0, 300.0), (104.0, 302.0), (160.0, 330.0), (400.0, 200.0), (420.0, 210.0)]
+    p._on_mouse_down(*points[0])
+    for x, y in points[1:]:
+        p._on_mouse_move(x, y)
+    # During the stroke only the display-size preview changes: the full mask is untouched.
+    assert masks.area(p._mask) == 0 and p.mask_version == 0
+    assert masks.area(p._small) > 0 and p._small.shape == (600, 800)
+    p._on_mouse_up(*points[-1])
+    full = [(x * 5, y * 5) for x, y in points]  # display scale 0.2
+    expected = masks.brush((3000, 4000), full, 750.0)
+    np.testing.assert_array_equal(p.mask, expected)  # the same as stamping at full resolution
+    assert p.mask_version == 1
+    p.tool = "eraser"
+    _stroke(p, [(200, 300), (260, 300)])
+    masks.brush(None, [(1000, 1500), (1300, 1500)], 750.0, out=expected, value=0)
+    np.testing.assert_array_equal(p.mask, expected)
+
+
+def test_set_mask_rejects_empty_and_wrong_shapes_clearly() -> None:
+    p = MaskPainter(_image())
+    with pytest.raises(vnb.ValidationError, match=r"mask is empty \(0x0\)"):
+        p.set_mask(np.zeros((0, 0), np.uint8))
+    with pytest.raises(vnb.ValidationError, match="mask is empty"):
+        p.set_mask(np.zeros((300, 0), np.uint8))
+    with pytest.raises(vnb.ValidationError, match="mask is 300x400 but the image is 400x300"):
+        p.set_mask(np.ones((400, 300), bool))
+    with pytest.raises(ValueError, match="2-D"):
+        p.set_mask(np.ones(400, np.uint8))
+    assert masks.area(p.mask) == 0 and p.mask_version == 0
+
+
+def test_undo_history_of_a_33_mpx_mask_stays_small_and_exact() -> None:
+    p = MaskPainter(np.zeros((4320, 7680, 3), np.uint8), brush_size=100)
+    _stroke(p, [(100, 100), (300, 200)])
+    p.set_mask(masks.feather(p.mask, 40))  # soft edges: stored with zlib, not as bits
+    soft = p.mask
+    for _ in range(20):
+        p.invert()
+    assert p._history.budget_bytes <= 64 * 2**20
+    assert p._history.nbytes < 2 * 2**20  # inverts are recorded as inverts, not 33 MB copies
+    np.testing.assert_array_equal(p.mask, soft)  # an even number of inverts
+    p.fill()
+    p.clear()
+    assert p._history.nbytes < 4 * 2**20  # fill/clear keep the previous mask compressed
+    for _ in range(22):
+        p.undo()
+    np.testing.assert_array_equal(p.mask, soft)
+    p.undo()
+    stroke_only = p.mask
+    assert set(np.unique(stroke_only)) == {0, 255}  # the hard stroke before feathering
+    for _ in range(23):
+        p.redo()
+    assert masks.area(p.mask) == 0 and not p.can_redo
+    p.undo()
+    assert masks.area(p.mask) == 4320 * 7680  # back to "fill"
+    p.undo()
+    np.testing.assert_array_equal(p.mask, soft)
 
 
 # ---------------------------------------------------------------------------- controls
@@ -267,6 +330,57 @@ def test_controls_offer_only_what_the_model_takes(local_client: vnb.Client) -> N
     assert "12 / 2,048 characters" in c._count.value
     c.prompt = "x" * 3000
     assert "too long" in c._count.value
+
+
+def test_one_image_models_offer_no_multi_edit(local_client: vnb.Client) -> None:
+    c = EditControls(local_client, source=_image(), prompt="x", model="gpt-image-2-edit",
+                     operation="multi-edit")
+    assert "multi-edit" in c._operation.options and c.multi_edit_supported
+    c.selected_model = "luma-uni-1-edit"  # max_input_images == 1
+    assert "multi-edit" not in c._operation.options and not c.multi_edit_supported
+    assert c.operation == "edit" and "takes one image" in c._hint.value
+    c.selected_model = "gpt-image-2-edit"
+    assert "multi-edit" in c._operation.options and c._hint.value == ""
+
+
+def test_options_are_exactly_what_the_model_lists(local_client: vnb.Client) -> None:
+    c = EditControls(local_client, source=_image(), prompt="x", model="gpt-image-1-5-edit")
+    model = c.model
+    assert model is not None
+    assert list(c._aspect.options) == ["(model default)", *model.aspect_ratios]
+    assert c._resolution.layout.display == "none" and c._quality.layout.display == "none"
+    c.selected_model = "grok-imagine-image-2-0-edit"
+    assert list(c._resolution.options) == ["(model default)", "1K", "2K"]
+    assert c._quality.layout.display == "none"  # quality is a multi-edit option
+    c.operation = "multi-edit"
+    assert list(c._quality.options) == ["(model default)", "low", "medium"]
+
+
+def test_widget_edit_has_the_same_fingerprint_as_code(local_client: vnb.Client) -> None:
+    c = EditControls(local_client, source=_image(), prompt="make it blue",
+                     model="gpt-image-2-edit")
+    assert c.options() == {}  # nothing changed from the defaults: nothing extra is sent
+    from_widget = c.run()
+    in_code = local_client.edit(_image(), "make it blue", model="gpt-image-2-edit")
+    assert from_widget.fingerprint == in_code.fingerprint
+    c._safe.value = False
+    c._enhance.value = True
+    c._format.value = "webp"
+    assert c.options() == {"safe_mode": False, "enhance_prompt": True, "output_format": "webp"}
+
+
+def test_cost_counts_the_images_actually_sent(local_client: vnb.Client) -> None:
+    img = _image()
+    mask = masks.rect(img, (0, 0, 50, 50))
+    state: dict[str, Any] = {"mask": None}
+    c = EditControls(local_client, source=lambda: (img, state["mask"]), prompt="x",
+                     model="grok-imagine-edit", operation="multi-edit")
+    model = c.model
+    assert model is not None
+    assert c.estimate() == model.estimate_cost(n_images=1)  # no mask: only the base is sent
+    state["mask"] = mask
+    assert c.estimate() == model.estimate_cost(n_images=2)
+    assert len(c._inputs()) == 2
 
 
 def test_run_edit_multi_edit_and_background_removal(local_client: vnb.Client) -> None:
@@ -311,8 +425,11 @@ def test_run_is_a_task_on_the_running_loop_and_cancel_stops_it(local_client: vnb
         with pytest.raises(asyncio.CancelledError):
             await task
         assert not c.running and "Cancelled" in c._status.value
+        running = asyncio.Event()  # the ticker says "Running" once the request is awaited
+        c._status.observe(lambda ch: running.set() if "Running" in ch.new else None,
+                          names="value")
         task = c.run()
-        await asyncio.sleep(0)  # started: now waiting on the request
+        await asyncio.wait_for(running.wait(), timeout=30)
         c.cancel()
         assert await task is None and "Cancelled" in c._status.value
         assert c.result is None and not c._run_button.disabled
@@ -325,9 +442,11 @@ def test_run_is_a_task_on_the_running_loop_and_cancel_stops_it(local_client: vnb
 def test_async_client_is_awaited(backend: Any) -> None:
     async def scenario() -> Any:
         client = vnb.AsyncClient(base_url=backend.url)
+        loaded = asyncio.Event()  # the model list loads in the background
         c = EditControls(client, source=_image(), prompt="make it blue")
-        while not c.models:  # the model list loads in the background
-            await asyncio.sleep(0.01)
+        c.observe(lambda _ch: loaded.set(), names="selected_model")
+        await asyncio.wait_for(loaded.wait(), timeout=30)
+        assert c.models
         result = await c.run()
         await client.aclose()
         return result
@@ -373,6 +492,26 @@ def test_compare_view_modes_and_difference() -> None:
     assert view.split == 0.25
     view.set_images(before, np.zeros((100, 100, 3), np.uint8))
     assert "aspect ratio differs" in view._caption.value
+
+
+def test_studio_keeps_one_image_models_on_edit_with_a_hint(local_client: vnb.Client) -> None:
+    studio = EditStudio(_image(), client=local_client, prompt="a hat", model="luma-uni-1-edit")
+    studio.painter.fill()
+    assert studio.controls.operation == "edit"
+    assert "mask is not sent" in studio.controls._hint.value
+    result = studio.controls.run()
+    assert result is not None and result.request["endpoint"] == "/image/edit"
+
+
+def test_studio_history_keeps_encoded_results_not_arrays(local_client: vnb.Client) -> None:
+    studio = EditStudio(_image(), client=local_client, prompt="make it blue")
+    first = studio.controls.run()
+    studio.controls.run()
+    for entry in studio.history[1:]:
+        assert not any(isinstance(v, np.ndarray) for v in vars(entry).values())
+    np.testing.assert_array_equal(studio.history[1].image, first.to_numpy()[..., :3])
+    studio.use_as_base(1)
+    np.testing.assert_array_equal(studio.base, studio.history[1].image)
 
 
 def test_studio_chains_edits_and_restores(local_client: vnb.Client) -> None:

@@ -142,7 +142,13 @@ class EditResult:
 
     @property
     def size(self) -> tuple[int, int]:
-        return self.image.size
+        """(width, height) from the header: a repr never decodes (and caches) the pixels."""
+        if "image" in self.__dict__:
+            return self.image.size
+        from PIL import Image
+
+        with Image.open(io.BytesIO(self.data)) as img:
+            return img.size
 
     def to_numpy(self) -> np.ndarray:
         """HxWx3 (or HxWx4 with transparency, HxW for gray) uint8 pixels, never palette indices."""

@@ -303,9 +303,17 @@ class Notebook:
         return path
 
     def assert_widgets_healthy(self) -> None:
-        """No output shows an ipywidgets rendering failure."""
-        for text in BROKEN_WIDGET_TEXTS:
-            assert self.page.get_by_text(text).count() == 0, f"a widget shows {text!r}"
+        """No output shows an ipywidgets rendering failure, once every output has settled.
+
+        "Loading widget" is transient: wait (bounded) until no output shows it, then check that
+        none shows either failure text.
+        """
+        from playwright.sync_api import expect
+
+        outputs = self.page.locator(".jp-OutputArea-output")
+        expect(outputs.filter(has_text="Loading widget")).to_have_count(0, timeout=KERNEL_TIMEOUT)
+        for text in BROKEN_WIDGET_TEXTS:  # settled: a failure text now is a real failure
+            assert outputs.filter(has_text=text).count() == 0, f"a widget shows {text!r}"
 
 
 def wait_kernel_ready(page: Any) -> None:

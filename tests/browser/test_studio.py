@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import JupyterServer, canvas_box, drag, open_notebook
 
@@ -97,7 +98,7 @@ def test_paint_run_chain_and_friendly_errors(lab: tuple[Any, JupyterServer]) -> 
                 && Array.from(imgs).every(i => i.complete && i.naturalWidth > 0);
         }"""
     )
-    assert page.locator(".venice-result-card").count() == 2
+    expect(page.locator(".venice-result-card")).to_have_count(2)
     nb.shot("result")
 
     # Chain: the result becomes the base; then the original can be restored.
@@ -128,6 +129,6 @@ def test_paint_run_chain_and_friendly_errors(lab: tuple[Any, JupyterServer]) -> 
         "() => /40,000 characters.*What to do/.test(document.querySelector("
         "'.venice-edit-controls .venice-status').textContent)"
     )
-    assert page.get_by_text("Traceback").count() == 0
+    expect(page.get_by_text("Traceback")).to_have_count(0)
     nb.assert_widgets_healthy()
     nb.shot("long-prompt-error")

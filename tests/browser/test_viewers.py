@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import JupyterServer, canvas_box, open_notebook
 
@@ -84,6 +85,6 @@ def test_compare_wipe_and_grid(lab: tuple[Any, JupyterServer]) -> None:
     nb.log.wait_for(lambda e: e["mode"] == "difference", kind="compare", what="diff mode")
     page.locator(".venice-result-card").nth(1).get_by_role("button", name="Select").click()
     nb.log.wait_for(lambda e: e["index"] == 1, kind="selected", what="card 1 selected")
-    assert page.locator(".venice-result-card").count() == 2
+    expect(page.locator(".venice-result-card")).to_have_count(2)
     nb.assert_widgets_healthy()
     nb.shot("difference-and-grid")

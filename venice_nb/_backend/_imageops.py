@@ -344,9 +344,12 @@ def plan(prompt: str) -> list[str]:
     return names or ["restyle"]
 
 
-def apply_prompt(img: Image.Image, prompt: str, region: Region | None) -> Image.Image:
+def apply_prompt(
+    img: Image.Image, prompt: str, region: Region | None, *, style_seed: str = ""
+) -> Image.Image:
     """The prompt's operations on an RGB image. ``region`` (the mask) only steers "remove";
-    the caller blends the result into the base by the mask."""
+    the caller blends the result into the base by the mask. ``style_seed`` (the model id)
+    varies the free-form restyle, so a grid of models shows different answers."""
     ops = {name: fn for name, _, fn in OPERATIONS}
     out = img
     for name in plan(prompt):
@@ -355,7 +358,7 @@ def apply_prompt(img: Image.Image, prompt: str, region: Region | None) -> Image.
                 out, region if region is not None else central_region(out.size)
             )
         elif name == "restyle":
-            out = seeded_restyle(out, prompt)
+            out = seeded_restyle(out, f"{style_seed}\n{prompt}" if style_seed else prompt)
         elif name.startswith("tint:"):
             out = _tint(COLOURS[name[5:]])(out)
         else:
@@ -374,6 +377,7 @@ def edit_image(
     aspect_ratio: str | None = None,
     resolution: str | None = None,
     violation_blur: bool = False,
+    model: str = "",
 ) -> Image.Image:
     """The whole local "model": geometry, layers, prompt operations, mask blend.
 
@@ -407,7 +411,7 @@ def edit_image(
     if alpha is not None:
         for ov in overlays:
             alpha = ImageChops.lighter(alpha, ov.getchannel("A"))
-    edited = apply_prompt(rgb, prompt, mask)
+    edited = apply_prompt(rgb, prompt, mask, style_seed=model)
     if refs:
         ref = Image.new("RGB", out_size, mean_colour(refs[0]))
         edited = Image.blend(edited, ref, 0.15)

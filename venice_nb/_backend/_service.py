@@ -133,6 +133,7 @@ def render_edit(
         aspect_ratio=ratio,
         resolution=job.resolution,
         violation_blur=violation and job.safe_mode,
+        model=job.model.id,
     )
     headers = {
         H_MODEL_ID: job.model.id,

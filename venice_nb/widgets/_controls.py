@@ -23,12 +23,14 @@ import traitlets
 from .._constants import OUTPUT_FORMATS
 from .._errors import ValidationError, VeniceError
 from .._models import ModelInfo, prompt_length
-from ._util import friendly_error
+from ._util import encoded_size, friendly_error
 
 __all__ = ["OPERATIONS", "EditControls"]
 
 OPERATIONS = ("edit", "multi-edit", "remove background")
 _DEFAULT = "(model default)"
+_SAFE_MODE_DEFAULT = True  # the API's defaults (openapi.yaml): sent only when changed
+_ENHANCE_DEFAULT = False
 _TICK_SECONDS = 1.0
 
 
@@ -109,10 +111,26 @@ class EditControls(widgets.VBox):
         if self.operation == "multi-edit" and self._quality.layout.display != "none" \
                 and self._quality.value != _DEFAULT:
             opts["quality"] = self._quality.value
-        opts["safe_mode"] = self._safe.value
-        if self._enhance.value:
-            opts["enhance_prompt"] = True
+        # Only what the user changed from the API's defaults: an edit from the widget then has
+        # the same request (and fingerprint) as the same edit written in code.
+        if self._safe.value != _SAFE_MODE_DEFAULT:
+            opts["safe_mode"] = self._safe.value
+        if self._enhance.value != _ENHANCE_DEFAULT:
+            opts["enhance_prompt"] = self._enhance.value
         return opts
+
+    @property
+    def multi_edit_supported(self) -> bool:
+        """Whether the selected model takes more than one image (base + mask or layers)."""
+        model = self.model
+        return model is None or model.max_input_images >= 2
+
+    def show_hint(self, text: str) -> None:
+        """A short, non-error note under the options (empty text hides it)."""
+        self._hint.value = (
+            f"<small class='venice-hint' style='color:#92400e'>{html.escape(text)}</small>"
+            if text else ""
+        )
 
     def estimate(self) -> float | None:
         """USD estimate for one click with the current choices (None when unknown)."""
@@ -165,9 +183,11 @@ class EditControls(widgets.VBox):
         self._resolution = widgets.Dropdown(description="Resolution")
         self._quality = widgets.Dropdown(description="Quality")
         self._format = widgets.Dropdown(description="Format", options=[_DEFAULT, *OUTPUT_FORMATS])
-        self._safe = widgets.Checkbox(value=True, description="Safe mode", indent=False)
-        self._enhance = widgets.Checkbox(value=False, description="Enhance prompt (+~30 s)",
-                                         indent=False)
+        self._safe = widgets.Checkbox(value=_SAFE_MODE_DEFAULT, description="Safe mode",
+                                      indent=False)
+        self._enhance = widgets.Checkbox(value=_ENHANCE_DEFAULT,
+                                         description="Enhance prompt (+~30 s)", indent=False)
+        self._hint = widgets.HTML()
         self._model.add_class("venice-model")
         for box, name in ((self._aspect, "aspect"), (self._resolution, "resolution"),
                           (self._quality, "quality"), (self._format, "format")):
@@ -204,6 +224,7 @@ class EditControls(widgets.VBox):
             self._options,
             widgets.HBox([self._run_button, self._cancel_button, self._cost],
                          layout=widgets.Layout(align_items="center")),
+            self._hint,
             self._status,
         )
 
@@ -257,13 +278,13 @@ class EditControls(widgets.VBox):
 
     def _refresh_now(self) -> None:
         model = self.model
+        self._offer_operations(model)
         op = self.operation
         needs_prompt = op != "remove background"
         for part in (self._prompt_box, self._model, self._options):
             part.layout.display = None if needs_prompt else "none"
         if model is not None:
-            _offer(self._aspect, [r for r in model.aspect_ratios if r != "auto"],
-                   model.default_aspect_ratio, extra=("auto",) if model.aspect_ratios else ())
+            _offer(self._aspect, list(model.aspect_ratios), model.default_aspect_ratio)
             _offer(self._resolution, list(model.resolutions), model.default_resolution)
             _offer(self._quality, list(model.qualities) if op == "multi-edit" else [],
                    model.default_quality)
@@ -277,6 +298,20 @@ class EditControls(widgets.VBox):
             f"{' — too long for this model' if over else ''}</small>"
         )
         self._update_cost()
+
+    def _offer_operations(self, model: ModelInfo | None) -> None:
+        """Multi-edit only for models that take several images; leave it if the model changed."""
+        if self.multi_edit_supported:
+            ops = OPERATIONS
+            self.show_hint("")
+        else:
+            ops = tuple(o for o in OPERATIONS if o != "multi-edit")
+            if self.operation == "multi-edit":
+                self.operation = "edit"
+                self.show_hint(single_image_hint(model))
+        if tuple(self._operation.options) != ops:
+            self._operation.options = ops
+            self._operation.value = self.operation
 
     def _update_cost(self) -> None:
         try:
@@ -297,7 +332,12 @@ class EditControls(widgets.VBox):
         """How many images a run would send, without copying any (runs on every keystroke)."""
         if self.operation != "multi-edit":
             return 1
-        painted = getattr(self.source, "coverage", 0) > 0 or callable(self.source)
+        src = self.source
+        if callable(src):  # only the callable knows whether it has a mask this time
+            mask = src()[1]
+            painted = mask is not None and bool(np.any(mask))
+        else:
+            painted = getattr(src, "coverage", 0) > 0
         return 1 + int(painted) + len(self.layers)
 
     def _inputs(self) -> list[Any]:
@@ -379,13 +419,19 @@ class EditControls(widgets.VBox):
         self._status.value = friendly_error(exc)
 
 
-def _offer(box: widgets.Dropdown, values: list[str], default: str | None,
-           extra: tuple[str, ...] = ()) -> None:
-    """Show ``box`` with the model's values (keeping the user's pick if still valid)."""
+def single_image_hint(model: ModelInfo | None) -> str:
+    """Why a painted mask is not used with a one-image model, and what to do instead."""
+    name = model.name if model is not None else "This model"
+    return (f"{name} takes one image, so it edits the whole image and a painted mask is not "
+            "sent. Pick a model that takes several images to edit only the painted area.")
+
+
+def _offer(box: widgets.Dropdown, values: list[str], default: str | None) -> None:
+    """Show ``box`` with exactly the model's values (keeping the user's pick if still valid)."""
     if not values:
         box.layout.display = "none"
         return
-    options = [_DEFAULT, *extra, *values]
+    options = [_DEFAULT, *values]
     keep = box.value if box.value in options else _DEFAULT
     if list(box.options) != options:
         box.options = options
@@ -398,7 +444,7 @@ def _done_text(result: Any) -> str:
     where = (
         "<b style='color:#b45309'>LOCAL backend</b> (simulated)" if result.is_local else "Venice"
     )
-    w, h = result.size
+    w, h = encoded_size(result)
     warn = " · ⚠ flagged as a content violation" if result.content_violation else ""
     return (
         f"<span class='venice-done'>Done on {where}: {html.escape(result.caption())} · "

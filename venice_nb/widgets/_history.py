@@ -1,27 +1,72 @@
-"""Region-based undo for a full-resolution mask.
+"""Region-based, compressed undo for a full-resolution mask.
 
-Each step stores only the rectangle it changed, so undoing a brush stroke on a 33 Mpx image keeps
-a few hundred KB, not a whole mask copy. A shadow copy of the mask (the state at the last commit)
-provides the "before" pixels, so nothing has to be copied while a stroke is being painted.
+Each step stores only the rectangle it changed, compressed: a hard-edged region (0/255 only)
+as one bit per pixel (``np.packbits``), anything else with zlib. Whole-mask actions are recorded
+as the action itself where that is enough (invert undoes itself; redoing fill / clear replays
+them), so 20 inverts of a 33 Mpx mask cost bytes, not gigabytes. A shadow copy of the mask (the
+state at the last commit) provides the "before" pixels, so nothing is copied during a stroke.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from .. import masks
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (half-open, pixel indices)
 
 # Undo keeps the most recent steps within this many bytes (always at least one step).
-DEFAULT_BUDGET_BYTES = 512 * 2**20
+DEFAULT_BUDGET_BYTES = 64 * 2**20
 DEFAULT_MAX_STEPS = 100
+OPS = ("invert", "fill", "clear")  # whole-mask actions that can be replayed instead of stored
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A compressed mask region: zlib of its bits for 0/255 regions, else zlib of the bytes."""
+
+    shape: tuple[int, int]
+    bits: bool
+    data: bytes
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data)
+
+    def unpack(self) -> np.ndarray:
+        if self.bits:
+            bits = np.frombuffer(zlib.decompress(self.data), np.uint8)
+            flat = np.unpackbits(bits, count=self.shape[0] * self.shape[1])
+            return (flat * np.uint8(255)).reshape(self.shape)
+        return np.frombuffer(zlib.decompress(self.data), np.uint8).reshape(self.shape)
+
+
+def pack(region: np.ndarray) -> Packed:
+    """Compress ``region`` losslessly (the cheapest exact form for its values)."""
+    shape = (int(region.shape[0]), int(region.shape[1]))
+    if np.all((region == 0) | (region == 255)):
+        bits = np.packbits(region.astype(bool, copy=False))
+        return Packed(shape, True, zlib.compress(bits.tobytes(), 1))
+    return Packed(shape, False, zlib.compress(np.ascontiguousarray(region).tobytes(), 1))
 
 
 @dataclass(frozen=True)
 class _Step:
+    """One change of ``box``: ``before`` / ``after`` are stored pixels or an op name to replay.
+
+    ``after`` is None until the step is first undone (the redo pixels are captured then).
+    """
+
     box: Box
-    pixels: np.ndarray  # the region's content to restore
+    before: Packed | str
+    after: Packed | str | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(p.nbytes for p in (self.before, self.after) if isinstance(p, Packed))
 
 
 def union(a: Box | None, b: Box) -> Box:
@@ -38,8 +83,16 @@ def clip(box: Box, width: int, height: int) -> Box | None:
     return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
 
 
+def apply_op(region: np.ndarray, op: str) -> None:
+    """Run a whole-mask action in place (the painter and undo share this)."""
+    if op == "invert":
+        masks.invert(region, out=region)
+    else:
+        region.fill(255 if op == "fill" else 0)
+
+
 class MaskHistory:
-    """Undo/redo stacks of mask regions, bounded by bytes and step count."""
+    """Undo/redo stacks of compressed mask changes, bounded by bytes and step count."""
 
     def __init__(
         self,
@@ -63,6 +116,11 @@ class MaskHistory:
     def can_redo(self) -> bool:
         return bool(self._redo)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes the undo and redo steps hold (the budget applies to this)."""
+        return sum(s.nbytes for s in (*self._undo, *self._redo))
+
     def commit(self, box: Box | None) -> bool:
         """Record that the mask changed inside ``box``; False (and nothing kept) if it did not."""
         if box is None:
@@ -72,18 +130,51 @@ class MaskHistory:
         after = self._mask[sl]
         if np.array_equal(before, after):
             return False
-        self._undo.append(_Step(box, before.copy()))
+        self._push(_Step(box, pack(before)))
         self._shadow[sl] = after
-        self._redo.clear()
-        self._trim()
+        return True
+
+    def apply(self, op: str) -> bool:
+        """Run whole-mask ``op`` (one of OPS) on the mask and record it; False if nothing changed.
+
+        Invert is its own undo; fill / clear keep the previous mask compressed for undo.
+        """
+        if op not in OPS:
+            raise ValueError(f"op must be one of {OPS}; got {op!r}")
+        h, w = self._mask.shape
+        if op == "invert":
+            if self._mask.size == 0:
+                return False
+            before: Packed | str = "invert"
+        else:
+            value = 255 if op == "fill" else 0
+            if np.all(self._mask == value):
+                return False
+            before = pack(self._mask)
+        apply_op(self._mask, op)
+        self._shadow[...] = self._mask
+        self._push(_Step((0, 0, w, h), before, op))
         return True
 
     def undo(self) -> Box | None:
         """Restore the previous state; returns the box that changed (None if nothing to undo)."""
-        return self._swap(self._undo, self._redo)
+        if not self._undo:
+            return None
+        step = self._undo.pop()
+        if step.after is None:  # first undo of a region step: keep what redo must put back
+            step = replace(step, after=pack(self._mask[_slices(step.box)]))
+        self._put(step.box, step.before)
+        self._redo.append(step)
+        return step.box
 
     def redo(self) -> Box | None:
-        return self._swap(self._redo, self._undo)
+        if not self._redo:
+            return None
+        step = self._redo.pop()
+        assert step.after is not None  # set when it was undone
+        self._put(step.box, step.after)
+        self._undo.append(step)
+        return step.box
 
     def reset(self, mask: np.ndarray) -> None:
         """Start over with a new mask array (e.g. a new base image): history is dropped."""
@@ -92,28 +183,25 @@ class MaskHistory:
         self._undo.clear()
         self._redo.clear()
 
-    def discard(self, box: Box | None) -> None:
-        """Put back the committed pixels in ``box`` (abandon an unfinished change)."""
-        if box is not None:
-            sl = _slices(box)
-            self._mask[sl] = self._shadow[sl]
+    def _push(self, step: _Step) -> None:
+        self._undo.append(step)
+        self._redo.clear()
+        self._trim()
 
-    def _swap(self, source: list[_Step], target: list[_Step]) -> Box | None:
-        if not source:
-            return None
-        step = source.pop()
-        sl = _slices(step.box)
-        target.append(_Step(step.box, self._mask[sl].copy()))
-        self._mask[sl] = step.pixels
-        self._shadow[sl] = step.pixels
-        return step.box
+    def _put(self, box: Box, content: Packed | str) -> None:
+        sl = _slices(box)
+        if isinstance(content, str):
+            apply_op(self._mask[sl], content)
+        else:
+            self._mask[sl] = content.unpack()
+        self._shadow[sl] = self._mask[sl]
 
     def _trim(self) -> None:
-        total = sum(s.pixels.nbytes for s in self._undo)
+        total = sum(s.nbytes for s in self._undo)
         while len(self._undo) > 1 and (
             total > self.budget_bytes or len(self._undo) > self.max_steps
         ):
-            total -= self._undo.pop(0).pixels.nbytes
+            total -= self._undo.pop(0).nbytes
 
 
 def _slices(box: Box) -> tuple[slice, slice]:

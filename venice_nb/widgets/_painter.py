@@ -1,10 +1,11 @@
 """``MaskPainter``: paint an edit mask over an image in the notebook.
 
 The mask lives at the image's full resolution in numpy; the canvas only shows a downscaled
-copy. Per mouse move the kernel stamps the segment into the mask inside the segment's bounding
-box (via ``venice_nb.masks.brush``) and sends one small batch of draw commands for the dab, so the
-cost per move does not grow with the image. The overlay is rebuilt from the mask, downscaled and
-limited to the changed rectangle, only when a stroke ends or on undo / invert / set_mask.
+copy. Per mouse move the kernel stamps the segment only into the display-size mask and sends one
+small batch of draw commands for the dab, so the cost per move depends on neither the image size
+nor (at full resolution) the brush. The stroke's points are kept; when it ends, the whole stroke
+is drawn into the full-resolution mask once (``venice_nb.masks.brush``), and the overlay is
+rebuilt from it, downscaled and limited to the changed rectangle.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from PIL import Image
 
 from .. import masks
 from .._errors import ValidationError
-from ._history import Box, MaskHistory, clip, union
+from ._history import Box, MaskHistory, clip
 from ._util import DEFAULT_MAX_DISPLAY, as_rgb, fit_size, hex_to_rgb, resize_rgb
 
 __all__ = ["TOOLS", "MaskPainter"]
@@ -73,8 +74,9 @@ class MaskPainter(widgets.VBox):
         **traits: Any,
     ) -> None:
         self._max_size = max_size
-        self._stroke_box: Box | None = None
+        self._points: list[tuple[float, float]] = []  # the stroke so far (full-res px)
         self._last: tuple[float, float] | None = None  # last point of the stroke (display px)
+        self._erasing = False
         self._drag_start: tuple[float, float] | None = None
         self._dab_style = "black"
         self._pointer = (0.0, 0.0)  # last known pointer position (display px)
@@ -167,15 +169,15 @@ class MaskPainter(widgets.VBox):
 
     def clear(self) -> None:
         """Empty the mask (undoable)."""
-        self._whole(lambda m: m.fill(0))
+        self._whole("clear")
 
     def fill(self) -> None:
         """Select the whole image (undoable)."""
-        self._whole(lambda m: m.fill(255))
+        self._whole("fill")
 
     def invert(self) -> None:
         """Swap change and keep (undoable)."""
-        self._whole(lambda m: masks.invert(m, out=m))
+        self._whole("invert")
 
     def redraw(self) -> None:
         """Repaint every layer from the kernel's state (also runs when a new view connects)."""
@@ -197,7 +199,7 @@ class MaskPainter(widgets.VBox):
         self._mask = np.zeros((self._height, self._width), np.uint8)
         self._small = np.zeros((self._dh, self._dw), np.uint8)
         self._history = MaskHistory(self._mask)
-        self._stroke_box = None
+        self._points = []
         self._last = self._drag_start = None
         self.canvas.width, self.canvas.height = self._dw, self._dh
         self.canvas.layout.width = f"{self._dw}px"  # a flex column would stretch it otherwise
@@ -215,10 +217,11 @@ class MaskPainter(widgets.VBox):
     def _everything(self) -> Box:
         return (0, 0, self._width, self._height)
 
-    def _whole(self, op: Callable[[np.ndarray], Any]) -> None:
+    def _whole(self, op: str) -> None:
+        """A whole-mask action, recorded as the action (cheap to undo) rather than pixels."""
         self._finish_stroke()
-        op(self._mask)
-        self._commit(self._everything)
+        changed = self._history.apply(op)
+        self._after_change(self._everything, bump=changed)
 
     def _commit(self, box: Box | None) -> None:
         """Record a change in ``box``; the overlay there is redrawn from the mask either way
@@ -282,18 +285,12 @@ class MaskPainter(widgets.VBox):
             layer.clear_rect(x0, y0, x1 - x0, y1 - y0)
             layer.put_image_data(self._overlay_rgba(self._small[y0:y1, x0:x1]), x0, y0)
 
-    # Strokes: stamp into the full mask within the segment box, draw the dab on the overlay.
+    # Strokes: per move, stamp the display-size mask and draw the dab; full resolution at the end.
     def _stamp(self, x: float, y: float) -> None:
-        value = 0 if self.tool == "eraser" else 255
-        fx, fy = self._full(x, y)
-        last = self._full(*self._last) if self._last is not None else (fx, fy)
-        segment = [last, (fx, fy)]
-        r = self._radius
-        masks.brush(None, segment, r, out=self._mask, value=value)
-        seg_box = masks.stroke_box(self._mask, segment, r)
-        if seg_box is not None:
-            self._stroke_box = union(self._stroke_box, seg_box)
+        value = 0 if self._erasing else 255
+        self._points.append(self._full(x, y))
         px, py = self._last if self._last is not None else (x, y)
+        masks.brush(None, [(px, py), (x, y)], self.brush_size / 2, out=self._small, value=value)
         self._last = (x, y)
         layer = self.canvas[_OVERLAY]
         # Erase then repaint the dab so overlapping dabs do not stack their transparency.
@@ -312,13 +309,20 @@ class MaskPainter(widgets.VBox):
         layer.line_cap = "round"
         r, g, b = hex_to_rgb(self.color)
         self._dab_style = f"rgba({r},{g},{b},{self.opacity:.3f})"
+        self._erasing = self.tool == "eraser"
         self._stamp(x, y)
 
     def _finish_stroke(self) -> None:
-        box, self._stroke_box = self._stroke_box, None
+        """Draw the whole stroke into the full-resolution mask, once, and record it."""
+        points, self._points = self._points, []
         self._last = None
-        if box is not None:
-            self._commit(box)
+        if not points:
+            return
+        r = self._radius
+        masks.brush(None, points, r, out=self._mask, value=0 if self._erasing else 255)
+        box = masks.stroke_box(self._mask, points, r)
+        # The preview stamped _small; the commit resamples it from the mask in the stroke's box.
+        self._commit(box if box is not None else self._everything)
 
     def _apply_shape(self, x: float, y: float) -> None:
         (x0, y0), (x1, y1) = self._full(*self._drag_start), self._full(x, y)  # type: ignore[misc]
@@ -547,6 +551,11 @@ def _as_mask(mask: Any, width: int, height: int) -> np.ndarray:
     """Any mask-like input -> HxW uint8 at (width, height), resized if the aspect matches."""
     arr = masks.as_mask(mask)
     h, w = arr.shape
+    if not h or not w:
+        raise ValidationError(
+            f"mask is empty ({w}x{h}); the image is {width}x{height}",
+            action="pass an HxW mask at the image size, e.g. masks.rect(painter.image, box)",
+        )
     if (w, h) != (width, height):
         if abs(w / h - width / height) > 0.01 * (width / height):
             raise ValidationError(

@@ -1,7 +1,9 @@
 """``EditStudio``: painter + controls + viewer + history, for chained edits in one widget.
 
 Every result joins the history; any entry (the original included) can become the base for the
-next edit, which is how edits chain and how an earlier state is restored.
+next edit, which is how edits chain and how an earlier state is restored. Entries keep each
+result's encoded bytes and decode on use, so a long session does not hold a decoded
+full-resolution array per edit.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from ._controls import EditControls
+from ._controls import EditControls, single_image_hint
 from ._painter import MaskPainter
 from ._util import as_rgb
 from ._viewers import CompareView, ResultGrid
@@ -25,9 +27,16 @@ __all__ = ["EditStudio", "HistoryEntry"]
 class HistoryEntry:
     """One state: the original image or an edit result (with the base it was made from)."""
 
-    image: np.ndarray
-    result: Any = None  # EditResult, None for the original
+    result: Any = None  # EditResult (its encoded bytes), None for the original
     parent: int | None = None  # index of the base the edit was made from
+    original: np.ndarray | None = None  # only the original is kept decoded
+
+    @property
+    def image(self) -> np.ndarray:
+        """The state's RGB pixels (a result is decoded from its bytes on each call)."""
+        if self.original is not None:
+            return self.original
+        return as_rgb(self.result)
 
     @property
     def label(self) -> str:
@@ -52,7 +61,7 @@ class EditStudio(widgets.VBox):
 
             client = Client()
         original = as_rgb(image)
-        self._history: list[HistoryEntry] = [HistoryEntry(original)]
+        self._history: list[HistoryEntry] = [HistoryEntry(original=original)]
         self.painter = MaskPainter(original, max_size=max_size)
         self.controls = EditControls(client, source=self.painter, prompt=prompt, model=model)
         self.controls.layout.width = "440px"
@@ -101,8 +110,8 @@ class EditStudio(widgets.VBox):
 
     @property
     def base(self) -> np.ndarray:
-        """The image the next edit starts from."""
-        return self._history[self.base_index].image
+        """The image the next edit starts from (the painter's copy: nothing is decoded)."""
+        return self.painter.image
 
     @property
     def mask(self) -> np.ndarray:
@@ -110,28 +119,31 @@ class EditStudio(widgets.VBox):
 
     def use_as_base(self, index: int) -> None:
         """Make history entry ``index`` the base (chain an edit, or go back to an earlier state)."""
-        entry = self._history[index]
+        image = self._history[index].image
         self.base_index = index
-        self.painter.set_image(entry.image, keep_mask=True)
+        self.painter.set_image(image, keep_mask=True)
         self._show_base()
 
     # ---------------------------------------------------------------- internals
     def _on_result(self, result: Any) -> None:
-        image = as_rgb(result)
-        self._history.append(HistoryEntry(image, result, parent=self.base_index))
+        self._history.append(HistoryEntry(result, parent=self.base_index))
         self.strip.append(result)
-        self.viewer.set_images(self.base, image, labels=("Base", "Result"))
+        self.viewer.set_images(self.painter.image, result, labels=("Base", "Result"))
         self.viewer.layout.display = None
         self._use_result.disabled = False
 
     def _on_mask(self, _change: Any) -> None:
-        # A painted mask only matters to multi-edit: switch to it rather than ignore the mask.
+        # A painted mask only matters to multi-edit: switch to it rather than ignore the mask,
+        # unless the model takes one image; then say why the mask is not used.
         if self.controls.operation == "edit" and self.painter.coverage > 0:
-            self.controls.operation = "multi-edit"
+            if self.controls.multi_edit_supported:
+                self.controls.operation = "multi-edit"
+            else:
+                self.controls.show_hint(single_image_hint(self.controls.model))
 
     def _show_base(self) -> None:
         entry = self._history[self.base_index]
-        h, w = entry.image.shape[:2]
+        h, w = self.painter.image.shape[:2]
         self._where.value = (
             f"<small>Base: history #{self.base_index} ({entry.label}), {w}×{h}</small>"
         )

@@ -20,11 +20,24 @@ DEFAULT_MAX_DISPLAY = (800, 600)
 
 
 def as_pil(image: Any) -> Image.Image:
-    """Any venice_nb image input, or an EditResult (anything with a PIL ``.image``)."""
+    """Any venice_nb image input, or an EditResult (anything with a PIL ``.image``).
+
+    A result is decoded from its encoded ``.data``: ``result.image`` would keep the decoded
+    full-resolution pixels alive on every result a history or grid holds.
+    """
+    data = getattr(image, "data", None)
+    if isinstance(data, bytes) and hasattr(type(image), "image"):
+        return to_pil(data)
     inner = getattr(image, "image", None)
     if isinstance(inner, Image.Image):
         return inner
     return to_pil(image)
+
+
+def encoded_size(result: Any) -> tuple[int, int]:
+    """(width, height) of a result from its header: ``result.size`` decodes and caches pixels."""
+    with Image.open(io.BytesIO(result.data)) as img:
+        return img.size
 
 
 def as_rgb(image: Any) -> np.ndarray:

@@ -225,7 +225,7 @@ class ResultGrid(widgets.VBox):
 def _split_item(item: Any) -> tuple[Any, str]:
     if isinstance(item, Sequence) and not isinstance(item, (str, bytes)) and len(item) == 2:
         return item[0], caption_of(str(item[1]))
-    if hasattr(item, "image"):
+    if hasattr(type(item), "image"):  # on the class: an instance check would decode the result
         return item, caption_of(item)
     raise TypeError(
         f"ResultGrid takes EditResult objects or (image, caption) pairs, not {type(item).__name__}"
