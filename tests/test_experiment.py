@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,18 +15,27 @@ import venice_nb as vnb
 from venice_nb import _request
 from venice_nb._backend import BackendConfig, LocalBackend
 from venice_nb._constants import H_RATELIMIT_LIMIT, H_RATELIMIT_REMAINING, H_RATELIMIT_RESET
-from venice_nb._experiment import (
-    ExperimentResults,
-    _Pacer,
-    estimate_experiment_async,
-    experiment_async,
-)
+from venice_nb._experiment import ExperimentResults, estimate_experiment_async, experiment_async
+from venice_nb._pacer import _PACERS, _Pacer, _pacer_for
 
 from ._spec import SpecCheckingTransport
 from .conftest import TEST_KEY, png_bytes, sample_path
 
 MASK = png_bytes((451, 300), (255,), "L")  # the cat sample's size; white = change everything
 REFERENCE = png_bytes((320, 240), (200, 30, 30))
+SNAPSHOT = Path(__file__).resolve().parents[2] / "shared" / "venice" / "models-snapshot.json"
+
+
+def _venice_price(model_id: str, *path: str) -> float:
+    """USD from Venice's public model snapshot, not from the package's own copy of it."""
+    node = {m["id"]: m for m in json.loads(SNAPSHOT.read_text())["data"]}[model_id]
+    for key in ("model_spec", "pricing", *path):
+        node = node[key]
+    return node["usd"]
+
+
+FIRERED = _venice_price("firered-image-edit", "inpaint")
+QWEN = _venice_price("qwen-image-2-edit", "inpaint")
 
 
 @contextlib.contextmanager
@@ -42,31 +53,35 @@ def _images_sent(backend: LocalBackend) -> int:
     return backend.stats.requests - 1
 
 
-# Cost estimates, against the prices in Venice's public model snapshot
-# (/work/shared/venice/models-snapshot.json): the expected numbers are copied from there.
+# Cost estimates, against the prices in Venice's public model snapshot.
 def test_estimate_prices_resolution_quality_and_extra_images(backend):
+    gpt_price = _venice_price("gpt-image-2-edit", "quality", "2K", "high")
+    gpt_extra = _venice_price("gpt-image-2-edit", "inputImages", "additional")
+    grok_price = _venice_price("grok-imagine-edit", "resolutions", "1K")
+    grok_extra = _venice_price("grok-imagine-edit", "inputImages", "additional")
+    banana_4k = _venice_price("nano-banana-2-edit", "resolutions", "4K")
     with _client(backend) as client:
         gpt = vnb.estimate_experiment(
             sample_path(), "a red scarf", "gpt-image-2-edit",
             masks={"mask+reference": [MASK, REFERENCE]}, resolution="2K", quality="high",
             client=client,
         )
-        assert gpt.total_usd == pytest.approx(0.52 + 2 * 0.0092)  # 2K high, 2 extra images
+        assert gpt.total_usd == pytest.approx(gpt_price + 2 * gpt_extra)  # 2 extra images
         grok = vnb.estimate_experiment(sample_path(), "snow", "grok-imagine-edit", client=client)
-        assert grok.total_usd == pytest.approx(0.03 + 0.0023)  # no image included in the price
+        assert grok.total_usd == pytest.approx(grok_price + grok_extra)  # none included
         banana = vnb.estimate_experiment(sample_path(), ["snow", "rain"], "nano-banana-2-edit",
                                          resolution="4K", client=client)
-        assert banana.total_usd == pytest.approx(2 * 0.19)
+        assert banana.total_usd == pytest.approx(2 * banana_4k)
         mixed = vnb.estimate_experiment(
             [sample_path("cat"), sample_path("rocket")], ["snow", "rain", "fog"],
             ["firered-image-edit", "qwen-image-2-edit"], client=client,
         )
     assert mixed.jobs == 12 and mixed.to_send == 12 and mixed.cached == 0
     assert mixed.by_model == {
-        "firered-image-edit": {"jobs": 6, "usd": pytest.approx(6 * 0.04)},
-        "qwen-image-2-edit": {"jobs": 6, "usd": pytest.approx(6 * 0.05)},
+        "firered-image-edit": {"jobs": 6, "usd": pytest.approx(6 * FIRERED)},
+        "qwen-image-2-edit": {"jobs": 6, "usd": pytest.approx(6 * QWEN)},
     }
-    assert mixed.total_usd == mixed.to_spend_usd == pytest.approx(6 * 0.04 + 6 * 0.05)
+    assert mixed.total_usd == mixed.to_spend_usd == pytest.approx(6 * FIRERED + 6 * QWEN)
     assert mixed.is_local  # the local backend answers: the figures are Venice prices, not charges
     assert backend.stats.requests == 1  # GET /models only: estimating sends no edit
     assert "12 jobs" in str(mixed) and "firered-image-edit: 6 jobs" in str(mixed)
@@ -125,7 +140,7 @@ def test_grid_runs_every_combination_in_order(backend):
     assert all(r.result.model_id == r.model and r.result.prompt == r.prompt for r in results)
     assert all(r.result.request["endpoint"] == "/image/edit" for r in results)
     assert _images_sent(backend) == 8
-    assert results.spent_usd == pytest.approx(4 * 0.04 + 4 * 0.05)
+    assert results.spent_usd == pytest.approx(4 * FIRERED + 4 * QWEN)
     frame = results.to_dataframe()
     assert list(frame["status"]) == ["done"] * 8
     assert {"image", "prompt", "model", "estimated_cost", "elapsed", "error"} <= set(frame)
@@ -152,7 +167,7 @@ def test_failures_are_recorded_and_the_rest_goes_on(backend):
     assert done.status == "done" and done.ok
     assert failed.status == "failed" and isinstance(failed.error, vnb.ContentPolicyError)
     assert failed.result is None and failed.spent_usd == 0
-    assert results.failed == [failed] and results.spent_usd == pytest.approx(0.04)
+    assert results.failed == [failed] and results.spent_usd == pytest.approx(FIRERED)
     assert failed.to_dict()["error_type"] == "ContentPolicyError"
     sheet = results.contact_sheet()
     assert len(sheet) == 2 and "FAILED" in sheet.items[1][1]
@@ -160,15 +175,35 @@ def test_failures_are_recorded_and_the_rest_goes_on(backend):
 
 def test_budget_stops_before_the_job_that_would_exceed_it(backend):
     grid = (sample_path(), ["snow", "rain", "fog"], ["firered-image-edit", "qwen-image-2-edit"])
+    # In order the jobs alternate firered, qwen: a budget between four and five jobs' worth.
+    four = 2 * FIRERED + 2 * QWEN
+    budget = (four + (four + FIRERED)) / 2
     with _client(backend) as client:
-        # In order the jobs cost .04 .05 .04 .05 .04 .05: the fifth would make .22 > .20.
-        estimate = vnb.estimate_experiment(*grid, client=client, budget=0.20)
-        results = vnb.experiment(*grid, client=client, budget=0.20, progress=False)
+        estimate = vnb.estimate_experiment(*grid, client=client, budget=budget)
+        results = vnb.experiment(*grid, client=client, budget=budget, progress=False)
     assert (estimate.to_send, estimate.over_budget) == (4, 2)
-    assert estimate.to_spend_usd == pytest.approx(0.18)
+    assert estimate.to_spend_usd == pytest.approx(four)
     assert [r.status for r in results] == ["done"] * 4 + ["skipped"] * 2
-    assert results.spent_usd == pytest.approx(0.18) and results.spent_usd <= 0.20
+    assert results.spent_usd == pytest.approx(four) and results.spent_usd <= budget
     assert _images_sent(backend) == 4
+
+
+@pytest.mark.parametrize("budget", [0, 0.5])
+def test_a_budget_that_runs_nothing_fails_before_sending(backend, budget):
+    """Silently skipping every job would look like a run; on the local backend too, where
+    nothing is charged, budgets count Venice prices."""
+    price = _venice_price("gpt-image-2-edit", "inpaint")  # 1K, default quality (high)
+    fraction = budget * price
+    with _client(backend) as client:
+        for call in (vnb.estimate_experiment, vnb.experiment):
+            with pytest.raises(vnb.ValidationError) as info:
+                call(sample_path(), ["snow", "rain"], ["gpt-image-2-edit", "firered-image-edit"],
+                     client=client, budget=fraction)
+            text = f"{info.value} {info.value.action}"
+            assert "runs none of the 4 jobs" in text and f"${price:.4f}" in text
+            assert f"cheapest job costs ${FIRERED:.4f}" in text
+            assert "raise budget" in text and "local backend" in text
+    assert _images_sent(backend) == 0
 
 
 def test_stored_results_are_free_under_a_budget_and_a_rerun_sends_nothing(backend, tmp_path):
@@ -203,15 +238,15 @@ def test_replay_only_experiment_fails_loudly_before_sending(backend, tmp_path):
     with _client(backend, store=folder) as client:
         vnb.experiment(sample_path(), ["snow"], "firered-image-edit", client=client,
                        progress=False)
+    before = (backend.stats.requests, backend.stats.by_status)
     with _client(backend, store=folder, store_mode="replay") as replay:
-        replay.models()
-        before = backend.stats.requests
         with pytest.raises(vnb.ReplayMissError, match="lacks 1 of 2"):
             vnb.experiment(sample_path(), ["snow", "rain"], "firered-image-edit",
                            client=replay, progress=False)
         ok = vnb.experiment(sample_path(), ["snow"], "firered-image-edit", client=replay,
                             progress=False)
-        assert backend.stats.requests == before
+    # Nothing at all reached the backend, not even GET /models (the store has the list).
+    assert (backend.stats.requests, backend.stats.by_status) == before
     assert ok.counts["cached"] == 1
 
 
@@ -221,8 +256,24 @@ def _grid(n_prompts: int) -> tuple:
             ["firered-image-edit", "qwen-image-2-edit"])
 
 
-def test_pacing_keeps_under_a_small_limit():
-    config = BackendConfig(rate_limit=4, rate_window=1.0)
+class _FakeClock:
+    """Unix time for the backend's rate windows and the pacer alike; it moves only when the
+    pacer waits, so whole one-minute windows pass at once, however fast the machine is."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.25  # not on a whole second: the reset header is rounded up
+        self.start = self.now
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_pacing_keeps_under_a_small_limit(monkeypatch):
+    clock = _FakeClock()
+    config = BackendConfig(rate_limit=4, rate_window=60.0, clock=clock)
     # Control: the same grid fired all at once does hit the limit on this backend.
     with LocalBackend(config) as backend:
 
@@ -236,11 +287,15 @@ def test_pacing_keeps_under_a_small_limit():
 
         asyncio.run(burst())
         assert backend.stats.by_status.get(429, 0) > 0
+    assert clock.now == clock.start  # the control ran in one window
     with LocalBackend(config) as backend, _client(backend, max_retries=0) as client:
+        monkeypatch.setitem(_PACERS, backend.url, _Pacer(clock=clock, sleep=clock.sleep))
         first = vnb.experiment(*_grid(5), client=client, progress=False)
-        second = vnb.experiment(*_grid(3), client=client, progress=False)  # same windows
+        second = vnb.experiment(*_grid(3), client=client, progress=False)  # shares the pace
         assert backend.stats.by_status == {200: 1 + 10 + 6}
     assert first.counts["done"] == 10 and second.counts["done"] == 6
+    # 16 edits at 4 a window: the pacer did wait out at least three windows (fake time).
+    assert clock.now - clock.start >= 3 * 60.0
 
 
 def test_async_experiment_and_a_running_loop(backend):
@@ -248,7 +303,7 @@ def test_async_experiment_and_a_running_loop(backend):
         async with vnb.AsyncClient(TEST_KEY, base_url=backend.url) as client:
             estimate = await estimate_experiment_async(sample_path(), ["snow", "rain"],
                                                        "firered-image-edit", client=client)
-            assert estimate.to_spend_usd == pytest.approx(2 * 0.04)
+            assert estimate.to_spend_usd == pytest.approx(2 * FIRERED)
             with pytest.raises(vnb.ValidationError, match="estimate_experiment_async"):
                 vnb.estimate_experiment(sample_path(), "snow", client=client)
             awaited = await experiment_async(sample_path(), ["snow", "rain"],
@@ -279,7 +334,7 @@ def test_plain_progress_when_not_in_a_notebook(backend, capsys):
         vnb.experiment(sample_path(), ["snow", "rain"], "firered-image-edit", client=client,
                        progress="plain")
     err = capsys.readouterr().err
-    assert "experiment 2/2: 2 done, 0 cached, 0 failed, 0 skipped, ~$0.080" in err
+    assert f"experiment 2/2: 2 done, 0 cached, 0 failed, 0 skipped, ~${2 * FIRERED:.3f}" in err
     with pytest.raises(vnb.ValidationError, match="progress="):
         vnb.experiment(sample_path(), "snow", progress="fancy")
 
@@ -384,6 +439,39 @@ def test_pacer_without_headers_uses_a_sliding_minute():
     assert _drain(pacer, 1.0) == [2, 3]
     assert pacer.try_start(1.0) == (None, pytest.approx(59.02))
     assert _drain(pacer, 60.5) == [4]
+
+
+def test_rate_limit_applies_to_a_server_already_paced(monkeypatch):
+    url = "http://127.0.0.1:9/api/v1"  # never contacted: only the registry is exercised
+    monkeypatch.delitem(_PACERS, url, raising=False)
+    assert _pacer_for(url, 20).limit == 20
+    assert _pacer_for(url, 5).limit == 5  # a later, lower rate_limit is honoured
+    assert _pacer_for(url, 20).limit == 5  # the default argument does not undo it
+    pacer = _pacer_for(url, 5)
+    pacer.try_start(0.0)
+    pacer.observe(1, _rate(10, 60.0, limit=11))  # the server states its real limit
+    assert _pacer_for(url, 3).limit == 11  # which wins over any guess
+    monkeypatch.delitem(_PACERS, url)
+
+
+def test_rate_limit_paces_a_headerless_server(monkeypatch):
+    """Without x-ratelimit headers the pacer's sliding window is the only brake, and it must
+    be the rate_limit of this run even after an earlier run on the same server."""
+    url = "http://127.0.0.1:9/api/v1"
+    monkeypatch.delitem(_PACERS, url, raising=False)
+    _pacer_for(url, 20)  # an earlier experiment
+    pacer = _pacer_for(url, 2)
+    pacer.try_start(0.0)
+    pacer.observe(1, {"content-type": "image/png"})  # answered, no rate-limit headers
+    assert _drain(pacer, 1.0) == [2]
+    assert pacer.try_start(1.0)[0] is None
+    monkeypatch.delitem(_PACERS, url)
+
+
+def test_bad_rate_limit_fails_before_any_request(backend):
+    with _client(backend) as client, pytest.raises(vnb.ValidationError, match="rate_limit=0"):
+        vnb.experiment(sample_path(), "snow", client=client, rate_limit=0, progress=False)
+    assert backend.stats.requests == 0
 
 
 def test_pacer_is_shared_per_server_and_learns_from_live_headers(backend):

@@ -24,6 +24,7 @@ from venice_nb._models import ModelInfo
 from venice_nb._store import STORE_ENV, StoredRecord, StoreWarning
 
 from .conftest import TEST_KEY, png_bytes, sample_path
+from .test_experiment import _venice_price
 
 LOCAL_FIRERED = ModelInfo(id="firered-image-edit", name="FireRed Edit (venice_nb local)",
                           type="inpaint", price_usd=0.04)
@@ -31,6 +32,7 @@ VENICE_FIRERED = ModelInfo(id="firered-image-edit", name="FireRed Edit", type="i
                            price_usd=0.04)
 HEADERS = {"content-type": "image/png", "x-venice-model-id": "firered-image-edit",
            "x-venice-model-name": "FireRed Edit (venice_nb local)"}
+VENICE_HEADERS = {**HEADERS, "x-venice-model-name": "FireRed Edit"}
 
 
 def _prepared(prompt: str, model: ModelInfo | None = LOCAL_FIRERED, **params):
@@ -72,7 +74,9 @@ def test_every_fact_needed_is_indexed(backend, tmp_path):
     assert record.prompt == "a red scarf"
     assert record.params == {"quality": "low", "resolution": "1K"}
     assert list(record.input_images) == result.request["images"] and len(record.input_images) == 2
-    assert record.estimated_cost == result.estimated_cost == pytest.approx(0.03 + 0.0092)
+    price = (_venice_price("gpt-image-2-edit", "quality", "1K", "low")
+             + _venice_price("gpt-image-2-edit", "inputImages", "additional"))  # 1 extra image
+    assert record.estimated_cost == result.estimated_cost == pytest.approx(price)
     assert record.model_name.endswith(" (venice_nb local)") and record.is_local
     assert record.output_sha256 == hashlib.sha256(result.data).hexdigest()
     assert Path(record.output_file).name.startswith(record.output_sha256)
@@ -113,14 +117,14 @@ def test_replay_only_refuses_a_missing_result_without_any_request(backend, tmp_p
     folder = tmp_path / "store"
     with vnb.Client(TEST_KEY, base_url=backend.url, store=folder) as client:
         client.edit(sample_path(), "make it snowy", model="firered-image-edit")
+    before = (backend.stats.requests, backend.stats.by_status)
     with vnb.Client(TEST_KEY, base_url=backend.url, store=folder,
                     store_mode="replay") as replay:
-        replay.models()  # the model list is free; from here on nothing may reach the backend
-        before = (backend.stats.requests, backend.stats.by_status)
         hit = replay.edit(sample_path(), "make it snowy", model="firered-image-edit")
         with pytest.raises(vnb.ReplayMissError) as info:
             replay.edit(sample_path(), "make it rainy", model="firered-image-edit")
-        assert (backend.stats.requests, backend.stats.by_status) == before
+    # Not even GET /models: the model list came from the store too.
+    assert (backend.stats.requests, backend.stats.by_status) == before
     assert hit.from_store
     text = str(info.value)
     assert "nothing was sent" in text and "make it rainy" in text and str(folder) in text
@@ -128,12 +132,26 @@ def test_replay_only_refuses_a_missing_result_without_any_request(backend, tmp_p
     assert info.value.action  # and says what to do
 
 
+def test_replay_only_without_a_stored_model_list_sends_nothing(backend, tmp_path):
+    folder = tmp_path / "store"
+    vnb.ResultStore(folder).record(_prepared("make it snowy"), HEADERS, png_bytes(), 0.1, True)
+    with vnb.Client(TEST_KEY, base_url=backend.url, store=folder,
+                    store_mode="replay") as replay:
+        with pytest.raises(vnb.ReplayMissError, match=r"no model list.*nothing was sent"):
+            replay.edit(sample_path(), "make it snowy", model="firered-image-edit")
+        with pytest.raises(vnb.ReplayMissError, match="nothing was sent"):
+            vnb.experiment(sample_path(), "snow", "firered-image-edit", client=replay,
+                           progress=False)
+    assert (backend.stats.requests, backend.stats.by_status) == (0, {})
+    assert vnb.ResultStore(folder).load_models("inpaint") is None  # replay wrote nothing
+
+
 def test_replay_miss_names_the_parameter_that_differs(tmp_path):
     store = vnb.ResultStore(tmp_path / "s")
     store.record(_prepared("snow", None, aspect_ratio="1:1"), HEADERS, png_bytes(), 0.1, True)
     store.mode = "replay"
     with pytest.raises(vnb.ReplayMissError, match=r"aspect_ratio \('1:1' vs '3:2'\)"):
-        store.lookup(_prepared("snow", None, aspect_ratio="3:2"))
+        store.lookup(_prepared("snow", None, aspect_ratio="3:2"), is_local=True)
 
 
 def test_refresh_always_sends_then_overwrites(backend, tmp_path):
@@ -153,15 +171,15 @@ def test_refresh_always_sends_then_overwrites(backend, tmp_path):
 def test_off_mode_neither_reads_nor_writes(tmp_path):
     store = vnb.ResultStore(tmp_path / "off", mode="off")
     assert store.record(_prepared("x"), HEADERS, png_bytes(), 0.1, True) is None
-    assert store.lookup(_prepared("x")) is None
+    assert store.lookup(_prepared("x"), is_local=True) is None
     assert not (tmp_path / "off").exists()
 
 
 def test_using_mode_switches_for_a_block_only(tmp_path):
     store = vnb.ResultStore(tmp_path / "s")
     with store.using_mode("replay"), pytest.raises(vnb.ReplayMissError):
-        store.lookup(_prepared("never stored"))
-    assert store.mode == "use" and store.lookup(_prepared("never stored")) is None
+        store.lookup(_prepared("never stored"), is_local=True)
+    assert store.mode == "use" and store.lookup(_prepared("never stored"), is_local=True) is None
 
 
 def test_mode_comes_from_the_environment_when_not_given(tmp_path, monkeypatch):
@@ -176,11 +194,101 @@ def test_mode_comes_from_the_environment_when_not_given(tmp_path, monkeypatch):
 def test_a_local_answer_never_stands_in_for_venice(tmp_path):
     store = vnb.ResultStore(tmp_path / "s")
     store.record(_prepared("snow", LOCAL_FIRERED), HEADERS, png_bytes(), 0.1, True)
-    assert store.lookup(_prepared("snow", LOCAL_FIRERED)) is not None
-    assert store.lookup(_prepared("snow", VENICE_FIRERED)) is None
+    assert store.lookup(_prepared("snow", LOCAL_FIRERED), is_local=True) is not None
+    assert store.lookup(_prepared("snow", VENICE_FIRERED), is_local=False) is None
+    assert not store.can_answer(_prepared("snow", VENICE_FIRERED), is_local=False)
     store.mode = "replay"
     with pytest.raises(vnb.ReplayMissError, match="from the local backend only"):
-        store.lookup(_prepared("snow", VENICE_FIRERED))
+        store.lookup(_prepared("snow", VENICE_FIRERED), is_local=False)
+
+
+@pytest.mark.parametrize("kind", ["server default model", "background removal"])
+def test_requests_that_name_no_model_still_keep_the_backends_apart(tmp_path, kind):
+    """Nothing in these requests tells the backends apart: only the key does."""
+    if kind == "background removal":
+        prepared = _request.prepare_background_remove(png_bytes())
+    else:
+        prepared = _prepared("snow", None)
+    store = vnb.ResultStore(tmp_path / "s")
+    store.record(prepared, {"content-type": "image/png"}, _noise_png(1), 0.1, True)
+    assert store.lookup(prepared, is_local=False) is None
+    assert not store.can_answer(prepared, is_local=False)
+    paid = store.record(prepared, {"content-type": "image/png"}, _noise_png(2), 9.0, False)
+    assert store.lookup(prepared, is_local=False).data == Path(paid).read_bytes()
+    assert store.lookup(prepared, is_local=True).data == _noise_png(1)
+
+
+def test_a_local_answer_never_overwrites_a_paid_one(tmp_path):
+    store = vnb.ResultStore(tmp_path / "s")
+    venice = _prepared("snow", VENICE_FIRERED)
+    local = _prepared("snow", LOCAL_FIRERED)
+    assert venice.fingerprint == local.fingerprint  # the same request to either backend
+    paid = Path(store.record(venice, VENICE_HEADERS, _noise_png(1), 30.0, False))
+    assert store.lookup(local, is_local=True) is None
+    free = Path(store.record(local, HEADERS, _noise_png(2), 0.1, True))
+    assert len(store) == 2
+    assert store.lookup(venice, is_local=False).data == _noise_png(1)
+    assert store.lookup(local, is_local=True).data == _noise_png(2)
+    assert store.get(venice, is_local=False).elapsed == 30.0
+    assert store.stats()["estimated_cost_usd"] == pytest.approx(0.04)  # the paid one only
+    for path in (paid, free):
+        os.utime(path, (1_000_000, 1_000_000))
+    assert store.prune() == 0  # both files are still referenced
+    assert paid.exists() and free.exists() and store.verify() == []
+
+
+_V1_SCHEMA = """
+CREATE TABLE results (
+    fingerprint TEXT PRIMARY KEY, endpoint TEXT NOT NULL, model TEXT, prompt TEXT,
+    params TEXT NOT NULL, input_images TEXT NOT NULL, output_sha256 TEXT NOT NULL,
+    output_file TEXT NOT NULL, content_type TEXT NOT NULL, bytes INTEGER NOT NULL,
+    width INTEGER, height INTEGER, model_id TEXT, model_name TEXT, headers TEXT NOT NULL,
+    elapsed REAL NOT NULL, estimated_cost REAL, is_local INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE catalog (type TEXT NOT NULL, base_url TEXT NOT NULL, body TEXT NOT NULL,
+                      fetched_at REAL NOT NULL, PRIMARY KEY (type, base_url));
+CREATE INDEX results_created ON results (created_at);
+CREATE INDEX results_model ON results (model);
+CREATE INDEX results_output ON results (output_sha256);
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_store_from_the_previous_version_is_migrated(tmp_path):
+    """Schema 1 (keyed on the fingerprint alone, as the last release wrote it) gains the
+    backend in its key; the rows and the model list survive."""
+    folder = tmp_path / "old"
+    folder.mkdir()
+    old = sqlite3.connect(folder / "index.sqlite")
+    old.executescript(_V1_SCHEMA)
+    venice = _prepared("snow", VENICE_FIRERED)
+    data = _noise_png(1)
+    digest = hashlib.sha256(data).hexdigest()
+    image = folder / "images" / digest[:2] / digest[2:4] / f"{digest}.png"
+    image.parent.mkdir(parents=True)
+    image.write_bytes(data)
+    summary = venice.summary
+    old.execute(
+        "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (venice.fingerprint, summary["endpoint"], summary["model"], summary["prompt"],
+         json.dumps(summary["params"]), json.dumps(summary["images"]), digest,
+         image.relative_to(folder).as_posix(), "image/png", len(data), 64, 64,
+         "firered-image-edit", "FireRed Edit", "{}", 30.0, 0.04, 0, 1_700_000_000.0),
+    )
+    old.execute("INSERT INTO catalog VALUES ('inpaint', 'u', '{\"data\": []}', 1.0)")
+    old.commit()
+    old.close()
+    store = vnb.ResultStore(folder)
+    assert store.lookup(venice, is_local=False).data == data
+    store.record(_prepared("snow", LOCAL_FIRERED), HEADERS, _noise_png(2), 0.1, True)
+    assert len(store) == 2 and store.verify() == []  # the paid row was not overwritten
+    assert store.load_models("inpaint") == {"data": []}
+    conn = store._connection()
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"results_created", "results_model", "results_output"} <= indexes
+    assert vnb.ResultStore(folder).history()[0].prompt == "snow"  # a second open: no-op
 
 
 def test_a_damaged_image_is_a_miss_and_verify_reports_it(tmp_path):
@@ -188,12 +296,25 @@ def test_a_damaged_image_is_a_miss_and_verify_reports_it(tmp_path):
     path = Path(store.record(_prepared("x"), HEADERS, _noise_png(3), 0.1, True))
     assert store.verify() == []
     path.write_bytes(path.read_bytes()[:100])
-    assert store.lookup(_prepared("x")) is None
+    assert store.lookup(_prepared("x"), is_local=True) is None
     problems = store.verify()
     assert len(problems) == 1 and "missing or damaged" in problems[0]
     store.mode = "replay"
     with pytest.raises(vnb.ReplayMissError, match="missing or damaged"):
-        store.lookup(_prepared("x"))
+        store.lookup(_prepared("x"), is_local=True)
+
+
+def test_refresh_repairs_a_damaged_image_of_the_same_size(tmp_path):
+    store = vnb.ResultStore(tmp_path / "s")
+    data = _noise_png(3)
+    path = Path(store.record(_prepared("x"), HEADERS, data, 0.1, True))
+    damaged = bytearray(data)
+    damaged[200] ^= 0xFF  # one flipped bit: same size, different content
+    path.write_bytes(bytes(damaged))
+    assert store.verify() != []
+    store.mode = "refresh"
+    store.record(_prepared("x"), HEADERS, data, 0.1, True)
+    assert store.verify() == [] and path.read_bytes() == data
 
 
 def test_a_failing_disk_warns_and_still_returns_the_result(backend, tmp_path):
@@ -422,6 +543,33 @@ def test_prune_removes_only_old_unreferenced_files(tmp_path):
     os.utime(kept, (1_000_000, 1_000_000))
     assert store.prune() == 1
     assert kept.exists() and not stale.exists() and store.verify() == []
+
+
+@pytest.mark.parametrize("older_than", [3600.0, 0.0])
+def test_prune_racing_a_writer_never_leaves_a_row_without_its_file(tmp_path, monkeypatch,
+                                                                    older_than):
+    """Another process prunes after a writer found its image already on disk (an old orphan
+    with the same content) but before the writer's row is committed."""
+    writer = vnb.ResultStore(tmp_path / "s")
+    orphan = Path(writer.record(_prepared("y"), HEADERS, _noise_png(1), 0.1, True))
+    writer.mode = "refresh"
+    writer.record(_prepared("y"), HEADERS, _noise_png(2), 0.1, True)  # orphan: unreferenced
+    writer.mode = "use"
+    os.utime(orphan, (1_000_000, 1_000_000))
+    pruner = vnb.ResultStore(writer.root)  # its own connection, as another process has
+    commit = writer._transaction
+    pruned: list[int] = []
+
+    def prune_first():
+        pruned.append(pruner.prune(older_than=older_than))
+        return commit()
+
+    monkeypatch.setattr(writer, "_transaction", prune_first)
+    path = writer.record(_prepared("z"), HEADERS, _noise_png(1), 0.1, True)  # same bytes
+    monkeypatch.undo()
+    assert pruned and Path(path) == orphan  # the race did happen at that point
+    assert orphan.exists() and writer.has(_prepared("z")) and writer.verify() == []
+    assert vnb.ResultStore(writer.root).result(_prepared("z")).data == _noise_png(1)
 
 
 # The key.

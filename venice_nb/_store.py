@@ -2,13 +2,16 @@
 
 Layout of a store folder::
 
-    index.sqlite (+ -wal, -shm)   one row per request fingerprint (SQLite, WAL mode)
+    index.sqlite (+ -wal, -shm)   one row per request fingerprint and backend (SQLite, WAL)
     images/ab/cd/<sha256>.<ext>    each distinct returned image once, named by its content hash
 
 Image files are written to a temp file in their own folder, fsynced and renamed into place, and
 only then is the row committed (``synchronous=FULL``), so a crash at any point leaves either the
 complete result or none of it, never a half file or a row pointing at nothing. The API key is
 never written: rows hold the request summary (no auth), response facts and timings.
+
+The backend is part of the key: a free answer from the local backend and a paid one from Venice
+for the same request are two rows, and neither ever answers for the other.
 """
 
 from __future__ import annotations
@@ -56,15 +59,15 @@ __all__ = [
 log = logging.getLogger("venice_nb")
 
 StoreMode = Literal["off", "use", "refresh", "replay"]
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2  # 2: the backend (is_local) joined the primary key
 _DB_NAME = "index.sqlite"
 _IMAGES_DIR = "images"
 _EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 _TMP_PREFIX = ".tmp-"
 
-_SCHEMA = """
+_RESULTS_TABLE = """
 CREATE TABLE IF NOT EXISTS results (
-    fingerprint    TEXT PRIMARY KEY,  -- PreparedRequest.fingerprint: sha256 of the request summary
+    fingerprint    TEXT NOT NULL,     -- PreparedRequest.fingerprint: sha256 of the request summary
     endpoint       TEXT NOT NULL,     -- /image/edit, /image/multi-edit, /image/background-remove
     model          TEXT,              -- model asked for; NULL = the server's default
     prompt         TEXT,
@@ -82,24 +85,28 @@ CREATE TABLE IF NOT EXISTS results (
     elapsed        REAL NOT NULL,     -- seconds the request took
     estimated_cost REAL,              -- USD, from the model's pricing
     is_local       INTEGER NOT NULL,  -- 1 when the local backend answered (cost 0)
-    created_at     REAL NOT NULL      -- Unix time it was (last) recorded
-);
+    created_at     REAL NOT NULL,     -- Unix time it was (last) recorded
+    PRIMARY KEY (fingerprint, is_local)
+)"""
+_CATALOG_TABLE = """
 CREATE TABLE IF NOT EXISTS catalog (  -- GET /models answers, so replay can run with no network
     type       TEXT NOT NULL,
     base_url   TEXT NOT NULL,
     body       TEXT NOT NULL,          -- the JSON body as received
     fetched_at REAL NOT NULL,
     PRIMARY KEY (type, base_url)
-);
-CREATE INDEX IF NOT EXISTS results_created ON results (created_at);
-CREATE INDEX IF NOT EXISTS results_model ON results (model);
-CREATE INDEX IF NOT EXISTS results_output ON results (output_sha256);
-"""
+)"""
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS results_created ON results (created_at)",
+    "CREATE INDEX IF NOT EXISTS results_model ON results (model)",
+    "CREATE INDEX IF NOT EXISTS results_output ON results (output_sha256)",
+)
 _COLUMNS = (
     "fingerprint", "endpoint", "model", "prompt", "params", "input_images", "output_sha256",
     "output_file", "content_type", "bytes", "width", "height", "model_id", "model_name", "headers",
     "elapsed", "estimated_cost", "is_local", "created_at",
 )  # fmt: skip
+_KEY = ("fingerprint", "is_local")
 
 
 class StoreWarning(RuntimeWarning):
@@ -264,19 +271,22 @@ class ResultStore:
         return self.root / _DB_NAME
 
     # The two calls the clients make.
-    def lookup(self, prepared: PreparedRequest) -> EditResult | None:
-        """The stored answer to this request, or None (``"replay"``: ReplayMissError instead)."""
+    def lookup(self, prepared: PreparedRequest, *, is_local: bool) -> EditResult | None:
+        """The answer the same kind of backend gave to this request, or None (``"replay"``:
+        ReplayMissError instead).
+
+        ``is_local``: whether the caller talks to the local backend. It is part of the key, so
+        a simulated edit never stands in for a paid one, nor the reverse.
+        """
         if self._mode in ("off", "refresh"):
             return None
-        row = self._row(prepared.fingerprint)
-        other_backend = row is not None and _other_backend(prepared, bool(row["is_local"]))
+        row = self._row(prepared.fingerprint, is_local)
         data = None
-        if row is not None and not other_backend:
+        if row is not None:
             data = _read_checked(self.root / row["output_file"], row["output_sha256"])
         if data is None:
             if self._mode == "replay":
-                reason = "other backend" if other_backend else "damaged" if row else None
-                raise ReplayMissError(self._miss_message(prepared, reason))
+                raise ReplayMissError(self._miss_message(prepared, is_local, row is not None))
             return None
         return build_result(
             prepared, json.loads(row["headers"]), data, elapsed=row["elapsed"],
@@ -314,11 +324,16 @@ class ResultStore:
         self, prepared: PreparedRequest, headers: dict[str, str], content: bytes,
         elapsed: float, is_local: bool,
     ) -> str:
-        # build_result decides which headers are kept and whether the answer was local.
+        # build_result decides which headers are kept and whether the answer was local (the
+        # model name can say so even when the caller could not tell): that is the row's key.
         result = build_result(prepared, headers, content, elapsed=elapsed, is_local=is_local)
         digest = hashlib.sha256(content).hexdigest()
         relative = f"{_IMAGES_DIR}/{digest[:2]}/{digest[2:4]}/{digest}.{_EXTENSIONS[result.format]}"
-        _write_atomic(self.root / relative, content, skip_if_same_size=True)
+        path = self.root / relative
+        # Content-addressed: an intact file of the same name needs no second write (a damaged
+        # one is replaced). _holds also refreshes its mtime, so prune() sees it as in use.
+        if not _holds(path, digest):
+            _write_atomic(path, content)
         width, height = _image_size(content)
         summary = prepared.summary
         row = (
@@ -329,28 +344,35 @@ class ResultStore:
             int(result.is_local), time.time(),
         )
         placeholders = ", ".join("?" * len(_COLUMNS))
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in _KEY)
         with self._transaction() as conn:
+            # prune() deletes only while holding this same write lock: a file still here now
+            # stays until the row referring to it is committed. If one pruned it meanwhile,
+            # write it again before the row goes in.
+            if not _touch(path):
+                _write_atomic(path, content)
             conn.execute(
                 f"INSERT INTO results ({', '.join(_COLUMNS)}) VALUES ({placeholders}) "
-                f"ON CONFLICT (fingerprint) DO UPDATE SET {updates}",
+                f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {updates}",
                 row,
             )
-        return str(self.root / relative)
+        return str(path)
 
     # Queries.
-    def has(self, request: PreparedRequest | str) -> bool:
-        """Whether a result for this request (or fingerprint) is indexed."""
-        return self._row(_fingerprint(request)) is not None
+    def has(self, request: PreparedRequest | str, *, is_local: bool | None = None) -> bool:
+        """Whether a result for this request (or fingerprint) is indexed; ``is_local`` None:
+        from either backend."""
+        return self._row(_fingerprint(request), is_local) is not None
 
     __contains__ = has
 
-    def can_answer(self, prepared: PreparedRequest) -> bool:
-        """Whether ``lookup`` would answer this request now (checks the file's size, not hash)."""
+    def can_answer(self, prepared: PreparedRequest, *, is_local: bool) -> bool:
+        """Whether ``lookup`` would answer this request now (checks the file's size, not hash:
+        cheap enough to ask for every job of an experiment)."""
         if self._mode not in ("use", "replay"):
             return False
-        row = self._row(prepared.fingerprint)
-        if row is None or _other_backend(prepared, bool(row["is_local"])):
+        row = self._row(prepared.fingerprint, is_local)
+        if row is None:
             return False
         try:
             return (self.root / row["output_file"]).stat().st_size == row["bytes"]
@@ -361,14 +383,19 @@ class ResultStore:
         with self._lock:
             return int(self._connection().execute("SELECT count(*) FROM results").fetchone()[0])
 
-    def get(self, request: PreparedRequest | str) -> StoredRecord | None:
-        """The record for a request or fingerprint, or None."""
-        row = self._row(_fingerprint(request))
+    def get(
+        self, request: PreparedRequest | str, *, is_local: bool | None = None
+    ) -> StoredRecord | None:
+        """The record for a request or fingerprint, or None; ``is_local`` None: the newest
+        from either backend."""
+        row = self._row(_fingerprint(request), is_local)
         return self._to_record(row) if row else None
 
-    def result(self, request: PreparedRequest | str) -> EditResult:
+    def result(
+        self, request: PreparedRequest | str, *, is_local: bool | None = None
+    ) -> EditResult:
         """The stored ``EditResult`` for a request or fingerprint (KeyError when absent)."""
-        record = self.get(request)
+        record = self.get(request, is_local=is_local)
         if record is None:
             raise KeyError(f"no stored result for fingerprint {_fingerprint(request)[:12]}…")
         return record.to_result()
@@ -511,22 +538,27 @@ class ResultStore:
     def prune(self, *, older_than: float = 3600.0) -> int:
         """Delete image files no row refers to (left by ``refresh`` or a crash); returns count.
 
-        Only files older than ``older_than`` seconds go, so a write in flight in another
-        process (image written, row not yet committed) is never touched.
+        References are read and files deleted inside one write transaction, and writers commit
+        their rows (after checking their file is still there) under the same lock: a row never
+        points at a deleted file. Only files older than ``older_than`` seconds go, so a file
+        just written for a row not yet committed stays; a writer whose image is already on disk
+        refreshes its mtime for the same reason. Writers wait while a prune runs.
         """
-        with self._lock:
-            referenced = {
-                r[0] for r in self._connection().execute("SELECT output_file FROM results")
-            }
         cutoff = time.time() - older_than
         removed = 0
         images = self.root / _IMAGES_DIR
-        for path in images.glob("*/*/*") if images.is_dir() else ():
-            relative = path.relative_to(self.root).as_posix()
-            if relative in referenced or path.stat().st_mtime > cutoff:
-                continue
-            path.unlink(missing_ok=True)
-            removed += 1
+        with self._transaction() as conn:
+            referenced = {r[0] for r in conn.execute("SELECT output_file FROM results")}
+            for path in images.glob("*/*/*") if images.is_dir() else ():
+                if path.relative_to(self.root).as_posix() in referenced:
+                    continue
+                try:
+                    if path.stat().st_mtime > cutoff:
+                        continue
+                    path.unlink()
+                except FileNotFoundError:  # another pruner got there first
+                    continue
+                removed += 1
         return removed
 
     def close(self) -> None:
@@ -580,24 +612,42 @@ class ResultStore:
         return conn
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        """Create the tables, or bring an older store up to date, in one write transaction.
+
+        A second process doing the same waits on BEGIN IMMEDIATE, then reads the version again
+        and finds the work done.
+        """
+        if self._schema_version(conn) == _SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._schema_version(conn)
+            if version < _SCHEMA_VERSION:
+                if version == 1:  # keyed on the fingerprint alone: move the rows to the new key
+                    conn.execute("ALTER TABLE results RENAME TO results_v1")
+                conn.execute(_RESULTS_TABLE)
+                conn.execute(_CATALOG_TABLE)
+                if version == 1:
+                    columns = ", ".join(_COLUMNS)
+                    conn.execute(f"INSERT INTO results ({columns}) SELECT {columns} "
+                                 "FROM results_v1")
+                    conn.execute("DROP TABLE results_v1")  # and its indexes, recreated below
+                for statement in _INDEXES:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _schema_version(self, conn: sqlite3.Connection) -> int:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > _SCHEMA_VERSION:
             raise RuntimeError(
                 f"the store at {self.root} was written by a newer venice_nb (schema {version}); "
                 "upgrade venice_nb or use another store folder"
             )
-        if version == _SCHEMA_VERSION:
-            return
-        # One script, one write transaction; a second process creating the same store waits on
-        # BEGIN IMMEDIATE and then finds everything in place (IF NOT EXISTS).
-        try:
-            conn.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {_SCHEMA_VERSION};COMMIT;"
-            )
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        return version
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -612,10 +662,15 @@ class ResultStore:
                 raise
             conn.execute("COMMIT")
 
-    def _row(self, fingerprint: str) -> sqlite3.Row | None:
+    def _row(self, fingerprint: str, is_local: bool | None = None) -> sqlite3.Row | None:
+        """The row from that backend (None: the newest from either)."""
+        sql, args = "SELECT * FROM results WHERE fingerprint = ?", [fingerprint]
+        if is_local is not None:
+            sql += " AND is_local = ?"
+            args.append(int(is_local))
         with self._lock:
             return self._connection().execute(
-                "SELECT * FROM results WHERE fingerprint = ?", (fingerprint,)
+                sql + " ORDER BY created_at DESC LIMIT 1", args
             ).fetchone()
 
     def _to_record(self, row: sqlite3.Row) -> StoredRecord:
@@ -624,16 +679,16 @@ class ResultStore:
         data["is_local"] = bool(row["is_local"])
         return StoredRecord.from_dict(data)
 
-    def _miss_message(self, prepared: PreparedRequest, reason: str | None) -> str:
+    def _miss_message(self, prepared: PreparedRequest, is_local: bool, damaged: bool) -> str:
         summary = prepared.summary
         what = (
             f"POST {summary['endpoint']} (model {summary['model'] or 'server default'}, "
             f"prompt {_short(summary['prompt'])}, fingerprint {prepared.fingerprint[:12]})"
         )
-        if reason == "damaged":
+        if damaged:
             return f"replay-only store {self.root}: the image for {what} is missing or damaged"
-        if reason == "other backend":
-            stored = "Venice API" if prepared.model and prepared.model.is_local else "local backend"
+        if self._row(prepared.fingerprint, not is_local) is not None:
+            stored = "Venice API" if is_local else "local backend"
             return (
                 f"replay-only store {self.root} holds {what} from the {stored} only, not from "
                 "the backend this client talks to; nothing was sent"
@@ -676,15 +731,6 @@ def _resolve_root(path: str | os.PathLike[str] | bool | None) -> Path:
     if path is None or path is True:
         return default_store_path()
     return Path(path).expanduser().resolve()
-
-
-def _other_backend(prepared: PreparedRequest, stored_local: bool) -> bool:
-    """A local (simulated) answer must never stand in for a Venice one, nor the reverse.
-
-    The request's model (from the client's GET /models) tells which backend the client talks
-    to; requests for the server's default model cannot tell, and match either.
-    """
-    return prepared.model is not None and prepared.model.is_local != stored_local
 
 
 def _fingerprint(request: PreparedRequest | str) -> str:
@@ -773,10 +819,22 @@ def _read_checked(path: Path, sha256: str) -> bytes | None:
     return data if hashlib.sha256(data).hexdigest() == sha256 else None
 
 
-def _write_atomic(path: Path, data: bytes, *, skip_if_same_size: bool = False) -> None:
+def _holds(path: Path, sha256: str) -> bool:
+    """Whether ``path`` holds exactly these bytes; if so its mtime is refreshed (it is in use)."""
+    return _read_checked(path, sha256) is not None and _touch(path)
+
+
+def _touch(path: Path) -> bool:
+    """Set the file's mtime to now; False when it is gone."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
     """Temp file in the same folder + fsync + rename + fsync of the folder: all or nothing."""
-    if skip_if_same_size and path.is_file() and path.stat().st_size == len(data):
-        return  # content-addressed: same name and size means the same image is already there
     new_dirs = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     for folder in reversed(new_dirs):  # make the new folders' entries durable too

@@ -28,10 +28,11 @@ bounding box, so drawing into a large mask with ``out=`` costs what the shape co
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -312,6 +313,13 @@ def _span(lo: float, hi: float, n: int) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------
 
 
+def _ranges(first: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expand ranges ``first[i] .. first[i] + counts[i]`` into ``(owner i, value)`` pairs."""
+    owner = np.repeat(np.arange(len(first)), counts)
+    offset = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, first[owner] + offset
+
+
 def _fill_toggles(out: np.ndarray, rows: np.ndarray, cols: np.ndarray, value: int) -> None:
     """Set ``out`` to ``value`` where an odd number of toggles lie at or left of a pixel.
 
@@ -398,10 +406,7 @@ def polygon(size: SizeLike | None, points: Any, *, value: int = 255,
     # Rows whose centre line y = r + 0.5 crosses an edge, with min(y) <= r + 0.5 < max(y).
     first = np.clip(np.ceil(np.minimum(ya, yb) - 0.5), 0, h).astype(np.int64)
     last = np.clip(np.ceil(np.maximum(ya, yb) - 0.5), 0, h).astype(np.int64)
-    counts = last - first
-    edge = np.repeat(np.arange(len(pts)), counts)
-    offset = np.arange(edge.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    rows = first[edge] + offset
+    edge, rows = _ranges(first, last - first)
     slope = (xb[edge] - xa[edge]) / (yb[edge] - ya[edge])
     xs = xa[edge] + (rows + 0.5 - ya[edge]) * slope
     # First pixel whose centre is right of the crossing.
@@ -430,52 +435,102 @@ def _clip_segments(a: np.ndarray, b: np.ndarray, lo: tuple[float, float],
     return a2[keep], b2[keep]
 
 
-def _capsules(pts: np.ndarray, radius: float, h: int, w: int) -> Iterator[np.ndarray]:
-    """The stroke as short segments ``[ax, ay, bx, by]`` that can touch the mask.
+def _capsules(pts: np.ndarray, radius: float, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stroke as segments ``a[i] -> b[i]`` that can touch the mask (one point: ``a == b``).
 
-    Segments are clipped to the mask grown by ``radius`` and cut into pieces about
-    ``2 * radius`` long, so each piece's bounding box stays close to the area it paints.
+    Clipped to the mask grown by ``radius``: parts beyond are farther than ``radius`` from
+    every pixel centre, so far-off points cost nothing and coordinates stay small.
     """
     a = pts[:-1] if len(pts) > 1 else pts
     b = pts[1:] if len(pts) > 1 else pts
-    a, b = _clip_segments(a, b, (-radius, -radius), (w + radius, h + radius))
-    if not len(a):
-        return
-    length = np.hypot(*(b - a).T)
-    pieces = np.maximum(1, np.ceil(length / max(2 * radius, 32.0))).astype(np.int64)
-    seg = np.repeat(np.arange(len(a)), pieces)
-    k = np.arange(seg.size) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-    frac0 = (k / pieces[seg])[:, None]
-    frac1 = ((k + 1) / pieces[seg])[:, None]
-    d = (b - a)[seg]
-    yield from np.hstack([a[seg] + frac0 * d, a[seg] + frac1 * d])
+    lo, hi = (-radius, -radius), (w + radius, h + radius)
+    if (pts >= lo).all() and (pts <= hi).all():  # the usual case: nothing to clip
+        return a, b
+    return _clip_segments(a, b, lo, hi)
 
 
-def _stamp_capsule(out: np.ndarray, seg: np.ndarray, radius: float, value: int) -> None:
-    """Set pixels whose centre is closer than ``radius`` to segment ``seg`` (dense, by block)."""
-    h, w = out.shape
-    ax, ay, bx, by = (float(v) for v in seg)
-    x0 = max(0, math.floor(min(ax, bx) - radius))
-    x1 = min(w, math.ceil(max(ax, bx) + radius) + 1)
-    y0 = max(0, math.floor(min(ay, by) - radius))
-    y1 = min(h, math.ceil(max(ay, by) + radius) + 1)
-    if x1 <= x0 or y1 <= y0:
-        return
-    dx, dy = np.float32(bx - ax), np.float32(by - ay)
-    with np.errstate(under="ignore"):
-        length2 = dx * dx + dy * dy  # 0 for a dab, or a segment too short to matter
-    r2 = np.float32(radius * radius)
-    xs = (np.arange(x0, x1, dtype=np.float32) + np.float32(0.5 - ax))[None, :]
-    step = max(1, _BLOCK_PIXELS // (x1 - x0))
-    for r0 in range(y0, y1, step):
-        r1 = min(y1, r0 + step)
-        ys = (np.arange(r0, r1, dtype=np.float32) + np.float32(0.5 - ay))[:, None]
-        if length2 > 0:
-            t = np.clip((xs * dx + ys * dy) / length2, 0, 1)
-            px, py = xs - t * dx, ys - t * dy
-        else:
-            px, py = xs, ys
-        np.copyto(out[r0:r1, x0:x1], np.uint8(value), where=px * px + py * py < r2)
+def _band(k: np.ndarray, m: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The open interval of ``u`` where ``|u * k - m| < s``: ``(lo, hi)``, empty if ``lo >= hi``."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        p, q = (m - s) / k, (m + s) / k
+    lo, hi = np.minimum(p, q), np.maximum(p, q)
+    flat = k == 0  # the line is parallel to the band: all of it or nothing
+    if flat.any():
+        lo[flat] = np.where(np.abs(m[flat]) < s[flat], -np.inf, np.inf)
+        hi[flat] = -lo[flat]
+    return lo, hi
+
+
+def _capsule_spans(a: np.ndarray, b: np.ndarray, radius: float,
+                   h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, starts, stops)``: the columns ``[start, stop)`` each capsule covers, per row.
+
+    A capsule (the points closer than ``radius`` to a segment) is convex, so it cuts the
+    line through a row's pixel centres in one open interval: the hull of where the two end
+    discs and the band beside the segment cut it. O(rows), whatever the radius.
+    """
+    lo_y, hi_y = np.minimum(a[:, 1], b[:, 1]), np.maximum(a[:, 1], b[:, 1])
+    first = np.clip(np.floor(lo_y - radius - 0.5) + 1, 0, h).astype(np.int64)
+    last = np.clip(np.ceil(hi_y + radius - 0.5), 0, h).astype(np.int64)
+    seg, rows = _ranges(first, np.maximum(last - first, 0))
+    ax, ay, bx, by = a[seg, 0], a[seg, 1], b[seg, 0], b[seg, 1]
+    ca, cb = rows + 0.5 - ay, rows + 0.5 - by  # the row's height above each end
+    r2 = radius * radius
+    with np.errstate(invalid="ignore"):  # NaN where the row misses a disc; fmin/fmax skip it
+        ha, hb = np.sqrt(r2 - ca * ca), np.sqrt(r2 - cb * cb)
+    left, right = np.fmin(ax - ha, bx - hb), np.fmax(ax + ha, bx + hb)
+    # The band beside the segment, in u = x - ax: the distance to its line, |u dy - ca dx| / L,
+    # is below r and the projection u dx + ca dy lies within [0, L^2] (ends: the discs).
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    lo1, hi1 = _band(dy, ca * dx, radius * np.sqrt(length2))
+    lo2, hi2 = _band(dx, length2 / 2 - ca * dy, length2 / 2)
+    lo, hi = np.maximum(lo1, lo2), np.minimum(hi1, hi2)
+    miss = np.where(lo < hi, ax, np.nan)
+    left, right = np.fmin(left, lo + miss), np.fmax(right, hi + miss)
+    keep = left < right
+    rows, left, right = rows[keep], left[keep], right[keep]
+    # Pixels whose centre is strictly inside (left, right).
+    starts = np.floor(np.clip(left, -2.0, w + 2.0) - 0.5).astype(np.int64) + 1
+    stops = np.ceil(np.clip(right, -2.0, w + 2.0) - 0.5).astype(np.int64)
+    starts, stops = np.clip(starts, 0, w), np.clip(stops, 0, w)
+    keep = stops > starts
+    return rows[keep], starts[keep], stops[keep]
+
+
+def _union_runs(starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge half-open intervals into disjoint sorted runs.
+
+    Sorting starts and stops separately is enough: a gap opens before the i-th start exactly
+    when the i-th smallest stop is below it. Each segment's spans come already sorted, which
+    the stable sort (timsort) merges in near-linear time.
+    """
+    s, e = np.sort(starts, kind="stable"), np.sort(stops, kind="stable")
+    new = np.flatnonzero(s[1:] > e[:-1]) + 1
+    return s[np.concatenate(([0], new))], e[np.concatenate((new - 1, [e.size - 1]))]
+
+
+def _paint_runs(out: np.ndarray, rows: np.ndarray, starts: np.ndarray, stops: np.ndarray,
+                value: int) -> None:
+    """Set ``out[row, start:stop] = value`` for disjoint runs sorted by row, then column.
+
+    The runs become one boolean bounding-box mask via ``np.repeat`` (alternating gap and
+    run lengths), so the cost is one pass over the box, never a loop per run.
+    """
+    y0, y1 = int(rows[0]), int(rows[-1]) + 1
+    x0, x1 = int(starts.min()), int(stops.max())
+    bw = x1 - x0
+    flat_start = (rows - y0) * bw + (starts - x0)
+    flat_stop = (rows - y0) * bw + (stops - x0)
+    lengths = np.empty(2 * rows.size + 1, np.int64)
+    lengths[0] = flat_start[0]
+    lengths[2:-1:2] = flat_start[1:] - flat_stop[:-1]
+    lengths[1::2] = flat_stop - flat_start
+    lengths[-1] = (y1 - y0) * bw - flat_stop[-1]
+    on = np.zeros(lengths.size, bool)
+    on[1::2] = True
+    inside = np.repeat(on, lengths).reshape(y1 - y0, bw)
+    np.copyto(out[y0:y1, x0:x1], np.uint8(value), where=inside)
 
 
 def brush(size: SizeLike | None, points: Any, radius: float, *, value: int = 255,
@@ -483,8 +538,11 @@ def brush(size: SizeLike | None, points: Any, radius: float, *, value: int = 255
     """A brush stroke: round dabs of ``radius`` swept along ``points = [(x, y), ...]``.
 
     Selects every pixel whose centre is closer than ``radius`` to the polyline (one point is a
-    single round dab; ``radius=0`` or no points paint nothing). For painting, pass the mask as
-    ``out=`` with the latest stroke segment: the cost depends on the segment, not the mask::
+    single round dab; ``radius=0`` or no points paint nothing); centres within ~1e-4 px of the
+    edge may fall either way (float rounding). The work is per row of each segment, not per
+    pixel of its box, so a whole stroke with a huge brush stays fast. For painting, pass the
+    mask as ``out=`` with the latest stroke segment: the cost depends on the segment, not
+    the mask::
 
         masks.brush(None, [(x0, y0), (x1, y1)], 12, out=mask)            # paint
         masks.brush(None, [(x0, y0), (x1, y1)], 12, out=mask, value=0)   # erase
@@ -497,8 +555,34 @@ def brush(size: SizeLike | None, points: Any, radius: float, *, value: int = 255
     val = _value(value)
     if r == 0 or not len(pts):
         return out
-    for seg in _capsules(pts, r, *out.shape):
-        _stamp_capsule(out, seg, r, val)
+    h, w = out.shape
+    a, b = _capsules(pts, r, h, w)
+    if len(a) == 1:  # one segment (the painter's mouse-move): its spans are already runs
+        rows, starts, stops = _capsule_spans(a, b, r, h, w)
+        if rows.size:
+            _paint_runs(out, rows, starts, stops, val)
+        return out
+    # Segments in batches of about _BLOCK_PIXELS rows, merged as they come to bound memory.
+    # Keys row * (w + 1) + column keep each row's runs apart.
+    height = np.minimum(np.abs(b[:, 1] - a[:, 1]) + 2 * r + 1, h)
+    cuts = np.searchsorted(np.cumsum(height), np.arange(_BLOCK_PIXELS, height.sum(),
+                                                       _BLOCK_PIXELS))
+    run_starts, run_stops = [], []
+    for lo, hi in itertools.pairwise([0, *np.unique(cuts).tolist(), len(a)]):
+        if hi <= lo:
+            continue
+        rows, starts, stops = _capsule_spans(a[lo:hi], b[lo:hi], r, h, w)
+        if rows.size:
+            s, e = _union_runs(rows * (w + 1) + starts, rows * (w + 1) + stops)
+            run_starts.append(s)
+            run_stops.append(e)
+    if not run_starts:
+        return out
+    s, e = np.concatenate(run_starts), np.concatenate(run_stops)
+    if len(run_starts) > 1:
+        s, e = _union_runs(s, e)
+    rows, starts = np.divmod(s, w + 1)
+    _paint_runs(out, rows, starts, e - rows * (w + 1), val)
     return out
 
 

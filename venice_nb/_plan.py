@@ -1,0 +1,321 @@
+"""Planning an experiment: every job prepared, checked and priced before anything is sent.
+
+Pure: no requests. The store is only asked which jobs it can already answer (they cost nothing).
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import _request
+from ._errors import ReplayMissError, ValidationError
+from ._images import load_image
+
+if TYPE_CHECKING:
+    from ._models import ModelInfo
+    from ._request import PreparedRequest
+    from ._store import ResultStore
+
+_PARAMS = ("aspect_ratio", "resolution", "quality", "output_format", "safe_mode",
+           "enhance_prompt", "upload", "fit")  # fmt: skip
+_EPS = 1e-9  # float slack when adding prices up against a budget
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One cell of the grid, prepared (checked and fingerprinted) but not sent."""
+
+    index: int
+    image: str
+    mask: str | None
+    prompt: str
+    model: str | None
+    prepared: PreparedRequest
+    cached: bool  # the client's store will answer it: no request, no cost
+    within_budget: bool = True
+
+    @property
+    def estimated_cost(self) -> float | None:
+        return self.prepared.estimated_cost
+
+    @property
+    def cost_to_send(self) -> float:
+        return 0.0 if self.cached else (self.estimated_cost or 0.0)
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What an experiment will cost at Venice prices, known before anything is sent.
+
+    ``total_usd`` prices every job; ``to_spend_usd`` only the requests that will really be sent
+    (jobs the store answers are free, jobs past the budget are not started). With the local
+    backend nothing is charged: the figures (and budgets) are what Venice would charge, so a
+    run tried out locally behaves the same against Venice.
+    """
+
+    jobs: int
+    cached: int
+    to_send: int
+    over_budget: int
+    unpriced: int
+    total_usd: float
+    to_spend_usd: float
+    by_model: dict[str, dict[str, float]]
+    budget: float | None
+    rate_limit: int
+    is_local: bool
+
+    @property
+    def minimum_minutes(self) -> float:
+        """Lower bound on the run time from the request limit alone (starts per minute)."""
+        if self.to_send == 0:
+            return 0.0
+        return float(math.ceil(self.to_send / self.rate_limit) - 1)
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.jobs} jobs: {self.to_send} to send, {self.cached} from the store, "
+            f"{self.over_budget} over budget" + (f", {self.unpriced} unpriced" if self.unpriced
+                                                 else ""),
+            f"estimated cost: ${self.to_spend_usd:.4f} to spend (${self.total_usd:.4f} for all "
+            f"jobs without the store)" + (f", budget ${self.budget:.4f}" if self.budget is not None
+                                         else ""),
+        ]
+        for model, row in self.by_model.items():
+            lines.append(f"  {model}: {int(row['jobs'])} jobs, ${row['usd']:.4f}")
+        if self.to_send > self.rate_limit:
+            lines.append(
+                f"at {self.rate_limit} requests/minute this takes at least "
+                f"{self.minimum_minutes:.0f} min"
+            )
+        if self.is_local:
+            lines.append("local backend: nothing is charged (figures are Venice prices)")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head, *rest = str(self).splitlines()
+        body = "".join(f"<li>{html.escape(line.strip())}</li>" for line in rest)
+        return f"<div><b>{html.escape(head)}</b><ul>{body}</ul></div>"
+
+
+def _labelled(values: Any, kind: str, *, allow_none: bool = False) -> list[tuple[str | None, Any]]:
+    """``[(label, value)]`` from one value, a sequence or a ``{label: value}`` mapping."""
+    if isinstance(values, Mapping):
+        items = [(str(k), v) for k, v in values.items()]
+    elif isinstance(values, (list, tuple)):
+        items = [(_auto_label(v, kind, i), v) for i, v in enumerate(values)]
+    else:
+        items = [(_auto_label(values, kind, 0), values)]
+    if not items:
+        raise ValidationError(f"no {kind}s given", action=f"pass at least one {kind}", field=kind)
+    seen: dict[str | None, int] = {}
+    out = []
+    for label, value in items:
+        if value is None and not allow_none:
+            raise ValidationError(f"a {kind} is None", action=f"remove it from the {kind}s")
+        seen[label] = seen.get(label, 0) + 1
+        out.append((label if seen[label] == 1 else f"{label}#{seen[label]}", value))
+    return out
+
+
+def _auto_label(value: Any, kind: str, index: int) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, os.PathLike) or (
+        isinstance(value, str) and not value.startswith("data:") and len(value) < 4096
+    ):
+        name = Path(str(value).split("?")[0].rstrip("/")).stem
+        if name:
+            return name
+    return f"{kind}{index + 1}"
+
+
+def _model_list(models: Any) -> list[Any]:
+    if models is None or isinstance(models, str) or hasattr(models, "estimate_cost"):
+        return [models]
+    models = list(models)
+    if not models:
+        raise ValidationError("no models given", action="pass model ids, or None for the default")
+    return models
+
+
+def _prompt_list(prompts: str | Iterable[str]) -> list[str]:
+    items = [prompts] if isinstance(prompts, str) else list(prompts)
+    if not items:
+        raise ValidationError("no prompts given", action="pass a prompt or a list of prompts")
+    return items
+
+
+def _check_params(params: Mapping[str, Any], masks: list[tuple[str | None, Any]]) -> None:
+    unknown = sorted(set(params) - set(_PARAMS))
+    if unknown:
+        raise ValidationError(
+            f"unknown experiment parameter(s): {', '.join(unknown)}",
+            action=f"use any of {', '.join(_PARAMS)}",
+        )
+    if params.get("quality") is not None and any(mask is None for _, mask in masks):
+        raise ValidationError(
+            "quality= applies to multi-edit only, and some jobs have no mask (/image/edit)",
+            action="pass masks= for every job, or leave quality out",
+            field="quality",
+        )
+
+
+def _normalised(items: list[tuple[str | None, Any]], fit: bool) -> list[tuple[str | None, Any]]:
+    """Load each input once (not once per job); the bytes give the same digest as the input.
+
+    A list or tuple value is a set of layers (e.g. a mask and a reference image): a tuple out.
+    """
+
+    def load(value: Any) -> Any:
+        payload = load_image(value, fit=fit)
+        return payload.url if payload.url is not None else payload.data
+
+    out = []
+    for label, value in items:
+        if isinstance(value, (list, tuple)):
+            out.append((label, tuple(load(v) for v in value)))
+        else:
+            out.append((label, None if value is None else load(value)))
+    return out
+
+
+def _plan(
+    images: Any,
+    prompts: Any,
+    models: Any,
+    masks: Any,
+    params: dict[str, Any],
+    find_model: Callable[[Any], ModelInfo | None],
+    store: ResultStore | None,
+    budget: float | None,
+    *,
+    is_local: bool,
+) -> list[_Job]:
+    """Every job prepared and validated (all problems at once), with budget and store marks.
+
+    ``is_local``: the backend the client talks to; only its own stored answers are free.
+    """
+    if budget is not None and (
+        not isinstance(budget, (int, float)) or isinstance(budget, bool) or not budget >= 0
+    ):
+        raise ValidationError(f"budget={budget!r}", action="use a USD amount >= 0, or None")
+    mask_items = _labelled([None] if masks is None else masks, "mask", allow_none=True)
+    _check_params(params, mask_items)
+    fit = bool(params.get("fit", False))
+    image_items = _normalised(_labelled(images, "image"), fit)
+    mask_items = _normalised(mask_items, fit)
+    prompt_list = _prompt_list(prompts)
+    model_list = [(m, find_model(m)) for m in _model_list(models)]
+    send_params = {k: v for k, v in params.items() if k != "fit"}
+    jobs: list[_Job] = []
+    problems: list[str] = []
+    actions: set[str] = set()
+    combos = itertools.product(image_items, mask_items, prompt_list, model_list)
+    for index, ((img_label, img), (mask_label, mask), prompt, (model, info)) in enumerate(combos):
+        model_id = info.id if info is not None else model
+        try:
+            if mask is None:
+                prepared = _request.prepare_edit(img, prompt, model=info, **send_params)
+            else:
+                layers = list(mask) if isinstance(mask, tuple) else [mask]
+                prepared = _request.prepare_multi_edit([img, *layers], prompt, model=info,
+                                                       **send_params)
+        except ValidationError as exc:
+            where = ", ".join(str(x) for x in (img_label, mask_label, model_id or "default") if x)
+            problems.append(f"({where}, {prompt[:40]!r}): {exc.message}")
+            actions.add(exc.action)
+            continue
+        cached = store is not None and store.can_answer(prepared, is_local=is_local)
+        jobs.append(_Job(index, str(img_label), mask_label, prompt, model_id, prepared, cached))
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ValidationError(
+            f"{len(problems)} of {len(problems) + len(jobs)} jobs cannot run: "
+            + "; ".join(problems[:3]) + more,
+            action=actions.pop() if len(actions) == 1
+            else "fix these inputs, or drop the models that do not support them",
+        )
+    if store is not None and store.mode == "replay":
+        missing = [j for j in jobs if not j.cached]
+        if missing:
+            first = missing[0]
+            raise ReplayMissError(
+                f"replay-only store {store.root} lacks {len(missing)} of {len(jobs)} experiment "
+                f"results (first: {first.image}, {first.model or 'default'}, "
+                f"{first.prompt[:40]!r}); nothing was sent"
+            )
+    return _apply_budget(jobs, budget)
+
+
+def _apply_budget(jobs: list[_Job], budget: float | None) -> list[_Job]:
+    """Stop at the first paid job that would push the total over the budget.
+
+    Jobs run in grid order, so stopping (rather than skipping to cheaper jobs) keeps the
+    results a prefix of the grid. A budget that leaves nothing at all to run is a mistake, not
+    a plan: it fails here, before anything is sent, naming the price that would do.
+    """
+    if budget is None:
+        return jobs
+    unpriced = [j for j in jobs if not j.cached and j.estimated_cost is None]
+    if unpriced:
+        raise ValidationError(
+            f"budget= needs a price for every job; {len(unpriced)} use a model without one "
+            "(e.g. the server default)",
+            action="pass models= explicitly (see client.models()), or drop budget=",
+        )
+    total, stopped, out = 0.0, False, []
+    for job in jobs:
+        if not job.cached:
+            stopped = stopped or total + job.cost_to_send > budget + _EPS
+            if not stopped:
+                total += job.cost_to_send
+        keep = job.cached or not stopped
+        out.append(job if keep else replace(job, within_budget=False))
+    if jobs and not any(job.cached or job.within_budget for job in out):
+        _budget_too_small(jobs, budget)
+    return out
+
+
+def _budget_too_small(jobs: list[_Job], budget: float) -> None:
+    first = jobs[0]
+    cheapest = min(jobs, key=lambda job: job.cost_to_send)
+    also = "" if cheapest.cost_to_send >= first.cost_to_send else (
+        f"; the cheapest job costs ${cheapest.cost_to_send:.4f} ({cheapest.model})")
+    raise ValidationError(
+        f"budget=${budget:.4f} runs none of the {len(jobs)} jobs: the first costs "
+        f"${first.cost_to_send:.4f} ({first.model}){also}",
+        action=f"raise budget to at least ${first.cost_to_send:.4f}, or drop budget= "
+        "(budgets count Venice prices, also on the local backend where nothing is charged)",
+        field="budget",
+    )
+
+
+def _estimate(jobs: list[_Job], budget: float | None, rate_limit: int, is_local: bool,
+              ) -> CostEstimate:
+    by_model: dict[str, dict[str, float]] = {}
+    for job in jobs:
+        row = by_model.setdefault(job.model or "server default", {"jobs": 0, "usd": 0.0})
+        row["jobs"] += 1
+        row["usd"] = round(row["usd"] + (job.estimated_cost or 0.0), 6)
+    sending = [j for j in jobs if not j.cached and j.within_budget]
+    return CostEstimate(
+        jobs=len(jobs),
+        cached=sum(j.cached for j in jobs),
+        to_send=len(sending),
+        over_budget=sum(not j.within_budget for j in jobs),
+        unpriced=sum(j.estimated_cost is None for j in jobs),
+        total_usd=round(sum(j.estimated_cost or 0.0 for j in jobs), 6),
+        to_spend_usd=round(sum(j.cost_to_send for j in sending), 6),
+        by_model=by_model,
+        budget=budget,
+        rate_limit=rate_limit,
+        is_local=is_local,
+    )
