@@ -112,6 +112,8 @@ def cases(shape: tuple[int, int]) -> dict[str, Callable[[], Any]]:
     half = masks.resize_to(mask, (h // 2, w // 2))
     xs = np.linspace(0.05 * w, 0.95 * w, 120)
     stroke = np.column_stack([xs, h / 2 + 0.3 * h * np.sin(xs / w * 12)])
+    xs = np.linspace(0.05 * w, 0.95 * w, 200)  # a whole painter stroke, drawn at mouse-up
+    long_stroke = np.column_stack([xs, h / 2 + 0.3 * h * np.sin(xs / w * 12)])
     star = [(w / 2 + r * np.cos(t) * w / 3, h / 2 + r * np.sin(t) * h / 3)
             for t, r in zip(np.linspace(0, 2 * np.pi, 200, endpoint=False),
                             np.tile([1.0, 0.45], 100), strict=True)]
@@ -129,6 +131,13 @@ def cases(shape: tuple[int, int]) -> dict[str, Callable[[], Any]]:
         "polygon (200-point star)": lambda: masks.polygon(shape, star),
         "brush (120-point stroke, r=60)": lambda: masks.brush(shape, stroke, 60 * s + 2),
         "brush segment into out= (r=20)": lambda: masks.brush(None, segment, 20, out=canvas),
+        # A 150 / 300 px screen brush on a 33 Mpx image: radius ~725 / ~1450 mask pixels.
+        "brush 200-pt stroke out= (r=300)": lambda: masks.brush(
+            None, long_stroke, 300 * s, out=canvas
+        ),
+        "brush 200-pt stroke out= (r=1450)": lambda: masks.brush(
+            None, long_stroke, 1450 * s, out=canvas
+        ),
         "as_mask(float32)": lambda: masks.as_mask(float_mask),
         "as_mask(bool)": lambda: masks.as_mask(bool_mask),
         "invert": lambda: masks.invert(mask),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -265,6 +266,129 @@ def test_one_pixel_masks_work_everywhere() -> None:
     assert masks.from_color(np.zeros((1, 1, 3), np.uint8), seed=(0, 0)).tolist() == [[255]]
     crop, box = masks.crop_to_mask(np.zeros((1, 1, 3), np.uint8), one)
     assert box == (0, 0, 1, 1) and crop.shape == (1, 1, 3)
+
+
+# ---------------------------------------------------------------------------- brush vs dense
+
+
+def _dense_clip(a: np.ndarray, b: np.ndarray, lo: tuple[float, float],
+                hi: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Liang-Barsky clipping, as the original dense brush did it."""
+    d = b - a
+    t0, t1 = np.zeros(len(a)), np.ones(len(a))
+    keep = np.ones(len(a), bool)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for axis in (0, 1):
+            for p, q in ((-d[:, axis], a[:, axis] - lo[axis]), (d[:, axis], hi[axis] - a[:, axis])):
+                keep &= ~((p == 0) & (q < 0))
+                r = q / p
+                t0 = np.where(p < 0, np.maximum(t0, r), t0)
+                t1 = np.where(p > 0, np.minimum(t1, r), t1)
+    keep &= t0 <= t1
+    return (a + t0[:, None] * d)[keep], (a + t1[:, None] * d)[keep]
+
+
+def _dense_brush(size: tuple[int, int], points, radius: float) -> np.ndarray:
+    """The original brush: every capsule piece's bounding box tested densely in float32."""
+    h, w = size
+    out = np.zeros(size, np.uint8)
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    if radius == 0 or not len(pts):
+        return out
+    a = pts[:-1] if len(pts) > 1 else pts
+    b = pts[1:] if len(pts) > 1 else pts
+    a, b = _dense_clip(a, b, (-radius, -radius), (w + radius, h + radius))
+    length = np.hypot(*(b - a).T)
+    pieces = np.maximum(1, np.ceil(length / max(2 * radius, 32.0))).astype(int)
+    for (ax0, ay0), (bx0, by0), n in zip(a, b, pieces, strict=True):
+        for k in range(n):
+            ax, ay = ax0 + k / n * (bx0 - ax0), ay0 + k / n * (by0 - ay0)
+            bx, by = ax0 + (k + 1) / n * (bx0 - ax0), ay0 + (k + 1) / n * (by0 - ay0)
+            x0 = max(0, math.floor(min(ax, bx) - radius))
+            x1 = min(w, math.ceil(max(ax, bx) + radius) + 1)
+            y0 = max(0, math.floor(min(ay, by) - radius))
+            y1 = min(h, math.ceil(max(ay, by) + radius) + 1)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            dx, dy = np.float32(bx - ax), np.float32(by - ay)
+            with np.errstate(under="ignore"):
+                length2 = dx * dx + dy * dy
+            xs = (np.arange(x0, x1, dtype=np.float32) + np.float32(0.5 - ax))[None, :]
+            ys = (np.arange(y0, y1, dtype=np.float32) + np.float32(0.5 - ay))[:, None]
+            if length2 > 0:
+                t = np.clip((xs * dx + ys * dy) / length2, 0, 1)
+                px, py = xs - t * dx, ys - t * dy
+            else:
+                px, py = xs, ys
+            hit = px * px + py * py < np.float32(radius * radius)
+            out[y0:y1, x0:x1][hit] = 255
+    return out
+
+
+def assert_same_but_boundary(got: np.ndarray, want: np.ndarray, points, radius: float) -> None:
+    """Equal, except pixels whose centre is within 1e-3 px of the stroke's edge (float64)."""
+    differ = got != want
+    if differ.any():
+        h, w = got.shape
+        dist = capsule_reference(np.asarray(points, float).reshape(-1, 2), radius, h, w)
+        worst = np.abs(dist[differ] - radius).max()
+        assert worst < 1e-3, f"{differ.sum()} pixels differ, up to {worst} px from the edge"
+
+
+# Any float, plus whole and half pixels, where centres land exactly on the edge.
+stroke_coords = st.one_of(
+    st.floats(-80, 280, allow_nan=False),
+    st.integers(-80, 280).map(float),
+    st.integers(-80, 280).map(lambda v: v + 0.5),
+)
+radii = st.one_of(st.floats(0, 60), st.integers(0, 60).map(float))
+
+
+@FAST
+@given(st.tuples(st.integers(1, 200), st.integers(1, 200)),
+       st.lists(st.tuples(stroke_coords, stroke_coords), min_size=1, max_size=8), radii)
+def test_brush_matches_the_dense_original(size, points, radius) -> None:
+    assert_same_but_boundary(masks.brush(size, points, radius), _dense_brush(size, points, radius),
+                             points, radius)
+
+
+def test_brush_with_a_huge_radius_matches_the_dense_original() -> None:
+    strokes = (
+        [(130.3, 870.6)],  # one dab, cut by the edge
+        [(-250.0, 300.5), (700.25, -120.0)],  # starts outside, grazes the top
+        [(1200.0, 1100.0), (620.0, 1010.0), (480.7, 140.2), (100.0, 700.0)],  # a zigzag
+    )
+    for stroke in strokes:
+        want = _dense_brush((1000, 1000), stroke, 400.0)
+        got = masks.brush((1000, 1000), stroke, 400.0)
+        assert want.any() and not want.all()
+        assert_same_but_boundary(got, want, stroke, 400.0)
+
+
+def test_brush_in_batches_paints_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long strokes are drawn a batch of segments at a time; batches must not show."""
+    rng = np.random.default_rng(4)
+    stroke = np.cumsum(rng.normal(0, 40, (60, 2)), axis=0) + 150
+    whole = masks.brush((300, 300), stroke, 25.0)
+    monkeypatch.setattr(masks, "_BLOCK_PIXELS", 64)
+    assert whole.any() and (masks.brush((300, 300), stroke, 25.0) == whole).all()
+
+
+def test_painter_segments_add_up_to_the_stroke() -> None:
+    """The painter draws each mouse move as one segment, then the whole stroke at mouse-up."""
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 256, (240, 320), dtype=np.uint8)
+    stroke = np.cumsum(rng.normal(0, 12, (40, 2)), axis=0) + np.array([160, 120])
+    stroke = np.clip(stroke, 0, (319, 239))
+    for value in (255, 0, 77):
+        live = base.copy()
+        for p, q in itertools.pairwise(stroke):
+            assert masks.brush(None, [p, q], 9.5, out=live, value=value) is live
+        at_once = masks.brush(None, stroke, 9.5, out=base.copy(), value=value)
+        painted = masks.brush(base.shape, stroke, 9.5)
+        assert (live == at_once).all()
+        assert (at_once == np.where(painted > 0, value, base)).all()
+    assert_same_but_boundary(painted, _dense_brush(base.shape, stroke, 9.5), stroke, 9.5)
 
 
 # ---------------------------------------------------------------------------- grow / shrink

@@ -488,14 +488,11 @@ def _capsule_spans(a: np.ndarray, b: np.ndarray, radius: float,
     lo, hi = np.maximum(lo1, lo2), np.minimum(hi1, hi2)
     miss = np.where(lo < hi, ax, np.nan)
     left, right = np.fmin(left, lo + miss), np.fmax(right, hi + miss)
-    keep = left < right
-    rows, left, right = rows[keep], left[keep], right[keep]
-    # Pixels whose centre is strictly inside (left, right).
-    starts = np.floor(np.clip(left, -2.0, w + 2.0) - 0.5).astype(np.int64) + 1
-    stops = np.ceil(np.clip(right, -2.0, w + 2.0) - 0.5).astype(np.int64)
-    starts, stops = np.clip(starts, 0, w), np.clip(stops, 0, w)
+    # Pixels whose centre is strictly inside (left, right); NaN (no capsule) keeps nothing.
+    starts = np.clip(np.floor(left - 0.5) + 1, 0, w)
+    stops = np.clip(np.ceil(right - 0.5), 0, w)
     keep = stops > starts
-    return rows[keep], starts[keep], stops[keep]
+    return rows[keep], starts[keep].astype(np.int64), stops[keep].astype(np.int64)
 
 
 def _union_runs(starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -562,11 +559,12 @@ def brush(size: SizeLike | None, points: Any, radius: float, *, value: int = 255
         if rows.size:
             _paint_runs(out, rows, starts, stops, val)
         return out
-    # Segments in batches of about _BLOCK_PIXELS rows, merged as they come to bound memory.
+    # Segments in batches, merged as they come: a segment row costs ~30 float64 temporaries,
+    # so _BLOCK_PIXELS // 32 rows a batch keeps them near _BLOCK_PIXELS * 8 bytes.
     # Keys row * (w + 1) + column keep each row's runs apart.
+    batch = max(1, _BLOCK_PIXELS // 32)
     height = np.minimum(np.abs(b[:, 1] - a[:, 1]) + 2 * r + 1, h)
-    cuts = np.searchsorted(np.cumsum(height), np.arange(_BLOCK_PIXELS, height.sum(),
-                                                       _BLOCK_PIXELS))
+    cuts = np.searchsorted(np.cumsum(height), np.arange(batch, height.sum(), batch))
     run_starts, run_stops = [], []
     for lo, hi in itertools.pairwise([0, *np.unique(cuts).tolist(), len(a)]):
         if hi <= lo:
