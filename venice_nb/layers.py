@@ -15,8 +15,6 @@ the count against the model's limit before any money is spent.
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -156,7 +154,7 @@ class LayerStack:
         if factor != 1:
             size = (max(1, round(img.width * factor)), max(1, round(img.height * factor)))
             img = img.resize(size, Image.Resampling.LANCZOS)
-        x, y = (round(_finite(v, "position")) for v in _pair(position))
+        x, y = (round(_masks._number(v, "position")) for v in _pair(position))
         if op < 1:
             img.putalpha(img.getchannel("A").point([round(v * op) for v in range(256)]))
         canvas = Image.new("RGBA", self._base.size, (0, 0, 0, 0))
@@ -270,21 +268,15 @@ def _label_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _finite(v: Any, what: str) -> float:
-    if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v):
-        raise ValueError(f"{what} must be finite numbers; got {v!r}")
-    return float(v)
-
-
 def _unit(v: Any, what: str) -> float:
-    x = _finite(v, what)
+    x = _masks._number(v, what)
     if not 0 <= x <= 1:
         raise ValueError(f"{what} must be between 0 and 1; got {v!r}")
     return x
 
 
 def _positive(v: Any, what: str) -> float:
-    x = _finite(v, what)
+    x = _masks._number(v, what)
     if x <= 0:
         raise ValueError(f"{what} must be > 0; got {v!r}")
     return x
