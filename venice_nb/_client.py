@@ -165,14 +165,15 @@ class _BaseClient:
         if model is None or isinstance(model, ModelInfo):
             return model
         for info in models:
-            if info.id == model and info.offline:
+            if info.id != model:
+                continue
+            if info.offline:
                 raise ValidationError(
                     f"{model} is offline right now",
                     action="pick another model from client.models(type='inpaint')",
                     field="model",
                 )
-            if info.id == model:
-                return info
+            return info
         close = difflib.get_close_matches(model, [m.id for m in models], n=3)
         hint = f"did you mean {', '.join(close)}? " if close else ""
         raise ValidationError(
@@ -185,7 +186,7 @@ class _BaseClient:
         self, prepared: PreparedRequest, response: httpx.Response, elapsed: float
     ) -> EditResult | VeniceError:
         """A result (stored first, when a store is set) or the typed error for this answer."""
-        headers = {k.lower(): v for k, v in response.headers.items()}
+        headers = _lower_headers(response)
         if response.status_code != 200:
             return error_from_response(response.status_code, headers, response.content)
         if not headers.get("content-type", "").startswith("image/"):
@@ -240,7 +241,7 @@ class _BaseClient:
         self, type: str, response: httpx.Response
     ) -> list[ModelInfo] | VeniceError:
         if response.status_code != 200:
-            headers = {k.lower(): v for k, v in response.headers.items()}
+            headers = _lower_headers(response)
             return error_from_response(response.status_code, headers, response.content)
         payload = response.json()
         if self.store is not None and self.store.mode != "replay":
@@ -276,6 +277,10 @@ class _BaseClient:
         where = "local backend" if self.is_local else "Venice"
         auth = "api key set" if self._secret else ("wallet" if self._wallet else "no auth")
         return f"{type(self).__name__}({where} at {self.base_url}, {auth})"
+
+
+def _lower_headers(response: httpx.Response) -> dict[str, str]:
+    return {k.lower(): v for k, v in response.headers.items()}
 
 
 def _header_safe(value: str, what: str) -> str:
