@@ -107,13 +107,9 @@ class _BaseClient:
 
             base = shared_backend().url
             self._local = True
-            log.warning(
-                "venice_nb: no %s set, using the offline local backend at %s "
-                "(simulated edits, no cost). Set %s to use Venice.",
-                API_KEY_ENV,
-                base,
-                API_KEY_ENV,
-            )
+            from ._notice import local_backend_notice  # issue 13: no port in saved notebooks
+
+            local_backend_notice(base)
         self.base_url = (base or DEFAULT_BASE_URL).rstrip("/")
         self.timeout = (
             timeout

@@ -22,6 +22,7 @@ from PIL import Image
 
 from .. import masks
 from .._errors import ValidationError
+from ._fallback import StaticPicture, mask_picture
 from ._history import Box, MaskHistory, clip
 from ._util import DEFAULT_MAX_DISPLAY, as_rgb, fit_size, hex_to_rgb, resize_rgb
 
@@ -48,7 +49,7 @@ KEY_HELP = (
 )
 
 
-class MaskPainter(widgets.VBox):
+class MaskPainter(StaticPicture, widgets.VBox):
     """Paint a mask (255 = change) over ``image``; ``.mask`` is always full resolution.
 
     ``brush_size`` is a diameter in screen pixels, so the brush feels the same on any image.
@@ -455,6 +456,10 @@ class MaskPainter(widgets.VBox):
     @traitlets.validate("tolerance")
     def _valid_tolerance(self, proposal: dict[str, Any]) -> int:
         return max(0, min(255, int(proposal["value"])))
+
+    # Publishing (issue 13): the picture a saved notebook shows in place of the live widget.
+    def static_picture(self) -> tuple[Image.Image, str]:
+        return mask_picture(self.image, self.mask, self.color, self.opacity)
 
     def __repr__(self) -> str:
         return (

@@ -14,8 +14,10 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import traitlets
+from PIL import Image
 
 from ._controls import EditControls, single_image_hint
+from ._fallback import StaticPicture, studio_picture
 from ._painter import MaskPainter
 from ._util import as_rgb
 from ._viewers import CompareView, ResultGrid
@@ -43,7 +45,7 @@ class HistoryEntry:
         return "original" if self.result is None else (self.result.prompt or "edit")
 
 
-class EditStudio(widgets.VBox):
+class EditStudio(StaticPicture, widgets.VBox):
     """Paint a mask, run edits, compare, and chain: ``.result``, ``.history``, ``.base``.
 
     ``client=None`` creates ``venice_nb.Client()``, which uses the local backend when no API key
@@ -123,6 +125,10 @@ class EditStudio(widgets.VBox):
         self.base_index = index
         self.painter.set_image(image, keep_mask=True)
         self._show_base()
+
+    # Publishing (issue 13): the picture a saved notebook shows in place of the live widget.
+    def static_picture(self) -> tuple[Image.Image, str]:
+        return studio_picture(self.painter, self._history[-1].result, self.strip, self.base_index)
 
     # ---------------------------------------------------------------- internals
     def _on_result(self, result: Any) -> None:

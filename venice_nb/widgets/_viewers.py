@@ -17,6 +17,7 @@ import traitlets
 from ipycanvas import Canvas, hold_canvas
 from PIL import Image
 
+from ._fallback import StaticPicture, contact_sheet, side_by_side
 from ._util import DEFAULT_MAX_DISPLAY, as_rgb, fit_size, resize_rgb
 
 __all__ = ["CompareView", "ResultGrid", "caption_of"]
@@ -45,7 +46,7 @@ def difference(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, float
     return heat, changed
 
 
-class CompareView(widgets.VBox):
+class CompareView(StaticPicture, widgets.VBox):
     """Before/after viewer: side by side, a wipe slider over one image, or a difference map.
 
     ``after`` is shown at ``before``'s display size; a result with another aspect ratio is
@@ -109,19 +110,28 @@ class CompareView(widgets.VBox):
             _captioned(_image_widget(before_half), self.labels[0], f"{b.shape[1]}×{b.shape[0]}"),
             _captioned(_image_widget(after_half), self.labels[1], f"{a.shape[1]}×{a.shape[0]}"),
         )
+        self._halves = (before_half, after_half)
         heat, changed = difference(self._before, self._after)
         self.changed_fraction = changed
         self._diff.children = (_image_widget(heat),)
         note = "" if same_aspect else " · the result's aspect ratio differs: stretched to compare"
-        self._caption.value = (
-            f"<small>{html.escape(self.labels[0])} {b.shape[1]}×{b.shape[0]} → "
-            f"{html.escape(self.labels[1])} {a.shape[1]}×{a.shape[0]} · "
-            f"{changed:.1%} of pixels visibly changed{note}</small>"
+        self._summary = (
+            f"{self.labels[0]} {b.shape[1]}×{b.shape[0]} → {self.labels[1]} "
+            f"{a.shape[1]}×{a.shape[0]} · {changed:.1%} of pixels visibly changed{note}"
         )
+        self._result_caption = _plain_caption(after) if hasattr(type(after), "image") else ""
+        self._caption.value = f"<small>{html.escape(self._summary)}</small>"
         self.canvas.width, self.canvas.height = size
         self.canvas.layout.width = f"{size[0]}px"  # a flex column would stretch it otherwise
         self._draw_wipe()
         self._show()
+
+    def static_picture(self) -> tuple[Image.Image, str]:
+        """Before and after side by side, whatever the mode (the other modes need a pointer)."""
+        after = f"{self.labels[1]}\n{self._result_caption}".strip()
+        height = self._halves[0].shape[0]
+        picture = side_by_side(self._halves, (self.labels[0], after), height=height)
+        return picture, f"CompareView: {self._summary}"
 
     def _show(self) -> None:
         if self.mode == "side by side":
@@ -154,6 +164,16 @@ def _captioned(image: widgets.Widget, title: str, detail: str) -> widgets.VBox:
     return widgets.VBox([image, label], layout=widgets.Layout(margin="0 8px 0 0"))
 
 
+def _plain_caption(result: Any) -> str:
+    """Prompt, model and cost of a result as plain text, without timings (for saved pictures)."""
+    model = result.model_name or result.model_id or "server default model"
+    cost = "$0 (local)" if result.is_local else (
+        f"~${result.estimated_cost:.3f}" if result.estimated_cost is not None else "")
+    store = "from store" if result.from_store else ""
+    tail = " · ".join(p for p in (model, cost, store) if p)
+    return f"{result.prompt or ''}\n{tail}".strip()
+
+
 def caption_of(item: Any) -> str:
     """HTML caption: the prompt, then the result's own caption (model, time, cost, store)."""
     if isinstance(item, str):
@@ -167,7 +187,7 @@ def caption_of(item: Any) -> str:
     )
 
 
-class ResultGrid(widgets.VBox):
+class ResultGrid(StaticPicture, widgets.VBox):
     """A captioned contact sheet of EditResult objects or ``(image, caption)`` pairs.
 
     ``on_select(callback)`` adds a button to each card; the callback receives ``(index, item)``.
@@ -205,6 +225,23 @@ class ResultGrid(widgets.VBox):
     def __len__(self) -> int:
         return len(self.items)
 
+    def static_picture(self) -> tuple[Image.Image, str]:
+        """The cards as one contact sheet (the PNG ``save_png`` writes is the same picture)."""
+        cards = [_picture_card(item) for item in self.items]
+        text = f"ResultGrid: {len(cards)} images" + "".join(
+            f"\n- {caption.splitlines()[0]}" for _, caption in cards[:12])
+        if len(cards) > 12:
+            text += f"\n… and {len(cards) - 12} more"
+        return contact_sheet(cards, self.columns), text
+
+    def save_png(self, path: Any) -> Any:
+        """Write the contact sheet as one captioned PNG; returns the path."""
+        from pathlib import Path
+
+        out = Path(path)
+        self.static_picture()[0].save(out, "PNG", optimize=True)
+        return out
+
     def _card(self, index: int, item: Any) -> widgets.VBox:
         image, caption = _split_item(item)
         rgb = as_rgb(image)
@@ -220,6 +257,13 @@ class ResultGrid(widgets.VBox):
         card = widgets.VBox(children, layout=widgets.Layout(border="1px solid #ddd", padding="4px"))
         card.add_class("venice-result-card")
         return card
+
+
+def _picture_card(item: Any) -> tuple[Any, str]:
+    image, _ = _split_item(item)
+    if isinstance(item, Sequence) and not isinstance(item, (str, bytes)):
+        return image, str(item[1])
+    return image, _plain_caption(item)
 
 
 def _split_item(item: Any) -> tuple[Any, str]:

@@ -1,0 +1,227 @@
+"""Static pictures of widgets, for wherever a saved notebook is read without a kernel.
+
+A display widget's output bundle holds the live view (``application/vnd.jupyter.widget-view+json``)
+and, next to it, a small JPEG of what the widget shows plus a short ``text/plain``. This is how
+ipympl and jupyter_rfb leave a picture behind: JupyterLab and Notebook 7 rank the widget renderer
+ahead of images, so the live widget still wins there, while nbconvert (which drops widget views
+when a notebook holds no widget state), mkdocs-jupyter, GitHub and nbviewer show the picture.
+
+The picture is of the moment the widget was displayed (a re-render of the live view on every
+change would cost the painter its zoom and pointer state); display the widget again, e.g. as a
+cell's last line, to leave a newer picture. Pictures carry prompt, model and cost but never
+timings, so that re-running a notebook stores identical bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = ["MAX_OUTPUT_BYTES", "StaticPicture", "captioned", "contact_sheet", "jpeg_b64",
+           "mask_picture", "side_by_side", "stack", "studio_picture"]
+
+MAX_OUTPUT_BYTES = 200_000  # base64 JPEG per output, as stored in the .ipynb
+_MAX_SIDE = 960  # longest side of a picture in a saved notebook
+_CARD = 240  # thumbnail box of a contact-sheet card
+_PAD = 8
+_FONT_PX = 13
+_INK, _MUTED, _PAPER, _FAIL = (17, 24, 39), (75, 85, 99), (255, 255, 255), (185, 28, 28)
+# " · 0.12s" in a result caption: a timing, which must not reach a saved picture.
+_TIMING = re.compile(r" · \d+(?:\.\d+)?s(?= · |$)", re.MULTILINE)
+
+
+class StaticPicture:
+    """Mixin for display widgets: adds ``static_picture()`` to the output bundle.
+
+    Put it before the ipywidgets base class; subclasses implement ``static_picture`` returning
+    the picture and a short plain-text description (shown where images are not).
+    """
+
+    def static_picture(self) -> tuple[Image.Image, str]:
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
+        if bundle is None:
+            return None
+        picture, text = self.static_picture()
+        bundle["image/jpeg"] = jpeg_b64(picture)
+        bundle["text/plain"] = f"{text}\n(picture of the widget as it was displayed)"
+        return bundle
+
+
+def jpeg_b64(image: Image.Image, budget: int = MAX_OUTPUT_BYTES) -> str:
+    """Base64 JPEG of ``image`` downscaled to fit a notebook, within ``budget`` bytes."""
+    img = image.convert("RGB")
+    if max(img.size) > _MAX_SIDE:
+        img = img.copy()
+        img.thumbnail((_MAX_SIDE, _MAX_SIDE), Image.Resampling.LANCZOS)
+    quality = 85
+    while True:
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=quality, optimize=True)
+        text = base64.b64encode(buf.getvalue()).decode("ascii")
+        if len(text) <= budget or min(img.size) <= 64:
+            return text
+        if quality > 50:
+            quality -= 15
+        else:
+            img = img.resize((max(1, img.width * 3 // 4), max(1, img.height * 3 // 4)))
+
+
+def _font(px: int = _FONT_PX) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's bundled font: the same glyphs on every machine, so pictures are reproducible."""
+    return ImageFont.load_default(size=px)
+
+
+def _wrap(text: str, width: int, font: Any, max_lines: int = 3) -> list[str]:
+    """Lines of ``text`` no wider than ``width`` pixels; the last one ends in … if cut."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line = ""
+        for word in paragraph.split(" "):
+            trial = f"{line} {word}".strip()
+            if line and font.getlength(trial) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = trial
+        lines.append(line)
+    if len(lines) > max_lines:
+        lines = [*lines[: max_lines - 1], lines[max_lines - 1] + " …"]
+    out = []
+    for line in lines:  # a single long word can still be too wide
+        while line and font.getlength(line) > width:
+            line = line[:-2] + "…"
+        out.append(line)
+    return out
+
+
+def _text_block(lines: Sequence[tuple[str, tuple[int, int, int]]], width: int) -> Image.Image:
+    font = _font()
+    wrapped = [(part, color) for text, color in lines for part in _wrap(text, width, font)]
+    step = _FONT_PX + 4
+    block = Image.new("RGB", (width, step * len(wrapped) + 2), _PAPER)
+    draw = ImageDraw.Draw(block)
+    for i, (text, color) in enumerate(wrapped):
+        draw.text((0, i * step), text, fill=color, font=font)
+    return block
+
+
+def captioned(image: Image.Image, caption: str) -> Image.Image:
+    """``image`` on white with ``caption`` (first line dark, the rest muted) underneath."""
+    img = image.convert("RGB")
+    lines = caption.splitlines() or [""]
+    text = _text_block([(lines[0], _INK), *((line, _MUTED) for line in lines[1:])], img.width)
+    out = Image.new("RGB", (img.width + 2 * _PAD, img.height + text.height + 3 * _PAD), _PAPER)
+    out.paste(img, (_PAD, _PAD))
+    out.paste(text, (_PAD, img.height + 2 * _PAD))
+    return out
+
+
+def contact_sheet(
+    cards: Sequence[tuple[Any, str]], columns: int, *, card_side: int = _CARD
+) -> Image.Image:
+    """One picture of captioned thumbnails: ``cards`` are ``(image, caption)`` pairs.
+
+    Captions lose timings (see module docstring); a caption line starting with ``FAILED`` is red.
+    """
+    from ._util import as_rgb, fit_size, resize_rgb
+
+    columns = max(1, min(columns, len(cards) or 1))
+    thumbs = []
+    for image, _ in cards:
+        rgb = as_rgb(image)
+        thumbs.append(resize_rgb(rgb, fit_size(rgb.shape[1], rgb.shape[0], card_side, card_side)))
+    box_h = max((t.shape[0] for t in thumbs), default=card_side)  # no empty bands on wide images
+    tiles = []
+    for rgb, (_, caption) in zip(thumbs, cards, strict=True):
+        thumb = Image.new("RGB", (card_side, box_h), (243, 244, 246))
+        thumb.paste(Image.fromarray(rgb), ((card_side - rgb.shape[1]) // 2,
+                                           (box_h - rgb.shape[0]) // 2))
+        lines = _TIMING.sub("", caption).splitlines() or [""]
+        colored = [(line, _FAIL if line.startswith("FAILED") else (_INK if i == 0 else _MUTED))
+                   for i, line in enumerate(lines)]
+        text = _text_block(colored, card_side)
+        tile = Image.new("RGB", (card_side, box_h + _PAD + text.height), _PAPER)
+        tile.paste(thumb, (0, 0))
+        tile.paste(text, (0, box_h + _PAD))
+        tiles.append(tile)
+    rows = [tiles[i:i + columns] for i in range(0, len(tiles), columns)]
+    heights = [max(t.height for t in row) for row in rows]
+    width = columns * (card_side + _PAD) + _PAD
+    sheet = Image.new("RGB", (width, sum(heights) + _PAD * (len(rows) + 1)), _PAPER)
+    y = _PAD
+    for row, height in zip(rows, heights, strict=True):
+        for i, tile in enumerate(row):
+            sheet.paste(tile, (_PAD + i * (card_side + _PAD), y))
+        y += height + _PAD
+    return sheet
+
+
+def side_by_side(images: Sequence[np.ndarray], captions: Sequence[str], height: int) -> Image.Image:
+    """Images scaled to one ``height``, in a row, each captioned."""
+    tiles = []
+    for rgb, caption in zip(images, captions, strict=True):
+        img = Image.fromarray(rgb)
+        width = max(1, round(img.width * height / img.height))
+        tiles.append(captioned(img.resize((width, height), Image.Resampling.LANCZOS), caption))
+    out = Image.new("RGB", (sum(t.width for t in tiles), max(t.height for t in tiles)), _PAPER)
+    x = 0
+    for tile in tiles:
+        out.paste(tile, (x, 0))
+        x += tile.width
+    return out
+
+
+def mask_picture(image: np.ndarray, mask: np.ndarray, color: str, opacity: float
+                 ) -> tuple[Image.Image, str]:
+    """The image with the mask tinted over it, downscaled first so big images stay quick."""
+    from .. import masks
+
+    base = Image.fromarray(image)
+    base.thumbnail((_MAX_SIDE, _MAX_SIDE), Image.Resampling.LANCZOS)
+    small = Image.fromarray(mask, "L").resize(base.size, Image.Resampling.BILINEAR)
+    share = float(mask.mean()) / 255.0
+    text = f"mask over {image.shape[1]}x{image.shape[0]} image, selects {share:.1%}"
+    picture = masks.overlay(base, np.asarray(small), color=color, opacity=opacity)
+    return captioned(picture, text), f"MaskPainter: {text}"
+
+
+def stack(pictures: Sequence[Image.Image], *, vertical: bool) -> Image.Image:
+    """Pictures in a row (or a column), top/left aligned on white."""
+    if vertical:
+        size = (max(p.width for p in pictures), sum(p.height for p in pictures))
+    else:
+        size = (sum(p.width for p in pictures), max(p.height for p in pictures))
+    out = Image.new("RGB", size, _PAPER)
+    offset = 0
+    for p in pictures:
+        out.paste(p, (0, offset) if vertical else (offset, 0))
+        offset += p.height if vertical else p.width
+    return out
+
+
+def studio_picture(painter: Any, result: Any, strip: Any, base_index: int
+                   ) -> tuple[Image.Image, str]:
+    """The painted base, the latest result beside it, and the history strip below."""
+    from ._util import as_rgb
+    from ._viewers import _plain_caption
+
+    painted, painted_text = painter.static_picture()
+    top = [painted]
+    text = f"EditStudio: base is history #{base_index}; {painted_text.split(': ', 1)[1]}"
+    if result is not None:
+        img = Image.fromarray(as_rgb(result))
+        img.thumbnail((painted.width, painted.height - 40), Image.Resampling.LANCZOS)
+        top.append(captioned(img, "latest result\n" + _plain_caption(result)))
+        text += f"; latest result: {_plain_caption(result).splitlines()[0]}"
+    sheet, _ = strip.static_picture()
+    history = captioned(sheet, f"history: {len(strip)} states")
+    return stack([stack(top, vertical=False), history], vertical=True), text
