@@ -28,9 +28,27 @@ def clean(notebook: nbformat.NotebookNode) -> None:
     notebook.metadata.pop("widgets", None)
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
         for output in cell.get("outputs", []):
-            output.get("data", {}).pop(WIDGET_VIEW, None)
+            data = output.get("data", {})
+            data.pop(WIDGET_VIEW, None)
+            if "image/jpeg" in data:  # PIL images come as PNG and JPEG: one copy is enough
+                data.pop("image/png", None)
             output.get("metadata", {}).pop(WIDGET_VIEW, None)
+
+
+def _coalesce_streams(outputs: list) -> list:
+    """One output per run of stdout (or stderr) text: how prints are split depends on timing."""
+    merged: list = []
+    for output in outputs:
+        prev = merged[-1] if merged else None
+        if (output.output_type == "stream" and prev is not None
+                and prev.output_type == "stream" and prev.name == output.name):
+            prev.text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def execute(path: Path) -> None:

@@ -239,7 +239,7 @@ class EditResult:
         prompt = html.escape(self.prompt or "")
         return (
             f"<figure style='margin:0'><img src='{self.thumbnail_data_url()}' "
-            f"style='max-width:100%'/><figcaption>{badge} {html.escape(self.caption())}"
+            f"style='max-width:100%'/><figcaption>{badge} {html.escape(self._stable_caption())}"
             f"<br/><i>{prompt}</i>{warn}</figcaption></figure>"
         )
 
@@ -248,8 +248,12 @@ class EditResult:
         where = "local" if self.is_local else "venice"
         return (
             f"EditResult({w}x{h} {self.format}, model={self.model_id!r}, backend={where}, "
-            f"elapsed={self.elapsed:.2f}s, estimated_cost={self.estimated_cost})"
+            f"estimated_cost={self.estimated_cost})"
         )
+
+    def _stable_caption(self) -> str:
+        # Issue 13: reprs are saved in notebooks, which must not change between runs (no timing).
+        return self.caption().replace(f" · {self.elapsed:.2f}s", "")
 
 
 def build_result(

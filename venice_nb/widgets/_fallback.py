@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,7 +63,7 @@ def jpeg_b64(image: Image.Image, budget: int = MAX_OUTPUT_BYTES) -> str:
     if max(img.size) > _MAX_SIDE:
         img = img.copy()
         img.thumbnail((_MAX_SIDE, _MAX_SIDE), Image.Resampling.LANCZOS)
-    quality = 85
+    quality = 75
     while True:
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=quality, optimize=True)
@@ -78,6 +79,20 @@ def jpeg_b64(image: Image.Image, budget: int = MAX_OUTPUT_BYTES) -> str:
 def _font(px: int = _FONT_PX) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """Pillow's bundled font: the same glyphs on every machine, so pictures are reproducible."""
     return ImageFont.load_default(size=px)
+
+
+_SUBSTITUTES = str.maketrans(
+    {"—": "-", "–": "-", "×": "x", "→": "->", "’": "'", "“": '"', "”": '"'})
+
+
+def _drawable(text: str) -> str:
+    """``text`` in the characters the bundled font has (ASCII, · and …); others become ?.
+
+    Accents are dropped (é -> e); the exact text is in the output's text/plain.
+    """
+    text = unicodedata.normalize("NFKD", text.translate(_SUBSTITUTES))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return "".join(ch if " " <= ch <= "~" or ch in "·…\n" else "?" for ch in text)
 
 
 def _wrap(text: str, width: int, font: Any, max_lines: int = 3) -> list[str]:
@@ -105,7 +120,8 @@ def _wrap(text: str, width: int, font: Any, max_lines: int = 3) -> list[str]:
 
 def _text_block(lines: Sequence[tuple[str, tuple[int, int, int]]], width: int) -> Image.Image:
     font = _font()
-    wrapped = [(part, color) for text, color in lines for part in _wrap(text, width, font)]
+    wrapped = [(part, color) for text, color in lines
+               for part in _wrap(_drawable(text), width, font)]
     step = _FONT_PX + 4
     block = Image.new("RGB", (width, step * len(wrapped) + 2), _PAPER)
     draw = ImageDraw.Draw(block)
@@ -223,5 +239,5 @@ def studio_picture(painter: Any, result: Any, strip: Any, base_index: int
         top.append(captioned(img, "latest result\n" + _plain_caption(result)))
         text += f"; latest result: {_plain_caption(result).splitlines()[0]}"
     sheet, _ = strip.static_picture()
-    history = captioned(sheet, f"history: {len(strip)} states")
+    history = captioned(sheet, f"history: {len(strip)} state{'s' if len(strip) > 1 else ''}")
     return stack([stack(top, vertical=False), history], vertical=True), text
