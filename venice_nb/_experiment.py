@@ -18,8 +18,10 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from . import _report
 from ._constants import DEFAULT_REQUESTS_PER_MINUTE
 from ._errors import APIStatusError, ReplayMissError, ValidationError, VeniceError
 from ._pacer import _known_limit, _Pacer, _pacer_for
@@ -155,6 +157,10 @@ class ExperimentResults(RecordList):
 
         items = [(r.result if r.result is not None else _placeholder(), r.caption) for r in self]
         return ResultGrid(items, columns=columns or self.columns)
+
+    def to_html(self, path: str | Path, title: str = "venice_nb experiment") -> Path:
+        """Write a self-contained HTML report (images embedded, costs, times, failures)."""
+        return _report.write_html(self, path, title)  # issue 13: rendering lives in _report
 
     def __repr__(self) -> str:
         return f"ExperimentResults({self.summary()})"
