@@ -34,6 +34,8 @@ _LAZY = {
     "LocalBackend": "_backend",
     "BackendConfig": "_backend",
     "FaultConfig": "_backend",
+    "open_recording": "_bundle",  # tutorial recordings (issue 13)
+    "save_recording": "_bundle",
 }
 _ERRORS = (
     "VeniceError",
@@ -64,6 +66,7 @@ __all__ = [*_LAZY, *_SUBMODULES, "sample", "samples"]
 if TYPE_CHECKING:
     from . import layers, masks, widgets
     from ._backend import BackendConfig, FaultConfig, LocalBackend
+    from ._bundle import open_recording, save_recording
     from ._client import AsyncClient, Client
     from ._errors import *
     from ._experiment import (

@@ -1,0 +1,111 @@
+"""Tutorial recordings: paid results kept beside a notebook in a form git handles well.
+
+Record a notebook's results once with a key, commit the folder, and CI replays them with no key
+and no cost, byte for byte. The folder holds plain files, not the store's SQLite database (a
+binary file git can neither diff nor merge)::
+
+    results.jsonl          one result per line, sorted by fingerprint: what was asked and what
+                           came back (never the key: the store never holds it)
+    models.json            the model lists the client read (replay answers ``models()`` from it)
+    images/<sha256>.<ext>  each returned image once, named by its content
+    .store/                a working ResultStore rebuilt from the files above (git-ignored)
+
+Two people who record different cells get different lines and different image files: their
+recordings merge like text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._errors import ValidationError
+from ._store import ResultStore
+
+__all__ = ["open_recording", "save_recording"]
+
+_INDEX = "results.jsonl"
+_MODELS = "models.json"
+_IMAGES = "images"
+_WORKING_STORE = ".store"
+_MODEL_TYPES = ("inpaint",)  # the model lists an edit notebook reads
+_DROPPED = ("output_file", "created_at", "created", "bytes")  # machine- or moment-specific
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """A recorded request, shaped as ``ResultStore.record`` reads a prepared request."""
+
+    fingerprint: str
+    summary: dict[str, Any]
+    estimated_cost: float | None
+    fit_actions: tuple[str, ...] = ()
+
+
+def open_recording(folder: str | os.PathLike[str], *, mode: str | None = None) -> ResultStore:
+    """The ResultStore for the recording in ``folder`` (made if missing), loaded from its files.
+
+    ``mode`` as for ``ResultStore`` (default ``$VENICE_NB_STORE_MODE`` or ``"use"``): ``"use"``
+    to record what is missing, ``"replay"`` in CI so that nothing is ever sent.
+    """
+    root = Path(folder)
+    store = ResultStore(root / _WORKING_STORE, mode=mode)  # type: ignore[arg-type]
+    root.joinpath(_WORKING_STORE).mkdir(parents=True, exist_ok=True)
+    root.joinpath(_WORKING_STORE, ".gitignore").write_text("*\n")
+    index = root / _INDEX
+    for number, line in enumerate(index.read_text().splitlines() if index.exists() else (), 1):
+        entry = json.loads(line)
+        if store.has(entry["fingerprint"], is_local=entry["is_local"]):
+            continue
+        content = (root / entry["image"]).read_bytes()
+        if hashlib.sha256(content).hexdigest() != entry["output_sha256"]:
+            raise ValidationError(
+                f"recording {index} line {number}: {entry['image']} does not match its hash",
+                action="restore the image from git, or record it again",
+            )
+        summary = {"endpoint": entry["endpoint"], "model": entry["model"],
+                   "prompt": entry["prompt"], "params": entry["params"],
+                   "images": entry["input_images"]}
+        request = _Recorded(entry["fingerprint"], summary, entry["estimated_cost"])
+        store.record(request, entry["headers"], content, entry["elapsed"],  # type: ignore[arg-type]
+                     entry["is_local"])
+    models = root / _MODELS
+    if models.exists():
+        for type, body in json.loads(models.read_text()).items():
+            store.save_models(type, body, base_url="recording")
+    return store
+
+
+def save_recording(store: ResultStore, folder: str | os.PathLike[str]) -> Path:
+    """Write every result in ``store`` (and its model lists) to ``folder``; returns the index.
+
+    The same results always give the same bytes, so re-saving an unchanged recording leaves
+    git with nothing to commit.
+    """
+    root = Path(folder)
+    (root / _IMAGES).mkdir(parents=True, exist_ok=True)
+    lines: dict[tuple[str, bool], str] = {}
+    for record in store.history():
+        fields = record.to_dict()
+        # The fingerprint leads each line, so the sorted file reads in the order of its keys.
+        entry = {"fingerprint": fields.pop("fingerprint"), "is_local": fields.pop("is_local")}
+        entry.update(sorted((k, v) for k, v in fields.items() if k not in _DROPPED))
+        name = f"{_IMAGES}/{record.output_sha256}.{_EXTENSIONS.get(record.content_type, 'bin')}"
+        target = root / name
+        if not target.exists():
+            target.write_bytes(record.to_result().data)  # to_result checks the hash
+        entry["image"] = name
+        entry["elapsed"] = round(record.elapsed, 3)
+        key = (record.fingerprint, record.is_local)
+        lines[key] = json.dumps(entry, ensure_ascii=False)
+    index = root / _INDEX
+    index.write_text("".join(lines[k] + "\n" for k in sorted(lines)))
+    models = {t: body for t in _MODEL_TYPES if (body := store.load_models(t)) is not None}
+    if models:
+        (root / _MODELS).write_text(json.dumps(models, sort_keys=True, indent=1) + "\n")
+    return index
