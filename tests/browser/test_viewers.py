@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
+from nbconvert import HTMLExporter
 from playwright.sync_api import expect
 
 from .conftest import JupyterServer, canvas_box, open_notebook
 
 pytestmark = pytest.mark.browser
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 SETUP = """
 import numpy as np
@@ -87,4 +91,35 @@ def test_compare_wipe_and_grid(lab: tuple[Any, JupyterServer]) -> None:
     nb.log.wait_for(lambda e: e["index"] == 1, kind="selected", what="card 1 selected")
     expect(page.locator(".venice-result-card")).to_have_count(2)
     nb.assert_widgets_healthy()
+    # Each output also carries a JPEG picture for saved notebooks; the live widget must win.
+    assert page.locator(".jp-OutputArea-output.jp-RenderedImage").count() == 0
+    assert page.locator(".jp-OutputArea-output img[src^='data:image/jpeg']").count() == 0
     nb.shot("difference-and-grid")
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_saved_notebook_shows_the_widget_pictures_in_a_browser(
+    browser: Any, artifacts: Path, width: int
+) -> None:
+    """nbconvert HTML of the stored tutorial (no kernel, no widget state), as a reader sees it:
+    each widget's picture loads and fits the page, at desktop and narrow widths."""
+    notebook = nbformat.read(NOTEBOOKS / "04_prompt_experiments.ipynb", as_version=4)
+    html_text, _ = HTMLExporter().from_notebook_node(notebook)
+    page_file = artifacts / f"saved-04-{width}.html"
+    page_file.write_text(html_text)
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(page_file.as_uri())
+        pictures = page.locator(".jp-RenderedImage img[src^='data:image/jpeg']")
+        expect(pictures).to_have_count(2)  # the two contact sheets
+        for i in range(2):
+            picture = pictures.nth(i)
+            picture.scroll_into_view_if_needed()
+            loaded = picture.evaluate("img => img.complete && img.naturalWidth")
+            box = picture.bounding_box()
+            assert loaded and loaded > 400 and box is not None
+            assert box["x"] + box["width"] <= width, "the picture overflows the page"
+            page.screenshot(path=str(artifacts / f"saved-04-{width}-sheet{i}.png"))
+    finally:
+        context.close()
