@@ -17,7 +17,7 @@ from PIL import Image
 import venice_nb as vnb
 from venice_nb import masks
 from venice_nb.widgets import CompareView, EditStudio, MaskPainter, ResultGrid
-from venice_nb.widgets._fallback import MAX_OUTPUT_BYTES, _drawable, jpeg_b64
+from venice_nb.widgets._fallback import MAX_OUTPUT_BYTES, ProgressView, _drawable, jpeg_b64
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 TIMING = re.compile(r"\d+\.\d+ ?s\b")
@@ -91,3 +91,15 @@ def test_contact_sheet_png_and_html_report(client, tmp_path: Path):
     assert page.count("<img src='data:image/jpeg;base64,") == 1  # the failure has no picture
     assert "content policy" in page and "1 done" in page and "1 failed" in page
     assert not re.search(r"(src|href)=['\"]https?:", page), "the report must open offline"
+
+
+def test_progress_picture_shows_the_counts():
+    view = ProgressView("experiment")
+    view.bar.max, view.bar.value = 9, 3
+    view.label.value = "3 done, 0 cached, 0 failed, 0 skipped, ~$0.150"
+    picture, text = _picture(view)
+    assert text.startswith("experiment: 3/9 jobs · 3 done")
+    row = np.asarray(picture.convert("RGB"))[14]  # through the bar
+    blue = (row[:, 2].astype(int) - row[:, 0] > 100).sum()
+    assert 140 < blue < 180  # a third of the 480 px bar
+    view.refresh_saved()  # never displayed: nothing to refresh, no error

@@ -191,6 +191,7 @@ class _Progress:
         self.spent = 0.0
         self._bar: Any = None
         self._widgets: Any = None
+        self._view: Any = None
         self._plain = False
         self._shown = False
         self._lock = threading.Lock()
@@ -212,13 +213,12 @@ class _Progress:
                 self._bar = tqdm(total=total, desc="experiment", unit="job", leave=True)
                 return
         if self.kind in ("auto", "widget") and _in_kernel():
-            import ipywidgets as widgets
-            from IPython.display import display
+            from .widgets._fallback import ProgressView  # issue 13: leaves a final picture
 
-            bar = widgets.IntProgress(value=0, min=0, max=max(total, 1), description="experiment")
-            label = widgets.HTML()
-            self._widgets = (bar, label)
-            display(widgets.HBox([bar, label]))
+            self._view = ProgressView("experiment")
+            self._view.bar.max = max(total, 1)
+            self._widgets = (self._view.bar, self._view.label)
+            self._view.show()
             return
         self._plain = True
 
@@ -258,6 +258,11 @@ class _Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+    def refresh_saved(self) -> None:
+        """Store the finished bar in the notebook (call from the cell's thread; issue 13)."""
+        if self._view is not None:
+            self._view.refresh_saved()
 
 
 def _in_kernel() -> bool:
@@ -436,9 +441,12 @@ def experiment(
     """
     # In a running loop (Jupyter) the worker thread cannot display into this cell: show it here.
     shown = _Progress(progress, show_now=_loop_running())
-    return _run_blocking(experiment_async(
-        images, prompts, models, masks, client=client, budget=budget, store=store,
-        concurrency=concurrency, rate_limit=rate_limit, _progress=shown, **params))
+    try:
+        return _run_blocking(experiment_async(
+            images, prompts, models, masks, client=client, budget=budget, store=store,
+            concurrency=concurrency, rate_limit=rate_limit, _progress=shown, **params))
+    finally:
+        shown.refresh_saved()
 
 
 async def experiment_async(

@@ -112,13 +112,13 @@ def test_saved_notebook_shows_the_widget_pictures_in_a_browser(
         page = context.new_page()
         page.goto(page_file.as_uri())
         pictures = page.locator(".jp-RenderedImage img[src^='data:image/jpeg']")
-        expect(pictures).to_have_count(2)  # the two contact sheets
-        for i in range(2):
+        expect(pictures).to_have_count(3)  # the finished progress bar and two contact sheets
+        for i in range(3):
             picture = pictures.nth(i)
             picture.scroll_into_view_if_needed()
             loaded = picture.evaluate("img => img.complete && img.naturalWidth")
             box = picture.bounding_box()
-            assert loaded and loaded > 400 and box is not None
+            assert loaded and loaded >= 480 and box is not None
             assert box["x"] + box["width"] <= width, "the picture overflows the page"
             page.screenshot(path=str(artifacts / f"saved-04-{width}-sheet{i}.png"))
     finally:

@@ -15,17 +15,22 @@ timings, so that re-running a notebook stores identical bytes.
 from __future__ import annotations
 
 import base64
+import html
 import io
+import logging
 import re
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
+import ipywidgets as widgets
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["MAX_OUTPUT_BYTES", "StaticPicture", "captioned", "contact_sheet", "jpeg_b64",
-           "mask_picture", "side_by_side", "stack", "studio_picture"]
+__all__ = [
+    "MAX_OUTPUT_BYTES", "ProgressView", "StaticPicture", "captioned", "contact_sheet",
+    "jpeg_b64", "mask_picture", "side_by_side", "stack", "studio_picture",
+]
 
 MAX_OUTPUT_BYTES = 200_000  # base64 JPEG per output, as stored in the .ipynb
 _MAX_SIDE = 960  # longest side of a picture in a saved notebook
@@ -33,6 +38,7 @@ _CARD = 240  # thumbnail box of a contact-sheet card
 _PAD = 8
 _FONT_PX = 13
 _INK, _MUTED, _PAPER, _FAIL = (17, 24, 39), (75, 85, 99), (255, 255, 255), (185, 28, 28)
+log = logging.getLogger("venice_nb")
 # " · 0.12s" in a result caption: a timing, which must not reach a saved picture.
 _TIMING = re.compile(r" · \d+(?:\.\d+)?s(?= · |$)", re.MULTILINE)
 
@@ -44,6 +50,8 @@ class StaticPicture:
     the picture and a short plain-text description (shown where images are not).
     """
 
+    picture_note = "(picture of the widget as it was displayed)"
+
     def static_picture(self) -> tuple[Image.Image, str]:
         raise NotImplementedError
 
@@ -51,9 +59,14 @@ class StaticPicture:
         bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
         if bundle is None:
             return None
-        picture, text = self.static_picture()
+        try:
+            picture, text = self.static_picture()
+        except Exception:  # the live widget matters more than its saved picture
+            log.warning("venice_nb: no saved picture for this %s", type(self).__name__,
+                        exc_info=True)
+            return bundle
         bundle["image/jpeg"] = jpeg_b64(picture)
-        bundle["text/plain"] = f"{text}\n(picture of the widget as it was displayed)"
+        bundle["text/plain"] = f"{text}\n{self.picture_note}"
         return bundle
 
 
@@ -241,3 +254,38 @@ def studio_picture(painter: Any, result: Any, strip: Any, base_index: int
     sheet, _ = strip.static_picture()
     history = captioned(sheet, f"history: {len(strip)} state{'s' if len(strip) > 1 else ''}")
     return stack([stack(top, vertical=False), history], vertical=True), text
+
+
+class ProgressView(StaticPicture, widgets.HBox):
+    """A progress bar whose saved picture shows the final counts, not the empty bar.
+
+    ``show()`` displays it with a display id; ``refresh_saved()``, called from the cell's own
+    thread once the work is done, replaces the stored output with the finished state.
+    """
+
+    picture_note = "(picture of the progress bar when the work ended)"
+
+    def __init__(self, description: str = "experiment") -> None:
+        self.bar = widgets.IntProgress(value=0, min=0, max=1, description=description)
+        self.label = widgets.HTML()
+        super().__init__([self.bar, self.label])
+        self._handle: Any = None
+
+    def show(self) -> None:
+        from IPython.display import display
+
+        self._handle = display(self, display_id=True)
+
+    def refresh_saved(self) -> None:
+        if self._handle is not None:
+            self._handle.update(self)
+
+    def static_picture(self) -> tuple[Image.Image, str]:
+        done, total = self.bar.value, self.bar.max
+        text = f"{self.bar.description}: {done}/{total} jobs · {html.unescape(self.label.value)}"
+        width, height = 480, 14
+        bar = Image.new("RGB", (width, height), (229, 231, 235))
+        filled = round(width * done / max(total, 1))
+        if filled:
+            ImageDraw.Draw(bar).rectangle((0, 0, filled - 1, height - 1), fill=(37, 99, 235))
+        return captioned(bar, text), text
