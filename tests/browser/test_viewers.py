@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from nbconvert import HTMLExporter
 from playwright.sync_api import expect
 
-from .conftest import JupyterServer, canvas_box, open_notebook
+from .conftest import ARTIFACTS, JupyterServer, canvas_box, open_notebook, wait_kernel_ready
 
 pytestmark = pytest.mark.browser
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -123,3 +124,21 @@ def test_saved_notebook_shows_the_widget_pictures_in_a_browser(
             page.screenshot(path=str(artifacts / f"saved-04-{width}-sheet{i}.png"))
     finally:
         context.close()
+
+
+def test_a_saved_tutorial_opened_in_lab_shows_its_pictures(
+    lab: tuple[Any, JupyterServer]
+) -> None:
+    """Opened, not run: the stored outputs hold pictures, not dead widget references."""
+    page, server = lab
+    shutil.copy(NOTEBOOKS / "04_prompt_experiments.ipynb", server.root / "saved04.ipynb")
+    page.goto(server.page_url("saved04.ipynb"))
+    wait_kernel_ready(page)
+    pictures = page.locator(".jp-OutputArea-output.jp-RenderedImage img")
+    expect(pictures).to_have_count(3)  # the finished progress bar and two contact sheets
+    pictures.nth(1).scroll_into_view_if_needed()
+    expect(pictures.nth(1)).to_be_visible()
+    outputs = page.locator(".jp-OutputArea-output")
+    for text in ("Error displaying widget", "Loading widget", "ResultGrid("):
+        assert outputs.filter(has_text=text).count() == 0, text
+    page.screenshot(path=str(ARTIFACTS / "saved04-in-lab.png"))
