@@ -1,0 +1,181 @@
+"""Content-aware fill for "remove …" and "restore …": a healing-brush stand-in.
+
+The hole is filled with texture copied from a nearby, hole-free part of the image (the smallest
+shift that clears the hole), corrected by the colour difference measured around the hole and
+smoothly interpolated across it (pull-push on a small pyramid). The copied detail hides the
+hole's outline, the correction makes light and colour continue from the surroundings, so a small
+object disappears instead of turning into a smudge.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image, ImageChops, ImageFilter
+
+Region = Image.Image  # mode "L": 255 = fill fully, 0 = keep
+
+WORK_SIDE = 256  # the colour correction and the shift search run at most this large
+SEARCH_SIDE = 64  # the shift search runs on a grid this large (a hole pixel marks its cell)
+_DIRECTIONS = tuple(
+    (round(math.cos(a * math.pi / 8) * 100) / 100, round(math.sin(a * math.pi / 8) * 100) / 100)
+    for a in range(16)
+)
+
+
+def _fit_side(size: tuple[int, int], side: int) -> tuple[int, int]:
+    w, h = size
+    scale = min(1.0, side / max(w, h))
+    return max(4, round(w * scale)), max(4, round(h * scale))
+
+
+def pull_push(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill where ``known`` < 1 from a coarser, weight-normalised level (recursive pyramid)."""
+    h, w = known.shape
+    total = float(known.sum())
+    if total == 0.0:
+        return np.broadcast_to(rgb.mean(axis=(0, 1)), rgb.shape).astype(np.float32)
+    if known.min() >= 1.0 or min(h, w) <= 2:
+        mean = (rgb * known[..., None]).sum(axis=(0, 1)) / total
+        return rgb * known[..., None] + mean * (1.0 - known[..., None])
+    ph, pw = h % 2, w % 2
+    k = np.pad(known, ((0, ph), (0, pw)), mode="edge")
+    c = np.pad(rgb * known[..., None], ((0, ph), (0, pw), (0, 0)), mode="edge")
+    k2 = k.reshape(k.shape[0] // 2, 2, k.shape[1] // 2, 2).sum(axis=(1, 3))
+    c2 = c.reshape(c.shape[0] // 2, 2, c.shape[1] // 2, 2, -1).sum(axis=(1, 3))
+    coarse = pull_push(c2 / np.maximum(k2, 1e-6)[..., None], np.minimum(k2, 1.0))
+    up = resize_float(coarse, (w, h))
+    return rgb * known[..., None] + up * (1.0 - known[..., None])
+
+
+def resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of an HxWxC float array, channel by channel (Pillow mode "F")."""
+    return np.stack(
+        [
+            np.asarray(
+                Image.fromarray(np.ascontiguousarray(a[..., i], np.float32)).resize(
+                    size, Image.Resampling.BILINEAR
+                )
+            )
+            for i in range(a.shape[-1])
+        ],
+        axis=-1,
+    )
+
+
+def _shift(a: np.ndarray, dx: int, dy: int, fill: bool) -> np.ndarray:
+    """``a`` moved so that out[y, x] = a[y + dy, x + dx]; outside the frame reads ``fill``."""
+    h, w = a.shape
+    out = np.full_like(a, fill)
+    if abs(dx) >= w or abs(dy) >= h:
+        return out
+    ys, yd = (slice(dy, h), slice(0, h - dy)) if dy >= 0 else (slice(0, h + dy), slice(-dy, h))
+    xs, xd = (slice(dx, w), slice(0, w - dx)) if dx >= 0 else (slice(0, w + dx), slice(-dx, w))
+    out[yd, xd] = a[ys, xs]
+    return out
+
+
+def _grow(mask: np.ndarray, r: int) -> np.ndarray:
+    out = mask.copy()
+    for _ in range(r):
+        nxt = out.copy()
+        nxt[1:] |= out[:-1]
+        nxt[:-1] |= out[1:]
+        nxt[:, 1:] |= out[:, :-1]
+        nxt[:, :-1] |= out[:, 1:]
+        out = nxt
+    return out
+
+
+def source_offsets(
+    hole: np.ndarray, rgb: np.ndarray, passes: int = 4
+) -> list[tuple[np.ndarray, int, int]]:
+    """Where to copy each part of the hole from: (cells, dx, dy) per pass. A shift must bring in
+    hole-free, in-frame pixels; among those, the one whose surroundings match the hole's own
+    surroundings best wins (so grain continues grain and wood continues wood). A hole too big
+    for one shift is served in up to ``passes`` parts."""
+    h, w = hole.shape
+    ring = _grow(hole, 2) & ~hole
+    ys, xs = np.nonzero(ring)
+    lum = rgb.mean(-1)
+    detail = np.zeros_like(lum)
+    detail[1:-1, 1:-1] = np.abs(lum[2:, 1:-1] - lum[:-2, 1:-1]) + np.abs(
+        lum[1:-1, 2:] - lum[1:-1, :-2]
+    )
+    ring_detail = float(detail[ring].mean()) if ring.any() else 0.0
+    left = hole.copy()
+    out: list[tuple[np.ndarray, int, int]] = []
+    for _ in range(passes):
+        need = int(left.sum())
+        if need == 0:
+            break
+        best: tuple[float, np.ndarray, int, int] | None = None
+        for k in range(1, max(h, w)):
+            for ux, uy in _DIRECTIONS:
+                dx, dy = round(ux * k), round(uy * k)
+                covered = left & ~_shift(hole, dx, dy, True)
+                n = int(covered.sum())
+                if 10 * n < 3 * need:
+                    continue
+                sy, sx = ys + dy, xs + dx
+                inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
+                if not inside.any():
+                    continue
+                diff = np.abs(rgb[ys[inside], xs[inside]] - rgb[sy[inside], sx[inside]]).mean()
+                # Bring in texture as busy as the hole's surroundings, not a new object.
+                busy = abs(float(_shift(detail, dx, dy, False)[covered].mean()) - ring_detail)
+                cost = (float(diff) + 0.5 * busy) * (1 + 0.01 * k) * (need / n)
+                if best is None or cost < best[0]:
+                    best = (cost, covered, dx, dy)
+            if best is not None and k > 2 * _best_k(best) + 4:
+                break
+        if best is None:
+            break
+        out.append((best[1], best[2], best[3]))
+        left &= ~best[1]
+    return out
+
+
+def _best_k(best: tuple[float, np.ndarray, int, int]) -> int:
+    return max(abs(best[2]), abs(best[3]))
+
+
+def fill(img: Image.Image, region: Region) -> Image.Image:
+    """``img`` with ``region`` replaced by surrounding content (see the module docstring)."""
+    w, h = img.size
+    sw, sh = _fit_side(img.size, WORK_SIDE)
+    # Grow the hole a little: objects carry a halo of edge and shadow pixels.
+    grow = 2 * max(1, round(max(sw, sh) / 100)) + 1
+    hole_img = region.resize((sw, sh), Image.Resampling.BOX).point(lambda v: 255 if v > 8 else 0)
+    hole_img = hole_img.filter(ImageFilter.MaxFilter(grow))
+    hole = np.asarray(hole_img) > 0
+    if not hole.any():
+        return img
+    rgb = img.convert("RGB")
+    search = hole_img.resize(_fit_side(hole_img.size, SEARCH_SIDE), Image.Resampling.BOX)
+    cells = np.asarray(search) > 0
+    small = np.asarray(rgb.resize((sw, sh), Image.Resampling.BOX), np.float32)
+    # Start from a smooth fill, so cells no shift could serve are still hidden.
+    smooth = np.clip(pull_push(small, (~hole).astype(np.float32)) + 0.5, 0, 255)
+    source = Image.composite(
+        Image.fromarray(smooth.astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR),
+        rgb,
+        hole_img.resize((w, h), Image.Resampling.NEAREST),
+    )
+    cells_rgb = np.asarray(rgb.resize(cells.shape[::-1], Image.Resampling.BOX), np.float32)
+    for covered, dx, dy in source_offsets(cells, cells_rgb):
+        part = Image.fromarray((covered * 255).astype(np.uint8)).resize(
+            (w, h), Image.Resampling.BILINEAR
+        )
+        fx, fy = round(dx * w / cells.shape[1]), round(dy * h / cells.shape[0])
+        # ImageChops.offset wraps around; the search kept the used pixels inside the frame.
+        source.paste(ImageChops.offset(rgb, -fx, -fy), mask=part)
+    source_small = np.asarray(source.resize((sw, sh), Image.Resampling.BOX), np.float32)
+    correction = pull_push(small - source_small, (~hole).astype(np.float32))
+    corr = resize_float(correction, (w, h))
+    filled = np.clip(np.asarray(source, np.float32) + corr + 0.5, 0, 255).astype(np.uint8)
+    soft = hole_img.filter(ImageFilter.MaxFilter(3)).filter(ImageFilter.GaussianBlur(1))
+    return Image.composite(
+        Image.fromarray(filled), rgb, soft.resize((w, h), Image.Resampling.BILINEAR)
+    )
