@@ -76,7 +76,8 @@ def _shift(a: np.ndarray, dx: int, dy: int, fill: bool) -> np.ndarray:
     return out
 
 
-def _grow(mask: np.ndarray, r: int) -> np.ndarray:
+def grow(mask: np.ndarray, r: int) -> np.ndarray:
+    """Binary dilation by ``r`` steps of the 4-neighbourhood."""
     out = mask.copy()
     for _ in range(r):
         nxt = out.copy()
@@ -96,7 +97,7 @@ def source_offsets(
     surroundings best wins (so grain continues grain and wood continues wood). A hole too big
     for one shift is served in up to ``passes`` parts."""
     h, w = hole.shape
-    ring = _grow(hole, 2) & ~hole
+    ring = grow(hole, 2) & ~hole
     ys, xs = np.nonzero(ring)
     lum = rgb.mean(-1)
     detail = np.zeros_like(lum)
@@ -125,7 +126,7 @@ def source_offsets(
                 diff = np.abs(rgb[ys[inside], xs[inside]] - rgb[sy[inside], sx[inside]]).mean()
                 # Bring in texture as busy as the hole's surroundings, not a new object.
                 busy = abs(float(_shift(detail, dx, dy, False)[covered].mean()) - ring_detail)
-                cost = (float(diff) + 0.5 * busy) * (1 + 0.01 * k) * (need / n)
+                cost = (float(diff) + 0.5 * busy) * (1 + 0.04 * k) * (need / n)
                 if best is None or cost < best[0]:
                     best = (cost, covered, dx, dy)
             if best is not None and k > 2 * _best_k(best) + 4:
@@ -146,7 +147,7 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     w, h = img.size
     sw, sh = _fit_side(img.size, WORK_SIDE)
     # Grow the hole a little: objects carry a halo of edge and shadow pixels.
-    grow = 2 * max(1, round(max(sw, sh) / 100)) + 1
+    grow = 2 * max(1, round(max(sw, sh) / 60)) + 1
     hole_img = region.resize((sw, sh), Image.Resampling.BOX).point(lambda v: 255 if v > 8 else 0)
     hole_img = hole_img.filter(ImageFilter.MaxFilter(grow))
     hole = np.asarray(hole_img) > 0

@@ -84,14 +84,15 @@ def sky_weights(img: Image.Image) -> np.ndarray | None:
     lum = 0.299 * r + 0.587 * g + 0.114 * b
     spread = rgb.max(axis=-1) - rgb.min(axis=-1)
     blue = (b > r + 12) & (b >= g - 10)
-    overcast = (lum > 185) & (spread < 40)
-    smooth = _local_detail(lum) < 7
+    detail = _local_detail(lum)
+    overcast = (lum > 190) & (spread < 40) & (detail < 2)  # a plain wall is mottled, not this
+    smooth = detail < 7
     rows = np.arange(h)[:, None] < 0.8 * h
     candidate = (blue | overcast) & smooth & rows
     seed = np.zeros_like(candidate)
     seed[0] = True
     # Reach past thin structures (wires, lattice towers) that break smoothness at this scale.
-    loose = (blue | overcast) & rows & (_local_detail(lum) < 25)
+    loose = (blue | overcast) & rows & (detail < 25)
     sky = _flood(seed, candidate) | (_flood(seed, loose) & (blue | overcast))
     if sky.mean() < MIN_SHARE:
         return None
@@ -102,7 +103,7 @@ def sky_weights(img: Image.Image) -> np.ndarray | None:
     near = np.clip((cut * 1.4 - dist) / (cut * 0.4), 0.0, 1.0)
     if float(np.median(dist[-max(1, h // 20) :])) < 12:
         return None  # the same colour runs down to the bottom edge: a backdrop, not a sky
-    grown = _flood(sky, (near > 0) & (np.arange(h)[:, None] < 0.9 * h)) | sky
+    grown = _flood(sky, (near > 0) & (detail < 12) & (np.arange(h)[:, None] < 0.9 * h)) | sky
     return np.where(grown, np.maximum(near, sky.astype(np.float32)), 0.0).astype(np.float32)
 
 
@@ -118,7 +119,7 @@ def sky(img: Image.Image) -> Region | None:
     local = _fill.pull_push(small, (weights > 0.5).astype(np.float32))
     colour = _fill.resize_float(local, img.size)
     dist = np.abs(np.asarray(img.convert("RGB"), np.float32) - colour).sum(-1)
-    fine = np.clip((75.0 - dist) / 30.0, 0.0, 1.0)
+    fine = np.clip((50.0 - dist) / 25.0, 0.0, 1.0)
     return Image.fromarray(np.round(np.asarray(coarse, np.float32) * fine).astype(np.uint8))
 
 
@@ -161,12 +162,22 @@ def subject_weights(img: Image.Image) -> np.ndarray:
     score = _box(score.astype(np.float32), 1)
     t = _otsu(score)
     weights = np.clip((score - 0.8 * t) / (0.4 * t + 1e-6), 0.0, 1.0)
-    # What the background cannot reach from the edges without crossing the subject (a dark
-    # collar, the inside of a cup) belongs to the subject.
+    solid = weights >= 0.5
+    if not solid.any():
+        return weights
+    # One subject: the connected part around the strongest evidence; other blobs fade.
+    peak = np.zeros_like(solid)
+    peak.flat[int(np.argmax(score * solid))] = True
+    main = _flood(peak, solid)
+    weights = np.where(main | ~solid, weights, 0.0)
+    # What the background cannot reach from the edges without squeezing through a gap
+    # narrower than ``r`` cells (a dark collar, the inside of a cup) belongs to the subject.
+    r = max(1, round(min(h, w) / 40))
+    closed = _fill.grow(main, r)
     edge = np.zeros((h, w), bool)
     edge[0] = edge[:, 0] = edge[:, -1] = True
-    outside = _flood(edge, weights < 0.5)
-    return np.where(outside, weights, np.maximum(weights, 0.75)).astype(np.float32)
+    outside = _fill.grow(_flood(edge, ~closed), r)
+    return np.where(outside, weights, np.maximum(weights, 0.85)).astype(np.float32)
 
 
 def _otsu(values: np.ndarray) -> float:
