@@ -392,7 +392,7 @@ def pixel_art(img: Image.Image, seed: int = 0) -> Image.Image:
 
 def vintage_film(img: Image.Image, seed: int) -> Image.Image:
     faded = img.point(
-        _curve(lambda v: (0.10 + 0.85 * v, 0.08 + 0.82 * v**1.05, 0.12 + 0.68 * v**1.1))
+        _curve(lambda v: (0.14 + 0.82 * v, 0.12 + 0.8 * v**1.05, 0.15 + 0.66 * v**1.1))
     )
     faded = ImageEnhance.Color(faded).enhance(0.7)
     leak = radial(img.size, (0.02, 0.1), 0.5)
@@ -401,7 +401,7 @@ def vintage_film(img: Image.Image, seed: int) -> Image.Image:
     )
     leaked = ImageChops.screen(faded, warm_leak.point(lut((0.45,) * 3, (0,) * 3)))
     grain = noise(img.size, seed, 1, 0.45)
-    return vignette(_add_signed(leaked, Image.merge("RGB", (grain,) * 3)), 0.45)
+    return vignette(_add_signed(leaked, Image.merge("RGB", (grain,) * 3)), 0.35)
 
 
 # ----------------------------------------------------------------------------- generated fills

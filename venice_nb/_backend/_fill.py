@@ -105,13 +105,16 @@ def source_offsets(
         lum[1:-1, 2:] - lum[1:-1, :-2]
     )
     ring_detail = float(detail[ring].mean()) if ring.any() else 0.0
+    ring_peak = float(np.percentile(detail[ring], 95)) if ring.any() else 0.0
     left = hole.copy()
     out: list[tuple[np.ndarray, int, int]] = []
     for _ in range(passes):
         need = int(left.sum())
         if need == 0:
             break
-        best: tuple[float, np.ndarray, int, int] | None = None
+        # One shift for all that is left beats several (each seam shows), if one exists.
+        whole: tuple[float, np.ndarray, int, int] | None = None
+        part: tuple[float, np.ndarray, int, int] | None = None
         for k in range(1, max(h, w)):
             for ux, uy in _DIRECTIONS:
                 dx, dy = round(ux * k), round(uy * k)
@@ -119,18 +122,24 @@ def source_offsets(
                 n = int(covered.sum())
                 if 10 * n < 3 * need:
                     continue
+                src = _shift(detail, dx, dy, False)[covered]
+                if float(src.max()) > 1.15 * ring_peak + 2:
+                    continue  # would bring in something new: an eye, a sign, an edge
                 sy, sx = ys + dy, xs + dx
                 inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
                 if not inside.any():
                     continue
                 diff = np.abs(rgb[ys[inside], xs[inside]] - rgb[sy[inside], sx[inside]]).mean()
                 # Bring in texture as busy as the hole's surroundings, not a new object.
-                busy = abs(float(_shift(detail, dx, dy, False)[covered].mean()) - ring_detail)
-                cost = (float(diff) + 0.5 * busy) * (1 + 0.04 * k) * (need / n)
-                if best is None or cost < best[0]:
-                    best = (cost, covered, dx, dy)
-            if best is not None and k > 2 * _best_k(best) + 4:
+                busy = abs(float(src.mean()) - ring_detail)
+                cost = (float(diff) + 0.5 * busy) * (1 + 0.01 * k)
+                if n == need and (whole is None or cost < whole[0]):
+                    whole = (cost, covered, dx, dy)
+                elif n < need and (part is None or cost * need / n < part[0]):
+                    part = (cost * need / n, covered, dx, dy)
+            if whole is not None and k > 2 * _best_k(whole) + 4:
                 break
+        best = whole or part
         if best is None:
             break
         out.append((best[1], best[2], best[3]))

@@ -206,11 +206,14 @@ BACKDROP_KINDS = (
 
 
 def _kind(what: str, table: Sequence[tuple[str, str]], default: str) -> str:
+    """A colour word wins ("a blue backdrop"), then the table's first matching kind."""
+    colours = [w for w in _WORD.findall(what) if w in _effects.COLOURS]
+    if colours:
+        return colours[0]
     for name, pattern in table:
         if re.search(pattern, what):
             return name
-    colours = [w for w in _WORD.findall(what) if w in _effects.COLOURS]
-    return colours[0] if colours else default
+    return default
 
 
 _WORD = re.compile(r"[a-z]+")
