@@ -281,3 +281,79 @@ def test_identical_requests_give_identical_bytes(backend: LocalBackend) -> None:
             second = http.post("/image/edit", json=body)
             assert first.status_code == 200, first.text
             assert first.content == second.content, prompt
+
+
+# ---------------------------------------------------------------------- served beyond loopback
+
+
+@pytest.mark.parametrize(
+    ("bind", "caller", "url_host", "allow", "allowed"),
+    [
+        ("127.0.0.1", "127.0.0.1", "127.0.0.1", False, True),  # the default: all on this machine
+        ("0.0.0.0", "127.0.0.1", "localhost", False, True),  # exposed, but a local caller
+        ("0.0.0.0", "::1", "[::1]", False, True),
+        ("0.0.0.0", "192.0.2.7", "127.0.0.1", False, False),  # remote caller: no local fetches
+        ("0.0.0.0", "192.0.2.7", "localhost", False, False),
+        ("192.0.2.2", "192.0.2.7", "127.0.0.1", True, True),  # ...unless explicitly allowed
+        ("127.0.0.1", "127.0.0.1", "192.168.1.10", False, False),  # private hosts: never
+        ("0.0.0.0", "192.0.2.7", "example.com", True, False),  # the internet: never
+    ],
+)
+def test_fetch_policy(bind: str, caller: str, url_host: str, allow: bool, allowed: bool) -> None:
+    from venice_nb._backend._inputs import FetchPolicy, fetch_refusal
+
+    refusal = fetch_refusal(FetchPolicy(bind, caller, allow), url_host.strip("[]"))
+    assert (refusal is None) == allowed, refusal
+    if refusal is not None:
+        assert "Send the image bytes instead" in refusal
+
+
+def test_serve_beyond_loopback_needs_a_key_unless_told_otherwise() -> None:
+    from venice_nb._backend._exposure import serve_auth
+    from venice_nb._errors import ValidationError
+
+    assert serve_auth("127.0.0.1", None, None) == frozenset()
+    assert serve_auth("localhost", None, None) == frozenset()
+    with pytest.raises(ValidationError) as info:
+        serve_auth("0.0.0.0", None, None)
+    assert info.value.field == "host" and "VENICE_NB_SERVE_KEY" in (info.value.action or "")
+    assert serve_auth("0.0.0.0", False, None) == frozenset()  # --no-require-auth
+    assert serve_auth("0.0.0.0", None, "s3cret") == frozenset({"s3cret"})
+
+
+def _non_loopback_address() -> str:
+    """This machine's address on its default route (no packet is sent by a UDP connect)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))
+        except OSError:
+            pytest.skip("no non-loopback IPv4 interface to serve on")
+        address = s.getsockname()[0]
+    if address.startswith("127."):
+        pytest.skip("no non-loopback IPv4 interface to serve on")
+    return str(address)
+
+
+def test_server_beyond_loopback_refuses_local_urls_for_remote_callers(image_server) -> None:
+    from venice_nb._backend import BackendConfig
+
+    address = _non_loopback_address()
+    url = image_server("cat.png", base64.b64decode(png(load("cat"))))
+    body = {"model": "qwen-image-2-edit", "prompt": "blur", "image": url}
+    headers = {"Authorization": "Bearer s3cret"}
+    config = BackendConfig(require_auth=True, accepted_keys=frozenset({"s3cret"}))
+    with LocalBackend(config, host=address) as server:
+        remote = server.url  # reached via the network address: the caller is not loopback
+        with httpx.Client(timeout=30, trust_env=False) as http:
+            assert http.post(f"{remote}/image/edit", json=body).status_code == 401  # no key
+            wrong = {"Authorization": "Bearer guess"}
+            assert http.post(f"{remote}/image/edit", json=body, headers=wrong).status_code == 401
+            refused = http.post(f"{remote}/image/edit", json=body, headers=headers)
+            assert refused.status_code == 400, refused.text
+            assert "only for callers on its own machine" in refused.json()["error"]
+            # With the switch on, the same remote caller's URL is fetched.
+            server.config.allow_remote_fetch = True
+            served = http.post(f"{remote}/image/edit", json=body, headers=headers)
+            assert served.status_code == 200, served.text
