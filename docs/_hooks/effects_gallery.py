@@ -47,7 +47,7 @@ EXAMPLES = (
         "remove-crowd",
         "rocket",
         "Remove the tourist crowd from the square and keep the architecture intact",
-        note="No mask: the words pick the scene's subject (the rocket and its lamps).",
+        note="No crowd in the samples and no mask: the words pick the scene's subject, the rocket.",
     ),
     Example("blank-sign", "astronaut", "replace the logo with a blank sign",
             (0.25, 0.66, 0.42, 0.86), "The mask covers the mission patch."),
