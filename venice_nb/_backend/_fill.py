@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import Image, ImageChops, ImageFilter
+from PIL import Image, ImageFilter
 
 Region = Image.Image  # mode "L": 255 = fill fully, 0 = keep
 
@@ -152,7 +152,11 @@ def _best_k(best: tuple[float, np.ndarray, int, int]) -> int:
 
 
 def fill(img: Image.Image, region: Region) -> Image.Image:
-    """``img`` with ``region`` replaced by surrounding content (see the module docstring)."""
+    """``img`` with ``region`` replaced by surrounding content (see the module docstring).
+
+    Full-resolution work is confined to the hole's bounding box, so a small hole in a big photo
+    costs little more than the low-resolution analysis.
+    """
     w, h = img.size
     sw, sh = _fit_side(img.size, WORK_SIDE)
     # Grow the hole a little: objects carry a halo of edge and shadow pixels.
@@ -163,29 +167,49 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     if not hole.any():
         return img
     rgb = img.convert("RGB")
+    soft = hole_img.filter(ImageFilter.MaxFilter(3)).filter(ImageFilter.GaussianBlur(1))
+    bx0, by0, bx1, by1 = soft.getbbox() or (0, 0, sw, sh)
+    box = (bx0 * w // sw, by0 * h // sh, min(w, -(-bx1 * w // sw)), min(h, -(-by1 * h // sh)))
+    small_box = (box[0] * sw / w, box[1] * sh / h, box[2] * sw / w, box[3] * sh / h)
+    size = (box[2] - box[0], box[3] - box[1])
+
+    def up(low: Image.Image, resample: Image.Resampling = Image.Resampling.BILINEAR) -> Image.Image:
+        """The bounding box's part of a low-resolution map, at full resolution."""
+        return low.resize(size, resample, box=small_box)
+
     search = hole_img.resize(_fit_side(hole_img.size, SEARCH_SIDE), Image.Resampling.BOX)
     cells = np.asarray(search) > 0
     small = np.asarray(rgb.resize((sw, sh), Image.Resampling.BOX), np.float32)
+    known = (~hole).astype(np.float32)
     # Start from a smooth fill, so cells no shift could serve are still hidden.
-    smooth = np.clip(pull_push(small, (~hole).astype(np.float32)) + 0.5, 0, 255)
+    smooth = np.clip(pull_push(small, known) + 0.5, 0, 255).astype(np.uint8)
+    crop = rgb.crop(box)
     source = Image.composite(
-        Image.fromarray(smooth.astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR),
-        rgb,
-        hole_img.resize((w, h), Image.Resampling.NEAREST),
+        up(Image.fromarray(smooth)), crop, up(hole_img, Image.Resampling.NEAREST)
     )
     cells_rgb = np.asarray(rgb.resize(cells.shape[::-1], Image.Resampling.BOX), np.float32)
+    cx, cy = cells.shape[1] / sw, cells.shape[0] / sh
+    cells_box = (small_box[0] * cx, small_box[1] * cy, small_box[2] * cx, small_box[3] * cy)
     for covered, dx, dy in source_offsets(cells, cells_rgb):
         part = Image.fromarray((covered * 255).astype(np.uint8)).resize(
-            (w, h), Image.Resampling.BILINEAR
+            size, Image.Resampling.BILINEAR, box=cells_box
         )
         fx, fy = round(dx * w / cells.shape[1]), round(dy * h / cells.shape[0])
-        # ImageChops.offset wraps around; the search kept the used pixels inside the frame.
-        source.paste(ImageChops.offset(rgb, -fx, -fy), mask=part)
-    source_small = np.asarray(source.resize((sw, sh), Image.Resampling.BOX), np.float32)
-    correction = pull_push(small - source_small, (~hole).astype(np.float32))
-    corr = resize_float(correction, (w, h))
-    filled = np.clip(np.asarray(source, np.float32) + corr + 0.5, 0, 255).astype(np.uint8)
-    soft = hole_img.filter(ImageFilter.MaxFilter(3)).filter(ImageFilter.GaussianBlur(1))
-    return Image.composite(
-        Image.fromarray(filled), rgb, soft.resize((w, h), Image.Resampling.BILINEAR)
+        # The search kept the pixels used (where ``part`` > 0) inside the frame.
+        shifted = rgb.crop((box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy))
+        source.paste(shifted, mask=part)
+    whole = rgb.copy()
+    whole.paste(source, box[:2])
+    source_small = np.asarray(whole.resize((sw, sh), Image.Resampling.BOX), np.float32)
+    correction = pull_push(small - source_small, known)
+    corr = np.stack(
+        [
+            np.asarray(up(Image.fromarray(np.ascontiguousarray(correction[..., i]))))
+            for i in range(3)
+        ],
+        axis=-1,
     )
+    filled = np.clip(np.asarray(source, np.float32) + corr + 0.5, 0, 255).astype(np.uint8)
+    out = rgb.copy()
+    out.paste(Image.composite(Image.fromarray(filled), crop, up(soft)), box[:2])
+    return out
