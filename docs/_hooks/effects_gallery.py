@@ -35,6 +35,7 @@ class Example:
 EXAMPLES = (
     Example("change-sky-sunrise", "rocket", "change the sky to sunrise"),
     Example("color-of-sky", "rocket", "Change the color of the sky to a sunrise"),
+    Example("studio-coffee", "coffee", "replace the background with a studio backdrop"),
     Example(
         "studio-backdrop",
         "astronaut",

@@ -146,7 +146,7 @@ def subject_weights(img: Image.Image) -> np.ndarray:
     opp = np.stack(
         [lum, rgb[..., 0] - rgb[..., 1], (rgb[..., 0] + rgb[..., 1]) / 2 - rgb[..., 2]], axis=-1
     )
-    b = max(2, round(min(h, w) * 0.04))
+    b = max(1, round(min(h, w) * 0.015))  # thin: a subject may come close to an edge
     border = np.concatenate(
         [opp[:b].reshape(-1, 3), opp[:, :b].reshape(-1, 3), opp[:, -b:].reshape(-1, 3)]
     )
@@ -165,11 +165,14 @@ def subject_weights(img: Image.Image) -> np.ndarray:
     solid = weights >= 0.5
     if not solid.any():
         return weights
-    # One subject: the connected part around the strongest evidence; other blobs fade.
+    # One subject: the connected part around the strongest evidence (joined by more than a
+    # thin bridge); other blobs are background.
+    r = max(1, round(min(h, w) / 64))
+    core = solid & ~_fill.grow(~solid, r)
     peak = np.zeros_like(solid)
-    peak.flat[int(np.argmax(score * solid))] = True
-    main = _flood(peak, solid)
-    weights = np.where(main | ~solid, weights, 0.0)
+    peak.flat[int(np.argmax(score * (core if core.any() else solid)))] = True
+    main = _fill.grow(_flood(peak, core if core.any() else solid), r) & solid
+    weights = np.where(main, weights, np.minimum(weights, 0.45 * (~solid)))
     # What the background cannot reach from the edges without squeezing through a gap
     # narrower than ``r`` cells (a dark collar, the inside of a cup) belongs to the subject.
     r = max(1, round(min(h, w) / 40))
@@ -177,7 +180,7 @@ def subject_weights(img: Image.Image) -> np.ndarray:
     edge = np.zeros((h, w), bool)
     edge[0] = edge[:, 0] = edge[:, -1] = True
     outside = _fill.grow(_flood(edge, ~closed), r)
-    return np.where(outside, weights, np.maximum(weights, 0.85)).astype(np.float32)
+    return np.where(outside, weights, 1.0).astype(np.float32)
 
 
 def _otsu(values: np.ndarray) -> float:
