@@ -283,7 +283,7 @@ def test_identical_requests_give_identical_bytes(backend: LocalBackend) -> None:
             assert first.content == second.content, prompt
 
 
-# ---------------------------------------------------------------------- served beyond loopback
+# ----------------------------------------------------------------------------- beyond loopback
 
 
 @pytest.mark.parametrize(
@@ -357,3 +357,11 @@ def test_server_beyond_loopback_refuses_local_urls_for_remote_callers(image_serv
             server.config.allow_remote_fetch = True
             served = http.post(f"{remote}/image/edit", json=body, headers=headers)
             assert served.status_code == 200, served.text
+
+
+def test_background_removal_uses_the_subject_estimate_on_a_busy_photo() -> None:
+    from venice_nb._backend._matte import remove_background
+
+    alpha = np.asarray(remove_background(load("astronaut")).getchannel("A"), np.float64)
+    assert alpha[20:200, 0:40].mean() < 40  # the flag behind her is cut away
+    assert alpha[90:150, 170:240].mean() > 230  # her face stays

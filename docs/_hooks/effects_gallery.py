@@ -41,6 +41,8 @@ EXAMPLES = (
         "astronaut",
         "Replace the background with a modern photo studio backdrop while preserving the "
         "subject pose, facial features, and clothing.",
+        note="The subject estimate is a heuristic: here the model shuttle and the helmet, "
+        "which merge with the busy background, are partly taken for background.",
     ),
     Example("remove-tree", "rocket", "remove the tree", (0.0, 0.0, 0.17, 1.0),
             "The samples have no tree; the mask marks the left launch tower instead."),

@@ -11,7 +11,7 @@ rest. An empty estimate (no sky in the photo) is returned as None so callers can
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageFilter, ImageOps
 
 from . import _fill, _matte
 
@@ -135,12 +135,19 @@ def _kmeans(points: np.ndarray, k: int, iterations: int = 6) -> np.ndarray:
     return centres
 
 
+PLAIN_NOISE = 12.0  # border colour spread below which the background counts as a plain backdrop
+
+
+def plain_backdrop(img: Image.Image) -> bool:
+    """True when the border is one even colour: then ``_matte.alpha_matte`` is exact."""
+    return _matte.background_colour(_small(img))[1] < PLAIN_NOISE
+
+
 def subject_weights(img: Image.Image) -> np.ndarray:
     """Low-resolution subject weights in [0, 1] (1 = subject)."""
     rgb = _small(img)
     h, w, _ = rgb.shape
-    _, noise = _matte.background_colour(rgb)
-    if noise < 12:  # a plain backdrop: the backend's own alpha matte is exact enough
+    if plain_backdrop(img):
         return _matte.alpha_matte(Image.fromarray(rgb.astype(np.uint8))).astype(np.float32) / 255
     lum = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
     opp = np.stack(
@@ -224,11 +231,14 @@ def _refined(img: Image.Image, weights: np.ndarray) -> np.ndarray:
 
 
 def subject(img: Image.Image) -> Region:
+    """The subject as a soft full-size region; on a plain backdrop, the exact alpha matte."""
+    if plain_backdrop(img):
+        return Image.fromarray(_matte.alpha_matte(img))
     return _to_region(_refined(img, subject_weights(img)), img.size, soften=0.6)
 
 
 def background(img: Image.Image) -> Region:
-    return _to_region(1.0 - _refined(img, subject_weights(img)), img.size, soften=0.6)
+    return ImageOps.invert(subject(img))
 
 
 def damage_weights(img: Image.Image) -> np.ndarray | None:
