@@ -52,15 +52,14 @@ def _flood(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 
 
 def _box(a: np.ndarray, r: int) -> np.ndarray:
-    """Separable box mean of radius ``r`` (edges replicated), applied twice: a cheap blur."""
-    for _ in range(2):
-        for axis in (0, 1):
-            pad = [(0, 0), (0, 0)]
-            pad[axis] = (r + 1, r)
-            c = np.cumsum(np.pad(a, pad, mode="edge"), axis=axis, dtype=np.float32)
-            hi = c.take(np.arange(2 * r + 1, c.shape[axis]), axis=axis)
-            lo = c.take(np.arange(0, c.shape[axis] - 2 * r - 1), axis=axis)
-            a = ((hi - lo) / (2 * r + 1)).astype(np.float32)
+    """Separable box mean of radius ``r`` (edges replicated): a cheap blur."""
+    for axis in (0, 1):
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (r + 1, r)
+        c = np.cumsum(np.pad(a, pad, mode="edge"), axis=axis, dtype=np.float32)
+        hi = c.take(np.arange(2 * r + 1, c.shape[axis]), axis=axis)
+        lo = c.take(np.arange(0, c.shape[axis] - 2 * r - 1), axis=axis)
+        a = ((hi - lo) / (2 * r + 1)).astype(np.float32)
     return a
 
 
@@ -138,16 +137,15 @@ def _kmeans(points: np.ndarray, k: int, iterations: int = 6) -> np.ndarray:
 PLAIN_NOISE = 12.0  # border colour spread below which the background counts as a plain backdrop
 
 
-def plain_backdrop(img: Image.Image) -> bool:
+def _plain(rgb: np.ndarray) -> bool:
     """True when the border is one even colour: then ``_matte.alpha_matte`` is exact."""
-    return _matte.background_colour(_small(img))[1] < PLAIN_NOISE
+    return _matte.background_colour(rgb)[1] < PLAIN_NOISE
 
 
-def subject_weights(img: Image.Image) -> np.ndarray:
-    """Low-resolution subject weights in [0, 1] (1 = subject)."""
-    rgb = _small(img)
+def subject_weights(rgb: np.ndarray) -> np.ndarray:
+    """Subject weights in [0, 1] (1 = subject) of a small float RGB array."""
     h, w, _ = rgb.shape
-    if plain_backdrop(img):
+    if _plain(rgb):
         return _matte.alpha_matte(Image.fromarray(rgb.astype(np.uint8))).astype(np.float32) / 255
     lum = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
     opp = np.stack(
@@ -203,10 +201,9 @@ def _otsu(values: np.ndarray) -> float:
 REFINE_SIDE = 320
 
 
-def _refined(img: Image.Image, weights: np.ndarray) -> np.ndarray:
+def _refined(rgb: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Sharpen a coarse matte along its edge with local colour models: in the uncertain band,
     alpha is where a pixel's colour lies between the nearby subject and background colours."""
-    rgb = _small(img, REFINE_SIDE)
     h, w, _ = rgb.shape
     a = (
         np.asarray(
@@ -232,9 +229,16 @@ def _refined(img: Image.Image, weights: np.ndarray) -> np.ndarray:
 
 def subject(img: Image.Image) -> Region:
     """The subject as a soft full-size region; on a plain backdrop, the exact alpha matte."""
-    if plain_backdrop(img):
+    mid = _small(img, REFINE_SIDE)  # one pass over the full image; the rest works from this
+    h, w, _ = mid.shape
+    scale = min(1.0, ANALYSIS_SIDE / max(w, h))
+    low_size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    low = np.asarray(
+        Image.fromarray(mid.astype(np.uint8)).resize(low_size, Image.Resampling.BOX), np.float32
+    )
+    if _plain(low):
         return Image.fromarray(_matte.alpha_matte(img))
-    return _to_region(_refined(img, subject_weights(img)), img.size, soften=0.6)
+    return _to_region(_refined(mid, subject_weights(low)), img.size, soften=0.6)
 
 
 def background(img: Image.Image) -> Region:
