@@ -365,3 +365,14 @@ def test_background_removal_uses_the_subject_estimate_on_a_busy_photo() -> None:
     alpha = np.asarray(remove_background(load("astronaut")).getchannel("A"), np.float64)
     assert alpha[20:200, 0:40].mean() < 40  # the flag behind her is cut away
     assert alpha[90:150, 170:240].mean() > 230  # her face stays
+
+
+def test_effect_words_about_an_area_apply_the_effect_there() -> None:
+    assert plan("make the sky stormy") == ["sky:storm"]  # new content for the sky
+    assert plan("make the sky snowy") == ["snow"]  # an effect, applied to the sky
+    assert plan("make the background black and white") == ["greyscale"]
+    product = load("product")
+    out = arr(edit_image(product, "make the background black and white"))
+    before = arr(product)
+    mug = np.linalg.norm(before - before[5, 5], axis=-1) > 40
+    assert saturation(out[mug]).mean() > 0.8 * saturation(before[mug]).mean()  # mug in colour

@@ -143,9 +143,7 @@ EFFECTS: tuple[tuple[str, str, _effects.Effect], ...] = (
     ("golden hour", r"\bgolden[- ]hour|\bgolden light|\bmagic hour", _effects.golden_hour),
     ("sunset", r"\bsunrise|\bsunset|\bdawn|\bdusk", _effects.sunset),
     ("night", r"\bnight|\bmidnight", _effects.night),
-    ("greyscale",
-     r"\bgr[ae]yscale|\bmonochrome|\bdesaturat|black\s*(and|&|n)\s*white|\bb\s*&\s*w\b",
-     _effects.greyscale),
+    ("greyscale", r"\bgr[ae]yscale|\bmonochrome|\bdesaturat|\bb\s*&\s*w\b", _effects.greyscale),
     ("sepia", r"\bsepia", _effects.sepia),
     ("vintage film",
      r"\bvintage|\bretro\b|\bold photo|\bfilm (look|grain|photo)|\banalog|\b(19)?70s",
@@ -217,10 +215,19 @@ def _kind(what: str, table: Sequence[tuple[str, str]], default: str) -> str:
 
 
 _WORD = re.compile(r"[a-z]+")
+_BW = re.compile(r"black\s*(and|&|n)\s*white")  # a look, not two colour words
+
+
+def _is_new_area(what: str, area: str) -> bool:
+    """True when "change the sky/background to <what>" asks for new content, False when <what>
+    is an effect to apply there ("… snowy", "… black and white")."""
+    table = SKY_KINDS if area == "sky" else BACKDROP_KINDS
+    return bool(_kind(what, table, "")) or not any(re.search(p, what) for _, p, _ in EFFECTS)
 
 
 def _clean(prompt: str) -> str:
-    return _KEEP_CLAUSE.sub(" ", prompt.lower())
+    """Lower case, "keep …"/"while …" clauses dropped, "black and white" read as one word."""
+    return _BW.sub("greyscale", _KEEP_CLAUSE.sub(" ", prompt.lower()))
 
 
 def _target(text: str) -> str | None:
@@ -245,13 +252,16 @@ def plan(prompt: str) -> list[str]:
     text = _clean(prompt)
     names: list[str] = []
     rest = text
-    if area := _REPLACE_AREA.search(text):
+    area = _REPLACE_AREA.search(text)
+    if area and _is_new_area(area.group("what"), area.group("area")):
         what = area.group("what")
         if area.group("area") == "sky":
             names.append(f"sky:{_kind(what, SKY_KINDS, 'clear')}")
         else:
             names.append(f"background:{_kind(what, BACKDROP_KINDS, 'scene')}")
         rest = text[: area.start()] + text[area.end() :]
+    elif area:
+        pass  # "make the background black and white": an effect, applied to that area
     elif (obj := _REPLACE_OBJECT.search(text)) and _target(obj.group("obj")) != "sky":
         what = obj.group("what")
         if re.search(r"poster|billboard|advert|neon|screen|display", what):
@@ -272,11 +282,7 @@ def plan(prompt: str) -> list[str]:
             names.append(name)
     if re.search(r"\bstudio\b", rest) and not any(n.startswith("background:") for n in names):
         names.append("background:studio")
-    colours = [
-        w
-        for w in _WORD.findall(re.sub(r"black\s*(and|&|n)\s*white", " ", rest))
-        if w in _effects.COLOURS
-    ]
+    colours = [w for w in _WORD.findall(rest) if w in _effects.COLOURS]
     if colours and not any(n.startswith(("sky:", "background:")) for n in names):
         names.append(f"tint:{colours[-1]}")
     return names or ["restyle"]
