@@ -16,7 +16,7 @@ from PIL import Image, ImageFilter
 
 Region = Image.Image  # mode "L": 255 = fill fully, 0 = keep
 
-WORK_SIDE = 256  # the colour correction and the shift search run at most this large
+WORK_SIDE = 256  # the smooth fill and colour correction run at most this large
 SEARCH_SIDE = 64  # the shift search runs on a grid this large (a hole pixel marks its cell)
 _DIRECTIONS = tuple(
     (round(math.cos(a * math.pi / 8) * 100) / 100, round(math.sin(a * math.pi / 8) * 100) / 100)
