@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter
 
 Region = Image.Image  # mode "L": 255 = fill fully, 0 = keep
 
@@ -177,39 +177,49 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         """The bounding box's part of a low-resolution map, at full resolution."""
         return low.resize(size, resample, box=small_box)
 
+    def up_float(low: np.ndarray) -> np.ndarray:
+        return np.stack(
+            [np.asarray(up(Image.fromarray(np.ascontiguousarray(low[..., i])))) for i in range(3)],
+            axis=-1,
+        )
+
     search = hole_img.resize(_fit_side(hole_img.size, SEARCH_SIDE), Image.Resampling.BOX)
     cells = np.asarray(search) > 0
     small = np.asarray(rgb.resize((sw, sh), Image.Resampling.BOX), np.float32)
-    known = (~hole).astype(np.float32)
     # Start from a smooth fill, so cells no shift could serve are still hidden.
-    smooth = np.clip(pull_push(small, known) + 0.5, 0, 255).astype(np.uint8)
+    smooth = np.clip(pull_push(small, (~hole).astype(np.float32)) + 0.5, 0, 255).astype(np.uint8)
     crop = rgb.crop(box)
-    source = Image.composite(
-        up(Image.fromarray(smooth)), crop, up(hole_img, Image.Resampling.NEAREST)
+    filled = np.asarray(
+        Image.composite(up(Image.fromarray(smooth)), crop, up(hole_img, Image.Resampling.NEAREST)),
+        np.float32,
     )
     cells_rgb = np.asarray(rgb.resize(cells.shape[::-1], Image.Resampling.BOX), np.float32)
     cx, cy = cells.shape[1] / sw, cells.shape[0] / sh
     cells_box = (small_box[0] * cx, small_box[1] * cy, small_box[2] * cx, small_box[3] * cy)
+    # Each part is colour-matched to everything known around it so far: the hole's edge and
+    # the parts filled before it, so neither the outline nor the seams between parts show.
+    picture, done = small.copy(), ~hole
     for covered, dx, dy in source_offsets(cells, cells_rgb):
-        part = Image.fromarray((covered * 255).astype(np.uint8)).resize(
-            size, Image.Resampling.BILINEAR, box=cells_box
-        )
         fx, fy = round(dx * w / cells.shape[1]), round(dy * h / cells.shape[0])
+        cells_img = Image.fromarray((covered * 255).astype(np.uint8))
+        shifted_small = np.asarray(
+            ImageChops.offset(rgb, -fx, -fy).resize((sw, sh), Image.Resampling.BOX), np.float32
+        )
+        correction = pull_push(picture - shifted_small, done.astype(np.float32))
+        now = (np.asarray(cells_img.resize((sw, sh), Image.Resampling.NEAREST)) > 0) & ~done
+        picture[now] = (shifted_small + correction)[now]
+        done |= now
         # The search kept the pixels used (where ``part`` > 0) inside the frame.
         shifted = rgb.crop((box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy))
-        source.paste(shifted, mask=part)
-    whole = rgb.copy()
-    whole.paste(source, box[:2])
-    source_small = np.asarray(whole.resize((sw, sh), Image.Resampling.BOX), np.float32)
-    correction = pull_push(small - source_small, known)
-    corr = np.stack(
-        [
-            np.asarray(up(Image.fromarray(np.ascontiguousarray(correction[..., i]))))
-            for i in range(3)
-        ],
-        axis=-1,
-    )
-    filled = np.clip(np.asarray(source, np.float32) + corr + 0.5, 0, 255).astype(np.uint8)
+        piece = np.asarray(shifted, np.float32) + up_float(correction)
+        part = (
+            np.asarray(
+                cells_img.resize(size, Image.Resampling.BILINEAR, box=cells_box), np.float32
+            )[..., None]
+            / 255
+        )
+        filled = filled * (1 - part) + piece * part
+    filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
     out = rgb.copy()
     out.paste(Image.composite(Image.fromarray(filled), crop, up(soft)), box[:2])
     return out
