@@ -327,18 +327,23 @@ def watercolour(img: Image.Image, seed: int) -> Image.Image:
     bled = washes.filter(ImageFilter.GaussianBlur(1.0))
     pooled = _edges(_luma(washes)).filter(ImageFilter.GaussianBlur(0.8))
     pooled = ImageOps.invert(pooled.point(lambda v: min(255, v * 2)))
-    big = bled.resize(img.size, Image.Resampling.BICUBIC)
+    light = bled.resize(img.size, Image.Resampling.BICUBIC).point(
+        lut((0.78,) * 3, (62,) * 3)  # transparent pigment on white paper
+    )
     rims = pooled.resize(img.size, Image.Resampling.BILINEAR).point(lambda v: 150 + v * 105 // 255)
-    light = big.point(lut((0.78,) * 3, (62,) * 3))  # transparent pigment on white paper
-    inked = ImageChops.multiply(light, rims.convert("RGB"))
-    lines = _edges(_luma(img).filter(ImageFilter.GaussianBlur(1.2)))
-    pencil = ImageOps.invert(lines.point(lambda v: min(90, v * 2))).convert("RGB")
+    half = _luma(img).resize(_small_size(img.size, max(img.size) // 2), Image.Resampling.BOX)
+    lines = _edges(half.filter(ImageFilter.GaussianBlur(0.6)))
+    pencil = ImageOps.invert(lines.point(lambda v: min(60, v)))
     paper = noise(img.size, seed, 4, 0.5).point(lambda v: 214 + v // 6)
-    return ImageChops.multiply(ImageChops.multiply(inked, pencil), paper.convert("RGB"))
+    # Rims, pencil and paper darken alike: combine them in one channel, apply once.
+    shade = ImageChops.multiply(
+        ImageChops.multiply(rims, pencil.resize(img.size, Image.Resampling.BILINEAR)), paper
+    )
+    return ImageChops.multiply(light, shade.convert("RGB"))
 
 
 def oil_painting(img: Image.Image, seed: int) -> Image.Image:
-    small = img.resize(_small_size(img.size, 420), Image.Resampling.BOX)
+    small = img.resize(_small_size(img.size, 360), Image.Resampling.BOX)
     blobs = (
         small.filter(ImageFilter.MedianFilter(3))
         .quantize(64, Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
@@ -347,7 +352,7 @@ def oil_painting(img: Image.Image, seed: int) -> Image.Image:
     )
     big = blobs.resize(img.size, Image.Resampling.BICUBIC)
     rich = ImageEnhance.Contrast(ImageEnhance.Color(big).enhance(1.35)).enhance(1.1)
-    strokes = noise(_small_size(img.size, 420), seed, 1, 1.0).resize(
+    strokes = noise(_small_size(img.size, 360), seed, 1, 1.0).resize(
         (max(2, img.size[0] // 3), img.size[1]), Image.Resampling.BILINEAR
     )
     strokes = strokes.resize(img.size, Image.Resampling.BILINEAR).filter(ImageFilter.EMBOSS)
