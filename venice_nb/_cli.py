@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,7 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the local Venice-compatible backend")
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only). Beyond loopback "
+        "(e.g. 0.0.0.0) the server requires the key in VENICE_NB_SERVE_KEY unless "
+        "--no-require-auth, and fetches image URLs only for callers on this machine unless "
+        "--allow-remote-fetch",
+    )
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--latency", type=float, default=0.0, help="seconds added to each edit")
     serve.add_argument("--rate-limit", type=int, help="requests per minute per caller")
@@ -82,7 +90,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="answer 401 to this API key (repeatable)",
     )
-    serve.add_argument("--require-auth", action="store_true", help="401 without a key or wallet")
+    serve.add_argument(
+        "--require-auth",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="401 without a key or wallet (default: on when --host is beyond loopback; with "
+        "VENICE_NB_SERVE_KEY set only that key is accepted)",
+    )
+    serve.add_argument(
+        "--allow-remote-fetch",
+        action="store_true",
+        help="also fetch (loopback) image URLs for callers on other machines; this lets them "
+        "read any local port of this machine through the server",
+    )
 
     for name, help_text in (
         ("edit", "edit one image with a prompt"),
@@ -111,11 +131,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     from ._backend import BackendConfig, FaultConfig, serve_forever
+    from ._backend._exposure import SERVE_KEY_ENV, serve_auth
 
+    accepted = serve_auth(args.host, args.require_auth, os.environ.get(SERVE_KEY_ENV))
     config = BackendConfig(
         latency=args.latency,
         rejected_keys=frozenset(args.reject_key),
-        require_auth=args.require_auth,
+        require_auth=bool(args.require_auth) or bool(accepted),
+        accepted_keys=accepted,
+        allow_remote_fetch=args.allow_remote_fetch,
     )
     if args.faults:
         config.faults = FaultConfig(**args.faults)

@@ -72,6 +72,10 @@ class BackendConfig:
     balance_usd: float | None = None
     rejected_keys: frozenset[str] = frozenset()
     require_auth: bool = False
+    # When set, only these bearer keys are accepted (a server reachable beyond loopback).
+    accepted_keys: frozenset[str] = frozenset()
+    # Fetch loopback image URLs for callers on other machines too (see _inputs.fetch_refusal).
+    allow_remote_fetch: bool = False
     content_policy_words: tuple[str, ...] = DEFAULT_CONTENT_POLICY_WORDS
     deprecated_models: Mapping[str, tuple[str, str, str]] = field(
         default_factory=lambda: DEFAULT_DEPRECATED_MODELS

@@ -1,36 +1,26 @@
 """Deterministic, prompt-driven image edits standing in for Venice's models.
 
-Prompt words pick recognisable operations (see ``OPERATIONS``); any other prompt gets a hue shift
-and vignette seeded from sha256(prompt), so every edit visibly changes the image and the same
-request always yields the same bytes. Work is done with Pillow's C operations (point tables,
-colour matrices, filters, composites) and numpy on small arrays, so a 1 Mpx edit takes a few tens
-of milliseconds.
+``plan`` reads a prompt as a person means it: what to do (``EFFECTS``, "remove …", "restore …",
+"replace the sky/background with …") and where (the mask, else the sky, subject, background or
+damaged area its words name; see ``_regions``). Prompts without a known word get a seeded,
+plausible colour grade. Randomness is seeded from sha256(prompt), so the same request always
+yields the same bytes; work is done with Pillow's C operations and numpy on small arrays, so a
+1 Mpx edit takes a few tens of milliseconds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, ImageChops, ImageFilter, ImageOps
+from PIL import Image, ImageChops, ImageFilter
+
+from . import _effects, _fill, _regions
 
 Region = Image.Image  # mode "L": 255 = the edit applies fully, 0 = keep
-
-_WORK_SIDE = 256  # hole filling and gradients are computed at most this large, then upsampled
-
-COLOURS: dict[str, tuple[int, int, int]] = {
-    "red": (220, 30, 30), "orange": (245, 130, 20), "yellow": (240, 210, 30),
-    "gold": (212, 175, 55), "green": (40, 170, 60), "teal": (0, 140, 140),
-    "cyan": (0, 200, 220), "blue": (30, 80, 220), "purple": (130, 50, 180),
-    "violet": (140, 80, 220), "magenta": (220, 40, 170), "pink": (245, 130, 180),
-    "brown": (130, 80, 40), "white": (245, 245, 245), "black": (25, 25, 25),
-    "gray": (128, 128, 128), "grey": (128, 128, 128), "silver": (192, 192, 200),
-}  # fmt: skip
-
 
 # ----------------------------------------------------------------------------- geometry
 
@@ -135,234 +125,284 @@ def composite_overlays(rgb: Image.Image, overlays: Sequence[Image.Image]) -> Ima
     return rgb
 
 
-# ----------------------------------------------------------------------------- operations
+# ----------------------------------------------------------------------------- prompt -> plan
 
 
-def _seed(prompt: str) -> int:
-    return int.from_bytes(hashlib.sha256(prompt.encode("utf-8")).digest()[:8], "big")
+def _seed(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
 
 
-def _lut(scale: Sequence[float], offset: Sequence[float]) -> list[int]:
-    """Per-channel linear point table ``v * scale + offset`` for Image.point."""
-    return [
-        min(255, max(0, round(v * s + o)))
-        for s, o in zip(scale, offset, strict=True)
-        for v in range(256)
-    ]
+# (name, pattern, effect) in the order they are applied; patterns are matched on the prompt
+# with "keep …"/"while preserving …" clauses removed.
+EFFECTS: tuple[tuple[str, str, _effects.Effect], ...] = (
+    ("snow", r"\bsnow|\bblizzard", _effects.snow),
+    ("winter", r"\bwinter|\bwintry|\bfrost|\bicy\b", _effects.winter),
+    ("rain", r"\brain(s|y|ing|fall|storm)?\b|\bdrizzl|\bdownpour|\bwet\b", _effects.rain),
+    ("fog", r"\bfog|\bmist|\bhaz[ey]\b|\bhazy", _effects.fog),
+    ("autumn", r"\bautumn|\bfall (colou?rs?|foliage|leaves)|\bfoliage", _effects.autumn),
+    ("golden hour", r"\bgolden[- ]hour|\bgolden light|\bmagic hour", _effects.golden_hour),
+    ("sunset", r"\bsunrise|\bsunset|\bdawn|\bdusk", _effects.sunset),
+    ("night", r"\bnight|\bmidnight", _effects.night),
+    ("greyscale", r"\bgr[ae]yscale|\bmonochrome|\bdesaturat|\bb\s*&\s*w\b", _effects.greyscale),
+    ("sepia", r"\bsepia", _effects.sepia),
+    ("vintage film",
+     r"\bvintage|\bretro\b|\bold photo|\bfilm (look|grain|photo)|\banalog|\b(19)?70s",
+     _effects.vintage_film),
+    ("watercolour", r"\bwatercolou?r|\baquarelle", _effects.watercolour),
+    ("oil painting", r"\boil\b|\bimpasto|\bpainterly|\bvan gogh", _effects.oil_painting),
+    ("pencil sketch", r"\bsketch|\bpencil|\bcharcoal|\bdrawing\b|\bline art",
+     _effects.pencil_sketch),
+    ("cartoon", r"\bcartoon|\bcomic|\banime|\bposteri[sz]|\bcel[- ]shad", _effects.cartoon),
+    ("pixel art", r"\bpixel|\b(8|16)[- ]bit\b", _effects.pixel_art),
+    ("warm", r"\bwarm", _effects.warm),
+    ("cool", r"\bcool|\bcold", _effects.cool),
+    ("brighter", r"\bbrighter|\bbrighten|\blighter|\blighten", _effects.brighter),
+    ("darker", r"\bdarker|\bdarken|\bdimmer", _effects.darker),
+    ("blur", r"\bblur|\bbokeh", _effects.blur),
+    ("sharpen", r"\bsharpen|\bsharper|\bcrisper", _effects.sharpen),
+    ("invert", r"\binvert|\bnegative", _effects.invert),
+)  # fmt: skip
+_EFFECT_FNS = {name: fn for name, _, fn in EFFECTS}
+
+_KEEP_CLAUSE = re.compile(
+    r"(,?\s*\b(while|whilst)\b|\b(and\s+|but\s+)?(keep|keeping|preserv\w*|leave|leaving|without "
+    r"changing)\b)[^.;]*"
+)
+_PHRASE = r"(?:(?!\s(?:and|then|so|but)\s)[^.;,])*"  # up to the end of the clause
+_REPLACE_AREA = re.compile(
+    r"\b(replace|change|turn|make|swap|transform|paint|set)\s+(the\s+)?(colou?r\s+of\s+(the\s+)?)?"
+    r"(\w+\s+){0,2}?(?P<area>sky|background|backdrop)\s*(with|to|into|for|as|be)?\s+(?P<what>"
+    + _PHRASE
+    + r")"
+)
+_REMOVE = re.compile(
+    rf"\b(remov\w*|eras\w*|delet\w*|get rid of|take out|clean up)\b\s*(?P<what>{_PHRASE})"
+)
+_RESTORE = re.compile(r"\b(restor\w*|repair\w*|mend\w*|fix\w*|heal\w*)\b")
+_REPLACE_OBJECT = re.compile(rf"\breplac\w*\s+(?P<obj>[^.;,]*?)\s+with\s+(?P<what>{_PHRASE})")
+_THE = re.compile(r"\bthe\s+(?:\w+\s+){0,2}?(?P<noun>\w+)\b")
+WHOLE_WORDS = frozenset(
+    ("photo", "image", "picture", "scene", "shot", "frame", "whole", "colors", "colours",
+     "color", "colour", "lighting", "light", "mood", "style")
+)  # fmt: skip
+
+SKY_KINDS = (
+    ("sunset", r"sunrise|sunset|dawn|dusk|golden|orange"),
+    ("night", r"night|star|milky|galaxy|moon"),
+    ("storm", r"storm|cloud|overcast|thunder|rain|grey sky|gray sky|dramatic"),
+)
+BACKDROP_KINDS = (
+    ("studio", r"studio|backdrop|plain|seamless|neutral|solid|simple|clean|empty"),
+    ("blur", r"blur|bokeh|out of focus|soft focus"),
+    ("beach", r"beach|sea|ocean|coast|tropical"),
+    ("forest", r"forest|jungle|trees|woods|park|garden|nature"),
+    ("city", r"city|street|urban|neon|skyline|downtown"),
+    ("night", r"night|space|stars|galaxy|cosmos"),
+    ("sunset", r"sunset|sunrise|dawn|dusk"),
+    ("sky", r"\bsky\b|clouds"),
+)
 
 
-def _vertical_gradient(
-    size: tuple[int, int], top: Sequence[int], bottom: Sequence[int]
-) -> Image.Image:
-    t = np.linspace(0.0, 1.0, min(size[1], _WORK_SIDE), dtype=np.float32)[:, None, None]
-    col = np.asarray(top, np.float32) * (1 - t) + np.asarray(bottom, np.float32) * t
-    strip = Image.fromarray(np.round(col).astype(np.uint8))
-    return strip.resize(size, Image.Resampling.BILINEAR)
-
-
-def _radial(size: tuple[int, int], strength: float) -> Image.Image:
-    """A vignette multiplier (mode L): 255 in the centre falling to 255*(1-strength) at corners."""
-    w, h = size
-    scale = min(1.0, _WORK_SIDE / max(w, h))
-    sw, sh = max(2, round(w * scale)), max(2, round(h * scale))
-    y, x = np.ogrid[-1 : 1 : sh * 1j, -1 : 1 : sw * 1j]
-    r2 = np.clip((x * x + y * y) / 2.0, 0.0, 1.0)
-    small = Image.fromarray(np.round(255 * (1 - strength * r2**1.2)).astype(np.uint8))
-    return small.resize(size, Image.Resampling.BILINEAR)
-
-
-def _matrix(m: np.ndarray, offset: Sequence[float] = (0.0, 0.0, 0.0)) -> tuple[float, ...]:
-    rows = [(*m[i].tolist(), float(offset[i])) for i in range(3)]
-    return tuple(v for row in rows for v in row)
-
-
-def hue_rotation(degrees: float, saturation: float = 1.0) -> np.ndarray:
-    """3x3 matrix rotating colours about the grey axis (luminance roughly kept)."""
-    a = math.radians(degrees)
-    k = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], np.float64) / math.sqrt(3)
-    rot = math.cos(a) * np.eye(3) + (1 - math.cos(a)) / 3 * np.ones((3, 3)) + math.sin(a) * k
-    grey = np.ones((3, 3)) / 3
-    return grey + saturation * (rot - grey)
-
-
-def fill_from_surroundings(img: Image.Image, region: Region) -> Image.Image:
-    """Replace ``region`` with a smooth fill pulled from the pixels around it (pull-push
-    interpolation on a small pyramid), i.e. a cheap content-aware "remove"."""
-    w, h = img.size
-    scale = min(1.0, _WORK_SIDE / max(w, h))
-    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
-    known = 1.0 - np.asarray(region.resize((sw, sh), Image.Resampling.BOX), np.float32) / 255.0
-    known = np.where(known > 0.98, 1.0, np.where(known < 0.5, 0.0, known)).astype(np.float32)
-    rgb = np.asarray(img.resize((sw, sh), Image.Resampling.BOX), np.float32)
-    filled = np.clip(_pull_push(rgb, known) + 0.5, 0, 255).astype(np.uint8)
-    fill = Image.fromarray(filled).resize((w, h), Image.Resampling.BILINEAR)
-    return Image.composite(fill, img, region)
-
-
-def _pull_push(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Fill where ``known`` < 1 from a coarser, weight-normalised level (recursive pyramid)."""
-    h, w = known.shape
-    total = float(known.sum())
-    if total == 0.0:
-        return np.broadcast_to(rgb.mean(axis=(0, 1)), rgb.shape).astype(np.float32)
-    if known.min() >= 1.0 or min(h, w) <= 2:
-        mean = (rgb * known[..., None]).sum(axis=(0, 1)) / total
-        return rgb * known[..., None] + mean * (1.0 - known[..., None])
-    ph, pw = h % 2, w % 2
-    k = np.pad(known, ((0, ph), (0, pw)), mode="edge")
-    c = np.pad(rgb * known[..., None], ((0, ph), (0, pw), (0, 0)), mode="edge")
-    k2 = k.reshape(k.shape[0] // 2, 2, k.shape[1] // 2, 2).sum(axis=(1, 3))
-    c2 = c.reshape(c.shape[0] // 2, 2, c.shape[1] // 2, 2, 3).sum(axis=(1, 3))
-    coarse = _pull_push(c2 / np.maximum(k2, 1e-6)[..., None], np.minimum(k2, 1.0))
-    up = np.stack(
-        [
-            np.asarray(
-                Image.fromarray(np.ascontiguousarray(coarse[..., i])).resize(
-                    (w, h), Image.Resampling.BILINEAR
-                )
-            )
-            for i in range(3)
-        ],
-        axis=-1,
-    )
-    return rgb * known[..., None] + up * (1.0 - known[..., None])
-
-
-def central_region(size: tuple[int, int]) -> Region:
-    """Soft central ellipse (a third of each side): where "remove" acts without a mask."""
-    w, h = size
-    scale = min(1.0, _WORK_SIDE / max(w, h))
-    sw, sh = max(2, round(w * scale)), max(2, round(h * scale))
-    y, x = np.ogrid[-1 : 1 : sh * 1j, -1 : 1 : sw * 1j]
-    d = np.sqrt((x / 0.34) ** 2 + (y / 0.34) ** 2)
-    small = np.clip((1.15 - d) / 0.3, 0.0, 1.0)
-    return Image.fromarray(np.round(255 * small).astype(np.uint8)).resize(
-        size, Image.Resampling.BILINEAR
-    )
-
-
-def _tint(colour: tuple[int, int, int]) -> Callable[[Image.Image], Image.Image]:
-    def run(img: Image.Image) -> Image.Image:
-        # out = 0.3 * C + 0.7 * colour * (0.3 + 0.9 * luma): an affine colour matrix.
-        luma = np.array([0.299, 0.587, 0.114])
-        col = np.asarray(colour, np.float64) / 255.0
-        m = 0.3 * np.eye(3) + 0.7 * 0.9 * np.outer(col, luma)
-        return img.convert("RGB", _matrix(m, 0.7 * 0.3 * 255 * col))
-
-    return run
-
-
-def _sun(img: Image.Image) -> Image.Image:
-    grade = _vertical_gradient(img.size, (255, 120, 45), (255, 190, 125))
-    return ImageChops.multiply(img, grade).point(_lut((1.3, 1.25, 1.2), (12, 6, 0)))
-
-
-def _night(img: Image.Image) -> Image.Image:
-    return img.point(_lut((0.25, 0.32, 0.55), (0, 4, 20)))
-
-
-def _grey(img: Image.Image) -> Image.Image:
-    return img.convert("L").convert("RGB")
-
-
-def _sepia(img: Image.Image) -> Image.Image:
-    m = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]])
-    return img.convert("RGB", _matrix(m))
-
-
-def _warm(img: Image.Image) -> Image.Image:
-    return img.point(_lut((1.08, 1.0, 0.82), (12, 4, 0)))
-
-
-def _cool(img: Image.Image) -> Image.Image:
-    return img.point(_lut((0.85, 0.98, 1.1), (0, 4, 14)))
-
-
-def _blur(img: Image.Image) -> Image.Image:
-    return img.filter(ImageFilter.GaussianBlur(max(2.0, max(img.size) / 120)))
-
-
-def _brighter(img: Image.Image) -> Image.Image:
-    return img.point(_lut((1.3,) * 3, (18,) * 3))
-
-
-def _darker(img: Image.Image) -> Image.Image:
-    return img.point(_lut((0.6,) * 3, (0,) * 3))
-
-
-def _sharpen(img: Image.Image) -> Image.Image:
-    return img.filter(ImageFilter.UnsharpMask(radius=2, percent=180, threshold=1))
-
-
-def _invert(img: Image.Image) -> Image.Image:
-    return ImageOps.invert(img)
-
-
-def seeded_restyle(img: Image.Image, prompt: str) -> Image.Image:
-    """The fallback for prompts without a known word: seeded hue shift + saturation + vignette."""
-    seed = _seed(prompt)
-    degrees = 40 + seed % 280
-    saturation = 1.1 + (seed >> 12) % 30 / 100
-    strength = 0.3 + (seed >> 24) % 30 / 100
-    shifted = img.convert("RGB", _matrix(hue_rotation(degrees, saturation)))
-    return ImageChops.multiply(shifted, _radial(img.size, strength).convert("RGB"))
+def _kind(what: str, table: Sequence[tuple[str, str]], default: str) -> str:
+    """A colour word wins ("a blue backdrop"), then the table's first matching kind."""
+    colours = [w for w in _WORD.findall(what) if w in _effects.COLOURS]
+    if colours:
+        return colours[0]
+    for name, pattern in table:
+        if re.search(pattern, what):
+            return name
+    return default
 
 
 _WORD = re.compile(r"[a-z]+")
-# (name, trigger word prefixes, operation) in the order they are applied.
-OPERATIONS: tuple[tuple[str, tuple[str, ...], Callable[[Image.Image], Image.Image]], ...] = (
-    ("sunset", ("sunrise", "sunset", "dawn", "dusk"), _sun),
-    ("night", ("night", "midnight"), _night),
-    ("greyscale", ("grayscale", "greyscale", "monochrome", "desaturat"), _grey),
-    ("sepia", ("sepia", "vintage"), _sepia),
-    ("warm", ("warm",), _warm),
-    ("cool", ("cool", "cold"), _cool),
-    ("brighter", ("brighter", "brighten", "lighter", "lighten"), _brighter),
-    ("darker", ("darker", "darken", "dimmer"), _darker),
-    ("blur", ("blur", "bokeh"), _blur),
-    ("sharpen", ("sharpen", "sharper", "crisper"), _sharpen),
-    ("invert", ("invert", "negative"), _invert),
-)
-REMOVE_WORDS = ("remove", "removing", "erase", "erasing", "delete", "deleting")
+_BW = re.compile(r"black\s*(and|&|n)\s*white")  # a look, not two colour words
+
+
+def _is_new_area(what: str, area: str) -> bool:
+    """True when "change the sky/background to <what>" asks for new content, False when <what>
+    is an effect to apply there ("… snowy", "… black and white")."""
+    table = SKY_KINDS if area == "sky" else BACKDROP_KINDS
+    return bool(_kind(what, table, "")) or not any(re.search(p, what) for _, p, _ in EFFECTS)
+
+
+def _clean(prompt: str) -> str:
+    """Lower case, "keep …"/"while …" clauses dropped, "black and white" read as one word."""
+    return _BW.sub("greyscale", _KEEP_CLAUSE.sub(" ", prompt.lower()))
+
+
+def _target(text: str) -> str | None:
+    """The region a prompt's words point at: "sky", "background", "subject" or None (whole)."""
+    if re.search(r"\bsky\b", text):
+        return "sky"
+    if re.search(r"\b(background|backdrop|behind)\b", text):
+        return "background"
+    match = _THE.search(text)
+    if match and match.group("noun") not in WHOLE_WORDS:
+        return "subject"
+    if re.search(r"\b(subject|person|people|him|her|them)\b", text):
+        return "subject"
+    return None
 
 
 def plan(prompt: str) -> list[str]:
-    """Names of the operations ``prompt`` triggers, in application order (for tests/docs)."""
-    text = prompt.lower()
-    grey_phrase = bool(re.search(r"black\s*(and|&|n)\s*white|\bb\s*&\s*w\b", text))
-    text = re.sub(r"black\s*(and|&|n)\s*white", " ", text)
-    words = _WORD.findall(text)
-    names = []
-    if any(w.startswith(REMOVE_WORDS) for w in words):
-        names.append("remove")
-    for name, prefixes, _ in OPERATIONS:
-        if any(w.startswith(prefixes) for w in words) or (name == "greyscale" and grey_phrase):
+    """Names of the steps ``prompt`` triggers, in application order (for tests/docs).
+
+    Region-specific steps carry their kind: "sky:sunset", "background:studio", "replace:sign".
+    """
+    text = _clean(prompt)
+    names: list[str] = []
+    rest = text
+    area = _REPLACE_AREA.search(text)
+    if area and _is_new_area(area.group("what"), area.group("area")):
+        what = area.group("what")
+        if area.group("area") == "sky":
+            names.append(f"sky:{_kind(what, SKY_KINDS, 'clear')}")
+        else:
+            names.append(f"background:{_kind(what, BACKDROP_KINDS, 'scene')}")
+        rest = text[: area.start()] + text[area.end() :]
+    elif area:
+        pass  # "make the background black and white": an effect, applied to that area
+    elif (obj := _REPLACE_OBJECT.search(text)) and _target(obj.group("obj")) != "sky":
+        what = obj.group("what")
+        if re.search(r"poster|billboard|advert|neon|screen|display", what):
+            names.append("replace:poster")
+        elif re.search(r"blank|plain|empty|clean", what) or re.search(r"sign|panel|label", what):
+            names.append("replace:sign")
+        rest = text[: obj.start()] + " " + what + text[obj.end() :] if names else text
+    if removal := _REMOVE.search(rest):
+        if re.search(r"\b(background|backdrop)\b", removal.group("what")):
+            names.append("background:white")
+        else:
+            names.append("remove")
+        rest = rest[: removal.start()] + rest[removal.end() :]
+    if _RESTORE.search(rest):
+        names.append("restore")
+    for name, pattern, _ in EFFECTS:
+        if re.search(pattern, rest) and not (name == "sunset" and names[:1] == ["sky:sunset"]):
             names.append(name)
-    colours = [w for w in words if w in COLOURS]
-    if colours:
+    if re.search(r"\bstudio\b", rest) and not any(n.startswith("background:") for n in names):
+        names.append("background:studio")
+    colours = [w for w in _WORD.findall(rest) if w in _effects.COLOURS]
+    if colours and not any(n.startswith(("sky:", "background:")) for n in names):
         names.append(f"tint:{colours[-1]}")
     return names or ["restyle"]
 
 
-def apply_prompt(
-    img: Image.Image, prompt: str, region: Region | None, *, style_seed: str = ""
+# ----------------------------------------------------------------------------- plan -> pixels
+
+
+class _Regions:
+    """Region estimates of one image, computed on first use."""
+
+    def __init__(self, img: Image.Image) -> None:
+        self.img = img
+        self._cache: dict[str, Region | None] = {}
+
+    def get(self, kind: str) -> Region | None:
+        if kind not in self._cache:
+            self._cache[kind] = {
+                "sky": _regions.sky,
+                "subject": _regions.subject,
+                "background": _regions.background,
+                "damage": _regions.damage,
+            }[kind](self.img)
+        return self._cache[kind]
+
+
+def _removal_region(regions: _Regions, text: str) -> Region:
+    """Where "remove …" acts without a mask: the named area, else the subject when it is a
+    compact object, else the centre."""
+    target = _target(text)
+    if target == "sky" and (sky := regions.get("sky")) is not None:
+        return sky
+    subject = regions.get("subject")
+    if subject is not None:
+        share = np.asarray(subject.resize((64, 64), Image.Resampling.BOX)).mean() / 255
+        if 0.01 < share < 0.45:
+            # Its core only: faint edges of the estimate (a lamp's glow) are not the object.
+            return subject.point(lambda v: 255 if v > 100 else 0)
+    return _regions.central(regions.img.size)
+
+
+def _sky_step(
+    img: Image.Image, kind: str, region: Region | None, seed: int, masked: bool
 ) -> Image.Image:
-    """The prompt's operations on an RGB image. ``region`` (the mask) only steers "remove";
-    the caller blends the result into the base by the mask. ``style_seed`` (the model id)
-    varies the free-form restyle, so a grid of models shows different answers."""
-    ops = {name: fn for name, _, fn in OPERATIONS}
+    """A new sky in ``region``; without a mask the rest of the scene takes the sky's light."""
+    if region is None:  # no sky in the photo: re-light the whole scene instead
+        fn = {"sunset": _effects.sunset, "night": _effects.night}.get(kind, _effects.cool)
+        return fn(img, seed)
+    sky = _effects.sky_fill(img.size, kind, seed)
+    # Keep the old sky's brightness texture faintly so edges against the scene stay natural.
+    painted = Image.composite(sky, img, region)
+    if masked:
+        return painted
+    light = {"sunset": (255, 196, 150), "night": (110, 120, 170), "storm": (190, 194, 200)}.get(
+        kind
+    )
+    if light is None:
+        return painted
+    lit = ImageChops.multiply(img, Image.new("RGB", img.size, light)).point(
+        _effects.lut((1.12,) * 3, (6,) * 3)
+    )
+    return Image.composite(sky, lit, region)
+
+
+def apply_prompt(
+    img: Image.Image, prompt: str, mask: Region | None, *, style_seed: str = ""
+) -> Image.Image:
+    """The prompt's steps on an RGB image. With a ``mask`` every step works in it (the caller
+    blends by the mask); without one, each step finds its own region from the prompt's words
+    (the sky, the subject, the background, a damaged corner) and blends by it. ``style_seed``
+    (the model id) varies the free-form restyle, so a grid of models shows different answers."""
+    text = _clean(prompt)
+    seed = _seed(prompt)
+    regions = _Regions(img)
+    target = _target(text)
     out = img
     for name in plan(prompt):
-        if name == "remove":
-            out = fill_from_surroundings(
-                out, region if region is not None else central_region(out.size)
+        kind, _, arg = name.partition(":")
+        region: Region | None = mask
+        if kind == "sky":
+            sky = mask if mask is not None else regions.get("sky")
+            out = _sky_step(out, arg, sky, seed, mask is not None)
+            continue
+        if kind == "background":
+            region = mask if mask is not None else regions.get("background")
+            fill = (
+                _effects.backdrop_fill(out, arg, seed)
+                if arg != "white"
+                else Image.new("RGB", out.size, (246, 246, 246))
             )
-        elif name == "restyle":
-            out = seeded_restyle(out, f"{style_seed}\n{prompt}" if style_seed else prompt)
-        elif name.startswith("tint:"):
-            out = _tint(COLOURS[name[5:]])(out)
+            out = Image.composite(fill, out, region) if region is not None else fill
+            continue
+        if kind in ("remove", "restore"):
+            if mask is None:
+                damaged = regions.get("damage") if kind == "restore" else None
+                region = damaged or _removal_region(regions, text)
+                if kind == "restore" and damaged is None:
+                    out = _effects.restore_look(out, seed)
+                    continue
+            out = _fill.fill(out, region)  # type: ignore[arg-type]
+            continue
+        if kind == "replace":
+            if region is None:
+                region = _removal_region(regions, text)
+            if arg == "poster":
+                out = _effects.glowing_poster(out, region, seed)
+            else:
+                out = Image.composite(_effects.blank_sign(out, region), out, region)
+            continue
+        if mask is None and target is not None:
+            region = regions.get(target)
+        if kind == "restyle":
+            edited = _effects.restyle(
+                out, _seed(f"{style_seed}\n{prompt}" if style_seed else prompt)
+            )
+        elif kind == "tint":
+            edited = _effects.tint(_effects.COLOURS[arg])(out)
         else:
-            out = ops[name](out)
+            edited = _EFFECT_FNS[name](out, seed)
+        out = edited if region is None or mask is not None else Image.composite(edited, out, region)
     return out
 
 

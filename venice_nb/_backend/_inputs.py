@@ -1,6 +1,9 @@
 """Turn request image values (file bytes, base64, data URL, loopback URL) into checked PIL images.
 
-The local backend never leaves this machine: it fetches only URLs whose host is loopback.
+The local backend never leaves this machine: it fetches only URLs whose host is loopback, and
+only for callers on this machine unless the server was started with ``allow_remote_fetch``
+(``fetch_refusal`` is the whole policy). Otherwise a backend served beyond loopback would let
+anyone on the network probe this machine's local ports through it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import binascii
 import io
 import re
 import warnings
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
@@ -58,16 +62,45 @@ def decode_base64(value: str, field: str, label: str | None = None) -> bytes:
         ) from None
 
 
-def fetch_url(url: str, field: str, label: str | None = None) -> bytes:
-    """GET a loopback URL (the only kind the local backend may fetch), capped at the size limit."""
-    host = urlsplit(url).hostname
-    if not is_loopback_host(host):
-        raise bad_request(
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Who is asking, through which bind address, and whether remote callers may use URLs."""
+
+    bind_host: str = "127.0.0.1"
+    caller_host: str = "127.0.0.1"
+    allow_remote_fetch: bool = False
+
+
+LOCAL_CALLER = FetchPolicy()  # a caller on this machine (in-process use and tests)
+
+
+def fetch_refusal(policy: FetchPolicy, url_host: str | None) -> str | None:
+    """Why the backend will not fetch a URL on ``url_host`` for this caller, or None if it will.
+
+    Only loopback hosts are ever fetched. A caller on another machine (possible only when the
+    server is bound beyond loopback) gets them only if the server allows remote fetches.
+    """
+    if not is_loopback_host(url_host):
+        return (
             f"the local venice_nb backend only fetches loopback URLs (127.0.0.0/8, localhost, "
-            f"::1), not {host!r}. Send the image bytes instead (base64, data URL or a file).",
-            field=field,
-            label=label,
+            f"::1), not {url_host!r}. Send the image bytes instead (base64, data URL or a file)."
         )
+    if is_loopback_host(policy.caller_host) or policy.allow_remote_fetch:
+        return None
+    return (
+        f"this backend (serving on {policy.bind_host}) fetches URLs only for callers on its "
+        f"own machine, not for {policy.caller_host}. Send the image bytes instead (base64, data "
+        "URL or a file), or start the server with --allow-remote-fetch."
+    )
+
+
+def fetch_url(
+    url: str, field: str, label: str | None = None, policy: FetchPolicy = LOCAL_CALLER
+) -> bytes:
+    """GET a URL the policy allows (see ``fetch_refusal``), capped at the size limit."""
+    refusal = fetch_refusal(policy, urlsplit(url).hostname)
+    if refusal is not None:
+        raise bad_request(refusal, field=field, label=label)
     try:
         with (
             httpx.Client(timeout=URL_FETCH_TIMEOUT, trust_env=False, follow_redirects=False) as c,
@@ -91,12 +124,14 @@ def fetch_url(url: str, field: str, label: str | None = None) -> bytes:
         raise bad_request(f"could not fetch {url}: {exc}", field=field, label=label) from None
 
 
-def image_bytes(value: str | bytes, field: str, label: str | None = None) -> bytes:
+def image_bytes(
+    value: str | bytes, field: str, label: str | None = None, policy: FetchPolicy = LOCAL_CALLER
+) -> bytes:
     """File bytes as given; strings are base64, data URLs or loopback http(s) URLs."""
     if isinstance(value, bytes):
         data = value
     elif is_url(value):
-        data = fetch_url(value, field, label)
+        data = fetch_url(value, field, label, policy)
     else:
         data = decode_base64(value, field, label)
     if len(data) >= MAX_IMAGE_BYTES:

@@ -1,8 +1,9 @@
-"""Background removal for a subject on a plain background: a real, cheap alpha matte.
+"""Background removal: a real, cheap alpha matte.
 
-The background colour is the median of a thin border strip; alpha rises with the colour distance
-from it between a noise-aware threshold and a soft edge; a 3x3 morphological opening then removes
-isolated specks. Good for product shots on studio backdrops, which is what it is for.
+On a plain background (product shots on studio backdrops) the background colour is the median of
+a thin border strip; alpha rises with the colour distance from it between a noise-aware threshold
+and a soft edge; a 3x3 morphological opening then removes isolated specks. On a busy background
+the subject estimate of ``_regions`` (which uses this matte for plain ones) is the alpha.
 """
 
 from __future__ import annotations
@@ -59,8 +60,10 @@ def alpha_matte(img: Image.Image) -> np.ndarray:
 
 def remove_background(img: Image.Image) -> Image.Image:
     """The image as RGBA with the background made transparent (existing alpha respected)."""
+    from . import _regions  # here, not at the top: _regions builds on this module
+
     img = _imageops.eight_bit(img)
-    alpha = alpha_matte(img)
+    alpha = np.asarray(_regions.subject(img.convert("RGB")))  # alpha_matte on a plain backdrop
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         alpha = np.minimum(alpha, np.asarray(img.convert("RGBA").getchannel("A")))
     out = img.convert("RGB")

@@ -43,6 +43,7 @@ from ._catalog import BACKGROUND_REMOVE_USD, DEFAULT_LIST_TYPE, LIST_TYPES, serv
 from ._config import BackendConfig
 from ._errors import ApiError, bad_request
 from ._guards import BackendStats, FailureBlocker, FaultInjector, RateLimiter, RateState
+from ._inputs import FetchPolicy
 from ._payment import insufficient_balance, payment_required
 
 logger = logging.getLogger("venice_nb.backend")
@@ -87,6 +88,15 @@ class _Auth:
         self.kind = kind
         digest = hashlib.sha256(secret.encode()).hexdigest()[:16]
         self.caller = f"{kind}:{digest}" if kind != "none" else f"ip:{address}"
+
+
+def _not_the_served_key() -> ApiError:
+    return ApiError(
+        401,
+        "AUTHENTICATION_FAILED",
+        "Authentication failed: this backend accepts only the key it was started with "
+        "(VENICE_NB_SERVE_KEY); send it as 'Authorization: Bearer <key>'.",
+    )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -275,6 +285,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "AUTHENTICATION_FAILED",
                     "Authentication failed: the Authorization header must be 'Bearer <API key>'.",
                 )
+            if config.accepted_keys and token not in config.accepted_keys:
+                raise _not_the_served_key()
             if token in config.rejected_keys:
                 raise ApiError(
                     401,
@@ -284,6 +296,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             return _Auth("bearer", token, address)
         if wallet:
+            if config.accepted_keys:
+                raise _not_the_served_key()
             if wallet in config.rejected_keys:
                 raise ApiError(
                     401,
@@ -355,13 +369,18 @@ class _Handler(BaseHTTPRequestHandler):
         """Validate, check policy and balance, simulate latency and faults, render, charge."""
         backend = self.server.backend
         content_type = self.headers.get("Content-Type")
+        fetch = FetchPolicy(
+            str(self.server.server_address[0]), self.client_address[0], config.allow_remote_fetch
+        )
         render: Callable[[], _service.Rendered]
         if path == BACKGROUND_REMOVE_PATH:
-            image = _service.prepare_background_remove(content_type, body)
+            image = _service.prepare_background_remove(content_type, body, fetch)
             price = BACKGROUND_REMOVE_USD
             render = partial(_service.render_background_remove, image)
         else:
-            job, images = _service.prepare_edit(content_type, body, multi=path == MULTI_EDIT_PATH)
+            job, images = _service.prepare_edit(
+                content_type, body, multi=path == MULTI_EDIT_PATH, fetch=fetch
+            )
             violation = _service.policy_violation(job, config.content_policy_words)
             price = job.price_usd
             render = partial(

@@ -22,7 +22,7 @@ from .._constants import (
 )
 from . import _imageops, _matte
 from ._errors import ApiError
-from ._inputs import image_bytes, open_image
+from ._inputs import LOCAL_CALLER, FetchPolicy, image_bytes, open_image
 from ._validate import (
     BACKGROUND_REMOVE_SCHEMA,
     EDIT_SCHEMA,
@@ -67,7 +67,7 @@ def request_values(
 
 
 def prepare_edit(
-    content_type: str | None, body: bytes, *, multi: bool
+    content_type: str | None, body: bytes, *, multi: bool, fetch: FetchPolicy = LOCAL_CALLER
 ) -> tuple[EditJob, list[Image.Image]]:
     """Validate an edit / multi-edit request and decode its images."""
     schema = MULTI_EDIT_SCHEMA if multi else EDIT_SCHEMA
@@ -76,15 +76,17 @@ def prepare_edit(
     images = []
     for i, value in enumerate(job.images):
         label = f"images[{i}]" if multi else None
-        data = image_bytes(value, job.image_field, label)
+        data = image_bytes(value, job.image_field, label, fetch)
         images.append(open_image(data, job.image_field, label=label))
     return job, images
 
 
-def prepare_background_remove(content_type: str | None, body: bytes) -> Image.Image:
+def prepare_background_remove(
+    content_type: str | None, body: bytes, fetch: FetchPolicy = LOCAL_CALLER
+) -> Image.Image:
     values = request_values(content_type, body, BACKGROUND_REMOVE_SCHEMA, strict_multipart=True)
     name, value = background_source(values)
-    return open_image(image_bytes(value, name), name, check_min=False)
+    return open_image(image_bytes(value, name, policy=fetch), name, check_min=False)
 
 
 def policy_violation(job: EditJob, words: Sequence[str]) -> bool:

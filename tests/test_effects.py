@@ -1,0 +1,378 @@
+"""The local backend's effects: each one measurable on a known image, applied where the prompt
+or the mask says, and deterministic. Measurements use the bundled samples; HTTP tests talk to a
+real local backend on loopback."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+import venice_nb as vnb
+from venice_nb._backend import LocalBackend, _regions
+from venice_nb._backend._imageops import edit_image, plan
+
+
+def load(name: str) -> Image.Image:
+    return Image.open(vnb.sample(name)).convert("RGB")
+
+
+def arr(img: Image.Image) -> np.ndarray:
+    return np.asarray(img.convert("RGB"), np.float64)
+
+
+def luma(a: np.ndarray) -> np.ndarray:
+    return a @ np.array([0.299, 0.587, 0.114])
+
+
+def saturation(a: np.ndarray) -> np.ndarray:
+    return a.max(-1) - a.min(-1)
+
+
+def detail(a: np.ndarray) -> float:
+    g = luma(a)
+    return float(np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean())
+
+
+def flat_share(a: np.ndarray) -> float:
+    """Share of pixels equal to their right-hand neighbour: high for flat colour regions."""
+    return float((a[:, 1:] == a[:, :-1]).all(-1).mean())
+
+
+def box_mask(size: tuple[int, int], box: tuple[int, int, int, int]) -> Image.Image:
+    mask = Image.new("L", size, 0)
+    ImageDraw.Draw(mask).rectangle(box, fill=255)
+    return mask
+
+
+def png(img: Image.Image) -> str:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+# ----------------------------------------------------------------------------- where
+
+
+def test_sky_is_found_where_there_is_one() -> None:
+    rocket = load("rocket")
+    sky = _regions.sky(rocket)
+    assert sky is not None
+    s = np.asarray(sky, np.float64) / 255
+    h = s.shape[0]
+    assert s[: h // 4].mean() > 0.6  # the open night sky above the towers
+    assert s[-h // 10 :].mean() < 0.1  # the ground
+    for name in ("cat", "coffee", "product", "astronaut"):  # no sky in these photos
+        assert _regions.sky(load(name)) is None, name
+
+
+def test_subject_and_background_split_a_product_shot() -> None:
+    product = load("product")
+    subject = np.asarray(_regions.subject(product), np.float64) / 255
+    background = np.asarray(_regions.background(product), np.float64) / 255
+    rgb = arr(product)
+    mug = np.linalg.norm(rgb - rgb[5, 5], axis=-1) > 40  # far from the backdrop colour
+    assert subject[mug].mean() > 0.9 and subject[~mug].mean() < 0.05
+    assert np.allclose(subject + background, 1.0, atol=0.02)
+
+
+def test_sunrise_paints_the_sky_not_the_towers() -> None:
+    rocket = load("rocket")
+    out = arr(edit_image(rocket, "change the sky to sunrise"))
+    before = arr(rocket)
+    sky = np.asarray(_regions.sky(rocket), np.float64) > 200
+    warm_gain = (out[..., 0] - out[..., 2]) - (before[..., 0] - before[..., 2])
+    assert warm_gain[sky].mean() > 80
+    # The left lattice tower (dark, not sky) keeps its dark structure.
+    tower = ~sky & (luma(before) < 40)
+    tower[:, rocket.width // 6 :] = False
+    assert tower.sum() > 500
+    assert luma(out)[tower].mean() < luma(out)[sky].mean() - 60
+
+
+def test_replace_the_background_keeps_the_subject() -> None:
+    product = load("product")
+    out = arr(edit_image(product, "replace the background with a blue backdrop"))
+    before = arr(product)
+    rgb_dist = np.linalg.norm(before - before[5, 5], axis=-1)
+    mug = rgb_dist > 40
+    core = mug.copy()
+    core[1:-1, 1:-1] &= mug[:-2, 1:-1] & mug[2:, 1:-1] & mug[1:-1, :-2] & mug[1:-1, 2:]
+    assert np.abs(out - before)[core].mean() < 4
+    backdrop = out[~mug]
+    assert backdrop[:, 2].mean() > backdrop[:, 0].mean() + 40  # now blue
+    assert np.abs(out - before)[~mug].mean() > 60
+
+
+def test_studio_backdrop_on_a_portrait_replaces_the_busy_background() -> None:
+    astronaut = load("astronaut")
+    prompt = (
+        "Replace the background with a modern photo studio backdrop while preserving the "
+        "subject pose, facial features, and clothing."
+    )
+    assert plan(prompt) == ["background:studio"]
+    out, before = arr(edit_image(astronaut, prompt)), arr(astronaut)
+    flag = (slice(20, 200), slice(0, 40))  # the flag along the left edge
+    face = (slice(90, 150), slice(170, 240))
+    assert saturation(out[flag]).mean() < 0.3 * saturation(before[flag]).mean()
+    assert np.abs(out[face] - before[face]).mean() < 6
+
+
+def test_mask_wins_over_prompt_words_and_outside_stays_byte_identical() -> None:
+    cat = load("cat")
+    mask = box_mask(cat.size, (0, 0, cat.width - 1, cat.height // 2 - 1))
+    for prompt in ("make it snowy", "replace the background with a beach", "remove the cat",
+                   "change the sky to sunset", "an oil painting"):  # fmt: skip
+        out = np.asarray(edit_image(cat, prompt, layers=[mask]))
+        assert (out[cat.height // 2 :] == np.asarray(cat)[cat.height // 2 :]).all(), prompt
+        assert (out[: cat.height // 2] != np.asarray(cat)[: cat.height // 2]).any(), prompt
+
+
+# ----------------------------------------------------------------------------- what
+
+
+def test_snow_whitens_the_masked_upper_region() -> None:
+    cat = load("cat")
+    top = (0, 0, cat.width - 1, cat.height // 2 - 1)
+    out = arr(edit_image(cat, "make it snowy", layers=[box_mask(cat.size, top)]))
+    before = arr(cat)
+    upper = slice(0, cat.height // 2)
+    assert luma(out[upper]).mean() > luma(before[upper]).mean() + 10
+    assert saturation(out[upper]).mean() < 0.6 * saturation(before[upper]).mean()
+    # Flakes: many small bright specks.
+    assert (luma(out[upper]) > 235).mean() > 3 * (luma(before[upper]) > 235).mean() + 0.005
+
+
+def test_remove_hides_an_object_in_its_surroundings() -> None:
+    product = load("product")
+    before = arr(product)
+    backdrop = before[5, 5]
+    mug = np.linalg.norm(before - backdrop, axis=-1) > 40
+    out = arr(edit_image(product, "remove the mug"))
+    assert np.linalg.norm(before[mug] - backdrop, axis=-1).mean() > 60
+    assert np.linalg.norm(out[mug] - backdrop, axis=-1).mean() < 6
+
+
+def test_remove_with_a_mask_continues_the_surroundings_not_a_blur() -> None:
+    rocket = load("rocket")
+    w, h = rocket.size
+    box = (0, 0, round(0.17 * w), h - 1)
+    out = arr(edit_image(rocket, "remove the tree", layers=[box_mask(rocket.size, box)]))
+    before = arr(rocket)
+    region = (slice(0, round(0.7 * h)), slice(0, round(0.17 * w)))
+    ring = (slice(0, round(0.7 * h)), slice(round(0.18 * w), round(0.24 * w)))
+    # The filled area takes the colour of the sky beside it.
+    assert np.abs(out[region].mean((0, 1)) - before[ring].mean((0, 1))).max() < 40
+    # The lattice's many edges are gone, but the fill is not a flat smear either.
+    assert 0.05 * detail(before[region]) < detail(out[region]) < 0.6 * detail(before[region])
+
+
+def test_restore_fills_a_torn_corner() -> None:
+    cat = load("cat")
+    torn = cat.copy()
+    w, h = cat.size
+    ImageDraw.Draw(torn).polygon(
+        [(w * 0.6, 0), (w * 0.75, h * 0.12), (w * 0.82, h * 0.08), (w, h * 0.4), (w, 0)],
+        fill=(250, 250, 247),
+    )
+    out = arr(edit_image(torn, "restore the torn corner of the photo"))
+    corner = (slice(0, round(h * 0.08)), slice(round(w * 0.85), w))
+    beside = (slice(round(h * 0.45), round(h * 0.6)), slice(round(w * 0.85), w))
+    assert luma(arr(torn)[corner]).mean() > 240
+    # No longer blank paper: the photo's colours and some texture continue into the corner.
+    assert np.abs(out[corner].mean((0, 1)) - out[beside].mean((0, 1))).max() < 50
+    assert detail(out[corner]) > 0.3 * detail(out[beside])
+    assert (out[-50:, :100] == arr(torn)[-50:, :100]).all()  # far from the tear: untouched
+
+
+STYLE_CHECKS = {
+    "a pencil sketch": lambda a, b: np.abs(b[..., 0] - b[..., 1]).mean() < 4
+    and luma(b).mean() > luma(a).mean() + 30,
+    "pixel art": lambda a, b: len(np.unique(b.reshape(-1, 3), axis=0)) <= 16
+    and flat_share(b) > 0.7,
+    "make it a cartoon": lambda a, b: flat_share(b) > 0.3 + flat_share(a),
+    "paint it as a watercolour": lambda a, b: luma(b).mean() > luma(a).mean()
+    and detail(b) < detail(a),
+    "an oil painting": lambda a, b: saturation(b).mean() > saturation(a).mean()
+    and np.abs(a - b).mean() > 8,
+    "vintage film look": lambda a, b: np.percentile(luma(b[40:-40, 60:-60]), 1)
+    > np.percentile(luma(a[40:-40, 60:-60]), 1) + 10,
+    "golden hour": lambda a, b: (b[..., 0] - b[..., 2]).mean()
+    > (a[..., 0] - a[..., 2]).mean() + 15,
+    "foggy": lambda a, b: luma(b).std() < 0.7 * luma(a).std() and luma(b).mean() > luma(a).mean(),
+    "make it rain": lambda a, b: luma(b).mean() < luma(a).mean()
+    and (b[..., 2] - b[..., 0]).mean() > (a[..., 2] - a[..., 0]).mean(),
+    "winter": lambda a, b: saturation(b).mean() < 0.7 * saturation(a).mean()
+    and (b[..., 2] - b[..., 0]).mean() > (a[..., 2] - a[..., 0]).mean(),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("prompt", list(STYLE_CHECKS))
+def test_style_effects_are_measurable(prompt: str) -> None:
+    cat = load("cat")
+    assert plan(prompt) != ["restyle"], plan(prompt)
+    assert STYLE_CHECKS[prompt](arr(cat), arr(edit_image(cat, prompt))), plan(prompt)
+
+
+def test_autumn_turns_green_leaves_orange() -> None:
+    leaves = Image.new("RGB", (320, 240), (60, 150, 50))
+    out = arr(edit_image(leaves, "autumn"))
+    r, g, b = out[..., 0].mean(), out[..., 1].mean(), out[..., 2].mean()
+    assert r > g + 40 and g > b
+
+
+@pytest.mark.parametrize(
+    "prompt", ["a cat in a hat", "make it dreamy", "as if painted by a child", "cyberpunk"]
+)
+def test_unknown_prompts_get_a_plausible_grade_not_a_colour_swap(prompt: str) -> None:
+    cat = load("cat")
+    before = arr(cat)
+    outs = [arr(edit_image(cat, prompt, model=m)) for m in ("qwen-edit", "flux-kontext", "x")]
+    for out in outs:
+        assert np.abs(out - before).mean() > 3  # visibly edited
+        assert np.corrcoef(luma(out).ravel(), luma(before).ravel())[0, 1] > 0.9
+        # Colours keep their order: a ginger cat stays warmer than it is green or blue.
+        assert out[..., 0].mean() > out[..., 1].mean() > out[..., 2].mean() - 10
+    assert len({o.tobytes() for o in outs}) > 1  # models answer differently
+
+
+def test_seed_page_prompts_plan_the_edit_they_ask_for() -> None:
+    assert plan("remove the tree") == ["remove"]
+    assert plan("change the sky to sunrise") == ["sky:sunset"]
+    assert plan("replace the background with a studio backdrop") == ["background:studio"]
+    assert plan("Remove the tourist crowd from the square and keep the architecture intact") == [
+        "remove"
+    ]
+    assert plan("replace the logo with a blank sign") == ["replace:sign"]
+    assert plan("restore the torn corner of the photo") == ["restore"]
+    assert plan("Change the color of the sky to a sunrise") == ["sky:sunset"]
+    assert plan(
+        "Replace the blank billboard area with a glowing Venice film festival poster while "
+        "preserving lighting and perspective"
+    ) == ["replace:poster"]
+
+
+def test_poster_and_sign_fill_the_masked_area() -> None:
+    product = load("product")
+    mask = box_mask(product.size, (40, 60, 190, 300))
+    before = arr(product)
+    poster = arr(edit_image(product, "replace the billboard with a glowing poster", layers=[mask]))
+    inside = (slice(70, 290), slice(50, 180))
+    assert saturation(poster[inside]).mean() > saturation(before[inside]).mean() + 80
+    sign = arr(edit_image(product, "replace the logo with a blank sign", layers=[mask]))
+    assert saturation(sign[inside]).mean() < 20 and luma(sign[inside]).std() < 15
+
+
+# ----------------------------------------------------------------------------- determinism
+
+
+def test_identical_requests_give_identical_bytes(backend: LocalBackend) -> None:
+    image = png(load("cat"))
+    prompts = ["make it snowy", "paint it as a watercolour", "remove the cat",
+               "replace the background with a studio backdrop", "a cat in a hat"]  # fmt: skip
+    with httpx.Client(base_url=backend.url, timeout=60, trust_env=False) as http:
+        for prompt in prompts:
+            body = {"model": "qwen-image-2-edit", "prompt": prompt, "image": image}
+            first = http.post("/image/edit", json=body)
+            second = http.post("/image/edit", json=body)
+            assert first.status_code == 200, first.text
+            assert first.content == second.content, prompt
+
+
+# ----------------------------------------------------------------------------- beyond loopback
+
+
+@pytest.mark.parametrize(
+    ("bind", "caller", "url_host", "allow", "allowed"),
+    [
+        ("127.0.0.1", "127.0.0.1", "127.0.0.1", False, True),  # the default: all on this machine
+        ("0.0.0.0", "127.0.0.1", "localhost", False, True),  # exposed, but a local caller
+        ("0.0.0.0", "::1", "[::1]", False, True),
+        ("0.0.0.0", "192.0.2.7", "127.0.0.1", False, False),  # remote caller: no local fetches
+        ("0.0.0.0", "192.0.2.7", "localhost", False, False),
+        ("192.0.2.2", "192.0.2.7", "127.0.0.1", True, True),  # ...unless explicitly allowed
+        ("127.0.0.1", "127.0.0.1", "192.168.1.10", False, False),  # private hosts: never
+        ("0.0.0.0", "192.0.2.7", "example.com", True, False),  # the internet: never
+    ],
+)
+def test_fetch_policy(bind: str, caller: str, url_host: str, allow: bool, allowed: bool) -> None:
+    from venice_nb._backend._inputs import FetchPolicy, fetch_refusal
+
+    refusal = fetch_refusal(FetchPolicy(bind, caller, allow), url_host.strip("[]"))
+    assert (refusal is None) == allowed, refusal
+    if refusal is not None:
+        assert "Send the image bytes instead" in refusal
+
+
+def test_serve_beyond_loopback_needs_a_key_unless_told_otherwise() -> None:
+    from venice_nb._backend._exposure import serve_auth
+    from venice_nb._errors import ValidationError
+
+    assert serve_auth("127.0.0.1", None, None) == frozenset()
+    assert serve_auth("localhost", None, None) == frozenset()
+    with pytest.raises(ValidationError) as info:
+        serve_auth("0.0.0.0", None, None)
+    assert info.value.field == "host" and "VENICE_NB_SERVE_KEY" in (info.value.action or "")
+    assert serve_auth("0.0.0.0", False, None) == frozenset()  # --no-require-auth
+    assert serve_auth("0.0.0.0", None, "s3cret") == frozenset({"s3cret"})
+
+
+def _non_loopback_address() -> str:
+    """This machine's address on its default route (no packet is sent by a UDP connect)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))
+        except OSError:
+            pytest.skip("no non-loopback IPv4 interface to serve on")
+        address = s.getsockname()[0]
+    if address.startswith("127."):
+        pytest.skip("no non-loopback IPv4 interface to serve on")
+    return str(address)
+
+
+def test_server_beyond_loopback_refuses_local_urls_for_remote_callers(image_server) -> None:
+    from venice_nb._backend import BackendConfig
+
+    address = _non_loopback_address()
+    url = image_server("cat.png", base64.b64decode(png(load("cat"))))
+    body = {"model": "qwen-image-2-edit", "prompt": "blur", "image": url}
+    headers = {"Authorization": "Bearer s3cret"}
+    config = BackendConfig(require_auth=True, accepted_keys=frozenset({"s3cret"}))
+    with LocalBackend(config, host=address) as server:
+        remote = server.url  # reached via the network address: the caller is not loopback
+        with httpx.Client(timeout=30, trust_env=False) as http:
+            assert http.post(f"{remote}/image/edit", json=body).status_code == 401  # no key
+            wrong = {"Authorization": "Bearer guess"}
+            assert http.post(f"{remote}/image/edit", json=body, headers=wrong).status_code == 401
+            refused = http.post(f"{remote}/image/edit", json=body, headers=headers)
+            assert refused.status_code == 400, refused.text
+            assert "only for callers on its own machine" in refused.json()["error"]
+            # With the switch on, the same remote caller's URL is fetched.
+            server.config.allow_remote_fetch = True
+            served = http.post(f"{remote}/image/edit", json=body, headers=headers)
+            assert served.status_code == 200, served.text
+
+
+def test_background_removal_uses_the_subject_estimate_on_a_busy_photo() -> None:
+    from venice_nb._backend._matte import remove_background
+
+    alpha = np.asarray(remove_background(load("astronaut")).getchannel("A"), np.float64)
+    assert alpha[20:200, 0:40].mean() < 40  # the flag behind her is cut away
+    assert alpha[90:150, 170:240].mean() > 230  # her face stays
+
+
+def test_effect_words_about_an_area_apply_the_effect_there() -> None:
+    assert plan("make the sky stormy") == ["sky:storm"]  # new content for the sky
+    assert plan("make the sky snowy") == ["snow"]  # an effect, applied to the sky
+    assert plan("make the background black and white") == ["greyscale"]
+    product = load("product")
+    out = arr(edit_image(product, "make the background black and white"))
+    before = arr(product)
+    mug = np.linalg.norm(before - before[5, 5], axis=-1) > 40
+    assert saturation(out[mug]).mean() > 0.8 * saturation(before[mug]).mean()  # mug in colour

@@ -1,0 +1,225 @@
+"""Content-aware fill for "remove …" and "restore …": a healing-brush stand-in.
+
+The hole is filled with texture copied from a nearby, hole-free part of the image (the smallest
+shift that clears the hole), corrected by the colour difference measured around the hole and
+smoothly interpolated across it (pull-push on a small pyramid). The copied detail hides the
+hole's outline, the correction makes light and colour continue from the surroundings, so a small
+object disappears instead of turning into a smudge.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image, ImageChops, ImageFilter
+
+Region = Image.Image  # mode "L": 255 = fill fully, 0 = keep
+
+WORK_SIDE = 256  # the smooth fill and colour correction run at most this large
+SEARCH_SIDE = 64  # the shift search runs on a grid this large (a hole pixel marks its cell)
+_DIRECTIONS = tuple(
+    (round(math.cos(a * math.pi / 8) * 100) / 100, round(math.sin(a * math.pi / 8) * 100) / 100)
+    for a in range(16)
+)
+
+
+def _fit_side(size: tuple[int, int], side: int) -> tuple[int, int]:
+    w, h = size
+    scale = min(1.0, side / max(w, h))
+    return max(4, round(w * scale)), max(4, round(h * scale))
+
+
+def pull_push(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill where ``known`` < 1 from a coarser, weight-normalised level (recursive pyramid)."""
+    h, w = known.shape
+    total = float(known.sum())
+    if total == 0.0:
+        return np.broadcast_to(rgb.mean(axis=(0, 1)), rgb.shape).astype(np.float32)
+    if known.min() >= 1.0 or min(h, w) <= 2:
+        mean = (rgb * known[..., None]).sum(axis=(0, 1)) / total
+        return rgb * known[..., None] + mean * (1.0 - known[..., None])
+    ph, pw = h % 2, w % 2
+    k = np.pad(known, ((0, ph), (0, pw)), mode="edge")
+    c = np.pad(rgb * known[..., None], ((0, ph), (0, pw), (0, 0)), mode="edge")
+    k2 = k.reshape(k.shape[0] // 2, 2, k.shape[1] // 2, 2).sum(axis=(1, 3))
+    c2 = c.reshape(c.shape[0] // 2, 2, c.shape[1] // 2, 2, -1).sum(axis=(1, 3))
+    coarse = pull_push(c2 / np.maximum(k2, 1e-6)[..., None], np.minimum(k2, 1.0))
+    up = resize_float(coarse, (w, h))
+    return rgb * known[..., None] + up * (1.0 - known[..., None])
+
+
+def resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of an HxWxC float array, channel by channel (Pillow mode "F")."""
+    return np.stack(
+        [
+            np.asarray(
+                Image.fromarray(np.ascontiguousarray(a[..., i], np.float32)).resize(
+                    size, Image.Resampling.BILINEAR
+                )
+            )
+            for i in range(a.shape[-1])
+        ],
+        axis=-1,
+    )
+
+
+def _shift(a: np.ndarray, dx: int, dy: int, fill: bool) -> np.ndarray:
+    """``a`` moved so that out[y, x] = a[y + dy, x + dx]; outside the frame reads ``fill``."""
+    h, w = a.shape
+    out = np.full_like(a, fill)
+    if abs(dx) >= w or abs(dy) >= h:
+        return out
+    ys, yd = (slice(dy, h), slice(0, h - dy)) if dy >= 0 else (slice(0, h + dy), slice(-dy, h))
+    xs, xd = (slice(dx, w), slice(0, w - dx)) if dx >= 0 else (slice(0, w + dx), slice(-dx, w))
+    out[yd, xd] = a[ys, xs]
+    return out
+
+
+def grow(mask: np.ndarray, r: int) -> np.ndarray:
+    """Binary dilation by ``r`` steps of the 4-neighbourhood."""
+    out = mask.copy()
+    for _ in range(r):
+        nxt = out.copy()
+        nxt[1:] |= out[:-1]
+        nxt[:-1] |= out[1:]
+        nxt[:, 1:] |= out[:, :-1]
+        nxt[:, :-1] |= out[:, 1:]
+        out = nxt
+    return out
+
+
+def source_offsets(
+    hole: np.ndarray, rgb: np.ndarray, passes: int = 4
+) -> list[tuple[np.ndarray, int, int]]:
+    """Where to copy each part of the hole from: (cells, dx, dy) per pass. A shift must bring in
+    hole-free, in-frame pixels; among those, the one whose surroundings match the hole's own
+    surroundings best wins (so grain continues grain and wood continues wood). A hole too big
+    for one shift is served in up to ``passes`` parts."""
+    h, w = hole.shape
+    ring = grow(hole, 2) & ~hole
+    ys, xs = np.nonzero(ring)
+    lum = rgb.mean(-1)
+    detail = np.zeros_like(lum)
+    detail[1:-1, 1:-1] = np.abs(lum[2:, 1:-1] - lum[:-2, 1:-1]) + np.abs(
+        lum[1:-1, 2:] - lum[1:-1, :-2]
+    )
+    ring_detail = float(detail[ring].mean()) if ring.any() else 0.0
+    ring_peak = float(np.percentile(detail[ring], 95)) if ring.any() else 0.0
+    left = hole.copy()
+    out: list[tuple[np.ndarray, int, int]] = []
+    for _ in range(passes):
+        need = int(left.sum())
+        if need == 0:
+            break
+        # One shift for all that is left beats several (each seam shows), if one exists.
+        whole: tuple[float, np.ndarray, int, int] | None = None
+        part: tuple[float, np.ndarray, int, int] | None = None
+        for k in range(1, max(h, w)):
+            for ux, uy in _DIRECTIONS:
+                dx, dy = round(ux * k), round(uy * k)
+                covered = left & ~_shift(hole, dx, dy, True)
+                n = int(covered.sum())
+                if 10 * n < 3 * need:
+                    continue
+                src = _shift(detail, dx, dy, False)[covered]
+                if float(src.max()) > 1.15 * ring_peak + 2:
+                    continue  # would bring in something new: an eye, a sign, an edge
+                sy, sx = ys + dy, xs + dx
+                inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
+                if not inside.any():
+                    continue
+                diff = np.abs(rgb[ys[inside], xs[inside]] - rgb[sy[inside], sx[inside]]).mean()
+                # Bring in texture as busy as the hole's surroundings, not a new object.
+                busy = abs(float(src.mean()) - ring_detail)
+                cost = (float(diff) + 0.5 * busy) * (1 + 0.01 * k)
+                if n == need and (whole is None or cost < whole[0]):
+                    whole = (cost, covered, dx, dy)
+                elif n < need and (part is None or cost * need / n < part[0]):
+                    part = (cost * need / n, covered, dx, dy)
+            if whole is not None and k > 2 * _best_k(whole) + 4:
+                break
+        best = whole or part
+        if best is None:
+            break
+        out.append((best[1], best[2], best[3]))
+        left &= ~best[1]
+    return out
+
+
+def _best_k(best: tuple[float, np.ndarray, int, int]) -> int:
+    return max(abs(best[2]), abs(best[3]))
+
+
+def fill(img: Image.Image, region: Region) -> Image.Image:
+    """``img`` with ``region`` replaced by surrounding content (see the module docstring).
+
+    Full-resolution work is confined to the hole's bounding box, so a small hole in a big photo
+    costs little more than the low-resolution analysis.
+    """
+    w, h = img.size
+    sw, sh = _fit_side(img.size, WORK_SIDE)
+    # Grow the hole a little: objects carry a halo of edge and shadow pixels.
+    grow = 2 * max(1, round(max(sw, sh) / 60)) + 1
+    hole_img = region.resize((sw, sh), Image.Resampling.BOX).point(lambda v: 255 if v > 8 else 0)
+    hole_img = hole_img.filter(ImageFilter.MaxFilter(grow))
+    hole = np.asarray(hole_img) > 0
+    if not hole.any():
+        return img
+    rgb = img.convert("RGB")
+    soft = hole_img.filter(ImageFilter.MaxFilter(3)).filter(ImageFilter.GaussianBlur(1))
+    bx0, by0, bx1, by1 = soft.getbbox() or (0, 0, sw, sh)
+    box = (bx0 * w // sw, by0 * h // sh, min(w, -(-bx1 * w // sw)), min(h, -(-by1 * h // sh)))
+    small_box = (box[0] * sw / w, box[1] * sh / h, box[2] * sw / w, box[3] * sh / h)
+    size = (box[2] - box[0], box[3] - box[1])
+
+    def up(low: Image.Image, resample: Image.Resampling = Image.Resampling.BILINEAR) -> Image.Image:
+        """The bounding box's part of a low-resolution map, at full resolution."""
+        return low.resize(size, resample, box=small_box)
+
+    def up_float(low: np.ndarray) -> np.ndarray:
+        return np.stack(
+            [np.asarray(up(Image.fromarray(np.ascontiguousarray(low[..., i])))) for i in range(3)],
+            axis=-1,
+        )
+
+    search = hole_img.resize(_fit_side(hole_img.size, SEARCH_SIDE), Image.Resampling.BOX)
+    cells = np.asarray(search) > 0
+    small = np.asarray(rgb.resize((sw, sh), Image.Resampling.BOX), np.float32)
+    # Start from a smooth fill, so cells no shift could serve are still hidden.
+    smooth = np.clip(pull_push(small, (~hole).astype(np.float32)) + 0.5, 0, 255).astype(np.uint8)
+    crop = rgb.crop(box)
+    filled = np.asarray(
+        Image.composite(up(Image.fromarray(smooth)), crop, up(hole_img, Image.Resampling.NEAREST)),
+        np.float32,
+    )
+    cells_rgb = np.asarray(rgb.resize(cells.shape[::-1], Image.Resampling.BOX), np.float32)
+    cx, cy = cells.shape[1] / sw, cells.shape[0] / sh
+    cells_box = (small_box[0] * cx, small_box[1] * cy, small_box[2] * cx, small_box[3] * cy)
+    # Each part is colour-matched to everything known around it so far: the hole's edge and
+    # the parts filled before it, so neither the outline nor the seams between parts show.
+    picture, done = small.copy(), ~hole
+    for covered, dx, dy in source_offsets(cells, cells_rgb):
+        fx, fy = round(dx * w / cells.shape[1]), round(dy * h / cells.shape[0])
+        cells_img = Image.fromarray((covered * 255).astype(np.uint8))
+        shifted_small = np.asarray(
+            ImageChops.offset(rgb, -fx, -fy).resize((sw, sh), Image.Resampling.BOX), np.float32
+        )
+        correction = pull_push(picture - shifted_small, done.astype(np.float32))
+        now = (np.asarray(cells_img.resize((sw, sh), Image.Resampling.NEAREST)) > 0) & ~done
+        picture[now] = (shifted_small + correction)[now]
+        done |= now
+        # The search kept the pixels used (where ``part`` > 0) inside the frame.
+        shifted = rgb.crop((box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy))
+        piece = np.asarray(shifted, np.float32) + up_float(correction)
+        part = (
+            np.asarray(
+                cells_img.resize(size, Image.Resampling.BILINEAR, box=cells_box), np.float32
+            )[..., None]
+            / 255
+        )
+        filled = filled * (1 - part) + piece * part
+    filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
+    out = rgb.copy()
+    out.paste(Image.composite(Image.fromarray(filled), crop, up(soft)), box[:2])
+    return out
