@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+from collections.abc import Iterator
 
 import httpx
 import numpy as np
@@ -321,42 +323,79 @@ def test_serve_beyond_loopback_needs_a_key_unless_told_otherwise() -> None:
     assert serve_auth("0.0.0.0", None, "s3cret") == frozenset({"s3cret"})
 
 
-def _non_loopback_address() -> str:
-    """This machine's address on its default route (no packet is sent by a UDP connect)."""
-    import socket
+@pytest.fixture
+def remote_host() -> Iterator[tuple[str, list[str]]]:
+    """A second host made for this test: a network namespace joined to this one by a veth pair.
 
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect(("192.0.2.1", 9))
-        except OSError:
-            pytest.skip("no non-loopback IPv4 interface to serve on")
-        address = s.getsockname()[0]
-    if address.startswith("127."):
-        pytest.skip("no non-loopback IPv4 interface to serve on")
-    return str(address)
+    Yields the address the server binds to (this side of the pair) and the command prefix that
+    runs a program on the other host, so the server sees a caller that is not on its machine.
+    All traffic stays between the two ends of the pair.
+    """
+    import subprocess
+
+    tag = f"{os.getpid() % 100000}"
+    ns, here, there = f"vnb{tag}", f"vnbA{tag}", f"vnbB{tag}"
+    net = f"10.231.{os.getpid() % 250}"
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    ip("netns", "add", ns)
+    try:
+        ip("link", "add", here, "type", "veth", "peer", "name", there)
+        ip("link", "set", there, "netns", ns)
+        ip("addr", "add", f"{net}.1/30", "dev", here)
+        ip("link", "set", here, "up")
+        ip("-n", ns, "addr", "add", f"{net}.2/30", "dev", there)
+        ip("-n", ns, "link", "set", there, "up")
+        ip("-n", ns, "link", "set", "lo", "up")
+        yield f"{net}.1", ["ip", "netns", "exec", ns]
+    finally:
+        subprocess.run(["ip", "link", "del", here], capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
-def test_server_beyond_loopback_refuses_local_urls_for_remote_callers(image_server) -> None:
+def _post_from(prefix: list[str], url: str, body: dict, token: str | None) -> tuple[int, str]:
+    """POST from the other host; returns the status and the error text (if any)."""
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys, httpx\n"
+        "url, body, token = json.loads(sys.argv[1])\n"
+        "headers = {'Authorization': f'Bearer {token}'} if token else {}\n"
+        "r = httpx.post(url, json=body, headers=headers, timeout=60, trust_env=False)\n"
+        "err = r.json().get('error', '') if r.status_code != 200 else ''\n"
+        "print(json.dumps([r.status_code, err]))\n"
+    )
+    out = subprocess.run(
+        [*prefix, sys.executable, "-c", script, json.dumps([url, body, token])],
+        check=True, capture_output=True, text=True, timeout=120,
+    )
+    status, error = json.loads(out.stdout)
+    return int(status), str(error)
+
+
+def test_server_beyond_loopback_refuses_local_urls_for_remote_callers(
+    image_server, remote_host
+) -> None:
     from venice_nb._backend import BackendConfig
 
-    address = _non_loopback_address()
+    address, on_remote = remote_host
     url = image_server("cat.png", base64.b64decode(png(load("cat"))))
     body = {"model": "qwen-image-2-edit", "prompt": "blur", "image": url}
-    headers = {"Authorization": "Bearer s3cret"}
     config = BackendConfig(require_auth=True, accepted_keys=frozenset({"s3cret"}))
     with LocalBackend(config, host=address) as server:
-        remote = server.url  # reached via the network address: the caller is not loopback
-        with httpx.Client(timeout=30, trust_env=False) as http:
-            assert http.post(f"{remote}/image/edit", json=body).status_code == 401  # no key
-            wrong = {"Authorization": "Bearer guess"}
-            assert http.post(f"{remote}/image/edit", json=body, headers=wrong).status_code == 401
-            refused = http.post(f"{remote}/image/edit", json=body, headers=headers)
-            assert refused.status_code == 400, refused.text
-            assert "only for callers on its own machine" in refused.json()["error"]
-            # With the switch on, the same remote caller's URL is fetched.
-            server.config.allow_remote_fetch = True
-            served = http.post(f"{remote}/image/edit", json=body, headers=headers)
-            assert served.status_code == 200, served.text
+        edit = f"{server.url}/image/edit"
+        assert _post_from(on_remote, edit, body, None)[0] == 401  # no key
+        assert _post_from(on_remote, edit, body, "guess")[0] == 401  # a wrong key
+        status, error = _post_from(on_remote, edit, body, "s3cret")
+        assert status == 400, error
+        assert "only for callers on its own machine" in error
+        # With the switch on, the same remote caller's URL is fetched.
+        server.config.allow_remote_fetch = True
+        assert _post_from(on_remote, edit, body, "s3cret")[0] == 200
 
 
 def test_background_removal_uses_the_subject_estimate_on_a_busy_photo() -> None:
