@@ -671,3 +671,67 @@ def test_a_recorded_notebook_replays_with_no_edit_sent(tmp_path, monkeypatch):
     # A fresh kernel, so a fresh local backend: replay reads even the model list from the
     # store, so that backend saw no request at all.
     assert "requests 0" in replayed and "requests 4" in recorded
+
+
+# Temp parts left by killed writers.
+_BLOCKED_WRITER = r"""
+import os, sys
+from pathlib import Path
+from venice_nb import _durable
+
+real_fsync = os.fsync
+
+def blocked(fd):  # the data is written, not yet synced nor renamed: say so, wait for a line
+    print("writing", flush=True)
+    sys.stdin.readline()
+    real_fsync(fd)
+
+os.fsync = blocked
+_durable.write_atomic(Path(sys.argv[1]), b"x" * 100_000)
+"""
+
+
+def _blocked_writer(target: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", _BLOCKED_WRITER, str(target)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "writing\n"
+    return proc
+
+
+def _temp_parts(root: Path) -> list[Path]:
+    return sorted((root / "images").glob("*/*/.tmp-*.part"))
+
+
+def test_opening_the_store_removes_parts_of_killed_writers_only(tmp_path):
+    root = tmp_path / "s"
+    shard = root / "images" / "ab" / "cd"
+    shard.mkdir(parents=True)
+    killed = _blocked_writer(shard / "killed.png")
+    killed.kill()
+    killed.wait(timeout=60)
+    live = _blocked_writer(shard / "live.png")
+    try:
+        assert len(_temp_parts(root)) == 2
+        stranger = shard / ".tmp-elsewhere.part"  # e.g. a writer on another machine
+        stranger.write_bytes(b"y")
+        ancient = shard / ".tmp-host2-x.part"
+        ancient.write_bytes(b"z")
+        os.utime(ancient, (1_000_000, 1_000_000))
+        store = vnb.ResultStore(root)
+        assert len(store) == 0  # the first use opens the database and tidies up
+        left = _temp_parts(root)
+        assert f".tmp-{live.pid}-" in left[0].name and left[1:] == [stranger]
+        assert not ancient.exists()
+    finally:
+        live.communicate("go\n", timeout=60)
+    assert live.returncode == 0
+    assert (shard / "live.png").read_bytes() == b"x" * 100_000
+    assert not (shard / "killed.png").exists()
+
+
+def test_repr_is_safe_on_a_half_built_store(tmp_path):
+    with pytest.raises(vnb.ValidationError):
+        vnb.ResultStore(tmp_path, mode="sometimes")
+    half = vnb.ResultStore.__new__(vnb.ResultStore)
+    assert repr(half) == "ResultStore(None, mode=None)"
+    assert repr(vnb.ResultStore(tmp_path)) == f"ResultStore({str(tmp_path)!r}, mode='use')"

@@ -16,32 +16,29 @@ for the same request are two rows, and neither ever answers for the other.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import logging
 import math
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import _records
 from ._constants import DEFAULT_STORE_DIR, STORE_ENV, STORE_MODE_ENV, STORE_MODES
+from ._durable import TMP_PREFIX, holds, read_checked, remove_orphans, touch, write_atomic
 from ._errors import ReplayMissError, ValidationError
+from ._records import RecordList, StoredRecord, image_size
 from ._result import EditResult, build_result
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from ._request import PreparedRequest
 
 __all__ = [
@@ -63,7 +60,7 @@ _SCHEMA_VERSION = 2  # 2: the backend (is_local) joined the primary key
 _DB_NAME = "index.sqlite"
 _IMAGES_DIR = "images"
 _EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
-_TMP_PREFIX = ".tmp-"
+_ORPHAN_AGE = 3600.0  # seconds after which any temp file counts as abandoned
 
 _RESULTS_TABLE = """
 CREATE TABLE IF NOT EXISTS results (
@@ -111,109 +108,6 @@ _KEY = ("fingerprint", "is_local")
 
 class StoreWarning(RuntimeWarning):
     """The store could not write a result; the result itself is still returned."""
-
-
-@dataclass(frozen=True)
-class StoredRecord:
-    """One stored result as ``history()`` and exports describe it (no image bytes)."""
-
-    fingerprint: str
-    endpoint: str
-    model: str | None
-    prompt: str | None
-    params: dict[str, Any]
-    input_images: tuple[str, ...]
-    output_sha256: str
-    output_file: str  # absolute path of the image file
-    content_type: str
-    bytes: int
-    width: int | None
-    height: int | None
-    model_id: str | None
-    model_name: str | None
-    headers: dict[str, str] = field(repr=False)
-    elapsed: float
-    estimated_cost: float | None
-    is_local: bool
-    created_at: float
-
-    @property
-    def created(self) -> datetime:
-        """When it was recorded, as an aware UTC datetime."""
-        return datetime.fromtimestamp(self.created_at, timezone.utc)
-
-    @property
-    def request(self) -> dict[str, Any]:
-        """The request summary, shaped like ``EditResult.request``."""
-        return {
-            "endpoint": self.endpoint, "model": self.model, "prompt": self.prompt,
-            "params": dict(self.params), "images": list(self.input_images),
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: lists instead of tuples, plus ``created`` as ISO 8601 for people."""
-        out = asdict(self)
-        out["input_images"] = list(self.input_images)
-        out["created"] = self.created.isoformat()
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> StoredRecord:
-        """Inverse of ``to_dict``; also takes CSV rows, where every value is text."""
-        kwargs = {f.name: _parse_field(f.name, data.get(f.name)) for f in fields(cls)}
-        return cls(**kwargs)
-
-    def to_result(self) -> EditResult:
-        """Load the stored image as an ``EditResult`` (checks its hash)."""
-        data = _read_checked(Path(self.output_file), self.output_sha256)
-        if data is None:
-            raise FileNotFoundError(
-                f"stored image {self.output_file} is missing or damaged; "
-                "run the request again in store mode 'refresh' to re-record it"
-            )
-        return EditResult(
-            data=data, content_type=self.content_type, headers=dict(self.headers),
-            elapsed=self.elapsed, request=self.request, fingerprint=self.fingerprint,
-            estimated_cost=self.estimated_cost, is_local=self.is_local, from_store=True,
-            stored_path=self.output_file,
-        )
-
-
-_JSON_FIELDS = {"params", "headers", "input_images"}
-_INT_FIELDS = {"bytes", "width", "height"}
-_FLOAT_FIELDS = {"elapsed", "estimated_cost", "created_at"}
-
-
-def _parse_field(name: str, value: Any) -> Any:
-    if name in _JSON_FIELDS:
-        value = json.loads(value) if isinstance(value, str) else value
-        return tuple(value or ()) if name == "input_images" else dict(value or {})
-    if value is None or value == "":
-        return None
-    if name in _INT_FIELDS:
-        return int(value)
-    if name in _FLOAT_FIELDS:
-        return float(value)
-    if name == "is_local":
-        return value if isinstance(value, bool) else str(value).lower() in ("1", "true")
-    return str(value)
-
-
-class RecordList(list):
-    """A list of records (anything with ``to_dict()``) that turns into a pandas DataFrame."""
-
-    def to_dicts(self) -> list[dict[str, Any]]:
-        return [item.to_dict() for item in self]
-
-    def to_dataframe(self) -> pd.DataFrame:
-        """One row per record; needs pandas (``pip install pandas``)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError(
-                "to_dataframe() needs pandas: pip install pandas (or use .to_dicts())"
-            ) from None
-        return pd.DataFrame.from_records(self.to_dicts())
 
 
 class ResultStore:
@@ -283,8 +177,8 @@ class ResultStore:
         row = self._row(prepared.fingerprint, is_local)
         data = None
         if row is not None:
-            data = _read_checked(self.root / row["output_file"], row["output_sha256"])
-        if data is None:
+            data = read_checked(self.root / row["output_file"], row["output_sha256"])
+        if row is None or data is None:
             if self._mode == "replay":
                 raise ReplayMissError(self._miss_message(prepared, is_local, row is not None))
             return None
@@ -331,10 +225,10 @@ class ResultStore:
         relative = f"{_IMAGES_DIR}/{digest[:2]}/{digest[2:4]}/{digest}.{_EXTENSIONS[result.format]}"
         path = self.root / relative
         # Content-addressed: an intact file of the same name needs no second write (a damaged
-        # one is replaced). _holds also refreshes its mtime, so prune() sees it as in use.
-        if not _holds(path, digest):
-            _write_atomic(path, content)
-        width, height = _image_size(content)
+        # one is replaced). holds() also refreshes its mtime, so prune() sees it as in use.
+        if not holds(path, digest):
+            write_atomic(path, content)
+        width, height = image_size(content)
         summary = prepared.summary
         row = (
             prepared.fingerprint, summary["endpoint"], summary["model"], summary["prompt"],
@@ -349,8 +243,8 @@ class ResultStore:
             # prune() deletes only while holding this same write lock: a file still here now
             # stays until the row referring to it is committed. If one pruned it meanwhile,
             # write it again before the row goes in.
-            if not _touch(path):
-                _write_atomic(path, content)
+            if not touch(path):
+                write_atomic(path, content)
             conn.execute(
                 f"INSERT INTO results ({', '.join(_COLUMNS)}) VALUES ({placeholders}) "
                 f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {updates}",
@@ -416,7 +310,8 @@ class ResultStore:
         case-insensitive substring; ``since``/``until`` take a datetime (naive = local time), a
         date, an ISO string, a Unix timestamp or a timedelta (that long ago).
         """
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if model is not None:
             where.append("(model = ? OR model_id = ?)")
             args += [model, model]
@@ -493,27 +388,16 @@ class ResultStore:
         headers and input_images as JSON text. ``ResultStore.read_export`` reads either back.
         """
         path = Path(path).expanduser()
-        kind = _export_format(path, format)
-        records = self.history(**filters).to_dicts()
-        if kind == "json":
-            text = json.dumps(records, indent=2, ensure_ascii=False) + "\n"
-        else:
-            buf = io.StringIO()
-            writer = csv.DictWriter(buf, fieldnames=[*_record_fields(), "created"])
-            writer.writeheader()
-            for rec in records:
-                writer.writerow({k: _csv_cell(v) for k, v in rec.items()})
-            text = buf.getvalue()
-        _write_atomic(path, text.encode("utf-8"))
+        kind = _records.export_format(path, format)
+        rows = self.history(**filters).to_dicts()
+        _records.write_export(path, rows, _records.stored_columns(), kind)
         return path
 
     @staticmethod
     def read_export(path: str | os.PathLike[str], *, format: str | None = None) -> RecordList:
         """Read a file written by ``export`` back into ``StoredRecord`` objects."""
         path = Path(path).expanduser()
-        kind = _export_format(path, format)
-        text = path.read_text("utf-8")
-        rows = json.loads(text) if kind == "json" else list(csv.DictReader(io.StringIO(text)))
+        rows = _records.read_export(path, _records.export_format(path, format))
         return RecordList(StoredRecord.from_dict(row) for row in rows)
 
     # Maintenance.
@@ -529,7 +413,7 @@ class ResultStore:
         if check != ["ok"]:
             problems += [f"sqlite: {line}" for line in check]
         for row in rows:
-            if _read_checked(self.root / row["output_file"], row["output_sha256"]) is None:
+            if read_checked(self.root / row["output_file"], row["output_sha256"]) is None:
                 problems.append(
                     f"{row['fingerprint'][:12]}…: image {row['output_file']} missing or damaged"
                 )
@@ -574,7 +458,9 @@ class ResultStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"ResultStore({str(self.root)!r}, mode={self._mode!r})"
+        # getattr: safe on a half-built store (e.g. __init__ refused its mode).
+        root, mode = getattr(self, "root", None), getattr(self, "_mode", None)
+        return f"ResultStore({str(root) if root else None!r}, mode={mode!r})"
 
     def __getstate__(self) -> dict[str, Any]:
         # Picklable for multiprocessing: each process opens its own connection.
@@ -609,7 +495,18 @@ class ResultStore:
                     raise
                 time.sleep(0.01)  # brief backoff before retrying the lock, not synchronisation
         self._conn, self._pid = conn, os.getpid()
+        self._remove_orphans()
         return conn
+
+    def _remove_orphans(self) -> int:
+        """Delete temp parts a killed writer left in ``images/`` (never a live writer's)."""
+        images = self.root / _IMAGES_DIR
+        if not images.is_dir():
+            return 0
+        removed = remove_orphans(images.glob(f"*/*/{TMP_PREFIX}*"), older_than=_ORPHAN_AGE)
+        if removed:
+            log.info("venice_nb: removed %d abandoned temp file(s) from %s", removed, images)
+        return removed
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         """Create the tables, or bring an older store up to date, in one write transaction.
@@ -664,14 +561,16 @@ class ResultStore:
 
     def _row(self, fingerprint: str, is_local: bool | None = None) -> sqlite3.Row | None:
         """The row from that backend (None: the newest from either)."""
-        sql, args = "SELECT * FROM results WHERE fingerprint = ?", [fingerprint]
+        sql = "SELECT * FROM results WHERE fingerprint = ?"
+        args: list[Any] = [fingerprint]
         if is_local is not None:
             sql += " AND is_local = ?"
             args.append(int(is_local))
         with self._lock:
-            return self._connection().execute(
+            row: sqlite3.Row | None = self._connection().execute(
                 sql + " ORDER BY created_at DESC LIMIT 1", args
             ).fetchone()
+        return row
 
     def _to_record(self, row: sqlite3.Row) -> StoredRecord:
         data = {key: row[key] for key in row.keys()}  # noqa: SIM118 (sqlite3.Row)
@@ -776,90 +675,3 @@ def _timestamp(value: Any, name: str) -> float:
     raise ValidationError(
         f"{name}={value!r}", action="use a datetime, date, ISO string, Unix time or timedelta"
     )
-
-
-def _export_format(path: Path, format: str | None) -> str:
-    kind = (format or path.suffix.lstrip(".")).lower()
-    if kind not in ("json", "csv"):
-        raise ValidationError(
-            f"cannot tell the export format of {path.name!r}",
-            action="name the file .json or .csv, or pass format='json' / 'csv'",
-        )
-    return kind
-
-
-def _record_fields() -> list[str]:
-    return [f.name for f in fields(StoredRecord)]
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, (dict, list, tuple)):
-        return _json(value)
-    if isinstance(value, float):
-        return repr(value)  # shortest exact form: floats read back bit-identical
-    return "" if value is None else value
-
-
-def _image_size(content: bytes) -> tuple[int | None, int | None]:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(content)) as img:  # reads the header only
-            return img.size
-    except (UnidentifiedImageError, OSError, ValueError):
-        return None, None
-
-
-def _read_checked(path: Path, sha256: str) -> bytes | None:
-    """The file's bytes when present and matching its hash, else None."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    return data if hashlib.sha256(data).hexdigest() == sha256 else None
-
-
-def _holds(path: Path, sha256: str) -> bool:
-    """Whether ``path`` holds exactly these bytes; if so its mtime is refreshed (it is in use)."""
-    return _read_checked(path, sha256) is not None and _touch(path)
-
-
-def _touch(path: Path) -> bool:
-    """Set the file's mtime to now; False when it is gone."""
-    try:
-        os.utime(path)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder + fsync + rename + fsync of the folder: all or nothing."""
-    new_dirs = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for folder in reversed(new_dirs):  # make the new folders' entries durable too
-        _fsync_dir(folder.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows: directories cannot be opened; rename is durable there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
