@@ -253,15 +253,23 @@ CREATE INDEX results_model ON results (model);
 CREATE INDEX results_output ON results (output_sha256);
 PRAGMA user_version = 1;
 """
+# Schema 2: the backend joined the key (no repeats, variables nor marks yet).
+_V2_SCHEMA = (
+    _V1_SCHEMA.replace("fingerprint TEXT PRIMARY KEY", "fingerprint TEXT NOT NULL")
+    .replace("created_at REAL NOT NULL\n",
+             "created_at REAL NOT NULL, PRIMARY KEY (fingerprint, is_local)\n")
+    .replace("user_version = 1", "user_version = 2")
+)
 
 
-def test_a_store_from_the_previous_version_is_migrated(tmp_path):
-    """Schema 1 (keyed on the fingerprint alone, as the last release wrote it) gains the
-    backend in its key; the rows and the model list survive."""
+@pytest.mark.parametrize("schema", [_V1_SCHEMA, _V2_SCHEMA], ids=["v1", "v2"])
+def test_a_store_from_a_previous_version_is_migrated(tmp_path, schema):
+    """Schema 1 (keyed on the fingerprint alone) gains the backend in its key, schema 2 the
+    repeat, variables and marks columns; the rows and the model list survive."""
     folder = tmp_path / "old"
     folder.mkdir()
     old = sqlite3.connect(folder / "index.sqlite")
-    old.executescript(_V1_SCHEMA)
+    old.executescript(schema)
     venice = _prepared("snow", VENICE_FIRERED)
     data = _noise_png(1)
     digest = hashlib.sha256(data).hexdigest()
@@ -285,7 +293,10 @@ def test_a_store_from_the_previous_version_is_migrated(tmp_path):
     assert len(store) == 2 and store.verify() == []  # the paid row was not overwritten
     assert store.load_models("inpaint") == {"data": []}
     conn = store._connection()
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    migrated = store.get(venice)
+    assert (migrated.repeat, migrated.variables, migrated.picked) == (0, {}, False)
+    assert store.mark(venice, picked=True, note="sharp").note == "sharp"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"results_created", "results_model", "results_output"} <= indexes
     assert vnb.ResultStore(folder).history()[0].prompt == "snow"  # a second open: no-op

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ from ._pacer import _known_limit, _Pacer, _pacer_for
 from ._plan import _EPS, CostEstimate, _estimate, _Job, _model_list, _plan
 from ._progress import Progress, ProgressKind
 from ._records import ExperimentRecord, ExperimentResults, Status
+from ._respect import MaskRespect, mask_respect
 from ._sync import call, loop_running, run_blocking
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ def _needs_models(models: Any) -> bool:
 async def _planned(
     images: Any, prompts: Any, models: Any, masks: Any, params: dict[str, Any], *,
     client: Client | AsyncClient | None, store: Any, budget: float | None,
+    variables: Mapping[str, Any] | None = None, repeats: int = 1,
 ) -> AsyncIterator[tuple[Any, list[_Job]]]:
     """The client to use (made from ``store`` when none is given, closed on exit) and every job
     planned: what estimating and running share. Only ``GET /models`` may be sent here."""
@@ -87,7 +89,8 @@ async def _planned(
     try:
         infos = await _models_async(client) if _needs_models(models) else None
         jobs = _plan(images, prompts, models, masks, params, _model_finder(client, infos),
-                     client.store, budget, is_local=client.is_local)
+                     client.store, budget, is_local=client.is_local, variables=variables,
+                     repeats=repeats)
         yield client, jobs
     finally:
         if owned is not None:
@@ -111,6 +114,8 @@ def estimate_experiment(
     *,
     client: Client | None = None,
     budget: float | None = None,
+    vars: Mapping[str, Iterable[str]] | None = None,
+    repeats: int = 1,
     store: ResultStore | str | os.PathLike[str] | None = None,
     **params: Any,
 ) -> CostEstimate:
@@ -122,7 +127,8 @@ def estimate_experiment(
     """
     _no_async_client(client, "estimate_experiment")
     return run_blocking(estimate_experiment_async(
-        images, prompts, models, masks, client=client, budget=budget, store=store, **params))
+        images, prompts, models, masks, client=client, budget=budget, vars=vars,
+        repeats=repeats, store=store, **params))
 
 
 async def estimate_experiment_async(
@@ -133,12 +139,14 @@ async def estimate_experiment_async(
     *,
     client: Client | AsyncClient | None = None,
     budget: float | None = None,
+    vars: Mapping[str, Iterable[str]] | None = None,
+    repeats: int = 1,
     store: ResultStore | str | os.PathLike[str] | None = None,
     **params: Any,
 ) -> CostEstimate:
     """``estimate_experiment`` for async code: takes an ``AsyncClient`` (or a ``Client``)."""
     async with _planned(images, prompts, models, masks, params, client=client, store=store,
-                        budget=budget) as (client, jobs):
+                        budget=budget, variables=vars, repeats=repeats) as (client, jobs):
         return _estimate(jobs, budget, _known_limit(client.base_url), client.is_local)
 
 
@@ -150,6 +158,8 @@ def experiment(
     *,
     client: Client | AsyncClient | None = None,
     budget: float | None = None,
+    vars: Mapping[str, Iterable[str]] | None = None,
+    repeats: int = 1,
     store: ResultStore | str | os.PathLike[str] | None = None,
     concurrency: int = DEFAULT_REQUESTS_PER_MINUTE,
     rate_limit: int = DEFAULT_REQUESTS_PER_MINUTE,
@@ -166,8 +176,9 @@ def experiment(
     # In a running loop (Jupyter) the worker thread cannot display into this cell: show it here.
     shown = Progress(progress, show_now=loop_running())
     return run_blocking(experiment_async(
-        images, prompts, models, masks, client=client, budget=budget, store=store,
-        concurrency=concurrency, rate_limit=rate_limit, _progress=shown, **params))
+        images, prompts, models, masks, client=client, budget=budget, vars=vars,
+        repeats=repeats, store=store, concurrency=concurrency, rate_limit=rate_limit,
+        _progress=shown, **params))
 
 
 async def experiment_async(
@@ -178,6 +189,8 @@ async def experiment_async(
     *,
     client: Client | AsyncClient | None = None,
     budget: float | None = None,
+    vars: Mapping[str, Iterable[str]] | None = None,
+    repeats: int = 1,
     store: ResultStore | str | os.PathLike[str] | None = None,
     concurrency: int = DEFAULT_REQUESTS_PER_MINUTE,
     rate_limit: int = DEFAULT_REQUESTS_PER_MINUTE,
@@ -194,6 +207,14 @@ async def experiment_async(
     or None for the server's default. ``params``: aspect_ratio, resolution, quality (masked jobs
     only), output_format, safe_mode, enhance_prompt, upload, fit - the same for every job.
 
+    ``vars`` turns the prompts into templates: ``"a {color} hat"`` with ``vars={"color":
+    ["red", "blue"]}`` runs every combination, each record and DataFrame row carrying a column
+    per variable. ``repeats=n`` runs each job n times as distinct stored requests (the models
+    are not deterministic): run again with the same n and the store answers all of them;
+    raise n and only the new runs are paid. Masked jobs get mask-respect figures
+    (``changed_inside_mask``, ``changed_outside_mask``); ``ExperimentResults.mark`` keeps picks,
+    ratings and notes in the store with each result.
+
     Before anything is sent, every job is validated and priced; ``budget`` (USD at Venice prices,
     also on the local backend) stops at the first job whose estimated cost would push the total
     over it, and a budget that would run nothing at all is a ``ValidationError``. Jobs the
@@ -209,7 +230,7 @@ async def experiment_async(
     shown = _progress if _progress is not None else Progress(progress)
     try:
         async with _planned(images, prompts, models, masks, params, client=client, store=store,
-                            budget=budget) as (client, jobs):
+                            budget=budget, variables=vars, repeats=repeats) as (client, jobs):
             pacer = _pacer_for(client.base_url, rate_limit)
             estimate = _estimate(jobs, budget, pacer.limit, client.is_local)
             n_models = len(_model_list(models))
@@ -217,8 +238,11 @@ async def experiment_async(
             shown.begin(len(jobs))
             start = time.monotonic()
             records = await _run(jobs, client, pacer, budget, concurrency, shown)
+            wall_time = time.monotonic() - start
+            if client.store is not None and client.store.mode != "off":
+                await asyncio.to_thread(_remember, client.store, records)
             return ExperimentResults(records, estimate=estimate, columns=columns,
-                                     wall_time=time.monotonic() - start)
+                                     wall_time=wall_time, store=client.store)
     finally:
         shown.close()
 
@@ -253,7 +277,7 @@ async def _run(jobs: list[_Job], client: Any, pacer: _Pacer, budget: float | Non
         nonlocal spent
         base: dict[str, Any] = dict(
             index=job.index, image=job.image, mask=job.mask, prompt=job.prompt, model=job.model,
-            estimated_cost=job.estimated_cost)
+            estimated_cost=job.estimated_cost, variables=dict(job.variables), repeat=job.repeat)
         async with slots:
             # Asked now, not at planning: a stored answer is free and needs no pacing.
             free = store is not None and (
@@ -289,7 +313,10 @@ async def _run(jobs: list[_Job], client: Any, pacer: _Pacer, budget: float | Non
                     if result.from_store:
                         spent -= cost
                     status: Status = "cached" if result.from_store else "done"
-                    record = ExperimentRecord(status=status, result=result, **base)
+                    respect = await asyncio.to_thread(_respect_of, job, result) \
+                        if len(job.prepared.images) > 1 else None
+                    record = ExperimentRecord(status=status, result=result, respect=respect,
+                                              **base)
         records[pos] = record
         progress.update(record)
 
@@ -305,3 +332,24 @@ async def _run(jobs: list[_Job], client: Any, pacer: _Pacer, budget: float | Non
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
     return [r for r in records if r is not None]
+
+
+def _respect_of(job: _Job, result: EditResult) -> MaskRespect | None:
+    """Mask-respect figures of a masked job, its first layer being the mask (None when the
+    inputs were URLs)."""
+    image, mask = job.prepared.images[0].data, job.prepared.images[1].data
+    if image is None or mask is None:
+        return None
+    return mask_respect(image, mask, result.data)
+
+
+def _remember(store: ResultStore, records: list[ExperimentRecord]) -> None:
+    """Label the stored results with their prompt variables; read back the marks a person set
+    (a re-run answered from the store shows the picks made last time)."""
+    answered = [(r, r.result) for r in records if r.result is not None]
+    store.label([(res.fingerprint or "", res.is_local, r.variables)
+                 for r, res in answered if r.variables])
+    marks = store.marks([(res.fingerprint or "", res.is_local) for _, res in answered])
+    for record, res in answered:
+        record.picked, record.rating, record.note = marks.get(
+            (res.fingerprint or "", res.is_local), (False, None, None))

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ._plan import CostEstimate
+    from ._respect import MaskRespect
+    from ._store import ResultStore
     from .widgets import ResultGrid
 
 __all__ = ["ExperimentRecord", "ExperimentResults", "RecordList", "StoredRecord"]
@@ -53,6 +55,11 @@ class StoredRecord:
     estimated_cost: float | None
     is_local: bool
     created_at: float
+    repeat: int = 0
+    variables: dict[str, str] = field(default_factory=dict)
+    picked: bool = False
+    rating: int | None = None
+    note: str | None = None
 
     @property
     def created(self) -> datetime:
@@ -96,23 +103,26 @@ class StoredRecord:
         )
 
 
-_JSON_FIELDS = {"params", "headers", "input_images"}
-_INT_FIELDS = {"bytes", "width", "height"}
+_JSON_FIELDS = {"params", "headers", "input_images", "variables"}
+_INT_FIELDS = {"bytes", "width", "height", "rating"}
 _FLOAT_FIELDS = {"elapsed", "estimated_cost", "created_at"}
+_BOOL_FIELDS = {"is_local", "picked"}
 
 
 def _parse_field(name: str, value: Any) -> Any:
     if name in _JSON_FIELDS:
-        value = json.loads(value) if isinstance(value, str) else value
+        value = json.loads(value) if isinstance(value, str) and value else value
         return tuple(value or ()) if name == "input_images" else dict(value or {})
+    if name in _BOOL_FIELDS:
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true")
+    if name == "repeat":  # absent from exports older than repeats
+        return int(value or 0)
     if value is None or value == "":
         return None
     if name in _INT_FIELDS:
         return int(value)
     if name in _FLOAT_FIELDS:
         return float(value)
-    if name == "is_local":
-        return value if isinstance(value, bool) else str(value).lower() in ("1", "true")
     return str(value)
 
 
@@ -129,10 +139,27 @@ class ExperimentRecord:
     estimated_cost: float | None
     result: EditResult | None = field(default=None, repr=False)
     error: BaseException | None = field(default=None, repr=False)
+    variables: dict[str, str] = field(default_factory=dict)  # the prompt template's values
+    repeat: int = 0
+    respect: MaskRespect | None = None  # masked jobs: changes inside / outside the mask
+    picked: bool = False  # marks a person set (``ExperimentResults.mark``), kept in the store
+    rating: int | None = None
+    note: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.result is not None
+
+    def value(self, dimension: str) -> Any:
+        """This job's value along one dimension of the grid: image, mask, prompt, model,
+        repeat, or a prompt variable's name."""
+        if dimension in self.variables:
+            return self.variables[dimension]
+        if dimension in _DIMENSIONS:
+            return getattr(self, dimension)
+        known = ", ".join([*_DIMENSIONS, *self.variables])
+        raise ValidationError(f"no dimension {dimension!r}", field="rows/columns",
+                              action=f"use one of {known}")
 
     @property
     def spent_usd(self) -> float:
@@ -141,10 +168,19 @@ class ExperimentRecord:
 
     @property
     def caption(self) -> str:
-        parts = [self.image, self.mask, self.model or "default model"]
+        parts = [self.image, self.mask, self.model or "default model",
+                 ", ".join(f"{k}={v}" for k, v in self.variables.items()),
+                 f"run {self.repeat + 1}" if self.repeat else None]
         head = " · ".join(p for p in parts if p)
         if self.result is not None:
             tail = self.result.caption()
+            if self.respect is not None:
+                tail += (f" · mask: {self.respect.inside:.0%} changed inside, "
+                         f"{self.respect.outside:.1%} outside")
+            if self.picked or self.rating or self.note:
+                marks = ["★ picked" if self.picked else "", f"{self.rating}/5" if self.rating
+                         else "", self.note or ""]
+                tail += "\n" + " · ".join(m for m in marks if m)
         elif self.status == "skipped":
             tail = "skipped: over budget"
         else:
@@ -168,7 +204,17 @@ class ExperimentRecord:
             "stored_path": res.stored_path if res else None,
             "error_type": type(self.error).__name__ if self.error else None,
             "error": _error_text(self.error) if self.error else None,
+            "repeat": self.repeat,
+            **self.variables,  # a column per prompt variable (names never clash: _plan checks)
+            "changed_inside_mask": self.respect.inside if self.respect else None,
+            "changed_outside_mask": self.respect.outside if self.respect else None,
+            "picked": self.picked,
+            "rating": self.rating,
+            "note": self.note,
         }
+
+
+_DIMENSIONS = ("image", "mask", "prompt", "model", "repeat")
 
 
 def _error_text(error: BaseException | None) -> str:
@@ -196,11 +242,12 @@ class ExperimentResults(RecordList):
     """The records of an experiment in job order, plus its estimate and a contact sheet."""
 
     def __init__(self, records: Iterable[ExperimentRecord], *, estimate: CostEstimate,
-                 columns: int, wall_time: float) -> None:
+                 columns: int, wall_time: float, store: ResultStore | None = None) -> None:
         super().__init__(records)
         self.estimate = estimate
         self.columns = columns
         self.wall_time = wall_time
+        self.store = store
 
     @property
     def results(self) -> list[EditResult]:
@@ -230,17 +277,87 @@ class ExperimentResults(RecordList):
             f"{self.wall_time:.1f}s"
         )
 
-    def contact_sheet(self, columns: int | None = None) -> ResultGrid:
-        """A captioned grid (``widgets.ResultGrid``): one card per job, failures included."""
+    # Deciding: marks are written to the store with the result, so they outlive this object.
+    def mark(self, record: ExperimentRecord | int, *, picked: bool | None = None,
+             rating: int | None = None, note: str | None = None) -> ExperimentRecord:
+        """Pick a job's result, rate it 1-5, note why (``None``: unchanged; ``rating=0`` and
+        ``note=""`` clear). ``record``: a record of these results or its position."""
+        chosen = self[record] if isinstance(record, int) else record
+        if chosen.result is None:
+            raise ValidationError(f"job {chosen.index} has no result to mark ({chosen.status})",
+                                  field="record", action="mark a job that ended done or cached")
+        if self.store is None or self.store.mode == "off":
+            raise ValidationError(
+                "marks are kept in a result store, and this experiment ran without one",
+                field="store", action="run it with store=... (or a client with a store)")
+        stored = self.store.mark(chosen.result, picked=picked, rating=rating, note=note)
+        chosen.picked, chosen.rating, chosen.note = stored.picked, stored.rating, stored.note
+        return chosen
+
+    def picked(self) -> RecordList:
+        """The picked jobs, in job order."""
+        return RecordList(r for r in self if r.picked)
+
+    def layout(self, rows: str | None = None, columns: str | None = None,
+               ) -> list[list[ExperimentRecord | None]]:
+        """The records as grid lines: one column per value of ``columns`` and lines grouped
+        by ``rows`` (dimensions: image, mask, prompt, model, repeat or a variable's name).
+        A cell no job fills is None. Used by ``contact_sheet``; a plain table in scripts."""
+        row_order = _distinct(self, rows) if rows else [None]
+        if columns is None:
+            groups: dict[int, list[ExperimentRecord | None]] = {}
+            for record in self:
+                groups.setdefault(row_order.index(record.value(rows)) if rows else 0,
+                                  []).append(record)
+            if rows:
+                return [groups[k] for k in sorted(groups)]
+            flat, width = groups.get(0, []), self.columns
+            return [flat[i:i + width] for i in range(0, len(flat), width)]
+        col_values = _distinct(self, columns)
+        lines: dict[tuple[Any, ...], list[ExperimentRecord | None]] = {}
+        for record in self:
+            rest = tuple(record.value(d) for d in (*_DIMENSIONS, *record.variables)
+                         if d not in (rows, columns))
+            key = (row_order.index(record.value(rows)) if rows else 0, *rest)
+            line = lines.setdefault(key, [None] * len(col_values))
+            line[col_values.index(record.value(columns))] = record
+        return [lines[k] for k in sorted(lines, key=lambda k: k[0])]  # stable: job order
+
+    def contact_sheet(self, columns: int | str | None = None, rows: str | None = None,
+                      ) -> ResultGrid:
+        """A captioned grid (``widgets.ResultGrid``): one card per job, failures included.
+
+        ``columns``: a number of columns, or a dimension to lay out across (``"model"``,
+        ``"color"``...); ``rows``: a dimension to group the lines by.
+        """
         from .widgets import ResultGrid  # the widgets layer loads only when a sheet is asked for
 
-        items = [(r.result if r.result is not None else _placeholder(), r.caption) for r in self]
-        return ResultGrid(items, columns=columns or self.columns)
+        if isinstance(columns, str) or rows is not None:
+            lines = self.layout(rows, columns if isinstance(columns, str) else None)
+            width = max(len(line) for line in lines) if lines else 1
+            cells = [cell for line in lines for cell in line]
+        else:
+            width, cells = columns or self.columns, list(self)
+        items = [(_picture(r), r.caption if r is not None else "") for r in cells]
+        return ResultGrid(items, columns=width)
 
     def __repr__(self) -> str:
         if not hasattr(self, "wall_time"):  # half-built (e.g. a failing subclass __init__)
             return f"ExperimentResults({len(self)} records)"
         return f"ExperimentResults({self.summary()})"
+
+
+def _distinct(records: Iterable[ExperimentRecord], dimension: str) -> list[Any]:
+    out: list[Any] = []
+    for record in records:
+        value = record.value(dimension)
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _picture(record: ExperimentRecord | None) -> Any:
+    return record.result if record is not None and record.result is not None else _placeholder()
 
 
 def _placeholder() -> Any:

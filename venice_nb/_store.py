@@ -56,7 +56,7 @@ __all__ = [
 log = logging.getLogger("venice_nb")
 
 StoreMode = Literal["off", "use", "refresh", "replay"]
-_SCHEMA_VERSION = 2  # 2: the backend (is_local) joined the primary key
+_SCHEMA_VERSION = 3  # 2: the backend (is_local) joined the primary key; 3: repeats and marks
 _DB_NAME = "index.sqlite"
 _IMAGES_DIR = "images"
 _EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
@@ -83,8 +83,17 @@ CREATE TABLE IF NOT EXISTS results (
     estimated_cost REAL,              -- USD, from the model's pricing
     is_local       INTEGER NOT NULL,  -- 1 when the local backend answered (cost 0)
     created_at     REAL NOT NULL,     -- Unix time it was (last) recorded
+    repeat         INTEGER NOT NULL DEFAULT 0,  -- an experiment's n-th run of the same request
+    variables      TEXT NOT NULL DEFAULT '{}',  -- JSON: the prompt template's values
+    picked         INTEGER NOT NULL DEFAULT 0,  -- marks a person set (``mark``): kept on refresh
+    rating         INTEGER,                     -- 1..5
+    note           TEXT,
     PRIMARY KEY (fingerprint, is_local)
 )"""
+_V3_COLUMNS = (  # added by schema 3 (ALTER TABLE on older stores)
+    ("repeat", "INTEGER NOT NULL DEFAULT 0"), ("variables", "TEXT NOT NULL DEFAULT '{}'"),
+    ("picked", "INTEGER NOT NULL DEFAULT 0"), ("rating", "INTEGER"), ("note", "TEXT"),
+)
 _CATALOG_TABLE = """
 CREATE TABLE IF NOT EXISTS catalog (  -- GET /models answers, so replay can run with no network
     type       TEXT NOT NULL,
@@ -98,12 +107,15 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS results_model ON results (model)",
     "CREATE INDEX IF NOT EXISTS results_output ON results (output_sha256)",
 )
-_COLUMNS = (
+_V2_COLUMNS = (
     "fingerprint", "endpoint", "model", "prompt", "params", "input_images", "output_sha256",
     "output_file", "content_type", "bytes", "width", "height", "model_id", "model_name", "headers",
     "elapsed", "estimated_cost", "is_local", "created_at",
 )  # fmt: skip
+_COLUMNS = (*_V2_COLUMNS, "repeat")  # what ``record`` writes; variables and marks are kept
 _KEY = ("fingerprint", "is_local")
+_NOTE_LIMIT = 500  # "short" notes: a reason, not an essay
+_CLEAR = object()
 
 
 class StoreWarning(RuntimeWarning):
@@ -235,7 +247,7 @@ class ResultStore:
             _json(summary["params"]), _json(summary["images"]), digest, relative,
             result.content_type, len(content), width, height, result.model_id,
             result.model_name, _json(result.headers), float(elapsed), prepared.estimated_cost,
-            int(result.is_local), time.time(),
+            int(result.is_local), time.time(), prepared.repeat,
         )
         placeholders = ", ".join("?" * len(_COLUMNS))
         updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in _KEY)
@@ -294,6 +306,74 @@ class ResultStore:
             raise KeyError(f"no stored result for fingerprint {_fingerprint(request)[:12]}…")
         return record.to_result()
 
+    # Marks a person sets on a result: kept with it, also when a refresh replaces its image.
+    def mark(
+        self,
+        target: EditResult | StoredRecord | PreparedRequest | str,
+        *,
+        picked: bool | None = None,
+        rating: int | None = None,
+        note: str | None = None,
+        is_local: bool | None = None,
+    ) -> StoredRecord:
+        """Pick a stored result, rate it 1-5 and note why; returns the updated record.
+
+        ``None`` leaves a mark as it is; ``rating=0`` and ``note=""`` clear them. ``target``: a
+        result or record (their backend is known), or a request or fingerprint (``is_local``
+        None: the newest stored answer from either backend).
+        """
+        if picked is not None and not isinstance(picked, bool):
+            raise ValidationError(f"picked={picked!r}", action="use True or False", field="picked")
+        if rating is not None and (not isinstance(rating, int) or isinstance(rating, bool)
+                                   or not 0 <= rating <= 5):
+            raise ValidationError(f"rating={rating!r}", field="rating",
+                                  action="use an int from 1 to 5 (0 clears the rating)")
+        if note is not None and (not isinstance(note, str) or len(note) > _NOTE_LIMIT):
+            raise ValidationError(f"note={_short(str(note))}", field="note",
+                                  action=f"use text of at most {_NOTE_LIMIT} characters")
+        fingerprint, is_local = _key(target, is_local)
+        row = self._row(fingerprint, is_local)
+        if row is None:
+            raise KeyError(f"no stored result for fingerprint {fingerprint[:12]}…")
+        sets = {"picked": None if picked is None else int(picked),
+                "rating": None if rating is None else (rating or _CLEAR),
+                "note": None if note is None else (note or _CLEAR)}
+        changes = {k: (None if v is _CLEAR else v) for k, v in sets.items() if v is not None}
+        if changes:
+            with self._transaction() as conn:
+                conn.execute(
+                    f"UPDATE results SET {', '.join(f'{k} = ?' for k in changes)} "
+                    "WHERE fingerprint = ? AND is_local = ?",
+                    [*changes.values(), fingerprint, row["is_local"]],
+                )
+        record = self.get(fingerprint, is_local=bool(row["is_local"]))
+        assert record is not None  # rows are never deleted
+        return record
+
+    def marks(self, keys: list[tuple[str, bool]]) -> dict[tuple[str, bool], tuple[bool, int | None,
+                                                                                  str | None]]:
+        """``(picked, rating, note)`` of each stored ``(fingerprint, is_local)`` among ``keys``."""
+        out = {}
+        with self._lock:
+            conn = self._connection()
+            for fingerprint, is_local in keys:
+                row = conn.execute(
+                    "SELECT picked, rating, note FROM results WHERE fingerprint = ? AND "
+                    "is_local = ?", (fingerprint, int(is_local))).fetchone()
+                if row is not None:
+                    out[fingerprint, is_local] = (bool(row[0]), row[1], row[2])
+        return out
+
+    def label(self, rows: list[tuple[str, bool, Mapping[str, str]]]) -> None:
+        """Keep the prompt-template values of stored results (``history(variables=...)``)."""
+        if self._mode == "off" or not rows:
+            return
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE results SET variables = ? WHERE fingerprint = ? AND is_local = ?",
+                [(_json(dict(v)), fp, int(local)) for fp, local, v in rows],
+            )
+
     def history(
         self,
         *,
@@ -302,16 +382,37 @@ class ResultStore:
         since: datetime | date | timedelta | float | str | None = None,
         until: datetime | date | timedelta | float | str | None = None,
         endpoint: str | None = None,
+        picked: bool | None = None,
+        min_rating: int | None = None,
+        variables: Mapping[str, str] | None = None,
+        is_local: bool | None = None,
         limit: int | None = None,
     ) -> RecordList:
         """Stored results, newest first.
 
         ``model`` matches the model asked for or the one that answered; ``prompt`` is a
         case-insensitive substring; ``since``/``until`` take a datetime (naive = local time), a
-        date, an ISO string, a Unix timestamp or a timedelta (that long ago).
+        date, an ISO string, a Unix timestamp or a timedelta (that long ago). ``picked``,
+        ``min_rating`` and ``variables`` (``{"color": "red"}``: prompt-template values) select
+        by the marks and labels experiments leave; ``is_local`` by backend.
         """
         where: list[str] = []
         args: list[Any] = []
+        if picked is not None:
+            where.append("picked = ?")
+            args.append(int(bool(picked)))
+        if min_rating is not None:
+            where.append("rating >= ?")
+            args.append(int(min_rating))
+        if is_local is not None:
+            where.append("is_local = ?")
+            args.append(int(bool(is_local)))
+        for name, value in (variables or {}).items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValidationError(f"variables: {name!r}", field="variables",
+                                      action="name prompt variables as in vars=, e.g. 'color'")
+            where.append("json_extract(variables, ?) = ?")
+            args += [f'$."{name}"', str(value)]
         if model is not None:
             where.append("(model = ? OR model_id = ?)")
             args += [model, model]
@@ -522,10 +623,13 @@ class ResultStore:
             if version < _SCHEMA_VERSION:
                 if version == 1:  # keyed on the fingerprint alone: move the rows to the new key
                     conn.execute("ALTER TABLE results RENAME TO results_v1")
+                if version == 2:  # only new columns, with defaults
+                    for name, kind in _V3_COLUMNS:
+                        conn.execute(f"ALTER TABLE results ADD COLUMN {name} {kind}")
                 conn.execute(_RESULTS_TABLE)
                 conn.execute(_CATALOG_TABLE)
                 if version == 1:
-                    columns = ", ".join(_COLUMNS)
+                    columns = ", ".join(_V2_COLUMNS)
                     conn.execute(f"INSERT INTO results ({columns}) SELECT {columns} "
                                  "FROM results_v1")
                     conn.execute("DROP TABLE results_v1")  # and its indexes, recreated below
@@ -634,6 +738,16 @@ def _resolve_root(path: str | os.PathLike[str] | bool | None) -> Path:
 
 def _fingerprint(request: PreparedRequest | str) -> str:
     return request if isinstance(request, str) else request.fingerprint
+
+
+def _key(target: Any, is_local: bool | None) -> tuple[str, bool | None]:
+    """``(fingerprint, is_local)`` of a result, record, request or fingerprint."""
+    if isinstance(target, (EditResult, StoredRecord)):
+        return target.fingerprint or "", target.is_local
+    if isinstance(target, str) or hasattr(target, "fingerprint"):
+        return _fingerprint(target), is_local
+    raise ValidationError(f"cannot mark a {type(target).__name__}", field="target",
+                          action="pass an EditResult, a StoredRecord, or a fingerprint")
 
 
 def _json(value: Any) -> str:
