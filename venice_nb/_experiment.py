@@ -277,7 +277,8 @@ async def _run(jobs: list[_Job], client: Any, pacer: _Pacer, budget: float | Non
         nonlocal spent
         base: dict[str, Any] = dict(
             index=job.index, image=job.image, mask=job.mask, prompt=job.prompt, model=job.model,
-            estimated_cost=job.estimated_cost, variables=dict(job.variables), repeat=job.repeat)
+            estimated_cost=job.estimated_cost, variables=dict(job.variables),
+            template=job.template, repeat=job.repeat)
         async with slots:
             # Asked now, not at planning: a stored answer is free and needs no pacing.
             free = store is not None and (

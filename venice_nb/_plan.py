@@ -42,6 +42,7 @@ class _Job:
     cached: bool  # the client's store will answer it: no request, no cost
     within_budget: bool = True
     variables: Mapping[str, str] = field(default_factory=dict)  # the prompt's template values
+    template: str | None = None  # the prompt before its variables were filled in
     repeat: int = 0
 
     @property
@@ -167,14 +168,15 @@ RESERVED = frozenset({
 
 
 def _prompt_items(prompts: Any, variables: Mapping[str, Any] | None,
-                  ) -> list[tuple[str, dict[str, str]]]:
-    """``[(prompt, {variable: value})]``: each template filled with every combination of values.
+                  ) -> list[tuple[str, dict[str, str], str | None]]:
+    """``[(prompt, {variable: value}, template)]``: each template filled with every combination
+    of values.
 
     Without ``vars`` the prompts are used as written (braces and all).
     """
     templates = _prompt_list(prompts)
     if variables is None:
-        return [(p, {}) for p in templates]
+        return [(p, {}, None) for p in templates]
     if not isinstance(variables, Mapping) or not variables:
         raise ValidationError(f"vars={variables!r}", field="vars",
                               action='pass a dict of lists, e.g. vars={"color": ["red", "blue"]}')
@@ -191,7 +193,7 @@ def _prompt_items(prompts: Any, variables: Mapping[str, Any] | None,
             raise ValidationError(f"vars[{name!r}]={options!r}", field="vars",
                                   action="give each variable a non-empty list of words or numbers")
         values[name] = [str(v) for v in items]
-    out: list[tuple[str, dict[str, str]]] = []
+    out: list[tuple[str, dict[str, str], str | None]] = []
     used: set[str] = set()
     for template in templates:
         if not isinstance(template, str):
@@ -211,7 +213,7 @@ def _prompt_items(prompts: Any, variables: Mapping[str, Any] | None,
         used.update(mine)
         for combo in itertools.product(*(values[n] for n in mine)):
             chosen = dict(zip(mine, combo, strict=True))
-            out.append((template.format(**chosen), chosen))
+            out.append((template.format(**chosen), chosen, template))
     unused = [n for n in values if n not in used]
     if unused:
         raise ValidationError(f"vars {', '.join(unused)} appear in no prompt", field="vars",
@@ -297,7 +299,7 @@ def _plan(
     problems: list[str] = []
     actions: set[str] = set()
     combos = itertools.product(image_items, mask_items, prompt_list, model_list)
-    for cell, ((img_label, img), (mask_label, mask), (prompt, chosen), (model, info)) in \
+    for cell, ((img_label, img), (mask_label, mask), (prompt, chosen, template), (model, info)) in \
             enumerate(combos):
         model_id = info.id if info is not None else model
         try:
@@ -316,7 +318,8 @@ def _plan(
             this = replace(prepared, repeat=repeat) if repeat else prepared
             cached = store is not None and store.can_answer(this, is_local=is_local)
             jobs.append(_Job(cell * repeats + repeat, str(img_label), mask_label, prompt,
-                             model_id, this, cached, variables=chosen, repeat=repeat))
+                             model_id, this, cached, variables=chosen, template=template,
+                             repeat=repeat))
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise ValidationError(

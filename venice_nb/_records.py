@@ -140,6 +140,7 @@ class ExperimentRecord:
     result: EditResult | None = field(default=None, repr=False)
     error: BaseException | None = field(default=None, repr=False)
     variables: dict[str, str] = field(default_factory=dict)  # the prompt template's values
+    template: str | None = None  # the prompt before ``variables`` filled it (None: no vars)
     repeat: int = 0
     respect: MaskRespect | None = None  # masked jobs: changes inside / outside the mask
     picked: bool = False  # marks a person set (``ExperimentResults.mark``), kept in the store
@@ -204,6 +205,7 @@ class ExperimentRecord:
             "stored_path": res.stored_path if res else None,
             "error_type": type(self.error).__name__ if self.error else None,
             "error": _error_text(self.error) if self.error else None,
+            "template": self.template,
             "repeat": self.repeat,
             **self.variables,  # a column per prompt variable (names never clash: _plan checks)
             "changed_inside_mask": self.respect.inside if self.respect else None,
@@ -316,8 +318,11 @@ class ExperimentResults(RecordList):
         col_values = _distinct(self, columns)
         lines: dict[tuple[Any, ...], list[ExperimentRecord | None]] = {}
         for record in self:
-            rest = tuple(record.value(d) for d in (*_DIMENSIONS, *record.variables)
-                         if d not in (rows, columns))
+            # Other dimensions tell lines apart; a filled-in prompt varies with the variables,
+            # so its template stands for it.
+            rest = tuple(record.template if d == "prompt" and record.template is not None
+                         else record.value(d)
+                         for d in (*_DIMENSIONS, *record.variables) if d not in (rows, columns))
             key = (row_order.index(record.value(rows)) if rows else 0, *rest)
             line = lines.setdefault(key, [None] * len(col_values))
             line[col_values.index(record.value(columns))] = record

@@ -30,12 +30,12 @@ class MaskRespect:
 
 
 def mask_respect(image: bytes, mask: bytes, result: bytes) -> MaskRespect | None:
-    """The figures for one masked result (None when the mask selects nothing or everything)."""
+    """The figures for one masked result (None when the mask selects nothing)."""
     with Image.open(io.BytesIO(image)) as img:
         base = img.convert("RGB")
     with Image.open(io.BytesIO(mask)) as layer:
         selected = np.asarray(layer.convert("L").resize(base.size, Image.Resampling.NEAREST)) > 0
-    if not selected.any() or selected.all():
+    if not selected.any():
         return None
     with Image.open(io.BytesIO(result)) as out:
         edited = out.convert("RGB")
