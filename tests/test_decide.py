@@ -251,3 +251,44 @@ def test_bad_marks_are_refused(backend, tmp_path):
 def test_repr_is_safe_on_half_built_results():
     half = ExperimentResults.__new__(ExperimentResults)
     assert repr(half) == "ExperimentResults(0 records)"
+
+
+def _controls(sheet) -> list[tuple]:
+    """(pick, rating, note, status) of every card that has marks."""
+    out = []
+    for card in sheet._grid.children:
+        marks = [c for c in card.children if "venice-marks" in c._dom_classes]
+        if marks:
+            (pick, rating), note, status = marks[0].children[0].children, *marks[0].children[1:]
+            out.append((pick, rating, note, status))
+    return out
+
+
+def test_the_contact_sheet_cards_save_marks_to_the_store(backend, tmp_path):
+    with _client(backend, tmp_path / "s") as client:
+        results = vnb.experiment(sample_path(), ["snow", "rain"], "firered-image-edit",
+                                 client=client, progress=False)
+        sheet = results.contact_sheet()
+        assert isinstance(sheet, vnb.widgets.ResultGrid)
+        cards = _controls(sheet)
+        assert len(cards) == 2
+        pick, rating, note, status = cards[1]
+        pick.value = True  # what a click on the toggle does
+        rating.value = 4
+        note.value = "the rain reads well"
+        assert "saved: picked · 4/5 · the rain reads well" in status.value
+        again = vnb.experiment(sample_path(), ["snow", "rain"], "firered-image-edit",
+                               client=client, progress=False)
+    assert [(r.picked, r.rating, r.note) for r in again] == [
+        (False, None, None), (True, 4, "the rain reads well")]
+    (_, _, _, _), (pick2, rating2, note2, _) = _controls(again.contact_sheet())
+    assert (pick2.value, rating2.value, note2.value) == (True, 4, "the rain reads well")
+    (stored,) = client.store.history(picked=True)
+    assert stored.prompt == "rain"
+
+
+def test_a_sheet_without_a_store_has_no_marks(backend):
+    with _client(backend, None) as client:
+        results = vnb.experiment(sample_path(), "snow", "firered-image-edit", client=client,
+                                 progress=False)
+    assert results.store is None and _controls(results.contact_sheet()) == []

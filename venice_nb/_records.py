@@ -333,9 +333,12 @@ class ExperimentResults(RecordList):
         """A captioned grid (``widgets.ResultGrid``): one card per job, failures included.
 
         ``columns``: a number of columns, or a dimension to lay out across (``"model"``,
-        ``"color"``...); ``rows``: a dimension to group the lines by.
+        ``"color"``...); ``rows``: a dimension to group the lines by. With a result store,
+        each card also takes a pick, a 1-5 rating and a note, saved in the store at once.
         """
-        from .widgets import ResultGrid  # the widgets layer loads only when a sheet is asked for
+        # The widgets layer loads only when a sheet is asked for: scripts never need it.
+        from .widgets import ResultGrid
+        from .widgets._marks import MarkedSheet
 
         if isinstance(columns, str) or rows is not None:
             lines = self.layout(rows, columns if isinstance(columns, str) else None)
@@ -344,7 +347,9 @@ class ExperimentResults(RecordList):
         else:
             width, cells = columns or self.columns, list(self)
         items = [(_picture(r), r.caption if r is not None else "") for r in cells]
-        return ResultGrid(items, columns=width)
+        if self.store is None or self.store.mode == "off":
+            return ResultGrid(items, columns=width)
+        return MarkedSheet(self, cells, items, columns=width)
 
     def __repr__(self) -> str:
         if not hasattr(self, "wall_time"):  # half-built (e.g. a failing subclass __init__)
