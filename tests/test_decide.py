@@ -292,3 +292,86 @@ def test_a_sheet_without_a_store_has_no_marks(backend):
         results = vnb.experiment(sample_path(), "snow", "firered-image-edit", client=client,
                                  progress=False)
     assert results.store is None and _controls(results.contact_sheet()) == []
+
+
+# 5. The browser of every stored result.
+def _filled(folder, n: int = 60) -> vnb.ResultStore:
+    """``n`` stored results (half local, half "Venice"), labelled by colour; every 10th picked."""
+    from venice_nb import _request
+    from venice_nb._models import ModelInfo
+
+    store = vnb.ResultStore(folder)
+    model = ModelInfo(id="firered-image-edit", name="FireRed Edit", type="inpaint",
+                      price_usd=0.04)
+    base = _png(np.full((256, 256, 3), 120, np.uint8))
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        color = ("red", "blue", "green")[i % 3]
+        prepared = _request.prepare_edit(base, f"a {color} hat, take {i}", model=model)
+        out = _png(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8))
+        store.record(prepared, {"content-type": "image/png",
+                                "x-venice-model-id": "firered-image-edit"}, out, 0.1, i % 2 == 0)
+        store.label([(prepared.fingerprint, i % 2 == 0, {"color": color})])
+        if i % 10 == 0:
+            store.mark(prepared.fingerprint, picked=True, rating=5)
+    return store
+
+
+def _count(browser) -> str:
+    import re
+
+    return re.search(r"(\d+) results", browser._header.value).group(1)
+
+
+def test_the_browser_pages_filters_and_totals(tmp_path):
+    from venice_nb.widgets import ResultBrowser
+
+    store = _filled(tmp_path / "s")
+    browser = ResultBrowser(store, page_size=24)
+    assert _count(browser) == "60" and len(browser._grid.children) == 24
+    assert "$1.2000 at Venice prices" in browser._header.value  # 30 paid-priced x $0.04
+    assert browser.records[0].prompt == "a green hat, take 59"  # newest first
+    browser._next.click()
+    browser._next.click()
+    assert len(browser._grid.children) == 12 and browser._next.disabled
+    browser._prompt.value = "green"
+    assert _count(browser) == "20" and browser.page == 0
+    browser._prompt.value = ""
+    browser._vars.value = "color=red"
+    assert _count(browser) == "20" and all(r.variables == {"color": "red"}
+                                           for r in browser.records)
+    browser._vars.value = ""
+    browser._picked.value = True
+    assert _count(browser) == "6" and all(r.picked for r in browser.records)
+    browser._backend.value = "Venice"
+    assert _count(browser) == "0" and browser._grid.children == ()
+    browser._picked.value = False
+    assert _count(browser) == "30" and all(not r.is_local for r in browser.records)
+    browser._vars.value = "color red"
+    assert "name=value" in browser._header.value  # a bad filter says what to write
+
+
+def test_the_browser_compares_opens_and_exports_ticked_results(tmp_path, client):
+    from venice_nb.widgets import CompareView, EditStudio, ResultBrowser
+
+    store = _filled(tmp_path / "s", 12)
+    browser = ResultBrowser(store, client=client, page_size=8)
+    ticks = [card.children[2] for card in browser._grid.children]
+    assert browser._compare.disabled and browser._export.disabled
+    ticks[0].value = ticks[3].value = True
+    assert not browser._compare.disabled and browser._studio.disabled
+    view = browser.compare()
+    assert isinstance(view, CompareView)
+    browser._path.value = str(tmp_path / "ticked.json")
+    browser._export.click()
+    back = vnb.ResultStore.read_export(tmp_path / "ticked.json")
+    assert sorted(r.prompt for r in back) == sorted(
+        [browser.records[0].prompt, browser.records[3].prompt])
+    assert "exported 2" in browser._status.value
+    browser._studio.click()  # two ticked: the studio needs one
+    assert "tick exactly 1" in browser._status.value
+    ticks[3].value = False
+    studio = browser.open_in_studio()
+    assert isinstance(studio, EditStudio)
+    browser._next.click()  # ticks survive paging
+    assert len(browser.selected) == 1

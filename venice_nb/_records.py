@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
@@ -238,6 +239,19 @@ class RecordList(list):
                 "to_dataframe() needs pandas: pip install pandas (or use .to_dicts())"
             ) from None
         return pd.DataFrame.from_records(self.to_dicts())
+
+    def export(self, path: str | os.PathLike[str], *, format: str | None = None,
+               columns: list[str] | None = None) -> Path:
+        """Write the records to JSON or CSV (``format`` or the file suffix), atomically.
+
+        CSV columns: ``columns``, else every key the records have, in first-seen order; nested
+        values (params, variables...) as JSON text.
+        """
+        path = Path(path).expanduser()
+        kind = export_format(path, format)
+        rows = self.to_dicts()
+        write_export(path, rows, columns or list(dict.fromkeys(k for r in rows for k in r)), kind)
+        return path
 
 
 class ExperimentResults(RecordList):

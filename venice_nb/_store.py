@@ -387,6 +387,7 @@ class ResultStore:
         variables: Mapping[str, str] | None = None,
         is_local: bool | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> RecordList:
         """Stored results, newest first.
 
@@ -394,68 +395,55 @@ class ResultStore:
         case-insensitive substring; ``since``/``until`` take a datetime (naive = local time), a
         date, an ISO string, a Unix timestamp or a timedelta (that long ago). ``picked``,
         ``min_rating`` and ``variables`` (``{"color": "red"}``: prompt-template values) select
-        by the marks and labels experiments leave; ``is_local`` by backend.
+        by the marks and labels experiments leave; ``is_local`` by backend. ``limit`` and
+        ``offset`` page through the answer.
         """
-        where: list[str] = []
-        args: list[Any] = []
-        if picked is not None:
-            where.append("picked = ?")
-            args.append(int(bool(picked)))
-        if min_rating is not None:
-            where.append("rating >= ?")
-            args.append(int(min_rating))
-        if is_local is not None:
-            where.append("is_local = ?")
-            args.append(int(bool(is_local)))
-        for name, value in (variables or {}).items():
-            if not isinstance(name, str) or not name.isidentifier():
-                raise ValidationError(f"variables: {name!r}", field="variables",
-                                      action="name prompt variables as in vars=, e.g. 'color'")
-            where.append("json_extract(variables, ?) = ?")
-            args += [f'$."{name}"', str(value)]
-        if model is not None:
-            where.append("(model = ? OR model_id = ?)")
-            args += [model, model]
-        if prompt is not None:
-            where.append("instr(lower(prompt), lower(?)) > 0")
-            args.append(prompt)
-        if since is not None:
-            where.append("created_at >= ?")
-            args.append(_timestamp(since, "since"))
-        if until is not None:
-            where.append("created_at <= ?")
-            args.append(_timestamp(until, "until"))
-        if endpoint is not None:
-            where.append("endpoint = ?")
-            args.append(endpoint)
-        sql = "SELECT * FROM results"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, rowid DESC"
+        where, args = _where(model=model, prompt=prompt, since=since, until=until,
+                             endpoint=endpoint, picked=picked, min_rating=min_rating,
+                             variables=variables, is_local=is_local)
+        sql = f"SELECT * FROM results{where} ORDER BY created_at DESC, rowid DESC"
         if limit is not None:
             if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
                 raise ValidationError(f"limit={limit!r}", action="use a positive int, or None")
             sql += f" LIMIT {limit}"
+        if offset:
+            if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+                raise ValidationError(f"offset={offset!r}", action="use an int >= 0")
+            sql += f" {'' if limit is not None else 'LIMIT -1 '}OFFSET {offset}"
         with self._lock:
             rows = self._connection().execute(sql, args).fetchall()
         return RecordList(self._to_record(row) for row in rows)
 
-    def stats(self) -> dict[str, Any]:
-        """Counts, bytes on disk and the estimated Venice cost of what is stored."""
+    def stats(self, **filters: Any) -> dict[str, Any]:
+        """Counts, bytes on disk and the estimated Venice cost of what is stored (of what
+        ``history(**filters)`` selects, when filters are given)."""
+        try:
+            where, args = _where(**filters)
+        except TypeError as exc:
+            raise ValidationError(f"stats(): {exc}", action="use the filters history() takes",
+                                  field="filters") from None
         with self._lock:
             row = self._connection().execute(
                 "SELECT count(*), count(DISTINCT output_sha256), "
                 "coalesce(sum(CASE WHEN is_local THEN 0 ELSE estimated_cost END), 0), "
-                "coalesce(sum(is_local), 0) FROM results"
+                f"coalesce(sum(is_local), 0) FROM results{where}", args
             ).fetchone()
             size = self._connection().execute(
                 "SELECT coalesce(sum(bytes), 0) FROM "
-                "(SELECT DISTINCT output_sha256, bytes FROM results)"
+                f"(SELECT DISTINCT output_sha256, bytes FROM results{where})", args
             ).fetchone()[0]
         return {
             "results": row[0], "images": row[1], "image_bytes": size,
             "estimated_cost_usd": round(float(row[2]), 6), "local_results": row[3],
         }
+
+    def models_used(self) -> list[str]:
+        """The models stored results were asked of (or, for the server default, answered by)."""
+        with self._lock:
+            rows = self._connection().execute(
+                "SELECT DISTINCT coalesce(model, model_id) AS m FROM results "
+                "WHERE m IS NOT NULL ORDER BY m").fetchall()
+        return [row[0] for row in rows]
 
     # The model catalogue.
     def save_models(self, type: str, payload: Any, *, base_url: str) -> None:
@@ -488,11 +476,8 @@ class ResultStore:
         JSON is a list of ``StoredRecord.to_dict()``; CSV has the same columns, with params,
         headers and input_images as JSON text. ``ResultStore.read_export`` reads either back.
         """
-        path = Path(path).expanduser()
-        kind = _records.export_format(path, format)
-        rows = self.history(**filters).to_dicts()
-        _records.write_export(path, rows, _records.stored_columns(), kind)
-        return path
+        return self.history(**filters).export(path, format=format,
+                                              columns=_records.stored_columns())
 
     @staticmethod
     def read_export(path: str | os.PathLike[str], *, format: str | None = None) -> RecordList:
@@ -768,6 +753,55 @@ def _differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     if stored["images"] != wanted["images"]:
         diff.append("input images")
     return diff
+
+
+def _where(
+    *,
+    model: str | None = None,
+    prompt: str | None = None,
+    since: datetime | date | timedelta | float | str | None = None,
+    until: datetime | date | timedelta | float | str | None = None,
+    endpoint: str | None = None,
+    picked: bool | None = None,
+    min_rating: int | None = None,
+    variables: Mapping[str, str] | None = None,
+    is_local: bool | None = None,
+) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (with its leading space, or empty) and arguments of the filters
+    ``history`` and ``stats`` share."""
+    where: list[str] = []
+    args: list[Any] = []
+    if picked is not None:
+        where.append("picked = ?")
+        args.append(int(bool(picked)))
+    if min_rating is not None:
+        where.append("rating >= ?")
+        args.append(int(min_rating))
+    if is_local is not None:
+        where.append("is_local = ?")
+        args.append(int(bool(is_local)))
+    for name, value in (variables or {}).items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValidationError(f"variables: {name!r}", field="variables",
+                                  action="name prompt variables as in vars=, e.g. 'color'")
+        where.append("json_extract(variables, ?) = ?")
+        args += [f'$."{name}"', str(value)]
+    if model is not None:
+        where.append("(model = ? OR model_id = ?)")
+        args += [model, model]
+    if prompt is not None:
+        where.append("instr(lower(prompt), lower(?)) > 0")
+        args.append(prompt)
+    if since is not None:
+        where.append("created_at >= ?")
+        args.append(_timestamp(since, "since"))
+    if until is not None:
+        where.append("created_at <= ?")
+        args.append(_timestamp(until, "until"))
+    if endpoint is not None:
+        where.append("endpoint = ?")
+        args.append(endpoint)
+    return (" WHERE " + " AND ".join(where) if where else ""), args
 
 
 def _timestamp(value: Any, name: str) -> float:
