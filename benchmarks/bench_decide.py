@@ -5,6 +5,8 @@
 2. A store of N results (default 5,000, each its own image file): opening it (which also looks
    for temp parts left by killed writers) against opening an empty store; ``history()`` filtered
    by picks and by a prompt variable, and a CSV export, against an unfiltered ``history()``.
+3. ``widgets.ResultBrowser`` over those N results against one over 50: first page shown (24
+   thumbnails), and a filter change.
 
 Run: ``python benchmarks/bench_decide.py [--results 5000]``.
 """
@@ -100,6 +102,30 @@ def bench_store(n: int) -> None:
             took = _best(fn)
             print(f"{label}: {took * 1000:.1f} ms = {took / everything:.2f}x an unfiltered "
                   f"history() of {n} ({everything * 1000:.1f} ms)")
+        bench_browser(store, Path(tmp) / "small", n)
+
+
+def bench_browser(store: vnb.ResultStore, small_root: Path, n: int) -> None:
+    from venice_nb.widgets import ResultBrowser
+
+    small = vnb.ResultStore(small_root)
+    for record in store.history(limit=50):
+        result = record.to_result()
+        small.record(_request.prepare_edit(_png(np.full((256, 256, 3), 7, np.uint8)),
+                                           record.prompt or "", model=MODEL),
+                     HEADERS, result.data, 0.1, False)
+    few = _best(lambda: ResultBrowser(small))
+    many = _best(lambda: ResultBrowser(store))
+    print(f"ResultBrowser first page: {n} results {many * 1000:.0f} ms = {many / few:.2f}x "
+          f"50 results ({few * 1000:.0f} ms)")
+    browser = ResultBrowser(store)
+
+    def toggle() -> None:
+        browser._picked.value = not browser._picked.value
+
+    took = _best(toggle)
+    print(f"ResultBrowser filter change over {n}: {took * 1000:.0f} ms = {took / many:.2f}x "
+          "opening it")
 
 
 def main() -> None:

@@ -17,8 +17,8 @@ import venice_nb as vnb
 from venice_nb._records import ExperimentResults
 from venice_nb._respect import CHANGE_LEVEL, mask_respect
 
+from ._prices import FIRERED, QWEN
 from .conftest import TEST_KEY, sample_path
-from .test_experiment import FIRERED, QWEN
 
 HATS = {"color": ["red", "blue"], "hat": ["cap", "beret"]}
 
@@ -320,7 +320,7 @@ def _filled(folder, n: int = 60) -> vnb.ResultStore:
 def _count(browser) -> str:
     import re
 
-    return re.search(r"(\d+) results", browser._header.value).group(1)
+    return re.search(r"(\d+) results?", browser._header.value).group(1)
 
 
 def test_the_browser_pages_filters_and_totals(tmp_path):
@@ -357,9 +357,9 @@ def test_the_browser_compares_opens_and_exports_ticked_results(tmp_path, client)
     store = _filled(tmp_path / "s", 12)
     browser = ResultBrowser(store, client=client, page_size=8)
     ticks = [card.children[2] for card in browser._grid.children]
-    assert browser._compare.disabled and browser._export.disabled
+    assert browser._compare_button.disabled and browser._export.disabled
     ticks[0].value = ticks[3].value = True
-    assert not browser._compare.disabled and browser._studio.disabled
+    assert not browser._compare_button.disabled and browser._studio.disabled
     view = browser.compare()
     assert isinstance(view, CompareView)
     browser._path.value = str(tmp_path / "ticked.json")
@@ -375,3 +375,9 @@ def test_the_browser_compares_opens_and_exports_ticked_results(tmp_path, client)
     assert isinstance(studio, EditStudio)
     browser._next.click()  # ticks survive paging
     assert len(browser.selected) == 1
+
+
+def test_the_browser_has_a_plain_repr(tmp_path):
+    from venice_nb.widgets import ResultBrowser
+
+    assert repr(ResultBrowser(vnb.ResultStore(tmp_path / "s"))).startswith("ResultBrowser(")

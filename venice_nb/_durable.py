@@ -10,10 +10,10 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-__all__ = ["TMP_PREFIX", "holds", "read_checked", "remove_orphans", "touch", "write_atomic"]
+__all__ = ["holds", "read_checked", "remove_orphans", "temp_files", "touch", "write_atomic"]
 
 TMP_PREFIX = ".tmp-"
 _TMP_SUFFIX = ".part"
@@ -60,6 +60,21 @@ def write_atomic(path: Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def temp_files(folder: Path, depth: int) -> Iterator[Path]:
+    """The temp files ``depth`` folders below ``folder`` (``os.scandir``: a few times faster
+    than ``glob`` over thousands of shard folders)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:  # gone, or not a folder
+        return
+    for entry in entries:
+        if depth > 0:
+            if entry.is_dir(follow_symlinks=False):
+                yield from temp_files(Path(entry.path), depth - 1)
+        elif entry.name.startswith(TMP_PREFIX) and entry.name.endswith(_TMP_SUFFIX):
+            yield Path(entry.path)
 
 
 def remove_orphans(paths: Iterable[Path], *, older_than: float) -> int:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import _records
 from ._constants import DEFAULT_STORE_DIR, STORE_ENV, STORE_MODE_ENV, STORE_MODES
-from ._durable import TMP_PREFIX, holds, read_checked, remove_orphans, touch, write_atomic
+from ._durable import holds, read_checked, remove_orphans, temp_files, touch, write_atomic
 from ._errors import ReplayMissError, ValidationError
 from ._records import RecordList, StoredRecord, image_size
 from ._result import EditResult, build_result
@@ -587,9 +587,7 @@ class ResultStore:
     def _remove_orphans(self) -> int:
         """Delete temp parts a killed writer left in ``images/`` (never a live writer's)."""
         images = self.root / _IMAGES_DIR
-        if not images.is_dir():
-            return 0
-        removed = remove_orphans(images.glob(f"*/*/{TMP_PREFIX}*"), older_than=_ORPHAN_AGE)
+        removed = remove_orphans(temp_files(images, 2), older_than=_ORPHAN_AGE)
         if removed:
             log.info("venice_nb: removed %d abandoned temp file(s) from %s", removed, images)
         return removed

@@ -96,7 +96,8 @@ class ResultBrowser(widgets.VBox):
         first = self.page * self.page_size
         local = f", {stats['local_results']} local (free)" if stats["local_results"] else ""
         self._header.value = (
-            f"<b class='venice-browser-count'>{self.total} results</b>{local} · "
+            f"<b class='venice-browser-count'>{self.total} result{'' if self.total == 1 else 's'}"
+            f"</b>{local} · "
             f"<span class='venice-browser-cost'>${stats['estimated_cost_usd']:.4f} at Venice "
             f"prices</span> · showing {first + 1 if self.total else 0}–"
             f"{first + len(self.records)}"
@@ -174,15 +175,15 @@ class ResultBrowser(widgets.VBox):
         self._next = widgets.Button(description="Older", icon="chevron-right")
         self._prev.on_click(lambda _b: self._turn(-1))
         self._next.on_click(lambda _b: self._turn(+1))
-        self._compare = widgets.Button(description="Compare 2", icon="columns")
+        self._compare_button = widgets.Button(description="Compare 2", icon="columns")
         self._studio = widgets.Button(description="Open in studio", icon="paint-brush")
         self._path = widgets.Text(value="selection.csv", layout=widgets.Layout(width="180px"))
         self._export = widgets.Button(description="Export ticked", icon="download")
-        for button, action in ((self._compare, self.compare), (self._studio, self.open_in_studio),
-                               (self._export, self.export)):
+        for button, action in ((self._compare_button, self.compare),
+                               (self._studio, self.open_in_studio), (self._export, self.export)):
             button.on_click(lambda _b, run=action: self._act(run))
         self._status = widgets.HTML()
-        self._actions = widgets.HBox([self._prev, self._next, self._compare, self._studio,
+        self._actions = widgets.HBox([self._prev, self._next, self._compare_button, self._studio,
                                       self._path, self._export, self._status],
                                      layout=widgets.Layout(flex_flow="row wrap"))
         self._out = widgets.Output()
@@ -242,7 +243,7 @@ class ResultBrowser(widgets.VBox):
 
     def _update_actions(self) -> None:
         n = len(self.selected)
-        self._compare.disabled = n != 2
+        self._compare_button.disabled = n != 2
         self._studio.disabled = n != 1
         self._export.disabled = n == 0
         self._status.value = f"<small>{n} ticked</small>" if n else ""
