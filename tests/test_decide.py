@@ -381,3 +381,14 @@ def test_the_browser_has_a_plain_repr(tmp_path):
     from venice_nb.widgets import ResultBrowser
 
     assert repr(ResultBrowser(vnb.ResultStore(tmp_path / "s"))).startswith("ResultBrowser(")
+
+
+def test_the_browser_leaves_a_picture_for_saved_notebooks(tmp_path):
+    from venice_nb.widgets import ResultBrowser
+
+    browser = ResultBrowser(_filled(tmp_path / "s", 8), page_size=5)
+    bundle = browser._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    page = bundle["text/html"]
+    assert page.count("<img") == 5 and "8 results" in page
+    assert "a blue hat, take 7" in page  # the newest first, as on screen

@@ -8,6 +8,7 @@ calls a script uses.
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import os
@@ -107,13 +108,30 @@ class ResultBrowser(widgets.VBox):
         self._grid.children = tuple(self._card(r) for r in self.records)
         self._update_actions()
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The live widget, plus a picture of the page shown for a saved notebook's readers."""
+        bundle: dict[str, Any] = super()._repr_mimebundle_(**kwargs) or {}
+        bundle["text/html"] = self._static_html()
+        return bundle
+
+    def _static_html(self) -> str:
+        cards = "".join(
+            f"<figure style='margin:0;border:1px solid #ddd;padding:3px'>"
+            f"<img alt='' style='width:100%' src='data:image/jpeg;base64,"
+            f"{base64.b64encode(self._thumbnail(r)).decode()}'>"
+            f"<figcaption>{_caption(r)}</figcaption></figure>" for r in self.records)
+        return (f"<div class='venice-browser-static'><div>{self._header.value}</div>"
+                "<div style='display:grid;grid-template-columns:repeat(6,minmax(0,1fr));"
+                f"gap:6px'>{cards}</div></div>")
+
     # Actions.
     def compare(self) -> Any:
         """A ``CompareView`` of the two ticked results (older first)."""
         from ._viewers import CompareView
 
         a, b = self._ticked(2)
-        view = CompareView(a.to_result(), b.to_result(), labels=(_label(a), _label(b)))
+        view = CompareView(a.to_result(), b.to_result(),
+                           labels=(_compare_label(a), _compare_label(b)))
         self._show(view)
         return view
 
@@ -283,6 +301,11 @@ def _parse_variables(text: str) -> dict[str, str]:
 
 def _label(record: StoredRecord) -> str:
     return f"{record.model or record.model_id or 'default'} · {record.created:%Y-%m-%d %H:%M}"
+
+
+def _compare_label(record: StoredRecord) -> str:
+    prompt = record.prompt or ""
+    return f"{prompt if len(prompt) <= 40 else prompt[:39] + '…'} · {_label(record)}"
 
 
 def _caption(record: StoredRecord) -> str:

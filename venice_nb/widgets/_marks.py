@@ -50,7 +50,7 @@ class MarkedSheet(ResultGrid):
         rating = widgets.Dropdown(options=_RATINGS, value=record.rating or 0,
                                   layout=widgets.Layout(width="120px"))
         note = widgets.Text(value=record.note or "", placeholder="why? (a short note)",
-                            continuous_update=False, layout=widgets.Layout(width="100%"))
+                            continuous_update=False, layout=widgets.Layout(width="96%"))
         status = widgets.HTML()
         pick.add_class("venice-pick")
         rating.add_class("venice-rating")
