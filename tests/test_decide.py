@@ -131,6 +131,17 @@ def test_repeats_are_distinct_stored_requests_paid_once(backend, tmp_path):
         0, 1, 2, 0, 1, 2]
 
 
+def test_repeats_keep_a_column_per_model(backend, tmp_path):
+    with _client(backend, tmp_path / "s") as client:
+        results = vnb.experiment(sample_path(), "snow", ["firered-image-edit",
+                                 "qwen-image-2-edit"], repeats=2, client=client, progress=False)
+    assert [(r.model, r.repeat) for r in results] == [
+        ("firered-image-edit", 0), ("qwen-image-2-edit", 0),
+        ("firered-image-edit", 1), ("qwen-image-2-edit", 1)]
+    assert results.columns == 2 and [[c.model for c in line] for line in results.layout()] == [
+        ["firered-image-edit", "qwen-image-2-edit"]] * 2
+
+
 @pytest.mark.parametrize("repeats", [0, -1, 1.5, True, "2"])
 def test_bad_repeats_are_refused(backend, repeats):
     with _client(backend, None) as client, \

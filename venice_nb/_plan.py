@@ -314,12 +314,15 @@ def _plan(
             problems.append(f"({where}, {prompt[:40]!r}): {exc.message}")
             actions.add(exc.action)
             continue
+        # Repeats go between prompts and models, so the grid keeps a column per model.
+        block, column = divmod(cell, len(model_list))
         for repeat in range(repeats):  # the same request again, told apart in the store only
             this = replace(prepared, repeat=repeat) if repeat else prepared
             cached = store is not None and store.can_answer(this, is_local=is_local)
-            jobs.append(_Job(cell * repeats + repeat, str(img_label), mask_label, prompt,
-                             model_id, this, cached, variables=chosen, template=template,
-                             repeat=repeat))
+            index = (block * repeats + repeat) * len(model_list) + column
+            jobs.append(_Job(index, str(img_label), mask_label, prompt, model_id, this, cached,
+                             variables=chosen, template=template, repeat=repeat))
+    jobs.sort(key=lambda job: job.index)
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise ValidationError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import venice_nb as vnb
 from venice_nb import _request
 from venice_nb._models import ModelInfo
 
-from .conftest import UI_TIMEOUT, JupyterServer, open_notebook
+from .conftest import UI_TIMEOUT, JupyterServer, final_shot, open_notebook, start_server
 
 pytestmark = pytest.mark.browser
 
@@ -103,23 +104,63 @@ sheet
 """
 
 
+def _stored_pick(folder: Path) -> vnb.StoredRecord:
+    store = vnb.ResultStore(folder)
+    deadline = time.monotonic() + UI_TIMEOUT / 1000
+    while not store.history(picked=True) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling interval of a bounded wait on a condition
+    (picked,) = store.history(picked=True)
+    return picked
+
+
 def test_marks_on_the_contact_sheet_reach_the_store(lab: tuple[Any, JupyterServer]) -> None:
     page, server = lab
     folder = server.root / "marks-store"
     nb = open_notebook(page, server, "marks", [SHEET.format(folder=str(folder))])
     card = page.locator(".venice-result-card").nth(1)
     card.get_by_role("button", name="Pick").click()
-    card.locator(".venice-rating select").select_option(label="★★★★★ 5")
+    card.locator(".venice-rating").get_by_role("button", name="5", exact=True).click()
     note = card.locator(".venice-note input")
     note.fill("the blue one")
     note.press("Enter")
     expect(card.locator(".venice-saved")).to_contain_text("picked · 5/5 · the blue one")
-    store = vnb.ResultStore(folder)
-    deadline = time.monotonic() + UI_TIMEOUT / 1000
-    while not store.history(picked=True) and time.monotonic() < deadline:
-        time.sleep(0.05)  # polling interval of a bounded wait on a condition
-    (picked,) = store.history(picked=True)
+    picked = _stored_pick(folder)
     assert (picked.prompt, picked.rating, picked.note, picked.variables) == (
         "a blue hat", 5, "the blue one", {"color": "blue"})
     nb.assert_widgets_healthy()
     nb.shot("marked")
+
+
+@pytest.fixture(scope="module")
+def nb7_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    server = start_server("notebook", tmp_path_factory.mktemp("nb7-marks"))
+    yield server
+    server.stop()
+
+
+def test_marks_by_keyboard_in_notebook7_at_800px(
+    nb7_server: JupyterServer, page: Any, request: pytest.FixtureRequest
+) -> None:
+    folder = nb7_server.root / "marks-store"
+    page.set_viewport_size({"width": 800, "height": 1000})
+    try:
+        nb = open_notebook(page, nb7_server, "nb7_marks", [SHEET.format(folder=str(folder))])
+        card = page.locator(".venice-result-card").nth(0)
+        card.get_by_role("button", name="Pick").focus()
+        page.keyboard.press("Space")
+        page.keyboard.press("Tab")  # from Pick to the first rating button ("–"), then "1", "2"
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Space")
+        for _ in range(4):  # past "3", "4", "5" to the note
+            page.keyboard.press("Tab")
+        page.keyboard.type("too red")
+        page.keyboard.press("Enter")
+        expect(card.locator(".venice-saved")).to_contain_text("picked · 2/5 · too red")
+        picked = _stored_pick(folder)
+        assert (picked.prompt, picked.rating, picked.note) == ("a red hat", 2, "too red")
+        nb.assert_widgets_healthy()
+        nb.shot("nb7-keyboard-marks")
+    finally:
+        final_shot(page, request)
+        nb7_server.shutdown_kernels()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MarkedSheet"]
 
-_RATINGS = [("no rating", 0), *((f"{'★' * n} {n}", n) for n in range(1, 6))]
+_RATINGS = [("–", 0), *((str(n), n) for n in range(1, 6))]  # buttons: one key press each
 
 
 class MarkedSheet(ResultGrid):
@@ -47,8 +47,9 @@ class MarkedSheet(ResultGrid):
         pick = widgets.ToggleButton(value=record.picked, description="Pick", icon="star",
                                     tooltip="keep this one (saved in the result store)",
                                     layout=widgets.Layout(width="80px"))
-        rating = widgets.Dropdown(options=_RATINGS, value=record.rating or 0,
-                                  layout=widgets.Layout(width="120px"))
+        rating = widgets.ToggleButtons(options=_RATINGS, value=record.rating or 0,
+                                       tooltips=["no rating", *(f"{n} of 5" for n in range(1, 6))],
+                                       style={"button_width": "38px"})
         note = widgets.Text(value=record.note or "", placeholder="why? (a short note)",
                             continuous_update=False, layout=widgets.Layout(width="96%"))
         status = widgets.HTML()
@@ -68,7 +69,9 @@ class MarkedSheet(ResultGrid):
         pick.observe(lambda change: save(picked=bool(change["new"])), names="value")
         rating.observe(lambda change: save(rating=int(change["new"])), names="value")
         note.observe(lambda change: save(note=str(change["new"])), names="value")
-        box = widgets.VBox([widgets.HBox([pick, rating]), note, status])
+        box = widgets.VBox([widgets.HBox([pick, rating],
+                                         layout=widgets.Layout(flex_flow="row wrap")),
+                            note, status])
         box.add_class("venice-marks")
         return box
 
