@@ -11,7 +11,12 @@ complete result or none of it, never a half file or a row pointing at nothing. T
 never written: rows hold the request summary (no auth), response facts and timings.
 
 The backend is part of the key: a free answer from the local backend and a paid one from Venice
-for the same request are two rows, and neither ever answers for the other.
+for the same request are two rows, and neither ever answers for the other. An experiment's
+repeats are distinct requests (the repeat index is in the fingerprint, never sent). A row also
+keeps what people decide about it (``mark``: picked, rating, note) and the prompt variables
+that made it (``label``); a refresh replaces the image but keeps those.
+
+Opening a store removes temp parts that killed writers left in ``images/`` (``_durable``).
 """
 
 from __future__ import annotations

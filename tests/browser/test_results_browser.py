@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -129,6 +130,20 @@ def test_marks_on_the_contact_sheet_reach_the_store(lab: tuple[Any, JupyterServe
         "a blue hat", 5, "the blue one", {"color": "blue"})
     nb.assert_widgets_healthy()
     nb.shot("marked")
+    _theme(page, "JupyterLab Dark")
+    try:
+        nb.shot("marked-dark")
+    finally:  # the setting outlives the page: later tests on this server expect the light one
+        _theme(page, "JupyterLab Light")
+
+
+def _theme(page: Any, name: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Settings$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{name}$")).click()
+    light = "true" if name.endswith("Light") else "false"
+    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
+    expect(page.locator("#jupyterlab-splash")).to_have_count(0)
 
 
 @pytest.fixture(scope="module")
