@@ -686,46 +686,60 @@ def test_a_recorded_notebook_replays_with_no_edit_sent(tmp_path, monkeypatch):
 
 # Temp parts left by killed writers.
 _BLOCKED_WRITER = r"""
-import os, sys
-from pathlib import Path
-from venice_nb import _durable
+import io, os, stat, sys
+import numpy as np
+from PIL import Image
+from venice_nb import _request
+from venice_nb._models import ModelInfo
+from venice_nb._store import ResultStore
 
 real_fsync = os.fsync
 
-def blocked(fd):  # the data is written, not yet synced nor renamed: say so, wait for a line
-    print("writing", flush=True)
-    sys.stdin.readline()
+def blocked(fd):  # an image file is written, not yet synced nor renamed: say so, wait
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        print("writing", flush=True)
+        sys.stdin.readline()
     real_fsync(fd)
 
+folder, prompt = sys.argv[1], sys.argv[2]
+model = ModelInfo(id="firered-image-edit", name="FireRed Edit (venice_nb local)", type="inpaint")
+base = io.BytesIO()
+Image.new("RGB", (256, 256), (40, 120, 200)).save(base, "PNG")
+prepared = _request.prepare_edit(base.getvalue(), prompt, model=model)
+out = io.BytesIO()
+Image.fromarray(np.random.default_rng(len(prompt)).integers(0, 256, (64, 64, 3),
+                                                            dtype=np.uint8)).save(out, "PNG")
+store = ResultStore(folder)
+len(store)  # opened before the write starts
 os.fsync = blocked
-_durable.write_atomic(Path(sys.argv[1]), b"x" * 100_000)
+assert store.record(prepared, {"content-type": "image/png"}, out.getvalue(), 0.1, True)
+print(prepared.fingerprint, flush=True)
 """
 
 
-def _blocked_writer(target: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", _BLOCKED_WRITER, str(target)],
+def _blocked_writer(folder: Path, prompt: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", _BLOCKED_WRITER, str(folder), prompt],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline() == "writing\n"
     return proc
 
 
 def _temp_parts(root: Path) -> list[Path]:
-    return sorted((root / "images").glob("*/*/.tmp-*.part"))
+    return sorted((root / "tmp").glob(".tmp-*.part"))
 
 
 def test_opening_the_store_removes_parts_of_killed_writers_only(tmp_path):
     root = tmp_path / "s"
-    shard = root / "images" / "ab" / "cd"
-    shard.mkdir(parents=True)
-    killed = _blocked_writer(shard / "killed.png")
+    # Started first: only the test's own opening can find the killed writer's part.
+    live = _blocked_writer(root, "still writing")
+    killed = _blocked_writer(root, "killed mid-write")
     killed.kill()
     killed.wait(timeout=60)
-    live = _blocked_writer(shard / "live.png")
     try:
         assert len(_temp_parts(root)) == 2
-        stranger = shard / ".tmp-elsewhere.part"  # e.g. a writer on another machine
+        stranger = root / "tmp" / ".tmp-elsewhere.part"  # e.g. a writer on another machine
         stranger.write_bytes(b"y")
-        ancient = shard / ".tmp-host2-x.part"
+        ancient = root / "tmp" / ".tmp-host2-x.part"
         ancient.write_bytes(b"z")
         os.utime(ancient, (1_000_000, 1_000_000))
         store = vnb.ResultStore(root)
@@ -734,10 +748,10 @@ def test_opening_the_store_removes_parts_of_killed_writers_only(tmp_path):
         assert f".tmp-{live.pid}-" in left[0].name and left[1:] == [stranger]
         assert not ancient.exists()
     finally:
-        live.communicate("go\n", timeout=60)
+        out, _ = live.communicate("go\n", timeout=60)
     assert live.returncode == 0
-    assert (shard / "live.png").read_bytes() == b"x" * 100_000
-    assert not (shard / "killed.png").exists()
+    assert store.get(out.split()[-1]).prompt == "still writing" and store.verify() == []
+    assert len(store) == 1 and _temp_parts(root) == [stranger]
 
 
 def test_repr_is_safe_on_a_half_built_store(tmp_path):

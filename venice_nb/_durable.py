@@ -42,13 +42,19 @@ def touch(path: Path) -> bool:
     return True
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder + fsync + rename + fsync of the folder: all or nothing."""
-    new_dirs = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for folder in reversed(new_dirs):  # make the new folders' entries durable too
-        _fsync_dir(folder.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TMP_PREFIX}{os.getpid()}-",
+def write_atomic(path: Path, data: bytes, *, temp_dir: Path | None = None) -> None:
+    """Temp file + fsync + rename + fsync of the folder: all or nothing.
+
+    ``temp_dir`` (default: the target's folder) must be on the same file system; one folder
+    for all temp files lets an opener find a killed writer's leftovers with one listing.
+    """
+    temp_dir = temp_dir if temp_dir is not None else path.parent
+    for folder in (path.parent, temp_dir):
+        new_dirs = [p for p in (folder, *folder.parents) if not p.exists()]
+        folder.mkdir(parents=True, exist_ok=True)
+        for new in reversed(new_dirs):  # make the new folders' entries durable too
+            _fsync_dir(new.parent)
+    fd, tmp = tempfile.mkstemp(dir=temp_dir, prefix=f"{TMP_PREFIX}{os.getpid()}-",
                                suffix=_TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -62,18 +68,14 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def temp_files(folder: Path, depth: int) -> Iterator[Path]:
-    """The temp files ``depth`` folders below ``folder`` (``os.scandir``: a few times faster
-    than ``glob`` over thousands of shard folders)."""
+def temp_files(folder: Path) -> Iterator[Path]:
+    """The temp files in ``folder`` (none when it does not exist)."""
     try:
         entries = list(os.scandir(folder))
     except OSError:  # gone, or not a folder
         return
     for entry in entries:
-        if depth > 0:
-            if entry.is_dir(follow_symlinks=False):
-                yield from temp_files(Path(entry.path), depth - 1)
-        elif entry.name.startswith(TMP_PREFIX) and entry.name.endswith(_TMP_SUFFIX):
+        if entry.name.startswith(TMP_PREFIX) and entry.name.endswith(_TMP_SUFFIX):
             yield Path(entry.path)
 
 

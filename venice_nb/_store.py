@@ -4,8 +4,9 @@ Layout of a store folder::
 
     index.sqlite (+ -wal, -shm)   one row per request fingerprint and backend (SQLite, WAL)
     images/ab/cd/<sha256>.<ext>    each distinct returned image once, named by its content hash
+    tmp/.tmp-<pid>-*.part          images being written (renamed into images/ when complete)
 
-Image files are written to a temp file in their own folder, fsynced and renamed into place, and
+Image files are written to a temp file in ``tmp/``, fsynced and renamed into place, and
 only then is the row committed (``synchronous=FULL``), so a crash at any point leaves either the
 complete result or none of it, never a half file or a row pointing at nothing. The API key is
 never written: rows hold the request summary (no auth), response facts and timings.
@@ -16,7 +17,8 @@ repeats are distinct requests (the repeat index is in the fingerprint, never sen
 keeps what people decide about it (``mark``: picked, rating, note) and the prompt variables
 that made it (``label``); a refresh replaces the image but keeps those.
 
-Opening a store removes temp parts that killed writers left in ``images/`` (``_durable``).
+Image files are written through ``tmp/`` (same file system, one folder to list): opening a store
+removes the temp parts killed writers left there (``_durable``).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ StoreMode = Literal["off", "use", "refresh", "replay"]
 _SCHEMA_VERSION = 3  # 2: the backend (is_local) joined the primary key; 3: repeats and marks
 _DB_NAME = "index.sqlite"
 _IMAGES_DIR = "images"
+_TMP_DIR = "tmp"  # every temp part, so an opener finds a killed writer's with one listing
 _EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 _ORPHAN_AGE = 3600.0  # seconds after which any temp file counts as abandoned
 
@@ -244,7 +247,7 @@ class ResultStore:
         # Content-addressed: an intact file of the same name needs no second write (a damaged
         # one is replaced). holds() also refreshes its mtime, so prune() sees it as in use.
         if not holds(path, digest):
-            write_atomic(path, content)
+            write_atomic(path, content, temp_dir=self.root / _TMP_DIR)
         width, height = image_size(content)
         summary = prepared.summary
         row = (
@@ -261,7 +264,7 @@ class ResultStore:
             # stays until the row referring to it is committed. If one pruned it meanwhile,
             # write it again before the row goes in.
             if not touch(path):
-                write_atomic(path, content)
+                write_atomic(path, content, temp_dir=self.root / _TMP_DIR)
             conn.execute(
                 f"INSERT INTO results ({', '.join(_COLUMNS)}) VALUES ({placeholders}) "
                 f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {updates}",
@@ -590,11 +593,11 @@ class ResultStore:
         return conn
 
     def _remove_orphans(self) -> int:
-        """Delete temp parts a killed writer left in ``images/`` (never a live writer's)."""
-        images = self.root / _IMAGES_DIR
-        removed = remove_orphans(temp_files(images, 2), older_than=_ORPHAN_AGE)
+        """Delete temp parts a killed writer left in ``tmp/`` (never a live writer's)."""
+        folder = self.root / _TMP_DIR
+        removed = remove_orphans(temp_files(folder), older_than=_ORPHAN_AGE)
         if removed:
-            log.info("venice_nb: removed %d abandoned temp file(s) from %s", removed, images)
+            log.info("venice_nb: removed %d abandoned temp file(s) from %s", removed, folder)
         return removed
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
