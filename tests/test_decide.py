@@ -403,3 +403,17 @@ def test_the_browser_leaves_a_picture_for_saved_notebooks(tmp_path):
     page = bundle["text/html"]
     assert page.count("<img") == 5 and "8 results" in page
     assert "a blue hat, take 7" in page  # the newest first, as on screen
+
+
+def test_browsing_a_clients_store_opens_the_studio_with_that_client(backend, tmp_path):
+    from venice_nb.widgets import ResultBrowser
+
+    with _client(backend, tmp_path / "s") as client:
+        vnb.experiment(sample_path(), "snow", "firered-image-edit", client=client,
+                       progress=False)
+        browser = ResultBrowser(client)
+        assert browser.store is client.store and browser.client is client
+        browser.select(browser.records[0])
+        assert browser.open_in_studio().controls._client is client
+    with pytest.raises(vnb.ValidationError, match="cannot browse a int"):
+        ResultBrowser(3)

@@ -15,17 +15,15 @@ import os
 from collections import OrderedDict
 from datetime import datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as widgets
 from PIL import Image
 
 from .._errors import ValidationError
 from .._records import RecordList, StoredRecord
+from .._store import ResultStore
 from ._util import friendly_error
-
-if TYPE_CHECKING:
-    from .._store import ResultStore
 
 __all__ = ["ResultBrowser"]
 
@@ -47,7 +45,9 @@ class ResultBrowser(widgets.VBox):
     def __init__(self, store: Any = None, *, client: Any = None, page_size: int = 24,
                  columns: int = 6, **kwargs: Any) -> None:
         self.store = _store_of(store)
-        self.client = client
+        # Browsing a client's store: its studio edits with that client unless told otherwise.
+        self.client = client if client is not None or isinstance(store, ResultStore) else (
+            store if getattr(store, "store", None) is self.store else None)
         if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
             raise ValidationError(f"page_size={page_size!r}", action="use an int >= 1",
                                   field="page_size")
@@ -275,8 +275,6 @@ class ResultBrowser(widgets.VBox):
 
 
 def _store_of(store: Any) -> ResultStore:
-    from .._store import ResultStore
-
     if isinstance(store, ResultStore):
         return store
     inner = getattr(store, "store", None)
