@@ -253,6 +253,9 @@ def test_bad_marks_are_refused(backend, tmp_path):
     for bad in ({"rating": 6}, {"rating": True}, {"picked": "yes"}, {"note": "x" * 501}):
         with pytest.raises(vnb.ValidationError):
             results.mark(0, **bad)
+    for where in (2, "0", None, True):
+        with pytest.raises(vnb.ValidationError, match="record="):
+            results.mark(where, picked=True)
     assert results.store.get(results[0].result).picked is False  # nothing half-applied
     unstored = ExperimentResults(results, estimate=results.estimate, columns=1, wall_time=0.0)
     with pytest.raises(vnb.ValidationError, match="without one"):

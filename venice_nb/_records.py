@@ -298,7 +298,14 @@ class ExperimentResults(RecordList):
              rating: int | None = None, note: str | None = None) -> ExperimentRecord:
         """Pick a job's result, rate it 1-5, note why (``None``: unchanged; ``rating=0`` and
         ``note=""`` clear). ``record``: a record of these results or its position."""
-        chosen = self[record] if isinstance(record, int) else record
+        if isinstance(record, int) and not isinstance(record, bool) and -len(self) <= record < len(
+                self):
+            chosen = self[record]
+        elif isinstance(record, ExperimentRecord):
+            chosen = record
+        else:
+            raise ValidationError(f"record={record!r}", field="record",
+                                  action=f"pass a record of these results or 0..{len(self) - 1}")
         if chosen.result is None:
             raise ValidationError(f"job {chosen.index} has no result to mark ({chosen.status})",
                                   field="record", action="mark a job that ended done or cached")
