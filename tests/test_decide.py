@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
@@ -361,6 +362,10 @@ def test_the_browser_pages_filters_and_totals(tmp_path):
     assert _count(browser) == "0" and browser._grid.children == ()
     browser._picked.value = False
     assert _count(browser) == "30" and all(not r.is_local for r in browser.records)
+    browser._since.value = date.today() + timedelta(days=1)
+    assert _count(browser) == "0"
+    browser._since.value = date.today() - timedelta(days=1)
+    assert _count(browser) == "30"
     browser._vars.value = "color red"
     assert "name=value" in browser._header.value  # a bad filter says what to write
 
