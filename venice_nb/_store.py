@@ -123,7 +123,6 @@ _V2_COLUMNS = (
 _COLUMNS = (*_V2_COLUMNS, "repeat")  # what ``record`` writes; variables and marks are kept
 _KEY = ("fingerprint", "is_local")
 _NOTE_LIMIT = 500  # "short" notes: a reason, not an essay
-_CLEAR = object()
 
 
 class StoreWarning(RuntimeWarning):
@@ -343,10 +342,13 @@ class ResultStore:
         row = self._row(fingerprint, is_local)
         if row is None:
             raise KeyError(f"no stored result for fingerprint {fingerprint[:12]}…")
-        sets = {"picked": None if picked is None else int(picked),
-                "rating": None if rating is None else (rating or _CLEAR),
-                "note": None if note is None else (note or _CLEAR)}
-        changes = {k: (None if v is _CLEAR else v) for k, v in sets.items() if v is not None}
+        changes: dict[str, Any] = {}  # only the marks given; 0 and "" clear (NULL)
+        if picked is not None:
+            changes["picked"] = int(picked)
+        if rating is not None:
+            changes["rating"] = rating or None
+        if note is not None:
+            changes["note"] = note or None
         if changes:
             with self._transaction() as conn:
                 conn.execute(
