@@ -23,8 +23,8 @@ from venice_nb import _request
 from venice_nb._models import ModelInfo
 from venice_nb._store import STORE_ENV, StoredRecord, StoreWarning
 
+from ._prices import venice_price
 from .conftest import TEST_KEY, png_bytes, sample_path
-from .test_experiment import _venice_price
 
 LOCAL_FIRERED = ModelInfo(id="firered-image-edit", name="FireRed Edit (venice_nb local)",
                           type="inpaint", price_usd=0.04)
@@ -74,8 +74,8 @@ def test_every_fact_needed_is_indexed(backend, tmp_path):
     assert record.prompt == "a red scarf"
     assert record.params == {"quality": "low", "resolution": "1K"}
     assert list(record.input_images) == result.request["images"] and len(record.input_images) == 2
-    price = (_venice_price("gpt-image-2-edit", "quality", "1K", "low")
-             + _venice_price("gpt-image-2-edit", "inputImages", "additional"))  # 1 extra image
+    price = (venice_price("gpt-image-2-edit", "quality", "1K", "low")
+             + venice_price("gpt-image-2-edit", "inputImages", "additional"))  # 1 extra image
     assert record.estimated_cost == result.estimated_cost == pytest.approx(price)
     assert record.model_name.endswith(" (venice_nb local)") and record.is_local
     assert record.output_sha256 == hashlib.sha256(result.data).hexdigest()
@@ -253,15 +253,23 @@ CREATE INDEX results_model ON results (model);
 CREATE INDEX results_output ON results (output_sha256);
 PRAGMA user_version = 1;
 """
+# Schema 2: the backend joined the key (no repeats, variables nor marks yet).
+_V2_SCHEMA = (
+    _V1_SCHEMA.replace("fingerprint TEXT PRIMARY KEY", "fingerprint TEXT NOT NULL")
+    .replace("created_at REAL NOT NULL\n",
+             "created_at REAL NOT NULL, PRIMARY KEY (fingerprint, is_local)\n")
+    .replace("user_version = 1", "user_version = 2")
+)
 
 
-def test_a_store_from_the_previous_version_is_migrated(tmp_path):
-    """Schema 1 (keyed on the fingerprint alone, as the last release wrote it) gains the
-    backend in its key; the rows and the model list survive."""
+@pytest.mark.parametrize("schema", [_V1_SCHEMA, _V2_SCHEMA], ids=["v1", "v2"])
+def test_a_store_from_a_previous_version_is_migrated(tmp_path, schema):
+    """Schema 1 (keyed on the fingerprint alone) gains the backend in its key, schema 2 the
+    repeat, variables and marks columns; the rows and the model list survive."""
     folder = tmp_path / "old"
     folder.mkdir()
     old = sqlite3.connect(folder / "index.sqlite")
-    old.executescript(_V1_SCHEMA)
+    old.executescript(schema)
     venice = _prepared("snow", VENICE_FIRERED)
     data = _noise_png(1)
     digest = hashlib.sha256(data).hexdigest()
@@ -285,7 +293,10 @@ def test_a_store_from_the_previous_version_is_migrated(tmp_path):
     assert len(store) == 2 and store.verify() == []  # the paid row was not overwritten
     assert store.load_models("inpaint") == {"data": []}
     conn = store._connection()
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    migrated = store.get(venice)
+    assert (migrated.repeat, migrated.variables, migrated.picked) == (0, {}, False)
+    assert store.mark(venice, picked=True, note="sharp").note == "sharp"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"results_created", "results_model", "results_output"} <= indexes
     assert vnb.ResultStore(folder).history()[0].prompt == "snow"  # a second open: no-op
@@ -671,3 +682,81 @@ def test_a_recorded_notebook_replays_with_no_edit_sent(tmp_path, monkeypatch):
     # A fresh kernel, so a fresh local backend: replay reads even the model list from the
     # store, so that backend saw no request at all.
     assert "requests 0" in replayed and "requests 4" in recorded
+
+
+# Temp parts left by killed writers.
+_BLOCKED_WRITER = r"""
+import io, os, stat, sys
+import numpy as np
+from PIL import Image
+from venice_nb import _request
+from venice_nb._models import ModelInfo
+from venice_nb._store import ResultStore
+
+real_fsync = os.fsync
+
+def blocked(fd):  # an image file is written, not yet synced nor renamed: say so, wait
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        print("writing", flush=True)
+        sys.stdin.readline()
+    real_fsync(fd)
+
+folder, prompt = sys.argv[1], sys.argv[2]
+model = ModelInfo(id="firered-image-edit", name="FireRed Edit (venice_nb local)", type="inpaint")
+base = io.BytesIO()
+Image.new("RGB", (256, 256), (40, 120, 200)).save(base, "PNG")
+prepared = _request.prepare_edit(base.getvalue(), prompt, model=model)
+out = io.BytesIO()
+Image.fromarray(np.random.default_rng(len(prompt)).integers(0, 256, (64, 64, 3),
+                                                            dtype=np.uint8)).save(out, "PNG")
+store = ResultStore(folder)
+len(store)  # opened before the write starts
+os.fsync = blocked
+assert store.record(prepared, {"content-type": "image/png"}, out.getvalue(), 0.1, True)
+print(prepared.fingerprint, flush=True)
+"""
+
+
+def _blocked_writer(folder: Path, prompt: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", _BLOCKED_WRITER, str(folder), prompt],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "writing\n"
+    return proc
+
+
+def _temp_parts(root: Path) -> list[Path]:
+    return sorted((root / "tmp").glob(".tmp-*.part"))
+
+
+def test_opening_the_store_removes_parts_of_killed_writers_only(tmp_path):
+    root = tmp_path / "s"
+    # Started first: only the test's own opening can find the killed writer's part.
+    live = _blocked_writer(root, "still writing")
+    killed = _blocked_writer(root, "killed mid-write")
+    killed.kill()
+    killed.wait(timeout=60)
+    try:
+        assert len(_temp_parts(root)) == 2
+        stranger = root / "tmp" / ".tmp-elsewhere.part"  # e.g. a writer on another machine
+        stranger.write_bytes(b"y")
+        ancient = root / "tmp" / ".tmp-host2-x.part"
+        ancient.write_bytes(b"z")
+        os.utime(ancient, (1_000_000, 1_000_000))
+        store = vnb.ResultStore(root)
+        assert len(store) == 0  # the first use opens the database and tidies up
+        left = _temp_parts(root)
+        assert f".tmp-{live.pid}-" in left[0].name and left[1:] == [stranger]
+        assert not ancient.exists()
+    finally:
+        out, _ = live.communicate("go\n", timeout=60)
+    assert live.returncode == 0
+    assert store.get(out.split()[-1]).prompt == "still writing" and store.verify() == []
+    assert len(store) == 1 and _temp_parts(root) == [stranger]
+
+
+def test_repr_is_safe_on_a_half_built_store(tmp_path):
+    with pytest.raises(vnb.ValidationError):
+        vnb.ResultStore(tmp_path, mode="sometimes")
+    half = vnb.ResultStore.__new__(vnb.ResultStore)
+    assert repr(half) == "ResultStore(None, mode=None)"
+    assert repr(vnb.ResultStore(tmp_path)) == f"ResultStore({str(tmp_path)!r}, mode='use')"

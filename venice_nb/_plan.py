@@ -9,8 +9,9 @@ import html
 import itertools
 import math
 import os
+import string
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,9 @@ class _Job:
     prepared: PreparedRequest
     cached: bool  # the client's store will answer it: no request, no cost
     within_budget: bool = True
+    variables: Mapping[str, str] = field(default_factory=dict)  # the prompt's template values
+    template: str | None = None  # the prompt before its variables were filled in
+    repeat: int = 0
 
     @property
     def estimated_cost(self) -> float | None:
@@ -107,6 +111,7 @@ class CostEstimate:
 
 def _labelled(values: Any, kind: str, *, allow_none: bool = False) -> list[tuple[str | None, Any]]:
     """``[(label, value)]`` from one value, a sequence or a ``{label: value}`` mapping."""
+    items: list[tuple[str | None, Any]]
     if isinstance(values, Mapping):
         items = [(str(k), v) for k, v in values.items()]
     elif isinstance(values, (list, tuple)):
@@ -116,7 +121,7 @@ def _labelled(values: Any, kind: str, *, allow_none: bool = False) -> list[tuple
     if not items:
         raise ValidationError(f"no {kind}s given", action=f"pass at least one {kind}", field=kind)
     seen: dict[str | None, int] = {}
-    out = []
+    out: list[tuple[str | None, Any]] = []
     for label, value in items:
         if value is None and not allow_none:
             raise ValidationError(f"a {kind} is None", action=f"remove it from the {kind}s")
@@ -153,6 +158,76 @@ def _prompt_list(prompts: str | Iterable[str]) -> list[str]:
     return items
 
 
+# Names the records already use: a variable of the same name would hide a column.
+RESERVED = frozenset({
+    "index", "image", "mask", "prompt", "model", "status", "estimated_cost", "spent_usd",
+    "elapsed", "model_id", "model_name", "width", "height", "is_local", "fingerprint",
+    "stored_path", "error_type", "error", "repeat", "picked", "rating", "note",
+    "changed_inside_mask", "changed_outside_mask", "template",
+})
+
+
+def _prompt_items(prompts: Any, variables: Mapping[str, Any] | None,
+                  ) -> list[tuple[str, dict[str, str], str | None]]:
+    """``[(prompt, {variable: value}, template)]``: each template filled with every combination
+    of values.
+
+    Without ``vars`` the prompts are used as written (braces and all).
+    """
+    templates = _prompt_list(prompts)
+    if variables is None:
+        return [(p, {}, None) for p in templates]
+    if not isinstance(variables, Mapping) or not variables:
+        raise ValidationError(f"vars={variables!r}", field="vars",
+                              action='pass a dict of lists, e.g. vars={"color": ["red", "blue"]}')
+    values: dict[str, list[str]] = {}
+    for name, options in variables.items():
+        if not isinstance(name, str) or not name.isidentifier() or name in RESERVED:
+            raise ValidationError(
+                f"vars: {name!r} cannot name a variable", field="vars",
+                action="use a Python identifier that is not a record column "
+                f"({', '.join(sorted(RESERVED))})",
+            )
+        items = [options] if isinstance(options, str) else list(options)
+        if not items or not all(isinstance(v, (str, int, float)) for v in items):
+            raise ValidationError(f"vars[{name!r}]={options!r}", field="vars",
+                                  action="give each variable a non-empty list of words or numbers")
+        values[name] = [str(v) for v in items]
+    out: list[tuple[str, dict[str, str], str | None]] = []
+    used: set[str] = set()
+    for template in templates:
+        if not isinstance(template, str):
+            continue  # _request names the bad prompt with its own error
+        try:
+            names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        except ValueError as exc:
+            raise ValidationError(f"prompt template {template[:60]!r}: {exc}", field="prompts",
+                                  action="write literal braces as {{ and }}") from None
+        unknown = sorted(n for n in names if n not in values)
+        if unknown:
+            raise ValidationError(
+                f"prompt template {template[:60]!r} uses {', '.join(unknown)}, not in vars",
+                field="prompts", action=f"add {unknown[0]!r} to vars=, or use {{{{ }}}} "
+                "for literal braces")
+        mine = [n for n in values if n in names]
+        used.update(mine)
+        for combo in itertools.product(*(values[n] for n in mine)):
+            chosen = dict(zip(mine, combo, strict=True))
+            out.append((template.format(**chosen), chosen, template))
+    unused = [n for n in values if n not in used]
+    if unused:
+        raise ValidationError(f"vars {', '.join(unused)} appear in no prompt", field="vars",
+                              action=f"write {{{unused[0]}}} into a prompt, or drop it from vars")
+    return out
+
+
+def _check_repeats(repeats: Any) -> int:
+    if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
+        raise ValidationError(f"repeats={repeats!r}", field="repeats",
+                              action="use an int >= 1 (the number of runs of each job)")
+    return repeats
+
+
 def _check_params(params: Mapping[str, Any], masks: list[tuple[str | None, Any]]) -> None:
     unknown = sorted(set(params) - set(_PARAMS))
     if unknown:
@@ -178,7 +253,7 @@ def _normalised(items: list[tuple[str | None, Any]], fit: bool) -> list[tuple[st
         payload = load_image(value, fit=fit)
         return payload.url if payload.url is not None else payload.data
 
-    out = []
+    out: list[tuple[str | None, Any]] = []
     for label, value in items:
         if isinstance(value, (list, tuple)):
             out.append((label, tuple(load(v) for v in value)))
@@ -198,11 +273,16 @@ def _plan(
     budget: float | None,
     *,
     is_local: bool,
+    variables: Mapping[str, Any] | None = None,
+    repeats: int = 1,
 ) -> list[_Job]:
     """Every job prepared and validated (all problems at once), with budget and store marks.
 
     ``is_local``: the backend the client talks to; only its own stored answers are free.
+    ``variables`` fill the prompt templates; ``repeats`` runs each job that many times, each a
+    request of its own (repeat 0 is the plain request, so an earlier single run counts).
     """
+    repeats = _check_repeats(repeats)
     if budget is not None and (
         not isinstance(budget, (int, float)) or isinstance(budget, bool) or not budget >= 0
     ):
@@ -212,14 +292,15 @@ def _plan(
     fit = bool(params.get("fit", False))
     image_items = _normalised(_labelled(images, "image"), fit)
     mask_items = _normalised(mask_items, fit)
-    prompt_list = _prompt_list(prompts)
+    prompt_list = _prompt_items(prompts, variables)
     model_list = [(m, find_model(m)) for m in _model_list(models)]
     send_params = {k: v for k, v in params.items() if k != "fit"}
     jobs: list[_Job] = []
     problems: list[str] = []
     actions: set[str] = set()
     combos = itertools.product(image_items, mask_items, prompt_list, model_list)
-    for index, ((img_label, img), (mask_label, mask), prompt, (model, info)) in enumerate(combos):
+    for cell, ((img_label, img), (mask_label, mask), (prompt, chosen, template), (model, info)) in \
+            enumerate(combos):
         model_id = info.id if info is not None else model
         try:
             if mask is None:
@@ -233,8 +314,15 @@ def _plan(
             problems.append(f"({where}, {prompt[:40]!r}): {exc.message}")
             actions.add(exc.action)
             continue
-        cached = store is not None and store.can_answer(prepared, is_local=is_local)
-        jobs.append(_Job(index, str(img_label), mask_label, prompt, model_id, prepared, cached))
+        # Repeats go between prompts and models, so the grid keeps a column per model.
+        block, column = divmod(cell, len(model_list))
+        for repeat in range(repeats):  # the same request again, told apart in the store only
+            this = replace(prepared, repeat=repeat) if repeat else prepared
+            cached = store is not None and store.can_answer(this, is_local=is_local)
+            index = (block * repeats + repeat) * len(model_list) + column
+            jobs.append(_Job(index, str(img_label), mask_label, prompt, model_id, this, cached,
+                             variables=chosen, template=template, repeat=repeat))
+    jobs.sort(key=lambda job: job.index)
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise ValidationError(

@@ -50,6 +50,9 @@ class PreparedRequest:
     prompt: str | None = None
     estimated_cost: float | None = None
     fit_actions: tuple[str, ...] = field(default=())
+    # Experiments' repeats: the n-th run of the same request is a request of its own for the
+    # store (edit models are not deterministic), so it enters the fingerprint; never sent.
+    repeat: int = 0
 
     @property
     def image_field(self) -> str:
@@ -113,7 +116,8 @@ class PreparedRequest:
     @cached_property
     def fingerprint(self) -> str:
         """Identifies the edit independent of upload form: same fingerprint, same answer."""
-        canonical = json.dumps(self.summary, sort_keys=True, separators=(",", ":"))
+        keyed = {**self.summary, "repeat": self.repeat} if self.repeat else self.summary
+        canonical = json.dumps(keyed, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

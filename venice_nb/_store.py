@@ -4,44 +4,48 @@ Layout of a store folder::
 
     index.sqlite (+ -wal, -shm)   one row per request fingerprint and backend (SQLite, WAL)
     images/ab/cd/<sha256>.<ext>    each distinct returned image once, named by its content hash
+    tmp/.tmp-<pid>-*.part          images being written (renamed into images/ when complete)
 
-Image files are written to a temp file in their own folder, fsynced and renamed into place, and
+Image files are written to a temp file in ``tmp/``, fsynced and renamed into place, and
 only then is the row committed (``synchronous=FULL``), so a crash at any point leaves either the
 complete result or none of it, never a half file or a row pointing at nothing. The API key is
 never written: rows hold the request summary (no auth), response facts and timings.
 
 The backend is part of the key: a free answer from the local backend and a paid one from Venice
-for the same request are two rows, and neither ever answers for the other.
+for the same request are two rows, and neither ever answers for the other. An experiment's
+repeats are distinct requests (the repeat index is in the fingerprint, never sent). A row also
+keeps what people decide about it (``mark``: picked, rating, note) and the prompt variables
+that made it (``label``); a refresh replaces the image but keeps those.
+
+Image files are written through ``tmp/`` (same file system, one folder to list): opening a store
+removes the temp parts killed writers left there (``_durable``).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import logging
 import math
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import _records
 from ._constants import DEFAULT_STORE_DIR, STORE_ENV, STORE_MODE_ENV, STORE_MODES
+from ._durable import holds, read_checked, remove_orphans, temp_files, touch, write_atomic
 from ._errors import ReplayMissError, ValidationError
+from ._records import RecordList, StoredRecord, image_size
 from ._result import EditResult, build_result
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from ._request import PreparedRequest
 
 __all__ = [
@@ -59,11 +63,12 @@ __all__ = [
 log = logging.getLogger("venice_nb")
 
 StoreMode = Literal["off", "use", "refresh", "replay"]
-_SCHEMA_VERSION = 2  # 2: the backend (is_local) joined the primary key
+_SCHEMA_VERSION = 3  # 2: the backend (is_local) joined the primary key; 3: repeats and marks
 _DB_NAME = "index.sqlite"
 _IMAGES_DIR = "images"
+_TMP_DIR = "tmp"  # every temp part, so an opener finds a killed writer's with one listing
 _EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
-_TMP_PREFIX = ".tmp-"
+_ORPHAN_AGE = 3600.0  # seconds after which any temp file counts as abandoned
 
 _RESULTS_TABLE = """
 CREATE TABLE IF NOT EXISTS results (
@@ -86,8 +91,17 @@ CREATE TABLE IF NOT EXISTS results (
     estimated_cost REAL,              -- USD, from the model's pricing
     is_local       INTEGER NOT NULL,  -- 1 when the local backend answered (cost 0)
     created_at     REAL NOT NULL,     -- Unix time it was (last) recorded
+    repeat         INTEGER NOT NULL DEFAULT 0,  -- an experiment's n-th run of the same request
+    variables      TEXT NOT NULL DEFAULT '{}',  -- JSON: the prompt template's values
+    picked         INTEGER NOT NULL DEFAULT 0,  -- marks a person set (``mark``): kept on refresh
+    rating         INTEGER,                     -- 1..5
+    note           TEXT,
     PRIMARY KEY (fingerprint, is_local)
 )"""
+_V3_COLUMNS = (  # added by schema 3 (ALTER TABLE on older stores)
+    ("repeat", "INTEGER NOT NULL DEFAULT 0"), ("variables", "TEXT NOT NULL DEFAULT '{}'"),
+    ("picked", "INTEGER NOT NULL DEFAULT 0"), ("rating", "INTEGER"), ("note", "TEXT"),
+)
 _CATALOG_TABLE = """
 CREATE TABLE IF NOT EXISTS catalog (  -- GET /models answers, so replay can run with no network
     type       TEXT NOT NULL,
@@ -101,119 +115,18 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS results_model ON results (model)",
     "CREATE INDEX IF NOT EXISTS results_output ON results (output_sha256)",
 )
-_COLUMNS = (
+_V2_COLUMNS = (
     "fingerprint", "endpoint", "model", "prompt", "params", "input_images", "output_sha256",
     "output_file", "content_type", "bytes", "width", "height", "model_id", "model_name", "headers",
     "elapsed", "estimated_cost", "is_local", "created_at",
 )  # fmt: skip
+_COLUMNS = (*_V2_COLUMNS, "repeat")  # what ``record`` writes; variables and marks are kept
 _KEY = ("fingerprint", "is_local")
+_NOTE_LIMIT = 500  # "short" notes: a reason, not an essay
 
 
 class StoreWarning(RuntimeWarning):
     """The store could not write a result; the result itself is still returned."""
-
-
-@dataclass(frozen=True)
-class StoredRecord:
-    """One stored result as ``history()`` and exports describe it (no image bytes)."""
-
-    fingerprint: str
-    endpoint: str
-    model: str | None
-    prompt: str | None
-    params: dict[str, Any]
-    input_images: tuple[str, ...]
-    output_sha256: str
-    output_file: str  # absolute path of the image file
-    content_type: str
-    bytes: int
-    width: int | None
-    height: int | None
-    model_id: str | None
-    model_name: str | None
-    headers: dict[str, str] = field(repr=False)
-    elapsed: float
-    estimated_cost: float | None
-    is_local: bool
-    created_at: float
-
-    @property
-    def created(self) -> datetime:
-        """When it was recorded, as an aware UTC datetime."""
-        return datetime.fromtimestamp(self.created_at, timezone.utc)
-
-    @property
-    def request(self) -> dict[str, Any]:
-        """The request summary, shaped like ``EditResult.request``."""
-        return {
-            "endpoint": self.endpoint, "model": self.model, "prompt": self.prompt,
-            "params": dict(self.params), "images": list(self.input_images),
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: lists instead of tuples, plus ``created`` as ISO 8601 for people."""
-        out = asdict(self)
-        out["input_images"] = list(self.input_images)
-        out["created"] = self.created.isoformat()
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> StoredRecord:
-        """Inverse of ``to_dict``; also takes CSV rows, where every value is text."""
-        kwargs = {f.name: _parse_field(f.name, data.get(f.name)) for f in fields(cls)}
-        return cls(**kwargs)
-
-    def to_result(self) -> EditResult:
-        """Load the stored image as an ``EditResult`` (checks its hash)."""
-        data = _read_checked(Path(self.output_file), self.output_sha256)
-        if data is None:
-            raise FileNotFoundError(
-                f"stored image {self.output_file} is missing or damaged; "
-                "run the request again in store mode 'refresh' to re-record it"
-            )
-        return EditResult(
-            data=data, content_type=self.content_type, headers=dict(self.headers),
-            elapsed=self.elapsed, request=self.request, fingerprint=self.fingerprint,
-            estimated_cost=self.estimated_cost, is_local=self.is_local, from_store=True,
-            stored_path=self.output_file,
-        )
-
-
-_JSON_FIELDS = {"params", "headers", "input_images"}
-_INT_FIELDS = {"bytes", "width", "height"}
-_FLOAT_FIELDS = {"elapsed", "estimated_cost", "created_at"}
-
-
-def _parse_field(name: str, value: Any) -> Any:
-    if name in _JSON_FIELDS:
-        value = json.loads(value) if isinstance(value, str) else value
-        return tuple(value or ()) if name == "input_images" else dict(value or {})
-    if value is None or value == "":
-        return None
-    if name in _INT_FIELDS:
-        return int(value)
-    if name in _FLOAT_FIELDS:
-        return float(value)
-    if name == "is_local":
-        return value if isinstance(value, bool) else str(value).lower() in ("1", "true")
-    return str(value)
-
-
-class RecordList(list):
-    """A list of records (anything with ``to_dict()``) that turns into a pandas DataFrame."""
-
-    def to_dicts(self) -> list[dict[str, Any]]:
-        return [item.to_dict() for item in self]
-
-    def to_dataframe(self) -> pd.DataFrame:
-        """One row per record; needs pandas (``pip install pandas``)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError(
-                "to_dataframe() needs pandas: pip install pandas (or use .to_dicts())"
-            ) from None
-        return pd.DataFrame.from_records(self.to_dicts())
 
 
 class ResultStore:
@@ -283,8 +196,8 @@ class ResultStore:
         row = self._row(prepared.fingerprint, is_local)
         data = None
         if row is not None:
-            data = _read_checked(self.root / row["output_file"], row["output_sha256"])
-        if data is None:
+            data = read_checked(self.root / row["output_file"], row["output_sha256"])
+        if row is None or data is None:
             if self._mode == "replay":
                 raise ReplayMissError(self._miss_message(prepared, is_local, row is not None))
             return None
@@ -331,17 +244,17 @@ class ResultStore:
         relative = f"{_IMAGES_DIR}/{digest[:2]}/{digest[2:4]}/{digest}.{_EXTENSIONS[result.format]}"
         path = self.root / relative
         # Content-addressed: an intact file of the same name needs no second write (a damaged
-        # one is replaced). _holds also refreshes its mtime, so prune() sees it as in use.
-        if not _holds(path, digest):
-            _write_atomic(path, content)
-        width, height = _image_size(content)
+        # one is replaced). holds() also refreshes its mtime, so prune() sees it as in use.
+        if not holds(path, digest):
+            write_atomic(path, content, temp_dir=self.root / _TMP_DIR)
+        width, height = image_size(content)
         summary = prepared.summary
         row = (
             prepared.fingerprint, summary["endpoint"], summary["model"], summary["prompt"],
             _json(summary["params"]), _json(summary["images"]), digest, relative,
             result.content_type, len(content), width, height, result.model_id,
             result.model_name, _json(result.headers), float(elapsed), prepared.estimated_cost,
-            int(result.is_local), time.time(),
+            int(result.is_local), time.time(), prepared.repeat,
         )
         placeholders = ", ".join("?" * len(_COLUMNS))
         updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in _KEY)
@@ -349,8 +262,8 @@ class ResultStore:
             # prune() deletes only while holding this same write lock: a file still here now
             # stays until the row referring to it is committed. If one pruned it meanwhile,
             # write it again before the row goes in.
-            if not _touch(path):
-                _write_atomic(path, content)
+            if not touch(path):
+                write_atomic(path, content, temp_dir=self.root / _TMP_DIR)
             conn.execute(
                 f"INSERT INTO results ({', '.join(_COLUMNS)}) VALUES ({placeholders}) "
                 f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {updates}",
@@ -400,6 +313,77 @@ class ResultStore:
             raise KeyError(f"no stored result for fingerprint {_fingerprint(request)[:12]}…")
         return record.to_result()
 
+    # Marks a person sets on a result: kept with it, also when a refresh replaces its image.
+    def mark(
+        self,
+        target: EditResult | StoredRecord | PreparedRequest | str,
+        *,
+        picked: bool | None = None,
+        rating: int | None = None,
+        note: str | None = None,
+        is_local: bool | None = None,
+    ) -> StoredRecord:
+        """Pick a stored result, rate it 1-5 and note why; returns the updated record.
+
+        ``None`` leaves a mark as it is; ``rating=0`` and ``note=""`` clear them. ``target``: a
+        result or record (their backend is known), or a request or fingerprint (``is_local``
+        None: the newest stored answer from either backend).
+        """
+        if picked is not None and not isinstance(picked, bool):
+            raise ValidationError(f"picked={picked!r}", action="use True or False", field="picked")
+        if rating is not None and (not isinstance(rating, int) or isinstance(rating, bool)
+                                   or not 0 <= rating <= 5):
+            raise ValidationError(f"rating={rating!r}", field="rating",
+                                  action="use an int from 1 to 5 (0 clears the rating)")
+        if note is not None and (not isinstance(note, str) or len(note) > _NOTE_LIMIT):
+            raise ValidationError(f"note={_short(str(note))}", field="note",
+                                  action=f"use text of at most {_NOTE_LIMIT} characters")
+        fingerprint, is_local = _key(target, is_local)
+        row = self._row(fingerprint, is_local)
+        if row is None:
+            raise KeyError(f"no stored result for fingerprint {fingerprint[:12]}…")
+        changes: dict[str, Any] = {}  # only the marks given; 0 and "" clear (NULL)
+        if picked is not None:
+            changes["picked"] = int(picked)
+        if rating is not None:
+            changes["rating"] = rating or None
+        if note is not None:
+            changes["note"] = note or None
+        if changes:
+            with self._transaction() as conn:
+                conn.execute(
+                    f"UPDATE results SET {', '.join(f'{k} = ?' for k in changes)} "
+                    "WHERE fingerprint = ? AND is_local = ?",
+                    [*changes.values(), fingerprint, row["is_local"]],
+                )
+        record = self.get(fingerprint, is_local=bool(row["is_local"]))
+        assert record is not None  # rows are never deleted
+        return record
+
+    def marks(self, keys: list[tuple[str, bool]]) -> dict[tuple[str, bool], tuple[bool, int | None,
+                                                                                  str | None]]:
+        """``(picked, rating, note)`` of each stored ``(fingerprint, is_local)`` among ``keys``."""
+        out = {}
+        with self._lock:
+            conn = self._connection()
+            for fingerprint, is_local in keys:
+                row = conn.execute(
+                    "SELECT picked, rating, note FROM results WHERE fingerprint = ? AND "
+                    "is_local = ?", (fingerprint, int(is_local))).fetchone()
+                if row is not None:
+                    out[fingerprint, is_local] = (bool(row[0]), row[1], row[2])
+        return out
+
+    def label(self, rows: list[tuple[str, bool, Mapping[str, str]]]) -> None:
+        """Keep the prompt-template values of stored results (``history(variables=...)``)."""
+        if self._mode == "off" or not rows:
+            return
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE results SET variables = ? WHERE fingerprint = ? AND is_local = ?",
+                [(_json(dict(v)), fp, int(local)) for fp, local, v in rows],
+            )
+
     def history(
         self,
         *,
@@ -408,58 +392,68 @@ class ResultStore:
         since: datetime | date | timedelta | float | str | None = None,
         until: datetime | date | timedelta | float | str | None = None,
         endpoint: str | None = None,
+        picked: bool | None = None,
+        min_rating: int | None = None,
+        variables: Mapping[str, str] | None = None,
+        is_local: bool | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> RecordList:
         """Stored results, newest first.
 
         ``model`` matches the model asked for or the one that answered; ``prompt`` is a
         case-insensitive substring; ``since``/``until`` take a datetime (naive = local time), a
-        date, an ISO string, a Unix timestamp or a timedelta (that long ago).
+        date, an ISO string, a Unix timestamp or a timedelta (that long ago). ``picked``,
+        ``min_rating`` and ``variables`` (``{"color": "red"}``: prompt-template values) select
+        by the marks and labels experiments leave; ``is_local`` by backend. ``limit`` and
+        ``offset`` page through the answer.
         """
-        where, args = [], []
-        if model is not None:
-            where.append("(model = ? OR model_id = ?)")
-            args += [model, model]
-        if prompt is not None:
-            where.append("instr(lower(prompt), lower(?)) > 0")
-            args.append(prompt)
-        if since is not None:
-            where.append("created_at >= ?")
-            args.append(_timestamp(since, "since"))
-        if until is not None:
-            where.append("created_at <= ?")
-            args.append(_timestamp(until, "until"))
-        if endpoint is not None:
-            where.append("endpoint = ?")
-            args.append(endpoint)
-        sql = "SELECT * FROM results"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, rowid DESC"
+        where, args = _where(model=model, prompt=prompt, since=since, until=until,
+                             endpoint=endpoint, picked=picked, min_rating=min_rating,
+                             variables=variables, is_local=is_local)
+        sql = f"SELECT * FROM results{where} ORDER BY created_at DESC, rowid DESC"
         if limit is not None:
             if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
                 raise ValidationError(f"limit={limit!r}", action="use a positive int, or None")
             sql += f" LIMIT {limit}"
+        if offset:
+            if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+                raise ValidationError(f"offset={offset!r}", action="use an int >= 0")
+            sql += f" {'' if limit is not None else 'LIMIT -1 '}OFFSET {offset}"
         with self._lock:
             rows = self._connection().execute(sql, args).fetchall()
         return RecordList(self._to_record(row) for row in rows)
 
-    def stats(self) -> dict[str, Any]:
-        """Counts, bytes on disk and the estimated Venice cost of what is stored."""
+    def stats(self, **filters: Any) -> dict[str, Any]:
+        """Counts, bytes on disk and the estimated Venice cost of what is stored (of what
+        ``history(**filters)`` selects, when filters are given)."""
+        try:
+            where, args = _where(**filters)
+        except TypeError as exc:
+            raise ValidationError(f"stats(): {exc}", action="use the filters history() takes",
+                                  field="filters") from None
         with self._lock:
             row = self._connection().execute(
                 "SELECT count(*), count(DISTINCT output_sha256), "
                 "coalesce(sum(CASE WHEN is_local THEN 0 ELSE estimated_cost END), 0), "
-                "coalesce(sum(is_local), 0) FROM results"
+                f"coalesce(sum(is_local), 0) FROM results{where}", args
             ).fetchone()
             size = self._connection().execute(
                 "SELECT coalesce(sum(bytes), 0) FROM "
-                "(SELECT DISTINCT output_sha256, bytes FROM results)"
+                f"(SELECT DISTINCT output_sha256, bytes FROM results{where})", args
             ).fetchone()[0]
         return {
             "results": row[0], "images": row[1], "image_bytes": size,
             "estimated_cost_usd": round(float(row[2]), 6), "local_results": row[3],
         }
+
+    def models_used(self) -> list[str]:
+        """The models stored results were asked of (or, for the server default, answered by)."""
+        with self._lock:
+            rows = self._connection().execute(
+                "SELECT DISTINCT coalesce(model, model_id) AS m FROM results "
+                "WHERE m IS NOT NULL ORDER BY m").fetchall()
+        return [row[0] for row in rows]
 
     # The model catalogue.
     def save_models(self, type: str, payload: Any, *, base_url: str) -> None:
@@ -492,28 +486,14 @@ class ResultStore:
         JSON is a list of ``StoredRecord.to_dict()``; CSV has the same columns, with params,
         headers and input_images as JSON text. ``ResultStore.read_export`` reads either back.
         """
-        path = Path(path).expanduser()
-        kind = _export_format(path, format)
-        records = self.history(**filters).to_dicts()
-        if kind == "json":
-            text = json.dumps(records, indent=2, ensure_ascii=False) + "\n"
-        else:
-            buf = io.StringIO()
-            writer = csv.DictWriter(buf, fieldnames=[*_record_fields(), "created"])
-            writer.writeheader()
-            for rec in records:
-                writer.writerow({k: _csv_cell(v) for k, v in rec.items()})
-            text = buf.getvalue()
-        _write_atomic(path, text.encode("utf-8"))
-        return path
+        return self.history(**filters).export(path, format=format,
+                                              columns=_records.stored_columns())
 
     @staticmethod
     def read_export(path: str | os.PathLike[str], *, format: str | None = None) -> RecordList:
         """Read a file written by ``export`` back into ``StoredRecord`` objects."""
         path = Path(path).expanduser()
-        kind = _export_format(path, format)
-        text = path.read_text("utf-8")
-        rows = json.loads(text) if kind == "json" else list(csv.DictReader(io.StringIO(text)))
+        rows = _records.read_export(path, _records.export_format(path, format))
         return RecordList(StoredRecord.from_dict(row) for row in rows)
 
     # Maintenance.
@@ -529,7 +509,7 @@ class ResultStore:
         if check != ["ok"]:
             problems += [f"sqlite: {line}" for line in check]
         for row in rows:
-            if _read_checked(self.root / row["output_file"], row["output_sha256"]) is None:
+            if read_checked(self.root / row["output_file"], row["output_sha256"]) is None:
                 problems.append(
                     f"{row['fingerprint'][:12]}…: image {row['output_file']} missing or damaged"
                 )
@@ -574,7 +554,9 @@ class ResultStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"ResultStore({str(self.root)!r}, mode={self._mode!r})"
+        # getattr: safe on a half-built store (e.g. __init__ refused its mode).
+        root, mode = getattr(self, "root", None), getattr(self, "_mode", None)
+        return f"ResultStore({str(root) if root else None!r}, mode={mode!r})"
 
     def __getstate__(self) -> dict[str, Any]:
         # Picklable for multiprocessing: each process opens its own connection.
@@ -609,7 +591,16 @@ class ResultStore:
                     raise
                 time.sleep(0.01)  # brief backoff before retrying the lock, not synchronisation
         self._conn, self._pid = conn, os.getpid()
+        self._remove_orphans()
         return conn
+
+    def _remove_orphans(self) -> int:
+        """Delete temp parts a killed writer left in ``tmp/`` (never a live writer's)."""
+        folder = self.root / _TMP_DIR
+        removed = remove_orphans(temp_files(folder), older_than=_ORPHAN_AGE)
+        if removed:
+            log.info("venice_nb: removed %d abandoned temp file(s) from %s", removed, folder)
+        return removed
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         """Create the tables, or bring an older store up to date, in one write transaction.
@@ -625,10 +616,13 @@ class ResultStore:
             if version < _SCHEMA_VERSION:
                 if version == 1:  # keyed on the fingerprint alone: move the rows to the new key
                     conn.execute("ALTER TABLE results RENAME TO results_v1")
+                if version == 2:  # only new columns, with defaults
+                    for name, kind in _V3_COLUMNS:
+                        conn.execute(f"ALTER TABLE results ADD COLUMN {name} {kind}")
                 conn.execute(_RESULTS_TABLE)
                 conn.execute(_CATALOG_TABLE)
                 if version == 1:
-                    columns = ", ".join(_COLUMNS)
+                    columns = ", ".join(_V2_COLUMNS)
                     conn.execute(f"INSERT INTO results ({columns}) SELECT {columns} "
                                  "FROM results_v1")
                     conn.execute("DROP TABLE results_v1")  # and its indexes, recreated below
@@ -664,14 +658,16 @@ class ResultStore:
 
     def _row(self, fingerprint: str, is_local: bool | None = None) -> sqlite3.Row | None:
         """The row from that backend (None: the newest from either)."""
-        sql, args = "SELECT * FROM results WHERE fingerprint = ?", [fingerprint]
+        sql = "SELECT * FROM results WHERE fingerprint = ?"
+        args: list[Any] = [fingerprint]
         if is_local is not None:
             sql += " AND is_local = ?"
             args.append(int(is_local))
         with self._lock:
-            return self._connection().execute(
+            row: sqlite3.Row | None = self._connection().execute(
                 sql + " ORDER BY created_at DESC LIMIT 1", args
             ).fetchone()
+        return row
 
     def _to_record(self, row: sqlite3.Row) -> StoredRecord:
         data = {key: row[key] for key in row.keys()}  # noqa: SIM118 (sqlite3.Row)
@@ -737,6 +733,16 @@ def _fingerprint(request: PreparedRequest | str) -> str:
     return request if isinstance(request, str) else request.fingerprint
 
 
+def _key(target: Any, is_local: bool | None) -> tuple[str, bool | None]:
+    """``(fingerprint, is_local)`` of a result, record, request or fingerprint."""
+    if isinstance(target, (EditResult, StoredRecord)):
+        return target.fingerprint or "", target.is_local
+    if isinstance(target, str) or hasattr(target, "fingerprint"):
+        return _fingerprint(target), is_local
+    raise ValidationError(f"cannot mark a {type(target).__name__}", field="target",
+                          action="pass an EditResult, a StoredRecord, or a fingerprint")
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -755,6 +761,55 @@ def _differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     if stored["images"] != wanted["images"]:
         diff.append("input images")
     return diff
+
+
+def _where(
+    *,
+    model: str | None = None,
+    prompt: str | None = None,
+    since: datetime | date | timedelta | float | str | None = None,
+    until: datetime | date | timedelta | float | str | None = None,
+    endpoint: str | None = None,
+    picked: bool | None = None,
+    min_rating: int | None = None,
+    variables: Mapping[str, str] | None = None,
+    is_local: bool | None = None,
+) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (with its leading space, or empty) and arguments of the filters
+    ``history`` and ``stats`` share."""
+    where: list[str] = []
+    args: list[Any] = []
+    if picked is not None:
+        where.append("picked = ?")
+        args.append(int(bool(picked)))
+    if min_rating is not None:
+        where.append("rating >= ?")
+        args.append(int(min_rating))
+    if is_local is not None:
+        where.append("is_local = ?")
+        args.append(int(bool(is_local)))
+    for name, value in (variables or {}).items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValidationError(f"variables: {name!r}", field="variables",
+                                  action="name prompt variables as in vars=, e.g. 'color'")
+        where.append("json_extract(variables, ?) = ?")
+        args += [f'$."{name}"', str(value)]
+    if model is not None:
+        where.append("(model = ? OR model_id = ?)")
+        args += [model, model]
+    if prompt is not None:
+        where.append("instr(lower(prompt), lower(?)) > 0")
+        args.append(prompt)
+    if since is not None:
+        where.append("created_at >= ?")
+        args.append(_timestamp(since, "since"))
+    if until is not None:
+        where.append("created_at <= ?")
+        args.append(_timestamp(until, "until"))
+    if endpoint is not None:
+        where.append("endpoint = ?")
+        args.append(endpoint)
+    return (" WHERE " + " AND ".join(where) if where else ""), args
 
 
 def _timestamp(value: Any, name: str) -> float:
@@ -776,90 +831,3 @@ def _timestamp(value: Any, name: str) -> float:
     raise ValidationError(
         f"{name}={value!r}", action="use a datetime, date, ISO string, Unix time or timedelta"
     )
-
-
-def _export_format(path: Path, format: str | None) -> str:
-    kind = (format or path.suffix.lstrip(".")).lower()
-    if kind not in ("json", "csv"):
-        raise ValidationError(
-            f"cannot tell the export format of {path.name!r}",
-            action="name the file .json or .csv, or pass format='json' / 'csv'",
-        )
-    return kind
-
-
-def _record_fields() -> list[str]:
-    return [f.name for f in fields(StoredRecord)]
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, (dict, list, tuple)):
-        return _json(value)
-    if isinstance(value, float):
-        return repr(value)  # shortest exact form: floats read back bit-identical
-    return "" if value is None else value
-
-
-def _image_size(content: bytes) -> tuple[int | None, int | None]:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(content)) as img:  # reads the header only
-            return img.size
-    except (UnidentifiedImageError, OSError, ValueError):
-        return None, None
-
-
-def _read_checked(path: Path, sha256: str) -> bytes | None:
-    """The file's bytes when present and matching its hash, else None."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    return data if hashlib.sha256(data).hexdigest() == sha256 else None
-
-
-def _holds(path: Path, sha256: str) -> bool:
-    """Whether ``path`` holds exactly these bytes; if so its mtime is refreshed (it is in use)."""
-    return _read_checked(path, sha256) is not None and _touch(path)
-
-
-def _touch(path: Path) -> bool:
-    """Set the file's mtime to now; False when it is gone."""
-    try:
-        os.utime(path)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder + fsync + rename + fsync of the folder: all or nothing."""
-    new_dirs = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for folder in reversed(new_dirs):  # make the new folders' entries durable too
-        _fsync_dir(folder.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows: directories cannot be opened; rename is durable there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -2,7 +2,8 @@
 
 ``MaskPainter`` paints a full-resolution mask; ``EditControls`` sends edits without blocking the
 kernel; ``CompareView`` and ``ResultGrid`` show results; ``EditStudio`` ties them together with
-a history for chained edits. Modules load on first use (ipycanvas is not needed before).
+a history for chained edits; ``ResultBrowser`` pages through every stored result. Modules load
+on first use (ipycanvas is not needed before).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ _LAZY = {
     "CompareView": "_viewers",
     "ResultGrid": "_viewers",
     "EditStudio": "_studio",
+    "ResultBrowser": "_browser",
 }
 
-__all__ = ["CompareView", "EditControls", "EditStudio", "MaskPainter", "ResultGrid"]
+__all__ = ["CompareView", "EditControls", "EditStudio", "MaskPainter", "ResultBrowser",
+           "ResultGrid"]
 
 if TYPE_CHECKING:
+    from ._browser import ResultBrowser
     from ._controls import EditControls
     from ._painter import MaskPainter
     from ._studio import EditStudio

@@ -23,6 +23,7 @@ import traitlets
 from .._constants import OUTPUT_FORMATS
 from .._errors import ValidationError, VeniceError
 from .._models import ModelInfo, prompt_length
+from .._sync import call, run_blocking
 from ._util import encoded_size, friendly_error
 
 __all__ = ["OPERATIONS", "EditControls"]
@@ -156,7 +157,7 @@ class EditControls(widgets.VBox):
         self._run_button.disabled, self._cancel_button.disabled = True, loop is None
         if loop is None:
             try:
-                return asyncio.run(self._run())
+                return run_blocking(self._run())
             finally:
                 self._finished(None)
         self._task = loop.create_task(self._run())
@@ -409,10 +410,7 @@ class EditControls(widgets.VBox):
         return inspect.iscoroutinefunction(getattr(self._client, name))
 
     async def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        method = getattr(self._client, name)
-        if self._is_async(name):
-            return await method(*args, **kwargs)
-        return await asyncio.to_thread(method, *args, **kwargs)
+        return await call(getattr(self._client, name), *args, **kwargs)
 
     def _show_error(self, exc: BaseException) -> None:
         self.error = exc

@@ -1,0 +1,181 @@
+"""The result browser over 5,000 stored results, and the contact sheet's marks, in JupyterLab."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+import venice_nb as vnb
+from venice_nb import _request
+from venice_nb._models import ModelInfo
+
+from .conftest import UI_TIMEOUT, JupyterServer, final_shot, open_notebook, start_server
+
+pytestmark = pytest.mark.browser
+
+N = 5000
+MODEL = ModelInfo(id="firered-image-edit", name="FireRed Edit", type="inpaint", price_usd=0.04)
+
+
+def _png(arr: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _fill(folder: Path) -> None:
+    """N results, each its own image; every 10th picked. Four writer threads, as a busy
+    experiment would write."""
+    store = vnb.ResultStore(folder)
+    base = _png(np.full((256, 256, 3), 120, np.uint8))
+    headers = {"content-type": "image/png", "x-venice-model-id": MODEL.id}
+
+    def write(i: int) -> None:
+        rng = np.random.default_rng(i)
+        color = ("red", "blue", "green")[i % 3]
+        prepared = _request.prepare_edit(base, f"a {color} hat, take {i}", model=MODEL)
+        tile = np.zeros((48, 64, 3), np.uint8)
+        tile[:] = rng.integers(0, 256, 3, dtype=np.uint8)  # one flat colour per result
+        store.record(prepared, headers, _png(tile), 0.1, i % 2 == 0)
+        if i % 10 == 0:
+            store.mark(prepared.fingerprint, picked=True, rating=4)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(N)))
+    assert len(store) == N
+
+
+BROWSE = """
+import venice_nb as vnb
+from venice_nb.widgets import ResultBrowser
+browser = ResultBrowser(vnb.ResultStore({folder!r}), page_size=24)
+browser
+"""
+
+
+def test_browsing_5000_results(lab: tuple[Any, JupyterServer]) -> None:
+    page, server = lab
+    folder = server.root / "browse-store"
+    _fill(folder)
+    nb = open_notebook(page, server, "browse", [BROWSE.format(folder=str(folder))])
+    expect(page.locator(".venice-browser-count")).to_have_text(f"{N} results")
+    thumbs = page.locator(".venice-browser-card img")
+    expect(thumbs).to_have_count(24)
+    page.wait_for_function(  # the first thumbnails are really drawn, not just present
+        """() => [...document.querySelectorAll('.venice-browser-card img')].slice(0, 6)
+                 .every(i => i.complete && i.naturalWidth > 0)""", timeout=UI_TIMEOUT)
+    nb.shot("first-page")
+    prompt = page.locator(".venice-filter-prompt input")
+    prompt.fill("take 4321")
+    prompt.press("Enter")
+    expect(page.locator(".venice-browser-count")).to_have_text("1 result")
+    expect(thumbs).to_have_count(1)
+    prompt.fill("")
+    prompt.press("Enter")
+    page.locator(".venice-filter-picked input").check()
+    expect(page.locator(".venice-browser-count")).to_have_text(f"{N // 10} results")
+    cards = page.locator(".venice-browser-card")
+    cards.nth(0).locator("input[type=checkbox]").check()
+    cards.nth(1).locator("input[type=checkbox]").check()
+    page.get_by_role("button", name="Compare 2").click()
+    expect(page.locator(".venice-compare-view")).to_have_count(1)
+    nb.assert_widgets_healthy()
+    nb.shot("picked-and-compared")
+
+
+SHEET = """
+import venice_nb as vnb
+client = vnb.Client(store={folder!r})
+results = vnb.experiment(vnb.sample("cat"), "a {{color}} hat", "firered-image-edit",
+                         vars={{"color": ["red", "blue"]}}, client=client, progress=False)
+sheet = results.contact_sheet(columns="color")
+sheet
+"""
+
+
+def _stored_pick(folder: Path) -> vnb.StoredRecord:
+    store = vnb.ResultStore(folder)
+    deadline = time.monotonic() + UI_TIMEOUT / 1000
+    while not store.history(picked=True) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling interval of a bounded wait on a condition
+    (picked,) = store.history(picked=True)
+    return picked
+
+
+def test_marks_on_the_contact_sheet_reach_the_store(lab: tuple[Any, JupyterServer]) -> None:
+    page, server = lab
+    folder = server.root / "marks-store"
+    nb = open_notebook(page, server, "marks", [SHEET.format(folder=str(folder))])
+    card = page.locator(".venice-result-card").nth(1)
+    card.get_by_role("button", name="Pick").click()
+    card.locator(".venice-rating").get_by_role("button", name="5", exact=True).click()
+    note = card.locator(".venice-note input")
+    note.fill("the blue one")
+    note.press("Enter")
+    expect(card.locator(".venice-saved")).to_contain_text("picked · 5/5 · the blue one")
+    picked = _stored_pick(folder)
+    assert (picked.prompt, picked.rating, picked.note, picked.variables) == (
+        "a blue hat", 5, "the blue one", {"color": "blue"})
+    nb.assert_widgets_healthy()
+    nb.shot("marked")
+    _theme(page, "JupyterLab Dark")
+    try:
+        nb.shot("marked-dark")
+    finally:  # the setting outlives the page: later tests on this server expect the light one
+        _theme(page, "JupyterLab Light")
+
+
+def _theme(page: Any, name: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Settings$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{name}$")).click()
+    light = "true" if name.endswith("Light") else "false"
+    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
+    expect(page.locator("#jupyterlab-splash")).to_have_count(0)
+
+
+@pytest.fixture(scope="module")
+def nb7_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    server = start_server("notebook", tmp_path_factory.mktemp("nb7-marks"))
+    yield server
+    server.stop()
+
+
+def test_marks_by_keyboard_in_notebook7_at_800px(
+    nb7_server: JupyterServer, page: Any, request: pytest.FixtureRequest
+) -> None:
+    folder = nb7_server.root / "marks-store"
+    page.set_viewport_size({"width": 800, "height": 1000})
+    try:
+        nb = open_notebook(page, nb7_server, "nb7_marks", [SHEET.format(folder=str(folder))])
+        card = page.locator(".venice-result-card").nth(0)
+        card.get_by_role("button", name="Pick").focus()
+        page.keyboard.press("Space")
+        page.keyboard.press("Tab")  # from Pick to the first rating button ("–"), then "1", "2"
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Space")
+        for _ in range(4):  # past "3", "4", "5" to the note
+            page.keyboard.press("Tab")
+        page.keyboard.type("too red")
+        page.keyboard.press("Enter")
+        expect(card.locator(".venice-saved")).to_contain_text("picked · 2/5 · too red")
+        picked = _stored_pick(folder)
+        assert (picked.prompt, picked.rating, picked.note) == ("a red hat", 2, "too red")
+        nb.assert_widgets_healthy()
+        nb.shot("nb7-keyboard-marks")
+    finally:
+        final_shot(page, request)
+        nb7_server.shutdown_kernels()

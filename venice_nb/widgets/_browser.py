@@ -1,0 +1,320 @@
+"""``ResultBrowser``: every result a store holds, a page at a time, with filters and actions.
+
+Only the page on screen is read: one SQL query for its rows, one for the totals, and thumbnails
+made (and cached) for its cards alone, so a store of thousands of results opens as fast as a
+small one. Filters, marks and totals come from the store (``history``/``stats``), the same
+calls a script uses.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from collections import OrderedDict
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+from PIL import Image
+
+from .._errors import ValidationError
+from .._records import RecordList, StoredRecord
+from .._store import ResultStore
+from ._util import friendly_error
+
+__all__ = ["ResultBrowser"]
+
+_ANY = "any model"
+_BACKENDS = {"all": None, "local": True, "Venice": False}
+_THUMB = 160
+_CACHE = 512  # thumbnails kept (~10 KB each)
+
+
+class ResultBrowser(widgets.VBox):
+    """Browse a ``ResultStore`` (or a client's store, or a store folder): newest first.
+
+    Filters: model, prompt text, prompt variables (``color=red, hat=cap``), a first date,
+    picked only, local or Venice. The header shows how many results match and what they cost
+    at Venice prices. Tick cards to compare two, open one in ``EditStudio`` as a new base
+    (``client``: the studio's client), or export the ticked ones to JSON/CSV.
+    """
+
+    def __init__(self, store: Any = None, *, client: Any = None, page_size: int = 24,
+                 columns: int = 6, **kwargs: Any) -> None:
+        self.store = _store_of(store)
+        # Browsing a client's store: its studio edits with that client unless told otherwise.
+        self.client = client if client is not None or isinstance(store, ResultStore) else (
+            store if getattr(store, "store", None) is self.store else None)
+        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
+            raise ValidationError(f"page_size={page_size!r}", action="use an int >= 1",
+                                  field="page_size")
+        self.page_size = page_size
+        self.page = 0
+        self.records: RecordList = RecordList()
+        self.selected: dict[tuple[str, bool], StoredRecord] = {}
+        self._thumbs: OrderedDict[str, bytes] = OrderedDict()
+        self._build(columns)
+        super().__init__([self._filters, self._header, self._grid, self._actions, self._out],
+                         **kwargs)
+        self.add_class("venice-result-browser")
+        self.refresh()
+
+    # What the filters select.
+    def filters(self) -> dict[str, Any]:
+        """The ``history()`` filters the controls stand for now."""
+        out: dict[str, Any] = {}
+        if self._model.value != _ANY:
+            out["model"] = self._model.value
+        if self._prompt.value.strip():
+            out["prompt"] = self._prompt.value.strip()
+        variables = _parse_variables(self._vars.value)
+        if variables:
+            out["variables"] = variables
+        if self._since.value is not None:
+            out["since"] = datetime.combine(self._since.value, time.min)
+        if self._picked.value:
+            out["picked"] = True
+        if _BACKENDS[self._backend.value] is not None:
+            out["is_local"] = _BACKENDS[self._backend.value]
+        return out
+
+    def refresh(self, *_: Any) -> None:
+        """Read the current page again (after filters change, or new results were stored)."""
+        try:
+            filters = self.filters()
+            stats = self.store.stats(**filters)
+            last_page = max(0, (stats["results"] - 1) // self.page_size)
+            self.page = min(self.page, last_page)
+            self.records = self.store.history(**filters, limit=self.page_size,
+                                              offset=self.page * self.page_size)
+        except Exception as exc:  # a bad filter: say so where the person is looking
+            self._header.value = friendly_error(exc)
+            return
+        self.total = stats["results"]
+        first = self.page * self.page_size
+        local = f", {stats['local_results']} local (free)" if stats["local_results"] else ""
+        self._header.value = (
+            f"<b class='venice-browser-count'>{self.total} result{'' if self.total == 1 else 's'}"
+            f"</b>{local} · "
+            f"<span class='venice-browser-cost'>${stats['estimated_cost_usd']:.4f} at Venice "
+            f"prices</span> · showing {first + 1 if self.total else 0}–"
+            f"{first + len(self.records)}"
+        )
+        self._prev.disabled = self.page == 0
+        self._next.disabled = self.page >= last_page
+        self._grid.children = tuple(self._card(r) for r in self.records)
+        self._update_actions()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The live widget, plus a picture of the page shown for a saved notebook's readers."""
+        bundle: dict[str, Any] = super()._repr_mimebundle_(**kwargs) or {}
+        bundle["text/html"] = self._static_html()
+        return bundle
+
+    def _static_html(self) -> str:
+        cards = "".join(
+            f"<figure style='margin:0;border:1px solid #ddd;padding:3px'>"
+            f"<img alt='' style='width:100%' src='data:image/jpeg;base64,"
+            f"{base64.b64encode(self._thumbnail(r)).decode()}'>"
+            f"<figcaption>{_caption(r)}</figcaption></figure>" for r in self.records)
+        return (f"<div class='venice-browser-static'><div>{self._header.value}</div>"
+                "<div style='display:grid;grid-template-columns:repeat(6,minmax(0,1fr));"
+                f"gap:6px'>{cards}</div></div>")
+
+    # Actions.
+    def compare(self) -> Any:
+        """A ``CompareView`` of the two ticked results (older first)."""
+        from ._viewers import CompareView
+
+        a, b = self._ticked(2)
+        view = CompareView(a.to_result(), b.to_result(),
+                           labels=(_compare_label(a), _compare_label(b)))
+        self._show(view)
+        return view
+
+    def open_in_studio(self) -> Any:
+        """An ``EditStudio`` whose base is the ticked result."""
+        from ._studio import EditStudio
+
+        (record,) = self._ticked(1)
+        studio = EditStudio(record.to_result(), self.client, prompt=record.prompt or "")
+        self._show(studio)
+        return studio
+
+    def export(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the ticked results to JSON or CSV (by suffix); ``read_export`` reads it back."""
+        from .._records import stored_columns
+
+        records = RecordList(self.selected.values())
+        if not records:
+            raise ValidationError("no results are ticked", action="tick the results to export")
+        target = Path(path if path is not None else self._path.value).expanduser()
+        written = records.export(target, columns=stored_columns())
+        self._status.value = (f"<span class='venice-exported'>exported {len(records)} to "
+                              f"{html.escape(str(written))}</span>")
+        return written
+
+    def select(self, record: StoredRecord, ticked: bool = True) -> None:
+        """Tick (or untick) a result, as its card's checkbox does."""
+        key = (record.fingerprint, record.is_local)
+        if ticked:
+            self.selected[key] = record
+        else:
+            self.selected.pop(key, None)
+        self._update_actions()
+
+    # Building.
+    def _build(self, columns: int) -> None:
+        models = [_ANY, *self.store.models_used()]
+        self._model = widgets.Dropdown(options=models, value=_ANY, description="Model")
+        self._prompt = widgets.Text(placeholder="prompt contains…", continuous_update=False,
+                                    description="Prompt")
+        self._vars = widgets.Text(placeholder="color=red, hat=cap", continuous_update=False,
+                                  description="Variables")
+        self._since = widgets.DatePicker(description="Since")
+        self._picked = widgets.Checkbox(description="picked only", indent=False)
+        self._backend = widgets.ToggleButtons(options=list(_BACKENDS), value="all")
+        controls = (self._model, self._prompt, self._vars, self._since, self._picked,
+                    self._backend)
+        for control, name in zip(controls, ("model", "prompt", "vars", "since", "picked",
+                                            "backend"), strict=True):
+            control.add_class(f"venice-filter-{name}")
+            control.observe(self._filter_changed, names="value")
+        self._filters = widgets.HBox(list(controls),
+                                     layout=widgets.Layout(flex_flow="row wrap"))
+        self._header = widgets.HTML()
+        self._grid = widgets.GridBox(layout=widgets.Layout(
+            grid_template_columns=f"repeat({max(1, columns)}, minmax(0, 1fr))",
+            grid_gap="6px"))
+        self._prev = widgets.Button(description="Newer", icon="chevron-left")
+        self._next = widgets.Button(description="Older", icon="chevron-right")
+        self._prev.on_click(lambda _b: self._turn(-1))
+        self._next.on_click(lambda _b: self._turn(+1))
+        self._compare_button = widgets.Button(description="Compare 2", icon="columns")
+        self._studio = widgets.Button(description="Open in studio", icon="paint-brush")
+        self._path = widgets.Text(value="selection.csv", layout=widgets.Layout(width="180px"))
+        self._export = widgets.Button(description="Export ticked", icon="download")
+        for button, action in ((self._compare_button, self.compare),
+                               (self._studio, self.open_in_studio), (self._export, self.export)):
+            button.on_click(lambda _b, run=action: self._act(run))
+        self._status = widgets.HTML()
+        self._actions = widgets.HBox([self._prev, self._next, self._compare_button, self._studio,
+                                      self._path, self._export, self._status],
+                                     layout=widgets.Layout(flex_flow="row wrap"))
+        self._out = widgets.Output()
+
+    def _card(self, record: StoredRecord) -> widgets.VBox:
+        thumb = widgets.Image(value=self._thumbnail(record), format="jpeg",
+                              layout=widgets.Layout(width="100%", object_fit="contain"))
+        tick = widgets.Checkbox(value=(record.fingerprint, record.is_local) in self.selected,
+                                description="tick", indent=False)
+        tick.observe(lambda change, r=record: self.select(r, bool(change["new"])), names="value")
+        card = widgets.VBox([thumb, widgets.HTML(_caption(record)), tick],
+                            layout=widgets.Layout(border="1px solid #ddd", padding="3px"))
+        card.add_class("venice-browser-card")
+        return card
+
+    def _thumbnail(self, record: StoredRecord) -> bytes:
+        """A small JPEG of the stored image, made once per image and kept (LRU)."""
+        cached = self._thumbs.get(record.output_sha256)
+        if cached is not None:
+            self._thumbs.move_to_end(record.output_sha256)
+            return cached
+        try:
+            with Image.open(record.output_file) as img:
+                img.draft("RGB", (_THUMB, _THUMB))  # JPEG: decode at a fraction of the size
+                small = img.convert("RGB")
+                small.thumbnail((_THUMB, _THUMB))
+        except OSError:  # missing or damaged: a grey tile (``verify()`` says which)
+            small = Image.new("RGB", (_THUMB, _THUMB), (200, 200, 200))
+        buf = io.BytesIO()
+        small.save(buf, "JPEG", quality=80)
+        self._thumbs[record.output_sha256] = data = buf.getvalue()
+        if len(self._thumbs) > _CACHE:
+            self._thumbs.popitem(last=False)
+        return data
+
+    # Reacting.
+    def _filter_changed(self, _change: Any) -> None:
+        self.page = 0
+        self.refresh()
+
+    def _turn(self, step: int) -> None:
+        self.page = max(0, self.page + step)
+        self.refresh()
+
+    def _act(self, action: Any) -> None:
+        try:
+            action()
+        except Exception as exc:  # a button has no caller to raise to
+            self._status.value = friendly_error(exc)
+
+    def _ticked(self, n: int) -> list[StoredRecord]:
+        records = sorted(self.selected.values(), key=lambda r: r.created_at)
+        if len(records) != n:
+            raise ValidationError(f"{len(records)} results are ticked, this needs {n}",
+                                  action=f"tick exactly {n}")
+        return records
+
+    def _update_actions(self) -> None:
+        n = len(self.selected)
+        self._compare_button.disabled = n != 2
+        self._studio.disabled = n != 1
+        self._export.disabled = n == 0
+        self._status.value = f"<small>{n} ticked</small>" if n else ""
+
+    def _show(self, widget: Any) -> None:
+        from IPython.display import display
+
+        self._out.clear_output()
+        with self._out:
+            display(widget)
+
+
+def _store_of(store: Any) -> ResultStore:
+    if isinstance(store, ResultStore):
+        return store
+    inner = getattr(store, "store", None)
+    if isinstance(inner, ResultStore):
+        return inner
+    if store is None or isinstance(store, (str, os.PathLike)):
+        return ResultStore(store)
+    raise ValidationError(f"cannot browse a {type(store).__name__}", field="store",
+                          action="pass a ResultStore, a client with a store, or a store folder")
+
+
+def _parse_variables(text: str) -> dict[str, str]:
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise ValidationError(f"variables filter {part!r}", field="variables",
+                                  action="write name=value pairs, e.g. color=red, hat=cap")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _label(record: StoredRecord) -> str:
+    return f"{record.model or record.model_id or 'default'} · {record.created:%Y-%m-%d %H:%M}"
+
+
+def _compare_label(record: StoredRecord) -> str:
+    prompt = record.prompt or ""
+    return f"{prompt if len(prompt) <= 40 else prompt[:39] + '…'} · {_label(record)}"
+
+
+def _caption(record: StoredRecord) -> str:
+    prompt = record.prompt or ""
+    short = prompt if len(prompt) <= 60 else prompt[:57] + "…"
+    marks = " ".join(x for x in ("★" if record.picked else "",
+                                 f"{record.rating}/5" if record.rating else "") if x)
+    where = "local" if record.is_local else "Venice"
+    variables = ", ".join(f"{k}={v}" for k, v in record.variables.items())
+    note = f"<br><i>{html.escape(record.note)}</i>" if record.note else ""
+    return (f"<div title='{html.escape(prompt)}'><small><b>{html.escape(short)}</b><br>"
+            f"{html.escape(_label(record))} · {where} {marks}"
+            f"{'<br>' + html.escape(variables) if variables else ''}{note}</small></div>")
+
