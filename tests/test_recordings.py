@@ -137,3 +137,24 @@ def test_a_damaged_image_is_refused(tmp_path: Path, backend: object) -> None:
     image.write_bytes(image.read_bytes()[:-10])
     with pytest.raises(vnb.ValidationError, match="does not match its hash"):
         vnb.open_recording(tmp_path / "rec")
+
+
+def test_a_recording_keeps_repeats_variables_and_marks(tmp_path: Path, backend) -> None:
+    """What people decided about a result (and which repeat it was) survives save and reopen."""
+    store = vnb.ResultStore(tmp_path / "store")
+    with vnb.Client(base_url=backend.url, store=store) as client:
+        results = vnb.experiment(vnb.sample("cat"), "give the cat a {color} hat",
+                                 vars={"color": ["red", "blue"]}, repeats=2, client=client,
+                                 progress=False)
+    assert len(results) == 4 and all(r.ok for r in results)
+    first = results[0]
+    store.mark(first.result, picked=True, rating=4, note="the best hat")
+    vnb.save_recording(store, tmp_path / "recording")
+
+    reopened = vnb.open_recording(tmp_path / "recording", mode="replay")
+    rows = reopened.history()
+    assert sorted(r.repeat for r in rows) == [0, 0, 1, 1]
+    assert sorted(r.variables["color"] for r in rows) == ["blue", "blue", "red", "red"]
+    picked = reopened.history(picked=True)
+    assert [(p.rating, p.note) for p in picked] == [(4, "the best hat")]
+    assert picked[0].fingerprint == first.result.fingerprint

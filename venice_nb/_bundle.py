@@ -45,6 +45,7 @@ class _Recorded:
     summary: dict[str, Any]
     estimated_cost: float | None
     fit_actions: tuple[str, ...] = ()
+    repeat: int = 0
 
 
 def open_recording(folder: str | os.PathLike[str], *, mode: str | None = None) -> ResultStore:
@@ -71,9 +72,16 @@ def open_recording(folder: str | os.PathLike[str], *, mode: str | None = None) -
         summary = {"endpoint": entry["endpoint"], "model": entry["model"],
                    "prompt": entry["prompt"], "params": entry["params"],
                    "images": entry["input_images"]}
-        request = _Recorded(entry["fingerprint"], summary, entry["estimated_cost"])
+        request = _Recorded(entry["fingerprint"], summary, entry["estimated_cost"],
+                            repeat=entry.get("repeat", 0))
         store.record(request, entry["headers"], content, entry["elapsed"],  # type: ignore[arg-type]
                      entry["is_local"])
+        if entry.get("variables"):
+            store.label([(entry["fingerprint"], entry["is_local"], entry["variables"])])
+        if entry.get("picked") or entry.get("rating") or entry.get("note"):
+            store.mark(entry["fingerprint"], is_local=entry["is_local"],
+                       picked=entry.get("picked"), rating=entry.get("rating"),
+                       note=entry.get("note"))
     models = root / _MODELS
     if models.exists():
         for type, body in json.loads(models.read_text()).items():
