@@ -7,7 +7,6 @@ to try again* lives in ``_retry``. The two classes here only move bytes, sleep a
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 import os
 import time
@@ -16,7 +15,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
-from . import __version__, _request
+from . import _guards as guards
+from . import _request
+from .__version__ import __version__
 from ._constants import (
     API_KEY_ENV,
     AUTH_HEADER,
@@ -38,20 +39,20 @@ from ._errors import (
     VeniceError,
     error_from_response,
 )
-from ._models import ModelInfo, parse_models
+from ._models import ModelInfo, check_model_arg, find_model, parse_models
 from ._net import is_loopback_host
-from ._request import PreparedRequest, Upload
+from ._params import Upload, edit_options
+from ._request import PreparedRequest
 from ._result import EditResult, build_result
 from ._retry import FailureWindow, retry_delay, should_retry
 
 if TYPE_CHECKING:
-    from ._store import ResultStore
+    from ._store import ResultStore, StoreMode
 
 __all__ = ["AsyncClient", "Client"]
 
 log = logging.getLogger("venice_nb")
 T = TypeVar("T")
-_VERSION = __version__
 
 
 class _Secret:
@@ -83,19 +84,21 @@ class _BaseClient:
         *,
         base_url: str | None = None,
         wallet: str | None = None,
-        wallet_header: Literal["SIGN-IN-WITH-X", "X-Sign-In-With-X"] = SIWX_HEADER,
+        wallet_header: Literal["SIGN-IN-WITH-X", "X-Sign-In-With-X"] = "SIGN-IN-WITH-X",
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         store: ResultStore | str | os.PathLike | bool | None = None,
-        store_mode: str | None = None,
+        store_mode: StoreMode | None = None,
     ) -> None:
+        for name, value in (("api_key", api_key), ("base_url", base_url), ("wallet", wallet)):
+            if value is not None:
+                guards.text(value, name)
+        if not isinstance(timeout, httpx.Timeout):
+            guards.positive(timeout, "timeout")
+        guards.count(max_retries, "max_retries", minimum=0)
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
         base = base_url or os.environ.get(BASE_URL_ENV) or None
-        if wallet_header not in (SIWX_HEADER, SIWX_LEGACY_HEADER):
-            raise ValidationError(
-                f"wallet_header={wallet_header!r}",
-                action=f"use {SIWX_HEADER!r} or {SIWX_LEGACY_HEADER!r}",
-            )
+        guards.choice(wallet_header, "wallet_header", (SIWX_HEADER, SIWX_LEGACY_HEADER))
         self._secret = _Secret(_header_safe(key, "API key")) if key else None
         self._wallet = _Secret(_header_safe(wallet, "wallet value")) if wallet else None
         self._wallet_header = wallet_header
@@ -120,8 +123,6 @@ class _BaseClient:
             if isinstance(timeout, httpx.Timeout)
             else httpx.Timeout(timeout, connect=min(DEFAULT_CONNECT_TIMEOUT, timeout))
         )
-        if max_retries < 0:
-            raise ValidationError("max_retries must be >= 0", action="use 0 to disable retries")
         self.max_retries = max_retries
         self._models: dict[str, list[ModelInfo]] = {}
         self._window = FailureWindow()
@@ -146,7 +147,7 @@ class _BaseClient:
         return self._local is None
 
     def _headers(self) -> dict[str, str]:
-        headers = {"User-Agent": f"venice_nb/{_VERSION}", "Accept": "image/*, application/json"}
+        headers = {"User-Agent": f"venice_nb/{__version__}", "Accept": "image/*, application/json"}
         if self._secret is not None:
             headers[AUTH_HEADER] = f"Bearer {self._secret.reveal()}"
         if self._wallet is not None:
@@ -158,29 +159,6 @@ class _BaseClient:
             form, files = prepared.multipart()
             return {"data": form, "files": files}
         return {"content": prepared.json_body(), "headers": {"Content-Type": "application/json"}}
-
-    def _find_model(
-        self, models: list[ModelInfo], model: str | ModelInfo | None
-    ) -> ModelInfo | None:
-        if model is None or isinstance(model, ModelInfo):
-            return model
-        for info in models:
-            if info.id != model:
-                continue
-            if info.offline:
-                raise ValidationError(
-                    f"{model} is offline right now",
-                    action="pick another model from client.models(type='inpaint')",
-                    field="model",
-                )
-            return info
-        close = difflib.get_close_matches(model, [m.id for m in models], n=3)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
-        raise ValidationError(
-            f"unknown edit model {model!r}",
-            action=f"{hint}see client.models(type='inpaint') for the ids",
-            field="model",
-        )
 
     def _finish(
         self, prepared: PreparedRequest, response: httpx.Response, elapsed: float
@@ -274,9 +252,12 @@ class _BaseClient:
         return delay
 
     def __repr__(self) -> str:
-        where = "local backend" if self.is_local else "Venice"
-        auth = "api key set" if self._secret else ("wallet" if self._wallet else "no auth")
-        return f"{type(self).__name__}({where} at {self.base_url}, {auth})"
+        # getattr: a constructor that raised half-way still leaves an object to show
+        where = "local backend" if getattr(self, "_local", False) else "Venice"
+        secret, wallet = getattr(self, "_secret", None), getattr(self, "_wallet", None)
+        auth = "api key set" if secret else ("wallet" if wallet else "no auth")
+        url = getattr(self, "base_url", "(not configured)")
+        return f"{type(self).__name__}({where} at {url}, {auth})"
 
 
 def _lower_headers(response: httpx.Response) -> dict[str, str]:
@@ -293,7 +274,7 @@ def _header_safe(value: str, what: str) -> str:
     return value
 
 
-def _open_store(store: Any, mode: str | None) -> ResultStore | None:
+def _open_store(store: Any, mode: StoreMode | None) -> ResultStore | None:
     """``True``: the default location; a path: a store there; ``False``: none."""
     if store is False or mode == "off":
         return None
@@ -344,7 +325,10 @@ class Client(_BaseClient):
         )
 
     def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
-        return None if model is None else self._find_model(self.models("inpaint"), model)
+        checked = check_model_arg(model)  # a wrong type fails before models are fetched
+        if isinstance(checked, str):
+            return find_model(self.models("inpaint"), checked)
+        return checked
 
     def edit(
         self,
@@ -361,18 +345,8 @@ class Client(_BaseClient):
         fit: bool = False,
     ) -> EditResult:
         """Edit one image with a prompt (``POST /image/edit``)."""
-        prepared = _request.prepare_edit(
-            image,
-            prompt,
-            model=self._model(model),
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            output_format=output_format,
-            safe_mode=safe_mode,
-            enhance_prompt=enhance_prompt,
-            upload=upload,
-            fit=fit,
-        )
+        options = edit_options(locals())
+        prepared = _request.prepare_edit(image, prompt, model=self._model(model), **options)
         return self.send(prepared)
 
     def multi_edit(
@@ -391,26 +365,21 @@ class Client(_BaseClient):
         fit: bool = False,
     ) -> EditResult:
         """Edit a base image with mask/overlay/reference layers, or a ``LayerStack``."""
+        options = edit_options(locals())
         prepared = _request.prepare_multi_edit(
-            images,
-            prompt,
-            model=self._model(model),
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            quality=quality,
-            output_format=output_format,
-            safe_mode=safe_mode,
-            enhance_prompt=enhance_prompt,
-            upload=upload,
-            fit=fit,
+            images, prompt, model=self._model(model), **options
         )
         return self.send(prepared)
 
-    def remove_background(self, image: Any, *, upload: Upload = "json") -> EditResult:
-        """Cut out the subject: a PNG with alpha (``POST /image/background-remove``)."""
+    def remove_background(
+        self, image: Any, *, upload: Upload = "json", fit: bool = False
+    ) -> EditResult:
+        """Cut out the subject: a PNG with alpha (``POST /image/background-remove``).
+        ``fit=True`` shrinks an image over the pixel limit instead of refusing it."""
+        prepared = _request.prepare_background_remove(image, upload=upload, fit=fit)
         if self._local_unknown:  # this answer has no model name to show where it came from
             self.models()
-        return self.send(_request.prepare_background_remove(image, upload=upload))
+        return self.send(prepared)
 
     def send(
         self,
@@ -491,7 +460,10 @@ class AsyncClient(_BaseClient):
             )
 
     async def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
-        return None if model is None else self._find_model(await self.models("inpaint"), model)
+        checked = check_model_arg(model)  # a wrong type fails before models are fetched
+        if isinstance(checked, str):
+            return find_model(await self.models("inpaint"), checked)
+        return checked
 
     async def edit(
         self,
@@ -508,18 +480,8 @@ class AsyncClient(_BaseClient):
         fit: bool = False,
     ) -> EditResult:
         """Edit one image with a prompt (``POST /image/edit``)."""
-        prepared = _request.prepare_edit(
-            image,
-            prompt,
-            model=await self._model(model),
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            output_format=output_format,
-            safe_mode=safe_mode,
-            enhance_prompt=enhance_prompt,
-            upload=upload,
-            fit=fit,
-        )
+        options = edit_options(locals())
+        prepared = _request.prepare_edit(image, prompt, model=await self._model(model), **options)
         return await self.send(prepared)
 
     async def multi_edit(
@@ -538,26 +500,21 @@ class AsyncClient(_BaseClient):
         fit: bool = False,
     ) -> EditResult:
         """Edit a base image with mask/overlay/reference layers, or a ``LayerStack``."""
+        options = edit_options(locals())
         prepared = _request.prepare_multi_edit(
-            images,
-            prompt,
-            model=await self._model(model),
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            quality=quality,
-            output_format=output_format,
-            safe_mode=safe_mode,
-            enhance_prompt=enhance_prompt,
-            upload=upload,
-            fit=fit,
+            images, prompt, model=await self._model(model), **options
         )
         return await self.send(prepared)
 
-    async def remove_background(self, image: Any, *, upload: Upload = "json") -> EditResult:
-        """Cut out the subject: a PNG with alpha (``POST /image/background-remove``)."""
+    async def remove_background(
+        self, image: Any, *, upload: Upload = "json", fit: bool = False
+    ) -> EditResult:
+        """Cut out the subject: a PNG with alpha (``POST /image/background-remove``).
+        ``fit=True`` shrinks an image over the pixel limit instead of refusing it."""
+        prepared = _request.prepare_background_remove(image, upload=upload, fit=fit)
         if self._local_unknown:  # this answer has no model name to show where it came from
             await self.models()
-        return await self.send(_request.prepare_background_remove(image, upload=upload))
+        return await self.send(prepared)
 
     async def send(
         self,

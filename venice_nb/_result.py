@@ -28,6 +28,7 @@ from ._constants import (
     RESULT_HEADERS,
 )
 from ._errors import ValidationError
+from ._headers import header_int, header_number
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,13 +50,6 @@ class RateLimit:
     limit: int | None = None
     remaining: int | None = None
     reset: float | None = None
-
-
-def _number(value: str | None, kind: type = float) -> Any:
-    try:
-        return kind(float(value)) if value not in (None, "") else None
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -105,7 +99,7 @@ class EditResult:
 
     @property
     def balance_remaining(self) -> float | None:
-        return _number(self.headers.get(H_BALANCE_REMAINING))
+        return header_number(self.headers, H_BALANCE_REMAINING)
 
     @property
     def enhanced_prompt(self) -> str | None:
@@ -118,9 +112,9 @@ class EditResult:
         if self.from_store:
             return RateLimit()
         return RateLimit(
-            limit=_number(self.headers.get(H_RATELIMIT_LIMIT), int),
-            remaining=_number(self.headers.get(H_RATELIMIT_REMAINING), int),
-            reset=_number(self.headers.get(H_RATELIMIT_RESET)),
+            limit=header_int(self.headers, H_RATELIMIT_LIMIT),
+            remaining=header_int(self.headers, H_RATELIMIT_REMAINING),
+            reset=header_number(self.headers, H_RATELIMIT_RESET),
         )
 
     @property

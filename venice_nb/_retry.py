@@ -21,7 +21,8 @@ from ._constants import (
     MAX_RETRY_DELAY,
     RETRY_STATUSES,
 )
-from ._errors import APIConnectionError, APIStatusError, VeniceError, parse_retry_after
+from ._errors import APIConnectionError, APIStatusError, VeniceError
+from ._headers import header_number, parse_retry_after
 
 __all__ = ["FailureWindow", "retry_delay", "server_hint", "should_retry"]
 
@@ -32,10 +33,8 @@ def server_hint(error: VeniceError, now: float) -> float | None:
     hint = parse_retry_after(headers.get(H_RETRY_AFTER), now)
     if hint is not None or error.status != 429:
         return hint
-    try:
-        return max(0.0, float(headers[H_RATELIMIT_RESET]) - now)
-    except (KeyError, ValueError):
-        return None
+    reset = header_number(headers, H_RATELIMIT_RESET)
+    return None if reset is None else max(0.0, reset - now)
 
 
 def should_retry(error: VeniceError) -> bool:
