@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,24 +16,15 @@ from venice_nb._constants import H_RATELIMIT_LIMIT, H_RATELIMIT_REMAINING, H_RAT
 from venice_nb._experiment import ExperimentResults, estimate_experiment_async, experiment_async
 from venice_nb._pacer import _PACERS, _Pacer, _pacer_for
 
-from ._spec import SpecCheckingTransport
+from ._spec import SpecCheckingTransport, venice_price
 from .conftest import TEST_KEY, png_bytes, sample_path
 
 MASK = png_bytes((451, 300), (255,), "L")  # the cat sample's size; white = change everything
 REFERENCE = png_bytes((320, 240), (200, 30, 30))
-SNAPSHOT = Path(__file__).resolve().parents[2] / "shared" / "venice" / "models-snapshot.json"
 
 
-def _venice_price(model_id: str, *path: str) -> float:
-    """USD from Venice's public model snapshot, not from the package's own copy of it."""
-    node = {m["id"]: m for m in json.loads(SNAPSHOT.read_text())["data"]}[model_id]
-    for key in ("model_spec", "pricing", *path):
-        node = node[key]
-    return node["usd"]
-
-
-FIRERED = _venice_price("firered-image-edit", "inpaint")
-QWEN = _venice_price("qwen-image-2-edit", "inpaint")
+FIRERED = venice_price("firered-image-edit", "inpaint")
+QWEN = venice_price("qwen-image-2-edit", "inpaint")
 
 
 @contextlib.contextmanager
@@ -55,11 +44,11 @@ def _images_sent(backend: LocalBackend) -> int:
 
 # Cost estimates, against the prices in Venice's public model snapshot.
 def test_estimate_prices_resolution_quality_and_extra_images(backend):
-    gpt_price = _venice_price("gpt-image-2-edit", "quality", "2K", "high")
-    gpt_extra = _venice_price("gpt-image-2-edit", "inputImages", "additional")
-    grok_price = _venice_price("grok-imagine-edit", "resolutions", "1K")
-    grok_extra = _venice_price("grok-imagine-edit", "inputImages", "additional")
-    banana_4k = _venice_price("nano-banana-2-edit", "resolutions", "4K")
+    gpt_price = venice_price("gpt-image-2-edit", "quality", "2K", "high")
+    gpt_extra = venice_price("gpt-image-2-edit", "inputImages", "additional")
+    grok_price = venice_price("grok-imagine-edit", "resolutions", "1K")
+    grok_extra = venice_price("grok-imagine-edit", "inputImages", "additional")
+    banana_4k = venice_price("nano-banana-2-edit", "resolutions", "4K")
     with _client(backend) as client:
         gpt = vnb.estimate_experiment(
             sample_path(), "a red scarf", "gpt-image-2-edit",
@@ -192,7 +181,7 @@ def test_budget_stops_before_the_job_that_would_exceed_it(backend):
 def test_a_budget_that_runs_nothing_fails_before_sending(backend, budget):
     """Silently skipping every job would look like a run; on the local backend too, where
     nothing is charged, budgets count Venice prices."""
-    price = _venice_price("gpt-image-2-edit", "inpaint")  # 1K, default quality (high)
+    price = venice_price("gpt-image-2-edit", "inpaint")  # 1K, default quality (high)
     fraction = budget * price
     with _client(backend) as client:
         for call in (vnb.estimate_experiment, vnb.experiment):
@@ -415,7 +404,8 @@ def test_pacer_counts_requests_the_server_may_not_have_seen():
     # 5 answers first with remaining 8: the server counted 1, 5 and one more; 2..4 were out
     # when 5 was sent, so up to 2 of them are still to be counted: at most 6 more may start.
     pacer2.observe(5, _rate(8, 60.0, limit=11))
-    assert len(_drain(pacer2, 0.2)) <= 6
+    started = _drain(pacer2, 0.2)
+    assert 1 <= len(started) <= 6, "the window is not spent, but must not be overrun"
 
 
 def test_pacer_holds_after_a_429_and_returns_to_probing():

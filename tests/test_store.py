@@ -23,8 +23,8 @@ from venice_nb import _request
 from venice_nb._models import ModelInfo
 from venice_nb._store import STORE_ENV, StoredRecord, StoreWarning
 
+from ._spec import venice_price
 from .conftest import TEST_KEY, png_bytes, sample_path
-from .test_experiment import _venice_price
 
 LOCAL_FIRERED = ModelInfo(id="firered-image-edit", name="FireRed Edit (venice_nb local)",
                           type="inpaint", price_usd=0.04)
@@ -74,8 +74,8 @@ def test_every_fact_needed_is_indexed(backend, tmp_path):
     assert record.prompt == "a red scarf"
     assert record.params == {"quality": "low", "resolution": "1K"}
     assert list(record.input_images) == result.request["images"] and len(record.input_images) == 2
-    price = (_venice_price("gpt-image-2-edit", "quality", "1K", "low")
-             + _venice_price("gpt-image-2-edit", "inputImages", "additional"))  # 1 extra image
+    price = (venice_price("gpt-image-2-edit", "quality", "1K", "low")
+             + venice_price("gpt-image-2-edit", "inputImages", "additional"))  # 1 extra image
     assert record.estimated_cost == result.estimated_cost == pytest.approx(price)
     assert record.model_name.endswith(" (venice_nb local)") and record.is_local
     assert record.output_sha256 == hashlib.sha256(result.data).hexdigest()

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._constants import OUTPUT_FORMAT_ALIASES, OUTPUT_FORMATS, QUALITIES
-from ._params import EDIT_OPTIONS
+from ._params import EDIT_OPTIONS, Upload
 
 __all__ = ["main"]
 
@@ -134,7 +134,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ._client import Client
 
-    upload = "multipart" if getattr(args, "multipart", False) else "json"
+    upload: Upload = "multipart" if getattr(args, "multipart", False) else "json"
     with Client() as client:
         if args.command == "models":
             for m in client.models(type=args.type):

@@ -137,6 +137,14 @@ class _BaseClient:
             store = not on_this_machine or bool(os.environ.get(STORE_MODE_ENV))
         self.store = _open_store(store, store_mode)
 
+    def __reduce__(self) -> Any:
+        # Refused up front (not left to httpx's unpicklable parts), so no copy of the key can
+        # ever reach a pickle, whatever the transport.
+        raise TypeError(
+            f"a venice_nb {type(self).__name__} is not picklable (it holds the API key); "
+            "make a new client in each process"
+        )
+
     @property
     def is_local(self) -> bool:
         """True when the local venice_nb backend answers this client, not Venice."""
@@ -233,22 +241,19 @@ class _BaseClient:
             self._local = all(m.is_local for m in models)
         return list(models)
 
-    def _settle(
+    def _retry_delay(
         self,
-        outcome: object,
+        error: VeniceError,
         attempt: int,
         on_retry: Callable[[VeniceError, float], None] | None,
-    ) -> float | None:
-        """Free the failure-window slot; None when done, else the delay before the next try."""
-        self._window.release(failed=isinstance(outcome, VeniceError))
-        if not isinstance(outcome, VeniceError):
-            return None
-        if attempt >= self.max_retries or not should_retry(outcome):
-            raise outcome
-        delay = retry_delay(outcome, attempt)
-        log.info("venice_nb: %s; retrying in %.2fs", outcome.message, delay)
+    ) -> float:
+        """The delay before the next try, or ``error`` raised when it is not worth one."""
+        if attempt >= self.max_retries or not should_retry(error):
+            raise error
+        delay = retry_delay(error, attempt)
+        log.info("venice_nb: %s; retrying in %.2fs", error.message, delay)
         if on_retry is not None:
-            on_retry(outcome, delay)
+            on_retry(error, delay)
         return delay
 
     def __repr__(self) -> str:
@@ -296,6 +301,9 @@ def _transport_error(exc: httpx.HTTPError) -> VeniceError:
 
 class Client(_BaseClient):
     """Synchronous client. With no key it uses the local offline backend and says so."""
+
+    # How the client waits (retry backoff, failure window); tests swap in a recorder.
+    _sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def __init__(
         self, api_key: str | None = None, *, http_client: httpx.Client | None = None, **kwargs: Any
@@ -405,7 +413,7 @@ class Client(_BaseClient):
         """One request with retries, paced by the failure window."""
         for attempt in range(self.max_retries + 1):
             while (wait := self._window.reserve()) > 0:
-                time.sleep(wait)
+                self._sleep(wait)
             start = time.monotonic()
             try:
                 outcome = finish(call(), time.monotonic() - start)
@@ -414,15 +422,18 @@ class Client(_BaseClient):
             except BaseException:
                 self._window.release(failed=False)
                 raise
-            delay = self._settle(outcome, attempt, on_retry)
-            if delay is None:
-                return outcome  # type: ignore[return-value]
-            time.sleep(delay)
+            self._window.release(failed=isinstance(outcome, VeniceError))
+            if not isinstance(outcome, VeniceError):
+                return outcome
+            self._sleep(self._retry_delay(outcome, attempt, on_retry))
         raise AssertionError("unreachable")
 
 
 class AsyncClient(_BaseClient):
     """The asyncio twin of ``Client``: same arguments, same results, ``await`` each call."""
+
+    # How the client waits (retry backoff, failure window); tests swap in a recorder.
+    _sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
 
     def __init__(
         self,
@@ -540,7 +551,7 @@ class AsyncClient(_BaseClient):
         """One request with retries, paced by the failure window (the async twin)."""
         for attempt in range(self.max_retries + 1):
             while (wait := self._window.reserve()) > 0:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
             start = time.monotonic()
             try:
                 response = await call()
@@ -552,8 +563,8 @@ class AsyncClient(_BaseClient):
             except BaseException:  # cancelled: free the slot, count nothing
                 self._window.release(failed=False)
                 raise
-            delay = self._settle(outcome, attempt, on_retry)
-            if delay is None:
-                return outcome  # type: ignore[return-value]
-            await asyncio.sleep(delay)
+            self._window.release(failed=isinstance(outcome, VeniceError))
+            if not isinstance(outcome, VeniceError):
+                return outcome
+            await self._sleep(self._retry_delay(outcome, attempt, on_retry))
         raise AssertionError("unreachable")

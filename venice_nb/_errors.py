@@ -67,8 +67,11 @@ class VeniceError(Exception):
         return f"{type(self).__name__}({self._text()!r})"
 
 
-class ValidationError(VeniceError, ValueError):
-    """Raised before any request is sent: the input cannot succeed, so no money is spent."""
+class ValidationError(VeniceError, ValueError, TypeError):
+    """Raised before any request is sent: the input cannot succeed, so no money is spent.
+
+    Also a ``ValueError`` and a ``TypeError``, so code that catches either for a bad argument
+    (of the wrong value or the wrong type) keeps working."""
 
     def __init__(
         self, message: str, *, action: str | None = None, field: str | None = None
@@ -198,7 +201,7 @@ class GatewayTimeoutError(APIStatusError):
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
-    cls.status: cls  # type: ignore[misc]
+    cls.status: cls
     for cls in (
         BadRequestError,
         AuthenticationError,

@@ -298,19 +298,19 @@ async def _planned(
             "both client= and store= given",
             action="pass store= to the client instead: Client(store=...)",
         )
-    owned = client is None
+    owned = None
     if client is None:
         from ._client import AsyncClient
 
-        client = AsyncClient(store=store)
+        client = owned = AsyncClient(store=store)
     try:
         infos = await _models_async(client) if _needs_models(models) else None
         jobs = _plan(images, prompts, models, masks, params, _model_finder(client, infos),
                      client.store, budget, is_local=client.is_local)
         yield client, jobs
     finally:
-        if owned:
-            await client.aclose()
+        if owned is not None:
+            await owned.aclose()
 
 
 def _loop_running() -> bool:
@@ -517,8 +517,9 @@ async def _run(jobs: list[_Job], client: Any, pacer: _Pacer, budget: float | Non
 
     async def run(pos: int, job: _Job) -> None:
         nonlocal spent
-        base = dict(index=job.index, image=job.image, mask=job.mask, prompt=job.prompt,
-                    model=job.model, estimated_cost=job.estimated_cost)
+        base: dict[str, Any] = dict(index=job.index, image=job.image, mask=job.mask,
+                                    prompt=job.prompt, model=job.model,
+                                    estimated_cost=job.estimated_cost)
         async with slots:
             # Asked now, not at planning: a stored answer is free and needs no pacing.
             free = store is not None and (

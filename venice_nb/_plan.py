@@ -106,6 +106,7 @@ class CostEstimate:
 
 def _labelled(values: Any, kind: str, *, allow_none: bool = False) -> list[tuple[str | None, Any]]:
     """``[(label, value)]`` from one value, a sequence or a ``{label: value}`` mapping."""
+    items: list[tuple[str | None, Any]]
     if isinstance(values, Mapping):
         items = [(str(k), v) for k, v in values.items()]
     elif isinstance(values, (list, tuple)):
@@ -115,7 +116,7 @@ def _labelled(values: Any, kind: str, *, allow_none: bool = False) -> list[tuple
     if not items:
         raise ValidationError(f"no {kind}s given", action=f"pass at least one {kind}", field=kind)
     seen: dict[str | None, int] = {}
-    out = []
+    out: list[tuple[str | None, Any]] = []
     for label, value in items:
         if value is None and not allow_none:
             raise ValidationError(f"a {kind} is None", action=f"remove it from the {kind}s")
@@ -177,7 +178,7 @@ def _normalised(items: list[tuple[str | None, Any]], fit: bool) -> list[tuple[st
         payload = load_image(value, fit=fit)
         return payload.url if payload.url is not None else payload.data
 
-    out = []
+    out: list[tuple[str | None, Any]] = []
     for label, value in items:
         if isinstance(value, (list, tuple)):
             out.append((label, tuple(load(v) for v in value)))

@@ -11,6 +11,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from ._constants import (
     FAILURE_BLOCK_COUNT,
@@ -60,16 +61,22 @@ def retry_delay(error: VeniceError, attempt: int, *, rng: random.Random | None =
 class FailureWindow:
     """Counts failures in a sliding window; ``reserve`` says how long to wait before sending."""
 
-    def __init__(self, limit: int = FAILURE_BLOCK_COUNT, window: float = FAILURE_BLOCK_WINDOW):
+    def __init__(
+        self,
+        limit: int = FAILURE_BLOCK_COUNT,
+        window: float = FAILURE_BLOCK_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.window = window
+        self._clock = clock
         self._failures: deque[float] = deque()
         self._in_flight = 0
         self._lock = threading.Lock()
 
     def reserve(self, now: float | None = None) -> float:
         """0.0 and a slot taken, or the seconds to wait before asking again."""
-        now = time.monotonic() if now is None else now
+        now = self._clock() if now is None else now
         with self._lock:
             while self._failures and self._failures[0] <= now - self.window:
                 self._failures.popleft()
@@ -84,7 +91,7 @@ class FailureWindow:
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
             if failed:
-                self._failures.append(time.monotonic() if now is None else now)
+                self._failures.append(self._clock() if now is None else now)
 
     @property
     def recent_failures(self) -> int:

@@ -284,7 +284,7 @@ class ResultStore:
         data = None
         if row is not None:
             data = _read_checked(self.root / row["output_file"], row["output_sha256"])
-        if data is None:
+        if row is None or data is None:
             if self._mode == "replay":
                 raise ReplayMissError(self._miss_message(prepared, is_local, row is not None))
             return None
@@ -416,7 +416,8 @@ class ResultStore:
         case-insensitive substring; ``since``/``until`` take a datetime (naive = local time), a
         date, an ISO string, a Unix timestamp or a timedelta (that long ago).
         """
-        where, args = [], []
+        where: list[str] = []
+        args: list[str | float] = []
         if model is not None:
             where.append("(model = ? OR model_id = ?)")
             args += [model, model]
@@ -581,7 +582,7 @@ class ResultStore:
         return {"root": self.root, "mode": self._mode, "timeout": self.timeout}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["root"], mode=state["mode"], timeout=state["timeout"])  # type: ignore[misc]
+        ResultStore.__init__(self, state["root"], mode=state["mode"], timeout=state["timeout"])
 
     # SQLite plumbing.
     def _connection(self) -> sqlite3.Connection:
@@ -664,7 +665,8 @@ class ResultStore:
 
     def _row(self, fingerprint: str, is_local: bool | None = None) -> sqlite3.Row | None:
         """The row from that backend (None: the newest from either)."""
-        sql, args = "SELECT * FROM results WHERE fingerprint = ?", [fingerprint]
+        sql = "SELECT * FROM results WHERE fingerprint = ?"
+        args: list[str | int] = [fingerprint]
         if is_local is not None:
             sql += " AND is_local = ?"
             args.append(int(is_local))

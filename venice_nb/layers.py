@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from . import _guards as guards
 from . import masks as _masks
 from ._errors import ValidationError
-from ._images import to_pil
+from ._images import DECODE_LIMIT_PIXELS, to_pil
 
 if TYPE_CHECKING:
     from ._models import ModelInfo
@@ -123,15 +124,17 @@ class LayerStack:
         h, w = self.shape
         mh, mw = m.shape
         if abs((mw / mh) / (w / h) - 1) > _ASPECT_TOLERANCE:
-            raise ValueError(
+            raise ValidationError(
                 f"the mask is {mw}x{mh} but the base is {w}x{h}: their aspect ratios differ, "
-                f"so resizing would distort it. Build the mask at the base size, e.g. "
-                f"masks.rect(stack.shape, box)"
+                "so resizing would distort it",
+                action="build the mask at the base size, e.g. masks.rect(stack.shape, box)",
+                field="mask",
             )
         if not m.any():
-            raise ValueError(
-                "the mask selects nothing (all black), so the edit could change nothing; "
-                "white (255) marks what the model should change"
+            raise ValidationError(
+                "the mask selects nothing (all black), so the edit could change nothing",
+                action="paint white (255) where the model should change the image",
+                field="mask",
             )
         m = _masks.resize_to(m, (h, w))
         self._layers.append(Layer("mask", _masks.to_image(m), source_size=(mw, mh)))
@@ -147,14 +150,22 @@ class LayerStack:
         as an overlay.
         """
         img = to_pil(image).convert("RGBA")
-        op = _unit(opacity, "opacity")
+        op = guards.fraction(opacity, "opacity")
         if op == 0:
-            raise ValueError("opacity 0 makes the overlay invisible; use a value in (0, 1]")
-        factor = _positive(scale, "scale")
+            raise ValidationError(
+                "opacity 0 makes the overlay invisible", action="use a value in (0, 1]",
+                field="opacity",
+            )
+        factor = guards.positive(scale, "scale")
         if factor != 1:
             size = (max(1, round(img.width * factor)), max(1, round(img.height * factor)))
+            if size[0] * size[1] > DECODE_LIMIT_PIXELS:
+                raise ValidationError(
+                    f"scale={scale!r} makes the overlay {size[0]}x{size[1]} pixels",
+                    action="use a scale that keeps it near the base's size", field="scale",
+                )
             img = img.resize(size, Image.Resampling.LANCZOS)
-        x, y = (round(_masks._number(v, "position")) for v in _pair(position))
+        x, y = (round(guards.number(v, "position")) for v in _pair(position))
         if op < 1:
             img.putalpha(img.getchannel("A").point([round(v * op) for v in range(256)]))
         canvas = Image.new("RGBA", self._base.size, (0, 0, 0, 0))
@@ -162,16 +173,18 @@ class LayerStack:
         low, high = canvas.getchannel("A").getextrema()
         w, h = self._base.size
         if high == 0:
-            raise ValueError(
+            raise ValidationError(
                 f"the {img.width}x{img.height} overlay at {(x, y)} is not visible on the "
-                f"{w}x{h} base (outside it, or fully transparent); position is its top-left "
-                "corner (x, y) in base pixels"
+                f"{w}x{h} base (outside it, or fully transparent)",
+                action="position is its top-left corner (x, y) in base pixels: move it inside",
+                field="position",
             )
         if low == 255:
-            raise ValueError(
+            raise ValidationError(
                 f"the overlay covers the whole {w}x{h} base with no transparency, so it cannot "
-                "be told apart from a reference image; make it the base instead, or use "
-                "opacity < 1"
+                "be told apart from a reference image",
+                action="make it the base instead, or use opacity < 1",
+                field="image",
             )
         self._layers.append(
             Layer("overlay", canvas, position=(x, y), opacity=op, source_size=img.size)
@@ -268,21 +281,10 @@ def _label_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _unit(v: Any, what: str) -> float:
-    x = _masks._number(v, what)
-    if not 0 <= x <= 1:
-        raise ValueError(f"{what} must be between 0 and 1; got {v!r}")
-    return x
-
-
-def _positive(v: Any, what: str) -> float:
-    x = _masks._number(v, what)
-    if x <= 0:
-        raise ValueError(f"{what} must be > 0; got {v!r}")
-    return x
-
-
 def _pair(v: Any) -> tuple[Any, Any]:
     if not isinstance(v, (tuple, list)) or len(v) != 2:
-        raise ValueError(f"position must be (x, y), the overlay's top-left corner; got {v!r}")
+        raise ValidationError(
+            f"position must be (x, y), the overlay's top-left corner; got {v!r:.60}",
+            action="pass two numbers in base pixels, e.g. (40, 120)", field="position",
+        )
     return v[0], v[1]

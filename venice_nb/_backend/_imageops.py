@@ -124,8 +124,8 @@ def as_mask(img: Image.Image) -> Region:
 
 def mean_colour(img: Image.Image) -> tuple[int, int, int]:
     small = img.convert("RGB").resize((1, 1), Image.Resampling.BOX)
-    r, g, b = small.getpixel((0, 0))  # type: ignore[misc]
-    return int(r), int(g), int(b)
+    r, g, b = small.tobytes()  # one RGB pixel: three bytes
+    return r, g, b
 
 
 def composite_overlays(rgb: Image.Image, overlays: Sequence[Image.Image]) -> Image.Image:
@@ -171,7 +171,9 @@ def _radial(size: tuple[int, int], strength: float) -> Image.Image:
     return small.resize(size, Image.Resampling.BILINEAR)
 
 
-def _matrix(m: np.ndarray, offset: Sequence[float] = (0.0, 0.0, 0.0)) -> tuple[float, ...]:
+def _matrix(
+    m: np.ndarray, offset: Sequence[float] | np.ndarray = (0.0, 0.0, 0.0)
+) -> tuple[float, ...]:
     rows = [(*m[i].tolist(), float(offset[i])) for i in range(3)]
     return tuple(v for row in rows for v in row)
 
