@@ -103,7 +103,12 @@ def samples() -> tuple[str, ...]:
 def sample(name: str) -> Path:
     """Path of a bundled sample photo, so notebooks and tests need no download."""
     folder = Path(__file__).parent / "_data" / "samples"
-    matches = sorted(folder.glob(f"{name}.*"))
-    if name not in _SAMPLES or not matches:
-        raise ValueError(f"no sample named {name!r}; choose one of {', '.join(_SAMPLES)}")
+    matches = sorted(folder.glob(f"{name}.*")) if name in _SAMPLES else []
+    if not matches:
+        from ._errors import ValidationError
+
+        raise ValidationError(
+            f"no sample named {name!r:.40}", action=f"use one of {', '.join(_SAMPLES)}",
+            field="name",
+        )
     return matches[0]

@@ -209,7 +209,7 @@ def _array_to_pil(arr: np.ndarray, field: str = "image") -> Image.Image:
     if arr.dtype == bool:
         arr = arr.astype(np.uint8) * 255
     elif np.issubdtype(arr.dtype, np.floating):
-        if np.nanmin(arr) < 0.0 or np.nanmax(arr) > 1.0 or np.isnan(arr).any():
+        if np.isnan(arr).any() or arr.min() < 0.0 or arr.max() > 1.0:
             raise ValidationError(
                 f"{field}: float image values must lie in [0, 1]",
                 action="scale it (e.g. arr / 255) or convert to uint8",

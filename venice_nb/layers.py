@@ -107,9 +107,11 @@ class LayerStack:
         return iter(self._layers)
 
     def __repr__(self) -> str:
-        w, h = self._base.size
-        parts = ", ".join(layer.describe() for layer in self._layers)
-        return f"LayerStack(base {w}x{h} {self._base.mode}, layers=[{parts}])"
+        base = getattr(self, "_base", None)  # None: the constructor raised half-way
+        if base is None:
+            return "LayerStack(no base)"
+        parts = ", ".join(layer.describe() for layer in getattr(self, "_layers", ()))
+        return f"LayerStack(base {base.width}x{base.height} {base.mode}, layers=[{parts}])"
 
     # ---- building --------------------------------------------------------------------------
 
