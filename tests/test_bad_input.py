@@ -258,6 +258,8 @@ def _constructor_cases() -> st.SearchStrategy[Case]:
         "max_retries": st.one_of(st.integers(max_value=-1), st.floats(), st.booleans(),
                                  st.text(max_size=3)),
         "wallet_header": _not_in(("SIGN-IN-WITH-X", "X-Sign-In-With-X")),
+        "store": JUNK.filter(lambda v: not isinstance(v, (bool, str)) and v is not None),
+        "store_mode": _not_in(("off", "use", "refresh", "replay")),
     }
     return st.sampled_from(sorted(bad)).flatmap(lambda n: bad[n].map(lambda v: make(n, v)))
 
@@ -338,7 +340,16 @@ def _experiment_cases() -> st.SearchStrategy[Case]:
     )
 
 
+def _method_cases() -> st.SearchStrategy[Case]:
+    return st.one_of(
+        st.one_of(JUNK, st.just("")).filter(lambda v: not isinstance(v, str) or not v)
+        .flatmap(lambda v: _client_case("models", v)),
+        st.one_of(JUNK, st.text(max_size=5)).flatmap(lambda v: _client_case("send", v)),
+    )
+
+
 BAD_CASES = st.one_of(
+    _method_cases(),
     BAD_IMAGES.flatmap(lambda v: _client_case("edit", v, "a prompt")),
     BAD_PROMPTS.flatmap(lambda v: _client_case("edit", GOOD_PNG, v, model=MODEL)),
     _option_cases(),
@@ -554,6 +565,13 @@ def test_repr_is_safe_on_half_built_objects() -> None:
     for cls in (vnb.Client, vnb.AsyncClient, vnb.LayerStack):
         half = cls.__new__(cls)
         assert cls.__name__ in repr(half)
+
+
+def test_saving_a_result_needs_a_path(harness: Harness) -> None:
+    result = harness.client.edit(GOOD_PNG, "blur")
+    with pytest.raises(vnb.ValidationError, match="not a file path") as info:
+        result.save(123)
+    assert info.value.action
 
 
 def test_an_unknown_sample_is_a_validation_error() -> None:

@@ -30,6 +30,7 @@ from ._constants import (
     SIWX_HEADER,
     SIWX_LEGACY_HEADER,
     STORE_MODE_ENV,
+    STORE_MODES,
 )
 from ._errors import (
     APIConnectionError,
@@ -195,6 +196,13 @@ class _BaseClient:
     def _lookup_store(self, prepared: PreparedRequest) -> EditResult | None:
         """A stored answer from the same kind of backend (a simulated edit never stands in for
         a paid one, nor the reverse)."""
+        if not isinstance(prepared, PreparedRequest):
+            raise ValidationError(
+                f"send() takes a prepared request, not a {type(prepared).__name__}",
+                action="call client.edit(...) / multi_edit(...), or pass what "
+                "venice_nb._request.prepare_edit(...) returns",
+                field="prepared",
+            )
         if self.store is None:
             return None
         return self.store.lookup(prepared, is_local=self.is_local)
@@ -210,6 +218,18 @@ class _BaseClient:
             "params": {"type": type},
             "headers": self._headers(),
         }
+
+    def _known_models(self, type: str, refresh: bool) -> list[ModelInfo] | None:
+        """The models this client already has (or its replay-only store holds), else None."""
+        if not isinstance(type, str) or not type:
+            raise ValidationError(
+                f"type={type!r:.40} is not a model type",
+                action="use a type such as 'inpaint' (edit models), the default",
+                field="type",
+            )
+        if not refresh and type in self._models:
+            return list(self._models[type])
+        return self._replayed_models(type)
 
     def _replayed_models(self, type: str) -> list[ModelInfo] | None:
         """In replay-only mode the store's copy of the model list: replay sends nothing."""
@@ -281,9 +301,18 @@ def _header_safe(value: str, what: str) -> str:
 
 def _open_store(store: Any, mode: StoreMode | None) -> ResultStore | None:
     """``True``: the default location; a path: a store there; ``False``: none."""
+    from ._store import ResultStore, default_store_path
+
+    if mode is not None:
+        guards.choice(mode, "store_mode", STORE_MODES)
+    if not isinstance(store, (ResultStore, bool, str, os.PathLike)):
+        raise ValidationError(
+            f"store={store!r:.60} is not a store",
+            action="pass True (the default folder), a folder path, a ResultStore or False",
+            field="store",
+        )
     if store is False or mode == "off":
         return None
-    from ._store import ResultStore, default_store_path
 
     if isinstance(store, ResultStore):
         return store
@@ -322,11 +351,9 @@ class Client(_BaseClient):
 
     def models(self, type: str = "inpaint", *, refresh: bool = False) -> list[ModelInfo]:
         """Models of one type from ``GET /models``, fetched once per client."""
-        if not refresh and type in self._models:
-            return list(self._models[type])
-        replayed = self._replayed_models(type)
-        if replayed is not None:
-            return replayed
+        known = self._known_models(type, refresh)
+        if known is not None:
+            return known
         return self._with_retries(
             lambda: self._http.get(**self._models_get_kwargs(type)),
             lambda response, _elapsed: self._models_response(type, response),
@@ -460,11 +487,9 @@ class AsyncClient(_BaseClient):
         if self._models_lock is None:
             self._models_lock = asyncio.Lock()
         async with self._models_lock:
-            if not refresh and type in self._models:
-                return list(self._models[type])
-            replayed = self._replayed_models(type)
-            if replayed is not None:
-                return replayed
+            known = self._known_models(type, refresh)
+            if known is not None:
+                return known
             return await self._with_retries(
                 lambda: self._http.get(**self._models_get_kwargs(type)),
                 lambda response, _elapsed: self._models_response(type, response),

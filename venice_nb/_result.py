@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -159,6 +160,11 @@ class EditResult:
         one is added); another image suffix converts, flattening transparency for JPEG."""
         from PIL import Image
 
+        if not isinstance(path, (str, os.PathLike)):
+            raise ValidationError(
+                f"path={path!r:.60} is not a file path",
+                action="give a file name, e.g. 'edit.png'", field="path",
+            )
         path = Path(path).expanduser()
         if path.is_dir():
             raise ValidationError(
