@@ -31,13 +31,16 @@ def _shown(value: Any) -> str:
     return f"{value!r:.60}"
 
 
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def number(value: Any, name: str) -> float:
     """A finite real number (ints, floats, numpy scalars), as a float."""
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or not math.isfinite(float(value))
-    ):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not _finite(value):
         raise ValidationError(
             f"{name} must be a finite number; got {_shown(value)}",
             action=f"pass {name} as an int or float (no NaN or infinity)",
