@@ -468,6 +468,19 @@ def test_wrong_types_name_the_argument(harness: Harness, kind: str, kwargs: dict
     _refused(harness, lambda: harness.run(kind, "edit", GOOD_PNG, "x", **kwargs), match, field)
 
 
+@pytest.mark.parametrize(
+    "kwargs", [{"prompt": " "}, {"upload": "ftp"}, {"safe_mode": "yes"}, {"fit": 1}]
+)
+def test_a_bad_call_fetches_no_model_list_either(backend: vnb.LocalBackend,
+                                                 kwargs: dict[str, Any]) -> None:
+    """A cold client judges what needs no model before it asks for the model list."""
+    call = {"prompt": "x", **kwargs}
+    cold = vnb.Client(TEST_KEY, base_url=backend.url, store=False)
+    with cold, pytest.raises(vnb.ValidationError):
+        cold.edit(GOOD_PNG, call.pop("prompt"), model=MODEL, **call)
+    assert backend.stats.requests == 0
+
+
 def test_aspect_ratio_advice_lists_each_choice_once(harness: Harness) -> None:
     err = _refused(harness, lambda: harness.client.edit(GOOD_PNG, "x", model="gpt-image-2-edit",
                                                         aspect_ratio="16:9"), "16:9")

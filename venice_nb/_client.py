@@ -381,6 +381,7 @@ class Client(_BaseClient):
     ) -> EditResult:
         """Edit one image with a prompt (``POST /image/edit``)."""
         options = edit_options(locals())
+        _request.precheck(prompt, options)  # before the model list is fetched
         prepared = _request.prepare_edit(image, prompt, model=self._model(model), **options)
         return self.send(prepared)
 
@@ -401,6 +402,7 @@ class Client(_BaseClient):
     ) -> EditResult:
         """Edit a base image with mask/overlay/reference layers, or a ``LayerStack``."""
         options = edit_options(locals())
+        _request.precheck(prompt, options)  # before the model list is fetched
         prepared = _request.prepare_multi_edit(
             images, prompt, model=self._model(model), **options
         )
@@ -517,6 +519,7 @@ class AsyncClient(_BaseClient):
     ) -> EditResult:
         """Edit one image with a prompt (``POST /image/edit``)."""
         options = edit_options(locals())
+        _request.precheck(prompt, options)  # before the model list is fetched
         prepared = _request.prepare_edit(image, prompt, model=await self._model(model), **options)
         return await self.send(prepared)
 
@@ -537,6 +540,7 @@ class AsyncClient(_BaseClient):
     ) -> EditResult:
         """Edit a base image with mask/overlay/reference layers, or a ``LayerStack``."""
         options = edit_options(locals())
+        _request.precheck(prompt, options)  # before the model list is fetched
         prepared = _request.prepare_multi_edit(
             images, prompt, model=await self._model(model), **options
         )

@@ -31,11 +31,12 @@ from ._params import Upload, edit_options
 
 __all__ = [
     "PreparedRequest",
-    "Upload",
+    "precheck",
     "prepare_background_remove",
     "prepare_edit",
     "prepare_multi_edit",
 ]
+
 
 @dataclass(frozen=True)
 class PreparedRequest:
@@ -276,6 +277,14 @@ def prepare_multi_edit(
 ) -> PreparedRequest:
     """``POST /image/multi-edit``: base image first, then layers; sends ``modelId``."""
     return _prepare(MULTI_EDIT_PATH, images, prompt, model, edit_options(locals()))
+
+
+def precheck(prompt: Any, options: Mapping[str, Any]) -> None:
+    """The checks that need no model and no image: a client runs them before it fetches the
+    model list, so a bad call sends nothing at all."""
+    _check_upload(options.get("upload", "json"))
+    _check_fit(options.get("fit", False))
+    _edit_params(prompt, None, options)
 
 
 def _image_list(images: Any, model: ModelInfo | None) -> list[Any]:
