@@ -13,9 +13,6 @@ import hashlib
 import io
 import os
 import re
-import struct
-import warnings
-import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +21,7 @@ from urllib.parse import urlsplit
 
 from ._constants import ACCEPTED_INPUT_MIME, MAX_IMAGE_BYTES, MAX_PIXELS, MIN_PIXELS
 from ._errors import ValidationError
+from ._probe import open_header, orientation, sniff_mime, unreadable, why_incomplete
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,7 +32,6 @@ ImageInput = Union[
 ]
 
 __all__ = [
-    "DECODE_LIMIT_PIXELS",
     "ImageInput",
     "ImagePayload",
     "check_url",
@@ -43,26 +40,9 @@ __all__ = [
     "to_pil",
 ]
 
-# Above this an image is refused before decoding, even with fit=True: twice Venice's limit is
-# a 50 Mpx camera photo (fit shrinks it), while a bomb would need gigabytes to decode.
-DECODE_LIMIT_PIXELS = 2 * MAX_PIXELS
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-)
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-_ORIENTATION_TAG = 0x0112
-
-
-def _sniff_mime(data: bytes) -> str | None:
-    for magic, mime in _MAGIC:
-        if data.startswith(magic):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 @dataclass(frozen=True)
@@ -225,136 +205,6 @@ def _array_to_pil(arr: np.ndarray, field: str = "image") -> Image.Image:
     return Image.fromarray(np.array(arr, copy=True, order="C"))  # never a view of the caller's
 
 
-def _unreadable(field: str, what: str) -> ValidationError:
-    return ValidationError(
-        f"{field}: unreadable image data ({what})",
-        action="check the file is a complete PNG, JPEG or WebP image (re-save it if unsure)",
-        field=field,
-    )
-
-
-def _too_large_to_decode(field: str, size: tuple[int, int] | None) -> ValidationError:
-    dims = f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels: " if size else ""
-    return ValidationError(
-        f"{field} is {dims}far more pixels than Venice accepts ({MAX_PIXELS:,}), too many to "
-        "decode safely",
-        action="downscale it with an image editor before passing it in",
-        field=field,
-    )
-
-
-def _open(data: bytes, field: str) -> Image.Image:
-    """Open without decoding: format, size and header metadata only."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with warnings.catch_warnings():  # the size is checked below, with a clearer message
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError:
-        raise _too_large_to_decode(field, None) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise _unreadable(field, f"{type(exc).__name__}, {len(data):,} bytes") from None
-    w, h = img.size
-    if w * h > DECODE_LIMIT_PIXELS:
-        raise _too_large_to_decode(field, (w, h))
-    if w * h == 0:
-        raise _unreadable(field, f"the header says {w}x{h}")
-    return img
-
-
-def _orientation(img: Image.Image) -> int:
-    """EXIF orientation from the header alone (Pillow's PNG ``getexif`` would decode every
-    pixel to look for a late eXIf chunk; the PNG spec puts it before the image data)."""
-    from PIL import Image
-
-    try:
-        if img.format == "PNG":
-            raw = img.info.get("exif")
-            if not raw:
-                return 1
-            exif = Image.Exif()
-            exif.load(raw)
-        else:
-            exif = img.getexif()
-        value = exif.get(_ORIENTATION_TAG, 1)
-    except (OSError, ValueError, SyntaxError, struct.error):
-        return 1  # unreadable EXIF: show the image as stored
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
-
-
-_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
-_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
-          (0, 1, 1, 2))  # fmt: skip
-_INFLATE_STEP = 1 << 20
-
-
-def _png_complete(data: bytes) -> str | None:
-    """Why a PNG cannot be decoded in full, or None. Walks the chunks and inflates the image
-    data in 1 MB steps, counting bytes instead of keeping pixels: bounded memory, no decode."""
-    pos, idat = 8, zlib.decompressobj()
-    width = height = expected = produced = 0
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        if len(body) < length or pos + 12 + length > len(data):
-            return f"the {kind.decode('latin-1')!r} chunk is cut off"
-        if kind == b"IHDR" and length >= 13:
-            width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body[:13])
-            bits = depth * _PNG_CHANNELS.get(color, 4)
-            passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
-            for x0, y0, dx, dy in passes:
-                cols, rows = -(-(width - x0) // dx), -(-(height - y0) // dy)
-                if cols > 0 and rows > 0:
-                    expected += rows * (1 + -(-cols * bits // 8))
-        elif kind == b"IDAT" and produced <= expected:  # past that, more data proves nothing
-            try:
-                chunk = idat.decompress(body, _INFLATE_STEP)
-                produced += len(chunk)
-                while idat.unconsumed_tail and produced <= expected:
-                    produced += len(idat.decompress(idat.unconsumed_tail, _INFLATE_STEP))
-            except zlib.error:
-                return "its compressed pixel data is corrupt"
-        elif kind == b"IEND":
-            if produced < expected:
-                return (
-                    f"its header says {width}x{height} but the pixel data covers less "
-                    f"({produced:,} of {expected:,} bytes)"
-                )
-            return None
-        pos += 12 + length
-    return "it ends before the IEND chunk (truncated)"
-
-
-def _jpeg_complete(data: bytes) -> str | None:
-    """Why a JPEG is cut short, or None: walk the header segments to the scan, then look for
-    the end-of-image marker (entropy-coded data never contains one)."""
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            return None  # a layout this walk does not know: no opinion (Pillow opened it)
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
-            pos += 2
-            continue
-        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
-        if marker == 0xDA:  # start of scan: the rest is pixel data, ended by EOI
-            return None if data.find(b"\xff\xd9", pos + 2 + length) >= 0 else "it is truncated"
-        pos += 2 + length
-    return "it is truncated before its pixel data"
-
-
-def _webp_complete(data: bytes) -> str | None:
-    size = int.from_bytes(data[4:8], "little") + 8
-    return None if len(data) >= size else f"it is truncated ({len(data):,} of {size:,} bytes)"
-
-
-_COMPLETE = {"image/png": _png_complete, "image/jpeg": _jpeg_complete, "image/webp": _webp_complete}
-
-
 def to_pil(obj: Any, field: str = "image") -> Image.Image:
     """Decode any supported input into an upright PIL image (URLs are not fetched)."""
     from PIL import Image, ImageOps
@@ -368,12 +218,12 @@ def to_pil(obj: Any, field: str = "image") -> Image.Image:
     src = _read_source(obj, field)
     if isinstance(src, Image.Image):
         return src
-    img = _open(src, field)
+    img = open_header(src, field)
     try:
         img.load()
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise _unreadable(field, type(exc).__name__) from None
-    return ImageOps.exif_transpose(img) if _orientation(img) != 1 else img
+        raise unreadable(field, type(exc).__name__) from None
+    return ImageOps.exif_transpose(img) if orientation(img) != 1 else img
 
 
 def _encode(img: Image.Image, fmt: str) -> bytes:
@@ -427,16 +277,16 @@ def load_image(
     if isinstance(src, Image.Image):
         img, data, mime = src, None, None
     else:
-        data, mime = src, _sniff_mime(src)
-        img = _open(src, field)
-        orientation = _orientation(img)
-        if mime in _COMPLETE:
-            problem = _COMPLETE[mime](src)
+        data, mime = src, sniff_mime(src)
+        img = open_header(src, field)
+        turned = orientation(img)
+        if mime is not None:
+            problem = why_incomplete(mime, src)
             if problem:
-                raise _unreadable(field, f"{img.format}: {problem}")
-        if mime not in ACCEPTED_INPUT_MIME or orientation != 1:
+                raise unreadable(field, f"{img.format}: {problem}")
+        if mime not in ACCEPTED_INPUT_MIME or turned != 1:
             actions.append(
-                "applied EXIF orientation" if orientation != 1
+                "applied EXIF orientation" if turned != 1
                 else f"re-encoded {img.format or 'image'} as PNG"
             )
             data = mime = None
@@ -480,9 +330,9 @@ def _loaded(img: Image.Image, field: str) -> Image.Image:
     """Decoded pixels, upright."""
     from PIL import ImageOps
 
-    orientation = _orientation(img)
+    turned = orientation(img)
     try:
         img.load()
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise _unreadable(field, type(exc).__name__) from None
-    return ImageOps.exif_transpose(img) if orientation != 1 else img
+        raise unreadable(field, type(exc).__name__) from None
+    return ImageOps.exif_transpose(img) if turned != 1 else img

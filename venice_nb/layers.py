@@ -25,7 +25,8 @@ from PIL import Image, ImageDraw, ImageFont
 from . import _guards as guards
 from . import masks as _masks
 from ._errors import ValidationError
-from ._images import DECODE_LIMIT_PIXELS, to_pil
+from ._images import to_pil
+from ._probe import DECODE_LIMIT_PIXELS
 
 if TYPE_CHECKING:
     from ._models import ModelInfo
@@ -125,17 +126,17 @@ class LayerStack:
         m = _masks.as_mask(mask)
         h, w = self.shape
         mh, mw = m.shape
+        if not m.any():  # also an empty (0-pixel) mask
+            raise ValidationError(
+                "the mask selects nothing (all black), so the edit could change nothing",
+                action="paint white (255) where the model should change the image",
+                field="mask",
+            )
         if abs((mw / mh) / (w / h) - 1) > _ASPECT_TOLERANCE:
             raise ValidationError(
                 f"the mask is {mw}x{mh} but the base is {w}x{h}: their aspect ratios differ, "
                 "so resizing would distort it",
                 action="build the mask at the base size, e.g. masks.rect(stack.shape, box)",
-                field="mask",
-            )
-        if not m.any():
-            raise ValidationError(
-                "the mask selects nothing (all black), so the edit could change nothing",
-                action="paint white (255) where the model should change the image",
                 field="mask",
             )
         m = _masks.resize_to(m, (h, w))

@@ -41,7 +41,7 @@ from PIL import Image, ImageColor, ImageFilter
 from . import _guards as guards
 from ._constants import MAX_PIXELS, MIN_PIXELS
 from ._errors import ValidationError
-from ._images import DECODE_LIMIT_PIXELS
+from ._probe import DECODE_LIMIT_PIXELS
 
 __all__ = [
     "Box",
