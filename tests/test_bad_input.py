@@ -287,10 +287,11 @@ def _helper_cases() -> st.SearchStrategy[Case]:
         ),
         BAD_MASK_ARRAYS.map(lambda a: helper(f"masks.invert({a.dtype}{a.shape})",
                                         lambda: masks.invert(a))),
-        JUNK.map(lambda v: helper(f"masks.rect(size={v!r:.60})",
-                                  lambda: masks.rect(v, (0, 0, 1, 1)))),
-        JUNK.map(lambda v: helper(f"masks.rect(box={v!r:.60})",
-                                  lambda: masks.rect((30, 40), v))),
+        JUNK.filter(lambda v: not (isinstance(v, list) and len(v) == 2 and min(v) > 0))
+        .map(lambda v: helper(f"masks.rect(size={v!r:.60})",
+                              lambda: masks.rect(v, (0, 0, 1, 1)))),
+        JUNK.filter(lambda v: not (isinstance(v, list) and len(v) == 4))
+        .map(lambda v: helper(f"masks.rect(box={v!r:.60})", lambda: masks.rect((30, 40), v))),
         st.one_of(JUNK, st.text(max_size=10)).filter(
             lambda v: not isinstance(v, (int, str, tuple)) or isinstance(v, bool)
         ).map(lambda v: helper(f"masks.from_color(color={v!r:.60})",
@@ -648,3 +649,20 @@ def test_refusing_a_huge_black_png_reads_only_its_header(harness: Harness) -> No
             tracemalloc.stop()
         assert info.value.action
         assert peak < 4 * len(data), f"{peak:,} bytes traced to refuse it"
+
+
+def test_the_cli_reports_an_unwritable_output_on_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any, backend: vnb.LocalBackend,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from venice_nb._cli import main
+
+    monkeypatch.setenv("VENICE_BASE_URL", backend.url)
+    monkeypatch.setenv("VENICE_API_KEY", TEST_KEY)
+    source = tmp_path / "in.png"
+    source.write_bytes(GOOD_PNG)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["edit", str(source), "-p", "x", "-o", str(blocker / "out.png")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -171,11 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         todo = f" (what to do: {exc.action})" if exc.action else ""
         print(f"venice-nb: {exc.message}{todo}", file=sys.stderr)
         return 1
-    except OSError as exc:  # e.g. the output cannot be written: one line, no traceback
-        print(f"venice-nb: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # e.g. the output cannot be written: one line, never a traceback
+        print(f"venice-nb: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

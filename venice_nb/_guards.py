@@ -68,7 +68,7 @@ def positive(value: Any, name: str) -> float:
     if v <= 0:
         raise ValidationError(
             f"{name} must be > 0; got {_shown(value)}",
-            action=f"use a {name} above 0 (1 keeps the size)",
+            action=f"use a {name} above 0",
             field=name,
         )
     return v
