@@ -249,10 +249,10 @@ def _fit_size(w: int, h: int, min_pixels: int) -> tuple[int, int]:
     return new
 
 
-def _pixel_error(field: str, w: int, h: int, min_pixels: int, fit: bool | None) -> ValidationError:
+def _pixel_error(field: str, w: int, h: int, min_pixels: int) -> ValidationError:
     bound = f"at least {min_pixels:,}" if w * h < min_pixels else f"at most {MAX_PIXELS:,}"
-    how = "resize it, or pass fit=True to let venice_nb resize it" if fit is not None else (
-        "resize it first")
+    how = "resize it, or pass fit=True to let venice_nb resize it" if w * h else (
+        "pass an image with pixels")
     return ValidationError(
         f"{field} is {w}x{h} = {w * h:,} pixels; Venice needs {bound}", action=how, field=field
     )
@@ -291,13 +291,13 @@ def load_image(
             )
             data = mime = None
     w, h = img.size
-    if w * h == 0:
-        raise _pixel_error(field, w, h, min_pixels, None)
+    if w * h == 0:  # nothing to resize, even with fit=True
+        raise _pixel_error(field, w, h, min_pixels)
     if w * h > MAX_PIXELS and img.format == "JPEG" and fit:
         img.draft("RGB", _fit_size(w, h, min_pixels))  # decode at 1/2..1/8 scale: less memory
     if not min_pixels <= w * h <= MAX_PIXELS:
         if not fit:
-            raise _pixel_error(field, w, h, min_pixels, fit)
+            raise _pixel_error(field, w, h, min_pixels)
         img = _loaded(img, field)
         new = _fit_size(*img.size, min_pixels)
         actions.append(f"resized {w}x{h} -> {new[0]}x{new[1]} to fit the pixel limits")
