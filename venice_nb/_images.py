@@ -218,12 +218,22 @@ def to_pil(obj: Any, field: str = "image") -> Image.Image:
     src = _read_source(obj, field)
     if isinstance(src, Image.Image):
         return src
-    img = open_header(src, field)
+    img = _open_whole(src, field)
     try:
         img.load()
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise unreadable(field, type(exc).__name__) from None
     return ImageOps.exif_transpose(img) if orientation(img) != 1 else img
+
+
+def _open_whole(data: bytes, field: str) -> Image.Image:
+    """The file opened from its header, refused when its structure shows it is cut short or
+    lies about its size: before any pixel is decoded."""
+    img = open_header(data, field)
+    problem = why_incomplete(sniff_mime(data) or "", data)
+    if problem:
+        raise unreadable(field, f"{img.format}: {problem}")
+    return img
 
 
 def _encode(img: Image.Image, fmt: str) -> bytes:
@@ -278,12 +288,8 @@ def load_image(
         img, data, mime = src, None, None
     else:
         data, mime = src, sniff_mime(src)
-        img = open_header(src, field)
+        img = _open_whole(src, field)
         turned = orientation(img)
-        if mime is not None:
-            problem = why_incomplete(mime, src)
-            if problem:
-                raise unreadable(field, f"{img.format}: {problem}")
         if mime not in ACCEPTED_INPUT_MIME or turned != 1:
             actions.append(
                 "applied EXIF orientation" if turned != 1
