@@ -234,6 +234,15 @@ def _background_cases() -> st.SearchStrategy[Case]:
     )
 
 
+def _layer_stack_cases() -> st.SearchStrategy[Case]:
+    """A stack's base may be any readable image (no size limit applies to it locally)."""
+    bad = BAD_IMAGES.filter(
+        lambda v: not (isinstance(v, bytes) and v.startswith(b"\x89PNG") and _is_whole_small(v))
+        and not (isinstance(v, np.ndarray) and v.dtype == np.uint8 and v.ndim == 2 and v.size)
+    )
+    return bad.map(lambda v: Case(f"LayerStack({v!r:.80})", lambda h: layers.LayerStack(v)))
+
+
 def _is_whole_small(data: bytes) -> bool:
     try:
         load_image(data, min_pixels=0)
@@ -322,25 +331,36 @@ def _helper_cases() -> st.SearchStrategy[Case]:
 
 
 def _experiment_cases() -> st.SearchStrategy[Case]:
-    def make(key: str, **kwargs: Any) -> Case:
-        def call(h: Harness) -> Any:
-            args = {"images": GOOD_PNG, "prompts": "x", "models": MODEL, **kwargs}
-            return vnb.estimate_experiment(args.pop("images"), args.pop("prompts"),
-                                           args.pop("models"), client=h.client, **args)
+    """Estimating and running, sync and async: every job is planned (and refused) up front."""
 
-        return Case(key, call)
+    def make(key: str, **kwargs: Any) -> st.SearchStrategy[Case]:
+        def case(entry: str) -> Case:
+            def call(h: Harness) -> Any:
+                args = {"images": GOOD_PNG, "prompts": "x", "models": MODEL, **kwargs}
+                positional = (args.pop("images"), args.pop("prompts"), args.pop("models"))
+                if entry == "estimate":
+                    return vnb.estimate_experiment(*positional, client=h.client, **args)
+                if entry == "run":
+                    return vnb.experiment(*positional, client=h.client, progress=False, **args)
+                return h.loop.run_until_complete(
+                    vnb.estimate_experiment_async(*positional, client=h.aclient, **args)
+                )
+
+            return Case(f"{entry}: {key}", call)
+
+        return st.sampled_from(["estimate", "run", "estimate_async"]).map(case)
 
     return st.one_of(
         st.one_of(st.floats(max_value=-0.01), st.just(float("nan")), st.text(max_size=3),
-                  st.booleans()).map(lambda v: make(f"estimate(budget={v!r})", budget=v)),
-        BAD_IMAGES.map(lambda v: make(f"estimate(images=[good, {v!r:.60}])",
+                  st.booleans()).flatmap(lambda v: make(f"(budget={v!r})", budget=v)),
+        BAD_IMAGES.flatmap(lambda v: make(f"(images=[good, {v!r:.60}])",
                                       images=[GOOD_PNG, v])),
-        BAD_PROMPTS.filter(lambda v: isinstance(v, str)).map(
-            lambda v: make(f"estimate(prompts=[{v!r:.40}])", prompts=[v])
+        BAD_PROMPTS.filter(lambda v: isinstance(v, str)).flatmap(
+            lambda v: make(f"(prompts=[{v!r:.40}])", prompts=[v])
         ),
-        st.text(min_size=1, max_size=12).map(
-            lambda v: make(f"estimate(unknown param {v!r})", **{"x_" + v.replace("-", "_"): 1})
-            if v.isidentifier() else make(f"estimate(models=[{v!r}])", models=[v])
+        st.text(min_size=1, max_size=12).flatmap(
+            lambda v: make(f"(unknown param {v!r})", **{"x_" + v.replace("-", "_"): 1})
+            if v.isidentifier() else make(f"(models=[{v!r}])", models=[v])
         ),
     )
 
@@ -363,6 +383,7 @@ BAD_CASES = st.one_of(
     _background_cases(),
     _constructor_cases(),
     _helper_cases(),
+    _layer_stack_cases(),
     _experiment_cases(),
 )
 

@@ -96,9 +96,12 @@ def test_retryable_statuses_raise_typed_errors_after_retries(
 ):
     backend.config.faults = fault
     client.max_retries = 1
+    waits: list[float] = []
+    client._sleep = waits.append  # the backoff is recorded, not waited out
     with pytest.raises(cls) as info:
         client.edit(sample_path(), "blur")
     assert len(transport.posts) == 2, "one try plus one retry"
+    assert len(waits) == 1 and 0 <= waits[0] <= 0.5
     assert info.value.action
     if cls is vnb.RateLimitError:
         assert info.value.retry_after == 0
