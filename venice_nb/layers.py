@@ -172,9 +172,10 @@ class LayerStack:
         if op < 1:
             img.putalpha(img.getchannel("A").point([round(v * op) for v in range(256)]))
         canvas = Image.new("RGBA", self._base.size, (0, 0, 0, 0))
-        canvas.paste(img, (x, y))
-        low, high = canvas.getchannel("A").getextrema()
         w, h = self._base.size
+        if -img.width < x < w and -img.height < y < h:  # else entirely outside the base
+            canvas.paste(img, (x, y))
+        low, high = canvas.getchannel("A").getextrema()
         if high == 0:
             raise ValidationError(
                 f"the {img.width}x{img.height} overlay at {(x, y)} is not visible on the "

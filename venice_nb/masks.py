@@ -22,6 +22,8 @@ Coordinates:
   ``rect(size, (2, 3, 5, 7))`` is exactly ``mask[3:7, 2:5]``.
 
 Coordinates outside the mask are clipped, never an error; an empty shape gives an empty mask.
+A bad argument raises ``venice_nb.ValidationError`` (also a ``ValueError`` and a ``TypeError``)
+naming it, with ``action`` saying what to pass instead.
 Everything is vectorised (numpy, Pillow's C filters); shape functions touch only the shape's
 bounding box, so drawing into a large mask with ``out=`` costs what the shape covers.
 """
