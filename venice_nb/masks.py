@@ -419,8 +419,9 @@ def ellipse(size: SizeLike | None, box: Sequence[float], *, value: int = 255,
     t = (rows + 0.5 - cy) / b
     rows, t = rows[np.abs(t) < 1], t[np.abs(t) < 1]
     half = a * np.sqrt(1 - t * t)
-    start = np.floor(cx - half - 0.5).astype(np.int64) + 1
-    stop = np.ceil(cx + half - 0.5).astype(np.int64)
+    w = out.shape[1]  # clip in floats first: a huge box must not overflow the int cast
+    start = np.floor(np.clip(cx - half - 0.5, -2, w + 1)).astype(np.int64) + 1
+    stop = np.ceil(np.clip(cx + half - 0.5, -2, w + 1)).astype(np.int64)
     keep = stop > start
     rows, start, stop = rows[keep], start[keep], stop[keep]
     _fill_toggles(out, np.concatenate([rows, rows]), np.concatenate([start, stop]), val)
