@@ -19,6 +19,7 @@ from ._constants import (
     BACKGROUND_REMOVE_PATH,
     EDIT_PATH,
     MAX_PROMPT_CHARS,
+    MAX_RESOLUTION_CHARS,
     MULTI_EDIT_PATH,
     OUTPUT_FORMAT_ALIASES,
     OUTPUT_FORMATS,
@@ -158,7 +159,7 @@ def _check_choice(
         return
     if allowed is not None:
         guards.choice(value, name, allowed)
-    elif not isinstance(value, str) or not 1 <= len(value) <= 10:
+    elif not isinstance(value, str) or not 1 <= len(value) <= MAX_RESOLUTION_CHARS:
         raise ValidationError(
             f"{name}={value!r:.40} is not valid",
             action=f"pass {name} as text such as '1K' (see client.models() for a model's list)",
