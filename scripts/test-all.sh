@@ -26,6 +26,8 @@ unset VENICE_API_KEY VENICE_BASE_URL VENICE_NB_STORE
 
 echo "== ruff"
 .venv/bin/ruff check .
+echo "== mypy"
+.venv/bin/mypy
 echo "== docs (mkdocs build --strict)"
 .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 echo "== tests, notebooks and browser tests (screenshots: $VENICE_NB_ARTIFACTS)"

@@ -1,4 +1,7 @@
-"""Check requests against ``../shared/venice/openapi.yaml``: the contract the client must keep.
+"""Check requests against the OpenAPI spec: the contract the client must keep.
+
+The spec files the tests read are kept in ``tests/spec/`` (copies of ``../shared/venice/``,
+checked to match it by ``test_spec_copy.py``), so a clone of the repository alone runs them.
 
 The spec is loaded with a YAML loader that keeps ``16:9`` a string (YAML 1.1 would read it as
 the base-60 integer 969). The checking transport wraps httpx's real HTTP transport: requests go
@@ -19,7 +22,11 @@ import httpx
 import jsonschema
 import yaml
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "venice" / "openapi.yaml"
+SPEC_DIR = Path(__file__).resolve().parent / "spec"
+SPEC_PATH = SPEC_DIR / "openapi.yaml"
+SNAPSHOT_PATH = SPEC_DIR / "models-snapshot.json"
+# Where the copies come from, when this checkout sits next to it.
+SHARED_DIR = Path(__file__).resolve().parents[2] / "shared" / "venice"
 API_PREFIX = "/api/v1"
 
 
@@ -41,6 +48,14 @@ _SpecLoader.add_implicit_resolver(
     re.compile(r"^[-+]?([0-9][0-9_]*)?\.[0-9_]*([eE][-+]?[0-9]+)?$|^[-+]?\.(inf|Inf|INF)$"),
     list("-+0123456789."),
 )
+
+
+def venice_price(model_id: str, *path: str) -> float:
+    """USD from Venice's public model snapshot, not from the package's own copy of it."""
+    node = {m["id"]: m for m in json.loads(SNAPSHOT_PATH.read_text())["data"]}[model_id]
+    for key in ("model_spec", "pricing", *path):
+        node = node[key]
+    return node["usd"]
 
 
 @cache

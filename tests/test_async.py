@@ -76,6 +76,12 @@ def test_cancel_frees_the_failure_window(async_client, backend):
 def test_async_retries_follow_hints(async_client, backend):
     backend.config.faults = FaultConfig(rate_503=1.0)
     async_client.max_retries = 1
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:  # the backoff is recorded, not waited out
+        waits.append(seconds)
+
+    async_client._sleep = record
 
     async def go():
         with pytest.raises(vnb.ModelAtCapacityError):
@@ -84,3 +90,4 @@ def test_async_retries_follow_hints(async_client, backend):
 
     asyncio.run(go())
     assert backend.stats.by_status.get(503) == 2
+    assert len(waits) == 1

@@ -40,7 +40,7 @@ from venice_nb._constants import (
 )
 from venice_nb._models import ModelInfo
 
-SNAPSHOT = Path(__file__).resolve().parents[2] / "shared" / "venice" / "models-snapshot.json"
+SNAPSHOT = Path(__file__).resolve().parent / "spec" / "models-snapshot.json"
 SAMPLES = MODELS_JSON.parent / "samples"
 COFFEE = (SAMPLES / "coffee.jpg").read_bytes()  # 600x400 photo
 PRODUCT = (SAMPLES / "product.png").read_bytes()

@@ -153,3 +153,17 @@ def test_a_served_backend_in_another_process_is_recognised_by_its_model_names():
     with _serve() as url, vnb.Client("k", base_url=url) as client:
         assert client.remove_background(sample_path("product")).is_local
         assert client.store is None, "a server on this machine is free: nothing to store"
+
+
+def test_the_cli_offers_every_edit_option():
+    """The CLI forwards ``_params.EDIT_OPTIONS``; each has a flag (upload is --multipart)."""
+    from venice_nb._cli import _parser
+    from venice_nb._params import EDIT_OPTIONS, MULTI_EDIT_ONLY
+
+    for command in ("edit", "multi-edit"):
+        args = vars(_parser().parse_args([command, "in.png", "-p", "x", "-o", "out.png"]))
+        wanted = set(EDIT_OPTIONS) - {"upload"}
+        if command == "edit":
+            wanted -= MULTI_EDIT_ONLY
+        assert wanted <= set(args), f"{command} lacks --{', --'.join(wanted - set(args))}"
+        assert "multipart" in args

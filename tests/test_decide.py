@@ -18,8 +18,11 @@ import venice_nb as vnb
 from venice_nb._records import ExperimentResults
 from venice_nb._respect import CHANGE_LEVEL, mask_respect
 
-from ._prices import FIRERED, QWEN
+from ._spec import venice_price
 from .conftest import TEST_KEY, sample_path
+
+FIRERED = venice_price("firered-image-edit", "inpaint")
+QWEN = venice_price("qwen-image-2-edit", "inpaint")
 
 HATS = {"color": ["red", "blue"], "hat": ["cap", "beret"]}
 

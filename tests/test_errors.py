@@ -11,6 +11,7 @@ import pytest
 import venice_nb as vnb
 from venice_nb._backend import FaultConfig
 from venice_nb._errors import error_from_response
+from venice_nb._headers import header_int, header_number, parse_retry_after
 
 from .conftest import TEST_KEY, sample_path
 
@@ -95,9 +96,12 @@ def test_retryable_statuses_raise_typed_errors_after_retries(
 ):
     backend.config.faults = fault
     client.max_retries = 1
+    waits: list[float] = []
+    client._sleep = waits.append  # the backoff is recorded, not waited out
     with pytest.raises(cls) as info:
         client.edit(sample_path(), "blur")
     assert len(transport.posts) == 2, "one try plus one retry"
+    assert len(waits) == 1 and 0 <= waits[0] <= 0.5
     assert info.value.action
     if cls is vnb.RateLimitError:
         assert info.value.retry_after == 0
@@ -155,3 +159,23 @@ def test_statuses_the_local_backend_never_sends(status, cls, code):
 def test_every_error_is_a_venice_error():
     for name in vnb._ERRORS:
         assert issubclass(getattr(vnb, name), vnb.VeniceError)
+
+
+@pytest.mark.parametrize("value", ["", "abc", "nan", "inf", "-inf", "1e999", " ", "0x10"])
+def test_garbled_number_headers_read_as_absent(value):
+    """A proxy may mangle a header: a paid answer must still come back, with the fact unknown."""
+    headers = {"x-ratelimit-limit-requests": value, "x-balance-remaining": value}
+    assert header_number(headers, "x-balance-remaining") is None
+    assert header_int(headers, "x-ratelimit-limit-requests") is None
+    err = error_from_response(429, {"retry-after": value}, b"{}")
+    assert err.retry_after is None
+
+
+def test_number_headers_and_retry_after_read_the_usual_forms():
+    headers = {"x-ratelimit-limit-requests": "20.0", "x-balance-remaining": "1.25"}
+    assert header_int(headers, "x-ratelimit-limit-requests") == 20
+    assert header_number(headers, "x-balance-remaining") == 1.25
+    assert header_number(None, "x-balance-remaining") is None
+    assert parse_retry_after("7") == 7.0 and parse_retry_after("-3") == 0.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert parse_retry_after("Wed, 99 Foo 2015") is None

@@ -16,12 +16,15 @@ from venice_nb._constants import H_RATELIMIT_LIMIT, H_RATELIMIT_REMAINING, H_RAT
 from venice_nb._experiment import ExperimentResults, estimate_experiment_async, experiment_async
 from venice_nb._pacer import _PACERS, _Pacer, _pacer_for
 
-from ._prices import FIRERED, QWEN, venice_price
-from ._spec import SpecCheckingTransport
+from ._spec import SpecCheckingTransport, venice_price
 from .conftest import TEST_KEY, png_bytes, sample_path
 
 MASK = png_bytes((451, 300), (255,), "L")  # the cat sample's size; white = change everything
 REFERENCE = png_bytes((320, 240), (200, 30, 30))
+
+
+FIRERED = venice_price("firered-image-edit", "inpaint")
+QWEN = venice_price("qwen-image-2-edit", "inpaint")
 
 
 @contextlib.contextmanager
@@ -401,7 +404,8 @@ def test_pacer_counts_requests_the_server_may_not_have_seen():
     # 5 answers first with remaining 8: the server counted 1, 5 and one more; 2..4 were out
     # when 5 was sent, so up to 2 of them are still to be counted: at most 6 more may start.
     pacer2.observe(5, _rate(8, 60.0, limit=11))
-    assert len(_drain(pacer2, 0.2)) <= 6
+    started = _drain(pacer2, 0.2)
+    assert 1 <= len(started) <= 6, "the window is not spent, but must not be overrun"
 
 
 def test_pacer_holds_after_a_429_and_returns_to_probing():

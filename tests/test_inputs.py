@@ -125,3 +125,58 @@ def test_numpy_input_is_copied_not_aliased(client, transport):
     img = to_pil(arr)
     arr[:] = 255
     assert np.asarray(img).max() == 0
+
+
+def _saved(img: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def _photo(mode: str = "RGB", size: tuple[int, int] = (320, 240)) -> Image.Image:
+    rng = np.random.default_rng(3)
+    return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).convert(
+        mode
+    )
+
+
+ACCEPTED = {
+    "png-rgb": lambda: _saved(_photo(), "PNG"),
+    "png-rgba": lambda: _saved(_photo("RGBA"), "PNG"),
+    "png-palette": lambda: _saved(_photo("P"), "PNG"),
+    "png-1bit": lambda: _saved(_photo("1"), "PNG"),
+    "png-16bit": lambda: _saved(Image.new("I;16", (320, 240), 999), "PNG"),
+    "png-exif-upright": lambda: _saved(_photo(), "PNG", exif=Image.Exif()),
+    "jpeg": lambda: _saved(_photo(), "JPEG"),
+    "jpeg-progressive": lambda: _saved(_photo(), "JPEG", progressive=True),
+    "jpeg-trailing-bytes": lambda: _saved(_photo(), "JPEG") + b"\x00camera-data",
+    "webp": lambda: _saved(_photo(), "WEBP"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ACCEPTED))
+def test_accepted_files_are_checked_from_headers_without_decoding(kind, monkeypatch):
+    """Files Venice reads go out as their own bytes, and nothing decodes their pixels first
+    (a decode would cost the image's full size in memory just to read a header)."""
+    from PIL import ImageFile
+
+    from venice_nb._images import load_image
+
+    data = ACCEPTED[kind]()
+
+    def no_decode(self):
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decode)
+    payload = load_image(data)
+    assert payload.data == data and payload.size == (320, 240) and not payload.actions
+
+
+@pytest.mark.parametrize("kind", ["png-rgb", "png-16bit", "jpeg", "jpeg-progressive", "webp"])
+def test_cut_files_are_refused_before_sending(client, transport, kind):
+    data = ACCEPTED[kind]()
+    cut = data[: len(data) * 2 // 3]
+    with pytest.raises(vnb.ValidationError, match="unreadable") as info:
+        client.edit(cut, "blur")
+    assert info.value.field == "image" and info.value.action
+    assert not transport.posts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import pickle
 import traceback
@@ -69,9 +70,21 @@ def test_key_absent_from_results(client):
     assert TEST_KEY not in str(res.headers) and TEST_KEY not in str(res.request)
 
 
-def test_client_cannot_be_pickled_with_its_key(client):
-    with pytest.raises(TypeError):
-        pickle.dumps(client._secret)
+@pytest.mark.parametrize("kind", ["sync", "async", "wallet"])
+def test_client_cannot_be_pickled_with_its_key(backend, kind):
+    if kind == "wallet":
+        made = vnb.Client(base_url=backend.url, wallet=TEST_KEY)
+    else:
+        made = (vnb.Client if kind == "sync" else vnb.AsyncClient)(TEST_KEY, base_url=backend.url)
+    with pytest.raises(TypeError, match="holds the API key") as info:
+        pickle.dumps(made)
+    assert TEST_KEY not in _texts_of(info.value)
+    with pytest.raises(TypeError):  # nor the key holder on its own
+        pickle.dumps(made._secret or made._wallet)
+    if isinstance(made, vnb.AsyncClient):
+        asyncio.run(made.aclose())
+    else:
+        made.close()
 
 
 @pytest.mark.parametrize("bad", ["sk-abc\nevil: 1", " sk-abc", "sk-ünï", "sk-abc\t"])

@@ -714,3 +714,11 @@ def test_banded_work_matches_one_band(monkeypatch: pytest.MonkeyPatch) -> None:
         dist = capsule_reference(stroke, 4.0, h, w)
         painted = masks.brush((h, w), stroke, 4.0) > 0
         assert (painted[dist < 4 - 1e-4]).all() and not painted[dist > 4 + 1e-4].any()
+
+
+def test_shapes_far_larger_than_the_mask_cover_it_without_overflow():
+    huge = (-1e300, -1e300, 1e300, 1e300)
+    assert masks.rect((30, 40), huge).min() == 255
+    assert masks.ellipse((30, 40), huge).min() == 255
+    assert masks.brush((30, 40), [(1, 2)], 1e300).min() == 255
+    assert masks.grow(masks.rect((30, 40), (5, 5, 6, 6)), 10**30).min() == 255

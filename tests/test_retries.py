@@ -20,7 +20,32 @@ def _prepared(path=None):
     return _request.prepare_edit(path or sample_path(), "blur")
 
 
-def test_retry_after_from_the_server_is_the_delay(backend, client, transport):
+class FakeTime:
+    """One clock for the client's waits, its failure window and the backend: a wait the client
+    asks for moves the clock instead of stalling the test."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time(backend, client) -> FakeTime:
+    clock = FakeTime()
+    client._sleep = clock.sleep
+    client._window = FailureWindow(clock=clock)
+    backend.config.clock = clock
+    return clock
+
+
+def test_retry_after_from_the_server_is_the_delay(backend, client, transport, fake_time):
     backend.config.faults = FaultConfig(rate_429=1.0, retry_after=0.25)
     delays: list[float] = []
 
@@ -29,26 +54,22 @@ def test_retry_after_from_the_server_is_the_delay(backend, client, transport):
         backend.config.faults = FaultConfig()  # the next try succeeds
 
     result = client.send(_prepared(), on_retry=heal)
-    assert delays == [0.25]
+    assert delays == [0.25] and fake_time.sleeps == [0.25]
     assert result.size and len(transport.posts) == 2
 
 
-def test_real_rate_limit_429_is_retried_after_the_window(backend, client):
-    now = [1_000_000.0]  # the backend's clock, moved only by this test
-    backend.config.clock = lambda: now[0]
+def test_real_rate_limit_429_is_retried_after_the_window(backend, client, fake_time):
     backend.config.rate_limit = 1
     backend.config.rate_window = 60.0
     hints: list[tuple[float, float]] = []
 
-    def wait_out(error: vnb.VeniceError, delay: float) -> None:
+    def note(error: vnb.VeniceError, delay: float) -> None:
         hints.append((delay, float(error.headers["retry-after"])))
-        now[0] += 60.0  # the window passes (the client's own sleep is capped below)
 
-    client.send(_prepared(), on_retry=wait_out)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(time, "sleep", lambda s: None)  # do not really wait out a minute
-        client.send(_prepared(), on_retry=wait_out)
+    client.send(_prepared(), on_retry=note)
+    client.send(_prepared(), on_retry=note)  # 429: the client waits out the window, on the clock
     assert len(hints) == 1 and hints[0][0] == hints[0][1] > 0
+    assert fake_time.sleeps == [hints[0][0]]
     assert backend.stats.by_status.get(429) == 1 and backend.stats.by_status.get(200) == 2
 
 
@@ -68,7 +89,7 @@ def test_a_wait_longer_than_a_call_should_take_is_not_retried(backend, client, t
         FaultConfig(rate_truncate=1.0),
     ],
 )
-def test_retryable_failures_then_success(backend, client, fault):
+def test_retryable_failures_then_success(backend, client, fault, fake_time):
     backend.config.faults = fault
     reasons: list[str] = []
 
@@ -78,6 +99,7 @@ def test_retryable_failures_then_success(backend, client, fault):
 
     assert client.send(_prepared(), on_retry=heal).data
     assert len(reasons) == 1
+    assert len(fake_time.sleeps) == 1 and 0.375 <= fake_time.sleeps[0] <= 0.5  # first backoff
 
 
 def test_non_retryable_errors_are_not_retried(backend, client, transport):
@@ -86,12 +108,15 @@ def test_non_retryable_errors_are_not_retried(backend, client, transport):
     assert len(transport.posts) == 1
 
 
-def test_max_retries_bounds_the_attempts(backend, client, transport):
+def test_max_retries_bounds_the_attempts(backend, client, transport, fake_time):
     backend.config.faults = FaultConfig(rate_500=1.0)
     client.max_retries = 3
     with pytest.raises(vnb.InternalServerError):
         client.send(_prepared())
     assert len(transport.posts) == 4
+    bases = [0.5, 1.0, 2.0]  # exponential backoff between the four attempts
+    assert len(fake_time.sleeps) == 3
+    assert all(0.75 * b <= s <= b for s, b in zip(fake_time.sleeps, bases, strict=True))
 
 
 def test_backoff_is_exponential_with_bounded_jitter():
@@ -127,17 +152,18 @@ def test_failure_window_counts_in_flight_requests_as_possible_failures():
     assert window.reserve(now=11.5) == 0.0
 
 
-def test_client_never_trips_the_failure_block(backend, client):
+def test_client_never_trips_the_failure_block(backend, client, fake_time):
     """More failures than Venice tolerates: the client waits instead of getting blocked."""
     backend.config.failure_block = (5, 1.0, 30.0)
     backend.config.faults = FaultConfig(rate_500=1.0)
-    client._window = FailureWindow(limit=5, window=1.0)
+    client._window = FailureWindow(limit=5, window=1.0, clock=fake_time)
     client.max_retries = 0
     for _ in range(12):
         with pytest.raises(vnb.InternalServerError):
             client.send(_prepared())
     assert backend.stats.by_status.get(500) == 12
     assert not backend.stats.by_status.get(429), "the backend blocked the client"
+    assert sum(fake_time.sleeps) >= 2.0, "it waited out the window twice"
 
 
 def test_a_naive_caller_does_trip_the_failure_block(backend):

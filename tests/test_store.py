@@ -23,7 +23,7 @@ from venice_nb import _request
 from venice_nb._models import ModelInfo
 from venice_nb._store import STORE_ENV, StoredRecord, StoreWarning
 
-from ._prices import venice_price
+from ._spec import venice_price
 from .conftest import TEST_KEY, png_bytes, sample_path
 
 LOCAL_FIRERED = ModelInfo(id="firered-image-edit", name="FireRed Edit (venice_nb local)",

@@ -11,7 +11,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .__version__ import __version__
 
 # public name -> private module that defines it
 _LAZY = {
@@ -106,7 +106,12 @@ def samples() -> tuple[str, ...]:
 def sample(name: str) -> Path:
     """Path of a bundled sample photo, so notebooks and tests need no download."""
     folder = Path(__file__).parent / "_data" / "samples"
-    matches = sorted(folder.glob(f"{name}.*"))
-    if name not in _SAMPLES or not matches:
-        raise ValueError(f"no sample named {name!r}; choose one of {', '.join(_SAMPLES)}")
+    matches = sorted(folder.glob(f"{name}.*")) if name in _SAMPLES else []
+    if not matches:
+        from ._errors import ValidationError
+
+        raise ValidationError(
+            f"no sample named {name!r:.40}", action=f"use one of {', '.join(_SAMPLES)}",
+            field="name",
+        )
     return matches[0]

@@ -9,16 +9,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._constants import OUTPUT_FORMAT_ALIASES, OUTPUT_FORMATS, QUALITIES
+from ._params import EDIT_OPTIONS, Upload
+
 __all__ = ["main"]
 
 
 def _add_edit_options(p: argparse.ArgumentParser, *, quality: bool = False) -> None:
+    """One flag per edit option (``_params.EDIT_OPTIONS``; ``upload`` is ``--multipart``)."""
     p.add_argument("--model", help="model id (see `venice-nb models`); omit for the server default")
     p.add_argument("--aspect-ratio")
     p.add_argument("--resolution", help="1K, 2K or 4K, as the model allows")
     if quality:
-        p.add_argument("--quality", choices=("low", "medium", "high"))
-    p.add_argument("--output-format", choices=("png", "jpeg", "jpg", "webp"))
+        p.add_argument("--quality", choices=QUALITIES)
+    p.add_argument("--output-format", choices=(*OUTPUT_FORMATS, *OUTPUT_FORMAT_ALIASES))
     p.add_argument(
         "--safe-mode",
         action=argparse.BooleanOptionalAction,
@@ -154,7 +158,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ._client import Client
 
-    upload = "multipart" if getattr(args, "multipart", False) else "json"
+    upload: Upload = "multipart" if getattr(args, "multipart", False) else "json"
     with Client() as client:
         if args.command == "models":
             for m in client.models(type=args.type):
@@ -167,20 +171,13 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "remove-bg":
             result = client.remove_background(args.image, upload=upload)
         else:
-            common = {
-                "model": args.model,
-                "aspect_ratio": args.aspect_ratio,
-                "resolution": args.resolution,
-                "output_format": args.output_format,
-                "enhance_prompt": args.enhance_prompt,
-                "safe_mode": args.safe_mode,
-                "upload": upload,
-                "fit": args.fit,
-            }
+            given = vars(args)
+            options = {name: given[name] for name in EDIT_OPTIONS if name in given}
+            options["upload"] = upload
             if args.command == "edit":
-                result = client.edit(args.image, args.prompt, **common)
+                result = client.edit(args.image, args.prompt, model=args.model, **options)
             else:
-                result = client.multi_edit(args.images, args.prompt, quality=args.quality, **common)
+                result = client.multi_edit(args.images, args.prompt, model=args.model, **options)
         path = result.save(Path(args.output))
         print(f"wrote {path} · {result.caption()} · {result.backend_label}")
         for action in result.fit_actions:
@@ -195,13 +192,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _serve(args) if args.command == "serve" else _run(args)
     except VeniceError as exc:
-        print(
-            f"venice-nb: {exc.message}" + (f"\n  what to do: {exc.action}" if exc.action else ""),
-            file=sys.stderr,
-        )
+        todo = f" (what to do: {exc.action})" if exc.action else ""
+        print(f"venice-nb: {exc.message}{todo}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # e.g. the output cannot be written: one line, never a traceback
+        print(f"venice-nb: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ to try again* lives in ``_retry``. The two classes here only move bytes, sleep a
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 import os
 import time
@@ -16,7 +15,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
-from . import __version__, _request
+from . import _guards as guards
+from . import _request
+from .__version__ import __version__
 from ._constants import (
     API_KEY_ENV,
     AUTH_HEADER,
@@ -29,6 +30,7 @@ from ._constants import (
     SIWX_HEADER,
     SIWX_LEGACY_HEADER,
     STORE_MODE_ENV,
+    STORE_MODES,
 )
 from ._errors import (
     APIConnectionError,
@@ -38,20 +40,20 @@ from ._errors import (
     VeniceError,
     error_from_response,
 )
-from ._models import ModelInfo, parse_models
+from ._models import ModelInfo, check_model_arg, find_model, parse_models
 from ._net import is_loopback_host
-from ._request import PreparedRequest, Upload
+from ._params import Upload, edit_options
+from ._request import PreparedRequest
 from ._result import EditResult, build_result
 from ._retry import FailureWindow, retry_delay, should_retry
 
 if TYPE_CHECKING:
-    from ._store import ResultStore
+    from ._store import ResultStore, StoreMode
 
 __all__ = ["AsyncClient", "Client"]
 
 log = logging.getLogger("venice_nb")
 T = TypeVar("T")
-_VERSION = __version__
 
 
 class _Secret:
@@ -83,19 +85,21 @@ class _BaseClient:
         *,
         base_url: str | None = None,
         wallet: str | None = None,
-        wallet_header: Literal["SIGN-IN-WITH-X", "X-Sign-In-With-X"] = SIWX_HEADER,
+        wallet_header: Literal["SIGN-IN-WITH-X", "X-Sign-In-With-X"] = "SIGN-IN-WITH-X",
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         store: ResultStore | str | os.PathLike | bool | None = None,
-        store_mode: str | None = None,
+        store_mode: StoreMode | None = None,
     ) -> None:
+        for name, value in (("api_key", api_key), ("base_url", base_url), ("wallet", wallet)):
+            if value is not None:
+                guards.text(value, name)
+        if not isinstance(timeout, httpx.Timeout):
+            guards.positive(timeout, "timeout")
+        guards.count(max_retries, "max_retries", minimum=0)
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
         base = base_url or os.environ.get(BASE_URL_ENV) or None
-        if wallet_header not in (SIWX_HEADER, SIWX_LEGACY_HEADER):
-            raise ValidationError(
-                f"wallet_header={wallet_header!r}",
-                action=f"use {SIWX_HEADER!r} or {SIWX_LEGACY_HEADER!r}",
-            )
+        guards.choice(wallet_header, "wallet_header", (SIWX_HEADER, SIWX_LEGACY_HEADER))
         self._secret = _Secret(_header_safe(key, "API key")) if key else None
         self._wallet = _Secret(_header_safe(wallet, "wallet value")) if wallet else None
         self._wallet_header = wallet_header
@@ -116,8 +120,6 @@ class _BaseClient:
             if isinstance(timeout, httpx.Timeout)
             else httpx.Timeout(timeout, connect=min(DEFAULT_CONNECT_TIMEOUT, timeout))
         )
-        if max_retries < 0:
-            raise ValidationError("max_retries must be >= 0", action="use 0 to disable retries")
         self.max_retries = max_retries
         self._models: dict[str, list[ModelInfo]] = {}
         self._window = FailureWindow()
@@ -132,6 +134,14 @@ class _BaseClient:
             store = not on_this_machine or bool(os.environ.get(STORE_MODE_ENV))
         self.store = _open_store(store, store_mode)
 
+    def __reduce__(self) -> Any:
+        # Refused up front (not left to httpx's unpicklable parts), so no copy of the key can
+        # ever reach a pickle, whatever the transport.
+        raise TypeError(
+            f"a venice_nb {type(self).__name__} is not picklable (it holds the API key); "
+            "make a new client in each process"
+        )
+
     @property
     def is_local(self) -> bool:
         """True when the local venice_nb backend answers this client, not Venice."""
@@ -142,7 +152,7 @@ class _BaseClient:
         return self._local is None
 
     def _headers(self) -> dict[str, str]:
-        headers = {"User-Agent": f"venice_nb/{_VERSION}", "Accept": "image/*, application/json"}
+        headers = {"User-Agent": f"venice_nb/{__version__}", "Accept": "image/*, application/json"}
         if self._secret is not None:
             headers[AUTH_HEADER] = f"Bearer {self._secret.reveal()}"
         if self._wallet is not None:
@@ -154,29 +164,6 @@ class _BaseClient:
             form, files = prepared.multipart()
             return {"data": form, "files": files}
         return {"content": prepared.json_body(), "headers": {"Content-Type": "application/json"}}
-
-    def _find_model(
-        self, models: list[ModelInfo], model: str | ModelInfo | None
-    ) -> ModelInfo | None:
-        if model is None or isinstance(model, ModelInfo):
-            return model
-        for info in models:
-            if info.id != model:
-                continue
-            if info.offline:
-                raise ValidationError(
-                    f"{model} is offline right now",
-                    action="pick another model from client.models(type='inpaint')",
-                    field="model",
-                )
-            return info
-        close = difflib.get_close_matches(model, [m.id for m in models], n=3)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
-        raise ValidationError(
-            f"unknown edit model {model!r}",
-            action=f"{hint}see client.models(type='inpaint') for the ids",
-            field="model",
-        )
 
     def _finish(
         self, prepared: PreparedRequest, response: httpx.Response, elapsed: float
@@ -205,6 +192,13 @@ class _BaseClient:
     def _lookup_store(self, prepared: PreparedRequest) -> EditResult | None:
         """A stored answer from the same kind of backend (a simulated edit never stands in for
         a paid one, nor the reverse)."""
+        if not isinstance(prepared, PreparedRequest):
+            raise ValidationError(
+                f"send() takes a prepared request, not a {type(prepared).__name__}",
+                action="call client.edit(...) / multi_edit(...), or pass what "
+                "venice_nb._request.prepare_edit(...) returns",
+                field="prepared",
+            )
         if self.store is None:
             return None
         return self.store.lookup(prepared, is_local=self.is_local)
@@ -220,6 +214,18 @@ class _BaseClient:
             "params": {"type": type},
             "headers": self._headers(),
         }
+
+    def _known_models(self, type: str, refresh: bool) -> list[ModelInfo] | None:
+        """The models this client already has (or its replay-only store holds), else None."""
+        if not isinstance(type, str) or not type:
+            raise ValidationError(
+                f"type={type!r:.40} is not a model type",
+                action="use a type such as 'inpaint' (edit models), the default",
+                field="type",
+            )
+        if not refresh and type in self._models:
+            return list(self._models[type])
+        return self._replayed_models(type)
 
     def _replayed_models(self, type: str) -> list[ModelInfo] | None:
         """In replay-only mode the store's copy of the model list: replay sends nothing."""
@@ -251,28 +257,28 @@ class _BaseClient:
             self._local = all(m.is_local for m in models)
         return list(models)
 
-    def _settle(
+    def _retry_delay(
         self,
-        outcome: object,
+        error: VeniceError,
         attempt: int,
         on_retry: Callable[[VeniceError, float], None] | None,
-    ) -> float | None:
-        """Free the failure-window slot; None when done, else the delay before the next try."""
-        self._window.release(failed=isinstance(outcome, VeniceError))
-        if not isinstance(outcome, VeniceError):
-            return None
-        if attempt >= self.max_retries or not should_retry(outcome):
-            raise outcome
-        delay = retry_delay(outcome, attempt)
-        log.info("venice_nb: %s; retrying in %.2fs", outcome.message, delay)
+    ) -> float:
+        """The delay before the next try, or ``error`` raised when it is not worth one."""
+        if attempt >= self.max_retries or not should_retry(error):
+            raise error
+        delay = retry_delay(error, attempt)
+        log.info("venice_nb: %s; retrying in %.2fs", error.message, delay)
         if on_retry is not None:
-            on_retry(outcome, delay)
+            on_retry(error, delay)
         return delay
 
     def __repr__(self) -> str:
-        where = "local backend" if self.is_local else "Venice"
-        auth = "api key set" if self._secret else ("wallet" if self._wallet else "no auth")
-        return f"{type(self).__name__}({where} at {self.base_url}, {auth})"
+        # getattr: a constructor that raised half-way still leaves an object to show
+        where = "local backend" if getattr(self, "_local", False) else "Venice"
+        secret, wallet = getattr(self, "_secret", None), getattr(self, "_wallet", None)
+        auth = "api key set" if secret else ("wallet" if wallet else "no auth")
+        url = getattr(self, "base_url", "(not configured)")
+        return f"{type(self).__name__}({where} at {url}, {auth})"
 
 
 def _lower_headers(response: httpx.Response) -> dict[str, str]:
@@ -289,11 +295,20 @@ def _header_safe(value: str, what: str) -> str:
     return value
 
 
-def _open_store(store: Any, mode: str | None) -> ResultStore | None:
+def _open_store(store: Any, mode: StoreMode | None) -> ResultStore | None:
     """``True``: the default location; a path: a store there; ``False``: none."""
+    from ._store import ResultStore, default_store_path
+
+    if mode is not None:
+        guards.choice(mode, "store_mode", STORE_MODES)
+    if not isinstance(store, (ResultStore, bool, str, os.PathLike)):
+        raise ValidationError(
+            f"store={store!r:.60} is not a store",
+            action="pass True (the default folder), a folder path, a ResultStore or False",
+            field="store",
+        )
     if store is False or mode == "off":
         return None
-    from ._store import ResultStore, default_store_path
 
     if isinstance(store, ResultStore):
         return store
@@ -312,6 +327,9 @@ def _transport_error(exc: httpx.HTTPError) -> VeniceError:
 class Client(_BaseClient):
     """Synchronous client. With no key it uses the local offline backend and says so."""
 
+    # How the client waits (retry backoff, failure window); tests swap in a recorder.
+    _sleep: Callable[[float], None] = staticmethod(time.sleep)
+
     def __init__(
         self, api_key: str | None = None, *, http_client: httpx.Client | None = None, **kwargs: Any
     ) -> None:
@@ -329,18 +347,19 @@ class Client(_BaseClient):
 
     def models(self, type: str = "inpaint", *, refresh: bool = False) -> list[ModelInfo]:
         """Models of one type from ``GET /models``, fetched once per client."""
-        if not refresh and type in self._models:
-            return list(self._models[type])
-        replayed = self._replayed_models(type)
-        if replayed is not None:
-            return replayed
+        known = self._known_models(type, refresh)
+        if known is not None:
+            return known
         return self._with_retries(
             lambda: self._http.get(**self._models_get_kwargs(type)),
             lambda response, _elapsed: self._models_response(type, response),
         )
 
     def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
-        return None if model is None else self._find_model(self.models("inpaint"), model)
+        checked = check_model_arg(model)  # a wrong type fails before models are fetched
+        if isinstance(checked, str):
+            return find_model(self.models("inpaint"), checked)
+        return checked
 
     def edit(
         self,
@@ -357,18 +376,9 @@ class Client(_BaseClient):
         fit: bool = False,
     ) -> EditResult:
         """Edit one image with a prompt (``POST /image/edit``)."""
-        prepared = _request.prepare_edit(
-            image,
-            prompt,
-            model=self._model(model),
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            output_format=output_format,
-            safe_mode=safe_mode,
-            enhance_prompt=enhance_prompt,
-            upload=upload,
-            fit=fit,
-        )
+        options = edit_options(locals())
+        _request.precheck(prompt, options)  # before the model list is fetched
+        prepared = _request.prepare_edit(image, prompt, model=self._model(model), **options)
         return self.send(prepared)
 
     def multi_edit(
@@ -387,26 +397,22 @@ class Client(_BaseClient):
         fit: bool = False,
     ) -> EditResult:
         """Edit a base image with mask/overlay/reference layers, or a ``LayerStack``."""
+        options = edit_options(locals())
+        _request.precheck(prompt, options)  # before the model list is fetched
         prepared = _request.prepare_multi_edit(
-            images,
-            prompt,
-            model=self._model(model),
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            quality=quality,
-            output_format=output_format,
-            safe_mode=safe_mode,
-            enhance_prompt=enhance_prompt,
-            upload=upload,
-            fit=fit,
+            images, prompt, model=self._model(model), **options
         )
         return self.send(prepared)
 
-    def remove_background(self, image: Any, *, upload: Upload = "json") -> EditResult:
-        """Cut out the subject: a PNG with alpha (``POST /image/background-remove``)."""
+    def remove_background(
+        self, image: Any, *, upload: Upload = "json", fit: bool = False
+    ) -> EditResult:
+        """Cut out the subject: a PNG with alpha (``POST /image/background-remove``).
+        ``fit=True`` shrinks an image over the pixel limit instead of refusing it."""
+        prepared = _request.prepare_background_remove(image, upload=upload, fit=fit)
         if self._local_unknown:  # this answer has no model name to show where it came from
             self.models()
-        return self.send(_request.prepare_background_remove(image, upload=upload))
+        return self.send(prepared)
 
     def send(
         self,
@@ -432,7 +438,7 @@ class Client(_BaseClient):
         """One request with retries, paced by the failure window."""
         for attempt in range(self.max_retries + 1):
             while (wait := self._window.reserve()) > 0:
-                time.sleep(wait)
+                self._sleep(wait)
             start = time.monotonic()
             try:
                 outcome = finish(call(), time.monotonic() - start)
@@ -441,15 +447,18 @@ class Client(_BaseClient):
             except BaseException:
                 self._window.release(failed=False)
                 raise
-            delay = self._settle(outcome, attempt, on_retry)
-            if delay is None:
-                return outcome  # type: ignore[return-value]
-            time.sleep(delay)
+            self._window.release(failed=isinstance(outcome, VeniceError))
+            if not isinstance(outcome, VeniceError):
+                return outcome
+            self._sleep(self._retry_delay(outcome, attempt, on_retry))
         raise AssertionError("unreachable")
 
 
 class AsyncClient(_BaseClient):
     """The asyncio twin of ``Client``: same arguments, same results, ``await`` each call."""
+
+    # How the client waits (retry backoff, failure window); tests swap in a recorder.
+    _sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
 
     def __init__(
         self,
@@ -476,18 +485,19 @@ class AsyncClient(_BaseClient):
         if self._models_lock is None:
             self._models_lock = asyncio.Lock()
         async with self._models_lock:
-            if not refresh and type in self._models:
-                return list(self._models[type])
-            replayed = self._replayed_models(type)
-            if replayed is not None:
-                return replayed
+            known = self._known_models(type, refresh)
+            if known is not None:
+                return known
             return await self._with_retries(
                 lambda: self._http.get(**self._models_get_kwargs(type)),
                 lambda response, _elapsed: self._models_response(type, response),
             )
 
     async def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
-        return None if model is None else self._find_model(await self.models("inpaint"), model)
+        checked = check_model_arg(model)  # a wrong type fails before models are fetched
+        if isinstance(checked, str):
+            return find_model(await self.models("inpaint"), checked)
+        return checked
 
     async def edit(
         self,
@@ -504,18 +514,9 @@ class AsyncClient(_BaseClient):
         fit: bool = False,
     ) -> EditResult:
         """Edit one image with a prompt (``POST /image/edit``)."""
-        prepared = _request.prepare_edit(
-            image,
-            prompt,
-            model=await self._model(model),
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            output_format=output_format,
-            safe_mode=safe_mode,
-            enhance_prompt=enhance_prompt,
-            upload=upload,
-            fit=fit,
-        )
+        options = edit_options(locals())
+        _request.precheck(prompt, options)  # before the model list is fetched
+        prepared = _request.prepare_edit(image, prompt, model=await self._model(model), **options)
         return await self.send(prepared)
 
     async def multi_edit(
@@ -534,26 +535,22 @@ class AsyncClient(_BaseClient):
         fit: bool = False,
     ) -> EditResult:
         """Edit a base image with mask/overlay/reference layers, or a ``LayerStack``."""
+        options = edit_options(locals())
+        _request.precheck(prompt, options)  # before the model list is fetched
         prepared = _request.prepare_multi_edit(
-            images,
-            prompt,
-            model=await self._model(model),
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            quality=quality,
-            output_format=output_format,
-            safe_mode=safe_mode,
-            enhance_prompt=enhance_prompt,
-            upload=upload,
-            fit=fit,
+            images, prompt, model=await self._model(model), **options
         )
         return await self.send(prepared)
 
-    async def remove_background(self, image: Any, *, upload: Upload = "json") -> EditResult:
-        """Cut out the subject: a PNG with alpha (``POST /image/background-remove``)."""
+    async def remove_background(
+        self, image: Any, *, upload: Upload = "json", fit: bool = False
+    ) -> EditResult:
+        """Cut out the subject: a PNG with alpha (``POST /image/background-remove``).
+        ``fit=True`` shrinks an image over the pixel limit instead of refusing it."""
+        prepared = _request.prepare_background_remove(image, upload=upload, fit=fit)
         if self._local_unknown:  # this answer has no model name to show where it came from
             await self.models()
-        return await self.send(_request.prepare_background_remove(image, upload=upload))
+        return await self.send(prepared)
 
     async def send(
         self,
@@ -579,7 +576,7 @@ class AsyncClient(_BaseClient):
         """One request with retries, paced by the failure window (the async twin)."""
         for attempt in range(self.max_retries + 1):
             while (wait := self._window.reserve()) > 0:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
             start = time.monotonic()
             try:
                 response = await call()
@@ -591,8 +588,8 @@ class AsyncClient(_BaseClient):
             except BaseException:  # cancelled: free the slot, count nothing
                 self._window.release(failed=False)
                 raise
-            delay = self._settle(outcome, attempt, on_retry)
-            if delay is None:
-                return outcome  # type: ignore[return-value]
-            await asyncio.sleep(delay)
+            self._window.release(failed=isinstance(outcome, VeniceError))
+            if not isinstance(outcome, VeniceError):
+                return outcome
+            await self._sleep(self._retry_delay(outcome, attempt, on_retry))
         raise AssertionError("unreachable")

@@ -27,6 +27,8 @@ OUTPUT_FORMATS = ("jpeg", "png", "webp")
 OUTPUT_FORMAT_ALIASES = {"jpg": "jpeg"}
 QUALITIES = ("low", "medium", "high")
 RESOLUTIONS = ("1K", "2K", "4K")
+# The spec lists no fixed set of resolutions (they vary by model), only a length: 1 to 10.
+MAX_RESOLUTION_CHARS = 10
 # When ``maxInputImages`` is absent: 3, or 1 when the model cannot combine images.
 DEFAULT_MAX_INPUT_IMAGES = 3
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
-from ._constants import TOP_UP_URL
+from ._constants import H_RETRY_AFTER, TOP_UP_URL
+from ._headers import parse_retry_after
 
 __all__ = [
     "APIConnectionError",
@@ -35,7 +34,6 @@ __all__ = [
     "ValidationError",
     "VeniceError",
     "error_from_response",
-    "parse_retry_after",
 ]
 
 
@@ -69,8 +67,11 @@ class VeniceError(Exception):
         return f"{type(self).__name__}({self._text()!r})"
 
 
-class ValidationError(VeniceError, ValueError):
-    """Raised before any request is sent: the input cannot succeed, so no money is spent."""
+class ValidationError(VeniceError, ValueError, TypeError):
+    """Raised before any request is sent: the input cannot succeed, so no money is spent.
+
+    Also a ``ValueError`` and a ``TypeError``, so code that catches either for a bad argument
+    (of the wrong value or the wrong type) keeps working."""
 
     def __init__(
         self, message: str, *, action: str | None = None, field: str | None = None
@@ -200,7 +201,7 @@ class GatewayTimeoutError(APIStatusError):
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
-    cls.status: cls  # type: ignore[misc]
+    cls.status: cls
     for cls in (
         BadRequestError,
         AuthenticationError,
@@ -237,21 +238,6 @@ def _status_class(status: int) -> type[APIStatusError]:
     return APIStatusError
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value: delay-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
-
-
 def error_from_response(status: int, headers: dict[str, str], content: bytes) -> APIStatusError:
     """Build the typed error for an HTTP error answer (headers keys lower-case)."""
     body: Any
@@ -276,7 +262,7 @@ def error_from_response(status: int, headers: dict[str, str], content: bytes) ->
         "action": _CODE_ACTIONS.get(code or ""),
     }
     if cls is RateLimitError:
-        kwargs["retry_after"] = parse_retry_after(headers.get("retry-after"))
+        kwargs["retry_after"] = parse_retry_after(headers.get(H_RETRY_AFTER))
     if cls is BadRequestError and isinstance(body, dict) and body.get("details"):
         text = f"{text} ({_summarise_details(body['details'])})"
     if cls is APIStatusError:

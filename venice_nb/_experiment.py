@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._constants import DEFAULT_REQUESTS_PER_MINUTE
 from ._errors import APIStatusError, ReplayMissError, ValidationError, VeniceError
+from ._models import find_model
 from ._pacer import _known_limit, _Pacer, _pacer_for
 from ._plan import _EPS, CostEstimate, _estimate, _Job, _model_list, _plan
 from ._progress import Progress, ProgressKind
@@ -59,7 +60,7 @@ def _model_finder(client: Any, infos: list[ModelInfo] | None) -> Callable[[Any],
     def find(model: Any) -> ModelInfo | None:
         if model is None or hasattr(model, "estimate_cost"):
             return model
-        return client._find_model(infos or [], model)
+        return find_model(infos or [], model)
 
     return find
 

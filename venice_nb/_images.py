@@ -12,13 +12,16 @@ import binascii
 import hashlib
 import io
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Union
+from urllib.parse import urlsplit
 
 from ._constants import ACCEPTED_INPUT_MIME, MAX_IMAGE_BYTES, MAX_PIXELS, MIN_PIXELS
 from ._errors import ValidationError
+from ._probe import open_header, orientation, sniff_mime, unreadable, why_incomplete
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,23 +31,18 @@ ImageInput = Union[
     str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, "Image.Image", "np.ndarray"
 ]
 
-__all__ = ["ImageInput", "ImagePayload", "load_image", "to_pil"]
+__all__ = [
+    "ImageInput",
+    "ImagePayload",
+    "check_url",
+    "is_url",
+    "load_image",
+    "to_pil",
+]
 
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-)
+_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-_ORIENTATION_TAG = 0x0112
-
-
-def _sniff_mime(data: bytes) -> str | None:
-    for magic, mime in _MAGIC:
-        if data.startswith(magic):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 @dataclass(frozen=True)
@@ -73,11 +71,75 @@ class ImagePayload:
         return base64.b64encode(self.data)
 
 
-def _is_url(value: str) -> bool:
-    return value.startswith(("http://", "https://"))
+def is_url(value: Any) -> bool:
+    """True for text that names a web address (any scheme, any case): it is never a path."""
+    return isinstance(value, str) and _URL_RE.match(value) is not None
 
 
-def _read_source(obj: Any) -> bytes | Image.Image:
+def check_url(url: str, field: str = "image") -> str:
+    """An http(s) URL Venice can fetch, with a lower-case scheme; refused before sending when
+    Venice would refuse it."""
+    shown = f"{url!r:.120}"
+    scheme = url.split(":", 1)[0].lower()
+    if scheme not in ("http", "https"):
+        raise ValidationError(
+            f"{field}: {shown} is a {scheme}: URL; Venice fetches only http:// and https://",
+            action="download the file and pass its path or bytes, or use an http(s) URL",
+            field=field,
+        )
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ValidationError(
+            f"{field}: the URL {shown} contains spaces or control characters",
+            action="percent-encode them (urllib.parse.quote), e.g. a space as %20",
+            field=field,
+        )
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # e.g. a malformed [IPv6] part
+        host = None
+    if not host:
+        raise ValidationError(
+            f"{field}: the URL {shown} names no host",
+            action="use a full address such as https://example.com/photo.png",
+            field=field,
+        )
+    return scheme + url[len(scheme):]
+
+
+def _decode_data_url(value: str, field: str) -> bytes:
+    header, comma, payload = value.partition(",")
+    if not comma or ";base64" not in header.lower():
+        raise ValidationError(
+            f"{field}: the data URL is not base64-encoded image data",
+            action="use the form data:image/png;base64,<base64 bytes>",
+            field=field,
+        )
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationError(
+            f"{field}: the data URL holds invalid base64 ({exc})",
+            action="re-encode the image with base64.b64encode(data).decode() after the comma",
+            field=field,
+        ) from None
+
+
+def _read_path(obj: str | os.PathLike[str], field: str) -> bytes:
+    try:
+        path = Path(obj).expanduser()
+        if path.is_file():
+            return path.read_bytes()
+        shown = str(path)
+    except (OSError, ValueError, RuntimeError) as exc:  # NUL bytes, names too long, no home
+        shown = f"{str(obj)!r:.80} ({type(exc).__name__})"
+    raise ValidationError(
+        f"{field}: no image file at {shown!r:.200}",
+        action="check the path, or pass bytes, a PIL image, a numpy array or an http(s) URL",
+        field=field,
+    )
+
+
+def _read_source(obj: Any, field: str = "image") -> bytes | Image.Image:
     """Bytes for byte-like inputs, a PIL image for array/PIL inputs."""
     from PIL import Image
 
@@ -85,86 +147,93 @@ def _read_source(obj: Any) -> bytes | Image.Image:
         return obj
     if isinstance(obj, (bytes, bytearray, memoryview)):
         return bytes(obj)
-    if isinstance(obj, str) and obj.startswith("data:"):
-        header, _, payload = obj.partition(",")
-        if ";base64" not in header:
-            raise ValidationError(
-                "data URL is not base64-encoded", action="use data:image/png;base64,<...>"
-            )
-        try:
-            return base64.b64decode(payload, validate=True)
-        except binascii.Error as exc:
-            raise ValidationError(f"data URL holds invalid base64: {exc}") from None
+    if isinstance(obj, str) and obj[:5].lower() == "data:":
+        return _decode_data_url(obj, field)
     if isinstance(obj, (str, os.PathLike)):
-        path = Path(obj).expanduser()
-        if not path.is_file():
-            raise ValidationError(
-                f"no image file at {str(path)!r}",
-                action="check the path, or pass bytes, a PIL image, a numpy array or a URL",
-            )
-        return path.read_bytes()
+        return _read_path(obj, field)
     if hasattr(obj, "read"):
         data = obj.read()
         if not isinstance(data, (bytes, bytearray)):
-            raise ValidationError("file object returned text", action="open the file with 'rb'")
+            raise ValidationError(
+                f"{field}: the file object returned text", action="open the file with 'rb'",
+                field=field,
+            )
         return bytes(data)
     if type(obj).__module__ == "numpy" and hasattr(obj, "dtype"):
-        return _array_to_pil(obj)
+        return _array_to_pil(obj, field)
     raise ValidationError(
-        f"cannot use a {type(obj).__name__} as an image",
+        f"cannot use a {type(obj).__name__} as {field}",
         action="pass a path, bytes, a binary file, a PIL image, a numpy array or an http(s) URL",
+        field=field,
     )
 
 
-def _array_to_pil(arr: np.ndarray) -> Image.Image:
+def _array_to_pil(arr: np.ndarray, field: str = "image") -> Image.Image:
     import numpy as np
     from PIL import Image
 
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
         raise ValidationError(
-            f"numpy image has shape {arr.shape}",
+            f"{field}: the numpy image has shape {arr.shape}",
             action="use HxW (gray/mask), HxWx3 (RGB) or HxWx4 (RGBA)",
+            field=field,
+        )
+    if arr.size == 0:
+        raise ValidationError(
+            f"{field}: the numpy image is empty (shape {arr.shape})",
+            action="pass an image with pixels",
+            field=field,
         )
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if arr.dtype == bool:
         arr = arr.astype(np.uint8) * 255
     elif np.issubdtype(arr.dtype, np.floating):
-        if arr.size and (np.nanmin(arr) < 0.0 or np.nanmax(arr) > 1.0 or np.isnan(arr).any()):
+        if np.isnan(arr).any() or arr.min() < 0.0 or arr.max() > 1.0:
             raise ValidationError(
-                "float image values must lie in [0, 1]",
+                f"{field}: float image values must lie in [0, 1]",
                 action="scale it (e.g. arr / 255) or convert to uint8",
+                field=field,
             )
         arr = np.round(arr * 255.0).astype(np.uint8)
     elif arr.dtype != np.uint8:
         raise ValidationError(
-            f"numpy image has dtype {arr.dtype}",
+            f"{field}: the numpy image has dtype {arr.dtype}",
             action="use uint8 (0..255), bool (masks) or float in [0, 1]",
+            field=field,
         )
     return Image.fromarray(np.array(arr, copy=True, order="C"))  # never a view of the caller's
 
 
-def to_pil(obj: Any) -> Image.Image:
+def to_pil(obj: Any, field: str = "image") -> Image.Image:
     """Decode any supported input into an upright PIL image (URLs are not fetched)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
-    if isinstance(obj, str) and _is_url(obj):
+    if is_url(obj):
         raise ValidationError(
-            "URLs are sent to Venice as-is and never downloaded by venice_nb",
+            f"{field}: URLs are sent to Venice as-is and never downloaded by venice_nb",
             action="pass a local path, bytes or an image object to work on it locally",
+            field=field,
         )
-    src = _read_source(obj)
+    src = _read_source(obj, field)
     if isinstance(src, Image.Image):
         return src
+    img = _open_whole(src, field)
     try:
-        img = Image.open(io.BytesIO(src))
         img.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValidationError(
-            f"unreadable image data ({type(exc).__name__})",
-            action="re-save the image as PNG or JPEG",
-        ) from None
-    return ImageOps.exif_transpose(img)
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise unreadable(field, type(exc).__name__) from None
+    return ImageOps.exif_transpose(img) if orientation(img) != 1 else img
+
+
+def _open_whole(data: bytes, field: str) -> Image.Image:
+    """The file opened from its header, refused when its structure shows it is cut short or
+    lies about its size: before any pixel is decoded."""
+    img = open_header(data, field)
+    problem = why_incomplete(sniff_mime(data) or "", data)
+    if problem:
+        raise unreadable(field, f"{img.format}: {problem}")
+    return img
 
 
 def _encode(img: Image.Image, fmt: str) -> bytes:
@@ -178,84 +247,79 @@ def _encode(img: Image.Image, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def _fit_pixels(img: Image.Image, actions: list[str]) -> Image.Image:
-    from PIL import Image
-
-    w, h = img.size
+def _fit_size(w: int, h: int, min_pixels: int) -> tuple[int, int]:
     pixels = w * h
-    if MIN_PIXELS <= pixels <= MAX_PIXELS:
-        return img
-    scale = ((MAX_PIXELS if pixels > MAX_PIXELS else MIN_PIXELS) / pixels) ** 0.5
+    scale = ((MAX_PIXELS if pixels > MAX_PIXELS else min_pixels) / pixels) ** 0.5
     new = (max(1, int(w * scale)), max(1, int(h * scale)))
     # Rounding may land one pixel outside the range: nudge until inside.
     while new[0] * new[1] > MAX_PIXELS:
         new = (new[0] - 1, new[1]) if new[0] >= new[1] else (new[0], new[1] - 1)
-    while new[0] * new[1] < MIN_PIXELS:
+    while new[0] * new[1] < min_pixels:
         new = (new[0] + 1, new[1]) if new[0] <= new[1] else (new[0], new[1] + 1)
-    actions.append(f"resized {w}x{h} -> {new[0]}x{new[1]} to fit the pixel limits")
-    return img.resize(new, Image.Resampling.LANCZOS)
+    return new
 
 
-def load_image(obj: Any, *, fit: bool = False, check_pixels: bool = True) -> ImagePayload:
+def _pixel_error(field: str, w: int, h: int, min_pixels: int) -> ValidationError:
+    bound = f"at least {min_pixels:,}" if w * h < min_pixels else f"at most {MAX_PIXELS:,}"
+    how = "resize it, or pass fit=True to let venice_nb resize it" if w * h else (
+        "pass an image with pixels")
+    return ValidationError(
+        f"{field} is {w}x{h} = {w * h:,} pixels; Venice needs {bound}", action=how, field=field
+    )
+
+
+def load_image(
+    obj: Any, *, fit: bool = False, min_pixels: int = MIN_PIXELS, field: str = "image"
+) -> ImagePayload:
     """Validate one input and encode it for sending; raise ValidationError before any request.
 
-    ``fit=True`` resizes into the pixel range and re-encodes as JPEG when the file is too big,
-    recording each step in ``actions``.
+    Files Venice reads are checked from their headers and structure (size, pixel counts,
+    truncation) without decoding their pixels. ``fit=True`` resizes into the pixel range and
+    re-encodes as JPEG when the file is too big, recording each step in ``actions``.
+    ``min_pixels=0``: the endpoint has no lower bound (background removal).
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    if isinstance(obj, str) and _is_url(obj):
-        return ImagePayload(url=obj)
-    src = _read_source(obj)
+    if is_url(obj):
+        return ImagePayload(url=check_url(obj, field))
+    src = _read_source(obj, field)
     actions: list[str] = []
     if isinstance(src, Image.Image):
         img, data, mime = src, None, None
     else:
-        data, mime = src, _sniff_mime(src)
-        try:
-            img = Image.open(io.BytesIO(src))
-        except Image.DecompressionBombError:
-            raise ValidationError(
-                "the image has far more pixels than Venice accepts (over 33,177,600)",
-                action="downscale it before loading; it is too large to decode safely",
-                field="image",
-            ) from None
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise ValidationError(
-                f"unreadable image data ({type(exc).__name__}, {len(src)} bytes)",
-                action="check the file is a PNG, JPEG or WebP image and not truncated",
-            ) from None
-        orientation = img.getexif().get(_ORIENTATION_TAG, 1)  # JPEG, PNG and WebP carry it
-        if mime not in ACCEPTED_INPUT_MIME or orientation not in (1, None):
-            img = to_pil(src)
+        data, mime = src, sniff_mime(src)
+        img = _open_whole(src, field)
+        turned = orientation(img)
+        if mime not in ACCEPTED_INPUT_MIME or turned != 1:
             actions.append(
-                "applied EXIF orientation"
-                if orientation not in (1, None)
+                "applied EXIF orientation" if turned != 1
                 else f"re-encoded {img.format or 'image'} as PNG"
             )
             data = mime = None
     w, h = img.size
-    if check_pixels and not MIN_PIXELS <= w * h <= MAX_PIXELS:
+    if w * h == 0:  # nothing to resize, even with fit=True
+        raise _pixel_error(field, w, h, min_pixels)
+    if w * h > MAX_PIXELS and img.format == "JPEG" and fit:
+        img.draft("RGB", _fit_size(w, h, min_pixels))  # decode at 1/2..1/8 scale: less memory
+    if not min_pixels <= w * h <= MAX_PIXELS:
         if not fit:
-            bound = "at least 65,536" if w * h < MIN_PIXELS else "at most 33,177,600"
-            raise ValidationError(
-                f"image is {w}x{h} = {w * h:,} pixels; Venice needs {bound}",
-                action="resize it, or pass fit=True to let venice_nb resize it",
-                field="image",
-            )
-        img = _fit_pixels(_loaded(img), actions)
+            raise _pixel_error(field, w, h, min_pixels)
+        img = _loaded(img, field)
+        new = _fit_size(*img.size, min_pixels)
+        actions.append(f"resized {w}x{h} -> {new[0]}x{new[1]} to fit the pixel limits")
+        img = img.resize(new, Image.Resampling.LANCZOS)
         data = mime = None
     if data is None:
-        img = _loaded(img)
+        img = _loaded(img, field)
         data, mime = _encode(img, "PNG"), "image/png"
     if len(data) >= MAX_IMAGE_BYTES:
         if not fit:
             raise ValidationError(
-                f"image file is {len(data) / 1e6:.1f} MB; Venice takes less than 25 MB",
+                f"{field}: the file is {len(data) / 1e6:.1f} MB; Venice takes less than 25 MB",
                 action="save it as JPEG, or pass fit=True to re-encode it",
-                field="image",
+                field=field,
             )
-        img = _loaded(img)
+        img = _loaded(img, field)
         # Transparency matters (an overlay layer needs it): keep PNG and shrink instead.
         fmt = "PNG" if "A" in img.getbands() or "transparency" in img.info else "JPEG"
         if fmt == "JPEG":
@@ -265,12 +329,16 @@ def load_image(obj: Any, *, fit: bool = False, check_pixels: bool = True) -> Ima
             img = img.resize((img.width * 3 // 4, img.height * 3 // 4), Image.Resampling.LANCZOS)
             data = _encode(img, fmt)
             actions.append(f"downscaled to {img.width}x{img.height} to stay under 25 MB")
-        w, h = img.size
-    return ImagePayload(data=data, mime=mime, size=(w, h), actions=tuple(actions))
+    return ImagePayload(data=data, mime=mime, size=img.size, actions=tuple(actions))
 
 
-def _loaded(img: Image.Image) -> Image.Image:
+def _loaded(img: Image.Image, field: str) -> Image.Image:
+    """Decoded pixels, upright."""
     from PIL import ImageOps
 
-    img.load()
-    return ImageOps.exif_transpose(img) if img.getexif().get(_ORIENTATION_TAG, 1) != 1 else img
+    turned = orientation(img)
+    try:
+        img.load()
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise unreadable(field, type(exc).__name__) from None
+    return ImageOps.exif_transpose(img) if turned != 1 else img

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._constants import DEFAULT_MAX_INPUT_IMAGES, LOCAL_NAME_SUFFIX, MAX_PROMPT_CHARS
+from ._errors import ValidationError
 
-__all__ = ["ModelInfo", "parse_models", "prompt_length"]
+__all__ = ["ModelInfo", "check_model_arg", "find_model", "parse_models", "prompt_length"]
 
 
 def prompt_length(prompt: str) -> int:
@@ -120,3 +123,39 @@ def parse_models(payload: Any) -> list[ModelInfo]:
     """Parse a ``GET /models`` body, skipping entries without an id."""
     items = payload.get("data", []) if isinstance(payload, dict) else []
     return [ModelInfo.from_api(item) for item in items if isinstance(item, dict) and "id" in item]
+
+
+def check_model_arg(model: Any) -> str | ModelInfo | None:
+    """A model argument of a usable type: an id, a ``ModelInfo`` or None (the default)."""
+    if model is None or isinstance(model, ModelInfo) or (isinstance(model, str) and model):
+        return model
+    raise ValidationError(
+        f"model={model!r:.60} is not a model id",
+        action="pass a model id str (see client.models(type='inpaint')), or leave it out",
+        field="model",
+    )
+
+
+def find_model(models: Sequence[ModelInfo], model: Any) -> ModelInfo | None:
+    """The listed model named ``model`` (None and a ``ModelInfo`` pass through), refusing
+    unknown and offline ones with the closest ids as advice."""
+    model = check_model_arg(model)
+    if model is None or isinstance(model, ModelInfo):
+        return model
+    for info in models:
+        if info.id != model:
+            continue
+        if info.offline:
+            raise ValidationError(
+                f"{model} is offline right now",
+                action="pick another model from client.models(type='inpaint')",
+                field="model",
+            )
+        return info
+    close = difflib.get_close_matches(model, [m.id for m in models], n=3)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise ValidationError(
+        f"unknown edit model {model!r:.80}",
+        action=f"{hint}see client.models(type='inpaint') for the ids",
+        field="model",
+    )

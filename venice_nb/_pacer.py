@@ -24,6 +24,7 @@ from ._constants import (
     H_RATELIMIT_RESET,
 )
 from ._errors import RateLimitError
+from ._headers import header_number
 
 _RATE_WINDOW = 60.0  # Venice's limits are per minute
 
@@ -144,9 +145,9 @@ class _Pacer:
     def observe(self, seq: int | None, headers: Mapping[str, str] | None, *,
                 error: BaseException | None = None) -> None:
         """Learn from the answer to start ``seq`` (``headers`` None: no answer came back)."""
-        remaining = _as_number(headers, H_RATELIMIT_REMAINING)
-        reset = _as_number(headers, H_RATELIMIT_RESET)
-        limit = _as_number(headers, H_RATELIMIT_LIMIT)
+        remaining = header_number(headers, H_RATELIMIT_REMAINING)
+        reset = header_number(headers, H_RATELIMIT_RESET)
+        limit = header_number(headers, H_RATELIMIT_LIMIT)
         with self._lock:
             probe = seq is not None and seq == self._probe
             if probe:
@@ -226,15 +227,6 @@ class _Pacer:
                 self._waiters.append((loop, event))
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(event.wait(), timeout=wait)
-
-
-def _as_number(headers: Mapping[str, str] | None, name: str) -> float | None:
-    """A header as a number; None when absent or garbled (a proxy may mangle it)."""
-    value = (headers or {}).get(name)
-    try:
-        return float(value) if value not in (None, "") else None
-    except ValueError:
-        return None
 
 
 # The server counts per caller, not per experiment: experiments (and re-runs) in one process

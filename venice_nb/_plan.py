@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any
 from . import _request
 from ._errors import ReplayMissError, ValidationError
 from ._images import load_image
+from ._params import EDIT_OPTIONS
 
 if TYPE_CHECKING:
     from ._models import ModelInfo
     from ._request import PreparedRequest
     from ._store import ResultStore
 
-_PARAMS = ("aspect_ratio", "resolution", "quality", "output_format", "safe_mode",
-           "enhance_prompt", "upload", "fit")  # fmt: skip
 _EPS = 1e-9  # float slack when adding prices up against a budget
 
 
@@ -229,11 +228,11 @@ def _check_repeats(repeats: Any) -> int:
 
 
 def _check_params(params: Mapping[str, Any], masks: list[tuple[str | None, Any]]) -> None:
-    unknown = sorted(set(params) - set(_PARAMS))
+    unknown = sorted(set(params) - set(EDIT_OPTIONS))
     if unknown:
         raise ValidationError(
             f"unknown experiment parameter(s): {', '.join(unknown)}",
-            action=f"use any of {', '.join(_PARAMS)}",
+            action=f"use any of {', '.join(EDIT_OPTIONS)}",
         )
     if params.get("quality") is not None and any(mask is None for _, mask in masks):
         raise ValidationError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ def experiment_html(results: Any, title: str = "venice_nb experiment") -> str:
     )
 
 
-def write_html(results: Any, path: str | Path, title: str = "venice_nb experiment") -> Path:
+def write_html(results: Any, path: str | os.PathLike[str], title: str = "venice_nb experiment") -> Path:
     """Write the report to ``path`` (UTF-8); returns the path."""
     out = Path(path)
     out.write_text(experiment_html(results, title), encoding="utf-8")

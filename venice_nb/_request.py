@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, cast
 
+from . import _guards as guards
 from ._constants import (
     ASPECT_RATIOS,
     BACKGROUND_REMOVE_PATH,
     EDIT_PATH,
     MAX_PROMPT_CHARS,
+    MAX_RESOLUTION_CHARS,
     MULTI_EDIT_PATH,
     OUTPUT_FORMAT_ALIASES,
     OUTPUT_FORMATS,
@@ -26,16 +28,15 @@ from ._constants import (
 from ._errors import ValidationError
 from ._images import ImagePayload, load_image
 from ._models import ModelInfo, prompt_length
+from ._params import Upload, edit_options
 
 __all__ = [
     "PreparedRequest",
-    "Upload",
+    "precheck",
     "prepare_background_remove",
     "prepare_edit",
     "prepare_multi_edit",
 ]
-
-Upload = Literal["json", "multipart"]
 
 
 @dataclass(frozen=True)
@@ -121,13 +122,8 @@ class PreparedRequest:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _check_prompt(prompt: str, model: ModelInfo | None) -> None:
-    if not isinstance(prompt, str):
-        raise ValidationError(
-            f"the prompt is a {type(prompt).__name__}, not text",
-            action="pass the prompt as a str",
-            field="prompt",
-        )
+def _check_prompt(prompt: Any, model: ModelInfo | None) -> str:
+    guards.text(prompt, "prompt")
     try:
         prompt.encode("utf-8")
     except UnicodeEncodeError:
@@ -151,21 +147,27 @@ def _check_prompt(prompt: str, model: ModelInfo | None) -> None:
             action="shorten it: short, local instructions work best",
             field="prompt",
         )
+    return prompt
 
 
 def _check_choice(
     name: str,
-    value: str | None,
-    allowed: Sequence[str] | None,
+    value: Any,
+    allowed: Collection[str] | None,
     model: ModelInfo | None,
     listed: Sequence[str],
 ) -> None:
-    """``allowed``: what the API takes at all (None: any); ``listed``: what the model takes."""
+    """``allowed``: what the API takes at all (None: any short text); ``listed``: what the
+    model takes."""
     if value is None:
         return
-    if allowed is not None and value not in allowed:
+    if allowed is not None:
+        guards.choice(value, name, allowed)
+    elif not isinstance(value, str) or not 1 <= len(value) <= MAX_RESOLUTION_CHARS:
         raise ValidationError(
-            f"{name}={value!r} is not valid", action=f"use one of {', '.join(allowed)}", field=name
+            f"{name}={value!r:.40} is not valid",
+            action=f"pass {name} as text such as '1K' (see client.models() for a model's list)",
+            field=name,
         )
     if model is None:
         return
@@ -178,59 +180,40 @@ def _check_choice(
     if value not in listed:
         raise ValidationError(
             f"{model.id} does not support {name}={value!r}",
-            action=f"use one of {', '.join(listed)}",
+            action=f"use one of {', '.join(dict.fromkeys(listed))}",
             field=name,
         )
 
 
-def _output_format(value: str | None) -> str | None:
+def _output_format(value: Any) -> str | None:
     if value is None:
         return None
-    value = OUTPUT_FORMAT_ALIASES.get(value.lower(), value.lower())
-    if value not in OUTPUT_FORMATS:
-        raise ValidationError(
-            f"output_format={value!r} is not valid",
-            action=f"use one of {', '.join(OUTPUT_FORMATS)}",
-            field="output_format",
-        )
-    return value
-
-
-def _check_upload(upload: str) -> None:
-    if upload not in ("json", "multipart"):
-        raise ValidationError(f"upload={upload!r} is not valid", action="use 'json' or 'multipart'")
+    if isinstance(value, str):
+        value = OUTPUT_FORMAT_ALIASES.get(value.lower(), value.lower())
+    return guards.choice(value, "output_format", OUTPUT_FORMATS)
 
 
 def _edit_params(
-    prompt: str,
-    model: ModelInfo | None,
-    *,
-    aspect_ratio: str | None,
-    resolution: str | None,
-    output_format: str | None,
-    safe_mode: bool | None,
-    enhance_prompt: bool | None,
-    quality: str | None = None,
+    prompt: Any, model: ModelInfo | None, options: Mapping[str, Any]
 ) -> dict[str, Any]:
     _check_prompt(prompt, model)
     # "auto" (infer from the input) is always allowed, whatever the model lists.
     ratios = () if model is None else ("auto", *model.aspect_ratios)
-    _check_choice("aspect_ratio", aspect_ratio, ASPECT_RATIOS, model, ratios)
-    _check_choice("resolution", resolution, None, model, model.resolutions if model else ())
-    _check_choice("quality", quality, QUALITIES, model, model.qualities if model else ())
-    for name, flag in (("safe_mode", safe_mode), ("enhance_prompt", enhance_prompt)):
-        if flag is not None and not isinstance(flag, bool):
-            raise ValidationError(
-                f"{name}={flag!r} is not a boolean", action="pass True or False", field=name
-            )
+    _check_choice("aspect_ratio", options.get("aspect_ratio"), ASPECT_RATIOS, model, ratios)
+    _check_choice(
+        "resolution", options.get("resolution"), None, model, model.resolutions if model else ()
+    )
+    _check_choice(
+        "quality", options.get("quality"), QUALITIES, model, model.qualities if model else ()
+    )
     params: dict[str, Any] = {
         "prompt": prompt,
-        "aspect_ratio": aspect_ratio,
-        "resolution": resolution,
-        "quality": quality,
-        "output_format": _output_format(output_format),
-        "safe_mode": safe_mode,
-        "enhance_prompt": enhance_prompt,
+        "aspect_ratio": options.get("aspect_ratio"),
+        "resolution": options.get("resolution"),
+        "quality": options.get("quality"),
+        "output_format": _output_format(options.get("output_format")),
+        "safe_mode": guards.flag(options.get("safe_mode"), "safe_mode"),
+        "enhance_prompt": guards.flag(options.get("enhance_prompt"), "enhance_prompt"),
     }
     return {k: v for k, v in params.items() if v is not None}
 
@@ -241,6 +224,29 @@ def _cost(model: ModelInfo | None, params: dict[str, Any], n_images: int) -> flo
     return model.estimate_cost(
         resolution=params.get("resolution"), quality=params.get("quality"), n_images=n_images
     )
+
+
+def _check_upload(upload: Any) -> Upload:
+    guards.choice(upload, "upload", ("json", "multipart"))
+    return cast(Upload, upload)
+
+
+def _check_fit(fit: Any) -> bool:
+    if not isinstance(fit, bool):
+        raise ValidationError(
+            f"fit={fit!r:.40} is not a boolean", action="pass fit=True or fit=False", field="fit"
+        )
+    return fit
+
+
+def _check_model(model: Any) -> ModelInfo | None:
+    if model is not None and not isinstance(model, ModelInfo):
+        raise ValidationError(
+            f"model must be a ModelInfo here; got a {type(model).__name__}",
+            action="resolve ids with venice_nb's client (client.edit(..., model='id'))",
+            field="model",
+        )
+    return model
 
 
 def prepare_edit(
@@ -257,30 +263,7 @@ def prepare_edit(
     fit: bool = False,
 ) -> PreparedRequest:
     """``POST /image/edit``: sends ``model`` (never the deprecated ``modelId``)."""
-    _check_upload(upload)
-    params = _edit_params(
-        prompt,
-        model,
-        aspect_ratio=aspect_ratio,
-        resolution=resolution,
-        output_format=output_format,
-        safe_mode=safe_mode,
-        enhance_prompt=enhance_prompt,
-    )
-    payload = load_image(image, fit=fit)
-    _check_multipart_file(payload, upload)
-    if model is not None:
-        params = {"model": model.id, **params}
-    return PreparedRequest(
-        path=EDIT_PATH,
-        params=params,
-        images=(payload,),
-        upload=upload,
-        model=model,
-        prompt=prompt,
-        estimated_cost=_cost(model, params, 1),
-        fit_actions=payload.actions,
-    )
+    return _prepare(EDIT_PATH, [image], prompt, model, edit_options(locals()))
 
 
 def prepare_multi_edit(
@@ -298,7 +281,19 @@ def prepare_multi_edit(
     fit: bool = False,
 ) -> PreparedRequest:
     """``POST /image/multi-edit``: base image first, then layers; sends ``modelId``."""
-    _check_upload(upload)
+    return _prepare(MULTI_EDIT_PATH, images, prompt, model, edit_options(locals()))
+
+
+def precheck(prompt: Any, options: Mapping[str, Any]) -> None:
+    """The checks that need no model and no image: a client runs them before it fetches the
+    model list, so a bad call sends nothing at all."""
+    _check_upload(options.get("upload", "json"))
+    _check_fit(options.get("fit", False))
+    _edit_params(prompt, None, options)
+
+
+def _image_list(images: Any, model: ModelInfo | None) -> list[Any]:
+    """Multi-edit's images: a list, one image, or a ``LayerStack``, within the model's count."""
     if hasattr(images, "images") and callable(images.images):  # a LayerStack
         if model is not None:
             images.validate(model)  # its message names the layers; the check below is generic
@@ -314,38 +309,50 @@ def prepare_multi_edit(
             action="drop layers, or pick a model with a higher max_input_images in client.models()",
             field="images",
         )
-    params = _edit_params(
-        prompt,
-        model,
-        aspect_ratio=aspect_ratio,
-        resolution=resolution,
-        quality=quality,
-        output_format=output_format,
-        safe_mode=safe_mode,
-        enhance_prompt=enhance_prompt,
-    )
-    payloads = tuple(load_image(img, fit=fit) for img in images)
+    return list(images)
+
+
+def _prepare(
+    path: str, images: Any, prompt: Any, model: Any, options: Mapping[str, Any]
+) -> PreparedRequest:
+    """The one body of both edit endpoints: cheap checks first, then the images."""
+    multi = path == MULTI_EDIT_PATH
+    model = _check_model(model)
+    upload = _check_upload(options.get("upload", "json"))
+    fit = _check_fit(options.get("fit", False))
+    sources = _image_list(images, model) if multi else images
+    params = _edit_params(prompt, model, options)
+    field = "images" if multi else "image"
+    payloads = tuple(load_image(img, fit=fit, field=field) for img in sources)
     for payload in payloads:
         _check_multipart_file(payload, upload)
     if model is not None:
-        params = {"modelId": model.id, **params}
-    actions = tuple(f"image {i}: {a}" for i, p in enumerate(payloads) for a in p.actions)
+        params = {("modelId" if multi else "model"): model.id, **params}
+    actions = (
+        tuple(f"image {i}: {a}" for i, p in enumerate(payloads) for a in p.actions)
+        if multi
+        else payloads[0].actions
+    )
     return PreparedRequest(
-        path=MULTI_EDIT_PATH,
+        path=path,
         params=params,
         images=payloads,
         upload=upload,
         model=model,
         prompt=prompt,
-        estimated_cost=_cost(model, params, count),
+        estimated_cost=_cost(model, params, len(payloads)),
         fit_actions=actions,
     )
 
 
-def prepare_background_remove(image: Any, *, upload: Upload = "json") -> PreparedRequest:
-    """``POST /image/background-remove``: a URL goes in ``image_url``, else in ``image``."""
-    _check_upload(upload)
-    payload = load_image(image, check_pixels=False)
+def prepare_background_remove(
+    image: Any, *, upload: Upload = "json", fit: bool = False
+) -> PreparedRequest:
+    """``POST /image/background-remove``: a URL goes in ``image_url``, else in ``image``.
+
+    The endpoint states no minimum size, so only the upper pixel limit is checked."""
+    upload = _check_upload(upload)
+    payload = load_image(image, fit=_check_fit(fit), min_pixels=0)
     return PreparedRequest(
         path=BACKGROUND_REMOVE_PATH,
         params={},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -28,6 +29,7 @@ from ._constants import (
     RESULT_HEADERS,
 )
 from ._errors import ValidationError
+from ._headers import header_int, header_number
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,13 +51,6 @@ class RateLimit:
     limit: int | None = None
     remaining: int | None = None
     reset: float | None = None
-
-
-def _number(value: str | None, kind: type = float) -> Any:
-    try:
-        return kind(float(value)) if value not in (None, "") else None
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -105,7 +100,7 @@ class EditResult:
 
     @property
     def balance_remaining(self) -> float | None:
-        return _number(self.headers.get(H_BALANCE_REMAINING))
+        return header_number(self.headers, H_BALANCE_REMAINING)
 
     @property
     def enhanced_prompt(self) -> str | None:
@@ -118,9 +113,9 @@ class EditResult:
         if self.from_store:
             return RateLimit()
         return RateLimit(
-            limit=_number(self.headers.get(H_RATELIMIT_LIMIT), int),
-            remaining=_number(self.headers.get(H_RATELIMIT_REMAINING), int),
-            reset=_number(self.headers.get(H_RATELIMIT_RESET)),
+            limit=header_int(self.headers, H_RATELIMIT_LIMIT),
+            remaining=header_int(self.headers, H_RATELIMIT_REMAINING),
+            reset=header_number(self.headers, H_RATELIMIT_RESET),
         )
 
     @property
@@ -165,6 +160,11 @@ class EditResult:
         one is added); another image suffix converts, flattening transparency for JPEG."""
         from PIL import Image
 
+        if not isinstance(path, (str, os.PathLike)):
+            raise ValidationError(
+                f"path={path!r:.60} is not a file path",
+                action="give a file name, e.g. 'edit.png'", field="path",
+            )
         path = Path(path).expanduser()
         if path.is_dir():
             raise ValidationError(

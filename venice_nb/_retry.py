@@ -11,6 +11,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from ._constants import (
     FAILURE_BLOCK_COUNT,
@@ -21,7 +22,8 @@ from ._constants import (
     MAX_RETRY_DELAY,
     RETRY_STATUSES,
 )
-from ._errors import APIConnectionError, APIStatusError, VeniceError, parse_retry_after
+from ._errors import APIConnectionError, APIStatusError, VeniceError
+from ._headers import header_number, parse_retry_after
 
 __all__ = ["FailureWindow", "retry_delay", "server_hint", "should_retry"]
 
@@ -32,10 +34,8 @@ def server_hint(error: VeniceError, now: float) -> float | None:
     hint = parse_retry_after(headers.get(H_RETRY_AFTER), now)
     if hint is not None or error.status != 429:
         return hint
-    try:
-        return max(0.0, float(headers[H_RATELIMIT_RESET]) - now)
-    except (KeyError, ValueError):
-        return None
+    reset = header_number(headers, H_RATELIMIT_RESET)
+    return None if reset is None else max(0.0, reset - now)
 
 
 def should_retry(error: VeniceError) -> bool:
@@ -61,16 +61,22 @@ def retry_delay(error: VeniceError, attempt: int, *, rng: random.Random | None =
 class FailureWindow:
     """Counts failures in a sliding window; ``reserve`` says how long to wait before sending."""
 
-    def __init__(self, limit: int = FAILURE_BLOCK_COUNT, window: float = FAILURE_BLOCK_WINDOW):
+    def __init__(
+        self,
+        limit: int = FAILURE_BLOCK_COUNT,
+        window: float = FAILURE_BLOCK_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.window = window
+        self._clock = clock
         self._failures: deque[float] = deque()
         self._in_flight = 0
         self._lock = threading.Lock()
 
     def reserve(self, now: float | None = None) -> float:
         """0.0 and a slot taken, or the seconds to wait before asking again."""
-        now = time.monotonic() if now is None else now
+        now = self._clock() if now is None else now
         with self._lock:
             while self._failures and self._failures[0] <= now - self.window:
                 self._failures.popleft()
@@ -85,7 +91,7 @@ class FailureWindow:
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
             if failed:
-                self._failures.append(time.monotonic() if now is None else now)
+                self._failures.append(self._clock() if now is None else now)
 
     @property
     def recent_failures(self) -> int:

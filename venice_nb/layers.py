@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from . import _guards as guards
 from . import masks as _masks
 from ._errors import ValidationError
 from ._images import to_pil
+from ._probe import DECODE_LIMIT_PIXELS
 
 if TYPE_CHECKING:
     from ._models import ModelInfo
@@ -106,9 +108,11 @@ class LayerStack:
         return iter(self._layers)
 
     def __repr__(self) -> str:
-        w, h = self._base.size
-        parts = ", ".join(layer.describe() for layer in self._layers)
-        return f"LayerStack(base {w}x{h} {self._base.mode}, layers=[{parts}])"
+        base = getattr(self, "_base", None)  # None: the constructor raised half-way
+        if base is None:
+            return "LayerStack(no base)"
+        parts = ", ".join(layer.describe() for layer in getattr(self, "_layers", ()))
+        return f"LayerStack(base {base.width}x{base.height} {base.mode}, layers=[{parts}])"
 
     # ---- building --------------------------------------------------------------------------
 
@@ -122,16 +126,18 @@ class LayerStack:
         m = _masks.as_mask(mask)
         h, w = self.shape
         mh, mw = m.shape
-        if abs((mw / mh) / (w / h) - 1) > _ASPECT_TOLERANCE:
-            raise ValueError(
-                f"the mask is {mw}x{mh} but the base is {w}x{h}: their aspect ratios differ, "
-                f"so resizing would distort it. Build the mask at the base size, e.g. "
-                f"masks.rect(stack.shape, box)"
+        if not m.any():  # also an empty (0-pixel) mask
+            raise ValidationError(
+                "the mask selects nothing (all black), so the edit could change nothing",
+                action="paint white (255) where the model should change the image",
+                field="mask",
             )
-        if not m.any():
-            raise ValueError(
-                "the mask selects nothing (all black), so the edit could change nothing; "
-                "white (255) marks what the model should change"
+        if abs((mw / mh) / (w / h) - 1) > _ASPECT_TOLERANCE:
+            raise ValidationError(
+                f"the mask is {mw}x{mh} but the base is {w}x{h}: their aspect ratios differ, "
+                "so resizing would distort it",
+                action="build the mask at the base size, e.g. masks.rect(stack.shape, box)",
+                field="mask",
             )
         m = _masks.resize_to(m, (h, w))
         self._layers.append(Layer("mask", _masks.to_image(m), source_size=(mw, mh)))
@@ -147,31 +153,42 @@ class LayerStack:
         as an overlay.
         """
         img = to_pil(image).convert("RGBA")
-        op = _unit(opacity, "opacity")
+        op = guards.fraction(opacity, "opacity")
         if op == 0:
-            raise ValueError("opacity 0 makes the overlay invisible; use a value in (0, 1]")
-        factor = _positive(scale, "scale")
+            raise ValidationError(
+                "opacity 0 makes the overlay invisible", action="use a value in (0, 1]",
+                field="opacity",
+            )
+        factor = guards.positive(scale, "scale")
         if factor != 1:
             size = (max(1, round(img.width * factor)), max(1, round(img.height * factor)))
+            if size[0] * size[1] > DECODE_LIMIT_PIXELS:
+                raise ValidationError(
+                    f"scale={scale!r} makes the overlay {size[0]}x{size[1]} pixels",
+                    action="use a scale that keeps it near the base's size", field="scale",
+                )
             img = img.resize(size, Image.Resampling.LANCZOS)
-        x, y = (round(_masks._number(v, "position")) for v in _pair(position))
+        x, y = (round(guards.number(v, "position")) for v in _pair(position))
         if op < 1:
             img.putalpha(img.getchannel("A").point([round(v * op) for v in range(256)]))
         canvas = Image.new("RGBA", self._base.size, (0, 0, 0, 0))
-        canvas.paste(img, (x, y))
-        low, high = canvas.getchannel("A").getextrema()
         w, h = self._base.size
+        if -img.width < x < w and -img.height < y < h:  # else entirely outside the base
+            canvas.paste(img, (x, y))
+        low, high = canvas.getchannel("A").getextrema()
         if high == 0:
-            raise ValueError(
+            raise ValidationError(
                 f"the {img.width}x{img.height} overlay at {(x, y)} is not visible on the "
-                f"{w}x{h} base (outside it, or fully transparent); position is its top-left "
-                "corner (x, y) in base pixels"
+                f"{w}x{h} base (outside it, or fully transparent)",
+                action="position is its top-left corner (x, y) in base pixels: move it inside",
+                field="position",
             )
         if low == 255:
-            raise ValueError(
+            raise ValidationError(
                 f"the overlay covers the whole {w}x{h} base with no transparency, so it cannot "
-                "be told apart from a reference image; make it the base instead, or use "
-                "opacity < 1"
+                "be told apart from a reference image",
+                action="make it the base instead, or use opacity < 1",
+                field="image",
             )
         self._layers.append(
             Layer("overlay", canvas, position=(x, y), opacity=op, source_size=img.size)
@@ -268,21 +285,10 @@ def _label_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _unit(v: Any, what: str) -> float:
-    x = _masks._number(v, what)
-    if not 0 <= x <= 1:
-        raise ValueError(f"{what} must be between 0 and 1; got {v!r}")
-    return x
-
-
-def _positive(v: Any, what: str) -> float:
-    x = _masks._number(v, what)
-    if x <= 0:
-        raise ValueError(f"{what} must be > 0; got {v!r}")
-    return x
-
-
 def _pair(v: Any) -> tuple[Any, Any]:
     if not isinstance(v, (tuple, list)) or len(v) != 2:
-        raise ValueError(f"position must be (x, y), the overlay's top-left corner; got {v!r}")
+        raise ValidationError(
+            f"position must be (x, y), the overlay's top-left corner; got {v!r:.60}",
+            action="pass two numbers in base pixels, e.g. (40, 120)", field="position",
+        )
     return v[0], v[1]

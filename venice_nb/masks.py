@@ -22,6 +22,8 @@ Coordinates:
   ``rect(size, (2, 3, 5, 7))`` is exactly ``mask[3:7, 2:5]``.
 
 Coordinates outside the mask are clipped, never an error; an empty shape gives an empty mask.
+A bad argument raises ``venice_nb.ValidationError`` (also a ``ValueError`` and a ``TypeError``)
+naming it, with ``action`` saying what to pass instead.
 Everything is vectorised (numpy, Pillow's C filters); shape functions touch only the shape's
 bounding box, so drawing into a large mask with ``out=`` costs what the shape covers.
 """
@@ -38,7 +40,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageColor, ImageFilter
 
-from ._constants import MIN_PIXELS
+from . import _guards as guards
+from ._constants import MAX_PIXELS, MIN_PIXELS
+from ._errors import ValidationError
+from ._probe import DECODE_LIMIT_PIXELS
 
 __all__ = [
     "Box",
@@ -97,8 +102,10 @@ def _size(size: Any) -> Size:
         return size.height, size.width
     if isinstance(size, np.ndarray):
         if size.ndim < 2:
-            raise ValueError(
-                f"cannot take a (height, width) size from an array of shape {size.shape}"
+            raise ValidationError(
+                f"cannot take a (height, width) size from an array of shape {size.shape}",
+                action="pass (height, width), or an image or 2-D/3-D array of that size",
+                field="size",
             )
         return int(size.shape[0]), int(size.shape[1])
     if (
@@ -107,12 +114,22 @@ def _size(size: Any) -> Size:
         and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in size)
     ):
         h, w = int(size[0]), int(size[1])
+        if h * w > DECODE_LIMIT_PIXELS:
+            raise ValidationError(
+                f"size {h}x{w} is {h * w:,} pixels, far beyond any image Venice takes",
+                action=f"use a size of at most {MAX_PIXELS:,} pixels (the image's own size)",
+                field="size",
+            )
         if h < 1 or w < 1:
-            raise ValueError(f"size must be positive (height, width); got {tuple(size)}")
+            raise ValidationError(
+                f"size must be positive (height, width); got {tuple(size)}",
+                action="use a height and width of at least 1", field="size",
+            )
         return h, w
-    raise TypeError(
+    raise ValidationError(
         f"size must be (height, width) as two ints, or an image/array to take the size from; "
-        f"got {size!r:.80}"
+        f"got {size!r:.80}",
+        action="pass e.g. (512, 768), or the image itself", field="size",
     )
 
 
@@ -120,9 +137,10 @@ def _float_to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
     if arr.size:
         lo, hi = float(arr.min()), float(arr.max())
         if not (lo >= 0.0 and hi <= 1.0):  # also catches NaN
-            raise ValueError(
+            raise ValidationError(
                 f"{what} is a float array with values in [{lo:g}, {hi:g}]; float values must "
-                "lie in [0.0, 1.0] (divide by 255, or pass a uint8 array)"
+                "lie in [0.0, 1.0]",
+                action="divide by 255, or pass a uint8 array", field=what,
             )
     out = np.empty(arr.shape, np.uint8)
     band = _band_rows(arr.shape[1] if arr.ndim > 1 else 1)
@@ -146,7 +164,10 @@ def _array_to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
         if np.issubdtype(arr.dtype, np.integer)
         else ""
     )
-    raise TypeError(f"{what} has dtype {arr.dtype}; expected {_MASK_DTYPES}{hint}")
+    raise ValidationError(
+        f"{what} has dtype {arr.dtype}; expected {_MASK_DTYPES}",
+        action=f"convert it{hint or ' (e.g. arr.astype(np.uint8))'}", field=what,
+    )
 
 
 def _load(obj: Any, what: str) -> Image.Image:
@@ -155,8 +176,9 @@ def _load(obj: Any, what: str) -> Image.Image:
         from ._images import to_pil
 
         return to_pil(obj)
-    raise TypeError(
-        f"{what} must be a numpy array or a PIL image (or a path/bytes); got {type(obj).__name__}"
+    raise ValidationError(
+        f"{what} must be a numpy array or a PIL image (or a path/bytes); got {type(obj).__name__}",
+        action=f"pass {what} as np.asarray(...) or a PIL image", field=what,
     )
 
 
@@ -172,25 +194,32 @@ def as_mask(mask: Any, *, name: str = "mask") -> np.ndarray:
         if arr.ndim == 3 and arr.shape[2] == 1:
             arr = arr[:, :, 0]
         if arr.ndim != 2:
-            raise ValueError(
-                f"{name} must be a 2-D (height, width) array; got shape {mask.shape}. To make "
-                "a mask from an image use masks.threshold, masks.from_color or masks.from_alpha"
+            raise ValidationError(
+                f"{name} must be a 2-D (height, width) array; got shape {mask.shape}",
+                action="to make a mask from an image use masks.threshold, masks.from_color or "
+                "masks.from_alpha",
+                field=name,
             )
         return _array_to_uint8(arr, name)
     img = mask if isinstance(mask, Image.Image) else _load(mask, name)
     if img.mode in ("1", "L"):
         return np.asarray(img.convert("L"))
     if img.mode in ("I", "I;16", "F"):
-        raise ValueError(f"{name} is a PIL {img.mode!r} image; convert it to 'L' (0..255) first")
+        raise ValidationError(
+            f"{name} is a PIL {img.mode!r} image", action="convert it to 'L' (0..255) first",
+            field=name,
+        )
     rgba = np.asarray(img.convert("RGBA"))
     gray = rgba[..., 0]
     opaque = (rgba[..., 3] == 255).all()
     if opaque and (rgba[..., 1] == gray).all() and (rgba[..., 2] == gray).all():
         return np.ascontiguousarray(gray)
-    raise ValueError(
+    raise ValidationError(
         f"{name} is a PIL {img.mode!r} image with colour or transparency; a mask must be "
-        "grayscale. Use masks.from_alpha (transparency), masks.from_color or masks.threshold "
-        "to make one"
+        "grayscale",
+        action="use masks.from_alpha (transparency), masks.from_color or masks.threshold "
+        "to make one",
+        field=name,
     )
 
 
@@ -201,9 +230,10 @@ def _image_array(image: Any, what: str = "image") -> np.ndarray:
         if arr.ndim == 3 and arr.shape[2] == 1:
             arr = arr[:, :, 0]
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-            raise ValueError(
+            raise ValidationError(
                 f"{what} must be an HxW, HxWx3 (RGB) or HxWx4 (RGBA) array; got shape "
-                f"{image.shape}"
+                f"{image.shape}",
+                action="pass a gray, RGB or RGBA image", field=what,
             )
         return _array_to_uint8(arr, what)
     img = image if isinstance(image, Image.Image) else _load(image, what)
@@ -228,49 +258,52 @@ def _as_pil(image: Any, what: str = "image") -> Image.Image:
 
 def _same_size(mask: np.ndarray, size: Size, what: str, target: str) -> None:
     if mask.shape != size:
-        raise ValueError(
+        raise ValidationError(
             f"{what} is {mask.shape[1]}x{mask.shape[0]} (WxH) but {target} is "
-            f"{size[1]}x{size[0]}; resize it first with masks.resize_to({what}, {target})"
+            f"{size[1]}x{size[0]}",
+            action=f"resize it first with masks.resize_to({what}, {target})", field=what,
         )
 
 
 def _value(value: Any) -> int:
     if isinstance(value, (bool, np.bool_)):
         return 255 if value else 0
-    if not isinstance(value, numbers.Real) or not 0 <= value <= 255:
-        raise ValueError(f"value must be 0..255 (255 selects, 0 erases); got {value!r}")
-    return round(value)
+    v = guards.number(value, "value")
+    if not 0 <= v <= 255:
+        raise ValidationError(
+            f"value must be 0..255; got {value!r:.40}",
+            action="use 255 to select, 0 to erase (or a blend weight between)", field="value",
+        )
+    return round(v)
 
 
 def _target(size: Any, out: np.ndarray | None) -> np.ndarray:
     """A fresh zero mask of ``size``, or ``out`` checked to be a writable uint8 2-D array."""
     if out is None:
         if size is None:
-            raise TypeError("give a size (height, width), or out= to draw into")
+            raise ValidationError(
+                "no size and no out= given", action="give a size (height, width), or out= to "
+                "draw into", field="size",
+            )
         return np.zeros(_size(size), np.uint8)
     if not isinstance(out, np.ndarray) or out.dtype != np.uint8 or out.ndim != 2:
         got = f"{out.dtype} array of shape {out.shape}" if isinstance(out, np.ndarray) else (
             type(out).__name__
         )
-        raise TypeError(f"out must be a uint8 (height, width) array; got a {got}")
+        raise ValidationError(
+            f"out must be a uint8 (height, width) array; got a {got}",
+            action="pass a mask made by venice_nb.masks, or omit out=", field="out",
+        )
     if not out.flags.writeable:
-        raise ValueError("out is read-only; pass a writable array (e.g. np.array(mask))")
+        raise ValidationError(
+            "out is read-only", action="pass a writable array (e.g. np.array(mask))", field="out"
+        )
     if size is not None and size is not out and _size(size) != out.shape:
-        raise ValueError(f"size {_size(size)} does not match out.shape {out.shape}")
+        raise ValidationError(
+            f"size {_size(size)} does not match out.shape {out.shape}",
+            action="pass size=None when drawing into out=", field="size",
+        )
     return out
-
-
-def _number(v: Any, what: str) -> float:
-    if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v):
-        raise ValueError(f"{what} must be a finite number; got {v!r}")
-    return float(v)
-
-
-def _nonneg_int(px: Any, what: str) -> int:
-    v = _number(px, what)
-    if v < 0:
-        raise ValueError(f"{what} must be >= 0 pixels; got {px!r}")
-    return round(v)
 
 
 def _points(points: Any) -> np.ndarray:
@@ -278,26 +311,33 @@ def _points(points: Any) -> np.ndarray:
     try:
         pts = np.asarray(points, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(
-            "points must be a sequence of (x, y) pairs, e.g. [(10, 20), (30, 40)]"
+        raise ValidationError(
+            "points must be a sequence of (x, y) pairs",
+            action="pass e.g. [(10, 20), (30, 40)]", field="points",
         ) from None
     if pts.size == 0:
         return pts.reshape(0, 2)
     if pts.ndim == 1 and pts.shape[0] == 2:
         pts = pts.reshape(1, 2)
     if pts.ndim != 2 or pts.shape[1] != 2:
-        raise ValueError(
-            f"points must be a sequence of (x, y) pairs (an (n, 2) array); got shape {pts.shape}"
+        raise ValidationError(
+            f"points must be a sequence of (x, y) pairs (an (n, 2) array); got shape {pts.shape}",
+            action="pass e.g. [(10, 20), (30, 40)]", field="points",
         )
     if not np.isfinite(pts).all():
-        raise ValueError("points must be finite numbers (no NaN or infinity)")
+        raise ValidationError(
+            "points must be finite numbers", action="drop NaN or infinite points", field="points"
+        )
     return pts
 
 
 def _box(box: Any) -> tuple[float, float, float, float]:
     if not isinstance(box, (tuple, list, np.ndarray)) or len(box) != 4:
-        raise ValueError(f"box must be (x0, y0, x1, y1); got {box!r:.80}")
-    x0, y0, x1, y1 = (_number(v, "box coordinates") for v in box)
+        raise ValidationError(
+            f"box must be (x0, y0, x1, y1); got {box!r:.80}",
+            action="pass four numbers, x1/y1 exclusive", field="box",
+        )
+    x0, y0, x1, y1 = (guards.number(v, "box coordinates") for v in box)
     return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 
@@ -379,8 +419,9 @@ def ellipse(size: SizeLike | None, box: Sequence[float], *, value: int = 255,
     t = (rows + 0.5 - cy) / b
     rows, t = rows[np.abs(t) < 1], t[np.abs(t) < 1]
     half = a * np.sqrt(1 - t * t)
-    start = np.floor(cx - half - 0.5).astype(np.int64) + 1
-    stop = np.ceil(cx + half - 0.5).astype(np.int64)
+    w = out.shape[1]  # clip in floats first: a huge box must not overflow the int cast
+    start = np.floor(np.clip(cx - half - 0.5, -2, w + 1)).astype(np.int64) + 1
+    stop = np.ceil(np.clip(cx + half - 0.5, -2, w + 1)).astype(np.int64)
     keep = stop > start
     rows, start, stop = rows[keep], start[keep], stop[keep]
     _fill_toggles(out, np.concatenate([rows, rows]), np.concatenate([start, stop]), val)
@@ -546,9 +587,12 @@ def brush(size: SizeLike | None, points: Any, radius: float, *, value: int = 255
     """
     out = _target(size, out)
     pts = _points(points)
-    r = _number(radius, "radius")
+    r = guards.number(radius, "radius")
     if r < 0:
-        raise ValueError(f"radius must be >= 0 pixels; got {radius!r}")
+        raise ValidationError(
+            f"radius must be >= 0 pixels; got {radius!r}", action="use radius=0 or more",
+            field="radius",
+        )
     val = _value(value)
     if r == 0 or not len(pts):
         return out
@@ -591,7 +635,7 @@ def stroke_box(size: SizeLike, points: Any, radius: float) -> Box | None:
     """
     h, w = _size(size)
     pts = _points(points)
-    r = _number(radius, "radius")
+    r = guards.number(radius, "radius")
     if r <= 0 or not len(pts):
         return None
     x0 = max(0, math.floor(pts[:, 0].min() - r))
@@ -615,17 +659,21 @@ def from_alpha(image: ImageLike, *, level: int | None = 128) -> np.ndarray:
     if isinstance(image, np.ndarray):
         arr = _image_array(image)
         if arr.ndim != 3 or arr.shape[2] != 4:
-            raise ValueError(
+            raise ValidationError(
                 f"from_alpha needs an HxWx4 (RGBA) array; got shape {image.shape}, which has "
-                "no alpha channel"
+                "no alpha channel",
+                action="use masks.threshold or masks.from_color for opaque images",
+                field="image",
             )
         alpha = arr[:, :, 3]
     else:
         img = image if isinstance(image, Image.Image) else _load(image, "image")
         if "A" not in img.getbands() and "transparency" not in img.info:
-            raise ValueError(
+            raise ValidationError(
                 f"from_alpha needs an image with transparency; this PIL image is mode "
-                f"{img.mode!r} with no alpha channel"
+                f"{img.mode!r} with no alpha channel",
+                action="use masks.threshold or masks.from_color for opaque images",
+                field="image",
             )
         alpha = np.asarray(img.convert("RGBA"))[:, :, 3]
     if level is None:
@@ -641,7 +689,7 @@ def _bool_to_mask(selected: np.ndarray) -> np.ndarray:
 
 
 def _at_least(gray: np.ndarray, level: float) -> np.ndarray:
-    return _bool_to_mask(gray >= _number(level, "level"))
+    return _bool_to_mask(gray >= guards.number(level, "level"))
 
 
 def threshold(image: ImageLike, level: float = 128) -> np.ndarray:
@@ -662,20 +710,25 @@ def _rgb(color: Any) -> tuple[int, int, int]:
     """``(r, g, b)`` from a colour name/hex string, a gray level or an RGB(A) tuple."""
     if isinstance(color, str):
         try:
-            return ImageColor.getrgb(color)[:3]  # type: ignore[return-value]
+            r, g, b = ImageColor.getrgb(color)[:3]
+            return r, g, b
         except ValueError:
-            raise ValueError(
-                f"unknown colour {color!r}; use a name, '#rrggbb' or (r, g, b)"
+            raise ValidationError(
+                f"unknown colour {color!r:.60}", action="use a name, '#rrggbb' or (r, g, b)",
+                field="color",
             ) from None
     if isinstance(color, numbers.Integral) and not isinstance(color, bool):
         color = (color,) * 3
     if (
         isinstance(color, (tuple, list, np.ndarray))
         and len(color) in (3, 4)
-        and all(isinstance(c, numbers.Integral) and 0 <= c <= 255 for c in color)
+        and all(isinstance(c, numbers.Integral) and 0 <= int(c) <= 255 for c in color)
     ):
         return int(color[0]), int(color[1]), int(color[2])
-    raise ValueError(f"colour must be a name, '#rrggbb', 0..255 or (r, g, b); got {color!r:.60}")
+    raise ValidationError(
+        f"colour {color!r:.60} is not valid",
+        action="use a name, '#rrggbb', 0..255 or (r, g, b)", field="color",
+    )
 
 
 def from_color(image: ImageLike, color: ColorLike | None = None, tolerance: float = 0, *,
@@ -688,21 +741,31 @@ def from_color(image: ImageLike, color: ColorLike | None = None, tolerance: floa
     ignored (use :func:`from_alpha`). Runs in linear time, with no per-pixel Python loop.
     """
     arr = _image_array(image)
-    tol = _number(tolerance, "tolerance")
+    tol = guards.number(tolerance, "tolerance")
     if tol < 0:
-        raise ValueError(f"tolerance must be >= 0 (0..255 per channel); got {tolerance!r}")
-    if connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8; got {connectivity!r}")
+        raise ValidationError(
+            f"tolerance must be >= 0; got {tolerance!r}",
+            action="use 0..255 (per channel)", field="tolerance",
+        )
+    if connectivity not in (4, 8) or isinstance(connectivity, bool):
+        raise ValidationError(
+            f"connectivity must be 4 or 8; got {connectivity!r:.40}",
+            action="use 4 (edges) or 8 (edges and corners)", field="connectivity",
+        )
     h, w = arr.shape[:2]
     sx = sy = None
     if seed is not None:
-        sxf, syf = (_number(v, "seed") for v in _points(seed)[0])
+        sxf, syf = (guards.number(v, "seed") for v in _points(seed)[0])
         if not (0 <= sxf < w and 0 <= syf < h):
             return np.zeros((h, w), np.uint8)
         sx, sy = int(sxf), int(syf)
     if color is None:
         if sx is None or sy is None:
-            raise ValueError("give a color, a seed=(x, y) to take the colour from, or both")
+            raise ValidationError(
+                "no colour to match",
+                action="give a color, a seed=(x, y) to take the colour from, or both",
+                field="color",
+            )
         px = arr[sy, sx]
         rgb = (int(px),) * 3 if arr.ndim == 2 else tuple(int(c) for c in px[:3])
     else:
@@ -860,7 +923,7 @@ def invert(mask: MaskLike, *, out: np.ndarray | None = None) -> np.ndarray:
 
 def _combine(masks: tuple[MaskLike, ...], op: Any, what: str) -> np.ndarray:
     if not masks:
-        raise TypeError(f"{what} needs at least one mask")
+        raise ValidationError(f"{what} needs at least one mask", action="pass one or more masks")
     arrays = [as_mask(m, name=f"mask {i + 1}") for i, m in enumerate(masks)]
     for i, m in enumerate(arrays[1:], start=2):
         _same_size(m, arrays[0].shape, f"mask {i}", "mask 1")
@@ -959,6 +1022,12 @@ def _dilate(img: Image.Image, px: int) -> Image.Image:
     return padded.crop((pad, pad, pad + img.width, pad + img.height))
 
 
+def _radius(px: Any, m: np.ndarray) -> int:
+    """``px`` in whole pixels; beyond the mask's extent every radius acts the same, so larger
+    ones are capped (``grow(m, 1e9)`` selects everything instead of allocating it)."""
+    return min(guards.pixels(px, "px"), m.shape[0] + m.shape[1])
+
+
 def grow(mask: MaskLike, px: float) -> np.ndarray:
     """Expand the selection by ``px`` pixels in every direction; the result contains the input.
 
@@ -967,7 +1036,7 @@ def grow(mask: MaskLike, px: float) -> np.ndarray:
     Linear time whatever ``px`` (~0.5 s on a 33 Mpx mask).
     """
     m = as_mask(mask)
-    r = _nonneg_int(px, "px")
+    r = _radius(px, m)
     img = _binary_pil(m, _NONZERO_LUT)
     return np.array(_dilate(img, r) if r else img)
 
@@ -979,7 +1048,7 @@ def shrink(mask: MaskLike, px: float) -> np.ndarray:
     border does not count as unselected, so a selection touching it stays touching it.
     """
     m = as_mask(mask)
-    r = _nonneg_int(px, "px")
+    r = _radius(px, m)
     outside = _binary_pil(m, _ZERO_LUT)
     if r:
         outside = _dilate(outside, r)
@@ -995,7 +1064,7 @@ def feather(mask: MaskLike, px: float) -> np.ndarray:
     returns a copy.
     """
     m = as_mask(mask)
-    r = _nonneg_int(px, "px")
+    r = _radius(px, m)
     a, d = _octagon(r) if r else (0, 0)
     reach = a + d  # the largest square inside the octagon: its corner is at the octagon's edge
     img = Image.fromarray(np.ascontiguousarray(m))
@@ -1063,7 +1132,7 @@ def crop_to_mask(image: ImageLike, mask: MaskLike, padding: int = 32, *,
     65,536 pixels) and clipped to the image. The crop has the type of ``image`` (PIL in, PIL
     out). Edit the crop, then put it back with :func:`paste_back`.
     """
-    pad = _nonneg_int(padding, "padding")
+    pad = guards.pixels(padding, "padding")
     m = as_mask(mask)
     size = _size(image) if isinstance(image, (np.ndarray, Image.Image)) else None
     pil = None
@@ -1073,14 +1142,17 @@ def crop_to_mask(image: ImageLike, mask: MaskLike, padding: int = 32, *,
     _same_size(m, size, "mask", "image")
     box = bbox(m)
     if box is None:
-        raise ValueError("the mask selects nothing, so there is nothing to crop to")
+        raise ValidationError(
+            "the mask selects nothing, so there is nothing to crop to",
+            action="paint or select a region first (white = selected)", field="mask",
+        )
     h, w = size
     x0, y0, x1, y1 = box
     padded = (max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad))
     box = _expand(padded, size, int(min_pixels))
     if isinstance(image, np.ndarray):
         return image[box[1]:box[3], box[0]:box[2]].copy(), box
-    return (pil or image).crop(box), box
+    return (pil if pil is not None else _as_pil(image)).crop(box), box
 
 
 def paste_back(original: ImageLike, edited: ImageLike, box: Sequence[int],
@@ -1096,14 +1168,17 @@ def paste_back(original: ImageLike, edited: ImageLike, box: Sequence[int],
     h, w = orig.shape[:2]
     x0, y0, x1, y1 = (int(v) for v in _box(box))
     if not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h):
-        raise ValueError(f"box {tuple(box)} is not a non-empty box inside the {w}x{h} original")
+        raise ValidationError(
+            f"box {tuple(box)} is not a non-empty box inside the {w}x{h} original",
+            action="pass the box crop_to_mask returned", field="box",
+        )
     bw, bh = x1 - x0, y1 - y0
     mode = "L" if orig.ndim == 2 else ("RGB" if orig.shape[2] == 3 else "RGBA")
     patch_img = _as_pil(edited, "edited").convert(mode)
     if patch_img.size != (bw, bh):
         patch_img = patch_img.resize((bw, bh), Image.Resampling.LANCZOS)
     patch = np.asarray(patch_img)
-    alpha = _paste_alpha(mask, (h, w), (x0, y0, x1, y1), _nonneg_int(feather, "feather"))
+    alpha = _paste_alpha(mask, (h, w), (x0, y0, x1, y1), guards.pixels(feather, "feather"))
     result = np.array(orig)
     region = result[y0:y1, x0:x1]
     if alpha is None:
@@ -1134,9 +1209,10 @@ def _paste_alpha(mask: MaskLike | None, size: Size, box: Box, px: int) -> np.nda
         return window[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
     if m.shape == (y1 - y0, x1 - x0):
         return feather(m, px) if px else m
-    raise ValueError(
+    raise ValidationError(
         f"mask is {m.shape[1]}x{m.shape[0]} (WxH); expected the original's {w}x{h} or the "
-        f"box's {x1 - x0}x{y1 - y0}"
+        f"box's {x1 - x0}x{y1 - y0}",
+        action="pass the mask used for crop_to_mask, or masks.resize_to it", field="mask",
     )
 
 
@@ -1151,9 +1227,12 @@ def overlay(image: ImageLike, mask: MaskLike, color: ColorLike = (255, 0, 0),
     img = _as_pil(image).convert("RGB")  # always a copy: painted in place below
     m = as_mask(mask)
     _same_size(m, (img.height, img.width), "mask", "image")
-    op = _number(opacity, "opacity")
+    op = guards.number(opacity, "opacity")
     if not 0 <= op <= 1:
-        raise ValueError(f"opacity must be in [0, 1]; got {opacity!r}")
+        raise ValidationError(
+            f"opacity must be in [0, 1]; got {opacity!r}", action="use 0.0 to 1.0",
+            field="opacity",
+        )
     alpha = Image.fromarray(np.ascontiguousarray(m)).point([round(v * op) for v in range(256)])
     img.paste(_rgb(color), (0, 0, img.width, img.height), alpha)
     return img

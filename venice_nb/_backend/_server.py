@@ -425,7 +425,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if auth.kind == "wallet":
             host, port = self.server.server_address[:2]
-            url = f"http://{host}:{port}{API_PREFIX}{path}"
+            url = f"http://{host!s}:{port}{API_PREFIX}{path}"
             raise payment_required(balance, price, url, now)
         raise insufficient_balance(balance, price)
 
@@ -452,7 +452,8 @@ class _Server(ThreadingHTTPServer):
             while not self._stop_requested:
                 for key, _ in selector.select():
                     if key.fileobj is self and not self._stop_requested:
-                        self._handle_request_noblock()
+                        # socketserver's own one-request step; typeshed does not list it
+                        self._handle_request_noblock()  # type: ignore[attr-defined]
 
     def request_stop(self) -> None:
         self._stop_requested = True
@@ -546,7 +547,7 @@ class LocalBackend:
         if self._server is None:
             raise RuntimeError("LocalBackend is not running; call start() first")
         host, port = self._server.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else host
+        shown = f"[{host!s}]" if ":" in str(host) else str(host)
         return f"http://{shown}:{port}{API_PREFIX}"
 
     def reset_stats(self) -> None:

@@ -303,7 +303,7 @@ class EditControls(widgets.VBox):
     def _offer_operations(self, model: ModelInfo | None) -> None:
         """Multi-edit only for models that take several images; leave it if the model changed."""
         if self.multi_edit_supported:
-            ops = OPERATIONS
+            ops: tuple[str, ...] = OPERATIONS
             self.show_hint("")
         else:
             ops = tuple(o for o in OPERATIONS if o != "multi-edit")

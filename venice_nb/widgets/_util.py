@@ -69,7 +69,8 @@ def hex_to_rgb(color: str) -> tuple[int, int, int]:
     from PIL import ImageColor
 
     try:
-        return ImageColor.getrgb(color)[:3]  # type: ignore[return-value]
+        r, g, b = ImageColor.getrgb(color)[:3]
+        return r, g, b
     except ValueError:
         raise ValidationError(
             f"unknown colour {color!r}", action="use a CSS colour such as '#ff2d55' or 'red'"

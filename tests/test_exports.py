@@ -1,0 +1,96 @@
+"""The package's public surface is stated once and kept in step: ``__all__``, the lazy-import
+table and the ``TYPE_CHECKING`` imports (what IDEs and type checkers see) name the same things,
+and every public signature that takes edit options takes exactly ``_params.EDIT_OPTIONS``."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+import venice_nb as vnb
+from venice_nb import _params, _request
+from venice_nb._errors import __all__ as error_names
+
+INIT = Path(vnb.__file__)
+
+
+def _type_checking_names() -> set[str]:
+    tree = ast.parse(INIT.read_text(encoding="utf-8"))
+    block = next(
+        node for node in tree.body
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+    )
+    names: set[str] = set()
+    for stmt in block.body:
+        assert isinstance(stmt, ast.ImportFrom), ast.dump(stmt)
+        for alias in stmt.names:
+            if alias.name == "*":  # star import: the module's own __all__
+                assert stmt.module == "_errors"
+                names |= {n for n in error_names if n[0].isupper()}
+            else:
+                names.add(alias.asname or alias.name)
+    return names
+
+
+def test_all_lazy_table_and_type_checking_imports_agree() -> None:
+    lazy = set(vnb._LAZY) | set(vnb._SUBMODULES)
+    assert set(vnb.__all__) - {"sample", "samples"} == lazy
+    assert _type_checking_names() == lazy
+    assert len(vnb.__all__) == len(set(vnb.__all__)), "a name is exported twice"
+
+
+@pytest.mark.parametrize("name", sorted(vnb.__all__))
+def test_every_exported_name_resolves(name: str) -> None:
+    assert getattr(vnb, name) is not None
+    assert name in dir(vnb)
+
+
+def test_version_has_one_source() -> None:
+    from venice_nb.__version__ import __version__
+
+    assert vnb.__version__ == __version__
+    pyproject = (INIT.parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'dynamic = ["version"]' in pyproject
+    assert not re.search(r"^version\s*=", pyproject, re.MULTILINE), "a second version source"
+
+
+def _options_of(func: object) -> dict[str, object]:
+    params = inspect.signature(func).parameters.values()
+    return {
+        p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY and p.name != "model"
+    }
+
+
+EDIT_SIGNATURES = [
+    vnb.Client.edit,
+    vnb.AsyncClient.edit,
+    _request.prepare_edit,
+]
+MULTI_EDIT_SIGNATURES = [
+    vnb.Client.multi_edit,
+    vnb.AsyncClient.multi_edit,
+    _request.prepare_multi_edit,
+]
+
+
+@pytest.mark.parametrize(
+    "func", EDIT_SIGNATURES + MULTI_EDIT_SIGNATURES, ids=lambda f: f.__qualname__
+)
+def test_every_edit_signature_takes_exactly_the_edit_options(func: object) -> None:
+    expected = {
+        name: default
+        for name, default in _params.DEFAULTS.items()
+        if func in MULTI_EDIT_SIGNATURES or name not in _params.MULTI_EDIT_ONLY
+    }
+    assert _options_of(func) == expected
+
+
+def test_edit_options_picks_only_options() -> None:
+    assert _params.edit_options({"self": 1, "image": 2, "fit": True, "quality": None}) == {
+        "quality": None,
+        "fit": True,
+    }
