@@ -90,7 +90,9 @@ def experiment_html(results: Any, title: str = "venice_nb experiment") -> str:
     )
 
 
-def write_html(results: Any, path: str | os.PathLike[str], title: str = "venice_nb experiment") -> Path:
+def write_html(
+    results: Any, path: str | os.PathLike[str], title: str = "venice_nb experiment"
+) -> Path:
     """Write the report to ``path`` (UTF-8); returns the path."""
     out = Path(path)
     out.write_text(experiment_html(results, title), encoding="utf-8")
