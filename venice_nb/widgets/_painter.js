@@ -10,7 +10,9 @@ const LOCAL_KEYS = new Set(["Tab", "Shift", "Control", "Alt", "Meta", "CapsLock"
 async function childView(model, ref) {
   const id = String(ref).replace(/^IPY_MODEL_/, "");
   const child = await model.widget_manager.get_model(id);
-  return model.widget_manager.create_view(child);
+  const view = await model.widget_manager.create_view(child);
+  view.el.classList.add(...(child.get("_dom_classes") || [])); // kept outside a Lumino panel
+  return view;
 }
 
 function render({ model, el }) {

@@ -49,6 +49,7 @@ _SIZE_STEP = 1.25  # [ and ] scale the brush like image editors do
 _HARDNESS_STEP = 10
 _MAX_BRUSH = 300
 _ZOOM_STEP = 1.25
+_KEEP_PICTURES = 4
 _ESM = Path(__file__).with_name("_painter.js")
 
 KEY_HELP = (
@@ -110,6 +111,8 @@ class MaskPainter(widgets.VBox):
         self._stroke_box: Box | None = None
         self._erasing = False
         self._seq = 0  # the browser's last view change the kernel has applied
+        self._pictures: list[widgets.Image] = []  # the latest rendered views, in flight
+        self._coverage: tuple[int, float] = (-1, 0.0)  # (mask_version, coverage)
         self.canvas = MultiCanvas(2, width=1, height=1)
         self.canvas.add_class("venice-painter-canvas")
         self._surface = _Surface(canvas=self.canvas, label=f"Mask painter. {KEY_HELP}")
@@ -160,7 +163,10 @@ class MaskPainter(widgets.VBox):
     @property
     def coverage(self) -> float:
         """Fraction of the image the mask selects (0..1, soft values count partly)."""
-        return float(self._mask.sum(dtype=np.uint64)) / (255.0 * self._mask.size)
+        if self._coverage[0] != self.mask_version:  # views change often, the mask less
+            value = float(self._mask.sum(dtype=np.uint64)) / (255.0 * self._mask.size)
+            self._coverage = (self.mask_version, value)
+        return self._coverage[1]
 
     def set_mask(self, mask: Any, *, record: bool = True) -> None:
         """Replace the mask: an HxW array (bool, uint8, float in [0, 1]), a PIL image, or a
@@ -241,14 +247,18 @@ class MaskPainter(widgets.VBox):
         """Repaint the canvas from the kernel's state (also runs when a new view connects)."""
         vw, vh = self.display_size
         shown = self._renderer.image(self._view, (0, 0, vw, vh))
-        if self._view.zoom < 1:
-            # Downscaled: JPEG is ~50x faster to encode than PNG and its loss is not visible.
-            image = shown
-        else:  # real pixels: lossless (zoomed in, PNG compresses the repeated pixels well)
-            image = np.dstack([shown, np.full(shown.shape[:2], 255, np.uint8)])
+        # A fresh Image widget per render: ipycanvas waits for a new model to arrive, whereas a
+        # changed value could be drawn before its update lands. JPEG at quality 95 without
+        # chroma subsampling encodes ~50x faster than PNG and its loss is not visible.
+        buf = io.BytesIO()
+        Image.fromarray(shown).save(buf, "JPEG", quality=95, subsampling=0)
+        picture = widgets.Image(value=buf.getvalue(), format="jpeg")
         with hold_canvas():
-            self.canvas[0].put_image_data(image, 0, 0)
+            self.canvas[0].draw_image(picture, 0, 0)
             self._draw((0, 0, vw, vh))
+        self._pictures.append(picture)
+        while len(self._pictures) > _KEEP_PICTURES:  # old ones are drawn: free them
+            self._pictures.pop(0).close()
         self._surface.send({"t": "rendered", "seq": self._seq})
 
     # ---------------------------------------------------------------- internals
@@ -263,8 +273,8 @@ class MaskPainter(widgets.VBox):
         self._view = View.fitted((w, h), view_size)
         self.set_trait("zoom", self._view.zoom)
         self.set_trait("origin", self._view.origin)
-        self._renderer = Renderer(rgb)
         self._mask = np.zeros((h, w), np.uint8)
+        self._renderer = Renderer(rgb, self._mask)
         self._history = MaskHistory(self._mask)
         self._stroke_id, self._last, self._stroke_box = None, None, None
         self.canvas.width, self.canvas.height = view_size
@@ -288,7 +298,7 @@ class MaskPainter(widgets.VBox):
     def _draw(self, vbox: Box) -> None:
         """Redraw the mask overlay in canvas rectangle ``vbox`` (RGBA: a PNG, lossless)."""
         x0, y0, x1, y1 = vbox
-        small = Renderer.mask(self._mask, self._view, vbox)
+        small = self._renderer.mask(self._view, vbox)
         layer = self.canvas[1]
         with hold_canvas():
             layer.clear_rect(x0, y0, x1 - x0, y1 - y0)
@@ -305,6 +315,8 @@ class MaskPainter(widgets.VBox):
         self._after_change(box, bump=changed)
 
     def _after_change(self, box: Box | None, *, bump: bool) -> None:
+        if box is not None:
+            self._renderer.mask_changed(box)
         vbox = self._view.view_box(box) if box is not None else None
         if vbox is not None:
             self._draw(vbox)
@@ -320,13 +332,26 @@ class MaskPainter(widgets.VBox):
             self._finish_stroke()
             self._stroke_id = stroke_id
             self._erasing = self.tool == "eraser"
-        for x, y, pressure in points:
-            ix, iy = self._view.to_image(x, y)
-            point = (ix, iy, self.brush_size * pressure / 2 / self._view.zoom)
-            self._segment(self._last or point, point)
-            self._last = point
+        pts = [(*self._view.to_image(x, y), self.brush_size * p / 2 / self._view.zoom)
+               for x, y, p in points]
+        if pts and self.hardness >= 100 and len({p[2] for p in pts}) == 1:
+            self._polyline([self._last or pts[0], *pts])  # one pass for the whole batch
+        else:
+            for point in pts:
+                self._segment(self._last or point, point)
+                self._last = point
+        if pts:
+            self._last = pts[-1]
         if end:
             self._finish_stroke()
+
+    def _polyline(self, pts: list[tuple[float, float, float]]) -> None:
+        r = pts[-1][2]
+        ends = [(x, y) for x, y, _ in pts]
+        masks.brush(None, ends, r, out=self._mask, value=0 if self._erasing else 255)
+        box = masks.stroke_box(self._mask, ends, r)
+        if box is not None:
+            self._stroke_box = union(self._stroke_box, box)
 
     def _segment(self, a: tuple[float, float, float], b: tuple[float, float, float]) -> None:
         r = (a[2] + b[2]) / 2
@@ -473,7 +498,7 @@ class _Toolbar:
             options=[(_TOOL_LABELS[t][0], t) for t in TOOLS],
             icons=[_TOOL_LABELS[t][1] for t in TOOLS],
             tooltips=[_TOOL_LABELS[t][2] for t in TOOLS],
-            style={"button_width": "86px"},
+            style={"button_width": "94px"},
         )
         tools.add_class("venice-tools")
         slider = {"continuous_update": False, "layout": widgets.Layout(width="250px")}

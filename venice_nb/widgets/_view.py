@@ -91,21 +91,29 @@ class Renderer:
 
     The pyramid holds the image halved repeatedly, so a zoomed-out view reads a small level
     instead of resampling 33 Mpx; at 100 % and beyond the full image is sampled with NEAREST,
-    so every image pixel shows as itself (a square when zoomed in).
+    so every image pixel shows as itself (a square when zoomed in). Reduced copies of the mask
+    are made when a zoomed-out view first needs them and kept current by ``mask_changed``.
     """
 
-    def __init__(self, rgb: np.ndarray) -> None:
+    def __init__(self, rgb: np.ndarray, mask: np.ndarray) -> None:
         level = Image.fromarray(rgb)
         self.levels = [level]
         while min(level.size) >= 512:
             level = level.reduce(2)
             self.levels.append(level)
+        self._mask = mask
+        self._mask_levels: dict[int, np.ndarray] = {}
 
-    def image(self, view: View, vbox: Box) -> np.ndarray:
-        """RGB pixels of canvas rectangle ``vbox``."""
+    def _level(self, view: View) -> int:
+        """The smallest pyramid level that still has at least one pixel per canvas pixel."""
         k = 0
         while k + 1 < len(self.levels) and view.zoom * 2 ** (k + 1) <= 1.0:
             k += 1
+        return k
+
+    def image(self, view: View, vbox: Box) -> np.ndarray:
+        """RGB pixels of canvas rectangle ``vbox``."""
+        k = self._level(view)
         level, scale = self.levels[k], 2**k
         ax, ay, bx, by = view.image_box(vbox)
         size = (vbox[2] - vbox[0], vbox[3] - vbox[1])
@@ -113,17 +121,34 @@ class Renderer:
         box = (ax / scale, ay / scale, bx / scale, by / scale)
         return np.asarray(level.resize(size, resample, box=_inside(box, level.size)))
 
-    @staticmethod
-    def mask(mask: np.ndarray, view: View, vbox: Box) -> np.ndarray:
+    def mask_changed(self, box: Box) -> None:
+        """Bring the reduced masks up to date inside ``box`` (full-resolution pixels)."""
+        for k, small in self._mask_levels.items():
+            s = 2**k
+            x0, y0 = box[0] // s * s, box[1] // s * s  # whole blocks of s x s pixels
+            x1, y1 = -(-box[2] // s) * s, -(-box[3] // s) * s
+            region = Image.fromarray(np.ascontiguousarray(self._mask[y0:y1, x0:x1]))
+            reduced = np.asarray(region.reduce(s))
+            small[y0 // s : y0 // s + reduced.shape[0], x0 // s : x0 // s + reduced.shape[1]] = (
+                reduced)
+
+    def mask(self, view: View, vbox: Box) -> np.ndarray:
         """The mask averaged over each canvas pixel of ``vbox`` (only the crop is read)."""
-        h, w = mask.shape
-        ax, ay, bx, by = _inside(view.image_box(vbox), (w, h))
+        k = self._level(view)
+        if k and k not in self._mask_levels:
+            self._mask_levels[k] = np.array(Image.fromarray(self._mask).reduce(2**k))
+        source = self._mask_levels[k] if k else self._mask
+        s = 2**k
+        h, w = source.shape
+        ax, ay, bx, by = view.image_box(vbox)
+        ax, ay, bx, by = _inside((ax / s, ay / s, bx / s, by / s), (w, h))
         cx0, cy0 = int(ax), int(ay)
-        crop = mask[cy0 : math.ceil(by), cx0 : math.ceil(bx)]
+        crop = source[cy0 : math.ceil(by), cx0 : math.ceil(bx)]
         size = (vbox[2] - vbox[0], vbox[3] - vbox[1])
-        resample = Image.Resampling.NEAREST if view.zoom >= 1 else Image.Resampling.BOX
         img = Image.fromarray(np.ascontiguousarray(crop))
-        return np.asarray(img.resize(size, resample, box=(ax - cx0, ay - cy0, bx - cx0, by - cy0)))
+        box = (ax - cx0, ay - cy0, bx - cx0, by - cy0)
+        resample = Image.Resampling.NEAREST if view.zoom >= 1 else Image.Resampling.BOX
+        return np.asarray(img.resize(size, resample, box=box))
 
 
 def _inside(box: tuple[float, float, float, float],
