@@ -71,11 +71,12 @@ def test_every_painter_key_stays_in_the_widget(
         nb = open_notebook(page, nb7_server, "nb7_keys", [SETUP])
         assert "/notebooks/" in page.url
         nb.assert_widgets_healthy()
-        before = _cells(page)
         box = canvas_box(page, SURFACE)
         x, y = box["x"] + 100, box["y"] + 100
         drag(page, [(x, y), (x + 100, y)])  # focuses the surface, as a person's first stroke
         nb.log.wait_for(lambda e: e["version"] == 1, kind="mask", what="a stroke")
+        before = _cells(page)
+        assert before == ["code", "code+out", "code"], before
         focused = page.evaluate("() => document.activeElement.className")
         assert "venice-painter-surface" in focused
         seen = 0
@@ -103,6 +104,10 @@ def test_every_painter_key_stays_in_the_widget(
         assert page.locator(".lm-CommandPalette:visible").count() == 0
         # Tab leaves the painter: no keyboard trap.
         page.keyboard.press("Tab")
+        assert "venice-painter-surface" not in page.evaluate(
+            "() => document.activeElement.className || ''")
+        page.locator(SURFACE).focus()  # and Escape leaves it too
+        page.keyboard.press("Escape")
         assert "venice-painter-surface" not in page.evaluate(
             "() => document.activeElement.className || ''")
         nb.shot("keys")

@@ -61,6 +61,16 @@ class Painter:
 
     def __init__(self, page: Any) -> None:
         self.page = page
+        # Where the canvas is once the layout has settled (toolbar icons load late).
+        page.locator(SURFACE).first.scroll_into_view_if_needed()
+        page.wait_for_function(
+            """(sel) => {
+                const r = document.querySelector(sel).getBoundingClientRect();
+                const key = [r.x, r.y, r.width].join();
+                const same = window.__venice_box === key;
+                window.__venice_box = key;
+                return same;
+            }""", arg=SURFACE, polling=100)
         self.box = canvas_box(page, SURFACE)
         self.scale = self.box["width"] / 800  # CSS px per canvas px
 

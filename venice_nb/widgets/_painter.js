@@ -40,7 +40,8 @@ function render({ model, el }) {
   let base = null; // the ipycanvas <canvas> with the rendered view
   let view = null;
   const [vw, vh] = model.get("view_size");
-  for (const c of [stroke, ui]) { c.width = vw; c.height = vh; }
+  const dpr = window.devicePixelRatio || 1; // previews are drawn at device resolution
+  for (const c of [stroke, ui]) { c.width = Math.round(vw * dpr); c.height = Math.round(vh * dpr); }
   root.style.width = `${vw}px`;
   root.style.maxWidth = "100%";
   childView(model, model.get("canvas")).then((v) => {
@@ -55,6 +56,7 @@ function render({ model, el }) {
 
   const sctx = stroke.getContext("2d");
   const uctx = ui.getContext("2d");
+  for (const ctx of [sctx, uctx]) ctx.setTransform(dpr, 0, 0, dpr, 0, 0); // draw in canvas px
   let seq = 0; // view changes sent; the kernel echoes the last one it rendered
   let pending = []; // view changes not yet rendered: [seq, scale, tx, ty] applied as CSS
   let batch = []; // stroke points not yet sent
@@ -260,7 +262,7 @@ function render({ model, el }) {
     sctx.strokeStyle = t === "eraser" ? "#ffffff" : model.get("color");
     sctx.lineWidth = w * (1 - soft / 2);
     sctx.lineCap = "round";
-    sctx.filter = soft > 0 ? `blur(${(w * soft) / 4}px)` : "none";
+    sctx.filter = soft > 0 ? `blur(${(w * soft * dpr) / 4}px)` : "none";
     sctx.beginPath();
     sctx.moveTo(a[0], a[1]);
     sctx.lineTo(b[0] + 0.01, b[1]);
