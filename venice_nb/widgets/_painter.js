@@ -39,6 +39,7 @@ function render({ model, el }) {
 
   let base = null; // the ipycanvas <canvas> with the rendered view
   let view = null;
+  let overlayLayer = null; // the ipycanvas layer model the kernel draws the mask into
   const [vw, vh] = model.get("view_size");
   const dpr = window.devicePixelRatio || 1; // previews are drawn at device resolution
   for (const c of [stroke, ui]) { c.width = Math.round(vw * dpr); c.height = Math.round(vh * dpr); }
@@ -46,6 +47,7 @@ function render({ model, el }) {
   root.style.maxWidth = "100%";
   childView(model, model.get("canvas")).then((v) => {
     view = v;
+    overlayLayer = (v.model.get("_canvases") || [])[1] || null;
     base = v.el;
     base.tabIndex = -1; // focus belongs to the surface: ipycanvas would trap Tab and Escape
     base.setAttribute("aria-hidden", "true");
@@ -335,18 +337,29 @@ function render({ model, el }) {
 
   model.on("msg:custom", (msg) => {
     if (msg.t === "rendered") {
-      // The kernel's pixels for view change `seq` are on their way: once they are drawn,
-      // the optimistic transform for it (and those before) must go.
-      requestAnimationFrame(() => requestAnimationFrame(() => {
+      // Sent just before the kernel draws view change `seq`: once that frame is drawn, the
+      // optimistic transform for it (and for those before) must go.
+      afterNextFrame(() => {
         pending = pending.filter(([s]) => s > msg.seq);
         applyPending();
-      }));
-    } else if (msg.t === "committed" && msg.id === strokeId && !active) {
-      requestAnimationFrame(() => requestAnimationFrame(() => {
-        if (!active) sctx.clearRect(0, 0, vw, vh);
-      }));
+      });
+    } else if (msg.t === "committed") {
+      // Sent just before the kernel draws the stroke into the overlay layer: keep the live
+      // stroke until that frame is drawn, so the stroke never blinks out.
+      afterNextFrame(() => {
+        if (msg.id === strokeId && !active) sctx.clearRect(0, 0, vw, vh);
+      });
     }
   });
+
+  // Run `fn` once the kernel's next drawing has reached the canvas (or after 1.5 s, for a
+  // change that draws nothing).
+  function afterNextFrame(fn) {
+    let done = false;
+    const run = () => { if (!done) { done = true; fn(); } };
+    if (overlayLayer) overlayLayer.once("new-frame", () => requestAnimationFrame(run));
+    setTimeout(run, 1500);
+  }
   model.on("change:tool", () => { polygon = null; root.dataset.tool = tool(); drawUi(); });
   model.on("change:brush_size", drawUi);
   return () => { if (view) view.remove(); };

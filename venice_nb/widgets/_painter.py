@@ -246,6 +246,7 @@ class MaskPainter(widgets.VBox):
     def redraw(self) -> None:
         """Repaint the canvas from the kernel's state (also runs when a new view connects)."""
         vw, vh = self.display_size
+        self._surface.send({"t": "rendered", "seq": self._seq})  # first: the browser waits
         shown = self._renderer.image(self._view, (0, 0, vw, vh))
         # A fresh Image widget per render: ipycanvas waits for a new model to arrive, whereas a
         # changed value could be drawn before its update lands. JPEG at quality 95 without
@@ -259,7 +260,6 @@ class MaskPainter(widgets.VBox):
         self._pictures.append(picture)
         while len(self._pictures) > _KEEP_PICTURES:  # old ones are drawn: free them
             self._pictures.pop(0).close()
-        self._surface.send({"t": "rendered", "seq": self._seq})
 
     # ---------------------------------------------------------------- internals
     def _sizes(self) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -371,8 +371,8 @@ class MaskPainter(widgets.VBox):
         self._stroke_id, self._last, self._stroke_box = None, None, None
         if sid is None:
             return
-        self._commit(box)
-        self._surface.send({"t": "committed", "id": sid})
+        self._surface.send({"t": "committed", "id": sid})  # first: the browser then waits
+        self._commit(box)  # for the overlay drawn here before it drops its live stroke
 
     def _shape(self, kind: str, points: list[list[float]]) -> None:
         self._finish_stroke()
