@@ -217,6 +217,14 @@ def test_wheel_zoom_then_a_dab_changes_exactly_the_full_res_pixels_under_it(
     page.keyboard.up("Space")
     nb.log.wait_for(lambda e: abs(e["origin"][0] - ox) < 1e-3 and abs(e["origin"][1] - oy) < 1e-3,
                     kind="view", what="space+drag pan back")
+    # A middle-button drag pans too, whatever the tool.
+    page.mouse.move(*start)
+    page.mouse.down(button="middle")
+    page.mouse.move(*end, steps=8)
+    page.mouse.up(button="middle")
+    nb.log.wait_for(
+        lambda e: abs(e["origin"][0] - (ox + sx)) < 1e-3 and abs(e["origin"][1] - (oy + sy)) < 1e-3
+        and e == nb.log.events("view")[-1], kind="view", what="middle-drag pan")
     assert len(nb.log.events("mask")) == 1  # panning painted nothing
     page.keyboard.press("0")
     nb.log.wait_for(lambda e: e["zoom"] == 0.5, kind="view", what="0 fits")

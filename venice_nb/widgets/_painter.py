@@ -501,12 +501,12 @@ class _Toolbar:
             style={"button_width": "94px"},
         )
         tools.add_class("venice-tools")
-        slider = {"continuous_update": False, "layout": widgets.Layout(width="250px")}
+        slider = {"continuous_update": False, "layout": widgets.Layout(width="232px")}
         size = widgets.IntSlider(min=1, max=_MAX_BRUSH, description="Size", **slider)
         hardness = widgets.IntSlider(min=0, max=100, description="Hardness", **slider)
         tolerance = widgets.IntSlider(min=0, max=255, description="Tolerance", **slider)
         subtract = widgets.Checkbox(description="Subtract (X)", indent=False,
-                                    layout=widgets.Layout(width="120px"))
+                                    layout=widgets.Layout(width="120px", margin="2px 0 0 12px"))
         opacity = widgets.FloatSlider(min=0.0, max=1.0, step=0.05, description="Opacity",
                                       **slider)
         color = widgets.ColorPicker(concise=True, description="Overlay",
@@ -548,11 +548,10 @@ class _Toolbar:
         edits = ("Undo", "Redo", "Clear", "Invert", "Fill all")
         views = ("−", "+", "Fit", "100%")
         self.rows = (
-            widgets.HBox([tools, subtract], layout=wrap),
+            widgets.HBox([tools], layout=wrap),
             widgets.HBox([size, hardness, tolerance, help_icon], layout=wrap),
-            widgets.HBox([*(self.buttons[k] for k in edits), self.upload, opacity, color],
-                         layout=wrap),
-            widgets.HBox([*(self.buttons[k] for k in views)], layout=wrap),
+            widgets.HBox([*(self.buttons[k] for k in (*edits, *views)), subtract], layout=wrap),
+            widgets.HBox([self.upload, opacity, color], layout=wrap),
         )
         self.status = widgets.HTML(layout=widgets.Layout(margin="2px 0"))
         self.status.add_class("venice-painter-status")
