@@ -356,6 +356,16 @@ def test_zoom_pan_messages_and_buttons_render_only_the_visible_part(sent: list[i
         p.zoom_to(0)
 
 
+def test_a_2x_screen_gets_a_2x_canvas_with_the_same_geometry() -> None:
+    p = MaskPainter(_image(3000, 4000), brush_size=20)
+    _browser(p, t="hello", dpr=2.0)
+    assert (p.canvas.width, p.canvas.height) == (1600, 1200) and p.display_size == (800, 600)
+    _stroke(p, [(100, 100), (200, 100)])  # canvas coordinates stay CSS pixels
+    assert masks.bbox(p.mask) == (450, 450, 1050, 550)
+    _browser(p, t="hello", dpr=3.0)
+    assert p.canvas.width == 1600  # capped at 2x
+
+
 def test_save_and_load_a_mask_png(tmp_path: Any) -> None:
     p = MaskPainter(_image(), hardness=30)
     _stroke(p, [(100, 100), (200, 120)])

@@ -62,14 +62,18 @@ class Painter:
     def __init__(self, page: Any) -> None:
         self.page = page
         # Where the canvas is once the layout has settled (toolbar icons load late).
+        # Run All scrolls to the last cell when its reply lands: wait for every prompt's number.
+        page.wait_for_function("""() => [...document.querySelectorAll('.jp-InputPrompt')]
+            .every(p => /\\[\\d+\\]/.test(p.textContent))""")
         page.locator(SURFACE).first.scroll_into_view_if_needed()
-        page.wait_for_function(
+        page.evaluate("() => document.fonts.ready.then(() => true)")
+        page.wait_for_function(  # unchanged over five polls, 100 ms apart
             """(sel) => {
                 const r = document.querySelector(sel).getBoundingClientRect();
-                const key = [r.x, r.y, r.width].join();
-                const same = window.__venice_box === key;
+                const key = [r.x, r.y, r.width, r.height].join();
+                window.__venice_same = window.__venice_box === key ? window.__venice_same + 1 : 0;
                 window.__venice_box = key;
-                return same;
+                return window.__venice_same >= 4;
             }""", arg=SURFACE, polling=100)
         self.box = canvas_box(page, SURFACE)
         self.scale = self.box["width"] / 800  # CSS px per canvas px
@@ -176,8 +180,7 @@ def test_wheel_zoom_then_a_dab_changes_exactly_the_full_res_pixels_under_it(
     wx, wy = (round(v) for v in p.at(200, 150))
     ax, ay = p.canvas_point(wx, wy)
     page.mouse.move(wx, wy)
-    for _ in range(5):
-        page.mouse.wheel(0, -200)
+    page.mouse.wheel(0, -1000)  # one notch of a fast wheel: x e^2
     nb.log.wait_for(lambda e: e["zoom"] > 3, kind="view", what="wheel zoom")
     view = nb.log.events("view")[-1]
     zoom, (ox, oy) = view["zoom"], view["origin"]

@@ -56,6 +56,7 @@ function render({ model, el }) {
     root.insertBefore(base, stroke);
   });
 
+  model.send({ t: "hello", dpr }); // the kernel renders at device resolution
   const sctx = stroke.getContext("2d");
   const uctx = ui.getContext("2d");
   for (const ctx of [sctx, uctx]) ctx.setTransform(dpr, 0, 0, dpr, 0, 0); // draw in canvas px

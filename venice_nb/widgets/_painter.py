@@ -111,6 +111,7 @@ class MaskPainter(widgets.VBox):
         self._stroke_box: Box | None = None
         self._erasing = False
         self._seq = 0  # the browser's last view change the kernel has applied
+        self._dpr = 1.0  # the browser's device pixels per CSS pixel
         self._pictures: list[widgets.Image] = []  # the latest rendered views, in flight
         self._coverage: tuple[int, float] = (-1, 0.0)  # (mask_version, coverage)
         self.canvas = MultiCanvas(2, width=1, height=1)
@@ -245,9 +246,9 @@ class MaskPainter(widgets.VBox):
 
     def redraw(self) -> None:
         """Repaint the canvas from the kernel's state (also runs when a new view connects)."""
-        vw, vh = self.display_size
         self._surface.send({"t": "rendered", "seq": self._seq})  # first: the browser waits
-        shown = self._renderer.image(self._view, (0, 0, vw, vh))
+        device = self._device_view()
+        shown = self._renderer.image(device, (0, 0, *device.view_size))
         # A fresh Image widget per render: ipycanvas waits for a new model to arrive, whereas a
         # changed value could be drawn before its update lands. JPEG at quality 95 without
         # chroma subsampling encodes ~50x faster than PNG and its loss is not visible.
@@ -256,7 +257,7 @@ class MaskPainter(widgets.VBox):
         picture = widgets.Image(value=buf.getvalue(), format="jpeg")
         with hold_canvas():
             self.canvas[0].draw_image(picture, 0, 0)
-            self._draw((0, 0, vw, vh))
+            self._draw(None)
         self._pictures.append(picture)
         while len(self._pictures) > _KEEP_PICTURES:  # old ones are drawn: free them
             self._pictures.pop(0).close()
@@ -277,8 +278,25 @@ class MaskPainter(widgets.VBox):
         self._renderer = Renderer(rgb, self._mask)
         self._history = MaskHistory(self._mask)
         self._stroke_id, self._last, self._stroke_box = None, None, None
-        self.canvas.width, self.canvas.height = view_size
         self._surface.view_size = view_size
+        self._size_canvas()
+
+    def _device_view(self) -> View:
+        """The view in device pixels: on a 2x screen the canvas holds 2x2 pixels per CSS px."""
+        (vw, vh), d = self._view.view_size, self._dpr
+        return View(self._view.image_size, (round(vw * d), round(vh * d)), self._view.zoom * d,
+                    self._view.origin)
+
+    def _size_canvas(self) -> None:
+        self.canvas.width, self.canvas.height = self._device_view().view_size
+
+    def _set_dpr(self, dpr: float) -> None:
+        """The browser's device pixel ratio (at most 2: beyond that 4x the pixels buy little)."""
+        dpr = min(2.0, max(1.0, round(dpr * 4) / 4))
+        if dpr != self._dpr:
+            self._dpr = dpr
+            self._size_canvas()
+            self.redraw()
 
     def _set_view(self, view: View, seq: int | None = None) -> None:
         self._finish_stroke()
@@ -295,10 +313,15 @@ class MaskPainter(widgets.VBox):
         w, h = self.image_size
         return (0, 0, w, h)
 
-    def _draw(self, vbox: Box) -> None:
-        """Redraw the mask overlay in canvas rectangle ``vbox`` (RGBA: a PNG, lossless)."""
+    def _draw(self, box: Box | None) -> None:
+        """Redraw the mask overlay over image rectangle ``box`` (None: the whole canvas) as
+        RGBA, which ipycanvas sends as a PNG (lossless)."""
+        device = self._device_view()
+        vbox = device.view_box(box) if box is not None else (0, 0, *device.view_size)
+        if vbox is None:  # out of view
+            return
         x0, y0, x1, y1 = vbox
-        small = self._renderer.mask(self._view, vbox)
+        small = self._renderer.mask(device, vbox)
         layer = self.canvas[1]
         with hold_canvas():
             layer.clear_rect(x0, y0, x1 - x0, y1 - y0)
@@ -317,9 +340,7 @@ class MaskPainter(widgets.VBox):
     def _after_change(self, box: Box | None, *, bump: bool) -> None:
         if box is not None:
             self._renderer.mask_changed(box)
-        vbox = self._view.view_box(box) if box is not None else None
-        if vbox is not None:
-            self._draw(vbox)
+            self._draw(box)
         self.set_trait("can_undo", self._history.can_undo)
         self.set_trait("can_redo", self._history.can_redo)
         if bump:
@@ -420,6 +441,8 @@ class MaskPainter(widgets.VBox):
             self._set_view(view, msg.get("seq"))
         elif kind == "pan":
             self._set_view(self._view.panned(float(msg["dx"]), float(msg["dy"])), msg.get("seq"))
+        elif kind == "hello":
+            self._set_dpr(float(msg["dpr"]))
         elif kind == "key":
             action = self._key_action(str(msg["key"]), bool(msg["shift"]), bool(msg["ctrl"]))
             if action is not None:
@@ -453,8 +476,7 @@ class MaskPainter(widgets.VBox):
         self.brush_size = max(1, min(_MAX_BRUSH, new))
 
     def _on_style(self, _change: dict[str, Any]) -> None:
-        vw, vh = self.display_size
-        self._draw((0, 0, vw, vh))
+        self._draw(None)
 
     def _on_setting(self, _change: dict[str, Any]) -> None:
         self._finish_stroke()
@@ -506,7 +528,7 @@ class _Toolbar:
         hardness = widgets.IntSlider(min=0, max=100, description="Hardness", **slider)
         tolerance = widgets.IntSlider(min=0, max=255, description="Tolerance", **slider)
         subtract = widgets.Checkbox(description="Subtract (X)", indent=False,
-                                    layout=widgets.Layout(width="120px", margin="2px 0 0 12px"))
+                                    layout=widgets.Layout(width="120px"))
         opacity = widgets.FloatSlider(min=0.0, max=1.0, step=0.05, description="Opacity",
                                       **slider)
         color = widgets.ColorPicker(concise=True, description="Overlay",
