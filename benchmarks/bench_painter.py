@@ -135,7 +135,11 @@ class DelayProxy:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
-        await asyncio.gather(self._pipe(reader, up_w), self._pipe(up_r, writer))
+        try:
+            await asyncio.gather(self._pipe(reader, up_w), self._pipe(up_r, writer))
+        except asyncio.CancelledError:  # the proxy is closing
+            writer.close()
+            up_w.close()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()

@@ -124,10 +124,8 @@ function render({ model, el }) {
     schedule();
   }, { passive: false });
 
-  function brushPx(e) {
-    const pressure = e.pointerType === "pen" && e.pressure > 0 ? e.pressure : 1;
-    return pressure;
-  }
+  // A pen's pressure scales the brush; mouse and touch paint at full size.
+  const pressureOf = (e) => (e.pointerType === "pen" && e.pressure > 0 ? e.pressure : 1);
 
   root.addEventListener("pointerdown", (e) => {
     root.focus({ preventScroll: true });
@@ -153,8 +151,8 @@ function render({ model, el }) {
       strokeId += 1;
       active = { kind: "stroke", last: p };
       stroke.style.opacity = t === "eraser" ? "0.6" : String(model.get("opacity"));
-      batch.push([p[0], p[1], brushPx(e)]);
-      drawSegment(p, p, brushPx(e));
+      batch.push([p[0], p[1], pressureOf(e)]);
+      drawSegment(p, p, pressureOf(e));
       schedule();
     } else if (DRAG_SHAPES.has(t)) {
       active = { kind: "shape", start: p, end: p };
@@ -183,8 +181,8 @@ function render({ model, el }) {
       const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
       for (const ce of events.length ? events : [e]) {
         const q = toCanvas(ce);
-        drawSegment(active.last, q, brushPx(ce));
-        batch.push([q[0], q[1], brushPx(ce)]);
+        drawSegment(active.last, q, pressureOf(ce));
+        batch.push([q[0], q[1], pressureOf(ce)]);
         active.last = q;
       }
       schedule();
