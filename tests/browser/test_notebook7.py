@@ -94,11 +94,20 @@ def test_every_painter_key_stays_in_the_widget(
         nb.log.wait_for(lambda e: e["version"] == 3 and e["area"] > 0, kind="mask", what="redo")
         page.keyboard.press("Delete")
         nb.log.wait_for(lambda e: e["version"] == 4 and e["area"] == 0, kind="mask", what="clear")
-        for key in ("a", "m", "y", "c", "v", "z", "d", "d", "i", "i", "Shift+Enter"):
+        # Notebook command keys that are no painter key, then I, I (interrupt the kernel in
+        # command mode) which invert twice here, and F (fill).
+        for key in ("a", "m", "y", "c", "v", "z", "d", "d", "Shift+Enter", "Enter"):
             page.keyboard.press(key)
-        page.keyboard.press("f")  # fill all: a key the kernel answers, after all of those
+        page.keyboard.press("i")
         nb.log.wait_for(lambda e: e["version"] == 5 and e["area"] == 640 * 480, kind="mask",
+                        what="invert")
+        page.keyboard.press("i")
+        nb.log.wait_for(lambda e: e["version"] == 6 and e["area"] == 0, kind="mask",
+                        what="invert back")
+        page.keyboard.press("f")
+        nb.log.wait_for(lambda e: e["version"] == 7 and e["area"] == 640 * 480, kind="mask",
                         what="fill")
+        assert len(nb.log.events("mask")) == 7  # none of the other keys changed the mask
         assert _cells(page) == before
         assert page.locator(".jp-Dialog").count() == 0  # no palette, help or restart dialog
         assert page.locator(".lm-CommandPalette:visible").count() == 0
