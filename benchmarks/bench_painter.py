@@ -27,7 +27,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -85,9 +87,9 @@ def bench_batches(image: np.ndarray, brush: int, strokes: int, points: int) -> d
         pts = [[float(x), float(y), 1.0] for x, y in zip(xs, ys, strict=True)]
         for i in range(0, len(pts), POINTS_PER_BATCH):
             msg = {"t": "stroke", "id": s + 1, "pts": pts[i : i + POINTS_PER_BATCH], "end": False}
-            batches.append(_timed(lambda m=msg: _send(painter, m)))  # type: ignore[misc]
-        ends.append(_timed(lambda s=s: _send(painter, {"t": "stroke", "id": s + 1, "pts": [],
-                                                       "end": True})))
+            batches.append(_timed(partial(_send, painter, msg)))
+        end = {"t": "stroke", "id": s + 1, "pts": [], "end": True}
+        ends.append(_timed(partial(_send, painter, end)))
         painter.undo()
     return {"median": statistics.median(batches), "p95": _p(batches, 0.95),
             "end": statistics.median(ends)}
@@ -102,7 +104,7 @@ def bench_render(image: np.ndarray, repeats: int) -> dict[str, float]:
     for _ in range(repeats):
         out["fit"].append(_timed(lambda: painter.zoom_to("fit")))
         for label, z in (("25%", 0.25), ("100%", 1.0), ("400%", 4.0)):
-            out[label].append(_timed(lambda z=z: painter.zoom_to(z)))  # type: ignore[misc]
+            out[label].append(_timed(partial(painter.zoom_to, z)))
         out["pan"].append(_timed(lambda: painter.pan(37, -21)))
     whole = Image.fromarray(image)
     baseline = statistics.median(
@@ -202,7 +204,7 @@ FRAME = """() => new Promise((resolve) => {
 
 
 @contextmanager
-def _lab() -> Iterator[tuple[object, object]]:
+def _lab() -> Iterator[tuple[Any, Any]]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from playwright.sync_api import sync_playwright
 
@@ -231,10 +233,10 @@ def bench_browser(samples: int) -> dict[str, dict[str, float]]:
         for label, delay in (("direct", 0.0), ("80 ms round trip", 0.04)):
             proxy = DelayProxy(int(server.url.rsplit(":", 1)[1]), delay) if delay else None
             if proxy:
-                server.url = f"http://127.0.0.1:{proxy.port}"  # type: ignore[attr-defined]
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+                server.url = f"http://127.0.0.1:{proxy.port}"
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
             try:
-                open_notebook(page, server, f"bench_{int(delay * 1000)}", [setup])  # type: ignore[arg-type]
+                open_notebook(page, server, f"bench_{int(delay * 1000)}", [setup])
                 box = canvas_box(page, ".venice-painter-surface")
                 k = 800 / box["width"]
                 x0, y = box["x"] + 40, box["y"] + 300
@@ -256,7 +258,7 @@ def bench_browser(samples: int) -> dict[str, dict[str, float]]:
                                   "frame": frame, "n": len(lat)}
             finally:
                 page.close()
-                server.shutdown_kernels()  # type: ignore[attr-defined]
+                server.shutdown_kernels()
                 if proxy:
                     proxy.close()
     return results

@@ -67,7 +67,7 @@ def sent() -> Iterator[list[int]]:
         sizes.append(sum(memoryview(b).nbytes for b in buffers or []))
         original(content, buffers=buffers)
 
-    _CANVAS_MANAGER.send = record  # type: ignore[method-assign]
+    _CANVAS_MANAGER.send = record
     yield sizes
     del _CANVAS_MANAGER.send
 

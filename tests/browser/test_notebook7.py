@@ -7,12 +7,20 @@ its output and B inserted a cell.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from .conftest import JupyterServer, canvas_box, drag, final_shot, open_notebook, start_server
+from .conftest import (
+    JupyterServer,
+    KernelLog,
+    canvas_box,
+    drag,
+    final_shot,
+    open_notebook,
+    start_server,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -51,6 +59,11 @@ def nb7_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServ
     server.stop()
 
 
+def _more_than(log: KernelLog, n: int) -> Callable[[dict[str, Any]], bool]:
+    """True once the log holds more than ``n`` setting changes."""
+    return lambda _e: len(log.events("setting")) > n
+
+
 def _cells(page: Any) -> list[str]:
     """Every cell's type as the notebook shows it, and whether its output is collapsed."""
     return page.evaluate(
@@ -82,8 +95,8 @@ def test_every_painter_key_stays_in_the_widget(
         seen = 0
         for key, name, value in KEYS:
             page.keyboard.press(key)
-            nb.log.wait_for(lambda _e, n=seen: len(nb.log.events("setting")) > n,
-                            kind="setting", what=f"{key} to reach the painter")
+            nb.log.wait_for(_more_than(nb.log, seen), kind="setting",
+                            what=f"{key} to reach the painter")
             events = nb.log.events("setting")
             seen = len(events)
             assert (events[-1]["name"], events[-1]["value"]) == (name, value), (key, events[-1])

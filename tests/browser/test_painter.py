@@ -205,7 +205,8 @@ def test_wheel_zoom_then_a_dab_changes_exactly_the_full_res_pixels_under_it(
     page.keyboard.press("h")
     nb.log.wait_for(lambda e: e["tool"] == "hand", kind="setting", what="hand tool")
     p.wait_tool("hand")
-    start = tuple(round(v) for v in p.at(400, 300))
+    sx0, sy0 = p.at(400, 300)
+    start = (float(round(sx0)), float(round(sy0)))
     end = (start[0] - 100, start[1] - 50)
     drag(page, [start, end])
     sx, sy = 100 / p.scale / zoom, 50 / p.scale / zoom  # the image moved by this much

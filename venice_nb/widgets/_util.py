@@ -69,7 +69,7 @@ def hex_to_rgb(color: str) -> tuple[int, int, int]:
     from PIL import ImageColor
 
     try:
-        return ImageColor.getrgb(color)[:3]  # type: ignore[return-value]
+        return ImageColor.getrgb(color)[:3]
     except ValueError:
         raise ValidationError(
             f"unknown colour {color!r}", action="use a CSS colour such as '#ff2d55' or 'red'"
