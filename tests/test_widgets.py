@@ -9,18 +9,19 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 import pytest
 from ipycanvas.canvas import _CANVAS_MANAGER
 from ipywidgets.widgets.widget import _instances
-from PIL import Image
 
 import venice_nb as vnb
 from venice_nb import masks
 from venice_nb.widgets import CompareView, EditControls, EditStudio, MaskPainter, ResultGrid
 from venice_nb.widgets._history import MaskHistory
+from venice_nb.widgets._view import MAX_ZOOM, View
 
 from .conftest import TEST_KEY
 
@@ -33,11 +34,27 @@ def _image(h: int = 300, w: int = 400) -> np.ndarray:
     return img
 
 
-def _stroke(p: MaskPainter, points: list[tuple[float, float]]) -> None:
-    p._on_mouse_down(*points[0])
-    for x, y in points[1:]:
-        p._on_mouse_move(x, y)
-    p._on_mouse_up(*points[-1])
+def _browser(p: MaskPainter, **msg: Any) -> None:
+    """Deliver a message as the browser side sends it (the path ipywidgets takes)."""
+    p._surface._handle_custom_msg(msg, [])
+
+
+_strokes = iter(range(1, 1_000_000))
+
+
+def _stroke(p: MaskPainter, points: list[tuple[float, float]], *, batch: int = 0,
+            pressure: float = 1.0) -> None:
+    """A stroke in canvas coordinates, sent in batches of ``batch`` points (0: one batch)."""
+    sid = next(_strokes)
+    pts = [[x, y, pressure] for x, y in points]
+    step = batch or len(pts)
+    for i in range(0, len(pts), step):
+        _browser(p, t="stroke", id=sid, pts=pts[i : i + step], end=False)
+    _browser(p, t="stroke", id=sid, pts=[], end=True)
+
+
+def _key(p: MaskPainter, key: str, *, shift: bool = False, ctrl: bool = False) -> None:
+    _browser(p, t="key", key=key, shift=shift, ctrl=ctrl)
 
 
 @pytest.fixture
@@ -50,7 +67,7 @@ def sent() -> Iterator[list[int]]:
         sizes.append(sum(memoryview(b).nbytes for b in buffers or []))
         original(content, buffers=buffers)
 
-    _CANVAS_MANAGER.send = record  # type: ignore[method-assign]
+    _CANVAS_MANAGER.send = record
     yield sizes
     del _CANVAS_MANAGER.send
 
@@ -77,23 +94,6 @@ def test_large_image_is_shown_downscaled_but_painted_at_full_resolution() -> Non
     # Screen (100..200, 100) with radius 10 -> mask (500..1000, 500) with radius 50.
     assert abs(box[0] - 450) <= 1 and abs(box[2] - 1051) <= 1
     assert abs(box[1] - 450) <= 1 and abs(box[3] - 551) <= 1
-    # The overlay shown is the mask averaged down to the screen size.
-    expected = np.asarray(Image.fromarray(p.mask).resize((800, 600), Image.Resampling.BOX))
-    assert np.abs(p._small.astype(int) - expected).max() <= 1
-
-
-def test_mouse_move_traffic_is_small_and_independent_of_image_size(sent: list[int]) -> None:
-    per_move = []
-    for shape in ((300, 400), (3000, 4000)):
-        p = MaskPainter(_image(*shape), brush_size=30)
-        p._on_mouse_down(10, 10)
-        sent.clear()
-        for i in range(20):
-            p._on_mouse_move(12 + 3 * i, 10 + i)
-        assert len(sent) == 20  # one batched message per move (hold_canvas)
-        per_move.append(max(sent))
-        p._on_mouse_up(70, 30)
-    assert per_move[0] == per_move[1] and per_move[0] < 2_000
 
 
 def test_undo_redo_whole_strokes_and_eraser() -> None:
@@ -122,29 +122,34 @@ def test_undo_redo_whole_strokes_and_eraser() -> None:
 
 def test_keys_do_what_the_buttons_do() -> None:
     p = MaskPainter(_image(), brush_size=20)
-    p._on_key_down("]", False, False, False)
+    _key(p, "]")
     assert p.brush_size == 25
-    p._on_key_down("[", False, False, False)
+    _key(p, "[")
     assert p.brush_size == 20
     _stroke(p, [(50, 50), (80, 50)])
     area = masks.area(p.mask)
-    p._on_key_down("z", False, True, False)
+    _key(p, "z", ctrl=True)
     assert masks.area(p.mask) == 0
-    p._on_key_down("Z", True, True, False)
+    _key(p, "Z", shift=True, ctrl=True)
     assert masks.area(p.mask) == area
-    p._on_key_down("i", False, False, False)
+    _key(p, "i")
     assert masks.area(p.mask) == 400 * 300 - area
-    p._on_key_down("Delete", False, False, False)
+    _key(p, "Delete")
     assert masks.area(p.mask) == 0
-    p._on_key_down("f", False, False, False)
+    _key(p, "f")
     assert masks.area(p.mask) == 400 * 300
-    p._on_key_down("y", False, False, True)  # Cmd+Y on a Mac: redo, nothing to redo
+    _key(p, "y", ctrl=True)  # Ctrl/Cmd+Y: redo, nothing to redo
     for key, tool in (("e", "eraser"), ("g", "bucket"), ("r", "rect"), ("o", "ellipse"),
-                      ("b", "brush")):
-        p._on_key_down(key, False, False, False)
+                      ("l", "lasso"), ("p", "polygon"), ("h", "hand"), ("b", "brush")):
+        _key(p, key)
         assert p.tool == tool
-    p._on_key_down("x", False, False, False)
+    _key(p, "x")
     assert p.subtract
+    _key(p, "{")
+    assert p.hardness == 90
+    _key(p, "}")
+    _key(p, "}")
+    assert p.hardness == 100
 
 
 def test_buttons_are_wired() -> None:
@@ -164,23 +169,19 @@ def test_buttons_are_wired() -> None:
 def test_bucket_rect_ellipse_and_subtract() -> None:
     p = MaskPainter(_image())
     p.tool = "bucket"
-    p._on_mouse_down(300, 100)  # inside the blue block
+    _browser(p, t="bucket", x=300, y=100)  # inside the blue block
     assert masks.bbox(p.mask) == (250, 75, 350, 150)
     p.tool = "rect"
-    p._on_mouse_down(10, 10)
-    p._on_mouse_move(30, 30)
-    p._on_mouse_up(50, 40)
+    _browser(p, t="shape", kind="rect", pts=[[10, 10], [50, 40]])
     np.testing.assert_array_equal(p.mask[10:40, 10:50], 255)
     assert masks.area(p.mask) == 100 * 75 + 40 * 30
     p.subtract = True
-    p._on_mouse_down(250, 75)
-    p._on_mouse_up(300, 150)  # cut the left half of the block out again
+    _browser(p, t="shape", kind="rect", pts=[[250, 75], [300, 150]])  # cut half the block out
     assert masks.area(p.mask) == 50 * 75 + 40 * 30
     p.subtract = False
     p.tool = "ellipse"
     p.clear()
-    p._on_mouse_down(100, 100)
-    p._on_mouse_up(200, 200)
+    _browser(p, t="shape", kind="ellipse", pts=[[100, 100], [200, 200]])
     expected = masks.ellipse((300, 400), (100, 100, 200, 200))
     np.testing.assert_array_equal(p.mask, expected)
 
@@ -192,7 +193,6 @@ def test_set_mask_from_masks_module_is_shown_and_undoable() -> None:
     p.set_mask(masks.rect(p.image, (0, 0, 2000, 3000)))  # the left half
     assert seen == [1]
     assert p.coverage == pytest.approx(0.5, abs=0.01)
-    assert p._small[:, :399].min() == 255 and p._small[:, 401:].max() == 0
     p.undo()
     assert masks.area(p.mask) == 0
     p.set_mask(np.ones((30, 40), bool))  # same aspect: resized to the image
@@ -215,19 +215,9 @@ def test_opacity_and_colour_only_restyle_the_overlay(sent: list[int]) -> None:
     sent.clear()
     p.opacity = 0.9
     p.color = "#00ff00"
-    assert len(sent) == 2 and max(sent) < 200_000  # display-sized, not 12 Mpx
+    assert len(sent) == 2 and max(sent) < 200_000  # the display-sized overlay, not 12 Mpx
     with pytest.raises(vnb.ValidationError, match="unknown colour"):
         p.color = "not-a-colour"
-
-
-def test_mouse_out_ends_the_stroke() -> None:
-    p = MaskPainter(_image(), brush_size=10)
-    p._on_mouse_down(10, 10)
-    p._on_mouse_move(60, 10)
-    p._on_mouse_out(400, 10)
-    assert p.mask_version == 1 and p.can_undo
-    p._on_mouse_move(60, 200)  # no button held any more: nothing is painted
-    assert masks.bbox(p.mask)[3] <= 16
 
 
 def test_history_is_bounded_by_bytes() -> None:
@@ -240,26 +230,6 @@ def test_history_is_bounded_by_bytes() -> None:
     assert 20_000 <= history.nbytes <= 25_000
     assert sum(1 for _ in range(10) if history.undo() is not None) == 2
     np.testing.assert_array_equal(mask, noise[2])
-
-
-def test_moves_touch_only_the_display_mask_and_mouse_up_draws_the_stroke_once() -> None:
-    p = MaskPainter(_image(3000, 4000), brush_size=300)  # shown at 800x600, radius 750 full-res
-    points = [(100.0, 300.0), (104.0, 302.0), (160.0, 330.0), (400.0, 200.0), (420.0, 210.0)]
-    p._on_mouse_down(*points[0])
-    for x, y in points[1:]:
-        p._on_mouse_move(x, y)
-    # During the stroke only the display-size preview changes: the full mask is untouched.
-    assert masks.area(p._mask) == 0 and p.mask_version == 0
-    assert masks.area(p._small) > 0 and p._small.shape == (600, 800)
-    p._on_mouse_up(*points[-1])
-    full = [(x * 5, y * 5) for x, y in points]  # display scale 0.2
-    expected = masks.brush((3000, 4000), full, 750.0)
-    np.testing.assert_array_equal(p.mask, expected)  # the same as stamping at full resolution
-    assert p.mask_version == 1
-    p.tool = "eraser"
-    _stroke(p, [(200, 300), (260, 300)])
-    masks.brush(None, [(1000, 1500), (1300, 1500)], 750.0, out=expected, value=0)
-    np.testing.assert_array_equal(p.mask, expected)
 
 
 def test_set_mask_rejects_empty_and_wrong_shapes_clearly() -> None:
@@ -301,6 +271,113 @@ def test_undo_history_of_a_33_mpx_mask_stays_small_and_exact() -> None:
     assert masks.area(p.mask) == 4320 * 7680  # back to "fill"
     p.undo()
     np.testing.assert_array_equal(p.mask, soft)
+
+
+def test_view_geometry_zooms_around_the_pointer_and_stays_inside_the_image() -> None:
+    v = View.fitted((4000, 3000), (800, 600))
+    assert v.zoom == 0.2 and v.origin == (0.0, 0.0) and v.to_image(400, 300) == (2000, 1500)
+    z = v.zoom_at(4.0, 200, 150)  # the image point under (200, 150) stays there
+    assert z.to_image(200, 150) == pytest.approx(v.to_image(200, 150))
+    assert z.to_view(*z.to_image(13.25, 7.5)) == pytest.approx((13.25, 7.5))
+    assert v.zoom_at(0.01, 0, 0).zoom == 0.2 and v.zoom_at(1000, 0, 0).zoom == MAX_ZOOM
+    far = z.panned(1e6, -1e6)  # dragging far right / up: clamped to the image's left / bottom
+    assert far.origin == (0.0, 3000 - 600 / 4.0)
+    assert z.view_box((0, 0, 10, 10)) is None  # out of view
+    assert z.view_box((1000, 750, 1001, 751)) == (200, 150, 204, 154)
+    assert z.image_box((200, 150, 204, 154)) == pytest.approx((1000, 750, 1001, 751))
+
+
+def test_batched_points_at_400_percent_paint_the_full_res_mask_with_sub_pixel_precision(
+    sent: list[int],
+) -> None:
+    p = MaskPainter(_image(3000, 4000), brush_size=6)
+    _browser(p, t="zoom", f=20.0, x=400, y=300, seq=1)  # 0.2 * 20 = 400 %
+    assert p.zoom == 4.0 and p.view.to_image(400, 300) == pytest.approx((2000, 1500))
+    points = [(401.0 + i * 0.5, 301.0 + i * 0.25) for i in range(40)]
+    sent.clear()
+    _stroke(p, points[:20], batch=5)  # stroke batches draw nothing: the browser shows them
+    full = [p.view.to_image(x, y) for x, y in points[:20]]
+    expected = masks.brush((3000, 4000), full, 6 / 2 / 4.0)  # 0.75 image px
+    np.testing.assert_array_equal(p.mask, expected)
+    assert masks.area(expected) > 0
+    assert len(sent) == 1 and max(sent) < 20_000  # one overlay update for the stroke's box
+    assert p.mask_version == 1 and p.view.zoom == 4.0
+
+
+def test_pen_pressure_scales_the_brush() -> None:
+    p = MaskPainter(_image(), brush_size=40)
+    _stroke(p, [(100, 100), (200, 100)], pressure=0.25)  # a radius of 5 instead of 20
+    assert masks.bbox(p.mask) == (95, 95, 205, 105)
+
+
+def test_soft_brush_lands_as_a_ramp_and_erases_softly() -> None:
+    p = MaskPainter(_image(), brush_size=40, hardness=0)
+    _stroke(p, [(100, 150), (300, 150)], batch=1)
+    row = p.mask[:, 200].astype(int)  # across the stroke, radius 20 around y = 150
+    assert row[149] >= 240 and row[150] >= 240 and row[129] == 0 and row[171] == 0
+    assert (np.diff(row[130:150]) >= 0).all() and len(set(row[130:150])) > 15
+    p.hardness = 50  # full strength within 10 px, then a 10 px ramp
+    p.clear()
+    _stroke(p, [(100, 150), (300, 150)])
+    row = p.mask[:, 200].astype(int)
+    assert (row[141:159] == 255).all() and 0 < row[135] < 255 and row[129] == 0
+    p.tool = "eraser"
+    p.hardness = 0
+    _stroke(p, [(200, 100), (200, 200)])
+    assert p.mask[150, 200] < 10 and 0 < p.mask[150, 190] < 255  # a soft hole
+    p.undo()
+    assert (p.mask[141:159, 200] == 255).all()
+
+
+def test_lasso_and_polygon_add_and_subtract() -> None:
+    p = MaskPainter(_image())
+    _browser(p, t="shape", kind="polygon", pts=[[10, 10], [110, 10], [110, 60], [10, 60]])
+    np.testing.assert_array_equal(p.mask, masks.rect((300, 400), (10, 10, 110, 60)))
+    p.subtract = True
+    _browser(p, t="shape", kind="polygon", pts=[[10, 10], [60, 10], [10, 60]])
+    assert masks.area(p.mask) == 100 * 50 - masks.area(
+        masks.polygon((300, 400), [(10, 10), (60, 10), (10, 60)]))
+    assert p.mask_version == 2
+
+
+def test_zoom_pan_messages_and_buttons_render_only_the_visible_part(sent: list[int]) -> None:
+    p = MaskPainter(_image(3000, 4000))
+    sent.clear()
+    _browser(p, t="zoomto", to=1, x=400, y=300, seq=3)
+    assert p.zoom == 1.0 and p.view.to_image(400, 300) == pytest.approx((2000, 1500))
+    assert 1 <= len(sent) <= 2 and max(sent) < 4 * 800 * 600  # the canvas size, not 12 Mpx
+    _browser(p, t="pan", dx=100, dy=-50, seq=4)
+    assert p.origin == pytest.approx((1600 - 100, 1200 + 50))
+    p._controls.buttons["+"].click()
+    assert p.zoom == 1.25
+    p._controls.buttons["Fit"].click()
+    assert p.zoom == 0.2 and p.origin == (0.0, 0.0)
+    with pytest.raises(vnb.ValidationError, match="zoom must be"):
+        p.zoom_to(0)
+
+
+def test_a_2x_screen_gets_a_2x_canvas_with_the_same_geometry() -> None:
+    p = MaskPainter(_image(3000, 4000), brush_size=20)
+    _browser(p, t="hello", dpr=2.0)
+    assert (p.canvas.width, p.canvas.height) == (1600, 1200) and p.display_size == (800, 600)
+    _stroke(p, [(100, 100), (200, 100)])  # canvas coordinates stay CSS pixels
+    assert masks.bbox(p.mask) == (450, 450, 1050, 550)
+    _browser(p, t="hello", dpr=3.0)
+    assert p.canvas.width == 1600  # capped at 2x
+
+
+def test_save_and_load_a_mask_png(tmp_path: Any) -> None:
+    p = MaskPainter(_image(), hardness=30)
+    _stroke(p, [(100, 100), (200, 120)])
+    path = p.save_mask(tmp_path / "mask.png")
+    q = MaskPainter(_image())
+    q.set_mask(path)
+    np.testing.assert_array_equal(q.mask, p.mask)
+    q.clear()
+    q._controls.upload.value = ({"name": "m.png", "content": memoryview(path.read_bytes()),
+                                 "type": "image/png", "size": 1,
+                                 "last_modified": datetime.now(timezone.utc)},)
+    np.testing.assert_array_equal(q.mask, p.mask)
 
 
 # ---------------------------------------------------------------------------- controls

@@ -1,7 +1,9 @@
-"""MaskPainter in JupyterLab: real mouse strokes, keys and buttons change the kernel's mask."""
+"""MaskPainter in JupyterLab: real pointer, wheel and keys change the kernel's full-res mask."""
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from typing import Any
 
@@ -11,9 +13,14 @@ from .conftest import JupyterServer, canvas_box, drag, open_notebook
 
 pytestmark = pytest.mark.browser
 
-CANVAS = "canvas.venice-painter-canvas"
+SURFACE = ".venice-painter-surface"
+# The canvas the kernel renders into (the first canvas inside the surface).
+READ_PIXEL = """([x, y]) => {
+    const c = document.querySelector('.venice-painter-surface canvas');
+    return Array.from(c.getContext('2d').getImageData(x, y, 1, 1).data);
+}"""
 
-# 1600x1200 shown at 800x600: every browser coordinate is scaled by 2 into the mask.
+# 1600x1200 shown at 800x600: at fit, every canvas coordinate is scaled by 2 into the mask.
 SETUP = """
 import numpy as np
 from venice_nb.widgets import MaskPainter
@@ -21,33 +28,66 @@ img = np.zeros((1200, 1600, 3), np.uint8)
 img[:, :800] = (30, 30, 30)            # dark half: the overlay must stay visible here
 img[:, 800:] = (220, 220, 220)
 img[300:900, 1000:1400] = (0, 0, 255)  # a blue block for the paint bucket
-painter = MaskPainter(img, brush_size=40)
+painter = MaskPainter(img, brush_size=BRUSH)
 
 def report(change=None):
     m = painter.mask
     ys, xs = np.nonzero(m)
     box = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if len(xs) else None
+    extra = {}
+    if len(xs) and len(xs) < 400:  # small changes: exactly which pixels
+        extra["pixels"] = sorted([int(x), int(y)] for x, y in zip(xs, ys))
+    values = np.unique(m)
     log("mask", version=painter.mask_version, area=int(np.count_nonzero(m)), bbox=box,
-        shape=list(m.shape), full=int(np.count_nonzero(m == 255)))
+        shape=list(m.shape), full=int(np.count_nonzero(m == 255)), levels=len(values),
+        row=m[600, 580:700].tolist(), **extra)
 
 painter.observe(report, names="mask_version")
-painter.observe(lambda ch: log("setting", brush_size=painter.brush_size, tool=painter.tool),
-                names=["brush_size", "tool"])
+painter.observe(lambda ch: log("setting", brush_size=painter.brush_size, tool=painter.tool,
+                               hardness=painter.hardness), names=["brush_size", "tool", "hardness"])
+painter.observe(lambda ch: log("view", zoom=painter.zoom, origin=list(painter.origin)),
+                names=["zoom", "origin"])
 log("display", size=list(painter.display_size))
 painter
 """
 
 
+def setup(brush: int) -> str:
+    return SETUP.replace("BRUSH", str(brush))
+
+
 class Painter:
-    """Maps mask (display) coordinates to page coordinates for real mouse input."""
+    """Maps canvas coordinates to page coordinates for real pointer input."""
 
     def __init__(self, page: Any) -> None:
         self.page = page
-        self.box = canvas_box(page, CANVAS)
-        self.scale = self.box["width"] / 800  # CSS px per display px
+        # Where the canvas is once the layout has settled (toolbar icons load late).
+        # Run All scrolls to the last cell when its reply lands: wait for every prompt's number.
+        page.wait_for_function("""() => [...document.querySelectorAll('.jp-InputPrompt')]
+            .every(p => /\\[\\d+\\]/.test(p.textContent))""")
+        page.locator(SURFACE).first.scroll_into_view_if_needed()
+        page.evaluate("() => document.fonts.ready.then(() => true)")
+        page.wait_for_function(  # unchanged over five polls, 100 ms apart
+            """(sel) => {
+                const r = document.querySelector(sel).getBoundingClientRect();
+                const key = [r.x, r.y, r.width, r.height].join();
+                window.__venice_same = window.__venice_box === key ? window.__venice_same + 1 : 0;
+                window.__venice_box = key;
+                return window.__venice_same >= 4;
+            }""", arg=SURFACE, polling=100)
+        self.box = canvas_box(page, SURFACE)
+        self.scale = self.box["width"] / 800  # CSS px per canvas px
 
     def at(self, x: float, y: float) -> tuple[float, float]:
         return self.box["x"] + x * self.scale, self.box["y"] + y * self.scale
+
+    def canvas_point(self, px: float, py: float) -> tuple[float, float]:
+        """Page point -> canvas coordinates, as the surface computes them."""
+        return (px - self.box["x"]) / self.scale, (py - self.box["y"]) / self.scale
+
+    def wait_tool(self, tool: str) -> None:
+        """The browser side knows the tool (a click before that would use the previous one)."""
+        self.page.wait_for_selector(f"{SURFACE}[data-tool={tool}]")
 
     def button(self, name: str) -> None:
         label = re.compile(rf"^\s*{re.escape(name)}\s*$")
@@ -60,13 +100,9 @@ def _near(actual: list[int], expected: list[int], tol: int) -> bool:
 
 def test_paint_undo_redo_invert_bucket_rect(lab: tuple[Any, JupyterServer]) -> None:
     page, server = lab
-    nb = open_notebook(page, server, "painter", [SETUP])
+    nb = open_notebook(page, server, "painter", [setup(40)])
     assert nb.log.events("display")[0]["size"] == [800, 600]
     p = Painter(page)
-    page.wait_for_function(
-        "(sel) => { const c = document.querySelector(sel); return c && c.width === 800; }",
-        arg=CANVAS,
-    )
 
     # A brush stroke from (100, 100) to (300, 100) on screen, radius 20 -> 40 in the mask.
     drag(page, [p.at(100, 100), p.at(200, 100), p.at(300, 100)])
@@ -75,18 +111,13 @@ def test_paint_undo_redo_invert_bucket_rect(lab: tuple[Any, JupyterServer]) -> N
     assert _near(first["bbox"], [160, 160, 640, 240], tol=6), first
     capsule = 400 * 80 + 3.1416 * 40**2  # a 400 px long, 80 px wide stroke with round ends
     assert abs(first["area"] - capsule) < 0.05 * capsule, first
-    # The overlay shows on the dark half (alpha-blended pink over rgb 30).
+    # The kernel's overlay shows on the dark half (alpha-blended pink over rgb 30).
     page.wait_for_function(
-        """(sel) => {
-            const c = document.querySelector(sel);
-            const d = c.getContext('2d').getImageData(200, 100, 1, 1).data;
-            return d[0] > 100 && d[0] > d[1] + 50;
-        }""",
-        arg=CANVAS,
+        f"() => {{ const d = ({READ_PIXEL})([200, 100]); return d[0] > 100 && d[0] > d[1] + 50; }}"
     )
     nb.shot("stroke")
 
-    # Ctrl+Z takes the whole stroke back, Ctrl+Shift+Z restores it (focus: the canvas).
+    # Ctrl+Z takes the whole stroke back, Ctrl+Shift+Z restores it (focus: the surface).
     page.keyboard.press("Control+z")
     nb.log.wait_for(lambda e: e["version"] == 2 and e["area"] == 0, kind="mask", what="undo")
     page.keyboard.press("Control+Shift+Z")
@@ -105,6 +136,7 @@ def test_paint_undo_redo_invert_bucket_rect(lab: tuple[Any, JupyterServer]) -> N
     nb.log.wait_for(lambda e: e["version"] == 5 and e["area"] == 0, kind="mask", what="clear")
     p.button("Bucket")
     nb.log.wait_for(lambda e: e["tool"] == "bucket", kind="setting", what="bucket tool")
+    p.wait_tool("bucket")
     page.mouse.click(*p.at(600, 300))
     bucket = nb.log.wait_for(lambda e: e["version"] == 6, kind="mask", what="bucket fill")
     assert bucket["bbox"] == [1000, 300, 1400, 900] and bucket["area"] == 400 * 600, bucket
@@ -112,6 +144,7 @@ def test_paint_undo_redo_invert_bucket_rect(lab: tuple[Any, JupyterServer]) -> N
     # A rectangle drag adds a 200x200 block in mask pixels.
     p.button("Rect")
     nb.log.wait_for(lambda e: e["tool"] == "rect", kind="setting", what="rect tool")
+    p.wait_tool("rect")
     drag(page, [p.at(50, 350), p.at(150, 450)])
     rect = nb.log.wait_for(lambda e: e["version"] == 7, kind="mask", what="rectangle")
     assert abs(rect["area"] - (400 * 600 + 200 * 200)) <= 4 * 200, rect
@@ -123,3 +156,134 @@ def test_paint_undo_redo_invert_bucket_rect(lab: tuple[Any, JupyterServer]) -> N
     assert undone["area"] == bucket["area"]
     nb.assert_widgets_healthy()
     nb.shot("bucket-and-undo")
+
+
+def _dab_pixels(cx: float, cy: float, r: float) -> tuple[set[tuple[int, int]], float]:
+    """Pixels whose centre is closer than ``r`` to (cx, cy), and the closest call (margin)."""
+    inside, margin = set(), math.inf
+    for y in range(math.floor(cy - r) - 1, math.ceil(cy + r) + 2):
+        for x in range(math.floor(cx - r) - 1, math.ceil(cx + r) + 2):
+            d = math.hypot(x + 0.5 - cx, y + 0.5 - cy)
+            margin = min(margin, abs(d - r))
+            if d < r:
+                inside.add((x, y))
+    return inside, margin
+
+
+def test_wheel_zoom_then_a_dab_changes_exactly_the_full_res_pixels_under_it(
+    lab: tuple[Any, JupyterServer],
+) -> None:
+    page, server = lab
+    nb = open_notebook(page, server, "painter_zoom", [setup(6)])
+    p = Painter(page)
+    # Zoom with the wheel around a page point near canvas point (200, 150).
+    wx, wy = (round(v) for v in p.at(200, 150))
+    ax, ay = p.canvas_point(wx, wy)
+    page.mouse.move(wx, wy)
+    page.mouse.wheel(0, -1000)  # one notch of a fast wheel: x e^2
+    nb.log.wait_for(lambda e: e["zoom"] > 3, kind="view", what="wheel zoom")
+    view = nb.log.events("view")[-1]
+    zoom, (ox, oy) = view["zoom"], view["origin"]
+    # Zooming keeps the image point under the pointer (ax / 0.5 at fit) where it was.
+    assert abs(ox + ax / zoom - ax / 0.5) < 1e-6 and abs(oy + ay / zoom - ay / 0.5) < 1e-6, view
+    nb.shot("zoomed")
+    p = Painter(page)  # where the canvas is now
+
+    # One click with a 6 px brush: at this zoom a dab of radius 3 / zoom < 1 image pixel.
+    r = 3 / zoom
+    for dx in (0, 1, 2, 3):  # a page point whose dab has no pixel centre on its rim
+        px, py = round(p.at(210, 160)[0]) + dx, round(p.at(210, 160)[1])
+        cx, cy = p.canvas_point(px, py)
+        expected, margin = _dab_pixels(ox + cx / zoom, oy + cy / zoom, r)
+        if margin > 0.02 and expected:
+            break
+    page.mouse.click(px, py)
+    dab = nb.log.wait_for(lambda e: e["version"] == 1, kind="mask", what="the dab")
+    assert {tuple(q) for q in dab["pixels"]} == expected, (dab, sorted(expected))
+
+    # Pan with the hand tool (H): a drag of 100 canvas px moves the view 100 / zoom pixels.
+    page.keyboard.press("h")
+    nb.log.wait_for(lambda e: e["tool"] == "hand", kind="setting", what="hand tool")
+    p.wait_tool("hand")
+    sx0, sy0 = p.at(400, 300)
+    start = (float(round(sx0)), float(round(sy0)))
+    end = (start[0] - 100, start[1] - 50)
+    drag(page, [start, end])
+    sx, sy = 100 / p.scale / zoom, 50 / p.scale / zoom  # the image moved by this much
+    panned = nb.log.wait_for(
+        lambda e: abs(e["origin"][0] - (ox + sx)) < 1e-3 and abs(e["origin"][1] - (oy + sy)) < 1e-3,
+        kind="view", what="the pan")
+    assert panned["zoom"] == zoom
+    # Space+drag pans too, back where it was.
+    page.keyboard.press("b")
+    page.keyboard.down("Space")
+    drag(page, [end, start])
+    page.keyboard.up("Space")
+    nb.log.wait_for(lambda e: abs(e["origin"][0] - ox) < 1e-3 and abs(e["origin"][1] - oy) < 1e-3,
+                    kind="view", what="space+drag pan back")
+    # A middle-button drag pans too, whatever the tool.
+    page.mouse.move(*start)
+    page.mouse.down(button="middle")
+    page.mouse.move(*end, steps=8)
+    page.mouse.up(button="middle")
+    nb.log.wait_for(
+        lambda e: abs(e["origin"][0] - (ox + sx)) < 1e-3 and abs(e["origin"][1] - (oy + sy)) < 1e-3
+        and e == nb.log.events("view")[-1], kind="view", what="middle-drag pan")
+    assert len(nb.log.events("mask")) == 1  # panning painted nothing
+    page.keyboard.press("0")
+    nb.log.wait_for(lambda e: e["zoom"] == 0.5, kind="view", what="0 fits")
+    nb.assert_widgets_healthy()
+
+
+def test_lasso_polygon_and_a_soft_brush_ramp(lab: tuple[Any, JupyterServer]) -> None:
+    page, server = lab
+    nb = open_notebook(page, server, "painter_tools", [setup(60)])
+    p = Painter(page)
+    page.mouse.click(*p.at(790, 590))  # focus (a tiny dab in the corner)
+    nb.log.wait_for(lambda e: e["version"] == 1, kind="mask", what="focus dab")
+    page.keyboard.press("Delete")
+    nb.log.wait_for(lambda e: e["version"] == 2 and e["area"] == 0, kind="mask", what="clear")
+
+    # Lasso: a freehand square from (100, 100) to (200, 200) canvas px = 200x200 mask px.
+    page.keyboard.press("l")
+    nb.log.wait_for(lambda e: e["tool"] == "lasso", kind="setting", what="lasso")
+    p.wait_tool("lasso")
+    drag(page, [p.at(100, 100), p.at(200, 100), p.at(200, 200), p.at(100, 200)], steps=10)
+    lasso = nb.log.wait_for(lambda e: e["version"] == 3, kind="mask", what="lasso")
+    assert _near(lasso["bbox"], [200, 200, 400, 400], tol=2), lasso
+    assert abs(lasso["area"] - 200 * 200) < 0.03 * 200 * 200, lasso
+
+    # Polygon: three clicks and Enter close a triangle; X then subtracts one from the lasso.
+    page.keyboard.press("p")
+    nb.log.wait_for(lambda e: e["tool"] == "polygon", kind="setting", what="polygon")
+    p.wait_tool("polygon")
+    for x, y in ((300, 100), (500, 100), (300, 300)):
+        page.mouse.click(*p.at(x, y))
+    nb.shot("polygon-open")
+    page.keyboard.press("Enter")
+    tri = nb.log.wait_for(lambda e: e["version"] == 4, kind="mask", what="polygon")
+    assert abs((tri["area"] - lasso["area"]) - 400 * 400 / 2) < 0.01 * 400 * 400 / 2, tri
+    page.keyboard.press("x")
+    for x, y in ((100, 100), (200, 100), (150, 150)):
+        page.mouse.click(*p.at(x, y))
+    page.mouse.dblclick(*p.at(150, 150))  # a double-click closes it too
+    sub = nb.log.wait_for(lambda e: e["version"] == 5, kind="mask", what="subtract polygon")
+    assert abs((tri["area"] - sub["area"]) - 200 * 100 / 2) < 0.03 * 200 * 100 / 2, sub
+
+    # Soft brush: hardness 0 (Shift+[ ten times), a vertical stroke through x = 320 canvas px
+    # (640 mask px). Along row 600 the mask ramps from 255 at the centre to 0 at the radius.
+    page.keyboard.press("b")
+    for _ in range(10):
+        page.keyboard.press("Shift+BracketLeft")
+    nb.log.wait_for(lambda e: e["hardness"] == 0, kind="setting", what="hardness 0")
+    drag(page, [p.at(320, 250), p.at(320, 350)])
+    soft = nb.log.wait_for(lambda e: e["version"] == 6, kind="mask", what="soft stroke")
+    row = soft["row"]  # mask[600, 580:700]; radius 60 mask px around x = 640
+    centre = row[60]
+    assert centre >= 250, row
+    left = row[:61]
+    assert all(a <= b for a, b in itertools.pairwise(left)), row  # rises to the centre
+    assert len({v for v in left if 0 < v < 255}) > 20, row  # a ramp, not a hard edge
+    assert soft["levels"] > 50 and soft["full"] < soft["area"], soft
+    nb.assert_widgets_healthy()
+    nb.shot("tools")

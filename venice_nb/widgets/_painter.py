@@ -1,19 +1,22 @@
 """``MaskPainter``: paint an edit mask over an image in the notebook.
 
-The mask lives at the image's full resolution in numpy; the canvas only shows a downscaled
-copy. Per mouse move the kernel stamps the segment only into the display-size mask and sends one
-small batch of draw commands for the dab, so the cost per move depends on neither the image size
-nor (at full resolution) the brush. The stroke's points are kept; when it ends, the whole stroke
-is drawn into the full-resolution mask once (``venice_nb.masks.brush``), and the overlay is
-rebuilt from it, downscaled and limited to the changed rectangle.
+The mask lives at the image's full resolution in numpy. The browser draws the live stroke, the
+brush cursor and shape previews itself (``_painter.js``, an anywidget), keeps painter keys away
+from the notebook's shortcuts and handles wheel / pinch / drag gestures; it sends the stroke's
+points batched once per animation frame. The kernel paints them into the full-resolution mask,
+keeps undo, and renders the visible part of the image, at the canvas's size, into an ipycanvas
+canvas: zoomed in, the canvas shows real image pixels, and it is never the image's full size.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import anywidget
 import ipywidgets as widgets
 import numpy as np
 import traitlets
@@ -23,45 +26,74 @@ from PIL import Image
 from .. import masks
 from .._errors import ValidationError
 from ._fallback import StaticPicture, mask_picture
-from ._history import Box, MaskHistory, clip
-from ._util import DEFAULT_MAX_DISPLAY, as_rgb, fit_size, hex_to_rgb, resize_rgb
+from ._history import Box, MaskHistory, clip, union
+from ._util import DEFAULT_MAX_DISPLAY, as_rgb, fit_size, hex_to_rgb
+from ._view import Renderer, View, overlay
 
 __all__ = ["TOOLS", "MaskPainter"]
 
-TOOLS = ("brush", "eraser", "bucket", "rect", "ellipse")
+TOOLS = ("brush", "eraser", "bucket", "rect", "ellipse", "lasso", "polygon", "hand")
 _TOOL_LABELS = {
     "brush": ("Brush", "paint-brush", "Paint the area to change (B)"),
     "eraser": ("Eraser", "eraser", "Erase from the mask (E)"),
     "bucket": ("Bucket", "tint", "Fill the contiguous area of similar colour (G)"),
     "rect": ("Rect", "square-o", "Drag a rectangle (R)"),
     "ellipse": ("Ellipse", "circle-o", "Drag an ellipse (O)"),
+    "lasso": ("Lasso", "pencil", "Draw a freehand outline (L)"),
+    "polygon": ("Polygon", "star-o", "Click corners; Enter or double-click closes (P)"),
+    "hand": ("Hand", "hand-paper-o", "Drag to pan; Space+drag and middle-drag pan too (H)"),
 }
-_TOOL_KEYS = {"b": "brush", "e": "eraser", "g": "bucket", "r": "rect", "o": "ellipse"}
+_TOOL_KEYS = {"b": "brush", "e": "eraser", "g": "bucket", "r": "rect", "o": "ellipse",
+              "l": "lasso", "p": "polygon", "h": "hand"}
+_SHAPES = ("bucket", "rect", "ellipse", "lasso", "polygon")  # the tools "subtract" applies to
 _SIZE_STEP = 1.25  # [ and ] scale the brush like image editors do
+_HARDNESS_STEP = 10
 _MAX_BRUSH = 300
-# Overlay layers: 0 image, 1 mask overlay, 2 cursor / shape preview (receives the events).
-_IMAGE, _OVERLAY, _CURSOR = range(3)
+_ZOOM_STEP = 1.25
+_KEEP_PICTURES = 4
+_ESM = Path(__file__).with_name("_painter.js")
 
 KEY_HELP = (
-    "Keys (click the image first): B brush · E eraser · G bucket · R rectangle · O ellipse · "
-    "[ ] brush size · X add/subtract · I invert · F fill all · Delete clear · "
-    "Ctrl+Z undo · Ctrl+Shift+Z / Ctrl+Y redo"
+    "Keys (click the image first; Tab or Escape leaves it): B brush · E eraser · G bucket · "
+    "R rectangle · O ellipse · L lasso · P polygon (Enter closes) · H hand · Space+drag pan · "
+    "[ ] brush size · { } hardness · + − zoom · 0 fit · 1 100% · X add/subtract · I invert · "
+    "F fill all · Delete clear · Ctrl+Z undo · Ctrl+Shift+Z / Ctrl+Y redo"
 )
+
+
+class _Surface(anywidget.AnyWidget):
+    """The browser side: wraps the ipycanvas canvas, owns keys, pointer and the live stroke."""
+
+    _esm = _ESM
+    canvas = traitlets.Instance(MultiCanvas).tag(sync=True, **widgets.widget_serialization)
+    view_size = traitlets.Tuple(traitlets.Int(), traitlets.Int(), default_value=(1, 1)).tag(
+        sync=True)
+    tool = traitlets.Unicode("brush").tag(sync=True)
+    brush_size = traitlets.Int(40).tag(sync=True)
+    hardness = traitlets.Int(100).tag(sync=True)
+    color = traitlets.Unicode("#ff2d55").tag(sync=True)
+    opacity = traitlets.Float(0.5).tag(sync=True)
+    label = traitlets.Unicode().tag(sync=True)
 
 
 class MaskPainter(StaticPicture, widgets.VBox):
     """Paint a mask (255 = change) over ``image``; ``.mask`` is always full resolution.
 
-    ``brush_size`` is a diameter in screen pixels, so the brush feels the same on any image.
-    ``mask_version`` increments after every finished change: observe it to react to edits.
+    ``brush_size`` is a diameter in screen pixels, so the brush feels the same at any zoom
+    (zoom in to paint finer detail). ``hardness`` below 100 gives the brush a soft edge that
+    lands in the mask as a 0-255 ramp. ``mask_version`` increments after every finished change.
     """
 
     tool = traitlets.Enum(TOOLS, default_value="brush")
     brush_size = traitlets.Int(40).tag(min=1, max=_MAX_BRUSH)
+    hardness = traitlets.Int(100, help="brush edge: 100 hard, 0 fully soft (percent)")
     tolerance = traitlets.Int(32)
-    subtract = traitlets.Bool(False, help="bucket / rect / ellipse remove from the mask")
+    subtract = traitlets.Bool(False, help="bucket / shapes / lasso / polygon remove from the mask")
     opacity = traitlets.Float(0.5)
     color = traitlets.Unicode("#ff2d55")
+    zoom = traitlets.Float(1.0, read_only=True, help="canvas pixels per image pixel")
+    origin = traitlets.Tuple(traitlets.Float(), traitlets.Float(), default_value=(0.0, 0.0),
+                             read_only=True, help="the image point at the canvas's top-left")
     mask_version = traitlets.Int(0, read_only=True)
     can_undo = traitlets.Bool(False, read_only=True)
     can_redo = traitlets.Bool(False, read_only=True)
@@ -75,33 +107,29 @@ class MaskPainter(StaticPicture, widgets.VBox):
         **traits: Any,
     ) -> None:
         self._max_size = max_size
-        self._points: list[tuple[float, float]] = []  # the stroke so far (full-res px)
-        self._last: tuple[float, float] | None = None  # last point of the stroke (display px)
+        self._stroke_id: int | None = None
+        self._last: tuple[float, float, float] | None = None  # last stroke point (image px, r)
+        self._stroke_box: Box | None = None
         self._erasing = False
-        self._drag_start: tuple[float, float] | None = None
-        self._dab_style = "black"
-        self._pointer = (0.0, 0.0)  # last known pointer position (display px)
-        self.canvas = MultiCanvas(3, width=1, height=1)
+        self._seq = 0  # the browser's last view change the kernel has applied
+        self._dpr = 1.0  # the browser's device pixels per CSS pixel
+        self._pictures: list[widgets.Image] = []  # the latest rendered views, in flight
+        self._coverage: tuple[int, float] = (-1, 0.0)  # (mask_version, coverage)
+        self.canvas = MultiCanvas(2, width=1, height=1)
         self.canvas.add_class("venice-painter-canvas")
-        self.canvas.layout.max_width = "100%"  # CSS may shrink it; ipycanvas rescales events
-        self.canvas.layout.height = "auto"
+        self._surface = _Surface(canvas=self.canvas, label=f"Mask painter. {KEY_HELP}")
         self._load_image(image)
         self._controls = _Toolbar(self)
         super().__init__(**traits)
-        self.children = (*self._controls.rows, self.canvas, self._controls.status)
+        self.children = (*self._controls.rows, self._surface, self._controls.status)
         self.add_class("venice-mask-painter")
-        self.canvas.on_mouse_down(self._on_mouse_down)
-        self.canvas.on_mouse_move(self._on_mouse_move)
-        self.canvas.on_mouse_up(self._on_mouse_up)
-        self.canvas.on_mouse_out(self._on_mouse_out)
-        self.canvas.on_touch_start(_first_touch(self._on_mouse_down))
-        self.canvas.on_touch_move(_first_touch(self._on_mouse_move))
-        # A lifted finger has no position: finish where it last was.
-        self.canvas.on_touch_end(lambda touches: self._on_mouse_up(*self._pointer))
-        self.canvas.on_key_down(self._on_key_down)
+        for name in ("tool", "brush_size", "hardness", "color", "opacity"):
+            traitlets.dlink((self, name), (self._surface, name))
+        self._surface.on_msg(self._on_message)
         self.canvas.on_client_ready(self.redraw)
         self.observe(self._on_style, names=["opacity", "color"])
-        self.observe(self._on_setting, names=["tool", "brush_size", "subtract", "tolerance"])
+        self.observe(self._on_setting, names=["tool", "brush_size", "hardness", "subtract",
+                                              "tolerance"])
         if mask is not None:
             self.set_mask(mask, record=False)
         self.redraw()
@@ -120,27 +148,48 @@ class MaskPainter(StaticPicture, widgets.VBox):
         return self._mask.copy()
 
     @property
+    def image_size(self) -> tuple[int, int]:
+        """(width, height) of the image in pixels."""
+        return self._view.image_size
+
+    @property
     def display_size(self) -> tuple[int, int]:
         """(width, height) of the canvas in screen pixels."""
-        return self._dw, self._dh
+        return self._view.view_size
+
+    @property
+    def view(self) -> View:
+        """What the canvas shows: zoom and the image point at its top-left corner."""
+        return self._view
 
     @property
     def coverage(self) -> float:
         """Fraction of the image the mask selects (0..1, soft values count partly)."""
-        return float(self._small.mean()) / 255.0
+        if self._coverage[0] != self.mask_version:  # views change often, the mask less
+            value = float(self._mask.sum(dtype=np.uint64)) / (255.0 * self._mask.size)
+            self._coverage = (self.mask_version, value)
+        return self._coverage[1]
 
     def set_mask(self, mask: Any, *, record: bool = True) -> None:
-        """Replace the mask (HxW; bool, uint8 or float in [0, 1]); resized if the size differs.
+        """Replace the mask: an HxW array (bool, uint8, float in [0, 1]), a PIL image, or a
+        grayscale PNG's path or bytes; resized if only the size differs.
 
         ``record=False`` makes it the new starting point instead of an undoable step.
         """
         self._finish_stroke()
-        self._mask[...] = _as_mask(mask, self._width, self._height)
+        w, h = self.image_size
+        self._mask[...] = _as_mask(mask, w, h)
         if record:
             self._commit(self._everything)
         else:
             self._history.reset(self._mask)
             self._after_change(self._everything, bump=True)
+
+    def save_mask(self, path: str | Path) -> Path:
+        """Write the mask as a grayscale PNG at the image's resolution (soft edges kept)."""
+        path = Path(path)
+        Image.fromarray(self._mask).save(path, "PNG")
+        return path
 
     def set_image(self, image: Any, *, keep_mask: bool = False) -> None:
         """Paint on a new image (e.g. an edit result); the mask is kept if sizes match.
@@ -153,9 +202,8 @@ class MaskPainter(StaticPicture, widgets.VBox):
         if keep_mask and old.shape == self._mask.shape:
             self._mask[...] = old
             self._history.reset(self._mask)
-        with hold_canvas():
-            self.redraw()
-            self._after_change(self._everything, bump=True)
+        self.redraw()
+        self._after_change(None, bump=True)
 
     def undo(self) -> None:
         """Take back the last stroke or action (Ctrl+Z on the canvas)."""
@@ -180,43 +228,105 @@ class MaskPainter(StaticPicture, widgets.VBox):
         """Swap change and keep (undoable)."""
         self._whole("invert")
 
+    def zoom_to(self, zoom: float | str, at: tuple[float, float] | None = None) -> None:
+        """Zoom to ``zoom`` canvas px per image px (1 = 100 %, ``"fit"`` = whole image),
+        keeping the image point under canvas point ``at`` (default: the centre) in place."""
+        if zoom == "fit":
+            self._set_view(View.fitted(*self._sizes()))
+            return
+        if not isinstance(zoom, (int, float)) or not zoom > 0:
+            raise ValidationError(f"zoom must be a positive number or 'fit'; got {zoom!r}",
+                                  action="pass e.g. 1 for 100 %, 4 for 400 % or 'fit'")
+        vw, vh = self.display_size
+        x, y = at if at is not None else (vw / 2, vh / 2)
+        self._set_view(self._view.zoom_at(float(zoom), x, y))
+
+    def pan(self, dx: float, dy: float) -> None:
+        """Move the image by (dx, dy) canvas pixels, as a drag would."""
+        self._set_view(self._view.panned(dx, dy))
+
     def redraw(self) -> None:
-        """Repaint every layer from the kernel's state (also runs when a new view connects)."""
+        """Repaint the canvas from the kernel's state (also runs when a new view connects)."""
+        self._surface.send({"t": "rendered", "seq": self._seq})  # first: the browser waits
+        device = self._device_view()
+        shown = self._renderer.image(device, (0, 0, *device.view_size))
+        # A fresh Image widget per render: ipycanvas waits for a new model to arrive, whereas a
+        # changed value could be drawn before its update lands. JPEG at quality 95 without
+        # chroma subsampling encodes ~50x faster than PNG and its loss is not visible.
+        buf = io.BytesIO()
+        Image.fromarray(shown).save(buf, "JPEG", quality=95, subsampling=0)
+        picture = widgets.Image(value=buf.getvalue(), format="jpeg")
         with hold_canvas():
-            self.canvas.clear()
-            self.canvas[_IMAGE].put_image_data(self._display_rgba, 0, 0)
-        self._draw_overlay(None, resample=False)
+            self.canvas[0].draw_image(picture, 0, 0)
+            self._draw(None)
+        self._pictures.append(picture)
+        while len(self._pictures) > _KEEP_PICTURES:  # old ones are drawn: free them
+            self._pictures.pop(0).close()
 
     # ---------------------------------------------------------------- internals
+    def _sizes(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        return self._view.image_size, self._view.view_size
+
     def _load_image(self, image: Any) -> None:
         rgb = as_rgb(image)
         self._rgb = rgb
-        self._height, self._width = rgb.shape[:2]
-        self._dw, self._dh = fit_size(self._width, self._height, *self._max_size)
-        self._sx, self._sy = self._dw / self._width, self._dh / self._height
-        shown = resize_rgb(rgb, (self._dw, self._dh))
-        # RGBA goes over the wire as PNG (lossless); RGB would be JPEG at quality 75.
-        self._display_rgba = np.dstack([shown, np.full(shown.shape[:2], 255, np.uint8)])
-        self._mask = np.zeros((self._height, self._width), np.uint8)
-        self._small = np.zeros((self._dh, self._dw), np.uint8)
+        h, w = rgb.shape[:2]
+        view_size = fit_size(w, h, *self._max_size)
+        self._view = View.fitted((w, h), view_size)
+        self.set_trait("zoom", self._view.zoom)
+        self.set_trait("origin", self._view.origin)
+        self._mask = np.zeros((h, w), np.uint8)
+        self._renderer = Renderer(rgb, self._mask)
         self._history = MaskHistory(self._mask)
-        self._points = []
-        self._last = self._drag_start = None
-        self.canvas.width, self.canvas.height = self._dw, self._dh
-        self.canvas.layout.width = f"{self._dw}px"  # a flex column would stretch it otherwise
+        self._stroke_id, self._last, self._stroke_box = None, None, None
+        self._surface.view_size = view_size
+        self._size_canvas()
 
-    def _full(self, x: float, y: float) -> tuple[float, float]:
-        """Display coordinates -> full-resolution pixel coordinates."""
-        return x / self._sx, y / self._sy
+    def _device_view(self) -> View:
+        """The view in device pixels: on a 2x screen the canvas holds 2x2 pixels per CSS px."""
+        (vw, vh), d = self._view.view_size, self._dpr
+        return View(self._view.image_size, (round(vw * d), round(vh * d)), self._view.zoom * d,
+                    self._view.origin)
 
-    @property
-    def _radius(self) -> float:
-        """Brush radius in full-resolution pixels."""
-        return self.brush_size / (self._sx + self._sy)  # radius / mean scale
+    def _size_canvas(self) -> None:
+        self.canvas.width, self.canvas.height = self._device_view().view_size
+
+    def _set_dpr(self, dpr: float) -> None:
+        """The browser's device pixel ratio (at most 2: beyond that 4x the pixels buy little)."""
+        dpr = min(2.0, max(1.0, round(dpr * 4) / 4))
+        if dpr != self._dpr:
+            self._dpr = dpr
+            self._size_canvas()
+            self.redraw()
+
+    def _set_view(self, view: View, seq: int | None = None) -> None:
+        self._finish_stroke()
+        if seq is not None:
+            self._seq = seq
+        self._view = view
+        self.set_trait("zoom", view.zoom)
+        self.set_trait("origin", view.origin)
+        self.redraw()
+        self._controls.update_status()
 
     @property
     def _everything(self) -> Box:
-        return (0, 0, self._width, self._height)
+        w, h = self.image_size
+        return (0, 0, w, h)
+
+    def _draw(self, box: Box | None) -> None:
+        """Redraw the mask overlay over image rectangle ``box`` (None: the whole canvas) as
+        RGBA, which ipycanvas sends as a PNG (lossless)."""
+        device = self._device_view()
+        vbox = device.view_box(box) if box is not None else (0, 0, *device.view_size)
+        if vbox is None:  # out of view
+            return
+        x0, y0, x1, y1 = vbox
+        small = self._renderer.mask(device, vbox)
+        layer = self.canvas[1]
+        with hold_canvas():
+            layer.clear_rect(x0, y0, x1 - x0, y1 - y0)
+            layer.put_image_data(overlay(small, hex_to_rgb(self.color), self.opacity), x0, y0)
 
     def _whole(self, op: str) -> None:
         """A whole-mask action, recorded as the action (cheap to undo) rather than pixels."""
@@ -225,119 +335,85 @@ class MaskPainter(StaticPicture, widgets.VBox):
         self._after_change(self._everything, bump=changed)
 
     def _commit(self, box: Box | None) -> None:
-        """Record a change in ``box``; the overlay there is redrawn from the mask either way
-        (a stroke that changed nothing still left its dab drawing on the canvas)."""
         changed = self._history.commit(box)
         self._after_change(box, bump=changed)
 
     def _after_change(self, box: Box | None, *, bump: bool) -> None:
         if box is not None:
-            self._draw_overlay(box)
+            self._renderer.mask_changed(box)
+            self._draw(box)
         self.set_trait("can_undo", self._history.can_undo)
         self.set_trait("can_redo", self._history.can_redo)
         if bump:
             self.set_trait("mask_version", self.mask_version + 1)
         self._controls.update_status()
 
-    # Overlay: display-resolution copy of the mask, coloured, with opacity baked into alpha.
-    def _display_box(self, box: Box | None) -> Box:
-        if box is None:
-            return (0, 0, self._dw, self._dh)
-        x0, y0, x1, y1 = box
-        return (
-            max(0, math.floor(x0 * self._sx)),
-            max(0, math.floor(y0 * self._sy)),
-            min(self._dw, math.ceil(x1 * self._sx)),
-            min(self._dh, math.ceil(y1 * self._sy)),
-        )
+    # Strokes: the browser sends canvas points; each segment goes into the full mask at once.
+    def _stroke(self, stroke_id: int, points: list[list[float]], end: bool) -> None:
+        if stroke_id != self._stroke_id:
+            self._finish_stroke()
+            self._stroke_id = stroke_id
+            self._erasing = self.tool == "eraser"
+        pts = [(*self._view.to_image(x, y), self.brush_size * p / 2 / self._view.zoom)
+               for x, y, p in points]
+        if pts and self.hardness >= 100 and len({p[2] for p in pts}) == 1:
+            self._polyline([self._last or pts[0], *pts])  # one pass for the whole batch
+        else:
+            for point in pts:
+                self._segment(self._last or point, point)
+                self._last = point
+        if pts:
+            self._last = pts[-1]
+        if end:
+            self._finish_stroke()
 
-    def _downscale(self, dbox: Box) -> np.ndarray:
-        """The mask averaged over the display pixels in ``dbox`` (touches only that region)."""
-        x0, y0, x1, y1 = dbox
-        if (self._dw, self._dh) == (self._width, self._height):
-            return self._mask[y0:y1, x0:x1].copy()
-        fx0, fy0 = x0 / self._sx, y0 / self._sy
-        fx1, fy1 = min(self._width, x1 / self._sx), min(self._height, y1 / self._sy)
-        cx0, cy0 = int(fx0), int(fy0)
-        crop = self._mask[cy0 : math.ceil(fy1), cx0 : math.ceil(fx1)]
-        small = Image.fromarray(np.ascontiguousarray(crop)).resize(
-            (x1 - x0, y1 - y0),
-            Image.Resampling.BOX,
-            box=(fx0 - cx0, fy0 - cy0, fx1 - cx0, fy1 - cy0),
-        )
-        return np.asarray(small)
+    def _polyline(self, pts: list[tuple[float, float, float]]) -> None:
+        r = pts[-1][2]
+        ends = [(x, y) for x, y, _ in pts]
+        masks.brush(None, ends, r, out=self._mask, value=0 if self._erasing else 255)
+        box = masks.stroke_box(self._mask, ends, r)
+        if box is not None:
+            self._stroke_box = union(self._stroke_box, box)
 
-    def _overlay_rgba(self, small: np.ndarray) -> np.ndarray:
-        rgba = np.empty((*small.shape, 4), np.uint8)
-        rgba[..., :3] = hex_to_rgb(self.color)
-        rgba[..., 3] = (small.astype(np.float32) * self.opacity).astype(np.uint8)
-        return rgba
-
-    def _draw_overlay(self, box: Box | None, *, resample: bool = True) -> None:
-        """Redraw the overlay in ``box`` (None: all); ``resample`` re-reads the full mask."""
-        x0, y0, x1, y1 = dbox = self._display_box(box)
-        if x1 <= x0 or y1 <= y0:
-            return
-        if resample:
-            self._small[y0:y1, x0:x1] = self._downscale(dbox)
-        layer = self.canvas[_OVERLAY]
-        with hold_canvas():
-            layer.global_composite_operation = "source-over"
-            layer.clear_rect(x0, y0, x1 - x0, y1 - y0)
-            layer.put_image_data(self._overlay_rgba(self._small[y0:y1, x0:x1]), x0, y0)
-
-    # Strokes: per move, stamp the display-size mask and draw the dab; full resolution at the end.
-    def _stamp(self, x: float, y: float) -> None:
+    def _segment(self, a: tuple[float, float, float], b: tuple[float, float, float]) -> None:
+        r = (a[2] + b[2]) / 2
+        ends = [(a[0], a[1]), (b[0], b[1])]
         value = 0 if self._erasing else 255
-        self._points.append(self._full(x, y))
-        px, py = self._last if self._last is not None else (x, y)
-        masks.brush(None, [(px, py), (x, y)], self.brush_size / 2, out=self._small, value=value)
-        self._last = (x, y)
-        layer = self.canvas[_OVERLAY]
-        # Erase then repaint the dab so overlapping dabs do not stack their transparency.
-        layer.global_composite_operation = "destination-out"
-        layer.stroke_style = "black"
-        layer.stroke_line(px, py, x, y)
-        if value:
-            layer.global_composite_operation = "source-over"
-            layer.stroke_style = self._dab_style
-            layer.stroke_line(px, py, x, y)
-
-    def _start_stroke(self, x: float, y: float) -> None:
-        self._finish_stroke()
-        layer = self.canvas[_OVERLAY]
-        layer.line_width = self.brush_size
-        layer.line_cap = "round"
-        r, g, b = hex_to_rgb(self.color)
-        self._dab_style = f"rgba({r},{g},{b},{self.opacity:.3f})"
-        self._erasing = self.tool == "eraser"
-        self._stamp(x, y)
+        if self.hardness >= 100:
+            masks.brush(None, ends, r, out=self._mask, value=value)
+        else:
+            soft_segment(self._mask, ends, r, self.hardness / 100, value=value)
+        box = masks.stroke_box(self._mask, ends, r)
+        if box is not None:
+            self._stroke_box = union(self._stroke_box, box)
 
     def _finish_stroke(self) -> None:
-        """Draw the whole stroke into the full-resolution mask, once, and record it."""
-        points, self._points = self._points, []
-        self._last = None
-        if not points:
+        """Record the stroke painted so far as one undo step and show it."""
+        sid, box = self._stroke_id, self._stroke_box
+        self._stroke_id, self._last, self._stroke_box = None, None, None
+        if sid is None:
             return
-        r = self._radius
-        masks.brush(None, points, r, out=self._mask, value=0 if self._erasing else 255)
-        box = masks.stroke_box(self._mask, points, r)
-        # The preview stamped _small; the commit resamples it from the mask in the stroke's box.
-        self._commit(box if box is not None else self._everything)
+        self._surface.send({"t": "committed", "id": sid})  # first: the browser then waits
+        self._commit(box)  # for the overlay drawn here before it drops its live stroke
 
-    def _apply_shape(self, x: float, y: float) -> None:
-        (x0, y0), (x1, y1) = self._full(*self._drag_start), self._full(x, y)  # type: ignore[misc]
-        self._drag_start = None
-        box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-        draw = masks.rect if self.tool == "rect" else masks.ellipse
-        draw(None, box, out=self._mask, value=0 if self.subtract else 255)
-        self._commit(clip(
-            (math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]) + 1, math.ceil(box[3]) + 1),
-            self._width, self._height,
-        ))
+    def _shape(self, kind: str, points: list[list[float]]) -> None:
+        self._finish_stroke()
+        pts = [self._view.to_image(x, y) for x, y in points]
+        value = 0 if self.subtract else 255
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        if kind == "polygon":
+            masks.polygon(None, pts, out=self._mask, value=value)
+        else:
+            box = (min(xs), min(ys), max(xs), max(ys))
+            draw = masks.rect if kind == "rect" else masks.ellipse
+            draw(None, box, out=self._mask, value=value)
+        w, h = self.image_size
+        self._commit(clip((math.floor(min(xs)), math.floor(min(ys)),
+                           math.ceil(max(xs)) + 1, math.ceil(max(ys)) + 1), w, h))
 
     def _bucket(self, x: float, y: float) -> None:
-        region = masks.from_color(self._rgb, None, self.tolerance, seed=self._full(x, y))
+        self._finish_stroke()
+        region = masks.from_color(self._rgb, None, self.tolerance, seed=self._view.to_image(x, y))
         box = masks.bbox(region)
         if box is None:
             return
@@ -346,66 +422,32 @@ class MaskPainter(StaticPicture, widgets.VBox):
         self._mask[sl] = combine(self._mask[sl], region[sl])
         self._commit(box)
 
-    # ------------------------------------------------------------ event handlers
-    def _on_mouse_down(self, x: float, y: float) -> None:
-        with hold_canvas():
-            if self.tool in ("brush", "eraser"):
-                self._start_stroke(x, y)
-            elif self.tool == "bucket":
-                self._bucket(x, y)
-            else:
-                self._drag_start = (x, y)
-            self._draw_cursor(x, y)
-
-    def _on_mouse_move(self, x: float, y: float) -> None:
-        self._pointer = (x, y)
-        with hold_canvas():
-            if self._last is not None:
-                self._stamp(x, y)
-            self._draw_cursor(x, y)
-
-    def _on_mouse_up(self, x: float, y: float) -> None:
-        with hold_canvas():
-            if self._last is not None:
-                self._finish_stroke()
-            elif self._drag_start is not None:
-                self._apply_shape(x, y)
-            self._draw_cursor(x, y)
-
-    def _on_mouse_out(self, x: float, y: float) -> None:
-        with hold_canvas():
-            self._finish_stroke()
-            if self._drag_start is not None:
-                self._apply_shape(x, y)
-            self.canvas[_CURSOR].clear()
-
-    def _draw_cursor(self, x: float, y: float) -> None:
-        layer = self.canvas[_CURSOR]
-        layer.clear()
-        for color, width in (("black", 3), ("white", 1)):
-            layer.stroke_style = color
-            layer.line_width = width
-            if self._drag_start is not None:
-                sx, sy = self._drag_start
-                if self.tool == "rect":
-                    layer.stroke_rect(min(sx, x), min(sy, y), abs(x - sx), abs(y - sy))
-                else:
-                    layer.begin_path()
-                    layer.ellipse(
-                        (sx + x) / 2, (sy + y) / 2, abs(x - sx) / 2, abs(y - sy) / 2, 0, 0,
-                        2 * math.pi,
-                    )
-                    layer.stroke()
-            if self.tool in ("brush", "eraser"):
-                layer.stroke_circle(x, y, max(1.0, self.brush_size / 2))
-            else:
-                layer.stroke_line(x - 8, y, x + 8, y)
-                layer.stroke_line(x, y - 8, x, y + 8)
-
-    def _on_key_down(self, key: str, shift: bool, ctrl: bool, meta: bool) -> None:
-        action = self._key_action(key, shift, ctrl or meta)
-        if action is not None:
-            action()
+    # ------------------------------------------------------------ browser messages
+    def _on_message(self, _widget: Any, msg: dict[str, Any], _buffers: list[bytes]) -> None:
+        kind = msg.get("t")
+        if kind == "stroke":
+            self._stroke(int(msg["id"]), msg["pts"], bool(msg["end"]))
+        elif kind == "shape":
+            self._shape(str(msg["kind"]), msg["pts"])
+        elif kind == "bucket":
+            self._bucket(float(msg["x"]), float(msg["y"]))
+        elif kind == "zoom":
+            x, y = float(msg["x"]), float(msg["y"])
+            self._set_view(self._view.zoom_at(self._view.zoom * float(msg["f"]), x, y),
+                           msg.get("seq"))
+        elif kind == "zoomto":
+            x, y = float(msg["x"]), float(msg["y"])
+            view = (View.fitted(*self._sizes()) if msg["to"] == "fit"
+                    else self._view.zoom_at(float(msg["to"]), x, y))
+            self._set_view(view, msg.get("seq"))
+        elif kind == "pan":
+            self._set_view(self._view.panned(float(msg["dx"]), float(msg["dy"])), msg.get("seq"))
+        elif kind == "hello":
+            self._set_dpr(float(msg["dpr"]))
+        elif kind == "key":
+            action = self._key_action(str(msg["key"]), bool(msg["shift"]), bool(msg["ctrl"]))
+            if action is not None:
+                action()
 
     def _key_action(self, key: str, shift: bool, ctrl: bool) -> Callable[[], Any] | None:
         k = key.lower()
@@ -418,6 +460,8 @@ class MaskPainter(StaticPicture, widgets.VBox):
         simple: dict[str, Callable[[], Any]] = {
             "[": lambda: self._resize_brush(1 / _SIZE_STEP),
             "]": lambda: self._resize_brush(_SIZE_STEP),
+            "{": lambda: setattr(self, "hardness", self.hardness - _HARDNESS_STEP),
+            "}": lambda: setattr(self, "hardness", self.hardness + _HARDNESS_STEP),
             "x": lambda: setattr(self, "subtract", not self.subtract),
             "i": self.invert,
             "f": self.fill,
@@ -433,16 +477,19 @@ class MaskPainter(StaticPicture, widgets.VBox):
         self.brush_size = max(1, min(_MAX_BRUSH, new))
 
     def _on_style(self, _change: dict[str, Any]) -> None:
-        self._draw_overlay(None, resample=False)
+        self._draw(None)
 
     def _on_setting(self, _change: dict[str, Any]) -> None:
         self._finish_stroke()
-        self._drag_start = None
         self._controls.update_status()
 
     @traitlets.validate("brush_size")
     def _valid_size(self, proposal: dict[str, Any]) -> int:
         return max(1, min(_MAX_BRUSH, int(proposal["value"])))
+
+    @traitlets.validate("hardness")
+    def _valid_hardness(self, proposal: dict[str, Any]) -> int:
+        return max(0, min(100, int(proposal["value"])))
 
     @traitlets.validate("opacity")
     def _valid_opacity(self, proposal: dict[str, Any]) -> float:
@@ -462,8 +509,9 @@ class MaskPainter(StaticPicture, widgets.VBox):
         return mask_picture(self.image, self.mask, self.color, self.opacity)
 
     def __repr__(self) -> str:
+        (w, h), (dw, dh) = self._sizes()
         return (
-            f"MaskPainter({self._width}x{self._height}, shown {self._dw}x{self._dh}, "
+            f"MaskPainter({w}x{h}, shown {dw}x{dh} at {self.zoom:.0%}, "
             f"tool={self.tool!r}, coverage={self.coverage:.1%})"
         )
 
@@ -477,36 +525,35 @@ class _Toolbar:
             options=[(_TOOL_LABELS[t][0], t) for t in TOOLS],
             icons=[_TOOL_LABELS[t][1] for t in TOOLS],
             tooltips=[_TOOL_LABELS[t][2] for t in TOOLS],
-            style={"button_width": "92px"},
+            style={"button_width": "94px"},
         )
         tools.add_class("venice-tools")
-        size = widgets.IntSlider(
-            min=1, max=_MAX_BRUSH, description="Size", continuous_update=False,
-            layout=widgets.Layout(width="260px"),
-        )
-        tolerance = widgets.IntSlider(
-            min=0, max=255, description="Tolerance", continuous_update=False,
-            layout=widgets.Layout(width="260px"),
-        )
+        slider = {"continuous_update": False, "layout": widgets.Layout(width="232px")}
+        size = widgets.IntSlider(min=1, max=_MAX_BRUSH, description="Size", **slider)
+        hardness = widgets.IntSlider(min=0, max=100, description="Hardness", **slider)
+        tolerance = widgets.IntSlider(min=0, max=255, description="Tolerance", **slider)
         subtract = widgets.Checkbox(description="Subtract (X)", indent=False,
                                     layout=widgets.Layout(width="120px"))
-        opacity = widgets.FloatSlider(
-            min=0.0, max=1.0, step=0.05, description="Opacity", continuous_update=False,
-            layout=widgets.Layout(width="260px"),
-        )
+        opacity = widgets.FloatSlider(min=0.0, max=1.0, step=0.05, description="Opacity",
+                                      **slider)
         color = widgets.ColorPicker(concise=True, description="Overlay",
                                     layout=widgets.Layout(width="140px"))
-        for control, name in ((tools, "tool"), (size, "brush_size"), (tolerance, "tolerance"),
-                              (subtract, "subtract"), (opacity, "opacity"), (color, "color")):
+        for control, name in ((tools, "tool"), (size, "brush_size"), (hardness, "hardness"),
+                              (tolerance, "tolerance"), (subtract, "subtract"),
+                              (opacity, "opacity"), (color, "color")):
             control.value = getattr(painter, name)
             traitlets.link((control, "value"), (painter, name))
         self.buttons: dict[str, widgets.Button] = {}
-        specs = (
+        specs: tuple[tuple[str, str, str, Callable[[], Any]], ...] = (
             ("Undo", "undo", "Undo the last stroke (Ctrl+Z)", painter.undo),
             ("Redo", "repeat", "Redo (Ctrl+Shift+Z)", painter.redo),
             ("Clear", "trash", "Empty the mask (Delete)", painter.clear),
             ("Invert", "adjust", "Swap change and keep (I)", painter.invert),
             ("Fill all", "square", "Select the whole image (F)", painter.fill),
+            ("−", "", "Zoom out (−)", lambda: painter.zoom_to(painter.zoom / _ZOOM_STEP)),
+            ("+", "", "Zoom in (+)", lambda: painter.zoom_to(painter.zoom * _ZOOM_STEP)),
+            ("Fit", "", "Show the whole image (0)", lambda: painter.zoom_to("fit")),
+            ("100%", "", "One image pixel per screen pixel (1)", lambda: painter.zoom_to(1.0)),
         )
         for label, icon, tip, action in specs:
             button = widgets.Button(description=label, icon=icon, tooltip=tip,
@@ -517,39 +564,66 @@ class _Toolbar:
                         lambda v: not v)
         traitlets.dlink((painter, "can_redo"), (self.buttons["Redo"], "disabled"),
                         lambda v: not v)
+        self.upload = widgets.FileUpload(accept="image/png", description="Load mask",
+                                         layout=widgets.Layout(width="auto"))
+        self.upload.observe(self._on_upload, names="value")
         help_icon = widgets.HTML(
             f"<span title='{KEY_HELP}' style='cursor:help' class='venice-key-help'>⌨ keys</span>",
             layout=widgets.Layout(margin="0 0 0 8px"),
         )
+        wrap = widgets.Layout(flex_flow="row wrap")
+        edits = ("Undo", "Redo", "Clear", "Invert", "Fill all")
+        views = ("−", "+", "Fit", "100%")
         self.rows = (
-            widgets.HBox([tools, subtract]),
-            widgets.HBox([size, tolerance, help_icon], layout=widgets.Layout(flex_flow="row wrap")),
-            widgets.HBox([*self.buttons.values(), opacity, color],
-                         layout=widgets.Layout(flex_flow="row wrap")),
+            widgets.HBox([tools], layout=wrap),
+            widgets.HBox([size, hardness, tolerance, help_icon], layout=wrap),
+            widgets.HBox([*(self.buttons[k] for k in (*edits, *views)), subtract], layout=wrap),
+            widgets.HBox([self.upload, opacity, color], layout=wrap),
         )
         self.status = widgets.HTML(layout=widgets.Layout(margin="2px 0"))
         self.status.add_class("venice-painter-status")
 
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        files = change["new"]
+        if files:
+            self.painter.set_mask(io.BytesIO(bytes(files[-1]["content"])))
+
     def update_status(self) -> None:
         p = self.painter
-        shown = f"{p._width}×{p._height}"
-        if p.display_size != (p._width, p._height):
-            shown += f" shown at {p.display_size[0] / p._width:.0%}"
-        mode = " (subtract)" if p.subtract and p.tool in ("bucket", "rect", "ellipse") else ""
+        w, h = p.image_size
+        mode = " (subtract)" if p.subtract and p.tool in _SHAPES else ""
+        soft = f" · hardness {p.hardness}%" if p.tool in ("brush", "eraser") else ""
         self.status.value = (
-            f"<small>{p.tool}{mode} · size {p.brush_size}px · mask {p.coverage:.1%} · "
-            f"{shown}</small>"
+            f"<small>{p.tool}{mode} · size {p.brush_size}px{soft} · mask {p.coverage:.1%} · "
+            f"{w}×{h} at {p.zoom:.0%}</small>"
         )
 
 
-def _first_touch(handler: Callable[[float, float], None]) -> Callable[[list], None]:
-    """Touch events carry a list of points: paint with the first finger."""
-
-    def on_touch(touches: list[tuple[float, float]]) -> None:
-        if touches:
-            handler(*touches[0])
-
-    return on_touch
+def soft_segment(out: np.ndarray, ends: list[tuple[float, float]], radius: float,
+                 hardness: float, *, value: int = 255) -> None:
+    """A soft-edged capsule into ``out``: full strength within ``radius * hardness`` of the
+    segment, falling linearly to 0 at ``radius`` (pixel centres, as ``masks.brush``). Painting
+    keeps the larger value, erasing the smaller, so a stroke's overlapping dabs do not stack."""
+    (ax, ay), (bx, by) = ends
+    h, w = out.shape
+    x0, y0 = max(0, math.floor(min(ax, bx) - radius)), max(0, math.floor(min(ay, by) - radius))
+    x1 = min(w, math.ceil(max(ax, bx) + radius) + 1)
+    y1 = min(h, math.ceil(max(ay, by) + radius) + 1)
+    if x1 <= x0 or y1 <= y0 or radius <= 0:
+        return
+    px = np.arange(x0, x1, dtype=np.float32)[None, :] + 0.5
+    py = np.arange(y0, y1, dtype=np.float32)[:, None] + 0.5
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    t = np.clip(((px - ax) * dx + (py - ay) * dy) / length2, 0, 1) if length2 > 0 else 0.0
+    dist = np.hypot(px - (ax + t * dx), py - (ay + t * dy))
+    ramp = np.clip((radius - dist) / max(radius * (1 - hardness), 1e-6), 0, 1)
+    level = np.rint(ramp * 255).astype(np.uint8)
+    region = out[y0:y1, x0:x1]
+    if value:
+        np.maximum(region, level, out=region)
+    else:
+        np.minimum(region, 255 - level, out=region)
 
 
 def _as_mask(mask: Any, width: int, height: int) -> np.ndarray:
