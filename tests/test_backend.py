@@ -7,6 +7,7 @@ between tests. Rate windows and blocks are driven by a fake clock, never by slee
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
 import json
 import re
@@ -27,8 +28,7 @@ from PIL import Image
 
 from venice_nb import sample
 from venice_nb._backend import FaultConfig, LocalBackend, shared_backend
-from venice_nb._backend._build import build_models, draw_product, dump_models
-from venice_nb._backend._catalog import MODELS_JSON
+from venice_nb._backend._catalog import MODELS_JSON, CatalogModel
 from venice_nb._backend._imageops import plan
 from venice_nb._constants import (
     LOCAL_NAME_SUFFIX,
@@ -40,6 +40,11 @@ from venice_nb._constants import (
 )
 from venice_nb._models import ModelInfo
 
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("build_catalog", ROOT / "scripts/build_catalog.py")
+assert _spec is not None and _spec.loader is not None
+BUILD = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(BUILD)  # the catalog build script, which lives outside the package
 SNAPSHOT = Path(__file__).resolve().parents[2] / "shared" / "venice" / "models-snapshot.json"
 SAMPLES = MODELS_JSON.parent / "samples"
 COFFEE = (SAMPLES / "coffee.jpg").read_bytes()  # 600x400 photo
@@ -223,7 +228,7 @@ def test_unknown_path_and_wrong_method(http: httpx.Client) -> None:
     assert_error(http.get("/image/nope"), 404, "NOT_FOUND")
     resp = http.get("/image/edit")
     assert_error(resp, 405, "METHOD_NOT_ALLOWED")
-    assert resp.headers["allow"] == "POST"
+    assert resp.headers["allow"] == "POST, OPTIONS"
 
 
 # ----------------------------------------------------------------------------- /models
@@ -271,14 +276,17 @@ def test_models_type_filter(http: httpx.Client) -> None:
 
 
 def test_data_files_are_reproducible() -> None:
-    rebuilt = dump_models(build_models(json.loads(SNAPSHOT.read_text())))
+    rebuilt = BUILD.dump_models(BUILD.build_models(json.loads(SNAPSHOT.read_text())))
     assert rebuilt == MODELS_JSON.read_text()
-    assert (np.asarray(draw_product()[0]) == np.asarray(decode(PRODUCT))).all()
+    assert (np.asarray(BUILD.draw_product()[0]) == np.asarray(decode(PRODUCT))).all()
 
 
-def test_max_input_images_rule() -> None:
+@pytest.mark.parametrize("reader", ["client", "backend"])
+def test_max_input_images_rule(reader: str) -> None:
     def limit(constraints: dict) -> int:
         entry = {"id": "m", "model_spec": {"name": "M", "constraints": constraints}}
+        if reader == "backend":  # the backend keeps its own copy of the rule
+            return CatalogModel("m", "M", entry).max_input_images
         return ModelInfo.from_api(entry).max_input_images
 
     assert limit({"combineImages": True, "maxInputImages": 14}) == 14
@@ -855,7 +863,7 @@ def test_background_removal_cuts_out_the_product(http: httpx.Client, image_serve
     out = decode(resp.content)
     assert out.mode == "RGBA" and out.size == (640, 480)
     alpha = np.asarray(out.getchannel("A")).astype(np.float32) / 255
-    _, cover = draw_product()
+    _, cover = BUILD.draw_product()
     assert alpha[cover == 0].max() < 0.05 and alpha[cover == 1].min() > 0.95
     assert np.abs(alpha - cover).mean() < 0.01
     assert (np.asarray(out.convert("RGB")) == np.asarray(decode(PRODUCT).convert("RGB"))).all()

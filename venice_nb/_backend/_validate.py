@@ -17,7 +17,6 @@ from .._constants import (
     OUTPUT_FORMATS,
     QUALITIES,
 )
-from .._models import prompt_length
 from ._catalog import DEFAULT_EDIT_MODEL, CatalogModel, inpaint_models
 from ._errors import ApiError, bad_request, field_details
 from ._wire import Part
@@ -79,6 +78,11 @@ class EditJob:
         return self.model.price_usd(
             resolution=self.resolution, quality=self.quality, n_images=len(self.images)
         )
+
+
+def prompt_length(prompt: str) -> int:
+    """Length as Venice counts it against ``promptCharacterLimit``: UTF-16 code units."""
+    return len(prompt.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _type_name(value: Any) -> str:
