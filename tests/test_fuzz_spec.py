@@ -14,9 +14,10 @@ schemas and headers, negative data rejected, unsupported methods, Allow headers)
   one of ``image`` or ``image_url``" (prose only), a missing body (``requestBody`` is not
   marked required, yet an edit without an image cannot be done), and multipart ``images``
   parts sent as text fields without a filename (multi-edit's multipart form takes files).
-- ``status_code_conformance`` on ``GET /models`` only (off): the spec lists 200 and 500, but a
-  ``type`` outside the spec's enum (including ``type=``) is a client error, answered 400 in the
-  spec's ``DetailedError`` shape; 200 with an empty list would hide the typo.
+- ``status_code_conformance`` on ``GET /models`` and ``GET /models/compatibility_mapping`` only
+  (off): the spec lists 200, 401 and 500, but a ``type`` outside the spec's enum (including
+  ``type=``) is a client error, answered 400 in the spec's ``DetailedError`` shape; 200 with an
+  empty list would hide the typo.
 
 Venice's failed-request block is switched off for the run (after 20 failures in 30 s every
 answer would be the same 429, which blinds the fuzzer) and the rate limit raised.
@@ -37,7 +38,13 @@ from venice_nb._backend import BackendConfig, LocalBackend
 
 from ._spec import SPEC_PATH, load_spec
 
-FUZZED_PATHS = ("/image/edit", "/image/multi-edit", "/image/background-remove", "/models")
+FUZZED_PATHS = (
+    "/image/edit",
+    "/image/multi-edit",
+    "/image/background-remove",
+    "/models",
+    "/models/compatibility_mapping",
+)
 MAX_TIME_S = 40  # the whole schemathesis run; pytest's own timeout is far above it
 SEED = 20261125
 CONFIG = """
@@ -46,6 +53,11 @@ positive_data_acceptance.enabled = false
 
 [[operations]]
 include-path = "/models"
+include-method = "GET"
+checks.status_code_conformance.enabled = false
+
+[[operations]]
+include-path = "/models/compatibility_mapping"
 include-method = "GET"
 checks.status_code_conformance.enabled = false
 """

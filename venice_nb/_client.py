@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
-from . import __version__, _request
+from . import __version__, _aliases, _request
 from ._constants import (
     API_KEY_ENV,
     AUTH_HEADER,
@@ -158,6 +158,11 @@ class _BaseClient:
             form, files = prepared.multipart()
             return {"data": form, "files": files}
         return {"content": prepared.json_body(), "headers": {"Content-Type": "application/json"}}
+
+    @property
+    def _may_send(self) -> bool:
+        """False in replay-only mode, which never touches the network."""
+        return self.store is None or self.store.mode != "replay"
 
     def _find_model(
         self, models: list[ModelInfo], model: str | ModelInfo | None
@@ -344,7 +349,13 @@ class Client(_BaseClient):
         )
 
     def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
-        return None if model is None else self._find_model(self.models("inpaint"), model)
+        if model is None:
+            return None
+        models = self.models("inpaint")
+        if isinstance(model, str) and not _aliases.is_listed(model, models) and self._may_send:
+            legacy = _aliases.mapping(self._http, self.base_url, self._headers(), "inpaint")
+            model = _aliases.resolve(model, legacy)
+        return self._find_model(models, model)
 
     def edit(
         self,
@@ -491,7 +502,13 @@ class AsyncClient(_BaseClient):
             )
 
     async def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
-        return None if model is None else self._find_model(await self.models("inpaint"), model)
+        if model is None:
+            return None
+        models = await self.models("inpaint")
+        if isinstance(model, str) and not _aliases.is_listed(model, models) and self._may_send:
+            legacy = await _aliases.amapping(self._http, self.base_url, self._headers(), "inpaint")
+            model = _aliases.resolve(model, legacy)
+        return self._find_model(models, model)
 
     async def edit(
         self,

@@ -22,16 +22,24 @@ from .._constants import (
     SIWX_LEGACY_HEADER,
 )
 from . import _policy, _service
-from ._catalog import BACKGROUND_REMOVE_USD, DEFAULT_LIST_TYPE, LIST_TYPES, served_models
+from ._catalog import (
+    BACKGROUND_REMOVE_USD,
+    DEFAULT_LIST_TYPE,
+    LIST_TYPES,
+    compatibility_mapping,
+    served_models,
+)
 from ._config import BackendConfig
 from ._errors import ApiError, bad_request
 from ._guards import BackendStats, FailureBlocker, FaultInjector, RateLimiter
 
 API_PREFIX = "/api/v1"
 IMAGE_PATHS = (EDIT_PATH, MULTI_EDIT_PATH, BACKGROUND_REMOVE_PATH)
+COMPATIBILITY_PATH = MODELS_PATH + "/compatibility_mapping"
 # The methods each endpoint answers; HEAD and OPTIONS come with every GET / POST.
 ROUTES: Mapping[str, tuple[str, ...]] = {
     MODELS_PATH: ("GET", "HEAD", "OPTIONS"),
+    COMPATIBILITY_PATH: ("GET", "HEAD", "OPTIONS"),
     **{path: ("POST", "OPTIONS") for path in IMAGE_PATHS},
 }
 
@@ -104,12 +112,12 @@ def answer(request: Request, config: BackendConfig, state: State) -> Response:
         return error_response(err, {"Allow": ", ".join(allowed)})
     if request.method == "OPTIONS":
         return Response(204, content_type=None, headers={"Allow": ", ".join(allowed)})
-    if route == MODELS_PATH:
-        return _models(request, config)
+    if route in (MODELS_PATH, COMPATIBILITY_PATH):
+        return _models(request, route, config)
     return _image(request, route, config, state)
 
 
-def _models(request: Request, config: BackendConfig) -> Response:
+def _models(request: Request, route: str, config: BackendConfig) -> Response:
     query = parse_qs(urlsplit(request.target).query, keep_blank_values=True)
     list_type = query.get("type", [DEFAULT_LIST_TYPE])[0]
     if list_type not in LIST_TYPES:
@@ -118,7 +126,11 @@ def _models(request: Request, config: BackendConfig) -> Response:
             field="type",
         )
         return error_response(err)
-    data = served_models(list_type, config.deprecated_models)
+    data: Any = (
+        compatibility_mapping(list_type)
+        if route == COMPATIBILITY_PATH
+        else served_models(list_type, config.deprecated_models)
+    )
     return json_response(200, {"object": "list", "type": list_type, "data": data})
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from .._constants import DEFAULT_MAX_INPUT_IMAGES, LOCAL_NAME_SUFFIX
@@ -25,6 +26,12 @@ LIST_TYPES = (
     "asr", "embedding", "image", "music", "text", "tts", "upscale", "inpaint", "video", "all",
     "code",
 )  # fmt: skip
+# Legacy ids the pages still use (GET /models/compatibility_mapping?type=inpaint): accepted,
+# served by the current model, answered with the deprecation headers. qwen-edit, the pages'
+# censored $0.04 default, maps to the censored Qwen edit model of the current list.
+LEGACY_IDS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {"inpaint": MappingProxyType({"qwen-edit": "qwen-image-2-edit"})}
+)
 # Price the local backend charges for one background removal (the snapshot lists none).
 BACKGROUND_REMOVE_USD = 0.02
 MODELS_JSON = Path(__file__).resolve().parent.parent / "_data" / "models.json"
@@ -150,3 +157,10 @@ def served_models(
             }
         out.append(entry)
     return out
+
+
+def compatibility_mapping(list_type: str) -> dict[str, str]:
+    """The ``data`` of GET /models/compatibility_mapping: legacy id -> current id."""
+    if list_type == "all":
+        return {k: v for table in LEGACY_IDS.values() for k, v in table.items()}
+    return dict(LEGACY_IDS.get(list_type, {}))

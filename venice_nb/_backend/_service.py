@@ -147,6 +147,13 @@ def render_edit(
         headers[H_DEPRECATED] = "true"
         if replacement:
             headers[H_DEPRECATED_REPLACEMENT] = replacement
+    elif job.legacy_id is not None:
+        headers[H_DEPRECATION_WARNING] = (
+            f"{job.legacy_id} is a legacy model id, served by {job.model.id}; "
+            f"use {job.model.id} instead."
+        )
+        headers[H_DEPRECATED] = "true"
+        headers[H_DEPRECATED_REPLACEMENT] = job.model.id
     if job.enhance_prompt:
         headers[H_ENHANCED_PROMPT] = quote(prompt, safe="")
     return Rendered(_imageops.encode(out, job.output_format), MIME[job.output_format], headers)

@@ -17,7 +17,7 @@ from .._constants import (
     OUTPUT_FORMATS,
     QUALITIES,
 )
-from ._catalog import DEFAULT_EDIT_MODEL, CatalogModel, inpaint_models
+from ._catalog import DEFAULT_EDIT_MODEL, LEGACY_IDS, CatalogModel, inpaint_models
 from ._errors import ApiError, bad_request, field_details
 from ._wire import Part
 
@@ -72,6 +72,7 @@ class EditJob:
     output_format: str
     safe_mode: bool
     enhance_prompt: bool
+    legacy_id: str | None = None  # the legacy id the request named, answered with deprecation
 
     @property
     def price_usd(self) -> float:
@@ -210,7 +211,7 @@ def multipart_values(
 def _resolve_model(model_id: str | None, field: str, *, multi: bool) -> CatalogModel:
     models = inpaint_models()
     chosen = model_id or DEFAULT_EDIT_MODEL
-    model = models.get(chosen)
+    model = models.get(LEGACY_IDS["inpaint"].get(chosen, chosen))
     if model is None:
         raise bad_request(
             f"unknown edit model {chosen!r}; use an id from GET /models?type=inpaint, "
@@ -294,6 +295,7 @@ def edit_job(values: Mapping[str, Any], *, multi: bool) -> EditJob:
         output_format=fmt or ("png" if resolution in (None, "1K") else "jpeg"),
         safe_mode=values.get("safe_mode", True),
         enhance_prompt=values.get("enhance_prompt", False),
+        legacy_id=model_id if model_id in LEGACY_IDS["inpaint"] else None,
     )
 
 
