@@ -97,6 +97,10 @@ def pixels(data: bytes, mode: str = "RGB") -> np.ndarray:
     return np.asarray(decode(data).convert(mode)).astype(np.int16)
 
 
+# At the 1K tier's size, so a multi-edit keeps its geometry and pixels compare one to one.
+COFFEE_1K = encode(decode(COFFEE).resize((1024, 683)))
+
+
 def gradient(size: tuple[int, int] = (320, 240)) -> Image.Image:
     """A colourful test image with structure in both directions."""
     w, h = size
@@ -729,9 +733,12 @@ def test_identical_requests_give_identical_bytes(http: httpx.Client) -> None:
 
 
 def test_output_format_size_and_defaults(http: httpx.Client) -> None:
-    base = decode(COFFEE)
+    # No resolution: the model's default tier (1K: long side 1024), as PNG ...
     resp = edit(http)
-    assert resp.headers["content-type"] == "image/png" and decode(resp.content).size == base.size
+    assert resp.headers["content-type"] == "image/png" and decode(resp.content).size == (1024, 683)
+    # ... except models whose singleImageAspectRatio is false: they keep the input's size.
+    kept = edit(http, model="qwen-edit-uncensored")
+    assert decode(kept.content).size == decode(COFFEE).size
     formats = [("webp", "image/webp", "WEBP"), ("jpg", "image/jpeg", "JPEG"),
                ("jpeg", "image/jpeg", "JPEG"), ("png", "image/png", "PNG")]  # fmt: skip
     for fmt, mime, pil in formats:
@@ -748,10 +755,10 @@ def test_output_format_size_and_defaults(http: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("fields", "size"),
     [
-        ({"aspect_ratio": "1:1"}, (400, 400)),
-        ({"aspect_ratio": "16:9"}, (600, 338)),
-        ({"aspect_ratio": "9:16"}, (225, 400)),
-        ({"aspect_ratio": "auto"}, (600, 400)),
+        ({"aspect_ratio": "1:1"}, (1024, 1024)),
+        ({"aspect_ratio": "16:9"}, (1024, 577)),
+        ({"aspect_ratio": "9:16"}, (576, 1024)),
+        ({"aspect_ratio": "auto"}, (1024, 683)),
         ({"aspect_ratio": "1:1", "model": "nano-banana-pro-edit", "resolution": "4K"},
          (4096, 4096)),
         ({"aspect_ratio": "1:1", "model": "qwen-edit-uncensored"}, (600, 400)),
@@ -766,7 +773,7 @@ def test_aspect_ratio_and_resolution(http: httpx.Client, fields: dict, size: tup
 def test_multi_edit_honours_aspect_ratio_even_on_keep_size_models(http: httpx.Client) -> None:
     mask = encode(Image.new("L", (600, 400), 255))
     resp = multi(http, [COFFEE, mask], modelId="qwen-edit-uncensored", aspect_ratio="1:1")
-    assert decode(resp.content).size == (400, 400)
+    assert decode(resp.content).size == (1024, 1024)
 
 
 PROMPT_CHECKS = {
@@ -789,7 +796,7 @@ PROMPT_CHECKS = {
 
 @pytest.mark.parametrize("prompt", list(PROMPT_CHECKS))
 def test_prompt_words_drive_recognisable_edits(http: httpx.Client, prompt: str) -> None:
-    resp = edit(http, prompt=prompt, model="qwen-image-2-edit")
+    resp = edit(http, prompt=prompt, model="qwen-edit-uncensored")  # keeps the input's size
     assert resp.status_code == 200
     assert PROMPT_CHECKS[prompt](pixels(COFFEE), pixels(resp.content)), plan(prompt)
 
@@ -801,11 +808,11 @@ def test_prompt_plans() -> None:
 
 
 def test_mask_layer_changes_only_masked_pixels(http: httpx.Client) -> None:
-    mask = np.zeros((400, 600), np.uint8)
-    mask[100:300, 200:400] = 255
-    mask[100:300, 450:550] = 128  # soft: a partial change
-    resp = multi(http, [COFFEE, encode(Image.fromarray(mask))], prompt="make it night")
-    base, out = pixels(COFFEE), pixels(resp.content)
+    mask = np.zeros((683, 1024), np.uint8)
+    mask[170:512, 341:683] = 255
+    mask[170:512, 768:939] = 128  # soft: a partial change
+    resp = multi(http, [COFFEE_1K, encode(Image.fromarray(mask))], prompt="make it night")
+    base, out = pixels(COFFEE_1K), pixels(resp.content)
     assert (out[mask == 0] == base[mask == 0]).all()
     full = np.abs(out - base)[mask == 255].mean()
     half = np.abs(out - base)[mask == 128].mean()
@@ -813,27 +820,27 @@ def test_mask_layer_changes_only_masked_pixels(http: httpx.Client) -> None:
 
 
 def test_mask_as_opaque_grey_rgb_and_resized(http: httpx.Client) -> None:
-    mask = np.zeros((300, 450), np.uint8)  # 3/4 of the base's size
-    mask[75:225, 150:300] = 255
+    mask = np.zeros((512, 768), np.uint8)  # 3/4 of the base's size
+    mask[128:384, 256:512] = 255
     rgb_mask = Image.fromarray(np.stack([mask] * 3, -1))
-    resp = multi(http, [COFFEE, encode(rgb_mask)], prompt="invert")
-    base, out = pixels(COFFEE), pixels(resp.content)
-    assert (out[:80] == base[:80]).all() and (out[:, :180] == base[:, :180]).all()
-    assert np.abs(out[120:280, 220:380] - (255 - base[120:280, 220:380])).max() <= 1
+    resp = multi(http, [COFFEE_1K, encode(rgb_mask)], prompt="invert")
+    base, out = pixels(COFFEE_1K), pixels(resp.content)
+    assert (out[:150] == base[:150]).all() and (out[:, :320] == base[:, :320]).all()
+    assert np.abs(out[200:480, 370:650] - (255 - base[200:480, 370:650])).max() <= 1
 
 
 def test_overlay_shows_where_it_was_placed(http: httpx.Client) -> None:
-    overlay = np.zeros((400, 600, 4), np.uint8)
+    overlay = np.zeros((683, 1024, 4), np.uint8)
     overlay[50:150, 60:160] = (255, 0, 0, 255)
-    layers = [COFFEE, encode(Image.fromarray(overlay))]
+    layers = [COFFEE_1K, encode(Image.fromarray(overlay))]
     out = pixels(multi(http, layers, prompt="sharpen").content)
     square = out[60:140, 70:150]
     assert (square[..., 0] > 200).all() and (square[..., 1:] < 60).all()
     # With a mask elsewhere, pixels outside mask and overlay stay byte-identical.
-    mask = np.zeros((400, 600), np.uint8)
+    mask = np.zeros((683, 1024), np.uint8)
     mask[250:350, 300:500] = 255
     out = pixels(multi(http, [*layers, encode(Image.fromarray(mask))], prompt="blur").content)
-    base = pixels(COFFEE)
+    base = pixels(COFFEE_1K)
     keep = (mask == 0) & (overlay[..., 3] == 0)
     assert (out[keep] == base[keep]).all()
     assert (out[60:140, 70:150, 0] > 200).all()
@@ -852,7 +859,8 @@ def test_rgba_base_keeps_its_alpha(http: httpx.Client) -> None:
     alpha = np.full((240, 320), 255, np.uint8)
     alpha[:, :100] = 0
     base.putalpha(Image.fromarray(alpha))
-    out = decode(edit(http, image=b64(encode(base)), prompt="blue").content)
+    kept = {"model": "qwen-edit-uncensored"}  # keeps the input's size: alpha compares 1:1
+    out = decode(edit(http, image=b64(encode(base)), prompt="blue", **kept).content)
     assert out.mode == "RGBA" and (np.asarray(out.getchannel("A")) == alpha).all()
 
 

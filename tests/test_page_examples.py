@@ -122,7 +122,7 @@ def test_python_example(served: str, tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert _is_image((tmp_path / "edited.png").read_bytes()) == (600, 400)
+    assert _is_image((tmp_path / "edited.png").read_bytes()) == (1024, 683)  # the 1K tier
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")

@@ -122,16 +122,18 @@ def render_edit(
 ) -> Rendered:
     """Run the local model and build the success headers Venice sends with an edit."""
     prompt = enhance(job.prompt) if job.enhance_prompt else job.prompt
-    # singleImageAspectRatio false: single-image edits keep the input's dimensions.
-    ratio = job.aspect_ratio
+    # Venice's geometry: the tier asked for, else the model's default (1K); but models whose
+    # singleImageAspectRatio is false keep a single input's dimensions.
+    ratio: str | None = job.aspect_ratio
+    tier: str | None = job.tier
     if len(images) == 1 and not job.model.single_image_aspect_ratio:
-        ratio = None
+        ratio = tier = None
     out = _imageops.edit_image(
         images[0],
         prompt,
         layers=images[1:],
         aspect_ratio=ratio,
-        resolution=job.resolution,
+        resolution=tier,
         violation_blur=violation and job.safe_mode,
         model=job.model.id,
     )

@@ -69,10 +69,15 @@ class EditJob:
     aspect_ratio: str | None
     resolution: str | None
     quality: str | None
-    output_format: str
+    output_format: str  # asked for, else by tier: PNG at 1K, JPEG at 2K / 4K
     safe_mode: bool
     enhance_prompt: bool
     legacy_id: str | None = None  # the legacy id the request named, answered with deprecation
+
+    @property
+    def tier(self) -> str:
+        """The resolution tier served: the one asked for, else the model's default (1K)."""
+        return self.resolution or self.model.default_resolution
 
     @property
     def price_usd(self) -> float:
@@ -284,6 +289,7 @@ def edit_job(values: Mapping[str, Any], *, multi: bool) -> EditJob:
     resolution = values.get("resolution")
     fmt = values.get("output_format")
     fmt = OUTPUT_FORMAT_ALIASES.get(fmt, fmt) if fmt else None
+    tier = resolution or model.default_resolution
     return EditJob(
         model=model,
         prompt=values["prompt"],
@@ -292,7 +298,7 @@ def edit_job(values: Mapping[str, Any], *, multi: bool) -> EditJob:
         aspect_ratio=values.get("aspect_ratio"),
         resolution=resolution,
         quality=values.get("quality"),
-        output_format=fmt or ("png" if resolution in (None, "1K") else "jpeg"),
+        output_format=fmt or ("png" if tier == "1K" else "jpeg"),
         safe_mode=values.get("safe_mode", True),
         enhance_prompt=values.get("enhance_prompt", False),
         legacy_id=model_id if model_id in LEGACY_IDS["inpaint"] else None,
