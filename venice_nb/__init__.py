@@ -50,6 +50,7 @@ _ERRORS = (
     "PayloadTooLargeError",
     "UnsupportedMediaTypeError",
     "ContentPolicyError",
+    "ImageTooLargeError",
     "RateLimitError",
     "InternalServerError",
     "ModelAtCapacityError",
