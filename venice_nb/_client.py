@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
-from . import __version__, _aliases, _request
+from . import __version__, _aliases, _guard, _request
 from ._constants import (
     API_KEY_ENV,
     AUTH_HEADER,
@@ -42,7 +42,7 @@ from ._models import ModelInfo, parse_models
 from ._net import is_loopback_host
 from ._request import PreparedRequest, Upload
 from ._result import EditResult, build_result
-from ._retry import FailureWindow, retry_delay, should_retry
+from ._retry import retry_delay, should_retry
 
 if TYPE_CHECKING:
     from ._store import ResultStore
@@ -124,7 +124,8 @@ class _BaseClient:
             raise ValidationError("max_retries must be >= 0", action="use 0 to disable retries")
         self.max_retries = max_retries
         self._models: dict[str, list[ModelInfo]] = {}
-        self._window = FailureWindow()
+        credential = self._secret or self._wallet
+        self._window = _guard.window_for(self.base_url, credential.reveal() if credential else None)
         # Paid answers are kept by default (never pay twice, never lose one); a server on
         # this machine (the local backend) is free, so its answers are stored only when asked.
         on_this_machine = is_loopback_host(httpx.URL(self.base_url).host)
