@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
-from . import __version__, _aliases, _guard, _request
+from . import __version__, _account, _aliases, _guard, _request
 from ._constants import (
     API_KEY_ENV,
     AUTH_HEADER,
@@ -349,6 +349,22 @@ class Client(_BaseClient):
             lambda response, _elapsed: self._models_response(type, response),
         )
 
+    def balance(self) -> _account.Balance:
+        """The key's balance (``GET /billing/balance``), to check before a large run."""
+        url = f"{self.base_url}{_account.BALANCE_PATH}"
+        return self._with_retries(
+            lambda: self._http.get(url, headers=self._headers()),
+            lambda response, _elapsed: _account.parse(response, _account.Balance),
+        )
+
+    def rate_limits(self) -> _account.RateLimits:
+        """The key's stated limits per model (``GET /api_keys/rate_limits``)."""
+        url = f"{self.base_url}{_account.RATE_LIMITS_PATH}"
+        return self._with_retries(
+            lambda: self._http.get(url, headers=self._headers()),
+            lambda response, _elapsed: _account.parse(response, _account.RateLimits),
+        )
+
     def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
         if model is None:
             return None
@@ -501,6 +517,22 @@ class AsyncClient(_BaseClient):
                 lambda: self._http.get(**self._models_get_kwargs(type)),
                 lambda response, _elapsed: self._models_response(type, response),
             )
+
+    async def balance(self) -> _account.Balance:
+        """The key's balance (``GET /billing/balance``), to check before a large run."""
+        url = f"{self.base_url}{_account.BALANCE_PATH}"
+        return await self._with_retries(
+            lambda: self._http.get(url, headers=self._headers()),
+            lambda response, _elapsed: _account.parse(response, _account.Balance),
+        )
+
+    async def rate_limits(self) -> _account.RateLimits:
+        """The key's stated limits per model (``GET /api_keys/rate_limits``)."""
+        url = f"{self.base_url}{_account.RATE_LIMITS_PATH}"
+        return await self._with_retries(
+            lambda: self._http.get(url, headers=self._headers()),
+            lambda response, _elapsed: _account.parse(response, _account.RateLimits),
+        )
 
     async def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
         if model is None:

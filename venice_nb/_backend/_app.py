@@ -27,6 +27,7 @@ from ._catalog import (
     DEFAULT_LIST_TYPE,
     LIST_TYPES,
     compatibility_mapping,
+    inpaint_models,
     served_models,
 )
 from ._config import BackendConfig
@@ -34,12 +35,17 @@ from ._errors import ApiError, bad_request
 from ._guards import BackendStats, FailureBlocker, FaultInjector, RateLimiter
 
 API_PREFIX = "/api/v1"
+UPSCALE_MODEL_ID = "upscaler"
 IMAGE_PATHS = (EDIT_PATH, MULTI_EDIT_PATH, BACKGROUND_REMOVE_PATH)
 COMPATIBILITY_PATH = MODELS_PATH + "/compatibility_mapping"
+BALANCE_PATH = "/billing/balance"
+RATE_LIMITS_PATH = "/api_keys/rate_limits"
 # The methods each endpoint answers; HEAD and OPTIONS come with every GET / POST.
 ROUTES: Mapping[str, tuple[str, ...]] = {
     MODELS_PATH: ("GET", "HEAD", "OPTIONS"),
     COMPATIBILITY_PATH: ("GET", "HEAD", "OPTIONS"),
+    BALANCE_PATH: ("GET", "HEAD", "OPTIONS"),
+    RATE_LIMITS_PATH: ("GET", "HEAD", "OPTIONS"),
     **{path: ("POST", "OPTIONS") for path in IMAGE_PATHS},
 }
 
@@ -114,6 +120,8 @@ def answer(request: Request, config: BackendConfig, state: State) -> Response:
         return Response(204, content_type=None, headers={"Allow": ", ".join(allowed)})
     if route in (MODELS_PATH, COMPATIBILITY_PATH):
         return _models(request, route, config)
+    if route in (BALANCE_PATH, RATE_LIMITS_PATH):
+        return _account(request, route, config)
     return _image(request, route, config, state)
 
 
@@ -134,17 +142,33 @@ def _models(request: Request, route: str, config: BackendConfig) -> Response:
     return json_response(200, {"object": "list", "type": list_type, "data": data})
 
 
+def _caller(request: Request, config: BackendConfig) -> _policy.Caller:
+    wallet = request.headers.get(SIWX_HEADER.lower()) or request.headers.get(
+        SIWX_LEGACY_HEADER.lower()
+    )
+    return _policy.authenticate(
+        request.headers.get("authorization"), wallet, request.address, config
+    )
+
+
+def _account(request: Request, route: str, config: BackendConfig) -> Response:
+    """The caller's balance or stated limits (what an experiment needs before a large run)."""
+    try:
+        _caller(request, config)
+    except ApiError as err:
+        return error_response(err)
+    if route == BALANCE_PATH:
+        return json_response(200, _policy.balance_body(config))
+    models = [*inpaint_models(), UPSCALE_MODEL_ID]
+    return json_response(200, _policy.rate_limits_body(config, models, config.clock()))
+
+
 def _image(request: Request, route: str, config: BackendConfig, state: State) -> Response:
     now = config.clock()
     caller = _policy.anonymous(request.address)
     rate = state.limiter.peek(caller.key, config.rate_limit, config.rate_window, now)
     try:
-        wallet = request.headers.get(SIWX_HEADER.lower()) or request.headers.get(
-            SIWX_LEGACY_HEADER.lower()
-        )
-        caller = _policy.authenticate(
-            request.headers.get("authorization"), wallet, request.address, config
-        )
+        caller = _caller(request, config)
         rate = state.limiter.peek(caller.key, config.rate_limit, config.rate_window, now)
         rate = _policy.admit(caller, config, state.limiter, state.blocker, now)
         response = _run(request, route, config, state, caller, now)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .._constants import (
     H_RATELIMIT_LIMIT,
@@ -168,3 +171,34 @@ class Ledger:
                 config.balance_usd = round(max(0.0, balance - price), 6)
             stats.add(charged_usd=price)
             return True
+
+
+def balance_body(config: BackendConfig) -> dict[str, Any]:
+    """GET /billing/balance: USD only (no DIEM staking); ``usd`` null when unlimited."""
+    balance = config.balance_usd
+    return {
+        "canConsume": balance is None or balance > 0,
+        "consumptionCurrency": "USD",
+        "balances": {"diem": None, "usd": balance},
+        "diemEpochAllocation": 0,
+    }
+
+
+def rate_limits_body(config: BackendConfig, models: Iterable[str], now: float) -> dict[str, Any]:
+    """GET /api_keys/rate_limits: the image limit every model shares, as requests a minute."""
+    per_minute = config.rate_limit * 60.0 / config.rate_window
+    epoch = time.strftime("%Y-%m-%d 00:00:00+00:00", time.gmtime(now + 86_400))
+    balance = config.balance_usd
+    return {
+        "data": {
+            "accessPermitted": True,
+            "apiTier": {"id": "local", "isCharged": balance is not None},
+            "balances": {} if balance is None else {"USD": balance},
+            "keyExpiration": None,
+            "nextEpochBegins": epoch,
+            "rateLimits": [
+                {"apiModelId": model, "rateLimits": [{"amount": per_minute, "type": "RPM"}]}
+                for model in models
+            ],
+        }
+    }
