@@ -79,6 +79,12 @@ def test_a_rejected_key_is_an_authentication_error(backend: LocalBackend) -> Non
             client.rate_limits()
 
 
+def test_account_endpoints_need_credentials(backend: LocalBackend) -> None:
+    for path in ("/billing/balance", "/api_keys/rate_limits"):
+        resp = httpx.get(f"{backend.url}{path}", trust_env=False)  # no key, no wallet
+        assert resp.status_code == 401 and resp.json()["code"] == "AUTHENTICATION_FAILED"
+
+
 def test_async_twins(backend: LocalBackend) -> None:
     backend.config.balance_usd = 2.0
 

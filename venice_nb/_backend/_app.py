@@ -154,7 +154,8 @@ def _caller(request: Request, config: BackendConfig) -> _policy.Caller:
 def _account(request: Request, route: str, config: BackendConfig) -> Response:
     """The caller's balance or stated limits (what an experiment needs before a large run)."""
     try:
-        _caller(request, config)
+        if _caller(request, config).kind == "none":  # Venice's account endpoints need a key
+            raise _policy.credentials_required()
     except ApiError as err:
         return error_response(err)
     if route == BALANCE_PATH:

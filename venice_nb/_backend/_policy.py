@@ -67,13 +67,17 @@ def authenticate(
             )
         return _credential("wallet", wallet)
     if config.require_auth:
-        raise ApiError(
-            401,
-            "AUTHENTICATION_FAILED",
-            f"Authentication required: send 'Authorization: Bearer <API key>' or a "
-            f"{SIWX_HEADER} header.",
-        )
+        raise credentials_required()
     return anonymous(address)
+
+
+def credentials_required() -> ApiError:
+    return ApiError(
+        401,
+        "AUTHENTICATION_FAILED",
+        f"Authentication required: send 'Authorization: Bearer <API key>' or a "
+        f"{SIWX_HEADER} header.",
+    )
 
 
 def admit(
