@@ -47,6 +47,7 @@ FUZZED_PATHS = (
     "/image/edit",
     "/image/multi-edit",
     "/image/background-remove",
+    "/image/upscale",
     "/models",
     "/models/compatibility_mapping",
     "/billing/balance",

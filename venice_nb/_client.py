@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
-from . import __version__, _account, _aliases, _guard, _request
+from . import __version__, _account, _aliases, _guard, _request, _upscale
 from ._constants import (
     API_KEY_ENV,
     AUTH_HEADER,
@@ -349,6 +349,21 @@ class Client(_BaseClient):
             lambda response, _elapsed: self._models_response(type, response),
         )
 
+    def upscale(
+        self,
+        image: Any,
+        *,
+        scale: int = 2,
+        creativity: float | None = None,
+        upload: Upload = "json",
+        fit: bool = False,
+    ) -> EditResult:
+        """``POST /image/upscale``: the image 2x or 4x larger, priced from the model list."""
+        prepared = _upscale.prepare_upscale(
+            image, scale=scale, creativity=creativity, upload=upload, fit=fit
+        )
+        return self.send(_upscale.priced(prepared, self.models("upscale")))
+
     def balance(self) -> _account.Balance:
         """The key's balance (``GET /billing/balance``), to check before a large run."""
         url = f"{self.base_url}{_account.BALANCE_PATH}"
@@ -517,6 +532,21 @@ class AsyncClient(_BaseClient):
                 lambda: self._http.get(**self._models_get_kwargs(type)),
                 lambda response, _elapsed: self._models_response(type, response),
             )
+
+    async def upscale(
+        self,
+        image: Any,
+        *,
+        scale: int = 2,
+        creativity: float | None = None,
+        upload: Upload = "json",
+        fit: bool = False,
+    ) -> EditResult:
+        """``POST /image/upscale``: the image 2x or 4x larger, priced from the model list."""
+        prepared = _upscale.prepare_upscale(
+            image, scale=scale, creativity=creativity, upload=upload, fit=fit
+        )
+        return await self.send(_upscale.priced(prepared, await self.models("upscale")))
 
     async def balance(self) -> _account.Balance:
         """The key's balance (``GET /billing/balance``), to check before a large run."""

@@ -21,7 +21,7 @@ from .._constants import (
     SIWX_HEADER,
     SIWX_LEGACY_HEADER,
 )
-from . import _policy, _service
+from . import _policy, _service, _upscale
 from ._catalog import (
     BACKGROUND_REMOVE_USD,
     DEFAULT_LIST_TYPE,
@@ -35,8 +35,8 @@ from ._errors import ApiError, bad_request
 from ._guards import BackendStats, FailureBlocker, FaultInjector, RateLimiter
 
 API_PREFIX = "/api/v1"
-UPSCALE_MODEL_ID = "upscaler"
-IMAGE_PATHS = (EDIT_PATH, MULTI_EDIT_PATH, BACKGROUND_REMOVE_PATH)
+UPSCALE_PATH = "/image/upscale"
+IMAGE_PATHS = (EDIT_PATH, MULTI_EDIT_PATH, BACKGROUND_REMOVE_PATH, UPSCALE_PATH)
 COMPATIBILITY_PATH = MODELS_PATH + "/compatibility_mapping"
 BALANCE_PATH = "/billing/balance"
 RATE_LIMITS_PATH = "/api_keys/rate_limits"
@@ -160,7 +160,7 @@ def _account(request: Request, route: str, config: BackendConfig) -> Response:
         return error_response(err)
     if route == BALANCE_PATH:
         return json_response(200, _policy.balance_body(config))
-    models = [*inpaint_models(), UPSCALE_MODEL_ID]
+    models = [*inpaint_models(), _upscale.UPSCALE_MODEL_ID]
     return json_response(200, _policy.rate_limits_body(config, models, config.clock()))
 
 
@@ -192,7 +192,11 @@ def _run(
     """Validate, check policy and balance, simulate latency and faults, render, charge."""
     content_type = request.headers.get("content-type")
     render: Callable[[], _service.Rendered]
-    if route == BACKGROUND_REMOVE_PATH:
+    if route == UPSCALE_PATH:
+        upscale = _upscale.upscale_job(content_type, request.body)
+        price = upscale.price_usd
+        render = partial(_upscale_rendered, upscale)
+    elif route == BACKGROUND_REMOVE_PATH:
         image = _service.prepare_background_remove(content_type, request.body)
         price = BACKGROUND_REMOVE_USD
         render = partial(_service.render_background_remove, image)
@@ -229,3 +233,8 @@ def _run(
     return Response(
         200, rendered.body, rendered.content_type, headers, truncate=fault == "truncate"
     )
+
+
+def _upscale_rendered(job: _upscale.UpscaleJob) -> _service.Rendered:
+    body, content_type = _upscale.render_upscale(job)
+    return _service.Rendered(body, content_type)
