@@ -7,6 +7,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -96,3 +100,21 @@ def test_async_upscale(backend: LocalBackend) -> None:
             return await client.upscale(sample_path("cat"), scale=2)
 
     assert _size(asyncio.run(go())) == (902, 600)
+
+
+def test_cli_upscale(tmp_path: Path) -> None:
+    out = tmp_path / "big.png"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VENICE_")}  # local backend
+    done = subprocess.run(
+        [sys.executable, "-m", "venice_nb._cli", "upscale", str(sample_path("cat")),
+         "--scale", "4", "-o", str(out)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert Image.open(out).size == (1804, 1200) and "LOCAL" in done.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "venice_nb._cli", "upscale", str(sample_path("cat")),
+         "--scale", "3", "-o", str(out)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "--scale" in bad.stderr
