@@ -1,14 +1,12 @@
-"""HTTP/1.1 on sockets for the local backend: strict request framing, JSON answers for every
-failure, and the server's lifecycle (LocalBackend, shared_backend(), serve_forever()).
+"""HTTP/1.1 on sockets for the local backend: strict request framing and JSON answers for
+every failure; the handler only parses and writes (what to answer is ``_app.answer``'s job).
 
-The handler only parses and writes; what to answer is ``_app.answer``'s job. Stdlib
-``ThreadingHTTPServer`` with keep-alive on loopback; the stdlib's own request parsing is not
-used, because it answers malformed framing with HTML pages.
+Stdlib ``ThreadingHTTPServer`` with keep-alive on loopback; the stdlib's own request parsing is
+not used, because it answers malformed framing with HTML pages.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import http.client
 import logging
@@ -18,13 +16,14 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._constants import LOCAL_NAME_SUFFIX, MAX_IMAGE_BYTES
-from ._app import API_PREFIX, Request, Response, State, answer, error_response
-from ._config import BackendConfig
+from .._constants import MAX_IMAGE_BYTES
+from ._app import Request, Response, answer, error_response
 from ._errors import ApiError
-from ._guards import BackendStats
+
+if TYPE_CHECKING:
+    from ._local import LocalBackend
 
 logger = logging.getLogger("venice_nb.backend")
 
@@ -119,7 +118,7 @@ class _Body:
         return b"".join(chunks)
 
 
-def _origin(server: ThreadingHTTPServer) -> str:
+def origin(server: ThreadingHTTPServer) -> str:
     """``http://host:port`` of a bound server (IPv6 hosts in brackets)."""
     host, port = server.server_address[:2]
     shown = f"[{host!s}]" if ":" in str(host) else str(host)
@@ -131,7 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
     default_request_version = "HTTP/1.1"  # so even an unparseable request gets a status line
     disable_nagle_algorithm = True
     timeout = IDLE_TIMEOUT
-    server: _Server
+    server: Server
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the backend runs inside notebooks and test runs."""
@@ -233,7 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
             address=self.client_address[0],
-            origin=_origin(self.server),
+            origin=origin(self.server),
         )
 
     # -- writing -------------------------------------------------------------------------------
@@ -277,7 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class _Server(ThreadingHTTPServer):
+class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128  # the stdlib's 5 drops connections when clients burst
@@ -327,129 +326,3 @@ class _Server(ThreadingHTTPServer):
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-
-
-class LocalBackend:
-    """A Venice-compatible server on loopback, started in a daemon thread.
-
-    ``config`` is live (the server reads it per request); ``stats`` counts what happened.
-    Use ``with LocalBackend(...) as b:`` or ``start()``/``stop()``.
-    """
-
-    def __init__(
-        self, config: BackendConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        self.config = config if config is not None else BackendConfig()
-        self.state = State()
-        self._host, self._port = host, port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def _bind(self) -> _Server:
-        if self._server is not None:
-            raise RuntimeError("this LocalBackend is already running")
-        self.state.stopping.clear()
-        self._server = _Server((self._host, self._port), self)
-        _running_urls.add(self.url)
-        return self._server
-
-    def start(self) -> LocalBackend:
-        """Bind (port 0 = a free port) and serve in a daemon thread; returns self."""
-        server = self._bind()
-        self._thread = threading.Thread(
-            target=server.serve,
-            name=f"venice_nb-local-backend:{server.server_address[1]}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close every connection; safe to call twice."""
-        if self._server is None:
-            return
-        _running_urls.discard(self.url)
-        server, self._server = self._server, None
-        self.state.stopping.set()
-        server.request_stop()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        server.server_close()
-        server.close_connections()
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:PORT/api/v1``."""
-        if self._server is None:
-            raise RuntimeError("LocalBackend is not running; call start() first")
-        return f"{_origin(self._server)}{API_PREFIX}"
-
-    @property
-    def stats(self) -> BackendStats:
-        """What the server did so far (counters)."""
-        return self.state.stats
-
-    def reset_stats(self) -> None:
-        self.state.stats.reset()
-
-    def reset_limits(self) -> None:
-        """Forget rate-limit windows and failed-request blocks."""
-        self.state.limiter.clear()
-        self.state.blocker.clear()
-
-    def __enter__(self) -> LocalBackend:
-        return self if self.running else self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        where = self.url if self.running else "not running"
-        return f"LocalBackend({where})"
-
-
-_running_urls: set[str] = set()
-
-
-def serves(url: str) -> bool:
-    """True when a LocalBackend in this process serves ``url`` (its base URL)."""
-    return url.rstrip("/") in _running_urls
-
-
-_shared: LocalBackend | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_backend() -> LocalBackend:
-    """The process-wide local backend, started on first use and stopped at exit."""
-    global _shared
-    with _shared_lock:
-        if _shared is None or not _shared.running:
-            _shared = LocalBackend().start()
-            atexit.register(_shared.stop)
-        return _shared
-
-
-def serve_forever(
-    host: str = "127.0.0.1", port: int = 8765, config: BackendConfig | None = None
-) -> None:
-    """Serve in the foreground until Ctrl-C (``venice-nb serve``)."""
-    backend = LocalBackend(config, host=host, port=port)
-    server = backend._bind()
-    print(
-        f"venice_nb local backend (offline stand-in for Venice; model names end with "
-        f"{LOCAL_NAME_SUFFIX.strip()!r}) serving {backend.url}\n"
-        f"Point a client at it with VENICE_BASE_URL={backend.url} . Ctrl-C stops it.",
-        flush=True,
-    )
-    try:
-        server.serve()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        backend.stop()
