@@ -7,6 +7,7 @@ between tests. Rate windows and blocks are driven by a fake clock, never by slee
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
 import json
 import re
@@ -27,8 +28,7 @@ from PIL import Image
 
 from venice_nb import sample
 from venice_nb._backend import FaultConfig, LocalBackend, shared_backend
-from venice_nb._backend._build import build_models, draw_product, dump_models
-from venice_nb._backend._catalog import MODELS_JSON
+from venice_nb._backend._catalog import MODELS_JSON, CatalogModel
 from venice_nb._backend._imageops import plan
 from venice_nb._constants import (
     LOCAL_NAME_SUFFIX,
@@ -40,6 +40,11 @@ from venice_nb._constants import (
 )
 from venice_nb._models import ModelInfo
 
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("build_catalog", ROOT / "scripts/build_catalog.py")
+assert _spec is not None and _spec.loader is not None
+BUILD = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(BUILD)  # the catalog build script, which lives outside the package
 SNAPSHOT = Path(__file__).resolve().parent / "spec" / "models-snapshot.json"
 SAMPLES = MODELS_JSON.parent / "samples"
 COFFEE = (SAMPLES / "coffee.jpg").read_bytes()  # 600x400 photo
@@ -90,6 +95,10 @@ def decode(data: bytes) -> Image.Image:
 
 def pixels(data: bytes, mode: str = "RGB") -> np.ndarray:
     return np.asarray(decode(data).convert(mode)).astype(np.int16)
+
+
+# At the 1K tier's size, so a multi-edit keeps its geometry and pixels compare one to one.
+COFFEE_1K = encode(decode(COFFEE).resize((1024, 683)))
 
 
 def gradient(size: tuple[int, int] = (320, 240)) -> Image.Image:
@@ -223,7 +232,7 @@ def test_unknown_path_and_wrong_method(http: httpx.Client) -> None:
     assert_error(http.get("/image/nope"), 404, "NOT_FOUND")
     resp = http.get("/image/edit")
     assert_error(resp, 405, "METHOD_NOT_ALLOWED")
-    assert resp.headers["allow"] == "POST"
+    assert resp.headers["allow"] == "POST, OPTIONS"
 
 
 # ----------------------------------------------------------------------------- /models
@@ -271,14 +280,17 @@ def test_models_type_filter(http: httpx.Client) -> None:
 
 
 def test_data_files_are_reproducible() -> None:
-    rebuilt = dump_models(build_models(json.loads(SNAPSHOT.read_text())))
+    rebuilt = BUILD.dump_models(BUILD.build_models(json.loads(SNAPSHOT.read_text())))
     assert rebuilt == MODELS_JSON.read_text()
-    assert (np.asarray(draw_product()[0]) == np.asarray(decode(PRODUCT))).all()
+    assert (np.asarray(BUILD.draw_product()[0]) == np.asarray(decode(PRODUCT))).all()
 
 
-def test_max_input_images_rule() -> None:
+@pytest.mark.parametrize("reader", ["client", "backend"])
+def test_max_input_images_rule(reader: str) -> None:
     def limit(constraints: dict) -> int:
         entry = {"id": "m", "model_spec": {"name": "M", "constraints": constraints}}
+        if reader == "backend":  # the backend keeps its own copy of the rule
+            return CatalogModel("m", "M", entry).max_input_images
         return ModelInfo.from_api(entry).max_input_images
 
     assert limit({"combineImages": True, "maxInputImages": 14}) == 14
@@ -721,9 +733,12 @@ def test_identical_requests_give_identical_bytes(http: httpx.Client) -> None:
 
 
 def test_output_format_size_and_defaults(http: httpx.Client) -> None:
-    base = decode(COFFEE)
+    # No resolution: the model's default tier (1K: long side 1024), as PNG ...
     resp = edit(http)
-    assert resp.headers["content-type"] == "image/png" and decode(resp.content).size == base.size
+    assert resp.headers["content-type"] == "image/png" and decode(resp.content).size == (1024, 683)
+    # ... except models whose singleImageAspectRatio is false: they keep the input's size.
+    kept = edit(http, model="qwen-edit-uncensored")
+    assert decode(kept.content).size == decode(COFFEE).size
     formats = [("webp", "image/webp", "WEBP"), ("jpg", "image/jpeg", "JPEG"),
                ("jpeg", "image/jpeg", "JPEG"), ("png", "image/png", "PNG")]  # fmt: skip
     for fmt, mime, pil in formats:
@@ -740,10 +755,10 @@ def test_output_format_size_and_defaults(http: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("fields", "size"),
     [
-        ({"aspect_ratio": "1:1"}, (400, 400)),
-        ({"aspect_ratio": "16:9"}, (600, 338)),
-        ({"aspect_ratio": "9:16"}, (225, 400)),
-        ({"aspect_ratio": "auto"}, (600, 400)),
+        ({"aspect_ratio": "1:1"}, (1024, 1024)),
+        ({"aspect_ratio": "16:9"}, (1024, 577)),
+        ({"aspect_ratio": "9:16"}, (576, 1024)),
+        ({"aspect_ratio": "auto"}, (1024, 683)),
         ({"aspect_ratio": "1:1", "model": "nano-banana-pro-edit", "resolution": "4K"},
          (4096, 4096)),
         ({"aspect_ratio": "1:1", "model": "qwen-edit-uncensored"}, (600, 400)),
@@ -758,7 +773,7 @@ def test_aspect_ratio_and_resolution(http: httpx.Client, fields: dict, size: tup
 def test_multi_edit_honours_aspect_ratio_even_on_keep_size_models(http: httpx.Client) -> None:
     mask = encode(Image.new("L", (600, 400), 255))
     resp = multi(http, [COFFEE, mask], modelId="qwen-edit-uncensored", aspect_ratio="1:1")
-    assert decode(resp.content).size == (400, 400)
+    assert decode(resp.content).size == (1024, 1024)
 
 
 PROMPT_CHECKS = {
@@ -781,7 +796,7 @@ PROMPT_CHECKS = {
 
 @pytest.mark.parametrize("prompt", list(PROMPT_CHECKS))
 def test_prompt_words_drive_recognisable_edits(http: httpx.Client, prompt: str) -> None:
-    resp = edit(http, prompt=prompt, model="qwen-image-2-edit")
+    resp = edit(http, prompt=prompt, model="qwen-edit-uncensored")  # keeps the input's size
     assert resp.status_code == 200
     assert PROMPT_CHECKS[prompt](pixels(COFFEE), pixels(resp.content)), plan(prompt)
 
@@ -793,11 +808,11 @@ def test_prompt_plans() -> None:
 
 
 def test_mask_layer_changes_only_masked_pixels(http: httpx.Client) -> None:
-    mask = np.zeros((400, 600), np.uint8)
-    mask[100:300, 200:400] = 255
-    mask[100:300, 450:550] = 128  # soft: a partial change
-    resp = multi(http, [COFFEE, encode(Image.fromarray(mask))], prompt="make it night")
-    base, out = pixels(COFFEE), pixels(resp.content)
+    mask = np.zeros((683, 1024), np.uint8)
+    mask[170:512, 341:683] = 255
+    mask[170:512, 768:939] = 128  # soft: a partial change
+    resp = multi(http, [COFFEE_1K, encode(Image.fromarray(mask))], prompt="make it night")
+    base, out = pixels(COFFEE_1K), pixels(resp.content)
     assert (out[mask == 0] == base[mask == 0]).all()
     full = np.abs(out - base)[mask == 255].mean()
     half = np.abs(out - base)[mask == 128].mean()
@@ -805,27 +820,27 @@ def test_mask_layer_changes_only_masked_pixels(http: httpx.Client) -> None:
 
 
 def test_mask_as_opaque_grey_rgb_and_resized(http: httpx.Client) -> None:
-    mask = np.zeros((300, 450), np.uint8)  # 3/4 of the base's size
-    mask[75:225, 150:300] = 255
+    mask = np.zeros((512, 768), np.uint8)  # 3/4 of the base's size
+    mask[128:384, 256:512] = 255
     rgb_mask = Image.fromarray(np.stack([mask] * 3, -1))
-    resp = multi(http, [COFFEE, encode(rgb_mask)], prompt="invert")
-    base, out = pixels(COFFEE), pixels(resp.content)
-    assert (out[:80] == base[:80]).all() and (out[:, :180] == base[:, :180]).all()
-    assert np.abs(out[120:280, 220:380] - (255 - base[120:280, 220:380])).max() <= 1
+    resp = multi(http, [COFFEE_1K, encode(rgb_mask)], prompt="invert")
+    base, out = pixels(COFFEE_1K), pixels(resp.content)
+    assert (out[:150] == base[:150]).all() and (out[:, :320] == base[:, :320]).all()
+    assert np.abs(out[200:480, 370:650] - (255 - base[200:480, 370:650])).max() <= 1
 
 
 def test_overlay_shows_where_it_was_placed(http: httpx.Client) -> None:
-    overlay = np.zeros((400, 600, 4), np.uint8)
+    overlay = np.zeros((683, 1024, 4), np.uint8)
     overlay[50:150, 60:160] = (255, 0, 0, 255)
-    layers = [COFFEE, encode(Image.fromarray(overlay))]
+    layers = [COFFEE_1K, encode(Image.fromarray(overlay))]
     out = pixels(multi(http, layers, prompt="sharpen").content)
     square = out[60:140, 70:150]
     assert (square[..., 0] > 200).all() and (square[..., 1:] < 60).all()
     # With a mask elsewhere, pixels outside mask and overlay stay byte-identical.
-    mask = np.zeros((400, 600), np.uint8)
+    mask = np.zeros((683, 1024), np.uint8)
     mask[250:350, 300:500] = 255
     out = pixels(multi(http, [*layers, encode(Image.fromarray(mask))], prompt="blur").content)
-    base = pixels(COFFEE)
+    base = pixels(COFFEE_1K)
     keep = (mask == 0) & (overlay[..., 3] == 0)
     assert (out[keep] == base[keep]).all()
     assert (out[60:140, 70:150, 0] > 200).all()
@@ -844,7 +859,8 @@ def test_rgba_base_keeps_its_alpha(http: httpx.Client) -> None:
     alpha = np.full((240, 320), 255, np.uint8)
     alpha[:, :100] = 0
     base.putalpha(Image.fromarray(alpha))
-    out = decode(edit(http, image=b64(encode(base)), prompt="blue").content)
+    kept = {"model": "qwen-edit-uncensored"}  # keeps the input's size: alpha compares 1:1
+    out = decode(edit(http, image=b64(encode(base)), prompt="blue", **kept).content)
     assert out.mode == "RGBA" and (np.asarray(out.getchannel("A")) == alpha).all()
 
 
@@ -855,7 +871,7 @@ def test_background_removal_cuts_out_the_product(http: httpx.Client, image_serve
     out = decode(resp.content)
     assert out.mode == "RGBA" and out.size == (640, 480)
     alpha = np.asarray(out.getchannel("A")).astype(np.float32) / 255
-    _, cover = draw_product()
+    _, cover = BUILD.draw_product()
     assert alpha[cover == 0].max() < 0.05 and alpha[cover == 1].min() > 0.95
     assert np.abs(alpha - cover).mean() < 0.01
     assert (np.asarray(out.convert("RGB")) == np.asarray(decode(PRODUCT).convert("RGB"))).all()

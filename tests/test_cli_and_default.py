@@ -64,7 +64,7 @@ def test_cli_edit_multi_edit_remove_bg_and_models(tmp_path):
         str(out),
     )
     assert done.returncode == 0, done.stderr
-    assert Image.open(out).size == Image.open(sample_path("cat")).size
+    assert Image.open(out).size == (1024, 681)  # the default 1K tier
     assert "LOCAL" in done.stdout
 
     mask = tmp_path / "mask.png"

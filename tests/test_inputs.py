@@ -79,7 +79,7 @@ def test_url_is_sent_as_is_never_downloaded(client, transport, image_server):
     res = client.edit(url, "night")
     assert json.loads(transport.posts[-1].content)["image"] == url
     assert [r.method for r in transport.requests].count("POST") == 1
-    assert res.size == (400, 300)
+    assert res.size == (1024, 768)  # the default 1K tier
 
 
 def test_exif_orientation_is_applied(client, transport):

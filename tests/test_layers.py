@@ -23,7 +23,10 @@ def model_info(limit: int, *, combine: bool = True) -> vnb.ModelInfo:
 
 @pytest.fixture
 def stack() -> LayerStack:
-    return LayerStack(sample_path("cat"))
+    # At the 1K tier's size (long side 1024), so an edit keeps its geometry and pixels compare
+    # one to one with the base.
+    with Image.open(sample_path("cat")) as cat:
+        return LayerStack(cat.convert("RGB").resize((1024, 681)))
 
 
 def test_images_are_the_base_then_each_prepared_layer(stack: LayerStack) -> None:

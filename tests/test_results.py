@@ -121,5 +121,5 @@ def test_to_numpy_gives_colours_never_palette_indices(client):
 
 def test_repr_and_size_do_not_decode_the_pixels(client):
     res = client.edit(sample_path(), "blur")
-    assert "x" in repr(res) and res.size == (451, 300)
+    assert "x" in repr(res) and res.size == (1024, 681)  # the default 1K tier
     assert "image" not in vars(res), "the decoded image was cached by a repr"

@@ -52,6 +52,7 @@ _ERRORS = (
     "PayloadTooLargeError",
     "UnsupportedMediaTypeError",
     "ContentPolicyError",
+    "ImageTooLargeError",
     "RateLimitError",
     "InternalServerError",
     "ModelAtCapacityError",

@@ -127,6 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     bg.add_argument("-o", "--output", required=True)
     bg.add_argument("--multipart", action="store_true")
 
+    up = sub.add_parser("upscale", help="enlarge an image 2x or 4x")
+    up.add_argument("image")
+    up.add_argument("-o", "--output", required=True)
+    up.add_argument("--scale", type=int, choices=(2, 4), default=2)
+    up.add_argument("--creativity", type=float, help="detail added, 0 to 0.02 (server: 0.01)")
+    up.add_argument("--multipart", action="store_true")
+
     models = sub.add_parser("models", help="list edit models with prices and limits")
     models.add_argument("--type", default="inpaint")
     models.add_argument("--json", action="store_true", help="print the raw model objects")
@@ -170,6 +177,13 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         if args.command == "remove-bg":
             result = client.remove_background(args.image, upload=upload)
+        elif args.command == "upscale":
+            result = client.upscale(
+                args.image,
+                scale=args.scale,
+                creativity=args.creativity,
+                upload="multipart" if args.multipart else "json",
+            )
         else:
             given = vars(args)
             options = {name: given[name] for name in EDIT_OPTIONS if name in given}

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
+from . import _account, _aliases, _guard, _request, _upscale
 from . import _guards as guards
-from . import _request
 from .__version__ import __version__
 from ._constants import (
     API_KEY_ENV,
@@ -45,7 +45,7 @@ from ._net import is_loopback_host
 from ._params import Upload, edit_options
 from ._request import PreparedRequest
 from ._result import EditResult, build_result
-from ._retry import FailureWindow, retry_delay, should_retry
+from ._retry import retry_delay, should_retry
 
 if TYPE_CHECKING:
     from ._store import ResultStore, StoreMode
@@ -122,7 +122,8 @@ class _BaseClient:
         )
         self.max_retries = max_retries
         self._models: dict[str, list[ModelInfo]] = {}
-        self._window = FailureWindow()
+        credential = self._secret or self._wallet
+        self._window = _guard.window_for(self.base_url, credential.reveal() if credential else None)
         # Paid answers are kept by default (never pay twice, never lose one); a server on
         # this machine (the local backend) is free, so its answers are stored only when asked.
         on_this_machine = is_loopback_host(httpx.URL(self.base_url).host)
@@ -164,6 +165,11 @@ class _BaseClient:
             form, files = prepared.multipart()
             return {"data": form, "files": files}
         return {"content": prepared.json_body(), "headers": {"Content-Type": "application/json"}}
+
+    @property
+    def _may_send(self) -> bool:
+        """False in replay-only mode, which never touches the network."""
+        return self.store is None or self.store.mode != "replay"
 
     def _finish(
         self, prepared: PreparedRequest, response: httpx.Response, elapsed: float
@@ -355,11 +361,46 @@ class Client(_BaseClient):
             lambda response, _elapsed: self._models_response(type, response),
         )
 
+    def upscale(
+        self,
+        image: Any,
+        *,
+        scale: int = 2,
+        creativity: float | None = None,
+        upload: Upload = "json",
+        fit: bool = False,
+    ) -> EditResult:
+        """``POST /image/upscale``: the image 2x or 4x larger, priced from the model list."""
+        prepared = _upscale.prepare_upscale(
+            image, scale=scale, creativity=creativity, upload=upload, fit=fit
+        )
+        return self.send(_upscale.priced(prepared, self.models("upscale")))
+
+    def balance(self) -> _account.Balance:
+        """The key's balance (``GET /billing/balance``), to check before a large run."""
+        url = f"{self.base_url}{_account.BALANCE_PATH}"
+        return self._with_retries(
+            lambda: self._http.get(url, headers=self._headers()),
+            lambda response, _elapsed: _account.parse(response, _account.Balance),
+        )
+
+    def rate_limits(self) -> _account.RateLimits:
+        """The key's stated limits per model (``GET /api_keys/rate_limits``)."""
+        url = f"{self.base_url}{_account.RATE_LIMITS_PATH}"
+        return self._with_retries(
+            lambda: self._http.get(url, headers=self._headers()),
+            lambda response, _elapsed: _account.parse(response, _account.RateLimits),
+        )
+
     def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
         checked = check_model_arg(model)  # a wrong type fails before models are fetched
-        if isinstance(checked, str):
-            return find_model(self.models("inpaint"), checked)
-        return checked
+        if not isinstance(checked, str):
+            return checked
+        models = self.models("inpaint")
+        if not _aliases.is_listed(checked, models) and self._may_send:
+            legacy = _aliases.mapping(self._http, self.base_url, self._headers(), "inpaint")
+            checked = _aliases.resolve(checked, legacy)
+        return find_model(models, checked)
 
     def edit(
         self,
@@ -493,11 +534,46 @@ class AsyncClient(_BaseClient):
                 lambda response, _elapsed: self._models_response(type, response),
             )
 
+    async def upscale(
+        self,
+        image: Any,
+        *,
+        scale: int = 2,
+        creativity: float | None = None,
+        upload: Upload = "json",
+        fit: bool = False,
+    ) -> EditResult:
+        """``POST /image/upscale``: the image 2x or 4x larger, priced from the model list."""
+        prepared = _upscale.prepare_upscale(
+            image, scale=scale, creativity=creativity, upload=upload, fit=fit
+        )
+        return await self.send(_upscale.priced(prepared, await self.models("upscale")))
+
+    async def balance(self) -> _account.Balance:
+        """The key's balance (``GET /billing/balance``), to check before a large run."""
+        url = f"{self.base_url}{_account.BALANCE_PATH}"
+        return await self._with_retries(
+            lambda: self._http.get(url, headers=self._headers()),
+            lambda response, _elapsed: _account.parse(response, _account.Balance),
+        )
+
+    async def rate_limits(self) -> _account.RateLimits:
+        """The key's stated limits per model (``GET /api_keys/rate_limits``)."""
+        url = f"{self.base_url}{_account.RATE_LIMITS_PATH}"
+        return await self._with_retries(
+            lambda: self._http.get(url, headers=self._headers()),
+            lambda response, _elapsed: _account.parse(response, _account.RateLimits),
+        )
+
     async def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
         checked = check_model_arg(model)  # a wrong type fails before models are fetched
-        if isinstance(checked, str):
-            return find_model(await self.models("inpaint"), checked)
-        return checked
+        if not isinstance(checked, str):
+            return checked
+        models = await self.models("inpaint")
+        if not _aliases.is_listed(checked, models) and self._may_send:
+            legacy = await _aliases.amapping(self._http, self.base_url, self._headers(), "inpaint")
+            checked = _aliases.resolve(checked, legacy)
+        return find_model(models, checked)
 
     async def edit(
         self,

@@ -22,6 +22,7 @@ __all__ = [
     "BadRequestError",
     "ContentPolicyError",
     "GatewayTimeoutError",
+    "ImageTooLargeError",
     "InsufficientBalanceError",
     "InternalServerError",
     "ModelAtCapacityError",
@@ -176,6 +177,15 @@ class ContentPolicyError(APIStatusError):
     default_action = "the model refused this prompt or image: rephrase it, or choose another model"
 
 
+class ImageTooLargeError(APIStatusError):
+    """422 ``IMAGE_TOO_LARGE``: too many pixels, which is no content-policy refusal."""
+
+    status = 422
+    default_action = (
+        "use an image of at most 33,177,600 pixels, or pass fit=True to shrink it before sending"
+    )
+
+
 class RateLimitError(APIStatusError):
     status = 429
     default_action = "retry with backoff, or slow down (20 image requests a minute by default)"
@@ -223,7 +233,6 @@ _CODE_ACTIONS = {
     "INVALID_MODEL": "pick a model id from client.models(type='inpaint')",
     "CORRUPTED_IMAGE": "the image could not be decoded: re-save it as PNG or JPEG",
     "IMAGE_TOO_SMALL": "use an image of at least 65,536 pixels (e.g. 256x256), or fit=True",
-    "IMAGE_TOO_LARGE": "use an image of at most 33,177,600 pixels, or pass fit=True",
     "API_KEY_USD_SPEND_LIMIT_EXCEEDED": "raise this key's USD spend limit in your API settings",
     "MODEL_OVERLOADED": "the model is overloaded: retry with backoff or pick another model",
     "MODEL_OFFLINE": "the model is offline: pick another model",
@@ -254,6 +263,8 @@ def error_from_response(status: int, headers: dict[str, str], content: bytes) ->
         text = content[:200].decode("utf-8", "replace").strip()
     text = text or f"HTTP {status} with no error message"
     cls = _status_class(status)
+    if status == 422 and code == "IMAGE_TOO_LARGE":
+        cls = ImageTooLargeError
     kwargs: dict[str, Any] = {
         "status": status,
         "code": code,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ._config import BackendConfig, FaultConfig
 from ._guards import BackendStats
-from ._server import LocalBackend, serve_forever, serves, shared_backend
+from ._local import LocalBackend, serve_forever, serves, shared_backend
 
 __all__ = [
     "BackendConfig",

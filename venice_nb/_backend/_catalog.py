@@ -11,12 +11,12 @@ import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from .._constants import LOCAL_NAME_SUFFIX
-from .._models import ModelInfo
+from .._constants import DEFAULT_MAX_INPUT_IMAGES, LOCAL_NAME_SUFFIX
 
 # The spec's default for both `model` (/image/edit) and `modelId` (/image/multi-edit).
 DEFAULT_EDIT_MODEL = "firered-image-edit"
@@ -26,6 +26,12 @@ LIST_TYPES = (
     "asr", "embedding", "image", "music", "text", "tts", "upscale", "inpaint", "video", "all",
     "code",
 )  # fmt: skip
+# Legacy ids the pages still use (GET /models/compatibility_mapping?type=inpaint): accepted,
+# served by the current model, answered with the deprecation headers. qwen-edit, the pages'
+# censored $0.04 default, maps to the censored Qwen edit model of the current list.
+LEGACY_IDS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {"inpaint": MappingProxyType({"qwen-edit": "qwen-image-2-edit"})}
+)
 # Price the local backend charges for one background removal (the snapshot lists none).
 BACKGROUND_REMOVE_USD = 0.02
 MODELS_JSON = Path(__file__).resolve().parent.parent / "_data" / "models.json"
@@ -71,14 +77,16 @@ class CatalogModel:
     def combine_images(self) -> bool:
         return bool(self.constraints.get("combineImages", True))
 
-    @cached_property
-    def info(self) -> ModelInfo:
-        """The client's reading of this entry: one resolution of defaults and prices for both."""
-        return ModelInfo.from_api(dict(self.raw))
+    @property
+    def default_resolution(self) -> str:
+        return str(self.constraints.get("defaultResolution") or "1K")
 
     @property
     def max_input_images(self) -> int:
-        return self.info.max_input_images
+        limit = self.constraints.get("maxInputImages")
+        if isinstance(limit, int) and limit >= 1:
+            return limit
+        return DEFAULT_MAX_INPUT_IMAGES if self.combine_images else 1
 
     @property
     def single_image_aspect_ratio(self) -> bool:
@@ -91,9 +99,25 @@ class CatalogModel:
     def price_usd(
         self, *, resolution: str | None = None, quality: str | None = None, n_images: int = 1
     ) -> float:
-        """Estimated USD charge, computed exactly as the client estimates it."""
-        cost = self.info.estimate_cost(resolution=resolution, quality=quality, n_images=n_images)
-        return cost or 0.0
+        """USD charged for one request: the (resolution, quality) price, else the resolution's,
+        else the flat one, plus each input image beyond ``inputImages.included``."""
+        pricing = self.pricing
+        tier = resolution or self.default_resolution
+        qual = quality or self.constraints.get("defaultQuality")
+        price = _usd((pricing.get("quality") or {}).get(tier, {}).get(qual)) if qual else None
+        if price is None:
+            price = _usd((pricing.get("resolutions") or {}).get(tier))
+        if price is None:
+            price = _usd(pricing.get("inpaint")) or _usd(pricing.get("generation")) or 0.0
+        extra = pricing.get("inputImages") or {}
+        paid = max(0, n_images - int(extra.get("included", n_images)))
+        return round(price + paid * (_usd(extra.get("additional")) or 0.0), 6)
+
+
+def _usd(entry: Any) -> float | None:
+    if isinstance(entry, Mapping) and isinstance(entry.get("usd"), int | float):
+        return float(entry["usd"])
+    return None
 
 
 @cache
@@ -133,3 +157,10 @@ def served_models(
             }
         out.append(entry)
     return out
+
+
+def compatibility_mapping(list_type: str) -> dict[str, str]:
+    """The ``data`` of GET /models/compatibility_mapping: legacy id -> current id."""
+    if list_type == "all":
+        return {k: v for table in LEGACY_IDS.values() for k, v in table.items()}
+    return dict(LEGACY_IDS.get(list_type, {}))

@@ -86,6 +86,8 @@ class BackendConfig:
         FAILURE_BLOCK_DURATION,
     )
     faults: FaultConfig = field(default_factory=FaultConfig)
+    # Seconds a request body may take to arrive in full; slower bodies get a 408.
+    body_timeout: float = 60.0
     # Wall clock (Unix seconds) for rate windows and blocks; tests may substitute a fake clock
     # to move time forward without sleeping.
     clock: Callable[[], float] = time.time

@@ -17,6 +17,7 @@ class ApiError(Exception):
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        counts_as_failure: bool = True,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -25,6 +26,8 @@ class ApiError(Exception):
         self.details = details
         self.headers = dict(headers or {})
         self.extra_body = dict(body or {})
+        # False for answers that must not feed Venice's failed-request block (a blocked 429).
+        self.counts_as_failure = counts_as_failure
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"error": self.message, "code": self.code}

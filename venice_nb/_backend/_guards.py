@@ -1,7 +1,5 @@
-"""Per-caller rate limits, Venice's failed-request block, fault injection and counters.
-
-All state is guarded by locks: the server handles requests on many threads.
-"""
+"""The thread-safe state behind the policy: rate windows, failure records, the fault sequence
+and the server's counters (locked: the server handles requests on many threads)."""
 
 from __future__ import annotations
 

@@ -124,16 +124,18 @@ def render_edit(
 ) -> Rendered:
     """Run the local model and build the success headers Venice sends with an edit."""
     prompt = enhance(job.prompt) if job.enhance_prompt else job.prompt
-    # singleImageAspectRatio false: single-image edits keep the input's dimensions.
-    ratio = job.aspect_ratio
+    # Venice's geometry: the tier asked for, else the model's default (1K); but models whose
+    # singleImageAspectRatio is false keep a single input's dimensions.
+    ratio: str | None = job.aspect_ratio
+    tier: str | None = job.tier
     if len(images) == 1 and not job.model.single_image_aspect_ratio:
-        ratio = None
+        ratio = tier = None
     out = _imageops.edit_image(
         images[0],
         prompt,
         layers=images[1:],
         aspect_ratio=ratio,
-        resolution=job.resolution,
+        resolution=tier,
         violation_blur=violation and job.safe_mode,
         model=job.model.id,
     )
@@ -149,6 +151,13 @@ def render_edit(
         headers[H_DEPRECATED] = "true"
         if replacement:
             headers[H_DEPRECATED_REPLACEMENT] = replacement
+    elif job.legacy_id is not None:
+        headers[H_DEPRECATION_WARNING] = (
+            f"{job.legacy_id} is a legacy model id, served by {job.model.id}; "
+            f"use {job.model.id} instead."
+        )
+        headers[H_DEPRECATED] = "true"
+        headers[H_DEPRECATED_REPLACEMENT] = job.model.id
     if job.enhance_prompt:
         headers[H_ENHANCED_PROMPT] = quote(prompt, safe="")
     return Rendered(_imageops.encode(out, job.output_format), MIME[job.output_format], headers)

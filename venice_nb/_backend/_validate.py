@@ -17,8 +17,7 @@ from .._constants import (
     OUTPUT_FORMATS,
     QUALITIES,
 )
-from .._models import prompt_length
-from ._catalog import DEFAULT_EDIT_MODEL, CatalogModel, inpaint_models
+from ._catalog import DEFAULT_EDIT_MODEL, LEGACY_IDS, CatalogModel, inpaint_models
 from ._errors import ApiError, bad_request, field_details
 from ._wire import Part
 
@@ -70,15 +69,26 @@ class EditJob:
     aspect_ratio: str | None
     resolution: str | None
     quality: str | None
-    output_format: str
+    output_format: str  # asked for, else by tier: PNG at 1K, JPEG at 2K / 4K
     safe_mode: bool
     enhance_prompt: bool
+    legacy_id: str | None = None  # the legacy id the request named, answered with deprecation
+
+    @property
+    def tier(self) -> str:
+        """The resolution tier served: the one asked for, else the model's default (1K)."""
+        return self.resolution or self.model.default_resolution
 
     @property
     def price_usd(self) -> float:
         return self.model.price_usd(
             resolution=self.resolution, quality=self.quality, n_images=len(self.images)
         )
+
+
+def prompt_length(prompt: str) -> int:
+    """Length as Venice counts it against ``promptCharacterLimit``: UTF-16 code units."""
+    return len(prompt.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _type_name(value: Any) -> str:
@@ -206,7 +216,7 @@ def multipart_values(
 def _resolve_model(model_id: str | None, field: str, *, multi: bool) -> CatalogModel:
     models = inpaint_models()
     chosen = model_id or DEFAULT_EDIT_MODEL
-    model = models.get(chosen)
+    model = models.get(LEGACY_IDS["inpaint"].get(chosen, chosen))
     if model is None:
         raise bad_request(
             f"unknown edit model {chosen!r}; use an id from GET /models?type=inpaint, "
@@ -279,6 +289,7 @@ def edit_job(values: Mapping[str, Any], *, multi: bool) -> EditJob:
     resolution = values.get("resolution")
     fmt = values.get("output_format")
     fmt = OUTPUT_FORMAT_ALIASES.get(fmt, fmt) if fmt else None
+    tier = resolution or model.default_resolution
     return EditJob(
         model=model,
         prompt=values["prompt"],
@@ -287,9 +298,10 @@ def edit_job(values: Mapping[str, Any], *, multi: bool) -> EditJob:
         aspect_ratio=values.get("aspect_ratio"),
         resolution=resolution,
         quality=values.get("quality"),
-        output_format=fmt or ("png" if resolution in (None, "1K") else "jpeg"),
+        output_format=fmt or ("png" if tier == "1K" else "jpeg"),
         safe_mode=values.get("safe_mode", True),
         enhance_prompt=values.get("enhance_prompt", False),
+        legacy_id=model_id if model_id in LEGACY_IDS["inpaint"] else None,
     )
 
 

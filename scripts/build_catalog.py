@@ -1,9 +1,10 @@
 """Regenerate the backend's data files: ``_data/models.json`` and ``_data/samples/product.png``.
 
-Run ``python -m venice_nb._backend._build /path/to/models-snapshot.json``. models.json copies the
+Run ``python scripts/build_catalog.py /path/to/models-snapshot.json``. models.json copies the
 public Venice snapshot (ids, names, prices, created, privacy) and adds realistic inpaint
 constraints per the spec's "Inpaint Model Constraints"; product.png is a synthetic mug on a plain
-light-grey background for background-removal demos. Not imported at run time.
+light-grey background for background-removal demos. A development script, outside the package:
+nothing imports it at run time.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .._constants import ASPECT_RATIOS, QUALITIES, RESOLUTIONS
-from ._catalog import MODELS_JSON
+from venice_nb._backend._catalog import MODELS_JSON
+from venice_nb._constants import ASPECT_RATIOS, QUALITIES, RESOLUTIONS
 
 PRODUCT_PNG = MODELS_JSON.parent / "samples" / "product.png"
 PRODUCT_SIZE = (640, 480)
@@ -239,7 +240,7 @@ def draw_product(scale: int = 4) -> tuple[Image.Image, np.ndarray]:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        raise SystemExit("usage: python -m venice_nb._backend._build MODELS_SNAPSHOT_JSON")
+        raise SystemExit("usage: python scripts/build_catalog.py MODELS_SNAPSHOT_JSON")
     snapshot = json.loads(Path(args[0]).read_text("utf-8"))
     MODELS_JSON.write_text(dump_models(build_models(snapshot)), "utf-8")
     image, _cover = draw_product()

@@ -1,0 +1,88 @@
+"""What a key has left and may do: ``GET /billing/balance`` and ``GET /api_keys/rate_limits``,
+parsed into small records a person can read before a large run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ._errors import APIConnectionError, VeniceError, error_from_response
+
+BALANCE_PATH = "/billing/balance"
+RATE_LIMITS_PATH = "/api_keys/rate_limits"
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The caller's balance; ``usd`` / ``diem`` are None when the server gives none (the local
+    backend's unlimited balance, or no DIEM staking)."""
+
+    can_consume: bool
+    currency: str | None
+    usd: float | None
+    diem: float | None
+
+    @classmethod
+    def from_api(cls, payload: Any) -> Balance:
+        data = _object(payload)
+        balances = _object(data.get("balances"))
+        return cls(
+            can_consume=bool(data.get("canConsume", False)),
+            currency=data.get("consumptionCurrency"),
+            usd=_number(balances.get("usd")),
+            diem=_number(balances.get("diem")),
+        )
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """The key's stated limits: ``per_model`` maps a model id to {"RPM": 20.0, ...}."""
+
+    access_permitted: bool
+    tier: str | None
+    per_model: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def requests_per_minute(self, model: str) -> float | None:
+        """The stated RPM for ``model`` (None when the key states none)."""
+        return self.per_model.get(model, {}).get("RPM")
+
+    @classmethod
+    def from_api(cls, payload: Any) -> RateLimits:
+        data = _object(_object(payload).get("data"))
+        tier = _object(data.get("apiTier"))
+        per_model: dict[str, dict[str, float]] = {}
+        for entry in data.get("rateLimits") or []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("apiModelId"), str):
+                continue
+            limits = {
+                str(item["type"]): amount
+                for item in entry.get("rateLimits") or []
+                if isinstance(item, dict) and (amount := _number(item.get("amount"))) is not None
+            }
+            per_model[entry["apiModelId"]] = limits
+        return cls(bool(data.get("accessPermitted", False)), tier.get("id"), per_model)
+
+
+def parse(response: httpx.Response, record: type[Balance] | type[RateLimits]) -> Any:
+    """The record for a 200, else the typed error (the retry loop decides what to do)."""
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    if response.status_code != 200:
+        return error_from_response(response.status_code, headers, response.content)
+    try:
+        return record.from_api(response.json())
+    except ValueError:
+        error: VeniceError = APIConnectionError(
+            "expected JSON from the account endpoint",
+            action="check base_url points at the Venice API (…/api/v1)",
+        )
+        return error
