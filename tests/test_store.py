@@ -373,8 +373,9 @@ def test_history_filters_and_orders_newest_first(tmp_path):
     assert [r.prompt for r in store.history(until=everything[2].created_at)] == [
         "add a hat", "make it Snowy"]
     assert store.history(prompt="nothing like this") == []
-    with pytest.raises(vnb.ValidationError, match="positive int"):
+    with pytest.raises(vnb.ValidationError, match="limit=0") as info:
         store.history(limit=0)
+    assert info.value.field == "limit" and "int >= 1" in info.value.action
     with pytest.raises(vnb.ValidationError, match="ISO"):
         store.history(since="yesterday")
 
