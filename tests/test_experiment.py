@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import Iterator
 
 import httpx
@@ -306,6 +307,21 @@ def test_async_experiment_and_a_running_loop(backend):
     awaited, blocking = asyncio.run(main())
     assert awaited.counts["done"] == blocking.counts["done"] == 2
     assert [r.result.data for r in awaited] == [r.result.data for r in blocking]
+
+
+def _parameters(func: object) -> dict[str, object]:
+    return {name: (p.kind, p.default) for name, p in inspect.signature(func).parameters.items()
+            if not name.startswith("_")}
+
+
+def test_the_four_entry_points_take_the_same_arguments():
+    """Written out four times for readers and IDEs, held to one another here."""
+    run = _parameters(vnb.experiment)
+    assert _parameters(vnb.experiment_async) == run
+    estimate = _parameters(vnb.estimate_experiment)
+    assert _parameters(vnb.estimate_experiment_async) == estimate
+    assert estimate == {k: v for k, v in run.items()
+                        if k not in ("concurrency", "rate_limit", "progress")}
 
 
 def test_errors_raised_in_the_worker_thread_reach_the_caller(backend):

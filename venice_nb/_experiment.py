@@ -1,8 +1,9 @@
-"""Prompt experiments: images x masks x prompts x models, run concurrently, paced and budgeted.
+"""Running prompt experiments: plan every job (``_plan``), pace the starts (``_pacer``), send.
 
 Everything that can fail is checked before the first request (inputs, models, parameters, prices,
-the budget, replay-only coverage: ``_plan``). Requests then run concurrently, started no faster
-than the server's request limit allows (``_pacer``); a failing job is recorded and the rest go on.
+the budget, replay-only coverage). Requests then run concurrently, started no faster than the
+server's request limit allows; a failing job is recorded and the rest go on. Records, the
+progress display and the sync/async bridge live in ``_records``, ``_progress`` and ``_sync``.
 """
 
 from __future__ import annotations

@@ -101,7 +101,6 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
 
-
     def refresh_saved(self) -> None:
         """Store the finished bar in the notebook (call from the cell's thread)."""
         if self._view is not None:

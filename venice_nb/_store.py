@@ -1,4 +1,6 @@
-"""``ResultStore``: every answer Venice was paid for lands on disk before the caller sees it.
+"""``ResultStore``: an SQLite index of results and their image files, on disk before use.
+
+Every answer Venice was paid for lands on disk before the caller sees it.
 
 Layout of a store folder::
 
