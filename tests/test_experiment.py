@@ -425,17 +425,16 @@ def test_pacer_counts_requests_the_server_may_not_have_seen():
 
 
 def test_pacer_holds_after_a_429_and_returns_to_probing():
-    pacer = Pacer(20)
+    pacer = Pacer(20, clock=lambda: 0.2)  # when the 429 arrives (other calls pass the time)
     pacer.try_start(0.0)
     pacer.observe(1, _rate(4, 10.0))  # full window seen: refills trusted
     error = vnb.RateLimitError("slow down", status=429, retry_after=2.0,
                                headers=_rate(0, 10.0))
     seq = pacer.try_start(0.1)[0]
-    pacer._clock = lambda: 0.2
+    assert seq == 2
     pacer.observe(seq, error.headers, error=error)
     assert pacer.try_start(0.3) == (None, pytest.approx(1.9))
-    probe = pacer._seq + 1
-    assert _drain(pacer, 10.1) == [probe]  # one probe again, not a full window
+    assert _drain(pacer, 10.1) == [3]  # one probe again, not a full window
 
 
 def test_pacer_without_headers_uses_a_sliding_minute():

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import ValidationError
-from ._store import ResultStore
+from ._store import ResultStore, StoreMode
 
 __all__ = ["open_recording", "save_recording"]
 
@@ -48,14 +48,15 @@ class _Recorded:
     repeat: int = 0
 
 
-def open_recording(folder: str | os.PathLike[str], *, mode: str | None = None) -> ResultStore:
+def open_recording(folder: str | os.PathLike[str], *, mode: StoreMode | None = None,
+                   ) -> ResultStore:
     """The ResultStore for the recording in ``folder`` (made if missing), loaded from its files.
 
     ``mode`` as for ``ResultStore`` (default ``$VENICE_NB_STORE_MODE`` or ``"use"``): ``"use"``
     to record what is missing, ``"replay"`` in CI so that nothing is ever sent.
     """
     root = Path(folder)
-    store = ResultStore(root / _WORKING_STORE, mode=mode)  # type: ignore[arg-type]
+    store = ResultStore(root / _WORKING_STORE, mode=mode)
     root.joinpath(_WORKING_STORE).mkdir(parents=True, exist_ok=True)
     root.joinpath(_WORKING_STORE, ".gitignore").write_text("*\n")
     index = root / _INDEX
@@ -74,6 +75,7 @@ def open_recording(folder: str | os.PathLike[str], *, mode: str | None = None) -
                    "images": entry["input_images"]}
         request = _Recorded(entry["fingerprint"], summary, entry["estimated_cost"],
                             repeat=entry.get("repeat", 0))
+        # A _Recorded carries every field record() reads from a PreparedRequest.
         store.record(request, entry["headers"], content, entry["elapsed"],  # type: ignore[arg-type]
                      entry["is_local"])
         if entry.get("variables"):

@@ -37,8 +37,9 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from . import _guards as guards
 from . import _records
@@ -153,7 +154,7 @@ class ResultStore:
     ) -> None:
         self.root = _resolve_root(path)
         self.mode = mode if mode is not None else os.environ.get(STORE_MODE_ENV) or "use"
-        self.timeout = timeout
+        self.timeout = guards.positive(timeout, "timeout")
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid: int | None = None
@@ -545,12 +546,11 @@ class ResultStore:
         root, mode = getattr(self, "root", None), getattr(self, "_mode", None)
         return f"ResultStore({str(root) if root else None!r}, mode={mode!r})"
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Picklable for multiprocessing: each process opens its own connection.
-        return {"root": self.root, "mode": self._mode, "timeout": self.timeout}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["root"], mode=state["mode"], timeout=state["timeout"])  # type: ignore[misc]
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable for multiprocessing: a copy is a new store on the same folder, which opens
+        # its own connection in its own process.
+        mode = cast(StoreMode, self._mode)  # the setter let only these through
+        return partial(type(self), mode=mode, timeout=self.timeout), (self.root,)
 
     # SQLite plumbing.
     def _connection(self) -> sqlite3.Connection:
