@@ -34,7 +34,6 @@ _IMAGES = "images"
 _WORKING_STORE = ".store"
 _MODEL_TYPES = ("inpaint",)  # the model lists an edit notebook reads
 _DROPPED = ("output_file", "created_at", "created", "bytes")  # machine- or moment-specific
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ def save_recording(store: ResultStore, folder: str | os.PathLike[str]) -> Path:
         # The fingerprint leads each line, so the sorted file reads in the order of its keys.
         entry = {"fingerprint": fields.pop("fingerprint"), "is_local": fields.pop("is_local")}
         entry.update(sorted((k, v) for k, v in fields.items() if k not in _DROPPED))
-        name = f"{_IMAGES}/{record.output_sha256}.{_EXTENSIONS.get(record.content_type, 'bin')}"
+        name = f"{_IMAGES}/{record.output_sha256}{Path(record.output_file).suffix}"  # as stored
         target = root / name
         if not target.exists():
             target.write_bytes(record.to_result().data)  # to_result checks the hash

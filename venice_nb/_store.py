@@ -46,7 +46,7 @@ from . import _records
 from ._constants import DEFAULT_STORE_DIR, STORE_ENV, STORE_MODE_ENV, STORE_MODES
 from ._durable import holds, read_checked, remove_orphans, temp_files, touch, write_atomic
 from ._errors import ReplayMissError, ValidationError
-from ._records import RecordList, StoredRecord, image_size
+from ._records import RecordList, StoredRecord, compact_json, image_size
 from ._result import EditResult, build_result
 
 if TYPE_CHECKING:
@@ -249,10 +249,10 @@ class ResultStore:
         summary = prepared.summary
         row = (
             prepared.fingerprint, summary["endpoint"], summary["model"], summary["prompt"],
-            _json(summary["params"]), _json(summary["images"]), digest, relative,
+            compact_json(summary["params"]), compact_json(summary["images"]), digest, relative,
             result.content_type, len(content), width, height, result.model_id,
-            result.model_name, _json(result.headers), float(elapsed), prepared.estimated_cost,
-            int(result.is_local), time.time(), prepared.repeat,
+            result.model_name, compact_json(result.headers), float(elapsed),
+            prepared.estimated_cost, int(result.is_local), time.time(), prepared.repeat,
         )
         placeholders = ", ".join("?" * len(_COLUMNS))
         updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in _KEY)
@@ -376,7 +376,7 @@ class ResultStore:
         with self._transaction() as conn:
             conn.executemany(
                 "UPDATE results SET variables = ? WHERE fingerprint = ? AND is_local = ?",
-                [(_json(dict(v)), fp, int(local)) for fp, local, v in rows],
+                [(compact_json(dict(v)), fp, int(local)) for fp, local, v in rows],
             )
 
     def history(
@@ -728,10 +728,6 @@ def _key(target: Any, is_local: bool | None) -> tuple[str, bool | None]:
         return _fingerprint(target), is_local
     raise ValidationError(f"cannot mark a {type(target).__name__}", field="target",
                           action="pass an EditResult, a StoredRecord, or a fingerprint")
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _short(text: str | None, limit: int = 60) -> str:
