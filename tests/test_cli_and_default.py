@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import re
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,6 +13,7 @@ from PIL import Image
 
 import venice_nb as vnb
 
+from ._serve import serve
 from .conftest import sample_path
 
 
@@ -97,31 +94,8 @@ def test_cli_reports_errors_with_the_action(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-@contextlib.contextmanager
-def _serve(*flags: str) -> Iterator[str]:
-    """`venice-nb serve` in its own process; yields the URL it prints."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VENICE_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "venice_nb._cli", "serve", "--port", "0", *flags],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        start_new_session=True,
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # blocks until the server prints where it listens
-            found = re.search(r"http://127\.0\.0\.1:\d+/api/v1", line)
-            if found:
-                yield found.group(0)
-                break
-        else:
-            raise AssertionError("serve printed no URL")
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-
-
 def test_cli_serve_answers_on_its_port():
-    with _serve() as url:
+    with serve() as url:
         models = httpx.get(f"{url}/models", params={"type": "inpaint"}, timeout=10).json()
         assert models["object"] == "list" and models["data"]
         with vnb.Client(base_url=url) as client:
@@ -129,7 +103,7 @@ def test_cli_serve_answers_on_its_port():
 
 
 def test_cli_serve_fault_and_auth_flags():
-    with _serve("--faults", "500=1.0", "--reject-key", "bad-key") as url:
+    with serve("--faults", "500=1.0", "--reject-key", "bad-key") as url:
         with vnb.Client("bad-key", base_url=url) as c, pytest.raises(vnb.AuthenticationError):
             c.edit(sample_path(), "blur")
         with vnb.Client("good", base_url=url, max_retries=0) as c, \
@@ -150,7 +124,7 @@ def test_a_local_backend_url_is_labelled_local(backend):
 
 
 def test_a_served_backend_in_another_process_is_recognised_by_its_model_names():
-    with _serve() as url, vnb.Client("k", base_url=url) as client:
+    with serve() as url, vnb.Client("k", base_url=url) as client:
         assert client.remove_background(sample_path("product")).is_local
         assert client.store is None, "a server on this machine is free: nothing to store"
 

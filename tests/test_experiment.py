@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import Iterator
 
 import httpx
@@ -14,7 +15,7 @@ from venice_nb import _request
 from venice_nb._backend import BackendConfig, LocalBackend
 from venice_nb._constants import H_RATELIMIT_LIMIT, H_RATELIMIT_REMAINING, H_RATELIMIT_RESET
 from venice_nb._experiment import ExperimentResults, estimate_experiment_async, experiment_async
-from venice_nb._pacer import _PACERS, _Pacer, _pacer_for
+from venice_nb._pacer import PACERS, Pacer, pacer_for
 
 from ._spec import SpecCheckingTransport, venice_price
 from .conftest import TEST_KEY, png_bytes, sample_path
@@ -278,7 +279,7 @@ def test_pacing_keeps_under_a_small_limit(monkeypatch):
         assert backend.stats.by_status.get(429, 0) > 0
     assert clock.now == clock.start  # the control ran in one window
     with LocalBackend(config) as backend, _client(backend, max_retries=0) as client:
-        monkeypatch.setitem(_PACERS, backend.url, _Pacer(clock=clock, sleep=clock.sleep))
+        monkeypatch.setitem(PACERS, backend.url, Pacer(clock=clock, sleep=clock.sleep))
         first = vnb.experiment(*_grid(5), client=client, progress=False)
         second = vnb.experiment(*_grid(3), client=client, progress=False)  # shares the pace
         assert backend.stats.by_status == {200: 1 + 10 + 6}
@@ -306,6 +307,21 @@ def test_async_experiment_and_a_running_loop(backend):
     awaited, blocking = asyncio.run(main())
     assert awaited.counts["done"] == blocking.counts["done"] == 2
     assert [r.result.data for r in awaited] == [r.result.data for r in blocking]
+
+
+def _parameters(func: object) -> dict[str, object]:
+    return {name: (p.kind, p.default) for name, p in inspect.signature(func).parameters.items()
+            if not name.startswith("_")}
+
+
+def test_the_four_entry_points_take_the_same_arguments():
+    """Written out four times for readers and IDEs, held to one another here."""
+    run = _parameters(vnb.experiment)
+    assert _parameters(vnb.experiment_async) == run
+    estimate = _parameters(vnb.estimate_experiment)
+    assert _parameters(vnb.estimate_experiment_async) == estimate
+    assert estimate == {k: v for k, v in run.items()
+                        if k not in ("concurrency", "rate_limit", "progress")}
 
 
 def test_errors_raised_in_the_worker_thread_reach_the_caller(backend):
@@ -345,7 +361,7 @@ def _rate(remaining: int, reset: float, limit: int = 5) -> dict[str, str]:
             H_RATELIMIT_RESET: str(reset)}
 
 
-def _drain(pacer: _Pacer, now: float) -> list[int]:
+def _drain(pacer: Pacer, now: float) -> list[int]:
     started = []
     while (seq := pacer.try_start(now)[0]) is not None:
         started.append(seq)
@@ -353,7 +369,7 @@ def _drain(pacer: _Pacer, now: float) -> list[int]:
 
 
 def test_pacer_probes_then_spends_what_the_server_reports():
-    pacer = _Pacer(20)
+    pacer = Pacer(20)
     assert pacer.try_start(100.0) == (1, None)  # nothing known: one request goes first
     assert pacer.try_start(100.0) == (None, None)  # the rest wait for its answer
     pacer.observe(1, _rate(3, 103.0, limit=4))
@@ -368,7 +384,7 @@ def test_pacer_probes_then_spends_what_the_server_reports():
 
 
 def test_pacer_keeps_probing_when_windows_do_not_refill():
-    pacer = _Pacer(20)
+    pacer = Pacer(20)
     pacer.try_start(0.0)
     pacer.observe(1, _rate(1, 10.0))  # someone else already used 3 of 5
     assert _drain(pacer, 0.1) == [2]
@@ -381,7 +397,7 @@ def test_pacer_keeps_probing_when_windows_do_not_refill():
 def test_pacer_recovers_slots_once_a_burst_is_answered():
     """A burst sent at once is uncertain while in flight; once every answer is in, the lowest
     reported remaining is exact, so the rest of the window is usable without waiting."""
-    pacer = _Pacer(20)
+    pacer = Pacer(20)
     assert pacer.try_start(0.0)[0] == 1
     pacer.observe(1, _rate(19, 60.0))
     burst = [pacer.try_start(0.1)[0] for _ in range(8)]  # 8 more go out together
@@ -392,11 +408,11 @@ def test_pacer_recovers_slots_once_a_burst_is_answered():
 
 
 def test_pacer_counts_requests_the_server_may_not_have_seen():
-    pacer = _Pacer(20)
+    pacer = Pacer(20)
     pacer.try_start(0.0)
     pacer.observe(1, _rate(10, 60.0, limit=11))
     assert _drain(pacer, 0.1) == list(range(2, 12))  # the 10 the server reported
-    pacer2 = _Pacer(20)
+    pacer2 = Pacer(20)
     pacer2.try_start(0.0)
     pacer2.observe(1, _rate(10, 60.0, limit=11))
     for _ in range(4):
@@ -409,21 +425,20 @@ def test_pacer_counts_requests_the_server_may_not_have_seen():
 
 
 def test_pacer_holds_after_a_429_and_returns_to_probing():
-    pacer = _Pacer(20)
+    pacer = Pacer(20, clock=lambda: 0.2)  # when the 429 arrives (other calls pass the time)
     pacer.try_start(0.0)
     pacer.observe(1, _rate(4, 10.0))  # full window seen: refills trusted
     error = vnb.RateLimitError("slow down", status=429, retry_after=2.0,
                                headers=_rate(0, 10.0))
     seq = pacer.try_start(0.1)[0]
-    pacer._clock = lambda: 0.2
+    assert seq == 2
     pacer.observe(seq, error.headers, error=error)
     assert pacer.try_start(0.3) == (None, pytest.approx(1.9))
-    probe = pacer._seq + 1
-    assert _drain(pacer, 10.1) == [probe]  # one probe again, not a full window
+    assert _drain(pacer, 10.1) == [3]  # one probe again, not a full window
 
 
 def test_pacer_without_headers_uses_a_sliding_minute():
-    pacer = _Pacer(3)
+    pacer = Pacer(3)
     pacer.try_start(0.0)
     pacer.observe(1, {"content-type": "image/png"})
     assert _drain(pacer, 1.0) == [2, 3]
@@ -433,29 +448,29 @@ def test_pacer_without_headers_uses_a_sliding_minute():
 
 def test_rate_limit_applies_to_a_server_already_paced(monkeypatch):
     url = "http://127.0.0.1:9/api/v1"  # never contacted: only the registry is exercised
-    monkeypatch.delitem(_PACERS, url, raising=False)
-    assert _pacer_for(url, 20).limit == 20
-    assert _pacer_for(url, 5).limit == 5  # a later, lower rate_limit is honoured
-    assert _pacer_for(url, 20).limit == 5  # the default argument does not undo it
-    pacer = _pacer_for(url, 5)
+    monkeypatch.delitem(PACERS, url, raising=False)
+    assert pacer_for(url, 20).limit == 20
+    assert pacer_for(url, 5).limit == 5  # a later, lower rate_limit is honoured
+    assert pacer_for(url, 20).limit == 5  # the default argument does not undo it
+    pacer = pacer_for(url, 5)
     pacer.try_start(0.0)
     pacer.observe(1, _rate(10, 60.0, limit=11))  # the server states its real limit
-    assert _pacer_for(url, 3).limit == 11  # which wins over any guess
-    monkeypatch.delitem(_PACERS, url)
+    assert pacer_for(url, 3).limit == 11  # which wins over any guess
+    monkeypatch.delitem(PACERS, url)
 
 
 def test_rate_limit_paces_a_headerless_server(monkeypatch):
     """Without x-ratelimit headers the pacer's sliding window is the only brake, and it must
     be the rate_limit of this run even after an earlier run on the same server."""
     url = "http://127.0.0.1:9/api/v1"
-    monkeypatch.delitem(_PACERS, url, raising=False)
-    _pacer_for(url, 20)  # an earlier experiment
-    pacer = _pacer_for(url, 2)
+    monkeypatch.delitem(PACERS, url, raising=False)
+    pacer_for(url, 20)  # an earlier experiment
+    pacer = pacer_for(url, 2)
     pacer.try_start(0.0)
     pacer.observe(1, {"content-type": "image/png"})  # answered, no rate-limit headers
     assert _drain(pacer, 1.0) == [2]
     assert pacer.try_start(1.0)[0] is None
-    monkeypatch.delitem(_PACERS, url)
+    monkeypatch.delitem(PACERS, url)
 
 
 def test_bad_rate_limit_fails_before_any_request(backend):

@@ -5,6 +5,7 @@ and every public signature that takes edit options takes exactly ``_params.EDIT_
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import re
 from pathlib import Path
@@ -18,29 +19,42 @@ from venice_nb._errors import __all__ as error_names
 INIT = Path(vnb.__file__)
 
 
-def _type_checking_names() -> set[str]:
+def _type_checking_imports() -> dict[str, str | None]:
+    """Each name the ``TYPE_CHECKING`` block imports -> the module it names (None: ``from .``)."""
     tree = ast.parse(INIT.read_text(encoding="utf-8"))
     block = next(
         node for node in tree.body
         if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
     )
-    names: set[str] = set()
+    names: dict[str, str | None] = {}
     for stmt in block.body:
         assert isinstance(stmt, ast.ImportFrom), ast.dump(stmt)
         for alias in stmt.names:
             if alias.name == "*":  # star import: the module's own __all__
                 assert stmt.module == "_errors"
-                names |= {n for n in error_names if n[0].isupper()}
+                names.update(dict.fromkeys((n for n in error_names if n[0].isupper()),
+                                           "_errors"))
             else:
-                names.add(alias.asname or alias.name)
+                names[alias.asname or alias.name] = stmt.module
     return names
 
 
 def test_all_lazy_table_and_type_checking_imports_agree() -> None:
     lazy = set(vnb._LAZY) | set(vnb._SUBMODULES)
     assert set(vnb.__all__) - {"sample", "samples"} == lazy
-    assert _type_checking_names() == lazy
+    imports = _type_checking_imports()
+    assert set(imports) == lazy
+    assert {n: m for n, m in imports.items() if n in vnb._LAZY} == vnb._LAZY
     assert len(vnb.__all__) == len(set(vnb.__all__)), "a name is exported twice"
+
+
+@pytest.mark.parametrize("name", sorted(vnb._LAZY))
+def test_lazy_table_names_the_defining_module(name: str) -> None:
+    """Not a module that merely imports it: so the table says where to read the code."""
+    module = f"venice_nb.{vnb._LAZY[name]}"
+    defined_in = getattr(vnb, name).__module__
+    is_package = hasattr(importlib.import_module(module), "__path__")
+    assert defined_in == module or (is_package and defined_in.startswith(module + "."))
 
 
 @pytest.mark.parametrize("name", sorted(vnb.__all__))

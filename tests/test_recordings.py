@@ -7,15 +7,8 @@ requires a key); the notebook runs in a real kernel both times, as a tutorial wo
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -23,6 +16,8 @@ import pytest
 from nbclient import NotebookClient
 
 import venice_nb as vnb
+
+from ._serve import serve
 
 FAKE_KEY = "fake-recording-key-5b1e0c"
 CELLS = [
@@ -39,29 +34,6 @@ CELLS = [
     "snowy.image",
     'if store.mode != "replay":\n    vnb.save_recording(store, "recording")',
 ]
-
-
-@contextlib.contextmanager
-def _serve() -> Iterator[str]:
-    """`venice-nb serve --require-auth` in its own process; yields its URL."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VENICE_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "venice_nb._cli", "serve", "--port", "0", "--require-auth"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        start_new_session=True,
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # blocks until the server prints where it listens
-            found = re.search(r"http://127\.0\.0\.1:\d+/api/v1", line)
-            if found:
-                yield found.group(0)
-                break
-        else:
-            raise AssertionError("serve printed no URL")
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
 
 
 def _run(folder: Path) -> nbformat.NotebookNode:
@@ -82,7 +54,7 @@ def test_record_with_a_key_then_replay_with_none(tmp_path: Path, monkeypatch: py
                                                  ) -> None:
     for name in ("VENICE_API_KEY", "VENICE_NB_STORE", "VENICE_NB_STORE_MODE"):
         monkeypatch.delenv(name, raising=False)
-    with _serve() as url:
+    with serve("--require-auth") as url:
         monkeypatch.setenv("VENICE_BASE_URL", url)
         monkeypatch.setenv("VENICE_API_KEY", FAKE_KEY)
         recorded = _run(tmp_path)

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import signal
 import sqlite3
 import subprocess
@@ -84,6 +85,22 @@ def test_every_fact_needed_is_indexed(backend, tmp_path):
     assert record.headers["x-ratelimit-limit-requests"] == result.headers[
         "x-ratelimit-limit-requests"]
     assert record.elapsed == pytest.approx(result.elapsed)
+
+
+def test_a_pickled_store_is_the_same_folder_with_its_own_connection(tmp_path):
+    store = vnb.ResultStore(tmp_path / "s", mode="replay", timeout=7.5)
+    with store.using_mode("use"):
+        store.record(_prepared("x"), HEADERS, png_bytes(), 0.1, True)
+    copy = pickle.loads(pickle.dumps(store))
+    assert (copy.root, copy.mode, copy.timeout) == (store.root, "replay", 7.5)
+    assert copy.lookup(_prepared("x"), is_local=True) is not None
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), "30", True])
+def test_a_bad_timeout_is_refused(tmp_path, timeout):
+    with pytest.raises(vnb.ValidationError, match="timeout") as info:
+        vnb.ResultStore(tmp_path / "s", timeout=timeout)
+    assert info.value.field == "timeout"
 
 
 def test_the_database_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
@@ -373,8 +390,9 @@ def test_history_filters_and_orders_newest_first(tmp_path):
     assert [r.prompt for r in store.history(until=everything[2].created_at)] == [
         "add a hat", "make it Snowy"]
     assert store.history(prompt="nothing like this") == []
-    with pytest.raises(vnb.ValidationError, match="positive int"):
+    with pytest.raises(vnb.ValidationError, match="limit=0") as info:
         store.history(limit=0)
+    assert info.value.field == "limit" and "int >= 1" in info.value.action
     with pytest.raises(vnb.ValidationError, match="ISO"):
         store.history(since="yesterday")
 

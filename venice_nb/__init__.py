@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .__version__ import __version__
 
-# public name -> private module that defines it
+# public name -> private module that defines it (a subpackage: the package that exports it)
 _LAZY = {
     "Client": "_client",
     "AsyncClient": "_client",
@@ -21,15 +21,15 @@ _LAZY = {
     "RateLimit": "_result",
     "ModelInfo": "_models",
     "ResultStore": "_store",
-    "StoredRecord": "_store",
+    "StoredRecord": "_records",
     "StoreWarning": "_store",
     "experiment": "_experiment",
     "experiment_async": "_experiment",
     "estimate_experiment": "_experiment",
     "estimate_experiment_async": "_experiment",
-    "CostEstimate": "_experiment",
-    "ExperimentResults": "_experiment",
-    "ExperimentRecord": "_experiment",
+    "CostEstimate": "_plan",
+    "ExperimentResults": "_records",
+    "ExperimentRecord": "_records",
     "LayerStack": "layers",
     "LocalBackend": "_backend",
     "BackendConfig": "_backend",
@@ -71,17 +71,16 @@ if TYPE_CHECKING:
     from ._client import AsyncClient, Client
     from ._errors import *
     from ._experiment import (
-        CostEstimate,
-        ExperimentRecord,
-        ExperimentResults,
         estimate_experiment,
         estimate_experiment_async,
         experiment,
         experiment_async,
     )
     from ._models import ModelInfo
+    from ._plan import CostEstimate
+    from ._records import ExperimentRecord, ExperimentResults, StoredRecord
     from ._result import EditResult, RateLimit
-    from ._store import ResultStore, StoredRecord, StoreWarning
+    from ._store import ResultStore, StoreWarning
     from .layers import LayerStack
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import ValidationError
-from ._store import ResultStore
+from ._store import ResultStore, StoreMode
 
 __all__ = ["open_recording", "save_recording"]
 
@@ -34,7 +34,6 @@ _IMAGES = "images"
 _WORKING_STORE = ".store"
 _MODEL_TYPES = ("inpaint",)  # the model lists an edit notebook reads
 _DROPPED = ("output_file", "created_at", "created", "bytes")  # machine- or moment-specific
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
 @dataclass(frozen=True)
@@ -48,14 +47,15 @@ class _Recorded:
     repeat: int = 0
 
 
-def open_recording(folder: str | os.PathLike[str], *, mode: str | None = None) -> ResultStore:
+def open_recording(folder: str | os.PathLike[str], *, mode: StoreMode | None = None,
+                   ) -> ResultStore:
     """The ResultStore for the recording in ``folder`` (made if missing), loaded from its files.
 
     ``mode`` as for ``ResultStore`` (default ``$VENICE_NB_STORE_MODE`` or ``"use"``): ``"use"``
     to record what is missing, ``"replay"`` in CI so that nothing is ever sent.
     """
     root = Path(folder)
-    store = ResultStore(root / _WORKING_STORE, mode=mode)  # type: ignore[arg-type]
+    store = ResultStore(root / _WORKING_STORE, mode=mode)
     root.joinpath(_WORKING_STORE).mkdir(parents=True, exist_ok=True)
     root.joinpath(_WORKING_STORE, ".gitignore").write_text("*\n")
     index = root / _INDEX
@@ -74,6 +74,7 @@ def open_recording(folder: str | os.PathLike[str], *, mode: str | None = None) -
                    "images": entry["input_images"]}
         request = _Recorded(entry["fingerprint"], summary, entry["estimated_cost"],
                             repeat=entry.get("repeat", 0))
+        # A _Recorded carries every field record() reads from a PreparedRequest.
         store.record(request, entry["headers"], content, entry["elapsed"],  # type: ignore[arg-type]
                      entry["is_local"])
         if entry.get("variables"):
@@ -103,7 +104,7 @@ def save_recording(store: ResultStore, folder: str | os.PathLike[str]) -> Path:
         # The fingerprint leads each line, so the sorted file reads in the order of its keys.
         entry = {"fingerprint": fields.pop("fingerprint"), "is_local": fields.pop("is_local")}
         entry.update(sorted((k, v) for k, v in fields.items() if k not in _DROPPED))
-        name = f"{_IMAGES}/{record.output_sha256}.{_EXTENSIONS.get(record.content_type, 'bin')}"
+        name = f"{_IMAGES}/{record.output_sha256}{Path(record.output_file).suffix}"  # as stored
         target = root / name
         if not target.exists():
             target.write_bytes(record.to_result().data)  # to_result checks the hash

@@ -1,8 +1,9 @@
-"""Prompt experiments: images x masks x prompts x models, run concurrently, paced and budgeted.
+"""Running prompt experiments: plan every job (``_plan``), pace the starts (``_pacer``), send.
 
 Everything that can fail is checked before the first request (inputs, models, parameters, prices,
-the budget, replay-only coverage: ``_plan``). Requests then run concurrently, started no faster
-than the server's request limit allows (``_pacer``); a failing job is recorded and the rest go on.
+the budget, replay-only coverage). Requests then run concurrently, started no faster than the
+server's request limit allows; a failing job is recorded and the rest go on. Records, the
+progress display and the sync/async bridge live in ``_records``, ``_progress`` and ``_sync``.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from . import _guards as guards
 from ._constants import DEFAULT_REQUESTS_PER_MINUTE
 from ._errors import APIStatusError, ReplayMissError, ValidationError, VeniceError
 from ._models import find_model
-from ._pacer import _known_limit, _Pacer, _pacer_for
-from ._plan import _EPS, CostEstimate, _estimate, _Job, _model_list, _plan
+from ._pacer import Pacer, known_limit, pacer_for
+from ._plan import EPS, CostEstimate, Job, cost_estimate, model_list, plan_jobs
 from ._progress import Progress, ProgressKind
 from ._records import ExperimentRecord, ExperimentResults, Status
 from ._respect import MaskRespect, mask_respect
@@ -66,7 +68,7 @@ def _model_finder(client: Any, infos: list[ModelInfo] | None) -> Callable[[Any],
 
 
 def _needs_models(models: Any) -> bool:
-    return any(isinstance(m, str) for m in _model_list(models))
+    return any(isinstance(m, str) for m in model_list(models))
 
 
 @asynccontextmanager
@@ -74,7 +76,7 @@ async def _planned(
     images: Any, prompts: Any, models: Any, masks: Any, params: dict[str, Any], *,
     client: Client | AsyncClient | None, store: Any, budget: float | None,
     variables: Mapping[str, Any] | None = None, repeats: int = 1,
-) -> AsyncIterator[tuple[Any, list[_Job]]]:
+) -> AsyncIterator[tuple[Any, list[Job]]]:
     """The client to use (made from ``store`` when none is given, closed on exit) and every job
     planned: what estimating and running share. Only ``GET /models`` may be sent here."""
     if client is not None and store is not None:
@@ -89,7 +91,7 @@ async def _planned(
         client = owned = AsyncClient(store=store)
     try:
         infos = await _models_async(client) if _needs_models(models) else None
-        jobs = _plan(images, prompts, models, masks, params, _model_finder(client, infos),
+        jobs = plan_jobs(images, prompts, models, masks, params, _model_finder(client, infos),
                      client.store, budget, is_local=client.is_local, variables=variables,
                      repeats=repeats)
         yield client, jobs
@@ -148,7 +150,7 @@ async def estimate_experiment_async(
     """``estimate_experiment`` for async code: takes an ``AsyncClient`` (or a ``Client``)."""
     async with _planned(images, prompts, models, masks, params, client=client, store=store,
                         budget=budget, variables=vars, repeats=repeats) as (client, jobs):
-        return _estimate(jobs, budget, _known_limit(client.base_url), client.is_local)
+        return cost_estimate(jobs, budget, known_limit(client.base_url), client.is_local)
 
 
 def experiment(
@@ -228,16 +230,15 @@ async def experiment_async(
     ``x-ratelimit-*`` headers state the real one; experiments on one server share that pace),
     at most ``concurrency`` at a time. A failed job is recorded in the results, not raised.
     """
-    for name, value in (("concurrency", concurrency), ("rate_limit", rate_limit)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValidationError(f"{name}={value!r}", action="use an int >= 1", field=name)
+    concurrency = guards.count(concurrency, "concurrency")
+    rate_limit = guards.count(rate_limit, "rate_limit")
     shown = _progress if _progress is not None else Progress(progress)
     try:
         async with _planned(images, prompts, models, masks, params, client=client, store=store,
                             budget=budget, variables=vars, repeats=repeats) as (client, jobs):
-            pacer = _pacer_for(client.base_url, rate_limit)
-            estimate = _estimate(jobs, budget, pacer.limit, client.is_local)
-            n_models = len(_model_list(models))
+            pacer = pacer_for(client.base_url, rate_limit)
+            estimate = cost_estimate(jobs, budget, pacer.limit, client.is_local)
+            n_models = len(model_list(models))
             columns = n_models if n_models > 1 else min(4, max(1, len(jobs)))
             shown.begin(len(jobs))
             start = time.monotonic()
@@ -254,7 +255,7 @@ async def experiment_async(
 class _Attempts:
     """The pacer's view of one job's requests: the client may retry it."""
 
-    def __init__(self, pacer: _Pacer, seq: int | None) -> None:
+    def __init__(self, pacer: Pacer, seq: int | None) -> None:
         self.pacer, self.seq = pacer, seq
 
     def on_retry(self, error: VeniceError, delay: float) -> None:
@@ -262,7 +263,7 @@ class _Attempts:
         self.seq = self.pacer.note_retry(delay)
 
 
-async def _run(jobs: list[_Job], client: Any, pacer: _Pacer, budget: float | None,
+async def _run(jobs: list[Job], client: Any, pacer: Pacer, budget: float | None,
                concurrency: int, progress: Progress) -> list[ExperimentRecord]:
     loop = asyncio.get_running_loop()
     slots = asyncio.Semaphore(concurrency)
@@ -277,7 +278,7 @@ async def _run(jobs: list[_Job], client: Any, pacer: _Pacer, budget: float | Non
             return await client.send(prepared, on_retry=attempts.on_retry)
         return await loop.run_in_executor(executor, client.send, prepared, attempts.on_retry)
 
-    async def run(pos: int, job: _Job) -> None:
+    async def run(pos: int, job: Job) -> None:
         nonlocal spent
         base: dict[str, Any] = dict(
             index=job.index, image=job.image, mask=job.mask, prompt=job.prompt, model=job.model,
@@ -290,7 +291,7 @@ async def _run(jobs: list[_Job], client: Any, pacer: _Pacer, budget: float | Non
             )
             cost = 0.0 if free else (job.estimated_cost or 0.0)
             if not job.within_budget or (
-                budget is not None and not free and spent + cost > budget + _EPS
+                budget is not None and not free and spent + cost > budget + EPS
             ):
                 record = ExperimentRecord(status="skipped", **base)
             else:
@@ -339,7 +340,7 @@ async def _run(jobs: list[_Job], client: Any, pacer: _Pacer, budget: float | Non
     return [r for r in records if r is not None]
 
 
-def _respect_of(job: _Job, result: EditResult) -> MaskRespect | None:
+def _respect_of(job: Job, result: EditResult) -> MaskRespect | None:
     """Mask-respect figures of a masked job, its first layer being the mask (None when the
     inputs were URLs)."""
     image, mask = job.prepared.images[0].data, job.prepared.images[1].data

@@ -86,12 +86,14 @@ def fraction(value: Any, name: str) -> float:
     return v
 
 
-def count(value: Any, name: str, minimum: int = 1) -> int:
-    """A whole number (not a bool), at least ``minimum``."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+def count(value: Any, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """A whole number (not a bool), at least ``minimum`` (and at most ``maximum``)."""
+    if (not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum
+            or (maximum is not None and int(value) > maximum)):
         raise ValidationError(
             f"{name}={_shown(value)} is not valid",
-            action=f"use an int >= {minimum}",
+            action=f"use an int >= {minimum}" if maximum is None
+            else f"use an int from {minimum} to {maximum}",
             field=name,
         )
     return int(value)

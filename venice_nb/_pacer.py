@@ -3,7 +3,7 @@
 Venice counts image requests per caller in fixed windows (20 a minute by default) and answers
 every request with ``x-ratelimit-*`` headers. Retrying after a 429 wastes a request, and more
 than a few failures in a row block the caller for a while, so an experiment paces its starts
-instead: one ``_Pacer`` per server, shared by every experiment in the process.
+instead: one ``Pacer`` per server, shared by every experiment in the process.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from ._constants import (
 from ._errors import RateLimitError
 from ._headers import header_number
 
+__all__ = ["PACERS", "Pacer", "known_limit", "pacer_for"]
+
 _RATE_WINDOW = 60.0  # Venice's limits are per minute
 
 
@@ -43,7 +45,7 @@ class _Window:
     after: float = 0.0  # for an assumed window: the reset it follows
 
 
-class _Pacer:
+class Pacer:
     """Starts requests no faster than the server allows, learning from ``x-ratelimit-*``.
 
     What may start now is the server's last word (``remaining`` until ``reset``) minus what was
@@ -231,21 +233,21 @@ class _Pacer:
 
 # The server counts per caller, not per experiment: experiments (and re-runs) in one process
 # share a pacer per base URL, so they neither overrun each other nor forget what was learned.
-_PACERS: dict[str, _Pacer] = {}
+PACERS: dict[str, Pacer] = {}
 _PACERS_LOCK = threading.Lock()
 
 
-def _pacer_for(base_url: str, rate_limit: int) -> _Pacer:
+def pacer_for(base_url: str, rate_limit: int) -> Pacer:
     """The pacer for this server, with ``rate_limit`` applied unless the server stated one."""
     with _PACERS_LOCK:
-        pacer = _PACERS.get(base_url)
+        pacer = PACERS.get(base_url)
         if pacer is None:
-            pacer = _PACERS[base_url] = _Pacer(rate_limit)
+            pacer = PACERS[base_url] = Pacer(rate_limit)
     pacer.cap(rate_limit)
     return pacer
 
 
-def _known_limit(base_url: str) -> int:
+def known_limit(base_url: str) -> int:
     """The limit an estimate should quote: what the pacer knows, else Venice's default."""
-    pacer = _PACERS.get(base_url)
+    pacer = PACERS.get(base_url)
     return pacer.limit if pacer is not None else DEFAULT_REQUESTS_PER_MINUTE

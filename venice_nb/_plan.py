@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import _guards as guards
 from . import _request
 from ._errors import ReplayMissError, ValidationError
 from ._images import load_image
@@ -25,11 +26,13 @@ if TYPE_CHECKING:
     from ._request import PreparedRequest
     from ._store import ResultStore
 
-_EPS = 1e-9  # float slack when adding prices up against a budget
+__all__ = ["EPS", "RESERVED", "CostEstimate", "Job", "cost_estimate", "model_list", "plan_jobs"]
+
+EPS = 1e-9  # float slack when adding prices up against a budget
 
 
 @dataclass(frozen=True)
-class _Job:
+class Job:
     """One cell of the grid, prepared (checked and fingerprinted) but not sent."""
 
     index: int
@@ -141,7 +144,7 @@ def _auto_label(value: Any, kind: str, index: int) -> str | None:
     return f"{kind}{index + 1}"
 
 
-def _model_list(models: Any) -> list[Any]:
+def model_list(models: Any) -> list[Any]:
     if models is None or isinstance(models, str) or hasattr(models, "estimate_cost"):
         return [models]
     models = list(models)
@@ -220,13 +223,6 @@ def _prompt_items(prompts: Any, variables: Mapping[str, Any] | None,
     return out
 
 
-def _check_repeats(repeats: Any) -> int:
-    if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
-        raise ValidationError(f"repeats={repeats!r}", field="repeats",
-                              action="use an int >= 1 (the number of runs of each job)")
-    return repeats
-
-
 def _check_params(params: Mapping[str, Any], masks: list[tuple[str | None, Any]]) -> None:
     unknown = sorted(set(params) - set(EDIT_OPTIONS))
     if unknown:
@@ -261,7 +257,7 @@ def _normalised(items: list[tuple[str | None, Any]], fit: bool) -> list[tuple[st
     return out
 
 
-def _plan(
+def plan_jobs(
     images: Any,
     prompts: Any,
     models: Any,
@@ -274,30 +270,28 @@ def _plan(
     is_local: bool,
     variables: Mapping[str, Any] | None = None,
     repeats: int = 1,
-) -> list[_Job]:
+) -> list[Job]:
     """Every job prepared and validated (all problems at once), with budget and store marks.
 
     ``is_local``: the backend the client talks to; only its own stored answers are free.
     ``variables`` fill the prompt templates; ``repeats`` runs each job that many times, each a
     request of its own (repeat 0 is the plain request, so an earlier single run counts).
     """
-    repeats = _check_repeats(repeats)
-    if budget is not None and (
-        not isinstance(budget, (int, float)) or isinstance(budget, bool) or not budget >= 0
-    ):
-        raise ValidationError(f"budget={budget!r}", action="use a USD amount >= 0, or None")
+    repeats = guards.count(repeats, "repeats")
+    if budget is not None:
+        budget = guards.non_negative(budget, "budget")
     mask_items = _labelled([None] if masks is None else masks, "mask", allow_none=True)
     _check_params(params, mask_items)
     fit = bool(params.get("fit", False))
     image_items = _normalised(_labelled(images, "image"), fit)
     mask_items = _normalised(mask_items, fit)
     prompt_list = _prompt_items(prompts, variables)
-    model_list = [(m, find_model(m)) for m in _model_list(models)]
+    model_items = [(m, find_model(m)) for m in model_list(models)]
     send_params = {k: v for k, v in params.items() if k != "fit"}
-    jobs: list[_Job] = []
+    jobs: list[Job] = []
     problems: list[str] = []
     actions: set[str] = set()
-    combos = itertools.product(image_items, mask_items, prompt_list, model_list)
+    combos = itertools.product(image_items, mask_items, prompt_list, model_items)
     for cell, ((img_label, img), (mask_label, mask), (prompt, chosen, template), (model, info)) in \
             enumerate(combos):
         model_id = info.id if info is not None else model
@@ -314,12 +308,12 @@ def _plan(
             actions.add(exc.action)
             continue
         # Repeats go between prompts and models, so the grid keeps a column per model.
-        block, column = divmod(cell, len(model_list))
+        block, column = divmod(cell, len(model_items))
         for repeat in range(repeats):  # the same request again, told apart in the store only
             this = replace(prepared, repeat=repeat) if repeat else prepared
             cached = store is not None and store.can_answer(this, is_local=is_local)
-            index = (block * repeats + repeat) * len(model_list) + column
-            jobs.append(_Job(index, str(img_label), mask_label, prompt, model_id, this, cached,
+            index = (block * repeats + repeat) * len(model_items) + column
+            jobs.append(Job(index, str(img_label), mask_label, prompt, model_id, this, cached,
                              variables=chosen, template=template, repeat=repeat))
     jobs.sort(key=lambda job: job.index)
     if problems:
@@ -342,7 +336,7 @@ def _plan(
     return _apply_budget(jobs, budget)
 
 
-def _apply_budget(jobs: list[_Job], budget: float | None) -> list[_Job]:
+def _apply_budget(jobs: list[Job], budget: float | None) -> list[Job]:
     """Stop at the first paid job that would push the total over the budget.
 
     Jobs run in grid order, so stopping (rather than skipping to cheaper jobs) keeps the
@@ -361,7 +355,7 @@ def _apply_budget(jobs: list[_Job], budget: float | None) -> list[_Job]:
     total, stopped, out = 0.0, False, []
     for job in jobs:
         if not job.cached:
-            stopped = stopped or total + job.cost_to_send > budget + _EPS
+            stopped = stopped or total + job.cost_to_send > budget + EPS
             if not stopped:
                 total += job.cost_to_send
         keep = job.cached or not stopped
@@ -371,7 +365,7 @@ def _apply_budget(jobs: list[_Job], budget: float | None) -> list[_Job]:
     return out
 
 
-def _budget_too_small(jobs: list[_Job], budget: float) -> None:
+def _budget_too_small(jobs: list[Job], budget: float) -> None:
     first = jobs[0]
     cheapest = min(jobs, key=lambda job: job.cost_to_send)
     also = "" if cheapest.cost_to_send >= first.cost_to_send else (
@@ -385,7 +379,7 @@ def _budget_too_small(jobs: list[_Job], budget: float) -> None:
     )
 
 
-def _estimate(jobs: list[_Job], budget: float | None, rate_limit: int, is_local: bool,
+def cost_estimate(jobs: list[Job], budget: float | None, rate_limit: int, is_local: bool,
               ) -> CostEstimate:
     by_model: dict[str, dict[str, float]] = {}
     for job in jobs:

@@ -8,6 +8,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import ValidationError
+from ._records import STATUSES
 
 if TYPE_CHECKING:
     from ._records import ExperimentRecord
@@ -29,7 +30,7 @@ class Progress:
             )
         self.kind = "auto" if kind is True else kind
         self.total = 0
-        self.counts = dict.fromkeys(("done", "cached", "failed", "skipped"), 0)
+        self.counts = dict.fromkeys(STATUSES, 0)
         self.spent = 0.0
         self._bar: Any = None
         self._widgets: Any = None
@@ -100,7 +101,6 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-
 
     def refresh_saved(self) -> None:
         """Store the finished bar in the notebook (call from the cell's thread)."""

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ._durable import read_checked, write_atomic
 from ._errors import ValidationError
@@ -28,9 +28,23 @@ if TYPE_CHECKING:
     from ._store import ResultStore
     from .widgets import ResultGrid
 
-__all__ = ["ExperimentRecord", "ExperimentResults", "RecordList", "StoredRecord"]
+__all__ = [
+    "STATUSES",
+    "ExperimentRecord",
+    "ExperimentResults",
+    "RecordList",
+    "Status",
+    "StoredRecord",
+    "compact_json",
+    "export_format",
+    "image_size",
+    "read_export",
+    "stored_columns",
+    "write_export",
+]
 
 Status = Literal["done", "cached", "failed", "skipped"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 
 
 @dataclass(frozen=True)
@@ -276,7 +290,7 @@ class ExperimentResults(RecordList):
     @property
     def counts(self) -> dict[str, int]:
         """How many jobs ended done, cached, failed and skipped."""
-        out = dict.fromkeys(("done", "cached", "failed", "skipped"), 0)
+        out: dict[str, int] = dict.fromkeys(STATUSES, 0)
         for record in self:
             out[record.status] += 1
         return out
@@ -451,9 +465,14 @@ def stored_columns() -> list[str]:
     return [*(f.name for f in fields(StoredRecord)), "created"]
 
 
+def compact_json(value: Any) -> str:
+    """One canonical JSON text (sorted keys, no spaces): the store's columns and CSV cells."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return compact_json(value)
     if isinstance(value, float):
         return repr(value)  # shortest exact form: floats read back bit-identical
     return "" if value is None else value

@@ -1,4 +1,6 @@
-"""``ResultStore``: every answer Venice was paid for lands on disk before the caller sees it.
+"""``ResultStore``: an SQLite index of results and their image files, on disk before use.
+
+Every answer Venice was paid for lands on disk before the caller sees it.
 
 Layout of a store folder::
 
@@ -32,17 +34,19 @@ import sqlite3
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
+from . import _guards as guards
 from . import _records
 from ._constants import DEFAULT_STORE_DIR, STORE_ENV, STORE_MODE_ENV, STORE_MODES
 from ._durable import holds, read_checked, remove_orphans, temp_files, touch, write_atomic
 from ._errors import ReplayMissError, ValidationError
-from ._records import RecordList, StoredRecord, image_size
+from ._records import RecordList, StoredRecord, compact_json, image_size
 from ._result import EditResult, build_result
 
 if TYPE_CHECKING:
@@ -150,7 +154,7 @@ class ResultStore:
     ) -> None:
         self.root = _resolve_root(path)
         self.mode = mode if mode is not None else os.environ.get(STORE_MODE_ENV) or "use"
-        self.timeout = timeout
+        self.timeout = guards.positive(timeout, "timeout")
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid: int | None = None
@@ -162,13 +166,7 @@ class ResultStore:
 
     @mode.setter
     def mode(self, value: str) -> None:
-        if value not in STORE_MODES:
-            raise ValidationError(
-                f"store mode {value!r} is not valid",
-                action=f"use one of {', '.join(STORE_MODES)}",
-                field="mode",
-            )
-        self._mode = value
+        self._mode = guards.choice(value, "mode", STORE_MODES)
 
     @contextmanager
     def using_mode(self, mode: StoreMode) -> Iterator[ResultStore]:
@@ -251,10 +249,10 @@ class ResultStore:
         summary = prepared.summary
         row = (
             prepared.fingerprint, summary["endpoint"], summary["model"], summary["prompt"],
-            _json(summary["params"]), _json(summary["images"]), digest, relative,
+            compact_json(summary["params"]), compact_json(summary["images"]), digest, relative,
             result.content_type, len(content), width, height, result.model_id,
-            result.model_name, _json(result.headers), float(elapsed), prepared.estimated_cost,
-            int(result.is_local), time.time(), prepared.repeat,
+            result.model_name, compact_json(result.headers), float(elapsed),
+            prepared.estimated_cost, int(result.is_local), time.time(), prepared.repeat,
         )
         placeholders = ", ".join("?" * len(_COLUMNS))
         updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in _KEY)
@@ -329,14 +327,11 @@ class ResultStore:
         result or record (their backend is known), or a request or fingerprint (``is_local``
         None: the newest stored answer from either backend).
         """
-        if picked is not None and not isinstance(picked, bool):
-            raise ValidationError(f"picked={picked!r}", action="use True or False", field="picked")
-        if rating is not None and (not isinstance(rating, int) or isinstance(rating, bool)
-                                   or not 0 <= rating <= 5):
-            raise ValidationError(f"rating={rating!r}", field="rating",
-                                  action="use an int from 1 to 5 (0 clears the rating)")
-        if note is not None and (not isinstance(note, str) or len(note) > _NOTE_LIMIT):
-            raise ValidationError(f"note={_short(str(note))}", field="note",
+        picked = guards.flag(picked, "picked")
+        if rating is not None:
+            rating = guards.count(rating, "rating", minimum=0, maximum=5)  # 0 clears it
+        if note is not None and len(guards.text(note, "note")) > _NOTE_LIMIT:
+            raise ValidationError(f"note={_short(note)}", field="note",
                                   action=f"use text of at most {_NOTE_LIMIT} characters")
         fingerprint, is_local = _key(target, is_local)
         row = self._row(fingerprint, is_local)
@@ -381,7 +376,7 @@ class ResultStore:
         with self._transaction() as conn:
             conn.executemany(
                 "UPDATE results SET variables = ? WHERE fingerprint = ? AND is_local = ?",
-                [(_json(dict(v)), fp, int(local)) for fp, local, v in rows],
+                [(compact_json(dict(v)), fp, int(local)) for fp, local, v in rows],
             )
 
     def history(
@@ -408,17 +403,14 @@ class ResultStore:
         by the marks and labels experiments leave; ``is_local`` by backend. ``limit`` and
         ``offset`` page through the answer.
         """
-        where, args = _where(model=model, prompt=prompt, since=since, until=until,
-                             endpoint=endpoint, picked=picked, min_rating=min_rating,
-                             variables=variables, is_local=is_local)
+        where, args = _where(dict(model=model, prompt=prompt, since=since, until=until,
+                                  endpoint=endpoint, picked=picked, min_rating=min_rating,
+                                  variables=variables, is_local=is_local))
         sql = f"SELECT * FROM results{where} ORDER BY created_at DESC, rowid DESC"
         if limit is not None:
-            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-                raise ValidationError(f"limit={limit!r}", action="use a positive int, or None")
-            sql += f" LIMIT {limit}"
+            sql += f" LIMIT {guards.count(limit, 'limit')}"
+        offset = guards.count(offset, "offset", minimum=0)
         if offset:
-            if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-                raise ValidationError(f"offset={offset!r}", action="use an int >= 0")
             sql += f" {'' if limit is not None else 'LIMIT -1 '}OFFSET {offset}"
         with self._lock:
             rows = self._connection().execute(sql, args).fetchall()
@@ -427,11 +419,7 @@ class ResultStore:
     def stats(self, **filters: Any) -> dict[str, Any]:
         """Counts, bytes on disk and the estimated Venice cost of what is stored (of what
         ``history(**filters)`` selects, when filters are given)."""
-        try:
-            where, args = _where(**filters)
-        except TypeError as exc:
-            raise ValidationError(f"stats(): {exc}", action="use the filters history() takes",
-                                  field="filters") from None
+        where, args = _where(filters)
         with self._lock:
             row = self._connection().execute(
                 "SELECT count(*), count(DISTINCT output_sha256), "
@@ -558,12 +546,11 @@ class ResultStore:
         root, mode = getattr(self, "root", None), getattr(self, "_mode", None)
         return f"ResultStore({str(root) if root else None!r}, mode={mode!r})"
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Picklable for multiprocessing: each process opens its own connection.
-        return {"root": self.root, "mode": self._mode, "timeout": self.timeout}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["root"], mode=state["mode"], timeout=state["timeout"])  # type: ignore[misc]
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable for multiprocessing: a copy is a new store on the same folder, which opens
+        # its own connection in its own process.
+        mode = cast(StoreMode, self._mode)  # the setter let only these through
+        return partial(type(self), mode=mode, timeout=self.timeout), (self.root,)
 
     # SQLite plumbing.
     def _connection(self) -> sqlite3.Connection:
@@ -743,10 +730,6 @@ def _key(target: Any, is_local: bool | None) -> tuple[str, bool | None]:
                           action="pass an EditResult, a StoredRecord, or a fingerprint")
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def _short(text: str | None, limit: int = 60) -> str:
     if text is None:
         return "none"
@@ -763,53 +746,46 @@ def _differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     return diff
 
 
-def _where(
-    *,
-    model: str | None = None,
-    prompt: str | None = None,
-    since: datetime | date | timedelta | float | str | None = None,
-    until: datetime | date | timedelta | float | str | None = None,
-    endpoint: str | None = None,
-    picked: bool | None = None,
-    min_rating: int | None = None,
-    variables: Mapping[str, str] | None = None,
-    is_local: bool | None = None,
-) -> tuple[str, list[Any]]:
-    """The ``WHERE`` clause (with its leading space, or empty) and arguments of the filters
-    ``history`` and ``stats`` share."""
+def _where(filters: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (with its leading space, or empty) and arguments of ``history``'s
+    filters (``stats`` takes the same); a filter set to None selects everything."""
+    unknown = sorted(set(filters) - set(_FILTERS))
+    if unknown:
+        raise ValidationError(f"unknown filter(s): {', '.join(unknown)}", field="filters",
+                              action=f"use the filters history() takes: {', '.join(_FILTERS)}")
     where: list[str] = []
     args: list[Any] = []
-    if picked is not None:
-        where.append("picked = ?")
-        args.append(int(bool(picked)))
-    if min_rating is not None:
-        where.append("rating >= ?")
-        args.append(int(min_rating))
-    if is_local is not None:
-        where.append("is_local = ?")
-        args.append(int(bool(is_local)))
-    for name, value in (variables or {}).items():
+    for name, value in filters.items():
+        if value is not None:
+            clause, values = _FILTERS[name](value)
+            where.append(clause)
+            args += values
+    return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
+def _variables_filter(variables: Mapping[str, str]) -> tuple[str, list[Any]]:
+    clauses, args = [], []
+    for name, value in variables.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise ValidationError(f"variables: {name!r}", field="variables",
                                   action="name prompt variables as in vars=, e.g. 'color'")
-        where.append("json_extract(variables, ?) = ?")
+        clauses.append("json_extract(variables, ?) = ?")
         args += [f'$."{name}"', str(value)]
-    if model is not None:
-        where.append("(model = ? OR model_id = ?)")
-        args += [model, model]
-    if prompt is not None:
-        where.append("instr(lower(prompt), lower(?)) > 0")
-        args.append(prompt)
-    if since is not None:
-        where.append("created_at >= ?")
-        args.append(_timestamp(since, "since"))
-    if until is not None:
-        where.append("created_at <= ?")
-        args.append(_timestamp(until, "until"))
-    if endpoint is not None:
-        where.append("endpoint = ?")
-        args.append(endpoint)
-    return (" WHERE " + " AND ".join(where) if where else ""), args
+    return " AND ".join(clauses) or "1", args
+
+
+# Each filter of ``history``: its SQL condition and arguments, given a value that is not None.
+_FILTERS: dict[str, Callable[[Any], tuple[str, list[Any]]]] = {
+    "model": lambda v: ("(model = ? OR model_id = ?)", [v, v]),
+    "prompt": lambda v: ("instr(lower(prompt), lower(?)) > 0", [v]),
+    "since": lambda v: ("created_at >= ?", [_timestamp(v, "since")]),
+    "until": lambda v: ("created_at <= ?", [_timestamp(v, "until")]),
+    "endpoint": lambda v: ("endpoint = ?", [v]),
+    "picked": lambda v: ("picked = ?", [int(bool(v))]),
+    "min_rating": lambda v: ("rating >= ?", [int(v)]),
+    "variables": _variables_filter,
+    "is_local": lambda v: ("is_local = ?", [int(bool(v))]),
+}
 
 
 def _timestamp(value: Any, name: str) -> float:

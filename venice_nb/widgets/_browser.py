@@ -20,6 +20,7 @@ from typing import Any
 import ipywidgets as widgets
 from PIL import Image
 
+from .. import _guards as guards
 from .._errors import ValidationError
 from .._records import RecordList, StoredRecord
 from .._store import ResultStore
@@ -48,10 +49,7 @@ class ResultBrowser(widgets.VBox):
         # Browsing a client's store: its studio edits with that client unless told otherwise.
         self.client = client if client is not None or isinstance(store, ResultStore) else (
             store if getattr(store, "store", None) is self.store else None)
-        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
-            raise ValidationError(f"page_size={page_size!r}", action="use an int >= 1",
-                                  field="page_size")
-        self.page_size = page_size
+        self.page_size = guards.count(page_size, "page_size")
         self.page = 0
         self.records: RecordList = RecordList()
         self.selected: dict[tuple[str, bool], StoredRecord] = {}
