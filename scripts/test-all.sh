@@ -12,12 +12,17 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 
-# Browser tests drive Debian's Chromium (Playwright's own browser downloads are not used).
-if ! command -v chromium >/dev/null 2>&1; then
+# Browser tests drive Debian's Chromium (Playwright's own browser downloads are not used);
+# the serve-beyond-loopback test makes a second host in a network namespace with iproute2.
+MISSING=""
+command -v chromium >/dev/null 2>&1 || MISSING="$MISSING chromium"
+command -v ip >/dev/null 2>&1 || MISSING="$MISSING iproute2"
+if [ -n "$MISSING" ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y -qq --no-install-recommends $MISSING >/dev/null
 fi
 
 export VENICE_NB_ARTIFACTS="$PWD/test-artifacts"

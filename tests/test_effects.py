@@ -337,8 +337,10 @@ def remote_host() -> Iterator[tuple[str, list[str]]]:
     ns, here, there = f"vnb{tag}", f"vnbA{tag}", f"vnbB{tag}"
     net = f"10.231.{os.getpid() % 250}"
 
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]  # namespaces need CAP_NET_ADMIN
+
     def ip(*args: str) -> None:
-        subprocess.run(["ip", *args], check=True, capture_output=True)
+        subprocess.run([*sudo, "ip", *args], check=True, capture_output=True)
 
     ip("netns", "add", ns)
     try:
@@ -349,10 +351,10 @@ def remote_host() -> Iterator[tuple[str, list[str]]]:
         ip("-n", ns, "addr", "add", f"{net}.2/30", "dev", there)
         ip("-n", ns, "link", "set", there, "up")
         ip("-n", ns, "link", "set", "lo", "up")
-        yield f"{net}.1", ["ip", "netns", "exec", ns]
+        yield f"{net}.1", [*sudo, "ip", "netns", "exec", ns]
     finally:
-        subprocess.run(["ip", "link", "del", here], capture_output=True)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run([*sudo, "ip", "link", "del", here], capture_output=True)
+        subprocess.run([*sudo, "ip", "netns", "del", ns], capture_output=True)
 
 
 def _post_from(prefix: list[str], url: str, body: dict, token: str | None) -> tuple[int, str]:
