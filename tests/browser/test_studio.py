@@ -120,15 +120,109 @@ def test_paint_run_chain_and_friendly_errors(lab: tuple[Any, JupyterServer]) -> 
     assert "content policy" in text and "What to do" in text and "Traceback" not in text
     nb.shot("policy-error")
 
-    # An over-long prompt: the live count turns red, and Run explains before sending anything.
+    # An over-long prompt: Run turns off and the count says why, before anything is sent.
     prompt.fill("x" * 40_000)
-    _wait_kernel_count(page, "40,000 / 32,000 characters — too long")
-    controls.get_by_role("button", name=re.compile("Run")).click()
-    nb.log.wait_for(lambda e: e["kind"] == "ValidationError", kind="error", what="long prompt")
-    page.wait_for_function(
-        "() => /40,000 characters.*What to do/.test(document.querySelector("
-        "'.venice-edit-controls .venice-status').textContent)"
-    )
+    _wait_kernel_count(page, "40,000 / 32,000 characters — too long for this model: shorten")
+    expect(controls.get_by_role("button", name=re.compile("Run"))).to_be_disabled()
+    prompt.fill("a short prompt again")
+    _wait_kernel_count(page, "20 / 32,000")
+    expect(controls.get_by_role("button", name=re.compile("Run"))).to_be_enabled()
     expect(page.get_by_text("Traceback")).to_have_count(0)
     nb.assert_widgets_healthy()
     nb.shot("long-prompt-error")
+
+
+SWITCH = """
+import numpy as np
+import venice_nb
+from venice_nb.widgets import EditStudio
+studio = EditStudio(venice_nb.sample("cat"), prompt="give the cat a tiny red hat",
+                    model="gpt-image-2-edit")
+ctl = studio.controls
+ctl.observe(lambda ch: log("operation", value=ch.new), names="operation")
+ctl.observe(lambda ch: log("model", value=ch.new), names="selected_model")
+studio.observe(lambda ch: log("base", index=ch.new), names="base_index")
+studio.painter.observe(lambda ch: log("mask", area=int((studio.mask > 0).sum())),
+                       names="mask_version")
+
+def on_result(result):
+    entry = studio.history[-1]
+    base = studio.history[entry.parent].image.astype(int)
+    changed = np.abs(entry.image.astype(int) - base).max(axis=2) > 12
+    inside = studio.mask > 0
+    log("result", endpoint=result.request["endpoint"], outside=float(changed[~inside].mean()),
+        inside=float(changed[inside].mean()))
+
+ctl.on_result(on_result)
+studio
+"""
+
+
+def _select_model(page: Any, nb: Any, prefix: str, model_id: str) -> None:
+    picker = page.locator(".venice-edit-controls .venice-model select")
+    labels = [t.replace("\xa0", " ") for t in picker.locator("option").all_inner_texts()]
+    picker.select_option(index=next(i for i, t in enumerate(labels) if t.startswith(prefix)))
+    nb.log.wait_for(lambda e: e["value"] == model_id, kind="model", what=f"model {model_id}")
+
+
+def _in_view(page: Any, selector: str) -> bool:
+    """Whether the element is entirely inside the viewport (no scrolling needed to see it)."""
+    return bool(page.locator(selector).first.evaluate(
+        """el => { const r = el.getBoundingClientRect();
+                   return r.width > 0 && r.top >= 0 && r.left >= 0
+                       && r.bottom <= innerHeight && r.right <= innerWidth; }"""
+    ))
+
+
+def test_model_switch_keeps_the_mask_and_the_screen_tells_the_truth(
+    lab: tuple[Any, JupyterServer],
+) -> None:
+    page, server = lab
+    nb = open_notebook(page, server, "studio-switch", [SWITCH])
+    # A notebook about 1,000 px wide: the file browser closed, as when working on an image.
+    page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
+    page.set_viewport_size({"width": 1050, "height": 900})
+    box = canvas_box(page, "canvas.venice-painter-canvas")
+    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2
+    drag(page, [(x, y), (x + 60, y + 10), (x + 90, y + 30)])
+    nb.log.wait_for(lambda e: e["area"] > 0, kind="mask", what="a painted mask")
+    nb.log.wait_for(lambda e: e["value"] == "multi-edit", kind="operation", what="multi-edit")
+
+    # A one-image model: edit, and the UI says before Run that the mask will not be sent.
+    _select_model(page, nb, "Luma", "luma-uni-1-edit")
+    nb.log.wait_for(lambda e: e["value"] == "edit", kind="operation", what="forced edit")
+    expect(page.locator(".venice-hint")).to_contain_text("mask is not sent")
+    # A model that takes a mask again: the painted mask is used again.
+    _select_model(page, nb, "GPT Image 2 (", "gpt-image-2-edit")
+    nb.log.wait_for(lambda e: [o["value"] for o in nb.log.events("operation")]
+                    == ["multi-edit", "edit", "multi-edit"], what="multi-edit again")
+    expect(page.locator(".venice-hint")).to_have_count(0)
+    page.locator(".venice-edit-controls").get_by_role("button", name=re.compile("Run")).click()
+    result = nb.log.wait_for(lambda e: True, kind="result", what="the edit result")
+    assert result["endpoint"] == "/image/multi-edit"
+    assert result["outside"] < 0.01 < result["inside"]  # the unmasked pixels are kept
+
+    # One screen at 1,000 px: the result replaces the image, beside the prompt and Run.
+    caption = page.locator(".venice-compare-view").first
+    expect(caption).to_contain_text("Base #0")
+    expect(caption).to_contain_text("Result #1")
+    page.locator(".venice-edit-studio").first.evaluate("el => el.scrollIntoView()")
+    for selector in (".venice-compare-view img", ".venice-edit-controls textarea",
+                     ".venice-edit-controls .venice-status",
+                     ".venice-studio-view"):
+        assert _in_view(page, selector), f"{selector} is not in view at 1,000 px"
+    run = page.locator(".venice-edit-controls").get_by_role("button", name=re.compile("Run"))
+    assert _in_view(page, ".venice-edit-controls .widget-button.mod-primary"), run
+    nb.shot("one-screen-1000")
+
+    # "Use as base": the painter shows the new base, and the history marks it.
+    page.locator(".venice-result-card").nth(1).get_by_role("button", name="Use as base").click()
+    nb.log.wait_for(lambda e: e["index"] == 1, kind="base", what="result as base")
+    expect(page.locator(".venice-result-card.venice-marked")).to_have_count(1)
+    marked = page.locator(".venice-result-card").nth(1)
+    expect(marked).to_have_class(re.compile("venice-marked"))
+    expect(marked.get_by_role("button", name="Current base")).to_be_disabled()
+    expect(page.locator(".venice-studio-base")).to_contain_text("history #1")
+    page.locator("canvas.venice-painter-canvas").first.wait_for(state="visible")
+    nb.assert_widgets_healthy()
+    nb.shot("used-as-base")

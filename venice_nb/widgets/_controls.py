@@ -57,6 +57,8 @@ def _model_label(model: ModelInfo) -> str:
 class EditControls(widgets.VBox):
     """Operation, prompt (with a live character count), model, options, cost, Run and Cancel.
 
+    A large photo is fitted to Venice's limits (``fit=True``: resized / sent as JPEG only when it
+    would not be accepted as it is), since a widget user has no other way to send it.
     ``source`` supplies the inputs at Run time: a ``MaskPainter`` (its image and painted mask),
     an image, or a callable returning ``(image, mask_or_None)``. Extra multi-edit layers go in
     ``layers``. The outcome lands in ``result`` / ``error`` (observable traits); errors are shown
@@ -199,7 +201,7 @@ class EditControls(widgets.VBox):
     # ---------------------------------------------------------------- internals
     def _build(self) -> None:
         self._operation = widgets.ToggleButtons(options=OPERATIONS,
-                                                style={"button_width": "130px"})
+                                                style={"button_width": "auto"})
         self._prompt = widgets.Textarea(
             placeholder="Describe the edit, e.g. “replace the sky with a sunset”",
             continuous_update=True, layout=widgets.Layout(width="100%", height="80px"),
@@ -226,8 +228,10 @@ class EditControls(widgets.VBox):
         self._cost = widgets.HTML()
         self._cost.add_class("venice-cost")
         self._backend = widgets.HTML()
-        self._run_button = widgets.Button(description="Run", button_style="primary", icon="play")
-        self._cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True)
+        self._run_button = widgets.Button(description="Run", button_style="primary", icon="play",
+                                          layout=widgets.Layout(width="auto"))
+        self._cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True,
+                                             layout=widgets.Layout(width="auto"))
         self._run_button.on_click(lambda _b: self.run())
         self._cancel_button.on_click(lambda _b: self.cancel())
         self._status = widgets.HTML("Ready.")
@@ -251,8 +255,8 @@ class EditControls(widgets.VBox):
             self._prompt_box,
             self._model,
             self._options,
-            widgets.HBox([self._run_button, self._cancel_button, self._cost],
-                         layout=widgets.Layout(align_items="center")),
+            widgets.HBox([self._run_button, self._cancel_button]),
+            self._cost,
             self._hint,
             self._status,
         )
@@ -440,9 +444,11 @@ class EditControls(widgets.VBox):
             if op == "remove background":
                 result = await self._call("remove_background", images[0])
             elif op == "edit":
-                result = await self._call("edit", images[0], prompt, model=model, **opts)
+                result = await self._call("edit", images[0], prompt, model=model, fit=True,
+                                          **opts)
             else:
-                result = await self._call("multi_edit", images, prompt, model=model, **opts)
+                result = await self._call("multi_edit", images, prompt, model=model, fit=True,
+                                          **opts)
         except asyncio.CancelledError:
             self._show_cancelled()
             return None

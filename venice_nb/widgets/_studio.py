@@ -69,8 +69,6 @@ class EditStudio(StaticPicture, widgets.VBox):
         original = self.painter.image  # read-only; the painter decodes/converts it once
         self._history: list[HistoryEntry] = [HistoryEntry(original=original)]
         self.controls = EditControls(client, source=self.painter, prompt=prompt, model=model)
-        self.controls.layout = widgets.Layout(flex="1 1 300px", min_width="280px",
-                                              max_width="440px")
         # Built on the first result: nothing the user cannot see yet is encoded.
         self.viewer: CompareView | None = None
         self._view = widgets.ToggleButtons(
@@ -95,8 +93,10 @@ class EditStudio(StaticPicture, widgets.VBox):
         self.add_class("venice-edit-studio")
         self.children = (
             widgets.HBox(
-                [self._left, widgets.VBox([self.controls, self._use_result, self._where],
-                                          layout=self.controls.layout)],
+                [self._left, widgets.VBox(
+                    [self.controls, self._use_result, self._where],
+                    layout=widgets.Layout(flex="1 1 300px", min_width="280px", max_width="440px"),
+                )],
                 layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start",
                                       grid_gap="12px"),
             ),
