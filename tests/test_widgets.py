@@ -487,8 +487,8 @@ def test_compare_view_modes_and_difference() -> None:
     view = CompareView(before, after)
     assert view.changed_fraction == pytest.approx(0.5, abs=0.01)
     view.mode = "wipe"
-    assert view._body.children == (view.canvas, view._slider)
-    view._slider.value = 0.25
+    assert view._body.children == (view._wipe,) and view._wipe.before and view._wipe.after
+    view._wipe.split = 0.25  # as a drag in the browser sets it
     assert view.split == 0.25
     view.set_images(before, np.zeros((100, 100, 3), np.uint8))
     assert "aspect ratio differs" in view._caption.value
@@ -595,5 +595,6 @@ def resize_for_test(studio: EditStudio, index: int) -> np.ndarray:
     from venice_nb.widgets._util import fit_size, resize_rgb
 
     img = studio.history[index].image
-    size = fit_size(img.shape[1], img.shape[0], *studio.painter.display_size)
+    w, h = studio.painter.display_size
+    size = fit_size(img.shape[1], img.shape[0], 2 * w, 2 * h)  # twice the CSS size (HiDPI)
     return resize_rgb(img, size)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -226,3 +227,97 @@ def test_model_switch_keeps_the_mask_and_the_screen_tells_the_truth(
     page.locator("canvas.venice-painter-canvas").first.wait_for(state="visible")
     nb.assert_widgets_healthy()
     nb.shot("used-as-base")
+
+
+HIDPI = """
+import numpy as np
+import venice_nb
+from PIL import Image
+from venice_nb.widgets import EditStudio
+photo = Image.open(venice_nb.sample("cat")).convert("RGB").resize((1800, 1200))
+studio = EditStudio(np.asarray(photo), prompt="give the cat a tiny red hat")
+studio.controls.on_result(lambda r: log("result"))
+studio.controls.run()
+studio
+"""
+
+SIZES = """() => Array.from(document.querySelectorAll(
+    '.venice-edit-studio img, .venice-edit-studio canvas')).filter(e => e.clientWidth > 0)
+    .map(e => ({cls: e.className || e.parentElement.className, css: e.clientWidth,
+                px: e.naturalWidth || e.width}))"""
+
+AXE = """async (exclude) => {
+    const out = await axe.run({include: [['.venice-edit-studio']], exclude: exclude},
+                              {resultTypes: ['violations']});
+    return out.violations.filter(v => ['serious', 'critical'].includes(v.impact))
+        .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(' | '));
+}"""
+
+
+def _axe_path() -> str:
+    import axe_playwright_python
+
+    return str(Path(axe_playwright_python.__file__).with_name("axe.min.js"))
+
+
+def _set_theme(page: Any, name: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Settings$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{name}$")).click()
+    page.wait_for_function(
+        "(dark) => document.body.dataset.jpThemeLight === String(!dark)",
+        arg=name.endswith("Dark"),
+    )
+
+
+def test_sharp_on_hidpi_keyboard_reachable_and_accessible_in_both_themes(
+    browser: Any, lab_server: JupyterServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1300, "height": 1000},
+                                  device_scale_factor=2)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        nb = open_notebook(page, lab_server, "studio-hidpi", [HIDPI])
+        nb.log.wait_for(lambda e: True, kind="result", what="the edit result")
+        page.locator(".venice-compare-view img").first.wait_for(state="visible")
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('.venice-edit-studio img'))"
+            ".every(i => i.complete && i.naturalWidth > 0)"
+        )
+        # Every image of the viewer and history has about 2 image px per CSS px.
+        sizes = page.evaluate(SIZES)
+        viewer = [s for s in sizes if "venice-image" in s["cls"]]
+        assert viewer, sizes
+        assert all(s["px"] >= 1.9 * s["css"] for s in viewer), sizes
+        nb.shot("hidpi")
+
+        # Keyboard only: from the operation buttons, Tab reaches the prompt and Run, then leaves.
+        page.locator(".venice-edit-controls .widget-toggle-button").first.focus()
+        seen: list[str] = []
+        for _ in range(60):
+            page.keyboard.press("Tab")
+            where = page.evaluate(
+                """() => { const a = document.activeElement;
+                           if (!a.closest('.venice-edit-studio')) return 'outside';
+                           return a.tagName + ':' + (a.textContent || '').trim(); }"""
+            )
+            seen.append(where)
+            if where == "outside":
+                break
+        assert "TEXTAREA:" in seen[:3] or any(s.startswith("TEXTAREA") for s in seen), seen
+        assert "BUTTON:Run" in seen, seen
+        assert seen[-1] == "outside", seen
+
+        # axe-core: no serious or critical violation on the studio (the painter is h5's).
+        page.add_script_tag(path=_axe_path())
+        exclude = [[".venice-mask-painter"]]
+        for theme in ("JupyterLab Light", "JupyterLab Dark"):
+            _set_theme(page, theme)
+            problems = page.evaluate(AXE, exclude)
+            nb.shot(theme.split()[-1].lower())
+            assert problems == [], f"{theme}: {problems}"
+        _set_theme(page, "JupyterLab Light")
+    finally:
+        context.close()
+        lab_server.shutdown_kernels()

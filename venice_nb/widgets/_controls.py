@@ -364,8 +364,8 @@ class EditControls(widgets.VBox):
         switched = model is not None and model.id != self._last_model
         self._last_model = model.id if model is not None else None
         restore = False
+        ops: tuple[str, ...] = OPERATIONS
         if self.multi_edit_supported:
-            ops = OPERATIONS
             restore = self.operation == "edit" and (
                 self._forced_edit or (switched and self.mask_painted))
             self._forced_edit = False

@@ -1,20 +1,23 @@
 """Viewers: ``CompareView`` (side by side, wipe, difference) and ``ResultGrid`` (contact sheet).
 
-Images go to the browser once, as ``ipywidgets.Image`` models; moving the wipe slider only sends a
-few canvas commands that redraw from those models, so it stays smooth for large results.
+Images go to the browser once, at up to twice their CSS size (sharp on HiDPI screens, bounded),
+with alt text. The wipe is a small anywidget: dragging on the image (or the arrow keys) moves the
+divider in the browser, with no kernel round trip per move; Tab and Escape leave it.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import io
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import anywidget
 import ipywidgets as widgets
 import numpy as np
 import traitlets
-from ipycanvas import Canvas, hold_canvas
 from PIL import Image
 
 from ._fallback import StaticPicture, contact_sheet, side_by_side
@@ -23,14 +26,116 @@ from ._util import DEFAULT_MAX_DISPLAY, as_rgb, fit_size, resize_rgb
 __all__ = ["CompareView", "ResultGrid", "caption_of"]
 
 MODES = ("side by side", "wipe", "difference")
-_THUMB_SIDE = 320
+_THUMB_SIDE = 400  # twice a ~200 px card: sharp on HiDPI
+_TAGS = re.compile(r"<[^>]+>")
+_DENSITY = 2  # image pixels per CSS pixel: sharp on HiDPI, at most 4x the 1x bytes
 
 
-def _image_widget(rgb: np.ndarray, **layout: Any) -> widgets.Image:
+def _encode(rgb: np.ndarray) -> tuple[bytes, str]:
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "PNG" if rgb.size <= 400_000 else "JPEG", quality=90)
     fmt = "png" if rgb.size <= 400_000 else "jpeg"
-    return widgets.Image(value=buf.getvalue(), format=fmt, layout=widgets.Layout(**layout))
+    Image.fromarray(rgb).save(buf, fmt.upper(), quality=90)
+    return buf.getvalue(), fmt
+
+
+def _img(rgb: np.ndarray, alt: str, css_width: int | None = None) -> widgets.HTML:
+    """An ``<img>`` with alt text, shown ``css_width`` px wide (its pixels may be denser)."""
+    data, fmt = _encode(rgb)
+    width = f"width:{css_width}px;" if css_width else "width:100%;"
+    return widgets.HTML(
+        f"<img class='venice-image' alt='{html.escape(alt, quote=True)}' style='{width}"
+        f"max-width:100%;height:auto;display:block' "
+        f"src='data:image/{fmt};base64,{base64.b64encode(data).decode()}'>"
+    )
+
+
+_WIPE_ESM = """
+function render({ model, el }) {
+  const box = document.createElement("div");
+  box.className = "venice-wipe";
+  box.tabIndex = 0;
+  box.setAttribute("role", "slider");
+  box.setAttribute("aria-valuemin", "0");
+  box.setAttribute("aria-valuemax", "100");
+  box.style.cssText = "position:relative;max-width:100%;touch-action:none;cursor:ew-resize;" +
+    "user-select:none;outline-offset:2px";
+  const after = document.createElement("img"), before = document.createElement("img");
+  for (const img of [after, before]) {
+    img.draggable = false;
+    img.style.cssText = "display:block;width:100%;height:auto";
+  }
+  before.style.cssText += ";position:absolute;left:0;top:0;height:100%";
+  const line = document.createElement("div");
+  line.style.cssText = "position:absolute;top:0;bottom:0;width:2px;margin-left:-1px;" +
+    "background:#fff;box-shadow:0 0 0 1px rgba(0,0,0,.6);pointer-events:none";
+  box.append(after, before, line);
+  el.append(box);
+  let urls = [];
+  function load() {
+    urls.forEach(URL.revokeObjectURL);
+    const type = "image/" + model.get("format");
+    urls = ["after", "before"].map(
+      (name) => URL.createObjectURL(new Blob([model.get(name)], { type })));
+    [after.src, before.src] = urls;
+    const [left, right] = model.get("labels");
+    before.alt = left + " (left of the divider)";
+    after.alt = right + " (right of the divider)";
+    box.setAttribute("aria-label", "Wipe between " + left + " and " + right);
+    box.style.width = model.get("css_width") + "px";
+  }
+  function draw() {
+    const pct = Math.round(model.get("split") * 1000) / 10;
+    before.style.clipPath = "inset(0 " + (100 - pct) + "% 0 0)";
+    line.style.left = pct + "%";
+    box.setAttribute("aria-valuenow", String(Math.round(pct)));
+  }
+  function set(value) {
+    model.set("split", Math.min(1, Math.max(0, value)));
+    model.save_changes();
+  }
+  function follow(e) {
+    const r = box.getBoundingClientRect();
+    set((e.clientX - r.left) / r.width);
+  }
+  box.addEventListener("pointerdown", (e) => {
+    box.setPointerCapture(e.pointerId);
+    box.focus();
+    follow(e);
+  });
+  box.addEventListener("pointermove", (e) => {
+    if (box.hasPointerCapture(e.pointerId)) follow(e);
+  });
+  box.addEventListener("keydown", (e) => {
+    const s = model.get("split"), step = e.shiftKey ? 0.1 : 0.02;
+    const next = { ArrowLeft: s - step, ArrowRight: s + step, Home: 0, End: 1 }[e.key];
+    if (next !== undefined) {  // only these keys are ours: Tab and the rest move on
+      e.preventDefault();
+      e.stopPropagation();
+      set(next);
+    } else if (e.key === "Escape") {
+      box.blur();
+    }
+  });
+  model.on("change:split", draw);
+  model.on("change:before change:after change:labels change:css_width", load);
+  load();
+  draw();
+  return () => urls.forEach(URL.revokeObjectURL);
+}
+export default { render };
+"""
+
+
+class _Wipe(anywidget.AnyWidget):
+    """Before over after, split by a divider dragged on the image (a keyboard slider too)."""
+
+    _esm = _WIPE_ESM
+    before = traitlets.Bytes(b"").tag(sync=True)
+    after = traitlets.Bytes(b"").tag(sync=True)
+    format = traitlets.Unicode("png").tag(sync=True)
+    labels = traitlets.List(traitlets.Unicode(), ["Before", "After"]).tag(sync=True)
+    css_width = traitlets.Int(0).tag(sync=True)
+    split = traitlets.Float(0.5).tag(sync=True)
 
 
 def difference(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, float]:
@@ -47,10 +152,11 @@ def difference(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, float
 
 
 class CompareView(StaticPicture, widgets.VBox):
-    """Before/after viewer: side by side, a wipe slider over one image, or a difference map.
+    """Before/after viewer: side by side, a wipe over one image, or a difference map.
 
-    ``after`` is shown at ``before``'s display size; a result with another aspect ratio is
-    stretched in the wipe and difference views, and the caption says so.
+    All modes share one display size (``before``'s, fitted into ``max_size``); ``after`` is
+    stretched to it when its aspect ratio differs, and the caption says so. Only the shown mode's
+    images are encoded.
     """
 
     mode = traitlets.Enum(MODES, default_value="side by side")
@@ -67,28 +173,19 @@ class CompareView(StaticPicture, widgets.VBox):
     ) -> None:
         self._max_size = max_size
         self.labels = labels
-        self.canvas = Canvas(
-            width=1, height=1, layout=widgets.Layout(max_width="100%", height="auto")
-        )
-        self.canvas.add_class("venice-compare-canvas")
-        self._modes = widgets.ToggleButtons(options=MODES, style={"button_width": "110px"})
-        self._slider = widgets.FloatSlider(
-            min=0.0, max=1.0, step=0.01, readout=False, description="Wipe",
-            layout=widgets.Layout(width="400px"),
-        )
-        self._side = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
-        self._diff = widgets.VBox()
+        self._modes = widgets.ToggleButtons(options=MODES, style={"button_width": "auto"})
+        self._wipe = _Wipe()
+        self._wipe.add_class("venice-compare-wipe")
         self._caption = widgets.HTML()
         self._body = widgets.VBox()
+        self._built: dict[str, tuple[widgets.Widget, ...]] = {}
         super().__init__(**traits)
         self.add_class("venice-compare-view")
-        self._modes.value, self._slider.value = self.mode, self.split
+        self._modes.value, self._wipe.split = self.mode, self.split
         traitlets.link((self._modes, "value"), (self, "mode"))
-        traitlets.link((self._slider, "value"), (self, "split"))
+        traitlets.link((self._wipe, "split"), (self, "split"))
         self.children = (self._modes, self._body, self._caption)
         self.observe(lambda _c: self._show(), names="mode")
-        self.observe(lambda _c: self._draw_wipe(), names="split")
-        self.canvas.on_client_ready(self._draw_wipe)
         self.set_images(before, after)
 
     def set_images(self, before: Any, after: Any, labels: tuple[str, str] | None = None) -> None:
@@ -97,71 +194,60 @@ class CompareView(StaticPicture, widgets.VBox):
             self.labels = labels
         b = as_rgb(before)
         a = as_rgb(after)
-        size = fit_size(b.shape[1], b.shape[0], *self._max_size)
-        half = fit_size(b.shape[1], b.shape[0], self._max_size[0] // 2, self._max_size[1])
-        self._before = resize_rgb(b, size)
-        self._after = resize_rgb(a, size)
+        self._css = fit_size(b.shape[1], b.shape[0], *self._max_size)
+        dense = fit_size(b.shape[1], b.shape[0], *(_DENSITY * m for m in self._css))
+        self._before = resize_rgb(b, dense)
+        self._after = resize_rgb(a, dense)  # stretched onto before's size to compare
         same_aspect = abs(a.shape[1] / a.shape[0] - b.shape[1] / b.shape[0]) < 0.01
-        self._before_img = _image_widget(self._before)
-        self._after_img = _image_widget(self._after)
-        after_half = resize_rgb(a, fit_size(a.shape[1], a.shape[0], *half))
-        before_half = resize_rgb(b, half)
-        self._side.children = (
-            _captioned(_image_widget(before_half), self.labels[0], f"{b.shape[1]}×{b.shape[0]}"),
-            _captioned(_image_widget(after_half), self.labels[1], f"{a.shape[1]}×{a.shape[0]}"),
-        )
-        self._halves = (before_half, after_half)
+        self._sizes = (f"{b.shape[1]}×{b.shape[0]}", f"{a.shape[1]}×{a.shape[0]}")
+        self._halves = (self._before, resize_rgb(a, fit_size(a.shape[1], a.shape[0], *dense)))
         heat, changed = difference(self._before, self._after)
+        self._heat = heat
         self.changed_fraction = changed
-        self._diff.children = (_image_widget(heat),)
         note = "" if same_aspect else " · the result's aspect ratio differs: stretched to compare"
         self._summary = (
-            f"{self.labels[0]} {b.shape[1]}×{b.shape[0]} → {self.labels[1]} "
-            f"{a.shape[1]}×{a.shape[0]} · {changed:.1%} of pixels visibly changed{note}"
+            f"{self.labels[0]} {self._sizes[0]} → {self.labels[1]} {self._sizes[1]} · "
+            f"{changed:.1%} of pixels visibly changed{note}"
         )
         self._result_caption = _plain_caption(after) if hasattr(type(after), "image") else ""
         self._caption.value = f"<small>{html.escape(self._summary)}</small>"
-        self.canvas.width, self.canvas.height = size
-        self.canvas.layout.width = f"{size[0]}px"  # a flex column would stretch it otherwise
-        self._draw_wipe()
+        self._built.clear()
         self._show()
 
     def static_picture(self) -> tuple[Image.Image, str]:
         """Before and after side by side, whatever the mode (the other modes need a pointer)."""
         after = f"{self.labels[1]}\n{self._result_caption}".strip()
-        height = self._halves[0].shape[0]
+        height = min(self._halves[0].shape[0], self._css[1])
         picture = side_by_side(self._halves, (self.labels[0], after), height=height)
         return picture, f"CompareView: {self._summary}"
 
     def _show(self) -> None:
-        if self.mode == "side by side":
-            self._body.children = (self._side,)
-        elif self.mode == "wipe":
-            self._body.children = (self.canvas, self._slider)
-        else:
-            self._body.children = (self._diff,)
+        if self.mode not in self._built:
+            self._built[self.mode] = self._build(self.mode)
+        self._body.children = self._built[self.mode]
 
-    def _draw_wipe(self) -> None:
-        w, h = self.canvas.width, self.canvas.height
-        x = round(w * self.split)
-        with hold_canvas():
-            self.canvas.clear()
-            self.canvas.draw_image(self._after_img, 0, 0, w, h)
-            if x > 0:
-                self.canvas.save()
-                self.canvas.begin_path()
-                self.canvas.rect(0, 0, x, h)
-                self.canvas.clip()
-                self.canvas.draw_image(self._before_img, 0, 0, w, h)
-                self.canvas.restore()
-            self.canvas.stroke_style = "white"
-            self.canvas.line_width = 2
-            self.canvas.stroke_line(x, 0, x, h)
-
-
-def _captioned(image: widgets.Widget, title: str, detail: str) -> widgets.VBox:
-    label = widgets.HTML(f"<b>{html.escape(title)}</b> <small>{html.escape(detail)}</small>")
-    return widgets.VBox([image, label], layout=widgets.Layout(margin="0 8px 0 0"))
+    def _build(self, mode: str) -> tuple[widgets.Widget, ...]:
+        width = self._css[0]
+        if mode == "wipe":
+            before, fmt = _encode(self._before)
+            after, _ = _encode(self._after)
+            self._wipe.set_trait("labels", list(self.labels))
+            with self._wipe.hold_sync():
+                self._wipe.before, self._wipe.after, self._wipe.format = before, after, fmt
+                self._wipe.css_width = width
+            return (self._wipe,)
+        if mode == "difference":
+            return (_img(self._heat, f"Difference between {self.labels[0]} and "
+                                     f"{self.labels[1]}: brighter is more changed", width),)
+        half = width // 2 - 6
+        cards = [
+            widgets.VBox([_img(rgb, f"{title}, {size}", half), widgets.HTML(
+                f"<b>{html.escape(title)}</b> <small>{html.escape(size)}</small>")],
+                layout=widgets.Layout(flex=f"0 1 {half}px", min_width="0"))
+            for rgb, title, size in zip(self._halves, self.labels, self._sizes, strict=True)
+        ]
+        return (widgets.HBox(cards, layout=widgets.Layout(grid_gap="12px",
+                                                          max_width=f"{width}px")),)
 
 
 def _plain_caption(result: Any) -> str:
@@ -198,7 +284,7 @@ class ResultGrid(StaticPicture, widgets.VBox):
         self.items: list[Any] = []
         self._select: list[tuple[str, Callable[[int, Any], Any]]] = []
         self._marked: tuple[int, str] | None = None
-        self._thumbs: list[widgets.Image] = []  # one encoded thumbnail per item, reused
+        self._thumbs: list[widgets.HTML] = []  # one encoded thumbnail per item, reused
         # At most ``columns`` per row, fewer in narrow outputs (no card under 150 px).
         self._grid = widgets.GridBox(
             layout=widgets.Layout(
@@ -217,8 +303,9 @@ class ResultGrid(StaticPicture, widgets.VBox):
     def append(self, item: Any) -> None:
         """Add one EditResult or ``(image, caption)`` pair at the end."""
         self.items.append(item)
-        image, _ = _split_item(item)
-        self._thumbs.append(_image_widget(_thumbnail(image), width="100%", object_fit="contain"))
+        image, caption = _split_item(item)
+        alt = html.unescape(_TAGS.sub(" ", caption)).strip() or "history image"
+        self._thumbs.append(_img(_thumbnail(image), " ".join(alt.split())))
         self._grid.children = (*self._grid.children, self._card(len(self.items) - 1, item))
 
     def extend(self, items: Iterable[Any]) -> None:
