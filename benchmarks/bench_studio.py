@@ -55,8 +55,8 @@ def bench_run(client: venice_nb.Client, image: np.ndarray) -> None:
     mask = masks.rect(image, (1000, 1000, 3000, 2500))
     studio.painter.set_mask(mask)
     assert studio.controls.operation == "multi-edit"
-    backend = _best(lambda: client.multi_edit([image, mask], "a red hat",
-                                              model="gpt-image-2-edit"), repeat=2)
+    backend = _best(lambda: client.multi_edit([image, mask], "a red hat",  # as Run sends it
+                                              model="gpt-image-2-edit", fit=True), repeat=2)
     run = _best(studio.controls.run, repeat=2)
     print(
         f"run 30 Mpx multi-edit: studio Run {run:.2f} s; client call alone {backend:.2f} s; "

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import JupyterServer, canvas_box, drag, open_notebook
+from .conftest import (
+    JupyterServer,
+    canvas_box,
+    drag,
+    final_shot,
+    open_notebook,
+    start_server,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -45,6 +53,22 @@ def _wait_kernel_count(page: Any, text: str) -> None:
         ".replace(/\\s+/g, ' ').startsWith(t)",
         arg=text,
     )
+
+
+@pytest.fixture(scope="module")
+def nb7_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    server = start_server("notebook", tmp_path_factory.mktemp("nb7-studio"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["jupyterlab", "notebook"])
+def server(request: pytest.FixtureRequest) -> Iterator[JupyterServer]:
+    """JupyterLab 4 and Notebook 7; the test's kernels stop afterwards."""
+    chosen: JupyterServer = request.getfixturevalue(
+        "lab_server" if request.param == "jupyterlab" else "nb7_server")
+    yield chosen
+    chosen.shutdown_kernels()
 
 
 def _status(page: Any) -> Any:
@@ -176,13 +200,12 @@ def _in_view(page: Any, selector: str) -> bool:
 
 
 def test_model_switch_keeps_the_mask_and_the_screen_tells_the_truth(
-    lab: tuple[Any, JupyterServer],
+    server: JupyterServer, page: Any, request: pytest.FixtureRequest
 ) -> None:
-    page, server = lab
-    nb = open_notebook(page, server, "studio-switch", [SWITCH])
-    # A notebook about 1,000 px wide: the file browser closed, as when working on an image.
-    page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
-    page.set_viewport_size({"width": 1050, "height": 900})
+    nb = open_notebook(page, server, f"studio-switch-{server.app}", [SWITCH])
+    if server.app == "jupyterlab":  # the file browser closed, as when working on an image
+        page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
+    page.set_viewport_size({"width": 1050, "height": 900})  # a notebook ~1,000 px wide
     box = canvas_box(page, "canvas.venice-painter-canvas")
     x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2
     drag(page, [(x, y), (x + 60, y + 10), (x + 90, y + 30)])
@@ -227,6 +250,7 @@ def test_model_switch_keeps_the_mask_and_the_screen_tells_the_truth(
     page.locator("canvas.venice-painter-canvas").first.wait_for(state="visible")
     nb.assert_widgets_healthy()
     nb.shot("used-as-base")
+    final_shot(page, request)
 
 
 HIDPI = """
@@ -271,14 +295,14 @@ def _set_theme(page: Any, name: str) -> None:
 
 
 def test_sharp_on_hidpi_keyboard_reachable_and_accessible_in_both_themes(
-    browser: Any, lab_server: JupyterServer
+    browser: Any, server: JupyterServer
 ) -> None:
     context = browser.new_context(viewport={"width": 1300, "height": 1000},
                                   device_scale_factor=2)
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
-        nb = open_notebook(page, lab_server, "studio-hidpi", [HIDPI])
+        nb = open_notebook(page, server, f"studio-hidpi-{server.app}", [HIDPI])
         nb.log.wait_for(lambda e: True, kind="result", what="the edit result")
         page.locator(".venice-compare-view img").first.wait_for(state="visible")
         page.wait_for_function(
@@ -320,4 +344,3 @@ def test_sharp_on_hidpi_keyboard_reachable_and_accessible_in_both_themes(
         _set_theme(page, "JupyterLab Light")
     finally:
         context.close()
-        lab_server.shutdown_kernels()
