@@ -55,9 +55,12 @@ def bench_run(client: venice_nb.Client, image: np.ndarray) -> None:
     mask = masks.rect(image, (1000, 1000, 3000, 2500))
     studio.painter.set_mask(mask)
     assert studio.controls.operation == "multi-edit"
-    backend = _best(lambda: client.multi_edit([image, mask], "a red hat",  # as Run sends it
-                                              model="gpt-image-2-edit", fit=True), repeat=2)
-    run = _best(studio.controls.run, repeat=2)
+    backend_times, run_times = [], []
+    for _ in range(3):  # interleaved, so a busy machine slows both alike
+        backend_times.append(_best(lambda: client.multi_edit(  # the request Run sends
+            [image, mask], "a red hat", model="gpt-image-2-edit", fit=True), repeat=1))
+        run_times.append(_best(studio.controls.run, repeat=1))
+    backend, run = min(backend_times), min(run_times)
     print(
         f"run 30 Mpx multi-edit: studio Run {run:.2f} s; client call alone {backend:.2f} s; "
         f"ratio {run / backend:.2f}x; the studio adds {run - backend:.2f} s (goal <= 0.5 s)"

@@ -598,3 +598,17 @@ def resize_for_test(studio: EditStudio, index: int) -> np.ndarray:
     w, h = studio.painter.display_size
     size = fit_size(img.shape[1], img.shape[0], 2 * w, 2 * h)  # twice the CSS size (HiDPI)
     return resize_rgb(img, size)
+
+
+def test_a_run_in_progress_dims_the_previous_result(local_client: vnb.Client) -> None:
+    studio = EditStudio(_image(), client=local_client, prompt="make it blue")
+    studio.controls.run()
+    assert studio.viewer is not None and "venice-busy" not in studio.viewer._dom_classes
+
+    async def scenario() -> None:
+        task = studio.controls.run()
+        assert "venice-busy" in studio.viewer._dom_classes  # dimmed while the run is going
+        await task
+
+    asyncio.run(scenario())
+    assert "venice-busy" not in studio.viewer._dom_classes and len(studio.history) == 3

@@ -195,6 +195,8 @@ class CompareView(StaticPicture, widgets.VBox):
         b = as_rgb(before)
         a = as_rgb(after)
         self._css = fit_size(b.shape[1], b.shape[0], *self._max_size)
+        self._picture_height = fit_size(b.shape[1], b.shape[0], self._max_size[0] // 2,
+                                        self._max_size[1])[1]
         dense = fit_size(b.shape[1], b.shape[0], *(_DENSITY * m for m in self._css))
         self._before = resize_rgb(b, dense)
         self._after = resize_rgb(a, dense)  # stretched onto before's size to compare
@@ -217,8 +219,8 @@ class CompareView(StaticPicture, widgets.VBox):
     def static_picture(self) -> tuple[Image.Image, str]:
         """Before and after side by side, whatever the mode (the other modes need a pointer)."""
         after = f"{self.labels[1]}\n{self._result_caption}".strip()
-        height = min(self._halves[0].shape[0], self._css[1])
-        picture = side_by_side(self._halves, (self.labels[0], after), height=height)
+        picture = side_by_side(self._halves, (self.labels[0], after),
+                               height=self._picture_height)
         return picture, f"CompareView: {self._summary}"
 
     def _show(self) -> None:
