@@ -153,8 +153,9 @@ class EditStudio(StaticPicture, widgets.VBox):
     # ---------------------------------------------------------------- internals
     def _on_result(self, result: Any) -> None:
         self._history.append(HistoryEntry(result, parent=self.base_index))
-        self.strip.append(result)
         self._show_pair(self.base_index, len(self._history) - 1)
+        assert self.viewer is not None  # built by _show_pair
+        self.strip.append(result, preview=self.viewer.after_preview)  # no second decode
         self._use_result.disabled = False
         self._view.disabled = False
         self._view.value = "Result"

@@ -179,6 +179,7 @@ class CompareView(StaticPicture, widgets.VBox):
         self._caption = widgets.HTML()
         self._body = widgets.VBox()
         self._built: dict[str, tuple[widgets.Widget, ...]] = {}
+        self._before_key: tuple[int, tuple[int, int]] | None = None
         super().__init__(**traits)
         self.add_class("venice-compare-view")
         self._modes.value, self._wipe.split = self.mode, self.split
@@ -192,17 +193,19 @@ class CompareView(StaticPicture, widgets.VBox):
         """Show a new pair (the studio calls this after each edit)."""
         if labels is not None:
             self.labels = labels
-        b = as_rgb(before)
-        a = as_rgb(after)
+        b = _rgb(before)
+        a = _rgb(after)
         self._css = fit_size(b.shape[1], b.shape[0], *self._max_size)
         self._picture_height = fit_size(b.shape[1], b.shape[0], self._max_size[0] // 2,
                                         self._max_size[1])[1]
         dense = fit_size(b.shape[1], b.shape[0], *(_DENSITY * m for m in self._css))
-        self._before = resize_rgb(b, dense)
+        if self._before_key != (id(b), dense):  # the studio's base stays between runs
+            self._before, self._before_key = resize_rgb(b, dense), (id(b), dense)
         self._after = resize_rgb(a, dense)  # stretched onto before's size to compare
         same_aspect = abs(a.shape[1] / a.shape[0] - b.shape[1] / b.shape[0]) < 0.01
         self._sizes = (f"{b.shape[1]}×{b.shape[0]}", f"{a.shape[1]}×{a.shape[0]}")
-        self._halves = (self._before, resize_rgb(a, fit_size(a.shape[1], a.shape[0], *dense)))
+        own = fit_size(a.shape[1], a.shape[0], *dense)
+        self._halves = (self._before, self._after if own == dense else resize_rgb(a, own))
         heat, changed = difference(self._before, self._after)
         self._heat = heat
         self.changed_fraction = changed
@@ -215,6 +218,11 @@ class CompareView(StaticPicture, widgets.VBox):
         self._caption.value = f"<small>{html.escape(self._summary)}</small>"
         self._built.clear()
         self._show()
+
+    @property
+    def after_preview(self) -> np.ndarray:
+        """The shown result at display density, in its own aspect ratio (thumbnails start here)."""
+        return self._halves[1]
 
     def static_picture(self) -> tuple[Image.Image, str]:
         """Before and after side by side, whatever the mode (the other modes need a pointer)."""
@@ -302,12 +310,17 @@ class ResultGrid(StaticPicture, widgets.VBox):
         for item in results:
             self.append(item)
 
-    def append(self, item: Any) -> None:
-        """Add one EditResult or ``(image, caption)`` pair at the end."""
+    def append(self, item: Any, *, preview: np.ndarray | None = None) -> None:
+        """Add one EditResult or ``(image, caption)`` pair at the end.
+
+        ``preview``: a smaller RGB copy of the item's image already at hand, so a large result
+        is not decoded again for its thumbnail.
+        """
         self.items.append(item)
         image, caption = _split_item(item)
         alt = html.unescape(_TAGS.sub(" ", caption)).strip() or "history image"
-        self._thumbs.append(_img(_thumbnail(image), " ".join(alt.split())))
+        thumb = _thumbnail(image if preview is None else preview)
+        self._thumbs.append(_img(thumb, " ".join(alt.split())))
         self._grid.children = (*self._grid.children, self._card(len(self.items) - 1, item))
 
     def extend(self, items: Iterable[Any]) -> None:
@@ -372,11 +385,17 @@ class ResultGrid(StaticPicture, widgets.VBox):
             button.disabled = marked
 
 
+def _rgb(image: Any) -> np.ndarray:
+    """``as_rgb`` without the PIL round trip (two full copies) when it is RGB pixels already."""
+    if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 \
+            and image.dtype == np.uint8:
+        return image
+    return as_rgb(image)
+
+
 def _thumbnail(image: Any) -> np.ndarray:
     """A card-sized copy; a large array is thinned by striding first (30 Mpx in milliseconds)."""
-    is_rgb = isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 \
-        and image.dtype == np.uint8
-    rgb = image if is_rgb else as_rgb(image)
+    rgb = _rgb(image)
     step = max(rgb.shape[:2]) // (_THUMB_SIDE * 4)
     if step > 1:
         rgb = rgb[::step, ::step]
