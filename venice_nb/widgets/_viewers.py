@@ -21,7 +21,7 @@ import traitlets
 from PIL import Image
 
 from ._fallback import StaticPicture, contact_sheet, side_by_side
-from ._util import DEFAULT_MAX_DISPLAY, as_rgb, fit_size, resize_rgb
+from ._util import DEFAULT_MAX_DISPLAY, as_pil, as_rgb, fit_size, resize_rgb
 
 __all__ = ["CompareView", "ResultGrid", "caption_of"]
 
@@ -193,19 +193,18 @@ class CompareView(StaticPicture, widgets.VBox):
         """Show a new pair (the studio calls this after each edit)."""
         if labels is not None:
             self.labels = labels
-        b = _rgb(before)
-        a = _rgb(after)
-        self._css = fit_size(b.shape[1], b.shape[0], *self._max_size)
-        self._picture_height = fit_size(b.shape[1], b.shape[0], self._max_size[0] // 2,
-                                        self._max_size[1])[1]
-        dense = fit_size(b.shape[1], b.shape[0], *(_DENSITY * m for m in self._css))
+        b, a = _source(before), _source(after)
+        (bw, bh), (aw, ah) = _size_of(b), _size_of(a)
+        self._css = fit_size(bw, bh, *self._max_size)
+        self._picture_height = fit_size(bw, bh, self._max_size[0] // 2, self._max_size[1])[1]
+        dense = fit_size(bw, bh, *(_DENSITY * m for m in self._css))
         if self._before_key != (id(b), dense):  # the studio's base stays between runs
-            self._before, self._before_key = resize_rgb(b, dense), (id(b), dense)
-        self._after = resize_rgb(a, dense)  # stretched onto before's size to compare
-        same_aspect = abs(a.shape[1] / a.shape[0] - b.shape[1] / b.shape[0]) < 0.01
-        self._sizes = (f"{b.shape[1]}×{b.shape[0]}", f"{a.shape[1]}×{a.shape[0]}")
-        own = fit_size(a.shape[1], a.shape[0], *dense)
-        self._halves = (self._before, self._after if own == dense else resize_rgb(a, own))
+            self._before, self._before_key = _shrink(b, dense), (id(b), dense)
+        self._after = _shrink(a, dense)  # stretched onto before's size to compare
+        same_aspect = abs(aw / ah - bw / bh) < 0.01
+        self._sizes = (f"{bw}×{bh}", f"{aw}×{ah}")
+        own = fit_size(aw, ah, *dense)
+        self._halves = (self._before, self._after if own == dense else _shrink(a, own))
         heat, changed = difference(self._before, self._after)
         self._heat = heat
         self.changed_fraction = changed
@@ -385,22 +384,39 @@ class ResultGrid(StaticPicture, widgets.VBox):
             button.disabled = marked
 
 
-def _rgb(image: Any) -> np.ndarray:
-    """``as_rgb`` without the PIL round trip (two full copies) when it is RGB pixels already."""
-    if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 \
-            and image.dtype == np.uint8:
-        return image
-    return as_rgb(image)
+def _source(image: Any) -> np.ndarray | Image.Image:
+    """RGB pixels as they are, or a (lazily decoded) PIL image: never a full-size round trip."""
+    if isinstance(image, np.ndarray):
+        if image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
+            return image
+        return as_rgb(image)
+    return as_pil(image)
+
+
+def _size_of(src: np.ndarray | Image.Image) -> tuple[int, int]:
+    return (src.shape[1], src.shape[0]) if isinstance(src, np.ndarray) else src.size
+
+
+def _shrink(src: np.ndarray | Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """Display-size RGB; a PIL image is resized before any conversion (a 30 Mpx result is
+    decoded once and never copied at full size)."""
+    if isinstance(src, np.ndarray):
+        return resize_rgb(src, size)
+    img = src if src.mode in ("RGB", "RGBA") else src.convert("RGBA")
+    if img.size != size:
+        img = img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return as_rgb(img)  # transparency over white, as everywhere
 
 
 def _thumbnail(image: Any) -> np.ndarray:
     """A card-sized copy; a large array is thinned by striding first (30 Mpx in milliseconds)."""
-    rgb = _rgb(image)
-    step = max(rgb.shape[:2]) // (_THUMB_SIDE * 4)
-    if step > 1:
-        rgb = rgb[::step, ::step]
-    return resize_rgb(np.ascontiguousarray(rgb),
-                      fit_size(rgb.shape[1], rgb.shape[0], _THUMB_SIDE, _THUMB_SIDE))
+    src = _source(image)
+    if isinstance(src, np.ndarray):
+        step = max(src.shape[:2]) // (_THUMB_SIDE * 4)
+        if step > 1:
+            src = np.ascontiguousarray(src[::step, ::step])
+    w, h = _size_of(src)
+    return _shrink(src, fit_size(w, h, _THUMB_SIDE, _THUMB_SIDE))
 
 
 def _picture_card(item: Any) -> tuple[Any, str]:
