@@ -179,7 +179,8 @@ class CompareView(StaticPicture, widgets.VBox):
         self._caption = widgets.HTML()
         self._body = widgets.VBox()
         self._built: dict[str, tuple[widgets.Widget, ...]] = {}
-        self._before_key: tuple[int, tuple[int, int]] | None = None
+        self._before_key: tuple[int, ...] | None = None
+        self._before_src: Any = None  # kept alive, so its memory (the cache key) is not reused
         super().__init__(**traits)
         self.add_class("venice-compare-view")
         self._modes.value, self._wipe.split = self.mode, self.split
@@ -198,8 +199,9 @@ class CompareView(StaticPicture, widgets.VBox):
         self._css = fit_size(bw, bh, *self._max_size)
         self._picture_height = fit_size(bw, bh, self._max_size[0] // 2, self._max_size[1])[1]
         dense = fit_size(bw, bh, *(_DENSITY * m for m in self._css))
-        if self._before_key != (id(b), dense):  # the studio's base stays between runs
-            self._before, self._before_key = _shrink(b, dense), (id(b), dense)
+        key = _identity(b, dense)
+        if key is None or self._before_key != key:  # the studio's base stays between runs
+            self._before, self._before_key, self._before_src = _shrink(b, dense), key, b
         self._after = _shrink(a, dense)  # stretched onto before's size to compare
         same_aspect = abs(aw / ah - bw / bh) < 0.01
         self._sizes = (f"{bw}×{bh}", f"{aw}×{ah}")
@@ -391,6 +393,14 @@ def _source(image: Any) -> np.ndarray | Image.Image:
             return image
         return as_rgb(image)
     return as_pil(image)
+
+
+def _identity(src: np.ndarray | Image.Image, size: tuple[int, int]) -> tuple[int, ...] | None:
+    """A cache key for a read-only array's display copy (views of one array share it); None for
+    anything that could change in place."""
+    if isinstance(src, np.ndarray) and not src.flags.writeable:
+        return (src.__array_interface__["data"][0], *src.shape, *src.strides, *size)
+    return None
 
 
 def _size_of(src: np.ndarray | Image.Image) -> tuple[int, int]:
