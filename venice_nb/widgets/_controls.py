@@ -34,7 +34,7 @@ _ENHANCE_DEFAULT = False
 _TICK_SECONDS = 1.0
 # Theme-aware styles (JupyterLab's --jp-* variables): body text keeps the theme's contrast in
 # Light and Dark, and colour only marks the edge. `!important` beats the error line's inline colour.
-STYLE = """<style>
+_STYLE = """<style>
 .venice-note, .venice-edit-controls .venice-error, .venice-too-long {
   display: block; color: var(--jp-ui-font-color1) !important; padding-left: 6px;
   border-left: 3px solid var(--jp-warn-color1, #f57c00); }
@@ -249,7 +249,7 @@ class EditControls(widgets.VBox):
         ])
         self._prompt_box = widgets.VBox([self._prompt, self._count])
         return (
-            widgets.HTML(STYLE),
+            widgets.HTML(_STYLE),
             self._backend,
             self._operation,
             self._prompt_box,
