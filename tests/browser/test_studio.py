@@ -250,6 +250,16 @@ def test_model_switch_keeps_the_mask_and_the_screen_tells_the_truth(
     page.locator("canvas.venice-painter-canvas").first.wait_for(state="visible")
     nb.assert_widgets_healthy()
     nb.shot("used-as-base")
+
+    # A narrow output (~800 px): the history keeps readable cards, no "U…" buttons.
+    page.set_viewport_size({"width": 850, "height": 900})
+    page.wait_for_function(
+        "() => document.querySelector('.venice-result-grid').getBoundingClientRect().width < 800")
+    cards = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.venice-result-card button')).map(
+            b => [b.getBoundingClientRect().width, b.scrollWidth > b.clientWidth])"""
+    )
+    assert cards and all(w >= 120 and not cut for w, cut in cards), cards
     final_shot(page, request)
 
 
