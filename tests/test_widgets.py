@@ -476,7 +476,7 @@ def test_run_edit_multi_edit_and_background_removal(local_client: vnb.Client) ->
     result = c.run()
     assert result.request["endpoint"] == "/image/background-remove"
     assert len(got) == 3 and got[-1] is c.result
-    assert "Done on <b style='color:#b45309'>LOCAL backend" in c._status.value
+    assert "Done on <b class='venice-local'>LOCAL backend" in c._status.value
 
 
 def test_errors_are_one_friendly_line(local_client: vnb.Client) -> None:
@@ -564,8 +564,8 @@ def test_compare_view_modes_and_difference() -> None:
     view = CompareView(before, after)
     assert view.changed_fraction == pytest.approx(0.5, abs=0.01)
     view.mode = "wipe"
-    assert view._body.children == (view.canvas, view._slider)
-    view._slider.value = 0.25
+    assert view._body.children == (view._wipe,) and view._wipe.before and view._wipe.after
+    view._wipe.split = 0.25  # as a drag in the browser sets it
     assert view.split == 0.25
     view.set_images(before, np.zeros((100, 100, 3), np.uint8))
     assert "aspect ratio differs" in view._caption.value
@@ -598,7 +598,7 @@ def test_studio_chains_edits_and_restores(local_client: vnb.Client) -> None:
     assert studio.controls.operation == "multi-edit"  # a painted mask is used, not ignored
     first = studio.controls.run()
     assert studio.result is first and len(studio.history) == 2
-    assert studio.history[1].parent == 0 and studio.viewer.layout.display is None
+    assert studio.history[1].parent == 0 and studio.viewer is not None
     studio.use_as_base(1)
     np.testing.assert_array_equal(studio.painter.image, studio.history[1].image)
     second = studio.controls.run()
@@ -606,3 +606,86 @@ def test_studio_chains_edits_and_restores(local_client: vnb.Client) -> None:
     studio.use_as_base(0)
     np.testing.assert_array_equal(studio.base, _image())
     assert len(studio.strip) == 3
+
+
+def test_operation_follows_the_mask_through_model_switches(local_client: vnb.Client) -> None:
+    studio = EditStudio(_image(), client=local_client, prompt="a hat", model="gpt-image-2-edit")
+    c = studio.controls
+    studio.painter.set_mask(masks.rect(_image(), (0, 0, 40, 40)))
+    assert c.operation == "multi-edit"
+    c.selected_model = "luma-uni-1-edit"  # one image: edit, and the mask is said to be unused
+    assert c.operation == "edit" and "mask is not sent" in c._hint.value
+    c.selected_model = "gpt-image-2-edit"  # takes a mask again: the painted mask is used again
+    assert c.operation == "multi-edit" and c._hint.value == ""
+    result = c.run()
+    assert result.request["endpoint"] == "/image/multi-edit"
+    c.operation = "edit"  # chosen by hand: the UI says plainly that the mask is ignored
+    assert "mask is ignored" in c._hint.value
+
+
+def test_run_is_off_while_the_prompt_is_too_long(local_client: vnb.Client) -> None:
+    c = EditControls(local_client, source=_image(), prompt="x", model="firered-image-edit")
+    assert not c._run_button.disabled
+    c.prompt = "x" * 3000
+    assert c._run_button.disabled and "shorten it to run" in c._count.value
+    assert "too long" in (c._run_button.tooltip or "")
+    c.prompt = "x"
+    assert not c._run_button.disabled
+
+
+def test_price_per_model_and_per_click_agree(local_client: vnb.Client) -> None:
+    p = MaskPainter(_image())
+    c = EditControls(local_client, source=p, prompt="x", model="grok-imagine-edit",
+                     operation="multi-edit")
+    model = c.model
+    assert model is not None
+    one = model.estimate_cost()
+    assert one is not None
+    label = dict((v, k) for k, v in c._model.options)[model.id]
+    assert label.endswith(f"${one:.3f}") and f"~${one:.3f} per click" in c._cost.value
+    p.fill()  # the mask is a second image: the click costs more, and says why
+    two = model.estimate_cost(n_images=2)
+    assert two is not None and two > one
+    assert f"~${two:.3f} per click (${one:.3f} + ${two - one:.3f} for 1 extra image)" \
+        in c._cost.value
+
+
+def test_studio_marks_the_base_and_the_viewer_names_its_pair(local_client: vnb.Client) -> None:
+    studio = EditStudio(_image(), client=local_client, prompt="make it blue")
+    assert studio.viewer is None  # nothing to compare yet: nothing built
+    cards = studio.strip._grid.children
+    assert "venice-marked" in cards[0]._dom_classes
+    studio.controls.run()
+    studio.controls.run()
+    assert studio.viewer is not None and studio.viewer.labels == ("Base #0", "Result #2")
+    studio.use_as_base(1)
+    cards = studio.strip._grid.children
+    assert "venice-marked" in cards[1]._dom_classes
+    assert "venice-marked" not in cards[0]._dom_classes
+    assert cards[1].children[-1].description == "Current base" and cards[1].children[-1].disabled
+    assert studio.viewer.labels == ("Base #0", "Result #1")
+    np.testing.assert_array_equal(studio.viewer._after, resize_for_test(studio, 1))
+    assert "history #1" in studio._where.value
+
+
+def resize_for_test(studio: EditStudio, index: int) -> np.ndarray:
+    from venice_nb.widgets._util import fit_size, resize_rgb
+
+    img = studio.history[index].image
+    w, h = studio.painter.display_size
+    size = fit_size(img.shape[1], img.shape[0], 2 * w, 2 * h)  # twice the CSS size (HiDPI)
+    return resize_rgb(img, size)
+
+
+def test_a_run_in_progress_dims_the_previous_result(local_client: vnb.Client) -> None:
+    studio = EditStudio(_image(), client=local_client, prompt="make it blue")
+    studio.controls.run()
+    assert studio.viewer is not None and "venice-busy" not in studio.viewer._dom_classes
+
+    async def scenario() -> None:
+        task = studio.controls.run()
+        assert "venice-busy" in studio.viewer._dom_classes  # dimmed while the run is going
+        await task
+
+    asyncio.run(scenario())
+    assert "venice-busy" not in studio.viewer._dom_classes and len(studio.history) == 3

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import JupyterServer, canvas_box, drag, open_notebook
+from .conftest import (
+    JupyterServer,
+    canvas_box,
+    drag,
+    final_shot,
+    open_notebook,
+    start_server,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -44,6 +53,22 @@ def _wait_kernel_count(page: Any, text: str) -> None:
         ".replace(/\\s+/g, ' ').startsWith(t)",
         arg=text,
     )
+
+
+@pytest.fixture(scope="module")
+def nb7_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    server = start_server("notebook", tmp_path_factory.mktemp("nb7-studio"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["jupyterlab", "notebook"])
+def server(request: pytest.FixtureRequest) -> Iterator[JupyterServer]:
+    """JupyterLab 4 and Notebook 7; the test's kernels stop afterwards."""
+    chosen: JupyterServer = request.getfixturevalue(
+        "lab_server" if request.param == "jupyterlab" else "nb7_server")
+    yield chosen
+    chosen.shutdown_kernels()
 
 
 def _status(page: Any) -> Any:
@@ -120,15 +145,212 @@ def test_paint_run_chain_and_friendly_errors(lab: tuple[Any, JupyterServer]) -> 
     assert "content policy" in text and "What to do" in text and "Traceback" not in text
     nb.shot("policy-error")
 
-    # An over-long prompt: the live count turns red, and Run explains before sending anything.
+    # An over-long prompt: Run turns off and the count says why, before anything is sent.
     prompt.fill("x" * 40_000)
-    _wait_kernel_count(page, "40,000 / 32,000 characters — too long")
-    controls.get_by_role("button", name=re.compile("Run")).click()
-    nb.log.wait_for(lambda e: e["kind"] == "ValidationError", kind="error", what="long prompt")
-    page.wait_for_function(
-        "() => /40,000 characters.*What to do/.test(document.querySelector("
-        "'.venice-edit-controls .venice-status').textContent)"
-    )
+    _wait_kernel_count(page, "40,000 / 32,000 characters — too long for this model: shorten")
+    expect(controls.get_by_role("button", name=re.compile("Run"))).to_be_disabled()
+    prompt.fill("a short prompt again")
+    _wait_kernel_count(page, "20 / 32,000")
+    expect(controls.get_by_role("button", name=re.compile("Run"))).to_be_enabled()
     expect(page.get_by_text("Traceback")).to_have_count(0)
     nb.assert_widgets_healthy()
     nb.shot("long-prompt-error")
+
+
+SWITCH = """
+import numpy as np
+import venice_nb
+from venice_nb.widgets import EditStudio
+studio = EditStudio(venice_nb.sample("cat"), prompt="give the cat a tiny red hat",
+                    model="gpt-image-2-edit")
+ctl = studio.controls
+ctl.observe(lambda ch: log("operation", value=ch.new), names="operation")
+ctl.observe(lambda ch: log("model", value=ch.new), names="selected_model")
+studio.observe(lambda ch: log("base", index=ch.new), names="base_index")
+studio.painter.observe(lambda ch: log("mask", area=int((studio.mask > 0).sum())),
+                       names="mask_version")
+
+def on_result(result):
+    entry = studio.history[-1]
+    base = studio.history[entry.parent].image.astype(int)
+    changed = np.abs(entry.image.astype(int) - base).max(axis=2) > 12
+    inside = studio.mask > 0
+    log("result", endpoint=result.request["endpoint"], outside=float(changed[~inside].mean()),
+        inside=float(changed[inside].mean()))
+
+ctl.on_result(on_result)
+studio
+"""
+
+
+def _select_model(page: Any, nb: Any, prefix: str, model_id: str) -> None:
+    picker = page.locator(".venice-edit-controls .venice-model select")
+    labels = [t.replace("\xa0", " ") for t in picker.locator("option").all_inner_texts()]
+    picker.select_option(index=next(i for i, t in enumerate(labels) if t.startswith(prefix)))
+    nb.log.wait_for(lambda e: e["value"] == model_id, kind="model", what=f"model {model_id}")
+
+
+def _in_view(page: Any, selector: str) -> bool:
+    """Whether the element is entirely inside the viewport (no scrolling needed to see it)."""
+    return bool(page.locator(selector).first.evaluate(
+        """el => { const r = el.getBoundingClientRect();
+                   return r.width > 0 && r.top >= 0 && r.left >= 0
+                       && r.bottom <= innerHeight && r.right <= innerWidth; }"""
+    ))
+
+
+def test_model_switch_keeps_the_mask_and_the_screen_tells_the_truth(
+    server: JupyterServer, page: Any, request: pytest.FixtureRequest
+) -> None:
+    nb = open_notebook(page, server, f"studio-switch-{server.app}", [SWITCH])
+    if server.app == "jupyterlab":  # the file browser closed, as when working on an image
+        page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
+    page.set_viewport_size({"width": 1050, "height": 900})  # a notebook ~1,000 px wide
+    box = canvas_box(page, "canvas.venice-painter-canvas")
+    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2
+    drag(page, [(x, y), (x + 60, y + 10), (x + 90, y + 30)])
+    nb.log.wait_for(lambda e: e["area"] > 0, kind="mask", what="a painted mask")
+    nb.log.wait_for(lambda e: e["value"] == "multi-edit", kind="operation", what="multi-edit")
+
+    # A one-image model: edit, and the UI says before Run that the mask will not be sent.
+    _select_model(page, nb, "Luma", "luma-uni-1-edit")
+    nb.log.wait_for(lambda e: e["value"] == "edit", kind="operation", what="forced edit")
+    expect(page.locator(".venice-hint")).to_contain_text("mask is not sent")
+    # A model that takes a mask again: the painted mask is used again.
+    _select_model(page, nb, "GPT Image 2 (", "gpt-image-2-edit")
+    nb.log.wait_for(lambda e: [o["value"] for o in nb.log.events("operation")]
+                    == ["multi-edit", "edit", "multi-edit"], what="multi-edit again")
+    expect(page.locator(".venice-hint")).to_have_count(0)
+    page.locator(".venice-edit-controls").get_by_role("button", name=re.compile("Run")).click()
+    result = nb.log.wait_for(lambda e: True, kind="result", what="the edit result")
+    assert result["endpoint"] == "/image/multi-edit"
+    assert result["outside"] < 0.01 < result["inside"]  # the unmasked pixels are kept
+
+    # One screen at 1,000 px: the result replaces the image, beside the prompt and Run.
+    caption = page.locator(".venice-compare-view").first
+    expect(caption).to_contain_text("Base #0")
+    expect(caption).to_contain_text("Result #1")
+    page.locator(".venice-edit-studio").first.evaluate("el => el.scrollIntoView()")
+    for selector in (".venice-compare-view img", ".venice-edit-controls textarea",
+                     ".venice-edit-controls .venice-status",
+                     ".venice-studio-view"):
+        assert _in_view(page, selector), f"{selector} is not in view at 1,000 px"
+    run = page.locator(".venice-edit-controls").get_by_role("button", name=re.compile("Run"))
+    assert _in_view(page, ".venice-edit-controls .widget-button.mod-primary"), run
+    nb.shot("one-screen-1000")
+
+    # "Use as base": the painter shows the new base, and the history marks it.
+    page.locator(".venice-result-card").nth(1).get_by_role("button", name="Use as base").click()
+    nb.log.wait_for(lambda e: e["index"] == 1, kind="base", what="result as base")
+    expect(page.locator(".venice-result-card.venice-marked")).to_have_count(1)
+    marked = page.locator(".venice-result-card").nth(1)
+    expect(marked).to_have_class(re.compile("venice-marked"))
+    expect(marked.get_by_role("button", name="Current base")).to_be_disabled()
+    expect(page.locator(".venice-studio-base")).to_contain_text("history #1")
+    page.locator("canvas.venice-painter-canvas").first.wait_for(state="visible")
+    nb.assert_widgets_healthy()
+    nb.shot("used-as-base")
+
+    # A narrow output (~800 px): the history keeps readable cards, no "U…" buttons.
+    page.set_viewport_size({"width": 850, "height": 900})
+    page.wait_for_function(
+        "() => document.querySelector('.venice-result-grid').getBoundingClientRect().width < 800")
+    cards = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.venice-result-card button')).map(
+            b => [b.getBoundingClientRect().width, b.scrollWidth > b.clientWidth])"""
+    )
+    assert cards and all(w >= 120 and not cut for w, cut in cards), cards
+    final_shot(page, request)
+
+
+HIDPI = """
+import numpy as np
+import venice_nb
+from PIL import Image
+from venice_nb.widgets import EditStudio
+photo = Image.open(venice_nb.sample("cat")).convert("RGB").resize((1800, 1200))
+studio = EditStudio(np.asarray(photo), prompt="give the cat a tiny red hat")
+studio.controls.on_result(lambda r: log("result"))
+studio.controls.run()
+studio
+"""
+
+SIZES = """() => Array.from(document.querySelectorAll(
+    '.venice-edit-studio img, .venice-edit-studio canvas')).filter(e => e.clientWidth > 0)
+    .map(e => ({cls: e.className || e.parentElement.className, css: e.clientWidth,
+                px: e.naturalWidth || e.width}))"""
+
+AXE = """async (exclude) => {
+    const out = await axe.run({include: [['.venice-edit-studio']], exclude: exclude},
+                              {resultTypes: ['violations']});
+    return out.violations.filter(v => ['serious', 'critical'].includes(v.impact))
+        .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(' | '));
+}"""
+
+
+def _axe_path() -> str:
+    import axe_playwright_python
+
+    return str(Path(axe_playwright_python.__file__).with_name("axe.min.js"))
+
+
+def _set_theme(page: Any, name: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Settings$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{name}$")).click()
+    page.wait_for_function(
+        "(dark) => document.body.dataset.jpThemeLight === String(!dark)",
+        arg=name.endswith("Dark"),
+    )
+
+
+def test_sharp_on_hidpi_keyboard_reachable_and_accessible_in_both_themes(
+    browser: Any, server: JupyterServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1300, "height": 1000},
+                                  device_scale_factor=2)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        nb = open_notebook(page, server, f"studio-hidpi-{server.app}", [HIDPI])
+        nb.log.wait_for(lambda e: True, kind="result", what="the edit result")
+        page.locator(".venice-compare-view img").first.wait_for(state="visible")
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('.venice-edit-studio img'))"
+            ".every(i => i.complete && i.naturalWidth > 0)"
+        )
+        # Every image of the viewer and history has about 2 image px per CSS px.
+        sizes = page.evaluate(SIZES)
+        viewer = [s for s in sizes if "venice-image" in s["cls"]]
+        assert viewer, sizes
+        assert all(s["px"] >= 1.9 * s["css"] for s in viewer), sizes
+        nb.shot("hidpi")
+
+        # Keyboard only: from the operation buttons, Tab reaches the prompt and Run, then leaves.
+        page.locator(".venice-edit-controls .widget-toggle-button").first.focus()
+        seen: list[str] = []
+        for _ in range(60):
+            page.keyboard.press("Tab")
+            where = page.evaluate(
+                """() => { const a = document.activeElement;
+                           if (!a.closest('.venice-edit-studio')) return 'outside';
+                           return a.tagName + ':' + (a.textContent || '').trim(); }"""
+            )
+            seen.append(where)
+            if where == "outside":
+                break
+        assert "TEXTAREA:" in seen[:3] or any(s.startswith("TEXTAREA") for s in seen), seen
+        assert "BUTTON:Run" in seen, seen
+        assert seen[-1] == "outside", seen
+
+        # axe-core: no serious or critical violation on the studio (the painter is h5's).
+        page.add_script_tag(path=_axe_path())
+        exclude = [[".venice-mask-painter"]]
+        for theme in ("JupyterLab Light", "JupyterLab Dark"):
+            _set_theme(page, theme)
+            problems = page.evaluate(AXE, exclude)
+            nb.shot(theme.split()[-1].lower())
+            assert problems == [], f"{theme}: {problems}"
+        _set_theme(page, "JupyterLab Light")
+    finally:
+        context.close()

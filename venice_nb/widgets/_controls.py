@@ -33,16 +33,33 @@ _DEFAULT = "(model default)"
 _SAFE_MODE_DEFAULT = True  # the API's defaults (openapi.yaml): sent only when changed
 _ENHANCE_DEFAULT = False
 _TICK_SECONDS = 1.0
+# Theme-aware styles (JupyterLab's --jp-* variables): body text keeps the theme's contrast in
+# Light and Dark, and colour only marks the edge. `!important` beats the error line's inline colour.
+_STYLE = """<style>
+.venice-note, .venice-edit-controls .venice-error, .venice-too-long {
+  display: block; color: var(--jp-ui-font-color1) !important; padding-left: 6px;
+  border-left: 3px solid var(--jp-warn-color1, #f57c00); }
+.venice-edit-controls .venice-error, .venice-too-long {
+  border-left-color: var(--jp-error-color1, #d32f2f); }
+.venice-too-long { font-weight: bold; }
+.venice-count { color: var(--jp-ui-font-color1); }
+.venice-local { color: var(--jp-ui-font-color0); }
+.venice-busy { opacity: 0.35; transition: opacity 0.2s; }
+</style>"""
 
 
 def _model_label(model: ModelInfo) -> str:
-    price = f"${model.price_usd:.3f}" if model.price_usd is not None else "price n/a"
+    """Name and the price of one edit at the model's defaults (what "per click" starts from)."""
+    cost = model.estimate_cost()
+    price = f"${cost:.3f}" if cost is not None else "price n/a"
     return f"{model.name} · {price}"
 
 
 class EditControls(widgets.VBox):
     """Operation, prompt (with a live character count), model, options, cost, Run and Cancel.
 
+    A large photo is fitted to Venice's limits (``fit=True``: resized / sent as JPEG only when it
+    would not be accepted as it is), since a widget user has no other way to send it.
     ``source`` supplies the inputs at Run time: a ``MaskPainter`` (its image and painted mask),
     an image, or a callable returning ``(image, mask_or_None)``. Extra multi-edit layers go in
     ``layers``. The outcome lands in ``result`` / ``error`` (observable traits); errors are shown
@@ -74,12 +91,16 @@ class EditControls(widgets.VBox):
         self._task: asyncio.Task[Any] | None = None
         self._callbacks: list[Callable[[Any], Any]] = []
         self._refreshing = False
+        self._forced_edit = False  # multi-edit was left only because the model takes one image
+        self._last_model: str | None = None
         self._build()
         super().__init__(operation=operation, prompt=prompt)
         self.add_class("venice-edit-controls")
         self.children = self._layout()
         self._load_models(model)
         self.observe(self._refresh, names=["operation", "selected_model", "prompt"])
+        if isinstance(source, traitlets.HasTraits) and source.has_trait("mask_version"):
+            source.observe(self._on_mask, names="mask_version")
         self._refresh()
 
     # ----------------------------------------------------------------- public API
@@ -129,7 +150,7 @@ class EditControls(widgets.VBox):
     def show_hint(self, text: str) -> None:
         """A short, non-error note under the options (empty text hides it)."""
         self._hint.value = (
-            f"<small class='venice-hint' style='color:#92400e'>{html.escape(text)}</small>"
+            f"<small class='venice-hint venice-note'>{html.escape(text)}</small>"
             if text else ""
         )
 
@@ -143,6 +164,15 @@ class EditControls(widgets.VBox):
             resolution=opts.get("resolution"), quality=opts.get("quality"),
             n_images=self._image_count(),
         )
+
+    @property
+    def mask_painted(self) -> bool:
+        """Whether the source has a painted mask now (without copying it)."""
+        src = self.source
+        if callable(src):  # only the callable knows whether it has a mask this time
+            mask = src()[1]
+            return mask is not None and bool(np.any(mask))
+        return getattr(src, "coverage", 0) > 0
 
     def run(self) -> Any:
         """Start the selected operation; returns the asyncio task (or the result, off-loop)."""
@@ -172,7 +202,7 @@ class EditControls(widgets.VBox):
     # ---------------------------------------------------------------- internals
     def _build(self) -> None:
         self._operation = widgets.ToggleButtons(options=OPERATIONS,
-                                                style={"button_width": "130px"})
+                                                style={"button_width": "auto"})
         self._prompt = widgets.Textarea(
             placeholder="Describe the edit, e.g. “replace the sky with a sunset”",
             continuous_update=True, layout=widgets.Layout(width="100%", height="80px"),
@@ -199,8 +229,10 @@ class EditControls(widgets.VBox):
         self._cost = widgets.HTML()
         self._cost.add_class("venice-cost")
         self._backend = widgets.HTML()
-        self._run_button = widgets.Button(description="Run", button_style="primary", icon="play")
-        self._cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True)
+        self._run_button = widgets.Button(description="Run", button_style="primary", icon="play",
+                                          layout=widgets.Layout(width="auto"))
+        self._cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True,
+                                             layout=widgets.Layout(width="auto"))
         self._run_button.on_click(lambda _b: self.run())
         self._cancel_button.on_click(lambda _b: self.cancel())
         self._status = widgets.HTML("Ready.")
@@ -218,13 +250,14 @@ class EditControls(widgets.VBox):
         ])
         self._prompt_box = widgets.VBox([self._prompt, self._count])
         return (
+            widgets.HTML(_STYLE),
             self._backend,
             self._operation,
             self._prompt_box,
             self._model,
             self._options,
-            widgets.HBox([self._run_button, self._cancel_button, self._cost],
-                         layout=widgets.Layout(align_items="center")),
+            widgets.HBox([self._run_button, self._cancel_button]),
+            self._cost,
             self._hint,
             self._status,
         )
@@ -277,6 +310,13 @@ class EditControls(widgets.VBox):
         finally:
             self._refreshing = False
 
+    def _on_mask(self, _change: Any) -> None:
+        """A painted mask means multi-edit (the operation that uses it) when the model takes one."""
+        if self.operation == "edit" and self.multi_edit_supported and self.mask_painted:
+            self.operation = "multi-edit"  # refreshes through the observer
+        else:
+            self._refresh()
+
     def _refresh_now(self) -> None:
         model = self.model
         self._offer_operations(model)
@@ -291,28 +331,57 @@ class EditControls(widgets.VBox):
                    model.default_quality)
         limit = model.prompt_character_limit if model else None
         n = prompt_length(self.prompt)  # as Venice counts: UTF-16 code units
-        over = limit is not None and n > limit
-        color = "#b91c1c" if over else "#555"
+        over = needs_prompt and limit is not None and n > limit
+        kind = "venice-too-long" if over else "venice-count"
         self._count.value = (
-            f"<small class='venice-char-count' style='color:{color}'>{n:,}"
+            f"<small class='venice-char-count {kind}'>{n:,}"
             f"{f' / {limit:,}' if limit else ''} characters"
-            f"{' — too long for this model' if over else ''}</small>"
+            f"{' — too long for this model: shorten it to run' if over else ''}</small>"
         )
+        # Run says why it is off rather than failing after the click.
+        self._run_button.disabled = self.running or over
+        self._run_button.tooltip = "The prompt is too long for this model" if over else None
+        self.show_hint(self._mask_note(model))
         self._update_cost()
 
+    def _mask_note(self, model: ModelInfo | None) -> str:
+        """Say before Run when a painted mask will not be used, and why."""
+        if self.operation == "remove background":
+            return ""
+        painted = self.mask_painted
+        if not self.multi_edit_supported:
+            return single_image_hint(model) if painted or self._forced_edit else ""
+        if self.operation == "edit" and painted:
+            return ("Edit changes the whole image: the painted mask is ignored. "
+                    "Choose multi-edit to change only the painted area.")
+        return ""
+
     def _offer_operations(self, model: ModelInfo | None) -> None:
-        """Multi-edit only for models that take several images; leave it if the model changed."""
+        """Multi-edit only for models that take several images.
+
+        A one-image model forces edit; picking a model that takes a mask while one is painted
+        brings multi-edit back, so a model switch never silently drops the painted mask.
+        """
+        switched = model is not None and model.id != self._last_model
+        self._last_model = model.id if model is not None else None
+        restore = False
+        ops: tuple[str, ...] = OPERATIONS
         if self.multi_edit_supported:
-            ops: tuple[str, ...] = OPERATIONS
-            self.show_hint("")
+            restore = self.operation == "edit" and (
+                self._forced_edit or (switched and self.mask_painted))
+            self._forced_edit = False
         else:
             ops = tuple(o for o in OPERATIONS if o != "multi-edit")
             if self.operation == "multi-edit":
                 self.operation = "edit"
-                self.show_hint(single_image_hint(model))
+                self._forced_edit = True
+            elif self.operation != "edit":
+                self._forced_edit = False
         if tuple(self._operation.options) != ops:
             self._operation.options = ops
             self._operation.value = self.operation
+        if restore:
+            self.operation = "multi-edit"
 
     def _update_cost(self) -> None:
         try:
@@ -324,22 +393,28 @@ class EditControls(widgets.VBox):
         elif cost is None:
             text = "cost: n/a"
         else:
-            text = f"~${cost:.3f} per click"
+            text = f"~${cost:.3f} per click{self._extra_images_note(cost)}"
             if self.is_local:
                 text += " on Venice · <b>$0 on the local backend</b>"
         self._cost.value = f"<small>{text}</small>"
+
+    def _extra_images_note(self, cost: float) -> str:
+        """Why a click costs more than the model's listed price: the extra input images."""
+        model = self.model
+        n = self._image_count()
+        if model is None or n < 2:
+            return ""
+        opts = self.options()
+        one = model.estimate_cost(resolution=opts.get("resolution"), quality=opts.get("quality"))
+        if one is None or cost <= one:
+            return ""
+        return f" (${one:.3f} + ${cost - one:.3f} for {n - 1} extra image{'s' * (n > 2)})"
 
     def _image_count(self) -> int:
         """How many images a run would send, without copying any (runs on every keystroke)."""
         if self.operation != "multi-edit":
             return 1
-        src = self.source
-        if callable(src):  # only the callable knows whether it has a mask this time
-            mask = src()[1]
-            painted = mask is not None and bool(np.any(mask))
-        else:
-            painted = getattr(src, "coverage", 0) > 0
-        return 1 + int(painted) + len(self.layers)
+        return 1 + int(self.mask_painted) + len(self.layers)
 
     def _inputs(self) -> list[Any]:
         """The images to send for the current operation: base, then mask, then layers."""
@@ -370,9 +445,11 @@ class EditControls(widgets.VBox):
             if op == "remove background":
                 result = await self._call("remove_background", images[0])
             elif op == "edit":
-                result = await self._call("edit", images[0], prompt, model=model, **opts)
+                result = await self._call("edit", images[0], prompt, model=model, fit=True,
+                                          **opts)
             else:
-                result = await self._call("multi_edit", images, prompt, model=model, **opts)
+                result = await self._call("multi_edit", images, prompt, model=model, fit=True,
+                                          **opts)
         except asyncio.CancelledError:
             self._show_cancelled()
             return None
@@ -390,7 +467,8 @@ class EditControls(widgets.VBox):
     def _finished(self, task: asyncio.Task[Any] | None) -> None:
         """Re-arm the buttons however the run ended (even if cancelled before it started)."""
         self.set_trait("running", False)
-        self._run_button.disabled, self._cancel_button.disabled = False, True
+        self._cancel_button.disabled = True
+        self._refresh()  # Run stays off if the prompt is too long
         if task is not None and task.cancelled():
             self._show_cancelled()
 
@@ -403,7 +481,11 @@ class EditControls(widgets.VBox):
     async def _tick(self, op: str, started: float) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             while True:
-                self._status.value = f"Running {op}… {time.monotonic() - started:.0f} s"
+                self._status.value = (
+                    "<span class='venice-running'><i class='fa fa-spinner fa-spin' "
+                    f"aria-hidden='true'></i> Running {op}… "
+                    f"{time.monotonic() - started:.0f} s</span>"
+                )
                 await asyncio.sleep(_TICK_SECONDS)
 
     def _is_async(self, name: str) -> bool:
@@ -440,7 +522,7 @@ def _offer(box: widgets.Dropdown, values: list[str], default: str | None) -> Non
 
 def _done_text(result: Any) -> str:
     where = (
-        "<b style='color:#b45309'>LOCAL backend</b> (simulated)" if result.is_local else "Venice"
+        "<b class='venice-local'>LOCAL backend</b> (simulated)" if result.is_local else "Venice"
     )
     w, h = encoded_size(result)
     warn = " · ⚠ flagged as a content violation" if result.content_violation else ""

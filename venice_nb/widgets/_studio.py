@@ -8,6 +8,7 @@ full-resolution array per edit.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 import traitlets
 from PIL import Image
 
-from ._controls import EditControls, single_image_hint
+from ._controls import EditControls
 from ._fallback import StaticPicture, studio_picture
 from ._painter import MaskPainter
 from ._util import as_rgb
@@ -48,29 +49,36 @@ class HistoryEntry:
 class EditStudio(StaticPicture, widgets.VBox):
     """Paint a mask, run edits, compare, and chain: ``.result``, ``.history``, ``.base``.
 
-    ``client=None`` creates ``venice_nb.Client()``, which uses the local backend when no API key
-    is set; the studio labels that clearly.
+    One screen: the painter (or, after a run, the result) on the left, the controls with Run
+    beside it; both wrap into one column in narrow outputs. ``client=None`` creates
+    ``venice_nb.Client()``, which uses the local backend when no API key is set; the studio
+    labels that clearly.
     """
 
     base_index = traitlets.Int(0)
 
     def __init__(
         self, image: Any, client: Any = None, *, prompt: str = "", model: str | None = None,
-        max_size: tuple[int, int] = (720, 540),
+        max_size: tuple[int, int] = (560, 420),
     ) -> None:
         if client is None:
             from .._client import Client
 
             client = Client()
-        original = as_rgb(image)
+        self.painter = MaskPainter(image, max_size=max_size)
+        original = self.painter.image  # read-only; the painter decodes/converts it once
         self._history: list[HistoryEntry] = [HistoryEntry(original=original)]
-        self.painter = MaskPainter(original, max_size=max_size)
         self.controls = EditControls(client, source=self.painter, prompt=prompt, model=model)
-        self.controls.layout.width = "440px"
-        self.controls.layout.min_width = "340px"
-        self.viewer = CompareView(original, original, labels=("Base", "Result"),
-                                  max_size=(max_size[0] + 440, max_size[1]))
-        self.viewer.layout.display = "none"  # until there is a result to compare
+        # Built on the first result: nothing the user cannot see yet is encoded.
+        self.viewer: CompareView | None = None
+        self._view = widgets.ToggleButtons(
+            options=("Paint mask", "Result"), value="Paint mask", disabled=True,
+            tooltips=("Paint the mask on the current base", "Compare the latest result"),
+            style={"button_width": "110px"},
+        )
+        self._view.add_class("venice-studio-view")
+        self._left = widgets.VBox([self._view, self.painter],
+                                  layout=widgets.Layout(flex="0 1 auto", max_width="100%"))
         self._use_result = widgets.Button(
             description="Use result as base", icon="level-down",
             tooltip="Chain: paint and edit on top of this result", disabled=True,
@@ -80,19 +88,24 @@ class EditStudio(StaticPicture, widgets.VBox):
         self.strip = ResultGrid([(original, "original")], columns=6)
         self.strip.on_select(lambda i, _item: self.use_as_base(i), label="Use as base")
         self._where = widgets.HTML()
+        self._where.add_class("venice-studio-base")
         super().__init__()
         self.add_class("venice-edit-studio")
         self.children = (
-            widgets.HBox([self.painter, self.controls],
-                         layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start")),
-            self.viewer,
-            self._use_result,
+            widgets.HBox(
+                [self._left, widgets.VBox(
+                    [self.controls, self._use_result, self._where],
+                    layout=widgets.Layout(flex="1 1 300px", min_width="280px", max_width="440px"),
+                )],
+                layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start",
+                                      grid_gap="12px"),
+            ),
             widgets.HTML("<b>History</b> <small>(any state can become the base again)</small>"),
             self.strip,
-            self._where,
         )
         self.controls.on_result(self._on_result)
-        self.painter.observe(self._on_mask, names="mask_version")
+        self.controls.observe(self._on_running, names="running")
+        self._view.observe(lambda _c: self._show_view(), names="value")
         self._show_base()
 
     # ----------------------------------------------------------------- public API
@@ -120,10 +133,17 @@ class EditStudio(StaticPicture, widgets.VBox):
         return self.painter.mask
 
     def use_as_base(self, index: int) -> None:
-        """Make history entry ``index`` the base (chain an edit, or go back to an earlier state)."""
-        image = self._history[index].image
+        """Make history entry ``index`` the base (chain an edit, or go back to an earlier state).
+
+        The painter shows the new base, the history marks it, and the viewer compares that
+        entry with the base it was made from (so its labels always name what is shown).
+        """
+        entry = self._history[index]
         self.base_index = index
-        self.painter.set_image(image, keep_mask=True)
+        self.painter.set_image(entry.image, keep_mask=True)
+        if entry.parent is not None:
+            self._show_pair(entry.parent, index)
+        self._view.value = "Paint mask"
         self._show_base()
 
     # Publishing (issue 13): the picture a saved notebook shows in place of the live widget.
@@ -133,23 +153,43 @@ class EditStudio(StaticPicture, widgets.VBox):
     # ---------------------------------------------------------------- internals
     def _on_result(self, result: Any) -> None:
         self._history.append(HistoryEntry(result, parent=self.base_index))
-        self.strip.append(result)
-        self.viewer.set_images(self.painter.image, result, labels=("Base", "Result"))
-        self.viewer.layout.display = None
+        self._show_pair(self.base_index, len(self._history) - 1)
+        assert self.viewer is not None  # built by _show_pair
+        self.strip.append(result, preview=self.viewer.after_preview)  # no second decode
         self._use_result.disabled = False
+        self._view.disabled = False
+        self._view.value = "Result"
+        self._show_view()
 
-    def _on_mask(self, _change: Any) -> None:
-        # A painted mask only matters to multi-edit: switch to it rather than ignore the mask,
-        # unless the model takes one image; then say why the mask is not used.
-        if self.controls.operation == "edit" and self.painter.coverage > 0:
-            if self.controls.multi_edit_supported:
-                self.controls.operation = "multi-edit"
+    def _show_pair(self, before: int, after: int) -> None:
+        """Show history ``#before`` against ``#after`` (the base uses the painter's copy)."""
+        first = self.painter.image if before == self.base_index else self._history[before].image
+        second = self._history[after].result or self._history[after].image
+        labels = (f"Base #{before}", f"Result #{after}")
+        if self.viewer is None:
+            size = self.painter.display_size
+            self.viewer = CompareView(first, second, labels=labels, max_size=size)
+        else:
+            self.viewer.set_images(first, second, labels=labels)
+
+    def _show_view(self) -> None:
+        showing = self.viewer if self._view.value == "Result" and self.viewer else self.painter
+        self._left.children = (self._view, showing)
+
+    def _on_running(self, change: Any) -> None:
+        """While a run is going, the previous result is dimmed (the status shows progress)."""
+        if self.viewer is not None:
+            if change.new:
+                self.viewer.add_class("venice-busy")
             else:
-                self.controls.show_hint(single_image_hint(self.controls.model))
+                self.viewer.remove_class("venice-busy")
 
     def _show_base(self) -> None:
         entry = self._history[self.base_index]
         h, w = self.painter.image.shape[:2]
         self._where.value = (
-            f"<small>Base: history #{self.base_index} ({entry.label}), {w}×{h}</small>"
+            f"<small>Base: history #{self.base_index} ({html.escape(entry.label)}), {w}×{h}"
+            "</small>"
         )
+        self.strip.mark(self.base_index, "Current base")
+        self._use_result.disabled = self.base_index == len(self._history) - 1
