@@ -664,17 +664,15 @@ def test_studio_marks_the_base_and_the_viewer_names_its_pair(local_client: vnb.C
     assert "venice-marked" not in cards[0]._dom_classes
     assert cards[1].children[-1].description == "Current base" and cards[1].children[-1].disabled
     assert studio.viewer.labels == ("Base #0", "Result #1")
-    np.testing.assert_array_equal(studio.viewer._after, resize_for_test(studio, 1))
+    before = studio.viewer._before  # the result is shown stretched onto the base's display size
+    np.testing.assert_array_equal(studio.viewer._after, resize_for_test(studio, 1, before))
     assert "history #1" in studio._where.value
 
 
-def resize_for_test(studio: EditStudio, index: int) -> np.ndarray:
-    from venice_nb.widgets._util import fit_size, resize_rgb
+def resize_for_test(studio: EditStudio, index: int, like: np.ndarray) -> np.ndarray:
+    from venice_nb.widgets._util import resize_rgb
 
-    img = studio.history[index].image
-    w, h = studio.painter.display_size
-    size = fit_size(img.shape[1], img.shape[0], 2 * w, 2 * h)  # twice the CSS size (HiDPI)
-    return resize_rgb(img, size)
+    return resize_rgb(studio.history[index].image, (like.shape[1], like.shape[0]))
 
 
 def test_a_run_in_progress_dims_the_previous_result(local_client: vnb.Client) -> None:
