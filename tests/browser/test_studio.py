@@ -170,10 +170,14 @@ studio.observe(lambda ch: log("base", index=ch.new), names="base_index")
 studio.painter.observe(lambda ch: log("mask", area=int((studio.mask > 0).sum())),
                        names="mask_version")
 
+from PIL import Image
+
 def on_result(result):
     entry = studio.history[-1]
     base = studio.history[entry.parent].image.astype(int)
-    changed = np.abs(entry.image.astype(int) - base).max(axis=2) > 12
+    # Answers come at the model's 1K tier: compare at the base's size, beyond resampling noise.
+    after = np.asarray(Image.fromarray(entry.image).resize(base.shape[1::-1], Image.LANCZOS))
+    changed = np.abs(after.astype(int) - base).max(axis=2) > 24
     inside = studio.mask > 0
     log("result", endpoint=result.request["endpoint"], outside=float(changed[~inside].mean()),
         inside=float(changed[inside].mean()))
@@ -326,26 +330,32 @@ def test_sharp_on_hidpi_keyboard_reachable_and_accessible_in_both_themes(
         assert all(s["px"] >= 1.9 * s["css"] for s in viewer), sizes
         nb.shot("hidpi")
 
-        # Keyboard only: from the operation buttons, Tab reaches the prompt and Run, then leaves.
-        page.locator(".venice-edit-controls .widget-toggle-button").first.focus()
+        # Keyboard only: from the painter's first tool, Tab crosses the image (no trap), reaches
+        # the prompt and Run, then leaves the studio.
+        toggle = page.locator(".venice-edit-studio .widget-toggle-button", has_text="Paint mask")
+        toggle.focus()
+        page.keyboard.press("Enter")  # back from the result to the painter, by keyboard
+        page.locator(".venice-mask-painter [role=application]").wait_for(state="visible")
         seen: list[str] = []
-        for _ in range(60):
+        for _ in range(120):
             page.keyboard.press("Tab")
             where = page.evaluate(
                 """() => { const a = document.activeElement;
                            if (!a.closest('.venice-edit-studio')) return 'outside';
+                           if (a.getAttribute('role') === 'application') return 'PAINTER';
                            return a.tagName + ':' + (a.textContent || '').trim(); }"""
             )
             seen.append(where)
             if where == "outside":
                 break
-        assert "TEXTAREA:" in seen[:3] or any(s.startswith("TEXTAREA") for s in seen), seen
+        assert "PAINTER" in seen, seen  # the image surface is reached, and left, by Tab
+        assert any(s.startswith("TEXTAREA") for s in seen), seen
         assert "BUTTON:Run" in seen, seen
         assert seen[-1] == "outside", seen
 
-        # axe-core: no serious or critical violation on the studio (the painter is h5's).
+        # axe-core: no serious or critical violation anywhere in the studio, painter included.
         page.add_script_tag(path=_axe_path())
-        exclude = [[".venice-mask-painter"]]
+        exclude: list[list[str]] = []
         for theme in ("JupyterLab Light", "JupyterLab Dark"):
             _set_theme(page, theme)
             problems = page.evaluate(AXE, exclude)

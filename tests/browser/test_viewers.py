@@ -99,7 +99,9 @@ def test_saved_notebook_shows_the_widget_pictures_in_a_browser(
             picture.scroll_into_view_if_needed()
             loaded = picture.evaluate("img => img.complete && img.naturalWidth")
             box = picture.bounding_box()
-            assert loaded and loaded >= 480 and box is not None
+            assert loaded and box is not None
+            # A readable picture, never stretched beyond its own pixels on the page.
+            assert loaded >= 400 and loaded >= box["width"] - 1, (loaded, box)
             assert box["x"] + box["width"] <= width, "the picture overflows the page"
             page.screenshot(path=str(artifacts / f"saved-04-{width}-sheet{i}.png"))
     finally:

@@ -37,6 +37,28 @@ function render({ model, el }) {
   }
   el.appendChild(root);
 
+  // ipywidgets names neither slider handles nor colour inputs: give the painter's own toolbar
+  // controls their visible labels as accessible names, so screen readers announce them.
+  const naming = new MutationObserver(() => nameControls());
+  function nameControls() {
+    const painter = el.closest(".venice-mask-painter");
+    if (!painter) return false;
+    for (const w of painter.querySelectorAll(".widget-slider, .widget-colorpicker")) {
+      const text = (w.querySelector(".widget-label")?.textContent || "").trim();
+      for (const c of w.querySelectorAll("[role=slider], input")) {
+        if (text && c.getAttribute("aria-label") !== text) c.setAttribute("aria-label", text);
+      }
+    }
+    return true;
+  }
+  (function attach(tries) {
+    if (nameControls()) {
+      naming.observe(el.closest(".venice-mask-painter"), { childList: true, subtree: true });
+    } else if (tries > 0) {
+      requestAnimationFrame(() => attach(tries - 1));
+    }
+  })(120);
+
   let base = null; // the ipycanvas <canvas> with the rendered view
   let view = null;
   let overlayLayer = null; // the ipycanvas layer model the kernel draws the mask into
@@ -361,7 +383,7 @@ function render({ model, el }) {
   }
   model.on("change:tool", () => { polygon = null; root.dataset.tool = tool(); drawUi(); });
   model.on("change:brush_size", drawUi);
-  return () => { if (view) view.remove(); };
+  return () => { naming.disconnect(); if (view) view.remove(); };
 }
 
 export default { render };
