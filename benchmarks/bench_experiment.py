@@ -3,7 +3,8 @@
 Venice allows 20 image requests a minute; here the backend allows 20 per ``WINDOW`` seconds,
 with ``LATENCY`` seconds of simulated inference. Three runs, each on a fresh backend:
 
-1. ``venice_nb.experiment`` (paced): wall time against the limit-bound minimum, 429 count;
+1. ``venice_nb.experiment`` (paced, from the key's stated limit and the headers): wall time
+   against the limit-bound minimum, 429 count;
 2. a naive ``asyncio.gather`` of the same 60 prepared requests over the same kind of client
    (the client's own retries on), for comparison;
 3. the paced experiment again with a result store, then a re-run: requests the re-run sent.
@@ -177,7 +178,8 @@ def main() -> None:
               f"429s: {too_many}; statuses {dict(sorted(outcomes[-1][1].items()))}; "
               f"failed jobs {failed}")
     first, rerun, wall, fresh = cached_rerun(args.window, args.latency)
-    print(f"cached re-run: the first run sent {first} requests (GET /models + {n} edits); "
+    print(f"cached re-run: the first run sent {first} requests (GET /models, the balance "
+          f"and the key's stated limits + {n} edits); "
           f"a re-run on the same client sent {rerun} in {wall:.3f} s; on a new client "
           f"{fresh} (GET /models only, free)")
 

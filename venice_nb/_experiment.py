@@ -1,9 +1,10 @@
 """Running prompt experiments: plan every job (``_plan``), pace the starts (``_pacer``), send.
 
-Everything that can fail is checked before the first request (inputs, models, parameters, prices,
-the budget, replay-only coverage). Requests then run concurrently, started no faster than the
-server's request limit allows; a failing job is recorded and the rest go on. Records, the
-progress display and the sync/async bridge live in ``_records``, ``_progress`` and ``_sync``.
+Everything that can fail is checked before the first edit (inputs, models, parameters, prices,
+the budget, replay-only coverage, the key's balance). Requests then run concurrently, started
+no faster than the server's request limit allows; a failing job is recorded and the rest go on.
+Records, the progress display and the sync/async bridge live in ``_records``, ``_progress`` and
+``_sync``.
 """
 
 from __future__ import annotations
@@ -278,9 +279,10 @@ async def _check_account(client: Any, jobs: list[Job], needed: float, pacer: Pac
     if pacer.limit_from_server:
         return
     limits = await _ask(client, client.rate_limits)
-    models = {job.model for job in jobs if job.model is not None}
-    stated = [rpm for m in models if limits is not None
-              and (rpm := limits.requests_per_minute(m)) is not None and rpm >= 1]
+    if limits is None:
+        return
+    rpms = [limits.requests_per_minute(m) for m in {job.model for job in jobs} if m is not None]
+    stated = [rpm for rpm in rpms if rpm is not None and rpm >= 1]
     if stated:  # experiments share one pacer per key: the strictest of the run's models
         pacer.state(int(min(stated)))
 
