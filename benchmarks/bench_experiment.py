@@ -14,11 +14,6 @@ cannot start before the window has turned that many times, and then takes as lon
 concurrent edits take on an idle backend (measured in the same run, median of 3), so the ratio
 compares like with like.
 
-The backend rounds ``x-ratelimit-reset-requests`` up to whole seconds, as Venice's headers are
-documented (a Unix timestamp). With windows scaled from 60 s down to a few seconds that
-rounding is scaled up 20-fold; the paced run is therefore also measured with the reset sent to
-the millisecond (``--exact-reset`` only; labelled in the output).
-
 Run: ``python benchmarks/bench_experiment.py [--window 3] [--latency 0.2]``.
 """
 
@@ -26,19 +21,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import venice_nb as vnb
 from venice_nb import _request
-from venice_nb._backend import BackendConfig, LocalBackend, _server
-from venice_nb._constants import H_RATELIMIT_RESET
+from venice_nb._backend import BackendConfig, LocalBackend
 from venice_nb._experiment import experiment_async
 
 LIMIT = 20
@@ -77,21 +69,6 @@ def batch_time(size: int, latency: float, samples: int = 3) -> float:
     """Median time of ``size`` concurrent edits on an idle backend (no rate limit in the way)."""
     with LocalBackend(BackendConfig(latency=latency, rate_limit=10_000)) as backend:
         return statistics.median(asyncio.run(_batch(backend.url, size, samples)))
-
-
-@contextlib.contextmanager
-def exact_reset() -> Iterator[None]:
-    """Send x-ratelimit-reset-requests to the millisecond instead of rounded up to seconds."""
-    original = _server._rate_headers
-
-    def precise(state: Any) -> dict[str, str]:
-        return {**original(state), H_RATELIMIT_RESET: f"{state.reset:.3f}"}
-
-    _server._rate_headers = precise
-    try:
-        yield
-    finally:
-        _server._rate_headers = original
 
 
 async def _paced(backend: LocalBackend, store: str | bool = False,
@@ -160,15 +137,11 @@ def main() -> None:
           f"the last batch of {n - windows * LIMIT} takes {last:.3f} s; "
           f"limit-bound minimum {bound:.2f} s")
     runs = (
-        ("experiment (paced)", paced, contextlib.nullcontext, args.repeat),
-        ("  same, exact reset", paced, exact_reset, args.repeat),
-        ("naive asyncio.gather", naive, contextlib.nullcontext, 1),
+        ("experiment (paced)", paced, args.repeat),
+        ("naive asyncio.gather", naive, 1),
     )
-    for name, run, headers, repeat in runs:
-        outcomes = []
-        for _ in range(repeat):
-            with headers():
-                outcomes.append(run(args.window, args.latency))
+    for name, run, repeat in runs:
+        outcomes = [run(args.window, args.latency) for _ in range(repeat)]
         walls = sorted(wall for wall, _, _ in outcomes)
         wall = statistics.median(walls)
         too_many = sum(statuses.get(429, 0) for _, statuses, _ in outcomes)
