@@ -3,7 +3,8 @@
 Venice allows 20 image requests a minute; here the backend allows 20 per ``WINDOW`` seconds,
 with ``LATENCY`` seconds of simulated inference. Three runs, each on a fresh backend:
 
-1. ``venice_nb.experiment`` (paced): wall time against the limit-bound minimum, 429 count;
+1. ``venice_nb.experiment`` (paced, from the key's stated limit and the headers): wall time
+   against the limit-bound minimum, 429 count;
 2. a naive ``asyncio.gather`` of the same 60 prepared requests over the same kind of client
    (the client's own retries on), for comparison;
 3. the paced experiment again with a result store, then a re-run: requests the re-run sent.
@@ -13,11 +14,6 @@ cannot start before the window has turned that many times, and then takes as lon
 concurrent edits take on an idle backend (measured in the same run, median of 3), so the ratio
 compares like with like.
 
-The backend rounds ``x-ratelimit-reset-requests`` up to whole seconds, as Venice's headers are
-documented (a Unix timestamp). With windows scaled from 60 s down to a few seconds that
-rounding is scaled up 20-fold; the paced run is therefore also measured with the reset sent to
-the millisecond (``--exact-reset`` only; labelled in the output).
-
 Run: ``python benchmarks/bench_experiment.py [--window 3] [--latency 0.2]``.
 """
 
@@ -25,19 +21,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import venice_nb as vnb
 from venice_nb import _request
-from venice_nb._backend import BackendConfig, LocalBackend, _server
-from venice_nb._constants import H_RATELIMIT_RESET
+from venice_nb._backend import BackendConfig, LocalBackend
 from venice_nb._experiment import experiment_async
 
 LIMIT = 20
@@ -76,21 +69,6 @@ def batch_time(size: int, latency: float, samples: int = 3) -> float:
     """Median time of ``size`` concurrent edits on an idle backend (no rate limit in the way)."""
     with LocalBackend(BackendConfig(latency=latency, rate_limit=10_000)) as backend:
         return statistics.median(asyncio.run(_batch(backend.url, size, samples)))
-
-
-@contextlib.contextmanager
-def exact_reset() -> Iterator[None]:
-    """Send x-ratelimit-reset-requests to the millisecond instead of rounded up to seconds."""
-    original = _server._rate_headers
-
-    def precise(state: Any) -> dict[str, str]:
-        return {**original(state), H_RATELIMIT_RESET: f"{state.reset:.3f}"}
-
-    _server._rate_headers = precise
-    try:
-        yield
-    finally:
-        _server._rate_headers = original
 
 
 async def _paced(backend: LocalBackend, store: str | bool = False,
@@ -159,15 +137,11 @@ def main() -> None:
           f"the last batch of {n - windows * LIMIT} takes {last:.3f} s; "
           f"limit-bound minimum {bound:.2f} s")
     runs = (
-        ("experiment (paced)", paced, contextlib.nullcontext, args.repeat),
-        ("  same, exact reset", paced, exact_reset, args.repeat),
-        ("naive asyncio.gather", naive, contextlib.nullcontext, 1),
+        ("experiment (paced)", paced, args.repeat),
+        ("naive asyncio.gather", naive, 1),
     )
-    for name, run, headers, repeat in runs:
-        outcomes = []
-        for _ in range(repeat):
-            with headers():
-                outcomes.append(run(args.window, args.latency))
+    for name, run, repeat in runs:
+        outcomes = [run(args.window, args.latency) for _ in range(repeat)]
         walls = sorted(wall for wall, _, _ in outcomes)
         wall = statistics.median(walls)
         too_many = sum(statuses.get(429, 0) for _, statuses, _ in outcomes)
@@ -177,7 +151,8 @@ def main() -> None:
               f"429s: {too_many}; statuses {dict(sorted(outcomes[-1][1].items()))}; "
               f"failed jobs {failed}")
     first, rerun, wall, fresh = cached_rerun(args.window, args.latency)
-    print(f"cached re-run: the first run sent {first} requests (GET /models + {n} edits); "
+    print(f"cached re-run: the first run sent {first} requests (GET /models, the balance "
+          f"and the key's stated limits + {n} edits); "
           f"a re-run on the same client sent {rerun} in {wall:.3f} s; on a new client "
           f"{fresh} (GET /models only, free)")
 

@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 
 import venice_nb as vnb
+from venice_nb._account import Balance
 from venice_nb._backend import LocalBackend
 
 from ._spec import SPEC_PATH, load_spec
@@ -95,3 +96,13 @@ def test_async_twins(backend: LocalBackend) -> None:
 
     usd, rpm = asyncio.run(go())
     assert usd == 2.0 and rpm == backend.config.rate_limit * 60 / backend.config.rate_window
+
+
+def test_spendable_counts_usd_and_diem_and_none_means_unlimited() -> None:
+    def balance(usd: float | None, diem: float | None) -> Balance:
+        return Balance.from_api({"canConsume": True, "consumptionCurrency": "DIEM",
+                                 "balances": {"usd": usd, "diem": diem}})
+
+    assert balance(25, 90.5).spendable_usd == 115.5
+    assert balance(None, 2.0).spendable_usd == 2.0
+    assert balance(None, None).spendable_usd is None

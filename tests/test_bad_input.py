@@ -409,9 +409,11 @@ class Harness:
             TEST_KEY, base_url=backend.url, store=False,
             http_client=httpx.AsyncClient(transport=self.async_transport),
         )
-        # Model facts are needed to judge a model's options: read them once, up front.
+        # Model facts are needed to judge a model's options: read them once, up front (and the
+        # legacy-id mapping, which an unknown id is looked up in before it is refused).
         self.client.models()
         self.loop.run_until_complete(self.aclient.models())
+        vnb.estimate_experiment(GOOD_PNG, "x", "qwen-edit", client=self.client)
 
     def run(self, kind: str, method: str, *args: Any, **kwargs: Any) -> Any:
         if kind == "sync":

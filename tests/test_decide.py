@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import date, timedelta
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -18,7 +19,7 @@ import venice_nb as vnb
 from venice_nb._records import ExperimentResults
 from venice_nb._respect import CHANGE_LEVEL, mask_respect
 
-from ._spec import venice_price
+from ._spec import SpecCheckingTransport, venice_price
 from .conftest import TEST_KEY, sample_path
 
 FIRERED = venice_price("firered-image-edit", "inpaint")
@@ -28,12 +29,13 @@ HATS = {"color": ["red", "blue"], "hat": ["cap", "beret"]}
 
 
 def _client(backend, store) -> vnb.Client:
-    return vnb.Client(TEST_KEY, base_url=backend.url, store=store)
+    http = httpx.Client(transport=SpecCheckingTransport(), timeout=60)
+    return vnb.Client(TEST_KEY, base_url=backend.url, store=store, http_client=http)
 
 
-def _edits(backend) -> int:
-    """Image requests the backend answered (GET /models is not one)."""
-    return int(backend.stats.requests) - 1
+def _edits(client: vnb.Client) -> int:
+    """Edits sent (POSTs): the model list and the account endpoints are GETs."""
+    return len(client._http._transport.posts)
 
 
 def _png(arr: np.ndarray, mode: str | None = None) -> bytes:
@@ -60,7 +62,7 @@ def test_variables_fill_the_template_and_become_columns(backend, tmp_path):
                                  ["firered-image-edit", "qwen-image-2-edit"], vars=HATS,
                                  client=client, progress=False)
         store = client.store
-    assert results.counts["done"] == 8 and _edits(backend) == 8
+    assert results.counts["done"] == 8 and _edits(client) == 8
     prompts = {(r.variables["color"], r.variables["hat"]): r.prompt for r in results}
     assert prompts[("blue", "beret")] == "give the cat a blue beret" and len(prompts) == 4
     frame = results.to_dataframe()
@@ -112,7 +114,7 @@ def test_repeats_are_distinct_stored_requests_paid_once(backend, tmp_path):
     with _client(backend, tmp_path / "s") as client:
         first = vnb.experiment(sample_path(), ["snow", "rain"], "firered-image-edit",
                                repeats=2, client=client, progress=False)
-        assert first.counts["done"] == 4 and _edits(backend) == 4
+        assert first.counts["done"] == 4 and _edits(client) == 4
         assert [(r.prompt, r.repeat) for r in first] == [
             ("snow", 0), ("snow", 1), ("rain", 0), ("rain", 1)]
         assert len({r.result.fingerprint for r in first}) == 4 and len(client.store) == 4
@@ -126,10 +128,10 @@ def test_repeats_are_distinct_stored_requests_paid_once(backend, tmp_path):
                                repeats=3, client=client, progress=False)
         assert third.counts == {"done": 2, "cached": 4, "failed": 0, "skipped": 0}
         assert third.spent_usd == pytest.approx(2 * FIRERED)
-        assert _edits(backend) == 6 and len(client.store) == 6
+        assert _edits(client) == 6 and len(client.store) == 6
         single = vnb.experiment(sample_path(), "snow", "firered-image-edit", client=client,
                                 progress=False)  # repeat 0 is the plain request
-        assert single.counts["cached"] == 1 and _edits(backend) == 6
+        assert single.counts["cached"] == 1 and _edits(client) == 6
     assert sorted(r.repeat for r in client.store.history()) == [0, 0, 1, 1, 2, 2]
     assert "run 3" in third[2].caption and third.to_dataframe()["repeat"].tolist() == [
         0, 1, 2, 0, 1, 2]

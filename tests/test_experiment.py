@@ -18,7 +18,7 @@ from venice_nb._experiment import ExperimentResults, estimate_experiment_async, 
 from venice_nb._pacer import PACERS, Pacer, pacer_for
 
 from ._spec import SpecCheckingTransport, venice_price
-from .conftest import TEST_KEY, png_bytes, sample_path
+from .conftest import TEST_KEY, UNTHROTTLED, png_bytes, sample_path
 
 MASK = png_bytes((451, 300), (255,), "L")  # the cat sample's size; white = change everything
 REFERENCE = png_bytes((320, 240), (200, 30, 30))
@@ -38,9 +38,11 @@ def _client(backend: LocalBackend, **kwargs) -> Iterator[vnb.Client]:
     assert not transport.problems, "requests broke the spec:\n" + "\n".join(transport.problems)
 
 
-def _images_sent(backend: LocalBackend) -> int:
-    """Requests other than the model list (which these tests fetch exactly once per client)."""
-    return backend.stats.requests - 1
+def _images_sent(client: vnb.Client) -> int:
+    """Edits sent (POSTs): the model list, alias mapping and account endpoints are GETs."""
+    transport = client._http._transport
+    assert isinstance(transport, SpecCheckingTransport)
+    return len(transport.posts)
 
 
 # Cost estimates, against the prices in Venice's public model snapshot.
@@ -109,7 +111,7 @@ def test_bad_combinations_fail_before_any_request(backend):
         with pytest.raises(vnb.ValidationError, match="luma-uni-1-edit takes 1 to 1"):
             vnb.experiment(sample_path(), "snow", "luma-uni-1-edit", masks=MASK, client=client,
                            progress=False)
-    assert _images_sent(backend) == 0
+    assert _images_sent(client) == 0
 
 
 # Running.
@@ -129,7 +131,7 @@ def test_grid_runs_every_combination_in_order(backend):
     ]
     assert all(r.result.model_id == r.model and r.result.prompt == r.prompt for r in results)
     assert all(r.result.request["endpoint"] == "/image/edit" for r in results)
-    assert _images_sent(backend) == 8
+    assert _images_sent(client) == 8
     assert results.spent_usd == pytest.approx(4 * FIRERED + 4 * QWEN)
     frame = results.to_dataframe()
     assert list(frame["status"]) == ["done"] * 8
@@ -175,7 +177,7 @@ def test_budget_stops_before_the_job_that_would_exceed_it(backend):
     assert estimate.to_spend_usd == pytest.approx(four)
     assert [r.status for r in results] == ["done"] * 4 + ["skipped"] * 2
     assert results.spent_usd == pytest.approx(four) and results.spent_usd <= budget
-    assert _images_sent(backend) == 4
+    assert _images_sent(client) == 4
 
 
 @pytest.mark.parametrize("budget", [0, 0.5])
@@ -193,17 +195,17 @@ def test_a_budget_that_runs_nothing_fails_before_sending(backend, budget):
             assert "runs none of the 4 jobs" in text and f"${price:.4f}" in text
             assert f"cheapest job costs ${FIRERED:.4f}" in text
             assert "raise budget" in text and "local backend" in text
-    assert _images_sent(backend) == 0
+    assert _images_sent(client) == 0
 
 
 def test_stored_results_are_free_under_a_budget_and_a_rerun_sends_nothing(backend, tmp_path):
     grid = (sample_path(), ["snow", "rain", "fog"], ["firered-image-edit", "qwen-image-2-edit"])
     with _client(backend, store=tmp_path / "store") as client:
         first = vnb.experiment(*grid, client=client, budget=0.20, progress=False)
-        sent = _images_sent(backend)
+        sent = _images_sent(client)
         estimate = vnb.estimate_experiment(*grid, client=client, budget=0.0)
         again = vnb.experiment(*grid, client=client, budget=0.0, progress=False)
-    assert sent == 4 and _images_sent(backend) == sent  # the re-run cost 0 requests
+    assert sent == 4 and _images_sent(client) == sent  # the re-run cost 0 requests
     assert (estimate.cached, estimate.to_send, estimate.to_spend_usd) == (4, 0, 0.0)
     assert [r.status for r in again] == ["cached"] * 4 + ["skipped"] * 2
     assert [r.result.data for r in again[:4]] == [r.result.data for r in first[:4]]
@@ -279,10 +281,11 @@ def test_pacing_keeps_under_a_small_limit(monkeypatch):
         assert backend.stats.by_status.get(429, 0) > 0
     assert clock.now == clock.start  # the control ran in one window
     with LocalBackend(config) as backend, _client(backend, max_retries=0) as client:
-        monkeypatch.setitem(PACERS, backend.url, Pacer(clock=clock, sleep=clock.sleep))
+        monkeypatch.setitem(PACERS, client._caller, Pacer(clock=clock, sleep=clock.sleep))
         first = vnb.experiment(*_grid(5), client=client, progress=False)
         second = vnb.experiment(*_grid(3), client=client, progress=False)  # shares the pace
-        assert backend.stats.by_status == {200: 1 + 10 + 6}
+        # The model list; each run's balance, the first run's stated limits; the edits.
+        assert backend.stats.by_status == {200: 1 + 2 + 1 + 10 + 6}
     assert first.counts["done"] == 10 and second.counts["done"] == 6
     # 16 edits at 4 a window: the pacer did wait out at least three windows (fake time).
     assert clock.now - clock.start >= 3 * 60.0
@@ -479,10 +482,106 @@ def test_bad_rate_limit_fails_before_any_request(backend):
     assert backend.stats.requests == 0
 
 
-def test_pacer_is_shared_per_server_and_learns_from_live_headers(backend):
-    with _client(backend) as client:
-        vnb.experiment(sample_path(), "snow", "firered-image-edit", client=client,
-                       progress=False)
+def test_pacer_is_shared_per_key_and_learns_from_the_server(backend):
+    """Venice counts requests per key: clients of one key share a pacer, another key on the
+    same server gets its own, and the registry holds digests, never a key."""
+    other_key = "vnbtest-other-4d1e8a0b7c2f9e63"
+    with _client(backend) as a, _client(backend) as b, \
+            vnb.Client(other_key, base_url=backend.url) as c:
+        for client in (a, b, c):
+            vnb.experiment(sample_path(), "snow", "firered-image-edit", client=client,
+                           progress=False)
         estimate = vnb.estimate_experiment(sample_path(), "snow", "firered-image-edit",
-                                           client=client)
+                                           client=b)
+        assert PACERS[a._caller] is PACERS[b._caller]
+        assert PACERS[c._caller] is not PACERS[a._caller]
+        assert PACERS[a._caller].limit_from_server and PACERS[c._caller].limit_from_server
     assert estimate.rate_limit == backend.config.rate_limit
+    assert not any(TEST_KEY in caller or other_key in caller for caller in PACERS)
+
+
+def test_pacing_starts_from_the_keys_stated_limit(monkeypatch):
+    """The key's stated limit (GET /api_keys/rate_limits) replaces the default guess of 20
+    before the first edit; 16 edits at 7 a window then take three windows, with no 429."""
+    clock = _FakeClock()
+    config = BackendConfig(rate_limit=7, rate_window=60.0, clock=clock)
+    with LocalBackend(config) as backend, _client(backend, max_retries=0) as client:
+        pacer = Pacer(clock=clock, sleep=clock.sleep)
+        monkeypatch.setitem(PACERS, client._caller, pacer)
+        assert pacer.limit == 20  # the guess
+        results = vnb.experiment(*_grid(8), client=client, progress=False)
+        paths = [r.url.path.removeprefix("/api/v1") for r in client._http._transport.requests]
+        assert backend.stats.by_status == {200: 1 + 2 + 16}
+    assert results.estimate.rate_limit == 7  # known before any edit was answered
+    assert paths.count("/api_keys/rate_limits") == 1
+    assert paths.index("/api_keys/rate_limits") < paths.index("/image/edit")
+    assert results.counts["done"] == 16
+    assert clock.now - clock.start >= 2 * 60.0  # fake time: the pacer waited out two windows
+
+
+def test_a_stated_limit_replaces_the_guess_until_headers_say_otherwise():
+    pacer = Pacer(20)
+    pacer.state(7)
+    pacer.cap(3)  # a caller's guess no longer lowers the server's word
+    pacer.try_start(0.0)
+    pacer.observe(1, {"content-type": "image/png"})  # no rate-limit headers: sliding window
+    assert _drain(pacer, 1.0) == list(range(2, 8))  # 7 a minute, not the guessed 20
+    pacer.observe(2, _rate(3, 60.0, limit=11))
+    assert pacer.limit == 11
+
+
+def test_experiments_resolve_legacy_ids_like_the_clients(backend):
+    """The pages' ``qwen-edit`` runs (through /models/compatibility_mapping, as client.edit
+    resolves it); a typo still gets the closest id, before any edit is sent."""
+    with _client(backend) as client:
+        results = vnb.experiment(sample_path(), "snow", ["qwen-edit"], client=client,
+                                 progress=False)
+        with pytest.raises(vnb.ValidationError, match="did you mean qwen-image-2-edit"):
+            vnb.experiment(sample_path(), "snow", ["qwen-image-2-edt"], client=client,
+                           progress=False)
+        assert _images_sent(client) == 1
+
+    async def run_async() -> vnb.ExperimentResults:
+        async with vnb.AsyncClient(TEST_KEY, base_url=backend.url) as aclient:
+            return await experiment_async(sample_path(), "rain", "qwen-edit", client=aclient,
+                                          progress=False)
+
+    for run in (results, asyncio.run(run_async())):
+        assert run.counts["done"] == 1
+        record = run[0]
+        assert record.model == record.result.model_id == "qwen-image-2-edit"
+        assert record.estimated_cost == pytest.approx(QWEN)
+
+
+def test_an_estimate_over_the_balance_is_refused_before_any_edit():
+    balance = 1.5 * FIRERED
+    config = BackendConfig(rate_limit=UNTHROTTLED, balance_usd=balance)
+    grid = (sample_path(), ["snow", "rain"], "firered-image-edit")
+    with LocalBackend(config) as backend, _client(backend) as client:
+        with pytest.raises(vnb.ValidationError) as info:
+            vnb.experiment(*grid, client=client, progress=False)
+        assert _images_sent(client) == 0
+        text = f"{info.value} {info.value.action}"
+        assert f"${2 * FIRERED:.4f}" in text and f"${balance:.4f}" in text
+        assert "top up" in text and "budget=" in text
+        within = vnb.experiment(*grid, client=client, budget=1.2 * FIRERED, progress=False)
+        assert [r.status for r in within] == ["done", "skipped"]
+        assert backend.stats.charged_usd == pytest.approx(FIRERED)
+
+
+def test_a_free_backend_is_not_checked_and_a_keyless_client_does_not_ask(backend):
+    """The local backend without a balance states none: no refusal, however large the run. A
+    client without a key cannot ask (the account endpoints need one), so it does not try.
+    (Replay-only runs send nothing at all: see the replay test above.)"""
+    with _client(backend) as client:
+        ran = vnb.experiment(sample_path(), [f"edit {i}" for i in range(6)], "gpt-image-2-edit",
+                             client=client, progress=False)
+        assert client.balance().usd is None
+    assert ran.counts["done"] == 6
+    transport = SpecCheckingTransport()
+    http = httpx.Client(transport=transport, timeout=60)
+    with vnb.Client(base_url=backend.url, http_client=http) as anonymous:
+        vnb.experiment(sample_path(), "rain", "firered-image-edit", client=anonymous,
+                       progress=False)
+    paths = {r.url.path.removeprefix("/api/v1") for r in transport.requests}
+    assert paths == {"/models", "/image/edit"}

@@ -46,5 +46,5 @@ def test_base_urls_and_credentials_are_told_apart_by_digest() -> None:
 def test_the_registry_never_holds_a_key(backend: LocalBackend) -> None:
     secret = "sk-never-stored-1234"
     with vnb.Client(secret, base_url=backend.url) as client:
-        assert client._window is _guard.window_for(backend.url, secret)
+        assert client._window is _guard.window_for(_guard.caller_id(backend.url, secret))
     assert not any(secret in key for key in _guard._WINDOWS)

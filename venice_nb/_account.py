@@ -32,6 +32,14 @@ class Balance:
     usd: float | None
     diem: float | None
 
+    @property
+    def spendable_usd(self) -> float | None:
+        """What a run may spend: USD plus DIEM (a DIEM is a dollar of inference for the epoch,
+        spent first); None when the server states neither (unlimited)."""
+        if self.usd is None and self.diem is None:
+            return None
+        return (self.usd or 0.0) + (self.diem or 0.0)
+
     @classmethod
     def from_api(cls, payload: Any) -> Balance:
         data = _object(payload)

@@ -123,7 +123,9 @@ class _BaseClient:
         self.max_retries = max_retries
         self._models: dict[str, list[ModelInfo]] = {}
         credential = self._secret or self._wallet
-        self._window = _guard.window_for(self.base_url, credential.reveal() if credential else None)
+        # Who the server counts: the failure guard and the experiments' pacer are shared per caller.
+        self._caller = _guard.caller_id(self.base_url, credential.reveal() if credential else None)
+        self._window = _guard.window_for(self._caller)
         # Paid answers are kept by default (never pay twice, never lose one); a server on
         # this machine (the local backend) is free, so its answers are stored only when asked.
         on_this_machine = is_loopback_host(httpx.URL(self.base_url).host)
@@ -147,6 +149,11 @@ class _BaseClient:
     def is_local(self) -> bool:
         """True when the local venice_nb backend answers this client, not Venice."""
         return bool(self._local)
+
+    @property
+    def _credentialed(self) -> bool:
+        """A key or wallet is set: the account endpoints (balance, limits) answer only then."""
+        return self._secret is not None or self._wallet is not None
 
     @property
     def _local_unknown(self) -> bool:

@@ -1,9 +1,10 @@
 """Running prompt experiments: plan every job (``_plan``), pace the starts (``_pacer``), send.
 
-Everything that can fail is checked before the first request (inputs, models, parameters, prices,
-the budget, replay-only coverage). Requests then run concurrently, started no faster than the
-server's request limit allows; a failing job is recorded and the rest go on. Records, the
-progress display and the sync/async bridge live in ``_records``, ``_progress`` and ``_sync``.
+Everything that can fail is checked before the first edit (inputs, models, parameters, prices,
+the budget, replay-only coverage, the key's balance). Requests then run concurrently, started
+no faster than the server's request limit allows; a failing job is recorded and the rest go on.
+Records, the progress display and the sync/async bridge live in ``_records``, ``_progress`` and
+``_sync``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from . import _guards as guards
 from ._constants import DEFAULT_REQUESTS_PER_MINUTE
 from ._errors import APIStatusError, ReplayMissError, ValidationError, VeniceError
-from ._models import find_model
 from ._pacer import Pacer, known_limit, pacer_for
 from ._plan import EPS, CostEstimate, Job, cost_estimate, model_list, plan_jobs
 from ._progress import Progress, ProgressKind
@@ -54,21 +55,12 @@ def _is_async(client: Any) -> bool:
     return isinstance(client, AsyncClient)
 
 
-async def _models_async(client: Any) -> list[ModelInfo]:
-    return await call(client.models, "inpaint")
-
-
-def _model_finder(client: Any, infos: list[ModelInfo] | None) -> Callable[[Any], ModelInfo | None]:
-    def find(model: Any) -> ModelInfo | None:
-        if model is None or hasattr(model, "estimate_cost"):
-            return model
-        return find_model(infos or [], model)
-
-    return find
-
-
-def _needs_models(models: Any) -> bool:
-    return any(isinstance(m, str) for m in model_list(models))
+async def _resolved(client: Any, models: Any) -> list[ModelInfo | None]:
+    """Each model as the client's own calls resolve it: a legacy id (``qwen-edit``) through the
+    server's compatibility mapping, a typo refused with the closest ids. Only ids need the
+    model list (``GET /models``, fetched once per client)."""
+    return [m if m is None or hasattr(m, "estimate_cost") else await call(client._model, m)
+            for m in model_list(models)]
 
 
 @asynccontextmanager
@@ -78,7 +70,8 @@ async def _planned(
     variables: Mapping[str, Any] | None = None, repeats: int = 1,
 ) -> AsyncIterator[tuple[Any, list[Job]]]:
     """The client to use (made from ``store`` when none is given, closed on exit) and every job
-    planned: what estimating and running share. Only ``GET /models`` may be sent here."""
+    planned: what estimating and running share. Only the model list and the alias mapping may
+    be fetched here."""
     if client is not None and store is not None:
         raise ValidationError(
             "both client= and store= given",
@@ -90,10 +83,9 @@ async def _planned(
 
         client = owned = AsyncClient(store=store)
     try:
-        infos = await _models_async(client) if _needs_models(models) else None
-        jobs = plan_jobs(images, prompts, models, masks, params, _model_finder(client, infos),
-                     client.store, budget, is_local=client.is_local, variables=variables,
-                     repeats=repeats)
+        jobs = plan_jobs(images, prompts, await _resolved(client, models), masks, params,
+                         client.store, budget, is_local=client.is_local, variables=variables,
+                         repeats=repeats)
         yield client, jobs
     finally:
         if owned is not None:
@@ -150,7 +142,7 @@ async def estimate_experiment_async(
     """``estimate_experiment`` for async code: takes an ``AsyncClient`` (or a ``Client``)."""
     async with _planned(images, prompts, models, masks, params, client=client, store=store,
                         budget=budget, variables=vars, repeats=repeats) as (client, jobs):
-        return cost_estimate(jobs, budget, known_limit(client.base_url), client.is_local)
+        return cost_estimate(jobs, budget, known_limit(client._caller), client.is_local)
 
 
 def experiment(
@@ -225,10 +217,13 @@ async def experiment_async(
     also on the local backend) stops at the first job whose estimated cost would push the total
     over it, and a budget that would run nothing at all is a ``ValidationError``. Jobs the
     client's store (or ``store=``, when no client is given) already holds cost nothing and send
-    nothing; a replay-only store that lacks any job raises ``ReplayMissError`` up front.
-    Requests start no faster than the server's limit (``rate_limit`` per minute until its
-    ``x-ratelimit-*`` headers state the real one; experiments on one server share that pace),
-    at most ``concurrency`` at a time. A failed job is recorded in the results, not raised.
+    nothing; a replay-only store that lacks any job raises ``ReplayMissError`` up front. A
+    run whose estimate exceeds the key's balance (Venice, or a local backend given one) is a
+    ``ValidationError`` before any edit is sent.
+    Requests start no faster than the server's limit (``rate_limit`` per minute until the
+    server states the real one: the key's stated limits, then the ``x-ratelimit-*`` headers;
+    experiments with one key on one server share that pace), at most ``concurrency`` at a
+    time. A failed job is recorded in the results, not raised.
     """
     concurrency = guards.count(concurrency, "concurrency")
     rate_limit = guards.count(rate_limit, "rate_limit")
@@ -236,8 +231,11 @@ async def experiment_async(
     try:
         async with _planned(images, prompts, models, masks, params, client=client, store=store,
                             budget=budget, variables=vars, repeats=repeats) as (client, jobs):
-            pacer = pacer_for(client.base_url, rate_limit)
+            pacer = pacer_for(client._caller, rate_limit)
             estimate = cost_estimate(jobs, budget, pacer.limit, client.is_local)
+            if estimate.to_send:  # all stored (or replay-only): nothing is asked of the server
+                await _check_account(client, jobs, estimate.to_spend_usd, pacer)
+                estimate = replace(estimate, rate_limit=pacer.limit)
             n_models = len(model_list(models))
             columns = n_models if n_models > 1 else min(4, max(1, len(jobs)))
             shown.begin(len(jobs))
@@ -250,6 +248,43 @@ async def experiment_async(
                                      wall_time=wall_time, store=client.store)
     finally:
         shown.close()
+
+
+async def _ask(client: Any, what: Callable[[], Any]) -> Any:
+    """An account endpoint's answer, None when this caller cannot ask (no key: the endpoints
+    need one) or the server will not say (an error status: e.g. a key without that right)."""
+    if not client._credentialed:
+        return None
+    try:
+        return await call(what)
+    except APIStatusError as exc:
+        log.info("venice_nb: %s; going on without it", exc.message)
+        return None
+
+
+async def _check_account(client: Any, jobs: list[Job], needed: float, pacer: Pacer) -> None:
+    """Before the first paid request: refuse a run the balance cannot pay for, and pace from
+    the key's stated limit rather than a guess. Both endpoints are free; the balance is asked
+    once per run, the limits until the pacer has the server's word."""
+    balance = await _ask(client, client.balance)
+    available = None if balance is None else balance.spendable_usd
+    if available is not None and needed > available + EPS:
+        raise ValidationError(
+            f"this experiment is estimated at ${needed:.4f}, more than the balance of "
+            f"${available:.4f}; nothing was sent",
+            action="top up the balance, or lower the grid (fewer images, prompts, models, "
+            "repeats) or budget=",
+            field="budget",
+        )
+    if pacer.limit_from_server:
+        return
+    limits = await _ask(client, client.rate_limits)
+    if limits is None:
+        return
+    rpms = [limits.requests_per_minute(m) for m in {job.model for job in jobs} if m is not None]
+    stated = [rpm for rpm in rpms if rpm is not None and rpm >= 1]
+    if stated:  # experiments share one pacer per key: the strictest of the run's models
+        pacer.state(int(min(stated)))
 
 
 class _Attempts:

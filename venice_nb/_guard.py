@@ -1,6 +1,7 @@
 """One failure guard per Venice caller in a process: every client of the same base URL and
 credential shares the 20-failures-in-30-s window, because Venice counts failures per key, not
-per client object (a studio and an experiment each make their own client)."""
+per client object (a studio and an experiment each make their own client). The experiments'
+pacer (``_pacer``) is shared per caller the same way."""
 
 from __future__ import annotations
 
@@ -20,11 +21,10 @@ def caller_id(base_url: str, credential: str | None) -> str:
     return f"{base_url.rstrip('/')}#{digest}"
 
 
-def window_for(base_url: str, credential: str | None) -> FailureWindow:
-    """The failure window shared by every client of this base URL and credential."""
-    key = caller_id(base_url, credential)
+def window_for(caller: str) -> FailureWindow:
+    """The failure window shared by every client of this caller (see ``caller_id``)."""
     with _LOCK:
-        window = _WINDOWS.get(key)
+        window = _WINDOWS.get(caller)
         if window is None:
-            window = _WINDOWS[key] = FailureWindow()
+            window = _WINDOWS[caller] = FailureWindow()
         return window

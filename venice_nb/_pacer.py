@@ -3,7 +3,9 @@
 Venice counts image requests per caller in fixed windows (20 a minute by default) and answers
 every request with ``x-ratelimit-*`` headers. Retrying after a 429 wastes a request, and more
 than a few failures in a row block the caller for a while, so an experiment paces its starts
-instead: one ``Pacer`` per server, shared by every experiment in the process.
+instead: one ``Pacer`` per caller (base URL and key), shared by every experiment in the
+process. It starts from the key's stated limit when the server gives one
+(``GET /api_keys/rate_limits``), else from a guess, and learns from the headers either way.
 """
 
 from __future__ import annotations
@@ -104,6 +106,12 @@ class Pacer:
         with self._lock:
             if not self.limit_from_server:
                 self.limit = min(self.limit, rate_limit)
+
+    def state(self, limit: int) -> None:
+        """The key's stated limit (``GET /api_keys/rate_limits``): the server's word, replacing
+        any guess, until a response's ``x-ratelimit-limit`` says otherwise."""
+        with self._lock:
+            self.limit, self.limit_from_server = limit, True
 
     def try_start(self, now: float | None = None) -> tuple[int | None, float | None]:
         """``(seq, None)`` when a request may start now, else ``(None, seconds or None)`` to wait
@@ -232,22 +240,23 @@ class Pacer:
 
 
 # The server counts per caller, not per experiment: experiments (and re-runs) in one process
-# share a pacer per base URL, so they neither overrun each other nor forget what was learned.
+# share a pacer per caller (``_guard.caller_id``: base URL and a digest of the key, never the key
+# itself), so they neither overrun each other nor forget what was learned.
 PACERS: dict[str, Pacer] = {}
 _PACERS_LOCK = threading.Lock()
 
 
-def pacer_for(base_url: str, rate_limit: int) -> Pacer:
-    """The pacer for this server, with ``rate_limit`` applied unless the server stated one."""
+def pacer_for(caller: str, rate_limit: int) -> Pacer:
+    """The pacer for this caller, with ``rate_limit`` applied unless the server stated one."""
     with _PACERS_LOCK:
-        pacer = PACERS.get(base_url)
+        pacer = PACERS.get(caller)
         if pacer is None:
-            pacer = PACERS[base_url] = Pacer(rate_limit)
+            pacer = PACERS[caller] = Pacer(rate_limit)
     pacer.cap(rate_limit)
     return pacer
 
 
-def known_limit(base_url: str) -> int:
+def known_limit(caller: str) -> int:
     """The limit an estimate should quote: what the pacer knows, else Venice's default."""
-    pacer = PACERS.get(base_url)
+    pacer = PACERS.get(caller)
     return pacer.limit if pacer is not None else DEFAULT_REQUESTS_PER_MINUTE

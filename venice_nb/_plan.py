@@ -10,7 +10,7 @@ import itertools
 import math
 import os
 import string
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -260,10 +260,9 @@ def _normalised(items: list[tuple[str | None, Any]], fit: bool) -> list[tuple[st
 def plan_jobs(
     images: Any,
     prompts: Any,
-    models: Any,
+    models: list[ModelInfo | None],
     masks: Any,
     params: dict[str, Any],
-    find_model: Callable[[Any], ModelInfo | None],
     store: ResultStore | None,
     budget: float | None,
     *,
@@ -273,6 +272,7 @@ def plan_jobs(
 ) -> list[Job]:
     """Every job prepared and validated (all problems at once), with budget and store marks.
 
+    ``models``: resolved by the client (None: the server's default).
     ``is_local``: the backend the client talks to; only its own stored answers are free.
     ``variables`` fill the prompt templates; ``repeats`` runs each job that many times, each a
     request of its own (repeat 0 is the plain request, so an earlier single run counts).
@@ -286,15 +286,14 @@ def plan_jobs(
     image_items = _normalised(_labelled(images, "image"), fit)
     mask_items = _normalised(mask_items, fit)
     prompt_list = _prompt_items(prompts, variables)
-    model_items = [(m, find_model(m)) for m in model_list(models)]
     send_params = {k: v for k, v in params.items() if k != "fit"}
     jobs: list[Job] = []
     problems: list[str] = []
     actions: set[str] = set()
-    combos = itertools.product(image_items, mask_items, prompt_list, model_items)
-    for cell, ((img_label, img), (mask_label, mask), (prompt, chosen, template), (model, info)) in \
+    combos = itertools.product(image_items, mask_items, prompt_list, models)
+    for cell, ((img_label, img), (mask_label, mask), (prompt, chosen, template), info) in \
             enumerate(combos):
-        model_id = info.id if info is not None else model
+        model_id = info.id if info is not None else None
         try:
             if mask is None:
                 prepared = _request.prepare_edit(img, prompt, model=info, **send_params)
@@ -308,11 +307,11 @@ def plan_jobs(
             actions.add(exc.action)
             continue
         # Repeats go between prompts and models, so the grid keeps a column per model.
-        block, column = divmod(cell, len(model_items))
+        block, column = divmod(cell, len(models))
         for repeat in range(repeats):  # the same request again, told apart in the store only
             this = replace(prepared, repeat=repeat) if repeat else prepared
             cached = store is not None and store.can_answer(this, is_local=is_local)
-            index = (block * repeats + repeat) * len(model_items) + column
+            index = (block * repeats + repeat) * len(models) + column
             jobs.append(Job(index, str(img_label), mask_label, prompt, model_id, this, cached,
                              variables=chosen, template=template, repeat=repeat))
     jobs.sort(key=lambda job: job.index)

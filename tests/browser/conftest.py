@@ -209,6 +209,14 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServ
 
 
 @pytest.fixture(scope="module")
+def nb7_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    """A Notebook 7 server per test module (each module's kernels and files stay apart)."""
+    server = start_server("notebook", tmp_path_factory.mktemp("nb7"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Per module: Playwright's sync API keeps an asyncio loop running in this thread while
     it is open, which would break every later ``asyncio.run`` in the session."""

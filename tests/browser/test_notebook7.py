@@ -7,7 +7,7 @@ its output and B inserted a cell.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,7 +19,6 @@ from .conftest import (
     drag,
     final_shot,
     open_notebook,
-    start_server,
 )
 
 pytestmark = pytest.mark.browser
@@ -50,13 +49,6 @@ KEYS: list[tuple[str, str, object]] = [
     ("+", "zoom", 1.25), ("1", "zoom", 1.0), ("+", "zoom", 1.25), ("-", "zoom", 1.0),
     ("=", "zoom", 1.25), ("0", "zoom", 1.0),
 ]
-
-
-@pytest.fixture(scope="module")
-def nb7_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    server = start_server("notebook", tmp_path_factory.mktemp("nb7"))
-    yield server
-    server.stop()
 
 
 def _more_than(log: KernelLog, n: int) -> Callable[[dict[str, Any]], bool]:

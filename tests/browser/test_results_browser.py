@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import venice_nb as vnb
 from venice_nb import _request
 from venice_nb._models import ModelInfo
 
-from .conftest import UI_TIMEOUT, JupyterServer, final_shot, open_notebook, start_server
+from .conftest import UI_TIMEOUT, JupyterServer, final_shot, open_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -144,13 +143,6 @@ def _theme(page: Any, name: str) -> None:
     light = "true" if name.endswith("Light") else "false"
     page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
     expect(page.locator("#jupyterlab-splash")).to_have_count(0)
-
-
-@pytest.fixture(scope="module")
-def nb7_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    server = start_server("notebook", tmp_path_factory.mktemp("nb7-marks"))
-    yield server
-    server.stop()
 
 
 def test_marks_by_keyboard_in_notebook7_at_800px(
