@@ -769,3 +769,6 @@ def test_no_balance_no_line_and_no_error(local_client: vnb.Client) -> None:
     assert c.run() is not None
     assert "Done" in c._status.value and "Balance" not in c._status.value
     assert "⚠" not in c._status.value and c.error is None
+    # The keyless local client may not read a balance (401): asked once, not after every run,
+    # since each refusal counts toward the key's 20-failures-in-30-s guard.
+    assert not c._ask_balance

@@ -93,6 +93,7 @@ class EditControls(widgets.VBox):
         self.models: list[ModelInfo] = []
         self.upscale_source: Callable[[], Any] | None = None
         self._upscale_prices: dict[int, float | None] = {}
+        self._ask_balance = True  # off after a failed ask: each failure counts in the key's guard
         self._task: asyncio.Task[Any] | None = None
         self._callbacks: list[Callable[[Any], Any]] = []
         self._refreshing = False
@@ -522,13 +523,15 @@ class EditControls(widgets.VBox):
         """The key's balance after a run: the answer's header, else ``GET /billing/balance``.
 
         Never an error: a finished run must not fail over a figure that is only informative
-        (a local backend started without a balance states none, so nothing is shown).
+        (a local backend started without a balance states none, so nothing is shown). A key
+        that may not read its balance is asked once, not after every run.
         """
         usd = result.balance_remaining
-        if usd is None:
+        if usd is None and self._ask_balance:
             try:
                 usd = (await self._call("balance")).usd
             except Exception:
+                self._ask_balance = False
                 return ""
         if usd is None:
             return ""
