@@ -772,3 +772,27 @@ def test_no_balance_no_line_and_no_error(local_client: vnb.Client) -> None:
     # The keyless local client may not read a balance (401): asked once, not after every run,
     # since each refusal counts toward the key's 20-failures-in-30-s guard.
     assert not c._ask_balance
+
+
+def test_async_client_upscales_and_states_its_balance() -> None:
+    from venice_nb._backend import BackendConfig, LocalBackend
+
+    from .conftest import UNTHROTTLED
+
+    async def scenario(url: str) -> tuple[Any, EditControls, float | None]:
+        client = vnb.AsyncClient(TEST_KEY, base_url=url)
+        priced = asyncio.Event()  # the upscale prices load in the background, after the models
+        c = EditControls(client, source=_image())
+        c._upscale_cost.observe(lambda ch: priced.set() if "n/a" not in ch.new else None,
+                                names="value")
+        await asyncio.wait_for(priced.wait(), timeout=30)
+        result = await c.upscale(2)
+        left = (await client.balance()).usd
+        await client.aclose()
+        return result, c, left
+
+    with LocalBackend(BackendConfig(rate_limit=UNTHROTTLED, balance_usd=1.0)) as server:
+        result, c, left = asyncio.run(asyncio.wait_for(scenario(server.url), timeout=60))
+    assert result is not None and result.to_numpy().shape[:2] == (600, 800)
+    assert c.upscale_estimate(2) is not None and left is not None and left < 1.0
+    assert f"Balance: ${left:,.2f}" in c._status.value
