@@ -796,3 +796,14 @@ def test_async_client_upscales_and_states_its_balance() -> None:
     assert result is not None and result.to_numpy().shape[:2] == (600, 800)
     assert c.upscale_estimate(2) is not None and left is not None and left < 1.0
     assert f"Balance: ${left:,.2f}" in c._status.value
+
+
+def test_an_upscale_from_the_studio_goes_to_the_store(tmp_path: Any) -> None:
+    with vnb.Client(store=tmp_path / "store") as client:
+        studio = EditStudio(_image(), client=client, prompt="make it blue")
+        studio.controls.run()
+        upscaled = studio.controls.upscale(2)
+        assert upscaled is not None and client.store is not None
+        assert upscaled.fingerprint in client.store
+        stored = client.store.history(endpoint="/image/upscale")
+        assert len(stored) == 1
