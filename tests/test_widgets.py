@@ -687,3 +687,123 @@ def test_a_run_in_progress_dims_the_previous_result(local_client: vnb.Client) ->
 
     asyncio.run(scenario())
     assert "venice-busy" not in studio.viewer._dom_classes and len(studio.history) == 3
+
+
+# ------------------------------------------------------------------ upscale and balance
+def _listed_upscale_price(client: vnb.Client, scale: int) -> float:
+    """The price as ``GET /models?type=upscale`` lists it (read here, not through the widget)."""
+    model = next(m for m in client.models("upscale") if m.id == "upscaler")
+    return float(model.raw["model_spec"]["pricing"]["upscale"][f"{scale}x"]["usd"])
+
+
+def test_studio_upscales_the_shown_result_into_the_history(local_client: vnb.Client) -> None:
+    studio = EditStudio(_image(), client=local_client, prompt="make it blue")
+    c = studio.controls
+    two, four = _listed_upscale_price(local_client, 2), _listed_upscale_price(local_client, 4)
+    assert f"2× ~${two:.3f} / 4× ~${four:.3f}" in c._upscale_cost.value
+    assert c.upscale_estimate(2) == two
+    edited = c.run()
+    assert studio._view.value == "Result"
+    upscaled = c.upscale(2)
+    assert upscaled is not None and studio.result is upscaled and len(studio.history) == 3
+    entry = studio.history[2]
+    assert entry.parent == 1 and entry.label == "upscale 2×"  # the shown result, not the base
+    h, w = edited.to_numpy().shape[:2]
+    assert entry.image.shape[:2] == (2 * h, 2 * w)
+    assert upscaled.request["endpoint"] == "/image/upscale"
+    assert "Upscale 2×" in studio.strip._grid.children[2].children[1].value
+    studio.use_as_base(2)  # an upscale chains like any result
+    assert studio.base.shape[:2] == (2 * h, 2 * w)
+    c.upscale(2)  # on the paint view: the base is what is enlarged
+    assert studio.history[3].parent == 2 and studio.history[3].image.shape[:2] == (4 * h, 4 * w)
+
+
+def test_upscale_too_large_is_refused_before_sending(local_client: vnb.Client) -> None:
+    studio = EditStudio(_image(2100, 2100), client=local_client)
+    assert studio.controls.upscale(2) is None
+    assert isinstance(studio.controls.error, vnb.ValidationError)
+    assert "would exceed 16,777,216 pixels" in studio.controls._status.value
+    assert "What to do" in studio.controls._status.value and len(studio.history) == 1
+
+
+def test_upscale_is_a_task_and_cancel_stops_it(local_client: vnb.Client) -> None:
+    studio = EditStudio(_image(), client=local_client)
+    c = studio.controls
+
+    async def scenario() -> None:
+        task = c.upscale(4)
+        assert isinstance(task, asyncio.Task) and c.running
+        assert all(b.disabled for b in c._upscale_buttons.values()) and c._run_button.disabled
+        c.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert "Cancelled" in c._status.value and len(studio.history) == 1
+        assert not any(b.disabled for b in c._upscale_buttons.values())
+        done = await c.upscale(4)
+        assert done is not None and studio.history[1].image.shape[:2] == (1200, 1600)
+
+    asyncio.run(scenario())
+
+
+def test_the_status_shows_the_balance_after_a_run() -> None:
+    from venice_nb._backend import BackendConfig, LocalBackend
+
+    from .conftest import UNTHROTTLED
+
+    with LocalBackend(BackendConfig(rate_limit=UNTHROTTLED, balance_usd=5.0)) as server, \
+            vnb.Client(TEST_KEY, base_url=server.url) as client:
+        studio = EditStudio(_image(), client=client, prompt="make it blue")
+        studio.controls.run()
+        left = client.balance().usd
+        assert left is not None and left < 5.0  # the edit was charged
+        assert f"Balance: ${left:,.2f}" in studio.controls._status.value
+        studio.controls.upscale(2)
+        after = client.balance().usd
+        assert after is not None and after < left
+        assert f"Balance: ${after:,.2f}" in studio.controls._status.value
+    assert TEST_KEY not in studio.controls._status.value
+
+
+def test_no_balance_no_line_and_no_error(local_client: vnb.Client) -> None:
+    c = EditControls(local_client, source=_image(), prompt="make it blue")
+    assert c.run() is not None
+    assert "Done" in c._status.value and "Balance" not in c._status.value
+    assert "⚠" not in c._status.value and c.error is None
+    # The keyless local client may not read a balance (401): asked once, not after every run,
+    # since each refusal counts toward the key's 20-failures-in-30-s guard.
+    assert not c._ask_balance
+
+
+def test_async_client_upscales_and_states_its_balance() -> None:
+    from venice_nb._backend import BackendConfig, LocalBackend
+
+    from .conftest import UNTHROTTLED
+
+    async def scenario(url: str) -> tuple[Any, EditControls, float | None]:
+        client = vnb.AsyncClient(TEST_KEY, base_url=url)
+        priced = asyncio.Event()  # the upscale prices load in the background, after the models
+        c = EditControls(client, source=_image())
+        c._upscale_cost.observe(lambda ch: priced.set() if "n/a" not in ch.new else None,
+                                names="value")
+        await asyncio.wait_for(priced.wait(), timeout=30)
+        result = await c.upscale(2)
+        left = (await client.balance()).usd
+        await client.aclose()
+        return result, c, left
+
+    with LocalBackend(BackendConfig(rate_limit=UNTHROTTLED, balance_usd=1.0)) as server:
+        result, c, left = asyncio.run(asyncio.wait_for(scenario(server.url), timeout=60))
+    assert result is not None and result.to_numpy().shape[:2] == (600, 800)
+    assert c.upscale_estimate(2) is not None and left is not None and left < 1.0
+    assert f"Balance: ${left:,.2f}" in c._status.value
+
+
+def test_an_upscale_from_the_studio_goes_to_the_store(tmp_path: Any) -> None:
+    with vnb.Client(store=tmp_path / "store") as client:
+        studio = EditStudio(_image(), client=client, prompt="make it blue")
+        studio.controls.run()
+        upscaled = studio.controls.upscale(2)
+        assert upscaled is not None and client.store is not None
+        assert upscaled.fingerprint in client.store
+        stored = client.store.history(endpoint="/image/upscale")
+        assert len(stored) == 1

@@ -20,9 +20,18 @@ SCALES = (2, 4)
 
 def priced(prepared: PreparedRequest, models: list[ModelInfo]) -> PreparedRequest:
     """``prepared`` with the upscaler of ``GET /models?type=upscale`` and its price."""
-    model = next((m for m in models if m.id == UPSCALE_MODEL_ID), models[0] if models else None)
+    model = _upscaler(models)
     cost = _price(model, int(prepared.params["scale"]))
     return dataclasses.replace(prepared, model=model, estimated_cost=cost)
+
+
+def upscale_price(models: list[ModelInfo], scale: int) -> float | None:
+    """USD for one ``scale``x upscale from ``GET /models?type=upscale`` (None when unlisted)."""
+    return _price(_upscaler(models), scale)
+
+
+def _upscaler(models: list[ModelInfo]) -> ModelInfo | None:
+    return next((m for m in models if m.id == UPSCALE_MODEL_ID), models[0] if models else None)
 
 
 def _price(model: ModelInfo | None, scale: int) -> float | None:

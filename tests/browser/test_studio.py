@@ -364,3 +364,51 @@ def test_sharp_on_hidpi_keyboard_reachable_and_accessible_in_both_themes(
         _set_theme(page, "JupyterLab Light")
     finally:
         context.close()
+
+
+UPSCALE = """
+import venice_nb
+from venice_nb.widgets import EditStudio
+studio = EditStudio(venice_nb.sample("cat"), prompt="give the cat a tiny red hat")
+studio.controls.on_result(lambda r: log("result", endpoint=r.request["endpoint"],
+                                        size=list(r.size), history=len(studio.history),
+                                        parent=studio.history[-1].parent))
+studio
+"""
+
+
+def test_upscale_the_result_into_a_new_history_card(lab: tuple[Any, JupyterServer]) -> None:
+    page, server = lab
+    nb = open_notebook(page, server, "studio-upscale", [UPSCALE])
+    page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
+    page.set_viewport_size({"width": 1050, "height": 900})  # a notebook ~1,000 px wide
+    controls = page.locator(".venice-edit-controls")
+    expect(controls.locator(".venice-upscale-cost")).to_contain_text(
+        re.compile(r"2× ~\$\d+\.\d{3} / 4× ~\$\d+\.\d{3} on Venice"))
+    controls.get_by_role("button", name=re.compile("Run")).click()
+    edit = nb.log.wait_for(lambda e: True, kind="result", what="the edit result")
+    expect(page.locator(".venice-result-card")).to_have_count(2)
+
+    controls.get_by_role("button", name=re.compile("Upscale 2×")).click()
+    up = nb.log.wait_for(lambda e: e["endpoint"] == "/image/upscale", kind="result",
+                         what="the upscale result")
+    assert up["size"] == [2 * s for s in edit["size"]] and up["history"] == 3
+    assert up["parent"] == 1  # the shown result was enlarged, not the base
+    cards = page.locator(".venice-result-card")
+    expect(cards).to_have_count(3)
+    expect(cards.nth(2)).to_contain_text("Upscale 2×")
+    expect(controls.locator(".venice-status")).to_contain_text("Upscale 2×")
+    expect(page.locator(".venice-compare-view").first).to_contain_text("Result #2")
+
+    # Still one screen at 1,000 px: the image, the prompt, Run, Upscale and the status.
+    page.locator(".venice-edit-studio").first.evaluate("el => el.scrollIntoView()")
+    for selector in (".venice-compare-view img", ".venice-edit-controls textarea",
+                     ".venice-edit-controls .venice-upscale-2",
+                     ".venice-edit-controls .venice-status"):
+        assert _in_view(page, selector), f"{selector} is not in view at 1,000 px"
+    page.screenshot(path=str(nb.shot("upscaled").with_name("studio-upscale-viewport.png")))
+
+    # The new entry becomes the base like any result.
+    cards.nth(2).get_by_role("button", name="Use as base").click()
+    expect(page.locator(".venice-studio-base")).to_contain_text("history #2 (upscale 2×)")
+    nb.assert_widgets_healthy()

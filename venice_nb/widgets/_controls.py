@@ -13,7 +13,7 @@ import contextlib
 import html
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import ipywidgets as widgets
@@ -24,6 +24,7 @@ from .._constants import OUTPUT_FORMATS
 from .._errors import ValidationError, VeniceError
 from .._models import ModelInfo, prompt_length
 from .._sync import call, run_blocking
+from .._upscale import SCALES, UPSCALE_PATH, upscale_price
 from ._util import encoded_size, friendly_error
 
 __all__ = ["OPERATIONS", "EditControls"]
@@ -63,7 +64,9 @@ class EditControls(widgets.VBox):
     ``source`` supplies the inputs at Run time: a ``MaskPainter`` (its image and painted mask),
     an image, or a callable returning ``(image, mask_or_None)``. Extra multi-edit layers go in
     ``layers``. The outcome lands in ``result`` / ``error`` (observable traits); errors are shown
-    as one friendly line with the action to take.
+    as one friendly line with the action to take. The Upscale buttons enlarge
+    ``upscale_source()`` (default: the source's image) the same way, as a run of their own.
+    After a run the status adds the key's balance when the server states one.
     """
 
     operation = traitlets.Enum(OPERATIONS, default_value="edit")
@@ -88,6 +91,9 @@ class EditControls(widgets.VBox):
         self.source = source
         self.layers = list(layers)
         self.models: list[ModelInfo] = []
+        self.upscale_source: Callable[[], Any] | None = None
+        self._upscale_prices: dict[int, float | None] = {}
+        self._ask_balance = True  # off after a failed ask: each failure counts in the key's guard
         self._task: asyncio.Task[Any] | None = None
         self._callbacks: list[Callable[[Any], Any]] = []
         self._refreshing = False
@@ -176,6 +182,18 @@ class EditControls(widgets.VBox):
 
     def run(self) -> Any:
         """Start the selected operation; returns the asyncio task (or the result, off-loop)."""
+        op, prompt, model = self.operation, self.prompt, self.selected_model
+        return self._start(op, lambda: self._edit(op, prompt, model))
+
+    def upscale(self, scale: int = 2) -> Any:
+        """Upscale ``upscale_source()`` (or the source's image) ``scale``x, like ``run()``."""
+        return self._start(f"upscale {scale}×", lambda: self._upscale(scale))
+
+    def upscale_estimate(self, scale: int) -> float | None:
+        """USD for one upscale from the upscale model's listed price (None when unknown)."""
+        return self._upscale_prices.get(scale)
+
+    def _start(self, op: str, work: Callable[[], Awaitable[Any]]) -> Any:
         if self.running:
             return self._task
         try:
@@ -185,12 +203,14 @@ class EditControls(widgets.VBox):
         self.set_trait("running", True)  # at once: a second click must not start another
         self.error = None
         self._run_button.disabled, self._cancel_button.disabled = True, loop is None
+        for button in self._upscale_buttons.values():
+            button.disabled = True
         if loop is None:
             try:
-                return run_blocking(self._run())
+                return run_blocking(self._run(op, work))
             finally:
                 self._finished(None)
-        self._task = loop.create_task(self._run())
+        self._task = loop.create_task(self._run(op, work))
         self._task.add_done_callback(self._finished)
         return self._task
 
@@ -235,6 +255,17 @@ class EditControls(widgets.VBox):
                                              layout=widgets.Layout(width="auto"))
         self._run_button.on_click(lambda _b: self.run())
         self._cancel_button.on_click(lambda _b: self.cancel())
+        self._upscale_buttons = {
+            scale: widgets.Button(description=f"Upscale {scale}×", icon="expand",
+                                  tooltip=f"Enlarge the shown image {scale}× (a new history entry)",
+                                  layout=widgets.Layout(width="auto"))
+            for scale in SCALES
+        }
+        for scale, button in self._upscale_buttons.items():
+            button.add_class(f"venice-upscale-{scale}")
+            button.on_click(lambda _b, s=scale: self.upscale(s))
+        self._upscale_cost = widgets.HTML()
+        self._upscale_cost.add_class("venice-upscale-cost")
         self._status = widgets.HTML("Ready.")
         self._status.add_class("venice-status")
         traitlets.link((self._operation, "value"), (self, "operation"))
@@ -258,6 +289,8 @@ class EditControls(widgets.VBox):
             self._options,
             widgets.HBox([self._run_button, self._cancel_button]),
             self._cost,
+            widgets.HBox([*self._upscale_buttons.values(), self._upscale_cost],
+                         layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
             self._hint,
             self._status,
         )
@@ -283,10 +316,18 @@ class EditControls(widgets.VBox):
                     self._set_models(await listing, wanted)
                 except Exception as exc:  # shown, not raised: the widget must stay usable
                     self._show_error(exc)
+                with contextlib.suppress(Exception):  # no price is shown as "n/a"
+                    self._set_upscale_prices(await self._client.models("upscale"))
 
             asyncio.get_running_loop().create_task(load())
             return
         self._set_models(listing, wanted)
+        with contextlib.suppress(Exception):
+            self._set_upscale_prices(self._client.models("upscale"))
+
+    def _set_upscale_prices(self, models: list[ModelInfo]) -> None:
+        self._upscale_prices = {scale: upscale_price(models, scale) for scale in SCALES}
+        self._update_cost()
 
     def _set_models(self, models: list[ModelInfo], wanted: str | None) -> None:
         self.models = list(models)
@@ -340,6 +381,8 @@ class EditControls(widgets.VBox):
         )
         # Run says why it is off rather than failing after the click.
         self._run_button.disabled = self.running or over
+        for button in self._upscale_buttons.values():
+            button.disabled = self.running
         self._run_button.tooltip = "The prompt is too long for this model" if over else None
         self.show_hint(self._mask_note(model))
         self._update_cost()
@@ -397,6 +440,12 @@ class EditControls(widgets.VBox):
             if self.is_local:
                 text += " on Venice · <b>$0 on the local backend</b>"
         self._cost.value = f"<small>{text}</small>"
+        prices = " / ".join(
+            f"{s}× ~${p:.3f}" if (p := self._upscale_prices.get(s)) is not None else f"{s}× n/a"
+            for s in SCALES
+        )
+        where = " on Venice · <b>$0 local</b>" if self.is_local else ""
+        self._upscale_cost.value = f"<small>{prices}{where}</small>"
 
     def _extra_images_note(self, cost: float) -> str:
         """Why a click costs more than the model's listed price: the extra input images."""
@@ -436,20 +485,24 @@ class EditControls(widgets.VBox):
         extra = [mask] if mask is not None and np.any(mask) else []
         return [image, *extra, *self.layers]
 
-    async def _run(self) -> Any:
-        op, prompt, model = self.operation, self.prompt, self.selected_model
+    async def _edit(self, op: str, prompt: str, model: str | None) -> Any:
+        images = self._inputs()
+        opts = self.options()
+        if op == "remove background":
+            return await self._call("remove_background", images[0])
+        if op == "edit":
+            return await self._call("edit", images[0], prompt, model=model, fit=True, **opts)
+        return await self._call("multi_edit", images, prompt, model=model, fit=True, **opts)
+
+    async def _upscale(self, scale: int) -> Any:
+        # No fit=: the limit is the output's size, and shrinking the input first would hide it.
+        image = self.upscale_source() if self.upscale_source else self._inputs()[0]
+        return await self._call("upscale", image, scale=scale)
+
+    async def _run(self, op: str, work: Callable[[], Awaitable[Any]]) -> Any:
         ticker = asyncio.ensure_future(self._tick(op, time.monotonic()))
         try:
-            images = self._inputs()
-            opts = self.options()
-            if op == "remove background":
-                result = await self._call("remove_background", images[0])
-            elif op == "edit":
-                result = await self._call("edit", images[0], prompt, model=model, fit=True,
-                                          **opts)
-            else:
-                result = await self._call("multi_edit", images, prompt, model=model, fit=True,
-                                          **opts)
+            result = await work()
         except asyncio.CancelledError:
             self._show_cancelled()
             return None
@@ -462,7 +515,27 @@ class EditControls(widgets.VBox):
         self._status.value = _done_text(result)
         for callback in self._callbacks:
             callback(result)
+        self._cancel_button.disabled = True  # the result is in: nothing left to cancel
+        self._status.value += await self._balance_note(result)
         return result
+
+    async def _balance_note(self, result: Any) -> str:
+        """The key's balance after a run: the answer's header, else ``GET /billing/balance``.
+
+        Never an error: a finished run must not fail over a figure that is only informative
+        (a local backend started without a balance states none, so nothing is shown). A key
+        that may not read its balance is asked once, not after every run.
+        """
+        usd = result.balance_remaining
+        if usd is None and self._ask_balance:
+            try:
+                usd = (await self._call("balance")).usd
+            except Exception:
+                self._ask_balance = False
+                return ""
+        if usd is None:
+            return ""
+        return f" · <span class='venice-balance'>Balance: ${usd:,.2f}</span>"
 
     def _finished(self, task: asyncio.Task[Any] | None) -> None:
         """Re-arm the buttons however the run ended (even if cancelled before it started)."""
@@ -520,13 +593,30 @@ def _offer(box: widgets.Dropdown, values: list[str], default: str | None) -> Non
     box.layout.display = None
 
 
+def upscale_scale(result: Any) -> int | None:
+    """The factor of an upscale result (None for an edit)."""
+    request = result.request
+    if request.get("endpoint") != UPSCALE_PATH:
+        return None
+    return int(request.get("params", {}).get("scale", 0)) or None
+
+
+def upscale_caption(result: Any, scale: int) -> str:
+    """What an upscale is called where an edit shows its model: it has neither prompt nor model."""
+    cost = "$0 (local)" if result.is_local else (
+        f"~${result.estimated_cost:.3f}" if result.estimated_cost is not None else "")
+    return " · ".join(p for p in (f"Upscale {scale}×", cost) if p)
+
+
 def _done_text(result: Any) -> str:
     where = (
         "<b class='venice-local'>LOCAL backend</b> (simulated)" if result.is_local else "Venice"
     )
     w, h = encoded_size(result)
+    scale = upscale_scale(result)
+    what = upscale_caption(result, scale) if scale else result.caption()
     warn = " · ⚠ flagged as a content violation" if result.content_violation else ""
     return (
-        f"<span class='venice-done'>Done on {where}: {html.escape(result.caption())} · "
+        f"<span class='venice-done'>Done on {where}: {html.escape(what)} · "
         f"{w}×{h} {result.format}{warn}</span>"
     )

@@ -17,7 +17,7 @@ import numpy as np
 import traitlets
 from PIL import Image
 
-from ._controls import EditControls
+from ._controls import EditControls, upscale_caption, upscale_scale
 from ._fallback import StaticPicture, studio_picture
 from ._painter import MaskPainter
 from ._util import as_rgb
@@ -43,7 +43,10 @@ class HistoryEntry:
 
     @property
     def label(self) -> str:
-        return "original" if self.result is None else (self.result.prompt or "edit")
+        if self.result is None:
+            return "original"
+        scale = upscale_scale(self.result)
+        return f"upscale {scale}×" if scale else (self.result.prompt or "edit")
 
 
 class EditStudio(StaticPicture, widgets.VBox):
@@ -52,7 +55,8 @@ class EditStudio(StaticPicture, widgets.VBox):
     One screen: the painter (or, after a run, the result) on the left, the controls with Run
     beside it; both wrap into one column in narrow outputs. ``client=None`` creates
     ``venice_nb.Client()``, which uses the local backend when no API key is set; the studio
-    labels that clearly.
+    labels that clearly. Upscale enlarges the shown image (the result on the Result view, else
+    the base) into a new history entry, which can become the base like any other.
     """
 
     base_index = traitlets.Int(0)
@@ -69,6 +73,9 @@ class EditStudio(StaticPicture, widgets.VBox):
         original = self.painter.image  # read-only; the painter decodes/converts it once
         self._history: list[HistoryEntry] = [HistoryEntry(original=original)]
         self.controls = EditControls(client, source=self.painter, prompt=prompt, model=model)
+        self.controls.upscale_source = self._upscale_target
+        self._shown = 0  # the history entry the Result view shows
+        self._upscaled_from: int | None = None
         # Built on the first result: nothing the user cannot see yet is encoded.
         self.viewer: CompareView | None = None
         self._view = widgets.ToggleButtons(
@@ -151,11 +158,25 @@ class EditStudio(StaticPicture, widgets.VBox):
         return studio_picture(self.painter, self._history[-1].result, self.strip, self.base_index)
 
     # ---------------------------------------------------------------- internals
+    def _upscale_target(self) -> Any:
+        """What Upscale enlarges: the shown result, else the base (its bytes: no decode)."""
+        index = self._shown if self._view.value == "Result" else self.base_index
+        self._upscaled_from = index
+        entry = self._history[index]
+        return entry.result.data if entry.result is not None else entry.image
+
     def _on_result(self, result: Any) -> None:
-        self._history.append(HistoryEntry(result, parent=self.base_index))
-        self._show_pair(self.base_index, len(self._history) - 1)
+        scale = upscale_scale(result)
+        parent = self.base_index
+        if scale and self._upscaled_from is not None:
+            parent, self._upscaled_from = self._upscaled_from, None
+        self._history.append(HistoryEntry(result, parent=parent))
+        index = len(self._history) - 1
+        self._show_pair(parent, index)
         assert self.viewer is not None  # built by _show_pair
-        self.strip.append(result, preview=self.viewer.after_preview)  # no second decode
+        # The card names the upscale (an upscale has no prompt and no model name to show).
+        item = (result, upscale_caption(result, scale)) if scale else result
+        self.strip.append(item, preview=self.viewer.after_preview)  # no second decode
         self._use_result.disabled = False
         self._view.disabled = False
         self._view.value = "Result"
@@ -166,6 +187,7 @@ class EditStudio(StaticPicture, widgets.VBox):
         first = self.painter.image if before == self.base_index else self._history[before].image
         second = self._history[after].result or self._history[after].image
         labels = (f"Base #{before}", f"Result #{after}")
+        self._shown = after
         if self.viewer is None:
             size = self.painter.display_size
             self.viewer = CompareView(first, second, labels=labels, max_size=size)
