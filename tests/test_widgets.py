@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from ipycanvas.canvas import _CANVAS_MANAGER
@@ -764,14 +765,36 @@ def test_the_status_shows_the_balance_after_a_run() -> None:
     assert TEST_KEY not in studio.controls._status.value
 
 
-def test_no_balance_no_line_and_no_error(local_client: vnb.Client) -> None:
-    c = EditControls(local_client, source=_image(), prompt="make it blue")
-    assert c.run() is not None
+def test_no_balance_no_line_and_no_error(backend) -> None:
+    from ._spec import SpecCheckingTransport
+
+    transport = SpecCheckingTransport()
+    with vnb.Client(base_url=backend.url, http_client=httpx.Client(transport=transport)) as keyless:
+        c = EditControls(keyless, source=_image(), prompt="make it blue")
+        assert c.run() is not None
+        assert c.run() is not None
     assert "Done" in c._status.value and "Balance" not in c._status.value
     assert "⚠" not in c._status.value and c.error is None
-    # The keyless local client may not read a balance (401): asked once, not after every run,
-    # since each refusal counts toward the key's 20-failures-in-30-s guard.
-    assert not c._ask_balance
+    # No key, no account to ask: a balance request would only be a 401 that counts toward the
+    # key's 20-failures-in-30-s guard.
+    assert not [r for r in transport.requests if r.url.path.endswith("/billing/balance")]
+
+
+def test_a_refused_balance_is_asked_once() -> None:
+    from venice_nb._backend import BackendConfig, LocalBackend
+
+    from .conftest import UNTHROTTLED
+
+    config = BackendConfig(rate_limit=UNTHROTTLED, rejected_keys=frozenset({TEST_KEY}))
+    with LocalBackend(config) as server, vnb.Client(TEST_KEY, base_url=server.url) as client:
+        c = EditControls(client, source=_image(), prompt="make it blue")
+        # A run cannot happen with a rejected key: ask for the note a finished run would add.
+        note = asyncio.run(c._balance_note(_NoBalance()))
+        assert note == "" and not c._ask_balance  # refused once: not asked after every run
+
+
+class _NoBalance:
+    balance_remaining = None
 
 
 def test_async_client_upscales_and_states_its_balance() -> None:

@@ -151,7 +151,7 @@ class _BaseClient:
         return bool(self._local)
 
     @property
-    def _credentialed(self) -> bool:
+    def has_credentials(self) -> bool:
         """A key or wallet is set: the account endpoints (balance, limits) answer only then."""
         return self._secret is not None or self._wallet is not None
 

@@ -253,7 +253,7 @@ async def experiment_async(
 async def _ask(client: Any, what: Callable[[], Any]) -> Any:
     """An account endpoint's answer, None when this caller cannot ask (no key: the endpoints
     need one) or the server will not say (an error status: e.g. a key without that right)."""
-    if not client._credentialed:
+    if not client.has_credentials:
         return None
     try:
         return await call(what)

@@ -527,7 +527,8 @@ class EditControls(widgets.VBox):
         that may not read its balance is asked once, not after every run.
         """
         usd = result.balance_remaining
-        if usd is None and self._ask_balance:
+        # No key, no account: asking would only add a 401 to the key's failure guard.
+        if usd is None and self._ask_balance and self._client.has_credentials:
             try:
                 usd = (await self._call("balance")).usd
             except Exception:
