@@ -13,6 +13,7 @@ BASE_URL_ENV = "VENICE_BASE_URL"
 EDIT_PATH = "/image/edit"
 MULTI_EDIT_PATH = "/image/multi-edit"
 BACKGROUND_REMOVE_PATH = "/image/background-remove"
+UPSCALE_PATH = "/image/upscale"
 MODELS_PATH = "/models"
 
 # Pixel and size limits for input images (spec: "at least 65536 pixels and must not exceed

@@ -108,7 +108,9 @@ class PreparedRequest:
         params = {k: v for k, v in self.params.items() if k not in ("model", "modelId", "prompt")}
         return {
             "endpoint": self.path,
-            "model": self.params.get("model") or self.params.get("modelId"),
+            # Upscale sends no model field; the model it was priced from still names the result.
+            "model": self.params.get("model") or self.params.get("modelId")
+            or (self.model.id if self.model is not None else None),
             "prompt": self.prompt,
             "params": params,
             "images": [img.digest for img in self.images],

@@ -7,12 +7,12 @@ import dataclasses
 import math
 from typing import Any
 
+from ._constants import UPSCALE_PATH
 from ._errors import ValidationError
 from ._images import load_image
 from ._models import ModelInfo
 from ._request import PreparedRequest, Upload
 
-UPSCALE_PATH = "/image/upscale"
 UPSCALE_MODEL_ID = "upscaler"
 MAX_OUTPUT_PIXELS = 16_777_216
 SCALES = (2, 4)

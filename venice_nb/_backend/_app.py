@@ -20,6 +20,7 @@ from .._constants import (
     MULTI_EDIT_PATH,
     SIWX_HEADER,
     SIWX_LEGACY_HEADER,
+    UPSCALE_PATH,
 )
 from . import _policy, _service, _upscale
 from ._catalog import (
@@ -36,7 +37,6 @@ from ._guards import BackendStats, FailureBlocker, FaultInjector, RateLimiter
 from ._inputs import FetchPolicy
 
 API_PREFIX = "/api/v1"
-UPSCALE_PATH = "/image/upscale"
 IMAGE_PATHS = (EDIT_PATH, MULTI_EDIT_PATH, BACKGROUND_REMOVE_PATH, UPSCALE_PATH)
 COMPATIBILITY_PATH = MODELS_PATH + "/compatibility_mapping"
 BALANCE_PATH = "/billing/balance"
