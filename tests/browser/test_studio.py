@@ -225,6 +225,13 @@ def test_model_switch_keeps_the_mask_and_the_screen_tells_the_truth(
     nb.log.wait_for(lambda e: [o["value"] for o in nb.log.events("operation")]
                     == ["multi-edit", "edit", "multi-edit"], what="multi-edit again")
     expect(page.locator(".venice-hint")).to_have_count(0)
+    # One screen while painting: the image, the tools, the prompt and Run side by side.
+    page.locator(".venice-edit-studio").first.evaluate("el => el.scrollIntoView()")
+    for selector in (".venice-mask-painter [role=application]", ".venice-mask-painter button",
+                     ".venice-edit-controls textarea",
+                     ".venice-edit-controls .widget-button.mod-primary"):
+        assert _in_view(page, selector), f"{selector} is not in view while painting at 1,000 px"
+    nb.shot("painting-1000")
     page.locator(".venice-edit-controls").get_by_role("button", name=re.compile("Run")).click()
     result = nb.log.wait_for(lambda e: True, kind="result", what="the edit result")
     assert result["endpoint"] == "/image/multi-edit"

@@ -25,6 +25,8 @@ from ._viewers import CompareView, ResultGrid
 
 __all__ = ["EditStudio", "HistoryEntry"]
 
+_MIN_LEFT = 480  # CSS px: the painter's tools in two rows, however small the image
+
 
 @dataclass(frozen=True)
 class HistoryEntry:
@@ -84,8 +86,10 @@ class EditStudio(StaticPicture, widgets.VBox):
             style={"button_width": "110px"},
         )
         self._view.add_class("venice-studio-view")
-        self._left = widgets.VBox([self._view, self.painter],
-                                  layout=widgets.Layout(flex="0 1 auto", max_width="100%"))
+        # As wide as the image (the toolbar wraps to it), so prompt and Run fit beside it.
+        left = max(self.painter.display_size[0], _MIN_LEFT)
+        self._left = widgets.VBox([self._view, self.painter], layout=widgets.Layout(
+            flex="0 1 auto", width=f"{left}px", max_width="100%"))
         self._use_result = widgets.Button(
             description="Use result as base", icon="level-down",
             tooltip="Chain: paint and edit on top of this result", disabled=True,
