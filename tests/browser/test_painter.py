@@ -287,3 +287,95 @@ def test_lasso_polygon_and_a_soft_brush_ramp(lab: tuple[Any, JupyterServer]) -> 
     assert soft["levels"] > 50 and soft["full"] < soft["area"], soft
     nb.assert_widgets_healthy()
     nb.shot("tools")
+
+
+def _touch(cdp: Any, kind: str, points: list[tuple[float, float]]) -> None:
+    """One CDP touch event; touchEnd lifts every finger (an empty touchPoints list)."""
+    cdp.send("Input.dispatchTouchEvent", {
+        "type": kind,
+        "touchPoints": [{"x": x, "y": y, "id": i, "radiusX": 1, "radiusY": 1, "force": 1}
+                        for i, (x, y) in enumerate(points)],
+    })
+
+
+def test_pinch_zooms_around_the_fingers_midpoint(lab: tuple[Any, JupyterServer]) -> None:
+    page, server = lab
+    nb = open_notebook(page, server, "painter_pinch", [setup(20)])
+    p = Painter(page)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
+    # One finger paints: a touch stroke from canvas (100, 450) to (300, 450), radius 20 mask px.
+    y = p.at(0, 450)[1]
+    _touch(cdp, "touchStart", [(p.at(100, 0)[0], y)])
+    for i in range(1, 11):
+        _touch(cdp, "touchMove", [(p.at(100 + 20 * i, 0)[0], y)])
+    _touch(cdp, "touchEnd", [])
+    drawn = nb.log.wait_for(lambda e: e["version"] == 1, kind="mask", what="a finger's stroke")
+    assert _near(drawn["bbox"], [180, 880, 620, 920], tol=4), drawn
+
+    # Two fingers either side of a page point near canvas (300, 200) move apart symmetrically:
+    # the midpoint stays put while the fingers' distance grows 40 -> 160 CSS px (x 4).
+    mx, my = (float(round(v)) for v in p.at(300, 200))
+    cx, cy = p.canvas_point(mx, my)
+    before = (cx / 0.5, cy / 0.5)  # the image point under the midpoint at fit (origin 0, 0)
+    _touch(cdp, "touchStart", [(mx - 20, my), (mx + 20, my)])
+    for half in range(25, 81, 5):
+        _touch(cdp, "touchMove", [(mx - half, my), (mx + half, my)])
+    _touch(cdp, "touchEnd", [])
+    # The kernel handles the surface's messages in order: once a key sent after the pinch has
+    # landed, so has every zoom and pan of the pinch.
+    page.keyboard.press("]")
+    nb.log.wait_for(lambda e: e["brush_size"] > 20, kind="setting", what="a key after the pinch")
+    view = nb.log.events("view")[-1]
+    zoom, (ox, oy) = view["zoom"], view["origin"]
+    assert zoom == pytest.approx(0.5 * 4), view  # the fingers' distance grew x 4
+    after = (ox + cx / zoom, oy + cy / zoom)  # the image point under the midpoint now
+    assert _near([round(a) for a in after], [round(b) for b in before], tol=2), (before, view)
+    nb.shot("pinched")
+    assert [e["version"] for e in nb.log.events("mask")] == [1]  # the pinch painted nothing
+    nb.assert_widgets_healthy()
+
+
+BANDS = """
+def bands(change=None):
+    m = painter.mask
+    log("bands", version=painter.mask_version,
+        low=int(np.count_nonzero(m[:, 400])), high=int(np.count_nonzero(m[:, 1200])))
+painter.observe(bands, names="mask_version")
+"""
+
+
+def _pen(cdp: Any, kind: str, x: float, y: float, force: float) -> None:
+    cdp.send("Input.dispatchMouseEvent", {
+        "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1,
+        "buttons": 0 if kind == "mouseReleased" else 1,
+        "pointerType": "pen", "force": force,
+    })
+
+
+def test_pen_pressure_scales_the_brush_in_the_full_res_mask(
+    lab: tuple[Any, JupyterServer],
+) -> None:
+    page, server = lab
+    nb = open_notebook(page, server, "painter_pen", [setup(40), BANDS])
+    p = Painter(page)
+    cdp = page.context.new_cdp_session(page)
+
+    def stroke(y: float, x0: float, x1: float, force: float) -> None:
+        _pen(cdp, "mouseMoved", *p.at(x0, y), force=0)
+        _pen(cdp, "mousePressed", *p.at(x0, y), force=force)
+        for i in range(1, 11):
+            _pen(cdp, "mouseMoved", *p.at(x0 + (x1 - x0) * i / 10, y), force=force)
+        _pen(cdp, "mouseReleased", *p.at(x1, y), force=0)
+
+    # Brush 40 canvas px at fit (x 2 into the mask): a full-pressure band is 80 mask px wide.
+    # Low pressure through mask column 400, high pressure through column 1200.
+    stroke(150, 100, 300, force=0.2)
+    low = nb.log.wait_for(lambda e: e["version"] == 1, kind="bands", what="the light stroke")
+    stroke(400, 500, 700, force=0.9)
+    high = nb.log.wait_for(lambda e: e["version"] == 2, kind="bands", what="the firm stroke")
+    assert low["high"] == 0 and high["low"] == low["low"], (low, high)  # separate bands
+    assert abs(low["low"] - 80 * 0.2) <= 2, low
+    assert abs(high["high"] - 80 * 0.9) <= 2, high
+    nb.shot("pen-bands")
+    nb.assert_widgets_healthy()

@@ -105,7 +105,7 @@ function render({ model, el }) {
   }
   function flush() {
     frame = 0;
-    if (batch.length) {
+    if (batch.length && !(active && active.held)) {
       send({ t: "stroke", id: strokeId, pts: batch, end: false });
       batch = [];
     }
@@ -171,7 +171,9 @@ function render({ model, el }) {
     const t = tool();
     if (PAINT.has(t)) {
       strokeId += 1;
-      active = { kind: "stroke", last: p };
+      // A finger's stroke stays in the browser until it has moved: a second finger landing
+      // first makes it a pinch, and the dab under the first finger must not reach the mask.
+      active = { kind: "stroke", last: p, start: p, held: e.pointerType === "touch" };
       stroke.style.opacity = t === "eraser" ? "0.6" : String(model.get("opacity"));
       batch.push([p[0], p[1], pressureOf(e)]);
       drawSegment(p, p, pressureOf(e));
@@ -206,6 +208,7 @@ function render({ model, el }) {
         drawSegment(active.last, q, pressureOf(ce));
         batch.push([q[0], q[1], pressureOf(ce)]);
         active.last = q;
+        if (Math.hypot(q[0] - active.start[0], q[1] - active.start[1]) > 8) active.held = false;
       }
       schedule();
     } else if (active && active.kind === "pan") {
@@ -251,7 +254,10 @@ function render({ model, el }) {
     drawUi();
   }
   function cancelStroke() {
-    if (active && active.kind === "stroke") {
+    if (active && active.held) { // the kernel never saw it: drop it
+      batch = [];
+      sctx.clearRect(0, 0, vw, vh);
+    } else if (active && active.kind === "stroke") {
       flush();
       send({ t: "stroke", id: strokeId, pts: [], end: true });
     }
