@@ -16,32 +16,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
-import numpy as np
+from _shared import photo_like, timings
 from PIL import Image
 
 from venice_nb import _request
 
 
 def _best(fn, repeat: int = 7) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def _photo_like(width: int, height: int) -> Image.Image:
-    """Smooth gradients plus noise: compresses like a photo, not like a flat fill."""
-    rng = np.random.default_rng(0)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack([x / width * 255, y / height * 255, (x + y) / (width + height) * 255], -1)
-    noise = rng.normal(0, 12, (height, width, 1)).astype(np.float32)
-    return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
+    return min(timings(fn, repeat))
 
 
 def bench_prepare(path: Path) -> None:
@@ -98,7 +83,7 @@ def bench_import() -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "photo24mp.jpg"
-        _photo_like(6000, 4000).save(path, "JPEG", quality=92)
+        Image.fromarray(photo_like(6000, 4000)).save(path, "JPEG", quality=92)
         bench_prepare(path)
         bench_wire(path)
     bench_import()

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _shared import timings
 from PIL import Image
 
 import venice_nb as vnb
@@ -35,12 +36,7 @@ HEADERS = {"content-type": "image/png", "x-venice-model-id": "firered-image-edit
 
 def _best(fn: Callable[[], object], repeat: int = 5) -> float:
     """Median of ``repeat`` timings, in seconds."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(timings(fn, repeat))
 
 
 def _png(arr: np.ndarray, mode: str | None = None) -> bytes:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _shared import photo_like, timings
 
 import venice_nb
 from venice_nb import masks
@@ -28,21 +28,7 @@ from venice_nb.widgets import EditStudio, MaskPainter
 
 
 def _best(fn: Callable[[], Any], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def _photo_like(width: int, height: int) -> np.ndarray:
-    """Smooth gradients plus noise: compresses like a photo, not like a flat fill."""
-    rng = np.random.default_rng(0)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack([x / width * 255, y / height * 255, (x + y) / (width + height) * 255], -1)
-    noise = rng.normal(0, 12, (height, width, 1)).astype(np.float32)
-    return np.clip(base + noise, 0, 255).astype(np.uint8)
+    return min(timings(fn, repeat))
 
 
 def bench_construction(client: venice_nb.Client, name: str, image: np.ndarray) -> None:
@@ -142,8 +128,8 @@ def main() -> None:
         bench_page()
         return
     with venice_nb.Client() as client:
-        big = _photo_like(6720, 4480)
-        bench_construction(client, "1 Mpx", _photo_like(1224, 816))
+        big = photo_like(6720, 4480)
+        bench_construction(client, "1 Mpx", photo_like(1224, 816))
         bench_construction(client, "30 Mpx", big)
         bench_run(client, big)
 
