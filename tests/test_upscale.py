@@ -35,8 +35,10 @@ def test_2x_and_4x_with_prices_from_the_model_list(
     assert two.format == "png" and two.is_local
     assert (two.estimated_cost, four.estimated_cost) == (0.02, 0.08)
     assert backend.stats.charged_usd == pytest.approx(0.10)
-    # No model field is sent, but the result is named after the model it was priced from.
-    assert two.model_id == four.model_id == "upscaler" and two.caption().startswith("upscaler")
+    # No model field is sent, but the result is named after the model it was priced from, and
+    # its caption after the operation (it has no prompt).
+    assert two.model_id == four.model_id == "upscaler"
+    assert two.caption().startswith("Upscale 2× · ") and four.caption().startswith("Upscale 4× · ")
 
 
 def test_upscale_is_deterministic_and_creativity_adds_detail(client: vnb.Client) -> None:

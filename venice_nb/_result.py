@@ -27,6 +27,7 @@ from ._constants import (
     H_RATELIMIT_RESET,
     LOCAL_NAME_SUFFIX,
     RESULT_HEADERS,
+    UPSCALE_PATH,
 )
 from ._errors import ValidationError
 from ._headers import header_int, header_number
@@ -123,6 +124,13 @@ class EditResult:
         return self.request.get("prompt")
 
     @property
+    def upscale_factor(self) -> int | None:
+        """2 or 4 for an upscale's answer, None for an edit."""
+        if self.request.get("endpoint") != UPSCALE_PATH:
+            return None
+        return int(self.request.get("params", {}).get("scale", 0)) or None
+
+    @property
     def format(self) -> str:
         return _FORMATS.get(self.content_type.split(";")[0].strip(), "png")
 
@@ -196,7 +204,10 @@ class EditResult:
         return "LOCAL venice_nb backend (simulated, free)" if self.is_local else "Venice API"
 
     def caption(self) -> str:
-        parts = [self.model_name or self.model_id or "server default model"]
+        # An upscale has no prompt and no model name worth showing: name the operation.
+        scale = self.upscale_factor
+        parts = [f"Upscale {scale}×" if scale else
+                 self.model_name or self.model_id or "server default model"]
         if self.elapsed:
             parts.append(f"{self.elapsed:.2f}s")
         if self.estimated_cost is not None:

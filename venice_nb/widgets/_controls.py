@@ -20,7 +20,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from .._constants import OUTPUT_FORMATS, UPSCALE_PATH
+from .._constants import OUTPUT_FORMATS
 from .._errors import ValidationError, VeniceError
 from .._models import ModelInfo, prompt_length
 from .._sync import call, run_blocking
@@ -594,28 +594,12 @@ def _offer(box: widgets.Dropdown, values: list[str], default: str | None) -> Non
     box.layout.display = None
 
 
-def upscale_scale(result: Any) -> int | None:
-    """The factor of an upscale result (None for an edit)."""
-    request = result.request
-    if request.get("endpoint") != UPSCALE_PATH:
-        return None
-    return int(request.get("params", {}).get("scale", 0)) or None
-
-
-def upscale_caption(result: Any, scale: int) -> str:
-    """What an upscale is called where an edit shows its model: it has neither prompt nor model."""
-    cost = "$0 (local)" if result.is_local else (
-        f"~${result.estimated_cost:.3f}" if result.estimated_cost is not None else "")
-    return " · ".join(p for p in (f"Upscale {scale}×", cost) if p)
-
-
 def _done_text(result: Any) -> str:
     where = (
         "<b class='venice-local'>LOCAL backend</b> (simulated)" if result.is_local else "Venice"
     )
     w, h = encoded_size(result)
-    scale = upscale_scale(result)
-    what = upscale_caption(result, scale) if scale else result.caption()
+    what = result.caption()
     warn = " · ⚠ flagged as a content violation" if result.content_violation else ""
     return (
         f"<span class='venice-done'>Done on {where}: {html.escape(what)} · "

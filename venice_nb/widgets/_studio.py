@@ -17,7 +17,7 @@ import numpy as np
 import traitlets
 from PIL import Image
 
-from ._controls import EditControls, upscale_caption, upscale_scale
+from ._controls import EditControls
 from ._fallback import StaticPicture, studio_picture
 from ._painter import MaskPainter
 from ._util import as_rgb
@@ -47,7 +47,7 @@ class HistoryEntry:
     def label(self) -> str:
         if self.result is None:
             return "original"
-        scale = upscale_scale(self.result)
+        scale = self.result.upscale_factor
         return f"upscale {scale}×" if scale else (self.result.prompt or "edit")
 
 
@@ -170,17 +170,14 @@ class EditStudio(StaticPicture, widgets.VBox):
         return entry.result.data if entry.result is not None else entry.image
 
     def _on_result(self, result: Any) -> None:
-        scale = upscale_scale(result)
         parent = self.base_index
-        if scale and self._upscaled_from is not None:
+        if result.upscale_factor and self._upscaled_from is not None:
             parent, self._upscaled_from = self._upscaled_from, None
         self._history.append(HistoryEntry(result, parent=parent))
         index = len(self._history) - 1
         self._show_pair(parent, index)
         assert self.viewer is not None  # built by _show_pair
-        # The card names the upscale (an upscale has no prompt and no model name to show).
-        item = (result, upscale_caption(result, scale)) if scale else result
-        self.strip.append(item, preview=self.viewer.after_preview)  # no second decode
+        self.strip.append(result, preview=self.viewer.after_preview)  # no second decode
         self._use_result.disabled = False
         self._view.disabled = False
         self._view.value = "Result"
