@@ -22,7 +22,7 @@ import httpx
 from _shared import photo_like, timings
 from PIL import Image
 
-from venice_nb import _request
+from venice_nb._client import _request
 
 
 def _best(fn, repeat: int = 7) -> float:

@@ -26,7 +26,7 @@ from _shared import timings
 from PIL import Image
 
 import venice_nb as vnb
-from venice_nb import _request
+from venice_nb._client import _request
 from venice_nb._models import ModelInfo
 from venice_nb._respect import mask_respect
 

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import venice_nb as vnb
-from venice_nb import _request
 from venice_nb._backend import BackendConfig, LocalBackend
-from venice_nb._experiment import experiment_async
+from venice_nb._client import _request
+from venice_nb._experiment._run import experiment_async
 
 LIMIT = 20
 IMAGES = ("cat", "rocket", "astronaut")

@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 
 import venice_nb as vnb
-from venice_nb._account import Balance
 from venice_nb._backend import LocalBackend
+from venice_nb._client._account import Balance
 
 from ._spec import SPEC_PATH, load_spec
 from .conftest import TEST_KEY, png_bytes

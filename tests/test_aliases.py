@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 
 import venice_nb as vnb
-from venice_nb._aliases import COMPATIBILITY_PATH, parse_mapping
 from venice_nb._backend import LocalBackend
+from venice_nb._client._aliases import COMPATIBILITY_PATH, parse_mapping
 from venice_nb._constants import (
     H_DEPRECATED,
     H_DEPRECATED_REPLACEMENT,

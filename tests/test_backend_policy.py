@@ -11,9 +11,9 @@ import threading
 import pytest
 
 from venice_nb._backend import BackendConfig, FaultConfig
+from venice_nb._backend._api_error import ApiError
 from venice_nb._backend._app import Request, State, answer
-from venice_nb._backend._errors import ApiError
-from venice_nb._backend._guards import BackendStats, FailureBlocker, RateLimiter
+from venice_nb._backend._limiters import BackendStats, FailureBlocker, RateLimiter
 from venice_nb._backend._policy import (
     Caller,
     Ledger,

@@ -573,7 +573,7 @@ def test_remove_background_checks_pixels_and_takes_fit(harness: Harness) -> None
     big = Image.new("L", (5800, 5800))  # 33,640,000 > 33,177,600 pixels
     err = _refused(harness, lambda: harness.client.remove_background(big), "33,177,600")
     assert "fit=True" in err.action
-    from venice_nb._request import prepare_background_remove
+    from venice_nb._client._request import prepare_background_remove
 
     fitted = prepare_background_remove(big, fit=True)
     w, h = fitted.images[0].size or (0, 0)

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 import venice_nb as vnb
-from venice_nb._records import ExperimentResults
 from venice_nb._respect import CHANGE_LEVEL, mask_respect
+from venice_nb._store._records import ExperimentResults
 
 from ._spec import SpecCheckingTransport, venice_price
 from .conftest import TEST_KEY, sample_path
@@ -317,7 +317,7 @@ def test_a_sheet_without_a_store_has_no_marks(backend):
 # 5. The browser of every stored result.
 def _filled(folder, n: int = 60) -> vnb.ResultStore:
     """``n`` stored results (half local, half "Venice"), labelled by colour; every 10th picked."""
-    from venice_nb import _request
+    from venice_nb._client import _request
     from venice_nb._models import ModelInfo
 
     store = vnb.ResultStore(folder)

@@ -312,7 +312,7 @@ def test_fetch_policy(bind: str, caller: str, url_host: str, allow: bool, allowe
 
 def test_serve_beyond_loopback_needs_a_key_unless_told_otherwise() -> None:
     from venice_nb._backend._exposure import serve_auth
-    from venice_nb._errors import ValidationError
+    from venice_nb._exceptions import ValidationError
 
     assert serve_auth("127.0.0.1", None, None) == frozenset()
     assert serve_auth("localhost", None, None) == frozenset()

@@ -10,7 +10,7 @@ import pytest
 
 import venice_nb as vnb
 from venice_nb._backend import FaultConfig
-from venice_nb._errors import error_from_response
+from venice_nb._exceptions import error_from_response
 from venice_nb._headers import header_int, header_number, parse_retry_after
 
 from .conftest import TEST_KEY, sample_path

@@ -11,11 +11,15 @@ import httpx
 import pytest
 
 import venice_nb as vnb
-from venice_nb import _request
 from venice_nb._backend import BackendConfig, LocalBackend
+from venice_nb._client import _request
 from venice_nb._constants import H_RATELIMIT_LIMIT, H_RATELIMIT_REMAINING, H_RATELIMIT_RESET
-from venice_nb._experiment import ExperimentResults, estimate_experiment_async, experiment_async
-from venice_nb._pacer import PACERS, Pacer, pacer_for
+from venice_nb._experiment._pacer import PACERS, Pacer, pacer_for
+from venice_nb._experiment._run import (
+    ExperimentResults,
+    estimate_experiment_async,
+    experiment_async,
+)
 
 from ._spec import SpecCheckingTransport, venice_price
 from .conftest import TEST_KEY, UNTHROTTLED, png_bytes, sample_path

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 import venice_nb as vnb
-from venice_nb import _params, _request
-from venice_nb._errors import __all__ as error_names
+from venice_nb import _params
+from venice_nb._client import _request
+from venice_nb._exceptions import __all__ as error_names
 
 INIT = Path(vnb.__file__)
 
@@ -31,9 +32,9 @@ def _type_checking_imports() -> dict[str, str | None]:
         assert isinstance(stmt, ast.ImportFrom), ast.dump(stmt)
         for alias in stmt.names:
             if alias.name == "*":  # star import: the module's own __all__
-                assert stmt.module == "_errors"
+                assert stmt.module == "_exceptions"
                 names.update(dict.fromkeys((n for n in error_names if n[0].isupper()),
-                                           "_errors"))
+                                           "_exceptions"))
             else:
                 names[alias.asname or alias.name] = stmt.module
     return names

@@ -7,9 +7,9 @@ import asyncio
 import httpx
 
 import venice_nb as vnb
-from venice_nb import _request
 from venice_nb._backend import FaultConfig
-from venice_nb._retry import FailureWindow
+from venice_nb._client import _request
+from venice_nb._client._retry import FailureWindow
 
 from .conftest import TEST_KEY, png_bytes
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 import venice_nb as vnb
-from venice_nb import _guard
 from venice_nb._backend import FaultConfig, LocalBackend
+from venice_nb._client import _failure_guard as _guard
 
 from .conftest import png_bytes
 

@@ -9,7 +9,7 @@ from PIL import Image
 
 import venice_nb as vnb
 from venice_nb._constants import MAX_PIXELS
-from venice_nb._errors import error_from_response
+from venice_nb._exceptions import error_from_response
 
 
 def _huge_png() -> bytes:

@@ -8,10 +8,10 @@ import time
 import pytest
 
 import venice_nb as vnb
-from venice_nb import _request
 from venice_nb._backend import FaultConfig
-from venice_nb._errors import RateLimitError, error_from_response
-from venice_nb._retry import FailureWindow, retry_delay, should_retry
+from venice_nb._client import _request
+from venice_nb._client._retry import FailureWindow, retry_delay, should_retry
+from venice_nb._exceptions import RateLimitError, error_from_response
 
 from .conftest import sample_path
 

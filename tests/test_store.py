@@ -20,9 +20,9 @@ import pytest
 from PIL import Image
 
 import venice_nb as vnb
-from venice_nb import _request
+from venice_nb._client import _request
 from venice_nb._models import ModelInfo
-from venice_nb._store import STORE_ENV, StoredRecord, StoreWarning
+from venice_nb._store._store import STORE_ENV, StoredRecord, StoreWarning
 
 from ._spec import venice_price
 from .conftest import TEST_KEY, png_bytes, sample_path
@@ -490,9 +490,9 @@ _WRITER = r"""
 import hashlib, io, sys
 import numpy as np
 from PIL import Image
-from venice_nb import _request
+from venice_nb._client import _request
 from venice_nb._models import ModelInfo
-from venice_nb._store import ResultStore
+from venice_nb._store._store import ResultStore
 
 folder, report, first, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 store = ResultStore(folder)
@@ -707,9 +707,9 @@ _BLOCKED_WRITER = r"""
 import io, os, stat, sys
 import numpy as np
 from PIL import Image
-from venice_nb import _request
+from venice_nb._client import _request
 from venice_nb._models import ModelInfo
-from venice_nb._store import ResultStore
+from venice_nb._store._store import ResultStore
 
 real_fsync = os.fsync
 

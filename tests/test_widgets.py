@@ -22,7 +22,7 @@ import venice_nb as vnb
 from venice_nb import masks
 from venice_nb.widgets import CompareView, EditControls, EditStudio, MaskPainter, ResultGrid
 from venice_nb.widgets._history import MaskHistory
-from venice_nb.widgets._view import MAX_ZOOM, View
+from venice_nb.widgets._viewport import MAX_ZOOM, View
 
 from .conftest import TEST_KEY
 

@@ -21,21 +21,22 @@ _LAZY = {
     "RateLimit": "_result",
     "ModelInfo": "_models",
     "ResultStore": "_store",
-    "StoredRecord": "_records",
+    "StoredRecord": "_store",
     "StoreWarning": "_store",
     "experiment": "_experiment",
     "experiment_async": "_experiment",
     "estimate_experiment": "_experiment",
     "estimate_experiment_async": "_experiment",
-    "CostEstimate": "_plan",
-    "ExperimentResults": "_records",
-    "ExperimentRecord": "_records",
+    "CostEstimate": "_experiment",
+    "ExperimentResults": "_store",
+    "ExperimentRecord": "_store",
+    "RecordList": "_store",
     "LayerStack": "layers",
     "LocalBackend": "_backend",
     "BackendConfig": "_backend",
     "FaultConfig": "_backend",
-    "open_recording": "_bundle",  # tutorial recordings (issue 13)
-    "save_recording": "_bundle",
+    "open_recording": "_store",
+    "save_recording": "_store",
 }
 _ERRORS = (
     "VeniceError",
@@ -58,7 +59,7 @@ _ERRORS = (
     "ModelAtCapacityError",
     "GatewayTimeoutError",
 )
-_LAZY.update(dict.fromkeys(_ERRORS, "_errors"))
+_LAZY.update(dict.fromkeys(_ERRORS, "_exceptions"))
 _SUBMODULES = ("masks", "layers", "widgets")
 _SAMPLES = ("astronaut", "cat", "coffee", "rocket", "product")
 
@@ -67,20 +68,27 @@ __all__ = [*_LAZY, *_SUBMODULES, "sample", "samples"]
 if TYPE_CHECKING:
     from . import layers, masks, widgets
     from ._backend import BackendConfig, FaultConfig, LocalBackend
-    from ._bundle import open_recording, save_recording
     from ._client import AsyncClient, Client
-    from ._errors import *
+    from ._exceptions import *
     from ._experiment import (
+        CostEstimate,
         estimate_experiment,
         estimate_experiment_async,
         experiment,
         experiment_async,
     )
     from ._models import ModelInfo
-    from ._plan import CostEstimate
-    from ._records import ExperimentRecord, ExperimentResults, StoredRecord
     from ._result import EditResult, RateLimit
-    from ._store import ResultStore, StoreWarning
+    from ._store import (
+        ExperimentRecord,
+        ExperimentResults,
+        RecordList,
+        ResultStore,
+        StoredRecord,
+        StoreWarning,
+        open_recording,
+        save_recording,
+    )
     from .layers import LayerStack
 
 
@@ -108,7 +116,7 @@ def sample(name: str) -> Path:
     folder = Path(__file__).parent / "_data" / "samples"
     matches = sorted(folder.glob(f"{name}.*")) if name in _SAMPLES else []
     if not matches:
-        from ._errors import ValidationError
+        from ._exceptions import ValidationError
 
         raise ValidationError(
             f"no sample named {name!r:.40}", action=f"use one of {', '.join(_SAMPLES)}",

@@ -163,7 +163,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ._client import Client
+    from ._client._client import Client
 
     upload: Upload = "multipart" if getattr(args, "multipart", False) else "json"
     with Client() as client:
@@ -200,7 +200,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ._errors import VeniceError
+    from ._exceptions import VeniceError
 
     args = _parser().parse_args(argv)
     try:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Union
 from urllib.parse import urlsplit
 
 from ._constants import ACCEPTED_INPUT_MIME, MAX_IMAGE_BYTES, MAX_PIXELS, MIN_PIXELS
-from ._errors import ValidationError
+from ._exceptions import ValidationError
 from ._probe import open_header, orientation, sniff_mime, unreadable, why_incomplete
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._constants import DEFAULT_MAX_INPUT_IMAGES, LOCAL_NAME_SUFFIX, MAX_PROMPT_CHARS
-from ._errors import ValidationError
+from ._exceptions import ValidationError
 
 __all__ = ["ModelInfo", "check_model_arg", "find_model", "parse_models", "prompt_length"]
 

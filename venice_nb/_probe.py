@@ -15,7 +15,7 @@ import zlib
 from typing import TYPE_CHECKING
 
 from ._constants import MAX_PIXELS
-from ._errors import ValidationError
+from ._exceptions import ValidationError
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -29,14 +29,14 @@ from ._constants import (
     RESULT_HEADERS,
     UPSCALE_PATH,
 )
-from ._errors import ValidationError
+from ._exceptions import ValidationError
 from ._headers import header_int, header_number
 
 if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
-    from ._request import PreparedRequest
+    from ._client._request import PreparedRequest
 
 __all__ = ["EditResult", "RateLimit", "build_result"]
 

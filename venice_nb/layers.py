@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from . import _guards as guards
+from . import _arguments as guards
 from . import masks as _masks
-from ._errors import ValidationError
+from ._exceptions import ValidationError
 from ._images import to_pil
 from ._probe import DECODE_LIMIT_PIXELS
 

@@ -40,9 +40,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageColor, ImageFilter
 
-from . import _guards as guards
+from . import _arguments as guards
 from ._constants import MAX_PIXELS, MIN_PIXELS
-from ._errors import ValidationError
+from ._exceptions import ValidationError
 from ._probe import DECODE_LIMIT_PIXELS
 
 __all__ = [

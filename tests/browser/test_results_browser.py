@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 import venice_nb as vnb
-from venice_nb import _request
+from venice_nb._client import _request
 from venice_nb._models import ModelInfo
 
 from .conftest import UI_TIMEOUT, JupyterServer, final_shot, open_notebook

@@ -5,7 +5,7 @@ offline. It serves the real wire contract on loopback; only model names (suffixe
 from __future__ import annotations
 
 from ._config import BackendConfig, FaultConfig
-from ._guards import BackendStats
+from ._limiters import BackendStats
 from ._local import LocalBackend, serve_forever, serves, shared_backend
 
 __all__ = [

@@ -22,7 +22,8 @@ from .._constants import (
     SIWX_LEGACY_HEADER,
     UPSCALE_PATH,
 )
-from . import _policy, _service, _upscale
+from . import _policy, _service, _upscaler
+from ._api_error import ApiError, bad_request
 from ._catalog import (
     BACKGROUND_REMOVE_USD,
     DEFAULT_LIST_TYPE,
@@ -32,9 +33,8 @@ from ._catalog import (
     served_models,
 )
 from ._config import BackendConfig
-from ._errors import ApiError, bad_request
-from ._guards import BackendStats, FailureBlocker, FaultInjector, RateLimiter
 from ._inputs import FetchPolicy
+from ._limiters import BackendStats, FailureBlocker, FaultInjector, RateLimiter
 
 API_PREFIX = "/api/v1"
 IMAGE_PATHS = (EDIT_PATH, MULTI_EDIT_PATH, BACKGROUND_REMOVE_PATH, UPSCALE_PATH)
@@ -162,7 +162,7 @@ def _account(request: Request, route: str, config: BackendConfig) -> Response:
         return error_response(err)
     if route == BALANCE_PATH:
         return json_response(200, _policy.balance_body(config))
-    models = [*inpaint_models(), _upscale.UPSCALE_MODEL_ID]
+    models = [*inpaint_models(), _upscaler.UPSCALE_MODEL_ID]
     return json_response(200, _policy.rate_limits_body(config, models, config.clock()))
 
 
@@ -196,7 +196,7 @@ def _run(
     fetch = FetchPolicy(request.bind, request.address, config.allow_remote_fetch)
     render: Callable[[], _service.Rendered]
     if route == UPSCALE_PATH:
-        upscale = _upscale.upscale_job(content_type, request.body)
+        upscale = _upscaler.upscale_job(content_type, request.body)
         price = upscale.price_usd
         render = partial(_upscale_rendered, upscale)
     elif route == BACKGROUND_REMOVE_PATH:
@@ -238,6 +238,6 @@ def _run(
     )
 
 
-def _upscale_rendered(job: _upscale.UpscaleJob) -> _service.Rendered:
-    body, content_type = _upscale.render_upscale(job)
+def _upscale_rendered(job: _upscaler.UpscaleJob) -> _service.Rendered:
+    body, content_type = _upscaler.render_upscale(job)
     return _service.Rendered(body, content_type)

@@ -8,7 +8,7 @@ is a separate switch (see ``_inputs.fetch_refusal``).
 
 from __future__ import annotations
 
-from .._errors import ValidationError
+from .._exceptions import ValidationError
 from .._net import is_loopback_host
 
 SERVE_KEY_ENV = "VENICE_NB_SERVE_KEY"

@@ -21,7 +21,7 @@ from PIL import Image
 
 from .._constants import MAX_IMAGE_BYTES, MAX_PIXELS, MIN_PIXELS
 from .._net import is_loopback_host
-from ._errors import ApiError, bad_request
+from ._api_error import ApiError, bad_request
 
 DECODABLE_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WebP"}
 URL_FETCH_TIMEOUT = 10.0

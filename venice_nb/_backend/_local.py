@@ -9,7 +9,7 @@ import threading
 from .._constants import LOCAL_NAME_SUFFIX
 from ._app import API_PREFIX, State
 from ._config import BackendConfig
-from ._guards import BackendStats
+from ._limiters import BackendStats
 from ._server import Server, origin
 
 

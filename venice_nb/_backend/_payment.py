@@ -12,7 +12,7 @@ import json
 import time
 
 from .._constants import PAYMENT_REQUIRED_HEADER, SIWX_HEADER, SIWX_LEGACY_HEADER, TOP_UP_URL
-from ._errors import ApiError
+from ._api_error import ApiError
 
 _RECEIVER = "<RECEIVER_WALLET_ADDRESS>"
 _USDC = "<USDC_TOKEN_ADDRESS>"

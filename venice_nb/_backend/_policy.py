@@ -18,9 +18,9 @@ from .._constants import (
     H_RETRY_AFTER,
     SIWX_HEADER,
 )
+from ._api_error import ApiError
 from ._config import BackendConfig, FaultConfig
-from ._errors import ApiError
-from ._guards import BackendStats, FailureBlocker, RateLimiter, RateState
+from ._limiters import BackendStats, FailureBlocker, RateLimiter, RateState
 from ._payment import insufficient_balance, payment_required
 
 

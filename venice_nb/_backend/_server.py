@@ -19,8 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from .._constants import MAX_IMAGE_BYTES
+from ._api_error import ApiError
 from ._app import Request, Response, answer, error_response
-from ._errors import ApiError
 
 if TYPE_CHECKING:
     from ._local import LocalBackend

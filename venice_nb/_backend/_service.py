@@ -21,7 +21,7 @@ from .._constants import (
     H_MODEL_NAME,
 )
 from . import _imageops, _matte
-from ._errors import ApiError
+from ._api_error import ApiError
 from ._inputs import LOCAL_CALLER, FetchPolicy, image_bytes, open_image
 from ._validate import (
     BACKGROUND_REMOVE_SCHEMA,

@@ -17,8 +17,8 @@ from .._constants import (
     OUTPUT_FORMATS,
     QUALITIES,
 )
+from ._api_error import ApiError, bad_request, field_details
 from ._catalog import DEFAULT_EDIT_MODEL, LEGACY_IDS, CatalogModel, inpaint_models
-from ._errors import ApiError, bad_request, field_details
 from ._wire import Part
 
 

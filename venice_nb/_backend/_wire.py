@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
-from ._errors import ApiError, bad_request
+from ._api_error import ApiError, bad_request
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from typing import Any
 import ipywidgets as widgets
 from PIL import Image
 
-from .. import _guards as guards
-from .._errors import ValidationError
-from .._records import RecordList, StoredRecord
-from .._store import ResultStore
+from .. import _arguments as guards
+from .._exceptions import ValidationError
+from .._store._records import RecordList, StoredRecord
+from .._store._store import ResultStore
 from ._util import friendly_error
 
 __all__ = ["ResultBrowser"]
@@ -144,7 +144,7 @@ class ResultBrowser(widgets.VBox):
 
     def export(self, path: str | os.PathLike[str] | None = None) -> Path:
         """Write the ticked results to JSON or CSV (by suffix); ``read_export`` reads it back."""
-        from .._records import stored_columns
+        from .._store._records import stored_columns
 
         records = RecordList(self.selected.values())
         if not records:

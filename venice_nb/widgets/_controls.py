@@ -20,11 +20,11 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from .._client._upscale import SCALES, upscale_price
 from .._constants import OUTPUT_FORMATS
-from .._errors import ValidationError, VeniceError
+from .._exceptions import ValidationError, VeniceError
 from .._models import ModelInfo, prompt_length
 from .._sync import call, run_blocking
-from .._upscale import SCALES, upscale_price
 from ._util import encoded_size, friendly_error
 
 __all__ = ["OPERATIONS", "EditControls"]

@@ -16,7 +16,7 @@ from ._util import friendly_error
 from ._viewers import ResultGrid
 
 if TYPE_CHECKING:
-    from .._records import ExperimentRecord, ExperimentResults
+    from .._store._records import ExperimentRecord, ExperimentResults
 
 __all__ = ["MarkedSheet"]
 

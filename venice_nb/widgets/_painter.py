@@ -24,11 +24,11 @@ from ipycanvas import MultiCanvas, hold_canvas
 from PIL import Image
 
 from .. import masks
-from .._errors import ValidationError
+from .._exceptions import ValidationError
 from ._fallback import StaticPicture, mask_picture
 from ._history import Box, MaskHistory, clip, union
 from ._util import DEFAULT_MAX_DISPLAY, as_rgb, fit_size, hex_to_rgb
-from ._view import Renderer, View, overlay
+from ._viewport import Renderer, View, overlay
 
 __all__ = ["TOOLS", "MaskPainter"]
 

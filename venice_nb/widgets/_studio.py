@@ -68,7 +68,7 @@ class EditStudio(StaticPicture, widgets.VBox):
         max_size: tuple[int, int] = (560, 420),
     ) -> None:
         if client is None:
-            from .._client import Client
+            from .._client._client import Client
 
             client = Client()
         self.painter = MaskPainter(image, max_size=max_size)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .._errors import ValidationError, VeniceError
+from .._exceptions import ValidationError, VeniceError
 from .._images import to_pil
 
 _ERROR_STYLE = "color:#b91c1c;line-height:1.4"

@@ -12,7 +12,7 @@ import numbers
 from collections.abc import Collection
 from typing import Any
 
-from ._errors import ValidationError
+from ._exceptions import ValidationError
 
 __all__ = [
     "choice",

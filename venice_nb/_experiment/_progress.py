@@ -7,11 +7,11 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._errors import ValidationError
-from ._records import STATUSES
+from .._exceptions import ValidationError
+from .._store._records import STATUSES
 
 if TYPE_CHECKING:
-    from ._records import ExperimentRecord
+    from .._store._records import ExperimentRecord
 
 ProgressKind = Literal["auto", "tqdm", "widget", "plain"]
 
@@ -56,7 +56,7 @@ class Progress:
                 self._bar = tqdm(total=total, desc="experiment", unit="job", leave=True)
                 return
         if self.kind in ("auto", "widget") and _in_kernel():
-            from .widgets._fallback import ProgressView  # leaves a final picture when saved
+            from ..widgets._fallback import ProgressView  # leaves a final picture when saved
 
             self._view = ProgressView("experiment")
             self._view.bar.max = max(total, 1)

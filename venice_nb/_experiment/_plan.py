@@ -15,16 +15,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import _guards as guards
-from . import _request
-from ._errors import ReplayMissError, ValidationError
-from ._images import load_image
-from ._params import EDIT_OPTIONS
+from .. import _arguments as guards
+from .._client import _request
+from .._exceptions import ReplayMissError, ValidationError
+from .._images import load_image
+from .._params import EDIT_OPTIONS
 
 if TYPE_CHECKING:
-    from ._models import ModelInfo
-    from ._request import PreparedRequest
-    from ._store import ResultStore
+    from .._client._request import PreparedRequest
+    from .._models import ModelInfo
+    from .._store._store import ResultStore
 
 __all__ = ["EPS", "RESERVED", "CostEstimate", "Job", "cost_estimate", "model_list", "plan_jobs"]
 

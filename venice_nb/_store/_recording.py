@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._errors import ValidationError
+from .._exceptions import ValidationError
 from ._store import ResultStore, StoreMode
 
 __all__ = ["open_recording", "save_recording"]

@@ -41,16 +41,16 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from . import _guards as guards
+from .. import _arguments as guards
+from .._constants import DEFAULT_STORE_DIR, STORE_ENV, STORE_MODE_ENV, STORE_MODES
+from .._exceptions import ReplayMissError, ValidationError
+from .._result import EditResult, build_result
 from . import _records
-from ._constants import DEFAULT_STORE_DIR, STORE_ENV, STORE_MODE_ENV, STORE_MODES
 from ._durable import holds, read_checked, remove_orphans, temp_files, touch, write_atomic
-from ._errors import ReplayMissError, ValidationError
 from ._records import RecordList, StoredRecord, compact_json, image_size
-from ._result import EditResult, build_result
 
 if TYPE_CHECKING:
-    from ._request import PreparedRequest
+    from .._client._request import PreparedRequest
 
 __all__ = [
     "DEFAULT_STORE_DIR",

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from ._errors import APIConnectionError, VeniceError, error_from_response
+from .._exceptions import APIConnectionError, VeniceError, error_from_response
 
 BALANCE_PATH = "/billing/balance"
 RATE_LIMITS_PATH = "/api_keys/rate_limits"

@@ -19,14 +19,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from ._constants import (
+from .._constants import (
     DEFAULT_REQUESTS_PER_MINUTE,
     H_RATELIMIT_LIMIT,
     H_RATELIMIT_REMAINING,
     H_RATELIMIT_RESET,
 )
-from ._errors import RateLimitError
-from ._headers import header_number
+from .._exceptions import RateLimitError
+from .._headers import header_number
 
 __all__ = ["PACERS", "Pacer", "known_limit", "pacer_for"]
 
@@ -240,7 +240,7 @@ class Pacer:
 
 
 # The server counts per caller, not per experiment: experiments (and re-runs) in one process
-# share a pacer per caller (``_guard.caller_id``: base URL and a digest of the key, never the key
+# share a pacer per caller (``_failure_guard.caller_id``: base URL and a digest of the key, never the key
 # itself), so they neither overrun each other nor forget what was learned.
 PACERS: dict[str, Pacer] = {}
 _PACERS_LOCK = threading.Lock()

@@ -16,17 +16,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from .._exceptions import ValidationError
+from .._result import EditResult
 from ._durable import read_checked, write_atomic
-from ._errors import ValidationError
-from ._result import EditResult
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._plan import CostEstimate
-    from ._respect import MaskRespect
+    from .._experiment._plan import CostEstimate
+    from .._respect import MaskRespect
+    from ..widgets import ResultGrid
     from ._store import ResultStore
-    from .widgets import ResultGrid
 
 __all__ = [
     "STATUSES",
@@ -372,8 +372,8 @@ class ExperimentResults(RecordList):
         each card also takes a pick, a 1-5 rating and a note, saved in the store at once.
         """
         # The widgets layer loads only when a sheet is asked for: scripts never need it.
-        from .widgets import ResultGrid
-        from .widgets._marks import MarkedSheet
+        from ..widgets import ResultGrid
+        from ..widgets._marks import MarkedSheet
 
         if isinstance(columns, str) or rows is not None:
             lines = self.layout(rows, columns if isinstance(columns, str) else None)

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
-from . import _account, _aliases, _guard, _request, _upscale
-from . import _guards as guards
-from .__version__ import __version__
-from ._constants import (
+from .. import _arguments as guards
+from ..__version__ import __version__
+from .._constants import (
     API_KEY_ENV,
     AUTH_HEADER,
     BASE_URL_ENV,
@@ -32,7 +31,7 @@ from ._constants import (
     STORE_MODE_ENV,
     STORE_MODES,
 )
-from ._errors import (
+from .._exceptions import (
     APIConnectionError,
     APITimeoutError,
     ReplayMissError,
@@ -40,15 +39,16 @@ from ._errors import (
     VeniceError,
     error_from_response,
 )
-from ._models import ModelInfo, check_model_arg, find_model, parse_models
-from ._net import is_loopback_host
-from ._params import Upload, edit_options
+from .._models import ModelInfo, check_model_arg, find_model, parse_models
+from .._net import is_loopback_host
+from .._params import Upload, edit_options
+from .._result import EditResult, build_result
+from . import _account, _aliases, _failure_guard, _request, _upscale
 from ._request import PreparedRequest
-from ._result import EditResult, build_result
 from ._retry import retry_delay, should_retry
 
 if TYPE_CHECKING:
-    from ._store import ResultStore, StoreMode
+    from .._store._store import ResultStore, StoreMode
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -107,11 +107,11 @@ class _BaseClient:
         # started here (`venice-nb serve`?), told apart by its model names once they are read.
         self._local: bool | None = False
         if base is None and key is None and wallet is None:
-            from ._backend import shared_backend
+            from .._backend import shared_backend
 
             base = shared_backend().url
             self._local = True
-            from ._notice import local_backend_notice  # issue 13: no port in saved notebooks
+            from .._notice import local_backend_notice  # issue 13: no port in saved notebooks
 
             local_backend_notice(base)
         self.base_url = (base or DEFAULT_BASE_URL).rstrip("/")
@@ -124,13 +124,14 @@ class _BaseClient:
         self._models: dict[str, list[ModelInfo]] = {}
         credential = self._secret or self._wallet
         # Who the server counts: the failure guard and the experiments' pacer are shared per caller.
-        self._caller = _guard.caller_id(self.base_url, credential.reveal() if credential else None)
-        self._window = _guard.window_for(self._caller)
+        secret = credential.reveal() if credential else None
+        self._caller = _failure_guard.caller_id(self.base_url, secret)
+        self._window = _failure_guard.window_for(self._caller)
         # Paid answers are kept by default (never pay twice, never lose one); a server on
         # this machine (the local backend) is free, so its answers are stored only when asked.
         on_this_machine = is_loopback_host(httpx.URL(self.base_url).host)
         if on_this_machine and not self._local:
-            from ._backend import serves
+            from .._backend import serves
 
             self._local = True if serves(self.base_url) else None
         if store is None:  # a mode set in the environment turns it on for local servers too
@@ -209,7 +210,7 @@ class _BaseClient:
             raise ValidationError(
                 f"send() takes a prepared request, not a {type(prepared).__name__}",
                 action="call client.edit(...) / multi_edit(...), or pass what "
-                "venice_nb._request.prepare_edit(...) returns",
+                "venice_nb._client._request.prepare_edit(...) returns",
                 field="prepared",
             )
         if self.store is None:
@@ -310,7 +311,7 @@ def _header_safe(value: str, what: str) -> str:
 
 def _open_store(store: Any, mode: StoreMode | None) -> ResultStore | None:
     """``True``: the default location; a path: a store there; ``False``: none."""
-    from ._store import ResultStore, default_store_path
+    from .._store._store import ResultStore, default_store_path
 
     if mode is not None:
         guards.choice(mode, "store_mode", STORE_MODES)

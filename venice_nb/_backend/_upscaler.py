@@ -10,8 +10,8 @@ from typing import Any
 from PIL import Image, ImageFilter
 
 from . import _imageops
+from ._api_error import bad_request
 from ._catalog import load_models
-from ._errors import bad_request
 from ._inputs import decode_base64, is_url, open_image
 from ._wire import media_type, parse_json, parse_multipart, unsupported_media
 

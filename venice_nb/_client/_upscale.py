@@ -7,10 +7,10 @@ import dataclasses
 import math
 from typing import Any
 
-from ._constants import UPSCALE_PATH
-from ._errors import ValidationError
-from ._images import load_image
-from ._models import ModelInfo
+from .._constants import UPSCALE_PATH
+from .._exceptions import ValidationError
+from .._images import load_image
+from .._models import ModelInfo
 from ._request import PreparedRequest, Upload
 
 UPSCALE_MODEL_ID = "upscaler"

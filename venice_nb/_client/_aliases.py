@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from ._constants import MODELS_PATH
+from .._constants import MODELS_PATH
 
 COMPATIBILITY_PATH = MODELS_PATH + "/compatibility_mapping"
 

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from ._constants import (
+from .._constants import (
     FAILURE_BLOCK_COUNT,
     FAILURE_BLOCK_WINDOW,
     H_RATELIMIT_RESET,
@@ -22,8 +22,8 @@ from ._constants import (
     MAX_RETRY_DELAY,
     RETRY_STATUSES,
 )
-from ._errors import APIConnectionError, APIStatusError, VeniceError
-from ._headers import header_number, parse_retry_after
+from .._exceptions import APIConnectionError, APIStatusError, VeniceError
+from .._headers import header_number, parse_retry_after
 
 __all__ = ["FailureWindow", "retry_delay", "server_hint", "should_retry"]
 

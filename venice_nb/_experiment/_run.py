@@ -19,22 +19,22 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from . import _guards as guards
-from ._constants import DEFAULT_REQUESTS_PER_MINUTE
-from ._errors import APIStatusError, ReplayMissError, ValidationError, VeniceError
+from .. import _arguments as guards
+from .._constants import DEFAULT_REQUESTS_PER_MINUTE
+from .._exceptions import APIStatusError, ReplayMissError, ValidationError, VeniceError
+from .._respect import MaskRespect, mask_respect
+from .._store._records import ExperimentRecord, ExperimentResults, Status
+from .._sync import call, loop_running, run_blocking
 from ._pacer import Pacer, known_limit, pacer_for
 from ._plan import EPS, CostEstimate, Job, cost_estimate, model_list, plan_jobs
 from ._progress import Progress, ProgressKind
-from ._records import ExperimentRecord, ExperimentResults, Status
-from ._respect import MaskRespect, mask_respect
-from ._sync import call, loop_running, run_blocking
 
 if TYPE_CHECKING:
-    from ._client import AsyncClient, Client
-    from ._models import ModelInfo
-    from ._request import PreparedRequest
-    from ._result import EditResult
-    from ._store import ResultStore
+    from .._client._client import AsyncClient, Client
+    from .._client._request import PreparedRequest
+    from .._models import ModelInfo
+    from .._result import EditResult
+    from .._store._store import ResultStore
 
 __all__ = [
     "CostEstimate",
@@ -50,7 +50,7 @@ log = logging.getLogger("venice_nb")
 
 
 def _is_async(client: Any) -> bool:
-    from ._client import AsyncClient
+    from .._client._client import AsyncClient
 
     return isinstance(client, AsyncClient)
 
@@ -79,7 +79,7 @@ async def _planned(
         )
     owned = None
     if client is None:
-        from ._client import AsyncClient
+        from .._client._client import AsyncClient
 
         client = owned = AsyncClient(store=store)
     try:

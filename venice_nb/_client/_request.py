@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, cast
 
-from . import _guards as guards
-from ._constants import (
+from .. import _arguments as guards
+from .._constants import (
     ASPECT_RATIOS,
     BACKGROUND_REMOVE_PATH,
     EDIT_PATH,
@@ -25,10 +25,10 @@ from ._constants import (
     OUTPUT_FORMATS,
     QUALITIES,
 )
-from ._errors import ValidationError
-from ._images import ImagePayload, load_image
-from ._models import ModelInfo, prompt_length
-from ._params import Upload, edit_options
+from .._exceptions import ValidationError
+from .._images import ImagePayload, load_image
+from .._models import ModelInfo, prompt_length
+from .._params import Upload, edit_options
 
 __all__ = [
     "PreparedRequest",

@@ -1,0 +1,6 @@
+"""The HTTP clients and what only they use: request building, retries that follow the server's
+hints, the per-caller failure guard, legacy-id aliases and the account asks."""
+
+from ._client import AsyncClient, Client
+
+__all__ = ["AsyncClient", "Client"]
