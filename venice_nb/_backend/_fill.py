@@ -14,7 +14,7 @@ import math
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-Region = Image.Image  # mode "L": 255 = fill fully, 0 = keep
+from ._pixels import Region, fit_side, grow
 
 WORK_SIDE = 256  # the smooth fill and colour correction run at most this large
 SEARCH_SIDE = 64  # the shift search runs on a grid this large (a hole pixel marks its cell)
@@ -22,12 +22,6 @@ _DIRECTIONS = tuple(
     (round(math.cos(a * math.pi / 8) * 100) / 100, round(math.sin(a * math.pi / 8) * 100) / 100)
     for a in range(16)
 )
-
-
-def _fit_side(size: tuple[int, int], side: int) -> tuple[int, int]:
-    w, h = size
-    scale = min(1.0, side / max(w, h))
-    return max(4, round(w * scale)), max(4, round(h * scale))
 
 
 def pull_push(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -73,19 +67,6 @@ def _shift(a: np.ndarray, dx: int, dy: int, fill: bool) -> np.ndarray:
     ys, yd = (slice(dy, h), slice(0, h - dy)) if dy >= 0 else (slice(0, h + dy), slice(-dy, h))
     xs, xd = (slice(dx, w), slice(0, w - dx)) if dx >= 0 else (slice(0, w + dx), slice(-dx, w))
     out[yd, xd] = a[ys, xs]
-    return out
-
-
-def grow(mask: np.ndarray, r: int) -> np.ndarray:
-    """Binary dilation by ``r`` steps of the 4-neighbourhood."""
-    out = mask.copy()
-    for _ in range(r):
-        nxt = out.copy()
-        nxt[1:] |= out[:-1]
-        nxt[:-1] |= out[1:]
-        nxt[:, 1:] |= out[:, :-1]
-        nxt[:, :-1] |= out[:, 1:]
-        out = nxt
     return out
 
 
@@ -158,11 +139,11 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     costs little more than the low-resolution analysis.
     """
     w, h = img.size
-    sw, sh = _fit_side(img.size, WORK_SIDE)
+    sw, sh = fit_side(img.size, WORK_SIDE, 4)
     # Grow the hole a little: objects carry a halo of edge and shadow pixels.
-    grow = 2 * max(1, round(max(sw, sh) / 60)) + 1
+    halo = 2 * max(1, round(max(sw, sh) / 60)) + 1
     hole_img = region.resize((sw, sh), Image.Resampling.BOX).point(lambda v: 255 if v > 8 else 0)
-    hole_img = hole_img.filter(ImageFilter.MaxFilter(grow))
+    hole_img = hole_img.filter(ImageFilter.MaxFilter(halo))
     hole = np.asarray(hole_img) > 0
     if not hole.any():
         return img
@@ -183,7 +164,7 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
             axis=-1,
         )
 
-    search = hole_img.resize(_fit_side(hole_img.size, SEARCH_SIDE), Image.Resampling.BOX)
+    search = hole_img.resize(fit_side(hole_img.size, SEARCH_SIDE, 4), Image.Resampling.BOX)
     cells = np.asarray(search) > 0
     small = np.asarray(rgb.resize((sw, sh), Image.Resampling.BOX), np.float32)
     # Start from a smooth fill, so cells no shift could serve are still hidden.
