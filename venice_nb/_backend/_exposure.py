@@ -22,7 +22,8 @@ def serve_auth(host: str, require_auth: bool | None, key: str | None) -> frozens
     exposed = not is_loopback_host(host)
     if exposed and require_auth is not False:
         raise ValidationError(
-            f"serving on {host} makes the backend reachable from other machines, so it needs a key",
+            f"serving on {host} makes the backend reachable from other machines, so it needs "
+            "a key",
             action=f"set {SERVE_KEY_ENV} to a secret and send it as 'Authorization: Bearer "
             "<key>', or pass --no-require-auth to let anyone who can reach the port use it",
             field="host",

@@ -43,7 +43,7 @@ REFINE_SIDE = 320  # the edge refinement works on a copy at most this long
 EDGE_SOFTNESS = 30.0  # plain backdrop: colour-distance span over which alpha goes 0 -> 255
 MIN_THRESHOLD = 10.0  # plain backdrop: distances below this (or the border noise) are backdrop
 PLAIN_NOISE = 12.0  # border colour spread below which the background is a plain backdrop
-SAME_AS_SUBJECT = 22.0  # an edge pixel this close to a subject colour does not seed background
+SAME_AS_SUBJECT = 40.0  # an edge pixel this close to a subject colour does not seed background
 
 
 # ----------------------------------------------------------------------------- plain backdrop
@@ -137,23 +137,46 @@ def _edge_mask(shape: tuple[int, ...], top: bool, sides: bool, bottom: bool) -> 
     return edge
 
 
-def evidence(opp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(subject evidence in [0, 1], colour distinctness from the border) of an opponent-colour
-    array: distinct from the top/side border colours, detailed, near the centre."""
+def _distinct(opp: np.ndarray) -> np.ndarray:
+    """How far each colour is from the colours along the top and side edges, in [0, 1]."""
     h, w, _ = opp.shape
     b = max(1, round(min(h, w) * 0.015))  # thin: a subject may come close to an edge
     border = np.concatenate(
         [opp[:b].reshape(-1, 3), opp[:, :b].reshape(-1, 3), opp[:, -b:].reshape(-1, 3)]
     )
     dist = _nearest(opp, _kmeans(border, 8))
-    distinct = np.clip(dist / max(1.0, float(np.percentile(dist, 98))), 0.0, 1.0)
+    return np.clip(dist / max(1.0, float(np.percentile(dist, 98))), 0.0, 1.0)
+
+
+def evidence(opp: np.ndarray) -> np.ndarray:
+    """Subject evidence in [0, 1] of an opponent-colour array: distinct from the top/side
+    border colours, detailed, near the centre; one connected subject, holes closed."""
+    h, w, _ = opp.shape
+    distinct = _distinct(opp)
     detail = box(local_detail(opp[..., 0]), max(1, round(w / 40)))
     sharp = np.clip(detail / max(1.0, float(np.percentile(detail, 95))), 0.0, 1.0)
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     centre = np.exp(-(((x / w - 0.5) / 0.38) ** 2) - (((y / h - 0.6) / 0.45) ** 2))
     score = box(((0.55 * distinct + 0.45 * sharp) * (0.35 + 0.65 * centre)).astype(np.float32), 1)
     t = otsu(score)
-    return np.clip((score - 0.8 * t) / (0.4 * t + 1e-6), 0.0, 1.0), distinct
+    weights = np.clip((score - 0.8 * t) / (0.4 * t + 1e-6), 0.0, 1.0)
+    solid = weights >= 0.5
+    if not solid.any():
+        return weights
+    # One subject: the connected part around the strongest evidence (joined by more than a
+    # thin bridge); other blobs are background.
+    r = max(1, round(min(h, w) / 64))
+    core = solid & ~grow(~solid, r)
+    peak = np.zeros_like(solid)
+    peak.flat[int(np.argmax(score * (core if core.any() else solid)))] = True
+    main = grow(flood(peak, core if core.any() else solid), r) & solid
+    weights = np.where(main, weights, np.minimum(weights, 0.45 * (~solid)))
+    # What the background cannot reach from the edges without squeezing through a gap
+    # narrower than ``r`` cells (a dark collar, the inside of a cup) belongs to the subject.
+    r = max(1, round(min(h, w) / 40))
+    closed = grow(main, r)
+    outside = grow(flood(_edge_mask(opp.shape, True, True, False), ~closed), r)
+    return np.where(outside, weights, 1.0).astype(np.float32)
 
 
 def _minimax(seed: np.ndarray, cost: np.ndarray) -> np.ndarray:
@@ -181,28 +204,41 @@ def _gradient(opp: np.ndarray) -> np.ndarray:
 def segment(rgb: np.ndarray) -> np.ndarray:
     """Boolean subject mask of a small float RGB array (see the module docstring)."""
     h, w, _ = rgb.shape
-    opp = _opponent(rgb)
-    weights, distinct = evidence(opp)
-    core = (weights >= 0.9) & (distinct > 0.3)
+    weights = evidence(_opponent(rgb))
+    # Colours and edges of a slightly blurred copy: fur and grain read as their mean colour.
+    blurred = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).filter(
+        ImageFilter.GaussianBlur(0.8)
+    )
+    smooth = _opponent(np.asarray(blurred, np.float32))
+    core = (weights >= 0.9) & (_distinct(smooth) > 0.3)
     core &= ~grow(~core, 1)
     if not core.any():
         core = weights >= min(0.9, float(weights.max()))
     core |= _edge_mask(rgb.shape, False, False, True) & (weights >= 0.5)
-    subject_colours = _kmeans(opp[core], 6)
     seeds = _edge_mask(rgb.shape, True, True, False) & (weights < 0.3) & ~core
-    seeds &= _nearest(opp, subject_colours) > SAME_AS_SUBJECT
+    seeds &= _nearest(smooth, _kmeans(smooth[core], 6)) > SAME_AS_SUBJECT
+    # Textured edge pixels (fur, hair) of a frame-filling subject are not reliable seeds; a
+    # textured background (wood, a lattice) is reached from its smoother parts anyway.
+    texture = box(local_detail(smooth[..., 0]), 1)
+    if seeds.any():
+        seeds &= texture <= 1.5 * float(np.median(texture[seeds]))
     if not seeds.any():
         seeds = _edge_mask(rgb.shape, True, True, False) & ~core
-    blurred = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).filter(
-        ImageFilter.GaussianBlur(0.8)
-    )
-    gradient = _gradient(_opponent(np.asarray(blurred, np.float32)))
+    gradient = _gradient(smooth)
     subject = _minimax(core, gradient) < _minimax(seeds, gradient)
     # Close small gaps (eye corners, whisker gaps), then fill what the edges cannot reach.
     r = max(1, round(min(h, w) / 60))
     subject = ~grow(~grow(subject, r), r)
     edge = _edge_mask(rgb.shape, True, True, True)
-    return subject | ~flood(edge & ~subject, ~subject)
+    subject |= ~flood(edge & ~subject, ~subject)
+    # Pieces apart from the subject (a lamp, part of a model on a shelf) are not part of it:
+    # keep what connects to the core's middle or to the bottom edge.
+    ys, xs = np.nonzero(core & subject)
+    keep = _edge_mask(rgb.shape, False, False, True) & subject
+    if len(ys):
+        i = int(np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2))
+        keep[ys[i], xs[i]] = True
+    return flood(keep, subject)
 
 
 def _refined(rgb: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -242,6 +278,9 @@ def subject_matte(img: Image.Image) -> np.ndarray:
         ImageFilter.GaussianBlur(0.7)
     )
     fine = _refined(mid, np.asarray(soft, np.float32) / 255)
+    # The refinement sharpens the outline; it does not add pieces far from the segmentation.
+    near = grow(coarse > 0, 2).astype(np.float32)
+    fine *= resize_weights(near, (w, h)) > 0.5
     full = Image.fromarray(np.round(fine * 255).astype(np.uint8)).filter(
         ImageFilter.GaussianBlur(0.5)
     )
