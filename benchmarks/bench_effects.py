@@ -29,7 +29,7 @@ SIZE = (1224, 816)  # 1.0 Mpx, the cat sample's aspect ratio
 
 # (label, prompt, mask box as fractions or None)
 CASES: tuple[tuple[str, str, tuple[float, float, float, float] | None], ...] = (
-    ("restyle (unknown words)", "a cat in a hat", None),
+    ("restyle (unknown words)", "make it dreamy", None),
     ("greyscale", "black and white", None),
     ("snow", "make it snowy", None),
     ("rain", "make it rain", None),

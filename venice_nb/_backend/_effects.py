@@ -611,3 +611,52 @@ def restore_look(img: Image.Image, seed: int = 0) -> Image.Image:
     """ "Restore" with nothing missing: lift fading and grain (denoise, full tonal range)."""
     clean = img.filter(ImageFilter.MedianFilter(3))
     return ImageEnhance.Color(ImageOps.autocontrast(clean, cutoff=1)).enhance(1.1)
+
+
+# ----------------------------------------------------------------------------- recolour
+
+
+def recolour(img: Image.Image, colour: tuple[int, int, int], where: Image.Image) -> Image.Image:
+    """``img`` with the colour of ``where`` (mode L weights) changed to ``colour``, keeping its
+    shading: each pixel's luminance moves by the same amount relative to the area's mean, so
+    stripes, fur and highlights stay; the mean luminance becomes the new colour's (lifted for
+    black, so the shading still shows). The new colour is a function of luminance only, so it
+    is three point tables. The caller blends by ``where`` (narrowed by ``colour_weights`` for a
+    chromatic colour, so a red cup turns blue while the coffee in it stays coffee)."""
+    grey = img.convert("L")
+    small = _small_size(img.size, 160)
+    lum_s = np.asarray(grey.resize(small, Image.Resampling.BOX), np.float32) / 255
+    w_s = np.asarray(where.resize(small, Image.Resampling.BOX), np.float32) / 255
+    total = float(w_s.sum())
+    mean = float((lum_s * w_s).sum() / total) if total > 0 else float(lum_s.mean())
+    target = np.asarray(colour, np.float32) / 255
+    t_lum = float(target @ np.array([0.299, 0.587, 0.114], np.float32))
+    mid = min(0.85, max(0.16, t_lum))
+    contrast = 0.9 if t_lum > 0.16 else 0.6  # dark colours: less range left below the mean
+    v = np.arange(256, dtype=np.float32) / 255
+    new_lum = np.clip(mid + (v - mean) * contrast, 0.02, 0.98)
+    base = (target / max(t_lum, 1e-3))[None, :] * new_lum[:, None]  # 256 x 3
+    # Where that exceeds 1 (bright tones of a saturated colour), blend towards white instead.
+    over = np.clip(base.max(-1, keepdims=True) - 1, 0, None)
+    table = np.round(np.clip(base / (1 + over) + over / (1 + over), 0, 1) * 255).astype(int)
+    return Image.merge("RGB", [grey.point(table[:, c].tolist()) for c in range(3)])
+
+
+def colour_weights(img: Image.Image, where: Image.Image) -> Image.Image:
+    """``where`` narrowed to the pixels of the area's dominant hue (saturated, within about
+    16 degrees of it): what "make the cup blue" changes."""
+    h, s, _ = img.convert("HSV").split()
+    small = _small_size(img.size, 160)
+    hs = np.asarray(h.resize(small, Image.Resampling.NEAREST), np.float32) * (2 * np.pi / 256)
+    ss = np.asarray(s.resize(small, Image.Resampling.NEAREST), np.float32) / 255
+    ws = np.asarray(where.resize(small, Image.Resampling.BOX), np.float32) / 255 * ss
+    angle = math.atan2(float((np.sin(hs) * ws).sum()), float((np.cos(hs) * ws).sum()))
+    centre = round(angle * 256 / (2 * np.pi)) % 256
+
+    def near(x: int) -> int:
+        d = min(abs(x - centre), 256 - abs(x - centre)) * 360 / 256
+        return round(255 * min(1.0, max(0.0, 1 - (d - 10) / 12)))
+
+    hue_ok = h.point([near(x) for x in range(256)])
+    sat_ok = s.point([round(255 * min(1.0, max(0.0, (x / 255 - 0.12) / 0.15))) for x in range(256)])
+    return ImageChops.multiply(ImageChops.multiply(hue_ok, sat_ok), where)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-from . import _effects, _fill, _prompts, _regions
+from . import _effects, _fill, _objects, _prompts, _regions
 from ._pixels import Region, eight_bit
 from ._prompts import plan
 
@@ -126,6 +126,12 @@ class _Regions:
         self.img = img
         self._cache: dict[str, Region | None] = {}
 
+    def matte(self) -> np.ndarray:
+        """The subject matte as float weights (what ``subject`` is made from)."""
+        subject = self.get("subject")
+        assert subject is not None  # the subject estimate always answers
+        return np.asarray(subject, np.float32) / 255
+
     def get(self, kind: str) -> Region | None:
         if kind not in self._cache:
             self._cache[kind] = {
@@ -211,6 +217,26 @@ def apply_prompt(
                     out = _effects.restore_look(out, seed)
                     continue
             out = _fill.fill(out, region)  # type: ignore[arg-type]
+            continue
+        if kind == "object":
+            obj, _, rest = arg.partition(":")
+            colour_name, _, where = rest.partition(":")
+            out = _objects.draw(
+                out,
+                obj,
+                _effects.COLOURS.get(colour_name),
+                matte=None if mask is not None else regions.matte(),
+                mask=mask,
+                inside=where == "in",
+            )
+            continue
+        if kind == "recolour":
+            area = mask if mask is not None else regions.get("subject")
+            if area is not None:
+                if arg not in ("black", "white", "grey", "gray", "silver"):
+                    area = _effects.colour_weights(out, area)
+                recoloured = _effects.recolour(out, _effects.COLOURS[arg], area)
+                out = Image.composite(recoloured, out, area)
             continue
         if kind == "replace":
             if region is None:

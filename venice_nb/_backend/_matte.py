@@ -8,13 +8,13 @@ import numpy as np
 from PIL import Image
 
 from ._pixels import eight_bit
-from ._subject import subject_matte
+from ._subject import subject_region
 
 
 def remove_background(img: Image.Image) -> Image.Image:
     """The image as RGBA with the background made transparent (existing alpha respected)."""
     img = eight_bit(img)
-    alpha = np.round(subject_matte(img) * 255).astype(np.uint8)
+    alpha = np.asarray(subject_region(img))
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         alpha = np.minimum(alpha, np.asarray(img.convert("RGBA").getchannel("A")))
     out = img.convert("RGB")

@@ -130,10 +130,60 @@ def target(text: str) -> str | None:
     return None
 
 
+# Things a prompt can add, and the kind ``_objects`` draws for each word.
+OBJECT_WORDS: dict[str, str] = {
+    "party hat": "party hat", "birthday hat": "party hat", "top hat": "hat", "hat": "hat",
+    "cap": "hat", "beanie": "hat", "fedora": "hat", "sombrero": "hat", "crown": "crown",
+    "tiara": "crown", "sunglasses": "sunglasses", "shades": "sunglasses", "glasses": "glasses",
+    "spectacles": "glasses", "scarf": "scarf", "flower": "flower", "rose": "flower",
+    "daisy": "flower", "tulip": "flower", "bow tie": "bow", "bowtie": "bow", "bow": "bow",
+}  # fmt: skip
+_OBJECT = re.compile(
+    r"\b(?P<noun>" + "|".join(sorted(OBJECT_WORDS, key=len, reverse=True)) + r")(e?s)?\b"
+)
+_INSIDE = re.compile(r"^\s*(?:\w+\s+){0,2}?(in|into|inside)\b")
+_RECOLOUR = re.compile(
+    r"\b(make|turn|paint|colou?r|dye|change)\s+(the\s+|his\s+|her\s+|its\s+)(?:\w+\s+){0,2}?"
+    r"(?P<noun>[a-z]+)\s+(?:into\s+|to\s+|in\s+)?(?:a\s+|an\s+)?(?:\w+\s+)?"
+    r"(?P<colour>[a-z]+)\b"
+)
+
+
+def _object_step(text: str) -> str | None:
+    """"object:<kind>:<colour>[:in]" for "give the cat a red hat", "put a flower in the cup",
+    "a red hat"; the colour is the colour word nearest before the object's word, else any in
+    the clause, else "" (the object's own default)."""
+    match = _OBJECT.search(text)
+    if match is None:
+        return None
+    kind = OBJECT_WORDS[match.group("noun")]
+    start = max(text.rfind(c, 0, match.start()) for c in ".;,") + 1
+    before = [w for w in _WORD.findall(text[start : match.start()]) if w in _effects.COLOURS]
+    after_text = text[match.end() :].split(".")[0]
+    after = [w for w in _WORD.findall(after_text) if w in _effects.COLOURS]
+    colour = before[-1] if before else (after[0] if after else "")
+    inside = bool(_INSIDE.search(after_text)) and kind == "flower"
+    return f"object:{kind}:{colour}" + (":in" if inside else "")
+
+
+def _recolour_step(text: str) -> str | None:
+    """"recolour:<colour>" for "make the cat black", "turn the cup blue" (the subject, not
+    the whole photo, the sky or the background)."""
+    match = _RECOLOUR.search(text)
+    if match is None or match.group("colour") not in _effects.COLOURS:
+        return None
+    if match.group("noun") in WHOLE_WORDS or match.group("noun") in (
+        "sky", "background", "backdrop", "it", "everything",
+    ):  # fmt: skip
+        return None
+    return f"recolour:{match.group('colour')}"
+
+
 def plan(prompt: str) -> list[str]:
     """Names of the steps ``prompt`` triggers, in application order (for tests/docs).
 
-    Region-specific steps carry their kind: "sky:sunset", "background:studio", "replace:sign".
+    Region-specific steps carry their kind: "sky:sunset", "background:studio", "replace:sign",
+    "object:hat:red", "recolour:black".
     """
     text = clean(prompt)
     names: list[str] = []
@@ -155,7 +205,15 @@ def plan(prompt: str) -> list[str]:
         elif re.search(r"blank|plain|empty|clean", what) or re.search(r"sign|panel|label", what):
             names.append("replace:sign")
         rest = text[: obj.start()] + " " + what + text[obj.end() :] if names else text
-    if removal := _REMOVE.search(rest):
+    removal = _REMOVE.search(rest)
+    if removal is None and (step := _object_step(rest)):
+        names.append(step)
+        rest = _OBJECT.sub(" ", rest)
+        rest = " ".join(w for w in rest.split() if w not in _effects.COLOURS)
+    elif removal is None and (step := _recolour_step(rest)):
+        names.append(step)
+        rest = " ".join(w for w in rest.split() if w not in _effects.COLOURS)
+    if removal:
         if re.search(r"\b(background|backdrop)\b", removal.group("what")):
             names.append("background:white")
         else:

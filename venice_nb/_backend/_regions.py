@@ -15,7 +15,7 @@ from PIL import Image, ImageFilter, ImageOps
 
 from ._fill import pull_push, resize_float
 from ._pixels import ANALYSIS_SIDE, Region, flood, local_detail, small, to_region
-from ._subject import subject_matte
+from ._subject import subject_region
 
 MIN_SHARE = 0.05  # an estimate covering less than this share of the image counts as absent
 
@@ -69,7 +69,7 @@ def sky(img: Image.Image) -> Region | None:
 
 def subject(img: Image.Image) -> Region:
     """The subject as a soft full-size region (the matte background removal uses)."""
-    return Image.fromarray(np.round(subject_matte(img) * 255).astype(np.uint8))
+    return subject_region(img)
 
 
 def background(img: Image.Image) -> Region:

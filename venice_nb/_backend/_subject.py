@@ -28,6 +28,7 @@ from PIL import Image, ImageFilter
 
 from ._pixels import (
     ANALYSIS_SIDE,
+    Region,
     box,
     fit_side,
     flood,
@@ -259,9 +260,8 @@ def _refined(rgb: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return (a + (t - a) * trust).astype(np.float32)
 
 
-def subject_matte(img: Image.Image) -> np.ndarray:
-    """The subject of ``img`` as float32 HxW weights in [0, 1] (1 = subject), at the image's
-    size. Deterministic; about 20-60 ms for a 1 Mpx photo."""
+def subject_region(img: Image.Image) -> Region:
+    """The subject of ``img`` as a mode "L" region at the image's size (255 = subject)."""
     rgb = img.convert("RGB")
     mid = small(rgb, REFINE_SIDE)  # one pass over the full image; the rest works from this
     h, w, _ = mid.shape
@@ -272,16 +272,21 @@ def subject_matte(img: Image.Image) -> np.ndarray:
         np.float32,
     )
     if is_plain(low):
-        return alpha_matte(rgb).astype(np.float32) / 255
-    coarse = segment(low).astype(np.float32)
-    soft = Image.fromarray(np.round(coarse * 255).astype(np.uint8)).filter(
-        ImageFilter.GaussianBlur(0.7)
-    )
+        return Image.fromarray(alpha_matte(rgb))
+    coarse = segment(low)
+    soft = Image.fromarray((coarse * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7))
     fine = _refined(mid, np.asarray(soft, np.float32) / 255)
     # The refinement sharpens the outline; it does not add pieces far from the segmentation.
-    near = grow(coarse > 0, 2).astype(np.float32)
+    near = grow(coarse, 2).astype(np.float32)
     fine *= resize_weights(near, (w, h)) > 0.5
-    full = Image.fromarray(np.round(fine * 255).astype(np.uint8)).filter(
+    out = Image.fromarray(np.round(fine * 255).astype(np.uint8)).filter(
         ImageFilter.GaussianBlur(0.5)
     )
-    return np.asarray(full.resize(rgb.size, Image.Resampling.BILINEAR), np.float32) / 255
+    return out.resize(rgb.size, Image.Resampling.BILINEAR)
+
+
+def subject_matte(img: Image.Image) -> np.ndarray:
+    """The subject of ``img`` as float32 HxW weights in [0, 1] (1 = subject), at the image's
+    size: what background removal keeps and what "subject"/"background" prompts edit.
+    Deterministic; a few tens of milliseconds for a 1 Mpx photo."""
+    return np.asarray(subject_region(img), np.float32) / 255
