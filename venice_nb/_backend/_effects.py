@@ -439,8 +439,7 @@ def sky_fill(size: tuple[int, int], kind: str, seed: int) -> Image.Image:
             draw.ellipse((x - r, y - r, x + r, y + r), fill=int(120 + 135 * v))
         return Image.composite(Image.new("RGB", size, (255, 255, 240)), grad, stars)
     if kind == "storm":
-        grad = vertical_gradient(size, [(0, (60, 64, 72)), (1, (120, 126, 134))])
-        return ImageChops.screen(grad, _clouds(size, seed, (120, 120, 125), 0.8))
+        return storm_sky(size, seed)
     if kind in COLOURS:
         c = np.asarray(COLOURS[kind], np.float32)
         top = np.clip(c * 0.7, 0, 255).astype(int).tolist()
@@ -448,6 +447,55 @@ def sky_fill(size: tuple[int, int], kind: str, seed: int) -> Image.Image:
         return vertical_gradient(size, [(0, top), (1, bottom)])
     grad = vertical_gradient(size, [(0, (60, 120, 210)), (1, (175, 210, 240))])
     return ImageChops.screen(grad, _clouds(size, seed, (255, 255, 255), 0.5))
+
+
+def _fbm(size: tuple[int, int], seed: int, octaves: int = 5) -> np.ndarray:
+    """Fractal noise in [0, 1] of ``size`` (w, h), at most 256 long: each octave twice as fine
+    and half as strong, so shapes have structure at every scale (billows within banks)."""
+    total = np.zeros(size[::-1], np.float32)
+    weight = 0.0
+    for i in range(octaves):
+        amp = 0.5**i
+        grid = _small_size(size, 4 * 2**i)
+        cell = max(size) / max(grid)
+        layer = noise(grid, seed + i, 1, 1.0).filter(ImageFilter.GaussianBlur(0.7))
+        layer = layer.resize(size, Image.Resampling.BICUBIC)
+        layer = layer.filter(ImageFilter.GaussianBlur(cell * 0.35))  # no grid pattern
+        a = np.asarray(layer, np.float32)
+        total += (a - a.mean()) / max(1e-3, float(a.std())) * amp
+        weight += amp
+    return np.clip(0.5 + total / weight * 0.22, 0.0, 1.0)
+
+
+def storm_sky(size: tuple[int, int], seed: int) -> Image.Image:
+    """Dark, heavy storm clouds: fractal cloud banks over a slate sky, lit from above (bright
+    rims on their upper edges, dark bellies), thickest near the horizon, with a pale break."""
+    work = _small_size(size, 256)
+    w, h = work
+    dens = _fbm(work, seed)
+    y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
+    # Clouds everywhere, denser and flatter towards the horizon.
+    cover = np.clip((dens - 0.42 + 0.16 * y) * 3.5, 0.0, 1.0)
+    # Light from above: where density falls going up, the cloud's top edge catches light.
+    grey = Image.fromarray(np.round(dens * 255).astype(np.uint8))
+    soft = np.asarray(grey.filter(ImageFilter.GaussianBlur(2.5)), np.float32) / 255
+    up = np.roll(soft, 5, axis=0)
+    up[:5] = soft[:5]
+    rim = np.clip((soft - up) * 8.0, -1.0, 1.0)
+    sky = np.stack(
+        [np.interp(y[:, 0], [0, 1], [a, b]) for a, b in ((40, 84), (43, 88), (52, 98))], -1
+    )[:, None, :] * np.ones((1, w, 1), np.float32)
+    belly = np.array([44, 46, 52], np.float32)
+    lit = np.array([172, 175, 182], np.float32)
+    # Billows: lit where the cloud thins upwards, dark in its thick belly.
+    shade = np.clip(0.45 + 0.9 * rim - 0.35 * (dens - 0.5) * 2, 0.0, 1.0)[..., None]
+    cloud = belly + (lit - belly) * shade
+    out = sky * (1 - cover[..., None]) + cloud * cover[..., None]
+    # A pale break low in the sky, behind the clouds.
+    glow = np.exp(-(((np.arange(w)[None, :] / w - 0.7) / 0.25) ** 2) - ((y - 0.8) / 0.15) ** 2)
+    out += (1 - cover[..., None]) * glow[..., None] * np.array([60, 58, 50], np.float32)
+    img = Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8))
+    return img.resize(size, Image.Resampling.BICUBIC)
 
 
 def _clouds(size: tuple[int, int], seed: int, colour: Sequence[int], amount: float) -> Image.Image:

@@ -170,7 +170,7 @@ def _sky_step(
     painted = Image.composite(sky, img, region)
     if masked:
         return painted
-    light = {"sunset": (255, 196, 150), "night": (110, 120, 170), "storm": (190, 194, 200)}.get(
+    light = {"sunset": (255, 196, 150), "night": (110, 120, 170), "storm": (150, 156, 168)}.get(
         kind
     )
     if light is None:
