@@ -318,28 +318,58 @@ def _edges(grey: Image.Image) -> Image.Image:
 
 
 def watercolour(img: Image.Image, seed: int) -> Image.Image:
-    """Flat washes of a few pigments, darker where washes meet, white paper showing through
-    the light areas, granulated paper texture and faint pencil lines."""
-    small = img.resize(_small_size(img.size, 300), Image.Resampling.BOX)
-    soft = small.filter(ImageFilter.SMOOTH_MORE).filter(ImageFilter.SMOOTH_MORE)
-    soft = ImageEnhance.Color(soft).enhance(1.3)
-    washes = soft.quantize(24, Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).convert("RGB")
-    bled = washes.filter(ImageFilter.GaussianBlur(1.0))
-    pooled = _edges(_luma(washes)).filter(ImageFilter.GaussianBlur(0.8))
-    pooled = ImageOps.invert(pooled.point(lambda v: min(255, v * 2)))
-    light = bled.resize(img.size, Image.Resampling.BICUBIC).point(
-        lut((0.78,) * 3, (62,) * 3)  # transparent pigment on white paper
-    )
-    rims = pooled.resize(img.size, Image.Resampling.BILINEAR).point(lambda v: 150 + v * 105 // 255)
-    half = _luma(img).resize(_small_size(img.size, max(img.size) // 2), Image.Resampling.BOX)
-    lines = _edges(half.filter(ImageFilter.GaussianBlur(0.6)))
-    pencil = ImageOps.invert(lines.point(lambda v: min(60, v)))
-    paper = noise(img.size, seed, 4, 0.5).point(lambda v: 214 + v // 6)
-    # Rims, pencil and paper darken alike: combine them in one channel, apply once.
-    shade = ImageChops.multiply(
-        ImageChops.multiply(rims, pencil.resize(img.size, Image.Resampling.BILINEAR)), paper
-    )
-    return ImageChops.multiply(light, shade.convert("RGB"))
+    """Transparent washes on white paper: colours simplified into soft, uneven washes whose
+    edges wander and bleed (a noise-warped, blurred copy), pigment pooling darker along the
+    washes' edges, light areas left as bare paper, the paper's grain and cold-press texture
+    showing through everything, and faint pencil under-drawing."""
+    work = _small_size(img.size, 260)
+    w, h = work
+    small = img.resize(work, Image.Resampling.BOX)
+    soft = small.filter(ImageFilter.MedianFilter(7)).filter(ImageFilter.MedianFilter(5))
+    soft = soft.filter(ImageFilter.GaussianBlur(0.8))
+    soft = ImageEnhance.Color(soft).enhance(1.25)
+    rgb = np.asarray(soft, np.float32) / 255
+    # Bleeding edges: sample each pixel from a place nudged by smooth noise, so outlines
+    # wander like paint spreading in wet paper.
+    dx = (_fbm(work, seed + 11, 4) - 0.5) * (w / 28)
+    dy = (_fbm(work, seed + 23, 4) - 0.5) * (w / 28)
+    ys, xs = np.mgrid[0:h, 0:w]
+    sx = np.clip(np.round(xs + dx), 0, w - 1).astype(np.intp)
+    sy = np.clip(np.round(ys + dy), 0, h - 1).astype(np.intp)
+    bled = rgb[sy, sx]
+    # Glazes: the darkness is laid down as three overlapping washes with soft, wandering
+    # edges instead of a continuous tone; each wash leaves a darker rim where its pigment
+    # pooled as it dried.
+    density = 1.0 - bled
+    dark = density.mean(-1)
+    layers = np.zeros_like(dark)
+    rims = np.zeros_like(dark)
+    for t in (0.18, 0.36, 0.56):
+        m = np.clip((dark - t) / 0.05 + 0.5, 0.0, 1.0)
+        m_img = Image.fromarray(np.round(m * 255).astype(np.uint8))
+        inner = np.asarray(m_img.filter(ImageFilter.GaussianBlur(max(1.0, w / 110))), np.float32)
+        rims += np.clip(m - inner / 255, 0.0, 1.0)
+        layers += m * 0.22
+    stepped = layers + 0.45 * dark  # the photo's own tone still shows inside each wash
+    density = density * (stepped / np.maximum(dark, 0.05))[..., None]
+    uneven = 0.7 + 0.6 * _fbm(work, seed + 5, 4)[..., None]
+    density = density * uneven * 0.7 + (rims * 0.2)[..., None] * (0.3 + density)
+    # Bare paper where the photo is light.
+    lum = bled @ np.array([0.299, 0.587, 0.114], np.float32)
+    bare = np.clip((lum - 0.78) / 0.1, 0.0, 1.0)[..., None]
+    density *= 1.0 - 0.9 * bare
+    paint = np.clip(1.0 - density, 0.0, 1.0)
+    washed = Image.fromarray(np.round(paint * 255).astype(np.uint8))
+    out = washed.resize(img.size, Image.Resampling.BICUBIC)
+    # Pencil under-drawing from the photo's main edges, very light.
+    half = _luma(img).resize(_small_size(img.size, 360), Image.Resampling.BOX)
+    lines = _edges(half.filter(ImageFilter.GaussianBlur(1.0)))
+    pencil = ImageOps.invert(lines.point(lambda v: min(45, max(0, v - 10))))
+    # Paper: cold-press bumps (blotchy) and fine grain, warm white.
+    bumps = noise(img.size, seed, 3, 0.8).point(lambda v: 200 + v * 55 // 255)
+    shade = ImageChops.multiply(bumps, pencil.resize(img.size, Image.Resampling.BILINEAR))
+    paper = Image.merge("RGB", (shade, shade, shade.point(lambda v: max(0, v - 8))))
+    return ImageChops.multiply(out, paper)
 
 
 def oil_painting(img: Image.Image, seed: int) -> Image.Image:
