@@ -353,10 +353,10 @@ def watercolour(img: Image.Image, seed: int) -> Image.Image:
     stepped = layers + 0.45 * dark  # the photo's own tone still shows inside each wash
     density = density * (stepped / np.maximum(dark, 0.05))[..., None]
     uneven = 0.7 + 0.6 * _fbm(work, seed + 5, 4)[..., None]
-    density = density * uneven * 0.7 + (rims * 0.2)[..., None] * (0.3 + density)
+    density = density * uneven * 0.58 + (rims * 0.2)[..., None] * (0.3 + density)
     # Bare paper where the photo is light.
     lum = bled @ np.array([0.299, 0.587, 0.114], np.float32)
-    bare = np.clip((lum - 0.78) / 0.1, 0.0, 1.0)[..., None]
+    bare = np.clip((lum - 0.72) / 0.12, 0.0, 1.0)[..., None]
     density *= 1.0 - 0.9 * bare
     paint = np.clip(1.0 - density, 0.0, 1.0)
     washed = Image.fromarray(np.round(paint * 255).astype(np.uint8))
