@@ -87,6 +87,7 @@ def source_offsets(
     )
     ring_detail = float(detail[ring].mean()) if ring.any() else 0.0
     ring_peak = float(np.percentile(detail[ring], 95)) if ring.any() else 0.0
+    ring_busy = 1.5 * float(np.percentile(detail[ring], 75)) + 2 if ring.any() else 2.0
     left = hole.copy()
     out: list[tuple[np.ndarray, int, int]] = []
     for _ in range(passes):
@@ -106,6 +107,8 @@ def source_offsets(
                 src = _shift(detail, dx, dy, False)[covered]
                 if float(src.max()) > 1.15 * ring_peak + 2:
                     continue  # would bring in something new: an eye, a sign, an edge
+                if float((src > ring_busy).mean()) > 0.08:
+                    continue  # busier than what mostly surrounds the hole: a tower, a crowd
                 sy, sx = ys + dy, xs + dx
                 inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
                 if not inside.any():
@@ -193,9 +196,11 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         # The search kept the pixels used (where ``part`` > 0) inside the frame.
         shifted = rgb.crop((box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy))
         piece = np.asarray(shifted, np.float32) + up_float(correction)
+        # Feathered over about two cells, so the seams between parts do not show as rectangles.
+        feathered = cells_img.filter(ImageFilter.GaussianBlur(2.0))
         part = (
             np.asarray(
-                cells_img.resize(size, Image.Resampling.BILINEAR, box=cells_box), np.float32
+                feathered.resize(size, Image.Resampling.BILINEAR, box=cells_box), np.float32
             )[..., None]
             / 255
         )

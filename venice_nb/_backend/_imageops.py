@@ -153,8 +153,9 @@ def _removal_region(regions: _Regions, text: str) -> Region:
     if subject is not None:
         share = np.asarray(subject.resize((64, 64), Image.Resampling.BOX)).mean() / 255
         if 0.01 < share < 0.45:
-            # Its core only: faint edges of the estimate (a lamp's glow) are not the object.
-            return subject.point(lambda v: 255 if v > 100 else 0)
+            # The object and a margin round it (its outline, glow and shadow go with it).
+            core = subject.point(lambda v: 255 if v > 25 else 0)
+            return core.filter(ImageFilter.MaxFilter(2 * max(1, max(core.size) // 100) + 1))
     return _regions.central(regions.img.size)
 
 
