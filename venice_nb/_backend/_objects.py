@@ -286,7 +286,19 @@ def draw(
             hd = _brimmed(hd.cx, brim, 0.7 * hd.width, kind)
     else:
         hd = Head(w / 2, h * 0.15, min(w, h) * 0.4, h * 0.15 + 0.29 * min(w, h))
-    layer = Image.new("RGBA", (w * SS, h * SS), (0, 0, 0, 0))
+    # Draw only in a window round the head (at SS times the size, then reduced): a full-size
+    # supersampled layer would cost more than the rest of the edit.
+    if inside and box is None and matte is not None:
+        ox, oy, ox1, oy1 = 0, 0, w, h
+    else:
+        ox = max(0, int(hd.cx - 1.7 * hd.width))
+        oy = max(0, int(hd.top - 1.3 * hd.width))
+        ox1 = min(w, int(hd.cx + 1.7 * hd.width) + 1)
+        oy1 = min(h, int(hd.eyes + 2.0 * hd.width) + 1)
+    if ox1 <= ox or oy1 <= oy:
+        return img
+    hd = Head(hd.cx - ox, hd.top - oy, hd.width, hd.eyes - oy, hd.close_up)
+    layer = Image.new("RGBA", ((ox1 - ox) * SS, (oy1 - oy) * SS), (0, 0, 0, 0))
     d = ImageDraw.Draw(layer)
     if kind == "party hat":
         _party_hat(d, hd, colour, SS)
@@ -297,23 +309,22 @@ def draw(
     elif kind in ("glasses", "sunglasses"):
         _glasses(d, hd, colour, SS, kind == "sunglasses")
     elif kind == "scarf":
-        _scarf(d, hd, colour, SS, float(box[3]) if box else h)
+        _scarf(d, hd, colour, SS, (float(box[3]) if box else h) - oy)
     elif kind == "bow":
         _bow(d, hd.cx + 0.35 * hd.width, hd.top + 0.25 * hd.width, 0.2 * hd.width, colour, SS)
     elif box is not None:
         x0, y0, x1, y1 = box
         r = 0.4 * min(x1 - x0, y1 - y0)
-        _flower(d, (x0 + x1) / 2, (y0 + y1) / 2, r, colour, SS, 0.0)
+        _flower(d, (x0 + x1) / 2 - ox, (y0 + y1) / 2 - oy, r, colour, SS, 0.0)
     elif inside and matte is not None:
         solid = matte > 0.5
         rows = np.nonzero(solid.any(axis=1))[0]
         cols = np.nonzero(solid.any(axis=0))[0]
         top = int(rows[0]) if len(rows) else h // 4
         sub_w = float(cols[-1] - cols[0]) if len(cols) else w / 2
-        # The opening's middle: the darkest/most enclosed part lies below the top rim.
+        # Standing in the opening: the flower's head at the rim, its stem going down inside.
         r = 0.15 * sub_w
-        cy = top + 0.02 * sub_w
-        _flower(d, hd.cx, cy, r, colour, SS, 0.2 * sub_w)
+        _flower(d, hd.cx, top + 0.02 * sub_w, r, colour, SS, 0.2 * sub_w)
     else:
         r = 0.2 * hd.width
         _flower(d, hd.cx + 0.45 * hd.width, max(r, hd.top + 0.2 * hd.width), r, colour, SS, 0.0)
@@ -321,9 +332,9 @@ def draw(
     big = layer.getchannel("A").getbbox()
     if big is not None:  # reduce only the part drawn on: cheap for a small object
         x0, y0 = big[0] // SS, big[1] // SS
-        x1, y1 = min(w, -(-big[2] // SS)), min(h, -(-big[3] // SS))
+        x1, y1 = min(ox1 - ox, -(-big[2] // SS)), min(oy1 - oy, -(-big[3] // SS))
         part = layer.crop((x0 * SS, y0 * SS, x1 * SS, y1 * SS))
-        drawn.paste(part.resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS), (x0, y0))
+        drawn.paste(part.resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS), (x0 + ox, y0 + oy))
     return _composite(img, drawn)
 
 
