@@ -211,6 +211,25 @@ def _gradient(opp: np.ndarray) -> np.ndarray:
     return np.sqrt(gx + gy).astype(np.float32)
 
 
+def _runs(seeds: np.ndarray, n: int) -> np.ndarray:
+    """Edge seeds kept only in runs of at least ``n`` along the top row and the side columns
+    (a 1-D opening): a stray pixel of background colour in a frame-filling subject's fur does
+    not get to flood it."""
+    out = np.zeros_like(seeds)
+    lines: tuple[tuple[int | slice, int | slice], ...] = (
+        (0, slice(None)), (slice(None), 0), (slice(None), -1),
+    )  # fmt: skip
+    for index in lines:
+        line = seeds[index]
+        c = np.concatenate([[0], np.cumsum(line, dtype=np.int32)])
+        starts = np.nonzero(c[n:] - c[:-n] == n)[0]  # windows of n seeds in a row
+        full = np.zeros(len(line), bool)
+        for k in range(n):
+            full[starts + k] = True
+        out[index] |= full
+    return out & seeds
+
+
 def segment(rgb: np.ndarray) -> np.ndarray:
     """Boolean subject mask of a small float RGB array (see the module docstring)."""
     h, w, _ = rgb.shape
@@ -232,6 +251,7 @@ def segment(rgb: np.ndarray) -> np.ndarray:
     texture = box(local_detail(smooth[..., 0]), 1)
     if seeds.any():
         seeds &= texture <= 1.5 * float(np.median(texture[seeds]))
+    seeds = _runs(seeds, max(3, round(min(h, w) / 25)))
     if not seeds.any():
         seeds = _edge_mask(rgb.shape, True, True, False) & ~core
     gradient = _gradient(smooth)
