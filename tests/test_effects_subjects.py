@@ -243,3 +243,24 @@ def test_removing_the_subject_copies_no_new_object_in() -> None:
 def test_every_edit_is_deterministic(name: str, prompt: str) -> None:
     img = load(name)
     assert edit_image(img, prompt).tobytes() == edit_image(img.copy(), prompt).tobytes()
+
+
+def test_a_restored_corner_has_no_straight_seams() -> None:
+    cat = load("cat")
+    w, h = cat.size
+    torn = cat.copy()
+    points = [(w * 0.55, 0.0)]
+    for i in range(1, 12):  # a ragged tear from the top edge to the right edge
+        t, wobble = i / 12, (-1) ** i * 0.025 * (1 + (i * 7) % 3)
+        points.append((w * (0.55 + 0.45 * t + wobble), h * (0.5 * t - wobble)))
+    points += [(w, h * 0.5), (w, 0.0)]
+    ImageDraw.Draw(torn).polygon(points, fill=(250, 250, 247))
+    restored = arr(edit_image(torn, "restore the torn corner of the photo"))
+    region = luma(restored)[: h // 2, w // 2 :]
+    # A straight seam is a row or column whose step between neighbours, averaged along it,
+    # stands out from the rows or columns beside it (the photo's own edges are curved).
+    for steps in (np.abs(np.diff(region, axis=1)).mean(0), np.abs(np.diff(region, axis=0)).mean(1)):
+        beside = (np.convolve(steps, np.ones(7), "same") - steps) / 6
+        assert (steps / (beside + 1)).max() < 2.5
+    paper = (np.abs(arr(torn) - 248).max(-1) < 8).mean()
+    assert paper > 0.05 and (np.abs(restored - 248).max(-1) < 8).mean() < 0.005  # filled

@@ -204,6 +204,13 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
             )[..., None]
             / 255
         )
+        # The feathered edge must not reach pixels whose source lies outside the frame (a crop
+        # pads them with black).
+        source_box = (box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy)
+        inside = Image.new("L", rgb.size, 255).crop(source_box)
+        cell = max(1.0, w / cells.shape[1])
+        fade = np.asarray(inside.filter(ImageFilter.GaussianBlur(1.5 * cell)), np.float32) / 255
+        part = part * np.clip(fade * 2 - 1, 0.0, 1.0)[..., None]  # 0 at the frame, 1 inside
         filled = filled * (1 - part) + piece * part
     filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
     out = rgb.copy()
