@@ -198,7 +198,7 @@ def _scarf(d: ImageDraw.ImageDraw, hd: Head, colour: Colour, s: float, bottom: f
     half = (1.05 if close_up else 0.62) * hd.width
     thick = (0.16 if close_up else 0.2) * hd.width
     if close_up:
-        y = bottom - 0.8 * thick
+        y = bottom - 1.0 * thick
     sag = 0.25 * thick
 
     def curve(x: float, off: float) -> float:
@@ -219,9 +219,11 @@ def _scarf(d: ImageDraw.ImageDraw, hd: Head, colour: Colour, s: float, bottom: f
                       fill=rib_dark)  # fmt: skip
     d.line([(x * s, (yy + 0.15 * thick) * s) for x, yy in top], fill=rib_light,
            width=max(1, round(0.12 * thick * s)))  # fmt: skip
-    # Knot and hanging ends, a little right of the middle.
-    kx, ky = hd.cx + 0.35 * half, curve(hd.cx + 0.35 * half, 0.2 * thick)
-    for dx, length in ((-0.35, 3.2), (0.45, 2.6)):
+    # Knot and hanging ends, a little right of the middle (in a close-up, high on the band
+    # and to the side, so they show above the frame's edge).
+    kx = hd.cx + (0.55 if close_up else 0.35) * half
+    ky = curve(kx, (-1.0 if close_up else 0.2) * thick)
+    for dx, length in ((-0.9, 3.2), (0.5, 2.6)) if close_up else ((-0.35, 3.2), (0.45, 2.6)):
         end = [(kx + dx * thick - 0.5 * thick, ky), (kx + dx * thick + 0.5 * thick, ky),
                (kx + dx * 1.6 * thick + 0.55 * thick, ky + length * thick),
                (kx + dx * 1.6 * thick - 0.55 * thick, ky + length * thick)]  # fmt: skip
