@@ -32,6 +32,7 @@ uint8 distance map and the 2-byte colour codes (about 3 bytes a pixel in all).
 
 from __future__ import annotations
 
+import heapq
 import math
 import numbers
 import threading
@@ -54,6 +55,16 @@ WORK_PIXELS = 300_000  # working-level pixels: enough for shapes, few enough to 
 _BITS = 5  # bits per channel of the colour code the distance table is indexed by
 _DIST_SCALE = 2.0  # uint8 distance maps hold OKLab distance x100 x this (0.5 steps, 127.5 max)
 _TILE = 16  # working-level pixels per side of an edge-refinement tile
+_BANDWIDTH = 2.0  # colour-model bandwidth, in typical steps between neighbouring superpixels
+_BORDER_SIMILAR = 2.0  # border nodes this many bandwidths from every click count as background
+_STEP_COST = 0.02  # geodesic charge per superpixel step, in bandwidths
+_LIKELIHOOD = 6.0  # geodesic charge for a full change of colour-model likelihood, in bandwidths
+_CONFIDENT = 0.1  # a node whose colour model says < this (or > 1 - this) seeds that side
+_SEED_COST = 3.0  # ... starting that far away, in bandwidths
+_ROUNDS = 2
+_SUBJECT_SEED = 0.1  # the most salient share of the picture that seeds the subject
+_CONTRAST = 3.0  # weight of the boundary's own contrast in the geodesic charge
+_TEXTURE = 0.5  # weight of a superpixel's colour spread against its mean colour
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,7 +312,7 @@ def _guided_coefficients(gd: _Guide, p: np.ndarray,
 # --------------------------------------------------------------------------------------------
 
 
-def _slic(lab: np.ndarray, step: int, iterations: int = 3, compactness: float = 10.0) -> np.ndarray:
+def _slic(lab: np.ndarray, step: int, iterations: int = 3, compactness: float = 6.0) -> np.ndarray:
     """int32 superpixel labels (compact, 0..n-1) by SLIC, vectorised over the 9 nearby centres.
 
     Each centre stays tied to its grid cell, so a pixel only looks at the centres of its own
@@ -350,11 +361,13 @@ class _Graph:
     i: np.ndarray
     j: np.ndarray
     w: np.ndarray
-    feats: np.ndarray  # (n, 4): mean L, a, b and texture (std of L)
+    feats: np.ndarray  # (n, 6): mean L, a, b and their spread (texture), OKLab x100
     area: np.ndarray  # pixels per node
     centre: np.ndarray  # (n, 2): mean (x, y) in working pixels
     border: np.ndarray  # fraction of each node's pixels on the frame's border ring
     kernel: np.ndarray  # (n, n) colour kernel for the density estimates
+    bandwidth: float  # its width (OKLab x100)
+    contrast: np.ndarray  # per edge: mean colour step across the shared boundary
 
 
 def _graph(labels: np.ndarray, lab: np.ndarray, step: float) -> _Graph:
@@ -364,9 +377,10 @@ def _graph(labels: np.ndarray, lab: np.ndarray, step: float) -> _Graph:
     area = np.bincount(flat, minlength=n).astype(np.float32)
     sums = np.stack([np.bincount(flat, lab[..., c].ravel(), n) for c in range(3)], 1)
     mean = sums / area[:, None]
-    sq = np.bincount(flat, (lab[..., 0].ravel().astype(np.float64)) ** 2, n) / area
-    tex = np.sqrt(np.maximum(sq - mean[:, 0] ** 2, 0))
-    feats = np.concatenate([mean, tex[:, None]], 1).astype(np.float32)
+    sq = np.stack([np.bincount(flat, lab[..., c].ravel().astype(np.float64) ** 2, n)
+                   for c in range(3)], 1) / area[:, None]
+    tex = np.sqrt(np.maximum(sq - mean**2, 0)) * _TEXTURE
+    feats = np.concatenate([mean, tex], 1).astype(np.float32)
     yy, xx = np.mgrid[0:h, 0:w]
     centre = np.stack([np.bincount(flat, xx.ravel(), n), np.bincount(flat, yy.ravel(), n)], 1)
     centre = (centre / area[:, None] + 0.5).astype(np.float32)
@@ -376,52 +390,58 @@ def _graph(labels: np.ndarray, lab: np.ndarray, step: float) -> _Graph:
     border = (np.bincount(flat[edge.ravel()], minlength=n) / area).astype(np.float32)
     pairs = [np.stack([labels[:, :-1].ravel(), labels[:, 1:].ravel()], 1),
              np.stack([labels[:-1].ravel(), labels[1:].ravel()], 1)]
+    steps = [np.sqrt(((lab[:, 1:] - lab[:, :-1]) ** 2).sum(-1)).ravel(),
+             np.sqrt(((lab[1:] - lab[:-1]) ** 2).sum(-1)).ravel()]
     p = np.concatenate(pairs)
-    p = p[p[:, 0] != p[:, 1]]
+    across = p[:, 0] != p[:, 1]
+    p = p[across]
+    step_sizes = np.concatenate(steps)[across]
     p.sort(1)
-    key, length = np.unique(p[:, 0].astype(np.int64) * n + p[:, 1], return_counts=True)
+    key, inverse, length = np.unique(p[:, 0].astype(np.int64) * n + p[:, 1],
+                                     return_inverse=True, return_counts=True)
+    # how sharply the image changes right at the shared boundary (pixel to pixel), which
+    # tells an object's outline from a texture better than the two superpixels' means do
+    contrast = np.bincount(inverse.ravel(), step_sizes, key.size) / length
     i, j = (key // n).astype(np.int32), (key % n).astype(np.int32)
-    diff = ((feats[i, :3] - feats[j, :3]) ** 2).sum(1) + 0.5 * (feats[i, 3] - feats[j, 3]) ** 2
+    diff = ((feats[i] - feats[j]) ** 2).sum(1)
     beta = 1 / (2 * max(float(np.average(diff, weights=length)), 1e-6))
     wt = (length / step) * np.exp(-beta * diff)
-    f = feats * np.array([1, 1, 1, math.sqrt(0.5)], np.float32)
-    sq = (f * f).sum(1)
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * (f @ f.T), 0)
-    kernel = np.exp(-d2 / (2 * 6.0**2)).astype(np.float32)
-    return _Graph(i, j, wt.astype(np.float64), feats, area, centre, border, kernel)
+    sq2 = (feats * feats).sum(1)
+    d2 = np.maximum(sq2[:, None] + sq2[None, :] - 2 * (feats @ feats.T), 0)
+    # the colour models' bandwidth: the typical step between neighbouring superpixels, so a
+    # model spreads over the shades of one surface but not across to another
+    bandwidth = float(np.clip(_BANDWIDTH * np.median(np.sqrt(diff)), 4, 20))
+    kernel = np.exp(-d2 / (2 * bandwidth**2)).astype(np.float32)
+    return _Graph(i, j, wt.astype(np.float64), feats, area, centre, border, kernel, bandwidth,
+                  contrast.astype(np.float64))
 
 
-def _solve(g: _Graph, fg: np.ndarray, bg: np.ndarray, x0: np.ndarray,
-           iterations: int = 150) -> np.ndarray:
-    """Minimise sum w_ij (x_i - x_j)^2 + sum fg_i (x_i - 1)^2 + bg_i x_i^2 (Jacobi-CG)."""
-    n = fg.size
-    deg = np.bincount(g.i, g.w, n) + np.bincount(g.j, g.w, n)
-    unary = fg + bg
-    diag = deg + unary
-
-    def matvec(x: np.ndarray) -> np.ndarray:
-        e = g.w * (x[g.i] - x[g.j])
-        return np.bincount(g.i, e, n) - np.bincount(g.j, e, n) + unary * x
-
-    b = fg.astype(np.float64)
-    x = x0.astype(np.float64).copy()
-    r = b - matvec(x)
-    z = r / diag
-    p = z.copy()
-    rz = float(r @ z)
-    tol = 1e-8 * max(float(b @ b), 1e-12)
-    for _ in range(iterations):
-        if float(r @ r) < tol:
-            break
-        ap = matvec(p)
-        alpha = rz / float(p @ ap)
-        x += alpha * p
-        r -= alpha * ap
-        z = r / diag
-        rz_new = float(r @ z)
-        p = z + (rz_new / rz) * p
-        rz = rz_new
-    return np.clip(x, 0, 1)
+def _geodesic(g: _Graph, cost: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Shortest-path distance of every node from the nodes with a finite ``start`` (Dijkstra
+    over the ~1,500-node graph; ``cost`` per edge)."""
+    n = start.size
+    a = np.concatenate([g.i, g.j])
+    b = np.concatenate([g.j, g.i])
+    c = np.concatenate([cost, cost])
+    order = np.argsort(a, kind="stable")
+    b, c = b[order].tolist(), c[order].tolist()
+    starts = np.searchsorted(a[order], np.arange(n + 1)).tolist()
+    dist = start.astype(np.float64).tolist()
+    heap = [(d, k) for k, d in enumerate(dist) if d < math.inf]
+    heapq.heapify(heap)
+    done = [False] * n
+    while heap:
+        d, k = heapq.heappop(heap)
+        if done[k]:
+            continue
+        done[k] = True
+        for e in range(starts[k], starts[k + 1]):
+            nb = b[e]
+            nd = d + c[e]
+            if nd < dist[nb]:
+                dist[nb] = nd
+                heapq.heappush(heap, (nd, nb))
+    return np.asarray(dist)
 
 
 def _components(g: _Graph, keep: np.ndarray, seeds: np.ndarray) -> np.ndarray:
@@ -520,7 +540,7 @@ class Selector:
                 work = np.asarray(Image.fromarray(np.ascontiguousarray(self.image)).resize(
                     (ww, wh), Image.Resampling.BOX))
             lab = oklab(work)
-            step = int(np.clip(math.sqrt(wh * ww / 1500), 5, 24))
+            step = int(np.clip(math.sqrt(wh * ww / 2500), 4, 24))
             labels = _slic(lab, step)
             graph = _graph(labels, lab, step)
             radius = max(2, round(math.sqrt(wh * ww) / 200))
@@ -642,13 +662,17 @@ class Selector:
             fg_seed &= ~bg_seed
             outside = self._outside(box)
             bg_seed |= outside & ~fg_seed
-            # first colour models: the clicked nodes against the frame's border and the excludes
-            fg_w = fg_seed * g.area
-            bg_w = (g.border > 0) * g.area * 0.5 + (bg_seed * g.area)
-            x = self._segment(g, fg_w, bg_w, fg_seed, bg_seed, fg_seed.astype(np.float64))
-            keep = _components(g, x > 0.5, np.flatnonzero(fg_seed))
-            x = np.where(keep, x, 0.0)
-            return self._render(p, x, box)
+            # background seeds: the excludes, what lies outside the box, and those nodes on
+            # the frame's border that look like no clicked node (a subject may touch the frame)
+            # (only when the user named no background: excludes say it better than a guess)
+            bg_all = bg_seed
+            if not bg_seed.any():
+                d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
+                far = d2 > (_BORDER_SIMILAR * g.bandwidth) ** 2
+                bg_all = (g.border > 0) & far & ~fg_seed
+            x = self._classify(g, fg_seed, bg_all)
+            keep = _components(g, x, np.flatnonzero(fg_seed))
+            return self._render(p, keep, box)
 
     def subject(self) -> np.ndarray:
         """The photo's main subject: salient, in focus, near the centre; may touch the frame."""
@@ -656,15 +680,18 @@ class Selector:
             p = self._ready()
             g = p.graph
             sal = self._saliency(p)
-            fg_w = sal * g.area
-            bg_w = (1 - sal) * g.area
-            none = np.zeros(sal.size, bool)
-            x = self._segment(g, fg_w, bg_w, none, none, sal)
-            keep = x > 0.5
+            # seeds: the most salient tenth of the picture, and the less salient half of
+            # the border; the same geodesic split as for clicks decides the rest
+            order = np.argsort(-sal)
+            cum = np.cumsum(g.area[order]) / g.area.sum()
+            fg_seed = np.zeros(sal.size, bool)
+            fg_seed[order[cum <= _SUBJECT_SEED]] = True
+            bg_seed = (g.border > 0) & (sal < np.median(sal)) & ~fg_seed
+            keep = self._classify(g, fg_seed, bg_seed)
             if keep.any():  # the main parts: components with a fair share of the subject
                 seeds = np.flatnonzero(keep & (sal >= np.quantile(sal[keep], 0.5)))
                 keep = _components(g, keep, seeds)
-            return self._render(p, np.where(keep, x, 0.0), None)
+            return self._render(p, keep, None)
 
     def _outside(self, box: BoxF | None) -> np.ndarray:
         p = self._ready()
@@ -678,24 +705,38 @@ class Selector:
         return (cx < x0) | (cx > x1) | (cy < y0) | (cy > y1)
 
     @staticmethod
-    def _segment(g: _Graph, fg_w: np.ndarray, bg_w: np.ndarray, fg_seed: np.ndarray,
-                 bg_seed: np.ndarray, x: np.ndarray, rounds: int = 3) -> np.ndarray:
-        """GrabCut-style rounds: colour models from the labelling, then the random walker."""
-        hard = 1e4
-        for _ in range(rounds):
-            pf = g.kernel @ (fg_w / max(float(fg_w.sum()), 1e-9))
-            pb = g.kernel @ (bg_w / max(float(bg_w.sum()), 1e-9))
-            prior = pf / (pf + pb + 1e-12)
-            unary = 1.5 * (g.area / g.area.mean()) ** 0.5
-            fgu = unary * prior + hard * fg_seed
-            bgu = unary * (1 - prior) + hard * bg_seed
-            x = _solve(g, fgu, bgu, x)
-            # hard assignments: soft weights would let thousands of barely-foreground
-            # background nodes outweigh the object in its own colour model
-            inside = x > 0.5
-            fg_w = (inside | fg_seed) * g.area
-            bg_w = (~inside | bg_seed) * g.area
-        return x
+    def _classify(g: _Graph, fg_seed: np.ndarray, bg_seed: np.ndarray) -> np.ndarray:
+        """Foreground nodes: geodesically nearer the include seeds than the background seeds.
+
+        Paths are charged for every change of colour and texture they cross, plus a little
+        per step (so that where colour cannot tell, nearness does). Then GrabCut-style rounds
+        add the change of colour-model likelihood to the charge, learnt from the last split.
+        """
+        diff = np.sqrt(((g.feats[g.i] - g.feats[g.j]) ** 2).sum(1)) + _CONTRAST * g.contrast
+        step = _STEP_COST * g.bandwidth
+        inf = np.full(g.area.size, math.inf)
+        fg = _geodesic(g, diff + step, np.where(fg_seed, 0.0, inf)) if fg_seed.any() else inf
+        bg = _geodesic(g, diff + step, np.where(bg_seed, 0.0, inf)) if bg_seed.any() else inf
+        inside = (fg < bg) | fg_seed
+        for _ in range(_ROUNDS):
+            if not inside.any() or inside.all():
+                break
+            pf = g.kernel @ (inside * g.area) / float((inside * g.area).sum())
+            pb = g.kernel @ (~inside * g.area) / float((~inside * g.area).sum())
+            floor = 1e-3  # a colour neither model knows is undecided, not a 0/0 accident
+            prior = (pf + floor) / (pf + pb + 2 * floor)
+            cost = diff + step + _LIKELIHOOD * g.bandwidth * np.abs(prior[g.i] - prior[g.j])
+            start_f = np.where(fg_seed, 0.0, inf)
+            start_b = np.where(bg_seed, 0.0, inf)
+            # confident nodes seed their side too, so the split follows the colour models
+            start_f = np.where(prior > 1 - _CONFIDENT, _SEED_COST * g.bandwidth, start_f)
+            start_b = np.where(prior < _CONFIDENT, _SEED_COST * g.bandwidth, start_b)
+            start_f[bg_seed] = math.inf
+            start_b[fg_seed] = math.inf
+            fg = _geodesic(g, cost, start_f)
+            bg = _geodesic(g, cost, start_b)
+            inside = ((fg < bg) | fg_seed) & ~bg_seed
+        return inside
 
     def _saliency(self, p: _Prepared) -> np.ndarray:
         """0..1 per node: colour contrast to the border, sharpness and centrality."""
@@ -719,9 +760,12 @@ class Selector:
 
     # ---- rendering at full resolution --------------------------------------------------
 
-    def _render(self, p: _Prepared, x: np.ndarray, box: BoxF | None) -> np.ndarray:
-        """Full-resolution mask of node values ``x``, its edge refined by the guided filter."""
-        coarse = x[p.labels].astype(np.float32)
+    def _render(self, p: _Prepared, chosen: np.ndarray, box: BoxF | None) -> np.ndarray:
+        """Full-resolution mask of the ``chosen`` nodes, its edge refined by the guided filter.
+
+        The choice is binary: softness comes only from the image, through the filter.
+        """
+        coarse = chosen[p.labels].astype(np.float32)
         wh, ww = coarse.shape
         edge = np.zeros((wh, ww), bool)
         edge[:, 1:] |= coarse[:, 1:] != coarse[:, :-1]
