@@ -55,13 +55,16 @@ WORK_PIXELS = 300_000  # working-level pixels: enough for shapes, few enough to 
 _BITS = 5  # bits per channel of the colour code the distance table is indexed by
 _DIST_SCALE = 2.0  # uint8 distance maps hold OKLab distance x100 x this (0.5 steps, 127.5 max)
 _TILE = 16  # working-level pixels per side of an edge-refinement tile
-_BANDWIDTH = 2.0  # colour-model bandwidth, in typical steps between neighbouring superpixels
+_BANDWIDTH = 8.0  # colour-model bandwidth (OKLab x100)
 _BORDER_SIMILAR = 2.0  # border nodes this many bandwidths from every click count as background
 _STEP_COST = 0.02  # geodesic charge per superpixel step, in bandwidths
 _LIKELIHOOD = 6.0  # geodesic charge for a full change of colour-model likelihood, in bandwidths
 _CONFIDENT = 0.1  # a node whose colour model says < this (or > 1 - this) seeds that side
 _SEED_COST = 3.0  # ... starting that far away, in bandwidths
 _ROUNDS = 2
+_CORE = 2.0  # the object's colour model fades with geodesic distance, in bandwidths
+_SUM_SHARE = 0.05  # share of a path's summed steps added to its largest step
+_SUBJECT_LEVEL = 0.7  # ... and at least this salient (0..1)
 _SUBJECT_SEED = 0.1  # the most salient share of the picture that seeds the subject
 _CONTRAST = 3.0  # weight of the boundary's own contrast in the geodesic charge
 _TEXTURE = 0.5  # weight of a superpixel's colour spread against its mean colour
@@ -410,38 +413,51 @@ def _graph(labels: np.ndarray, lab: np.ndarray, step: float) -> _Graph:
     d2 = np.maximum(sq2[:, None] + sq2[None, :] - 2 * (feats @ feats.T), 0)
     # the colour models' bandwidth: the typical step between neighbouring superpixels, so a
     # model spreads over the shades of one surface but not across to another
-    bandwidth = float(np.clip(_BANDWIDTH * np.median(np.sqrt(diff)), 4, 20))
+    bandwidth = _BANDWIDTH
     kernel = np.exp(-d2 / (2 * bandwidth**2)).astype(np.float32)
     return _Graph(i, j, wt.astype(np.float64), feats, area, centre, border, kernel, bandwidth,
                   contrast.astype(np.float64))
 
 
 def _geodesic(g: _Graph, cost: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """Shortest-path distance of every node from the nodes with a finite ``start`` (Dijkstra
-    over the ~1,500-node graph; ``cost`` per edge)."""
+    """Path distance of every node from the nodes with a finite ``start`` (Dijkstra over the
+    ~1,500-node graph; ``cost`` per edge).
+
+    A path is charged its *largest* step plus a small share of their sum: the largest step is
+    what tells two regions apart (a texture has many middling steps, an outline one big one),
+    and the sum breaks ties by nearness.
+    """
     n = start.size
     a = np.concatenate([g.i, g.j])
     b = np.concatenate([g.j, g.i])
     c = np.concatenate([cost, cost])
     order = np.argsort(a, kind="stable")
-    b, c = b[order].tolist(), c[order].tolist()
+    b_list, c_list = b[order].tolist(), c[order].tolist()
     starts = np.searchsorted(a[order], np.arange(n + 1)).tolist()
-    dist = start.astype(np.float64).tolist()
-    heap = [(d, k) for k, d in enumerate(dist) if d < math.inf]
+    top = start.astype(np.float64).tolist()  # largest step so far on the best path
+    total = [0.0] * n
+    best = list(top)
+    heap = [(d, k) for k, d in enumerate(best) if d < math.inf]
     heapq.heapify(heap)
     done = [False] * n
+    share = _SUM_SHARE
     while heap:
         d, k = heapq.heappop(heap)
         if done[k]:
             continue
         done[k] = True
         for e in range(starts[k], starts[k + 1]):
-            nb = b[e]
-            nd = d + c[e]
-            if nd < dist[nb]:
-                dist[nb] = nd
+            nb = b_list[e]
+            if done[nb]:
+                continue
+            step = c_list[e]
+            t = max(top[k], step)
+            s = total[k] + step
+            nd = t + share * s
+            if nd < best[nb]:
+                best[nb], top[nb], total[nb] = nd, t, s
                 heapq.heappush(heap, (nd, nb))
-    return np.asarray(dist)
+    return np.asarray(best)
 
 
 def _components(g: _Graph, keep: np.ndarray, seeds: np.ndarray) -> np.ndarray:
@@ -686,6 +702,8 @@ class Selector:
             cum = np.cumsum(g.area[order]) / g.area.sum()
             fg_seed = np.zeros(sal.size, bool)
             fg_seed[order[cum <= _SUBJECT_SEED]] = True
+            fg_seed &= sal >= _SUBJECT_LEVEL  # a small subject: only its own nodes
+            fg_seed[order[0]] = True
             bg_seed = (g.border > 0) & (sal < np.median(sal)) & ~fg_seed
             keep = self._classify(g, fg_seed, bg_seed)
             if keep.any():  # the main parts: components with a fair share of the subject
@@ -721,7 +739,10 @@ class Selector:
         for _ in range(_ROUNDS):
             if not inside.any() or inside.all():
                 break
-            pf = g.kernel @ (inside * g.area) / float((inside * g.area).sum())
+            # the object's colours are learnt from its core (near the seeds by the geodesic
+            # measure), so a rim that leaked into the background does not teach it
+            core = inside * g.area * np.exp(-np.minimum(fg, 1e6) / (_CORE * g.bandwidth))
+            pf = g.kernel @ core / max(float(core.sum()), 1e-12)
             pb = g.kernel @ (~inside * g.area) / float((~inside * g.area).sum())
             floor = 1e-3  # a colour neither model knows is undecided, not a 0/0 accident
             prior = (pf + floor) / (pf + pb + 2 * floor)
