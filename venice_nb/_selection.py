@@ -442,7 +442,7 @@ def _geodesic(g: _Graph, cost: np.ndarray, start: np.ndarray) -> np.ndarray:
     done = [False] * n
     share = _SUM_SHARE
     while heap:
-        d, k = heapq.heappop(heap)
+        _, k = heapq.heappop(heap)
         if done[k]:
             continue
         done[k] = True
