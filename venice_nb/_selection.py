@@ -676,17 +676,26 @@ class Selector:
                 wx, wy = self._to_work(px, py)
                 bg_seed[p.labels[wy, wx]] = True
             fg_seed &= ~bg_seed
+            # a box takes what lies outside it out of the graph (its colours still teach the
+            # background model) and its edge acts as the frame's border
             outside = self._outside(box)
-            bg_seed |= outside & ~fg_seed
-            # background seeds: the excludes, what lies outside the box, and those nodes on
-            # the frame's border that look like no clicked node (a subject may touch the frame)
-            # (only when the user named no background: excludes say it better than a guess)
+            fg_seed &= ~outside
+            bg_seed &= ~outside
+            rim = g.border > 0
+            if outside.any():
+                touches = np.zeros(rim.size, bool)
+                cross = outside[g.i] != outside[g.j]
+                touches[g.i[cross]] = True
+                touches[g.j[cross]] = True
+                rim = (rim | touches) & ~outside
+            # background seeds: the excludes or, when the user named no background, those
+            # border nodes that look like no clicked node (a subject may touch the frame)
             bg_all = bg_seed
             if not bg_seed.any():
                 d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
                 far = d2 > (_BORDER_SIMILAR * g.bandwidth) ** 2
-                bg_all = (g.border > 0) & far & ~fg_seed
-            x = self._classify(g, fg_seed, bg_all)
+                bg_all = rim & far & ~fg_seed
+            x = self._classify(g, fg_seed, bg_all, outside)
             keep = _components(g, x, np.flatnonzero(fg_seed))
             return self._render(p, keep, box)
 
@@ -723,7 +732,8 @@ class Selector:
         return (cx < x0) | (cx > x1) | (cy < y0) | (cy > y1)
 
     @staticmethod
-    def _classify(g: _Graph, fg_seed: np.ndarray, bg_seed: np.ndarray) -> np.ndarray:
+    def _classify(g: _Graph, fg_seed: np.ndarray, bg_seed: np.ndarray,
+                  blocked: np.ndarray | None = None) -> np.ndarray:
         """Foreground nodes: geodesically nearer the include seeds than the background seeds.
 
         Paths are charged for every change of colour and texture they cross, plus a little
@@ -731,11 +741,14 @@ class Selector:
         add the change of colour-model likelihood to the charge, learnt from the last split.
         """
         diff = np.sqrt(((g.feats[g.i] - g.feats[g.j]) ** 2).sum(1)) + _CONTRAST * g.contrast
+        if blocked is None:
+            blocked = np.zeros(g.area.size, bool)
+        diff = np.where(blocked[g.i] | blocked[g.j], math.inf, diff)
         step = _STEP_COST * g.bandwidth
         inf = np.full(g.area.size, math.inf)
         fg = _geodesic(g, diff + step, np.where(fg_seed, 0.0, inf)) if fg_seed.any() else inf
         bg = _geodesic(g, diff + step, np.where(bg_seed, 0.0, inf)) if bg_seed.any() else inf
-        inside = (fg < bg) | fg_seed
+        inside = ((fg < bg) | fg_seed) & ~blocked
         for _ in range(_ROUNDS):
             if not inside.any() or inside.all():
                 break
@@ -743,7 +756,7 @@ class Selector:
             # measure), so a rim that leaked into the background does not teach it
             core = inside * g.area * np.exp(-np.minimum(fg, 1e6) / (_CORE * g.bandwidth))
             pf = g.kernel @ core / max(float(core.sum()), 1e-12)
-            pb = g.kernel @ (~inside * g.area) / float((~inside * g.area).sum())
+            pb = g.kernel @ (~inside * g.area) / float((~inside * g.area).sum())  # incl. blocked
             floor = 1e-3  # a colour neither model knows is undecided, not a 0/0 accident
             prior = (pf + floor) / (pf + pb + 2 * floor)
             cost = diff + step + _LIKELIHOOD * g.bandwidth * np.abs(prior[g.i] - prior[g.j])
@@ -756,7 +769,7 @@ class Selector:
             start_b[fg_seed] = math.inf
             fg = _geodesic(g, cost, start_f)
             bg = _geodesic(g, cost, start_b)
-            inside = ((fg < bg) | fg_seed) & ~bg_seed
+            inside = ((fg < bg) | fg_seed) & ~bg_seed & ~blocked
         return inside
 
     def _saliency(self, p: _Prepared) -> np.ndarray:
