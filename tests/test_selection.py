@@ -278,7 +278,7 @@ def test_preparation_runs_in_a_background_thread_and_answers_the_same() -> None:
 
 
 def test_refine_grows_shrinks_feathers_and_smooths() -> None:
-    img, truth, point = scene("gradient", "star")
+    img, _, point = scene("gradient", "star")
     sel = Selector(img)
     m = sel.object([point])
     hard = m >= 128
