@@ -4,9 +4,10 @@ Run: ``python benchmarks/bench_select.py [--quick] [--big] [--json PATH]``. Each
 best-of-N wall time and its ratio to one JPEG decode of the same image measured in the same run
 (what opening the photo costs anyway). Goals from issue 20, at 12 Mpx: one-time preparation
 <= 2 s (run in a background thread), click -> full-resolution mask <= 300 ms, tolerance update
-<= 100 ms, grow / feather previews fast enough to follow a slider. ``--big`` adds the same rows
-at 33 Mpx (7680x4320, Venice's largest) with the peak Python/numpy memory as a multiple of the
-image's own RGB size.
+<= 100 ms, grow / feather previews fast enough to follow a slider; judged as ratios to the
+decode (see IDLE_DECODE_MS), since the machine's speed and load cancel out of those.
+``--big`` adds the same rows at 33 Mpx (7680x4320, Venice's largest) with the peak
+Python/numpy memory as a multiple of the image's own RGB size.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from venice_nb._selection import Selector
 
 GOALS_MS = {"prepare": 2000.0, "click (object)": 300.0, "click (colour)": 300.0,
             "tolerance update": 100.0}
+# The goals are milliseconds on an unloaded machine, where one 12 Mpx JPEG decode takes about
+# 65 ms (measured here); as ratios to that decode they still hold on a busy or slower machine.
+IDLE_DECODE_MS = 65.0
 PREVIEW = (720, 960)  # the painter's on-screen size for previews (height, width)
 
 
@@ -56,11 +60,13 @@ def rows(width: int, height: int, repeat: int) -> list[dict[str, object]]:
     def row(label: str, fn: Callable[[], object], n: int = repeat) -> None:
         best = min(timings(fn, n))
         goal = GOALS_MS.get(label)
+        goal_ratio = None if goal is None else round(goal / IDLE_DECODE_MS, 1)
         out.append({"case": label, "ms": round(best * 1000, 1), "ratio": round(best / decode, 2),
-                    "goal_ms": goal, "met": None if goal is None else best * 1000 <= goal})
+                    "goal_ratio": goal_ratio,
+                    "met": None if goal_ratio is None else best / decode <= goal_ratio})
 
     out.append({"case": "baseline: JPEG decode", "ms": round(decode * 1000, 1), "ratio": 1.0,
-                "goal_ms": None, "met": None})
+                "goal_ratio": None, "met": None})
     row("prepare", lambda: Selector(img).prepare(), max(1, repeat // 2))
     sel = Selector(img)
     sel.prepare()
@@ -121,9 +127,9 @@ def main() -> None:
         table = rows(w, h, repeat)
         entry: dict[str, object] = {"rows": table}
         print(f"\n{label} ({w}x{h})")
-        print(f"{'case':48s} {'ms':>9s} {'x decode':>9s}  goal")
+        print(f"{'case':48s} {'ms':>9s} {'x decode':>9s}  goal (x decode)")
         for r in table:
-            goal = "" if r["goal_ms"] is None else f"<= {r['goal_ms']:.0f} ms " + (
+            goal = "" if r["goal_ratio"] is None else f"<= {r['goal_ratio']} " + (
                 "met" if r["met"] else "MISSED")
             print(f"{r['case']!s:48s} {r['ms']:>9} {r['ratio']:>9}  {goal}")
         if label == "33 Mpx":
