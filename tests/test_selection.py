@@ -104,7 +104,7 @@ def test_object_on_the_samples_with_two_clicks(name: str) -> None:
 SUBJECT_CASES = {
     "product": ("product", 0.85),
     "coffee": ("coffee", 0.85),
-    "astronaut": ("astronaut_subject", 0.40),
+    "astronaut": ("astronaut_subject", 0.60),
     "cat": ("cat", 0.40),
 }
 

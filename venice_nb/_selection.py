@@ -67,7 +67,7 @@ _SEED_COST = 3.0  # ... starting that far away, in bandwidths
 _ROUNDS = 1  # colour-model rounds after the first split (more did not help on the samples)
 _CORE = 2.0  # the object's colour model fades with geodesic distance, in bandwidths
 _SUM_SHARE = 0.05  # share of a path's summed steps added to its largest step
-_SUBJECT_LEVEL = 0.7  # ... and at least this salient (0..1)
+_SUBJECT_LEVEL = 0.5  # ... and at least this salient (0..1)
 _SUBJECT_SEED = 0.1  # the most salient share of the picture that seeds the subject
 _CONTRAST = 3.0  # weight of the boundary's own contrast in the geodesic charge
 _TEXTURE = 0.5  # weight of a superpixel's colour spread against its mean colour
@@ -362,11 +362,10 @@ def _slic(lab: np.ndarray, step: int, iterations: int = 3, compactness: float = 
 
 @dataclass(frozen=True)
 class _Graph:
-    """Superpixel adjacency: edge ends ``i < j``, similarity weights, node features."""
+    """Superpixel adjacency: edge ends ``i < j``, node features and colour models."""
 
     i: np.ndarray
     j: np.ndarray
-    w: np.ndarray
     feats: np.ndarray  # (n, 6): mean L, a, b and their spread (texture), OKLab x100
     area: np.ndarray  # pixels per node
     centre: np.ndarray  # (n, 2): mean (x, y) in working pixels
@@ -409,16 +408,12 @@ def _graph(labels: np.ndarray, lab: np.ndarray, step: float) -> _Graph:
     # tells an object's outline from a texture better than the two superpixels' means do
     contrast = np.bincount(inverse.ravel(), step_sizes, key.size) / length
     i, j = (key // n).astype(np.int32), (key % n).astype(np.int32)
-    diff = ((feats[i] - feats[j]) ** 2).sum(1)
-    beta = 1 / (2 * max(float(np.average(diff, weights=length)), 1e-6))
-    wt = (length / step) * np.exp(-beta * diff)
     sq2 = (feats * feats).sum(1)
     d2 = np.maximum(sq2[:, None] + sq2[None, :] - 2 * (feats @ feats.T), 0)
-    # the colour models' bandwidth: the typical step between neighbouring superpixels, so a
-    # model spreads over the shades of one surface but not across to another
+    # the colour models' kernel: wide enough for the shades of one surface, not for another
     bandwidth = _BANDWIDTH
     kernel = np.exp(-d2 / (2 * bandwidth**2)).astype(np.float32)
-    return _Graph(i, j, wt.astype(np.float64), feats, area, centre, border, kernel, bandwidth,
+    return _Graph(i, j, feats, area, centre, border, kernel, bandwidth,
                   contrast.astype(np.float64))
 
 
