@@ -296,6 +296,42 @@ def test_refine_grows_shrinks_feathers_and_smooths() -> None:
     assert iou(full, grown) >= 0.85
 
 
+def test_previews_at_screen_size_agree_with_the_full_mask() -> None:
+    img, _, point = scene("noise", "star", h=1500, w=2000)
+    sel = Selector(img)
+    screen = (300, 400)
+    for preview, full in (
+        (sel.object([point], size=screen), sel.object([point])),
+        (sel.subject(size=screen), sel.subject()),
+        (sel.color(point, 15, size=screen), sel.color(point, 15)),
+        (sel.color(point, 15, contiguous=False, size=screen),
+         sel.color(point, 15, contiguous=False)),
+    ):
+        assert preview.shape == screen and preview.dtype == np.uint8
+        assert iou(preview, masks.resize_to(full, screen) >= 128) >= 0.95
+
+
+def test_queries_from_two_threads_while_preparing_give_the_same_answers() -> None:
+    import threading
+
+    img, _, point = scene("stripes", "blob")
+    expected = Selector(img).object([point])
+    sel = Selector(img)
+    sel.prepare_async()
+    results: list[np.ndarray] = []
+
+    def ask() -> None:
+        results.append(sel.object([point]))
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 3
+    assert all(np.array_equal(r, expected) for r in results)
+
+
 def test_selections_are_uint8_masks_of_the_image_size_for_every_input_kind(tmp_path) -> None:
     img, truth, point = scene("noise", "disc", h=120, w=160)
     path = tmp_path / "scene.png"
@@ -342,6 +378,11 @@ IMG = np.zeros((40, 60, 3), np.uint8)
         (lambda: masks.select_subject(np.zeros((40, 60, 2), np.uint8)), "image"),
         (lambda: masks.select_subject(np.zeros((40, 60), np.int64)), "image"),
         (lambda: masks.select_subject(42), "image"),
+        (lambda: Selector(IMG).object([(5, 5)], size=(0, 10)), "size"),
+        (lambda: Selector(IMG).color((5, 5), size=(10.5, 10)), "size"),
+        (lambda: Selector(IMG).refine(np.zeros((40, 60), np.uint8), grow=2, size=(4,)), "size"),
+        (lambda: Selector(IMG).refine(np.zeros((40, 60), np.int64), grow=2), "mask"),
+        (lambda: Selector([[1, 2]]), "image"),
     ],
 )
 def test_bad_input_is_refused_with_a_named_field_and_an_action(call, field: str) -> None:

@@ -154,6 +154,32 @@ def check_box(box: Any, size: tuple[int, int]) -> BoxF | None:
     return x0, y0, x1, y1
 
 
+def check_size(size: Any) -> tuple[int, int] | None:
+    """A preview size ``(height, width)`` of positive ints, or None (full resolution)."""
+    if size is None:
+        return None
+    if (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in size)
+        and 0 < size[0] * size[1] <= 50_000_000
+        and min(size) > 0
+    ):
+        return int(size[0]), int(size[1])
+    raise ValidationError(
+        f"size must be (height, width), two positive ints; got {size!r:.60}",
+        action="pass the preview's size, e.g. size=(720, 960), or None for full resolution",
+        field="size",
+    )
+
+
+def _resized(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if mask.shape == size:
+        return np.array(mask)
+    img = Image.fromarray(np.ascontiguousarray(mask))
+    return np.asarray(img.resize((size[1], size[0]), Image.Resampling.BILINEAR)).copy()
+
+
 def check_tolerance(tolerance: Any) -> float:
     return guards.non_negative(tolerance, "tolerance")
 
@@ -576,15 +602,19 @@ class Selector:
     # ---- colour ------------------------------------------------------------------------
 
     def color(self, point: Point, tolerance: float = 10.0, *, contiguous: bool = True,
-              softness: float | None = None) -> np.ndarray:
+              softness: float | None = None, size: tuple[int, int] | None = None) -> np.ndarray:
         """Pixels within ``tolerance`` (OKLab distance x100) of the colour at ``point``.
 
         The clicked colour is the mean of the 3x3 pixels around it. ``softness`` (default a
         quarter of the tolerance, at least 1) is the width of the ramp across the tolerance,
         which anti-aliases the edge. Calling again with the same point and another tolerance
-        only re-thresholds the cached distance map (a live tolerance drag).
+        only re-thresholds the cached distance map (a live tolerance drag). With
+        ``size=(height, width)`` the answer is a preview of that size made from the working
+        level alone (for drawing while a slider moves; details finer than the working level
+        may be missing).
         """
         px, py = check_point(point, self.size)
+        size = check_size(size)
         tolerance = check_tolerance(tolerance)
         if softness is not None:
             softness = guards.non_negative(softness, "softness")
@@ -609,6 +639,12 @@ class Selector:
             full, work = self._color_maps
             soft = max(1.0, tolerance / 4) if softness is None else softness
             ramp = _ramp(tolerance, soft)
+            if size is not None:
+                small = ramp[work]
+                if contiguous:
+                    region = self._region(work, x, y, tolerance + soft / 2)
+                    small = small if region is None else np.minimum(small, region)
+                return _resized(small, size)
             out = ramp[full]
             if not contiguous:
                 return out
@@ -619,12 +655,11 @@ class Selector:
             np.multiply(out, allowed, out=out)
             return out
 
-    def _contiguous(self, work: np.ndarray, x: int, y: int,
-                    tolerance: float) -> np.ndarray | None:
-        """0/1 full-resolution map of where the region connected to the click may be."""
+    def _region(self, work: np.ndarray, x: int, y: int, tolerance: float) -> np.ndarray | None:
+        """0/255 working-level region connected to the click (grown a pixel), or None when
+        the click is on detail finer than the working level."""
         from .masks import _connected
 
-        h, w = self.size
         wx, wy = self._to_work(x, y)
         match = work <= min(255, round(tolerance * _DIST_SCALE))
         if not match[wy, wx]:
@@ -634,7 +669,15 @@ class Selector:
                 return None
             wy, wx = int(near[0][0]) + y0, int(near[0][1]) + x0
         region = _connected(match, wx, wy, 8)
-        region = np.asarray(Image.fromarray(region).filter(ImageFilter.MaxFilter(3)))
+        return np.asarray(Image.fromarray(region).filter(ImageFilter.MaxFilter(3)))
+
+    def _contiguous(self, work: np.ndarray, x: int, y: int,
+                    tolerance: float) -> np.ndarray | None:
+        """0/1 full-resolution map of where the region connected to the click may be."""
+        h, w = self.size
+        region = self._region(work, x, y, tolerance)
+        if region is None:
+            return None
         if region.shape == (h, w):
             return (region > 0).view(np.uint8)
         big = Image.fromarray(region).resize((w, h), Image.Resampling.NEAREST)
@@ -643,13 +686,16 @@ class Selector:
     # ---- object and subject -----------------------------------------------------------
 
     def object(self, include: Sequence[Point], exclude: Sequence[Point] = (),
-               box: BoxF | None = None) -> np.ndarray:
+               box: BoxF | None = None, *, size: tuple[int, int] | None = None) -> np.ndarray:
         """The object under the ``include`` points, without the regions under ``exclude``.
 
         ``box`` (x0, y0, x1, y1) limits it: nothing outside is selected, and the colours
         outside count as background. Each call re-solves from all the points given, so a
-        painter adds or removes a click by calling again with the lists changed.
+        painter adds or removes a click by calling again with the lists changed. With
+        ``size=(height, width)`` the answer is a preview of that size, without the
+        full-resolution edge pass (show it at once, then ask for the full mask).
         """
+        size = check_size(size)
         include = check_points(include, self.size, "include", required=True)
         exclude = check_points(exclude, self.size, "exclude", required=False)
         box = check_box(box, self.size)
@@ -695,10 +741,14 @@ class Selector:
                 bg_all = rim & far & ~fg_seed
             x = self._classify(g, fg_seed, bg_all, outside)
             keep = _components(g, x, np.flatnonzero(fg_seed))
-            return self._render(p, keep, box)
+            return self._render(p, keep, box, size)
 
-    def subject(self) -> np.ndarray:
-        """The photo's main subject: salient, in focus, near the centre; may touch the frame."""
+    def subject(self, *, size: tuple[int, int] | None = None) -> np.ndarray:
+        """The photo's main subject: salient, in focus, near the centre; may touch the frame.
+
+        ``size`` asks for a preview of that size, as for :meth:`object`.
+        """
+        size = check_size(size)
         with self._lock:
             p = self._ready()
             g = p.graph
@@ -716,7 +766,7 @@ class Selector:
             if keep.any():  # the main parts: components with a fair share of the subject
                 seeds = np.flatnonzero(keep & (sal >= np.quantile(sal[keep], 0.5)))
                 keep = _components(g, keep, seeds)
-            return self._render(p, keep, None)
+            return self._render(p, keep, None, size)
 
     def _outside(self, box: BoxF | None) -> np.ndarray:
         p = self._ready()
@@ -793,7 +843,8 @@ class Selector:
 
     # ---- rendering at full resolution --------------------------------------------------
 
-    def _render(self, p: _Prepared, chosen: np.ndarray, box: BoxF | None) -> np.ndarray:
+    def _render(self, p: _Prepared, chosen: np.ndarray, box: BoxF | None,
+                size: tuple[int, int] | None = None) -> np.ndarray:
         """Full-resolution mask of the ``chosen`` nodes, its edge refined by the guided filter.
 
         The choice is binary: softness comes only from the image, through the filter.
@@ -817,6 +868,15 @@ class Selector:
         np.clip(q, 0, 1, out=q)
         h, w = self.size
         q8 = (q * 255 + 0.5).astype(np.uint8)
+        if size is not None:
+            if box is not None:
+                x0, y0, x1, y1 = box
+                keep = np.zeros_like(q8)
+                sl = (slice(max(0, math.floor(y0 * wh / h)), math.ceil(y1 * wh / h)),
+                      slice(max(0, math.floor(x0 * ww / w)), math.ceil(x1 * ww / w)))
+                keep[sl] = q8[sl]
+                q8 = keep
+            return _resized(q8, size)
         out = q8 if (wh, ww) == (h, w) else self._upsample_edges(p, q8, a, b)
         if box is not None:
             x0, y0, x1, y1 = (max(0, math.floor(v)) for v in box)
@@ -874,7 +934,8 @@ class Selector:
         """
         from . import masks
 
-        m = mask
+        size = check_size(size)
+        m = masks.as_mask(mask)
         factor = 1.0
         if size is not None and tuple(size) != m.shape:
             factor = size[0] / m.shape[0]
