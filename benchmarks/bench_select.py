@@ -71,6 +71,7 @@ def rows(width: int, height: int, repeat: int) -> list[dict[str, object]]:
     sel = Selector(img)
     sel.prepare()
     row("click (object)", lambda: sel.object([point]))
+    row("click preview (object, on screen)", lambda: sel.object([point], size=PREVIEW))
     row("add a click (object, 2 includes + 1 exclude)",
         lambda: sel.object([point, (point[0] + 50, point[1])], [(20, 20)]))
     clicks = iter(range(10_000))
@@ -82,6 +83,8 @@ def rows(width: int, height: int, repeat: int) -> list[dict[str, object]]:
     row("click (colour)", new_colour_click)
     tolerances = iter(np.linspace(5, 40, 10_000))
     row("tolerance update", lambda: sel.color((point[0], point[1]), float(next(tolerances))))
+    row("tolerance preview (on screen)",
+        lambda: sel.color((point[0], point[1]), float(next(tolerances)), size=PREVIEW))
     row("subject", sel.subject, max(1, repeat // 2))
     m = sel.object([point])
     row("grow preview (on screen)", lambda: sel.refine(m, grow=20, size=PREVIEW))
