@@ -58,19 +58,20 @@ WORK_PIXELS = 300_000  # working-level pixels: enough for shapes, few enough to 
 _SUPERPIXELS = 2500  # how many superpixels the working level is cut into (about)
 _BITS = 5  # bits per channel of the colour code the distance table is indexed by
 _DIST_SCALE = 2.0  # uint8 distance maps hold OKLab distance x100 x this (0.5 steps, 127.5 max)
-_BANDWIDTH = 8.0  # colour-model bandwidth (OKLab x100)
+# The object split (tuned on the synthetic scenes and the samples, see tests/test_selection.py).
+_TEXTURE = 0.5  # weight of a superpixel's colour spread against its mean colour
+_CONTRAST = 3.0  # weight of the contrast right at a shared boundary in a step's charge
+_STEP_COST = 0.02  # charge per superpixel step, in bandwidths (nearness breaks ties)
+_SUM_SHARE = 0.05  # share of a path's summed steps added to its largest step
+_BANDWIDTH = 8.0  # colour-model kernel width (OKLab x100)
 _BORDER_SIMILAR = 2.0  # border nodes this many bandwidths from every click count as background
-_STEP_COST = 0.02  # geodesic charge per superpixel step, in bandwidths
-_LIKELIHOOD = 6.0  # geodesic charge for a full change of colour-model likelihood, in bandwidths
-_CONFIDENT = 0.1  # a node whose colour model says < this (or > 1 - this) seeds that side
-_SEED_COST = 3.0  # ... starting that far away, in bandwidths
 _ROUNDS = 1  # colour-model rounds after the first split (more did not help on the samples)
 _CORE = 2.0  # the object's colour model fades with geodesic distance, in bandwidths
-_SUM_SHARE = 0.05  # share of a path's summed steps added to its largest step
-_SUBJECT_LEVEL = 0.5  # ... and at least this salient (0..1)
-_SUBJECT_SEED = 0.1  # the most salient share of the picture that seeds the subject
-_CONTRAST = 3.0  # weight of the boundary's own contrast in the geodesic charge
-_TEXTURE = 0.5  # weight of a superpixel's colour spread against its mean colour
+_LIKELIHOOD = 6.0  # charge for a full change of colour-model verdict, in bandwidths
+_CONFIDENT = 0.1  # a node the colour models give < this (or > 1 - this) seeds that side...
+_SEED_COST = 3.0  # ... starting this far away, in bandwidths
+_SUBJECT_SEED = 0.1  # the subject's seeds: at most this share of the picture, the most salient
+_SUBJECT_LEVEL = 0.5  # ... and each at least this salient (0..1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -784,9 +785,11 @@ class Selector:
                   blocked: np.ndarray | None = None) -> np.ndarray:
         """Foreground nodes: geodesically nearer the include seeds than the background seeds.
 
-        Paths are charged for every change of colour and texture they cross, plus a little
-        per step (so that where colour cannot tell, nearness does). Then GrabCut-style rounds
-        add the change of colour-model likelihood to the charge, learnt from the last split.
+        Each step between neighbours is charged the change of colour and texture plus the
+        contrast at their shared boundary, plus a little (so that where colour cannot tell,
+        nearness does); a path costs its largest step plus a share of the sum (``_geodesic``).
+        Then GrabCut-style rounds add the change of the colour models' verdict to the charges,
+        the models learnt from the last split. ``blocked`` nodes (outside a box) are cut off.
         """
         diff = np.sqrt(((g.feats[g.i] - g.feats[g.j]) ** 2).sum(1)) + _CONTRAST * g.contrast
         if blocked is None:
