@@ -71,6 +71,8 @@ _LIKELIHOOD = 6.0  # charge for a full change of colour-model verdict, in bandwi
 _CONFIDENT = 0.1  # a node the colour models give < this (or > 1 - this) seeds that side...
 _SEED_COST = 3.0  # ... starting this far away, in bandwidths
 _SUBJECT_SEED = 0.1  # the subject's seeds: at most this share of the picture, the most salient
+_W_CONTRAST = 0.5  # saliency: weight of colour contrast to the border...
+_W_SHARP = 0.25  # ... and of sharpness (more made textured backgrounds win)
 _SUBJECT_LEVEL = 0.5  # ... and each at least this salient (0..1)
 
 
@@ -840,7 +842,7 @@ class Selector:
         wh, ww = p.labels.shape
         d = np.hypot((g.centre[:, 0] / ww - 0.5) / 0.35, (g.centre[:, 1] / wh - 0.5) / 0.35)
         centre = np.exp(-0.5 * d**2)
-        s = (0.5 * contrast + 0.25 * np.clip(sharp, 0, 1) + 0.25) * (0.4 + 0.6 * centre)
+        s = (_W_CONTRAST * contrast + _W_SHARP * np.clip(sharp, 0, 1) + 0.25) * (0.4 + 0.6 * centre)
         lo, hi = float(s.min()), float(s.max())
         return np.asarray((s - lo) / max(hi - lo, 1e-9), np.float64)
 
