@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFilter
 
-from . import _guards as guards
-from ._errors import ValidationError
+from . import _arguments as guards
+from ._exceptions import ValidationError
 
 __all__ = ["Selector"]
 
