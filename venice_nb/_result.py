@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from . import _money
 from ._constants import (
     H_BALANCE_REMAINING,
     H_CONTENT_VIOLATION,
@@ -211,10 +212,15 @@ class EditResult:
         if self.elapsed:
             parts.append(f"{self.elapsed:.2f}s")
         if self.estimated_cost is not None:
-            parts.append(f"~${self.estimated_cost:.3f}" if not self.is_local else "$0 (local)")
-        if self.from_store:
-            parts.append("from store")
+            parts.append(self.cost_text)
+        # Not "from store": a replayed notebook must store the same captions as the recording.
         return " · ".join(parts)
+
+    @property
+    def cost_text(self) -> str:
+        """What this answer costs at Venice and what it cost here (``_money``): the local
+        backend charges nothing but prices every answer at Venice's rate."""
+        return _money.cost(self.estimated_cost, 0.0 if self.is_local else self.estimated_cost)
 
     def thumbnail_data_url(self, max_side: int = _DISPLAY_MAX_SIDE) -> str:
         """A small inline copy for notebooks: keeps saved notebooks light whatever the size."""

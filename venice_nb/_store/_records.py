@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from .. import _money
 from .._exceptions import ValidationError
 from .._result import EditResult
 from ._durable import read_checked, write_atomic
@@ -299,13 +300,32 @@ class ExperimentResults(RecordList):
     def spent_usd(self) -> float:
         return round(sum(r.spent_usd for r in self), 6)
 
+    @property
+    def charged_usd(self) -> float:
+        """What the sent requests cost here: ``spent_usd`` at Venice, nothing locally."""
+        return 0.0 if self.estimate.is_local else self.spent_usd
+
     def summary(self) -> str:
         counts = ", ".join(f"{n} {status}" for status, n in self.counts.items())
-        local = " (local backend: nothing charged)" if self.estimate.is_local else ""
-        return (
-            f"{len(self)} jobs: {counts}; estimated spend ${self.spent_usd:.4f}{local}; "
-            f"{self.wall_time:.1f}s"
-        )
+        return (f"{len(self)} jobs: {counts}; {_money.cost(self.spent_usd, self.charged_usd)}; "
+                f"{self.wall_time:.1f}s")
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        self.sync_marks()
+        return super().to_dicts()
+
+    def sync_marks(self) -> None:
+        """Read the marks back from the store: ``store.mark(result, ...)`` on one of these
+        results (or a ResultBrowser, or another notebook) shows in ``picked()``, the report
+        and the sheet. The store holds marks; these records only mirror them."""
+        if self.store is None or self.store.mode == "off":
+            return
+        keys = [(r.result.fingerprint, r.result.is_local) for r in self if r.result is not None]
+        marks = self.store.marks(keys)
+        for record in self:
+            if record.result is not None and (
+                    found := marks.get((record.result.fingerprint, record.result.is_local))):
+                record.picked, record.rating, record.note = found
 
     # Deciding: marks are written to the store with the result, so they outlive this object.
     def mark(self, record: ExperimentRecord | int, *, picked: bool | None = None,
@@ -333,6 +353,7 @@ class ExperimentResults(RecordList):
 
     def picked(self) -> RecordList:
         """The picked jobs, in job order."""
+        self.sync_marks()
         return RecordList(r for r in self if r.picked)
 
     def layout(self, rows: str | None = None, columns: str | None = None,
@@ -381,6 +402,7 @@ class ExperimentResults(RecordList):
             cells = [cell for line in lines for cell in line]
         else:
             width, cells = columns or self.columns, list(self)
+        self.sync_marks()
         items = [(_picture(r), r.caption if r is not None else "") for r in cells]
         if self.store is None or self.store.mode == "off":
             return ResultGrid(items, columns=width)
@@ -390,6 +412,7 @@ class ExperimentResults(RecordList):
         """Write a self-contained HTML report (images embedded, costs, times, failures)."""
         from ._report import write_html
 
+        self.sync_marks()
         return write_html(self, path, title)
 
     def __repr__(self) -> str:

@@ -417,14 +417,16 @@ class ResultStore:
         return RecordList(self._to_record(row) for row in rows)
 
     def stats(self, **filters: Any) -> dict[str, Any]:
-        """Counts, bytes on disk and the estimated Venice cost of what is stored (of what
-        ``history(**filters)`` selects, when filters are given)."""
+        """Counts, bytes on disk and money of what is stored (of what ``history(**filters)``
+        selects, when filters are given): ``cost_at_venice_usd`` what every stored answer costs
+        at Venice prices, ``cost_here_usd`` what was charged (local answers: nothing)."""
         where, args = _where(filters)
         with self._lock:
             row = self._connection().execute(
                 "SELECT count(*), count(DISTINCT output_sha256), "
                 "coalesce(sum(CASE WHEN is_local THEN 0 ELSE estimated_cost END), 0), "
-                f"coalesce(sum(is_local), 0) FROM results{where}", args
+                "coalesce(sum(is_local), 0), coalesce(sum(estimated_cost), 0) "
+                f"FROM results{where}", args
             ).fetchone()
             size = self._connection().execute(
                 "SELECT coalesce(sum(bytes), 0) FROM "
@@ -432,7 +434,8 @@ class ResultStore:
             ).fetchone()[0]
         return {
             "results": row[0], "images": row[1], "image_bytes": size,
-            "estimated_cost_usd": round(float(row[2]), 6), "local_results": row[3],
+            "cost_at_venice_usd": round(float(row[4]), 6),
+            "cost_here_usd": round(float(row[2]), 6), "local_results": row[3],
         }
 
     def models_used(self) -> list[str]:

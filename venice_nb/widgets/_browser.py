@@ -22,6 +22,7 @@ from PIL import Image
 
 from .. import _arguments as guards
 from .._exceptions import ValidationError
+from .._money import cost
 from .._store._records import RecordList, StoredRecord
 from .._store._store import ResultStore
 from ._util import friendly_error
@@ -38,9 +39,10 @@ class ResultBrowser(widgets.VBox):
     """Browse a ``ResultStore`` (or a client's store, or a store folder): newest first.
 
     Filters: model, prompt text, prompt variables (``color=red, hat=cap``), a first date,
-    picked only, local or Venice. The header shows how many results match and what they cost
-    at Venice prices. Tick cards to compare two, open one in ``EditStudio`` as a new base
-    (``client``: the studio's client), or export the ticked ones to JSON/CSV.
+    picked only, local or Venice. The header shows how many results match, what they cost at
+    Venice prices and what they cost here (local answers: nothing). Tick cards to compare two,
+    open one in ``EditStudio`` as a new base (``client``: the studio's client), or export the
+    ticked ones to JSON/CSV.
     """
 
     def __init__(self, store: Any = None, *, client: Any = None, page_size: int = 24,
@@ -97,8 +99,9 @@ class ResultBrowser(widgets.VBox):
         self._header.value = (
             f"<b class='venice-browser-count'>{self.total} result{'' if self.total == 1 else 's'}"
             f"</b>{local} · "
-            f"<span class='venice-browser-cost'>${stats['estimated_cost_usd']:.4f} at Venice "
-            f"prices</span> · showing {first + 1 if self.total else 0}–"
+            f"<span class='venice-browser-cost'>"
+            f"{cost(stats['cost_at_venice_usd'], stats['cost_here_usd'])}</span> · "
+            f"showing {first + 1 if self.total else 0}–"
             f"{first + len(self.records)}"
         )
         self._prev.disabled = self.page == 0

@@ -264,10 +264,8 @@ class CompareView(StaticPicture, widgets.VBox):
 def _plain_caption(result: Any) -> str:
     """Prompt, model and cost of a result as plain text, without timings (for saved pictures)."""
     model = result.model_name or result.model_id or "server default model"
-    cost = "$0 (local)" if result.is_local else (
-        f"~${result.estimated_cost:.3f}" if result.estimated_cost is not None else "")
-    store = "from store" if result.from_store else ""
-    tail = " · ".join(p for p in (model, cost, store) if p)
+    cost = result.cost_text if result.estimated_cost is not None else ""  # one money wording
+    tail = " · ".join(p for p in (model, cost) if p)  # no "from store": replays store the same
     return f"{result.prompt or ''}\n{tail}".strip()
 
 
