@@ -103,3 +103,46 @@ def test_progress_picture_shows_the_counts():
     blue = (row[:, 2].astype(int) - row[:, 0] > 100).sum()
     assert 140 < blue < 180  # a third of the 480 px bar
     view.refresh_saved()  # never displayed: nothing to refresh, no error
+
+
+def test_re_recording_unchanged_results_changes_no_byte(tmp_path: Path) -> None:
+    """A refresh sends every request again (new date, elapsed, remaining rate limit); the
+    answers are the same images, so the recording's files are the same bytes."""
+    folder = tmp_path / "rec"
+    photo = vnb.sample("cat")
+    for mode in ("use", "refresh"):
+        store = vnb.open_recording(folder, mode=mode)
+        client = vnb.Client(store=store)
+        first = client.edit(photo, "make it snowy", model="qwen-image-2-edit")
+        client.edit(photo, "a red hat", model="firered-image-edit")
+        assert not first.from_store  # sent both times: refresh asks again
+        vnb.save_recording(store, folder)
+        if mode == "use":
+            recorded = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*")
+                        if p.is_file() and ".store" not in p.parts}
+            line = (folder / "results.jsonl").read_text().splitlines()[0]
+            for moment in ('"elapsed"', '"date"', "x-ratelimit-remaining", "x-ratelimit-reset"):
+                assert moment not in line
+    again = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*")
+             if p.is_file() and ".store" not in p.parts}
+    assert again == recorded and len(recorded) == 4  # index, models, two images
+
+
+def test_a_replayed_result_captions_like_the_recorded_one(tmp_path: Path) -> None:
+    folder = tmp_path / "rec"
+    store = vnb.open_recording(folder)
+    recorded = vnb.Client(store=store).edit(vnb.sample("cat"), "make it snowy",
+                                            model="qwen-image-2-edit")
+    vnb.save_recording(store, folder)
+    replay = vnb.open_recording(tmp_path / "copy", mode="replay")  # empty: nothing recorded
+    with pytest.raises(vnb.ReplayMissError):
+        vnb.Client(store=replay).edit(vnb.sample("cat"), "make it snowy", model="qwen-image-2-edit")
+    import shutil
+
+    shutil.copytree(folder, tmp_path / "ci", ignore=shutil.ignore_patterns(".store"))
+    replayed = vnb.Client(store=vnb.open_recording(tmp_path / "ci", mode="replay")).edit(
+        vnb.sample("cat"), "make it snowy", model="qwen-image-2-edit")
+    assert replayed.from_store and replayed.data == recorded.data
+    assert replayed._repr_html_() == recorded._repr_html_()
+    _, text = _picture(CompareView(vnb.sample("cat"), replayed))
+    assert text == _picture(CompareView(vnb.sample("cat"), recorded))[1]
