@@ -146,3 +146,53 @@ def test_a_replayed_result_captions_like_the_recorded_one(tmp_path: Path) -> Non
     assert replayed._repr_html_() == recorded._repr_html_()
     _, text = _picture(CompareView(vnb.sample("cat"), replayed))
     assert text == _picture(CompareView(vnb.sample("cat"), recorded))[1]
+
+
+WIDGET_CELLS = [
+    "import venice_nb as vnb\nclient = vnb.Client()\n"
+    "res = client.edit(vnb.sample('rocket'), 'change the sky to a sunrise')",
+    "vnb.widgets.CompareView(vnb.sample('rocket'), res)",
+    "vnb.widgets.ResultGrid([res], columns=2)",
+    "vnb.widgets.MaskPainter(vnb.sample('cat'))",
+    "vnb.widgets.EditStudio(vnb.sample('cat'), client)",
+]
+OFFLINE_PICTURE = re.compile(r'<img [^>]*src="data:image/jpeg;base64,')
+# nbconvert's own template links MathJax and require.js from a CDN (for maths, not pictures);
+# the widget manager it would fetch for a widget view is what must be absent.
+WIDGET_MANAGER = re.compile(r"unpkg\.com|html-manager|application/vnd\.jupyter\.widget-view")
+
+
+def _nbconvert(*args: str, cwd: Path) -> None:
+    import subprocess
+    import sys
+
+    jupyter = Path(sys.executable).parent / "jupyter"
+    subprocess.run([str(jupyter), "nbconvert", *args], cwd=cwd, check=True,
+                   capture_output=True, timeout=600)
+
+
+@pytest.mark.parametrize("widget_state", [True, False], ids=["state-saved", "no-state"])
+def test_stock_nbconvert_publishes_every_picture_offline(tmp_path: Path,
+                                                         widget_state: bool) -> None:
+    """The documented path (docs/publishing.md): execute with stock nbconvert, with widget
+    state saved (as nbconvert does by default and JupyterLab's "Save widget state" does) or
+    not, then convert with the metadata cleared: every widget shows as its picture."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in WIDGET_CELLS]
+    nbformat.write(nb, tmp_path / "t.ipynb")
+    _nbconvert("--execute", "--to", "notebook", "--output", "run.ipynb",
+               f"--ExecutePreprocessor.store_widget_state={widget_state}", "t.ipynb",
+               cwd=tmp_path)
+    run = nbformat.read(tmp_path / "run.ipynb", as_version=4)
+    assert ("widgets" in run.metadata) == widget_state
+    _nbconvert("--to", "html", "--ClearMetadataPreprocessor.enabled=True", "--output",
+               "page.html", "run.ipynb", cwd=tmp_path)
+    page = (tmp_path / "page.html").read_text("utf-8")
+    assert len(OFFLINE_PICTURE.findall(page)) == 4  # one per widget cell
+    assert not WIDGET_MANAGER.search(page), "pictures must not wait for a CDN widget manager"
+    if widget_state:  # why the metadata must go: nbconvert would render the (CDN) widget view
+        _nbconvert("--to", "html", "--output", "plain.html", "run.ipynb", cwd=tmp_path)
+        plain = (tmp_path / "plain.html").read_text("utf-8")
+        assert not OFFLINE_PICTURE.search(plain) and WIDGET_MANAGER.search(plain)
