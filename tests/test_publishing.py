@@ -62,8 +62,17 @@ def test_painter_picture_shows_the_mask():
 def test_studio_picture_names_the_latest_result(client):
     studio = EditStudio(vnb.sample("cat"), client=client, prompt="make it snowy",
                         model="qwen-image-2-edit")
-    _, text = _picture(studio)
+    picture, text = _picture(studio)
     assert "latest result" not in text
+    # its controls and state, not the photo twice: painter + controls panel, one row
+    assert "prompt: 'make it snowy'; model: Qwen Image 2" in text
+    assert "$0.05 at Venice · $0 here" in text and "selects 0.0%" in text
+    painter, _ = _picture(studio.painter)
+    assert painter.width < picture.width < painter.width + 400
+    assert picture.height < painter.height + 60
+    panel = np.asarray(picture.convert("RGB"))[:, painter.width + 20:]
+    run_blue = (panel[..., 2].astype(int) - panel[..., 0] > 150).sum()
+    assert run_blue > 1500  # the Run button is drawn
     studio.controls.run()  # no running loop here: runs to the end
     _, text = _picture(studio)
     assert "latest result: make it snowy" in text

@@ -159,7 +159,8 @@ class EditStudio(StaticPicture, widgets.VBox):
 
     # Publishing (issue 13): the picture a saved notebook shows in place of the live widget.
     def static_picture(self) -> tuple[Image.Image, str]:
-        return studio_picture(self.painter, self._history[-1].result, self.strip, self.base_index)
+        return studio_picture(self.painter, self._history[-1].result, self.strip, self.base_index,
+                              self.controls)
 
     # ---------------------------------------------------------------- internals
     def _upscale_target(self) -> Any:
