@@ -305,10 +305,14 @@ class ExperimentResults(RecordList):
         """What the sent requests cost here: ``spent_usd`` at Venice, nothing locally."""
         return 0.0 if self.estimate.is_local else self.spent_usd
 
+    @property
+    def cost_text(self) -> str:
+        """``$0.36 at Venice · $0 here``: what the sent jobs cost at Venice and here."""
+        return _money.cost(self.spent_usd, self.charged_usd)
+
     def summary(self) -> str:
         counts = ", ".join(f"{n} {status}" for status, n in self.counts.items())
-        return (f"{len(self)} jobs: {counts}; {_money.cost(self.spent_usd, self.charged_usd)}; "
-                f"{self.wall_time:.1f}s")
+        return f"{len(self)} jobs: {counts}; {self.cost_text}; {self.wall_time:.1f}s"
 
     def to_dicts(self) -> list[dict[str, Any]]:
         self.sync_marks()

@@ -92,7 +92,7 @@ def _cost(record: Any) -> str:
 def _summary(results: Any) -> str:
     """``results.summary()`` without the wall time (a report must not change between runs)."""
     counts = ", ".join(f"{n} {status}" for status, n in results.counts.items())
-    return f"{len(results)} jobs: {counts}; {_money.cost(results.spent_usd, results.charged_usd)}"
+    return f"{len(results)} jobs: {counts}; {results.cost_text}"
 
 
 def experiment_html(results: Any, title: str = "venice_nb experiment") -> str:
