@@ -64,6 +64,19 @@ class CostEstimate:
     (jobs the store answers are free, jobs past the budget are not started). With the local
     backend nothing is charged: the figures (and budgets) are what Venice would charge, so a
     run tried out locally behaves the same against Venice.
+
+    Attributes:
+        jobs: Jobs in the grid.
+        cached: Jobs the store will answer (free).
+        to_send: Requests that will be sent.
+        over_budget: Jobs past the budget (not sent).
+        unpriced: Jobs whose model has no price.
+        total_usd: All jobs at Venice prices, store or not.
+        to_spend_usd: The requests to send, at Venice prices.
+        by_model: Jobs and USD per model.
+        budget: The budget given (None: none).
+        rate_limit: Requests per minute assumed.
+        is_local: The local backend will answer: nothing is charged.
     """
 
     jobs: int

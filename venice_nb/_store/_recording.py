@@ -57,6 +57,11 @@ def open_recording(folder: str | os.PathLike[str], *, mode: StoreMode | None = N
 
     ``mode`` as for ``ResultStore`` (default ``$VENICE_NB_STORE_MODE`` or ``"use"``): ``"use"``
     to record what is missing, ``"replay"`` in CI so that nothing is ever sent.
+
+    Args:
+        folder: The recording folder (made if missing), kept beside the notebook.
+        mode: The store mode: `"use"` to record what is missing, `"replay"` in CI; None:
+            `$VENICE_NB_STORE_MODE` or `"use"`.
     """
     root = Path(folder)
     store = ResultStore(root / _WORKING_STORE, mode=mode)
@@ -99,6 +104,10 @@ def save_recording(store: ResultStore, folder: str | os.PathLike[str]) -> Path:
 
     The same results always give the same bytes, so re-saving an unchanged recording leaves
     git with nothing to commit.
+
+    Args:
+        store: The store to write (usually the one `open_recording` gave).
+        folder: The recording folder.
     """
     root = Path(folder)
     (root / _IMAGES).mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,34 @@ STATUSES: tuple[Status, ...] = get_args(Status)
 
 @dataclass(frozen=True)
 class StoredRecord:
-    """One stored result as ``history()`` and exports describe it (no image bytes)."""
+    """One stored result as ``history()`` and exports describe it (no image bytes).
+
+    Attributes:
+        fingerprint: The request's identity.
+        endpoint: The API path.
+        model: The model asked for.
+        prompt: The prompt.
+        params: The other request parameters.
+        input_images: SHA-256 of each input image.
+        output_sha256: SHA-256 of the returned image.
+        output_file: The image file in the store.
+        content_type: Its MIME type.
+        bytes: Its size.
+        width: Its width.
+        height: Its height.
+        model_id: The model that answered.
+        model_name: Its display name.
+        headers: The response headers kept.
+        elapsed: Seconds the request took.
+        estimated_cost: USD at Venice prices.
+        is_local: The local backend answered.
+        created_at: When it was stored (Unix seconds; `created` is the datetime).
+        repeat: Which repeat of an experiment job.
+        variables: The prompt template's values.
+        picked: Picked by a person.
+        rating: 1-5, or None.
+        note: A person's note, or None.
+    """
 
     fingerprint: str
     endpoint: str
@@ -144,7 +171,26 @@ def _parse_field(name: str, value: Any) -> Any:
 
 @dataclass
 class ExperimentRecord:
-    """One job of an experiment: what was asked, what happened, and the result if any."""
+    """One job of an experiment: what was asked, what happened, and the result if any.
+
+    Attributes:
+        index: The job's position.
+        image: The image's name.
+        mask: The mask's name (None: unmasked).
+        prompt: The prompt sent.
+        model: The model asked for.
+        status: `done`, `cached`, `failed` or `skipped`.
+        estimated_cost: USD at Venice prices.
+        result: The `EditResult` (None unless done or cached).
+        error: Why it failed.
+        variables: The prompt template's values.
+        template: The prompt before `variables` filled it.
+        repeat: Which repeat.
+        respect: For masked jobs: how much changed inside and outside the mask.
+        picked: Picked (kept in the store).
+        rating: 1-5, or None.
+        note: A note, or None.
+    """
 
     index: int
     image: str
@@ -169,7 +215,11 @@ class ExperimentRecord:
 
     def value(self, dimension: str) -> Any:
         """This job's value along one dimension of the grid: image, mask, prompt, model,
-        repeat, or a prompt variable's name."""
+        repeat, or a prompt variable's name.
+
+        Args:
+            dimension: image, mask, prompt, model, repeat, or a prompt variable's name.
+        """
         if dimension in self.variables:
             return self.variables[dimension]
         if dimension in _DIMENSIONS:
@@ -240,7 +290,11 @@ def _error_text(error: BaseException | None) -> str:
 
 
 class RecordList(list):
-    """A list of records (anything with ``to_dict()``) that turns into a pandas DataFrame."""
+    """A list of records (anything with ``to_dict()``) that turns into a pandas DataFrame.
+
+    Args:
+        iterable: The records.
+    """
 
     def to_dicts(self) -> list[dict[str, Any]]:
         return [item.to_dict() for item in self]
@@ -261,6 +315,11 @@ class RecordList(list):
 
         CSV columns: ``columns``, else every key the records have, in first-seen order; nested
         values (params, variables...) as JSON text.
+
+        Args:
+            path: A `.json` or `.csv` file, written atomically.
+            format: `"json"` or `"csv"`; None: from the suffix.
+            columns: CSV columns; None: every key the records have.
         """
         path = Path(path).expanduser()
         kind = export_format(path, format)
@@ -270,7 +329,15 @@ class RecordList(list):
 
 
 class ExperimentResults(RecordList):
-    """The records of an experiment in job order, plus its estimate and a contact sheet."""
+    """The records of an experiment in job order, plus its estimate and a contact sheet.
+
+    Args:
+        records: The jobs' records, in job order.
+        estimate: The estimate made before the run.
+        columns: Default columns of the contact sheet.
+        wall_time: Seconds the run took.
+        store: The store that holds the marks (None: no marks).
+    """
 
     def __init__(self, records: Iterable[ExperimentRecord], *, estimate: CostEstimate,
                  columns: int, wall_time: float, store: ResultStore | None = None) -> None:
@@ -335,7 +402,14 @@ class ExperimentResults(RecordList):
     def mark(self, record: ExperimentRecord | int, *, picked: bool | None = None,
              rating: int | None = None, note: str | None = None) -> ExperimentRecord:
         """Pick a job's result, rate it 1-5, note why (``None``: unchanged; ``rating=0`` and
-        ``note=""`` clear). ``record``: a record of these results or its position."""
+        ``note=""`` clear). ``record``: a record of these results or its position.
+
+        Args:
+            record: A record of these results, or its position.
+            picked: Pick (True) or unpick (False); None leaves it.
+            rating: 1-5; 0 clears it; None leaves it.
+            note: Why; `""` clears it; None leaves it.
+        """
         if isinstance(record, int) and not isinstance(record, bool) and -len(self) <= record < len(
                 self):
             chosen = self[record]
@@ -364,7 +438,12 @@ class ExperimentResults(RecordList):
                ) -> list[list[ExperimentRecord | None]]:
         """The records as grid lines: one column per value of ``columns`` and lines grouped
         by ``rows`` (dimensions: image, mask, prompt, model, repeat or a variable's name).
-        A cell no job fills is None. Used by ``contact_sheet``; a plain table in scripts."""
+        A cell no job fills is None. Used by ``contact_sheet``; a plain table in scripts.
+
+        Args:
+            rows: A dimension to group lines by (image, mask, prompt, model, repeat or a variable).
+            columns: A dimension to lay out across.
+        """
         row_order = _distinct(self, rows) if rows else [None]
         if columns is None:
             groups: dict[int, list[ExperimentRecord | None]] = {}
@@ -395,6 +474,10 @@ class ExperimentResults(RecordList):
         ``columns``: a number of columns, or a dimension to lay out across (``"model"``,
         ``"color"``...); ``rows``: a dimension to group the lines by. With a result store,
         each card also takes a pick, a 1-5 rating and a note, saved in the store at once.
+
+        Args:
+            columns: A number of columns, or a dimension to lay out across.
+            rows: A dimension to group the lines by.
         """
         # The widgets layer loads only when a sheet is asked for: scripts never need it.
         from ..widgets import ResultGrid
@@ -413,7 +496,12 @@ class ExperimentResults(RecordList):
         return MarkedSheet(self, cells, items, columns=width)
 
     def to_html(self, path: str | os.PathLike[str], title: str = "venice_nb experiment") -> Path:
-        """Write a self-contained HTML report (images embedded, costs, times, failures)."""
+        """Write a self-contained HTML report (images embedded, costs, times, failures).
+
+        Args:
+            path: The HTML file to write.
+            title: The report's heading and page title.
+        """
         from ._report import write_html
 
         self.sync_marks()

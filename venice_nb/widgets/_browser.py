@@ -43,6 +43,13 @@ class ResultBrowser(widgets.VBox):
     Venice prices and what they cost here (local answers: nothing). Tick cards to compare two,
     open one in ``EditStudio`` as a new base (``client``: the studio's client), or export the
     ticked ones to JSON/CSV.
+
+    Args:
+        store: A `ResultStore`, a client (its store) or a store folder; None: the default store.
+        client: The client `EditStudio` uses when a card opens in it.
+        page_size: Cards per page.
+        columns: Cards per line.
+        **kwargs: Passed to the `VBox`.
     """
 
     def __init__(self, store: Any = None, *, client: Any = None, page_size: int = 24,
@@ -82,7 +89,11 @@ class ResultBrowser(widgets.VBox):
         return out
 
     def refresh(self, *_: Any) -> None:
-        """Read the current page again (after filters change, or new results were stored)."""
+        """Read the current page again (after filters change, or new results were stored).
+
+        Args:
+            _: Ignored (so it can be an observer).
+        """
         try:
             filters = self.filters()
             stats = self.store.stats(**filters)
@@ -146,7 +157,11 @@ class ResultBrowser(widgets.VBox):
         return studio
 
     def export(self, path: str | os.PathLike[str] | None = None) -> Path:
-        """Write the ticked results to JSON or CSV (by suffix); ``read_export`` reads it back."""
+        """Write the ticked results to JSON or CSV (by suffix); ``read_export`` reads it back.
+
+        Args:
+            path: A `.json` or `.csv` file.
+        """
         from .._store._records import stored_columns
 
         records = RecordList(self.selected.values())
@@ -159,7 +174,12 @@ class ResultBrowser(widgets.VBox):
         return written
 
     def select(self, record: StoredRecord, ticked: bool = True) -> None:
-        """Tick (or untick) a result, as its card's checkbox does."""
+        """Tick (or untick) a result, as its card's checkbox does.
+
+        Args:
+            record: A record on the page.
+            ticked: Tick (True) or untick (False).
+        """
         key = (record.fingerprint, record.is_local)
         if ticked:
             self.selected[key] = record
