@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```python[^\n]*\n(.*?)^```", re.S | re.M)
 NOT_RUN = re.compile(r"<!-- docs: not run \(([^)]+)\) -->\s*$")
-ANY_MARKER = re.compile(r"<!-- docs:")
+ANY_MARKER = re.compile(r"(?<!`)<!-- docs:")  # not when quoted as inline code
 
 
 def blocks(page: Path) -> list[tuple[int, str, str | None]]:
