@@ -1,31 +1,24 @@
-"""Regenerate docs/img/before-after.jpg, the README's picture, on the local backend."""
+"""Write docs/img/before-after.jpg, the README's picture, from the docs build's own ``hero()``.
+
+The docs site makes a fresh copy at every build (docs/_hooks/pictures.py); the README, read on
+GitHub, needs the committed file. ``tests/test_docs_pictures.py`` fails when it is stale.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from PIL import Image, ImageDraw
-
-import venice_nb as vnb
-
-PROMPT = "change the sky to a sunrise"
-OUT = Path(__file__).resolve().parents[1] / "docs" / "img" / "before-after.jpg"
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "img" / "before-after.jpg"
 
 
 def main() -> None:
-    with vnb.Client() as client:
-        result = client.edit(vnb.sample("rocket"), PROMPT, model="qwen-image-2-edit")
-    before = Image.open(vnb.sample("rocket")).convert("RGB")
-    after = result.image.convert("RGB").resize(before.size)
-    w, h = before.size
-    sheet = Image.new("RGB", (2 * w + 30, h + 40), "white")
-    sheet.paste(before, (10, 30))
-    sheet.paste(after, (w + 20, 30))
-    draw = ImageDraw.Draw(sheet)
-    draw.text((10, 8), "before: rocket.jpg", fill="black")
-    draw.text((w + 20, 8), f'after: "{PROMPT}" ({result.backend_label})', fill="black")
+    sys.path.insert(0, str(ROOT / "docs" / "_hooks"))
+    from pictures import hero
+
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(OUT, quality=85, optimize=True)
+    OUT.write_bytes(hero())
     print(f"wrote {OUT}")
 
 

@@ -349,7 +349,8 @@ def test_the_browser_pages_filters_and_totals(tmp_path):
     store = _filled(tmp_path / "s")
     browser = ResultBrowser(store, page_size=24)
     assert _count(browser) == "60" and len(browser._grid.children) == 24
-    assert "$1.2000 at Venice prices" in browser._header.value  # 30 paid-priced x $0.04
+    # 60 answers x $0.04 at Venice; the 30 local ones cost nothing here
+    assert "$2.40 at Venice · $1.20 here" in browser._header.value
     assert browser.records[0].prompt == "a green hat, take 59"  # newest first
     browser._next.click()
     browser._next.click()

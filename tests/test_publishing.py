@@ -62,8 +62,17 @@ def test_painter_picture_shows_the_mask():
 def test_studio_picture_names_the_latest_result(client):
     studio = EditStudio(vnb.sample("cat"), client=client, prompt="make it snowy",
                         model="qwen-image-2-edit")
-    _, text = _picture(studio)
+    picture, text = _picture(studio)
     assert "latest result" not in text
+    # its controls and state, not the photo twice: painter + controls panel, one row
+    assert "prompt: 'make it snowy'; model: Qwen Image 2" in text
+    assert "$0.05 at Venice · $0 here" in text and "selects 0.0%" in text
+    painter, _ = _picture(studio.painter)
+    assert painter.width < picture.width < painter.width + 400
+    assert picture.height < painter.height + 60
+    panel = np.asarray(picture.convert("RGB"))[:, painter.width + 20:]
+    run_blue = (panel[..., 2].astype(int) - panel[..., 0] > 150).sum()
+    assert run_blue > 1500  # the Run button is drawn
     studio.controls.run()  # no running loop here: runs to the end
     _, text = _picture(studio)
     assert "latest result: make it snowy" in text
@@ -103,3 +112,96 @@ def test_progress_picture_shows_the_counts():
     blue = (row[:, 2].astype(int) - row[:, 0] > 100).sum()
     assert 140 < blue < 180  # a third of the 480 px bar
     view.refresh_saved()  # never displayed: nothing to refresh, no error
+
+
+def test_re_recording_unchanged_results_changes_no_byte(tmp_path: Path) -> None:
+    """A refresh sends every request again (new date, elapsed, remaining rate limit); the
+    answers are the same images, so the recording's files are the same bytes."""
+    folder = tmp_path / "rec"
+    photo = vnb.sample("cat")
+    for mode in ("use", "refresh"):
+        store = vnb.open_recording(folder, mode=mode)
+        client = vnb.Client(store=store)
+        first = client.edit(photo, "make it snowy", model="qwen-image-2-edit")
+        client.edit(photo, "a red hat", model="firered-image-edit")
+        assert not first.from_store  # sent both times: refresh asks again
+        vnb.save_recording(store, folder)
+        if mode == "use":
+            recorded = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*")
+                        if p.is_file() and ".store" not in p.parts}
+            line = (folder / "results.jsonl").read_text().splitlines()[0]
+            for moment in ('"elapsed"', '"date"', "x-ratelimit-remaining", "x-ratelimit-reset"):
+                assert moment not in line
+    again = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*")
+             if p.is_file() and ".store" not in p.parts}
+    assert again == recorded and len(recorded) == 4  # index, models, two images
+
+
+def test_a_replayed_result_captions_like_the_recorded_one(tmp_path: Path) -> None:
+    folder = tmp_path / "rec"
+    store = vnb.open_recording(folder)
+    recorded = vnb.Client(store=store).edit(vnb.sample("cat"), "make it snowy",
+                                            model="qwen-image-2-edit")
+    vnb.save_recording(store, folder)
+    replay = vnb.open_recording(tmp_path / "copy", mode="replay")  # empty: nothing recorded
+    with pytest.raises(vnb.ReplayMissError):
+        vnb.Client(store=replay).edit(vnb.sample("cat"), "make it snowy", model="qwen-image-2-edit")
+    import shutil
+
+    shutil.copytree(folder, tmp_path / "ci", ignore=shutil.ignore_patterns(".store"))
+    replayed = vnb.Client(store=vnb.open_recording(tmp_path / "ci", mode="replay")).edit(
+        vnb.sample("cat"), "make it snowy", model="qwen-image-2-edit")
+    assert replayed.from_store and replayed.data == recorded.data
+    assert replayed._repr_html_() == recorded._repr_html_()
+    _, text = _picture(CompareView(vnb.sample("cat"), replayed))
+    assert text == _picture(CompareView(vnb.sample("cat"), recorded))[1]
+
+
+WIDGET_CELLS = [
+    "import venice_nb as vnb\nclient = vnb.Client()\n"
+    "res = client.edit(vnb.sample('rocket'), 'change the sky to a sunrise')",
+    "vnb.widgets.CompareView(vnb.sample('rocket'), res)",
+    "vnb.widgets.ResultGrid([res], columns=2)",
+    "vnb.widgets.MaskPainter(vnb.sample('cat'))",
+    "vnb.widgets.EditStudio(vnb.sample('cat'), client)",
+]
+OFFLINE_PICTURE = re.compile(r'<img [^>]*src="data:image/jpeg;base64,')
+# nbconvert's own template links MathJax and require.js from a CDN (for maths, not pictures);
+# the widget manager it would fetch for a widget view is what must be absent.
+WIDGET_MANAGER = re.compile(r"unpkg\.com|html-manager|application/vnd\.jupyter\.widget-view")
+
+
+def _nbconvert(*args: str, cwd: Path) -> None:
+    import subprocess
+    import sys
+
+    jupyter = Path(sys.executable).parent / "jupyter"
+    subprocess.run([str(jupyter), "nbconvert", *args], cwd=cwd, check=True,
+                   capture_output=True, timeout=600)
+
+
+@pytest.mark.parametrize("widget_state", [True, False], ids=["state-saved", "no-state"])
+def test_stock_nbconvert_publishes_every_picture_offline(tmp_path: Path,
+                                                         widget_state: bool) -> None:
+    """The documented path (docs/publishing.md): execute with stock nbconvert, with widget
+    state saved (as nbconvert does by default and JupyterLab's "Save widget state" does) or
+    not, then convert with the metadata cleared: every widget shows as its picture."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in WIDGET_CELLS]
+    nbformat.write(nb, tmp_path / "t.ipynb")
+    _nbconvert("--execute", "--to", "notebook", "--output", "run.ipynb",
+               f"--ExecutePreprocessor.store_widget_state={widget_state}", "t.ipynb",
+               cwd=tmp_path)
+    run = nbformat.read(tmp_path / "run.ipynb", as_version=4)
+    assert ("widgets" in run.metadata) == widget_state
+    _nbconvert("--to", "html", "--ClearMetadataPreprocessor.enabled=True", "--output",
+               "page.html", "run.ipynb", cwd=tmp_path)
+    page = (tmp_path / "page.html").read_text("utf-8")
+    assert len(OFFLINE_PICTURE.findall(page)) == 4  # one per widget cell
+    assert not WIDGET_MANAGER.search(page), "pictures must not wait for a CDN widget manager"
+    if widget_state:  # why the metadata must go: nbconvert would render the (CDN) widget view
+        _nbconvert("--to", "html", "--output", "plain.html", "run.ipynb", cwd=tmp_path)
+        plain = (tmp_path / "plain.html").read_text("utf-8")
+        assert not OFFLINE_PICTURE.search(plain) and WIDGET_MANAGER.search(plain)

@@ -247,7 +247,8 @@ def test_a_local_answer_never_overwrites_a_paid_one(tmp_path):
     assert store.lookup(venice, is_local=False).data == _noise_png(1)
     assert store.lookup(local, is_local=True).data == _noise_png(2)
     assert store.get(venice, is_local=False).elapsed == 30.0
-    assert store.stats()["estimated_cost_usd"] == pytest.approx(0.04)  # the paid one only
+    assert store.stats()["cost_here_usd"] == pytest.approx(0.04)  # the paid one only
+    assert store.stats()["cost_at_venice_usd"] == pytest.approx(0.08)  # both, at Venice prices
     for path in (paid, free):
         os.utime(path, (1_000_000, 1_000_000))
     assert store.prune() == 0  # both files are still referenced

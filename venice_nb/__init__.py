@@ -112,7 +112,11 @@ def samples() -> tuple[str, ...]:
 
 
 def sample(name: str) -> Path:
-    """Path of a bundled sample photo, so notebooks and tests need no download."""
+    """Path of a bundled sample photo, so notebooks and tests need no download.
+
+    Args:
+        name: One of `vnb.samples()`: astronaut, cat, coffee, rocket, product.
+    """
     folder = Path(__file__).parent / "_data" / "samples"
     matches = sorted(folder.glob(f"{name}.*")) if name in _SAMPLES else []
     if not matches:

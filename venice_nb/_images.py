@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from ._constants import ACCEPTED_INPUT_MIME, MAX_IMAGE_BYTES, MAX_PIXELS, MIN_PIXELS
 from ._exceptions import ValidationError
 from ._probe import open_header, orientation, sniff_mime, unreadable, why_incomplete
+from ._result import EditResult
 
 if TYPE_CHECKING:
     import numpy as np
@@ -161,9 +162,14 @@ def _read_source(obj: Any, field: str = "image") -> bytes | Image.Image:
         return bytes(data)
     if type(obj).__module__ == "numpy" and hasattr(obj, "dtype"):
         return _array_to_pil(obj, field)
+    if isinstance(obj, EditResult):  # chaining: edit a result, then upscale or edit it again
+        return obj.data
     raise ValidationError(
         f"cannot use a {type(obj).__name__} as {field}",
-        action="pass a path, bytes, a binary file, a PIL image, a numpy array or an http(s) URL",
+        action=(
+            "pass a path, bytes, a binary file, a PIL image, a numpy array, an EditResult"
+            " or an http(s) URL"
+        ),
         field=field,
     )
 

@@ -27,7 +27,27 @@ def _usd(entry: Any) -> float | None:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One edit model as ``GET /models`` describes it, with the defaults already resolved."""
+    """One edit model as ``GET /models`` describes it, with the defaults already resolved.
+
+    Attributes:
+        id: The id to pass as `model=`.
+        name: The display name (ends in ` (venice_nb local)` on the local backend).
+        type: The model type (`"inpaint"` for edit models).
+        privacy: Venice's privacy class.
+        price_usd: The listed price per edit.
+        aspect_ratios: Accepted `aspect_ratio` values.
+        default_aspect_ratio: The default aspect ratio.
+        resolutions: Accepted `resolution` values.
+        default_resolution: The default resolution.
+        qualities: Accepted `quality` values (multi-edit).
+        default_quality: The default quality.
+        prompt_character_limit: The longest prompt accepted.
+        combine_images: Whether it takes several images (multi-edit).
+        max_input_images: How many images a request may send.
+        offline: Venice lists it as offline.
+        deprecation: The deprecation notice, if any.
+        raw: The model's entry in `/models`, as sent.
+    """
 
     id: str
     name: str
@@ -93,6 +113,11 @@ class ModelInfo:
         Follows the pricing object: per-quality beats per-resolution beats the flat price;
         ``inputImages.included`` images are free and each further one costs ``additional``.
         Returns None when the model lists no price.
+
+        Args:
+            resolution: The resolution asked for; None: the model's default.
+            quality: The quality asked for; None: the default.
+            n_images: How many images the request sends (extra images may cost more).
         """
         pricing = (self.raw.get("model_spec") or {}).get("pricing") or {}
         res = resolution or self.default_resolution or "1K"

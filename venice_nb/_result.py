@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from . import _money
 from ._constants import (
     H_BALANCE_REMAINING,
     H_CONTENT_VIOLATION,
@@ -47,7 +48,13 @@ _FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 
 @dataclass(frozen=True)
 class RateLimit:
-    """The ``x-ratelimit-*`` headers: ``reset`` is a Unix timestamp (seconds)."""
+    """The ``x-ratelimit-*`` headers: ``reset`` is a Unix timestamp (seconds).
+
+    Attributes:
+        limit: Requests allowed per window.
+        remaining: Requests left in this window.
+        reset: When the window resets (Unix seconds).
+    """
 
     limit: int | None = None
     remaining: int | None = None
@@ -56,7 +63,22 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class EditResult:
-    """An edited image. ``data`` holds the exact bytes Venice returned; ``image`` decodes lazily."""
+    """An edited image. ``data`` holds the exact bytes Venice returned; ``image`` decodes lazily.
+
+    Attributes:
+        data: The image bytes exactly as returned.
+        content_type: Their MIME type.
+        headers: The response headers that matter (lower-cased): model, rate limit, balance,
+            notices.
+        elapsed: Seconds the request took (0 when the store answered from a recording).
+        request: What was asked: endpoint, model, prompt, parameters, input image hashes.
+        fingerprint: The request's identity in the store.
+        estimated_cost: USD at Venice prices for this request (None: unpriced).
+        fit_actions: What `fit=True` did to the inputs.
+        is_local: The local backend answered (nothing charged).
+        from_store: The store answered; no request was sent.
+        stored_path: The image file in the store, if any.
+    """
 
     data: bytes
     content_type: str
@@ -165,7 +187,12 @@ class EditResult:
 
     def save(self, path: str | Path) -> Path:
         """Write the returned bytes unchanged when the suffix matches (or is missing: the real
-        one is added); another image suffix converts, flattening transparency for JPEG."""
+        one is added); another image suffix converts, flattening transparency for JPEG.
+
+        Args:
+            path: Where to write; the suffix picks the format (the exact returned bytes when it
+                matches, else converted).
+        """
         from PIL import Image
 
         if not isinstance(path, (str, os.PathLike)):
@@ -211,13 +238,22 @@ class EditResult:
         if self.elapsed:
             parts.append(f"{self.elapsed:.2f}s")
         if self.estimated_cost is not None:
-            parts.append(f"~${self.estimated_cost:.3f}" if not self.is_local else "$0 (local)")
-        if self.from_store:
-            parts.append("from store")
+            parts.append(self.cost_text)
+        # Not "from store": a replayed notebook must store the same captions as the recording.
         return " · ".join(parts)
 
+    @property
+    def cost_text(self) -> str:
+        """What this answer costs at Venice and what it cost here (``_money``): the local
+        backend charges nothing but prices every answer at Venice's rate."""
+        return _money.cost(self.estimated_cost, 0.0 if self.is_local else self.estimated_cost)
+
     def thumbnail_data_url(self, max_side: int = _DISPLAY_MAX_SIDE) -> str:
-        """A small inline copy for notebooks: keeps saved notebooks light whatever the size."""
+        """A small inline copy for notebooks: keeps saved notebooks light whatever the size.
+
+        Args:
+            max_side: Longest side of the inline copy, in pixels.
+        """
         img = self.image
         if max(img.size) <= max_side and len(self.data) <= _DISPLAY_MAX_BYTES:
             data, mime = self.data, self.content_type

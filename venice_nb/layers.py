@@ -73,6 +73,9 @@ class LayerStack:
 
         stack = LayerStack("street.jpg").add_mask(masks.rect(base, box)).add_reference(logo)
         client.multi_edit(stack, "put the logo on the billboard", model=model)
+
+    Args:
+        base: The image to edit (any image input); layers are added with the `add_*` methods.
     """
 
     def __init__(self, base: Any) -> None:
@@ -122,6 +125,9 @@ class LayerStack:
         Takes anything ``venice_nb.masks`` accepts (bool/uint8/float arrays, PIL ``"L"``,
         a path). A mask of another size with the same aspect ratio is resized (nearest); soft
         values are kept as blend weights.
+
+        Args:
+            mask: Anything `venice_nb.masks` accepts; white is what may change.
         """
         m = _masks.as_mask(mask)
         h, w = self.shape
@@ -151,6 +157,12 @@ class LayerStack:
         alpha multiplied by ``opacity``; the parts outside the base are clipped. ``scale``
         resizes the image first. Some transparency must remain: that is what marks the layer
         as an overlay.
+
+        Args:
+            image: The image to place (its alpha is kept).
+            position: `(x, y)` of its top-left corner on the base.
+            opacity: 0..1, multiplied into its alpha.
+            scale: Resize factor before placing.
         """
         img = to_pil(image).convert("RGBA")
         op = guards.fraction(opacity, "opacity")
@@ -199,13 +211,20 @@ class LayerStack:
         """Add a reference image (style, object or colour to borrow), sent as RGB at its size.
 
         Like any input, it must have at least 65,536 pixels, or be sent with ``fit=True``.
+
+        Args:
+            image: A style, object or colour reference (any image input).
         """
         img = to_pil(image).convert("RGB")
         self._layers.append(Layer("reference", img, source_size=img.size))
         return self
 
     def pop(self, index: int = -1) -> Layer:
-        """Remove and return a layer (the last by default); the base stays."""
+        """Remove and return a layer (the last by default); the base stays.
+
+        Args:
+            index: Which layer (the last by default).
+        """
         if not self._layers:
             raise IndexError("the stack has no layers to remove (the base always stays)")
         return self._layers.pop(index)
@@ -217,6 +236,9 @@ class LayerStack:
 
         Raises ``ValidationError`` naming the model, its limit, this stack's count and what to
         do, before any request (and any charge) is made.
+
+        Args:
+            model: The model the stack is meant for.
         """
         limit, count = model.max_input_images, len(self)
         if count <= limit:
@@ -246,6 +268,9 @@ class LayerStack:
 
         Masks are shown tinted red over the base and overlays composited over it, which is
         how the edit will read them; references are shown as they are.
+
+        Args:
+            height: Height of each panel, in pixels.
         """
         base_rgb = self._thumb(self._base, height).convert("RGB")
         tiles = [(base_rgb, f"base {self._base.width}x{self._base.height}")]

@@ -191,6 +191,10 @@ def as_mask(mask: Any, *, name: str = "mask") -> np.ndarray:
     Accepts bool, uint8 (0..255) or float (0.0..1.0) arrays, PIL ``"1"``/``"L"`` images, and
     grayscale RGB(A) images (R == G == B, fully opaque), which is how masks saved by paint
     programs often look. A uint8 array is returned as is, not copied.
+
+    Args:
+        mask: A mask (bool, uint8 or float array, PIL image or path).
+        name: What to call it in an error.
     """
     if isinstance(mask, np.ndarray):
         arr = mask
@@ -390,6 +394,12 @@ def rect(size: SizeLike | None, box: Sequence[float], *, value: int = 255,
     Integer boxes select exactly ``mask[y0:y1, x0:x1]``; corners may come in any order.
     ``out=`` draws into an existing uint8 mask in place (``value=0`` erases), touching only the
     box, and returns it.
+
+    Args:
+        size: `(height, width)`, an image or an array to take it from; None with `out=`.
+        box: `(x0, y0, x1, y1)`.
+        value: What to draw: 255 selects, 0 erases (with `out=`).
+        out: An existing uint8 mask to draw into, in place; None: a new one.
     """
     out = _target(size, out)
     x0, y0, x1, y1 = _box(box)
@@ -408,6 +418,12 @@ def ellipse(size: SizeLike | None, box: Sequence[float], *, value: int = 255,
     A pixel is in when its centre is strictly inside the ellipse. For a circle of radius ``r``
     around ``(cx, cy)`` use ``box=(cx - r, cy - r, cx + r, cy + r)``. ``out=``/``value=`` as
     in :func:`rect`.
+
+    Args:
+        size: `(height, width)`, an image or an array to take it from; None with `out=`.
+        box: `(x0, y0, x1, y1)` the ellipse is inscribed in.
+        value: What to draw: 255 selects, 0 erases (with `out=`).
+        out: An existing uint8 mask to draw into, in place; None: a new one.
     """
     out = _target(size, out)
     x0, y0, x1, y1 = _box(box)
@@ -438,6 +454,12 @@ def polygon(size: SizeLike | None, points: Any, *, value: int = 255,
     Pixels whose centre is inside by the even-odd rule are selected, so self-intersecting
     outlines leave holes where they overlap. Fewer than 3 points, or zero area, give nothing.
     ``out=``/``value=`` as in :func:`rect`.
+
+    Args:
+        size: `(height, width)`, an image or an array to take it from; None with `out=`.
+        points: `[(x, y), ...]` corners, closed automatically.
+        value: What to draw: 255 selects, 0 erases (with `out=`).
+        out: An existing uint8 mask to draw into, in place; None: a new one.
     """
     out = _target(size, out)
     pts = _points(points)
@@ -587,6 +609,13 @@ def brush(size: SizeLike | None, points: Any, radius: float, *, value: int = 255
 
         masks.brush(None, [(x0, y0), (x1, y1)], 12, out=mask)            # paint
         masks.brush(None, [(x0, y0), (x1, y1)], 12, out=mask, value=0)   # erase
+
+    Args:
+        size: `(height, width)`, an image or an array to take it from; None with `out=`.
+        points: `[(x, y), ...]` along the stroke.
+        radius: The brush radius in pixels.
+        value: What to draw: 255 selects, 0 erases (with `out=`).
+        out: An existing uint8 mask to draw into, in place; None: a new one.
     """
     out = _target(size, out)
     pts = _points(points)
@@ -635,6 +664,11 @@ def stroke_box(size: SizeLike, points: Any, radius: float) -> Box | None:
     """The clipped box :func:`brush` may change for this stroke (None when it misses the mask).
 
     A painter can redraw just this region after each stroke segment.
+
+    Args:
+        size: `(height, width)` of the mask.
+        points: The stroke's points.
+        radius: The brush radius.
     """
     h, w = _size(size)
     pts = _points(points)
@@ -658,6 +692,10 @@ def from_alpha(image: ImageLike, *, level: int | None = 128) -> np.ndarray:
 
     ``level=None`` keeps the alpha channel's soft values. For inpainting masks drawn as
     transparent holes (the "transparent = edit" convention), use ``invert(from_alpha(img))``.
+
+    Args:
+        image: An image with transparency.
+        level: Alpha at or above which a pixel is selected; None keeps soft values.
     """
     if isinstance(image, np.ndarray):
         arr = _image_array(image)
@@ -700,6 +738,10 @@ def threshold(image: ImageLike, level: float = 128) -> np.ndarray:
 
     Colour images are reduced to luminance first (Pillow's ITU-R 601 weights); a mask is a
     valid input, so ``threshold(soft_mask, 128)`` hardens a feathered mask.
+
+    Args:
+        image: An image or soft mask.
+        level: Brightness at or above which a pixel is selected (0..255).
     """
     if isinstance(image, np.ndarray) and image.ndim == 2:
         gray = as_mask(image, name="image")
@@ -742,6 +784,13 @@ def from_color(image: ImageLike, color: ColorLike | None = None, tolerance: floa
     pixel (4- or 8-connected) is selected, and ``color=None`` takes the seed pixel's colour.
     A seed outside the image, or on a pixel that does not match, gives an empty mask. Alpha is
     ignored (use :func:`from_alpha`). Runs in linear time, with no per-pixel Python loop.
+
+    Args:
+        image: The image.
+        color: The colour to select; None with `seed`: the seed pixel's.
+        tolerance: How far each RGB channel may differ (0..255).
+        seed: `(x, y)`: select only the region connected to it (paint bucket).
+        connectivity: 4 or 8 neighbours.
     """
     arr = _image_array(image)
     tol = guards.number(tolerance, "tolerance")
@@ -916,7 +965,12 @@ def _compress(parent: np.ndarray) -> np.ndarray:
 
 
 def invert(mask: MaskLike, *, out: np.ndarray | None = None) -> np.ndarray:
-    """Swap what changes and what stays (``255 - mask``; soft values mirror)."""
+    """Swap what changes and what stays (``255 - mask``; soft values mirror).
+
+    Args:
+        mask: A mask (bool, uint8 or float array, PIL image or path).
+        out: An existing uint8 mask to draw into, in place; None: a new one.
+    """
     m = as_mask(mask)
     if out is not None:
         _target(None, out)
@@ -937,17 +991,30 @@ def _combine(masks: tuple[MaskLike, ...], op: Any, what: str) -> np.ndarray:
 
 
 def union(*masks: MaskLike) -> np.ndarray:
-    """Selected in any of the masks (pixelwise maximum)."""
+    """Selected in any of the masks (pixelwise maximum).
+
+    Args:
+        *masks: The masks (same size).
+    """
     return _combine(masks, np.maximum, "union")
 
 
 def intersect(*masks: MaskLike) -> np.ndarray:
-    """Selected in every mask (pixelwise minimum)."""
+    """Selected in every mask (pixelwise minimum).
+
+    Args:
+        *masks: The masks (same size).
+    """
     return _combine(masks, np.minimum, "intersect")
 
 
 def subtract(mask: MaskLike, *others: MaskLike) -> np.ndarray:
-    """``mask`` minus whatever any of ``others`` selects (``min(mask, 255 - other)``)."""
+    """``mask`` minus whatever any of ``others`` selects (``min(mask, 255 - other)``).
+
+    Args:
+        mask: A mask (bool, uint8 or float array, PIL image or path).
+        *others: Masks whose selection is removed.
+    """
     result = np.array(as_mask(mask))
     for i, other in enumerate(others, start=2):
         o = as_mask(other, name=f"mask {i}")
@@ -1037,6 +1104,10 @@ def grow(mask: MaskLike, px: float) -> np.ndarray:
     The shape grown by is a regular octagon: ``px`` along the axes and diagonals, at most 8 %
     more in between (``px`` of 1 or 2 grow by a square). Soft masks are binarised (> 0) first.
     Linear time whatever ``px`` (~0.5 s on a 33 Mpx mask).
+
+    Args:
+        mask: A mask (bool, uint8 or float array, PIL image or path).
+        px: How far to grow, in pixels.
     """
     m = as_mask(mask)
     r = _radius(px, m)
@@ -1049,6 +1120,10 @@ def shrink(mask: MaskLike, px: float) -> np.ndarray:
 
     The exact counterpart of :func:`grow` (``shrink(grow(m, n), n)`` contains ``m``). The image
     border does not count as unselected, so a selection touching it stays touching it.
+
+    Args:
+        mask: A mask (bool, uint8 or float array, PIL image or path).
+        px: How far to pull the edge in, in pixels.
     """
     m = as_mask(mask)
     r = _radius(px, m)
@@ -1065,6 +1140,10 @@ def feather(mask: MaskLike, px: float) -> np.ndarray:
     ``(mask, px)``, outside which everything stays 0, so a feathered edit never leaks further
     than ``grow`` shows. Three box blurs (a near-Gaussian profile, linear time). ``px=0``
     returns a copy.
+
+    Args:
+        mask: A mask (bool, uint8 or float array, PIL image or path).
+        px: Width of the soft ramp on each side of the edge.
     """
     m = as_mask(mask)
     r = _radius(px, m)
@@ -1078,7 +1157,11 @@ def feather(mask: MaskLike, px: float) -> np.ndarray:
 
 
 def bbox(mask: MaskLike) -> Box | None:
-    """``(x0, y0, x1, y1)`` around the selected (> 0) pixels, or None when nothing is."""
+    """``(x0, y0, x1, y1)`` around the selected (> 0) pixels, or None when nothing is.
+
+    Args:
+        mask: A mask (bool, uint8 or float array, PIL image or path).
+    """
     m = as_mask(mask)
     rows = np.flatnonzero(m.any(axis=1))
     if not rows.size:
@@ -1088,7 +1171,11 @@ def bbox(mask: MaskLike) -> Box | None:
 
 
 def area(mask: MaskLike) -> int:
-    """Number of selected (> 0) pixels."""
+    """Number of selected (> 0) pixels.
+
+    Args:
+        mask: A mask (bool, uint8 or float array, PIL image or path).
+    """
     return int(np.count_nonzero(as_mask(mask)))
 
 
@@ -1096,6 +1183,10 @@ def resize_to(mask: MaskLike, size: SizeLike) -> np.ndarray:
     """The mask at another size (``(height, width)`` or an image), nearest-neighbour.
 
     Nearest keeps hard edges hard; feather afterwards if you want them soft.
+
+    Args:
+        mask: A mask (bool, uint8 or float array, PIL image or path).
+        size: `(height, width)` or an image to match.
     """
     m = as_mask(mask)
     h, w = _size(size)
@@ -1183,6 +1274,12 @@ def crop_to_mask(image: ImageLike, mask: MaskLike, padding: int = 32, *,
     pixels, enlarged around its centre to at least ``min_pixels`` (Venice rejects images under
     65,536 pixels) and clipped to the image. The crop has the type of ``image`` (PIL in, PIL
     out). Edit the crop, then put it back with :func:`paste_back`.
+
+    Args:
+        image: The full image.
+        mask: What will be edited.
+        padding: Context pixels around the selection.
+        min_pixels: The crop is enlarged to at least this many pixels (Venice's minimum).
     """
     pad = guards.pixels(padding, "padding")
     m = as_mask(mask)
@@ -1215,6 +1312,13 @@ def paste_back(original: ImageLike, edited: ImageLike, box: Sequence[int],
     image's mask, or one the size of the box) limits the change to the selection, softened by
     ``feather`` pixels; without it the whole box is replaced. An unedited crop pastes back as
     the exact original. Returns the type of ``original`` (PIL in, PIL out; numpy gives uint8).
+
+    Args:
+        original: The full image.
+        edited: The edited crop.
+        box: The crop's box from `crop_to_mask`.
+        mask: Limits the change (full-size or box-size); None: the whole box.
+        feather: Soften the mask's edge by this many pixels.
     """
     orig = _image_array(original, "original")
     h, w = orig.shape[:2]
@@ -1275,7 +1379,14 @@ def _paste_alpha(mask: MaskLike | None, size: Size, box: Box, px: int) -> np.nda
 
 def overlay(image: ImageLike, mask: MaskLike, color: ColorLike = (255, 0, 0),
             opacity: float = 0.5) -> Image.Image:
-    """A preview: the image tinted with ``color`` where the mask selects (PIL RGB)."""
+    """A preview: the image tinted with ``color`` where the mask selects (PIL RGB).
+
+    Args:
+        image: The image.
+        mask: A mask (bool, uint8 or float array, PIL image or path).
+        color: The tint colour.
+        opacity: 0..1.
+    """
     img = _as_pil(image).convert("RGB")  # always a copy: painted in place below
     m = as_mask(mask)
     _same_size(m, (img.height, img.width), "mask", "image")
@@ -1294,5 +1405,8 @@ def to_image(mask: MaskLike) -> Image.Image:
     """The mask as a PIL ``"L"`` image (to save, or to send as a multi-edit mask layer).
 
     The image owns its pixels: painting into the mask afterwards does not change it.
+
+    Args:
+        mask: A mask (bool, uint8 or float array, PIL image or path).
     """
     return Image.fromarray(np.ascontiguousarray(as_mask(mask)), "L").copy()

@@ -44,6 +44,15 @@ class FaultConfig:
     Faults are drawn from ``random.Random(seed)``, so a given seed yields the same sequence of
     faults; assigning a new FaultConfig restarts the sequence. ``retry_after`` is the
     Retry-After (seconds) sent with injected 429s.
+
+    Args:
+        rate_429: Share of requests answered 429.
+        rate_500: Share answered 500.
+        rate_503: Share answered 503.
+        rate_drop: Share whose connection is dropped.
+        rate_truncate: Share whose body is cut short.
+        seed: Seed of the fault sequence.
+        retry_after: Retry-After seconds sent with injected 429s.
     """
 
     rate_429: float = 0.0
@@ -64,7 +73,24 @@ class FaultConfig:
 
 @dataclass
 class BackendConfig:
-    """Behaviour of a LocalBackend; see the module docstring for how it is read."""
+    """Behaviour of a LocalBackend; see the module docstring for how it is read.
+
+    Args:
+        latency: Seconds of simulated inference per image request.
+        rate_limit: Image requests per window per caller.
+        rate_window: The window, in seconds (Venice: 60).
+        balance_usd: Balance to spend down; 402 once spent (None: unlimited).
+        rejected_keys: Keys answered with 401.
+        require_auth: Refuse requests without a key.
+        accepted_keys: When set, only these keys are accepted (a server reachable beyond loopback).
+        allow_remote_fetch: Fetch loopback image URLs for callers on other machines too.
+        content_policy_words: Prompt words refused as content-policy violations.
+        deprecated_models: Models answered with deprecation headers.
+        failure_block: `(failures, window s, block s)` before a caller is blocked.
+        faults: Injected failures (`FaultConfig`).
+        body_timeout: Seconds a request body may take to arrive (then 408).
+        clock: The wall clock for rate windows and blocks (tests pass a fake one).
+    """
 
     latency: float = 0.0
     rate_limit: int = DEFAULT_REQUESTS_PER_MINUTE  # Venice's real default: 20 a minute

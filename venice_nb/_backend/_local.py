@@ -18,6 +18,11 @@ class LocalBackend:
 
     ``config`` is live (the server reads it per request); ``stats`` counts what happened.
     Use ``with LocalBackend(...) as b:`` or ``start()``/``stop()``.
+
+    Args:
+        config: Latency, rate limits, balance, faults...; None: Venice's defaults.
+        host: The address to listen on (loopback unless you mean otherwise).
+        port: The port; 0 picks a free one.
     """
 
     def __init__(

@@ -339,7 +339,18 @@ def _transport_error(exc: httpx.HTTPError) -> VeniceError:
 
 
 class Client(_BaseClient):
-    """Synchronous client. With no key it uses the local offline backend and says so."""
+    """Synchronous client. With no key it uses the local offline backend and says so.
+
+    Args:
+        api_key: The Venice key; None: `$VENICE_API_KEY`, and with neither, the offline local
+            backend.
+        http_client: An httpx client to send with (its transport, proxies, timeouts); None: one of
+            the client's own.
+        **kwargs: `base_url` (else `$VENICE_BASE_URL`), `timeout` (seconds, default 300),
+            `max_retries` (default 2), `store` (a folder, True or a `ResultStore`), `store_mode`
+            (`"use"`, `"refresh"`, `"replay"`, `"off"`), `wallet` (x402 Sign-In-With-X value
+            instead of a key).
+    """
 
     # How the client waits (retry backoff, failure window); tests swap in a recorder.
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
@@ -360,7 +371,12 @@ class Client(_BaseClient):
         self.close()
 
     def models(self, type: str = "inpaint", *, refresh: bool = False) -> list[ModelInfo]:
-        """Models of one type from ``GET /models``, fetched once per client."""
+        """Models of one type from ``GET /models``, fetched once per client.
+
+        Args:
+            type: The model type to list (`"inpaint"`: the edit models).
+            refresh: Ask the server again instead of using this client's cached list.
+        """
         known = self._known_models(type, refresh)
         if known is not None:
             return known
@@ -378,7 +394,17 @@ class Client(_BaseClient):
         upload: Upload = "json",
         fit: bool = False,
     ) -> EditResult:
-        """``POST /image/upscale``: the image 2x or 4x larger, priced from the model list."""
+        """``POST /image/upscale``: the image 2x or 4x larger, priced from the model list.
+
+        Args:
+            image: The image: a path, bytes, a binary file, a PIL image, a numpy array, an
+                `EditResult` or an http(s)/data URL (URLs are sent as-is).
+            scale: 2 or 4: how many times larger.
+            creativity: 0..1: how much detail the upscaler may invent; None: the server's default.
+            upload: `"json"` (base64 in a JSON body) or `"multipart"` (form upload).
+            fit: Resize or re-encode an image outside Venice's limits instead of raising; what was
+                done is in `result.fit_actions`.
+        """
         prepared = _upscale.prepare_upscale(
             image, scale=scale, creativity=creativity, upload=upload, fit=fit
         )
@@ -424,7 +450,23 @@ class Client(_BaseClient):
         upload: Upload = "json",
         fit: bool = False,
     ) -> EditResult:
-        """Edit one image with a prompt (``POST /image/edit``)."""
+        """Edit one image with a prompt (``POST /image/edit``).
+
+        Args:
+            image: The image: a path, bytes, a binary file, a PIL image, a numpy array, an
+                `EditResult` or an http(s)/data URL (URLs are sent as-is).
+            prompt: What to change, in words (checked against the model's character limit).
+            model: A model id or `ModelInfo`; None: the server's default model.
+            aspect_ratio: One of the model's aspect ratios (e.g. `"16:9"`); None: the model's
+                default.
+            resolution: One of the model's resolutions (e.g. `"1K"`); None: the model's default.
+            output_format: `"png"`, `"jpeg"` or `"webp"`; None: the server's default.
+            safe_mode: Blur adult content (Venice's default is on); None: not sent.
+            enhance_prompt: Let the model rewrite the prompt first (adds ~30 s); None: not sent.
+            upload: `"json"` (base64 in a JSON body) or `"multipart"` (form upload).
+            fit: Resize or re-encode an image outside Venice's limits instead of raising; what was
+                done is in `result.fit_actions`.
+        """
         options = edit_options(locals())
         _request.precheck(prompt, options)  # before the model list is fetched
         prepared = _request.prepare_edit(image, prompt, model=self._model(model), **options)
@@ -445,7 +487,25 @@ class Client(_BaseClient):
         upload: Upload = "json",
         fit: bool = False,
     ) -> EditResult:
-        """Edit a base image with mask/overlay/reference layers, or a ``LayerStack``."""
+        """Edit a base image with mask/overlay/reference layers, or a ``LayerStack``.
+
+        Args:
+            images: The base image first, then masks, overlays or references (a list of images, or
+                a `LayerStack`); at most the model's `max_input_images`.
+            prompt: What to change, in words (checked against the model's character limit).
+            model: A model id or `ModelInfo`; None: the server's default model.
+            aspect_ratio: One of the model's aspect ratios (e.g. `"16:9"`); None: the model's
+                default.
+            resolution: One of the model's resolutions (e.g. `"1K"`); None: the model's default.
+            quality: One of the model's qualities (multi-edit models that have them); None: the
+                default.
+            output_format: `"png"`, `"jpeg"` or `"webp"`; None: the server's default.
+            safe_mode: Blur adult content (Venice's default is on); None: not sent.
+            enhance_prompt: Let the model rewrite the prompt first (adds ~30 s); None: not sent.
+            upload: `"json"` (base64 in a JSON body) or `"multipart"` (form upload).
+            fit: Resize or re-encode an image outside Venice's limits instead of raising; what was
+                done is in `result.fit_actions`.
+        """
         options = edit_options(locals())
         _request.precheck(prompt, options)  # before the model list is fetched
         prepared = _request.prepare_multi_edit(
@@ -457,7 +517,15 @@ class Client(_BaseClient):
         self, image: Any, *, upload: Upload = "json", fit: bool = False
     ) -> EditResult:
         """Cut out the subject: a PNG with alpha (``POST /image/background-remove``).
-        ``fit=True`` shrinks an image over the pixel limit instead of refusing it."""
+        ``fit=True`` shrinks an image over the pixel limit instead of refusing it.
+
+        Args:
+            image: The image: a path, bytes, a binary file, a PIL image, a numpy array, an
+                `EditResult` or an http(s)/data URL (URLs are sent as-is).
+            upload: `"json"` (base64 in a JSON body) or `"multipart"` (form upload).
+            fit: Resize or re-encode an image outside Venice's limits instead of raising; what was
+                done is in `result.fit_actions`.
+        """
         prepared = _request.prepare_background_remove(image, upload=upload, fit=fit)
         if self._local_unknown:  # this answer has no model name to show where it came from
             self.models()
@@ -468,7 +536,12 @@ class Client(_BaseClient):
         prepared: PreparedRequest,
         on_retry: Callable[[VeniceError, float], None] | None = None,
     ) -> EditResult:
-        """Send a prepared request with retries; the store answers first when it has it."""
+        """Send a prepared request with retries; the store answers first when it has it.
+
+        Args:
+            prepared: A checked, priced request (what `edit()` and friends build).
+            on_retry: Called with the error and the wait before each retry; None: nothing.
+        """
         stored = self._lookup_store(prepared)
         if stored is not None:
             return stored
@@ -504,7 +577,18 @@ class Client(_BaseClient):
 
 
 class AsyncClient(_BaseClient):
-    """The asyncio twin of ``Client``: same arguments, same results, ``await`` each call."""
+    """The asyncio twin of ``Client``: same arguments, same results, ``await`` each call.
+
+    Args:
+        api_key: The Venice key; None: `$VENICE_API_KEY`, and with neither, the offline local
+            backend.
+        http_client: An httpx client to send with (its transport, proxies, timeouts); None: one of
+            the client's own.
+        **kwargs: `base_url` (else `$VENICE_BASE_URL`), `timeout` (seconds, default 300),
+            `max_retries` (default 2), `store` (a folder, True or a `ResultStore`), `store_mode`
+            (`"use"`, `"refresh"`, `"replay"`, `"off"`), `wallet` (x402 Sign-In-With-X value
+            instead of a key).
+    """
 
     # How the client waits (retry backoff, failure window); tests swap in a recorder.
     _sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
@@ -530,7 +614,12 @@ class AsyncClient(_BaseClient):
         await self.aclose()
 
     async def models(self, type: str = "inpaint", *, refresh: bool = False) -> list[ModelInfo]:
-        """Models of one type from ``GET /models``, fetched once per client."""
+        """Models of one type from ``GET /models``, fetched once per client.
+
+        Args:
+            type: The model type to list (`"inpaint"`: the edit models).
+            refresh: Ask the server again instead of using this client's cached list.
+        """
         if self._models_lock is None:
             self._models_lock = asyncio.Lock()
         async with self._models_lock:
@@ -551,7 +640,17 @@ class AsyncClient(_BaseClient):
         upload: Upload = "json",
         fit: bool = False,
     ) -> EditResult:
-        """``POST /image/upscale``: the image 2x or 4x larger, priced from the model list."""
+        """``POST /image/upscale``: the image 2x or 4x larger, priced from the model list.
+
+        Args:
+            image: The image: a path, bytes, a binary file, a PIL image, a numpy array, an
+                `EditResult` or an http(s)/data URL (URLs are sent as-is).
+            scale: 2 or 4: how many times larger.
+            creativity: 0..1: how much detail the upscaler may invent; None: the server's default.
+            upload: `"json"` (base64 in a JSON body) or `"multipart"` (form upload).
+            fit: Resize or re-encode an image outside Venice's limits instead of raising; what was
+                done is in `result.fit_actions`.
+        """
         prepared = _upscale.prepare_upscale(
             image, scale=scale, creativity=creativity, upload=upload, fit=fit
         )
@@ -597,7 +696,23 @@ class AsyncClient(_BaseClient):
         upload: Upload = "json",
         fit: bool = False,
     ) -> EditResult:
-        """Edit one image with a prompt (``POST /image/edit``)."""
+        """Edit one image with a prompt (``POST /image/edit``).
+
+        Args:
+            image: The image: a path, bytes, a binary file, a PIL image, a numpy array, an
+                `EditResult` or an http(s)/data URL (URLs are sent as-is).
+            prompt: What to change, in words (checked against the model's character limit).
+            model: A model id or `ModelInfo`; None: the server's default model.
+            aspect_ratio: One of the model's aspect ratios (e.g. `"16:9"`); None: the model's
+                default.
+            resolution: One of the model's resolutions (e.g. `"1K"`); None: the model's default.
+            output_format: `"png"`, `"jpeg"` or `"webp"`; None: the server's default.
+            safe_mode: Blur adult content (Venice's default is on); None: not sent.
+            enhance_prompt: Let the model rewrite the prompt first (adds ~30 s); None: not sent.
+            upload: `"json"` (base64 in a JSON body) or `"multipart"` (form upload).
+            fit: Resize or re-encode an image outside Venice's limits instead of raising; what was
+                done is in `result.fit_actions`.
+        """
         options = edit_options(locals())
         _request.precheck(prompt, options)  # before the model list is fetched
         prepared = _request.prepare_edit(image, prompt, model=await self._model(model), **options)
@@ -618,7 +733,25 @@ class AsyncClient(_BaseClient):
         upload: Upload = "json",
         fit: bool = False,
     ) -> EditResult:
-        """Edit a base image with mask/overlay/reference layers, or a ``LayerStack``."""
+        """Edit a base image with mask/overlay/reference layers, or a ``LayerStack``.
+
+        Args:
+            images: The base image first, then masks, overlays or references (a list of images, or
+                a `LayerStack`); at most the model's `max_input_images`.
+            prompt: What to change, in words (checked against the model's character limit).
+            model: A model id or `ModelInfo`; None: the server's default model.
+            aspect_ratio: One of the model's aspect ratios (e.g. `"16:9"`); None: the model's
+                default.
+            resolution: One of the model's resolutions (e.g. `"1K"`); None: the model's default.
+            quality: One of the model's qualities (multi-edit models that have them); None: the
+                default.
+            output_format: `"png"`, `"jpeg"` or `"webp"`; None: the server's default.
+            safe_mode: Blur adult content (Venice's default is on); None: not sent.
+            enhance_prompt: Let the model rewrite the prompt first (adds ~30 s); None: not sent.
+            upload: `"json"` (base64 in a JSON body) or `"multipart"` (form upload).
+            fit: Resize or re-encode an image outside Venice's limits instead of raising; what was
+                done is in `result.fit_actions`.
+        """
         options = edit_options(locals())
         _request.precheck(prompt, options)  # before the model list is fetched
         prepared = _request.prepare_multi_edit(
@@ -630,7 +763,15 @@ class AsyncClient(_BaseClient):
         self, image: Any, *, upload: Upload = "json", fit: bool = False
     ) -> EditResult:
         """Cut out the subject: a PNG with alpha (``POST /image/background-remove``).
-        ``fit=True`` shrinks an image over the pixel limit instead of refusing it."""
+        ``fit=True`` shrinks an image over the pixel limit instead of refusing it.
+
+        Args:
+            image: The image: a path, bytes, a binary file, a PIL image, a numpy array, an
+                `EditResult` or an http(s)/data URL (URLs are sent as-is).
+            upload: `"json"` (base64 in a JSON body) or `"multipart"` (form upload).
+            fit: Resize or re-encode an image outside Venice's limits instead of raising; what was
+                done is in `result.fit_actions`.
+        """
         prepared = _request.prepare_background_remove(image, upload=upload, fit=fit)
         if self._local_unknown:  # this answer has no model name to show where it came from
             await self.models()
@@ -641,7 +782,12 @@ class AsyncClient(_BaseClient):
         prepared: PreparedRequest,
         on_retry: Callable[[VeniceError, float], None] | None = None,
     ) -> EditResult:
-        """Send a prepared request with retries; the store answers first when it has it."""
+        """Send a prepared request with retries; the store answers first when it has it.
+
+        Args:
+            prepared: A checked, priced request (what `edit()` and friends build).
+            on_retry: Called with the error and the wait before each retry; None: nothing.
+        """
         stored = self._lookup_store(prepared)
         if stored is not None:
             return stored

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _arguments as guards
+from .. import _money
 from .._client import _request
 from .._exceptions import ReplayMissError, ValidationError
 from .._images import load_image
@@ -64,6 +65,19 @@ class CostEstimate:
     (jobs the store answers are free, jobs past the budget are not started). With the local
     backend nothing is charged: the figures (and budgets) are what Venice would charge, so a
     run tried out locally behaves the same against Venice.
+
+    Attributes:
+        jobs: Jobs in the grid.
+        cached: Jobs the store will answer (free).
+        to_send: Requests that will be sent.
+        over_budget: Jobs past the budget (not sent).
+        unpriced: Jobs whose model has no price.
+        total_usd: All jobs at Venice prices, store or not.
+        to_spend_usd: The requests to send, at Venice prices.
+        by_model: Jobs and USD per model.
+        budget: The budget given (None: none).
+        rate_limit: Requests per minute assumed.
+        is_local: The local backend will answer: nothing is charged.
     """
 
     jobs: int
@@ -90,19 +104,20 @@ class CostEstimate:
             f"{self.jobs} jobs: {self.to_send} to send, {self.cached} from the store, "
             f"{self.over_budget} over budget" + (f", {self.unpriced} unpriced" if self.unpriced
                                                  else ""),
-            f"estimated cost: ${self.to_spend_usd:.4f} to spend (${self.total_usd:.4f} for all "
-            f"jobs without the store)" + (f", budget ${self.budget:.4f}" if self.budget is not None
-                                         else ""),
+            # money the one way (_money): at Venice, and here (nothing on the local backend)
+            f"to send: {_money.cost(self.to_spend_usd, 0 if self.is_local else self.to_spend_usd)}"
+            f" ({_money.usd(self.total_usd)} at Venice for all jobs without the store)"
+            + (f", budget {_money.usd(self.budget)} at Venice" if self.budget is not None else ""),
         ]
         for model, row in self.by_model.items():
-            lines.append(f"  {model}: {int(row['jobs'])} jobs, ${row['usd']:.4f}")
+            lines.append(f"  {model}: {int(row['jobs'])} jobs, {_money.usd(row['usd'])} at Venice")
         if self.to_send > self.rate_limit:
             lines.append(
                 f"at {self.rate_limit} requests/minute this takes at least "
                 f"{self.minimum_minutes:.0f} min"
             )
         if self.is_local:
-            lines.append("local backend: nothing is charged (figures are Venice prices)")
+            lines.append("local backend: nothing is charged here")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

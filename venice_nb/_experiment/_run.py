@@ -119,6 +119,19 @@ def estimate_experiment(
     Checks every job as ``experiment`` would, so a bad input (or a budget that would run
     nothing) fails here, for free. Only the model list is fetched (``GET /models``, once per
     client). With an ``AsyncClient``, await ``estimate_experiment_async`` instead.
+
+    Args:
+        images: One image, a list, or a dict naming each (`{"cat": path}`); names label the
+            results.
+        prompts: One prompt or several; `{name}` placeholders are filled from `vars`.
+        models: Model ids (or `ModelInfo`s); None: the server's default model.
+        masks: None, one mask, a list, or a dict naming each: each masked job is a multi-edit.
+        client: The client to send with; None: `vnb.Client()`.
+        budget: USD at Venice prices: jobs past it are not sent (`skipped`).
+        vars: Values for the prompt templates' placeholders: every combination runs.
+        repeats: How many times to run each job (seeded differently by the server).
+        store: A `ResultStore` or folder; None: the client's store.
+        **params: Edit options for every job, as for `experiment`.
     """
     _no_async_client(client, "estimate_experiment")
     return run_blocking(estimate_experiment_async(
@@ -139,7 +152,21 @@ async def estimate_experiment_async(
     store: ResultStore | str | os.PathLike[str] | None = None,
     **params: Any,
 ) -> CostEstimate:
-    """``estimate_experiment`` for async code: takes an ``AsyncClient`` (or a ``Client``)."""
+    """``estimate_experiment`` for async code: takes an ``AsyncClient`` (or a ``Client``).
+
+    Args:
+        images: One image, a list, or a dict naming each (`{"cat": path}`); names label the
+            results.
+        prompts: One prompt or several; `{name}` placeholders are filled from `vars`.
+        models: Model ids (or `ModelInfo`s); None: the server's default model.
+        masks: None, one mask, a list, or a dict naming each: each masked job is a multi-edit.
+        client: The client to send with; None: `vnb.Client()`.
+        budget: USD at Venice prices: jobs past it are not sent (`skipped`).
+        vars: Values for the prompt templates' placeholders: every combination runs.
+        repeats: How many times to run each job (seeded differently by the server).
+        store: A `ResultStore` or folder; None: the client's store.
+        **params: Edit options for every job, as for `experiment`.
+    """
     async with _planned(images, prompts, models, masks, params, client=client, store=store,
                         budget=budget, variables=vars, repeats=repeats) as (client, jobs):
         return cost_estimate(jobs, budget, known_limit(client._caller), client.is_local)
@@ -167,6 +194,22 @@ def experiment(
     experiment runs on its own loop in a worker thread and this call blocks until it is done
     (interrupting the cell cancels it). Pass a ``Client`` or leave ``client`` out there: an
     ``AsyncClient`` belongs to the notebook's loop, so await ``experiment_async`` with it.
+
+    Args:
+        images: One image, a list, or a dict naming each (`{"cat": path}`); names label the
+            results.
+        prompts: One prompt or several; `{name}` placeholders are filled from `vars`.
+        models: Model ids (or `ModelInfo`s); None: the server's default model.
+        masks: None, one mask, a list, or a dict naming each: each masked job is a multi-edit.
+        client: The client to send with; None: `vnb.Client()`.
+        budget: USD at Venice prices: jobs past it are not sent (`skipped`).
+        vars: Values for the prompt templates' placeholders: every combination runs.
+        repeats: How many times to run each job (seeded differently by the server).
+        store: A `ResultStore` or folder; None: the client's store.
+        concurrency: At most this many requests at once.
+        rate_limit: Requests per minute to pace to, until the server says otherwise.
+        progress: Show a progress bar (True), or `"text"`/`"widget"`/False.
+        **params: Edit options for every job (`aspect_ratio`, `resolution`, `quality`, ...).
     """
     # In a running loop (Jupyter) the worker thread cannot display into this cell: show it here.
     shown = Progress(progress, show_now=loop_running())
@@ -224,6 +267,22 @@ async def experiment_async(
     server states the real one: the key's stated limits, then the ``x-ratelimit-*`` headers;
     experiments with one key on one server share that pace), at most ``concurrency`` at a
     time. A failed job is recorded in the results, not raised.
+
+    Args:
+        images: One image, a list, or a dict naming each (`{"cat": path}`); names label the
+            results.
+        prompts: One prompt or several; `{name}` placeholders are filled from `vars`.
+        models: Model ids (or `ModelInfo`s); None: the server's default model.
+        masks: None, one mask, a list, or a dict naming each: each masked job is a multi-edit.
+        client: The client to send with; None: `vnb.Client()`.
+        budget: USD at Venice prices: jobs past it are not sent (`skipped`).
+        vars: Values for the prompt templates' placeholders: every combination runs.
+        repeats: How many times to run each job (seeded differently by the server).
+        store: A `ResultStore` or folder; None: the client's store.
+        concurrency: At most this many requests at once.
+        rate_limit: Requests per minute to pace to, until the server says otherwise.
+        progress: Show a progress bar (True), or `"text"`/`"widget"`/False.
+        **params: Edit options for every job (`aspect_ratio`, `resolution`, `quality`, ...).
     """
     concurrency = guards.count(concurrency, "concurrency")
     rate_limit = guards.count(rate_limit, "rate_limit")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._constants import H_BALANCE_REMAINING
 from .._exceptions import ValidationError
 from ._store import ResultStore, StoreMode
 
@@ -33,7 +34,10 @@ _MODELS = "models.json"
 _IMAGES = "images"
 _WORKING_STORE = ".store"
 _MODEL_TYPES = ("inpaint",)  # the model lists an edit notebook reads
-_DROPPED = ("output_file", "created_at", "created", "bytes")  # machine- or moment-specific
+# Machine- or moment-specific: a line changes only when its result changes, so re-recording
+# unchanged results leaves git nothing to commit (replay shows no time: elapsed reads as 0).
+_DROPPED = ("output_file", "created_at", "created", "bytes", "elapsed")
+_MOMENT_HEADERS = ("date", "x-ratelimit-remaining", "x-ratelimit-reset", H_BALANCE_REMAINING)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,11 @@ def open_recording(folder: str | os.PathLike[str], *, mode: StoreMode | None = N
 
     ``mode`` as for ``ResultStore`` (default ``$VENICE_NB_STORE_MODE`` or ``"use"``): ``"use"``
     to record what is missing, ``"replay"`` in CI so that nothing is ever sent.
+
+    Args:
+        folder: The recording folder (made if missing), kept beside the notebook.
+        mode: The store mode: `"use"` to record what is missing, `"replay"` in CI; None:
+            `$VENICE_NB_STORE_MODE` or `"use"`.
     """
     root = Path(folder)
     store = ResultStore(root / _WORKING_STORE, mode=mode)
@@ -75,8 +84,8 @@ def open_recording(folder: str | os.PathLike[str], *, mode: StoreMode | None = N
         request = _Recorded(entry["fingerprint"], summary, entry["estimated_cost"],
                             repeat=entry.get("repeat", 0))
         # A _Recorded carries every field record() reads from a PreparedRequest.
-        store.record(request, entry["headers"], content, entry["elapsed"],  # type: ignore[arg-type]
-                     entry["is_local"])
+        store.record(request, entry["headers"], content,  # type: ignore[arg-type]
+                     entry.get("elapsed", 0.0), entry["is_local"])
         if entry.get("variables"):
             store.label([(entry["fingerprint"], entry["is_local"], entry["variables"])])
         if entry.get("picked") or entry.get("rating") or entry.get("note"):
@@ -95,6 +104,10 @@ def save_recording(store: ResultStore, folder: str | os.PathLike[str]) -> Path:
 
     The same results always give the same bytes, so re-saving an unchanged recording leaves
     git with nothing to commit.
+
+    Args:
+        store: The store to write (usually the one `open_recording` gave).
+        folder: The recording folder.
     """
     root = Path(folder)
     (root / _IMAGES).mkdir(parents=True, exist_ok=True)
@@ -109,7 +122,8 @@ def save_recording(store: ResultStore, folder: str | os.PathLike[str]) -> Path:
         if not target.exists():
             target.write_bytes(record.to_result().data)  # to_result checks the hash
         entry["image"] = name
-        entry["elapsed"] = round(record.elapsed, 3)
+        entry["headers"] = {k: v for k, v in entry["headers"].items()
+                            if not k.startswith(_MOMENT_HEADERS)}
         key = (record.fingerprint, record.is_local)
         lines[key] = json.dumps(entry, ensure_ascii=False)
     index = root / _INDEX

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from .. import _money
 from .._exceptions import ValidationError
 from .._result import EditResult
 from ._durable import read_checked, write_atomic
@@ -49,7 +50,34 @@ STATUSES: tuple[Status, ...] = get_args(Status)
 
 @dataclass(frozen=True)
 class StoredRecord:
-    """One stored result as ``history()`` and exports describe it (no image bytes)."""
+    """One stored result as ``history()`` and exports describe it (no image bytes).
+
+    Attributes:
+        fingerprint: The request's identity.
+        endpoint: The API path.
+        model: The model asked for.
+        prompt: The prompt.
+        params: The other request parameters.
+        input_images: SHA-256 of each input image.
+        output_sha256: SHA-256 of the returned image.
+        output_file: The image file in the store.
+        content_type: Its MIME type.
+        bytes: Its size.
+        width: Its width.
+        height: Its height.
+        model_id: The model that answered.
+        model_name: Its display name.
+        headers: The response headers kept.
+        elapsed: Seconds the request took.
+        estimated_cost: USD at Venice prices.
+        is_local: The local backend answered.
+        created_at: When it was stored (Unix seconds; `created` is the datetime).
+        repeat: Which repeat of an experiment job.
+        variables: The prompt template's values.
+        picked: Picked by a person.
+        rating: 1-5, or None.
+        note: A person's note, or None.
+    """
 
     fingerprint: str
     endpoint: str
@@ -143,7 +171,26 @@ def _parse_field(name: str, value: Any) -> Any:
 
 @dataclass
 class ExperimentRecord:
-    """One job of an experiment: what was asked, what happened, and the result if any."""
+    """One job of an experiment: what was asked, what happened, and the result if any.
+
+    Attributes:
+        index: The job's position.
+        image: The image's name.
+        mask: The mask's name (None: unmasked).
+        prompt: The prompt sent.
+        model: The model asked for.
+        status: `done`, `cached`, `failed` or `skipped`.
+        estimated_cost: USD at Venice prices.
+        result: The `EditResult` (None unless done or cached).
+        error: Why it failed.
+        variables: The prompt template's values.
+        template: The prompt before `variables` filled it.
+        repeat: Which repeat.
+        respect: For masked jobs: how much changed inside and outside the mask.
+        picked: Picked (kept in the store).
+        rating: 1-5, or None.
+        note: A note, or None.
+    """
 
     index: int
     image: str
@@ -168,7 +215,11 @@ class ExperimentRecord:
 
     def value(self, dimension: str) -> Any:
         """This job's value along one dimension of the grid: image, mask, prompt, model,
-        repeat, or a prompt variable's name."""
+        repeat, or a prompt variable's name.
+
+        Args:
+            dimension: image, mask, prompt, model, repeat, or a prompt variable's name.
+        """
         if dimension in self.variables:
             return self.variables[dimension]
         if dimension in _DIMENSIONS:
@@ -239,7 +290,11 @@ def _error_text(error: BaseException | None) -> str:
 
 
 class RecordList(list):
-    """A list of records (anything with ``to_dict()``) that turns into a pandas DataFrame."""
+    """A list of records (anything with ``to_dict()``) that turns into a pandas DataFrame.
+
+    Args:
+        iterable: The records.
+    """
 
     def to_dicts(self) -> list[dict[str, Any]]:
         return [item.to_dict() for item in self]
@@ -260,6 +315,11 @@ class RecordList(list):
 
         CSV columns: ``columns``, else every key the records have, in first-seen order; nested
         values (params, variables...) as JSON text.
+
+        Args:
+            path: A `.json` or `.csv` file, written atomically.
+            format: `"json"` or `"csv"`; None: from the suffix.
+            columns: CSV columns; None: every key the records have.
         """
         path = Path(path).expanduser()
         kind = export_format(path, format)
@@ -269,7 +329,15 @@ class RecordList(list):
 
 
 class ExperimentResults(RecordList):
-    """The records of an experiment in job order, plus its estimate and a contact sheet."""
+    """The records of an experiment in job order, plus its estimate and a contact sheet.
+
+    Args:
+        records: The jobs' records, in job order.
+        estimate: The estimate made before the run.
+        columns: Default columns of the contact sheet.
+        wall_time: Seconds the run took.
+        store: The store that holds the marks (None: no marks).
+    """
 
     def __init__(self, records: Iterable[ExperimentRecord], *, estimate: CostEstimate,
                  columns: int, wall_time: float, store: ResultStore | None = None) -> None:
@@ -299,19 +367,49 @@ class ExperimentResults(RecordList):
     def spent_usd(self) -> float:
         return round(sum(r.spent_usd for r in self), 6)
 
+    @property
+    def charged_usd(self) -> float:
+        """What the sent requests cost here: ``spent_usd`` at Venice, nothing locally."""
+        return 0.0 if self.estimate.is_local else self.spent_usd
+
+    @property
+    def cost_text(self) -> str:
+        """``$0.36 at Venice · $0 here``: what the sent jobs cost at Venice and here."""
+        return _money.cost(self.spent_usd, self.charged_usd)
+
     def summary(self) -> str:
         counts = ", ".join(f"{n} {status}" for status, n in self.counts.items())
-        local = " (local backend: nothing charged)" if self.estimate.is_local else ""
-        return (
-            f"{len(self)} jobs: {counts}; estimated spend ${self.spent_usd:.4f}{local}; "
-            f"{self.wall_time:.1f}s"
-        )
+        return f"{len(self)} jobs: {counts}; {self.cost_text}; {self.wall_time:.1f}s"
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        self.sync_marks()
+        return super().to_dicts()
+
+    def sync_marks(self) -> None:
+        """Read the marks back from the store: ``store.mark(result, ...)`` on one of these
+        results (or a ResultBrowser, or another notebook) shows in ``picked()``, the report
+        and the sheet. The store holds marks; these records only mirror them."""
+        if self.store is None or self.store.mode == "off":
+            return
+        keys = [(r.result.fingerprint, r.result.is_local) for r in self if r.result is not None]
+        marks = self.store.marks(keys)
+        for record in self:
+            if record.result is not None and (
+                    found := marks.get((record.result.fingerprint, record.result.is_local))):
+                record.picked, record.rating, record.note = found
 
     # Deciding: marks are written to the store with the result, so they outlive this object.
     def mark(self, record: ExperimentRecord | int, *, picked: bool | None = None,
              rating: int | None = None, note: str | None = None) -> ExperimentRecord:
         """Pick a job's result, rate it 1-5, note why (``None``: unchanged; ``rating=0`` and
-        ``note=""`` clear). ``record``: a record of these results or its position."""
+        ``note=""`` clear). ``record``: a record of these results or its position.
+
+        Args:
+            record: A record of these results, or its position.
+            picked: Pick (True) or unpick (False); None leaves it.
+            rating: 1-5; 0 clears it; None leaves it.
+            note: Why; `""` clears it; None leaves it.
+        """
         if isinstance(record, int) and not isinstance(record, bool) and -len(self) <= record < len(
                 self):
             chosen = self[record]
@@ -333,13 +431,19 @@ class ExperimentResults(RecordList):
 
     def picked(self) -> RecordList:
         """The picked jobs, in job order."""
+        self.sync_marks()
         return RecordList(r for r in self if r.picked)
 
     def layout(self, rows: str | None = None, columns: str | None = None,
                ) -> list[list[ExperimentRecord | None]]:
         """The records as grid lines: one column per value of ``columns`` and lines grouped
         by ``rows`` (dimensions: image, mask, prompt, model, repeat or a variable's name).
-        A cell no job fills is None. Used by ``contact_sheet``; a plain table in scripts."""
+        A cell no job fills is None. Used by ``contact_sheet``; a plain table in scripts.
+
+        Args:
+            rows: A dimension to group lines by (image, mask, prompt, model, repeat or a variable).
+            columns: A dimension to lay out across.
+        """
         row_order = _distinct(self, rows) if rows else [None]
         if columns is None:
             groups: dict[int, list[ExperimentRecord | None]] = {}
@@ -370,6 +474,10 @@ class ExperimentResults(RecordList):
         ``columns``: a number of columns, or a dimension to lay out across (``"model"``,
         ``"color"``...); ``rows``: a dimension to group the lines by. With a result store,
         each card also takes a pick, a 1-5 rating and a note, saved in the store at once.
+
+        Args:
+            columns: A number of columns, or a dimension to lay out across.
+            rows: A dimension to group the lines by.
         """
         # The widgets layer loads only when a sheet is asked for: scripts never need it.
         from ..widgets import ResultGrid
@@ -381,15 +489,22 @@ class ExperimentResults(RecordList):
             cells = [cell for line in lines for cell in line]
         else:
             width, cells = columns or self.columns, list(self)
+        self.sync_marks()
         items = [(_picture(r), r.caption if r is not None else "") for r in cells]
         if self.store is None or self.store.mode == "off":
             return ResultGrid(items, columns=width)
         return MarkedSheet(self, cells, items, columns=width)
 
     def to_html(self, path: str | os.PathLike[str], title: str = "venice_nb experiment") -> Path:
-        """Write a self-contained HTML report (images embedded, costs, times, failures)."""
+        """Write a self-contained HTML report (images embedded, costs, times, failures).
+
+        Args:
+            path: The HTML file to write.
+            title: The report's heading and page title.
+        """
         from ._report import write_html
 
+        self.sync_marks()
         return write_html(self, path, title)
 
     def __repr__(self) -> str:

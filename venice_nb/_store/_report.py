@@ -1,8 +1,9 @@
 """A shareable experiment report: one self-contained HTML file that opens anywhere.
 
 Images are embedded as downscaled JPEG data URLs (no server, no second file, small enough to
-mail); every job gets a card with its prompt, model, status, cost and time, and failures say
-why. ``ExperimentResults.to_html(path)`` calls ``write_html``.
+mail); every job gets a card with its prompt, model, status, cost and marks (pick, rating,
+note), and failures say why. Nothing in it depends on timing or on whether the store answered, so a
+replayed run writes the same report. ``ExperimentResults.to_html(path)`` calls ``write_html``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 from PIL import Image
 
+from .. import _money
+
 __all__ = ["experiment_html", "write_html"]
 
 _THUMB_SIDE = 512
@@ -27,9 +30,12 @@ h1{font-size:20px;margin:0 0 4px} .summary{color:#4b5563;margin:0 0 16px}
 .card{border:1px solid #e5e7eb;border-radius:6px;padding:8px;margin:0}
 .card img{width:100%;height:auto;display:block;border-radius:3px}
 .card.failed,.card.skipped{background:#fef2f2} .why{color:#b91c1c}
+.card.picked{border:2px solid #15803d} .marks{color:#15803d;font-weight:600}
 .meta{color:#4b5563;font-size:12px} .prompt{font-style:italic}
-table{border-collapse:collapse;margin-top:20px;font-size:13px}
-td,th{border-bottom:1px solid #e5e7eb;padding:3px 8px;text-align:left}
+table{border-collapse:collapse;margin-top:20px;font-size:13px;width:100%}
+td,th{border-bottom:1px solid #e5e7eb;padding:3px 6px;text-align:left;vertical-align:top}
+td{overflow-wrap:anywhere} td small{color:#4b5563}
+@media (max-width:600px){body{margin:12px}.grid{grid-template-columns:1fr}}
 """
 
 
@@ -42,28 +48,51 @@ def _thumb_url(data: bytes) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _marks(record: Any) -> str:
+    """``★ picked · 4/5 · note``: the marks a person set, or "" (escaped)."""
+    parts = ["★ picked" if record.picked else "", f"{record.rating}/5" if record.rating else "",
+             record.note or ""]
+    return html.escape(" · ".join(p for p in parts if p))
+
+
 def _card(record: Any) -> str:
     esc = html.escape
     head = " · ".join(esc(p) for p in (record.image, record.mask, record.model) if p)
     result = record.result
     if result is not None:
         picture = f"<img src='{_thumb_url(result.data)}' alt='{esc(record.prompt)}'/>"
-        cost = "$0 (local)" if result.is_local else (
-            f"~${result.estimated_cost:.3f}" if result.estimated_cost is not None else "")
-        where = " · from store" if result.from_store else ""
-        detail = (f" · {esc(result.model_name or result.model_id or '')} · {cost} · "
-                  f"{result.elapsed:.2f}s{where}")
+        # No "from store" and no time: a replayed report is the same file as the recorded one.
+        detail = f" · {esc(result.model_name or result.model_id or '')} · {esc(_cost(record))}"
         why = ""
     else:
         picture = detail = ""
         message = getattr(record.error, "message", None) or (str(record.error or "") or
                                                              "over budget: not sent")
         why = f"<div class='why'>{esc(message)}</div>"
+    marks = _marks(record)
+    marked = f"<div class='marks'>{marks}</div>" if marks else ""
     return (
-        f"<figure class='card {esc(record.status)}'>{picture}<figcaption>"
+        f"<figure class='card {esc(record.status)}{' picked' if record.picked else ''}'>"
+        f"{picture}<figcaption>"
         f"<div class='prompt'>{esc(record.prompt)}</div><div class='meta'>{head}</div>"
-        f"<div class='meta'>{esc(record.status)}{detail}</div>{why}</figcaption></figure>"
+        f"<div class='meta'>{esc(record.status)}{detail}</div>{marked}{why}</figcaption></figure>"
     )
+
+
+def _cost(record: Any) -> str:
+    """The job's money in the one wording (``_money``): its price at Venice, and what it cost
+    here (nothing locally, nothing when the store answered)."""
+    price = record.estimated_cost
+    if price is None:
+        return _money.cost(None, None)
+    here = 0.0 if record.result is None or record.result.is_local else record.spent_usd
+    return _money.cost(price, here)
+
+
+def _summary(results: Any) -> str:
+    """``results.summary()`` without the wall time (a report must not change between runs)."""
+    counts = ", ".join(f"{n} {status}" for status, n in results.counts.items())
+    return f"{len(results)} jobs: {counts}; {results.cost_text}"
 
 
 def experiment_html(results: Any, title: str = "venice_nb experiment") -> str:
@@ -71,22 +100,21 @@ def experiment_html(results: Any, title: str = "venice_nb experiment") -> str:
     esc = html.escape
     local = " <span class='badge'>LOCAL backend: simulated, free</span>" if (
         results.estimate.is_local) else ""
+    # Four narrow columns (job, status, cost, marks) so the table fits a 390 px phone.
     rows = "".join(
-        f"<tr><td>{r.index}</td><td>{esc(r.image)}</td><td>{esc(r.mask or '')}</td>"
-        f"<td>{esc(r.prompt)}</td><td>{esc(r.model or '')}</td><td>{esc(r.status)}</td>"
-        f"<td>{r.spent_usd:.3f}</td>"
-        f"<td>{f'{r.result.elapsed:.2f}' if r.result is not None else ''}</td></tr>"
+        f"<tr><td>{r.index}</td><td>{esc(r.prompt)}<br/><small>"
+        f"{' · '.join(esc(p) for p in (r.image, r.mask, r.model) if p)}</small></td>"
+        f"<td>{esc(r.status)}</td><td>{esc(_cost(r))}</td><td>{_marks(r)}</td></tr>"
         for r in results
     )
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
-        f"<h1>{esc(title)}</h1><p class='summary'>{esc(results.summary())}{local}</p>"
+        f"<h1>{esc(title)}</h1><p class='summary'>{esc(_summary(results))}{local}</p>"
         f"<div class='grid'>{''.join(_card(r) for r in results)}</div>"
-        "<table><thead><tr><th>#</th><th>image</th><th>mask</th><th>prompt</th><th>model</th>"
-        "<th>status</th><th>spent $</th><th>seconds</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></body></html>"
+        "<table><thead><tr><th>#</th><th>job</th><th>status</th><th>cost</th><th>marks</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table></body></html>"
     )
 
 

@@ -143,6 +143,13 @@ class ResultStore:
     * ``"refresh"``: always send, then overwrite what was stored;
     * ``"replay"``: never send; a request that is not stored raises ``ReplayMissError``;
     * ``"off"``: neither read nor write.
+
+    Args:
+        path: The store folder; None or True: `$VENICE_NB_STORE`, else `./.venice_nb/store`.
+        mode: `"use"` (answer from disk, record the rest), `"refresh"` (always send, keep the
+            answer), `"replay"` (never send: a miss raises `ReplayMissError`) or `"off"`; None:
+            `$VENICE_NB_STORE_MODE` or `"use"`.
+        timeout: Seconds to wait for another process's lock on the index.
     """
 
     def __init__(
@@ -170,7 +177,11 @@ class ResultStore:
 
     @contextmanager
     def using_mode(self, mode: StoreMode) -> Iterator[ResultStore]:
-        """Switch mode inside a ``with`` block, e.g. ``with store.using_mode("replay"):``."""
+        """Switch mode inside a ``with`` block, e.g. ``with store.using_mode("replay"):``.
+
+        Args:
+            mode: The mode for the `with` block; the previous one comes back after it.
+        """
         previous, self.mode = self.mode, mode
         try:
             yield self
@@ -188,6 +199,11 @@ class ResultStore:
 
         ``is_local``: whether the caller talks to the local backend. It is part of the key, so
         a simulated edit never stands in for a paid one, nor the reverse.
+
+        Args:
+            prepared: The request about to be sent.
+            is_local: Which backend's answer: True local, False Venice, None the newest from
+                either.
         """
         if self._mode in ("off", "refresh"):
             return None
@@ -217,6 +233,13 @@ class ResultStore:
 
         A failing disk must not cost the caller a paid result: errors become a ``StoreWarning``
         and None, and the client still returns the image.
+
+        Args:
+            prepared: The request that was sent.
+            headers: The response headers.
+            content: The returned image bytes.
+            elapsed: Seconds the request took.
+            is_local: Whether the local backend answered.
         """
         if self._mode == "off":
             return None
@@ -272,14 +295,26 @@ class ResultStore:
     # Queries.
     def has(self, request: PreparedRequest | str, *, is_local: bool | None = None) -> bool:
         """Whether a result for this request (or fingerprint) is indexed; ``is_local`` None:
-        from either backend."""
+        from either backend.
+
+        Args:
+            request: A prepared request or its fingerprint.
+            is_local: Which backend's answer: True local, False Venice, None the newest from
+                either.
+        """
         return self._row(_fingerprint(request), is_local) is not None
 
     __contains__ = has
 
     def can_answer(self, prepared: PreparedRequest, *, is_local: bool) -> bool:
         """Whether ``lookup`` would answer this request now (checks the file's size, not hash:
-        cheap enough to ask for every job of an experiment)."""
+        cheap enough to ask for every job of an experiment).
+
+        Args:
+            prepared: The request about to be sent.
+            is_local: Which backend's answer: True local, False Venice, None the newest from
+                either.
+        """
         if self._mode not in ("use", "replay"):
             return False
         row = self._row(prepared.fingerprint, is_local)
@@ -298,14 +333,26 @@ class ResultStore:
         self, request: PreparedRequest | str, *, is_local: bool | None = None
     ) -> StoredRecord | None:
         """The record for a request or fingerprint, or None; ``is_local`` None: the newest
-        from either backend."""
+        from either backend.
+
+        Args:
+            request: A prepared request or its fingerprint.
+            is_local: Which backend's answer: True local, False Venice, None the newest from
+                either.
+        """
         row = self._row(_fingerprint(request), is_local)
         return self._to_record(row) if row else None
 
     def result(
         self, request: PreparedRequest | str, *, is_local: bool | None = None
     ) -> EditResult:
-        """The stored ``EditResult`` for a request or fingerprint (KeyError when absent)."""
+        """The stored ``EditResult`` for a request or fingerprint (KeyError when absent).
+
+        Args:
+            request: A prepared request or its fingerprint.
+            is_local: Which backend's answer: True local, False Venice, None the newest from
+                either.
+        """
         record = self.get(request, is_local=is_local)
         if record is None:
             raise KeyError(f"no stored result for fingerprint {_fingerprint(request)[:12]}…")
@@ -326,6 +373,14 @@ class ResultStore:
         ``None`` leaves a mark as it is; ``rating=0`` and ``note=""`` clear them. ``target``: a
         result or record (their backend is known), or a request or fingerprint (``is_local``
         None: the newest stored answer from either backend).
+
+        Args:
+            target: An `EditResult` or `StoredRecord`, or a request or fingerprint.
+            picked: Pick (True) or unpick (False); None leaves it.
+            rating: 1-5; 0 clears it; None leaves it.
+            note: Why; `""` clears it; None leaves it.
+            is_local: Which backend's answer: True local, False Venice, None the newest from
+                either.
         """
         picked = guards.flag(picked, "picked")
         if rating is not None:
@@ -357,7 +412,11 @@ class ResultStore:
 
     def marks(self, keys: list[tuple[str, bool]]) -> dict[tuple[str, bool], tuple[bool, int | None,
                                                                                   str | None]]:
-        """``(picked, rating, note)`` of each stored ``(fingerprint, is_local)`` among ``keys``."""
+        """``(picked, rating, note)`` of each stored ``(fingerprint, is_local)`` among ``keys``.
+
+        Args:
+            keys: `(fingerprint, is_local)` pairs.
+        """
         out = {}
         with self._lock:
             conn = self._connection()
@@ -370,7 +429,11 @@ class ResultStore:
         return out
 
     def label(self, rows: list[tuple[str, bool, Mapping[str, str]]]) -> None:
-        """Keep the prompt-template values of stored results (``history(variables=...)``)."""
+        """Keep the prompt-template values of stored results (``history(variables=...)``).
+
+        Args:
+            rows: `(fingerprint, is_local, variables)` triples.
+        """
         if self._mode == "off" or not rows:
             return
         with self._transaction() as conn:
@@ -402,6 +465,20 @@ class ResultStore:
         ``min_rating`` and ``variables`` (``{"color": "red"}``: prompt-template values) select
         by the marks and labels experiments leave; ``is_local`` by backend. ``limit`` and
         ``offset`` page through the answer.
+
+        Args:
+            model: Only this model id (or a part of it).
+            prompt: Only prompts containing this text.
+            since: Only results from this moment on: a datetime, a timedelta back from now, an ISO
+                string or Unix time.
+            until: Only results before this moment (same forms as `since`).
+            endpoint: Only this endpoint, e.g. `"/image/edit"`.
+            picked: Only picked (True) or unpicked (False) results.
+            min_rating: Only results rated at least this (1-5).
+            variables: Only results whose prompt-template values include these.
+            is_local: Only local (True) or Venice (False) results.
+            limit: At most this many records.
+            offset: Skip this many first (for paging).
         """
         where, args = _where(dict(model=model, prompt=prompt, since=since, until=until,
                                   endpoint=endpoint, picked=picked, min_rating=min_rating,
@@ -417,14 +494,20 @@ class ResultStore:
         return RecordList(self._to_record(row) for row in rows)
 
     def stats(self, **filters: Any) -> dict[str, Any]:
-        """Counts, bytes on disk and the estimated Venice cost of what is stored (of what
-        ``history(**filters)`` selects, when filters are given)."""
+        """Counts, bytes on disk and money of what is stored (of what ``history(**filters)``
+        selects, when filters are given): ``cost_at_venice_usd`` what every stored answer costs
+        at Venice prices, ``cost_here_usd`` what was charged (local answers: nothing).
+
+        Args:
+            **filters: The filters of `history()`; none: the whole store.
+        """
         where, args = _where(filters)
         with self._lock:
             row = self._connection().execute(
                 "SELECT count(*), count(DISTINCT output_sha256), "
                 "coalesce(sum(CASE WHEN is_local THEN 0 ELSE estimated_cost END), 0), "
-                f"coalesce(sum(is_local), 0) FROM results{where}", args
+                "coalesce(sum(is_local), 0), coalesce(sum(estimated_cost), 0) "
+                f"FROM results{where}", args
             ).fetchone()
             size = self._connection().execute(
                 "SELECT coalesce(sum(bytes), 0) FROM "
@@ -432,7 +515,8 @@ class ResultStore:
             ).fetchone()[0]
         return {
             "results": row[0], "images": row[1], "image_bytes": size,
-            "estimated_cost_usd": round(float(row[2]), 6), "local_results": row[3],
+            "cost_at_venice_usd": round(float(row[4]), 6),
+            "cost_here_usd": round(float(row[2]), 6), "local_results": row[3],
         }
 
     def models_used(self) -> list[str]:
@@ -445,7 +529,13 @@ class ResultStore:
 
     # The model catalogue.
     def save_models(self, type: str, payload: Any, *, base_url: str) -> None:
-        """Keep a ``GET /models`` answer, so a replay-only run needs no network at all."""
+        """Keep a ``GET /models`` answer, so a replay-only run needs no network at all.
+
+        Args:
+            type: The model type listed.
+            payload: The `/models` response body.
+            base_url: The API it came from.
+        """
         if self._mode == "off":
             return
         with self._transaction() as conn:
@@ -457,7 +547,12 @@ class ResultStore:
             )
 
     def load_models(self, type: str, *, base_url: str | None = None) -> Any | None:
-        """The kept ``GET /models`` body for ``type``: this base URL's, else the newest one."""
+        """The kept ``GET /models`` body for ``type``: this base URL's, else the newest one.
+
+        Args:
+            type: The model type listed.
+            base_url: The API it came from; None: any.
+        """
         with self._lock:
             row = self._connection().execute(
                 "SELECT body FROM catalog WHERE type = ? "
@@ -473,13 +568,23 @@ class ResultStore:
 
         JSON is a list of ``StoredRecord.to_dict()``; CSV has the same columns, with params,
         headers and input_images as JSON text. ``ResultStore.read_export`` reads either back.
+
+        Args:
+            path: A `.json` or `.csv` file, written atomically.
+            format: `"json"` or `"csv"`; None: from the suffix.
+            **filters: The filters of `history()`.
         """
         return self.history(**filters).export(path, format=format,
                                               columns=_records.stored_columns())
 
     @staticmethod
     def read_export(path: str | os.PathLike[str], *, format: str | None = None) -> RecordList:
-        """Read a file written by ``export`` back into ``StoredRecord`` objects."""
+        """Read a file written by ``export`` back into ``StoredRecord`` objects.
+
+        Args:
+            path: A file `export()` wrote.
+            format: `"json"` or `"csv"`; None: from the suffix.
+        """
         path = Path(path).expanduser()
         rows = _records.read_export(path, _records.export_format(path, format))
         return RecordList(StoredRecord.from_dict(row) for row in rows)
@@ -511,6 +616,10 @@ class ResultStore:
         points at a deleted file. Only files older than ``older_than`` seconds go, so a file
         just written for a row not yet committed stays; a writer whose image is already on disk
         refreshes its mtime for the same reason. Writers wait while a prune runs.
+
+        Args:
+            older_than: Delete results older than this (a timedelta, datetime, ISO string or Unix
+                time).
         """
         cutoff = time.time() - older_than
         removed = 0

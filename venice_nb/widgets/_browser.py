@@ -22,6 +22,7 @@ from PIL import Image
 
 from .. import _arguments as guards
 from .._exceptions import ValidationError
+from .._money import cost
 from .._store._records import RecordList, StoredRecord
 from .._store._store import ResultStore
 from ._util import friendly_error
@@ -38,9 +39,17 @@ class ResultBrowser(widgets.VBox):
     """Browse a ``ResultStore`` (or a client's store, or a store folder): newest first.
 
     Filters: model, prompt text, prompt variables (``color=red, hat=cap``), a first date,
-    picked only, local or Venice. The header shows how many results match and what they cost
-    at Venice prices. Tick cards to compare two, open one in ``EditStudio`` as a new base
-    (``client``: the studio's client), or export the ticked ones to JSON/CSV.
+    picked only, local or Venice. The header shows how many results match, what they cost at
+    Venice prices and what they cost here (local answers: nothing). Tick cards to compare two,
+    open one in ``EditStudio`` as a new base (``client``: the studio's client), or export the
+    ticked ones to JSON/CSV.
+
+    Args:
+        store: A `ResultStore`, a client (its store) or a store folder; None: the default store.
+        client: The client `EditStudio` uses when a card opens in it.
+        page_size: Cards per page.
+        columns: Cards per line.
+        **kwargs: Passed to the `VBox`.
     """
 
     def __init__(self, store: Any = None, *, client: Any = None, page_size: int = 24,
@@ -80,7 +89,11 @@ class ResultBrowser(widgets.VBox):
         return out
 
     def refresh(self, *_: Any) -> None:
-        """Read the current page again (after filters change, or new results were stored)."""
+        """Read the current page again (after filters change, or new results were stored).
+
+        Args:
+            _: Ignored (so it can be an observer).
+        """
         try:
             filters = self.filters()
             stats = self.store.stats(**filters)
@@ -97,8 +110,9 @@ class ResultBrowser(widgets.VBox):
         self._header.value = (
             f"<b class='venice-browser-count'>{self.total} result{'' if self.total == 1 else 's'}"
             f"</b>{local} · "
-            f"<span class='venice-browser-cost'>${stats['estimated_cost_usd']:.4f} at Venice "
-            f"prices</span> · showing {first + 1 if self.total else 0}–"
+            f"<span class='venice-browser-cost'>"
+            f"{cost(stats['cost_at_venice_usd'], stats['cost_here_usd'])}</span> · "
+            f"showing {first + 1 if self.total else 0}–"
             f"{first + len(self.records)}"
         )
         self._prev.disabled = self.page == 0
@@ -143,7 +157,11 @@ class ResultBrowser(widgets.VBox):
         return studio
 
     def export(self, path: str | os.PathLike[str] | None = None) -> Path:
-        """Write the ticked results to JSON or CSV (by suffix); ``read_export`` reads it back."""
+        """Write the ticked results to JSON or CSV (by suffix); ``read_export`` reads it back.
+
+        Args:
+            path: A `.json` or `.csv` file.
+        """
         from .._store._records import stored_columns
 
         records = RecordList(self.selected.values())
@@ -156,7 +174,12 @@ class ResultBrowser(widgets.VBox):
         return written
 
     def select(self, record: StoredRecord, ticked: bool = True) -> None:
-        """Tick (or untick) a result, as its card's checkbox does."""
+        """Tick (or untick) a result, as its card's checkbox does.
+
+        Args:
+            record: A record on the page.
+            ticked: Tick (True) or untick (False).
+        """
         key = (record.fingerprint, record.is_local)
         if ticked:
             self.selected[key] = record

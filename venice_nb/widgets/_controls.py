@@ -67,6 +67,15 @@ class EditControls(widgets.VBox):
     as one friendly line with the action to take. The Upscale buttons enlarge
     ``upscale_source()`` (default: the source's image) the same way, as a run of their own.
     After a run the status adds the key's balance when the server states one.
+
+    Args:
+        client: The client Run sends with.
+        source: A `MaskPainter` (image and mask), an image, or a callable returning `(image,
+            mask)`.
+        layers: Extra layers sent after the base and mask.
+        prompt: The starting prompt.
+        model: The starting model id; None: the first listed.
+        operation: `"edit"`, `"multi-edit"` or `"remove background"`.
     """
 
     operation = traitlets.Enum(OPERATIONS, default_value="edit")
@@ -124,7 +133,11 @@ class EditControls(widgets.VBox):
         return bool(getattr(self._client, "is_local", False))
 
     def on_result(self, callback: Callable[[Any], Any]) -> None:
-        """Call ``callback(result)`` after each successful run."""
+        """Call ``callback(result)`` after each successful run.
+
+        Args:
+            callback: Called with each successful result.
+        """
         self._callbacks.append(callback)
 
     def options(self) -> dict[str, Any]:
@@ -154,7 +167,11 @@ class EditControls(widgets.VBox):
         return model is None or model.max_input_images >= 2
 
     def show_hint(self, text: str) -> None:
-        """A short, non-error note under the options (empty text hides it)."""
+        """A short, non-error note under the options (empty text hides it).
+
+        Args:
+            text: The note; empty hides it.
+        """
         self._hint.value = (
             f"<small class='venice-hint venice-note'>{html.escape(text)}</small>"
             if text else ""
@@ -186,11 +203,19 @@ class EditControls(widgets.VBox):
         return self._start(op, lambda: self._edit(op, prompt, model))
 
     def upscale(self, scale: int = 2) -> Any:
-        """Upscale ``upscale_source()`` (or the source's image) ``scale``x, like ``run()``."""
+        """Upscale ``upscale_source()`` (or the source's image) ``scale``x, like ``run()``.
+
+        Args:
+            scale: 2 or 4.
+        """
         return self._start(f"upscale {scale}×", lambda: self._upscale(scale))
 
     def upscale_estimate(self, scale: int) -> float | None:
-        """USD for one upscale from the upscale model's listed price (None when unknown)."""
+        """USD for one upscale from the upscale model's listed price (None when unknown).
+
+        Args:
+            scale: 2 or 4.
+        """
         return self._upscale_prices.get(scale)
 
     def _start(self, op: str, work: Callable[[], Awaitable[Any]]) -> Any:

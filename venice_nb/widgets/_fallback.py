@@ -237,23 +237,77 @@ def stack(pictures: Sequence[Image.Image], *, vertical: bool) -> Image.Image:
     return out
 
 
-def studio_picture(painter: Any, result: Any, strip: Any, base_index: int
-                   ) -> tuple[Image.Image, str]:
-    """The painted base, the latest result beside it, and the history strip below."""
+def studio_picture(painter: Any, result: Any, strip: Any, base_index: int,
+                   controls: Any = None) -> tuple[Image.Image, str]:
+    """What the studio shows: the painted base, its controls (operation, prompt, model, price,
+    Run) and, once there is one, the latest result and the history strip below.
+
+    Before a first run the base appears once (the history strip would only repeat it).
+    """
     from ._util import as_rgb
     from ._viewers import _plain_caption
 
     painted, painted_text = painter.static_picture()
+    share = painted_text.split(": ", 1)[1]
+    text = f"EditStudio: base is history #{base_index}; {share}"
     top = [painted]
-    text = f"EditStudio: base is history #{base_index}; {painted_text.split(': ', 1)[1]}"
+    if controls is not None:
+        panel, said = _controls_panel(controls, painted.height)
+        top.append(panel)
+        text += f"; {said}"
+    rows = [stack(top, vertical=False)]
     if result is not None:
         img = Image.fromarray(as_rgb(result))
         img.thumbnail((painted.width, painted.height - 40), Image.Resampling.LANCZOS)
-        top.append(captioned(img, "latest result\n" + _plain_caption(result)))
+        latest = captioned(img, "latest result\n" + _plain_caption(result))
         text += f"; latest result: {_plain_caption(result).splitlines()[0]}"
-    sheet, _ = strip.static_picture()
-    history = captioned(sheet, f"history: {len(strip)} state{'s' if len(strip) > 1 else ''}")
-    return stack([stack(top, vertical=False), history], vertical=True), text
+        sheet, _ = strip.static_picture()
+        history = captioned(sheet, f"history: {len(strip)} state{'s' if len(strip) > 1 else ''}")
+        rows.append(stack([latest, history], vertical=False))
+    return stack(rows, vertical=True), text
+
+
+_PANEL_WIDTH = 300
+_RUN_BLUE = (37, 99, 235)
+
+
+def _controls_panel(controls: Any, height: int) -> tuple[Image.Image, str]:
+    """The controls as a reader would see them: labelled values and a Run button."""
+    from .. import _money
+
+    model = controls.model
+    name = model.name if model is not None else (controls.selected_model or "server default")
+    try:
+        price = controls.estimate()
+    except Exception:  # a half-configured source: the picture still shows the rest
+        price = None
+    cost = (_money.cost(price, 0.0 if controls.is_local else price) if price is not None
+            else "price: n/a")
+    prompt = controls.prompt.strip() or "(no prompt yet)"
+    fields = [("Operation", controls.operation), ("Prompt", prompt), ("Model", name),
+              ("Cost per run", cost)]
+    font, bold = _font(), _font(_FONT_PX + 1)
+    width = _PANEL_WIDTH - 2 * _PAD
+    lines: list[tuple[str, tuple[int, int, int], Any]] = []
+    for label, value in fields:
+        lines.append((label, _MUTED, font))
+        lines += [(part, _INK, bold) for part in _wrap(_drawable(value), width, bold)]
+    step = _FONT_PX + 6
+    button_h = 30
+    panel_h = max(height, _PAD * 4 + step * len(lines) + button_h)
+    panel = Image.new("RGB", (_PANEL_WIDTH, panel_h), (249, 250, 251))
+    draw = ImageDraw.Draw(panel)
+    y = _PAD
+    for line, color, face in lines:
+        if face is font and y > _PAD:
+            y += 4  # a little air before each label
+        draw.text((_PAD, y), line, fill=color, font=face)
+        y += step
+    y += _PAD
+    draw.rounded_rectangle((_PAD, y, _PAD + 84, y + button_h), radius=4, fill=_RUN_BLUE)
+    draw.text((_PAD + 20, y + 7), "> Run", fill=_PAPER, font=bold)
+    said = f"prompt: {prompt!r}; model: {name}; {cost}"
+    return panel, said
 
 
 class ProgressView(StaticPicture, widgets.HBox):

@@ -82,6 +82,12 @@ class MaskPainter(StaticPicture, widgets.VBox):
     ``brush_size`` is a diameter in screen pixels, so the brush feels the same at any zoom
     (zoom in to paint finer detail). ``hardness`` below 100 gives the brush a soft edge that
     lands in the mask as a 0-255 ramp. ``mask_version`` increments after every finished change.
+
+    Args:
+        image: The image to paint on (any image input).
+        mask: A starting mask; None: empty.
+        max_size: The largest `(width, height)` shown at fit zoom.
+        **traits: Initial trait values (`tool`, `brush_size`, `color`, `opacity`, ...).
     """
 
     tool = traitlets.Enum(TOOLS, default_value="brush")
@@ -175,6 +181,10 @@ class MaskPainter(StaticPicture, widgets.VBox):
         grayscale PNG's path or bytes; resized if only the size differs.
 
         ``record=False`` makes it the new starting point instead of an undoable step.
+
+        Args:
+            mask: A mask PNG path, bytes or array, resized to the image when needed.
+            record: Keep the old mask as an undo step.
         """
         self._finish_stroke()
         w, h = self.image_size
@@ -186,7 +196,11 @@ class MaskPainter(StaticPicture, widgets.VBox):
             self._after_change(self._everything, bump=True)
 
     def save_mask(self, path: str | Path) -> Path:
-        """Write the mask as a grayscale PNG at the image's resolution (soft edges kept)."""
+        """Write the mask as a grayscale PNG at the image's resolution (soft edges kept).
+
+        Args:
+            path: The PNG file to write.
+        """
         path = Path(path)
         Image.fromarray(self._mask).save(path, "PNG")
         return path
@@ -195,6 +209,10 @@ class MaskPainter(StaticPicture, widgets.VBox):
         """Paint on a new image (e.g. an edit result); the mask is kept if sizes match.
 
         Undo history starts over: it belongs to the previous image.
+
+        Args:
+            image: The new image (any image input).
+            keep_mask: Keep the painted mask (resized) instead of clearing it.
         """
         self._finish_stroke()
         old = self._mask
@@ -230,7 +248,12 @@ class MaskPainter(StaticPicture, widgets.VBox):
 
     def zoom_to(self, zoom: float | str, at: tuple[float, float] | None = None) -> None:
         """Zoom to ``zoom`` canvas px per image px (1 = 100 %, ``"fit"`` = whole image),
-        keeping the image point under canvas point ``at`` (default: the centre) in place."""
+        keeping the image point under canvas point ``at`` (default: the centre) in place.
+
+        Args:
+            zoom: A factor (1.0 = 100 %) or `"fit"`.
+            at: The image point to keep under the same screen point; None: the centre.
+        """
         if zoom == "fit":
             self._set_view(View.fitted(*self._sizes()))
             return
@@ -242,7 +265,12 @@ class MaskPainter(StaticPicture, widgets.VBox):
         self._set_view(self._view.zoom_at(float(zoom), x, y))
 
     def pan(self, dx: float, dy: float) -> None:
-        """Move the image by (dx, dy) canvas pixels, as a drag would."""
+        """Move the image by (dx, dy) canvas pixels, as a drag would.
+
+        Args:
+            dx: Screen pixels to move right.
+            dy: Screen pixels to move down.
+        """
         self._set_view(self._view.panned(dx, dy))
 
     def redraw(self) -> None:

@@ -59,6 +59,13 @@ class EditStudio(StaticPicture, widgets.VBox):
     ``venice_nb.Client()``, which uses the local backend when no API key is set; the studio
     labels that clearly. Upscale enlarges the shown image (the result on the Result view, else
     the base) into a new history entry, which can become the base like any other.
+
+    Args:
+        image: The photo to start from (any image input).
+        client: The client to send with; None: `vnb.Client()`.
+        prompt: The starting prompt.
+        model: The starting model id.
+        max_size: The largest `(width, height)` the painter shows.
     """
 
     base_index = traitlets.Int(0)
@@ -148,6 +155,9 @@ class EditStudio(StaticPicture, widgets.VBox):
 
         The painter shows the new base, the history marks it, and the viewer compares that
         entry with the base it was made from (so its labels always name what is shown).
+
+        Args:
+            index: The history entry to edit next (0: the original).
         """
         entry = self._history[index]
         self.base_index = index
@@ -159,7 +169,8 @@ class EditStudio(StaticPicture, widgets.VBox):
 
     # Publishing (issue 13): the picture a saved notebook shows in place of the live widget.
     def static_picture(self) -> tuple[Image.Image, str]:
-        return studio_picture(self.painter, self._history[-1].result, self.strip, self.base_index)
+        return studio_picture(self.painter, self._history[-1].result, self.strip, self.base_index,
+                              self.controls)
 
     # ---------------------------------------------------------------- internals
     def _upscale_target(self) -> Any:

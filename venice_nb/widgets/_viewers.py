@@ -157,6 +157,13 @@ class CompareView(StaticPicture, widgets.VBox):
     All modes share one display size (``before``'s, fitted into ``max_size``); ``after`` is
     stretched to it when its aspect ratio differs, and the caption says so. Only the shown mode's
     images are encoded.
+
+    Args:
+        before: The image before (any image input or `EditResult`).
+        after: The image after.
+        labels: The two captions.
+        max_size: The largest `(width, height)` shown.
+        **traits: Initial trait values (`mode`: side by side, wipe, difference).
     """
 
     mode = traitlets.Enum(MODES, default_value="side by side")
@@ -191,7 +198,13 @@ class CompareView(StaticPicture, widgets.VBox):
         self.set_images(before, after)
 
     def set_images(self, before: Any, after: Any, labels: tuple[str, str] | None = None) -> None:
-        """Show a new pair (the studio calls this after each edit)."""
+        """Show a new pair (the studio calls this after each edit).
+
+        Args:
+            before: The new image before.
+            after: The new image after.
+            labels: New captions; None: unchanged.
+        """
         if labels is not None:
             self.labels = labels
         b, a = _source(before), _source(after)
@@ -264,10 +277,8 @@ class CompareView(StaticPicture, widgets.VBox):
 def _plain_caption(result: Any) -> str:
     """Prompt, model and cost of a result as plain text, without timings (for saved pictures)."""
     model = result.model_name or result.model_id or "server default model"
-    cost = "$0 (local)" if result.is_local else (
-        f"~${result.estimated_cost:.3f}" if result.estimated_cost is not None else "")
-    store = "from store" if result.from_store else ""
-    tail = " · ".join(p for p in (model, cost, store) if p)
+    cost = result.cost_text if result.estimated_cost is not None else ""  # one money wording
+    tail = " · ".join(p for p in (model, cost) if p)  # no "from store": replays store the same
     return f"{result.prompt or ''}\n{tail}".strip()
 
 
@@ -288,6 +299,11 @@ class ResultGrid(StaticPicture, widgets.VBox):
     """A captioned contact sheet of EditResult objects or ``(image, caption)`` pairs.
 
     ``on_select(callback)`` adds a button to each card; the callback receives ``(index, item)``.
+
+    Args:
+        results: `EditResult`s or `(image, caption)` pairs.
+        columns: Cards per line.
+        **kwargs: Passed to the `VBox`.
     """
 
     def __init__(self, results: Iterable[Any] = (), columns: int = 4, **kwargs: Any) -> None:
@@ -316,6 +332,10 @@ class ResultGrid(StaticPicture, widgets.VBox):
 
         ``preview``: a smaller RGB copy of the item's image already at hand, so a large result
         is not decoded again for its thumbnail.
+
+        Args:
+            item: An `EditResult` or an `(image, caption)` pair.
+            preview: A smaller image to show instead of the full one.
         """
         self.items.append(item)
         image, caption = _split_item(item)
@@ -325,16 +345,31 @@ class ResultGrid(StaticPicture, widgets.VBox):
         self._grid.children = (*self._grid.children, self._card(len(self.items) - 1, item))
 
     def extend(self, items: Iterable[Any]) -> None:
+        """Add several cards at once.
+
+        Args:
+            items: `EditResult`s or `(image, caption)` pairs.
+        """
         for item in items:
             self.append(item)
 
     def on_select(self, callback: Callable[[int, Any], Any], label: str = "Select") -> None:
-        """Show a ``label`` button on every card that calls ``callback(index, item)``."""
+        """Show a ``label`` button on every card that calls ``callback(index, item)``.
+
+        Args:
+            callback: Called with the card's index when its button is clicked.
+            label: The button's text.
+        """
         self._select.append((label, callback))
         self._grid.children = tuple(self._card(i, it) for i, it in enumerate(self.items))
 
     def mark(self, index: int, note: str) -> None:
-        """Mark card ``index`` (e.g. the current base): outlined, its buttons read ``note``."""
+        """Mark card ``index`` (e.g. the current base): outlined, its buttons read ``note``.
+
+        Args:
+            index: The card.
+            note: The text shown on it.
+        """
         previous, self._marked = self._marked, (index, note)
         cards = self._grid.children
         for i in {index, previous[0] if previous else index}:
@@ -354,7 +389,11 @@ class ResultGrid(StaticPicture, widgets.VBox):
         return contact_sheet(cards, self.columns), text
 
     def save_png(self, path: Any) -> Any:
-        """Write the contact sheet as one captioned PNG; returns the path."""
+        """Write the contact sheet as one captioned PNG; returns the path.
+
+        Args:
+            path: The PNG file to write.
+        """
         from pathlib import Path
 
         out = Path(path)
