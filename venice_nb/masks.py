@@ -1217,6 +1217,13 @@ def select_color(image: ImageLike, point: Sequence[float], tolerance: float = 10
     connected to ``point``; ``False`` selects matching pixels everywhere. The edge is a ramp
     ``softness`` wide (default ``tolerance / 4``), so it is anti-aliased. A larger tolerance
     always selects at least what a smaller one did. Soft uint8 mask of the image's size.
+
+    Args:
+        image: The photo (path, bytes, PIL image or array).
+        point: The pixel ``(x, y)`` whose colour is picked.
+        tolerance: How different a colour may be and still count, in OKLab x100.
+        contiguous: Keep only the region connected to ``point``.
+        softness: Width of the edge ramp in the same units; ``None``: ``tolerance / 4``.
     """
     sel = _selector(image)
     return sel.color(point, tolerance, contiguous=contiguous, softness=softness)
@@ -1231,6 +1238,12 @@ def select_object(image: ImageLike, include: Sequence[Sequence[float]],
     out from its surroundings is usually enough; add include points for parts it missed and
     exclude points for parts it took too much. Soft at soft edges (fur, blur), hard at hard
     ones. Soft uint8 mask of the image's size.
+
+    Args:
+        image: The photo (path, bytes, PIL image or array).
+        include: Points ``(x, y)`` on the object; at least one.
+        exclude: Points ``(x, y)`` on what must not be selected.
+        box: ``(x0, y0, x1, y1)``: nothing outside it is selected.
     """
     return _selector(image).object(include, exclude, box)
 
@@ -1241,6 +1254,9 @@ def select_subject(image: ImageLike) -> np.ndarray:
     Found without clicks from what subjects tend to be: different from the frame's border,
     in focus, near the centre (a subject that fills the frame may touch it). Soft uint8 mask
     of the image's size; correct it with :func:`select_object` when it guesses wrong.
+
+    Args:
+        image: The photo (path, bytes, PIL image or array).
     """
     return _selector(image).subject()
 
