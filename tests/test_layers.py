@@ -9,9 +9,10 @@ from PIL import Image
 
 import venice_nb as vnb
 from venice_nb import masks
+from venice_nb._backend import LocalBackend
 from venice_nb.layers import LayerStack
 
-from .conftest import sample_path
+from .conftest import REALISMS, sample_path
 
 
 def model_info(limit: int, *, combine: bool = True) -> vnb.ModelInfo:
@@ -146,19 +147,27 @@ def test_preview_shows_each_layer_next_to_the_base(stack: LayerStack) -> None:
 # ---------------------------------------------------------------------------- end to end
 
 
+@pytest.mark.parametrize("backend", REALISMS, indirect=True)
 @pytest.mark.parametrize("upload", ["json", "multipart"])
 def test_multi_edit_changes_only_masked_pixels(client: vnb.Client, stack: LayerStack,
-                                               upload: str) -> None:
+                                               upload: str, backend: LocalBackend) -> None:
+    """Exact: nothing outside the mask moves. Venice-like: the mask is a hint, so the answer
+    moves pixels outside it too (what edit_region exists for)."""
     mask = masks.ellipse(stack.shape, (120, 60, 330, 240))
     stack.add_mask(mask)
     result = client.multi_edit(stack, "turn it blue", output_format="png", upload=upload)
     assert result.is_local and result.format == "png"
-    out = np.asarray(result.image.convert("RGB"))
-    base = np.asarray(stack.base)
+    out = np.asarray(result.image.convert("RGB")).astype(int)
+    base = np.asarray(stack.base).astype(int)
     assert out.shape == base.shape
-    assert (out[mask == 0] == base[mask == 0]).all()
-    changed = (out != base).any(axis=-1)
-    assert changed[mask == 255].mean() > 0.5
+    visibly = (np.abs(out - base) > 8).any(axis=-1)
+    assert visibly[mask == 255].mean() > 0.5
+    if backend.config.realism == "exact":
+        assert (out[mask == 0] == base[mask == 0]).all()
+    else:
+        assert (out != base).any(axis=-1)[mask == 0].mean() > 0.9  # a regenerated frame
+        ring = (masks.grow(mask, 20) > 0) & (mask == 0)
+        assert visibly[ring].mean() > 0.2  # the effect spills past the painted edge
 
 
 def test_feathered_mask_changes_nothing_beyond_the_feather(client: vnb.Client,
