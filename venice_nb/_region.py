@@ -74,6 +74,7 @@ class RegionPlan:
     feather: int  # pixels of the original, inside the painted edge
     whole: bool  # the mask covers most of the photo: the whole photo is sent
     mask_share: float  # share of the photo the mask selects
+    mask_box: Box  # the box around the mask's selected (>= 128) pixels
 
     def key(self) -> dict[str, Any]:
         """What enters the request's fingerprint (never sent): crop, context and feather."""
@@ -184,14 +185,17 @@ def plan_region(
     sent as is). ``feather`` None: 2 % of the mask's long side, at least 2 pixels.
     """
     w, h = size
-    box = masks.bbox(mask >= 128)
-    assert box is not None, "read_mask refuses empty masks"
+    selected = mask >= 128
+    rows = np.flatnonzero(selected.any(axis=1))
+    assert rows.size, "read_mask refuses empty masks"
+    cols = np.flatnonzero(selected[rows[0]:rows[-1] + 1].any(axis=0))
+    box = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
     x0, y0, x1, y1 = box
     long_side = max(x1 - x0, y1 - y0)
     f = max(2, round(0.02 * long_side)) if feather is None else int(feather)
     pad = max(MIN_CONTEXT, round(context * long_side))
     padded = (max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad))
-    share = float(np.count_nonzero(mask >= 128)) / (w * h)
+    share = float(np.count_nonzero(selected[y0:y1, x0:x1])) / (w * h)
     listed = [r for r in ratios if r != "auto"]
     chosen: tuple[Box, str] | None = None
     if listed:
@@ -213,13 +217,13 @@ def plan_region(
         # The photo's own shape: "auto" where the model lists ratios (it infers it from the
         # input), else nothing; the answer is scaled back to the photo either way.
         return RegionPlan(size, (0, 0, w, h), _send_size((0, 0, w, h), tier_side, None),
-                          "auto" if listed else None, context, f, True, share)
+                          "auto" if listed else None, context, f, True, share, box)
     if chosen is None:
         return RegionPlan(size, padded, _send_size(padded, tier_side, None), None, context,
-                          f, False, share)
+                          f, False, share, box)
     crop, ratio = chosen
     return RegionPlan(size, crop, _send_size(crop, tier_side, _ratio_value(ratio)), ratio,
-                      context, f, False, share)
+                      context, f, False, share, box)
 
 
 def crop_for_send(original: Image.Image, plan: RegionPlan) -> tuple[bytes, Image.Image]:
@@ -239,9 +243,9 @@ def crop_for_send(original: Image.Image, plan: RegionPlan) -> tuple[bytes, Image
 
 def mask_for_send(mask: np.ndarray, plan: RegionPlan) -> bytes:
     """The mask layer for the crop: hard black and white at the send size (PNG)."""
-    box = tuple(float(v) for v in plan.box)
-    img = Image.fromarray(np.ascontiguousarray(mask), "L")
-    small = img.resize(plan.send_size, Image.Resampling.BILINEAR, box=box)  # type: ignore[arg-type]
+    x0, y0, x1, y1 = plan.box
+    img = Image.fromarray(np.ascontiguousarray(mask[y0:y1, x0:x1]), "L")
+    small = img.resize(plan.send_size, Image.Resampling.BILINEAR)
     hard = small.point([0] * 128 + [255] * 128)
     buf = io.BytesIO()
     hard.save(buf, "PNG")
@@ -265,12 +269,10 @@ def spill(sent: Image.Image, answer: Image.Image, sent_mask: bytes) -> float:
     return float(np.count_nonzero(diff[outside] > SPILL_LEVEL)) / float(np.count_nonzero(outside))
 
 
-def _window(mask: np.ndarray, margin: int) -> Box:
+def _window(plan: RegionPlan, margin: int) -> Box:
     """The mask's box grown by ``margin`` inside the image: where the composite can differ."""
-    box = masks.bbox(mask >= 128)
-    assert box is not None
-    h, w = mask.shape
-    x0, y0, x1, y1 = box
+    w, h = plan.image_size
+    x0, y0, x1, y1 = plan.mask_box
     return max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
 
 
@@ -304,15 +306,17 @@ def stitch(
     plan: RegionPlan,
     *,
     spill_share: float,
+    in_place: bool = False,
 ) -> Stitched:
     """The answer put back into the full-resolution original: scaled to the crop, tone-matched
     on a ring just outside the mask, blended through a feather inside the painted edge. Pixels
-    where the mask is below 128 keep the original's exact values."""
+    where the mask is below 128 keep the original's exact values. ``in_place``: paste into
+    ``original`` itself (the caller decoded it and owns it: a 33 Mpx copy saved)."""
     f = plan.feather
     bx0, by0, bx1, by1 = plan.box
     scale = (bx1 - bx0) / plan.send_size[0]
     ring_px = max(2, round(RING * scale))
-    wx0, wy0, wx1, wy1 = _window(mask, ring_px + 1)
+    wx0, wy0, wx1, wy1 = _window(plan, ring_px + 1)
     wx0, wy0, wx1, wy1 = max(wx0, bx0), max(wy0, by0), min(wx1, bx1), min(wy1, by1)
     win_size = (wx1 - wx0, wy1 - wy0)
     # The window of the answer, in its own pixels (it may be any size: Venice's tier).
@@ -332,7 +336,7 @@ def stitch(
     out_win = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     keep = alpha == 0
     out_win[keep] = base[keep].astype(np.uint8)  # exact, whatever rounding did
-    result = original.copy()
+    result = original if in_place else original.copy()
     patch_img = Image.fromarray(out_win, "RGB")
     if result.mode == "RGBA":
         patch_img.putalpha(base_win.getchannel("A"))
@@ -352,7 +356,7 @@ def encode_output(img: Image.Image, fmt: str) -> tuple[bytes, str]:
     photo would otherwise take seconds) or WebP. Returns (bytes, content type)."""
     buf = io.BytesIO()
     if fmt == "jpeg":
-        img.convert("RGB").save(buf, "JPEG", quality=JPEG_QUALITY)
+        (img if img.mode == "RGB" else img.convert("RGB")).save(buf, "JPEG", quality=JPEG_QUALITY)
     elif fmt == "webp":
         img.save(buf, "WEBP", quality=JPEG_QUALITY)
     else:

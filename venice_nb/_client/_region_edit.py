@@ -44,6 +44,7 @@ class RegionInputs:
     input_format: str  # "jpeg", "png" or "webp": what the output follows by default
     context: float
     feather: int | None
+    owned: bool  # decoded here: the stitch may paste into it
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def read_region(image: Any, mask: Any, *, context: Any, feather: Any) -> RegionI
         )
     fth = None if feather is None else guards.pixels(feather, "feather")
     src = _read_source(image, "image")
+    owned = not isinstance(src, Image.Image)
     if isinstance(src, Image.Image):
         original, data = src, None
         fmt = _FORMAT_OF_MIME.get(Image.MIME.get(src.format or "", ""), "png")
@@ -85,9 +87,10 @@ def read_region(image: Any, mask: Any, *, context: Any, feather: Any) -> RegionI
     if original.mode not in ("RGB", "RGBA"):
         has_alpha = "A" in original.getbands() or "transparency" in original.info
         original = original.convert("RGBA" if has_alpha else "RGB")
+        owned = True
     checked = _region.read_mask(mask, original.size)
     return RegionInputs(
-        original, checked, _region.source_digest(original, data), fmt, float(ctx), fth
+        original, checked, _region.source_digest(original, data), fmt, float(ctx), fth, owned
     )
 
 
@@ -162,7 +165,7 @@ def finish_region(job: RegionJob, raw: EditResult) -> EditResult:
     answer = raw.image.convert("RGB")
     share = _region.spill(job.sent, answer, job.sent_mask)
     stitched = _region.stitch(job.inputs.original, job.inputs.mask, answer, job.plan,
-                              spill_share=share)
+                              spill_share=share, in_place=job.inputs.owned)
     data, content_type = _region.encode_output(stitched.image, job.output_format)
     result = dataclasses.replace(
         raw,
