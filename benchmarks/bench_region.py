@@ -28,12 +28,12 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import photo_like, timings  # noqa: E402
+from _shared import photo_like, timings
 
-import venice_nb as vnb  # noqa: E402
-from venice_nb import masks  # noqa: E402
-from venice_nb._backend import BackendConfig, LocalBackend  # noqa: E402
-from venice_nb._client import _request  # noqa: E402
+import venice_nb as vnb
+from venice_nb import masks
+from venice_nb._backend import BackendConfig, LocalBackend
+from venice_nb._client import _request
 
 SIZES = {"12 Mpx": (4000, 3000), "33 Mpx": (7680, 4320)}
 MODEL = "qwen-image-2-edit"
