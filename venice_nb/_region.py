@@ -55,8 +55,9 @@ WHOLE_CROP_SHARE = 0.8
 # A pixel counts as changed by the model when a channel moved by more than this (levels):
 # above JPEG and resampling noise, below anything a person sees as a change.
 SPILL_LEVEL = 8
-# Tone matching: the ring's width (pixels of the sent crop) and the gain's bounds.
-RING = 12
+# Tone matching: the ring runs from RING_IN to RING_OUT of the mask's long side outside its edge
+# (at least 4 and 8 pixels): just outside, yet beyond where a model's effect usually spills.
+RING_IN, RING_OUT = 0.1, 0.2
 GAIN_BOUNDS = (0.85, 1.15)
 JPEG_QUALITY = 95
 SEND_QUALITY = 92
@@ -269,6 +270,13 @@ def spill(sent: Image.Image, answer: Image.Image, sent_mask: bytes) -> float:
     return float(np.count_nonzero(diff[outside] > SPILL_LEVEL)) / float(np.count_nonzero(outside))
 
 
+def ring_widths(plan: RegionPlan) -> tuple[int, int]:
+    """Inner and outer distance (original pixels) of the tone-matching ring from the mask."""
+    x0, y0, x1, y1 = plan.mask_box
+    long_side = max(x1 - x0, y1 - y0)
+    return max(4, round(RING_IN * long_side)), max(8, round(RING_OUT * long_side))
+
+
 def _window(plan: RegionPlan, margin: int) -> Box:
     """The mask's box grown by ``margin`` inside the image: where the composite can differ."""
     w, h = plan.image_size
@@ -314,9 +322,8 @@ def stitch(
     ``original`` itself (the caller decoded it and owns it: a 33 Mpx copy saved)."""
     f = plan.feather
     bx0, by0, bx1, by1 = plan.box
-    scale = (bx1 - bx0) / plan.send_size[0]
-    ring_px = max(2, round(RING * scale))
-    wx0, wy0, wx1, wy1 = _window(plan, ring_px + 1)
+    ring_in, ring_out = ring_widths(plan)
+    wx0, wy0, wx1, wy1 = _window(plan, ring_out + 1)
     wx0, wy0, wx1, wy1 = max(wx0, bx0), max(wy0, by0), min(wx1, bx1), min(wy1, by1)
     win_size = (wx1 - wx0, wy1 - wy0)
     # The window of the answer, in its own pixels (it may be any size: Venice's tier).
@@ -327,7 +334,7 @@ def stitch(
     base = _rgb(base_win)
     m = mask[wy0:wy1, wx0:wx1]
     hard = np.where(m >= 128, np.uint8(255), np.uint8(0))
-    ring = (masks.grow(hard, ring_px) > 0) & (hard == 0)
+    ring = (masks.grow(hard, ring_out) > 0) & (masks.grow(hard, ring_in) == 0)
     gain, offset = _tone(base, patch, ring)
     matched = patch.astype(np.float32) * gain + offset
     alpha = masks.feather(masks.shrink(hard, f), f) if f else hard
