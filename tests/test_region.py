@@ -249,3 +249,26 @@ def test_a_url_is_refused_before_anything_is_sent(backend: LocalBackend,
     with pytest.raises(ValidationError, match="URL"):
         client.edit_region("https://example.com/p.jpg", mask, "invert", model=MODEL)
     assert backend.stats.requests == 0
+
+
+@pytest.mark.parametrize("backend", ["venice"], indirect=True)
+def test_experiments_with_a_mask_use_region_edits_by_default(client: Client) -> None:
+    from venice_nb._experiment import experiment
+
+    photo = _encode(_photo(1600, 1200, seed=8), "JPEG")
+    mask = masks.ellipse((1200, 1600), (500, 400, 900, 700))
+    region = experiment(photo, "invert", MODEL, masks={"oval": mask}, client=client,
+                        progress=False)  # fmt: skip
+    whole = experiment(photo, "invert", MODEL, masks={"oval": mask}, client=client,
+                       region=False, progress=False)  # fmt: skip
+    (kept,), (sent,) = region, whole
+    assert kept.result is not None and sent.result is not None
+    assert kept.result.size == (1600, 1200) and max(sent.result.size) == 1024
+    out = np.asarray(kept.result.image)
+    assert (out[mask == 0] == _decoded(photo)[mask == 0]).all()
+    assert kept.result.spill is not None and kept.result.spill > 0.05
+    assert "spill" in kept.caption
+    frame = region.to_dicts()
+    assert frame[0]["spill"] == kept.result.spill and frame[0]["width"] == 1600
+    assert whole.to_dicts()[0]["spill"] is None
+    assert kept.respect is not None and kept.respect.outside > 0  # the model's own leak

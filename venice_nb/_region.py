@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from . import masks
+from ._constants import REGION_CONTEXT
 from ._exceptions import ValidationError
 
 __all__ = [
@@ -47,7 +48,7 @@ Box = tuple[int, int, int, int]
 
 # Context on each side of the mask's box, as a share of the box's long side (at least
 # MIN_CONTEXT pixels): enough surroundings for the model to match light and texture.
-DEFAULT_CONTEXT = 0.5
+DEFAULT_CONTEXT = REGION_CONTEXT
 MIN_CONTEXT = 32
 # A mask selecting more than this share of the photo, or whose crop would, is sent whole.
 WHOLE_MASK_SHARE = 0.5

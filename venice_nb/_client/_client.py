@@ -26,6 +26,7 @@ from .._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     MODELS_PATH,
+    REGION_CONTEXT,
     SIWX_HEADER,
     SIWX_LEGACY_HEADER,
     STORE_MODE_ENV,
@@ -42,9 +43,8 @@ from .._exceptions import (
 from .._models import ModelInfo, check_model_arg, find_model, parse_models
 from .._net import is_loopback_host
 from .._params import Upload, edit_options
-from .._region import DEFAULT_CONTEXT
 from .._result import EditResult, build_result
-from . import _account, _aliases, _failure_guard, _region_edit, _request, _upscale
+from . import _account, _aliases, _failure_guard, _request, _upscale
 from ._request import PreparedRequest
 from ._retry import retry_delay, should_retry
 
@@ -461,7 +461,7 @@ class Client(_BaseClient):
         prompt: str,
         *,
         model: str | ModelInfo | None = None,
-        context: float = DEFAULT_CONTEXT,
+        context: float = REGION_CONTEXT,
         feather: int | None = None,
         resolution: str | None = None,
         quality: str | None = None,
@@ -479,6 +479,8 @@ class Client(_BaseClient):
         result has the photo's size and format; ``.raw`` is Venice's answer, ``.spill`` the
         share of pixels outside the mask the model changed in it. One request, priced as one.
         """
+        from . import _region_edit  # numpy and Pillow: loaded when first needed
+
         options = edit_options(locals())
         _request.precheck(prompt, options)  # before the model list is fetched
         inputs = _region_edit.read_region(image, mask, context=context, feather=feather)
@@ -665,7 +667,7 @@ class AsyncClient(_BaseClient):
         prompt: str,
         *,
         model: str | ModelInfo | None = None,
-        context: float = DEFAULT_CONTEXT,
+        context: float = REGION_CONTEXT,
         feather: int | None = None,
         resolution: str | None = None,
         quality: str | None = None,
@@ -676,6 +678,8 @@ class AsyncClient(_BaseClient):
     ) -> EditResult:
         """``Client.edit_region``'s twin: the decode, crop and stitch run in a worker thread,
         so a large photo never stalls the event loop (a kernel's widgets stay live)."""
+        from . import _region_edit  # numpy and Pillow: loaded when first needed
+
         options = edit_options(locals())
         _request.precheck(prompt, options)  # before the model list is fetched
         inputs = await asyncio.to_thread(
