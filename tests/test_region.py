@@ -272,3 +272,17 @@ def test_experiments_with_a_mask_use_region_edits_by_default(client: Client) -> 
     assert frame[0]["spill"] == kept.result.spill and frame[0]["width"] == 1600
     assert whole.to_dicts()[0]["spill"] is None
     assert kept.respect is not None and kept.respect.outside > 0  # the model's own leak
+
+
+def test_the_docs_page_code_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Python block on "Editing part of a photo" runs, in order, as a reader would."""
+    import re
+
+    page = Path(__file__).parents[1] / "docs" / "editing-part-of-a-photo.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    assert len(blocks) >= 4
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, str(page), "exec"), namespace)  # noqa: S102
+    assert namespace["result"] is not None
