@@ -94,9 +94,10 @@ def render() -> Shown:
     edge = Image.fromarray(mask).filter(ImageFilter.FIND_EDGES).filter(ImageFilter.MaxFilter(7))
     before.paste((255, 60, 200), mask=edge)
     pw, ph = plain.size
+    plain_spill = float(plain_changed[outside].mean())
     pictures = _row([
         _panel(before, f"photo {photo.width}x{photo.height} + painted mask"),
-        _panel(plain.image, f"multi-edit: {pw}x{ph}, spill {float(plain_changed[outside].mean()):.0%}"),
+        _panel(plain.image, f"multi-edit: {pw}x{ph}, spill {plain_spill:.0%}"),
         _panel(region.image, f"edit_region: {region.size[0]}x{region.size[1]}"),
     ])  # fmt: skip
     red = np.zeros((*mask.shape, 3), np.uint8)
@@ -107,7 +108,7 @@ def render() -> Shown:
                                .astype(np.uint8)), "changed by edit_region"),
     ])  # fmt: skip
     return Shown(
-        pictures, changed, region.size, (pw, ph), float(plain_changed[outside].mean()),
+        pictures, changed, region.size, (pw, ph), plain_spill,
         float(region.spill or 0.0), float((~region_changed[outside]).mean()),
     )
 
