@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from mkdocs.structure.files import File, Files
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 import venice_nb as vnb
 from venice_nb import _region, masks
@@ -25,7 +25,9 @@ SLUG = "img/region/plain-vs-region.jpg"
 DIFF_SLUG = "img/region/changed-pixels.jpg"
 MODEL = "qwen-image-2-edit"
 PROMPT = "make the cup blue"  # the local model reads "blue" as a colour grade in the mask
-HEIGHT = 300
+HEIGHT = 360
+BAR = 34  # the caption bar under each panel
+GAP = (32, 32, 32)  # between panels: reads as a frame in light and dark themes
 
 
 @dataclass(frozen=True)
@@ -64,14 +66,15 @@ def _panel(img: Image.Image, label: str) -> Image.Image:
     width = round(img.width * HEIGHT / img.height)
     out = img.convert("RGB").resize((width, HEIGHT), Image.Resampling.LANCZOS)
     draw = ImageDraw.Draw(out)
-    draw.rectangle((0, HEIGHT - 24, width, HEIGHT), fill=(20, 20, 20))
-    draw.text((8, HEIGHT - 19), label, fill=(255, 255, 255))
+    draw.rectangle((0, HEIGHT - BAR, width, HEIGHT), fill=GAP)
+    font = ImageFont.load_default(size=20)
+    draw.text((10, HEIGHT - BAR + 6), label, fill=(255, 255, 255), font=font)
     return out
 
 
 def _row(panels: list[Image.Image]) -> bytes:
     width = sum(p.width for p in panels) + 8 * (len(panels) - 1)
-    row = Image.new("RGB", (width, HEIGHT), (255, 255, 255))
+    row = Image.new("RGB", (width, HEIGHT), GAP)
     x = 0
     for p in panels:
         row.paste(p, (x, 0))
