@@ -170,8 +170,12 @@ def test_multi_edit_changes_only_masked_pixels(client: vnb.Client, stack: LayerS
         assert visibly[ring].mean() > 0.2  # the effect spills past the painted edge
 
 
+@pytest.mark.parametrize("backend", REALISMS, indirect=True)
 def test_feathered_mask_changes_nothing_beyond_the_feather(client: vnb.Client,
-                                                           stack: LayerStack) -> None:
+                                                           stack: LayerStack,
+                                                           backend: LocalBackend) -> None:
+    """Exact: nothing beyond the feather moves. Venice-like: the mask is a hint, so the edit
+    spills past the feather; where edit_region matters."""
     hard = masks.rect(stack.shape, (150, 100, 300, 200))
     soft = masks.feather(hard, 12)
     result = client.multi_edit(stack.add_mask(soft), "make it black and white",
@@ -179,11 +183,15 @@ def test_feathered_mask_changes_nothing_beyond_the_feather(client: vnb.Client,
     out = np.asarray(result.image.convert("RGB")).astype(int)
     base = np.asarray(stack.base).astype(int)
     reach = masks.grow(hard, 13) > 0  # the feather spreads <= 12 px in x and y
-    assert (out[~reach] == base[~reach]).all()
     core = masks.shrink(hard, 13) > 0
-    ramp = (soft > 0) & (soft < 255)
     change = np.abs(out - base).sum(axis=-1)
-    assert change[core].mean() > change[ramp].mean() > 0
+    if backend.config.realism == "exact":
+        assert (out[~reach] == base[~reach]).all()
+        ramp = (soft > 0) & (soft < 255)
+        assert change[core].mean() > change[ramp].mean() > 0
+    else:
+        beyond = (masks.grow(hard, 30) > 0) & ~reach
+        assert change[core].mean() > change[beyond].mean() > 3 * 8  # spilled, visibly
 
 
 def test_overlay_shows_where_it_was_placed(client: vnb.Client, stack: LayerStack) -> None:
