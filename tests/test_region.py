@@ -122,8 +122,10 @@ def test_tone_is_matched_on_a_ring_outside_the_mask(
     result = client.edit_region(photo12, mask12, "make it warmer", model=MODEL)
     assert result.raw is not None and result.region is not None
     plan = result.region
-    original_img = Image.open(io.BytesIO(photo12)).convert("RGB")
-    stitched = _region.stitch(original_img, mask12, result.raw.image, plan, spill_share=0.0)
+    # The correction edit_region applied, measured again from what was sent and answered.
+    sent_bytes = _region.crop_for_send(Image.open(io.BytesIO(photo12)).convert("RGB"), plan)[1]
+    stitched = _region.measure(sent_bytes, result.raw.image, _region.mask_for_send(mask12, plan),
+                               plan)
     x0, y0, x1, y1 = plan.box
     answer = np.asarray(result.raw.image.convert("RGB").resize((x1 - x0, y1 - y0)),
                         dtype=np.float32)  # fmt: skip

@@ -32,15 +32,15 @@ from ._constants import REGION_CONTEXT
 from ._exceptions import ValidationError
 
 __all__ = [
+    "Measured",
     "RegionPlan",
-    "Stitched",
     "crop_for_send",
     "encode_output",
     "mask_for_send",
+    "measure",
     "plan_region",
     "read_mask",
     "source_digest",
-    "spill",
     "stitch",
 ]
 
@@ -95,16 +95,6 @@ class RegionPlan:
             f"the mask covers {self.mask_share:.0%} of the photo: sent the whole photo "
             "(still composited through the mask at full resolution)"
         )
-
-
-@dataclass(frozen=True)
-class Stitched:
-    """The full-resolution composite and what the stitch measured."""
-
-    image: Image.Image
-    spill: float
-    gain: tuple[float, float, float]
-    offset: tuple[float, float, float]
 
 
 def source_digest(image: Image.Image, data: bytes | None) -> str:
@@ -231,8 +221,9 @@ def plan_region(
 def crop_for_send(original: Image.Image, plan: RegionPlan) -> tuple[bytes, Image.Image]:
     """The crop scaled to the tier, encoded small (JPEG; PNG when it has transparency), and
     the pixels the model will see (the decoded bytes: what its answer is compared with)."""
-    box = tuple(float(v) for v in plan.box)
-    crop = original.resize(plan.send_size, Image.Resampling.LANCZOS, box=box)  # type: ignore[arg-type]
+    # reducing_gap: a fast integer reduce first, then Lanczos over the last 3x (same look).
+    crop = original.crop(plan.box).resize(plan.send_size, Image.Resampling.LANCZOS,
+                                          reducing_gap=3.0)
     buf = io.BytesIO()
     if crop.mode == "RGBA":
         crop.save(buf, "PNG")
@@ -255,20 +246,16 @@ def mask_for_send(mask: np.ndarray, plan: RegionPlan) -> bytes:
 
 
 def _rgb(img: Image.Image) -> np.ndarray:
-    return np.asarray(img.convert("RGB"), dtype=np.int16)
+    return np.asarray(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.int16)
 
 
-def spill(sent: Image.Image, answer: Image.Image, sent_mask: bytes) -> float:
-    """Share of the pixels outside the mask (at the send size, 2 pixels clear of its edge for
-    resampling) that the model visibly changed in its raw answer: 0 keeps them all."""
-    if answer.size != sent.size:
-        answer = answer.resize(sent.size, Image.Resampling.LANCZOS)
-    m = np.asarray(Image.open(io.BytesIO(sent_mask)).convert("L"))
-    outside = masks.grow(m, 2) == 0
-    if not outside.any():
-        return 0.0
-    diff = np.abs(_rgb(answer) - _rgb(sent)).max(axis=-1)
-    return float(np.count_nonzero(diff[outside] > SPILL_LEVEL)) / float(np.count_nonzero(outside))
+@dataclass(frozen=True)
+class Measured:
+    """What the model did to the crop: its spill, and the tone correction back to the photo."""
+
+    spill: float
+    gain: tuple[float, float, float]
+    offset: tuple[float, float, float]
 
 
 def ring_widths(plan: RegionPlan) -> tuple[int, int]:
@@ -276,13 +263,6 @@ def ring_widths(plan: RegionPlan) -> tuple[int, int]:
     x0, y0, x1, y1 = plan.mask_box
     long_side = max(x1 - x0, y1 - y0)
     return max(4, round(RING_IN * long_side)), max(8, round(RING_OUT * long_side))
-
-
-def _window(plan: RegionPlan, margin: int) -> Box:
-    """The mask's box grown by ``margin`` inside the image: where the composite can differ."""
-    w, h = plan.image_size
-    x0, y0, x1, y1 = plan.mask_box
-    return max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
 
 
 def _tone(orig: np.ndarray, answer: np.ndarray, ring: np.ndarray) -> tuple[
@@ -308,40 +288,67 @@ def _tone(orig: np.ndarray, answer: np.ndarray, ring: np.ndarray) -> tuple[
     return gains, offsets
 
 
+def measure(sent: Image.Image, answer: Image.Image, sent_mask: bytes,
+            plan: RegionPlan) -> Measured:
+    """Compare the model's raw answer with the crop it was sent, at the send size (cheap
+    whatever the photo's size): ``spill``, the share of pixels outside the mask (2 pixels clear
+    of its edge, for resampling) it visibly changed, and the per-channel gain and offset that
+    take it back to the photo on a ring just outside the mask."""
+    if answer.size != sent.size:
+        answer = answer.resize(sent.size, Image.Resampling.LANCZOS)
+    m = np.asarray(Image.open(io.BytesIO(sent_mask)).convert("L"))
+    before, after = _rgb(sent), _rgb(answer)
+    outside = masks.grow(m, 2) == 0
+    diff = np.abs(after - before).max(axis=-1)
+    n_out = int(np.count_nonzero(outside))
+    share = float(np.count_nonzero(diff[outside] > SPILL_LEVEL)) / n_out if n_out else 0.0
+    scale = plan.send_size[0] / (plan.box[2] - plan.box[0])
+    ring_in, ring_out = (max(2, round(r * scale)) for r in ring_widths(plan))
+    ring = (masks.grow(m, ring_out) > 0) & (masks.grow(m, ring_in) == 0)
+    gain, offset = _tone(before, after, ring)
+    return Measured(
+        share,
+        (float(gain[0]), float(gain[1]), float(gain[2])),
+        (float(offset[0]), float(offset[1]), float(offset[2])),
+    )
+
+
 def stitch(
     original: Image.Image,
     mask: np.ndarray,
     answer: Image.Image,
     plan: RegionPlan,
+    measured: Measured,
     *,
-    spill_share: float,
     in_place: bool = False,
-) -> Stitched:
-    """The answer put back into the full-resolution original: scaled to the crop, tone-matched
-    on a ring just outside the mask, blended through a feather inside the painted edge. Pixels
-    where the mask is below 128 keep the original's exact values. ``in_place``: paste into
-    ``original`` itself (the caller decoded it and owns it: a 33 Mpx copy saved)."""
+) -> Image.Image:
+    """The answer put back into the full-resolution original: scaled to the crop, corrected
+    by ``measured``'s tone, blended through a feather inside the painted edge. Pixels where the
+    mask is below 128 keep the original's exact values; only the mask's box is worked on.
+    ``in_place``: paste into ``original`` itself (the caller decoded it and owns it: a 33 Mpx
+    copy saved)."""
     f = plan.feather
     bx0, by0, bx1, by1 = plan.box
-    ring_in, ring_out = ring_widths(plan)
-    wx0, wy0, wx1, wy1 = _window(plan, ring_out + 1)
-    wx0, wy0, wx1, wy1 = max(wx0, bx0), max(wy0, by0), min(wx1, bx1), min(wy1, by1)
+    w, h = plan.image_size
+    mx0, my0, mx1, my1 = plan.mask_box
+    # One pixel of margin: the feather's shrink must see the mask's edge inside the window.
+    wx0, wy0 = max(bx0, mx0 - 1), max(by0, my0 - 1)
+    wx1, wy1 = min(bx1, w, mx1 + 1), min(by1, h, my1 + 1)
     win_size = (wx1 - wx0, wy1 - wy0)
     # The window of the answer, in its own pixels (it may be any size: Venice's tier).
     sx, sy = answer.size[0] / (bx1 - bx0), answer.size[1] / (by1 - by0)
     src = ((wx0 - bx0) * sx, (wy0 - by0) * sy, (wx1 - bx0) * sx, (wy1 - by0) * sy)
-    patch = _rgb(answer.resize(win_size, Image.Resampling.LANCZOS, box=src))
+    scaled = answer.resize(win_size, Image.Resampling.LANCZOS, box=src)
+    patch = np.asarray(scaled.convert("RGB"), dtype=np.float32)
+    gain, offset = np.array(measured.gain, np.float32), np.array(measured.offset, np.float32)
+    matched = patch * gain + offset
     base_win = original.crop((wx0, wy0, wx1, wy1))
-    base = _rgb(base_win)
+    base = _rgb(base_win).astype(np.float32)
     m = mask[wy0:wy1, wx0:wx1]
     hard = np.where(m >= 128, np.uint8(255), np.uint8(0))
-    ring = (masks.grow(hard, ring_out) > 0) & (masks.grow(hard, ring_in) == 0)
-    gain, offset = _tone(base, patch, ring)
-    matched = patch.astype(np.float32) * gain + offset
     alpha = masks.feather(masks.shrink(hard, f), f) if f else hard
     weight = (alpha.astype(np.float32) / np.float32(255))[:, :, None]
-    blended = base + (matched - base) * weight
-    out_win = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    out_win = np.clip(np.rint(base + (matched - base) * weight), 0, 255).astype(np.uint8)
     keep = alpha == 0
     out_win[keep] = base[keep].astype(np.uint8)  # exact, whatever rounding did
     result = original if in_place else original.copy()
@@ -351,12 +358,7 @@ def stitch(
     elif result.mode != "RGB":
         result = result.convert("RGB")
     result.paste(patch_img, (wx0, wy0))
-    return Stitched(
-        result,
-        spill_share,
-        (float(gain[0]), float(gain[1]), float(gain[2])),
-        (float(offset[0]), float(offset[1]), float(offset[2])),
-    )
+    return result
 
 
 def encode_output(img: Image.Image, fmt: str) -> tuple[bytes, str]:

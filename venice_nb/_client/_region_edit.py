@@ -163,10 +163,10 @@ def finish_region(job: RegionJob, raw: EditResult) -> EditResult:
     """The full-resolution result: the answer stitched into the original, encoded in the
     output format; ``.image`` holds the composited pixels, ``.raw`` the answer as sent back."""
     answer = raw.image.convert("RGB")
-    share = _region.spill(job.sent, answer, job.sent_mask)
-    stitched = _region.stitch(job.inputs.original, job.inputs.mask, answer, job.plan,
-                              spill_share=share, in_place=job.inputs.owned)
-    data, content_type = _region.encode_output(stitched.image, job.output_format)
+    measured = _region.measure(job.sent, answer, job.sent_mask, job.plan)
+    image = _region.stitch(job.inputs.original, job.inputs.mask, answer, job.plan, measured,
+                           in_place=job.inputs.owned)
+    data, content_type = _region.encode_output(image, job.output_format)
     result = dataclasses.replace(
         raw,
         data=data,
@@ -174,9 +174,9 @@ def finish_region(job: RegionJob, raw: EditResult) -> EditResult:
         headers={**raw.headers, "content-type": content_type},
         stored_path=None,
         raw=raw,
-        spill=share,
+        spill=measured.spill,
         region=job.plan,
     )
     # The exact composite: a JPEG's decode differs from it by the encoding's rounding.
-    result.__dict__["image"] = stitched.image
+    result.__dict__["image"] = image
     return result
