@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
+import selectors
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -278,8 +283,6 @@ def test_experiments_with_a_mask_use_region_edits_by_default(client: Client) -> 
 
 def test_the_docs_page_code_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every Python block on "Editing part of a photo" runs, in order, as a reader would."""
-    import re
-
     page = Path(__file__).parents[1] / "docs" / "editing-part-of-a-photo.md"
     blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
     assert len(blocks) >= 4
@@ -288,3 +291,49 @@ def test_the_docs_page_code_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     for block in blocks:
         exec(compile(block, str(page), "exec"), namespace)
     assert namespace["result"] is not None
+
+
+def _serve(*flags: str) -> tuple[subprocess.Popen[str], str]:
+    """``venice-nb serve --port 0 [flags]``: the process and its URL."""
+    cli = Path(sys.executable).parent / "venice-nb"
+    proc = subprocess.Popen([str(cli), "serve", "--port", "0", *flags], stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        assert sel.select(timeout=60), "venice-nb serve printed nothing"
+    found = re.search(r"http://127\.0\.0\.1:\d+/api/v1", proc.stdout.readline())
+    assert found is not None
+    return proc, found[0]
+
+
+@pytest.mark.parametrize("flags", [(), ("--realism", "exact"), ("--realism", "venice")])
+def test_serve_realism_flag(flags: tuple[str, ...]) -> None:
+    """The served backend answers a masked multi-edit as asked, the same bytes every time:
+    Venice-like (the default) moves pixels outside the mask, exact keeps them."""
+    photo = _encode(_photo(1024, 768, seed=9), "PNG")  # the tier's size: pixels compare 1:1
+    mask = masks.rect((768, 1024), (300, 200, 500, 400))
+    proc, url = _serve(*flags)
+    try:
+        with Client(TEST_KEY, base_url=url, store=False) as client:
+            first, again = (client.multi_edit([photo, masks.to_image(mask)], "invert",
+                                              model=MODEL, output_format="png")
+                            for _ in range(2))  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert first.data == again.data  # deterministic in both
+    out = _decoded(first.data)
+    assert out.shape[:2] == (768, 1024)
+    kept = (out == _decoded(photo)).all(-1)[mask == 0].mean()
+    if flags == ("--realism", "exact"):
+        assert kept == 1.0
+    else:
+        assert kept < 0.5
+
+
+def test_realism_must_be_known() -> None:
+    from venice_nb._backend import BackendConfig
+
+    with pytest.raises(ValueError, match="realism"):
+        BackendConfig(realism="kind")  # type: ignore[arg-type]
