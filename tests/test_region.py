@@ -337,3 +337,21 @@ def test_realism_must_be_known() -> None:
 
     with pytest.raises(ValueError, match="realism"):
         BackendConfig(realism="kind")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("backend", ["venice"], indirect=True)
+def test_a_zero_mean_edit_leaves_no_tone_step(client: Client) -> None:
+    """Sharpening changes no mean colour, but the Venice-like answer drifts: after tone
+    matching, the mask's mean colour is the photo's (within 1 level), no halo to see."""
+    photo = _encode(_photo(1600, 1200, seed=11), "JPEG")
+    mask = masks.ellipse((1200, 1600), (600, 400, 1000, 700))
+    result = client.edit_region(photo, mask, "sharpen", model=MODEL)
+    assert result.raw is not None and result.region is not None
+    original = _decoded(photo).astype(np.float32)
+    inside = mask >= 128
+    out = np.asarray(result.image).astype(np.float32)
+    x0, y0, x1, y1 = result.region.box
+    raw = np.asarray(result.raw.image.convert("RGB").resize((x1 - x0, y1 - y0)), np.float32)
+    raw_step = np.abs((raw - original[y0:y1, x0:x1])[inside[y0:y1, x0:x1]].mean(axis=0))
+    step = np.abs((out - original)[inside].mean(axis=0))
+    assert step.max() <= 1.0 < raw_step.max()
