@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from ._client._request import PreparedRequest
+    from ._region import RegionPlan
 
 __all__ = ["EditResult", "RateLimit", "build_result"]
 
@@ -91,6 +92,12 @@ class EditResult:
     is_local: bool = False
     from_store: bool = False
     stored_path: str | None = field(default=None, repr=False)
+    # A region edit (Client.edit_region): the answer as Venice sent it (for the crop), the
+    # share of pixels outside the mask the model visibly changed in it (0..1: a figure to
+    # compare models by), and the crop/feather plan that put it back.
+    raw: EditResult | None = field(default=None, repr=False, compare=False)
+    spill: float | None = None
+    region: RegionPlan | None = field(default=None, repr=False, compare=False)
 
     # Response facts, typed.
     @property
@@ -239,6 +246,8 @@ class EditResult:
             parts.append(f"{self.elapsed:.2f}s")
         if self.estimated_cost is not None:
             parts.append(self.cost_text)
+        if self.spill is not None:
+            parts.append(f"spill {self.spill:.0%}")
         # Not "from store": a replayed notebook must store the same captions as the recording.
         return " · ".join(parts)
 
