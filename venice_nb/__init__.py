@@ -37,6 +37,15 @@ _LAZY = {
     "FaultConfig": "_backend",
     "open_recording": "_store",
     "save_recording": "_store",
+    # type aliases for annotating code that calls venice_nb
+    "Box": "_types",
+    "ClientLike": "_types",
+    "ExperimentImages": "_types",
+    "ExperimentMasks": "_types",
+    "ImageInput": "_types",
+    "ImagesInput": "_types",
+    "MaskInput": "_types",
+    "ModelsInput": "_types",
 }
 _ERRORS = (
     "VeniceError",
@@ -88,6 +97,16 @@ if TYPE_CHECKING:
         StoreWarning,
         open_recording,
         save_recording,
+    )
+    from ._types import (
+        Box,
+        ClientLike,
+        ExperimentImages,
+        ExperimentMasks,
+        ImageInput,
+        ImagesInput,
+        MaskInput,
+        ModelsInput,
     )
     from .layers import LayerStack
 

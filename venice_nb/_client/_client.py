@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 import httpx
 
@@ -49,6 +49,7 @@ from ._retry import retry_delay, should_retry
 
 if TYPE_CHECKING:
     from .._store._store import ResultStore, StoreMode
+    from .._types import ImageInput, ImagesInput
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -72,7 +73,7 @@ class _Secret:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> Any:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("the API key is not picklable")
 
 
@@ -138,7 +139,7 @@ class _BaseClient:
             store = not on_this_machine or bool(os.environ.get(STORE_MODE_ENV))
         self.store = _open_store(store, store_mode)
 
-    def __reduce__(self) -> Any:
+    def __reduce__(self) -> NoReturn:
         # Refused up front (not left to httpx's unpicklable parts), so no copy of the key can
         # ever reach a pickle, whatever the transport.
         raise TypeError(
@@ -264,7 +265,7 @@ class _BaseClient:
             self.store.save_models(type, payload, base_url=self.base_url)
         return self._cache_models(type, payload)
 
-    def _cache_models(self, type: str, payload: Any) -> list[ModelInfo]:
+    def _cache_models(self, type: str, payload: object) -> list[ModelInfo]:
         models = parse_models(payload)
         self._models[type] = models
         if self._local is None and models:  # a loopback server: its names tell what it is
@@ -309,7 +310,7 @@ def _header_safe(value: str, what: str) -> str:
     return value
 
 
-def _open_store(store: Any, mode: StoreMode | None) -> ResultStore | None:
+def _open_store(store: object, mode: StoreMode | None) -> ResultStore | None:
     """``True``: the default location; a path: a store there; ``False``: none."""
     from .._store._store import ResultStore, default_store_path
 
@@ -371,7 +372,7 @@ class Client(_BaseClient):
 
     def upscale(
         self,
-        image: Any,
+        image: ImageInput,
         *,
         scale: int = 2,
         creativity: float | None = None,
@@ -412,7 +413,7 @@ class Client(_BaseClient):
 
     def edit(
         self,
-        image: Any,
+        image: ImageInput,
         prompt: str,
         *,
         model: str | ModelInfo | None = None,
@@ -432,7 +433,7 @@ class Client(_BaseClient):
 
     def multi_edit(
         self,
-        images: Any,
+        images: ImagesInput,
         prompt: str,
         *,
         model: str | ModelInfo | None = None,
@@ -454,7 +455,7 @@ class Client(_BaseClient):
         return self.send(prepared)
 
     def remove_background(
-        self, image: Any, *, upload: Upload = "json", fit: bool = False
+        self, image: ImageInput, *, upload: Upload = "json", fit: bool = False
     ) -> EditResult:
         """Cut out the subject: a PNG with alpha (``POST /image/background-remove``).
         ``fit=True`` shrinks an image over the pixel limit instead of refusing it."""
@@ -544,7 +545,7 @@ class AsyncClient(_BaseClient):
 
     async def upscale(
         self,
-        image: Any,
+        image: ImageInput,
         *,
         scale: int = 2,
         creativity: float | None = None,
@@ -585,7 +586,7 @@ class AsyncClient(_BaseClient):
 
     async def edit(
         self,
-        image: Any,
+        image: ImageInput,
         prompt: str,
         *,
         model: str | ModelInfo | None = None,
@@ -605,7 +606,7 @@ class AsyncClient(_BaseClient):
 
     async def multi_edit(
         self,
-        images: Any,
+        images: ImagesInput,
         prompt: str,
         *,
         model: str | ModelInfo | None = None,
@@ -627,7 +628,7 @@ class AsyncClient(_BaseClient):
         return await self.send(prepared)
 
     async def remove_background(
-        self, image: Any, *, upload: Upload = "json", fit: bool = False
+        self, image: ImageInput, *, upload: Upload = "json", fit: bool = False
     ) -> EditResult:
         """Cut out the subject: a PNG with alpha (``POST /image/background-remove``).
         ``fit=True`` shrinks an image over the pixel limit instead of refusing it."""

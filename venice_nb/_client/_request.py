@@ -11,7 +11,7 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import _arguments as guards
 from .._constants import (
@@ -29,6 +29,9 @@ from .._exceptions import ValidationError
 from .._images import ImagePayload, load_image
 from .._models import ModelInfo, prompt_length
 from .._params import Upload, edit_options
+
+if TYPE_CHECKING:
+    from .._types import ImageInput, ImagesInput
 
 __all__ = [
     "PreparedRequest",
@@ -124,8 +127,8 @@ class PreparedRequest:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _check_prompt(prompt: Any, model: ModelInfo | None) -> str:
-    guards.text(prompt, "prompt")
+def _check_prompt(value: object, model: ModelInfo | None) -> str:
+    prompt = guards.text(value, "prompt")
     try:
         prompt.encode("utf-8")
     except UnicodeEncodeError:
@@ -154,7 +157,7 @@ def _check_prompt(prompt: Any, model: ModelInfo | None) -> str:
 
 def _check_choice(
     name: str,
-    value: Any,
+    value: object,
     allowed: Collection[str] | None,
     model: ModelInfo | None,
     listed: Sequence[str],
@@ -187,7 +190,7 @@ def _check_choice(
         )
 
 
-def _output_format(value: Any) -> str | None:
+def _output_format(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -196,9 +199,9 @@ def _output_format(value: Any) -> str | None:
 
 
 def _edit_params(
-    prompt: Any, model: ModelInfo | None, options: Mapping[str, Any]
+    prompt: object, model: ModelInfo | None, options: Mapping[str, object]
 ) -> dict[str, Any]:
-    _check_prompt(prompt, model)
+    text = _check_prompt(prompt, model)
     # "auto" (infer from the input) is always allowed, whatever the model lists.
     ratios = () if model is None else ("auto", *model.aspect_ratios)
     _check_choice("aspect_ratio", options.get("aspect_ratio"), ASPECT_RATIOS, model, ratios)
@@ -209,7 +212,7 @@ def _edit_params(
         "quality", options.get("quality"), QUALITIES, model, model.qualities if model else ()
     )
     params: dict[str, Any] = {
-        "prompt": prompt,
+        "prompt": text,
         "aspect_ratio": options.get("aspect_ratio"),
         "resolution": options.get("resolution"),
         "quality": options.get("quality"),
@@ -228,12 +231,12 @@ def _cost(model: ModelInfo | None, params: dict[str, Any], n_images: int) -> flo
     )
 
 
-def _check_upload(upload: Any) -> Upload:
+def _check_upload(upload: object) -> Upload:
     guards.choice(upload, "upload", ("json", "multipart"))
     return cast(Upload, upload)
 
 
-def _check_fit(fit: Any) -> bool:
+def _check_fit(fit: object) -> bool:
     if not isinstance(fit, bool):
         raise ValidationError(
             f"fit={fit!r:.40} is not a boolean", action="pass fit=True or fit=False", field="fit"
@@ -241,7 +244,7 @@ def _check_fit(fit: Any) -> bool:
     return fit
 
 
-def _check_model(model: Any) -> ModelInfo | None:
+def _check_model(model: object) -> ModelInfo | None:
     if model is not None and not isinstance(model, ModelInfo):
         raise ValidationError(
             f"model must be a ModelInfo here; got a {type(model).__name__}",
@@ -252,7 +255,7 @@ def _check_model(model: Any) -> ModelInfo | None:
 
 
 def prepare_edit(
-    image: Any,
+    image: ImageInput,
     prompt: str,
     *,
     model: ModelInfo | None = None,
@@ -265,11 +268,11 @@ def prepare_edit(
     fit: bool = False,
 ) -> PreparedRequest:
     """``POST /image/edit``: sends ``model`` (never the deprecated ``modelId``)."""
-    return _prepare(EDIT_PATH, [image], prompt, model, edit_options(locals()))
+    return _prepare(EDIT_PATH, image, prompt, model, edit_options(locals()))
 
 
 def prepare_multi_edit(
-    images: Any,
+    images: ImagesInput,
     prompt: str,
     *,
     model: ModelInfo | None = None,
@@ -286,7 +289,7 @@ def prepare_multi_edit(
     return _prepare(MULTI_EDIT_PATH, images, prompt, model, edit_options(locals()))
 
 
-def precheck(prompt: Any, options: Mapping[str, Any]) -> None:
+def precheck(prompt: object, options: Mapping[str, object]) -> None:
     """The checks that need no model and no image: a client runs them before it fetches the
     model list, so a bad call sends nothing at all."""
     _check_upload(options.get("upload", "json"))
@@ -294,15 +297,22 @@ def precheck(prompt: Any, options: Mapping[str, Any]) -> None:
     _edit_params(prompt, None, options)
 
 
-def _image_list(images: Any, model: ModelInfo | None) -> list[Any]:
+def _image_list(images: ImagesInput, model: ModelInfo | None) -> list[ImageInput]:
     """Multi-edit's images: a list, one image, or a ``LayerStack``, within the model's count."""
-    if hasattr(images, "images") and callable(images.images):  # a LayerStack
+    from ..layers import LayerStack
+
+    items: list[ImageInput]
+    if isinstance(images, LayerStack):
         if model is not None:
             images.validate(model)  # its message names the layers; the check below is generic
-        images = images.images()
-    if isinstance(images, (str, bytes)) or not isinstance(images, Sequence):
-        images = [images]
-    count = len(images)
+        items = list(images.images())
+    elif isinstance(images, (str, bytes, bytearray, memoryview)):
+        items = [images]  # one image (these are sequences, but of characters or bytes)
+    elif isinstance(images, Sequence):  # (mypy keeps bytes here: its bytes promotion)
+        items = list(cast("Sequence[ImageInput]", images))
+    else:
+        items = [images]
+    count = len(items)
     limit = model.max_input_images if model else None
     if count < 1 or (limit is not None and count > limit):
         who = f"{model.id} takes 1 to {limit}" if model else "multi-edit takes at least 1"
@@ -311,18 +321,23 @@ def _image_list(images: Any, model: ModelInfo | None) -> list[Any]:
             action="drop layers, or pick a model with a higher max_input_images in client.models()",
             field="images",
         )
-    return list(images)
+    return items
 
 
 def _prepare(
-    path: str, images: Any, prompt: Any, model: Any, options: Mapping[str, Any]
+    path: str,
+    images: ImagesInput,
+    prompt: object,
+    model: object,
+    options: Mapping[str, object],
 ) -> PreparedRequest:
     """The one body of both edit endpoints: cheap checks first, then the images."""
     multi = path == MULTI_EDIT_PATH
     model = _check_model(model)
     upload = _check_upload(options.get("upload", "json"))
     fit = _check_fit(options.get("fit", False))
-    sources = _image_list(images, model) if multi else images
+    # edit: ``images`` is the one image (its signature says so)
+    sources = _image_list(images, model) if multi else [cast("ImageInput", images)]
     params = _edit_params(prompt, model, options)
     field = "images" if multi else "image"
     payloads = tuple(load_image(img, fit=fit, field=field) for img in sources)
@@ -341,14 +356,14 @@ def _prepare(
         images=payloads,
         upload=upload,
         model=model,
-        prompt=prompt,
+        prompt=params["prompt"],  # checked text
         estimated_cost=_cost(model, params, len(payloads)),
         fit_actions=actions,
     )
 
 
 def prepare_background_remove(
-    image: Any, *, upload: Upload = "json", fit: bool = False
+    image: ImageInput, *, upload: Upload = "json", fit: bool = False
 ) -> PreparedRequest:
     """``POST /image/background-remove``: a URL goes in ``image_url``, else in ``image``.
 

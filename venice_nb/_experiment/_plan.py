@@ -262,7 +262,7 @@ def plan_jobs(
     prompts: Any,
     models: list[ModelInfo | None],
     masks: Any,
-    params: dict[str, Any],
+    params: Mapping[str, Any],
     store: ResultStore | None,
     budget: float | None,
     *,

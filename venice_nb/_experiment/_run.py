@@ -13,11 +13,11 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
 from .. import _arguments as guards
 from .._constants import DEFAULT_REQUESTS_PER_MINUTE
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .._models import ModelInfo
     from .._result import EditResult
     from .._store._store import ResultStore
+    from .._types import ClientLike, ExperimentImages, ExperimentMasks, ModelsInput, PathInput
 
 __all__ = [
     "CostEstimate",
@@ -47,15 +48,16 @@ __all__ = [
 ]
 
 log = logging.getLogger("venice_nb")
+T = TypeVar("T")
 
 
-def _is_async(client: Any) -> bool:
+def _is_async(client: object) -> TypeGuard[AsyncClient]:
     from .._client._client import AsyncClient
 
     return isinstance(client, AsyncClient)
 
 
-async def _resolved(client: Any, models: Any) -> list[ModelInfo | None]:
+async def _resolved(client: ClientLike, models: ModelsInput) -> list[ModelInfo | None]:
     """Each model as the client's own calls resolve it: a legacy id (``qwen-edit``) through the
     server's compatibility mapping, a typo refused with the closest ids. Only ids need the
     model list (``GET /models``, fetched once per client)."""
@@ -65,10 +67,11 @@ async def _resolved(client: Any, models: Any) -> list[ModelInfo | None]:
 
 @asynccontextmanager
 async def _planned(
-    images: Any, prompts: Any, models: Any, masks: Any, params: dict[str, Any], *,
-    client: Client | AsyncClient | None, store: Any, budget: float | None,
-    variables: Mapping[str, Any] | None = None, repeats: int = 1,
-) -> AsyncIterator[tuple[Any, list[Job]]]:
+    images: ExperimentImages, prompts: str | Iterable[str], models: ModelsInput,
+    masks: ExperimentMasks, params: Mapping[str, Any], *,
+    client: ClientLike | None, store: ResultStore | PathInput | None, budget: float | None,
+    variables: Mapping[str, Iterable[str]] | None = None, repeats: int = 1,
+) -> AsyncIterator[tuple[ClientLike, list[Job]]]:
     """The client to use (made from ``store`` when none is given, closed on exit) and every job
     planned: what estimating and running share. Only the model list and the alias mapping may
     be fetched here."""
@@ -92,7 +95,7 @@ async def _planned(
             await owned.aclose()
 
 
-def _no_async_client(client: Any, name: str) -> None:
+def _no_async_client(client: object, name: str) -> None:
     """An AsyncClient belongs to the caller's event loop: the blocking calls cannot use it."""
     if _is_async(client):
         raise ValidationError(
@@ -102,10 +105,10 @@ def _no_async_client(client: Any, name: str) -> None:
 
 
 def estimate_experiment(
-    images: Any,
+    images: ExperimentImages,
     prompts: str | Iterable[str],
-    models: Any = None,
-    masks: Any = None,
+    models: ModelsInput = None,
+    masks: ExperimentMasks = None,
     *,
     client: Client | None = None,
     budget: float | None = None,
@@ -127,10 +130,10 @@ def estimate_experiment(
 
 
 async def estimate_experiment_async(
-    images: Any,
+    images: ExperimentImages,
     prompts: str | Iterable[str],
-    models: Any = None,
-    masks: Any = None,
+    models: ModelsInput = None,
+    masks: ExperimentMasks = None,
     *,
     client: Client | AsyncClient | None = None,
     budget: float | None = None,
@@ -146,10 +149,10 @@ async def estimate_experiment_async(
 
 
 def experiment(
-    images: Any,
+    images: ExperimentImages,
     prompts: str | Iterable[str],
-    models: Any = None,
-    masks: Any = None,
+    models: ModelsInput = None,
+    masks: ExperimentMasks = None,
     *,
     client: Client | AsyncClient | None = None,
     budget: float | None = None,
@@ -180,10 +183,10 @@ def experiment(
 
 
 async def experiment_async(
-    images: Any,
+    images: ExperimentImages,
     prompts: str | Iterable[str],
-    models: Any = None,
-    masks: Any = None,
+    models: ModelsInput = None,
+    masks: ExperimentMasks = None,
     *,
     client: Client | AsyncClient | None = None,
     budget: float | None = None,
@@ -250,7 +253,7 @@ async def experiment_async(
         shown.close()
 
 
-async def _ask(client: Any, what: Callable[[], Any]) -> Any:
+async def _ask(client: ClientLike, what: Callable[[], T | Awaitable[T]]) -> T | None:
     """An account endpoint's answer, None when this caller cannot ask (no key: the endpoints
     need one) or the server will not say (an error status: e.g. a key without that right)."""
     if not client.has_credentials:
@@ -262,7 +265,7 @@ async def _ask(client: Any, what: Callable[[], Any]) -> Any:
         return None
 
 
-async def _check_account(client: Any, jobs: list[Job], needed: float, pacer: Pacer) -> None:
+async def _check_account(client: ClientLike, jobs: list[Job], needed: float, pacer: Pacer) -> None:
     """Before the first paid request: refuse a run the balance cannot pay for, and pace from
     the key's stated limit rather than a guess. Both endpoints are free; the balance is asked
     once per run, the limits until the pacer has the server's word."""
@@ -298,8 +301,10 @@ class _Attempts:
         self.seq = self.pacer.note_retry(delay)
 
 
-async def _run(jobs: list[Job], client: Any, pacer: Pacer, budget: float | None,
+async def _run(jobs: list[Job], client: ClientLike, pacer: Pacer, budget: float | None,
                concurrency: int, progress: Progress) -> list[ExperimentRecord]:
+    from .._client._client import AsyncClient
+
     loop = asyncio.get_running_loop()
     slots = asyncio.Semaphore(concurrency)
     in_order = asyncio.Lock()  # requests start in job order
@@ -309,8 +314,9 @@ async def _run(jobs: list[Job], client: Any, pacer: Pacer, budget: float | None,
     records: list[ExperimentRecord | None] = [None] * len(jobs)
 
     async def send(prepared: PreparedRequest, attempts: _Attempts) -> EditResult:
-        if executor is None:
+        if _is_async(client):
             return await client.send(prepared, on_retry=attempts.on_retry)
+        assert executor is not None and not isinstance(client, AsyncClient)
         return await loop.run_in_executor(executor, client.send, prepared, attempts.on_retry)
 
     async def run(pos: int, job: Job) -> None:

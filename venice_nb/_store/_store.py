@@ -50,7 +50,10 @@ from ._durable import holds, read_checked, remove_orphans, temp_files, touch, wr
 from ._records import RecordList, StoredRecord, compact_json, image_size
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .._client._request import PreparedRequest
+    from .._types import HistoryFilters, StoreStats
 
 __all__ = [
     "DEFAULT_STORE_DIR",
@@ -416,7 +419,7 @@ class ResultStore:
             rows = self._connection().execute(sql, args).fetchall()
         return RecordList(self._to_record(row) for row in rows)
 
-    def stats(self, **filters: Any) -> dict[str, Any]:
+    def stats(self, **filters: Unpack[HistoryFilters]) -> StoreStats:
         """Counts, bytes on disk and the estimated Venice cost of what is stored (of what
         ``history(**filters)`` selects, when filters are given)."""
         where, args = _where(filters)
@@ -444,7 +447,7 @@ class ResultStore:
         return [row[0] for row in rows]
 
     # The model catalogue.
-    def save_models(self, type: str, payload: Any, *, base_url: str) -> None:
+    def save_models(self, type: str, payload: object, *, base_url: str) -> None:
         """Keep a ``GET /models`` answer, so a replay-only run needs no network at all."""
         if self._mode == "off":
             return
@@ -456,7 +459,7 @@ class ResultStore:
                 (type, base_url, json.dumps(payload, ensure_ascii=False), time.time()),
             )
 
-    def load_models(self, type: str, *, base_url: str | None = None) -> Any | None:
+    def load_models(self, type: str, *, base_url: str | None = None) -> object | None:
         """The kept ``GET /models`` body for ``type``: this base URL's, else the newest one."""
         with self._lock:
             row = self._connection().execute(
@@ -468,7 +471,7 @@ class ResultStore:
 
     # Export.
     def export(self, path: str | os.PathLike[str], *, format: str | None = None,
-               **filters: Any) -> Path:
+               **filters: Unpack[HistoryFilters]) -> Path:
         """Write ``history(**filters)`` to JSON or CSV (``format`` or the file suffix).
 
         JSON is a list of ``StoredRecord.to_dict()``; CSV has the same columns, with params,
