@@ -1,6 +1,6 @@
 """Balance and stated limits end to end: the backend serves ``/billing/balance`` and
 ``/api_keys/rate_limits`` in the spec's shapes (responses validated against it), and the
-client reads them as ``Balance`` / ``RateLimits``."""
+client reads them as ``Balance`` / ``AccountLimits``."""
 
 from __future__ import annotations
 

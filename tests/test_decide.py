@@ -56,10 +56,10 @@ def test_variables_fill_the_template_and_become_columns(backend, tmp_path):
     with _client(backend, tmp_path / "s") as client:
         estimate = vnb.estimate_experiment(sample_path(), "give the cat a {color} {hat}",
                                            ["firered-image-edit", "qwen-image-2-edit"],
-                                           vars=HATS, client=client)
+                                           variables=HATS, client=client)
         assert estimate.jobs == 8 and estimate.total_usd == pytest.approx(4 * FIRERED + 4 * QWEN)
         results = vnb.experiment(sample_path(), "give the cat a {color} {hat}",
-                                 ["firered-image-edit", "qwen-image-2-edit"], vars=HATS,
+                                 ["firered-image-edit", "qwen-image-2-edit"], variables=HATS,
                                  client=client, progress=False)
         store = client.store
     assert results.counts["done"] == 8 and _edits(client) == 8
@@ -78,7 +78,7 @@ def test_variables_fill_the_template_and_become_columns(backend, tmp_path):
 def test_the_contact_sheet_lays_out_any_two_dimensions(backend, tmp_path):
     with _client(backend, tmp_path / "s") as client:
         results = vnb.experiment(sample_path(), "give the cat a {color} {hat}",
-                                 ["firered-image-edit", "qwen-image-2-edit"], vars=HATS,
+                                 ["firered-image-edit", "qwen-image-2-edit"], variables=HATS,
                                  client=client, progress=False)
     lines = results.layout(rows="color", columns="model")
     assert len(lines) == 4 and all(len(line) == 2 for line in lines)  # 2 colors x 2 hats
@@ -94,8 +94,8 @@ def test_the_contact_sheet_lays_out_any_two_dimensions(backend, tmp_path):
 
 
 @pytest.mark.parametrize(("prompts", "variables", "match"), [
-    ("a {color} hat", {"colour": ["red"]}, "uses color, not in vars"),
-    ("a red hat", {"color": ["red"]}, "vars color appear in no prompt"),
+    ("a {color} hat", {"colour": ["red"]}, "uses color, not in variables"),
+    ("a red hat", {"color": ["red"]}, "variables color appear in no prompt"),
     ("a {model} hat", {"model": ["x"]}, "cannot name a variable"),
     ("a {color} hat", {"color": []}, "non-empty list"),
     ("a {color hat", {"color": ["red"]}, "literal braces"),
@@ -104,7 +104,7 @@ def test_the_contact_sheet_lays_out_any_two_dimensions(backend, tmp_path):
 def test_bad_variables_fail_before_any_request(backend, tmp_path, prompts, variables, match):
     with _client(backend, tmp_path / "s") as client, \
             pytest.raises(vnb.ValidationError, match=match) as info:
-        vnb.experiment(sample_path(), prompts, "firered-image-edit", vars=variables,
+        vnb.experiment(sample_path(), prompts, "firered-image-edit", variables=variables,
                        client=client, progress=False)
     assert info.value.action and backend.stats.requests <= 1  # the model list at most
 
@@ -218,7 +218,7 @@ def test_picks_and_notes_live_in_the_store(backend, tmp_path):
     folder = tmp_path / "s"
     with _client(backend, folder) as client:
         results = vnb.experiment(sample_path(), "a {color} hat", "firered-image-edit",
-                                 vars={"color": ["red", "blue", "green"]}, client=client,
+                                 variables={"color": ["red", "blue", "green"]}, client=client,
                                  progress=False)
         assert results.picked() == []
         results.mark(1, picked=True, rating=5, note="the blue one fits")
@@ -226,7 +226,7 @@ def test_picks_and_notes_live_in_the_store(backend, tmp_path):
         assert [r.variables["color"] for r in results.picked()] == ["blue"]
         assert "★ picked" in results[1].caption and "5/5" in results[1].caption
         again = vnb.experiment(sample_path(), "a {color} hat", "firered-image-edit",
-                               vars={"color": ["red", "blue", "green"]}, client=client,
+                               variables={"color": ["red", "blue", "green"]}, client=client,
                                progress=False)  # answered from the store: marks come back
         assert again.counts["cached"] == 3
         assert [(r.picked, r.rating, r.note) for r in again] == [

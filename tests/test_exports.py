@@ -113,3 +113,27 @@ def test_edit_options_picks_only_options() -> None:
         "quality": None,
         "fit": True,
     }
+
+
+def _keywords(func: object) -> dict[str, object]:
+    params = inspect.signature(func).parameters.values()
+    return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
+
+
+@pytest.mark.parametrize("cls", [vnb.Client, vnb.AsyncClient], ids=lambda c: c.__name__)
+def test_both_clients_spell_out_the_same_constructor_options(cls: type) -> None:
+    """The twins repeat the base's options (no ``**kwargs``: IDEs and mypy see each one)."""
+    from venice_nb._client._client import _BaseClient
+
+    params = inspect.signature(cls.__init__).parameters.values()
+    assert not [p for p in params if p.kind is p.VAR_KEYWORD]
+    assert _keywords(cls.__init__) == {**_keywords(_BaseClient.__init__), "http_client": None}
+
+
+@pytest.mark.parametrize("func", [vnb.experiment, vnb.experiment_async, vnb.estimate_experiment,
+                                  vnb.estimate_experiment_async], ids=lambda f: f.__name__)
+def test_experiments_take_edit_options_and_no_private_or_builtin_names(func: object) -> None:
+    params = inspect.signature(func).parameters
+    assert "vars" not in params and "variables" in params
+    assert not [name for name in params if name.startswith("_")]
+    assert params["params"].annotation == "Unpack[EditOptions]"

@@ -116,7 +116,7 @@ def test_a_recording_keeps_repeats_variables_and_marks(tmp_path: Path, backend) 
     store = vnb.ResultStore(tmp_path / "store")
     with vnb.Client(base_url=backend.url, store=store) as client:
         results = vnb.experiment(vnb.sample("cat"), "give the cat a {color} hat",
-                                 vars={"color": ["red", "blue"]}, repeats=2, client=client,
+                                 variables={"color": ["red", "blue"]}, repeats=2, client=client,
                                  progress=False)
     assert len(results) == 4 and all(r.ok for r in results)
     first = results[0]

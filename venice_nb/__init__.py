@@ -17,6 +17,10 @@ from .__version__ import __version__
 _LAZY = {
     "Client": "_client",
     "AsyncClient": "_client",
+    "AccountLimits": "_client",
+    "Balance": "_client",
+    "PreparedRequest": "_client",
+    "EditOptions": "_params",
     "EditResult": "_result",
     "RateLimit": "_result",
     "ModelInfo": "_models",
@@ -46,6 +50,7 @@ _LAZY = {
     "ImagesInput": "_types",
     "MaskInput": "_types",
     "ModelsInput": "_types",
+    "StoreStats": "_types",
 }
 _ERRORS = (
     "VeniceError",
@@ -77,7 +82,7 @@ __all__ = [*_LAZY, *_SUBMODULES, "sample", "samples"]
 if TYPE_CHECKING:
     from . import layers, masks, widgets
     from ._backend import BackendConfig, FaultConfig, LocalBackend
-    from ._client import AsyncClient, Client
+    from ._client import AccountLimits, AsyncClient, Balance, Client, PreparedRequest
     from ._exceptions import *
     from ._experiment import (
         CostEstimate,
@@ -87,6 +92,7 @@ if TYPE_CHECKING:
         experiment_async,
     )
     from ._models import ModelInfo
+    from ._params import EditOptions
     from ._result import EditResult, RateLimit
     from ._store import (
         ExperimentRecord,
@@ -107,6 +113,7 @@ if TYPE_CHECKING:
         ImagesInput,
         MaskInput,
         ModelsInput,
+        StoreStats,
     )
     from .layers import LayerStack
 

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, Union
 
 import httpx
 
@@ -56,6 +56,9 @@ __all__ = ["AsyncClient", "Client"]
 log = logging.getLogger("venice_nb")
 T = TypeVar("T")
 
+WalletHeader = Literal["SIGN-IN-WITH-X", "X-Sign-In-With-X"]
+StoreOption = Union["ResultStore", str, "os.PathLike[str]", bool, None]
+
 
 class _Secret:
     """Holds the key so that no repr, log or traceback of the client can show it."""
@@ -86,12 +89,14 @@ class _BaseClient:
         *,
         base_url: str | None = None,
         wallet: str | None = None,
-        wallet_header: Literal["SIGN-IN-WITH-X", "X-Sign-In-With-X"] = "SIGN-IN-WITH-X",
+        wallet_header: WalletHeader = "SIGN-IN-WITH-X",
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        store: ResultStore | str | os.PathLike | bool | None = None,
+        store: StoreOption = None,
         store_mode: StoreMode | None = None,
     ) -> None:
+        # The twins spell these options out again (so IDEs and type checkers see them);
+        # tests/test_exports.py holds the three signatures together.
         for name, value in (("api_key", api_key), ("base_url", base_url), ("wallet", wallet)):
             if value is not None:
                 guards.text(value, name)
@@ -346,9 +351,22 @@ class Client(_BaseClient):
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def __init__(
-        self, api_key: str | None = None, *, http_client: httpx.Client | None = None, **kwargs: Any
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        wallet: str | None = None,
+        wallet_header: WalletHeader = "SIGN-IN-WITH-X",
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        store: StoreOption = None,
+        store_mode: StoreMode | None = None,
+        http_client: httpx.Client | None = None,
     ) -> None:
-        super().__init__(api_key, **kwargs)
+        super().__init__(
+            api_key, base_url=base_url, wallet=wallet, wallet_header=wallet_header,
+            timeout=timeout, max_retries=max_retries, store=store, store_mode=store_mode,
+        )
         self._http = http_client or httpx.Client(timeout=self.timeout)
 
     def close(self) -> None:
@@ -393,12 +411,12 @@ class Client(_BaseClient):
             lambda response, _elapsed: _account.parse(response, _account.Balance),
         )
 
-    def rate_limits(self) -> _account.RateLimits:
+    def rate_limits(self) -> _account.AccountLimits:
         """The key's stated limits per model (``GET /api_keys/rate_limits``)."""
         url = f"{self.base_url}{_account.RATE_LIMITS_PATH}"
         return self._with_retries(
             lambda: self._http.get(url, headers=self._headers()),
-            lambda response, _elapsed: _account.parse(response, _account.RateLimits),
+            lambda response, _elapsed: _account.parse(response, _account.AccountLimits),
         )
 
     def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
@@ -514,10 +532,19 @@ class AsyncClient(_BaseClient):
         self,
         api_key: str | None = None,
         *,
+        base_url: str | None = None,
+        wallet: str | None = None,
+        wallet_header: WalletHeader = "SIGN-IN-WITH-X",
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        store: StoreOption = None,
+        store_mode: StoreMode | None = None,
         http_client: httpx.AsyncClient | None = None,
-        **kwargs: Any,
     ) -> None:
-        super().__init__(api_key, **kwargs)
+        super().__init__(
+            api_key, base_url=base_url, wallet=wallet, wallet_header=wallet_header,
+            timeout=timeout, max_retries=max_retries, store=store, store_mode=store_mode,
+        )
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout)
         self._models_lock: asyncio.Lock | None = None
 
@@ -566,12 +593,12 @@ class AsyncClient(_BaseClient):
             lambda response, _elapsed: _account.parse(response, _account.Balance),
         )
 
-    async def rate_limits(self) -> _account.RateLimits:
+    async def rate_limits(self) -> _account.AccountLimits:
         """The key's stated limits per model (``GET /api_keys/rate_limits``)."""
         url = f"{self.base_url}{_account.RATE_LIMITS_PATH}"
         return await self._with_retries(
             lambda: self._http.get(url, headers=self._headers()),
-            lambda response, _elapsed: _account.parse(response, _account.RateLimits),
+            lambda response, _elapsed: _account.parse(response, _account.AccountLimits),
         )
 
     async def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:

@@ -174,25 +174,26 @@ def _prompt_items(prompts: Any, variables: Mapping[str, Any] | None,
     """``[(prompt, {variable: value}, template)]``: each template filled with every combination
     of values.
 
-    Without ``vars`` the prompts are used as written (braces and all).
+    Without ``variables`` the prompts are used as written (braces and all).
     """
     templates = _prompt_list(prompts)
     if variables is None:
         return [(p, {}, None) for p in templates]
     if not isinstance(variables, Mapping) or not variables:
-        raise ValidationError(f"vars={variables!r}", field="vars",
-                              action='pass a dict of lists, e.g. vars={"color": ["red", "blue"]}')
+        raise ValidationError(
+            f"variables={variables!r}", field="variables",
+            action='pass a dict of lists, e.g. variables={"color": ["red", "blue"]}')
     values: dict[str, list[str]] = {}
     for name, options in variables.items():
         if not isinstance(name, str) or not name.isidentifier() or name in RESERVED:
             raise ValidationError(
-                f"vars: {name!r} cannot name a variable", field="vars",
+                f"variables: {name!r} cannot name a variable", field="variables",
                 action="use a Python identifier that is not a record column "
                 f"({', '.join(sorted(RESERVED))})",
             )
         items = [options] if isinstance(options, str) else list(options)
         if not items or not all(isinstance(v, (str, int, float)) for v in items):
-            raise ValidationError(f"vars[{name!r}]={options!r}", field="vars",
+            raise ValidationError(f"variables[{name!r}]={options!r}", field="variables",
                                   action="give each variable a non-empty list of words or numbers")
         values[name] = [str(v) for v in items]
     out: list[tuple[str, dict[str, str], str | None]] = []
@@ -208,8 +209,8 @@ def _prompt_items(prompts: Any, variables: Mapping[str, Any] | None,
         unknown = sorted(n for n in names if n not in values)
         if unknown:
             raise ValidationError(
-                f"prompt template {template[:60]!r} uses {', '.join(unknown)}, not in vars",
-                field="prompts", action=f"add {unknown[0]!r} to vars=, or use {{{{ }}}} "
+                f"prompt template {template[:60]!r} uses {', '.join(unknown)}, not in variables",
+                field="prompts", action=f"add {unknown[0]!r} to variables=, or use {{{{ }}}} "
                 "for literal braces")
         mine = [n for n in values if n in names]
         used.update(mine)
@@ -218,8 +219,9 @@ def _prompt_items(prompts: Any, variables: Mapping[str, Any] | None,
             out.append((template.format(**chosen), chosen, template))
     unused = [n for n in values if n not in used]
     if unused:
-        raise ValidationError(f"vars {', '.join(unused)} appear in no prompt", field="vars",
-                              action=f"write {{{unused[0]}}} into a prompt, or drop it from vars")
+        raise ValidationError(
+            f"variables {', '.join(unused)} appear in no prompt", field="variables",
+            action=f"write {{{unused[0]}}} into a prompt, or drop it from variables")
     return out
 
 

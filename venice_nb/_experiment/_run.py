@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -30,9 +29,12 @@ from ._plan import EPS, CostEstimate, Job, cost_estimate, model_list, plan_jobs
 from ._progress import Progress, ProgressKind
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .._client._client import AsyncClient, Client
     from .._client._request import PreparedRequest
     from .._models import ModelInfo
+    from .._params import EditOptions
     from .._result import EditResult
     from .._store._store import ResultStore
     from .._types import ClientLike, ExperimentImages, ExperimentMasks, ModelsInput, PathInput
@@ -112,10 +114,10 @@ def estimate_experiment(
     *,
     client: Client | None = None,
     budget: float | None = None,
-    vars: Mapping[str, Iterable[str]] | None = None,
+    variables: Mapping[str, Iterable[str]] | None = None,
     repeats: int = 1,
-    store: ResultStore | str | os.PathLike[str] | None = None,
-    **params: Any,
+    store: ResultStore | PathInput | None = None,
+    **params: Unpack[EditOptions],
 ) -> CostEstimate:
     """Price an experiment without sending any edit (same arguments as ``experiment``).
 
@@ -125,7 +127,7 @@ def estimate_experiment(
     """
     _no_async_client(client, "estimate_experiment")
     return run_blocking(estimate_experiment_async(
-        images, prompts, models, masks, client=client, budget=budget, vars=vars,
+        images, prompts, models, masks, client=client, budget=budget, variables=variables,
         repeats=repeats, store=store, **params))
 
 
@@ -135,16 +137,16 @@ async def estimate_experiment_async(
     models: ModelsInput = None,
     masks: ExperimentMasks = None,
     *,
-    client: Client | AsyncClient | None = None,
+    client: ClientLike | None = None,
     budget: float | None = None,
-    vars: Mapping[str, Iterable[str]] | None = None,
+    variables: Mapping[str, Iterable[str]] | None = None,
     repeats: int = 1,
-    store: ResultStore | str | os.PathLike[str] | None = None,
-    **params: Any,
+    store: ResultStore | PathInput | None = None,
+    **params: Unpack[EditOptions],
 ) -> CostEstimate:
     """``estimate_experiment`` for async code: takes an ``AsyncClient`` (or a ``Client``)."""
     async with _planned(images, prompts, models, masks, params, client=client, store=store,
-                        budget=budget, variables=vars, repeats=repeats) as (client, jobs):
+                        budget=budget, variables=variables, repeats=repeats) as (client, jobs):
         return cost_estimate(jobs, budget, known_limit(client._caller), client.is_local)
 
 
@@ -154,15 +156,15 @@ def experiment(
     models: ModelsInput = None,
     masks: ExperimentMasks = None,
     *,
-    client: Client | AsyncClient | None = None,
+    client: ClientLike | None = None,
     budget: float | None = None,
-    vars: Mapping[str, Iterable[str]] | None = None,
+    variables: Mapping[str, Iterable[str]] | None = None,
     repeats: int = 1,
-    store: ResultStore | str | os.PathLike[str] | None = None,
+    store: ResultStore | PathInput | None = None,
     concurrency: int = DEFAULT_REQUESTS_PER_MINUTE,
     rate_limit: int = DEFAULT_REQUESTS_PER_MINUTE,
     progress: bool | ProgressKind = True,
-    **params: Any,
+    **params: Unpack[EditOptions],
 ) -> ExperimentResults:
     """Run every combination of images x masks x prompts x models; see ``experiment_async``.
 
@@ -174,10 +176,10 @@ def experiment(
     # In a running loop (Jupyter) the worker thread cannot display into this cell: show it here.
     shown = Progress(progress, show_now=loop_running())
     try:
-        return run_blocking(experiment_async(
-            images, prompts, models, masks, client=client, budget=budget, vars=vars,
-            repeats=repeats, store=store, concurrency=concurrency, rate_limit=rate_limit,
-            _progress=shown, **params))
+        return run_blocking(_experiment(
+            shown, images, prompts, models, masks, client=client, budget=budget,
+            variables=variables, repeats=repeats, store=store, concurrency=concurrency,
+            rate_limit=rate_limit, params=params))
     finally:
         shown.refresh_saved()
 
@@ -188,16 +190,15 @@ async def experiment_async(
     models: ModelsInput = None,
     masks: ExperimentMasks = None,
     *,
-    client: Client | AsyncClient | None = None,
+    client: ClientLike | None = None,
     budget: float | None = None,
-    vars: Mapping[str, Iterable[str]] | None = None,
+    variables: Mapping[str, Iterable[str]] | None = None,
     repeats: int = 1,
-    store: ResultStore | str | os.PathLike[str] | None = None,
+    store: ResultStore | PathInput | None = None,
     concurrency: int = DEFAULT_REQUESTS_PER_MINUTE,
     rate_limit: int = DEFAULT_REQUESTS_PER_MINUTE,
     progress: bool | ProgressKind = True,
-    _progress: Progress | None = None,
-    **params: Any,
+    **params: Unpack[EditOptions],
 ) -> ExperimentResults:
     """Run every combination of images x masks x prompts x models concurrently.
 
@@ -208,13 +209,13 @@ async def experiment_async(
     or None for the server's default. ``params``: aspect_ratio, resolution, quality (masked jobs
     only), output_format, safe_mode, enhance_prompt, upload, fit - the same for every job.
 
-    ``vars`` turns the prompts into templates: ``"a {color} hat"`` with ``vars={"color":
-    ["red", "blue"]}`` runs every combination, each record and DataFrame row carrying a column
-    per variable. ``repeats=n`` runs each job n times as distinct stored requests (the models
-    are not deterministic): run again with the same n and the store answers all of them;
-    raise n and only the new runs are paid. Masked jobs get mask-respect figures
-    (``changed_inside_mask``, ``changed_outside_mask``); ``ExperimentResults.mark`` keeps picks,
-    ratings and notes in the store with each result.
+    ``variables`` turns the prompts into templates: ``"a {color} hat"`` with
+    ``variables={"color": ["red", "blue"]}`` runs every combination, each record and DataFrame
+    row carrying a column per variable. ``repeats=n`` runs each job n times as distinct stored
+    requests (the models are not deterministic): run again with the same n and the store
+    answers all of them; raise n and only the new runs are paid. Masked jobs get mask-respect
+    figures (``changed_inside_mask``, ``changed_outside_mask``); ``ExperimentResults.mark`` keeps
+    picks, ratings and notes in the store with each result.
 
     Before anything is sent, every job is validated and priced; ``budget`` (USD at Venice prices,
     also on the local backend) stops at the first job whose estimated cost would push the total
@@ -228,12 +229,35 @@ async def experiment_async(
     experiments with one key on one server share that pace), at most ``concurrency`` at a
     time. A failed job is recorded in the results, not raised.
     """
+    return await _experiment(
+        Progress(progress), images, prompts, models, masks, client=client, budget=budget,
+        variables=variables, repeats=repeats, store=store, concurrency=concurrency,
+        rate_limit=rate_limit, params=params)
+
+
+async def _experiment(
+    shown: Progress,
+    images: ExperimentImages,
+    prompts: str | Iterable[str],
+    models: ModelsInput,
+    masks: ExperimentMasks,
+    *,
+    client: ClientLike | None,
+    budget: float | None,
+    variables: Mapping[str, Iterable[str]] | None,
+    repeats: int,
+    store: ResultStore | PathInput | None,
+    concurrency: int,
+    rate_limit: int,
+    params: EditOptions,
+) -> ExperimentResults:
+    """The body of both: ``experiment`` makes the display in the caller's thread (so a notebook
+    shows it in the running cell) and runs this on a worker loop."""
     concurrency = guards.count(concurrency, "concurrency")
     rate_limit = guards.count(rate_limit, "rate_limit")
-    shown = _progress if _progress is not None else Progress(progress)
     try:
         async with _planned(images, prompts, models, masks, params, client=client, store=store,
-                            budget=budget, variables=vars, repeats=repeats) as (client, jobs):
+                            budget=budget, variables=variables, repeats=repeats) as (client, jobs):
             pacer = pacer_for(client._caller, rate_limit)
             estimate = cost_estimate(jobs, budget, pacer.limit, client.is_local)
             if estimate.to_send:  # all stored (or replay-only): nothing is asked of the server

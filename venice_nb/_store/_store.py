@@ -771,7 +771,7 @@ def _variables_filter(variables: Mapping[str, str]) -> tuple[str, list[Any]]:
     for name, value in variables.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise ValidationError(f"variables: {name!r}", field="variables",
-                                  action="name prompt variables as in vars=, e.g. 'color'")
+                                  action="name prompt variables as in variables=, e.g. 'color'")
         clauses.append("json_extract(variables, ?) = ?")
         args += [f'$."{name}"', str(value)]
     return " AND ".join(clauses) or "1", args
