@@ -55,6 +55,10 @@ def test_upscale_is_deterministic_and_creativity_adds_detail(client: vnb.Client)
         ({"scale": True}, "scale"),
         ({"creativity": -1}, "creativity"),
         ({"creativity": "lots"}, "creativity"),
+        # the same checks as every endpoint's (upscale had its own and let these through)
+        ({"fit": 1}, "fit"),
+        ({"fit": "yes"}, "fit"),
+        ({"upload": "form"}, "upload"),
     ],
 )
 def test_bad_arguments_are_refused_before_sending(

@@ -398,7 +398,7 @@ class Client(_BaseClient):
         fit: bool = False,
     ) -> EditResult:
         """``POST /image/upscale``: the image 2x or 4x larger, priced from the model list."""
-        prepared = _upscale.prepare_upscale(
+        prepared = _request.prepare_upscale(
             image, scale=scale, creativity=creativity, upload=upload, fit=fit
         )
         return self.send(_upscale.priced(prepared, self.models("upscale")))
@@ -580,7 +580,7 @@ class AsyncClient(_BaseClient):
         fit: bool = False,
     ) -> EditResult:
         """``POST /image/upscale``: the image 2x or 4x larger, priced from the model list."""
-        prepared = _upscale.prepare_upscale(
+        prepared = _request.prepare_upscale(
             image, scale=scale, creativity=creativity, upload=upload, fit=fit
         )
         return await self.send(_upscale.priced(prepared, await self.models("upscale")))

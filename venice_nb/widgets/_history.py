@@ -15,8 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import masks
-
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (half-open, pixel indices)
+from .._types import Box  # x0, y0, x1, y1 (half-open, pixel indices)
 
 # Undo keeps the most recent steps within this many bytes (always at least one step).
 DEFAULT_BUDGET_BYTES = 64 * 2**20
