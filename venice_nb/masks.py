@@ -157,7 +157,8 @@ def _array_to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype == np.bool_:
-        return arr.view(np.uint8) * np.uint8(255)
+        scaled: np.ndarray = arr.view(np.uint8) * np.uint8(255)
+        return scaled
     if np.issubdtype(arr.dtype, np.floating):
         return _float_to_uint8(arr, what)
     hint = (
@@ -919,7 +920,8 @@ def invert(mask: MaskLike, *, out: np.ndarray | None = None) -> np.ndarray:
     if out is not None:
         _target(None, out)
         _same_size(out, m.shape, "out", "mask")
-    return np.bitwise_not(m, out=out)
+    inverted: np.ndarray = np.bitwise_not(m, out=out)
+    return inverted
 
 
 def _combine(
@@ -1028,7 +1030,7 @@ def _dilate(img: Image.Image, px: int) -> Image.Image:
 def _radius(px: float, m: np.ndarray) -> int:
     """``px`` in whole pixels; beyond the mask's extent every radius acts the same, so larger
     ones are capped (``grow(m, 1e9)`` selects everything instead of allocating it)."""
-    return min(guards.pixels(px, "px"), m.shape[0] + m.shape[1])
+    return min(guards.pixels(px, "px"), int(m.shape[0] + m.shape[1]))
 
 
 def grow(mask: MaskLike, px: float) -> np.ndarray:

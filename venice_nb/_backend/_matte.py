@@ -25,7 +25,7 @@ def _shifted_extreme(a: np.ndarray, op: np.ufunc) -> np.ndarray:
     for dy in range(3):
         for dx in range(3):
             op(out, p[dy : dy + h, dx : dx + w], out=out)
-    return out
+    return np.asarray(out)
 
 
 def background_colour(rgb: np.ndarray) -> tuple[np.ndarray, float]:
@@ -55,7 +55,8 @@ def alpha_matte(img: Image.Image) -> np.ndarray:
     alpha = np.clip((dist - t0) * (255.0 / EDGE_SOFTNESS), 0.0, 255.0).astype(np.uint8)
     opened = _shifted_extreme(_shifted_extreme(alpha, np.minimum), np.maximum)
     # Opening removes specks but also shaves soft edges; keep the original where it survives.
-    return np.minimum(alpha, _shifted_extreme(opened, np.maximum))
+    matte: np.ndarray = np.minimum(alpha, _shifted_extreme(opened, np.maximum))
+    return matte
 
 
 def remove_background(img: Image.Image) -> Image.Image:

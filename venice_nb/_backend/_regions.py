@@ -47,7 +47,7 @@ def _flood(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         grown[:, :-1] |= reached[:, 1:]
         grown &= allowed
         if (grown == reached).all():
-            return reached
+            return np.asarray(reached)
         reached = grown
 
 
@@ -67,12 +67,13 @@ def _local_detail(grey: np.ndarray) -> np.ndarray:
     """Mean absolute difference to the 4 neighbours: texture/edge strength per pixel."""
     p = np.pad(grey, 1, mode="edge")
     c = p[1:-1, 1:-1]
-    return (
+    detail: np.ndarray = (
         np.abs(c - p[:-2, 1:-1])
         + np.abs(c - p[2:, 1:-1])
         + np.abs(c - p[1:-1, :-2])
         + np.abs(c - p[1:-1, 2:])
     ) / 4
+    return detail
 
 
 def sky_weights(img: Image.Image) -> np.ndarray | None:
@@ -131,7 +132,7 @@ def _kmeans(points: np.ndarray, k: int, iterations: int = 6) -> np.ndarray:
             members = points[labels == i]
             if len(members):
                 centres[i] = members.mean(axis=0)
-    return centres
+    return np.asarray(centres)
 
 
 PLAIN_NOISE = 12.0  # border colour spread below which the background counts as a plain backdrop
@@ -224,7 +225,8 @@ def _refined(rgb: np.ndarray, weights: np.ndarray) -> np.ndarray:
     t = np.clip(((rgb - bg) * d).sum(-1) / np.maximum(dd, 100.0) * 1.2 - 0.1, 0.0, 1.0)
     # Trust the colour model only where the two sides differ clearly and near the edge.
     trust = np.clip((np.sqrt(dd) - 35) / 50, 0.0, 1.0) * (4 * a * (1 - a) > 0.3)
-    return (a + (t - a) * trust).astype(np.float32)
+    refined: np.ndarray = (a + (t - a) * trust).astype(np.float32)
+    return refined
 
 
 def subject(img: Image.Image) -> Region:

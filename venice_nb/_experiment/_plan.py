@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .._client._request import PreparedRequest
     from .._models import ModelInfo
     from .._store._store import ResultStore
+    from .._types import ModelsInput
 
 __all__ = ["EPS", "RESERVED", "CostEstimate", "Job", "cost_estimate", "model_list", "plan_jobs"]
 
@@ -144,13 +145,15 @@ def _auto_label(value: Any, kind: str, index: int) -> str | None:
     return f"{kind}{index + 1}"
 
 
-def model_list(models: Any) -> list[Any]:
-    if models is None or isinstance(models, str) or hasattr(models, "estimate_cost"):
+def model_list(models: ModelsInput) -> list[str | ModelInfo | None]:
+    from .._models import ModelInfo
+
+    if models is None or isinstance(models, (str, ModelInfo)):
         return [models]
-    models = list(models)
-    if not models:
+    listed = list(models)
+    if not listed:
         raise ValidationError("no models given", action="pass model ids, or None for the default")
-    return models
+    return listed
 
 
 def _prompt_list(prompts: str | Iterable[str]) -> list[str]:

@@ -63,7 +63,9 @@ async def _resolved(client: ClientLike, models: ModelsInput) -> list[ModelInfo |
     """Each model as the client's own calls resolve it: a legacy id (``qwen-edit``) through the
     server's compatibility mapping, a typo refused with the closest ids. Only ids need the
     model list (``GET /models``, fetched once per client)."""
-    return [m if m is None or hasattr(m, "estimate_cost") else await call(client._model, m)
+    from .._models import ModelInfo
+
+    return [m if m is None or isinstance(m, ModelInfo) else await call(client._model, m)
             for m in model_list(models)]
 
 
@@ -277,7 +279,9 @@ async def _experiment(
         shown.close()
 
 
-async def _ask(client: ClientLike, what: Callable[[], T | Awaitable[T]]) -> T | None:
+async def _ask(
+    client: ClientLike, what: Callable[[], Awaitable[T]] | Callable[[], T]
+) -> T | None:
     """An account endpoint's answer, None when this caller cannot ask (no key: the endpoints
     need one) or the server will not say (an error status: e.g. a key without that right)."""
     if not client.has_credentials:

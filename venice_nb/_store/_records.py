@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, get_args
 
 from .._exceptions import ValidationError
 from .._result import EditResult
@@ -238,8 +238,11 @@ def _error_text(error: BaseException | None) -> str:
     return str(error) if error is not None else ""
 
 
-class RecordList(list):
-    """A list of records (anything with ``to_dict()``) that turns into a pandas DataFrame."""
+Record = TypeVar("Record", "StoredRecord", "ExperimentRecord")
+
+
+class RecordList(list[Record], Generic[Record]):
+    """A list of records (stored or experiment ones) that turns into a pandas DataFrame."""
 
     def to_dicts(self) -> list[dict[str, Any]]:
         return [item.to_dict() for item in self]
@@ -268,7 +271,7 @@ class RecordList(list):
         return path
 
 
-class ExperimentResults(RecordList):
+class ExperimentResults(RecordList[ExperimentRecord]):
     """The records of an experiment in job order, plus its estimate and a contact sheet."""
 
     def __init__(self, records: Iterable[ExperimentRecord], *, estimate: CostEstimate,
@@ -331,7 +334,7 @@ class ExperimentResults(RecordList):
         chosen.picked, chosen.rating, chosen.note = stored.picked, stored.rating, stored.note
         return chosen
 
-    def picked(self) -> RecordList:
+    def picked(self) -> RecordList[ExperimentRecord]:
         """The picked jobs, in job order."""
         return RecordList(r for r in self if r.picked)
 
@@ -423,7 +426,8 @@ def image_size(content: bytes) -> tuple[int | None, int | None]:
 
     try:
         with Image.open(io.BytesIO(content)) as img:  # reads the header only
-            return img.size
+            size: tuple[int, int] = img.size  # (Pillow's context manager is untyped)
+        return size
     except (UnidentifiedImageError, OSError, ValueError):
         return None, None
 

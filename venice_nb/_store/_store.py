@@ -289,7 +289,7 @@ class ResultStore:
         if row is None:
             return False
         try:
-            return (self.root / row["output_file"]).stat().st_size == row["bytes"]
+            return bool((self.root / row["output_file"]).stat().st_size == row["bytes"])
         except OSError:
             return False
 
@@ -396,7 +396,7 @@ class ResultStore:
         is_local: bool | None = None,
         limit: int | None = None,
         offset: int = 0,
-    ) -> RecordList:
+    ) -> RecordList[StoredRecord]:
         """Stored results, newest first.
 
         ``model`` matches the model asked for or the one that answered; ``prompt`` is a
@@ -481,7 +481,9 @@ class ResultStore:
                                               columns=_records.stored_columns())
 
     @staticmethod
-    def read_export(path: str | os.PathLike[str], *, format: str | None = None) -> RecordList:
+    def read_export(
+        path: str | os.PathLike[str], *, format: str | None = None
+    ) -> RecordList[StoredRecord]:
         """Read a file written by ``export`` back into ``StoredRecord`` objects."""
         path = Path(path).expanduser()
         rows = _records.read_export(path, _records.export_format(path, format))
