@@ -33,10 +33,11 @@ def _nullable(node: Any) -> Any:
     return out
 
 
-def _schema(path: str) -> dict:
+def _schema(path: str) -> dict[str, Any]:
     spec = load_spec()
     content = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
-    return _nullable({**content["schema"], "components": spec["components"]})
+    schema: dict[str, Any] = _nullable({**content["schema"], "components": spec["components"]})
+    return schema
 
 
 @pytest.mark.skipif(not SPEC_PATH.exists(), reason="needs the spec file")

@@ -62,7 +62,7 @@ def test_upscale_is_deterministic_and_creativity_adds_detail(client: vnb.Client)
     ],
 )
 def test_bad_arguments_are_refused_before_sending(
-    client: vnb.Client, backend: LocalBackend, kwargs: dict, field: str
+    client: vnb.Client, backend: LocalBackend, kwargs: dict[str, object], field: str
 ) -> None:
     with pytest.raises(vnb.ValidationError) as info:
         client.upscale(sample_path("cat"), **kwargs)
