@@ -13,7 +13,7 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import _arguments as guards
 from .._client import _request
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .._client._request import PreparedRequest
     from .._models import ModelInfo
     from .._store._store import ResultStore
-    from .._types import ModelsInput
+    from .._types import ExperimentImages, ExperimentMasks, ImageInput, ModelsInput
 
 __all__ = ["EPS", "RESERVED", "CostEstimate", "Job", "cost_estimate", "model_list", "plan_jobs"]
 
@@ -112,9 +112,11 @@ class CostEstimate:
         return f"<div><b>{html.escape(head)}</b><ul>{body}</ul></div>"
 
 
-def _labelled(values: Any, kind: str, *, allow_none: bool = False) -> list[tuple[str | None, Any]]:
+def _labelled(
+    values: object, kind: str, *, allow_none: bool = False
+) -> list[tuple[str | None, object]]:
     """``[(label, value)]`` from one value, a sequence or a ``{label: value}`` mapping."""
-    items: list[tuple[str | None, Any]]
+    items: list[tuple[str | None, object]]
     if isinstance(values, Mapping):
         items = [(str(k), v) for k, v in values.items()]
     elif isinstance(values, (list, tuple)):
@@ -124,7 +126,7 @@ def _labelled(values: Any, kind: str, *, allow_none: bool = False) -> list[tuple
     if not items:
         raise ValidationError(f"no {kind}s given", action=f"pass at least one {kind}", field=kind)
     seen: dict[str | None, int] = {}
-    out: list[tuple[str | None, Any]] = []
+    out: list[tuple[str | None, object]] = []
     for label, value in items:
         if value is None and not allow_none:
             raise ValidationError(f"a {kind} is None", action=f"remove it from the {kind}s")
@@ -133,7 +135,7 @@ def _labelled(values: Any, kind: str, *, allow_none: bool = False) -> list[tuple
     return out
 
 
-def _auto_label(value: Any, kind: str, index: int) -> str | None:
+def _auto_label(value: object, kind: str, index: int) -> str | None:
     if value is None:
         return None
     if isinstance(value, os.PathLike) or (
@@ -172,7 +174,7 @@ RESERVED = frozenset({
 })
 
 
-def _prompt_items(prompts: Any, variables: Mapping[str, Any] | None,
+def _prompt_items(prompts: str | Iterable[str], variables: Mapping[str, Iterable[str]] | None,
                   ) -> list[tuple[str, dict[str, str], str | None]]:
     """``[(prompt, {variable: value}, template)]``: each template filled with every combination
     of values.
@@ -228,7 +230,7 @@ def _prompt_items(prompts: Any, variables: Mapping[str, Any] | None,
     return out
 
 
-def _check_params(params: Mapping[str, Any], masks: list[tuple[str | None, Any]]) -> None:
+def _check_params(params: Mapping[str, object], masks: list[tuple[str | None, object]]) -> None:
     unknown = sorted(set(params) - set(EDIT_OPTIONS))
     if unknown:
         raise ValidationError(
@@ -243,17 +245,27 @@ def _check_params(params: Mapping[str, Any], masks: list[tuple[str | None, Any]]
         )
 
 
-def _normalised(items: list[tuple[str | None, Any]], fit: bool) -> list[tuple[str | None, Any]]:
+# An input as sent: a URL or encoded bytes (one image), a tuple of them (layers), or None.
+Wire = str | bytes
+
+
+def _normalised(
+    items: list[tuple[str | None, object]], fit: bool
+) -> list[tuple[str | None, Wire | tuple[Wire, ...] | None]]:
     """Load each input once (not once per job); the bytes give the same digest as the input.
 
     A list or tuple value is a set of layers (e.g. a mask and a reference image): a tuple out.
     """
 
-    def load(value: Any) -> Any:
-        payload = load_image(value, fit=fit)
-        return payload.url if payload.url is not None else payload.data
+    def load(value: object) -> Wire:
+        # whatever the user passed: load_image refuses what is not an image
+        payload = load_image(cast("ImageInput", value), fit=fit)
+        if payload.url is not None:
+            return payload.url
+        assert payload.data is not None  # a payload is a URL or bytes
+        return payload.data
 
-    out: list[tuple[str | None, Any]] = []
+    out: list[tuple[str | None, Wire | tuple[Wire, ...] | None]] = []
     for label, value in items:
         if isinstance(value, (list, tuple)):
             out.append((label, tuple(load(v) for v in value)))
@@ -263,16 +275,16 @@ def _normalised(items: list[tuple[str | None, Any]], fit: bool) -> list[tuple[st
 
 
 def plan_jobs(
-    images: Any,
-    prompts: Any,
+    images: ExperimentImages,
+    prompts: str | Iterable[str],
     models: list[ModelInfo | None],
-    masks: Any,
-    params: Mapping[str, Any],
+    masks: ExperimentMasks,
+    params: Mapping[str, Any],  # the edit options, forwarded as keywords
     store: ResultStore | None,
     budget: float | None,
     *,
     is_local: bool,
-    variables: Mapping[str, Any] | None = None,
+    variables: Mapping[str, Iterable[str]] | None = None,
     repeats: int = 1,
 ) -> list[Job]:
     """Every job prepared and validated (all problems at once), with budget and store marks.
@@ -285,11 +297,11 @@ def plan_jobs(
     repeats = guards.count(repeats, "repeats")
     if budget is not None:
         budget = guards.non_negative(budget, "budget")
-    mask_items = _labelled([None] if masks is None else masks, "mask", allow_none=True)
-    _check_params(params, mask_items)
+    mask_labels = _labelled([None] if masks is None else masks, "mask", allow_none=True)
+    _check_params(params, mask_labels)
     fit = bool(params.get("fit", False))
     image_items = _normalised(_labelled(images, "image"), fit)
-    mask_items = _normalised(mask_items, fit)
+    mask_items = _normalised(mask_labels, fit)
     prompt_list = _prompt_items(prompts, variables)
     send_params = {k: v for k, v in params.items() if k != "fit"}
     jobs: list[Job] = []
@@ -300,11 +312,13 @@ def plan_jobs(
             enumerate(combos):
         model_id = info.id if info is not None else None
         try:
+            # (an image given as a list of layers reaches load_image, which refuses it)
+            image = cast("ImageInput", img)
             if mask is None:
-                prepared = _request.prepare_edit(img, prompt, model=info, **send_params)
+                prepared = _request.prepare_edit(image, prompt, model=info, **send_params)
             else:
                 layers = list(mask) if isinstance(mask, tuple) else [mask]
-                prepared = _request.prepare_multi_edit([img, *layers], prompt, model=info,
+                prepared = _request.prepare_multi_edit([image, *layers], prompt, model=info,
                                                        **send_params)
         except ValidationError as exc:
             where = ", ".join(str(x) for x in (img_label, mask_label, model_id or "default") if x)
