@@ -215,8 +215,8 @@ class _BaseClient:
         if not isinstance(prepared, PreparedRequest):
             raise ValidationError(
                 f"send() takes a prepared request, not a {type(prepared).__name__}",
-                action="call client.edit(...) / multi_edit(...), or pass what "
-                "venice_nb._client._request.prepare_edit(...) returns",
+                action="call client.edit(...) / multi_edit(...) instead; send() takes a "
+                "venice_nb.PreparedRequest",
                 field="prepared",
             )
         if self.store is None:
