@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -25,7 +26,7 @@ from PIL import Image
 from venice_nb._client import _request
 
 
-def _best(fn, repeat: int = 7) -> float:
+def _best(fn: Callable[[], object], repeat: int = 7) -> float:
     return min(timings(fn, repeat))
 
 

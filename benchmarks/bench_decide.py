@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,10 @@ from venice_nb._respect import mask_respect
 
 MODEL = ModelInfo(id="firered-image-edit", name="FireRed Edit", type="inpaint", price_usd=0.04)
 HEADERS = {"content-type": "image/png", "x-venice-model-id": "firered-image-edit"}
+
+
+def _decode_rgb(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data)).convert("RGB")
 
 
 def _best(fn: Callable[[], object], repeat: int = 5) -> float:
@@ -57,8 +62,8 @@ def bench_respect() -> None:
         edited = base.copy()
         edited[: h // 3] = 255 - edited[: h // 3]
         image, layer, result = _png(base), _png(mask, "L"), _png(edited)
-        decode = _best(lambda data=result: Image.open(io.BytesIO(data)).convert("RGB"))
-        figures = _best(lambda i=image, m=layer, r=result: mask_respect(i, m, r))
+        decode = _best(partial(_decode_rgb, result))
+        figures = _best(partial(mask_respect, image, layer, result))
         print(f"mask respect, {label} ({w}x{h}): {figures * 1000:.1f} ms per result = "
               f"{figures / decode:.1f}x decoding the result once ({decode * 1000:.1f} ms)")
 
@@ -75,7 +80,7 @@ def bench_store(n: int) -> None:
                                              model=MODEL)
             out = _png(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
             store.record(prepared, HEADERS, out, 0.1, False)
-        store.label([(r.fingerprint, r.is_local, {"color": r.prompt.split()[1]})
+        store.label([(r.fingerprint, r.is_local, {"color": str(r.prompt).split()[1]})
                      for r in store.history()])
         for record in store.history(limit=n // 10):
             store.mark(record, picked=True, rating=4)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from PIL import __version__ as PIL_VERSION
 
 import venice_nb as vnb
 from venice_nb import masks
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     print(f"venice_nb masks benchmark - Python {platform.python_version()}, numpy "
-          f"{np.__version__}, Pillow {Image.__version__}, {platform.machine()}")
+          f"{np.__version__}, Pillow {PIL_VERSION}, {platform.machine()}")
     rows = measure(args.quick)
     print(report(rows))
     if args.json:

@@ -55,13 +55,14 @@ def venice_price(model_id: str, *path: str) -> float:
     node = {m["id"]: m for m in json.loads(SNAPSHOT_PATH.read_text())["data"]}[model_id]
     for key in ("model_spec", "pricing", *path):
         node = node[key]
-    return node["usd"]
+    return float(node["usd"])
 
 
 @cache
 def load_spec() -> dict[str, Any]:
     with SPEC_PATH.open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_SpecLoader)
+        spec: dict[str, Any] = yaml.load(fh, Loader=_SpecLoader)
+    return spec
 
 
 def _deref(node: Any, spec: dict[str, Any]) -> Any:
@@ -80,7 +81,8 @@ def _deref(node: Any, spec: dict[str, Any]) -> Any:
 def request_schema(path: str, content_type: str) -> dict[str, Any]:
     spec = load_spec()
     body = spec["paths"][path]["post"]["requestBody"]["content"][content_type]["schema"]
-    return _deref(body, spec)
+    schema: dict[str, Any] = _deref(body, spec)
+    return schema
 
 
 def _properties(schema: dict[str, Any]) -> dict[str, Any]:
@@ -111,8 +113,9 @@ def parse_multipart(request: httpx.Request) -> tuple[dict[str, str], list[tuple[
     fields: dict[str, str] = {}
     files: list[tuple[str, bytes, str]] = []
     for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
+        name = str(part.get_param("name", header="content-disposition"))
         payload = part.get_payload(decode=True) or b""
+        assert isinstance(payload, bytes)
         if part.get_filename() is not None:
             files.append((name, payload, part.get_content_type()))
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -19,6 +19,8 @@ from venice_nb._backend._realism import Realism
 from ._spec import AsyncSpecCheckingTransport, SpecCheckingTransport
 
 TEST_KEY = "vnbtest-9f3c2e71d4b8a6c5e0f1a2b3"  # a distinctive fake key, grepped for in leaks
+
+ImageServer = Callable[[str, bytes], str]  # the image_server fixture: (name, data) -> its URL
 
 
 @pytest.fixture(autouse=True)
@@ -110,7 +112,7 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture
-def image_server() -> Iterator:
+def image_server() -> Iterator[ImageServer]:
     """Serve bytes over loopback HTTP, so URL inputs can be tested without any internet."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

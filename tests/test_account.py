@@ -1,6 +1,6 @@
 """Balance and stated limits end to end: the backend serves ``/billing/balance`` and
 ``/api_keys/rate_limits`` in the spec's shapes (responses validated against it), and the
-client reads them as ``Balance`` / ``RateLimits``."""
+client reads them as ``Balance`` / ``AccountLimits``."""
 
 from __future__ import annotations
 
@@ -33,10 +33,11 @@ def _nullable(node: Any) -> Any:
     return out
 
 
-def _schema(path: str) -> dict:
+def _schema(path: str) -> dict[str, Any]:
     spec = load_spec()
     content = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
-    return _nullable({**content["schema"], "components": spec["components"]})
+    schema: dict[str, Any] = _nullable({**content["schema"], "components": spec["components"]})
+    return schema
 
 
 @pytest.mark.skipif(not SPEC_PATH.exists(), reason="needs the spec file")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from typing import Any
 
 import httpx
 import jsonschema
@@ -28,7 +29,7 @@ from .conftest import TEST_KEY, png_bytes
 needs_spec = pytest.mark.skipif(not SPEC_PATH.exists(), reason="needs the spec file")
 
 
-def _response_schema(path: str) -> dict:
+def _response_schema(path: str) -> dict[str, Any]:
     spec = load_spec()
     schema = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
     return {**schema["schema"], "components": spec["components"]}
@@ -39,7 +40,7 @@ def _response_schema(path: str) -> dict:
     ("inpaint", {"qwen-edit": "qwen-image-2-edit"}), ("text", {}), (None, {}), ("upscale", {}),
 ])  # fmt: skip
 def test_backend_serves_the_mapping_in_the_spec_shape(
-    backend: LocalBackend, type_: str | None, expected: dict
+    backend: LocalBackend, type_: str | None, expected: dict[str, str]
 ) -> None:
     params = {"type": type_} if type_ else {}
     resp = httpx.get(f"{backend.url}{COMPATIBILITY_PATH}", params=params, trust_env=False)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
 import venice_nb as vnb
-from venice_nb._backend import FaultConfig
+from venice_nb._backend import FaultConfig, LocalBackend
 
+from ._spec import AsyncSpecCheckingTransport
 from .conftest import sample_path
 
 
-def test_async_matches_sync(client, async_client, async_transport):
-    async def go():
+def test_async_matches_sync(
+    client: vnb.Client, async_client: vnb.AsyncClient, async_transport: AsyncSpecCheckingTransport
+) -> None:
+    async def go() -> Any:
         models = await async_client.models()
         edit = await async_client.edit(sample_path(), "night", model="qwen-image-2-edit")
         multi = await async_client.multi_edit(
@@ -42,8 +46,8 @@ def test_async_matches_sync(client, async_client, async_transport):
     assert len(async_transport.posts) == 3
 
 
-def test_async_concurrent_edits(async_client, backend):
-    async def go():
+def test_async_concurrent_edits(async_client: vnb.AsyncClient, backend: LocalBackend) -> None:
+    async def go() -> Any:
         prompts = [f"tint {i}" for i in range(12)]
         results = await asyncio.gather(*(async_client.edit(sample_path(), p) for p in prompts))
         await async_client.aclose()
@@ -54,10 +58,12 @@ def test_async_concurrent_edits(async_client, backend):
     assert backend.stats.by_status.get(200, 0) >= 12
 
 
-def test_cancel_frees_the_failure_window(async_client, backend):
+def test_cancel_frees_the_failure_window(
+    async_client: vnb.AsyncClient, backend: LocalBackend
+) -> None:
     backend.config.latency = 30.0
 
-    async def go():
+    async def go() -> None:
         task = asyncio.ensure_future(async_client.edit(sample_path(), "slow"))
         deadline = time.monotonic() + 30
         while backend.stats.requests == 0:  # wait (bounded) until the request is in flight
@@ -73,7 +79,7 @@ def test_cancel_frees_the_failure_window(async_client, backend):
     assert async_client._window.recent_failures == 0
 
 
-def test_async_retries_follow_hints(async_client, backend):
+def test_async_retries_follow_hints(async_client: vnb.AsyncClient, backend: LocalBackend) -> None:
     backend.config.faults = FaultConfig(rate_503=1.0)
     async_client.max_retries = 1
     waits: list[float] = []
@@ -83,7 +89,7 @@ def test_async_retries_follow_hints(async_client, backend):
 
     async_client._sleep = record
 
-    async def go():
+    async def go() -> None:
         with pytest.raises(vnb.ModelAtCapacityError):
             await async_client.edit(sample_path(), "blur")
         await async_client.aclose()

@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -40,7 +40,7 @@ from venice_nb._constants import (
 )
 from venice_nb._models import ModelInfo
 
-from .conftest import REALISMS
+from .conftest import REALISMS, ImageServer
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("build_catalog", ROOT / "scripts/build_catalog.py")
@@ -132,7 +132,9 @@ def multi(http: httpx.Client, images: list[bytes], **fields: Any) -> httpx.Respo
     return http.post("/image/multi-edit", json={"images": [b64(i) for i in images], **fields})
 
 
-def assert_error(resp: httpx.Response, status: int, code: str, field: str | None = None) -> dict:
+def assert_error(
+    resp: httpx.Response, status: int, code: str, field: str | None = None
+) -> dict[str, Any]:
     assert resp.status_code == status, resp.text
     assert resp.headers["content-type"] == "application/json"
     body = resp.json()
@@ -143,7 +145,7 @@ def assert_error(resp: httpx.Response, status: int, code: str, field: str | None
             assert body["details"][field]["_errors"], body
     else:
         assert "details" not in body
-    return body
+    return dict(body)
 
 
 def form(parts: list[tuple[str, str | None, bytes]]) -> tuple[bytes, str]:
@@ -289,7 +291,7 @@ def test_data_files_are_reproducible() -> None:
 
 @pytest.mark.parametrize("reader", ["client", "backend"])
 def test_max_input_images_rule(reader: str) -> None:
-    def limit(constraints: dict) -> int:
+    def limit(constraints: dict[str, Any]) -> int:
         entry = {"id": "m", "model_spec": {"name": "M", "constraints": constraints}}
         if reader == "backend":  # the backend keeps its own copy of the rule
             return CatalogModel("m", "M", entry).max_input_images
@@ -373,7 +375,7 @@ CASES: list[tuple[str, str, dict[str, Any], int, str, str | None]] = [
     [pytest.param(*case[1:], id=case[0]) for case in CASES],
 )
 def test_validation(
-    http: httpx.Client, path: str, body: dict, status: int, code: str, field: str | None
+    http: httpx.Client, path: str, body: dict[str, Any], status: int, code: str, field: str | None
 ) -> None:
     assert_error(http.post(path, json=body), status, code, field)
 
@@ -489,7 +491,9 @@ def test_hand_made_multipart_and_chunked_bodies(http: httpx.Client) -> None:
     assert chunked.content == reference
 
 
-def test_image_inputs_base64_data_url_and_loopback_url(http: httpx.Client, image_server) -> None:
+def test_image_inputs_base64_data_url_and_loopback_url(
+    http: httpx.Client, image_server: ImageServer
+) -> None:
     raw = edit(http).content
     assert edit(http, image="data:image/jpeg;base64," + b64(COFFEE)).content == raw
     assert edit(http, image=image_server("c.jpg", COFFEE)).content == raw
@@ -580,7 +584,9 @@ def test_content_policy(http: httpx.Client) -> None:
 # ----------------------------------------------------------------------------- rate limits
 
 
-def test_rate_limit_headers_and_429(backend: LocalBackend, http: httpx.Client, clock) -> None:
+def test_rate_limit_headers_and_429(
+    backend: LocalBackend, http: httpx.Client, clock: FakeClock
+) -> None:
     backend.config.rate_limit = 2
     backend.config.rate_window = 60.0
     first, second = edit(http), edit(http, foo=1)  # errors carry the headers too
@@ -600,7 +606,9 @@ def test_rate_limit_headers_and_429(backend: LocalBackend, http: httpx.Client, c
     assert http.get("/models", params={"type": "all"}).status_code == 200  # not an image call
 
 
-def test_failed_requests_block_the_caller(backend: LocalBackend, http: httpx.Client, clock):
+def test_failed_requests_block_the_caller(
+    backend: LocalBackend, http: httpx.Client, clock: FakeClock
+) -> None:
     backend.config.failure_block = (2, 30.0, 30.0)
     for _ in range(3):
         assert edit(http, foo=1).status_code == 400
@@ -635,7 +643,9 @@ def test_injected_error_statuses(
     assert backend.stats.charged_usd == 0
 
 
-def test_invalid_requests_are_not_masked_by_faults(backend: LocalBackend, http) -> None:
+def test_invalid_requests_are_not_masked_by_faults(
+    backend: LocalBackend, http: httpx.Client
+) -> None:
     backend.config.faults = FaultConfig(rate_500=1.0)
     assert_error(edit(http, foo=1), 400, "INVALID_REQUEST")
 
@@ -723,6 +733,7 @@ def test_enhanced_prompt_header(http: httpx.Client) -> None:
 
 def test_identical_requests_give_identical_bytes(http: httpx.Client) -> None:
     mask = encode(Image.new("L", (600, 400), 255))
+    request: Callable[[], httpx.Response]
     for request in (
         lambda: edit(http, prompt="a watercolour painting"),
         lambda: multi(http, [COFFEE, mask], prompt="remove the cup"),
@@ -766,7 +777,9 @@ def test_output_format_size_and_defaults(http: httpx.Client) -> None:
         ({"aspect_ratio": "1:1", "model": "qwen-edit-uncensored"}, (600, 400)),
     ],
 )  # fmt: skip
-def test_aspect_ratio_and_resolution(http: httpx.Client, fields: dict, size: tuple) -> None:
+def test_aspect_ratio_and_resolution(
+    http: httpx.Client, fields: dict[str, str], size: tuple[int, int]
+) -> None:
     resp = edit(http, prompt="invert", **fields)
     assert resp.status_code == 200, resp.text
     assert decode(resp.content).size == size
@@ -778,7 +791,7 @@ def test_multi_edit_honours_aspect_ratio_even_on_keep_size_models(http: httpx.Cl
     assert decode(resp.content).size == (1024, 1024)
 
 
-PROMPT_CHECKS = {
+PROMPT_CHECKS: dict[str, Callable[[np.ndarray, np.ndarray], object]] = {
     "change the sky to sunset": lambda a, b: (b[..., 0] - b[..., 2]).mean()
     > (a[..., 0] - a[..., 2]).mean() + 40,
     "make it night": lambda a, b: b.mean() < 0.5 * a.mean() and b[..., 2].mean() > b[..., 0].mean(),
@@ -876,7 +889,9 @@ def test_rgba_base_keeps_its_alpha(http: httpx.Client) -> None:
     assert out.mode == "RGBA" and (np.asarray(out.getchannel("A")) == alpha).all()
 
 
-def test_background_removal_cuts_out_the_product(http: httpx.Client, image_server) -> None:
+def test_background_removal_cuts_out_the_product(
+    http: httpx.Client, image_server: ImageServer
+) -> None:
     resp = http.post("/image/background-remove", json={"image": b64(PRODUCT)})
     assert resp.status_code == 200 and resp.headers["content-type"] == "image/png"
     assert not any(k.startswith("x-venice-model") for k in resp.headers)

@@ -588,6 +588,7 @@ def test_masks_grow_beyond_the_image_selects_everything() -> None:
 
 def test_a_layer_stack_raises_one_error_type() -> None:
     stack = layers.LayerStack(GOOD_PNG)
+    call: Callable[[], object]
     for call in (
         lambda: stack.add_mask(np.zeros((30, 40), np.uint8)),  # selects nothing
         lambda: stack.add_mask(np.zeros((30, 400), np.uint8)),  # another aspect ratio

@@ -6,18 +6,20 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
 
 import venice_nb as vnb
+from venice_nb._backend import LocalBackend
 
 from ._serve import serve
 from .conftest import sample_path
 
 
-def test_no_key_uses_the_local_backend_and_says_so(caplog):
+def test_no_key_uses_the_local_backend_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="venice_nb")
     with vnb.Client() as client:
         assert client.is_local and client.base_url.startswith("http://127.0.0.1:")
@@ -27,7 +29,7 @@ def test_no_key_uses_the_local_backend_and_says_so(caplog):
     assert res.is_local and "LOCAL" in res._repr_html_()
 
 
-def test_a_key_means_venice(monkeypatch):
+def test_a_key_means_venice(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VENICE_API_KEY", "k-123")
     with vnb.Client() as client:
         assert not client.is_local and client.base_url == "https://api.venice.ai/api/v1"
@@ -36,7 +38,9 @@ def test_a_key_means_venice(monkeypatch):
         assert client.base_url == "http://127.0.0.1:1/api/v1"
 
 
-def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+def _cli(
+    *args: str, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VENICE_")}
     env.update(env_extra or {})
     return subprocess.run(
@@ -48,7 +52,7 @@ def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProce
     )
 
 
-def test_cli_edit_multi_edit_remove_bg_and_models(tmp_path):
+def test_cli_edit_multi_edit_remove_bg_and_models(tmp_path: Path) -> None:
     out = tmp_path / "night.png"
     done = _cli(
         "edit",
@@ -85,7 +89,7 @@ def test_cli_edit_multi_edit_remove_bg_and_models(tmp_path):
     assert done.returncode == 0 and "gpt-image-2-edit" in done.stdout and "$0.340" in done.stdout
 
 
-def test_cli_reports_errors_with_the_action(tmp_path):
+def test_cli_reports_errors_with_the_action(tmp_path: Path) -> None:
     done = _cli(
         "edit", str(sample_path()), "-p", "x", "--model", "nope", "-o", str(tmp_path / "x.png")
     )
@@ -94,7 +98,7 @@ def test_cli_reports_errors_with_the_action(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_cli_serve_answers_on_its_port():
+def test_cli_serve_answers_on_its_port() -> None:
     with serve() as url:
         models = httpx.get(f"{url}/models", params={"type": "inpaint"}, timeout=10).json()
         assert models["object"] == "list" and models["data"]
@@ -102,7 +106,7 @@ def test_cli_serve_answers_on_its_port():
             assert client.edit(sample_path(), "blur").is_local
 
 
-def test_cli_serve_fault_and_auth_flags():
+def test_cli_serve_fault_and_auth_flags() -> None:
     with serve("--faults", "500=1.0", "--reject-key", "bad-key") as url:
         with vnb.Client("bad-key", base_url=url) as c, pytest.raises(vnb.AuthenticationError):
             c.edit(sample_path(), "blur")
@@ -113,23 +117,23 @@ def test_cli_serve_fault_and_auth_flags():
 
 
 @pytest.mark.parametrize("name", vnb.samples())
-def test_samples_exist(name):
+def test_samples_exist(name: str) -> None:
     assert Image.open(vnb.sample(name)).size[0] * Image.open(vnb.sample(name)).size[1] >= 65_536
 
 
-def test_a_local_backend_url_is_labelled_local(backend):
+def test_a_local_backend_url_is_labelled_local(backend: LocalBackend) -> None:
     with vnb.Client("k", base_url=backend.url) as client:
         assert client.is_local
         assert client.remove_background(sample_path("product")).is_local
 
 
-def test_a_served_backend_in_another_process_is_recognised_by_its_model_names():
+def test_a_served_backend_in_another_process_is_recognised_by_its_model_names() -> None:
     with serve() as url, vnb.Client("k", base_url=url) as client:
         assert client.remove_background(sample_path("product")).is_local
         assert client.store is None, "a server on this machine is free: nothing to store"
 
 
-def test_the_cli_offers_every_edit_option():
+def test_the_cli_offers_every_edit_option() -> None:
     """The CLI forwards ``_params.EDIT_OPTIONS``; each has a flag (upload is --multipart)."""
     from venice_nb._cli import _parser
     from venice_nb._params import EDIT_OPTIONS, MULTI_EDIT_ONLY

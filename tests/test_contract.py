@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 
 import venice_nb as vnb
+from venice_nb._backend import LocalBackend
+from venice_nb._params import Upload
 
 from ._spec import SpecCheckingTransport, check_request, parse_multipart
-from .conftest import TEST_KEY, png_bytes, sample_path
+from .conftest import TEST_KEY, ImageServer, png_bytes, sample_path
 
 
-def _json(transport: SpecCheckingTransport) -> dict:
-    return json.loads(transport.posts[-1].content)
+def _json(transport: SpecCheckingTransport) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(transport.posts[-1].content)
+    return body
 
 
-def test_edit_json_sends_model_and_only_given_fields(client, transport):
+def test_edit_json_sends_model_and_only_given_fields(
+    client: vnb.Client, transport: SpecCheckingTransport
+) -> None:
     res = client.edit(sample_path("cat"), "make it night", model="qwen-image-2-edit")
     body = _json(transport)
     assert set(body) == {"image", "prompt", "model"}
@@ -32,7 +38,9 @@ def test_edit_json_sends_model_and_only_given_fields(client, transport):
     assert res.model_id == "qwen-image-2-edit"
 
 
-def test_edit_with_every_option_matches_spec(client, transport):
+def test_edit_with_every_option_matches_spec(
+    client: vnb.Client, transport: SpecCheckingTransport
+) -> None:
     model = next(m for m in client.models() if m.resolutions and len(m.aspect_ratios) > 1)
     ratio = next(r for r in model.aspect_ratios if r != "auto")
     res = client.edit(
@@ -53,12 +61,14 @@ def test_edit_with_every_option_matches_spec(client, transport):
     assert res.enhanced_prompt and "%" not in res.enhanced_prompt
 
 
-def test_omitted_model_is_not_sent(client, transport):
+def test_omitted_model_is_not_sent(client: vnb.Client, transport: SpecCheckingTransport) -> None:
     client.edit(sample_path("cat"), "blur")
     assert "model" not in _json(transport) and "modelId" not in _json(transport)
 
 
-def test_multi_edit_sends_modelId_and_images_array(client, transport):
+def test_multi_edit_sends_modelId_and_images_array(
+    client: vnb.Client, transport: SpecCheckingTransport
+) -> None:
     mask = vnb.masks.rect((300, 451), (100, 50, 300, 200))
     client.multi_edit([sample_path("cat"), mask], "make it red", model="qwen-image-2-edit")
     body = _json(transport)
@@ -67,13 +77,17 @@ def test_multi_edit_sends_modelId_and_images_array(client, transport):
     assert transport.posts[-1].url.path == "/api/v1/image/multi-edit"
 
 
-def test_multi_edit_quality_for_models_that_list_it(client, transport):
+def test_multi_edit_quality_for_models_that_list_it(
+    client: vnb.Client, transport: SpecCheckingTransport
+) -> None:
     model = next(m for m in client.models() if m.qualities)
     client.multi_edit([sample_path("cat")], "blue", model=model.id, quality=model.qualities[0])
     assert _json(transport)["quality"] == model.qualities[0]
 
 
-def test_edit_multipart_uses_image_field_and_text_booleans(client, transport):
+def test_edit_multipart_uses_image_field_and_text_booleans(
+    client: vnb.Client, transport: SpecCheckingTransport
+) -> None:
     data = sample_path("coffee").read_bytes()
     client.edit(data, "brighter", model="firered-image-edit", upload="multipart", safe_mode=True)
     request = transport.posts[-1]
@@ -83,7 +97,9 @@ def test_edit_multipart_uses_image_field_and_text_booleans(client, transport):
     assert [(name, blob, ctype) for name, blob, ctype in files] == [("image", data, "image/jpeg")]
 
 
-def test_multi_edit_multipart_repeats_images_field(client, transport):
+def test_multi_edit_multipart_repeats_images_field(
+    client: vnb.Client, transport: SpecCheckingTransport
+) -> None:
     mask = vnb.masks.ellipse((240, 320), (40, 40, 200, 160))
     client.multi_edit([png_bytes(), mask], "green", model="qwen-image-2-edit", upload="multipart")
     fields, files = parse_multipart(transport.posts[-1])
@@ -91,7 +107,9 @@ def test_multi_edit_multipart_repeats_images_field(client, transport):
     assert fields["modelId"] == "qwen-image-2-edit"
 
 
-def test_background_remove_json_and_multipart(client, transport):
+def test_background_remove_json_and_multipart(
+    client: vnb.Client, transport: SpecCheckingTransport
+) -> None:
     product = sample_path("product")
     a = client.remove_background(product)
     assert set(_json(transport)) == {"image"}
@@ -101,14 +119,16 @@ def test_background_remove_json_and_multipart(client, transport):
     assert a.data == b.data and a.image.mode == "RGBA"
 
 
-def test_background_remove_url_goes_in_image_url(client, transport, image_server):
+def test_background_remove_url_goes_in_image_url(
+    client: vnb.Client, transport: SpecCheckingTransport, image_server: ImageServer
+) -> None:
     url = image_server("product.png", sample_path("product").read_bytes())
     res = client.remove_background(url)
     assert _json(transport) == {"image_url": url}
     assert res.image.mode == "RGBA"
 
 
-def test_models_query(client, transport):
+def test_models_query(client: vnb.Client, transport: SpecCheckingTransport) -> None:
     models = client.models(type="inpaint")
     get = transport.requests[-1]
     assert get.method == "GET" and get.url.params["type"] == "inpaint"
@@ -117,7 +137,7 @@ def test_models_query(client, transport):
     assert len([r for r in transport.requests if r.method == "GET"]) == 1, "models are cached"
 
 
-def test_wallet_auth_header_and_legacy_name(backend):
+def test_wallet_auth_header_and_legacy_name(backend: LocalBackend) -> None:
     for header in ("SIGN-IN-WITH-X", "X-Sign-In-With-X"):
         transport = SpecCheckingTransport()
         import httpx
@@ -135,7 +155,7 @@ def test_wallet_auth_header_and_legacy_name(backend):
         assert not transport.problems
 
 
-def test_spec_checker_catches_a_bad_request():
+def test_spec_checker_catches_a_bad_request() -> None:
     """The checker itself can fail: an unknown field and a bad enum are reported."""
     import httpx
 
@@ -149,13 +169,15 @@ def test_spec_checker_catches_a_bad_request():
 
 
 @pytest.mark.parametrize("upload", ["json", "multipart"])
-def test_both_wire_forms_give_identical_results(client, upload):
+def test_both_wire_forms_give_identical_results(client: vnb.Client, upload: Upload) -> None:
     res = client.edit(sample_path("cat"), "sepia", model="qwen-image-2-edit", upload=upload)
     ref = client.edit(sample_path("cat"), "sepia", model="qwen-image-2-edit")
     assert res.data == ref.data and res.fingerprint == ref.fingerprint
 
 
-def test_background_remove_url_multipart_is_still_multipart(client, transport, image_server):
+def test_background_remove_url_multipart_is_still_multipart(
+    client: vnb.Client, transport: SpecCheckingTransport, image_server: ImageServer
+) -> None:
     url = image_server("product.png", sample_path("product").read_bytes())
     res = client.remove_background(url, upload="multipart")
     request = transport.posts[-1]

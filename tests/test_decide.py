@@ -9,6 +9,8 @@ import io
 import subprocess
 import sys
 from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
@@ -16,11 +18,15 @@ import pytest
 from PIL import Image
 
 import venice_nb as vnb
+from venice_nb._backend import LocalBackend
 from venice_nb._respect import CHANGE_LEVEL, mask_respect
 from venice_nb._store._records import ExperimentResults
 
 from ._spec import SpecCheckingTransport, venice_price
 from .conftest import TEST_KEY, sample_path
+
+if TYPE_CHECKING:
+    from venice_nb.widgets import ResultBrowser
 
 FIRERED = venice_price("firered-image-edit", "inpaint")
 QWEN = venice_price("qwen-image-2-edit", "inpaint")
@@ -28,14 +34,16 @@ QWEN = venice_price("qwen-image-2-edit", "inpaint")
 HATS = {"color": ["red", "blue"], "hat": ["cap", "beret"]}
 
 
-def _client(backend, store) -> vnb.Client:
+def _client(backend: LocalBackend, store: Path) -> vnb.Client:
     http = httpx.Client(transport=SpecCheckingTransport(), timeout=60)
     return vnb.Client(TEST_KEY, base_url=backend.url, store=store, http_client=http)
 
 
 def _edits(client: vnb.Client) -> int:
     """Edits sent (POSTs): the model list and the account endpoints are GETs."""
-    return len(client._http._transport.posts)
+    transport = client._http._transport
+    assert isinstance(transport, SpecCheckingTransport)
+    return len(transport.posts)
 
 
 def _png(arr: np.ndarray, mode: str | None = None) -> bytes:
@@ -52,14 +60,16 @@ def _half_mask(size: tuple[int, int]) -> bytes:
 
 
 # 1. Prompt variables.
-def test_variables_fill_the_template_and_become_columns(backend, tmp_path):
+def test_variables_fill_the_template_and_become_columns(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
     with _client(backend, tmp_path / "s") as client:
         estimate = vnb.estimate_experiment(sample_path(), "give the cat a {color} {hat}",
                                            ["firered-image-edit", "qwen-image-2-edit"],
-                                           vars=HATS, client=client)
+                                           variables=HATS, client=client)
         assert estimate.jobs == 8 and estimate.total_usd == pytest.approx(4 * FIRERED + 4 * QWEN)
         results = vnb.experiment(sample_path(), "give the cat a {color} {hat}",
-                                 ["firered-image-edit", "qwen-image-2-edit"], vars=HATS,
+                                 ["firered-image-edit", "qwen-image-2-edit"], variables=HATS,
                                  client=client, progress=False)
         store = client.store
     assert results.counts["done"] == 8 and _edits(client) == 8
@@ -75,10 +85,12 @@ def test_variables_fill_the_template_and_become_columns(backend, tmp_path):
         "give the cat a red cap"}
 
 
-def test_the_contact_sheet_lays_out_any_two_dimensions(backend, tmp_path):
+def test_the_contact_sheet_lays_out_any_two_dimensions(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
     with _client(backend, tmp_path / "s") as client:
         results = vnb.experiment(sample_path(), "give the cat a {color} {hat}",
-                                 ["firered-image-edit", "qwen-image-2-edit"], vars=HATS,
+                                 ["firered-image-edit", "qwen-image-2-edit"], variables=HATS,
                                  client=client, progress=False)
     lines = results.layout(rows="color", columns="model")
     assert len(lines) == 4 and all(len(line) == 2 for line in lines)  # 2 colors x 2 hats
@@ -94,23 +106,27 @@ def test_the_contact_sheet_lays_out_any_two_dimensions(backend, tmp_path):
 
 
 @pytest.mark.parametrize(("prompts", "variables", "match"), [
-    ("a {color} hat", {"colour": ["red"]}, "uses color, not in vars"),
-    ("a red hat", {"color": ["red"]}, "vars color appear in no prompt"),
+    ("a {color} hat", {"colour": ["red"]}, "uses color, not in variables"),
+    ("a red hat", {"color": ["red"]}, "variables color appear in no prompt"),
     ("a {model} hat", {"model": ["x"]}, "cannot name a variable"),
     ("a {color} hat", {"color": []}, "non-empty list"),
     ("a {color hat", {"color": ["red"]}, "literal braces"),
     ("a {color} hat", ["red"], "dict of lists"),
 ])
-def test_bad_variables_fail_before_any_request(backend, tmp_path, prompts, variables, match):
+def test_bad_variables_fail_before_any_request(
+    backend: LocalBackend, tmp_path: Path, prompts: str, variables: object, match: str
+) -> None:
     with _client(backend, tmp_path / "s") as client, \
             pytest.raises(vnb.ValidationError, match=match) as info:
-        vnb.experiment(sample_path(), prompts, "firered-image-edit", vars=variables,
+        vnb.experiment(sample_path(), prompts, "firered-image-edit", variables=variables,
                        client=client, progress=False)
     assert info.value.action and backend.stats.requests <= 1  # the model list at most
 
 
 # 2. Repeats.
-def test_repeats_are_distinct_stored_requests_paid_once(backend, tmp_path):
+def test_repeats_are_distinct_stored_requests_paid_once(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
     with _client(backend, tmp_path / "s") as client:
         first = vnb.experiment(sample_path(), ["snow", "rain"], "firered-image-edit",
                                repeats=2, client=client, progress=False)
@@ -137,7 +153,7 @@ def test_repeats_are_distinct_stored_requests_paid_once(backend, tmp_path):
         0, 1, 2, 0, 1, 2]
 
 
-def test_repeats_keep_a_column_per_model(backend, tmp_path):
+def test_repeats_keep_a_column_per_model(backend: LocalBackend, tmp_path: Path) -> None:
     with _client(backend, tmp_path / "s") as client:
         results = vnb.experiment(sample_path(), "snow", ["firered-image-edit",
                                  "qwen-image-2-edit"], repeats=2, client=client, progress=False)
@@ -149,7 +165,7 @@ def test_repeats_keep_a_column_per_model(backend, tmp_path):
 
 
 @pytest.mark.parametrize("repeats", [0, -1, 1.5, True, "2"])
-def test_bad_repeats_are_refused(backend, repeats):
+def test_bad_repeats_are_refused(backend: LocalBackend, repeats: object) -> None:
     with _client(backend, None) as client, \
             pytest.raises(vnb.ValidationError, match="repeats=") as info:
         vnb.estimate_experiment(sample_path(), "snow", "firered-image-edit", repeats=repeats,
@@ -158,7 +174,7 @@ def test_bad_repeats_are_refused(backend, repeats):
 
 
 # 3. Mask-respect figures.
-def test_mask_respect_of_a_known_leak():
+def test_mask_respect_of_a_known_leak() -> None:
     rng = np.random.default_rng(3)
     base = rng.integers(0, 256, (100, 200, 3), dtype=np.uint8)
     mask = np.zeros((100, 200), np.uint8)
@@ -176,7 +192,7 @@ def test_mask_respect_of_a_known_leak():
         is None
 
 
-def test_mask_respect_compares_at_the_inputs_size():
+def test_mask_respect_compares_at_the_inputs_size() -> None:
     base = np.full((60, 80, 3), 90, np.uint8)
     mask = np.zeros((30, 40), np.uint8)  # a smaller mask: stretched to the image
     mask[:, :20] = 255
@@ -185,7 +201,9 @@ def test_mask_respect_compares_at_the_inputs_size():
     assert (respect.inside, respect.outside) == (0.0, 0.0)
 
 
-def test_local_edits_keep_to_the_mask_and_the_figures_say_so(backend, tmp_path):
+def test_local_edits_keep_to_the_mask_and_the_figures_say_so(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
     cat = Image.open(sample_path()).convert("RGB")
     mask = _half_mask(cat.size)
     with _client(backend, tmp_path / "s") as client:
@@ -214,11 +232,11 @@ print(len(store.history(min_rating=4)), len(store.history(picked=False)))
 """
 
 
-def test_picks_and_notes_live_in_the_store(backend, tmp_path):
+def test_picks_and_notes_live_in_the_store(backend: LocalBackend, tmp_path: Path) -> None:
     folder = tmp_path / "s"
     with _client(backend, folder) as client:
         results = vnb.experiment(sample_path(), "a {color} hat", "firered-image-edit",
-                                 vars={"color": ["red", "blue", "green"]}, client=client,
+                                 variables={"color": ["red", "blue", "green"]}, client=client,
                                  progress=False)
         assert results.picked() == []
         results.mark(1, picked=True, rating=5, note="the blue one fits")
@@ -226,7 +244,7 @@ def test_picks_and_notes_live_in_the_store(backend, tmp_path):
         assert [r.variables["color"] for r in results.picked()] == ["blue"]
         assert "★ picked" in results[1].caption and "5/5" in results[1].caption
         again = vnb.experiment(sample_path(), "a {color} hat", "firered-image-edit",
-                               vars={"color": ["red", "blue", "green"]}, client=client,
+                               variables={"color": ["red", "blue", "green"]}, client=client,
                                progress=False)  # answered from the store: marks come back
         assert again.counts["cached"] == 3
         assert [(r.picked, r.rating, r.note) for r in again] == [
@@ -248,7 +266,7 @@ def test_picks_and_notes_live_in_the_store(backend, tmp_path):
             True, 5, "blue, on reflection", {"color": "blue"})
 
 
-def test_bad_marks_are_refused(backend, tmp_path):
+def test_bad_marks_are_refused(backend: LocalBackend, tmp_path: Path) -> None:
     with _client(backend, tmp_path / "s") as client:
         results = vnb.experiment(sample_path(), ["snow", "rain"], "firered-image-edit",
                                  client=client, budget=FIRERED * 1.5, progress=False)
@@ -268,23 +286,25 @@ def test_bad_marks_are_refused(backend, tmp_path):
         unstored.mark(0, picked=True)
 
 
-def test_repr_is_safe_on_half_built_results():
+def test_repr_is_safe_on_half_built_results() -> None:
     half = ExperimentResults.__new__(ExperimentResults)
     assert repr(half) == "ExperimentResults(0 records)"
 
 
-def _controls(sheet) -> list[tuple]:
+def _controls(sheet: Any) -> list[tuple[Any, Any, Any, Any]]:
     """(pick, rating, note, status) of every card that has marks."""
     out = []
     for card in sheet._grid.children:
         marks = [c for c in card.children if "venice-marks" in c._dom_classes]
         if marks:
-            (pick, rating), note, status = marks[0].children[0].children, *marks[0].children[1:]
+            (pick, rating), (note, status) = marks[0].children[0].children, marks[0].children[1:]
             out.append((pick, rating, note, status))
     return out
 
 
-def test_the_contact_sheet_cards_save_marks_to_the_store(backend, tmp_path):
+def test_the_contact_sheet_cards_save_marks_to_the_store(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
     with _client(backend, tmp_path / "s") as client:
         results = vnb.experiment(sample_path(), ["snow", "rain"], "firered-image-edit",
                                  client=client, progress=False)
@@ -307,7 +327,7 @@ def test_the_contact_sheet_cards_save_marks_to_the_store(backend, tmp_path):
     assert stored.prompt == "rain"
 
 
-def test_a_sheet_without_a_store_has_no_marks(backend):
+def test_a_sheet_without_a_store_has_no_marks(backend: LocalBackend) -> None:
     with _client(backend, None) as client:
         results = vnb.experiment(sample_path(), "snow", "firered-image-edit", client=client,
                                  progress=False)
@@ -315,7 +335,7 @@ def test_a_sheet_without_a_store_has_no_marks(backend):
 
 
 # 5. The browser of every stored result.
-def _filled(folder, n: int = 60) -> vnb.ResultStore:
+def _filled(folder: Path, n: int = 60) -> vnb.ResultStore:
     """``n`` stored results (half local, half "Venice"), labelled by colour; every 10th picked."""
     from venice_nb._client import _request
     from venice_nb._models import ModelInfo
@@ -337,13 +357,13 @@ def _filled(folder, n: int = 60) -> vnb.ResultStore:
     return store
 
 
-def _count(browser) -> str:
+def _count(browser: ResultBrowser) -> str:
     import re
 
     return re.search(r"(\d+) results?", browser._header.value).group(1)
 
 
-def test_the_browser_pages_filters_and_totals(tmp_path):
+def test_the_browser_pages_filters_and_totals(tmp_path: Path) -> None:
     from venice_nb.widgets import ResultBrowser
 
     store = _filled(tmp_path / "s")
@@ -376,7 +396,9 @@ def test_the_browser_pages_filters_and_totals(tmp_path):
     assert "name=value" in browser._header.value  # a bad filter says what to write
 
 
-def test_the_browser_compares_opens_and_exports_ticked_results(tmp_path, client):
+def test_the_browser_compares_opens_and_exports_ticked_results(
+    tmp_path: Path, client: vnb.Client
+) -> None:
     from venice_nb.widgets import CompareView, EditStudio, ResultBrowser
 
     store = _filled(tmp_path / "s", 12)
@@ -390,8 +412,8 @@ def test_the_browser_compares_opens_and_exports_ticked_results(tmp_path, client)
     browser._path.value = str(tmp_path / "ticked.json")
     browser._export.click()
     back = vnb.ResultStore.read_export(tmp_path / "ticked.json")
-    assert sorted(r.prompt for r in back) == sorted(
-        [browser.records[0].prompt, browser.records[3].prompt])
+    assert sorted(str(r.prompt) for r in back) == sorted(
+        [str(browser.records[0].prompt), str(browser.records[3].prompt)])
     assert "exported 2" in browser._status.value
     browser._studio.click()  # two ticked: the studio needs one
     assert "tick exactly 1" in browser._status.value
@@ -402,13 +424,13 @@ def test_the_browser_compares_opens_and_exports_ticked_results(tmp_path, client)
     assert len(browser.selected) == 1
 
 
-def test_the_browser_has_a_plain_repr(tmp_path):
+def test_the_browser_has_a_plain_repr(tmp_path: Path) -> None:
     from venice_nb.widgets import ResultBrowser
 
     assert repr(ResultBrowser(vnb.ResultStore(tmp_path / "s"))).startswith("ResultBrowser(")
 
 
-def test_the_browser_leaves_a_picture_for_saved_notebooks(tmp_path):
+def test_the_browser_leaves_a_picture_for_saved_notebooks(tmp_path: Path) -> None:
     from venice_nb.widgets import ResultBrowser
 
     browser = ResultBrowser(_filled(tmp_path / "s", 8), page_size=5)
@@ -419,7 +441,9 @@ def test_the_browser_leaves_a_picture_for_saved_notebooks(tmp_path):
     assert "a blue hat, take 7" in page  # the newest first, as on screen
 
 
-def test_browsing_a_clients_store_opens_the_studio_with_that_client(backend, tmp_path):
+def test_browsing_a_clients_store_opens_the_studio_with_that_client(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
     from venice_nb.widgets import ResultBrowser
 
     with _client(backend, tmp_path / "s") as client:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import base64
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import numpy as np
@@ -17,6 +18,8 @@ from PIL import Image, ImageDraw
 import venice_nb as vnb
 from venice_nb._backend import LocalBackend, _regions
 from venice_nb._backend._imageops import edit_image, plan
+
+from .conftest import ImageServer
 
 
 def load(name: str) -> Image.Image:
@@ -28,11 +31,13 @@ def arr(img: Image.Image) -> np.ndarray:
 
 
 def luma(a: np.ndarray) -> np.ndarray:
-    return a @ np.array([0.299, 0.587, 0.114])
+    grey: np.ndarray = a @ np.array([0.299, 0.587, 0.114])
+    return grey
 
 
 def saturation(a: np.ndarray) -> np.ndarray:
-    return a.max(-1) - a.min(-1)
+    spread: np.ndarray = a.max(-1) - a.min(-1)
+    return spread
 
 
 def detail(a: np.ndarray) -> float:
@@ -191,7 +196,7 @@ def test_restore_fills_a_torn_corner() -> None:
     assert (out[-50:, :100] == arr(torn)[-50:, :100]).all()  # far from the tear: untouched
 
 
-STYLE_CHECKS = {
+STYLE_CHECKS: dict[str, Callable[[np.ndarray, np.ndarray], object]] = {
     "a pencil sketch": lambda a, b: np.abs(b[..., 0] - b[..., 1]).mean() < 4
     and luma(b).mean() > luma(a).mean() + 30,
     "pixel art": lambda a, b: len(np.unique(b.reshape(-1, 3), axis=0)) <= 16
@@ -357,7 +362,9 @@ def remote_host() -> Iterator[tuple[str, list[str]]]:
         subprocess.run([*sudo, "ip", "netns", "del", ns], capture_output=True)
 
 
-def _post_from(prefix: list[str], url: str, body: dict, token: str | None) -> tuple[int, str]:
+def _post_from(
+    prefix: list[str], url: str, body: dict[str, Any], token: str | None
+) -> tuple[int, str]:
     """POST from the other host; returns the status and the error text (if any)."""
     import json
     import subprocess
@@ -380,7 +387,7 @@ def _post_from(prefix: list[str], url: str, body: dict, token: str | None) -> tu
 
 
 def test_server_beyond_loopback_refuses_local_urls_for_remote_callers(
-    image_server, remote_host
+    image_server: ImageServer, remote_host: tuple[str, list[str]]
 ) -> None:
     from venice_nb._backend import BackendConfig
 

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,7 +35,7 @@ QWEN = venice_price("qwen-image-2-edit", "inpaint")
 
 
 @contextlib.contextmanager
-def _client(backend: LocalBackend, **kwargs) -> Iterator[vnb.Client]:
+def _client(backend: LocalBackend, **kwargs: Any) -> Iterator[vnb.Client]:
     """A client whose every request is checked against the OpenAPI spec on the way out."""
     transport = SpecCheckingTransport()
     http = httpx.Client(transport=transport, timeout=60)
@@ -50,7 +52,7 @@ def _images_sent(client: vnb.Client) -> int:
 
 
 # Cost estimates, against the prices in Venice's public model snapshot.
-def test_estimate_prices_resolution_quality_and_extra_images(backend):
+def test_estimate_prices_resolution_quality_and_extra_images(backend: LocalBackend) -> None:
     gpt_price = venice_price("gpt-image-2-edit", "quality", "2K", "high")
     gpt_extra = venice_price("gpt-image-2-edit", "inputImages", "additional")
     grok_price = venice_price("grok-imagine-edit", "resolutions", "1K")
@@ -83,7 +85,7 @@ def test_estimate_prices_resolution_quality_and_extra_images(backend):
     assert "12 jobs" in str(mixed) and "firered-image-edit: 6 jobs" in str(mixed)
 
 
-def test_server_default_model_is_unpriced_and_budget_needs_prices(backend):
+def test_server_default_model_is_unpriced_and_budget_needs_prices(backend: LocalBackend) -> None:
     with _client(backend) as client:
         estimate = vnb.estimate_experiment(sample_path(), "snow", client=client)
         assert estimate.unpriced == 1 and estimate.by_model == {
@@ -94,7 +96,7 @@ def test_server_default_model_is_unpriced_and_budget_needs_prices(backend):
 
 
 # Everything is checked before the first request.
-def test_bad_combinations_fail_before_any_request(backend):
+def test_bad_combinations_fail_before_any_request(backend: LocalBackend) -> None:
     with _client(backend) as client:
         with pytest.raises(vnb.ValidationError) as info:
             vnb.experiment(sample_path(), ["snow", "rain"],
@@ -119,7 +121,7 @@ def test_bad_combinations_fail_before_any_request(backend):
 
 
 # Running.
-def test_grid_runs_every_combination_in_order(backend):
+def test_grid_runs_every_combination_in_order(backend: LocalBackend) -> None:
     with _client(backend) as client:
         results = vnb.experiment({"kitty": sample_path("cat"), "ship": sample_path("rocket")},
                                  ["make it snowy", "add warm light"],
@@ -143,7 +145,7 @@ def test_grid_runs_every_combination_in_order(backend):
     assert "8 done" in results.summary() and "8 done" in repr(results)
 
 
-def test_masks_make_multi_edits_and_none_a_plain_edit(backend):
+def test_masks_make_multi_edits_and_none_a_plain_edit(backend: LocalBackend) -> None:
     with _client(backend) as client:
         results = vnb.experiment(sample_path(), "a knitted hat", "qwen-image-2-edit",
                                  masks={"hat area": MASK, "no mask": None,
@@ -155,7 +157,7 @@ def test_masks_make_multi_edits_and_none_a_plain_edit(backend):
     assert [len(r.result.request["images"]) for r in results] == [2, 1, 3]
 
 
-def test_failures_are_recorded_and_the_rest_goes_on(backend):
+def test_failures_are_recorded_and_the_rest_goes_on(backend: LocalBackend) -> None:
     with _client(backend, max_retries=0) as client:
         results = vnb.experiment(sample_path(), ["make it snowy", "make it nsfw"],
                                  "firered-image-edit", client=client, progress=False)
@@ -169,7 +171,7 @@ def test_failures_are_recorded_and_the_rest_goes_on(backend):
     assert len(sheet) == 2 and "FAILED" in sheet.items[1][1]
 
 
-def test_budget_stops_before_the_job_that_would_exceed_it(backend):
+def test_budget_stops_before_the_job_that_would_exceed_it(backend: LocalBackend) -> None:
     grid = (sample_path(), ["snow", "rain", "fog"], ["firered-image-edit", "qwen-image-2-edit"])
     # In order the jobs alternate firered, qwen: a budget between four and five jobs' worth.
     four = 2 * FIRERED + 2 * QWEN
@@ -185,7 +187,9 @@ def test_budget_stops_before_the_job_that_would_exceed_it(backend):
 
 
 @pytest.mark.parametrize("budget", [0, 0.5])
-def test_a_budget_that_runs_nothing_fails_before_sending(backend, budget):
+def test_a_budget_that_runs_nothing_fails_before_sending(
+    backend: LocalBackend, budget: float
+) -> None:
     """Silently skipping every job would look like a run; on the local backend too, where
     nothing is charged, budgets count Venice prices."""
     price = venice_price("gpt-image-2-edit", "inpaint")  # 1K, default quality (high)
@@ -202,7 +206,9 @@ def test_a_budget_that_runs_nothing_fails_before_sending(backend, budget):
     assert _images_sent(client) == 0
 
 
-def test_stored_results_are_free_under_a_budget_and_a_rerun_sends_nothing(backend, tmp_path):
+def test_stored_results_are_free_under_a_budget_and_a_rerun_sends_nothing(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
     grid = (sample_path(), ["snow", "rain", "fog"], ["firered-image-edit", "qwen-image-2-edit"])
     with _client(backend, store=tmp_path / "store") as client:
         first = vnb.experiment(*grid, client=client, budget=0.20, progress=False)
@@ -216,7 +222,9 @@ def test_stored_results_are_free_under_a_budget_and_a_rerun_sends_nothing(backen
     assert again.spent_usd == 0
 
 
-def test_store_argument_makes_a_storing_client(backend, tmp_path, monkeypatch):
+def test_store_argument_makes_a_storing_client(
+    backend: LocalBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("VENICE_BASE_URL", backend.url)
     monkeypatch.setenv("VENICE_API_KEY", TEST_KEY)
     folder = tmp_path / "store"
@@ -229,7 +237,9 @@ def test_store_argument_makes_a_storing_client(backend, tmp_path, monkeypatch):
         vnb.experiment(sample_path(), "snow", client=client, store=folder, progress=False)
 
 
-def test_replay_only_experiment_fails_loudly_before_sending(backend, tmp_path):
+def test_replay_only_experiment_fails_loudly_before_sending(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
     folder = tmp_path / "store"
     with _client(backend, store=folder) as client:
         vnb.experiment(sample_path(), ["snow"], "firered-image-edit", client=client,
@@ -247,7 +257,7 @@ def test_replay_only_experiment_fails_loudly_before_sending(backend, tmp_path):
 
 
 # Pacing.
-def _grid(n_prompts: int) -> tuple:
+def _grid(n_prompts: int) -> tuple[Path, list[str], list[str]]:
     return (sample_path(), [f"edit {i}" for i in range(n_prompts)],
             ["firered-image-edit", "qwen-image-2-edit"])
 
@@ -267,7 +277,7 @@ class _FakeClock:
         self.now += seconds
 
 
-def test_pacing_keeps_under_a_small_limit(monkeypatch):
+def test_pacing_keeps_under_a_small_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = _FakeClock()
     config = BackendConfig(rate_limit=4, rate_window=60.0, clock=clock)
     # Control: the same grid fired all at once does hit the limit on this backend.
@@ -295,7 +305,7 @@ def test_pacing_keeps_under_a_small_limit(monkeypatch):
     assert clock.now - clock.start >= 3 * 60.0
 
 
-def test_async_experiment_and_a_running_loop(backend):
+def test_async_experiment_and_a_running_loop(backend: LocalBackend) -> None:
     async def main() -> tuple[ExperimentResults, ExperimentResults]:
         async with vnb.AsyncClient(TEST_KEY, base_url=backend.url) as client:
             estimate = await estimate_experiment_async(sample_path(), ["snow", "rain"],
@@ -321,7 +331,7 @@ def _parameters(func: object) -> dict[str, object]:
             if not name.startswith("_")}
 
 
-def test_the_four_entry_points_take_the_same_arguments():
+def test_the_four_entry_points_take_the_same_arguments() -> None:
     """Written out four times for readers and IDEs, held to one another here."""
     run = _parameters(vnb.experiment)
     assert _parameters(vnb.experiment_async) == run
@@ -331,7 +341,7 @@ def test_the_four_entry_points_take_the_same_arguments():
                         if k not in ("concurrency", "rate_limit", "progress")}
 
 
-def test_errors_raised_in_the_worker_thread_reach_the_caller(backend):
+def test_errors_raised_in_the_worker_thread_reach_the_caller(backend: LocalBackend) -> None:
     async def main() -> None:
         with _client(backend) as client:
             vnb.experiment(sample_path(), "snow", "no-such-model", client=client,
@@ -341,7 +351,9 @@ def test_errors_raised_in_the_worker_thread_reach_the_caller(backend):
         asyncio.run(main())
 
 
-def test_plain_progress_when_not_in_a_notebook(backend, capsys):
+def test_plain_progress_when_not_in_a_notebook(
+    backend: LocalBackend, capsys: pytest.CaptureFixture[str]
+) -> None:
     with _client(backend) as client:
         vnb.experiment(sample_path(), ["snow", "rain"], "firered-image-edit", client=client,
                        progress="plain")
@@ -351,7 +363,7 @@ def test_plain_progress_when_not_in_a_notebook(backend, capsys):
         vnb.experiment(sample_path(), "snow", progress="fancy")
 
 
-def test_contact_sheet_has_a_card_per_job_and_a_column_per_model(backend):
+def test_contact_sheet_has_a_card_per_job_and_a_column_per_model(backend: LocalBackend) -> None:
     with _client(backend) as client:
         results = vnb.experiment(sample_path(), ["snow", "rain"],
                                  ["firered-image-edit", "qwen-image-2-edit",
@@ -375,14 +387,14 @@ def _drain(pacer: Pacer, now: float) -> list[int]:
     return started
 
 
-def test_pacer_probes_then_spends_what_the_server_reports():
+def test_pacer_probes_then_spends_what_the_server_reports() -> None:
     pacer = Pacer(20)
     assert pacer.try_start(100.0) == (1, None)  # nothing known: one request goes first
     assert pacer.try_start(100.0) == (None, None)  # the rest wait for its answer
     pacer.observe(1, _rate(3, 103.0, limit=4))
     assert pacer.limit == 4
     assert _drain(pacer, 100.1) == [2, 3, 4]
-    assert pacer.try_start(100.1) == (None, pytest.approx(2.92))  # until the reset (+ margin)
+    assert list(pacer.try_start(100.1)) == [None, pytest.approx(2.92)]  # until the reset (+ margin)
     for seq in (2, 3, 4):
         pacer.observe(seq, _rate(0, 103.0, limit=4))
     # The first probe found a full window (3 == 4 - 1): windows refill completely, so the next
@@ -390,7 +402,7 @@ def test_pacer_probes_then_spends_what_the_server_reports():
     assert _drain(pacer, 103.05) == [5, 6, 7, 8]
 
 
-def test_pacer_keeps_probing_when_windows_do_not_refill():
+def test_pacer_keeps_probing_when_windows_do_not_refill() -> None:
     pacer = Pacer(20)
     pacer.try_start(0.0)
     pacer.observe(1, _rate(1, 10.0))  # someone else already used 3 of 5
@@ -401,7 +413,7 @@ def test_pacer_keeps_probing_when_windows_do_not_refill():
     assert _drain(pacer, 10.2) == [4, 5]
 
 
-def test_pacer_recovers_slots_once_a_burst_is_answered():
+def test_pacer_recovers_slots_once_a_burst_is_answered() -> None:
     """A burst sent at once is uncertain while in flight; once every answer is in, the lowest
     reported remaining is exact, so the rest of the window is usable without waiting."""
     pacer = Pacer(20)
@@ -409,12 +421,13 @@ def test_pacer_recovers_slots_once_a_burst_is_answered():
     pacer.observe(1, _rate(19, 60.0))
     burst = [pacer.try_start(0.1)[0] for _ in range(8)]  # 8 more go out together
     for seq in reversed(burst):  # answered out of order
+        assert seq is not None
         pacer.observe(seq, _rate(20 - seq, 60.0))
     # 9 counted by the server, 11 left: all usable now, none over the limit.
     assert len(_drain(pacer, 0.2)) == 11
 
 
-def test_pacer_counts_requests_the_server_may_not_have_seen():
+def test_pacer_counts_requests_the_server_may_not_have_seen() -> None:
     pacer = Pacer(20)
     pacer.try_start(0.0)
     pacer.observe(1, _rate(10, 60.0, limit=11))
@@ -431,7 +444,7 @@ def test_pacer_counts_requests_the_server_may_not_have_seen():
     assert 1 <= len(started) <= 6, "the window is not spent, but must not be overrun"
 
 
-def test_pacer_holds_after_a_429_and_returns_to_probing():
+def test_pacer_holds_after_a_429_and_returns_to_probing() -> None:
     pacer = Pacer(20, clock=lambda: 0.2)  # when the 429 arrives (other calls pass the time)
     pacer.try_start(0.0)
     pacer.observe(1, _rate(4, 10.0))  # full window seen: refills trusted
@@ -440,20 +453,20 @@ def test_pacer_holds_after_a_429_and_returns_to_probing():
     seq = pacer.try_start(0.1)[0]
     assert seq == 2
     pacer.observe(seq, error.headers, error=error)
-    assert pacer.try_start(0.3) == (None, pytest.approx(1.9))
+    assert list(pacer.try_start(0.3)) == [None, pytest.approx(1.9)]
     assert _drain(pacer, 10.1) == [3]  # one probe again, not a full window
 
 
-def test_pacer_without_headers_uses_a_sliding_minute():
+def test_pacer_without_headers_uses_a_sliding_minute() -> None:
     pacer = Pacer(3)
     pacer.try_start(0.0)
     pacer.observe(1, {"content-type": "image/png"})
     assert _drain(pacer, 1.0) == [2, 3]
-    assert pacer.try_start(1.0) == (None, pytest.approx(59.02))
+    assert list(pacer.try_start(1.0)) == [None, pytest.approx(59.02)]
     assert _drain(pacer, 60.5) == [4]
 
 
-def test_rate_limit_applies_to_a_server_already_paced(monkeypatch):
+def test_rate_limit_applies_to_a_server_already_paced(monkeypatch: pytest.MonkeyPatch) -> None:
     url = "http://127.0.0.1:9/api/v1"  # never contacted: only the registry is exercised
     monkeypatch.delitem(PACERS, url, raising=False)
     assert pacer_for(url, 20).limit == 20
@@ -466,7 +479,7 @@ def test_rate_limit_applies_to_a_server_already_paced(monkeypatch):
     monkeypatch.delitem(PACERS, url)
 
 
-def test_rate_limit_paces_a_headerless_server(monkeypatch):
+def test_rate_limit_paces_a_headerless_server(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without x-ratelimit headers the pacer's sliding window is the only brake, and it must
     be the rate_limit of this run even after an earlier run on the same server."""
     url = "http://127.0.0.1:9/api/v1"
@@ -480,13 +493,13 @@ def test_rate_limit_paces_a_headerless_server(monkeypatch):
     monkeypatch.delitem(PACERS, url)
 
 
-def test_bad_rate_limit_fails_before_any_request(backend):
+def test_bad_rate_limit_fails_before_any_request(backend: LocalBackend) -> None:
     with _client(backend) as client, pytest.raises(vnb.ValidationError, match="rate_limit=0"):
         vnb.experiment(sample_path(), "snow", client=client, rate_limit=0, progress=False)
     assert backend.stats.requests == 0
 
 
-def test_pacer_is_shared_per_key_and_learns_from_the_server(backend):
+def test_pacer_is_shared_per_key_and_learns_from_the_server(backend: LocalBackend) -> None:
     """Venice counts requests per key: clients of one key share a pacer, another key on the
     same server gets its own, and the registry holds digests, never a key."""
     other_key = "vnbtest-other-4d1e8a0b7c2f9e63"
@@ -504,7 +517,7 @@ def test_pacer_is_shared_per_key_and_learns_from_the_server(backend):
     assert not any(TEST_KEY in caller or other_key in caller for caller in PACERS)
 
 
-def test_pacing_starts_from_the_keys_stated_limit(monkeypatch):
+def test_pacing_starts_from_the_keys_stated_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     """The key's stated limit (GET /api_keys/rate_limits) replaces the default guess of 20
     before the first edit; 16 edits at 7 a window then take three windows, with no 429."""
     clock = _FakeClock()
@@ -514,7 +527,9 @@ def test_pacing_starts_from_the_keys_stated_limit(monkeypatch):
         monkeypatch.setitem(PACERS, client._caller, pacer)
         assert pacer.limit == 20  # the guess
         results = vnb.experiment(*_grid(8), client=client, progress=False)
-        paths = [r.url.path.removeprefix("/api/v1") for r in client._http._transport.requests]
+        transport = client._http._transport
+        assert isinstance(transport, SpecCheckingTransport)
+        paths = [r.url.path.removeprefix("/api/v1") for r in transport.requests]
         assert backend.stats.by_status == {200: 1 + 2 + 16}
     assert results.estimate.rate_limit == 7  # known before any edit was answered
     assert paths.count("/api_keys/rate_limits") == 1
@@ -523,7 +538,7 @@ def test_pacing_starts_from_the_keys_stated_limit(monkeypatch):
     assert clock.now - clock.start >= 2 * 60.0  # fake time: the pacer waited out two windows
 
 
-def test_a_stated_limit_replaces_the_guess_until_headers_say_otherwise():
+def test_a_stated_limit_replaces_the_guess_until_headers_say_otherwise() -> None:
     pacer = Pacer(20)
     pacer.state(7)
     pacer.cap(3)  # a caller's guess no longer lowers the server's word
@@ -534,7 +549,7 @@ def test_a_stated_limit_replaces_the_guess_until_headers_say_otherwise():
     assert pacer.limit == 11
 
 
-def test_experiments_resolve_legacy_ids_like_the_clients(backend):
+def test_experiments_resolve_legacy_ids_like_the_clients(backend: LocalBackend) -> None:
     """The pages' ``qwen-edit`` runs (through /models/compatibility_mapping, as client.edit
     resolves it); a typo still gets the closest id, before any edit is sent."""
     with _client(backend) as client:
@@ -557,7 +572,7 @@ def test_experiments_resolve_legacy_ids_like_the_clients(backend):
         assert record.estimated_cost == pytest.approx(QWEN)
 
 
-def test_an_estimate_over_the_balance_is_refused_before_any_edit():
+def test_an_estimate_over_the_balance_is_refused_before_any_edit() -> None:
     balance = 1.5 * FIRERED
     config = BackendConfig(rate_limit=UNTHROTTLED, balance_usd=balance)
     grid = (sample_path(), ["snow", "rain"], "firered-image-edit")
@@ -573,7 +588,9 @@ def test_an_estimate_over_the_balance_is_refused_before_any_edit():
         assert backend.stats.charged_usd == pytest.approx(FIRERED)
 
 
-def test_a_free_backend_is_not_checked_and_a_keyless_client_does_not_ask(backend):
+def test_a_free_backend_is_not_checked_and_a_keyless_client_does_not_ask(
+    backend: LocalBackend
+) -> None:
     """The local backend without a balance states none: no refusal, however large the run. A
     client without a key cannot ask (the account endpoints need one), so it does not try.
     (Replay-only runs send nothing at all: see the replay test above.)"""

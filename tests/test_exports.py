@@ -53,7 +53,11 @@ def test_all_lazy_table_and_type_checking_imports_agree() -> None:
 def test_lazy_table_names_the_defining_module(name: str) -> None:
     """Not a module that merely imports it: so the table says where to read the code."""
     module = f"venice_nb.{vnb._LAZY[name]}"
-    defined_in = getattr(vnb, name).__module__
+    value = getattr(vnb, name)
+    if module == "venice_nb._types":  # type aliases carry typing's module, not their own
+        assert getattr(importlib.import_module(module), name) == value
+        return
+    defined_in = value.__module__
     is_package = hasattr(importlib.import_module(module), "__path__")
     assert defined_in == module or (is_package and defined_in.startswith(module + "."))
 
@@ -67,7 +71,7 @@ def test_every_exported_name_resolves(name: str) -> None:
 def test_version_has_one_source() -> None:
     from venice_nb.__version__ import __version__
 
-    assert vnb.__version__ == __version__
+    assert vnb.__version__ == __version__  # type: ignore[attr-defined]
     pyproject = (INIT.parents[1] / "pyproject.toml").read_text(encoding="utf-8")
     assert 'dynamic = ["version"]' in pyproject
     assert not re.search(r"^version\s*=", pyproject, re.MULTILINE), "a second version source"
@@ -109,3 +113,52 @@ def test_edit_options_picks_only_options() -> None:
         "quality": None,
         "fit": True,
     }
+
+
+def _keywords(func: object) -> dict[str, object]:
+    params = inspect.signature(func).parameters.values()
+    return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
+
+
+@pytest.mark.parametrize("cls", [vnb.Client, vnb.AsyncClient], ids=lambda c: c.__name__)
+def test_both_clients_spell_out_the_same_constructor_options(cls: type) -> None:
+    """The twins repeat the base's options (no ``**kwargs``: IDEs and mypy see each one)."""
+    from venice_nb._client._client import _BaseClient
+
+    params = inspect.signature(cls).parameters.values()
+    assert not [p for p in params if p.kind is p.VAR_KEYWORD]
+    assert _keywords(cls) == {**_keywords(_BaseClient), "http_client": None}
+
+
+@pytest.mark.parametrize("func", [vnb.experiment, vnb.experiment_async, vnb.estimate_experiment,
+                                  vnb.estimate_experiment_async], ids=lambda f: f.__name__)
+def test_experiments_take_edit_options_and_no_private_or_builtin_names(func: object) -> None:
+    params = inspect.signature(func).parameters
+    assert "vars" not in params and "variables" in params
+    assert not [name for name in params if name.startswith("_")]
+    assert params["params"].annotation == "Unpack[EditOptions]"
+
+
+def test_type_checkers_see_the_public_surface(tmp_path: Path) -> None:
+    """What a user's ``mypy --strict`` says: the names resolve, the options are checked."""
+    from mypy import api
+
+    user = tmp_path / "user_code.py"
+    user.write_text(
+        "import venice_nb as vnb\n"
+        "ok = vnb.Client(base_url='http://127.0.0.1:1/api/v1', max_retries=2, store=False)\n"
+        "either: vnb.ClientLike = ok\n"
+        "image: vnb.ImageInput = vnb.sample('cat')\n"
+        "bad = vnb.Client(base_urll='x')\n"
+        "vnb.estimate_experiment(image, 'x', client=ok, resolutionn='1K')\n"
+        "limits: vnb.AccountLimits = ok.rate_limits()\n",
+        encoding="utf-8",
+    )
+    cache = INIT.parents[1] / ".mypy_cache"
+    out, err, status = api.run([str(user), "--strict", "--cache-dir", str(cache),
+                                "--no-error-summary", "--follow-imports=silent"])
+    errors = [line for line in out.splitlines() if ": error:" in line]
+    assert status == 1, err
+    assert len(errors) == 2, out
+    assert 'user_code.py:5: error: Unexpected keyword argument "base_urll"' in errors[0]
+    assert 'user_code.py:6: error: Unexpected keyword argument "resolutionn"' in errors[1]

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 
 import venice_nb as vnb
-from venice_nb._backend import FaultConfig
+from venice_nb._backend import FaultConfig, LocalBackend
 from venice_nb._client import _request
 from venice_nb._client._retry import FailureWindow
 
@@ -17,7 +17,7 @@ REQUESTS = 300
 PER_REQUEST_BOUND = 60.0  # far above any honest answer: reaching it means a hang
 
 
-async def _run_all(backend) -> list[object]:
+async def _run_all(backend: LocalBackend) -> list[object]:
     # Venice's failure rule, scaled in time (20 failures per 0.3 s instead of per 30 s) for
     # both sides, so 300 requests finish in seconds; everything else is the real client.
     backend.config.failure_block = (20, 0.3, 3.0)
@@ -53,7 +53,7 @@ async def _run_all(backend) -> list[object]:
         await client.aclose()
 
 
-def test_300_requests_at_30_percent_faults(backend):
+def test_300_requests_at_30_percent_faults(backend: LocalBackend) -> None:
     backend.reset_stats()
     outcomes = asyncio.run(_run_all(backend))
     results = [o for o in outcomes if isinstance(o, vnb.EditResult)]
@@ -69,7 +69,7 @@ def test_300_requests_at_30_percent_faults(backend):
     assert all(type(e) is not vnb.VeniceError for e in errors)
 
 
-def test_bursts_without_retries_are_all_answered(backend):
+def test_bursts_without_retries_are_all_answered(backend: LocalBackend) -> None:
     """32 at once, no retries: the server must queue them, not drop connections."""
 
     async def burst() -> list[object]:

@@ -9,6 +9,7 @@ import json
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -32,7 +33,7 @@ class Answer:
     headers: dict[str, str]
     body: bytes
 
-    def error(self, status: int, code: str | None = None) -> dict:
+    def error(self, status: int, code: str | None = None) -> dict[str, Any]:
         """Assert a JSON error in the spec's shape (StandardError: a string ``error``)."""
         assert self.status == status, (self.status, self.body[:200])
         assert self.headers["content-type"] == "application/json"

@@ -11,6 +11,8 @@ import venice_nb as vnb
 from venice_nb._constants import MAX_PIXELS
 from venice_nb._exceptions import error_from_response
 
+from .conftest import ImageServer
+
 
 def _huge_png() -> bytes:
     buf = io.BytesIO()  # a tiny file with too many pixels
@@ -18,7 +20,9 @@ def _huge_png() -> bytes:
     return buf.getvalue()
 
 
-def test_backend_answer_becomes_image_too_large(client: vnb.Client, image_server) -> None:
+def test_backend_answer_becomes_image_too_large(
+    client: vnb.Client, image_server: ImageServer
+) -> None:
     url = image_server("huge.png", _huge_png())  # a URL: the client sends it unopened
     with pytest.raises(vnb.ImageTooLargeError) as info:
         client.edit(url, "blur")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,19 +13,20 @@ from PIL import Image
 
 import venice_nb as vnb
 
-from .conftest import png_bytes, sample_path
+from ._spec import SpecCheckingTransport
+from .conftest import ImageServer, png_bytes, sample_path
 
 
-def _sent_image(transport) -> Image.Image:
+def _sent_image(transport: SpecCheckingTransport) -> Image.Image:
     body = json.loads(transport.posts[-1].content)
     return Image.open(io.BytesIO(base64.b64decode(body["image"])))
 
 
-def _sent_bytes(transport) -> bytes:
+def _sent_bytes(transport: SpecCheckingTransport) -> bytes:
     return base64.b64decode(json.loads(transport.posts[-1].content)["image"])
 
 
-def test_path_str_and_pathlike(client, transport):
+def test_path_str_and_pathlike(client: vnb.Client, transport: SpecCheckingTransport) -> None:
     path = sample_path("coffee")
     a = client.edit(str(path), "blur")
     b = client.edit(path, "blur")
@@ -32,7 +34,7 @@ def test_path_str_and_pathlike(client, transport):
     assert a.data == b.data
 
 
-def test_bytes_and_file_object(client, transport):
+def test_bytes_and_file_object(client: vnb.Client, transport: SpecCheckingTransport) -> None:
     data = sample_path("cat").read_bytes()
     client.edit(data, "blur")
     with sample_path("cat").open("rb") as fh:
@@ -40,7 +42,7 @@ def test_bytes_and_file_object(client, transport):
     assert _sent_bytes(transport) == data
 
 
-def test_pil_image(client, transport):
+def test_pil_image(client: vnb.Client, transport: SpecCheckingTransport) -> None:
     img = Image.open(sample_path("astronaut")).convert("RGB")
     client.edit(img, "blur")
     sent = _sent_image(transport)
@@ -58,7 +60,9 @@ def test_pil_image(client, transport):
         (np.full((300, 300, 3), 0.5), "RGB"),
     ],
 )
-def test_numpy_arrays(client, transport, array, mode):
+def test_numpy_arrays(
+    client: vnb.Client, transport: SpecCheckingTransport, array: np.ndarray, mode: str
+) -> None:
     client.edit(array, "blur")
     sent = _sent_image(transport)
     assert sent.mode == mode and sent.size == (300, 300)
@@ -68,13 +72,15 @@ def test_numpy_arrays(client, transport, array, mode):
         assert np.asarray(sent)[0, 0, 0] == 128
 
 
-def test_data_url(client, transport):
+def test_data_url(client: vnb.Client, transport: SpecCheckingTransport) -> None:
     data = png_bytes()
     client.edit("data:image/png;base64," + base64.b64encode(data).decode(), "blur")
     assert _sent_bytes(transport) == data
 
 
-def test_url_is_sent_as_is_never_downloaded(client, transport, image_server):
+def test_url_is_sent_as_is_never_downloaded(
+    client: vnb.Client, transport: SpecCheckingTransport, image_server: ImageServer
+) -> None:
     url = image_server("street.png", png_bytes((400, 300)))
     res = client.edit(url, "night")
     assert json.loads(transport.posts[-1].content)["image"] == url
@@ -82,7 +88,7 @@ def test_url_is_sent_as_is_never_downloaded(client, transport, image_server):
     assert res.size == (1024, 768)  # the default 1K tier
 
 
-def test_exif_orientation_is_applied(client, transport):
+def test_exif_orientation_is_applied(client: vnb.Client, transport: SpecCheckingTransport) -> None:
     img = Image.new("RGB", (400, 200), (10, 200, 10))
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise to display
@@ -93,7 +99,9 @@ def test_exif_orientation_is_applied(client, transport):
     assert "EXIF" in " ".join(res.fit_actions)
 
 
-def test_unaccepted_format_is_reencoded(client, transport):
+def test_unaccepted_format_is_reencoded(
+    client: vnb.Client, transport: SpecCheckingTransport
+) -> None:
     buf = io.BytesIO()
     Image.new("RGB", (300, 300), "red").save(buf, "BMP")
     client.edit(buf.getvalue(), "blur")
@@ -101,7 +109,9 @@ def test_unaccepted_format_is_reencoded(client, transport):
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
-def test_exif_orientation_in_png_and_webp(client, transport, fmt):
+def test_exif_orientation_in_png_and_webp(
+    client: vnb.Client, transport: SpecCheckingTransport, fmt: str
+) -> None:
     exif = Image.Exif()
     exif[0x0112] = 8  # rotate 90 degrees counter-clockwise to display
     buf = io.BytesIO()
@@ -110,7 +120,9 @@ def test_exif_orientation_in_png_and_webp(client, transport, fmt):
     assert _sent_image(transport).size == (200, 400)
 
 
-def test_decompression_bomb_is_a_validation_error(client, transport, tmp_path):
+def test_decompression_bomb_is_a_validation_error(
+    client: vnb.Client, transport: SpecCheckingTransport, tmp_path: Path
+) -> None:
     path = tmp_path / "huge.png"
     Image.new("1", (14_000, 14_000)).save(path)  # 196 Mpx: Pillow refuses to decode it
     with pytest.raises(vnb.ValidationError, match="far more pixels"):
@@ -118,7 +130,9 @@ def test_decompression_bomb_is_a_validation_error(client, transport, tmp_path):
     assert not transport.posts
 
 
-def test_numpy_input_is_copied_not_aliased(client, transport):
+def test_numpy_input_is_copied_not_aliased(
+    client: vnb.Client, transport: SpecCheckingTransport
+) -> None:
     arr = np.zeros((300, 300), np.uint8)
     from venice_nb._images import to_pil
 
@@ -127,7 +141,7 @@ def test_numpy_input_is_copied_not_aliased(client, transport):
     assert np.asarray(img).max() == 0
 
 
-def _saved(img: Image.Image, fmt: str, **kw) -> bytes:
+def _saved(img: Image.Image, fmt: str, **kw: object) -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt, **kw)
     return buf.getvalue()
@@ -155,7 +169,9 @@ ACCEPTED = {
 
 
 @pytest.mark.parametrize("kind", sorted(ACCEPTED))
-def test_accepted_files_are_checked_from_headers_without_decoding(kind, monkeypatch):
+def test_accepted_files_are_checked_from_headers_without_decoding(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Files Venice reads go out as their own bytes, and nothing decodes their pixels first
     (a decode would cost the image's full size in memory just to read a header)."""
     from PIL import ImageFile
@@ -164,7 +180,7 @@ def test_accepted_files_are_checked_from_headers_without_decoding(kind, monkeypa
 
     data = ACCEPTED[kind]()
 
-    def no_decode(self):
+    def no_decode(self: object) -> None:
         raise AssertionError("pixels were decoded")
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decode)
@@ -173,7 +189,9 @@ def test_accepted_files_are_checked_from_headers_without_decoding(kind, monkeypa
 
 
 @pytest.mark.parametrize("kind", ["png-rgb", "png-16bit", "jpeg", "jpeg-progressive", "webp"])
-def test_cut_files_are_refused_before_sending(client, transport, kind):
+def test_cut_files_are_refused_before_sending(
+    client: vnb.Client, transport: SpecCheckingTransport, kind: str
+) -> None:
     data = ACCEPTED[kind]()
     cut = data[: len(data) * 2 // 3]
     with pytest.raises(vnb.ValidationError, match="unreadable") as info:

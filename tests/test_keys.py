@@ -10,7 +10,7 @@ import traceback
 import pytest
 
 import venice_nb as vnb
-from venice_nb._backend import FaultConfig
+from venice_nb._backend import FaultConfig, LocalBackend
 
 from .conftest import TEST_KEY, sample_path
 
@@ -21,11 +21,11 @@ def _texts_of(error: BaseException) -> str:
     )
 
 
-def test_key_absent_from_client_repr_and_state(client):
+def test_key_absent_from_client_repr_and_state(client: vnb.Client) -> None:
     assert TEST_KEY not in repr(client) and TEST_KEY not in str(vars(client))
 
 
-def test_key_absent_from_errors_and_tracebacks(backend, client):
+def test_key_absent_from_errors_and_tracebacks(backend: LocalBackend, client: vnb.Client) -> None:
     errors: list[BaseException] = []
     backend.config.rejected_keys = frozenset({TEST_KEY})
     with pytest.raises(vnb.AuthenticationError) as info:
@@ -40,21 +40,23 @@ def test_key_absent_from_errors_and_tracebacks(backend, client):
         FaultConfig(rate_429=1.0, retry_after=0),
     ):
         backend.config.faults = fault
-        with pytest.raises(vnb.VeniceError) as info:
+        with pytest.raises(vnb.VeniceError) as raised:
             client.edit(sample_path(), "blur")
-        errors.append(info.value)
+        errors.append(raised.value)
     with (
         vnb.Client(TEST_KEY, base_url="http://127.0.0.1:9/api/v1", max_retries=0) as dead,
-        pytest.raises(vnb.APIConnectionError) as info,
+        pytest.raises(vnb.APIConnectionError) as dropped,
     ):
         dead.edit(sample_path(), "blur")
-    errors.append(info.value)
+    errors.append(dropped.value)
     for error in errors:
         assert TEST_KEY not in _texts_of(error)
         assert error.__cause__ is None or TEST_KEY not in _texts_of(error.__cause__)
 
 
-def test_key_absent_from_debug_logs(backend, client, caplog):
+def test_key_absent_from_debug_logs(
+    backend: LocalBackend, client: vnb.Client, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     backend.config.faults = FaultConfig(rate_500=0.5, seed=3)
     client.max_retries = 3
@@ -64,14 +66,15 @@ def test_key_absent_from_debug_logs(backend, client, caplog):
     assert TEST_KEY not in caplog.text
 
 
-def test_key_absent_from_results(client):
+def test_key_absent_from_results(client: vnb.Client) -> None:
     res = client.edit(sample_path(), "blur")
     assert TEST_KEY not in repr(res) and TEST_KEY not in res._repr_html_()
     assert TEST_KEY not in str(res.headers) and TEST_KEY not in str(res.request)
 
 
 @pytest.mark.parametrize("kind", ["sync", "async", "wallet"])
-def test_client_cannot_be_pickled_with_its_key(backend, kind):
+def test_client_cannot_be_pickled_with_its_key(backend: LocalBackend, kind: str) -> None:
+    made: vnb.Client | vnb.AsyncClient
     if kind == "wallet":
         made = vnb.Client(base_url=backend.url, wallet=TEST_KEY)
     else:
@@ -88,7 +91,7 @@ def test_client_cannot_be_pickled_with_its_key(backend, kind):
 
 
 @pytest.mark.parametrize("bad", ["sk-abc\nevil: 1", " sk-abc", "sk-ünï", "sk-abc\t"])
-def test_malformed_keys_are_refused_without_echoing_them(bad):
+def test_malformed_keys_are_refused_without_echoing_them(bad: str) -> None:
     with pytest.raises(vnb.ValidationError) as info:
         vnb.Client(bad, base_url="http://127.0.0.1:9/api/v1")
     assert bad.strip() not in _texts_of(info.value) and "strip" in info.value.action

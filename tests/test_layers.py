@@ -94,7 +94,7 @@ def test_overlay_is_clipped_at_the_edges_and_refused_when_invisible(stack: Layer
     with pytest.raises(ValueError, match="no transparency"):
         stack.add_overlay(square, (0, 0), scale=(w + 20) / 20)  # covers all, opaque
     with pytest.raises(ValueError, match=r"\(x, y\)"):
-        stack.add_overlay(square, 5)  # type: ignore[arg-type]
+        stack.add_overlay(square, 5)
     assert len(stack) == 3
 
 
@@ -140,7 +140,8 @@ def test_preview_shows_each_layer_next_to_the_base(stack: LayerStack) -> None:
     assert sheet.width >= 2 * thumb_w and sheet.height > 100
     base_tile = np.asarray(sheet)[8:108, 8:8 + thumb_w].astype(int)
     mask_tile = np.asarray(sheet)[8:108, -8 - thumb_w:-8].astype(int)
-    redness = lambda tile: (tile[..., 0] - tile[..., 1:].mean(axis=-1)).mean()  # noqa: E731
+    def redness(tile: np.ndarray) -> float:
+        return float((tile[..., 0] - tile[..., 1:].mean(axis=-1)).mean())
     assert redness(mask_tile) > redness(base_tile) + 60
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -34,15 +36,17 @@ def centres(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     return xs + 0.5, ys + 0.5
 
 
-def window_extreme(mask: np.ndarray, px: int, fn, pad_mode: str) -> np.ndarray:
+def window_extreme(
+    mask: np.ndarray, px: int, fn: Callable[..., np.ndarray], pad_mode: str
+) -> np.ndarray:
     """min/max over each pixel's (2px+1)^2 square, by brute force over shifted copies."""
-    padded = np.pad(mask, px, mode=pad_mode)
+    padded = np.pad(mask, px, mode=pad_mode)  # type: ignore[call-overload]
     h, w = mask.shape
     out = padded[px:px + h, px:px + w].copy()
     for dy in range(-px, px + 1):
         for dx in range(-px, px + 1):
             out = fn(out, padded[px + dy:px + dy + h, px + dx:px + dx + w])
-    return out
+    return np.asarray(out)
 
 
 def distance_to(mask: np.ndarray) -> np.ndarray:
@@ -53,7 +57,8 @@ def distance_to(mask: np.ndarray) -> np.ndarray:
         return np.full((h, w), np.inf)
     ys, xs = np.mgrid[0:h, 0:w]
     d = np.hypot(ys[..., None] - sel[:, 0], xs[..., None] - sel[:, 1])
-    return d.min(axis=-1)
+    nearest: np.ndarray = d.min(axis=-1)
+    return nearest
 
 
 # ---------------------------------------------------------------------------- conventions
@@ -107,7 +112,9 @@ def test_functions_return_new_arrays_not_their_input() -> None:
 
 @FAST
 @given(shapes, st.tuples(coords, coords, coords, coords))
-def test_rect_selects_pixel_centres_inside_the_box(size, box) -> None:
+def test_rect_selects_pixel_centres_inside_the_box(
+    size: tuple[int, int], box: tuple[int, int, int, int]
+) -> None:
     h, w = size
     m = masks.rect(size, box)
     x0, x1 = sorted(box[0::2])
@@ -129,7 +136,9 @@ def test_integer_rect_is_the_numpy_slice() -> None:
 
 @FAST
 @given(shapes, st.tuples(coords, coords, coords, coords))
-def test_ellipse_selects_pixel_centres_inside_the_ellipse(size, box) -> None:
+def test_ellipse_selects_pixel_centres_inside_the_ellipse(
+    size: tuple[int, int], box: tuple[int, int, int, int]
+) -> None:
     h, w = size
     m = masks.ellipse(size, box)
     x0, x1 = sorted(box[0::2])
@@ -167,7 +176,9 @@ def even_odd_reference(points: np.ndarray, h: int, w: int) -> tuple[np.ndarray, 
 
 @FAST
 @given(shapes, st.lists(st.tuples(st.integers(-10, 34), st.integers(-10, 34)), max_size=8))
-def test_polygon_matches_even_odd_ray_casting(size, points) -> None:
+def test_polygon_matches_even_odd_ray_casting(
+    size: tuple[int, int], points: list[tuple[int, int]]
+) -> None:
     h, w = size
     m = masks.polygon(size, points)
     if len(points) < 3:
@@ -192,7 +203,9 @@ def capsule_reference(points: np.ndarray, radius: float, h: int, w: int) -> np.n
 @FAST
 @given(shapes, st.lists(st.tuples(coords, coords), min_size=1, max_size=6),
        st.floats(0.1, 12))
-def test_brush_selects_pixels_closer_than_radius_to_the_stroke(size, points, radius) -> None:
+def test_brush_selects_pixels_closer_than_radius_to_the_stroke(
+    size: tuple[int, int], points: list[tuple[int, int]], radius: float
+) -> None:
     h, w = size
     m = masks.brush(size, points, radius)
     dist = capsule_reference(np.array(points), radius, h, w)
@@ -203,7 +216,9 @@ def test_brush_selects_pixels_closer_than_radius_to_the_stroke(size, points, rad
 @FAST
 @given(soft_masks, st.lists(st.tuples(coords, coords), min_size=1, max_size=4),
        st.floats(0.5, 8), st.integers(0, 255))
-def test_brush_into_out_touches_only_the_stroke(base, points, radius, value) -> None:
+def test_brush_into_out_touches_only_the_stroke(
+    base: np.ndarray, points: list[tuple[int, int]], radius: float, value: int
+) -> None:
     h, w = base.shape
     out = base.copy()
     result = masks.brush(None, points, radius, out=out, value=value)
@@ -243,7 +258,7 @@ def test_shapes_draw_into_out_and_erase() -> None:
         (lambda: masks.ellipse((5, 5), (1, 1, 1, 4)), "flat"),
     ],
 )
-def test_degenerate_shapes_give_empty_masks(build, why) -> None:
+def test_degenerate_shapes_give_empty_masks(build: Callable[[], np.ndarray], why: str) -> None:
     m = build()
     assert m.shape == (5, 5) and m.dtype == np.uint8 and not m.any(), why
     assert masks.bbox(m) is None and masks.area(m) == 0
@@ -288,7 +303,9 @@ def _dense_clip(a: np.ndarray, b: np.ndarray, lo: tuple[float, float],
     return (a + t0[:, None] * d)[keep], (a + t1[:, None] * d)[keep]
 
 
-def _dense_brush(size: tuple[int, int], points, radius: float) -> np.ndarray:
+def _dense_brush(
+    size: tuple[int, int], points: Sequence[Sequence[float]], radius: float
+) -> np.ndarray:
     """The original brush: every capsule piece's bounding box tested densely in float32."""
     h, w = size
     out = np.zeros(size, np.uint8)
@@ -325,7 +342,9 @@ def _dense_brush(size: tuple[int, int], points, radius: float) -> np.ndarray:
     return out
 
 
-def assert_same_but_boundary(got: np.ndarray, want: np.ndarray, points, radius: float) -> None:
+def assert_same_but_boundary(
+    got: np.ndarray, want: np.ndarray, points: Sequence[Sequence[float]], radius: float
+) -> None:
     """Equal, except pixels whose centre is within 1e-3 px of the stroke's edge (float64)."""
     differ = got != want
     if differ.any():
@@ -347,7 +366,9 @@ radii = st.one_of(st.floats(0, 60), st.integers(0, 60).map(float))
 @FAST
 @given(st.tuples(st.integers(1, 200), st.integers(1, 200)),
        st.lists(st.tuples(stroke_coords, stroke_coords), min_size=1, max_size=8), radii)
-def test_brush_matches_the_dense_original(size, points, radius) -> None:
+def test_brush_matches_the_dense_original(
+    size: tuple[int, int], points: list[tuple[float, float]], radius: float
+) -> None:
     assert_same_but_boundary(masks.brush(size, points, radius), _dense_brush(size, points, radius),
                              points, radius)
 
@@ -489,7 +510,9 @@ small_rgb = shapes.flatmap(lambda s: arrays(np.uint8, (*s, 3), elements=few_leve
 
 @FAST
 @given(small_rgb, st.integers(0, 60), st.data())
-def test_from_color_matches_each_channel_within_tolerance(img, tol, data) -> None:
+def test_from_color_matches_each_channel_within_tolerance(
+    img: np.ndarray, tol: int, data: st.DataObject
+) -> None:
     color = tuple(int(c) for c in data.draw(st.tuples(*[st.integers(0, 255)] * 3)))
     m = masks.from_color(img, color, tol)
     expected = (np.abs(img.astype(int) - np.array(color)) <= tol).all(axis=-1)
@@ -498,7 +521,9 @@ def test_from_color_matches_each_channel_within_tolerance(img, tol, data) -> Non
 
 @FAST
 @given(small_rgb, st.integers(0, 30), st.sampled_from([4, 8]), st.data())
-def test_bucket_fill_selects_the_connected_region(img, tol, conn, data) -> None:
+def test_bucket_fill_selects_the_connected_region(
+    img: np.ndarray, tol: int, conn: Literal[4, 8], data: st.DataObject
+) -> None:
     h, w = img.shape[:2]
     x, y = data.draw(st.integers(0, w - 1)), data.draw(st.integers(0, h - 1))
     m = masks.from_color(img, None, tol, seed=(x + 0.5, y + 0.5), connectivity=conn)
@@ -565,7 +590,9 @@ def image_and_mask(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
 
 @FAST
 @given(image_and_mask(), st.integers(0, 10), st.integers(0, 6), st.integers(0, 700))
-def test_crop_then_paste_back_unedited_is_identity(pair, padding, px, min_pixels) -> None:
+def test_crop_then_paste_back_unedited_is_identity(
+    pair: tuple[np.ndarray, np.ndarray], padding: int, px: int, min_pixels: int
+) -> None:
     img, m = pair
     crop, box = masks.crop_to_mask(img, m, padding, min_pixels=min_pixels)
     x0, y0, x1, y1 = box
@@ -585,7 +612,9 @@ def test_crop_then_paste_back_unedited_is_identity(pair, padding, px, min_pixels
 
 @FAST
 @given(image_and_mask(), st.integers(0, 4))
-def test_paste_back_changes_only_inside_the_feathered_mask(pair, px) -> None:
+def test_paste_back_changes_only_inside_the_feathered_mask(
+    pair: tuple[np.ndarray, np.ndarray], px: int
+) -> None:
     img, m = pair
     crop, box = masks.crop_to_mask(img, m, 2, min_pixels=0)
     edited = 255 - crop
@@ -685,7 +714,9 @@ def test_to_image_is_an_L_image_of_the_mask() -> None:
          ValueError, "opacity"),
     ],
 )
-def test_bad_input_says_what_is_expected(call, error, words) -> None:
+def test_bad_input_says_what_is_expected(
+    call: Callable[[], object], error: type[Exception], words: str
+) -> None:
     with pytest.raises(error) as info:
         call()
     assert words in str(info.value)
@@ -716,7 +747,7 @@ def test_banded_work_matches_one_band(monkeypatch: pytest.MonkeyPatch) -> None:
         assert (painted[dist < 4 - 1e-4]).all() and not painted[dist > 4 + 1e-4].any()
 
 
-def test_shapes_far_larger_than_the_mask_cover_it_without_overflow():
+def test_shapes_far_larger_than_the_mask_cover_it_without_overflow() -> None:
     huge = (-1e300, -1e300, 1e300, 1e300)
     assert masks.rect((30, 40), huge).min() == 255
     assert masks.ellipse((30, 40), huge).min() == 255

@@ -43,7 +43,7 @@ execute_notebooks = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(execute_notebooks)
 
 
-def _run(path: Path, workdir: Path) -> nbformat.NotebookNode:
+def _run(path: Path, workdir: Path) -> Any:
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=300, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(workdir)}}).execute()

@@ -20,12 +20,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 
 import venice_nb as vnb
+
+from .conftest import ImageServer
 
 GUIDE = Path(__file__).resolve().parents[2] / "shared" / "venice" / "image-editing-guide.txt"
 VENICE = "https://api.venice.ai/api/v1"
@@ -78,7 +81,7 @@ def curl_examples() -> list[str]:
     return blocks
 
 
-def json_examples() -> list[tuple[str, dict]]:
+def json_examples() -> list[tuple[str, dict[str, Any]]]:
     """(endpoint, body) of the JSON requests shown for /image/edit and /image/multi-edit."""
     text, out = _page(), []
     for match in re.finditer(r"\n\{\n.*?\n\}\n", text, re.S):
@@ -90,11 +93,12 @@ def json_examples() -> list[tuple[str, dict]]:
 def _is_image(data: bytes) -> tuple[int, int]:
     with Image.open(io.BytesIO(data)) as img:
         img.load()
-        return img.size
+        size: tuple[int, int] = img.size
+    return size
 
 
 @pytest.fixture
-def example_files(image_server) -> str:  # type: ignore[no-untyped-def]
+def example_files(image_server: ImageServer) -> str:
     """The pages' example.com images, served on loopback; returns their base URL."""
     photo = vnb.sample("coffee").read_bytes()
     mask = io.BytesIO()

@@ -8,7 +8,9 @@ from __future__ import annotations
 import base64
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from PIL import Image
 
 import venice_nb as vnb
 from venice_nb import masks
+from venice_nb._backend import LocalBackend
 from venice_nb.widgets import CompareView, EditStudio, MaskPainter, ResultGrid
 from venice_nb.widgets._fallback import MAX_OUTPUT_BYTES, ProgressView, _drawable, jpeg_b64
 
@@ -24,12 +27,12 @@ TIMING = re.compile(r"\d+\.\d+ ?s\b")
 
 
 @pytest.fixture
-def client(backend):
+def client(backend: LocalBackend) -> Iterator[vnb.Client]:
     with vnb.Client("k", base_url=backend.url) as c:
         yield c
 
 
-def _picture(widget) -> tuple[Image.Image, str]:
+def _picture(widget: Any) -> tuple[Image.Image, str]:
     bundle = widget._repr_mimebundle_()
     assert set(bundle) == {WIDGET_VIEW, "image/jpeg", "text/plain"}
     assert bundle[WIDGET_VIEW]["model_id"] == widget.model_id  # the live widget is still there
@@ -38,7 +41,7 @@ def _picture(widget) -> tuple[Image.Image, str]:
     return Image.open(io.BytesIO(base64.b64decode(bundle["image/jpeg"]))), bundle["text/plain"]
 
 
-def test_compare_view_and_grid_bundles_hold_captioned_pictures(client):
+def test_compare_view_and_grid_bundles_hold_captioned_pictures(client: vnb.Client) -> None:
     photo = vnb.sample("rocket")
     result = client.edit(photo, "change the sky to a sunrise", model="qwen-image-2-edit")
     picture, text = _picture(CompareView(photo, result))
@@ -49,7 +52,7 @@ def test_compare_view_and_grid_bundles_hold_captioned_pictures(client):
     assert picture.width > 1.8 * one.width  # two cards side by side
 
 
-def test_painter_picture_shows_the_mask():
+def test_painter_picture_shows_the_mask() -> None:
     photo = np.full((300, 400, 3), 200, np.uint8)
     mask = masks.rect((300, 400), (0, 0, 200, 300))  # the left half
     picture, text = _picture(MaskPainter(photo, mask=mask))
@@ -59,7 +62,7 @@ def test_painter_picture_shows_the_mask():
     assert left[0] - left[1] > 60 and abs(right[0] - right[1]) < 10  # tinted red only where masked
 
 
-def test_studio_picture_names_the_latest_result(client):
+def test_studio_picture_names_the_latest_result(client: vnb.Client) -> None:
     studio = EditStudio(vnb.sample("cat"), client=client, prompt="make it snowy",
                         model="qwen-image-2-edit")
     picture, text = _picture(studio)
@@ -78,18 +81,18 @@ def test_studio_picture_names_the_latest_result(client):
     assert "latest result: make it snowy" in text
 
 
-def test_a_huge_picture_stays_within_the_budget():
+def test_a_huge_picture_stays_within_the_budget() -> None:
     noise = np.random.default_rng(1).integers(0, 256, (3000, 4000, 3), np.uint8)
     encoded = jpeg_b64(Image.fromarray(noise))
     assert len(encoded) <= MAX_OUTPUT_BYTES
     assert max(Image.open(io.BytesIO(base64.b64decode(encoded))).size) <= 960
 
 
-def test_captions_are_drawn_in_characters_the_font_has():
+def test_captions_are_drawn_in_characters_the_font_has() -> None:
     assert _drawable("café — 3×4 → “ok” 日本") == 'cafe - 3x4 -> "ok" ??'
 
 
-def test_contact_sheet_png_and_html_report(client, tmp_path: Path):
+def test_contact_sheet_png_and_html_report(client: vnb.Client, tmp_path: Path) -> None:
     results = vnb.experiment({"cat": vnb.sample("cat")}, ["make it snowy", "make it explicit"],
                              ["firered-image-edit"], client=client, progress=False)
     sheet = results.contact_sheet().save_png(tmp_path / "sheet.png")
@@ -102,7 +105,7 @@ def test_contact_sheet_png_and_html_report(client, tmp_path: Path):
     assert not re.search(r"(src|href)=['\"]https?:", page), "the report must open offline"
 
 
-def test_progress_picture_shows_the_counts():
+def test_progress_picture_shows_the_counts() -> None:
     view = ProgressView("experiment")
     view.bar.max, view.bar.value = 9, 3
     view.label.value = "3 done, 0 cached, 0 failed, 0 skipped, ~$0.150"

@@ -10,12 +10,14 @@ import base64
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
 import venice_nb as vnb
+from venice_nb._backend import LocalBackend
 
 from ._serve import serve
 
@@ -36,7 +38,7 @@ CELLS = [
 ]
 
 
-def _run(folder: Path) -> nbformat.NotebookNode:
+def _run(folder: Path) -> Any:
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     NotebookClient(notebook, timeout=120, kernel_name="python3",
                    resources={"metadata": {"path": str(folder)}}).execute()
@@ -111,12 +113,14 @@ def test_a_damaged_image_is_refused(tmp_path: Path, backend: object) -> None:
         vnb.open_recording(tmp_path / "rec")
 
 
-def test_a_recording_keeps_repeats_variables_and_marks(tmp_path: Path, backend) -> None:
+def test_a_recording_keeps_repeats_variables_and_marks(
+    tmp_path: Path, backend: LocalBackend
+) -> None:
     """What people decided about a result (and which repeat it was) survives save and reopen."""
     store = vnb.ResultStore(tmp_path / "store")
     with vnb.Client(base_url=backend.url, store=store) as client:
         results = vnb.experiment(vnb.sample("cat"), "give the cat a {color} hat",
-                                 vars={"color": ["red", "blue"]}, repeats=2, client=client,
+                                 variables={"color": ["red", "blue"]}, repeats=2, client=client,
                                  progress=False)
     assert len(results) == 4 and all(r.ok for r in results)
     first = results[0]

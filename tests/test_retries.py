@@ -8,15 +8,17 @@ import time
 import pytest
 
 import venice_nb as vnb
-from venice_nb._backend import FaultConfig
+from venice_nb._backend import FaultConfig, LocalBackend
 from venice_nb._client import _request
+from venice_nb._client._request import PreparedRequest
 from venice_nb._client._retry import FailureWindow, retry_delay, should_retry
 from venice_nb._exceptions import RateLimitError, error_from_response
 
+from ._spec import SpecCheckingTransport
 from .conftest import sample_path
 
 
-def _prepared(path=None):
+def _prepared(path: str | None = None) -> PreparedRequest:
     return _request.prepare_edit(path or sample_path(), "blur")
 
 
@@ -37,7 +39,7 @@ class FakeTime:
 
 
 @pytest.fixture
-def fake_time(backend, client) -> FakeTime:
+def fake_time(backend: LocalBackend, client: vnb.Client) -> FakeTime:
     clock = FakeTime()
     client._sleep = clock.sleep
     client._window = FailureWindow(clock=clock)
@@ -45,7 +47,9 @@ def fake_time(backend, client) -> FakeTime:
     return clock
 
 
-def test_retry_after_from_the_server_is_the_delay(backend, client, transport, fake_time):
+def test_retry_after_from_the_server_is_the_delay(
+    backend: LocalBackend, client: vnb.Client, transport: SpecCheckingTransport, fake_time: FakeTime
+) -> None:
     backend.config.faults = FaultConfig(rate_429=1.0, retry_after=0.25)
     delays: list[float] = []
 
@@ -58,12 +62,15 @@ def test_retry_after_from_the_server_is_the_delay(backend, client, transport, fa
     assert result.size and len(transport.posts) == 2
 
 
-def test_real_rate_limit_429_is_retried_after_the_window(backend, client, fake_time):
+def test_real_rate_limit_429_is_retried_after_the_window(
+    backend: LocalBackend, client: vnb.Client, fake_time: FakeTime
+) -> None:
     backend.config.rate_limit = 1
     backend.config.rate_window = 60.0
     hints: list[tuple[float, float]] = []
 
     def note(error: vnb.VeniceError, delay: float) -> None:
+        assert isinstance(error, vnb.APIStatusError)
         hints.append((delay, float(error.headers["retry-after"])))
 
     client.send(_prepared(), on_retry=note)
@@ -73,7 +80,9 @@ def test_real_rate_limit_429_is_retried_after_the_window(backend, client, fake_t
     assert backend.stats.by_status.get(429) == 1 and backend.stats.by_status.get(200) == 2
 
 
-def test_a_wait_longer_than_a_call_should_take_is_not_retried(backend, client, transport):
+def test_a_wait_longer_than_a_call_should_take_is_not_retried(
+    backend: LocalBackend, client: vnb.Client, transport: SpecCheckingTransport
+) -> None:
     backend.config.faults = FaultConfig(rate_429=1.0, retry_after=3600)
     with pytest.raises(vnb.RateLimitError) as info:
         client.send(_prepared())
@@ -89,7 +98,9 @@ def test_a_wait_longer_than_a_call_should_take_is_not_retried(backend, client, t
         FaultConfig(rate_truncate=1.0),
     ],
 )
-def test_retryable_failures_then_success(backend, client, fault, fake_time):
+def test_retryable_failures_then_success(
+    backend: LocalBackend, client: vnb.Client, fault: FaultConfig, fake_time: FakeTime
+) -> None:
     backend.config.faults = fault
     reasons: list[str] = []
 
@@ -102,13 +113,17 @@ def test_retryable_failures_then_success(backend, client, fault, fake_time):
     assert len(fake_time.sleeps) == 1 and 0.375 <= fake_time.sleeps[0] <= 0.5  # first backoff
 
 
-def test_non_retryable_errors_are_not_retried(backend, client, transport):
+def test_non_retryable_errors_are_not_retried(
+    backend: LocalBackend, client: vnb.Client, transport: SpecCheckingTransport
+) -> None:
     with pytest.raises(vnb.ContentPolicyError):
         client.edit(sample_path(), "nude portrait", model="qwen-image-2-edit")
     assert len(transport.posts) == 1
 
 
-def test_max_retries_bounds_the_attempts(backend, client, transport, fake_time):
+def test_max_retries_bounds_the_attempts(
+    backend: LocalBackend, client: vnb.Client, transport: SpecCheckingTransport, fake_time: FakeTime
+) -> None:
     backend.config.faults = FaultConfig(rate_500=1.0)
     client.max_retries = 3
     with pytest.raises(vnb.InternalServerError):
@@ -119,7 +134,7 @@ def test_max_retries_bounds_the_attempts(backend, client, transport, fake_time):
     assert all(0.75 * b <= s <= b for s, b in zip(fake_time.sleeps, bases, strict=True))
 
 
-def test_backoff_is_exponential_with_bounded_jitter():
+def test_backoff_is_exponential_with_bounded_jitter() -> None:
     err = error_from_response(500, {}, b'{"error":"boom"}')
     rng = random.Random(1)
     for attempt in range(5):
@@ -128,21 +143,21 @@ def test_backoff_is_exponential_with_bounded_jitter():
             assert 0.75 * base <= retry_delay(err, attempt, rng=rng) <= base
 
 
-def test_ratelimit_reset_header_is_used_without_retry_after():
+def test_ratelimit_reset_header_is_used_without_retry_after() -> None:
     reset = int(time.time()) + 5  # whole seconds, as Venice sends it
     err = error_from_response(429, {"x-ratelimit-reset-requests": str(reset)}, b"{}")
     assert 3.0 < retry_delay(err, 0) <= 5.0
     assert isinstance(err, RateLimitError) and should_retry(err)
 
 
-def test_retry_after_http_date_and_cap():
+def test_retry_after_http_date_and_cap() -> None:
     err = error_from_response(503, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, b"{}")
     assert retry_delay(err, 0) == 0.0  # a date in the past: go now
     err = error_from_response(429, {"retry-after": "3600"}, b"{}")
     assert retry_delay(err, 0) == 60.0  # capped
 
 
-def test_failure_window_counts_in_flight_requests_as_possible_failures():
+def test_failure_window_counts_in_flight_requests_as_possible_failures() -> None:
     window = FailureWindow(limit=3, window=10.0)
     assert [window.reserve(now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
     assert window.reserve(now=0.0) > 0, "a 4th request could be the 4th failure"
@@ -152,7 +167,9 @@ def test_failure_window_counts_in_flight_requests_as_possible_failures():
     assert window.reserve(now=11.5) == 0.0
 
 
-def test_client_never_trips_the_failure_block(backend, client, fake_time):
+def test_client_never_trips_the_failure_block(
+    backend: LocalBackend, client: vnb.Client, fake_time: FakeTime
+) -> None:
     """More failures than Venice tolerates: the client waits instead of getting blocked."""
     backend.config.failure_block = (5, 1.0, 30.0)
     backend.config.faults = FaultConfig(rate_500=1.0)
@@ -166,7 +183,7 @@ def test_client_never_trips_the_failure_block(backend, client, fake_time):
     assert sum(fake_time.sleeps) >= 2.0, "it waited out the window twice"
 
 
-def test_a_naive_caller_does_trip_the_failure_block(backend):
+def test_a_naive_caller_does_trip_the_failure_block(backend: LocalBackend) -> None:
     """The guard above is needed: without it the same traffic gets blocked."""
     backend.config.failure_block = (5, 1.0, 30.0)
     backend.config.faults = FaultConfig(rate_500=1.0)
@@ -180,7 +197,7 @@ def test_a_naive_caller_does_trip_the_failure_block(backend):
     assert 429 in errors
 
 
-def test_models_are_retried_like_edits(backend):
+def test_models_are_retried_like_edits(backend: LocalBackend) -> None:
     """GET /models goes through the same retry loop: a 503 with Retry-After is retried."""
     import json
     import threading

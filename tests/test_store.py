@@ -14,13 +14,16 @@ import sys
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import venice_nb as vnb
+from venice_nb._backend import LocalBackend
 from venice_nb._client import _request
+from venice_nb._client._request import PreparedRequest
 from venice_nb._models import ModelInfo
 from venice_nb._store._store import STORE_ENV, StoredRecord, StoreWarning
 
@@ -36,7 +39,9 @@ HEADERS = {"content-type": "image/png", "x-venice-model-id": "firered-image-edit
 VENICE_HEADERS = {**HEADERS, "x-venice-model-name": "FireRed Edit"}
 
 
-def _prepared(prompt: str, model: ModelInfo | None = LOCAL_FIRERED, **params):
+def _prepared(
+    prompt: str, model: ModelInfo | None = LOCAL_FIRERED, **params: Any
+) -> PreparedRequest:
     return _request.prepare_edit(png_bytes(), prompt, model=model, **params)
 
 
@@ -47,13 +52,13 @@ def _noise_png(seed: int, side: int = 64) -> bytes:
     return buf.getvalue()
 
 
-def _post_count(backend) -> int:
+def _post_count(backend: LocalBackend) -> int:
     """Image requests the backend answered (GET /models is not one)."""
     return backend.stats.requests
 
 
 # Recording and answering through a client.
-def test_second_identical_edit_is_answered_from_disk(backend, tmp_path):
+def test_second_identical_edit_is_answered_from_disk(backend: LocalBackend, tmp_path: Path) -> None:
     with vnb.Client(TEST_KEY, base_url=backend.url, store=tmp_path / "store") as client:
         first = client.edit(sample_path(), "make it snowy", model="firered-image-edit")
         sent = _post_count(backend)
@@ -65,7 +70,7 @@ def test_second_identical_edit_is_answered_from_disk(backend, tmp_path):
     assert again.model_name == first.model_name and again.is_local
 
 
-def test_every_fact_needed_is_indexed(backend, tmp_path):
+def test_every_fact_needed_is_indexed(backend: LocalBackend, tmp_path: Path) -> None:
     with vnb.Client(TEST_KEY, base_url=backend.url, store=tmp_path / "s") as client:
         result = client.multi_edit([sample_path(), png_bytes((451, 300), (255,), "L")],
                                    "a red scarf", model="gpt-image-2-edit", quality="low",
@@ -87,7 +92,7 @@ def test_every_fact_needed_is_indexed(backend, tmp_path):
     assert record.elapsed == pytest.approx(result.elapsed)
 
 
-def test_a_pickled_store_is_the_same_folder_with_its_own_connection(tmp_path):
+def test_a_pickled_store_is_the_same_folder_with_its_own_connection(tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "s", mode="replay", timeout=7.5)
     with store.using_mode("use"):
         store.record(_prepared("x"), HEADERS, png_bytes(), 0.1, True)
@@ -97,13 +102,13 @@ def test_a_pickled_store_is_the_same_folder_with_its_own_connection(tmp_path):
 
 
 @pytest.mark.parametrize("timeout", [0, -1, float("nan"), "30", True])
-def test_a_bad_timeout_is_refused(tmp_path, timeout):
+def test_a_bad_timeout_is_refused(tmp_path: Path, timeout: object) -> None:
     with pytest.raises(vnb.ValidationError, match="timeout") as info:
         vnb.ResultStore(tmp_path / "s", timeout=timeout)
     assert info.value.field == "timeout"
 
 
-def test_the_database_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
+def test_the_database_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "s", timeout=12.5)
     store.record(_prepared("x"), HEADERS, png_bytes(), 0.1, True)
     conn = store._connection()
@@ -115,7 +120,7 @@ def test_the_database_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
     plain.close()
 
 
-def test_images_are_stored_once_per_content_in_sharded_folders(tmp_path):
+def test_images_are_stored_once_per_content_in_sharded_folders(tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "s")
     same = _noise_png(1)
     a = store.record(_prepared("one"), HEADERS, same, 0.1, True)
@@ -130,7 +135,9 @@ def test_images_are_stored_once_per_content_in_sharded_folders(tmp_path):
 
 
 # Modes.
-def test_replay_only_refuses_a_missing_result_without_any_request(backend, tmp_path):
+def test_replay_only_refuses_a_missing_result_without_any_request(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
     folder = tmp_path / "store"
     with vnb.Client(TEST_KEY, base_url=backend.url, store=folder) as client:
         client.edit(sample_path(), "make it snowy", model="firered-image-edit")
@@ -149,7 +156,9 @@ def test_replay_only_refuses_a_missing_result_without_any_request(backend, tmp_p
     assert info.value.action  # and says what to do
 
 
-def test_replay_only_without_a_stored_model_list_sends_nothing(backend, tmp_path):
+def test_replay_only_without_a_stored_model_list_sends_nothing(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
     folder = tmp_path / "store"
     vnb.ResultStore(folder).record(_prepared("make it snowy"), HEADERS, png_bytes(), 0.1, True)
     with vnb.Client(TEST_KEY, base_url=backend.url, store=folder,
@@ -163,7 +172,7 @@ def test_replay_only_without_a_stored_model_list_sends_nothing(backend, tmp_path
     assert vnb.ResultStore(folder).load_models("inpaint") is None  # replay wrote nothing
 
 
-def test_replay_miss_names_the_parameter_that_differs(tmp_path):
+def test_replay_miss_names_the_parameter_that_differs(tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "s")
     store.record(_prepared("snow", None, aspect_ratio="1:1"), HEADERS, png_bytes(), 0.1, True)
     store.mode = "replay"
@@ -171,7 +180,7 @@ def test_replay_miss_names_the_parameter_that_differs(tmp_path):
         store.lookup(_prepared("snow", None, aspect_ratio="3:2"), is_local=True)
 
 
-def test_refresh_always_sends_then_overwrites(backend, tmp_path):
+def test_refresh_always_sends_then_overwrites(backend: LocalBackend, tmp_path: Path) -> None:
     folder = tmp_path / "store"
     with vnb.Client(TEST_KEY, base_url=backend.url, store=folder) as client:
         first = client.edit(sample_path(), "make it snowy")
@@ -185,21 +194,23 @@ def test_refresh_always_sends_then_overwrites(backend, tmp_path):
         assert len(client.store) == 1
 
 
-def test_off_mode_neither_reads_nor_writes(tmp_path):
+def test_off_mode_neither_reads_nor_writes(tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "off", mode="off")
     assert store.record(_prepared("x"), HEADERS, png_bytes(), 0.1, True) is None
     assert store.lookup(_prepared("x"), is_local=True) is None
     assert not (tmp_path / "off").exists()
 
 
-def test_using_mode_switches_for_a_block_only(tmp_path):
+def test_using_mode_switches_for_a_block_only(tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "s")
     with store.using_mode("replay"), pytest.raises(vnb.ReplayMissError):
         store.lookup(_prepared("never stored"), is_local=True)
     assert store.mode == "use" and store.lookup(_prepared("never stored"), is_local=True) is None
 
 
-def test_mode_comes_from_the_environment_when_not_given(tmp_path, monkeypatch):
+def test_mode_comes_from_the_environment_when_not_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("VENICE_NB_STORE_MODE", "replay")
     assert vnb.ResultStore(tmp_path / "s").mode == "replay"
     assert vnb.ResultStore(tmp_path / "s", mode="use").mode == "use"
@@ -208,7 +219,7 @@ def test_mode_comes_from_the_environment_when_not_given(tmp_path, monkeypatch):
         vnb.ResultStore(tmp_path / "s")
 
 
-def test_a_local_answer_never_stands_in_for_venice(tmp_path):
+def test_a_local_answer_never_stands_in_for_venice(tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "s")
     store.record(_prepared("snow", LOCAL_FIRERED), HEADERS, png_bytes(), 0.1, True)
     assert store.lookup(_prepared("snow", LOCAL_FIRERED), is_local=True) is not None
@@ -220,7 +231,9 @@ def test_a_local_answer_never_stands_in_for_venice(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["server default model", "background removal"])
-def test_requests_that_name_no_model_still_keep_the_backends_apart(tmp_path, kind):
+def test_requests_that_name_no_model_still_keep_the_backends_apart(
+    tmp_path: Path, kind: str
+) -> None:
     """Nothing in these requests tells the backends apart: only the key does."""
     if kind == "background removal":
         prepared = _request.prepare_background_remove(png_bytes())
@@ -235,7 +248,7 @@ def test_requests_that_name_no_model_still_keep_the_backends_apart(tmp_path, kin
     assert store.lookup(prepared, is_local=True).data == _noise_png(1)
 
 
-def test_a_local_answer_never_overwrites_a_paid_one(tmp_path):
+def test_a_local_answer_never_overwrites_a_paid_one(tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "s")
     venice = _prepared("snow", VENICE_FIRERED)
     local = _prepared("snow", LOCAL_FIRERED)
@@ -281,7 +294,7 @@ _V2_SCHEMA = (
 
 
 @pytest.mark.parametrize("schema", [_V1_SCHEMA, _V2_SCHEMA], ids=["v1", "v2"])
-def test_a_store_from_a_previous_version_is_migrated(tmp_path, schema):
+def test_a_store_from_a_previous_version_is_migrated(tmp_path: Path, schema: str) -> None:
     """Schema 1 (keyed on the fingerprint alone) gains the backend in its key, schema 2 the
     repeat, variables and marks columns; the rows and the model list survive."""
     folder = tmp_path / "old"
@@ -320,7 +333,7 @@ def test_a_store_from_a_previous_version_is_migrated(tmp_path, schema):
     assert vnb.ResultStore(folder).history()[0].prompt == "snow"  # a second open: no-op
 
 
-def test_a_damaged_image_is_a_miss_and_verify_reports_it(tmp_path):
+def test_a_damaged_image_is_a_miss_and_verify_reports_it(tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "s")
     path = Path(store.record(_prepared("x"), HEADERS, _noise_png(3), 0.1, True))
     assert store.verify() == []
@@ -333,7 +346,7 @@ def test_a_damaged_image_is_a_miss_and_verify_reports_it(tmp_path):
         store.lookup(_prepared("x"), is_local=True)
 
 
-def test_refresh_repairs_a_damaged_image_of_the_same_size(tmp_path):
+def test_refresh_repairs_a_damaged_image_of_the_same_size(tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "s")
     data = _noise_png(3)
     path = Path(store.record(_prepared("x"), HEADERS, data, 0.1, True))
@@ -346,7 +359,9 @@ def test_refresh_repairs_a_damaged_image_of_the_same_size(tmp_path):
     assert store.verify() == [] and path.read_bytes() == data
 
 
-def test_a_failing_disk_warns_and_still_returns_the_result(backend, tmp_path):
+def test_a_failing_disk_warns_and_still_returns_the_result(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
     folder = tmp_path / "store"
     with vnb.Client(TEST_KEY, base_url=backend.url, store=folder) as client:
         client.edit(sample_path(), "warm up")
@@ -369,7 +384,7 @@ def _filled_store(path: Path) -> vnb.ResultStore:
     return store
 
 
-def test_history_filters_and_orders_newest_first(tmp_path):
+def test_history_filters_and_orders_newest_first(tmp_path: Path) -> None:
     store = _filled_store(tmp_path / "s")
     everything = store.history()
     assert [r.prompt for r in everything] == [
@@ -398,7 +413,7 @@ def test_history_filters_and_orders_newest_first(tmp_path):
         store.history(since="yesterday")
 
 
-def test_history_rows_load_their_images(tmp_path):
+def test_history_rows_load_their_images(tmp_path: Path) -> None:
     store = _filled_store(tmp_path / "s")
     record = store.history(prompt="hat")[0]
     result = record.to_result()
@@ -410,7 +425,7 @@ def test_history_rows_load_their_images(tmp_path):
 
 
 @pytest.mark.parametrize("suffix", ["json", "csv"])
-def test_export_round_trip(tmp_path, suffix):
+def test_export_round_trip(tmp_path: Path, suffix: str) -> None:
     store = _filled_store(tmp_path / "s")
     path = store.export(tmp_path / f"history.{suffix}")
     back = vnb.ResultStore.read_export(path)
@@ -420,7 +435,7 @@ def test_export_round_trip(tmp_path, suffix):
     assert [r.prompt for r in filtered] == ["SNOW everywhere", "make it Snowy"]
 
 
-def test_export_is_readable_without_venice_nb(tmp_path):
+def test_export_is_readable_without_venice_nb(tmp_path: Path) -> None:
     import csv
 
     import pandas as pd
@@ -438,7 +453,9 @@ def test_export_is_readable_without_venice_nb(tmp_path):
                                   frame[["bytes"]])
 
 
-def test_default_location_is_the_env_var_else_a_project_folder(tmp_path, monkeypatch):
+def test_default_location_is_the_env_var_else_a_project_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(STORE_ENV, str(tmp_path / "from-env"))
     assert vnb.ResultStore().root == (tmp_path / "from-env").resolve()
     monkeypatch.delenv(STORE_ENV)
@@ -446,7 +463,7 @@ def test_default_location_is_the_env_var_else_a_project_folder(tmp_path, monkeyp
     assert vnb.ResultStore().root == (tmp_path / ".venice_nb" / "store").resolve()
 
 
-def test_model_catalogue_is_kept_for_replay(backend, tmp_path):
+def test_model_catalogue_is_kept_for_replay(backend: LocalBackend, tmp_path: Path) -> None:
     import httpx
 
     store = vnb.ResultStore(tmp_path / "s")
@@ -459,7 +476,7 @@ def test_model_catalogue_is_kept_for_replay(backend, tmp_path):
 
 
 # Concurrency and crashes.
-def test_concurrent_writers_threads(tmp_path):
+def test_concurrent_writers_threads(tmp_path: Path) -> None:
     folder = tmp_path / "s"
     shared = vnb.ResultStore(folder)
     start = threading.Barrier(8)
@@ -516,14 +533,14 @@ with open(report, "a") as log:
 """
 
 
-def _writer(folder: Path, report: Path, first: int, count: int) -> subprocess.Popen:
+def _writer(folder: Path, report: Path, first: int, count: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", _WRITER, str(folder), str(report), str(first), str(count)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
 
-def test_concurrent_writers_processes(tmp_path):
+def test_concurrent_writers_processes(tmp_path: Path) -> None:
     folder = tmp_path / "s"  # created by the racing processes themselves
     # Four processes, overlapping ranges: 0-29, 15-44, 30-59, 45-74 -> 75 distinct requests.
     procs = [_writer(folder, tmp_path / f"report-{n}", 15 * n, 30) for n in range(4)]
@@ -537,7 +554,7 @@ def test_concurrent_writers_processes(tmp_path):
             assert store.get(fingerprint).output_sha256 == digest
 
 
-def test_a_killed_writer_loses_nothing_it_returned(tmp_path):
+def test_a_killed_writer_loses_nothing_it_returned(tmp_path: Path) -> None:
     folder, report = tmp_path / "s", tmp_path / "returned.txt"
     proc = _writer(folder, report, 0, 100_000)
     for _ in range(25):  # wait until 25 record() calls have returned, then kill mid-batch
@@ -562,7 +579,7 @@ def test_a_killed_writer_loses_nothing_it_returned(tmp_path):
     assert store.verify() == []
 
 
-def test_prune_removes_only_old_unreferenced_files(tmp_path):
+def test_prune_removes_only_old_unreferenced_files(tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "s")
     kept = Path(store.record(_prepared("x"), HEADERS, _noise_png(5), 0.1, True))
     stale = Path(store.record(_prepared("y"), HEADERS, _noise_png(6), 0.1, True))
@@ -576,8 +593,9 @@ def test_prune_removes_only_old_unreferenced_files(tmp_path):
 
 
 @pytest.mark.parametrize("older_than", [3600.0, 0.0])
-def test_prune_racing_a_writer_never_leaves_a_row_without_its_file(tmp_path, monkeypatch,
-                                                                    older_than):
+def test_prune_racing_a_writer_never_leaves_a_row_without_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, older_than: float
+) -> None:
     """Another process prunes after a writer found its image already on disk (an old orphan
     with the same content) but before the writer's row is committed."""
     writer = vnb.ResultStore(tmp_path / "s")
@@ -590,7 +608,7 @@ def test_prune_racing_a_writer_never_leaves_a_row_without_its_file(tmp_path, mon
     commit = writer._transaction
     pruned: list[int] = []
 
-    def prune_first():
+    def prune_first() -> Any:
         pruned.append(pruner.prune(older_than=older_than))
         return commit()
 
@@ -603,7 +621,7 @@ def test_prune_racing_a_writer_never_leaves_a_row_without_its_file(tmp_path, mon
 
 
 # The key.
-def test_the_api_key_is_never_stored(backend, tmp_path):
+def test_the_api_key_is_never_stored(backend: LocalBackend, tmp_path: Path) -> None:
     folder = tmp_path / "store"
     key = TEST_KEY.encode()
     with vnb.Client(TEST_KEY, base_url=backend.url, store=folder) as client:
@@ -641,7 +659,7 @@ def test_the_api_key_is_never_stored(backend, tmp_path):
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
-def _run_notebook(path: Path, workdir: Path):
+def _run_notebook(path: Path, workdir: Path) -> Any:
     import nbformat
     from nbclient import NotebookClient
 
@@ -651,14 +669,16 @@ def _run_notebook(path: Path, workdir: Path):
     return nb
 
 
-def _stdout(nb) -> str:
+def _stdout(nb: Any) -> str:
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                    for o in c.get("outputs", []) if o.get("name") == "stdout")
 
 
 @pytest.mark.parametrize("name", ["04_prompt_experiments.ipynb",
                                   "05_reproducible_notebooks.ipynb"])
-def test_a_tutorial_in_replay_mode_fails_loudly(name, tmp_path, monkeypatch):
+def test_a_tutorial_in_replay_mode_fails_loudly(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from nbclient.exceptions import CellExecutionError
 
     monkeypatch.setenv("VENICE_NB_STORE", str(tmp_path / "empty-store"))
@@ -685,7 +705,9 @@ print("requests", shared_backend().stats.requests)
 '''
 
 
-def test_a_recorded_notebook_replays_with_no_edit_sent(tmp_path, monkeypatch):
+def test_a_recorded_notebook_replays_with_no_edit_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import nbformat
 
     path = tmp_path / "recorded.ipynb"
@@ -736,7 +758,7 @@ print(prepared.fingerprint, flush=True)
 """
 
 
-def _blocked_writer(folder: Path, prompt: str) -> subprocess.Popen:
+def _blocked_writer(folder: Path, prompt: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-c", _BLOCKED_WRITER, str(folder), prompt],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline() == "writing\n"
@@ -747,7 +769,7 @@ def _temp_parts(root: Path) -> list[Path]:
     return sorted((root / "tmp").glob(".tmp-*.part"))
 
 
-def test_opening_the_store_removes_parts_of_killed_writers_only(tmp_path):
+def test_opening_the_store_removes_parts_of_killed_writers_only(tmp_path: Path) -> None:
     root = tmp_path / "s"
     # Started first: only the test's own opening can find the killed writer's part.
     live = _blocked_writer(root, "still writing")
@@ -773,7 +795,7 @@ def test_opening_the_store_removes_parts_of_killed_writers_only(tmp_path):
     assert len(store) == 1 and _temp_parts(root) == [stranger]
 
 
-def test_repr_is_safe_on_a_half_built_store(tmp_path):
+def test_repr_is_safe_on_a_half_built_store(tmp_path: Path) -> None:
     with pytest.raises(vnb.ValidationError):
         vnb.ResultStore(tmp_path, mode="sometimes")
     half = vnb.ResultStore.__new__(vnb.ResultStore)

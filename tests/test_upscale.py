@@ -55,10 +55,14 @@ def test_upscale_is_deterministic_and_creativity_adds_detail(client: vnb.Client)
         ({"scale": True}, "scale"),
         ({"creativity": -1}, "creativity"),
         ({"creativity": "lots"}, "creativity"),
+        # the same checks as every endpoint's (upscale had its own and let these through)
+        ({"fit": 1}, "fit"),
+        ({"fit": "yes"}, "fit"),
+        ({"upload": "form"}, "upload"),
     ],
 )
 def test_bad_arguments_are_refused_before_sending(
-    client: vnb.Client, backend: LocalBackend, kwargs: dict, field: str
+    client: vnb.Client, backend: LocalBackend, kwargs: dict[str, object], field: str
 ) -> None:
     with pytest.raises(vnb.ValidationError) as info:
         client.upscale(sample_path("cat"), **kwargs)

@@ -20,6 +20,7 @@ from ipywidgets.widgets.widget import _instances
 
 import venice_nb as vnb
 from venice_nb import masks
+from venice_nb._backend import LocalBackend
 from venice_nb.widgets import CompareView, EditControls, EditStudio, MaskPainter, ResultGrid
 from venice_nb.widgets._history import MaskHistory
 from venice_nb.widgets._viewport import MAX_ZOOM, View
@@ -765,7 +766,7 @@ def test_the_status_shows_the_balance_after_a_run() -> None:
     assert TEST_KEY not in studio.controls._status.value
 
 
-def test_no_balance_no_line_and_no_error(backend) -> None:
+def test_no_balance_no_line_and_no_error(backend: LocalBackend) -> None:
     from ._spec import SpecCheckingTransport
 
     transport = SpecCheckingTransport()

@@ -17,6 +17,10 @@ from .__version__ import __version__
 _LAZY = {
     "Client": "_client",
     "AsyncClient": "_client",
+    "AccountLimits": "_client",
+    "Balance": "_client",
+    "PreparedRequest": "_client",
+    "EditOptions": "_params",
     "EditResult": "_result",
     "RateLimit": "_result",
     "ModelInfo": "_models",
@@ -37,6 +41,16 @@ _LAZY = {
     "FaultConfig": "_backend",
     "open_recording": "_store",
     "save_recording": "_store",
+    # type aliases for annotating code that calls venice_nb
+    "Box": "_types",
+    "ClientLike": "_types",
+    "ExperimentImages": "_types",
+    "ExperimentMasks": "_types",
+    "ImageInput": "_types",
+    "ImagesInput": "_types",
+    "MaskInput": "_types",
+    "ModelsInput": "_types",
+    "StoreStats": "_types",
 }
 _ERRORS = (
     "VeniceError",
@@ -65,31 +79,46 @@ _SAMPLES = ("astronaut", "cat", "coffee", "rocket", "product")
 
 __all__ = [*_LAZY, *_SUBMODULES, "sample", "samples"]
 
-if TYPE_CHECKING:
-    from . import layers, masks, widgets
-    from ._backend import BackendConfig, FaultConfig, LocalBackend
-    from ._client import AsyncClient, Client
+if TYPE_CHECKING:  # "X as X": an explicit re-export, which mypy --strict needs
+    from . import layers as layers
+    from . import masks as masks
+    from . import widgets as widgets
+    from ._backend import BackendConfig as BackendConfig
+    from ._backend import FaultConfig as FaultConfig
+    from ._backend import LocalBackend as LocalBackend
+    from ._client import AccountLimits as AccountLimits
+    from ._client import AsyncClient as AsyncClient
+    from ._client import Balance as Balance
+    from ._client import Client as Client
+    from ._client import PreparedRequest as PreparedRequest
     from ._exceptions import *
-    from ._experiment import (
-        CostEstimate,
-        estimate_experiment,
-        estimate_experiment_async,
-        experiment,
-        experiment_async,
-    )
-    from ._models import ModelInfo
-    from ._result import EditResult, RateLimit
-    from ._store import (
-        ExperimentRecord,
-        ExperimentResults,
-        RecordList,
-        ResultStore,
-        StoredRecord,
-        StoreWarning,
-        open_recording,
-        save_recording,
-    )
-    from .layers import LayerStack
+    from ._experiment import CostEstimate as CostEstimate
+    from ._experiment import estimate_experiment as estimate_experiment
+    from ._experiment import estimate_experiment_async as estimate_experiment_async
+    from ._experiment import experiment as experiment
+    from ._experiment import experiment_async as experiment_async
+    from ._models import ModelInfo as ModelInfo
+    from ._params import EditOptions as EditOptions
+    from ._result import EditResult as EditResult
+    from ._result import RateLimit as RateLimit
+    from ._store import ExperimentRecord as ExperimentRecord
+    from ._store import ExperimentResults as ExperimentResults
+    from ._store import RecordList as RecordList
+    from ._store import ResultStore as ResultStore
+    from ._store import StoredRecord as StoredRecord
+    from ._store import StoreWarning as StoreWarning
+    from ._store import open_recording as open_recording
+    from ._store import save_recording as save_recording
+    from ._types import Box as Box
+    from ._types import ClientLike as ClientLike
+    from ._types import ExperimentImages as ExperimentImages
+    from ._types import ExperimentMasks as ExperimentMasks
+    from ._types import ImageInput as ImageInput
+    from ._types import ImagesInput as ImagesInput
+    from ._types import MaskInput as MaskInput
+    from ._types import ModelsInput as ModelsInput
+    from ._types import StoreStats as StoreStats
+    from .layers import LayerStack as LayerStack
 
 
 def __getattr__(name: str) -> Any:

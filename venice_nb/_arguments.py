@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Collection
-from typing import Any
 
 from ._exceptions import ValidationError
 
@@ -27,18 +26,18 @@ __all__ = [
 ]
 
 
-def _shown(value: Any) -> str:
+def _shown(value: object) -> str:
     return f"{value!r:.60}"
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: numbers.Real) -> bool:
     try:
         return math.isfinite(float(value))
     except OverflowError:  # an int too large for a float
         return False
 
 
-def number(value: Any, name: str) -> float:
+def number(value: object, name: str) -> float:
     """A finite real number (ints, floats, numpy scalars), as a float."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not _finite(value):
         raise ValidationError(
@@ -49,7 +48,7 @@ def number(value: Any, name: str) -> float:
     return float(value)
 
 
-def non_negative(value: Any, name: str) -> float:
+def non_negative(value: object, name: str) -> float:
     v = number(value, name)
     if v < 0:
         raise ValidationError(
@@ -58,12 +57,12 @@ def non_negative(value: Any, name: str) -> float:
     return v
 
 
-def pixels(value: Any, name: str) -> int:
+def pixels(value: object, name: str) -> int:
     """A distance in whole pixels (rounded), at least 0."""
     return round(non_negative(value, name))
 
 
-def positive(value: Any, name: str) -> float:
+def positive(value: object, name: str) -> float:
     v = number(value, name)
     if v <= 0:
         raise ValidationError(
@@ -74,7 +73,7 @@ def positive(value: Any, name: str) -> float:
     return v
 
 
-def fraction(value: Any, name: str) -> float:
+def fraction(value: object, name: str) -> float:
     """A number in [0, 1]."""
     v = number(value, name)
     if not 0 <= v <= 1:
@@ -86,7 +85,7 @@ def fraction(value: Any, name: str) -> float:
     return v
 
 
-def count(value: Any, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+def count(value: object, name: str, minimum: int = 1, maximum: int | None = None) -> int:
     """A whole number (not a bool), at least ``minimum`` (and at most ``maximum``)."""
     if (not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum
             or (maximum is not None and int(value) > maximum)):
@@ -99,7 +98,7 @@ def count(value: Any, name: str, minimum: int = 1, maximum: int | None = None) -
     return int(value)
 
 
-def flag(value: Any, name: str) -> bool | None:
+def flag(value: object, name: str) -> bool | None:
     """True, False or None (the server's default)."""
     if value is not None and not isinstance(value, bool):
         raise ValidationError(
@@ -110,7 +109,7 @@ def flag(value: Any, name: str) -> bool | None:
     return value
 
 
-def text(value: Any, name: str) -> str:
+def text(value: object, name: str) -> str:
     if not isinstance(value, str):
         raise ValidationError(
             f"{name} is a {type(value).__name__}, not text",
@@ -120,7 +119,7 @@ def text(value: Any, name: str) -> str:
     return value
 
 
-def choice(value: Any, name: str, allowed: Collection[str]) -> str:
+def choice(value: object, name: str, allowed: Collection[str]) -> str:
     """One of ``allowed`` (a str is required before membership is even asked)."""
     if not isinstance(value, str) or value not in allowed:
         raise ValidationError(

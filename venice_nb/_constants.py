@@ -23,6 +23,12 @@ MAX_PIXELS = 33_177_600
 MAX_IMAGE_BYTES = 25_000_000
 MAX_PROMPT_CHARS = 32_768
 
+# POST /image/upscale: scale 2 or 4, at most this many output pixels (Venice shrinks a 4x that
+# would exceed it and refuses such a 2x); the model the upscale price is listed under.
+UPSCALE_SCALES = (2, 4)
+MAX_UPSCALE_OUTPUT_PIXELS = 16_777_216
+UPSCALE_MODEL_ID = "upscaler"
+
 ASPECT_RATIOS = ("auto", "1:1", "3:2", "16:9", "21:9", "9:16", "2:3", "3:4", "4:5")
 OUTPUT_FORMATS = ("jpeg", "png", "webp")
 OUTPUT_FORMAT_ALIASES = {"jpg": "jpeg"}

@@ -142,12 +142,13 @@ class InsufficientBalanceError(APIStatusError):
         if not raw:
             return None
         try:
-            return json.loads(base64.b64decode(raw + "=" * (-len(raw) % 4)))
+            decoded = json.loads(base64.b64decode(raw + "=" * (-len(raw) % 4)))
         except ValueError:
             return None
+        return decoded if isinstance(decoded, dict) else None
 
     @property
-    def top_up_instructions(self) -> Any:
+    def top_up_instructions(self) -> object:
         body = self.body if isinstance(self.body, dict) else {}
         return body.get("topUpInstructions")
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Union
+from typing import TYPE_CHECKING, TypeGuard
 from urllib.parse import urlsplit
 
 from ._constants import ACCEPTED_INPUT_MIME, MAX_IMAGE_BYTES, MAX_PIXELS, MIN_PIXELS
@@ -24,16 +24,13 @@ from ._exceptions import ValidationError
 from ._probe import open_header, orientation, sniff_mime, unreadable, why_incomplete
 from ._result import EditResult
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # Pillow and numpy load on first use, not with the package
     import numpy as np
     from PIL import Image
 
-ImageInput = Union[
-    str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, "Image.Image", "np.ndarray"
-]
+    from ._types import ImageInput
 
 __all__ = [
-    "ImageInput",
     "ImagePayload",
     "check_url",
     "is_url",
@@ -72,7 +69,7 @@ class ImagePayload:
         return base64.b64encode(self.data)
 
 
-def is_url(value: Any) -> bool:
+def is_url(value: object) -> TypeGuard[str]:
     """True for text that names a web address (any scheme, any case): it is never a path."""
     return isinstance(value, str) and _URL_RE.match(value) is not None
 
@@ -140,7 +137,7 @@ def _read_path(obj: str | os.PathLike[str], field: str) -> bytes:
     )
 
 
-def _read_source(obj: Any, field: str = "image") -> bytes | Image.Image:
+def _read_source(obj: ImageInput, field: str = "image") -> bytes | Image.Image:
     """Bytes for byte-like inputs, a PIL image for array/PIL inputs."""
     from PIL import Image
 
@@ -211,7 +208,7 @@ def _array_to_pil(arr: np.ndarray, field: str = "image") -> Image.Image:
     return Image.fromarray(np.array(arr, copy=True, order="C"))  # never a view of the caller's
 
 
-def to_pil(obj: Any, field: str = "image") -> Image.Image:
+def to_pil(obj: ImageInput, field: str = "image") -> Image.Image:
     """Decode any supported input into an upright PIL image (URLs are not fetched)."""
     from PIL import Image, ImageOps
 
@@ -275,7 +272,7 @@ def _pixel_error(field: str, w: int, h: int, min_pixels: int) -> ValidationError
 
 
 def load_image(
-    obj: Any, *, fit: bool = False, min_pixels: int = MIN_PIXELS, field: str = "image"
+    obj: ImageInput, *, fit: bool = False, min_pixels: int = MIN_PIXELS, field: str = "image"
 ) -> ImagePayload:
     """Validate one input and encode it for sending; raise ValidationError before any request.
 

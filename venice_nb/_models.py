@@ -144,13 +144,13 @@ class ModelInfo:
         )
 
 
-def parse_models(payload: Any) -> list[ModelInfo]:
+def parse_models(payload: object) -> list[ModelInfo]:
     """Parse a ``GET /models`` body, skipping entries without an id."""
     items = payload.get("data", []) if isinstance(payload, dict) else []
     return [ModelInfo.from_api(item) for item in items if isinstance(item, dict) and "id" in item]
 
 
-def check_model_arg(model: Any) -> str | ModelInfo | None:
+def check_model_arg(model: object) -> str | ModelInfo | None:
     """A model argument of a usable type: an id, a ``ModelInfo`` or None (the default)."""
     if model is None or isinstance(model, ModelInfo) or (isinstance(model, str) and model):
         return model
@@ -161,7 +161,7 @@ def check_model_arg(model: Any) -> str | ModelInfo | None:
     )
 
 
-def find_model(models: Sequence[ModelInfo], model: Any) -> ModelInfo | None:
+def find_model(models: Sequence[ModelInfo], model: object) -> ModelInfo | None:
     """The listed model named ``model`` (None and a ``ModelInfo`` pass through), refusing
     unknown and offline ones with the closest ids as advice."""
     model = check_model_arg(model)

@@ -22,7 +22,7 @@ _TEXT = (
 
 def local_backend_notice(url: str) -> None:
     """Tell the user that edits are simulated: a note in a notebook, a warning elsewhere."""
-    if _in_notebook():
+    if in_notebook():
         from IPython.display import display
 
         text = _TEXT.format(env=API_KEY_ENV)
@@ -37,7 +37,9 @@ def local_backend_notice(url: str) -> None:
     )
 
 
-def _in_notebook() -> bool:
+def in_notebook() -> bool:
+    """True in a Jupyter kernel (a notebook or console attached to one), where rich output
+    shows; not in a terminal IPython or a script."""
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
     return type(shell).__name__ == "ZMQInteractiveShell"

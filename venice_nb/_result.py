@@ -180,7 +180,8 @@ class EditResult:
         from PIL import Image
 
         with Image.open(io.BytesIO(self.data)) as img:
-            return img.size
+            size: tuple[int, int] = img.size  # (Pillow's context manager is untyped)
+        return size
 
     def to_numpy(self) -> np.ndarray:
         """HxWx3 (or HxWx4 with transparency, HxW for gray) uint8 pixels, never palette indices."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar, overload
 
 __all__ = ["call", "loop_running", "run_blocking"]
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 
 def loop_running() -> bool:
@@ -62,10 +63,17 @@ def run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
         raise
     if "error" in box:
         raise box["error"]
-    return box["result"]
+    result: _T = box["result"]
+    return result
 
 
-async def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+@overload
+async def call(
+    function: Callable[_P, Awaitable[_T]], *args: _P.args, **kwargs: _P.kwargs
+) -> _T: ...
+@overload
+async def call(function: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T: ...
+async def call(function: Callable[_P, Any], *args: _P.args, **kwargs: _P.kwargs) -> Any:
     """Await ``function(*args, **kwargs)``: directly when it is async, else in a worker thread
     (a blocking call must not stall the loop)."""
     if inspect.iscoroutinefunction(function):

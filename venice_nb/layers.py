@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -27,6 +27,7 @@ from . import masks as _masks
 from ._exceptions import ValidationError
 from ._images import to_pil
 from ._probe import DECODE_LIMIT_PIXELS
+from ._types import ImageInput, MaskInput
 
 if TYPE_CHECKING:
     from ._models import ModelInfo
@@ -78,7 +79,7 @@ class LayerStack:
         base: The image to edit (any image input); layers are added with the `add_*` methods.
     """
 
-    def __init__(self, base: Any) -> None:
+    def __init__(self, base: ImageInput) -> None:
         img = to_pil(base)
         self._base = img.convert("RGBA" if _has_alpha(img) else "RGB")
         self._layers: list[Layer] = []
@@ -119,7 +120,7 @@ class LayerStack:
 
     # ---- building --------------------------------------------------------------------------
 
-    def add_mask(self, mask: Any) -> LayerStack:
+    def add_mask(self, mask: MaskInput) -> LayerStack:
         """Add a mask layer: white (255) is what the model may change, black what stays.
 
         Takes anything ``venice_nb.masks`` accepts (bool/uint8/float arrays, PIL ``"L"``,
@@ -149,7 +150,7 @@ class LayerStack:
         self._layers.append(Layer("mask", _masks.to_image(m), source_size=(mw, mh)))
         return self
 
-    def add_overlay(self, image: Any, position: tuple[float, float] = (0, 0),
+    def add_overlay(self, image: ImageInput, position: tuple[float, float] = (0, 0),
                     opacity: float = 1.0, *, scale: float = 1.0) -> LayerStack:
         """Add an overlay: ``image`` placed with its top-left corner at ``position=(x, y)``.
 
@@ -207,7 +208,7 @@ class LayerStack:
         )
         return self
 
-    def add_reference(self, image: Any) -> LayerStack:
+    def add_reference(self, image: ImageInput) -> LayerStack:
         """Add a reference image (style, object or colour to borrow), sent as RGB at its size.
 
         Like any input, it must have at least 65,536 pixels, or be sent with ``fit=True``.
@@ -310,7 +311,7 @@ def _label_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _pair(v: Any) -> tuple[Any, Any]:
+def _pair(v: object) -> tuple[object, object]:
     if not isinstance(v, (tuple, list)) or len(v) != 2:
         raise ValidationError(
             f"position must be (x, y), the overlay's top-left corner; got {v!r:.60}",

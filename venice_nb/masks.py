@@ -34,8 +34,8 @@ import itertools
 import math
 import numbers
 import os
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import overload
 
 import numpy as np
 from PIL import Image, ImageColor, ImageFilter
@@ -44,6 +44,7 @@ from . import _arguments as guards
 from ._constants import MAX_PIXELS, MIN_PIXELS
 from ._exceptions import ValidationError
 from ._probe import DECODE_LIMIT_PIXELS
+from ._types import Box, MaskInput
 
 __all__ = [
     "Box",
@@ -78,12 +79,12 @@ __all__ = [
 
 Size = tuple[int, int]
 """``(height, width)``: numpy shape order."""
-Box = tuple[int, int, int, int]
-"""``(x0, y0, x1, y1)`` with ``x1``, ``y1`` exclusive."""
 SizeLike = Size | np.ndarray | Image.Image
 MaskLike = np.ndarray | Image.Image
-ImageLike = np.ndarray | Image.Image | str | os.PathLike | bytes
+ImageLike = np.ndarray | Image.Image | str | os.PathLike[str] | bytes
 ColorLike = str | int | Sequence[int]
+PointsLike = Sequence[Sequence[float]] | np.ndarray
+"""``(x, y)`` points: pairs, or an ``(n, 2)`` array."""
 
 _MASK_DTYPES = "bool, uint8 (0..255) or float (0.0..1.0)"
 _NONZERO_LUT = [0] + [255] * 255  # Pillow point() table: any value > 0 -> 255
@@ -99,7 +100,7 @@ _BLOCK_PIXELS = 1 << 20  # dense per-pixel maths is done in blocks this big to b
 # --------------------------------------------------------------------------------------------
 
 
-def _size(size: Any) -> Size:
+def _size(size: object) -> Size:
     """``(height, width)`` from a size tuple, an array or a PIL image."""
     if isinstance(size, Image.Image):
         return size.height, size.width
@@ -159,7 +160,8 @@ def _array_to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype == np.bool_:
-        return arr.view(np.uint8) * np.uint8(255)
+        scaled: np.ndarray = arr.view(np.uint8) * np.uint8(255)
+        return scaled
     if np.issubdtype(arr.dtype, np.floating):
         return _float_to_uint8(arr, what)
     hint = (
@@ -173,7 +175,7 @@ def _array_to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
     )
 
 
-def _load(obj: Any, what: str) -> Image.Image:
+def _load(obj: MaskInput, what: str) -> Image.Image:
     """A PIL image from a path, bytes or file, via the package's one image loader."""
     if isinstance(obj, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(obj, "read"):
         from ._images import to_pil
@@ -185,7 +187,7 @@ def _load(obj: Any, what: str) -> Image.Image:
     )
 
 
-def as_mask(mask: Any, *, name: str = "mask") -> np.ndarray:
+def as_mask(mask: MaskInput, *, name: str = "mask") -> np.ndarray:
     """The canonical ``(height, width)`` uint8 form of any accepted mask (soft values kept).
 
     Accepts bool, uint8 (0..255) or float (0.0..1.0) arrays, PIL ``"1"``/``"L"`` images, and
@@ -230,7 +232,7 @@ def as_mask(mask: Any, *, name: str = "mask") -> np.ndarray:
     )
 
 
-def _image_array(image: Any, what: str = "image") -> np.ndarray:
+def _image_array(image: ImageLike, what: str = "image") -> np.ndarray:
     """uint8 ``HxW``, ``HxWx3`` or ``HxWx4`` array of an image (uint8 arrays are not copied)."""
     if isinstance(image, np.ndarray):
         arr = image
@@ -257,7 +259,7 @@ def _pil_standard(img: Image.Image) -> Image.Image:
     return img.convert("RGBA" if has_alpha else "RGB")
 
 
-def _as_pil(image: Any, what: str = "image") -> Image.Image:
+def _as_pil(image: ImageLike, what: str = "image") -> Image.Image:
     if isinstance(image, Image.Image):
         return _pil_standard(image)
     return Image.fromarray(np.ascontiguousarray(_image_array(image, what)))
@@ -272,7 +274,7 @@ def _same_size(mask: np.ndarray, size: Size, what: str, target: str) -> None:
         )
 
 
-def _value(value: Any) -> int:
+def _value(value: object) -> int:
     if isinstance(value, (bool, np.bool_)):
         return 255 if value else 0
     v = guards.number(value, "value")
@@ -284,7 +286,7 @@ def _value(value: Any) -> int:
     return round(v)
 
 
-def _target(size: Any, out: np.ndarray | None) -> np.ndarray:
+def _target(size: SizeLike | None, out: np.ndarray | None) -> np.ndarray:
     """A fresh zero mask of ``size``, or ``out`` checked to be a writable uint8 2-D array."""
     if out is None:
         if size is None:
@@ -313,7 +315,7 @@ def _target(size: Any, out: np.ndarray | None) -> np.ndarray:
     return out
 
 
-def _points(points: Any) -> np.ndarray:
+def _points(points: object) -> np.ndarray:
     """``(n, 2)`` float64 array of ``(x, y)`` points."""
     try:
         pts = np.asarray(points, dtype=np.float64)
@@ -338,7 +340,7 @@ def _points(points: Any) -> np.ndarray:
     return pts
 
 
-def _box(box: Any) -> tuple[float, float, float, float]:
+def _box(box: object) -> tuple[float, float, float, float]:
     if not isinstance(box, (tuple, list, np.ndarray)) or len(box) != 4:
         raise ValidationError(
             f"box must be (x0, y0, x1, y1); got {box!r:.80}",
@@ -447,7 +449,7 @@ def ellipse(size: SizeLike | None, box: Sequence[float], *, value: int = 255,
     return out
 
 
-def polygon(size: SizeLike | None, points: Any, *, value: int = 255,
+def polygon(size: SizeLike | None, points: PointsLike, *, value: int = 255,
             out: np.ndarray | None = None) -> np.ndarray:
     """A filled polygon through ``points = [(x, y), ...]`` (closed automatically).
 
@@ -596,7 +598,7 @@ def _paint_runs(out: np.ndarray, rows: np.ndarray, starts: np.ndarray, stops: np
     np.copyto(out[y0:y1, x0:x1], np.uint8(value), where=inside)
 
 
-def brush(size: SizeLike | None, points: Any, radius: float, *, value: int = 255,
+def brush(size: SizeLike | None, points: PointsLike, radius: float, *, value: int = 255,
           out: np.ndarray | None = None) -> np.ndarray:
     """A brush stroke: round dabs of ``radius`` swept along ``points = [(x, y), ...]``.
 
@@ -660,7 +662,7 @@ def brush(size: SizeLike | None, points: Any, radius: float, *, value: int = 255
     return out
 
 
-def stroke_box(size: SizeLike, points: Any, radius: float) -> Box | None:
+def stroke_box(size: SizeLike, points: PointsLike, radius: float) -> Box | None:
     """The clipped box :func:`brush` may change for this stroke (None when it misses the mask).
 
     A painter can redraw just this region after each stroke segment.
@@ -751,7 +753,7 @@ def threshold(image: ImageLike, level: float = 128) -> np.ndarray:
     return _at_least(gray, level)
 
 
-def _rgb(color: Any) -> tuple[int, int, int]:
+def _rgb(color: object) -> tuple[int, int, int]:
     """``(r, g, b)`` from a colour name/hex string, a gray level or an RGB(A) tuple."""
     if isinstance(color, str):
         try:
@@ -975,10 +977,13 @@ def invert(mask: MaskLike, *, out: np.ndarray | None = None) -> np.ndarray:
     if out is not None:
         _target(None, out)
         _same_size(out, m.shape, "out", "mask")
-    return np.bitwise_not(m, out=out)
+    inverted: np.ndarray = np.bitwise_not(m, out=out)
+    return inverted
 
 
-def _combine(masks: tuple[MaskLike, ...], op: Any, what: str) -> np.ndarray:
+def _combine(
+    masks: tuple[MaskLike, ...], op: Callable[..., np.ndarray], what: str
+) -> np.ndarray:
     if not masks:
         raise ValidationError(f"{what} needs at least one mask", action="pass one or more masks")
     arrays = [as_mask(m, name=f"mask {i + 1}") for i, m in enumerate(masks)]
@@ -1092,10 +1097,10 @@ def _dilate(img: Image.Image, px: int) -> Image.Image:
     return padded.crop((pad, pad, pad + img.width, pad + img.height))
 
 
-def _radius(px: Any, m: np.ndarray) -> int:
+def _radius(px: float, m: np.ndarray) -> int:
     """``px`` in whole pixels; beyond the mask's extent every radius acts the same, so larger
     ones are capped (``grow(m, 1e9)`` selects everything instead of allocating it)."""
-    return min(guards.pixels(px, "px"), m.shape[0] + m.shape[1])
+    return min(guards.pixels(px, "px"), int(m.shape[0] + m.shape[1]))
 
 
 def grow(mask: MaskLike, px: float) -> np.ndarray:
@@ -1282,8 +1287,14 @@ def _expand(box: Box, size: Size, min_pixels: int) -> Box:
     return nx0, ny0, nx0 + nw, ny0 + nh
 
 
+@overload
+def crop_to_mask(image: np.ndarray, mask: MaskLike, padding: int = 32, *,
+                 min_pixels: int = MIN_PIXELS) -> tuple[np.ndarray, Box]: ...
+@overload
+def crop_to_mask(image: Image.Image | str | os.PathLike[str] | bytes, mask: MaskLike,
+                 padding: int = 32, *, min_pixels: int = MIN_PIXELS) -> tuple[Image.Image, Box]: ...
 def crop_to_mask(image: ImageLike, mask: MaskLike, padding: int = 32, *,
-                 min_pixels: int = MIN_PIXELS) -> tuple[Any, Box]:
+                 min_pixels: int = MIN_PIXELS) -> tuple[np.ndarray | Image.Image, Box]:
     """Crop the image around the selection, for editing only the masked part at full detail.
 
     Returns ``(crop, box)``: ``box`` is the selection's bounding box plus ``padding`` context
@@ -1320,8 +1331,15 @@ def crop_to_mask(image: ImageLike, mask: MaskLike, padding: int = 32, *,
     return (pil if pil is not None else _as_pil(image)).crop(box), box
 
 
+@overload
+def paste_back(original: np.ndarray, edited: ImageLike, box: Sequence[int],
+               mask: MaskLike | None = None, feather: float = 0) -> np.ndarray: ...
+@overload
+def paste_back(original: Image.Image | str | os.PathLike[str] | bytes, edited: ImageLike,
+               box: Sequence[int], mask: MaskLike | None = None,
+               feather: float = 0) -> Image.Image: ...
 def paste_back(original: ImageLike, edited: ImageLike, box: Sequence[int],
-               mask: MaskLike | None = None, feather: float = 0) -> Any:
+               mask: MaskLike | None = None, feather: float = 0) -> np.ndarray | Image.Image:
     """Blend an edited crop back into the original at ``box``, through ``mask``.
 
     ``edited`` is resized to the box when the model returned another size. ``mask`` (the full

@@ -61,7 +61,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -401,7 +402,8 @@ def canvas_box(page: Any, selector: str) -> dict[str, float]:
     loc.scroll_into_view_if_needed()
     box = loc.bounding_box()
     assert box is not None, f"{selector} is not visible"
-    return box
+    found: dict[str, float] = box
+    return found
 
 
 def drag(page: Any, points: list[tuple[float, float]], steps: int = 8) -> None:

@@ -58,7 +58,7 @@ def _more_than(log: KernelLog, n: int) -> Callable[[dict[str, Any]], bool]:
 
 def _cells(page: Any) -> list[str]:
     """Every cell's type as the notebook shows it, and whether its output is collapsed."""
-    return page.evaluate(
+    cells: list[str] = page.evaluate(
         """() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].map(c =>
             (c.classList.contains('jp-CodeCell') ? 'code'
              : c.classList.contains('jp-MarkdownCell') ? 'markdown' : 'raw')
@@ -67,6 +67,7 @@ def _cells(page: Any) -> list[str]:
             + (c.querySelector('.jp-Cell-outputCollapser .jp-Collapser') &&
                c.classList.contains('jp-mod-outputs-collapsed') ? '+collapsed' : ''))"""
     )
+    return cells
 
 
 def test_every_painter_key_stays_in_the_widget(

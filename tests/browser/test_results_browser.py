@@ -98,7 +98,7 @@ SHEET = """
 import venice_nb as vnb
 client = vnb.Client(store={folder!r})
 results = vnb.experiment(vnb.sample("cat"), "a {{color}} hat", "firered-image-edit",
-                         vars={{"color": ["red", "blue"]}}, client=client, progress=False)
+                         variables={{"color": ["red", "blue"]}}, client=client, progress=False)
 sheet = results.contact_sheet(columns="color")
 sheet
 """

@@ -20,6 +20,7 @@ from .._constants import (
     MULTI_EDIT_PATH,
     SIWX_HEADER,
     SIWX_LEGACY_HEADER,
+    UPSCALE_MODEL_ID,
     UPSCALE_PATH,
 )
 from . import _policy, _service, _upscaler
@@ -162,7 +163,7 @@ def _account(request: Request, route: str, config: BackendConfig) -> Response:
         return error_response(err)
     if route == BALANCE_PATH:
         return json_response(200, _policy.balance_body(config))
-    models = [*inpaint_models(), _upscaler.UPSCALE_MODEL_ID]
+    models = [*inpaint_models(), UPSCALE_MODEL_ID]
     return json_response(200, _policy.rate_limits_body(config, models, config.clock()))
 
 

@@ -47,11 +47,13 @@ class CatalogModel:
 
     @property
     def constraints(self) -> Mapping[str, Any]:
-        return self.raw["model_spec"].get("constraints", {})
+        constraints: Mapping[str, Any] = self.raw["model_spec"].get("constraints", {})
+        return constraints
 
     @property
     def pricing(self) -> Mapping[str, Any]:
-        return self.raw["model_spec"]["pricing"]
+        pricing: Mapping[str, Any] = self.raw["model_spec"]["pricing"]
+        return pricing
 
     @property
     def served_name(self) -> str:

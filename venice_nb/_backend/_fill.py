@@ -32,7 +32,8 @@ def pull_push(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
         return np.broadcast_to(rgb.mean(axis=(0, 1)), rgb.shape).astype(np.float32)
     if known.min() >= 1.0 or min(h, w) <= 2:
         mean = (rgb * known[..., None]).sum(axis=(0, 1)) / total
-        return rgb * known[..., None] + mean * (1.0 - known[..., None])
+        flat: np.ndarray = rgb * known[..., None] + mean * (1.0 - known[..., None])
+        return flat
     ph, pw = h % 2, w % 2
     k = np.pad(known, ((0, ph), (0, pw)), mode="edge")
     c = np.pad(rgb * known[..., None], ((0, ph), (0, pw), (0, 0)), mode="edge")
@@ -40,7 +41,8 @@ def pull_push(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
     c2 = c.reshape(c.shape[0] // 2, 2, c.shape[1] // 2, 2, -1).sum(axis=(1, 3))
     coarse = pull_push(c2 / np.maximum(k2, 1e-6)[..., None], np.minimum(k2, 1.0))
     up = resize_float(coarse, (w, h))
-    return rgb * known[..., None] + up * (1.0 - known[..., None])
+    filled: np.ndarray = rgb * known[..., None] + up * (1.0 - known[..., None])
+    return filled
 
 
 def resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -9,14 +9,14 @@ from typing import Any
 
 from PIL import Image, ImageFilter
 
+from .._constants import MAX_UPSCALE_OUTPUT_PIXELS as MAX_OUTPUT_PIXELS
+from .._constants import UPSCALE_MODEL_ID
 from . import _imageops
 from ._api_error import bad_request
 from ._catalog import load_models
 from ._inputs import decode_base64, is_url, open_image
 from ._wire import media_type, parse_json, parse_multipart, unsupported_media
 
-UPSCALE_MODEL_ID = "upscaler"
-MAX_OUTPUT_PIXELS = 16_777_216
 MAX_CREATIVITY = 0.02
 DEFAULT_CREATIVITY = 0.01
 

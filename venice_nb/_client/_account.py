@@ -4,7 +4,7 @@ parsed into small records a person can read before a large run."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -13,12 +13,14 @@ from .._exceptions import APIConnectionError, VeniceError, error_from_response
 BALANCE_PATH = "/billing/balance"
 RATE_LIMITS_PATH = "/api_keys/rate_limits"
 
+__all__ = ["BALANCE_PATH", "RATE_LIMITS_PATH", "AccountLimits", "Balance", "parse"]
 
-def _object(value: Any) -> dict[str, Any]:
+
+def _object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
@@ -41,7 +43,7 @@ class Balance:
         return (self.usd or 0.0) + (self.diem or 0.0)
 
     @classmethod
-    def from_api(cls, payload: Any) -> Balance:
+    def from_api(cls, payload: object) -> Balance:
         data = _object(payload)
         balances = _object(data.get("balances"))
         return cls(
@@ -53,8 +55,12 @@ class Balance:
 
 
 @dataclass(frozen=True)
-class RateLimits:
-    """The key's stated limits: ``per_model`` maps a model id to {"RPM": 20.0, ...}."""
+class AccountLimits:
+    """The key's stated limits: ``per_model`` maps a model id to {"RPM": 20.0, ...}.
+
+    What the account is allowed (``GET /api_keys/rate_limits``, asked before a run), not what
+    one response said is left: that is ``EditResult.rate_limit``, a ``RateLimit`` read from the
+    ``x-ratelimit-*`` headers. (Called ``RateLimits`` before 0.x: the names were too alike.)"""
 
     access_permitted: bool
     tier: str | None
@@ -65,7 +71,7 @@ class RateLimits:
         return self.per_model.get(model, {}).get("RPM")
 
     @classmethod
-    def from_api(cls, payload: Any) -> RateLimits:
+    def from_api(cls, payload: object) -> AccountLimits:
         data = _object(_object(payload).get("data"))
         tier = _object(data.get("apiTier"))
         per_model: dict[str, dict[str, float]] = {}
@@ -81,7 +87,10 @@ class RateLimits:
         return cls(bool(data.get("accessPermitted", False)), tier.get("id"), per_model)
 
 
-def parse(response: httpx.Response, record: type[Balance] | type[RateLimits]) -> Any:
+Record = TypeVar("Record", Balance, AccountLimits)
+
+
+def parse(response: httpx.Response, record: type[Record]) -> Record | VeniceError:
     """The record for a 200, else the typed error (the retry loop decides what to do)."""
     headers = {k.lower(): v for k, v in response.headers.items()}
     if response.status_code != 200:

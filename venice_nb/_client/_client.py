@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, Union
 
 import httpx
 
@@ -50,11 +50,15 @@ from ._retry import retry_delay, should_retry
 
 if TYPE_CHECKING:
     from .._store._store import ResultStore, StoreMode
+    from .._types import ImageInput, ImagesInput, MaskInput
 
 __all__ = ["AsyncClient", "Client"]
 
 log = logging.getLogger("venice_nb")
 T = TypeVar("T")
+
+WalletHeader = Literal["SIGN-IN-WITH-X", "X-Sign-In-With-X"]
+StoreOption = Union["ResultStore", str, "os.PathLike[str]", bool, None]
 
 
 class _Secret:
@@ -73,7 +77,7 @@ class _Secret:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> Any:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("the API key is not picklable")
 
 
@@ -86,12 +90,14 @@ class _BaseClient:
         *,
         base_url: str | None = None,
         wallet: str | None = None,
-        wallet_header: Literal["SIGN-IN-WITH-X", "X-Sign-In-With-X"] = "SIGN-IN-WITH-X",
+        wallet_header: WalletHeader = "SIGN-IN-WITH-X",
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        store: ResultStore | str | os.PathLike | bool | None = None,
+        store: StoreOption = None,
         store_mode: StoreMode | None = None,
     ) -> None:
+        # The twins spell these options out again (so IDEs and type checkers see them);
+        # tests/test_exports.py holds the three signatures together.
         for name, value in (("api_key", api_key), ("base_url", base_url), ("wallet", wallet)):
             if value is not None:
                 guards.text(value, name)
@@ -139,7 +145,7 @@ class _BaseClient:
             store = not on_this_machine or bool(os.environ.get(STORE_MODE_ENV))
         self.store = _open_store(store, store_mode)
 
-    def __reduce__(self) -> Any:
+    def __reduce__(self) -> NoReturn:
         # Refused up front (not left to httpx's unpicklable parts), so no copy of the key can
         # ever reach a pickle, whatever the transport.
         raise TypeError(
@@ -210,8 +216,8 @@ class _BaseClient:
         if not isinstance(prepared, PreparedRequest):
             raise ValidationError(
                 f"send() takes a prepared request, not a {type(prepared).__name__}",
-                action="call client.edit(...) / multi_edit(...), or pass what "
-                "venice_nb._client._request.prepare_edit(...) returns",
+                action="call client.edit(...) / multi_edit(...) instead; send() takes a "
+                "venice_nb.PreparedRequest",
                 field="prepared",
             )
         if self.store is None:
@@ -265,7 +271,7 @@ class _BaseClient:
             self.store.save_models(type, payload, base_url=self.base_url)
         return self._cache_models(type, payload)
 
-    def _cache_models(self, type: str, payload: Any) -> list[ModelInfo]:
+    def _cache_models(self, type: str, payload: object) -> list[ModelInfo]:
         models = parse_models(payload)
         self._models[type] = models
         if self._local is None and models:  # a loopback server: its names tell what it is
@@ -310,7 +316,7 @@ def _header_safe(value: str, what: str) -> str:
     return value
 
 
-def _open_store(store: Any, mode: StoreMode | None) -> ResultStore | None:
+def _open_store(store: object, mode: StoreMode | None) -> ResultStore | None:
     """``True``: the default location; a path: a store there; ``False``: none."""
     from .._store._store import ResultStore, default_store_path
 
@@ -357,9 +363,22 @@ class Client(_BaseClient):
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def __init__(
-        self, api_key: str | None = None, *, http_client: httpx.Client | None = None, **kwargs: Any
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        wallet: str | None = None,
+        wallet_header: WalletHeader = "SIGN-IN-WITH-X",
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        store: StoreOption = None,
+        store_mode: StoreMode | None = None,
+        http_client: httpx.Client | None = None,
     ) -> None:
-        super().__init__(api_key, **kwargs)
+        super().__init__(
+            api_key, base_url=base_url, wallet=wallet, wallet_header=wallet_header,
+            timeout=timeout, max_retries=max_retries, store=store, store_mode=store_mode,
+        )
         self._http = http_client or httpx.Client(timeout=self.timeout)
 
     def close(self) -> None:
@@ -388,7 +407,7 @@ class Client(_BaseClient):
 
     def upscale(
         self,
-        image: Any,
+        image: ImageInput,
         *,
         scale: int = 2,
         creativity: float | None = None,
@@ -406,7 +425,7 @@ class Client(_BaseClient):
             fit: Resize or re-encode an image outside Venice's limits instead of raising; what was
                 done is in `result.fit_actions`.
         """
-        prepared = _upscale.prepare_upscale(
+        prepared = _request.prepare_upscale(
             image, scale=scale, creativity=creativity, upload=upload, fit=fit
         )
         return self.send(_upscale.priced(prepared, self.models("upscale")))
@@ -419,12 +438,12 @@ class Client(_BaseClient):
             lambda response, _elapsed: _account.parse(response, _account.Balance),
         )
 
-    def rate_limits(self) -> _account.RateLimits:
+    def rate_limits(self) -> _account.AccountLimits:
         """The key's stated limits per model (``GET /api_keys/rate_limits``)."""
         url = f"{self.base_url}{_account.RATE_LIMITS_PATH}"
         return self._with_retries(
             lambda: self._http.get(url, headers=self._headers()),
-            lambda response, _elapsed: _account.parse(response, _account.RateLimits),
+            lambda response, _elapsed: _account.parse(response, _account.AccountLimits),
         )
 
     def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
@@ -439,7 +458,7 @@ class Client(_BaseClient):
 
     def edit(
         self,
-        image: Any,
+        image: ImageInput,
         prompt: str,
         *,
         model: str | ModelInfo | None = None,
@@ -475,7 +494,7 @@ class Client(_BaseClient):
 
     def multi_edit(
         self,
-        images: Any,
+        images: ImagesInput,
         prompt: str,
         *,
         model: str | ModelInfo | None = None,
@@ -516,8 +535,8 @@ class Client(_BaseClient):
 
     def edit_region(
         self,
-        image: Any,
-        mask: Any,
+        image: ImageInput,
+        mask: MaskInput,
         prompt: str,
         *,
         model: str | ModelInfo | None = None,
@@ -548,7 +567,7 @@ class Client(_BaseClient):
         return _region_edit.finish_region(job, self.send(job.prepared))
 
     def remove_background(
-        self, image: Any, *, upload: Upload = "json", fit: bool = False
+        self, image: ImageInput, *, upload: Upload = "json", fit: bool = False
     ) -> EditResult:
         """Cut out the subject: a PNG with alpha (``POST /image/background-remove``).
         ``fit=True`` shrinks an image over the pixel limit instead of refusing it.
@@ -631,10 +650,19 @@ class AsyncClient(_BaseClient):
         self,
         api_key: str | None = None,
         *,
+        base_url: str | None = None,
+        wallet: str | None = None,
+        wallet_header: WalletHeader = "SIGN-IN-WITH-X",
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        store: StoreOption = None,
+        store_mode: StoreMode | None = None,
         http_client: httpx.AsyncClient | None = None,
-        **kwargs: Any,
     ) -> None:
-        super().__init__(api_key, **kwargs)
+        super().__init__(
+            api_key, base_url=base_url, wallet=wallet, wallet_header=wallet_header,
+            timeout=timeout, max_retries=max_retries, store=store, store_mode=store_mode,
+        )
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout)
         self._models_lock: asyncio.Lock | None = None
 
@@ -667,7 +695,7 @@ class AsyncClient(_BaseClient):
 
     async def upscale(
         self,
-        image: Any,
+        image: ImageInput,
         *,
         scale: int = 2,
         creativity: float | None = None,
@@ -685,7 +713,7 @@ class AsyncClient(_BaseClient):
             fit: Resize or re-encode an image outside Venice's limits instead of raising; what was
                 done is in `result.fit_actions`.
         """
-        prepared = _upscale.prepare_upscale(
+        prepared = _request.prepare_upscale(
             image, scale=scale, creativity=creativity, upload=upload, fit=fit
         )
         return await self.send(_upscale.priced(prepared, await self.models("upscale")))
@@ -698,12 +726,12 @@ class AsyncClient(_BaseClient):
             lambda response, _elapsed: _account.parse(response, _account.Balance),
         )
 
-    async def rate_limits(self) -> _account.RateLimits:
+    async def rate_limits(self) -> _account.AccountLimits:
         """The key's stated limits per model (``GET /api_keys/rate_limits``)."""
         url = f"{self.base_url}{_account.RATE_LIMITS_PATH}"
         return await self._with_retries(
             lambda: self._http.get(url, headers=self._headers()),
-            lambda response, _elapsed: _account.parse(response, _account.RateLimits),
+            lambda response, _elapsed: _account.parse(response, _account.AccountLimits),
         )
 
     async def _model(self, model: str | ModelInfo | None) -> ModelInfo | None:
@@ -718,7 +746,7 @@ class AsyncClient(_BaseClient):
 
     async def edit(
         self,
-        image: Any,
+        image: ImageInput,
         prompt: str,
         *,
         model: str | ModelInfo | None = None,
@@ -754,7 +782,7 @@ class AsyncClient(_BaseClient):
 
     async def multi_edit(
         self,
-        images: Any,
+        images: ImagesInput,
         prompt: str,
         *,
         model: str | ModelInfo | None = None,
@@ -795,8 +823,8 @@ class AsyncClient(_BaseClient):
 
     async def edit_region(
         self,
-        image: Any,
-        mask: Any,
+        image: ImageInput,
+        mask: MaskInput,
         prompt: str,
         *,
         model: str | ModelInfo | None = None,
@@ -824,7 +852,7 @@ class AsyncClient(_BaseClient):
         return await asyncio.to_thread(_region_edit.finish_region, job, raw)
 
     async def remove_background(
-        self, image: Any, *, upload: Upload = "json", fit: bool = False
+        self, image: ImageInput, *, upload: Upload = "json", fit: bool = False
     ) -> EditResult:
         """Cut out the subject: a PNG with alpha (``POST /image/background-remove``).
         ``fit=True`` shrinks an image over the pixel limit instead of refusing it.

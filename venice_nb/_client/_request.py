@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import _arguments as guards
 from .._constants import (
@@ -20,15 +21,21 @@ from .._constants import (
     EDIT_PATH,
     MAX_PROMPT_CHARS,
     MAX_RESOLUTION_CHARS,
+    MAX_UPSCALE_OUTPUT_PIXELS,
     MULTI_EDIT_PATH,
     OUTPUT_FORMAT_ALIASES,
     OUTPUT_FORMATS,
     QUALITIES,
+    UPSCALE_PATH,
+    UPSCALE_SCALES,
 )
 from .._exceptions import ValidationError
-from .._images import ImagePayload, load_image
+from .._images import ImagePayload, is_url, load_image
 from .._models import ModelInfo, prompt_length
 from .._params import Upload, edit_options
+
+if TYPE_CHECKING:
+    from .._types import ImageInput, ImagesInput
 
 __all__ = [
     "PreparedRequest",
@@ -36,6 +43,7 @@ __all__ = [
     "prepare_background_remove",
     "prepare_edit",
     "prepare_multi_edit",
+    "prepare_upscale",
 ]
 
 
@@ -129,8 +137,8 @@ class PreparedRequest:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _check_prompt(prompt: Any, model: ModelInfo | None) -> str:
-    guards.text(prompt, "prompt")
+def _check_prompt(value: object, model: ModelInfo | None) -> str:
+    prompt = guards.text(value, "prompt")
     try:
         prompt.encode("utf-8")
     except UnicodeEncodeError:
@@ -159,7 +167,7 @@ def _check_prompt(prompt: Any, model: ModelInfo | None) -> str:
 
 def _check_choice(
     name: str,
-    value: Any,
+    value: object,
     allowed: Collection[str] | None,
     model: ModelInfo | None,
     listed: Sequence[str],
@@ -192,7 +200,7 @@ def _check_choice(
         )
 
 
-def _output_format(value: Any) -> str | None:
+def _output_format(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -201,9 +209,9 @@ def _output_format(value: Any) -> str | None:
 
 
 def _edit_params(
-    prompt: Any, model: ModelInfo | None, options: Mapping[str, Any]
+    prompt: object, model: ModelInfo | None, options: Mapping[str, object]
 ) -> dict[str, Any]:
-    _check_prompt(prompt, model)
+    text = _check_prompt(prompt, model)
     # "auto" (infer from the input) is always allowed, whatever the model lists.
     ratios = () if model is None else ("auto", *model.aspect_ratios)
     _check_choice("aspect_ratio", options.get("aspect_ratio"), ASPECT_RATIOS, model, ratios)
@@ -214,7 +222,7 @@ def _edit_params(
         "quality", options.get("quality"), QUALITIES, model, model.qualities if model else ()
     )
     params: dict[str, Any] = {
-        "prompt": prompt,
+        "prompt": text,
         "aspect_ratio": options.get("aspect_ratio"),
         "resolution": options.get("resolution"),
         "quality": options.get("quality"),
@@ -233,12 +241,12 @@ def _cost(model: ModelInfo | None, params: dict[str, Any], n_images: int) -> flo
     )
 
 
-def _check_upload(upload: Any) -> Upload:
+def _check_upload(upload: object) -> Upload:
     guards.choice(upload, "upload", ("json", "multipart"))
     return cast(Upload, upload)
 
 
-def _check_fit(fit: Any) -> bool:
+def _check_fit(fit: object) -> bool:
     if not isinstance(fit, bool):
         raise ValidationError(
             f"fit={fit!r:.40} is not a boolean", action="pass fit=True or fit=False", field="fit"
@@ -246,7 +254,7 @@ def _check_fit(fit: Any) -> bool:
     return fit
 
 
-def _check_model(model: Any) -> ModelInfo | None:
+def _check_model(model: object) -> ModelInfo | None:
     if model is not None and not isinstance(model, ModelInfo):
         raise ValidationError(
             f"model must be a ModelInfo here; got a {type(model).__name__}",
@@ -257,7 +265,7 @@ def _check_model(model: Any) -> ModelInfo | None:
 
 
 def prepare_edit(
-    image: Any,
+    image: ImageInput,
     prompt: str,
     *,
     model: ModelInfo | None = None,
@@ -270,11 +278,11 @@ def prepare_edit(
     fit: bool = False,
 ) -> PreparedRequest:
     """``POST /image/edit``: sends ``model`` (never the deprecated ``modelId``)."""
-    return _prepare(EDIT_PATH, [image], prompt, model, edit_options(locals()))
+    return _prepare(EDIT_PATH, image, prompt, model, edit_options(locals()))
 
 
 def prepare_multi_edit(
-    images: Any,
+    images: ImagesInput,
     prompt: str,
     *,
     model: ModelInfo | None = None,
@@ -291,7 +299,7 @@ def prepare_multi_edit(
     return _prepare(MULTI_EDIT_PATH, images, prompt, model, edit_options(locals()))
 
 
-def precheck(prompt: Any, options: Mapping[str, Any]) -> None:
+def precheck(prompt: object, options: Mapping[str, object]) -> None:
     """The checks that need no model and no image: a client runs them before it fetches the
     model list, so a bad call sends nothing at all."""
     _check_upload(options.get("upload", "json"))
@@ -299,15 +307,22 @@ def precheck(prompt: Any, options: Mapping[str, Any]) -> None:
     _edit_params(prompt, None, options)
 
 
-def _image_list(images: Any, model: ModelInfo | None) -> list[Any]:
+def _image_list(images: ImagesInput, model: ModelInfo | None) -> list[ImageInput]:
     """Multi-edit's images: a list, one image, or a ``LayerStack``, within the model's count."""
-    if hasattr(images, "images") and callable(images.images):  # a LayerStack
+    from ..layers import LayerStack
+
+    items: list[ImageInput]
+    if isinstance(images, LayerStack):
         if model is not None:
             images.validate(model)  # its message names the layers; the check below is generic
-        images = images.images()
-    if isinstance(images, (str, bytes)) or not isinstance(images, Sequence):
-        images = [images]
-    count = len(images)
+        items = list(images.images())
+    elif isinstance(images, (str, bytes, bytearray, memoryview)):
+        items = [images]  # one image (these are sequences, but of characters or bytes)
+    elif isinstance(images, Sequence):  # (mypy keeps bytes here: its bytes promotion)
+        items = list(cast("Sequence[ImageInput]", images))
+    else:
+        items = [images]
+    count = len(items)
     limit = model.max_input_images if model else None
     if count < 1 or (limit is not None and count > limit):
         who = f"{model.id} takes 1 to {limit}" if model else "multi-edit takes at least 1"
@@ -316,18 +331,23 @@ def _image_list(images: Any, model: ModelInfo | None) -> list[Any]:
             action="drop layers, or pick a model with a higher max_input_images in client.models()",
             field="images",
         )
-    return list(images)
+    return items
 
 
 def _prepare(
-    path: str, images: Any, prompt: Any, model: Any, options: Mapping[str, Any]
+    path: str,
+    images: ImagesInput,
+    prompt: object,
+    model: object,
+    options: Mapping[str, object],
 ) -> PreparedRequest:
     """The one body of both edit endpoints: cheap checks first, then the images."""
     multi = path == MULTI_EDIT_PATH
     model = _check_model(model)
     upload = _check_upload(options.get("upload", "json"))
     fit = _check_fit(options.get("fit", False))
-    sources = _image_list(images, model) if multi else images
+    # edit: ``images`` is the one image (its signature says so)
+    sources = _image_list(images, model) if multi else [cast("ImageInput", images)]
     params = _edit_params(prompt, model, options)
     field = "images" if multi else "image"
     payloads = tuple(load_image(img, fit=fit, field=field) for img in sources)
@@ -346,14 +366,14 @@ def _prepare(
         images=payloads,
         upload=upload,
         model=model,
-        prompt=prompt,
+        prompt=params["prompt"],  # checked text
         estimated_cost=_cost(model, params, len(payloads)),
         fit_actions=actions,
     )
 
 
 def prepare_background_remove(
-    image: Any, *, upload: Upload = "json", fit: bool = False
+    image: ImageInput, *, upload: Upload = "json", fit: bool = False
 ) -> PreparedRequest:
     """``POST /image/background-remove``: a URL goes in ``image_url``, else in ``image``.
 
@@ -363,6 +383,62 @@ def prepare_background_remove(
     return PreparedRequest(
         path=BACKGROUND_REMOVE_PATH,
         params={},
+        images=(payload,),
+        upload=upload,
+        fit_actions=payload.actions,
+    )
+
+
+def prepare_upscale(
+    image: ImageInput,
+    *,
+    scale: int = 2,
+    creativity: float | None = None,
+    upload: Upload = "json",
+    fit: bool = False,
+) -> PreparedRequest:
+    """``POST /image/upscale``: a file or image data (no URL), 2x or 4x, within the output
+    pixel limit; ``_upscale.priced`` adds the model and price. ``creativity`` (0-0.02, the
+    server's default 0.01) is how much detail the upscaler adds."""
+    if isinstance(scale, bool) or scale not in UPSCALE_SCALES:
+        raise ValidationError(f"scale={scale!r}", action="use scale=2 or scale=4", field="scale")
+    if creativity is not None and (
+        isinstance(creativity, bool)
+        or not isinstance(creativity, int | float)
+        or not math.isfinite(creativity)
+        or creativity < 0
+    ):
+        raise ValidationError(
+            f"creativity={creativity!r}",
+            action="use a number from 0 to 0.02 (higher adds more detail), or leave it out",
+            field="creativity",
+        )
+    upload = _check_upload(upload)
+    fit = _check_fit(fit)
+    if is_url(image):
+        raise ValidationError(
+            "upscale takes a file or image data, not a URL",
+            action="download the image first, or pass its bytes or path",
+            field="image",
+        )
+    payload = load_image(image, fit=fit)
+    if payload.size is not None:
+        w, h = payload.size
+        limit = MAX_UPSCALE_OUTPUT_PIXELS
+        # Venice shrinks a 4x that would be too large; a 2x that would be is refused.
+        if w * h * scale * scale > limit and (scale == 2 or w * h > limit):
+            side = math.isqrt(limit // 4)
+            raise ValidationError(
+                f"a {scale}x upscale of {w}x{h} would exceed {limit:,} pixels",
+                action=f"use a smaller image (at most {side}x{side} for 2x)",
+                field="image",
+            )
+    params: dict[str, Any] = {"scale": scale}
+    if creativity is not None:
+        params["creativity"] = creativity
+    return PreparedRequest(
+        path=UPSCALE_PATH,
+        params=params,
         images=(payload,),
         upload=upload,
         fit_actions=payload.actions,

@@ -54,8 +54,9 @@ def retry_delay(error: VeniceError, attempt: int, *, rng: random.Random | None =
     hint = server_hint(error, time.time())
     if hint is not None:
         return min(hint, MAX_RETRY_DELAY)
-    base = min(INITIAL_RETRY_DELAY * 2**attempt, MAX_RETRY_DELAY)
-    return base * (0.75 + 0.25 * (rng or random).random())
+    base = min(INITIAL_RETRY_DELAY * 2.0**attempt, MAX_RETRY_DELAY)
+    jitter = rng.random() if rng is not None else random.random()
+    return base * (0.75 + 0.25 * jitter)
 
 
 class FailureWindow:

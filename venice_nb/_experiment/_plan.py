@@ -13,7 +13,7 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import _arguments as guards
 from .. import _money
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .._client._request import PreparedRequest
     from .._models import ModelInfo
     from .._store._store import ResultStore
+    from .._types import ExperimentImages, ExperimentMasks, ImageInput, ModelsInput
 
 __all__ = ["EPS", "RESERVED", "CostEstimate", "Job", "cost_estimate", "model_list", "plan_jobs"]
 
@@ -130,9 +131,11 @@ class CostEstimate:
         return f"<div><b>{html.escape(head)}</b><ul>{body}</ul></div>"
 
 
-def _labelled(values: Any, kind: str, *, allow_none: bool = False) -> list[tuple[str | None, Any]]:
+def _labelled(
+    values: object, kind: str, *, allow_none: bool = False
+) -> list[tuple[str | None, object]]:
     """``[(label, value)]`` from one value, a sequence or a ``{label: value}`` mapping."""
-    items: list[tuple[str | None, Any]]
+    items: list[tuple[str | None, object]]
     if isinstance(values, Mapping):
         items = [(str(k), v) for k, v in values.items()]
     elif isinstance(values, (list, tuple)):
@@ -142,7 +145,7 @@ def _labelled(values: Any, kind: str, *, allow_none: bool = False) -> list[tuple
     if not items:
         raise ValidationError(f"no {kind}s given", action=f"pass at least one {kind}", field=kind)
     seen: dict[str | None, int] = {}
-    out: list[tuple[str | None, Any]] = []
+    out: list[tuple[str | None, object]] = []
     for label, value in items:
         if value is None and not allow_none:
             raise ValidationError(f"a {kind} is None", action=f"remove it from the {kind}s")
@@ -151,7 +154,7 @@ def _labelled(values: Any, kind: str, *, allow_none: bool = False) -> list[tuple
     return out
 
 
-def _auto_label(value: Any, kind: str, index: int) -> str | None:
+def _auto_label(value: object, kind: str, index: int) -> str | None:
     if value is None:
         return None
     if isinstance(value, os.PathLike) or (
@@ -163,13 +166,15 @@ def _auto_label(value: Any, kind: str, index: int) -> str | None:
     return f"{kind}{index + 1}"
 
 
-def model_list(models: Any) -> list[Any]:
-    if models is None or isinstance(models, str) or hasattr(models, "estimate_cost"):
+def model_list(models: ModelsInput) -> list[str | ModelInfo | None]:
+    from .._models import ModelInfo
+
+    if models is None or isinstance(models, (str, ModelInfo)):
         return [models]
-    models = list(models)
-    if not models:
+    listed = list(models)
+    if not listed:
         raise ValidationError("no models given", action="pass model ids, or None for the default")
-    return models
+    return listed
 
 
 def _prompt_list(prompts: str | Iterable[str]) -> list[str]:
@@ -188,30 +193,31 @@ RESERVED = frozenset({
 })
 
 
-def _prompt_items(prompts: Any, variables: Mapping[str, Any] | None,
+def _prompt_items(prompts: str | Iterable[str], variables: Mapping[str, Iterable[str]] | None,
                   ) -> list[tuple[str, dict[str, str], str | None]]:
     """``[(prompt, {variable: value}, template)]``: each template filled with every combination
     of values.
 
-    Without ``vars`` the prompts are used as written (braces and all).
+    Without ``variables`` the prompts are used as written (braces and all).
     """
     templates = _prompt_list(prompts)
     if variables is None:
         return [(p, {}, None) for p in templates]
     if not isinstance(variables, Mapping) or not variables:
-        raise ValidationError(f"vars={variables!r}", field="vars",
-                              action='pass a dict of lists, e.g. vars={"color": ["red", "blue"]}')
+        raise ValidationError(
+            f"variables={variables!r}", field="variables",
+            action='pass a dict of lists, e.g. variables={"color": ["red", "blue"]}')
     values: dict[str, list[str]] = {}
     for name, options in variables.items():
         if not isinstance(name, str) or not name.isidentifier() or name in RESERVED:
             raise ValidationError(
-                f"vars: {name!r} cannot name a variable", field="vars",
+                f"variables: {name!r} cannot name a variable", field="variables",
                 action="use a Python identifier that is not a record column "
                 f"({', '.join(sorted(RESERVED))})",
             )
         items = [options] if isinstance(options, str) else list(options)
         if not items or not all(isinstance(v, (str, int, float)) for v in items):
-            raise ValidationError(f"vars[{name!r}]={options!r}", field="vars",
+            raise ValidationError(f"variables[{name!r}]={options!r}", field="variables",
                                   action="give each variable a non-empty list of words or numbers")
         values[name] = [str(v) for v in items]
     out: list[tuple[str, dict[str, str], str | None]] = []
@@ -227,8 +233,8 @@ def _prompt_items(prompts: Any, variables: Mapping[str, Any] | None,
         unknown = sorted(n for n in names if n not in values)
         if unknown:
             raise ValidationError(
-                f"prompt template {template[:60]!r} uses {', '.join(unknown)}, not in vars",
-                field="prompts", action=f"add {unknown[0]!r} to vars=, or use {{{{ }}}} "
+                f"prompt template {template[:60]!r} uses {', '.join(unknown)}, not in variables",
+                field="prompts", action=f"add {unknown[0]!r} to variables=, or use {{{{ }}}} "
                 "for literal braces")
         mine = [n for n in values if n in names]
         used.update(mine)
@@ -237,12 +243,13 @@ def _prompt_items(prompts: Any, variables: Mapping[str, Any] | None,
             out.append((template.format(**chosen), chosen, template))
     unused = [n for n in values if n not in used]
     if unused:
-        raise ValidationError(f"vars {', '.join(unused)} appear in no prompt", field="vars",
-                              action=f"write {{{unused[0]}}} into a prompt, or drop it from vars")
+        raise ValidationError(
+            f"variables {', '.join(unused)} appear in no prompt", field="variables",
+            action=f"write {{{unused[0]}}} into a prompt, or drop it from variables")
     return out
 
 
-def _check_params(params: Mapping[str, Any], masks: list[tuple[str | None, Any]],
+def _check_params(params: Mapping[str, object], masks: list[tuple[str | None, object]],
                   region: bool = False) -> None:
     unknown = sorted(set(params) - set(EDIT_OPTIONS))
     if unknown:
@@ -266,17 +273,27 @@ def _check_params(params: Mapping[str, Any], masks: list[tuple[str | None, Any]]
         )
 
 
-def _normalised(items: list[tuple[str | None, Any]], fit: bool) -> list[tuple[str | None, Any]]:
+# An input as sent: a URL or encoded bytes (one image), a tuple of them (layers), or None.
+Wire = str | bytes
+
+
+def _normalised(
+    items: list[tuple[str | None, object]], fit: bool
+) -> list[tuple[str | None, Wire | tuple[Wire, ...] | None]]:
     """Load each input once (not once per job); the bytes give the same digest as the input.
 
     A list or tuple value is a set of layers (e.g. a mask and a reference image): a tuple out.
     """
 
-    def load(value: Any) -> Any:
-        payload = load_image(value, fit=fit)
-        return payload.url if payload.url is not None else payload.data
+    def load(value: object) -> Wire:
+        # whatever the user passed: load_image refuses what is not an image
+        payload = load_image(cast("ImageInput", value), fit=fit)
+        if payload.url is not None:
+            return payload.url
+        assert payload.data is not None  # a payload is a URL or bytes
+        return payload.data
 
-    out: list[tuple[str | None, Any]] = []
+    out: list[tuple[str | None, Wire | tuple[Wire, ...] | None]] = []
     for label, value in items:
         if isinstance(value, (list, tuple)):
             out.append((label, tuple(load(v) for v in value)))
@@ -286,16 +303,16 @@ def _normalised(items: list[tuple[str | None, Any]], fit: bool) -> list[tuple[st
 
 
 def plan_jobs(
-    images: Any,
-    prompts: Any,
+    images: ExperimentImages,
+    prompts: str | Iterable[str],
     models: list[ModelInfo | None],
-    masks: Any,
-    params: dict[str, Any],
+    masks: ExperimentMasks,
+    params: Mapping[str, Any],  # the edit options, forwarded as keywords
     store: ResultStore | None,
     budget: float | None,
     *,
     is_local: bool,
-    variables: Mapping[str, Any] | None = None,
+    variables: Mapping[str, Iterable[str]] | None = None,
     repeats: int = 1,
     region: bool = True,
 ) -> list[Job]:
@@ -311,11 +328,11 @@ def plan_jobs(
     repeats = guards.count(repeats, "repeats")
     if budget is not None:
         budget = guards.non_negative(budget, "budget")
-    mask_items = _labelled([None] if masks is None else masks, "mask", allow_none=True)
-    _check_params(params, mask_items, region)
+    mask_labels = _labelled([None] if masks is None else masks, "mask", allow_none=True)
+    _check_params(params, mask_labels, region)
     fit = bool(params.get("fit", False))
     image_items = _normalised(_labelled(images, "image"), fit)
-    mask_items = _normalised(mask_items, fit)
+    mask_items = _normalised(mask_labels, fit)
     prompt_list = _prompt_items(prompts, variables)
     send_params = {k: v for k, v in params.items() if k != "fit"}
     jobs: list[Job] = []
@@ -329,9 +346,11 @@ def plan_jobs(
         model_id = info.id if info is not None else None
         region_job = None
         try:
+            # (an image given as a list of layers reaches load_image, which refuses it)
+            image = cast("ImageInput", img)
             if region and mask is not None and not isinstance(mask, tuple):
                 if (i, m) not in region_inputs:  # decoded once per image and mask
-                    inputs = _region_edit.read_region(img, mask, context=DEFAULT_CONTEXT,
+                    inputs = _region_edit.read_region(image, mask, context=DEFAULT_CONTEXT,
                                                       feather=None)
                     region_inputs[i, m] = replace(inputs, owned=False)  # shared: no pasting in
                 options = {k: v for k, v in send_params.items() if k != "aspect_ratio"}
@@ -340,10 +359,10 @@ def plan_jobs(
                                                          options)
                 prepared = region_job.prepared
             elif mask is None:
-                prepared = _request.prepare_edit(img, prompt, model=info, **send_params)
+                prepared = _request.prepare_edit(image, prompt, model=info, **send_params)
             else:
                 layers = list(mask) if isinstance(mask, tuple) else [mask]
-                prepared = _request.prepare_multi_edit([img, *layers], prompt, model=info,
+                prepared = _request.prepare_multi_edit([image, *layers], prompt, model=info,
                                                        **send_params)
         except ValidationError as exc:
             where = ", ".join(str(x) for x in (img_label, mask_label, model_id or "default") if x)

@@ -8,6 +8,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import ValidationError
+from .._notice import in_notebook
 from .._store._records import STATUSES
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class Progress:
             else:
                 self._bar = tqdm(total=total, desc="experiment", unit="job", leave=True)
                 return
-        if self.kind in ("auto", "widget") and _in_kernel():
+        if self.kind in ("auto", "widget") and in_notebook():
             from ..widgets._fallback import ProgressView  # leaves a final picture when saved
 
             self._view = ProgressView("experiment")
@@ -106,8 +107,3 @@ class Progress:
         """Store the finished bar in the notebook (call from the cell's thread)."""
         if self._view is not None:
             self._view.refresh_saved()
-
-
-def _in_kernel() -> bool:
-    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
-    return bool(shell) and type(shell).__name__ == "ZMQInteractiveShell"

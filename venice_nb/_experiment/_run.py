@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
 from .. import _arguments as guards
 from .._client._region_edit import finish_region
@@ -31,11 +30,15 @@ from ._plan import EPS, CostEstimate, Job, cost_estimate, model_list, plan_jobs
 from ._progress import Progress, ProgressKind
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .._client._client import AsyncClient, Client
     from .._client._request import PreparedRequest
     from .._models import ModelInfo
+    from .._params import EditOptions
     from .._result import EditResult
     from .._store._store import ResultStore
+    from .._types import ClientLike, ExperimentImages, ExperimentMasks, ModelsInput, PathInput
 
 __all__ = [
     "CostEstimate",
@@ -48,28 +51,32 @@ __all__ = [
 ]
 
 log = logging.getLogger("venice_nb")
+T = TypeVar("T")
 
 
-def _is_async(client: Any) -> bool:
+def _is_async(client: object) -> TypeGuard[AsyncClient]:
     from .._client._client import AsyncClient
 
     return isinstance(client, AsyncClient)
 
 
-async def _resolved(client: Any, models: Any) -> list[ModelInfo | None]:
+async def _resolved(client: ClientLike, models: ModelsInput) -> list[ModelInfo | None]:
     """Each model as the client's own calls resolve it: a legacy id (``qwen-edit``) through the
     server's compatibility mapping, a typo refused with the closest ids. Only ids need the
     model list (``GET /models``, fetched once per client)."""
-    return [m if m is None or hasattr(m, "estimate_cost") else await call(client._model, m)
+    from .._models import ModelInfo
+
+    return [m if m is None or isinstance(m, ModelInfo) else await call(client._model, m)
             for m in model_list(models)]
 
 
 @asynccontextmanager
 async def _planned(
-    images: Any, prompts: Any, models: Any, masks: Any, params: dict[str, Any], *,
-    client: Client | AsyncClient | None, store: Any, budget: float | None,
-    variables: Mapping[str, Any] | None = None, repeats: int = 1, region: bool = True,
-) -> AsyncIterator[tuple[Any, list[Job]]]:
+    images: ExperimentImages, prompts: str | Iterable[str], models: ModelsInput,
+    masks: ExperimentMasks, params: Mapping[str, Any], *,
+    client: ClientLike | None, store: ResultStore | PathInput | None, budget: float | None,
+    variables: Mapping[str, Iterable[str]] | None = None, repeats: int = 1, region: bool = True,
+) -> AsyncIterator[tuple[ClientLike, list[Job]]]:
     """The client to use (made from ``store`` when none is given, closed on exit) and every job
     planned: what estimating and running share. Only the model list and the alias mapping may
     be fetched here."""
@@ -95,7 +102,7 @@ async def _planned(
             await owned.aclose()
 
 
-def _no_async_client(client: Any, name: str) -> None:
+def _no_async_client(client: object, name: str) -> None:
     """An AsyncClient belongs to the caller's event loop: the blocking calls cannot use it."""
     if _is_async(client):
         raise ValidationError(
@@ -105,18 +112,18 @@ def _no_async_client(client: Any, name: str) -> None:
 
 
 def estimate_experiment(
-    images: Any,
+    images: ExperimentImages,
     prompts: str | Iterable[str],
-    models: Any = None,
-    masks: Any = None,
+    models: ModelsInput = None,
+    masks: ExperimentMasks = None,
     *,
     client: Client | None = None,
     budget: float | None = None,
-    vars: Mapping[str, Iterable[str]] | None = None,
+    variables: Mapping[str, Iterable[str]] | None = None,
     repeats: int = 1,
     region: bool = True,
-    store: ResultStore | str | os.PathLike[str] | None = None,
-    **params: Any,
+    store: ResultStore | PathInput | None = None,
+    **params: Unpack[EditOptions],
 ) -> CostEstimate:
     """Price an experiment without sending any edit (same arguments as ``experiment``).
 
@@ -127,73 +134,79 @@ def estimate_experiment(
     Args:
         images: One image, a list, or a dict naming each (`{"cat": path}`); names label the
             results.
-        prompts: One prompt or several; `{name}` placeholders are filled from `vars`.
+        prompts: One prompt or several; `{name}` placeholders are filled from `variables`.
         models: Model ids (or `ModelInfo`s); None: the server's default model.
-        masks: None, one mask, a list, or a dict naming each: each masked job is a multi-edit.
+        masks: None, one mask, a list, or a dict naming each: each masked job is a region edit
+            (see `region`).
         client: The client to send with; None: `vnb.Client()`.
         budget: USD at Venice prices: jobs past it are not sent (`skipped`).
-        vars: Values for the prompt templates' placeholders: every combination runs.
+        variables: Values for the prompt templates' placeholders: every combination runs.
         repeats: How many times to run each job (seeded differently by the server).
+        region: Send a masked job as a region edit (True) or the whole image with the mask as
+            a layer (False).
         store: A `ResultStore` or folder; None: the client's store.
         **params: Edit options for every job, as for `experiment`.
     """
     _no_async_client(client, "estimate_experiment")
     return run_blocking(estimate_experiment_async(
-        images, prompts, models, masks, client=client, budget=budget, vars=vars,
+        images, prompts, models, masks, client=client, budget=budget, variables=variables,
         repeats=repeats, region=region, store=store, **params))
 
 
 async def estimate_experiment_async(
-    images: Any,
+    images: ExperimentImages,
     prompts: str | Iterable[str],
-    models: Any = None,
-    masks: Any = None,
+    models: ModelsInput = None,
+    masks: ExperimentMasks = None,
     *,
-    client: Client | AsyncClient | None = None,
+    client: ClientLike | None = None,
     budget: float | None = None,
-    vars: Mapping[str, Iterable[str]] | None = None,
+    variables: Mapping[str, Iterable[str]] | None = None,
     repeats: int = 1,
     region: bool = True,
-    store: ResultStore | str | os.PathLike[str] | None = None,
-    **params: Any,
+    store: ResultStore | PathInput | None = None,
+    **params: Unpack[EditOptions],
 ) -> CostEstimate:
     """``estimate_experiment`` for async code: takes an ``AsyncClient`` (or a ``Client``).
 
     Args:
         images: One image, a list, or a dict naming each (`{"cat": path}`); names label the
             results.
-        prompts: One prompt or several; `{name}` placeholders are filled from `vars`.
+        prompts: One prompt or several; `{name}` placeholders are filled from `variables`.
         models: Model ids (or `ModelInfo`s); None: the server's default model.
-        masks: None, one mask, a list, or a dict naming each: each masked job is a multi-edit.
+        masks: None, one mask, a list, or a dict naming each: each masked job is a region edit
+            (see `region`).
         client: The client to send with; None: `vnb.Client()`.
         budget: USD at Venice prices: jobs past it are not sent (`skipped`).
-        vars: Values for the prompt templates' placeholders: every combination runs.
+        variables: Values for the prompt templates' placeholders: every combination runs.
         repeats: How many times to run each job (seeded differently by the server).
+        region: Send a masked job as a region edit (True) or the whole image with the mask as
+            a layer (False).
         store: A `ResultStore` or folder; None: the client's store.
         **params: Edit options for every job, as for `experiment`.
     """
     async with _planned(images, prompts, models, masks, params, client=client, store=store,
-                        budget=budget, variables=vars, repeats=repeats,
+                        budget=budget, variables=variables, repeats=repeats,
                         region=region) as (client, jobs):
         return cost_estimate(jobs, budget, known_limit(client._caller), client.is_local)
 
 
 def experiment(
-    images: Any,
+    images: ExperimentImages,
     prompts: str | Iterable[str],
-    models: Any = None,
-    masks: Any = None,
+    models: ModelsInput = None,
+    masks: ExperimentMasks = None,
     *,
-    client: Client | AsyncClient | None = None,
+    client: ClientLike | None = None,
     budget: float | None = None,
-    vars: Mapping[str, Iterable[str]] | None = None,
+    variables: Mapping[str, Iterable[str]] | None = None,
     repeats: int = 1,
     region: bool = True,
-    store: ResultStore | str | os.PathLike[str] | None = None,
+    store: ResultStore | PathInput | None = None,
     concurrency: int = DEFAULT_REQUESTS_PER_MINUTE,
     rate_limit: int = DEFAULT_REQUESTS_PER_MINUTE,
     progress: bool | ProgressKind = True,
-    **params: Any,
+    **params: Unpack[EditOptions],
 ) -> ExperimentResults:
     """Run every combination of images x masks x prompts x models; see ``experiment_async``.
 
@@ -205,13 +218,16 @@ def experiment(
     Args:
         images: One image, a list, or a dict naming each (`{"cat": path}`); names label the
             results.
-        prompts: One prompt or several; `{name}` placeholders are filled from `vars`.
+        prompts: One prompt or several; `{name}` placeholders are filled from `variables`.
         models: Model ids (or `ModelInfo`s); None: the server's default model.
-        masks: None, one mask, a list, or a dict naming each: each masked job is a multi-edit.
+        masks: None, one mask, a list, or a dict naming each: each masked job is a region edit
+            (see `region`).
         client: The client to send with; None: `vnb.Client()`.
         budget: USD at Venice prices: jobs past it are not sent (`skipped`).
-        vars: Values for the prompt templates' placeholders: every combination runs.
+        variables: Values for the prompt templates' placeholders: every combination runs.
         repeats: How many times to run each job (seeded differently by the server).
+        region: Send a masked job as a region edit (True) or the whole image with the mask as
+            a layer (False).
         store: A `ResultStore` or folder; None: the client's store.
         concurrency: At most this many requests at once.
         rate_limit: Requests per minute to pace to, until the server says otherwise.
@@ -221,31 +237,30 @@ def experiment(
     # In a running loop (Jupyter) the worker thread cannot display into this cell: show it here.
     shown = Progress(progress, show_now=loop_running())
     try:
-        return run_blocking(experiment_async(
-            images, prompts, models, masks, client=client, budget=budget, vars=vars,
-            repeats=repeats, region=region, store=store, concurrency=concurrency,
-            rate_limit=rate_limit, _progress=shown, **params))
+        return run_blocking(_experiment(
+            shown, images, prompts, models, masks, client=client, budget=budget,
+            variables=variables, repeats=repeats, region=region, store=store,
+            concurrency=concurrency, rate_limit=rate_limit, params=params))
     finally:
         shown.refresh_saved()
 
 
 async def experiment_async(
-    images: Any,
+    images: ExperimentImages,
     prompts: str | Iterable[str],
-    models: Any = None,
-    masks: Any = None,
+    models: ModelsInput = None,
+    masks: ExperimentMasks = None,
     *,
-    client: Client | AsyncClient | None = None,
+    client: ClientLike | None = None,
     budget: float | None = None,
-    vars: Mapping[str, Iterable[str]] | None = None,
+    variables: Mapping[str, Iterable[str]] | None = None,
     repeats: int = 1,
     region: bool = True,
-    store: ResultStore | str | os.PathLike[str] | None = None,
+    store: ResultStore | PathInput | None = None,
     concurrency: int = DEFAULT_REQUESTS_PER_MINUTE,
     rate_limit: int = DEFAULT_REQUESTS_PER_MINUTE,
     progress: bool | ProgressKind = True,
-    _progress: Progress | None = None,
-    **params: Any,
+    **params: Unpack[EditOptions],
 ) -> ExperimentResults:
     """Run every combination of images x masks x prompts x models concurrently.
 
@@ -261,13 +276,13 @@ async def experiment_async(
     resolution; records carry the model's ``spill``); ``region=False`` sends the whole image
     with the mask as a layer instead.
 
-    ``vars`` turns the prompts into templates: ``"a {color} hat"`` with ``vars={"color":
-    ["red", "blue"]}`` runs every combination, each record and DataFrame row carrying a column
-    per variable. ``repeats=n`` runs each job n times as distinct stored requests (the models
-    are not deterministic): run again with the same n and the store answers all of them;
-    raise n and only the new runs are paid. Masked jobs get mask-respect figures
-    (``changed_inside_mask``, ``changed_outside_mask``); ``ExperimentResults.mark`` keeps picks,
-    ratings and notes in the store with each result.
+    ``variables`` turns the prompts into templates: ``"a {color} hat"`` with
+    ``variables={"color": ["red", "blue"]}`` runs every combination, each record and DataFrame
+    row carrying a column per variable. ``repeats=n`` runs each job n times as distinct stored
+    requests (the models are not deterministic): run again with the same n and the store
+    answers all of them; raise n and only the new runs are paid. Masked jobs get mask-respect
+    figures (``changed_inside_mask``, ``changed_outside_mask``); ``ExperimentResults.mark`` keeps
+    picks, ratings and notes in the store with each result.
 
     Before anything is sent, every job is validated and priced; ``budget`` (USD at Venice prices,
     also on the local backend) stops at the first job whose estimated cost would push the total
@@ -284,25 +299,52 @@ async def experiment_async(
     Args:
         images: One image, a list, or a dict naming each (`{"cat": path}`); names label the
             results.
-        prompts: One prompt or several; `{name}` placeholders are filled from `vars`.
+        prompts: One prompt or several; `{name}` placeholders are filled from `variables`.
         models: Model ids (or `ModelInfo`s); None: the server's default model.
-        masks: None, one mask, a list, or a dict naming each: each masked job is a multi-edit.
+        masks: None, one mask, a list, or a dict naming each: each masked job is a region edit
+            (see `region`).
         client: The client to send with; None: `vnb.Client()`.
         budget: USD at Venice prices: jobs past it are not sent (`skipped`).
-        vars: Values for the prompt templates' placeholders: every combination runs.
+        variables: Values for the prompt templates' placeholders: every combination runs.
         repeats: How many times to run each job (seeded differently by the server).
+        region: Send a masked job as a region edit (True) or the whole image with the mask as
+            a layer (False).
         store: A `ResultStore` or folder; None: the client's store.
         concurrency: At most this many requests at once.
         rate_limit: Requests per minute to pace to, until the server says otherwise.
         progress: Show a progress bar (True), or `"text"`/`"widget"`/False.
         **params: Edit options for every job (`aspect_ratio`, `resolution`, `quality`, ...).
     """
+    return await _experiment(
+        Progress(progress), images, prompts, models, masks, client=client, budget=budget,
+        variables=variables, repeats=repeats, region=region, store=store,
+        concurrency=concurrency, rate_limit=rate_limit, params=params)
+
+
+async def _experiment(
+    shown: Progress,
+    images: ExperimentImages,
+    prompts: str | Iterable[str],
+    models: ModelsInput,
+    masks: ExperimentMasks,
+    *,
+    client: ClientLike | None,
+    budget: float | None,
+    variables: Mapping[str, Iterable[str]] | None,
+    repeats: int,
+    region: bool,
+    store: ResultStore | PathInput | None,
+    concurrency: int,
+    rate_limit: int,
+    params: EditOptions,
+) -> ExperimentResults:
+    """The body of both: ``experiment`` makes the display in the caller's thread (so a notebook
+    shows it in the running cell) and runs this on a worker loop."""
     concurrency = guards.count(concurrency, "concurrency")
     rate_limit = guards.count(rate_limit, "rate_limit")
-    shown = _progress if _progress is not None else Progress(progress)
     try:
         async with _planned(images, prompts, models, masks, params, client=client, store=store,
-                            budget=budget, variables=vars, repeats=repeats,
+                            budget=budget, variables=variables, repeats=repeats,
                             region=region) as (client, jobs):
             pacer = pacer_for(client._caller, rate_limit)
             estimate = cost_estimate(jobs, budget, pacer.limit, client.is_local)
@@ -323,7 +365,9 @@ async def experiment_async(
         shown.close()
 
 
-async def _ask(client: Any, what: Callable[[], Any]) -> Any:
+async def _ask(
+    client: ClientLike, what: Callable[[], Awaitable[T]] | Callable[[], T]
+) -> T | None:
     """An account endpoint's answer, None when this caller cannot ask (no key: the endpoints
     need one) or the server will not say (an error status: e.g. a key without that right)."""
     if not client.has_credentials:
@@ -335,7 +379,7 @@ async def _ask(client: Any, what: Callable[[], Any]) -> Any:
         return None
 
 
-async def _check_account(client: Any, jobs: list[Job], needed: float, pacer: Pacer) -> None:
+async def _check_account(client: ClientLike, jobs: list[Job], needed: float, pacer: Pacer) -> None:
     """Before the first paid request: refuse a run the balance cannot pay for, and pace from
     the key's stated limit rather than a guess. Both endpoints are free; the balance is asked
     once per run, the limits until the pacer has the server's word."""
@@ -371,8 +415,10 @@ class _Attempts:
         self.seq = self.pacer.note_retry(delay)
 
 
-async def _run(jobs: list[Job], client: Any, pacer: Pacer, budget: float | None,
+async def _run(jobs: list[Job], client: ClientLike, pacer: Pacer, budget: float | None,
                concurrency: int, progress: Progress) -> list[ExperimentRecord]:
+    from .._client._client import AsyncClient
+
     loop = asyncio.get_running_loop()
     slots = asyncio.Semaphore(concurrency)
     in_order = asyncio.Lock()  # requests start in job order
@@ -382,8 +428,9 @@ async def _run(jobs: list[Job], client: Any, pacer: Pacer, budget: float | None,
     records: list[ExperimentRecord | None] = [None] * len(jobs)
 
     async def send(prepared: PreparedRequest, attempts: _Attempts) -> EditResult:
-        if executor is None:
+        if _is_async(client):
             return await client.send(prepared, on_retry=attempts.on_retry)
+        assert executor is not None and not isinstance(client, AsyncClient)
         return await loop.run_in_executor(executor, client.send, prepared, attempts.on_retry)
 
     async def run(pos: int, job: Job) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, get_args
 
 from .. import _money
 from .._exceptions import ValidationError
@@ -292,7 +292,10 @@ def _error_text(error: BaseException | None) -> str:
     return str(error) if error is not None else ""
 
 
-class RecordList(list):
+Record = TypeVar("Record", "StoredRecord", "ExperimentRecord")
+
+
+class RecordList(list[Record], Generic[Record]):
     """A list of records (anything with ``to_dict()``) that turns into a pandas DataFrame.
 
     Args:
@@ -331,7 +334,7 @@ class RecordList(list):
         return path
 
 
-class ExperimentResults(RecordList):
+class ExperimentResults(RecordList[ExperimentRecord]):
     """The records of an experiment in job order, plus its estimate and a contact sheet.
 
     Args:
@@ -432,7 +435,7 @@ class ExperimentResults(RecordList):
         chosen.picked, chosen.rating, chosen.note = stored.picked, stored.rating, stored.note
         return chosen
 
-    def picked(self) -> RecordList:
+    def picked(self) -> RecordList[ExperimentRecord]:
         """The picked jobs, in job order."""
         self.sync_marks()
         return RecordList(r for r in self if r.picked)
@@ -541,7 +544,8 @@ def image_size(content: bytes) -> tuple[int | None, int | None]:
 
     try:
         with Image.open(io.BytesIO(content)) as img:  # reads the header only
-            return img.size
+            size: tuple[int, int] = img.size  # (Pillow's context manager is untyped)
+        return size
     except (UnidentifiedImageError, OSError, ValueError):
         return None, None
 

@@ -50,7 +50,10 @@ from ._durable import holds, read_checked, remove_orphans, temp_files, touch, wr
 from ._records import RecordList, StoredRecord, compact_json, image_size
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .._client._request import PreparedRequest
+    from .._types import HistoryFilters, StoreStats
 
 __all__ = [
     "DEFAULT_STORE_DIR",
@@ -321,7 +324,7 @@ class ResultStore:
         if row is None:
             return False
         try:
-            return (self.root / row["output_file"]).stat().st_size == row["bytes"]
+            return bool((self.root / row["output_file"]).stat().st_size == row["bytes"])
         except OSError:
             return False
 
@@ -456,7 +459,7 @@ class ResultStore:
         is_local: bool | None = None,
         limit: int | None = None,
         offset: int = 0,
-    ) -> RecordList:
+    ) -> RecordList[StoredRecord]:
         """Stored results, newest first.
 
         ``model`` matches the model asked for or the one that answered; ``prompt`` is a
@@ -493,7 +496,7 @@ class ResultStore:
             rows = self._connection().execute(sql, args).fetchall()
         return RecordList(self._to_record(row) for row in rows)
 
-    def stats(self, **filters: Any) -> dict[str, Any]:
+    def stats(self, **filters: Unpack[HistoryFilters]) -> StoreStats:
         """Counts, bytes on disk and money of what is stored (of what ``history(**filters)``
         selects, when filters are given): ``cost_at_venice_usd`` what every stored answer costs
         at Venice prices, ``cost_here_usd`` what was charged (local answers: nothing).
@@ -528,7 +531,7 @@ class ResultStore:
         return [row[0] for row in rows]
 
     # The model catalogue.
-    def save_models(self, type: str, payload: Any, *, base_url: str) -> None:
+    def save_models(self, type: str, payload: object, *, base_url: str) -> None:
         """Keep a ``GET /models`` answer, so a replay-only run needs no network at all.
 
         Args:
@@ -546,7 +549,7 @@ class ResultStore:
                 (type, base_url, json.dumps(payload, ensure_ascii=False), time.time()),
             )
 
-    def load_models(self, type: str, *, base_url: str | None = None) -> Any | None:
+    def load_models(self, type: str, *, base_url: str | None = None) -> object | None:
         """The kept ``GET /models`` body for ``type``: this base URL's, else the newest one.
 
         Args:
@@ -563,7 +566,7 @@ class ResultStore:
 
     # Export.
     def export(self, path: str | os.PathLike[str], *, format: str | None = None,
-               **filters: Any) -> Path:
+               **filters: Unpack[HistoryFilters]) -> Path:
         """Write ``history(**filters)`` to JSON or CSV (``format`` or the file suffix).
 
         JSON is a list of ``StoredRecord.to_dict()``; CSV has the same columns, with params,
@@ -578,7 +581,9 @@ class ResultStore:
                                               columns=_records.stored_columns())
 
     @staticmethod
-    def read_export(path: str | os.PathLike[str], *, format: str | None = None) -> RecordList:
+    def read_export(
+        path: str | os.PathLike[str], *, format: str | None = None
+    ) -> RecordList[StoredRecord]:
         """Read a file written by ``export`` back into ``StoredRecord`` objects.
 
         Args:
@@ -877,7 +882,7 @@ def _variables_filter(variables: Mapping[str, str]) -> tuple[str, list[Any]]:
     for name, value in variables.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise ValidationError(f"variables: {name!r}", field="variables",
-                                  action="name prompt variables as in vars=, e.g. 'color'")
+                                  action="name prompt variables as in variables=, e.g. 'color'")
         clauses.append("json_extract(variables, ?) = ?")
         args += [f'$."{name}"', str(value)]
     return " AND ".join(clauses) or "1", args

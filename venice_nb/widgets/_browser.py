@@ -60,7 +60,7 @@ class ResultBrowser(widgets.VBox):
             store if getattr(store, "store", None) is self.store else None)
         self.page_size = guards.count(page_size, "page_size")
         self.page = 0
-        self.records: RecordList = RecordList()
+        self.records: RecordList[StoredRecord] = RecordList()
         self.selected: dict[tuple[str, bool], StoredRecord] = {}
         self._thumbs: OrderedDict[str, bytes] = OrderedDict()
         self._build(columns)

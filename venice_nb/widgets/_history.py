@@ -15,8 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import masks
-
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (half-open, pixel indices)
+from .._types import Box as Box  # x0, y0, x1, y1 (half-open); _painter imports it here
 
 # Undo keeps the most recent steps within this many bytes (always at least one step).
 DEFAULT_BUDGET_BYTES = 64 * 2**20
@@ -40,7 +39,7 @@ class Packed:
         if self.bits:
             bits = np.frombuffer(zlib.decompress(self.data), np.uint8)
             flat = np.unpackbits(bits, count=self.shape[0] * self.shape[1])
-            return (flat * np.uint8(255)).reshape(self.shape)
+            return np.asarray(flat * np.uint8(255)).reshape(self.shape)
         return np.frombuffer(zlib.decompress(self.data), np.uint8).reshape(self.shape)
 
 

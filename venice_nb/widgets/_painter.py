@@ -144,14 +144,15 @@ class MaskPainter(StaticPicture, widgets.VBox):
     @property
     def image(self) -> np.ndarray:
         """The full-resolution RGB image being painted on (read-only view)."""
-        view = self._rgb.view()
+        view: np.ndarray = self._rgb.view()
         view.flags.writeable = False
         return view
 
     @property
     def mask(self) -> np.ndarray:
         """A copy of the HxW uint8 mask at the image's resolution (255 = change)."""
-        return self._mask.copy()
+        mask: np.ndarray = self._mask.copy()
+        return mask
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -525,8 +526,9 @@ class MaskPainter(StaticPicture, widgets.VBox):
 
     @traitlets.validate("color")
     def _valid_color(self, proposal: dict[str, Any]) -> str:
-        hex_to_rgb(proposal["value"])  # a bad colour fails here, not in the middle of a stroke
-        return proposal["value"]
+        color: str = proposal["value"]
+        hex_to_rgb(color)  # a bad colour fails here, not in the middle of a stroke
+        return color
 
     @traitlets.validate("tolerance")
     def _valid_tolerance(self, proposal: dict[str, Any]) -> int:

@@ -37,7 +37,8 @@ def as_pil(image: Any) -> Image.Image:
 def encoded_size(result: Any) -> tuple[int, int]:
     """(width, height) of a result from its header: ``result.size`` decodes and caches pixels."""
     with Image.open(io.BytesIO(result.data)) as img:
-        return img.size
+        size: tuple[int, int] = img.size  # (Pillow's context manager is untyped)
+    return size
 
 
 def as_rgb(image: Any) -> np.ndarray:

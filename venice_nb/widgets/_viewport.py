@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image
 
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1, half-open
+from .._types import Box  # x0, y0, x1, y1, half-open
 
 MAX_ZOOM = 32.0  # 3200 %: one image pixel is a 32 px square
 
