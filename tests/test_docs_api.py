@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
+import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -36,8 +37,8 @@ def callables() -> Iterator[tuple[str, Callable[..., object], bool]]:
     """(label, callable, documented by the class docstring) for every public name."""
     for label, obj in public():
         if inspect.isclass(obj):
-            if issubclass(obj, BaseException):
-                continue  # errors are raised, not called
+            if issubclass(obj, BaseException) or typing.is_typeddict(obj):
+                continue  # errors are raised, typed dicts are shapes: neither is called
             yield label, obj, True
             for name, member in vars(obj).items():
                 if not name.startswith("_") and inspect.isfunction(member):

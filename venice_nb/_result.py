@@ -79,6 +79,10 @@ class EditResult:
         is_local: The local backend answered (nothing charged).
         from_store: The store answered; no request was sent.
         stored_path: The image file in the store, if any.
+        raw: A region edit's answer as Venice sent it (for the crop); None otherwise.
+        spill: A region edit's share (0..1) of pixels outside the mask that the model changed
+            in its raw answer: a figure to compare models by.
+        region: A region edit's plan: the crop, the size it was sent at and the feather.
     """
 
     data: bytes

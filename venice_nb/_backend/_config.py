@@ -91,6 +91,8 @@ class BackendConfig:
         faults: Injected failures (`FaultConfig`).
         body_timeout: Seconds a request body may take to arrive (then 408).
         clock: The wall clock for rate windows and blocks (tests pass a fake one).
+        realism: `"venice"`: answer like Venice (a regenerated frame at the tier, a mask layer
+            read as a hint); `"exact"`: keep every pixel outside a mask layer.
     """
 
     latency: float = 0.0

@@ -27,7 +27,14 @@ def _number(value: object) -> float | None:
 @dataclass(frozen=True)
 class Balance:
     """The caller's balance; ``usd`` / ``diem`` are None when the server gives none (the local
-    backend's unlimited balance, or no DIEM staking)."""
+    backend's unlimited balance, or no DIEM staking).
+
+    Attributes:
+        can_consume: Whether the key may spend now.
+        currency: The currency the account is billed in, when stated.
+        usd: Dollars left; None: not stated.
+        diem: DIEM left for this epoch; None: not stated.
+    """
 
     can_consume: bool
     currency: str | None
@@ -60,14 +67,24 @@ class AccountLimits:
 
     What the account is allowed (``GET /api_keys/rate_limits``, asked before a run), not what
     one response said is left: that is ``EditResult.rate_limit``, a ``RateLimit`` read from the
-    ``x-ratelimit-*`` headers. (Called ``RateLimits`` before 0.x: the names were too alike.)"""
+    ``x-ratelimit-*`` headers. (Called ``RateLimits`` before 0.x: the names were too alike.)
+
+    Attributes:
+        access_permitted: Whether the key may use the API at all.
+        tier: The account's tier name, when stated.
+        per_model: Model id -> stated limits (`"RPM"`, `"RPD"`, `"TPM"` …).
+    """
 
     access_permitted: bool
     tier: str | None
     per_model: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def requests_per_minute(self, model: str) -> float | None:
-        """The stated RPM for ``model`` (None when the key states none)."""
+        """The stated RPM for ``model`` (None when the key states none).
+
+        Args:
+            model: A model id.
+        """
         return self.per_model.get(model, {}).get("RPM")
 
     @classmethod

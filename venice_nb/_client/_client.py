@@ -353,10 +353,16 @@ class Client(_BaseClient):
             backend.
         http_client: An httpx client to send with (its transport, proxies, timeouts); None: one of
             the client's own.
-        **kwargs: `base_url` (else `$VENICE_BASE_URL`), `timeout` (seconds, default 300),
-            `max_retries` (default 2), `store` (a folder, True or a `ResultStore`), `store_mode`
-            (`"use"`, `"refresh"`, `"replay"`, `"off"`), `wallet` (x402 Sign-In-With-X value
-            instead of a key).
+        base_url: The API's address; None: `$VENICE_BASE_URL`, else Venice's.
+        wallet: An x402 Sign-In-With-X value, sent instead of a key.
+        wallet_header: The header the wallet value goes in (`"SIGN-IN-WITH-X"`, or the
+            pages' older `"X-Sign-In-With-X"`).
+        timeout: Seconds (or an `httpx.Timeout`) before a request gives up; edits can take
+            minutes.
+        max_retries: Retries of 429/500/503, timeouts and dropped connections.
+        store: A folder, True (the default folder) or a `ResultStore`: every result is written
+            there before it is returned, and repeated requests are answered from it.
+        store_mode: `"use"`, `"refresh"`, `"replay"` (never send: fail on a miss) or `"off"`.
     """
 
     # How the client waits (retry backoff, failure window); tests swap in a recorder.
@@ -557,6 +563,22 @@ class Client(_BaseClient):
         full-resolution photo through a ``feather`` (pixels, inside the painted edge). The
         result has the photo's size and format; ``.raw`` is Venice's answer, ``.spill`` the
         share of pixels outside the mask the model changed in it. One request, priced as one.
+
+        Args:
+            image: The photo: a path, bytes, a binary file, a PIL image, a numpy array or an
+                `EditResult` (not a URL: its pixels are needed for the composite).
+            mask: Where to edit (white), the photo's aspect ratio; any size.
+            prompt: What to change inside the mask.
+            model: An edit model id or `ModelInfo`; None: the server's default.
+            context: How much surroundings to send, as a share of the mask box's size.
+            feather: Width in pixels of the blend inside the painted edge; None: from the
+                mask's size.
+            resolution: The model's tier to send at (`"1K"`, `"2K"`, `"4K"`).
+            quality: `"low"`, `"medium"` or `"high"` for models that have qualities.
+            output_format: `"jpeg"`, `"png"` or `"webp"`; None: the photo's own format.
+            safe_mode: Ask the server to blur adult content.
+            enhance_prompt: Let the server rewrite the prompt (adds up to ~30 s).
+            upload: `"json"` (base64 in a JSON body) or `"multipart"` (form upload).
         """
         from . import _region_edit  # numpy and Pillow: loaded when first needed
 
@@ -637,10 +659,16 @@ class AsyncClient(_BaseClient):
             backend.
         http_client: An httpx client to send with (its transport, proxies, timeouts); None: one of
             the client's own.
-        **kwargs: `base_url` (else `$VENICE_BASE_URL`), `timeout` (seconds, default 300),
-            `max_retries` (default 2), `store` (a folder, True or a `ResultStore`), `store_mode`
-            (`"use"`, `"refresh"`, `"replay"`, `"off"`), `wallet` (x402 Sign-In-With-X value
-            instead of a key).
+        base_url: The API's address; None: `$VENICE_BASE_URL`, else Venice's.
+        wallet: An x402 Sign-In-With-X value, sent instead of a key.
+        wallet_header: The header the wallet value goes in (`"SIGN-IN-WITH-X"`, or the
+            pages' older `"X-Sign-In-With-X"`).
+        timeout: Seconds (or an `httpx.Timeout`) before a request gives up; edits can take
+            minutes.
+        max_retries: Retries of 429/500/503, timeouts and dropped connections.
+        store: A folder, True (the default folder) or a `ResultStore`: every result is written
+            there before it is returned, and repeated requests are answered from it.
+        store_mode: `"use"`, `"refresh"`, `"replay"` (never send: fail on a miss) or `"off"`.
     """
 
     # How the client waits (retry backoff, failure window); tests swap in a recorder.
@@ -838,7 +866,24 @@ class AsyncClient(_BaseClient):
         upload: Upload = "json",
     ) -> EditResult:
         """``Client.edit_region``'s twin: the decode, crop and stitch run in a worker thread,
-        so a large photo never stalls the event loop (a kernel's widgets stay live)."""
+        so a large photo never stalls the event loop (a kernel's widgets stay live).
+
+        Args:
+            image: The photo: a path, bytes, a binary file, a PIL image, a numpy array or an
+                `EditResult` (not a URL: its pixels are needed for the composite).
+            mask: Where to edit (white), the photo's aspect ratio; any size.
+            prompt: What to change inside the mask.
+            model: An edit model id or `ModelInfo`; None: the server's default.
+            context: How much surroundings to send, as a share of the mask box's size.
+            feather: Width in pixels of the blend inside the painted edge; None: from the
+                mask's size.
+            resolution: The model's tier to send at (`"1K"`, `"2K"`, `"4K"`).
+            quality: `"low"`, `"medium"` or `"high"` for models that have qualities.
+            output_format: `"jpeg"`, `"png"` or `"webp"`; None: the photo's own format.
+            safe_mode: Ask the server to blur adult content.
+            enhance_prompt: Let the server rewrite the prompt (adds up to ~30 s).
+            upload: `"json"` (base64 in a JSON body) or `"multipart"` (form upload).
+        """
         from . import _region_edit  # numpy and Pillow: loaded when first needed
 
         options = edit_options(locals())

@@ -49,7 +49,22 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PreparedRequest:
-    """Everything needed to send one request, and to describe it in a result or the store."""
+    """Everything needed to send one request, and to describe it in a result or the store.
+
+    Made by the clients (and experiments); pass one to `send()` to send it again.
+
+    Attributes:
+        path: The endpoint, e.g. `/image/edit`.
+        params: Wire field -> value, only the fields the user gave.
+        images: The images to upload, checked and encoded.
+        upload: `"json"` or `"multipart"`.
+        model: The model it was checked against, when known.
+        prompt: The prompt, when the endpoint takes one.
+        estimated_cost: USD at Venice's prices, when known.
+        fit_actions: What `fit=True` did to the inputs.
+        repeat: Which run of an experiment's repeated job (never sent).
+        region: A region edit's crop, context and feather (never sent).
+    """
 
     path: str
     params: dict[str, Any]  # wire field -> value, only fields the user gave
