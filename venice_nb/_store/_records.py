@@ -475,7 +475,7 @@ def write_export(path: Path, rows: list[dict[str, Any]], columns: list[str], kin
 
 def read_export(path: Path, kind: str) -> list[dict[str, Any]]:
     """The rows of a file ``write_export`` wrote (CSV values come back as text)."""
-    text = path.read_text("utf-8")
+    text = path.read_bytes().decode("utf-8")  # as written: a \r inside a cell stays one
     if kind == "json":
         return list(json.loads(text))
     return [{k: _csv_text(v) if isinstance(v, str) else v for k, v in row.items()}
