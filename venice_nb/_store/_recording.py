@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._constants import H_MODEL_NAME, LOCAL_NAME_SUFFIX, RESULT_HEADERS
 from .._exceptions import ValidationError
 from . import _files
 from ._durable import write_atomic
@@ -219,6 +220,10 @@ def _checked_entry(entry: Any, where: str) -> dict[str, Any]:
         "repeat": field("repeat", count, "a whole number", default=0),
         "variables": dict(field("variables", texts, "an object of text", default={})),
     }
+    if not checked["is_local"] and checked["headers"].get(H_MODEL_NAME, "").endswith(
+            LOCAL_NAME_SUFFIX):  # the store would key it as local: the line contradicts itself
+        raise ValidationError(f"{where}: is_local is false but the model name says the local "
+                              "backend answered", action=_RESTORE)
     match = _IMAGE_NAME.fullmatch(checked["image"])
     if match is None or match.group(1) != checked["output_sha256"]:
         raise ValidationError(
@@ -320,8 +325,6 @@ def _same_result(record: StoredRecord, entry: Mapping[str, Any]) -> bool:
 
 def _kept(headers: Mapping[str, str]) -> dict[str, str]:
     """The headers a store keeps of these (``build_result``'s choice)."""
-    from .._constants import RESULT_HEADERS
-
     return {k: v for k, v in headers.items() if k in RESULT_HEADERS or k.startswith("x-venice-")}
 
 
