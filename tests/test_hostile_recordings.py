@@ -468,3 +468,43 @@ def _is_number(cell: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# A store folder from someone else, used directly.
+def test_a_store_index_that_is_a_link_or_holds_a_trigger_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).close()
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "index.sqlite").symlink_to(other)
+    with pytest.raises(vnb.ValidationError, match="symbolic link"):
+        len(vnb.ResultStore(linked))
+    rigged = tmp_path / "rigged"
+    len(vnb.ResultStore(rigged))
+    conn = sqlite3.connect(rigged / "index.sqlite")
+    conn.execute("CREATE VIEW results_view AS SELECT * FROM results")
+    conn.commit()
+    conn.close()
+    with pytest.raises(vnb.ValidationError, match="results_view") as info:
+        vnb.ResultStore(rigged).history()
+    assert "never makes" in str(info.value) and info.value.action
+
+
+def test_a_store_never_writes_or_prunes_through_links(tmp_path: Path,
+                                                      backend: LocalBackend) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.png").write_bytes(_png((1, 2, 3)))
+    os.utime(outside / "keep.png", (0, 0))  # old enough for prune to take, were it reached
+    folder = tmp_path / "store"
+    folder.mkdir()
+    (folder / "images").symlink_to(outside, target_is_directory=True)
+    with vnb.Client(base_url=backend.url, store=folder) as client:
+        with pytest.warns(vnb.StoreWarning, match="symbolic link"):
+            result = client.edit(vnb.sample("cat"), "make it snowy", model="qwen-image-2-edit")
+    assert result.data and sorted(p.name for p in outside.iterdir()) == ["keep.png"]
+    (folder / "images").unlink()
+    (folder / "images" / "ab").mkdir(parents=True)
+    (folder / "images" / "ab" / "cd").symlink_to(outside, target_is_directory=True)
+    assert vnb.ResultStore(folder).prune(older_than=0) == 0  # never entered
+    assert (outside / "keep.png").exists()
