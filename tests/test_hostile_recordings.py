@@ -499,9 +499,9 @@ def test_a_store_never_writes_or_prunes_through_links(tmp_path: Path,
     folder = tmp_path / "store"
     folder.mkdir()
     (folder / "images").symlink_to(outside, target_is_directory=True)
-    with vnb.Client(base_url=backend.url, store=folder) as client:
-        with pytest.warns(vnb.StoreWarning, match="symbolic link"):
-            result = client.edit(vnb.sample("cat"), "make it snowy", model="qwen-image-2-edit")
+    with (vnb.Client(base_url=backend.url, store=folder) as client,
+          pytest.warns(vnb.StoreWarning, match="symbolic link")):
+        result = client.edit(vnb.sample("cat"), "make it snowy", model="qwen-image-2-edit")
     assert result.data and sorted(p.name for p in outside.iterdir()) == ["keep.png"]
     (folder / "images").unlink()
     (folder / "images" / "ab").mkdir(parents=True)
