@@ -508,3 +508,20 @@ def test_a_store_never_writes_or_prunes_through_links(tmp_path: Path,
     (folder / "images" / "ab" / "cd").symlink_to(outside, target_is_directory=True)
     assert vnb.ResultStore(folder).prune(older_than=0) == 0  # never entered
     assert (outside / "keep.png").exists()
+
+
+@pytest.mark.parametrize("model", ["text", {"id": "m", "model_spec": "text"},
+                                   {"id": "m", "model_spec": {"constraints": [1]}},
+                                   {"id": "m", "model_spec": {"pricing": {"resolutions": 3}}}])
+def test_a_malformed_model_list_names_models_json(recording: Path, model: Any) -> None:
+    models = json.loads((recording / "models.json").read_text())
+    models["inpaint"]["data"].append(model)
+    (recording / "models.json").write_text(json.dumps(models))
+    store = None
+    try:
+        store = vnb.open_recording(recording, mode="replay")
+    except vnb.ValidationError as exc:
+        assert "models.json" in str(exc) and exc.action
+        return
+    with vnb.Client(base_url="http://127.0.0.1:9/api/v1", store=store) as client:
+        client.models()  # a harmless oddity: it still reads

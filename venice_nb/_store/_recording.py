@@ -38,6 +38,7 @@ from typing import Any
 
 from .._constants import H_MODEL_NAME, LOCAL_NAME_SUFFIX, RESULT_HEADERS
 from .._exceptions import ValidationError
+from .._models import parse_models
 from . import _files
 from ._durable import write_atomic
 from ._files import MAX_IMAGE_FILE_BYTES, check_image, inside, read_regular, real_dir, writable
@@ -256,6 +257,14 @@ def _read_models(root: Path) -> dict[str, Any]:
             for k, v in models.items()):
         raise ValidationError(f"recording {path}: not an object of model lists "
                               '({"inpaint": {"data": [...]}})', action=_RESTORE)
+    for kind, body in models.items():  # every model readable as the client will read it
+        try:
+            for info in parse_models(body):
+                info.estimate_cost()
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ValidationError(
+                f"recording {path}: a {kind!r} model is not shaped as GET /models answers "
+                f"({type(exc).__name__}: {str(exc)[:120]})", action=_RESTORE) from None
     return models
 
 
