@@ -778,3 +778,17 @@ def test_repr_is_safe_on_a_half_built_store(tmp_path):
     half = vnb.ResultStore.__new__(vnb.ResultStore)
     assert repr(half) == "ResultStore(None, mode=None)"
     assert repr(vnb.ResultStore(tmp_path)) == f"ResultStore({str(tmp_path)!r}, mode='use')"
+
+
+def test_the_client_plumbing_and_the_schema_stay_out_of_the_public_face() -> None:
+    """What only a client calls (answering a prepared request, the model catalogue) and the
+    SQLite schema are private: the store's public methods are what a person uses."""
+    from venice_nb._store import _schema
+    from venice_nb._store import _store as store_module
+
+    public = {name for name in dir(vnb.ResultStore) if not name.startswith("_")}
+    assert not public & {"lookup", "save_models", "load_models"}
+    assert {"record", "has", "get", "result", "mark", "history", "export", "verify"} <= public
+    assert _schema.SCHEMA_VERSION == 3  # the tables and migrations live in _schema only
+    assert not [v for v in vars(store_module).values()
+                if isinstance(v, str) and "CREATE TABLE" in v]
