@@ -525,3 +525,19 @@ def test_a_malformed_model_list_names_models_json(recording: Path, model: Any) -
         return
     with vnb.Client(base_url="http://127.0.0.1:9/api/v1", store=store) as client:
         client.models()  # a harmless oddity: it still reads
+
+
+def test_a_line_without_moment_facts_matches_its_row(recording: Path) -> None:
+    """A line that leaves out when it was answered (time, rate-limit headers) still matches
+    the row it came from: reopening replaces nothing."""
+    store = vnb.open_recording(recording)
+    stamps = {r.fingerprint: r.created_at for r in store.history()}
+    store.close()
+    entries = _lines(recording)
+    for entry in entries:
+        entry.pop("elapsed")
+        entry["headers"] = {k: v for k, v in entry["headers"].items()
+                            if not k.startswith(("date", "x-ratelimit-"))}
+    _write_lines(recording, entries)
+    again = vnb.open_recording(recording)
+    assert {r.fingerprint: r.created_at for r in again.history()} == stamps

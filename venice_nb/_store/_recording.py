@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._constants import H_MODEL_NAME, LOCAL_NAME_SUFFIX, RESULT_HEADERS
+from .._constants import H_BALANCE_REMAINING, H_MODEL_NAME, LOCAL_NAME_SUFFIX, RESULT_HEADERS
 from .._exceptions import ValidationError
 from .._models import parse_models
 from . import _files
@@ -216,6 +216,7 @@ def _checked_entry(entry: Any, where: str) -> dict[str, Any]:
             isinstance(x, str) for x in v), "a list of digests", default=[])),
         "headers": dict(field("headers", texts, "an object of text", default={})),
         "elapsed": float(field("elapsed", number, "a number of seconds", default=0.0)),
+        "timed": "elapsed" in entry,  # a line may leave the time out (it is no result)
         "estimated_cost": field("estimated_cost", lambda v: v is None or number(v),
                                 "a price or null"),
         "repeat": field("repeat", count, "a whole number", default=0),
@@ -326,10 +327,20 @@ def _same_result(record: StoredRecord, entry: Mapping[str, Any]) -> bool:
             and record.endpoint == entry["endpoint"] and record.model == entry["model"]
             and record.prompt == entry["prompt"] and record.params == entry["params"]
             and list(record.input_images) == entry["input_images"]
-            and record.headers == _kept(entry["headers"])
+            and _same_headers(record.headers, _kept(entry["headers"]))
             and record.estimated_cost == entry["estimated_cost"]
             and record.repeat == entry["repeat"]
-            and round(record.elapsed, 3) == round(entry["elapsed"], 3))
+            and (not entry["timed"] or round(record.elapsed, 3) == round(entry["elapsed"], 3)))
+
+
+# Headers that say when, not what: a line may leave them out (its result is the same).
+_MOMENT_HEADERS = ("date", "x-ratelimit-", H_BALANCE_REMAINING)
+
+
+def _same_headers(stored: Mapping[str, str], line: Mapping[str, str]) -> bool:
+    """The line's headers are the row's, give or take headers that only say when."""
+    return all(stored.get(k) == v for k, v in line.items()) and all(
+        k.startswith(_MOMENT_HEADERS) for k in stored.keys() - line.keys())
 
 
 def _kept(headers: Mapping[str, str]) -> dict[str, str]:
