@@ -98,7 +98,7 @@ def test_a_pickled_store_is_the_same_folder_with_its_own_connection(tmp_path: Pa
         store.record(_prepared("x"), HEADERS, png_bytes(), 0.1, True)
     copy = pickle.loads(pickle.dumps(store))
     assert (copy.root, copy.mode, copy.timeout) == (store.root, "replay", 7.5)
-    assert copy.lookup(_prepared("x"), is_local=True) is not None
+    assert copy._lookup(_prepared("x"), is_local=True) is not None
 
 
 @pytest.mark.parametrize("timeout", [0, -1, float("nan"), "30", True])
@@ -169,7 +169,7 @@ def test_replay_only_without_a_stored_model_list_sends_nothing(
             vnb.experiment(sample_path(), "snow", "firered-image-edit", client=replay,
                            progress=False)
     assert (backend.stats.requests, backend.stats.by_status) == (0, {})
-    assert vnb.ResultStore(folder).load_models("inpaint") is None  # replay wrote nothing
+    assert vnb.ResultStore(folder)._load_models("inpaint") is None  # replay wrote nothing
 
 
 def test_replay_miss_names_the_parameter_that_differs(tmp_path: Path) -> None:
@@ -177,7 +177,7 @@ def test_replay_miss_names_the_parameter_that_differs(tmp_path: Path) -> None:
     store.record(_prepared("snow", None, aspect_ratio="1:1"), HEADERS, png_bytes(), 0.1, True)
     store.mode = "replay"
     with pytest.raises(vnb.ReplayMissError, match=r"aspect_ratio \('1:1' vs '3:2'\)"):
-        store.lookup(_prepared("snow", None, aspect_ratio="3:2"), is_local=True)
+        store._lookup(_prepared("snow", None, aspect_ratio="3:2"), is_local=True)
 
 
 def test_refresh_always_sends_then_overwrites(backend: LocalBackend, tmp_path: Path) -> None:
@@ -197,15 +197,15 @@ def test_refresh_always_sends_then_overwrites(backend: LocalBackend, tmp_path: P
 def test_off_mode_neither_reads_nor_writes(tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "off", mode="off")
     assert store.record(_prepared("x"), HEADERS, png_bytes(), 0.1, True) is None
-    assert store.lookup(_prepared("x"), is_local=True) is None
+    assert store._lookup(_prepared("x"), is_local=True) is None
     assert not (tmp_path / "off").exists()
 
 
 def test_using_mode_switches_for_a_block_only(tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "s")
     with store.using_mode("replay"), pytest.raises(vnb.ReplayMissError):
-        store.lookup(_prepared("never stored"), is_local=True)
-    assert store.mode == "use" and store.lookup(_prepared("never stored"), is_local=True) is None
+        store._lookup(_prepared("never stored"), is_local=True)
+    assert store.mode == "use" and store._lookup(_prepared("never stored"), is_local=True) is None
 
 
 def test_mode_comes_from_the_environment_when_not_given(
@@ -222,12 +222,12 @@ def test_mode_comes_from_the_environment_when_not_given(
 def test_a_local_answer_never_stands_in_for_venice(tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "s")
     store.record(_prepared("snow", LOCAL_FIRERED), HEADERS, png_bytes(), 0.1, True)
-    assert store.lookup(_prepared("snow", LOCAL_FIRERED), is_local=True) is not None
-    assert store.lookup(_prepared("snow", VENICE_FIRERED), is_local=False) is None
+    assert store._lookup(_prepared("snow", LOCAL_FIRERED), is_local=True) is not None
+    assert store._lookup(_prepared("snow", VENICE_FIRERED), is_local=False) is None
     assert not store.can_answer(_prepared("snow", VENICE_FIRERED), is_local=False)
     store.mode = "replay"
     with pytest.raises(vnb.ReplayMissError, match="from the local backend only"):
-        store.lookup(_prepared("snow", VENICE_FIRERED), is_local=False)
+        store._lookup(_prepared("snow", VENICE_FIRERED), is_local=False)
 
 
 @pytest.mark.parametrize("kind", ["server default model", "background removal"])
@@ -241,11 +241,11 @@ def test_requests_that_name_no_model_still_keep_the_backends_apart(
         prepared = _prepared("snow", None)
     store = vnb.ResultStore(tmp_path / "s")
     store.record(prepared, {"content-type": "image/png"}, _noise_png(1), 0.1, True)
-    assert store.lookup(prepared, is_local=False) is None
+    assert store._lookup(prepared, is_local=False) is None
     assert not store.can_answer(prepared, is_local=False)
     paid = store.record(prepared, {"content-type": "image/png"}, _noise_png(2), 9.0, False)
-    assert store.lookup(prepared, is_local=False).data == Path(paid).read_bytes()
-    assert store.lookup(prepared, is_local=True).data == _noise_png(1)
+    assert store._lookup(prepared, is_local=False).data == Path(paid).read_bytes()
+    assert store._lookup(prepared, is_local=True).data == _noise_png(1)
 
 
 def test_a_local_answer_never_overwrites_a_paid_one(tmp_path: Path) -> None:
@@ -254,11 +254,11 @@ def test_a_local_answer_never_overwrites_a_paid_one(tmp_path: Path) -> None:
     local = _prepared("snow", LOCAL_FIRERED)
     assert venice.fingerprint == local.fingerprint  # the same request to either backend
     paid = Path(store.record(venice, VENICE_HEADERS, _noise_png(1), 30.0, False))
-    assert store.lookup(local, is_local=True) is None
+    assert store._lookup(local, is_local=True) is None
     free = Path(store.record(local, HEADERS, _noise_png(2), 0.1, True))
     assert len(store) == 2
-    assert store.lookup(venice, is_local=False).data == _noise_png(1)
-    assert store.lookup(local, is_local=True).data == _noise_png(2)
+    assert store._lookup(venice, is_local=False).data == _noise_png(1)
+    assert store._lookup(local, is_local=True).data == _noise_png(2)
     assert store.get(venice, is_local=False).elapsed == 30.0
     assert store.stats()["cost_here_usd"] == pytest.approx(0.04)  # the paid one only
     assert store.stats()["cost_at_venice_usd"] == pytest.approx(0.08)  # both, at Venice prices
@@ -319,10 +319,10 @@ def test_a_store_from_a_previous_version_is_migrated(tmp_path: Path, schema: str
     old.commit()
     old.close()
     store = vnb.ResultStore(folder)
-    assert store.lookup(venice, is_local=False).data == data
+    assert store._lookup(venice, is_local=False).data == data
     store.record(_prepared("snow", LOCAL_FIRERED), HEADERS, _noise_png(2), 0.1, True)
     assert len(store) == 2 and store.verify() == []  # the paid row was not overwritten
-    assert store.load_models("inpaint") == {"data": []}
+    assert store._load_models("inpaint") == {"data": []}
     conn = store._connection()
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     migrated = store.get(venice)
@@ -338,12 +338,12 @@ def test_a_damaged_image_is_a_miss_and_verify_reports_it(tmp_path: Path) -> None
     path = Path(store.record(_prepared("x"), HEADERS, _noise_png(3), 0.1, True))
     assert store.verify() == []
     path.write_bytes(path.read_bytes()[:100])
-    assert store.lookup(_prepared("x"), is_local=True) is None
+    assert store._lookup(_prepared("x"), is_local=True) is None
     problems = store.verify()
     assert len(problems) == 1 and "missing or damaged" in problems[0]
     store.mode = "replay"
     with pytest.raises(vnb.ReplayMissError, match="missing or damaged"):
-        store.lookup(_prepared("x"), is_local=True)
+        store._lookup(_prepared("x"), is_local=True)
 
 
 def test_refresh_repairs_a_damaged_image_of_the_same_size(tmp_path: Path) -> None:
@@ -468,11 +468,11 @@ def test_model_catalogue_is_kept_for_replay(backend: LocalBackend, tmp_path: Pat
 
     store = vnb.ResultStore(tmp_path / "s")
     body = httpx.get(f"{backend.url}/models", params={"type": "inpaint"}).json()
-    store.save_models("inpaint", body, base_url=backend.url)
-    store.save_models("inpaint", {"data": []}, base_url="http://127.0.0.1:1/api/v1")
-    assert store.load_models("inpaint", base_url=backend.url) == body  # its own, first
-    assert store.load_models("inpaint", base_url="http://127.0.0.1:2/api/v1") == {"data": []}
-    assert store.load_models("upscale") is None
+    store._save_models("inpaint", body, base_url=backend.url)
+    store._save_models("inpaint", {"data": []}, base_url="http://127.0.0.1:1/api/v1")
+    assert store._load_models("inpaint", base_url=backend.url) == body  # its own, first
+    assert store._load_models("inpaint", base_url="http://127.0.0.1:2/api/v1") == {"data": []}
+    assert store._load_models("upscale") is None
 
 
 # Concurrency and crashes.
@@ -633,7 +633,7 @@ def test_the_api_key_is_never_stored(backend: LocalBackend, tmp_path: Path) -> N
         vnb.experiment(sample_path("rocket"), ["night", "day"], ["firered-image-edit"],
                        client=client, progress=False)
         client.edit(sample_path(), "make it snowy", model="firered-image-edit")  # a hit
-        client.store.save_models("inpaint", {"data": []}, base_url=client.base_url)
+        client.store._save_models("inpaint", {"data": []}, base_url=client.base_url)
         client.store.export(folder / "history.json")
         client.store.export(folder / "history.csv")
         assert backend.stats.requests >= 6  # the key did travel: the backend saw requests
@@ -801,3 +801,17 @@ def test_repr_is_safe_on_a_half_built_store(tmp_path: Path) -> None:
     half = vnb.ResultStore.__new__(vnb.ResultStore)
     assert repr(half) == "ResultStore(None, mode=None)"
     assert repr(vnb.ResultStore(tmp_path)) == f"ResultStore({str(tmp_path)!r}, mode='use')"
+
+
+def test_the_client_plumbing_and_the_schema_stay_out_of_the_public_face() -> None:
+    """What only a client calls (answering a prepared request, the model catalogue) and the
+    SQLite schema are private: the store's public methods are what a person uses."""
+    from venice_nb._store import _schema
+    from venice_nb._store import _store as store_module
+
+    public = {name for name in dir(vnb.ResultStore) if not name.startswith("_")}
+    assert not public & {"lookup", "save_models", "load_models"}
+    assert {"record", "has", "get", "result", "mark", "history", "export", "verify"} <= public
+    assert _schema.SCHEMA_VERSION == 3  # the tables and migrations live in _schema only
+    assert not [v for v in vars(store_module).values()
+                if isinstance(v, str) and "CREATE TABLE" in v]

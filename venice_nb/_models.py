@@ -9,6 +9,7 @@ from typing import Any
 
 from ._constants import DEFAULT_MAX_INPUT_IMAGES, LOCAL_NAME_SUFFIX, MAX_PROMPT_CHARS
 from ._exceptions import ValidationError
+from ._html import escape
 
 __all__ = ["ModelInfo", "check_model_arg", "find_model", "parse_models", "prompt_length"]
 
@@ -138,9 +139,11 @@ class ModelInfo:
 
     def _repr_html_(self) -> str:
         price = f"${self.price_usd:.3f}" if self.price_usd is not None else "n/a"
+        # A model list can come from a shared recording (models.json): escape what it says.
         return (
-            f"<b>{self.name}</b> <code>{self.id}</code> · {price}/edit · "
-            f"up to {self.max_input_images} images · prompt ≤ {self.prompt_character_limit} chars"
+            f"<b>{escape(self.name)}</b> <code>{escape(self.id)}</code> · {price}/edit · "
+            f"up to {escape(self.max_input_images)} images · prompt ≤ "
+            f"{escape(self.prompt_character_limit)} chars"
         )
 
 

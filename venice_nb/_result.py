@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import os
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from ._constants import (
 )
 from ._exceptions import ValidationError
 from ._headers import header_int, header_number
+from ._html import escape, image_data_url
 
 if TYPE_CHECKING:
     import numpy as np
@@ -282,13 +281,14 @@ class EditResult:
                 thumb.convert("RGB").save(buf, "JPEG", quality=85)
                 mime = "image/jpeg"
             data = buf.getvalue()
-        return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+        return image_data_url(data, mime)
 
     def _repr_html_(self) -> str:
+        # Every value here may come from a shared recording: escape() each one (_html).
         badge_color = "#b45309" if self.is_local else "#1d4ed8"
         badge = (
             f'<span style="background:{badge_color};color:white;padding:1px 6px;'
-            f'border-radius:3px;font-size:11px">{html.escape(self.backend_label)}</span>'
+            f'border-radius:3px;font-size:11px">{escape(self.backend_label)}</span>'
         )
         warn = ""
         if self.content_violation:
@@ -296,12 +296,11 @@ class EditResult:
         if self.deprecation_warning or self.deprecated:
             text = self.deprecation_warning or "this model is deprecated"
             repl = f" (use {self.deprecated_replacement})" if self.deprecated_replacement else ""
-            warn += f"<div style='color:#b45309'>{html.escape(text + repl)}</div>"
-        prompt = html.escape(self.prompt or "")
+            warn += f"<div style='color:#b45309'>{escape(text + repl)}</div>"
         return (
-            f"<figure style='margin:0'><img src='{self.thumbnail_data_url()}' "
-            f"style='max-width:100%'/><figcaption>{badge} {html.escape(self._stable_caption())}"
-            f"<br/><i>{prompt}</i>{warn}</figcaption></figure>"
+            f"<figure style='margin:0'><img src='{escape(self.thumbnail_data_url())}' "
+            f"style='max-width:100%'/><figcaption>{badge} {escape(self._stable_caption())}"
+            f"<br/><i>{escape(self.prompt or '')}</i>{warn}</figcaption></figure>"
         )
 
     def __repr__(self) -> str:

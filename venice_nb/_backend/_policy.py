@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from .._constants import (
     H_RATELIMIT_RESET,
     H_RETRY_AFTER,
     SIWX_HEADER,
+    SIWX_LEGACY_HEADER,
 )
 from ._api_error import ApiError
 from ._config import BackendConfig, FaultConfig
@@ -61,7 +63,7 @@ def authenticate(
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise _auth_failed("the Authorization header must be 'Bearer <API key>'.")
-        if config.accepted_keys and token not in config.accepted_keys:
+        if config.accepted_keys and not key_matches(token, config.accepted_keys):
             raise _not_the_served_key()
         if token in config.rejected_keys:
             raise _auth_failed(
@@ -80,6 +82,49 @@ def authenticate(
     if config.require_auth:
         raise credentials_required()
     return anonymous(address)
+
+
+def key_matches(token: str, keys: Iterable[str]) -> bool:
+    """Whether ``token`` is one of ``keys``, in time that tells a guesser nothing: digests of
+    equal length compared with ``hmac.compare_digest``, every key compared."""
+    digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(digest, hashlib.sha256(key.encode("utf-8")).digest())
+    return found
+
+
+# A server reachable beyond loopback blocks an address after more than 10 failed logins in a
+# minute, for a minute: guessing a key takes forever, a typo costs nothing.
+AUTH_FAILURE_BLOCK = (10, 60.0, 60.0)
+
+
+def gate(headers: Mapping[str, str], has_body: bool, address: str, config: BackendConfig,
+         failures: FailureBlocker, now: float) -> ApiError | None:
+    """The refusal a request gets from its headers alone, before its body is read, on a server
+    that serves a key (``venice-nb serve`` beyond loopback): a 429 while its address is
+    blocked for failed logins, a 401 for a body or credentials that do not authenticate."""
+    if not config.accepted_keys:
+        return None
+    where = f"auth:{address}"
+    blocked = failures.blocked_for(where, now)
+    if blocked > 0:
+        count, window, _ = AUTH_FAILURE_BLOCK
+        return ApiError(
+            429, "RATE_LIMIT_EXCEEDED",
+            f"Too many failed logins from this address (more than {count} in {window:g} s); "
+            f"it is blocked for {math.ceil(blocked)} more seconds.",
+            headers={H_RETRY_AFTER: str(math.ceil(blocked))}, counts_as_failure=False)
+    authorization = headers.get("authorization")
+    wallet = headers.get(SIWX_HEADER.lower()) or headers.get(SIWX_LEGACY_HEADER.lower())
+    if not (has_body or authorization or wallet):
+        return None  # a GET with no credentials: the pipeline answers (models need none)
+    try:
+        authenticate(authorization, wallet, address, config)
+    except ApiError as err:
+        failures.record_failure(where, now, AUTH_FAILURE_BLOCK)
+        return err
+    return None
 
 
 def credentials_required() -> ApiError:

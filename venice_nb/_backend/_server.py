@@ -3,6 +3,12 @@ every failure; the handler only parses and writes (what to answer is ``_app.answ
 
 Stdlib ``ThreadingHTTPServer`` with keep-alive on loopback; the stdlib's own request parsing is
 not used, because it answers malformed framing with HTML pages.
+
+Bound beyond loopback (``venice-nb serve --host``) anyone who can reach the port can connect, so
+the server also refuses a request whose headers do not authenticate before reading its body
+(a 401 costs no memory, whatever ``Content-Length`` says), blocks an address after repeated
+failed logins (``_policy.gate``), and serves at most ``MAX_CONNECTIONS`` connections at once
+(a clear 503 beyond that, instead of a thread per connection without end).
 """
 
 from __future__ import annotations
@@ -19,8 +25,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from .._constants import MAX_IMAGE_BYTES
+from .._net import is_loopback_host
+from . import _policy
 from ._api_error import ApiError
 from ._app import Request, Response, answer, error_response
+from ._limiters import FailureBlocker
 
 if TYPE_CHECKING:
     from ._local import LocalBackend
@@ -31,6 +40,8 @@ logger = logging.getLogger("venice_nb.backend")
 MAX_BODY_BYTES = 20 * MAX_IMAGE_BYTES
 IDLE_TIMEOUT = 120.0
 MAX_LINE = 8192  # request line or chunk-size line
+MAX_CONNECTIONS = 64  # served at once when reachable beyond loopback
+_LINGER_BYTES = 1 << 20  # read and dropped after an early refusal, so the client sees it
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _LENGTH = re.compile(r"[0-9]{1,15}")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
@@ -148,6 +159,17 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if not self._read_head():
                 return
+            refusal = self._gate()
+            if refusal is not None:  # refused on its headers: the body is never read
+                self.close_connection = True
+                self.server.backend.stats.add(requests=1)
+                self._write(error_response(refusal))
+                self._linger()
+                return
+            if self.headers.get("Expect", "").lower() == "100-continue" and (
+                    self.request_version == "HTTP/1.1"):
+                self.send_response_only(100)
+                self.end_headers()
             body = self._read_body()
             backend = self.server.backend
             self._write(answer(self._request(body), backend.config, backend.state))
@@ -199,10 +221,33 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = "close" in tokens or (
             version == "HTTP/1.0" and "keep-alive" not in tokens
         )
-        if self.headers.get("Expect", "").lower() == "100-continue" and version == "HTTP/1.1":
-            self.send_response_only(100)
-            self.end_headers()
         return True
+
+    def _gate(self) -> ApiError | None:
+        """The answer this request gets from its headers alone (``_policy.gate``), if any."""
+        config = self.server.backend.config
+        if not config.accepted_keys:
+            return None
+        lengths = self.headers.get_all("Content-Length") or []
+        has_body = "Transfer-Encoding" in self.headers or any(
+            v.strip() not in ("", "0") for v in lengths)
+        return _policy.gate({k.lower(): v for k, v in self.headers.items()}, has_body,
+                            self.client_address[0], config, self.server.auth_failures,
+                            config.clock())
+
+    def _linger(self) -> None:
+        """After an early answer: stop sending, drop (never keep) what the client still sends,
+        up to a bound, so its kernel delivers our answer rather than a reset."""
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(1.0)
+            dropped = 0
+            while dropped < _LINGER_BYTES:
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    break
+                dropped += len(chunk)
 
     def _read_body(self) -> bytes:
         """The whole body (Content-Length or chunked), read against the body deadline; a 413
@@ -284,6 +329,10 @@ class Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], backend: LocalBackend) -> None:
         self.backend = backend
+        # Failed logins per address (``_policy.gate``), and the connection cap: both only
+        # matter where other machines can connect.
+        self.auth_failures = FailureBlocker()
+        self.max_connections = None if is_loopback_host(address[0]) else MAX_CONNECTIONS
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         self._stop_requested = False
@@ -313,8 +362,27 @@ class Server(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._conns_lock:
-            self._conns.add(request)
+            full = self.max_connections is not None and len(self._conns) >= self.max_connections
+            if not full:
+                self._conns.add(request)
+        if full:  # answered here, on the accepting thread: no thread for it
+            self._refuse_busy(request)
+            self.shutdown_request(request)
+            return
         super().process_request(request, client_address)
+
+    def _refuse_busy(self, request: socket.socket) -> None:
+        err = ApiError(503, "SERVER_BUSY", f"This backend already serves {self.max_connections} "
+                       "connections, its limit; retry in a moment (close idle connections).",
+                       headers={"Retry-After": "1"})
+        response = error_response(err)
+        head = [f"HTTP/1.1 503 {http.client.responses[503]}",
+                "Content-Type: application/json", f"Content-Length: {len(response.body)}",
+                *(f"{k}: {v}" for k, v in response.headers.items()), "Connection: close"]
+        self.backend.stats.add(status=503)
+        with contextlib.suppress(OSError):
+            request.settimeout(1.0)
+            request.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
 
     def shutdown_request(self, request: Any) -> None:
         with self._conns_lock:

@@ -222,7 +222,7 @@ class _BaseClient:
             )
         if self.store is None:
             return None
-        return self.store.lookup(prepared, is_local=self.is_local)
+        return self.store._lookup(prepared, is_local=self.is_local)
 
     def _post_kwargs(self, prepared: PreparedRequest) -> dict[str, Any]:
         kwargs = self._request_kwargs(prepared)
@@ -252,7 +252,7 @@ class _BaseClient:
         """In replay-only mode the store's copy of the model list: replay sends nothing."""
         if self.store is None or self.store.mode != "replay":
             return None
-        payload = self.store.load_models(type, base_url=self.base_url)
+        payload = self.store._load_models(type, base_url=self.base_url)
         if payload is None:
             raise ReplayMissError(
                 f"replay-only: no model list ({type}) is stored for {self.base_url}; "
@@ -268,7 +268,7 @@ class _BaseClient:
             return error_from_response(response.status_code, headers, response.content)
         payload = response.json()
         if self.store is not None and self.store.mode != "replay":
-            self.store.save_models(type, payload, base_url=self.base_url)
+            self.store._save_models(type, payload, base_url=self.base_url)
         return self._cache_models(type, payload)
 
     def _cache_models(self, type: str, payload: object) -> list[ModelInfo]:

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, get_args
 from .. import _money
 from .._exceptions import ValidationError
 from .._result import EditResult
-from ._durable import read_checked, write_atomic
+from ._durable import write_atomic
+from ._files import checked_image, inside
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +41,7 @@ __all__ = [
     "export_format",
     "image_size",
     "read_export",
+    "result_of",
     "stored_columns",
     "write_export",
 ]
@@ -131,21 +133,39 @@ class StoredRecord:
         return cls(**kwargs)
 
     def to_result(self) -> EditResult:
-        """Load the stored image as an ``EditResult`` (checks its hash)."""
-        data = read_checked(Path(self.output_file), self.output_sha256)
+        """Load the stored image as an ``EditResult``, checked before it is decoded: a store's
+        own content-addressed file (``…/images/ab/cd/<sha256>.<ext>``, no link on the way), of
+        its hash, a PNG, JPEG or WebP within Venice's pixel limit (else ``ValidationError``)."""
+        path = Path(self.output_file)
+        where = f"stored image {self.output_file}"
+        digest = self.output_sha256
+        shape = (path.parent.parent.parent.name, path.parent.parent.name, path.parent.name,
+                 path.stem, path.suffix)
+        if len(path.parts) < 5 or shape != ("images", digest[:2], digest[2:4], digest,
+                                            path.suffix) or path.suffix not in _IMAGE_SUFFIXES:
+            raise ValidationError(
+                f"{where} is not a store's image file named by its hash",
+                action="load results through their store (store.history(), store.result())")
+        relative = "/".join(path.parts[-4:])
+        data = checked_image(inside(path.parents[3], relative, where=where), digest, where=where)
         if data is None:
             raise FileNotFoundError(
                 f"stored image {self.output_file} is missing or damaged; "
                 "run the request again in store mode 'refresh' to re-record it"
             )
-        return EditResult(
-            data=data, content_type=self.content_type, headers=dict(self.headers),
-            elapsed=self.elapsed, request=self.request, fingerprint=self.fingerprint,
-            estimated_cost=self.estimated_cost, is_local=self.is_local, from_store=True,
-            stored_path=self.output_file,
-        )
+        return result_of(self, data)
+
+def result_of(record: StoredRecord, data: bytes) -> EditResult:
+    """A record's result around image bytes already checked."""
+    return EditResult(
+        data=data, content_type=record.content_type, headers=dict(record.headers),
+        elapsed=record.elapsed, request=record.request, fingerprint=record.fingerprint,
+        estimated_cost=record.estimated_cost, is_local=record.is_local, from_store=True,
+        stored_path=record.output_file,
+    )
 
 
+_IMAGE_SUFFIXES = (".png", ".jpg", ".webp")
 _JSON_FIELDS = {"params", "headers", "input_images", "variables"}
 _INT_FIELDS = {"bytes", "width", "height", "rating"}
 _FLOAT_FIELDS = {"elapsed", "estimated_cost", "created_at"}
@@ -577,9 +597,11 @@ def write_export(path: Path, rows: list[dict[str, Any]], columns: list[str], kin
 
 def read_export(path: Path, kind: str) -> list[dict[str, Any]]:
     """The rows of a file ``write_export`` wrote (CSV values come back as text)."""
-    text = path.read_text("utf-8")
-    rows = json.loads(text) if kind == "json" else list(csv.DictReader(io.StringIO(text)))
-    return list(rows)
+    text = path.read_bytes().decode("utf-8")  # as written: a \r inside a cell stays one
+    if kind == "json":
+        return list(json.loads(text))
+    return [{k: _csv_text(v) if isinstance(v, str) else v for k, v in row.items()}
+            for row in csv.DictReader(io.StringIO(text))]
 
 
 def stored_columns() -> list[str]:
@@ -592,9 +614,24 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, (dict, list, tuple)):
-        return compact_json(value)
-    if isinstance(value, float):
+        value = compact_json(value)
+    elif isinstance(value, float):
         return repr(value)  # shortest exact form: floats read back bit-identical
-    return "" if value is None else value
+    elif value is None:
+        return ""
+    if isinstance(value, str) and value.startswith((*_FORMULA_STARTS, "'")):
+        # A prompt or note is text, never a formula: a leading ' keeps it text in Excel,
+        # LibreOffice and Sheets. read_export takes one off again, so a cell that started
+        # with ' gets one too.
+        return "'" + value
+    return value
+
+
+def _csv_text(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") else cell

@@ -21,6 +21,12 @@ that made it (``label``); a refresh replaces the image but keeps those.
 
 Image files are written through ``tmp/`` (same file system, one folder to list): opening a store
 removes the temp parts killed writers left there (``_durable``).
+
+A store folder can come from someone else (a shared recording ships one), so what it holds is
+checked before use: the SQLite file's shape (``_schema``), every row's image path (only the
+content-addressed name its hash gives, inside ``images/``), every image file (no links, regular,
+bounded, hashed, header and pixel limit checked before decoding: ``_files``) and every JSON
+column (a clear error naming the row, never a bare ``JSONDecodeError``).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import logging
 import math
 import os
 import sqlite3
+import stat
 import threading
 import time
 import warnings
@@ -39,15 +46,16 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, Union, cast
 
 from .. import _arguments as guards
 from .._constants import DEFAULT_STORE_DIR, STORE_ENV, STORE_MODE_ENV, STORE_MODES
 from .._exceptions import ReplayMissError, ValidationError
 from .._result import EditResult, build_result
-from . import _records
-from ._durable import holds, read_checked, remove_orphans, temp_files, touch, write_atomic
-from ._records import RecordList, StoredRecord, compact_json, image_size
+from . import _records, _schema
+from ._durable import remove_orphans, temp_files, touch, write_atomic
+from ._files import check_image, checked_image, inside, real_dir
+from ._records import RecordList, StoredRecord, compact_json
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -64,71 +72,19 @@ __all__ = [
     "ResultStore",
     "StoreWarning",
     "StoredRecord",
+    "Target",
+    "checked_marks",
     "default_store_path",
 ]
 
 log = logging.getLogger("venice_nb")
 
 StoreMode = Literal["off", "use", "refresh", "replay"]
-_SCHEMA_VERSION = 3  # 2: the backend (is_local) joined the primary key; 3: repeats and marks
-_DB_NAME = "index.sqlite"
 _IMAGES_DIR = "images"
 _TMP_DIR = "tmp"  # every temp part, so an opener finds a killed writer's with one listing
 _EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 _ORPHAN_AGE = 3600.0  # seconds after which any temp file counts as abandoned
-
-_RESULTS_TABLE = """
-CREATE TABLE IF NOT EXISTS results (
-    fingerprint    TEXT NOT NULL,     -- PreparedRequest.fingerprint: sha256 of the request summary
-    endpoint       TEXT NOT NULL,     -- /image/edit, /image/multi-edit, /image/background-remove
-    model          TEXT,              -- model asked for; NULL = the server's default
-    prompt         TEXT,
-    params         TEXT NOT NULL,     -- JSON: every other parameter sent
-    input_images   TEXT NOT NULL,     -- JSON list of input digests ("sha256:...", URL text hashed)
-    output_sha256  TEXT NOT NULL,
-    output_file    TEXT NOT NULL,     -- relative to the store folder
-    content_type   TEXT NOT NULL,
-    bytes          INTEGER NOT NULL,
-    width          INTEGER,
-    height         INTEGER,
-    model_id       TEXT,              -- x-venice-model-id of the answer
-    model_name     TEXT,              -- x-venice-model-name (local: "… (venice_nb local)")
-    headers        TEXT NOT NULL,     -- JSON: the kept response headers (never request headers)
-    elapsed        REAL NOT NULL,     -- seconds the request took
-    estimated_cost REAL,              -- USD, from the model's pricing
-    is_local       INTEGER NOT NULL,  -- 1 when the local backend answered (cost 0)
-    created_at     REAL NOT NULL,     -- Unix time it was (last) recorded
-    repeat         INTEGER NOT NULL DEFAULT 0,  -- an experiment's n-th run of the same request
-    variables      TEXT NOT NULL DEFAULT '{}',  -- JSON: the prompt template's values
-    picked         INTEGER NOT NULL DEFAULT 0,  -- marks a person set (``mark``): kept on refresh
-    rating         INTEGER,                     -- 1..5
-    note           TEXT,
-    PRIMARY KEY (fingerprint, is_local)
-)"""
-_V3_COLUMNS = (  # added by schema 3 (ALTER TABLE on older stores)
-    ("repeat", "INTEGER NOT NULL DEFAULT 0"), ("variables", "TEXT NOT NULL DEFAULT '{}'"),
-    ("picked", "INTEGER NOT NULL DEFAULT 0"), ("rating", "INTEGER"), ("note", "TEXT"),
-)
-_CATALOG_TABLE = """
-CREATE TABLE IF NOT EXISTS catalog (  -- GET /models answers, so replay can run with no network
-    type       TEXT NOT NULL,
-    base_url   TEXT NOT NULL,
-    body       TEXT NOT NULL,          -- the JSON body as received
-    fetched_at REAL NOT NULL,
-    PRIMARY KEY (type, base_url)
-)"""
-_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS results_created ON results (created_at)",
-    "CREATE INDEX IF NOT EXISTS results_model ON results (model)",
-    "CREATE INDEX IF NOT EXISTS results_output ON results (output_sha256)",
-)
-_V2_COLUMNS = (
-    "fingerprint", "endpoint", "model", "prompt", "params", "input_images", "output_sha256",
-    "output_file", "content_type", "bytes", "width", "height", "model_id", "model_name", "headers",
-    "elapsed", "estimated_cost", "is_local", "created_at",
-)  # fmt: skip
-_COLUMNS = (*_V2_COLUMNS, "repeat")  # what ``record`` writes; variables and marks are kept
-_KEY = ("fingerprint", "is_local")
+_COLUMNS, _KEY = _schema.COLUMNS, _schema.KEY
 _NOTE_LIMIT = 500  # "short" notes: a reason, not an essay
 
 
@@ -193,36 +149,10 @@ class ResultStore:
 
     @property
     def database(self) -> Path:
-        return self.root / _DB_NAME
+        return self.root / _schema.DB_NAME
 
-    # The two calls the clients make.
-    def lookup(self, prepared: PreparedRequest, *, is_local: bool) -> EditResult | None:
-        """The answer the same kind of backend gave to this request, or None (``"replay"``:
-        ReplayMissError instead).
-
-        ``is_local``: whether the caller talks to the local backend. It is part of the key, so
-        a simulated edit never stands in for a paid one, nor the reverse.
-
-        Args:
-            prepared: The request about to be sent.
-            is_local: Which backend's answer: True local, False Venice, None the newest from
-                either.
-        """
-        if self._mode in ("off", "refresh"):
-            return None
-        row = self._row(prepared.fingerprint, is_local)
-        data = None
-        if row is not None:
-            data = read_checked(self.root / row["output_file"], row["output_sha256"])
-        if row is None or data is None:
-            if self._mode == "replay":
-                raise ReplayMissError(self._miss_message(prepared, is_local, row is not None))
-            return None
-        return build_result(
-            prepared, json.loads(row["headers"]), data, elapsed=row["elapsed"],
-            is_local=bool(row["is_local"]), from_store=True,
-            stored_path=str(self.root / row["output_file"]),
-        )
+    # What a client writes; the reads a client makes (``_lookup``, the model catalogue) are
+    # plumbing and stay private.
 
     def record(
         self,
@@ -247,8 +177,8 @@ class ResultStore:
         if self._mode == "off":
             return None
         try:
-            return self._record(prepared, dict(headers), content, elapsed, is_local)
-        except (OSError, sqlite3.Error) as exc:
+            return self._write(prepared, dict(headers), content, elapsed, is_local)
+        except (OSError, sqlite3.Error, ValidationError) as exc:  # also a folder it refuses
             warnings.warn(
                 f"venice_nb: could not store a result in {self.root} ({type(exc).__name__}: "
                 f"{exc}); the result is returned but not kept",
@@ -257,7 +187,7 @@ class ResultStore:
             )
             return None
 
-    def _record(
+    def _write(
         self, prepared: PreparedRequest, headers: dict[str, str], content: bytes,
         elapsed: float, is_local: bool,
     ) -> str:
@@ -265,13 +195,20 @@ class ResultStore:
         # model name can say so even when the caller could not tell): that is the row's key.
         result = build_result(prepared, headers, content, elapsed=elapsed, is_local=is_local)
         digest = hashlib.sha256(content).hexdigest()
-        relative = f"{_IMAGES_DIR}/{digest[:2]}/{digest[2:4]}/{digest}.{_EXTENSIONS[result.format]}"
-        path = self.root / relative
+        relative = _image_name(digest, _EXTENSIONS[result.format])
+        # Never through a link: the folders on the way are real folders inside the store.
+        path = real_dir(self.root, relative.rsplit("/", 1)[0]) / relative.rsplit("/", 1)[1]
+        temp_dir = real_dir(self.root, _TMP_DIR)
         # Content-addressed: an intact file of the same name needs no second write (a damaged
-        # one is replaced). holds() also refreshes its mtime, so prune() sees it as in use.
-        if not holds(path, digest):
-            write_atomic(path, content, temp_dir=self.root / _TMP_DIR)
-        width, height = image_size(content)
+        # one is replaced). touch() also refreshes its mtime, so prune() sees it as in use.
+        if not (self._holds(path, digest) and touch(path)):
+            write_atomic(path, content, temp_dir=temp_dir)
+        width: int | None
+        height: int | None
+        try:
+            width, height = check_image(content, where="the answer")
+        except ValidationError:  # the answer itself is kept as it came, size unknown
+            width = height = None
         summary = prepared.summary
         row = (
             prepared.fingerprint, summary["endpoint"], summary["model"], summary["prompt"],
@@ -287,7 +224,7 @@ class ResultStore:
             # stays until the row referring to it is committed. If one pruned it meanwhile,
             # write it again before the row goes in.
             if not touch(path):
-                write_atomic(path, content, temp_dir=self.root / _TMP_DIR)
+                write_atomic(path, content, temp_dir=temp_dir)
             conn.execute(
                 f"INSERT INTO results ({', '.join(_COLUMNS)}) VALUES ({placeholders}) "
                 f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {updates}",
@@ -295,17 +232,17 @@ class ResultStore:
             )
         return str(path)
 
-    # Queries.
-    def has(self, request: PreparedRequest | str, *, is_local: bool | None = None) -> bool:
-        """Whether a result for this request (or fingerprint) is indexed; ``is_local`` None:
-        from either backend.
+    # Queries: one key (a result, record, request or fingerprint, and a backend) for all.
+    def has(self, target: Target, *, is_local: bool | None = None) -> bool:
+        """Whether a result for this result, record, request or fingerprint is indexed;
+        ``is_local`` None: from either backend (a result or record: its own).
 
         Args:
-            request: A prepared request or its fingerprint.
+            target: A result, record, prepared request or fingerprint.
             is_local: Which backend's answer: True local, False Venice, None the newest from
-                either.
+                either (a result or record: its own).
         """
-        return self._row(_fingerprint(request), is_local) is not None
+        return self._row(*_key(target, is_local)) is not None
 
     __contains__ = has
 
@@ -321,45 +258,50 @@ class ResultStore:
         if self._mode not in ("use", "replay"):
             return False
         row = self._row(prepared.fingerprint, is_local)
-        if row is None:
+        if row is None or row["output_file"] != _canonical(row):
             return False
-        try:
-            return bool((self.root / row["output_file"]).stat().st_size == row["bytes"])
-        except OSError:
+        try:  # lstat: a link is never an answer
+            info = os.lstat(inside(self.root, row["output_file"]))
+        except (OSError, ValidationError):
             return False
+        return stat.S_ISREG(info.st_mode) and info.st_size == row["bytes"]
 
     def __len__(self) -> int:
         with self._lock:
             return int(self._connection().execute("SELECT count(*) FROM results").fetchone()[0])
 
-    def get(
-        self, request: PreparedRequest | str, *, is_local: bool | None = None
-    ) -> StoredRecord | None:
-        """The record for a request or fingerprint, or None; ``is_local`` None: the newest
-        from either backend.
+    def get(self, target: Target, *, is_local: bool | None = None) -> StoredRecord | None:
+        """The record for a result, record, request or fingerprint, or None; ``is_local``
+        None: the newest from either backend (a result or record: its own).
 
         Args:
-            request: A prepared request or its fingerprint.
+            target: A result, record, prepared request or fingerprint.
             is_local: Which backend's answer: True local, False Venice, None the newest from
-                either.
+                either (a result or record: its own).
         """
-        row = self._row(_fingerprint(request), is_local)
+        row = self._row(*_key(target, is_local))
         return self._to_record(row) if row else None
 
-    def result(
-        self, request: PreparedRequest | str, *, is_local: bool | None = None
-    ) -> EditResult:
-        """The stored ``EditResult`` for a request or fingerprint (KeyError when absent).
+    def result(self, target: Target, *, is_local: bool | None = None) -> EditResult:
+        """The stored ``EditResult`` for a result, record, request or fingerprint (KeyError
+        when absent; ``ValidationError`` when its image is refused, ``FileNotFoundError``
+        when it is missing or damaged).
 
         Args:
-            request: A prepared request or its fingerprint.
+            target: A result, record, prepared request or fingerprint.
             is_local: Which backend's answer: True local, False Venice, None the newest from
-                either.
+                either (a result or record: its own).
         """
-        record = self.get(request, is_local=is_local)
-        if record is None:
-            raise KeyError(f"no stored result for fingerprint {_fingerprint(request)[:12]}…")
-        return record.to_result()
+        fingerprint, backend = _key(target, is_local)
+        row = self._row(fingerprint, backend)
+        if row is None:
+            raise KeyError(f"no stored result for fingerprint {fingerprint[:12]}…")
+        data = self._image(row)
+        if data is None:
+            raise FileNotFoundError(
+                f"stored image {self.root / row['output_file']} is missing or damaged; "
+                "run the request again in store mode 'refresh' to re-record it")
+        return _records.result_of(self._to_record(row), data)
 
     # Marks a person sets on a result: kept with it, also when a refresh replaces its image.
     def mark(
@@ -385,14 +327,9 @@ class ResultStore:
             is_local: Which backend's answer: True local, False Venice, None the newest from
                 either.
         """
-        picked = guards.flag(picked, "picked")
-        if rating is not None:
-            rating = guards.count(rating, "rating", minimum=0, maximum=5)  # 0 clears it
-        if note is not None and len(guards.text(note, "note")) > _NOTE_LIMIT:
-            raise ValidationError(f"note={_short(note)}", field="note",
-                                  action=f"use text of at most {_NOTE_LIMIT} characters")
-        fingerprint, is_local = _key(target, is_local)
-        row = self._row(fingerprint, is_local)
+        picked, rating, note = checked_marks(picked, rating, note)
+        fingerprint, backend = _key(target, is_local)
+        row = self._row(fingerprint, backend)
         if row is None:
             raise KeyError(f"no stored result for fingerprint {fingerprint[:12]}…")
         changes: dict[str, Any] = {}  # only the marks given; 0 and "" clear (NULL)
@@ -530,15 +467,9 @@ class ResultStore:
                 "WHERE m IS NOT NULL ORDER BY m").fetchall()
         return [row[0] for row in rows]
 
-    # The model catalogue.
-    def save_models(self, type: str, payload: object, *, base_url: str) -> None:
-        """Keep a ``GET /models`` answer, so a replay-only run needs no network at all.
-
-        Args:
-            type: The model type listed.
-            payload: The `/models` response body.
-            base_url: The API it came from.
-        """
+    # The model catalogue (client plumbing).
+    def _save_models(self, type: str, payload: object, *, base_url: str) -> None:
+        """Keep a ``GET /models`` answer, so a replay-only run needs no network at all."""
         if self._mode == "off":
             return
         with self._transaction() as conn:
@@ -549,20 +480,43 @@ class ResultStore:
                 (type, base_url, json.dumps(payload, ensure_ascii=False), time.time()),
             )
 
-    def load_models(self, type: str, *, base_url: str | None = None) -> object | None:
-        """The kept ``GET /models`` body for ``type``: this base URL's, else the newest one.
-
-        Args:
-            type: The model type listed.
-            base_url: The API it came from; None: any.
-        """
+    def _load_models(self, type: str, *, base_url: str | None = None) -> object | None:
+        """The kept ``GET /models`` body for ``type``: this base URL's, else the newest one."""
         with self._lock:
             row = self._connection().execute(
                 "SELECT body FROM catalog WHERE type = ? "
                 "ORDER BY base_url = ? DESC, fetched_at DESC LIMIT 1",
                 (type, base_url or ""),
             ).fetchone()
-        return json.loads(row["body"]) if row else None
+        if row is None:
+            return None
+        try:
+            return json.loads(row["body"])
+        except (TypeError, ValueError) as exc:
+            raise self._corrupt(f"the kept model list {type!r}", "body", exc) from None
+
+    # What a client asks before sending (plumbing: the key is the client's request).
+    def _lookup(self, prepared: PreparedRequest, *, is_local: bool) -> EditResult | None:
+        """The answer the same kind of backend gave to this request, or None (``"replay"``:
+        ReplayMissError instead).
+
+        ``is_local``: whether the caller talks to the local backend. It is part of the key, so
+        a simulated edit never stands in for a paid one, nor the reverse. A row whose image is
+        refused (outside the store, a link, not an image) raises ``ValidationError``.
+        """
+        if self._mode in ("off", "refresh"):
+            return None
+        row = self._row(prepared.fingerprint, is_local)
+        data = self._image(row) if row is not None else None
+        if row is None or data is None:
+            if self._mode == "replay":
+                raise ReplayMissError(self._miss_message(prepared, is_local, row is not None))
+            return None
+        return build_result(
+            prepared, self._json(row, "headers", dict), data, elapsed=row["elapsed"],
+            is_local=bool(row["is_local"]), from_store=True,
+            stored_path=str(self.root / row["output_file"]),
+        )
 
     # Export.
     def export(self, path: str | os.PathLike[str], *, format: str | None = None,
@@ -607,7 +561,12 @@ class ResultStore:
         if check != ["ok"]:
             problems += [f"sqlite: {line}" for line in check]
         for row in rows:
-            if read_checked(self.root / row["output_file"], row["output_sha256"]) is None:
+            try:
+                intact = self._image(row) is not None
+            except ValidationError as exc:
+                problems.append(f"{row['fingerprint'][:12]}…: {exc}")
+                continue
+            if not intact:
                 problems.append(
                     f"{row['fingerprint'][:12]}…: image {row['output_file']} missing or damaged"
                 )
@@ -628,16 +587,15 @@ class ResultStore:
         """
         cutoff = time.time() - older_than
         removed = 0
-        images = self.root / _IMAGES_DIR
         with self._transaction() as conn:
             referenced = {r[0] for r in conn.execute("SELECT output_file FROM results")}
-            for path in images.glob("*/*/*") if images.is_dir() else ():
+            for path in _image_files(inside(self.root, _IMAGES_DIR)):
                 if path.relative_to(self.root).as_posix() in referenced:
                     continue
                 try:
-                    if path.stat().st_mtime > cutoff:
+                    if path.lstat().st_mtime > cutoff:
                         continue
-                    path.unlink()
+                    path.unlink()  # a link (never made here) goes itself, never its target
                 except FileNotFoundError:  # another pruner got there first
                     continue
                 removed += 1
@@ -672,77 +630,22 @@ class ResultStore:
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
         self.root.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self.database, timeout=self.timeout, isolation_level=None, check_same_thread=False
-        )
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-        # Switching to WAL needs a moment of exclusive access; another process creating the same
-        # store at the same instant can make it report "locked" without waiting.
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = FULL")
-                self._create_schema(conn)
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    conn.close()
-                    raise
-                time.sleep(0.01)  # brief backoff before retrying the lock, not synchronisation
+        conn = _schema.connect(self.root, self.timeout)
         self._conn, self._pid = conn, os.getpid()
         self._remove_orphans()
         return conn
 
     def _remove_orphans(self) -> int:
-        """Delete temp parts a killed writer left in ``tmp/`` (never a live writer's)."""
-        folder = self.root / _TMP_DIR
+        """Delete temp parts a killed writer left in ``tmp/`` (never a live writer's, never
+        through a link)."""
+        try:
+            folder = inside(self.root, _TMP_DIR)
+        except ValidationError:
+            return 0  # a link: written through by no one (writes refuse it), left alone
         removed = remove_orphans(temp_files(folder), older_than=_ORPHAN_AGE)
         if removed:
             log.info("venice_nb: removed %d abandoned temp file(s) from %s", removed, folder)
         return removed
-
-    def _create_schema(self, conn: sqlite3.Connection) -> None:
-        """Create the tables, or bring an older store up to date, in one write transaction.
-
-        A second process doing the same waits on BEGIN IMMEDIATE, then reads the version again
-        and finds the work done.
-        """
-        if self._schema_version(conn) == _SCHEMA_VERSION:
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = self._schema_version(conn)
-            if version < _SCHEMA_VERSION:
-                if version == 1:  # keyed on the fingerprint alone: move the rows to the new key
-                    conn.execute("ALTER TABLE results RENAME TO results_v1")
-                if version == 2:  # only new columns, with defaults
-                    for name, kind in _V3_COLUMNS:
-                        conn.execute(f"ALTER TABLE results ADD COLUMN {name} {kind}")
-                conn.execute(_RESULTS_TABLE)
-                conn.execute(_CATALOG_TABLE)
-                if version == 1:
-                    columns = ", ".join(_V2_COLUMNS)
-                    conn.execute(f"INSERT INTO results ({columns}) SELECT {columns} "
-                                 "FROM results_v1")
-                    conn.execute("DROP TABLE results_v1")  # and its indexes, recreated below
-                for statement in _INDEXES:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def _schema_version(self, conn: sqlite3.Connection) -> int:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > _SCHEMA_VERSION:
-            raise RuntimeError(
-                f"the store at {self.root} was written by a newer venice_nb (schema {version}); "
-                "upgrade venice_nb or use another store folder"
-            )
-        return version
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -771,10 +674,59 @@ class ResultStore:
         return row
 
     def _to_record(self, row: sqlite3.Row) -> StoredRecord:
+        """The row as a record; its ``output_file`` is always the content-addressed name inside
+        this store (a row naming any other file is refused when its image is read)."""
         data = {key: row[key] for key in row.keys()}  # noqa: SIM118 (sqlite3.Row)
-        data["output_file"] = str(self.root / row["output_file"])
+        data["output_file"] = str(self.root / _canonical(row))
         data["is_local"] = bool(row["is_local"])
-        return StoredRecord.from_dict(data)
+        for column, kind in _JSON_COLUMNS.items():
+            data[column] = self._json(row, column, kind)
+        try:
+            return StoredRecord.from_dict(data)
+        except (TypeError, ValueError) as exc:
+            raise self._corrupt(f"row {str(row['fingerprint'])[:12]}…", "a", exc) from None
+
+    def _json(self, row: sqlite3.Row, column: str, kind: type) -> Any:
+        """A JSON column of a row, of the type it must have (a clear error if not)."""
+        try:
+            value = json.loads(row[column])
+        except (TypeError, ValueError) as exc:
+            raise self._corrupt(f"row {str(row['fingerprint'])[:12]}…", column, exc) from None
+        members = value.values() if isinstance(value, dict) else value
+        if not isinstance(value, kind) or (column != "params" and not all(
+                isinstance(v, str) for v in members)):
+            raise self._corrupt(f"row {str(row['fingerprint'])[:12]}…", column,
+                                TypeError(f"not a JSON {kind.__name__} of text"))
+        return value
+
+    def _corrupt(self, what: str, column: str, exc: Exception) -> ValidationError:
+        return ValidationError(
+            f"store {self.database}: {what} has an unreadable {column} column "
+            f"({type(exc).__name__}: {str(exc)[:120]})",
+            action="the index is damaged or was edited by hand: run store.verify(), or move "
+            "the store folder aside and record again",
+        )
+
+    def _image(self, row: sqlite3.Row) -> bytes | None:
+        """The row's image bytes, checked (``_files.checked_image``); None when missing or
+        damaged. A row naming any file but its content-addressed one is refused."""
+        relative, fingerprint = row["output_file"], str(row["fingerprint"])[:12]
+        where = f"store {self.database} row {fingerprint}…: image {str(relative)[:200]!r}"
+        if relative != _canonical(row):
+            raise ValidationError(
+                f"{where} is not the name its hash gives ({_canonical(row)}); venice_nb reads "
+                "only its own image files inside the store", action="the index was edited by "
+                "hand or tampered with: move the store folder aside and record again")
+        return checked_image(inside(self.root, relative, where=where), row["output_sha256"],
+                             where=where)
+
+    @staticmethod
+    def _holds(path: Path, digest: str) -> bool:
+        """Whether ``path`` already holds exactly these bytes (links and oddities: no)."""
+        try:
+            return checked_image(path, digest, where=str(path)) is not None
+        except ValidationError:
+            return False
 
     def _miss_message(self, prepared: PreparedRequest, is_local: bool, damaged: bool) -> str:
         summary = prepared.summary
@@ -808,7 +760,8 @@ class ResultStore:
         for row in rows:
             stored = {
                 "model": row["model"], "prompt": row["prompt"],
-                "params": json.loads(row["params"]), "images": json.loads(row["input_images"]),
+                "params": self._json(row, "params", dict),
+                "images": self._json(row, "input_images", list),
             }
             diff = _differences(stored, summary)
             if best is None or len(diff) < len(best):
@@ -830,18 +783,66 @@ def _resolve_root(path: str | os.PathLike[str] | bool | None) -> Path:
     return Path(path).expanduser().resolve()
 
 
-def _fingerprint(request: PreparedRequest | str) -> str:
-    return request if isinstance(request, str) else request.fingerprint
+_JSON_COLUMNS: dict[str, type] = {"params": dict, "input_images": list, "headers": dict,
+                                  "variables": dict}
 
 
-def _key(target: Any, is_local: bool | None) -> tuple[str, bool | None]:
-    """``(fingerprint, is_local)`` of a result, record, request or fingerprint."""
+def _image_name(digest: str, extension: str) -> str:
+    """The content-addressed name of an image: ``images/ab/cd/<sha256>.<ext>``."""
+    return f"{_IMAGES_DIR}/{digest[:2]}/{digest[2:4]}/{digest}.{extension}"
+
+
+def _canonical(row: sqlite3.Row) -> str:
+    """The only ``output_file`` a row may name: the one its hash and type give."""
+    digest = str(row["output_sha256"]).lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        digest = "0" * 64  # a row with no usable hash names no real file
+    suffix = str(row["output_file"]).rsplit(".", 1)[-1]
+    return _image_name(digest, suffix if suffix in _EXTENSIONS.values() else "png")
+
+
+def _image_files(images: Path) -> Iterator[Path]:
+    """The entries two folders below ``images/`` (``ab/cd/<file>``), never entering a link."""
+    def entries(folder: Path, depth: int) -> Iterator[Path]:
+        try:
+            listing = list(os.scandir(folder))
+        except OSError:  # gone, or not a folder
+            return
+        for entry in listing:
+            if depth == 0:
+                yield Path(entry.path)
+            elif entry.is_dir(follow_symlinks=False):
+                yield from entries(Path(entry.path), depth - 1)
+
+    return entries(images, 2)
+
+
+def checked_marks(picked: bool | None, rating: int | None, note: str | None,
+                  ) -> tuple[bool | None, int | None, str | None]:
+    """The marks ``mark`` takes, checked (before anything is written)."""
+    picked = guards.flag(picked, "picked")
+    if rating is not None:
+        rating = guards.count(rating, "rating", minimum=0, maximum=5)  # 0 clears it
+    if note is not None and len(guards.text(note, "note")) > _NOTE_LIMIT:
+        raise ValidationError(f"note={_short(note)}", field="note",
+                              action=f"use text of at most {_NOTE_LIMIT} characters")
+    return picked, rating, note
+
+
+Target = Union[EditResult, StoredRecord, "PreparedRequest", str]
+
+
+def _key(target: Target, is_local: bool | None) -> tuple[str, bool | None]:
+    """``(fingerprint, is_local)`` of a result, record, request or fingerprint; ``is_local``
+    given wins over a result's or record's own."""
     if isinstance(target, (EditResult, StoredRecord)):
-        return target.fingerprint or "", target.is_local
-    if isinstance(target, str) or hasattr(target, "fingerprint"):
-        return _fingerprint(target), is_local
-    raise ValidationError(f"cannot mark a {type(target).__name__}", field="target",
-                          action="pass an EditResult, a StoredRecord, or a fingerprint")
+        return target.fingerprint or "", target.is_local if is_local is None else is_local
+    if isinstance(target, str):
+        return target, is_local
+    if isinstance(getattr(target, "fingerprint", None), str):
+        return target.fingerprint, is_local
+    raise ValidationError(f"cannot look up a {type(target).__name__}", field="target",
+                          action="pass an EditResult, a StoredRecord, a request or a fingerprint")
 
 
 def _short(text: str | None, limit: int = 60) -> str:

@@ -244,12 +244,12 @@ class ResultBrowser(widgets.VBox):
         if cached is not None:
             self._thumbs.move_to_end(record.output_sha256)
             return cached
-        try:
-            with Image.open(record.output_file) as img:
+        try:  # to_result: the store's own file, hashed, header and pixel limit checked
+            with Image.open(io.BytesIO(record.to_result().data)) as img:
                 img.draft("RGB", (_THUMB, _THUMB))  # JPEG: decode at a fraction of the size
                 small = img.convert("RGB")
                 small.thumbnail((_THUMB, _THUMB))
-        except OSError:  # missing or damaged: a grey tile (``verify()`` says which)
+        except (OSError, ValidationError):  # missing, damaged or refused: a grey tile
             small = Image.new("RGB", (_THUMB, _THUMB), (200, 200, 200))
         buf = io.BytesIO()
         small.save(buf, "JPEG", quality=80)
