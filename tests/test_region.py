@@ -336,7 +336,7 @@ def test_realism_must_be_known() -> None:
     from venice_nb._backend import BackendConfig
 
     with pytest.raises(ValueError, match="realism"):
-        BackendConfig(realism="kind")  # type: ignore[arg-type]
+        BackendConfig(realism="kind")
 
 
 @pytest.mark.parametrize("backend", ["venice"], indirect=True)

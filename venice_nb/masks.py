@@ -35,7 +35,7 @@ import math
 import numbers
 import os
 from collections.abc import Callable, Sequence
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 from PIL import Image, ImageColor, ImageFilter
@@ -45,6 +45,9 @@ from ._constants import MAX_PIXELS, MIN_PIXELS
 from ._exceptions import ValidationError
 from ._probe import DECODE_LIMIT_PIXELS
 from ._types import Box, MaskInput
+
+if TYPE_CHECKING:
+    from ._selection import Selector
 
 __all__ = [
     "Box",
@@ -1206,7 +1209,7 @@ def resize_to(mask: MaskLike, size: SizeLike) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _selector(image: Any) -> Any:
+def _selector(image: ImageLike) -> Selector:
     from ._selection import Selector
 
     arr = _image_array(image)

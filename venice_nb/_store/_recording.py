@@ -207,8 +207,10 @@ def _checked_entry(entry: Any, where: str) -> dict[str, Any]:
 
     text = lambda v: isinstance(v, str)  # noqa: E731
     optional_text = lambda v: v is None or isinstance(v, str)  # noqa: E731
-    number = lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
-                        and math.isfinite(v) and v >= 0)
+    def number(v: object) -> bool:
+        return (isinstance(v, (int, float)) and not isinstance(v, bool)
+                and math.isfinite(v) and v >= 0)
+
     texts = lambda v: isinstance(v, Mapping) and all(  # noqa: E731
         isinstance(k, str) and isinstance(x, str) for k, x in v.items())
     count = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0  # noqa: E731

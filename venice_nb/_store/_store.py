@@ -491,9 +491,10 @@ class ResultStore:
         if row is None:
             return None
         try:
-            return json.loads(row["body"])
+            body: object = json.loads(row["body"])
         except (TypeError, ValueError) as exc:
             raise self._corrupt(f"the kept model list {type!r}", "body", exc) from None
+        return body
 
     # What a client asks before sending (plumbing: the key is the client's request).
     def _lookup(self, prepared: PreparedRequest, *, is_local: bool) -> EditResult | None:
