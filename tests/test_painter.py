@@ -84,7 +84,7 @@ def test_a_malformed_message_is_refused_in_words() -> None:
 def test_status_line_says_what_to_do_from_the_start() -> None:
     p = MaskPainter(_image())
     text = _status(p)
-    assert "brush" in text and "400×300" in text and "click the image" in text, text
+    assert "brush" in text and "400×300" in text and "click the image to paint" in text, text
 
 
 def test_load_mask_shows_its_errors_and_loads_the_same_file_after_clear() -> None:

@@ -116,6 +116,11 @@ class PainterPage:
             has_text=re.compile(pattern)).wait_for()
         return self.status()
 
+    def open_key_help(self) -> str:
+        """Open the keys help (a click on "⌨ keys") and read it."""
+        self.page.locator(f"{self.root} .venice-key-help summary").first.click()
+        return str(self.page.locator(f"{self.root} .venice-key-help").first.inner_text())
+
     def pixel(self, x: int, y: int) -> list[int]:
         """RGBA of the kernel's picture at device pixel (x, y)."""
         return list(self.page.evaluate(_READ_PIXEL, [self.surface, x, y]))

@@ -468,6 +468,9 @@ def test_a_click_right_after_a_tool_key_uses_the_new_tool(lab: tuple[Any, Jupyte
     drag(page, [p.at(500, 100), p.at(600, 200)])
     rect = nb.log.wait_for(lambda e: e["version"] == 2, kind="mask", what="the rectangle")
     assert abs(rect["area"] - tri["area"] - 200 * 200) <= 4 * 200, rect
+    # The keys are listed in the painter on a click (not only in a hover tooltip).
+    listed = p.open_key_help()
+    assert "P polygon" in listed and "Ctrl+Z undo" in listed, listed
     nb.assert_widgets_healthy()
 
 

@@ -599,8 +599,8 @@ class _Toolbar:
     def __init__(self, painter: MaskPainter) -> None:
         self.painter = painter
         tools = widgets.ToggleButtons(
-            # The label's leading space keeps it apart from its icon ("Brush" and its brush).
-            options=[(f" {t.label}", t.name) for t in TOOLS],
+            # ipywidgets puts the icon right after the label: a no-break space keeps them apart.
+            options=[(f"{t.label}\u00a0", t.name) for t in TOOLS],
             icons=[t.icon for t in TOOLS],
             tooltips=[f"{t.tip} ({key_for('tool:' + t.name)})" for t in TOOLS],
             style={"button_width": "94px"},
@@ -647,10 +647,12 @@ class _Toolbar:
         traitlets.dlink((painter, "can_redo"), (self.buttons["Redo"], "disabled"),
                         lambda v: not v)
         self.file = _MaskFile()
+        # A click or Enter opens the keys in place (a hover-only tooltip is out of reach of
+        # the keyboard and of touch).
         help_icon = widgets.HTML(
-            f"<span title='{html.escape(KEY_HELP, quote=True)}' style='cursor:help' "
-            "class='venice-key-help'>⌨ keys</span>",
-            layout=widgets.Layout(margin="0 0 0 8px"),
+            "<details class='venice-key-help'><summary style='cursor:pointer'>⌨ keys</summary>"
+            f"<small>{html.escape(KEY_HELP)}</small></details>",
+            layout=widgets.Layout(margin="0 0 0 8px", max_width="520px"),
         )
         wrap = widgets.Layout(flex_flow="row wrap")
         edits = ("Undo", "Redo", "Clear", "Invert", "Fill all")
@@ -670,8 +672,7 @@ class _Toolbar:
         shape = next(t.shape for t in TOOLS if t.name == p.tool)
         mode = " (subtract)" if p.subtract and shape else ""
         soft = f" · hardness {p.hardness}%" if p.tool in ("brush", "eraser") else ""
-        hint = (" · click the image, then paint (keys: ⌨)" if p.mask_version == 0 and not
-                p._notice else "")
+        hint = " · click the image to paint" if p.mask_version == 0 and not p._notice else ""
         self.status.value = (
             f"<small>{p.tool}{mode} · size {p.brush_size}px{soft} · mask {p.coverage:.1%} · "
             f"{w}×{h} at {p.zoom:.0%}{hint}</small>{p._notice}"

@@ -87,7 +87,6 @@ export class Preview {
     const line = (pts) => { ctx.moveTo(...pts[0]); for (const q of pts.slice(1)) ctx.lineTo(...q); };
     const { polygon, lasso, shape, pointer } = what;
     if (polygon) {
-      line(pointer ? [...polygon, pointer] : polygon);
       outline(() => line(pointer ? [...polygon, pointer] : polygon));
       outline(() => ctx.arc(polygon[0][0], polygon[0][1], 5, 0, 2 * Math.PI));
     }
