@@ -490,6 +490,16 @@ painter = MaskPainter(photo)
 painter.fill()
 painter
 """
+STUDIO = """
+from venice_nb import Client
+from venice_nb.widgets import EditStudio
+client = globals().get("client") or Client()  # one local backend for every run
+photo = np.full((4320, 7680, 3), 120, np.uint8)  # 33 Mpx
+photo[::2, ::3] = (200, 40, 90)
+studio = EditStudio(photo, client)
+studio.painter.fill()
+studio
+"""
 MEASURE = """
 del photo
 gc.collect()
@@ -497,11 +507,13 @@ log("rss", mb=rss_mb())
 """
 
 
-def test_rerunning_a_painter_cell_frees_the_previous_painter(
-    lab: tuple[Any, JupyterServer],
+@pytest.mark.parametrize("cell", [PHOTO, STUDIO], ids=["painter", "studio"])
+def test_rerunning_a_cell_frees_the_previous_painter(
+    lab: tuple[Any, JupyterServer], cell: str,
 ) -> None:
     page, server = lab
-    nb = open_notebook(page, server, "painter_memory", [MEMORY, PHOTO, MEASURE])
+    name = "painter_memory" if cell == PHOTO else "studio_memory"
+    nb = open_notebook(page, server, name, [MEMORY, cell, MEASURE])
     for runs in (2, 3, 4):  # three re-runs of every cell, as a person would
         run_all(page)
         nb.log.wait_for(lambda _e, n=runs: len(nb.log.events("rss")) >= n, kind="rss",

@@ -19,6 +19,8 @@ import weakref
 from collections.abc import Callable
 from typing import Protocol
 
+import ipywidgets as widgets
+
 
 class _Closable(Protocol):
     def close(self) -> None: ...
@@ -93,3 +95,19 @@ def _return_freed_memory() -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):  # not glibc (e.g. musl)
             ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def close_tree(widget: widgets.Widget, *parts: widgets.Widget) -> None:
+    """Close ``widget``'s descendants (its children and ``parts`` it keeps elsewhere), their
+    layout and style models, and empty every box on the way, so that nothing a closed widget
+    still references (a cell's output history keeps it) holds on to what they showed."""
+    children: tuple[widgets.Widget, ...] = tuple(getattr(widget, "children", ()))
+    for child in (*children, *parts):
+        close_tree(child)
+        child.close()
+    if children:
+        widget.children = ()
+    for name in ("layout", "style"):
+        model = getattr(widget, name, None)
+        if isinstance(model, widgets.Widget):
+            model.close()

@@ -28,7 +28,7 @@ from .. import masks
 from .._exceptions import ValidationError
 from ._fallback import StaticPicture, mask_picture
 from ._history import Box, MaskHistory, clip, union
-from ._lifetime import release_on_rerun
+from ._lifetime import close_tree, release_on_rerun
 from ._protocol import (
     KEY_HELP,
     PAINTER_MODULES,
@@ -262,7 +262,8 @@ class MaskPainter(StaticPicture, widgets.VBox):
         widget until it is closed, and the cell's output history keeps the painter object, so
         closing is what frees a 33 Mpx photo's ~300 MB (image, pyramid, mask, undo).
         """
-        _close_tree(self)
+        close_tree(self, self._surface, self._controls.file, self._controls.status, self.canvas,
+                   *self.canvas._canvases)
         for picture in self._pictures:
             picture.close()
         self._pictures.clear()
@@ -677,23 +678,6 @@ class _Toolbar:
             f"<small>{p.tool}{mode} · size {p.brush_size}px{soft} · mask {p.coverage:.1%} · "
             f"{w}×{h} at {p.zoom:.0%}{hint}</small>{p._notice}"
         )
-
-
-def _close_tree(widget: widgets.Widget) -> None:
-    """Close a widget's children, their children, and their layout and style models."""
-    children: tuple[widgets.Widget, ...] = getattr(widget, "children", ())
-    if isinstance(widget, MaskPainter):
-        children = (*children, widget._surface, widget._controls.file, widget._controls.status,
-                    widget.canvas)
-    if isinstance(widget, MultiCanvas):
-        children = (*children, *widget._canvases)
-    for child in children:
-        _close_tree(child)
-        child.close()
-    for part in ("layout", "style"):
-        model = getattr(widget, part, None)
-        if isinstance(model, widgets.Widget):
-            model.close()
 
 
 def soft_segment(out: np.ndarray, ends: list[tuple[float, float]], radius: float,

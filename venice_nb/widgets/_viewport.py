@@ -147,8 +147,7 @@ class Renderer:
             s = 2**k
             x0, y0 = box[0] // s * s, box[1] // s * s  # whole blocks of s x s pixels
             x1, y1 = -(-box[2] // s) * s, -(-box[3] // s) * s
-            region = Image.fromarray(np.ascontiguousarray(self._mask[y0:y1, x0:x1]))
-            reduced = np.asarray(region.reduce(s))
+            reduced = _reduced(self._mask[y0:y1, x0:x1], s)
             small[y0 // s : y0 // s + reduced.shape[0], x0 // s : x0 // s + reduced.shape[1]] = (
                 reduced)
 
@@ -156,7 +155,7 @@ class Renderer:
         """The mask averaged over each canvas pixel of ``vbox`` (only the crop is read)."""
         k = self._level(view)
         if k and k not in self._mask_levels:
-            self._mask_levels[k] = np.array(Image.fromarray(self._mask).reduce(2**k))
+            self._mask_levels[k] = _reduced(self._mask, 2**k)
         source = self._mask_levels[k] if k else self._mask
         s = 2**k
         h, w = source.shape
@@ -169,6 +168,18 @@ class Renderer:
         box = (ax - cx0, ay - cy0, bx - cx0, by - cy0)
         resample = Image.Resampling.NEAREST if view.zoom >= 1 else Image.Resampling.BOX
         return np.asarray(img.resize(size, resample, box=box))
+
+
+def _reduced(mask: np.ndarray, s: int) -> np.ndarray:
+    """``mask`` averaged over s x s blocks (as ``Image.reduce``), a strip of rows at a time:
+    a PIL copy of a whole 33 Mpx mask would be a 33 MB passing allocation per change."""
+    h, w = mask.shape
+    out = np.empty((-(-h // s), -(-w // s)), np.uint8)
+    rows = max(s, _STRIP // s * s)
+    for y in range(0, h, rows):
+        strip = Image.fromarray(np.ascontiguousarray(mask[y : y + rows]))
+        out[y // s : y // s + -(-min(rows, h - y) // s)] = np.asarray(strip.reduce(s))
+    return out
 
 
 def _inside(box: tuple[float, float, float, float],
