@@ -454,9 +454,10 @@ def test_load_mask_says_what_is_wrong_in_the_painter_and_save_mask_downloads(
     nb.assert_widgets_healthy()
 
 
-def test_a_click_right_after_a_tool_key_uses_the_new_tool(lab: tuple[Any, JupyterServer]) -> None:
-    page, server = lab
-    nb = open_notebook(page, server, "painter_quick_keys", [setup(40)])
+def test_a_click_right_after_a_tool_key_uses_the_new_tool(
+    server: JupyterServer, page: Any,
+) -> None:
+    nb = open_notebook(page, server, f"painter_quick_keys_{server.app}", [setup(40)])
     p = Painter(page)
     p.focus()
     # P, then at once three corners and Enter: no dab from the brush, no corner lost.
