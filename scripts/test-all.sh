@@ -33,6 +33,12 @@ echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy"
 .venv/bin/mypy
+
+# ---- painter front end: tsc --noEmit on the JSDoc-typed JS (typescript pinned in package-lock)
+echo "== tsc (painter JS)"
+[ -d node_modules ] || npm ci --no-audit --no-fund --silent
+npx --no-install tsc --noEmit -p tsconfig.json
+# ---- end painter front end
 echo "== docs (mkdocs build --strict)"
 .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 echo "== tests, notebooks and browser tests (screenshots: $VENICE_NB_ARTIFACTS)"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -23,6 +22,7 @@ from venice_nb import masks
 from venice_nb._backend import LocalBackend
 from venice_nb.widgets import CompareView, EditControls, EditStudio, MaskPainter, ResultGrid
 from venice_nb.widgets._history import MaskHistory
+from venice_nb.widgets._protocol import KEYS
 from venice_nb.widgets._viewport import MAX_ZOOM, View
 
 from .conftest import TEST_KEY
@@ -56,7 +56,14 @@ def _stroke(p: MaskPainter, points: list[tuple[float, float]], *, batch: int = 0
 
 
 def _key(p: MaskPainter, key: str, *, shift: bool = False, ctrl: bool = False) -> None:
-    _browser(p, t="key", key=key, shift=shift, ctrl=ctrl)
+    """What the browser does with a key (the table in _protocol.py): a tool key sets the tool
+    there, other keys send their action."""
+    name = f"ctrl+{'shift+' if shift else ''}{key.lower()}" if ctrl else key.lower()
+    action = {k.key: k.action for k in KEYS}[name]
+    if action.startswith("tool:"):
+        p._surface.tool = action.removeprefix("tool:")
+    else:
+        _browser(p, t="action", name=action)
 
 
 @pytest.fixture
@@ -171,19 +178,19 @@ def test_buttons_are_wired() -> None:
 def test_bucket_rect_ellipse_and_subtract() -> None:
     p = MaskPainter(_image())
     p.tool = "bucket"
-    _browser(p, t="bucket", x=300, y=100)  # inside the blue block
+    _browser(p, t="click", tool="bucket", x=300, y=100)  # inside the blue block
     assert masks.bbox(p.mask) == (250, 75, 350, 150)
     p.tool = "rect"
-    _browser(p, t="shape", kind="rect", pts=[[10, 10], [50, 40]])
+    _browser(p, t="shape", tool="rect", pts=[[10, 10], [50, 40]])
     np.testing.assert_array_equal(p.mask[10:40, 10:50], 255)
     assert masks.area(p.mask) == 100 * 75 + 40 * 30
     p.subtract = True
-    _browser(p, t="shape", kind="rect", pts=[[250, 75], [300, 150]])  # cut half the block out
+    _browser(p, t="shape", tool="rect", pts=[[250, 75], [300, 150]])  # cut half the block out
     assert masks.area(p.mask) == 50 * 75 + 40 * 30
     p.subtract = False
     p.tool = "ellipse"
     p.clear()
-    _browser(p, t="shape", kind="ellipse", pts=[[100, 100], [200, 200]])
+    _browser(p, t="shape", tool="ellipse", pts=[[100, 100], [200, 200]])
     expected = masks.ellipse((300, 400), (100, 100, 200, 200))
     np.testing.assert_array_equal(p.mask, expected)
 
@@ -333,10 +340,10 @@ def test_soft_brush_lands_as_a_ramp_and_erases_softly() -> None:
 
 def test_lasso_and_polygon_add_and_subtract() -> None:
     p = MaskPainter(_image())
-    _browser(p, t="shape", kind="polygon", pts=[[10, 10], [110, 10], [110, 60], [10, 60]])
+    _browser(p, t="shape", tool="polygon", pts=[[10, 10], [110, 10], [110, 60], [10, 60]])
     np.testing.assert_array_equal(p.mask, masks.rect((300, 400), (10, 10, 110, 60)))
     p.subtract = True
-    _browser(p, t="shape", kind="polygon", pts=[[10, 10], [60, 10], [10, 60]])
+    _browser(p, t="shape", tool="polygon", pts=[[10, 10], [60, 10], [10, 60]])
     assert masks.area(p.mask) == 100 * 50 - masks.area(
         masks.polygon((300, 400), [(10, 10), (60, 10), (10, 60)]))
     assert p.mask_version == 2
@@ -376,9 +383,9 @@ def test_save_and_load_a_mask_png(tmp_path: Any) -> None:
     q.set_mask(path)
     np.testing.assert_array_equal(q.mask, p.mask)
     q.clear()
-    q._controls.upload.value = ({"name": "m.png", "content": memoryview(path.read_bytes()),
-                                 "type": "image/png", "size": 1,
-                                 "last_modified": datetime.now(timezone.utc)},)
+    data = path.read_bytes()  # "Load mask…" in the browser sends the file's bytes
+    q._controls.file._handle_custom_msg({"t": "mask_file", "name": "m.png", "size": len(data)},
+                                        [data])
     np.testing.assert_array_equal(q.mask, p.mask)
 
 

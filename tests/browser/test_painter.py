@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from .conftest import JupyterServer, canvas_box, drag, open_notebook
+from ._painter_page import PainterPage as Painter
+from .conftest import KERNEL_TIMEOUT, JupyterServer, KernelLog, drag, open_notebook, run_all
 
 pytestmark = pytest.mark.browser
-
-SURFACE = ".venice-painter-surface"
-# The canvas the kernel renders into (the first canvas inside the surface).
-READ_PIXEL = """([x, y]) => {
-    const c = document.querySelector('.venice-painter-surface canvas');
-    return Array.from(c.getContext('2d').getImageData(x, y, 1, 1).data);
-}"""
 
 # 1600x1200 shown at 800x600: at fit, every canvas coordinate is scaled by 2 into the mask.
 SETUP = """
@@ -56,44 +53,6 @@ def setup(brush: int) -> str:
     return SETUP.replace("BRUSH", str(brush))
 
 
-class Painter:
-    """Maps canvas coordinates to page coordinates for real pointer input."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        # Where the canvas is once the layout has settled (toolbar icons load late).
-        # Run All scrolls to the last cell when its reply lands: wait for every prompt's number.
-        page.wait_for_function("""() => [...document.querySelectorAll('.jp-InputPrompt')]
-            .every(p => /\\[\\d+\\]/.test(p.textContent))""")
-        page.locator(SURFACE).first.scroll_into_view_if_needed()
-        page.evaluate("() => document.fonts.ready.then(() => true)")
-        page.wait_for_function(  # unchanged over five polls, 100 ms apart
-            """(sel) => {
-                const r = document.querySelector(sel).getBoundingClientRect();
-                const key = [r.x, r.y, r.width, r.height].join();
-                window.__venice_same = window.__venice_box === key ? window.__venice_same + 1 : 0;
-                window.__venice_box = key;
-                return window.__venice_same >= 4;
-            }""", arg=SURFACE, polling=100)
-        self.box = canvas_box(page, SURFACE)
-        self.scale = self.box["width"] / 800  # CSS px per canvas px
-
-    def at(self, x: float, y: float) -> tuple[float, float]:
-        return self.box["x"] + x * self.scale, self.box["y"] + y * self.scale
-
-    def canvas_point(self, px: float, py: float) -> tuple[float, float]:
-        """Page point -> canvas coordinates, as the surface computes them."""
-        return (px - self.box["x"]) / self.scale, (py - self.box["y"]) / self.scale
-
-    def wait_tool(self, tool: str) -> None:
-        """The browser side knows the tool (a click before that would use the previous one)."""
-        self.page.wait_for_selector(f"{SURFACE}[data-tool={tool}]")
-
-    def button(self, name: str) -> None:
-        label = re.compile(rf"^\s*{re.escape(name)}\s*$")
-        self.page.locator(".venice-mask-painter button", has_text=label).click()
-
-
 def _near(actual: list[int], expected: list[int], tol: int) -> bool:
     return all(abs(a - e) <= tol for a, e in zip(actual, expected, strict=True))
 
@@ -112,9 +71,7 @@ def test_paint_undo_redo_invert_bucket_rect(lab: tuple[Any, JupyterServer]) -> N
     capsule = 400 * 80 + 3.1416 * 40**2  # a 400 px long, 80 px wide stroke with round ends
     assert abs(first["area"] - capsule) < 0.05 * capsule, first
     # The kernel's overlay shows on the dark half (alpha-blended pink over rgb 30).
-    page.wait_for_function(
-        f"() => {{ const d = ({READ_PIXEL})([200, 100]); return d[0] > 100 && d[0] > d[1] + 50; }}"
-    )
+    p.wait_pixel(200, 100, "d[0] > 100 && d[0] > d[1] + 50")
     nb.shot("stroke")
 
     # Ctrl+Z takes the whole stroke back, Ctrl+Shift+Z restores it (focus: the surface).
@@ -379,4 +336,199 @@ def test_pen_pressure_scales_the_brush_in_the_full_res_mask(
     assert abs(low["low"] - 80 * 0.2) <= 2, low
     assert abs(high["high"] - 80 * 0.9) <= 2, high
     nb.shot("pen-bands")
+    nb.assert_widgets_healthy()
+
+
+# ------------------------------------------------------------------ issue 21, both apps
+@pytest.fixture(params=["jupyterlab", "notebook"])
+def server(request: pytest.FixtureRequest) -> Iterator[JupyterServer]:
+    """JupyterLab 4 and Notebook 7; the test's kernels stop afterwards."""
+    chosen: JupyterServer = request.getfixturevalue(
+        "lab_server" if request.param == "jupyterlab" else "nb7_server")
+    yield chosen
+    chosen.shutdown_kernels()
+
+
+NEW_BASE = """
+import numpy as np
+import ipywidgets as W
+from venice_nb.widgets import MaskPainter
+small = np.full((300, 451, 3), 90, np.uint8)
+big = np.full((681, 1024, 3), 160, np.uint8)   # an edit result of another size
+painter = MaskPainter(small, brush_size=4)
+
+def report(change=None):
+    ys, xs = np.nonzero(painter.mask)
+    log("mask", version=painter.mask_version, shape=list(painter.mask.shape),
+        centre=[float(xs.mean()) + 0.5, float(ys.mean()) + 0.5] if len(xs) else None)
+
+def new_base(_button):
+    painter.set_image(big)  # what the studio's "Use as base" calls
+    log("base", size=list(painter.display_size), zoom=painter.zoom, origin=list(painter.origin))
+
+painter.observe(report, names="mask_version")
+swap = W.Button(description="New base")
+swap.on_click(new_base)
+W.VBox([swap, painter])
+"""
+
+
+def _version(version: int, *, painted: bool = False) -> Callable[[dict[str, Any]], bool]:
+    """A mask event of ``version`` (and, with ``painted``, a non-empty mask)."""
+    return lambda e: e["version"] == version and (not painted or e["centre"] is not None)
+
+
+def test_after_a_new_base_of_another_size_a_dab_lands_at_the_pointer(
+    server: JupyterServer, page: Any,
+) -> None:
+    nb = open_notebook(page, server, f"painter_base_{server.app}", [NEW_BASE])
+    p = Painter(page)
+    assert p.view_width == 451
+    page.get_by_role("button", name="New base").click()
+    base = nb.log.wait_for(lambda e: True, kind="base", what="the new base")
+    p.wait_view_width(base["size"][0])
+    zoom, (ox, oy) = base["zoom"], base["origin"]
+    for n, (x, y) in enumerate(((0.5, 0.5), (0.2, 0.8)), start=1):
+        px, py = (float(round(v)) for v in p.at(x * p.view_width, y * base["size"][1]))
+        cx, cy = p.canvas_point(px, py)
+        page.mouse.click(px, py)
+        dab = nb.log.wait_for(_version(2 * n, painted=True), kind="mask", what=f"dab {n}")
+        assert dab["shape"] == [681, 1024]
+        expected = (ox + cx / zoom, oy + cy / zoom)
+        assert _near([round(c) for c in dab["centre"]], [round(e) for e in expected], tol=1), (
+            dab, expected)
+        page.keyboard.press("Delete")
+        nb.log.wait_for(_version(2 * n + 1), kind="mask", what="clear")
+    nb.shot("new-base")
+    nb.assert_widgets_healthy()
+
+
+LOAD = """
+import numpy as np
+from venice_nb.widgets import MaskPainter
+painter = MaskPainter(np.full((300, 400, 3), 90, np.uint8))
+painter.observe(lambda ch: log("mask", version=ch.new, area=int((painter.mask > 0).sum())),
+                names="mask_version")
+painter
+"""
+
+
+def test_load_mask_says_what_is_wrong_in_the_painter_and_save_mask_downloads(
+    server: JupyterServer, page: Any, tmp_path: Path,
+) -> None:
+    red = np.zeros((300, 400, 3), np.uint8)
+    red[..., 0] = 255
+    Image.fromarray(red).save(tmp_path / "red.png")
+    Image.fromarray(np.zeros((100, 400), np.uint8)).save(tmp_path / "wide.png")
+    good = np.zeros((300, 400), np.uint8)
+    good[50:150, 100:300] = 255
+    Image.fromarray(good).save(tmp_path / "good.png")
+
+    nb = open_notebook(page, server, f"painter_load_{server.app}", [LOAD])
+    p = Painter(page)
+    assert "click the image" in p.status()  # says something useful before any action
+    texts = p.button_texts()
+    assert "Load mask…" in texts and "Save mask" in texts, texts
+    assert not any("(0)" in t for t in texts), texts
+
+    p.load_mask(tmp_path / "red.png")
+    said = p.wait_status(r"red\.png was not loaded")
+    assert "grayscale" in said, said
+    p.load_mask(tmp_path / "wide.png")
+    said = p.wait_status(r"wide\.png was not loaded")
+    assert "400x100" in said and "400x300" in said, said
+    nb.shot("load-error")
+
+    p.load_mask(tmp_path / "good.png")
+    nb.log.wait_for(lambda e: e["area"] == 200 * 100, kind="mask", what="the loaded mask")
+    p.wait_status(r"Loaded good\.png")
+    p.button("Clear")
+    cleared = nb.log.wait_for(lambda e: e["area"] == 0, kind="mask", what="clear")
+    p.load_mask(tmp_path / "good.png")  # the same file again
+    nb.log.wait_for(lambda e: e["area"] == 200 * 100 and e["version"] > cleared["version"],
+                    kind="mask", what="the same file loaded again")
+
+    saved = p.save_mask(tmp_path / "downloads")
+    assert saved.name == "mask-400x300.png"
+    np.testing.assert_array_equal(np.asarray(Image.open(saved)), good)
+    nb.assert_widgets_healthy()
+
+
+def test_a_click_right_after_a_tool_key_uses_the_new_tool(
+    server: JupyterServer, page: Any,
+) -> None:
+    nb = open_notebook(page, server, f"painter_quick_keys_{server.app}", [setup(40)])
+    p = Painter(page)
+    p.focus()
+    # P, then at once three corners and Enter: no dab from the brush, no corner lost.
+    page.keyboard.press("p")
+    for x, y in ((100, 100), (300, 100), (100, 300)):
+        p.click(x, y)
+    page.keyboard.press("Enter")
+    tri = nb.log.wait_for(lambda e: e["version"] == 1, kind="mask", what="the polygon")
+    assert abs(tri["area"] - 400 * 400 / 2) < 0.01 * 400 * 400 / 2, tri
+    assert _near(tri["bbox"], [200, 200, 600, 600], tol=2), tri
+    # R, then at once a drag: a rectangle, not a brush stroke.
+    page.keyboard.press("r")
+    drag(page, [p.at(500, 100), p.at(600, 200)])
+    rect = nb.log.wait_for(lambda e: e["version"] == 2, kind="mask", what="the rectangle")
+    assert abs(rect["area"] - tri["area"] - 200 * 200) <= 4 * 200, rect
+    # The keys are listed in the painter on a click (not only in a hover tooltip).
+    listed = p.open_key_help()
+    assert "P polygon" in listed and "Ctrl+Z undo" in listed, listed
+    nb.assert_widgets_healthy()
+
+
+MEMORY = """
+import gc
+import numpy as np
+from venice_nb.widgets import MaskPainter
+
+def rss_mb():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+"""
+PHOTO = """
+photo = np.full((4320, 7680, 3), 120, np.uint8)  # 33 Mpx
+photo[::2, ::3] = (200, 40, 90)
+painter = MaskPainter(photo)
+painter.fill()
+painter
+"""
+STUDIO = """
+from venice_nb import Client
+from venice_nb.widgets import EditStudio
+client = globals().get("client") or Client()  # one local backend for every run
+photo = np.full((4320, 7680, 3), 120, np.uint8)  # 33 Mpx
+photo[::2, ::3] = (200, 40, 90)
+studio = EditStudio(photo, client)
+studio.painter.fill()
+studio
+"""
+MEASURE = """
+del photo
+gc.collect()
+log("rss", mb=rss_mb())
+"""
+
+
+def _count(log: KernelLog, kind: str, n: int) -> Callable[[dict[str, Any]], bool]:
+    """True once the log holds ``n`` events of ``kind``."""
+    return lambda _e: len(log.events(kind)) >= n
+
+
+@pytest.mark.parametrize("cell", [PHOTO, STUDIO], ids=["painter", "studio"])
+def test_rerunning_a_cell_frees_the_previous_painter(
+    lab: tuple[Any, JupyterServer], cell: str,
+) -> None:
+    page, server = lab
+    name = "painter_memory" if cell == PHOTO else "studio_memory"
+    nb = open_notebook(page, server, name, [MEMORY, cell, MEASURE])
+    for runs in (2, 3, 4):  # three re-runs of every cell, as a person would
+        run_all(page)
+        nb.log.wait_for(_count(nb.log, "rss", runs), kind="rss", timeout=KERNEL_TIMEOUT / 1000,
+                        what=f"run {runs}")
+    first, *_, last = (e["mb"] for e in nb.log.events("rss"))
+    assert len(nb.log.events("rss")) == 4
+    assert last <= first + 100, nb.log.events("rss")
     nb.assert_widgets_healthy()

@@ -10,6 +10,7 @@ canvas: zoomed in, the canvas shows real image pixels, and it is never the image
 
 from __future__ import annotations
 
+import html
 import io
 import math
 from collections.abc import Callable
@@ -27,44 +28,36 @@ from .. import masks
 from .._exceptions import ValidationError
 from ._fallback import StaticPicture, mask_picture
 from ._history import Box, MaskHistory, clip, union
+from ._lifetime import close_tree, release_on_rerun
+from ._protocol import (
+    KEY_HELP,
+    PAINTER_MODULES,
+    TOOL_NAMES,
+    TOOLS,
+    ZOOM_STEP,
+    MaskFile,
+    ToKernel,
+    bundle,
+    key_for,
+    parse,
+)
 from ._util import DEFAULT_MAX_DISPLAY, as_rgb, fit_size, hex_to_rgb
 from ._viewport import Renderer, View, overlay
 
-__all__ = ["TOOLS", "MaskPainter"]
+__all__ = ["KEY_HELP", "TOOLS", "MaskPainter"]
 
-TOOLS = ("brush", "eraser", "bucket", "rect", "ellipse", "lasso", "polygon", "hand")
-_TOOL_LABELS = {
-    "brush": ("Brush", "paint-brush", "Paint the area to change (B)"),
-    "eraser": ("Eraser", "eraser", "Erase from the mask (E)"),
-    "bucket": ("Bucket", "tint", "Fill the contiguous area of similar colour (G)"),
-    "rect": ("Rect", "square-o", "Drag a rectangle (R)"),
-    "ellipse": ("Ellipse", "circle-o", "Drag an ellipse (O)"),
-    "lasso": ("Lasso", "pencil", "Draw a freehand outline (L)"),
-    "polygon": ("Polygon", "star-o", "Click corners; Enter or double-click closes (P)"),
-    "hand": ("Hand", "hand-paper-o", "Drag to pan; Space+drag and middle-drag pan too (H)"),
-}
-_TOOL_KEYS = {"b": "brush", "e": "eraser", "g": "bucket", "r": "rect", "o": "ellipse",
-              "l": "lasso", "p": "polygon", "h": "hand"}
-_SHAPES = ("bucket", "rect", "ellipse", "lasso", "polygon")  # the tools "subtract" applies to
 _SIZE_STEP = 1.25  # [ and ] scale the brush like image editors do
 _HARDNESS_STEP = 10
 _MAX_BRUSH = 300
-_ZOOM_STEP = 1.25
 _KEEP_PICTURES = 4
-_ESM = Path(__file__).with_name("_painter.js")
-
-KEY_HELP = (
-    "Keys (click the image first; Tab or Escape leaves it): B brush · E eraser · G bucket · "
-    "R rectangle · O ellipse · L lasso · P polygon (Enter closes) · H hand · Space+drag pan · "
-    "[ ] brush size · { } hardness · + − zoom · 0 fit · 1 100% · X add/subtract · I invert · "
-    "F fill all · Delete clear · Ctrl+Z undo · Ctrl+Shift+Z / Ctrl+Y redo"
-)
+# Load mask: one websocket message carries the file (Jupyter's default limit is 10 MiB).
+_MAX_MASK_BYTES = 8 * 2**20
 
 
 class _Surface(anywidget.AnyWidget):
     """The browser side: wraps the ipycanvas canvas, owns keys, pointer and the live stroke."""
 
-    _esm = _ESM
+    _esm = bundle(PAINTER_MODULES)
     canvas = traitlets.Instance(MultiCanvas).tag(sync=True, **widgets.widget_serialization)
     view_size = traitlets.Tuple(traitlets.Int(), traitlets.Int(), default_value=(1, 1)).tag(
         sync=True)
@@ -74,6 +67,13 @@ class _Surface(anywidget.AnyWidget):
     color = traitlets.Unicode("#ff2d55").tag(sync=True)
     opacity = traitlets.Float(0.5).tag(sync=True)
     label = traitlets.Unicode().tag(sync=True)
+
+
+class _MaskFile(anywidget.AnyWidget):
+    """Load mask… / Save mask: a file chooser and a download need the browser."""
+
+    _esm = bundle(("maskfile.js",))
+    max_bytes = traitlets.Int(_MAX_MASK_BYTES).tag(sync=True)
 
 
 class MaskPainter(StaticPicture, widgets.VBox):
@@ -90,7 +90,7 @@ class MaskPainter(StaticPicture, widgets.VBox):
         **traits: Initial trait values (`tool`, `brush_size`, `color`, `opacity`, ...).
     """
 
-    tool = traitlets.Enum(TOOLS, default_value="brush")
+    tool = traitlets.Enum(TOOL_NAMES, default_value="brush")
     brush_size = traitlets.Int(40).tag(min=1, max=_MAX_BRUSH)
     hardness = traitlets.Int(100, help="brush edge: 100 hard, 0 fully soft (percent)")
     tolerance = traitlets.Int(32)
@@ -121,6 +121,7 @@ class MaskPainter(StaticPicture, widgets.VBox):
         self._dpr = 1.0  # the browser's device pixels per CSS pixel
         self._pictures: list[widgets.Image] = []  # the latest rendered views, in flight
         self._coverage: tuple[int, float] = (-1, 0.0)  # (mask_version, coverage)
+        self._notice = ""  # a sentence for the status line (what Load mask did, or why not)
         self.canvas = MultiCanvas(2, width=1, height=1)
         self.canvas.add_class("venice-painter-canvas")
         self._surface = _Surface(canvas=self.canvas, label=f"Mask painter. {KEY_HELP}")
@@ -129,9 +130,12 @@ class MaskPainter(StaticPicture, widgets.VBox):
         super().__init__(**traits)
         self.children = (*self._controls.rows, self._surface, self._controls.status)
         self.add_class("venice-mask-painter")
-        for name in ("tool", "brush_size", "hardness", "color", "opacity"):
+        # The browser sets the tool itself on a key press (a click right after it must use it).
+        traitlets.link((self, "tool"), (self._surface, "tool"))
+        for name in ("brush_size", "hardness", "color", "opacity"):
             traitlets.dlink((self, name), (self._surface, name))
         self._surface.on_msg(self._on_message)
+        self._controls.file.on_msg(self._on_message)
         self.canvas.on_client_ready(self.redraw)
         self.observe(self._on_style, names=["opacity", "color"])
         self.observe(self._on_setting, names=["tool", "brush_size", "hardness", "subtract",
@@ -139,6 +143,8 @@ class MaskPainter(StaticPicture, widgets.VBox):
         if mask is not None:
             self.set_mask(mask, record=False)
         self.redraw()
+        self._controls.update_status()
+        release_on_rerun(self)
 
     # ----------------------------------------------------------------- public API
     @property
@@ -221,6 +227,10 @@ class MaskPainter(StaticPicture, widgets.VBox):
         if keep_mask and old.shape == self._mask.shape:
             self._mask[...] = old
             self._history.reset(self._mask)
+        # The browser drops what it drew or has pending for the old image, and takes the new
+        # canvas size (``view_size``): from here on its canvas points map onto the new image.
+        self._seq = 0
+        self._surface.send({"t": "reset"})
         self.redraw()
         self._after_change(None, bump=True)
 
@@ -273,6 +283,25 @@ class MaskPainter(StaticPicture, widgets.VBox):
             dy: Screen pixels to move down.
         """
         self._set_view(self._view.panned(dx, dy))
+
+    def close(self) -> None:
+        """Close the painter and everything it shows, and let go of its image and mask.
+
+        Runs by itself when the cell that made the painter runs again: the kernel keeps every
+        widget until it is closed, and the cell's output history keeps the painter object, so
+        closing is what frees a 33 Mpx photo's ~300 MB (image, pyramid, mask, undo).
+        """
+        close_tree(self, self._surface, self._controls.file, self._controls.status, self.canvas,
+                   *self.canvas._canvases)
+        for picture in self._pictures:
+            picture.close()
+        self._pictures.clear()
+        empty_rgb, empty_mask = np.zeros((1, 1, 3), np.uint8), np.zeros((1, 1), np.uint8)
+        self._rgb, self._mask = empty_rgb, empty_mask
+        self._renderer = Renderer(empty_rgb, empty_mask)
+        self._history = MaskHistory(empty_mask)
+        self._view = View.fitted((1, 1), (1, 1))
+        super().close()
 
     def redraw(self) -> None:
         """Repaint the canvas from the kernel's state (also runs when a new view connects)."""
@@ -375,6 +404,7 @@ class MaskPainter(StaticPicture, widgets.VBox):
         self.set_trait("can_redo", self._history.can_redo)
         if bump:
             self.set_trait("mask_version", self.mask_version + 1)
+            self._notice = ""
         self._controls.update_status()
 
     # Strokes: the browser sends canvas points; each segment goes into the full mask at once.
@@ -426,6 +456,8 @@ class MaskPainter(StaticPicture, widgets.VBox):
         self._commit(box)  # for the overlay drawn here before it drops its live stroke
 
     def _shape(self, kind: str, points: list[list[float]]) -> None:
+        if not points:
+            return
         self._finish_stroke()
         pts = [self._view.to_image(x, y) for x, y in points]
         value = 0 if self.subtract else 255
@@ -452,52 +484,97 @@ class MaskPainter(StaticPicture, widgets.VBox):
         self._commit(box)
 
     # ------------------------------------------------------------ browser messages
-    def _on_message(self, _widget: Any, msg: dict[str, Any], _buffers: list[bytes]) -> None:
-        kind = msg.get("t")
-        if kind == "stroke":
-            self._stroke(int(msg["id"]), msg["pts"], bool(msg["end"]))
-        elif kind == "shape":
-            self._shape(str(msg["kind"]), msg["pts"])
-        elif kind == "bucket":
-            self._bucket(float(msg["x"]), float(msg["y"]))
-        elif kind == "zoom":
-            x, y = float(msg["x"]), float(msg["y"])
-            self._set_view(self._view.zoom_at(self._view.zoom * float(msg["f"]), x, y),
-                           msg.get("seq"))
-        elif kind == "zoomto":
-            x, y = float(msg["x"]), float(msg["y"])
-            view = (View.fitted(*self._sizes()) if msg["to"] == "fit"
-                    else self._view.zoom_at(float(msg["to"]), x, y))
-            self._set_view(view, msg.get("seq"))
-        elif kind == "pan":
-            self._set_view(self._view.panned(float(msg["dx"]), float(msg["dy"])), msg.get("seq"))
-        elif kind == "hello":
-            self._set_dpr(float(msg["dpr"]))
-        elif kind == "key":
-            action = self._key_action(str(msg["key"]), bool(msg["shift"]), bool(msg["ctrl"]))
-            if action is not None:
-                action()
+    def _on_message(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
+        try:
+            msg = parse(content)
+        except ValidationError as exc:
+            self._say(str(exc), error=True)
+            return
+        self._handle(msg, buffers)
 
-    def _key_action(self, key: str, shift: bool, ctrl: bool) -> Callable[[], Any] | None:
-        k = key.lower()
-        if ctrl:
-            if k == "z":
-                return self.redo if shift else self.undo
-            return self.redo if k == "y" else None
-        if k in _TOOL_KEYS:
-            return lambda: setattr(self, "tool", _TOOL_KEYS[k])
-        simple: dict[str, Callable[[], Any]] = {
-            "[": lambda: self._resize_brush(1 / _SIZE_STEP),
-            "]": lambda: self._resize_brush(_SIZE_STEP),
-            "{": lambda: setattr(self, "hardness", self.hardness - _HARDNESS_STEP),
-            "}": lambda: setattr(self, "hardness", self.hardness + _HARDNESS_STEP),
-            "x": lambda: setattr(self, "subtract", not self.subtract),
-            "i": self.invert,
-            "f": self.fill,
-            "delete": self.clear,
-            "backspace": self.clear,
+    def _handle(self, msg: ToKernel, buffers: list[bytes]) -> None:
+        if msg["t"] == "stroke":
+            self._stroke(msg["id"], msg["pts"], msg["end"])
+        elif msg["t"] == "shape" and msg["tool"] in self._shape_tools:
+            self._shape(self._shape_tools[msg["tool"]], msg["pts"])
+        elif msg["t"] == "click" and msg["tool"] in self._click_tools:
+            self._click_tools[msg["tool"]](msg["x"], msg["y"])
+        elif msg["t"] == "zoom":
+            view = self._view.zoom_at(self._view.zoom * msg["f"], msg["x"], msg["y"])
+            self._set_view(view, msg["seq"])
+        elif msg["t"] == "zoomto":
+            view = (View.fitted(*self._sizes()) if msg["to"] <= 0
+                    else self._view.zoom_at(msg["to"], msg["x"], msg["y"]))
+            self._set_view(view, msg["seq"])
+        elif msg["t"] == "pan":
+            self._set_view(self._view.panned(msg["dx"], msg["dy"]), msg["seq"])
+        elif msg["t"] == "hello":
+            self._set_dpr(msg["dpr"])
+        elif msg["t"] == "action" and msg["name"] in self._actions:
+            self._actions[msg["name"]]()
+        elif msg["t"] == "mask_file":
+            self._load_mask_file(msg, buffers)
+        elif msg["t"] == "save_mask":
+            self._send_mask_png()
+
+    # The kernel's side of the tool and key tables in _protocol.py (a test checks that it
+    # covers every tool and key action there).
+    @property
+    def _shape_tools(self) -> dict[str, str]:
+        """Tools whose outline becomes a shape in the mask: tool -> shape kind."""
+        return {"rect": "rect", "ellipse": "ellipse", "lasso": "polygon", "polygon": "polygon"}
+
+    @property
+    def _click_tools(self) -> dict[str, Callable[[float, float], None]]:
+        return {"bucket": self._bucket}
+
+    @property
+    def _actions(self) -> dict[str, Callable[[], object]]:
+        return {
+            "smaller": lambda: self._resize_brush(1 / _SIZE_STEP),
+            "bigger": lambda: self._resize_brush(_SIZE_STEP),
+            "softer": lambda: setattr(self, "hardness", self.hardness - _HARDNESS_STEP),
+            "harder": lambda: setattr(self, "hardness", self.hardness + _HARDNESS_STEP),
+            "subtract": lambda: setattr(self, "subtract", not self.subtract),
+            "invert": self.invert,
+            "fill": self.fill,
+            "clear": self.clear,
+            "undo": self.undo,
+            "redo": self.redo,
         }
-        return simple.get(k)
+
+    def _load_mask_file(self, msg: MaskFile, buffers: list[bytes]) -> None:
+        """Load mask…: the chosen PNG becomes the mask (undoable), or the status says why not."""
+        name = msg["name"]
+        if msg["size"] > _MAX_MASK_BYTES or not buffers:
+            self._say(f"Load mask: {name} is {msg['size'] / 2**20:.1f} MB; the painter takes "
+                      f"files up to {_MAX_MASK_BYTES // 2**20} MB. For a bigger one call "
+                      "painter.set_mask(path) in code.", error=True)
+            return
+        try:
+            self.set_mask(io.BytesIO(bytes(buffers[0])))
+        except (ValidationError, OSError, ValueError) as exc:
+            self._say(f"Load mask: {name} was not loaded. {exc}", error=True)
+            return
+        self._say(f"Loaded {name} as the mask ({self.coverage:.1%} selected; Undo takes it "
+                  "back).")
+
+    def _send_mask_png(self) -> None:
+        buf = io.BytesIO()
+        Image.fromarray(self._mask).save(buf, "PNG")
+        w, h = self.image_size
+        name = f"mask-{w}x{h}.png"
+        self._controls.file.send({"t": "mask_png", "name": name}, [buf.getvalue()])
+        self._say(f"Saved the mask as {name} (your browser's downloads): grayscale, "
+                  "255 = change.")
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        """A sentence under the status line until the next change of the mask or a setting."""
+        style = "color:var(--jp-error-color1,#c62828)" if error else ""
+        role = "alert" if error else "status"
+        self._notice = (f"<div role='{role}' class='venice-painter-notice' style='{style}'>"
+                        f"<small>{html.escape(text)}</small></div>")
+        self._controls.update_status()
 
     def _resize_brush(self, factor: float) -> None:
         new = round(self.brush_size * factor)
@@ -510,6 +587,7 @@ class MaskPainter(StaticPicture, widgets.VBox):
 
     def _on_setting(self, _change: dict[str, Any]) -> None:
         self._finish_stroke()
+        self._notice = ""
         self._controls.update_status()
 
     @traitlets.validate("brush_size")
@@ -552,9 +630,10 @@ class _Toolbar:
     def __init__(self, painter: MaskPainter) -> None:
         self.painter = painter
         tools = widgets.ToggleButtons(
-            options=[(_TOOL_LABELS[t][0], t) for t in TOOLS],
-            icons=[_TOOL_LABELS[t][1] for t in TOOLS],
-            tooltips=[_TOOL_LABELS[t][2] for t in TOOLS],
+            # ipywidgets puts the icon right after the label: a no-break space keeps them apart.
+            options=[(f"{t.label}\u00a0", t.name) for t in TOOLS],
+            icons=[t.icon for t in TOOLS],
+            tooltips=[f"{t.tip} ({key_for('tool:' + t.name)})" for t in TOOLS],
             style={"button_width": "94px"},
         )
         tools.add_class("venice-tools")
@@ -562,7 +641,7 @@ class _Toolbar:
         size = widgets.IntSlider(min=1, max=_MAX_BRUSH, description="Size", **slider)
         hardness = widgets.IntSlider(min=0, max=100, description="Hardness", **slider)
         tolerance = widgets.IntSlider(min=0, max=255, description="Tolerance", **slider)
-        subtract = widgets.Checkbox(description="Subtract (X)", indent=False,
+        subtract = widgets.Checkbox(description=f"Subtract ({key_for('subtract')})", indent=False,
                                     layout=widgets.Layout(width="120px"))
         opacity = widgets.FloatSlider(min=0.0, max=1.0, step=0.05, description="Opacity",
                                       **slider)
@@ -575,18 +654,22 @@ class _Toolbar:
             traitlets.link((control, "value"), (painter, name))
         self.buttons: dict[str, widgets.Button] = {}
         specs: tuple[tuple[str, str, str, Callable[[], Any]], ...] = (
-            ("Undo", "undo", "Undo the last stroke (Ctrl+Z)", painter.undo),
-            ("Redo", "repeat", "Redo (Ctrl+Shift+Z)", painter.redo),
-            ("Clear", "trash", "Empty the mask (Delete)", painter.clear),
-            ("Invert", "adjust", "Swap change and keep (I)", painter.invert),
-            ("Fill all", "square", "Select the whole image (F)", painter.fill),
-            ("−", "", "Zoom out (−)", lambda: painter.zoom_to(painter.zoom / _ZOOM_STEP)),
-            ("+", "", "Zoom in (+)", lambda: painter.zoom_to(painter.zoom * _ZOOM_STEP)),
-            ("Fit", "", "Show the whole image (0)", lambda: painter.zoom_to("fit")),
-            ("100%", "", "One image pixel per screen pixel (1)", lambda: painter.zoom_to(1.0)),
+            ("Undo", "undo", "Undo the last stroke", painter.undo),
+            ("Redo", "repeat", "Redo", painter.redo),
+            ("Clear", "trash", "Empty the mask", painter.clear),
+            ("Invert", "adjust", "Swap change and keep", painter.invert),
+            ("Fill all", "square", "Select the whole image", painter.fill),
+            ("−", "", "Zoom out", lambda: painter.zoom_to(painter.zoom / ZOOM_STEP)),
+            ("+", "", "Zoom in", lambda: painter.zoom_to(painter.zoom * ZOOM_STEP)),
+            ("Fit", "", "Show the whole image", lambda: painter.zoom_to("fit")),
+            ("100%", "", "One image pixel per screen pixel", lambda: painter.zoom_to(1.0)),
         )
+        actions = {"Undo": "undo", "Redo": "redo", "Clear": "clear", "Invert": "invert",
+                   "Fill all": "fill", "−": "zoom_out", "+": "zoom_in", "Fit": "fit",
+                   "100%": "actual"}
         for label, icon, tip, action in specs:
-            button = widgets.Button(description=label, icon=icon, tooltip=tip,
+            button = widgets.Button(description=label, icon=icon,
+                                    tooltip=f"{tip} ({key_for(actions[label])})",
                                     layout=widgets.Layout(width="auto"))
             button.on_click(lambda _b, act=action: act())
             self.buttons[label] = button
@@ -594,12 +677,13 @@ class _Toolbar:
                         lambda v: not v)
         traitlets.dlink((painter, "can_redo"), (self.buttons["Redo"], "disabled"),
                         lambda v: not v)
-        self.upload = widgets.FileUpload(accept="image/png", description="Load mask",
-                                         layout=widgets.Layout(width="auto"))
-        self.upload.observe(self._on_upload, names="value")
+        self.file = _MaskFile()
+        # A click or Enter opens the keys in place (a hover-only tooltip is out of reach of
+        # the keyboard and of touch).
         help_icon = widgets.HTML(
-            f"<span title='{KEY_HELP}' style='cursor:help' class='venice-key-help'>⌨ keys</span>",
-            layout=widgets.Layout(margin="0 0 0 8px"),
+            "<details class='venice-key-help'><summary style='cursor:pointer'>⌨ keys</summary>"
+            f"<small>{html.escape(KEY_HELP)}</small></details>",
+            layout=widgets.Layout(margin="0 0 0 8px", max_width="520px"),
         )
         wrap = widgets.Layout(flex_flow="row wrap")
         edits = ("Undo", "Redo", "Clear", "Invert", "Fill all")
@@ -608,24 +692,21 @@ class _Toolbar:
             widgets.HBox([tools], layout=wrap),
             widgets.HBox([size, hardness, tolerance, help_icon], layout=wrap),
             widgets.HBox([*(self.buttons[k] for k in (*edits, *views)), subtract], layout=wrap),
-            widgets.HBox([self.upload, opacity, color], layout=wrap),
+            widgets.HBox([self.file, opacity, color], layout=wrap),
         )
         self.status = widgets.HTML(layout=widgets.Layout(margin="2px 0"))
         self.status.add_class("venice-painter-status")
 
-    def _on_upload(self, change: dict[str, Any]) -> None:
-        files = change["new"]
-        if files:
-            self.painter.set_mask(io.BytesIO(bytes(files[-1]["content"])))
-
     def update_status(self) -> None:
         p = self.painter
         w, h = p.image_size
-        mode = " (subtract)" if p.subtract and p.tool in _SHAPES else ""
+        shape = next(t.shape for t in TOOLS if t.name == p.tool)
+        mode = " (subtract)" if p.subtract and shape else ""
         soft = f" · hardness {p.hardness}%" if p.tool in ("brush", "eraser") else ""
+        hint = " · click the image to paint" if p.mask_version == 0 and not p._notice else ""
         self.status.value = (
             f"<small>{p.tool}{mode} · size {p.brush_size}px{soft} · mask {p.coverage:.1%} · "
-            f"{w}×{h} at {p.zoom:.0%}</small>"
+            f"{w}×{h} at {p.zoom:.0%}{hint}</small>{p._notice}"
         )
 
 

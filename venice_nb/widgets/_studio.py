@@ -19,6 +19,7 @@ from PIL import Image
 
 from ._controls import EditControls
 from ._fallback import StaticPicture, studio_picture
+from ._lifetime import close_tree, release_on_rerun
 from ._painter import MaskPainter
 from ._util import as_rgb
 from ._viewers import CompareView, ResultGrid
@@ -125,6 +126,14 @@ class EditStudio(StaticPicture, widgets.VBox):
         self.controls.observe(self._on_running, names="running")
         self._view.observe(lambda _c: self._show_view(), names="value")
         self._show_base()
+        release_on_rerun(self)  # painter (issue 21): a re-run of this cell frees this studio
+
+    def close(self) -> None:
+        """Close the studio and its parts, and let go of its images (a re-run does this)."""
+        close_tree(self, self.painter, *([self.viewer] if self.viewer is not None else []))
+        self.strip.items.clear()
+        self._history, self.viewer = self._history[:0], None
+        super().close()
 
     # ----------------------------------------------------------------- public API
     @property

@@ -17,6 +17,7 @@ from PIL import Image
 from .._types import Box  # x0, y0, x1, y1, half-open
 
 MAX_ZOOM = 32.0  # 3200 %: one image pixel is a 32 px square
+_STRIP = 256  # rows of the full image turned into a PIL image at a time (an even number)
 
 
 @dataclass(frozen=True)
@@ -96,30 +97,49 @@ class Renderer:
     """
 
     def __init__(self, rgb: np.ndarray, mask: np.ndarray) -> None:
-        level = Image.fromarray(rgb)
-        self.levels = [level]
-        while min(level.size) >= 512:
-            level = level.reduce(2)
+        # Level 0 is the caller's array itself: a PIL copy of it would be 4 bytes a pixel
+        # (133 MB for 33 Mpx). Level 1 is reduced from strips of it, so no full copy is made.
+        self._rgb = rgb
+        self.levels: list[Image.Image] = []
+        h, w = rgb.shape[:2]
+        if min(w, h) >= 512:
+            level = Image.new("RGB", (-(-w // 2), -(-h // 2)))
+            for y in range(0, h, _STRIP):
+                strip = Image.fromarray(np.ascontiguousarray(rgb[y : y + _STRIP]))
+                level.paste(strip.reduce(2), (0, y // 2))
             self.levels.append(level)
+            while min(level.size) >= 512:
+                level = level.reduce(2)
+                self.levels.append(level)
         self._mask = mask
         self._mask_levels: dict[int, np.ndarray] = {}
 
     def _level(self, view: View) -> int:
         """The smallest pyramid level that still has at least one pixel per canvas pixel."""
         k = 0
-        while k + 1 < len(self.levels) and view.zoom * 2 ** (k + 1) <= 1.0:
+        while k < len(self.levels) and view.zoom * 2 ** (k + 1) <= 1.0:
             k += 1
         return k
 
     def image(self, view: View, vbox: Box) -> np.ndarray:
         """RGB pixels of canvas rectangle ``vbox``."""
         k = self._level(view)
-        level, scale = self.levels[k], 2**k
         ax, ay, bx, by = view.image_box(vbox)
         size = (vbox[2] - vbox[0], vbox[3] - vbox[1])
         resample = Image.Resampling.NEAREST if view.zoom >= 1 else Image.Resampling.BILINEAR
-        box = (ax / scale, ay / scale, bx / scale, by / scale)
-        return np.asarray(level.resize(size, resample, box=_inside(box, level.size)))
+        if k:
+            level, scale = self.levels[k - 1], 2**k
+            box = (ax / scale, ay / scale, bx / scale, by / scale)
+            return np.asarray(level.resize(size, resample, box=_inside(box, level.size)))
+        # Full resolution: only the shown part (and the filter's reach) becomes an image.
+        h, w = self._rgb.shape[:2]
+        x0, y0, x1, y1 = _inside((ax, ay, bx, by), (w, h))
+        reach = 0 if view.zoom >= 1 else 2  # crop as the mask does: the two stay aligned
+        cx0, cy0 = max(0, math.floor(x0) - reach), max(0, math.floor(y0) - reach)
+        cx1, cy1 = min(w, math.ceil(x1) + reach), min(h, math.ceil(y1) + reach)
+        crop = Image.fromarray(np.ascontiguousarray(self._rgb[cy0:cy1, cx0:cx1]))
+        box = (x0 - cx0, y0 - cy0, x1 - cx0, y1 - cy0)
+        return np.asarray(crop.resize(size, resample, box=box))
 
     def mask_changed(self, box: Box) -> None:
         """Bring the reduced masks up to date inside ``box`` (full-resolution pixels)."""
@@ -127,8 +147,7 @@ class Renderer:
             s = 2**k
             x0, y0 = box[0] // s * s, box[1] // s * s  # whole blocks of s x s pixels
             x1, y1 = -(-box[2] // s) * s, -(-box[3] // s) * s
-            region = Image.fromarray(np.ascontiguousarray(self._mask[y0:y1, x0:x1]))
-            reduced = np.asarray(region.reduce(s))
+            reduced = _reduced(self._mask[y0:y1, x0:x1], s)
             small[y0 // s : y0 // s + reduced.shape[0], x0 // s : x0 // s + reduced.shape[1]] = (
                 reduced)
 
@@ -136,7 +155,7 @@ class Renderer:
         """The mask averaged over each canvas pixel of ``vbox`` (only the crop is read)."""
         k = self._level(view)
         if k and k not in self._mask_levels:
-            self._mask_levels[k] = np.array(Image.fromarray(self._mask).reduce(2**k))
+            self._mask_levels[k] = _reduced(self._mask, 2**k)
         source = self._mask_levels[k] if k else self._mask
         s = 2**k
         h, w = source.shape
@@ -149,6 +168,18 @@ class Renderer:
         box = (ax - cx0, ay - cy0, bx - cx0, by - cy0)
         resample = Image.Resampling.NEAREST if view.zoom >= 1 else Image.Resampling.BOX
         return np.asarray(img.resize(size, resample, box=box))
+
+
+def _reduced(mask: np.ndarray, s: int) -> np.ndarray:
+    """``mask`` averaged over s x s blocks (as ``Image.reduce``), a strip of rows at a time:
+    a PIL copy of a whole 33 Mpx mask would be a 33 MB passing allocation per change."""
+    h, w = mask.shape
+    out = np.empty((-(-h // s), -(-w // s)), np.uint8)
+    rows = max(s, _STRIP // s * s)
+    for y in range(0, h, rows):
+        strip = Image.fromarray(np.ascontiguousarray(mask[y : y + rows]))
+        out[y // s : y // s + -(-min(rows, h - y) // s)] = np.asarray(strip.reduce(s))
+    return out
 
 
 def _inside(box: tuple[float, float, float, float],
