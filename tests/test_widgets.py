@@ -406,14 +406,14 @@ def test_options_are_exactly_what_the_model_lists(local_client: vnb.Client) -> N
     model = c.model
     assert model is not None
     boxes = c._option_boxes
-    assert list(boxes["aspect_ratio"].options) == ["(model default)", *model.aspect_ratios]
+    assert list(boxes["aspect_ratio"].options) == ["default", *model.aspect_ratios]
     assert boxes["resolution"].layout.display == "none"
     assert boxes["quality"].layout.display == "none"
     c.selected_model = "grok-imagine-image-2-0-edit"
-    assert list(c._option_boxes['resolution'].options) == ["(model default)", "1K", "2K"]
+    assert list(c._option_boxes['resolution'].options) == ["default", "1K", "2K"]
     assert c._option_boxes['quality'].layout.display == "none"  # quality is a multi-edit option
     c.operation = "multi-edit"
-    assert list(c._option_boxes['quality'].options) == ["(model default)", "low", "medium"]
+    assert list(c._option_boxes['quality'].options) == ["default", "low", "medium"]
 
 
 def test_run_edit_multi_edit_and_background_removal(local_client: vnb.Client) -> None:
@@ -556,7 +556,7 @@ def test_price_per_model_and_per_click_agree(local_client: vnb.Client) -> None:
     one = model.estimate_cost()
     assert one is not None
     label = dict((v, k) for k, v in c._model.options)[model.id]
-    assert label.endswith(f"${one:.3f}") and f"~${one:.3f} per click" in c._cost.value
+    assert label.startswith(f"${one:.3f} · ") and f"~${one:.3f} per click" in c._cost.value
     p.fill()  # the mask is a second image: the click costs more, and says why
     two = model.estimate_cost(n_images=2)
     assert two is not None and two > one

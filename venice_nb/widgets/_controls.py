@@ -33,7 +33,7 @@ from ._util import encoded_size, friendly_error
 
 __all__ = ["OPERATIONS", "EditControls", "single_image_hint"]
 
-_DEFAULT = "(model default)"
+_DEFAULT = "default"  # the model's own default (its value is in the tooltip)
 _KEYS_ESM = Path(__file__).with_name("_studio_keys.js")
 # Theme-aware styles (JupyterLab's --jp-* variables): body text keeps the theme's contrast in
 # Light and Dark, and colour only marks the edge. `!important` beats the error line's inline
@@ -55,7 +55,7 @@ _STYLE = """<style>
 .venice-edit-controls .widget-checkbox { width: 100%; max-width: 100%; min-width: 0; }
 .venice-edit-controls .widget-dropdown > select { min-width: 0; flex: 1 1 auto; }
 .venice-edit-controls .widget-html, .venice-edit-controls .widget-html-content {
-  white-space: normal; overflow-wrap: anywhere; min-width: 0; }
+  white-space: normal; overflow-wrap: anywhere; min-width: 0; line-height: 1.35; height: auto; }
 .venice-edit-controls .widget-button { min-width: 0; }
 .venice-edit-controls .widget-label { min-width: 0; }
 </style>"""
@@ -292,8 +292,8 @@ class EditControls(widgets.VBox):
         if self.is_local:
             self._backend.value = (
                 "<div class='venice-local-badge' style='background:#fef3c7;color:#92400e;"
-                "padding:2px 6px;border-radius:3px'><b>LOCAL backend</b>: simulated edits, free, "
-                "offline (set VENICE_API_KEY to use Venice)</div>"
+                "padding:2px 6px;border-radius:3px'><b>LOCAL backend</b>: simulated, free "
+                "(set VENICE_API_KEY to use Venice)</div>"
             )
         if tuple(self._operation.options) != s.operations:
             self._operation.options = s.operations

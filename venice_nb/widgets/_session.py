@@ -81,10 +81,10 @@ class Timing:
 
 
 def _model_label(model: ModelInfo) -> str:
-    """Name and the price of one edit at the model's defaults (what "per click" starts from)."""
+    """The price of one edit at the model's defaults (what "per click" starts from), and name."""
     cost = model.estimate_cost()
-    price = f"${cost:.3f}" if cost is not None else "price n/a"
-    return f"{model.name} · {price}"
+    price = f"${cost:.3f}" if cost is not None else "$ n/a"
+    return f"{price} · {model.name}"  # the price first: a narrow picker cuts the end
 
 
 def single_image_hint(model: ModelInfo | None) -> str:

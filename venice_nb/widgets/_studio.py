@@ -26,8 +26,10 @@ from ._viewers import CompareView, ResultGrid
 
 __all__ = ["EditStudio", "HistoryEntry"]
 
-_MIN_LEFT = 300  # CSS px: the image column shrinks to this before the controls wrap under it
-_CONTROLS = 300  # CSS px: the controls column (prompt, Run, options)
+# CSS px. JupyterLab at 1,000 px with its file browser open leaves a ~570 px output: the image
+# column (shrinking from the image's width to _MIN_LEFT) and the controls fit side by side there.
+_MIN_LEFT = 280
+_CONTROLS = 260  # the controls column's basis (prompt, Run, options); it grows to 360
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ class EditStudio(StaticPicture, widgets.VBox):
             widgets.HBox(
                 [self._left, widgets.VBox(
                     [self.controls, self._use_result, self._where],
-                    layout=widgets.Layout(flex=f"1 1 {_CONTROLS}px", max_width="400px",
+                    layout=widgets.Layout(flex=f"1 1 {_CONTROLS}px", max_width="360px",
                                           min_width="0"),
                 )],
                 layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start",
