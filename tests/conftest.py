@@ -14,6 +14,7 @@ from PIL import Image
 
 import venice_nb as vnb
 from venice_nb._backend import BackendConfig, LocalBackend, shared_backend
+from venice_nb._backend._realism import Realism
 
 from ._spec import AsyncSpecCheckingTransport, SpecCheckingTransport
 
@@ -41,13 +42,23 @@ UNTHROTTLED = 100_000
 
 @pytest.fixture(scope="session", autouse=True)
 def _unthrottled_shared_backend() -> None:
-    """`vnb.Client()` with no key uses the process-wide backend: lift its limit for the run."""
+    """`vnb.Client()` with no key uses the process-wide backend: lift its limit for the run
+    (and keep pixels exact, as the ``backend`` fixture does by default)."""
     shared_backend().config.rate_limit = UNTHROTTLED
+    shared_backend().config.realism = "exact"
+
+
+# Both ways the local backend can answer (see venice_nb._backend._realism): tests that send a
+# mask run against each with ``@pytest.mark.parametrize("backend", REALISMS, indirect=True)``.
+REALISMS: tuple[Realism, ...] = ("exact", "venice")
 
 
 @pytest.fixture
-def backend() -> Iterator[LocalBackend]:
-    with LocalBackend(BackendConfig(rate_limit=UNTHROTTLED)) as server:
+def backend(request: pytest.FixtureRequest) -> Iterator[LocalBackend]:
+    """A fresh backend; "exact" pixels unless the test is parametrized over ``REALISMS``
+    (tests of an effect's own pixel math need the exact answer)."""
+    realism: Realism = getattr(request, "param", "exact")
+    with LocalBackend(BackendConfig(rate_limit=UNTHROTTLED, realism=realism)) as server:
         yield server
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from venice_nb import sample
+from venice_nb import masks, sample
 from venice_nb._backend import FaultConfig, LocalBackend, shared_backend
 from venice_nb._backend._catalog import MODELS_JSON, CatalogModel
 from venice_nb._backend._imageops import plan
@@ -39,6 +39,8 @@ from venice_nb._constants import (
     PAYMENT_REQUIRED_HEADER,
 )
 from venice_nb._models import ModelInfo
+
+from .conftest import REALISMS
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("build_catalog", ROOT / "scripts/build_catalog.py")
@@ -807,16 +809,25 @@ def test_prompt_plans() -> None:
     assert plan("a cat in a hat") == ["restyle"]
 
 
-def test_mask_layer_changes_only_masked_pixels(http: httpx.Client) -> None:
+@pytest.mark.parametrize("backend", REALISMS, indirect=True)
+def test_mask_layer_changes_only_masked_pixels(backend: LocalBackend, http: httpx.Client) -> None:
+    """Exact: only the mask changes, soft values partly. Venice-like: the mask is a hint and
+    the frame is regenerated, so far from the mask every pixel moves, but only a little."""
     mask = np.zeros((683, 1024), np.uint8)
     mask[170:512, 341:683] = 255
     mask[170:512, 768:939] = 128  # soft: a partial change
     resp = multi(http, [COFFEE_1K, encode(Image.fromarray(mask))], prompt="make it night")
     base, out = pixels(COFFEE_1K), pixels(resp.content)
-    assert (out[mask == 0] == base[mask == 0]).all()
     full = np.abs(out - base)[mask == 255].mean()
-    half = np.abs(out - base)[mask == 128].mean()
-    assert full > 40 and 0.3 * full < half < 0.7 * full
+    assert full > 40
+    if backend.config.realism == "exact":
+        assert (out[mask == 0] == base[mask == 0]).all()
+        half = np.abs(out - base)[mask == 128].mean()
+        assert 0.3 * full < half < 0.7 * full
+    else:
+        far = masks.grow(mask, 60) == 0
+        assert (out != base).any(axis=-1)[far].mean() > 0.9
+        assert np.abs(out - base)[far].mean() < 8
 
 
 def test_mask_as_opaque_grey_rgb_and_resized(http: httpx.Client) -> None:

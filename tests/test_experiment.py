@@ -114,7 +114,7 @@ def test_bad_combinations_fail_before_any_request(backend):
             vnb.experiment(sample_path(), [], client=client, progress=False)
         with pytest.raises(vnb.ValidationError, match="luma-uni-1-edit takes 1 to 1"):
             vnb.experiment(sample_path(), "snow", "luma-uni-1-edit", masks=MASK, client=client,
-                           progress=False)
+                           region=False, progress=False)  # whole-image sends need layers
     assert _images_sent(client) == 0
 
 

@@ -9,9 +9,10 @@ from PIL import Image
 
 import venice_nb as vnb
 from venice_nb import masks
+from venice_nb._backend import LocalBackend
 from venice_nb.layers import LayerStack
 
-from .conftest import sample_path
+from .conftest import REALISMS, sample_path
 
 
 def model_info(limit: int, *, combine: bool = True) -> vnb.ModelInfo:
@@ -146,23 +147,35 @@ def test_preview_shows_each_layer_next_to_the_base(stack: LayerStack) -> None:
 # ---------------------------------------------------------------------------- end to end
 
 
+@pytest.mark.parametrize("backend", REALISMS, indirect=True)
 @pytest.mark.parametrize("upload", ["json", "multipart"])
 def test_multi_edit_changes_only_masked_pixels(client: vnb.Client, stack: LayerStack,
-                                               upload: str) -> None:
+                                               upload: str, backend: LocalBackend) -> None:
+    """Exact: nothing outside the mask moves. Venice-like: the mask is a hint, so the answer
+    moves pixels outside it too (what edit_region exists for)."""
     mask = masks.ellipse(stack.shape, (120, 60, 330, 240))
     stack.add_mask(mask)
     result = client.multi_edit(stack, "turn it blue", output_format="png", upload=upload)
     assert result.is_local and result.format == "png"
-    out = np.asarray(result.image.convert("RGB"))
-    base = np.asarray(stack.base)
+    out = np.asarray(result.image.convert("RGB")).astype(int)
+    base = np.asarray(stack.base).astype(int)
     assert out.shape == base.shape
-    assert (out[mask == 0] == base[mask == 0]).all()
-    changed = (out != base).any(axis=-1)
-    assert changed[mask == 255].mean() > 0.5
+    visibly = (np.abs(out - base) > 8).any(axis=-1)
+    assert visibly[mask == 255].mean() > 0.5
+    if backend.config.realism == "exact":
+        assert (out[mask == 0] == base[mask == 0]).all()
+    else:
+        assert (out != base).any(axis=-1)[mask == 0].mean() > 0.9  # a regenerated frame
+        ring = (masks.grow(mask, 20) > 0) & (mask == 0)
+        assert visibly[ring].mean() > 0.2  # the effect spills past the painted edge
 
 
+@pytest.mark.parametrize("backend", REALISMS, indirect=True)
 def test_feathered_mask_changes_nothing_beyond_the_feather(client: vnb.Client,
-                                                           stack: LayerStack) -> None:
+                                                           stack: LayerStack,
+                                                           backend: LocalBackend) -> None:
+    """Exact: nothing beyond the feather moves. Venice-like: the mask is a hint, so the edit
+    spills past the feather; where edit_region matters."""
     hard = masks.rect(stack.shape, (150, 100, 300, 200))
     soft = masks.feather(hard, 12)
     result = client.multi_edit(stack.add_mask(soft), "make it black and white",
@@ -170,11 +183,15 @@ def test_feathered_mask_changes_nothing_beyond_the_feather(client: vnb.Client,
     out = np.asarray(result.image.convert("RGB")).astype(int)
     base = np.asarray(stack.base).astype(int)
     reach = masks.grow(hard, 13) > 0  # the feather spreads <= 12 px in x and y
-    assert (out[~reach] == base[~reach]).all()
     core = masks.shrink(hard, 13) > 0
-    ramp = (soft > 0) & (soft < 255)
     change = np.abs(out - base).sum(axis=-1)
-    assert change[core].mean() > change[ramp].mean() > 0
+    if backend.config.realism == "exact":
+        assert (out[~reach] == base[~reach]).all()
+        ramp = (soft > 0) & (soft < 255)
+        assert change[core].mean() > change[ramp].mean() > 0
+    else:
+        beyond = (masks.grow(hard, 30) > 0) & ~reach
+        assert change[core].mean() > change[beyond].mean() > 3 * 8  # spilled, visibly
 
 
 def test_overlay_shows_where_it_was_placed(client: vnb.Client, stack: LayerStack) -> None:

@@ -81,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--rate-limit", type=int, help="requests per minute per caller")
     serve.add_argument("--balance", type=float, help="USD balance; 402 once spent")
     serve.add_argument(
+        "--realism",
+        choices=("venice", "exact"),
+        default="venice",
+        help="venice (default): answers are regenerated frames and a mask layer is a hint, as "
+        "on Venice; exact: pixels outside a mask layer stay byte-identical",
+    )
+    serve.add_argument(
         "--faults",
         type=_faults,
         default=None,
@@ -151,6 +158,7 @@ def _serve(args: argparse.Namespace) -> int:
         require_auth=bool(args.require_auth) or bool(accepted),
         accepted_keys=accepted,
         allow_remote_fetch=args.allow_remote_fetch,
+        realism=args.realism,
     )
     if args.faults:
         config.faults = FaultConfig(**args.faults)

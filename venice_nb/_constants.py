@@ -101,3 +101,6 @@ STORE_ENV = "VENICE_NB_STORE"
 STORE_MODE_ENV = "VENICE_NB_STORE_MODE"
 DEFAULT_STORE_DIR = ".venice_nb/store"
 STORE_MODES = ("off", "use", "refresh", "replay")
+
+# Region edits (Client.edit_region): context around the mask's box, as a share of its long side.
+REGION_CONTEXT = 0.5

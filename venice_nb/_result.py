@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from ._client._request import PreparedRequest
+    from ._region import RegionPlan
 
 __all__ = ["EditResult", "RateLimit", "build_result"]
 
@@ -69,6 +70,12 @@ class EditResult:
     is_local: bool = False
     from_store: bool = False
     stored_path: str | None = field(default=None, repr=False)
+    # A region edit (Client.edit_region): the answer as Venice sent it (for the crop), the
+    # share of pixels outside the mask the model visibly changed in it (0..1: a figure to
+    # compare models by), and the crop/feather plan that put it back.
+    raw: EditResult | None = field(default=None, repr=False, compare=False)
+    spill: float | None = None
+    region: RegionPlan | None = field(default=None, repr=False, compare=False)
 
     # Response facts, typed.
     @property
@@ -212,6 +219,8 @@ class EditResult:
             parts.append(f"{self.elapsed:.2f}s")
         if self.estimated_cost is not None:
             parts.append(f"~${self.estimated_cost:.3f}" if not self.is_local else "$0 (local)")
+        if self.spill is not None:
+            parts.append(f"spill {self.spill:.0%}")
         if self.from_store:
             parts.append("from store")
         return " · ".join(parts)

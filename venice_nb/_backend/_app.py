@@ -215,6 +215,7 @@ def _run(
             images,
             violation=violation,
             deprecated=config.deprecated_models,
+            realism=config.realism,
         )
     resource = f"{request.origin}{API_PREFIX}{route}"
     _policy.check_balance(config.balance_usd, price, caller, resource, now)

@@ -18,6 +18,7 @@ from .._constants import (
     FAILURE_BLOCK_DURATION,
     FAILURE_BLOCK_WINDOW,
 )
+from ._realism import REALISMS, Realism
 
 # Words that make the local backend refuse a prompt as a content-policy violation (422), the way
 # Venice's censored edit models do. Uncensored models answer 200 with the violation header instead.
@@ -91,3 +92,13 @@ class BackendConfig:
     # Wall clock (Unix seconds) for rate windows and blocks; tests may substitute a fake clock
     # to move time forward without sleeping.
     clock: Callable[[], float] = time.time
+    # How an edit answers (see _realism): "venice" regenerates the whole frame and reads a mask
+    # layer as a hint, as Venice does; "exact" keeps every pixel outside a mask byte-identical.
+    # "venice" by default: the local backend stands in for Venice, and a workflow that only
+    # works against a kinder service fails on the first paid run. Tests of an effect's own
+    # pixel math ask for "exact".
+    realism: Realism = "venice"
+
+    def __post_init__(self) -> None:
+        if self.realism not in REALISMS:
+            raise ValueError(f"realism must be one of {', '.join(REALISMS)}; got {self.realism!r}")

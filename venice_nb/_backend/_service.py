@@ -20,7 +20,7 @@ from .._constants import (
     H_MODEL_ID,
     H_MODEL_NAME,
 )
-from . import _imageops, _matte
+from . import _imageops, _matte, _realism
 from ._api_error import ApiError
 from ._inputs import LOCAL_CALLER, FetchPolicy, image_bytes, open_image
 from ._validate import (
@@ -121,6 +121,7 @@ def render_edit(
     *,
     violation: bool,
     deprecated: Mapping[str, tuple[str, str, str]],
+    realism: _realism.Realism = "exact",
 ) -> Rendered:
     """Run the local model and build the success headers Venice sends with an edit."""
     prompt = enhance(job.prompt) if job.enhance_prompt else job.prompt
@@ -130,7 +131,8 @@ def render_edit(
     tier: str | None = job.tier
     if len(images) == 1 and not job.model.single_image_aspect_ratio:
         ratio = tier = None
-    out = _imageops.edit_image(
+    edit = _realism.venice_edit if realism == "venice" else _imageops.edit_image
+    out = edit(
         images[0],
         prompt,
         layers=images[1:],

@@ -54,6 +54,10 @@ class PreparedRequest:
     # Experiments' repeats: the n-th run of the same request is a request of its own for the
     # store (edit models are not deterministic), so it enters the fingerprint; never sent.
     repeat: int = 0
+    # A region edit (``edit_region``): crop, context, feather, the original's digest and the
+    # output format. Never sent; in the summary and so in the fingerprint, because the same
+    # crop request stitched another way is another result.
+    region: Mapping[str, Any] | None = None
 
     @property
     def image_field(self) -> str:
@@ -114,6 +118,7 @@ class PreparedRequest:
             "prompt": self.prompt,
             "params": params,
             "images": [img.digest for img in self.images],
+            **({"region": dict(self.region)} if self.region is not None else {}),
         }
 
     @cached_property

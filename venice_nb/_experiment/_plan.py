@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _arguments as guards
-from .._client import _request
+from .._client import _region_edit, _request
 from .._exceptions import ReplayMissError, ValidationError
 from .._images import load_image
 from .._params import EDIT_OPTIONS
+from .._region import DEFAULT_CONTEXT
 
 if TYPE_CHECKING:
     from .._client._request import PreparedRequest
@@ -46,6 +47,9 @@ class Job:
     variables: Mapping[str, str] = field(default_factory=dict)  # the prompt's template values
     template: str | None = None  # the prompt before its variables were filled in
     repeat: int = 0
+    # A region edit (the default for a job with one mask): the crop request is ``prepared``;
+    # this puts its answer back into the full-resolution image.
+    region: _region_edit.RegionJob | None = field(default=None, repr=False)
 
     @property
     def estimated_cost(self) -> float | None:
@@ -165,7 +169,7 @@ RESERVED = frozenset({
     "index", "image", "mask", "prompt", "model", "status", "estimated_cost", "spent_usd",
     "elapsed", "model_id", "model_name", "width", "height", "is_local", "fingerprint",
     "stored_path", "error_type", "error", "repeat", "picked", "rating", "note",
-    "changed_inside_mask", "changed_outside_mask", "template",
+    "changed_inside_mask", "changed_outside_mask", "template", "spill",
 })
 
 
@@ -223,12 +227,21 @@ def _prompt_items(prompts: Any, variables: Mapping[str, Any] | None,
     return out
 
 
-def _check_params(params: Mapping[str, Any], masks: list[tuple[str | None, Any]]) -> None:
+def _check_params(params: Mapping[str, Any], masks: list[tuple[str | None, Any]],
+                  region: bool = False) -> None:
     unknown = sorted(set(params) - set(EDIT_OPTIONS))
     if unknown:
         raise ValidationError(
             f"unknown experiment parameter(s): {', '.join(unknown)}",
             action=f"use any of {', '.join(EDIT_OPTIONS)}",
+        )
+    if region and params.get("aspect_ratio") is not None and any(
+            mask is not None and not isinstance(mask, (list, tuple)) for _, mask in masks):
+        raise ValidationError(
+            "aspect_ratio= does not apply to region edits: the crop's shape is chosen for the "
+            "model, and the result keeps the photo's",
+            action="leave aspect_ratio out, or pass region=False for whole-image sends",
+            field="aspect_ratio",
         )
     if params.get("quality") is not None and any(mask is None for _, mask in masks):
         raise ValidationError(
@@ -269,6 +282,7 @@ def plan_jobs(
     is_local: bool,
     variables: Mapping[str, Any] | None = None,
     repeats: int = 1,
+    region: bool = True,
 ) -> list[Job]:
     """Every job prepared and validated (all problems at once), with budget and store marks.
 
@@ -276,12 +290,14 @@ def plan_jobs(
     ``is_local``: the backend the client talks to; only its own stored answers are free.
     ``variables`` fill the prompt templates; ``repeats`` runs each job that many times, each a
     request of its own (repeat 0 is the plain request, so an earlier single run counts).
+    ``region``: a job with one mask is a region edit (``Client.edit_region``: the crop is sent,
+    the rest of the photo kept); False sends the whole image with the mask as a layer.
     """
     repeats = guards.count(repeats, "repeats")
     if budget is not None:
         budget = guards.non_negative(budget, "budget")
     mask_items = _labelled([None] if masks is None else masks, "mask", allow_none=True)
-    _check_params(params, mask_items)
+    _check_params(params, mask_items, region)
     fit = bool(params.get("fit", False))
     image_items = _normalised(_labelled(images, "image"), fit)
     mask_items = _normalised(mask_items, fit)
@@ -290,12 +306,25 @@ def plan_jobs(
     jobs: list[Job] = []
     problems: list[str] = []
     actions: set[str] = set()
-    combos = itertools.product(image_items, mask_items, prompt_list, models)
-    for cell, ((img_label, img), (mask_label, mask), (prompt, chosen, template), info) in \
-            enumerate(combos):
+    region_inputs: dict[tuple[int, int], _region_edit.RegionInputs] = {}
+    combos = itertools.product(enumerate(image_items), enumerate(mask_items), prompt_list,
+                               models)
+    for cell, ((i, (img_label, img)), (m, (mask_label, mask)), (prompt, chosen, template),
+               info) in enumerate(combos):
         model_id = info.id if info is not None else None
+        region_job = None
         try:
-            if mask is None:
+            if region and mask is not None and not isinstance(mask, tuple):
+                if (i, m) not in region_inputs:  # decoded once per image and mask
+                    inputs = _region_edit.read_region(img, mask, context=DEFAULT_CONTEXT,
+                                                      feather=None)
+                    region_inputs[i, m] = replace(inputs, owned=False)  # shared: no pasting in
+                options = {k: v for k, v in send_params.items() if k != "aspect_ratio"}
+                _request.precheck(prompt, options)
+                region_job = _region_edit.prepare_region(region_inputs[i, m], prompt, info,
+                                                         options)
+                prepared = region_job.prepared
+            elif mask is None:
                 prepared = _request.prepare_edit(img, prompt, model=info, **send_params)
             else:
                 layers = list(mask) if isinstance(mask, tuple) else [mask]
@@ -313,7 +342,9 @@ def plan_jobs(
             cached = store is not None and store.can_answer(this, is_local=is_local)
             index = (block * repeats + repeat) * len(models) + column
             jobs.append(Job(index, str(img_label), mask_label, prompt, model_id, this, cached,
-                             variables=chosen, template=template, repeat=repeat))
+                             variables=chosen, template=template, repeat=repeat,
+                             region=None if region_job is None
+                             else replace(region_job, prepared=this)))
     jobs.sort(key=lambda job: job.index)
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""

@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .. import _arguments as guards
+from .._client._region_edit import finish_region
 from .._constants import DEFAULT_REQUESTS_PER_MINUTE
 from .._exceptions import APIStatusError, ReplayMissError, ValidationError, VeniceError
 from .._respect import MaskRespect, mask_respect
@@ -67,7 +68,7 @@ async def _resolved(client: Any, models: Any) -> list[ModelInfo | None]:
 async def _planned(
     images: Any, prompts: Any, models: Any, masks: Any, params: dict[str, Any], *,
     client: Client | AsyncClient | None, store: Any, budget: float | None,
-    variables: Mapping[str, Any] | None = None, repeats: int = 1,
+    variables: Mapping[str, Any] | None = None, repeats: int = 1, region: bool = True,
 ) -> AsyncIterator[tuple[Any, list[Job]]]:
     """The client to use (made from ``store`` when none is given, closed on exit) and every job
     planned: what estimating and running share. Only the model list and the alias mapping may
@@ -83,9 +84,11 @@ async def _planned(
 
         client = owned = AsyncClient(store=store)
     try:
-        jobs = plan_jobs(images, prompts, await _resolved(client, models), masks, params,
-                         client.store, budget, is_local=client.is_local, variables=variables,
-                         repeats=repeats)
+        resolved = await _resolved(client, models)
+        # Region edits decode the photos and crop them: off the event loop.
+        jobs = await asyncio.to_thread(
+            plan_jobs, images, prompts, resolved, masks, params, client.store, budget,
+            is_local=client.is_local, variables=variables, repeats=repeats, region=region)
         yield client, jobs
     finally:
         if owned is not None:
@@ -111,6 +114,7 @@ def estimate_experiment(
     budget: float | None = None,
     vars: Mapping[str, Iterable[str]] | None = None,
     repeats: int = 1,
+    region: bool = True,
     store: ResultStore | str | os.PathLike[str] | None = None,
     **params: Any,
 ) -> CostEstimate:
@@ -123,7 +127,7 @@ def estimate_experiment(
     _no_async_client(client, "estimate_experiment")
     return run_blocking(estimate_experiment_async(
         images, prompts, models, masks, client=client, budget=budget, vars=vars,
-        repeats=repeats, store=store, **params))
+        repeats=repeats, region=region, store=store, **params))
 
 
 async def estimate_experiment_async(
@@ -136,12 +140,14 @@ async def estimate_experiment_async(
     budget: float | None = None,
     vars: Mapping[str, Iterable[str]] | None = None,
     repeats: int = 1,
+    region: bool = True,
     store: ResultStore | str | os.PathLike[str] | None = None,
     **params: Any,
 ) -> CostEstimate:
     """``estimate_experiment`` for async code: takes an ``AsyncClient`` (or a ``Client``)."""
     async with _planned(images, prompts, models, masks, params, client=client, store=store,
-                        budget=budget, variables=vars, repeats=repeats) as (client, jobs):
+                        budget=budget, variables=vars, repeats=repeats,
+                        region=region) as (client, jobs):
         return cost_estimate(jobs, budget, known_limit(client._caller), client.is_local)
 
 
@@ -155,6 +161,7 @@ def experiment(
     budget: float | None = None,
     vars: Mapping[str, Iterable[str]] | None = None,
     repeats: int = 1,
+    region: bool = True,
     store: ResultStore | str | os.PathLike[str] | None = None,
     concurrency: int = DEFAULT_REQUESTS_PER_MINUTE,
     rate_limit: int = DEFAULT_REQUESTS_PER_MINUTE,
@@ -173,8 +180,8 @@ def experiment(
     try:
         return run_blocking(experiment_async(
             images, prompts, models, masks, client=client, budget=budget, vars=vars,
-            repeats=repeats, store=store, concurrency=concurrency, rate_limit=rate_limit,
-            _progress=shown, **params))
+            repeats=repeats, region=region, store=store, concurrency=concurrency,
+            rate_limit=rate_limit, _progress=shown, **params))
     finally:
         shown.refresh_saved()
 
@@ -189,6 +196,7 @@ async def experiment_async(
     budget: float | None = None,
     vars: Mapping[str, Iterable[str]] | None = None,
     repeats: int = 1,
+    region: bool = True,
     store: ResultStore | str | os.PathLike[str] | None = None,
     concurrency: int = DEFAULT_REQUESTS_PER_MINUTE,
     rate_limit: int = DEFAULT_REQUESTS_PER_MINUTE,
@@ -204,6 +212,11 @@ async def experiment_async(
     (``{"hat": [mask, reference]}``) sends ``[image, *layers]``. ``models``: ids, ``ModelInfo``
     or None for the server's default. ``params``: aspect_ratio, resolution, quality (masked jobs
     only), output_format, safe_mode, enhance_prompt, upload, fit - the same for every job.
+
+    A job with one mask is a region edit by default (``Client.edit_region``: only the crop
+    around the mask is sent, and the result keeps every other pixel of the photo at full
+    resolution; records carry the model's ``spill``); ``region=False`` sends the whole image
+    with the mask as a layer instead.
 
     ``vars`` turns the prompts into templates: ``"a {color} hat"`` with ``vars={"color":
     ["red", "blue"]}`` runs every combination, each record and DataFrame row carrying a column
@@ -230,7 +243,8 @@ async def experiment_async(
     shown = _progress if _progress is not None else Progress(progress)
     try:
         async with _planned(images, prompts, models, masks, params, client=client, store=store,
-                            budget=budget, variables=vars, repeats=repeats) as (client, jobs):
+                            budget=budget, variables=vars, repeats=repeats,
+                            region=region) as (client, jobs):
             pacer = pacer_for(client._caller, rate_limit)
             estimate = cost_estimate(jobs, budget, pacer.limit, client.is_local)
             if estimate.to_send:  # all stored (or replay-only): nothing is asked of the server
@@ -354,8 +368,10 @@ async def _run(jobs: list[Job], client: Any, pacer: Pacer, budget: float | None,
                     if result.from_store:
                         spent -= cost
                     status: Status = "cached" if result.from_store else "done"
+                    if job.region is not None:
+                        result = await asyncio.to_thread(finish_region, job.region, result)
                     respect = await asyncio.to_thread(_respect_of, job, result) \
-                        if len(job.prepared.images) > 1 else None
+                        if len(job.prepared.images) > 1 or job.region is not None else None
                     record = ExperimentRecord(status=status, result=result, respect=respect,
                                               **base)
         records[pos] = record
@@ -377,7 +393,10 @@ async def _run(jobs: list[Job], client: Any, pacer: Pacer, budget: float | None,
 
 def _respect_of(job: Job, result: EditResult) -> MaskRespect | None:
     """Mask-respect figures of a masked job, its first layer being the mask (None when the
-    inputs were URLs)."""
+    inputs were URLs). A region edit's are the model's own: its raw answer for the crop."""
+    if job.region is not None and result.raw is not None:
+        return mask_respect(job.prepared.images[0].data or b"", job.region.sent_mask,
+                            result.raw.data)
     image, mask = job.prepared.images[0].data, job.prepared.images[1].data
     if image is None or mask is None:
         return None

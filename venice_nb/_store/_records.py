@@ -225,6 +225,9 @@ class ExperimentRecord:
             **self.variables,  # a column per prompt variable (names never clash: _plan checks)
             "changed_inside_mask": self.respect.inside if self.respect else None,
             "changed_outside_mask": self.respect.outside if self.respect else None,
+            # Region edits: the share of pixels outside the mask the model changed in its raw
+            # answer (the result itself keeps them).
+            "spill": res.spill if res else None,
             "picked": self.picked,
             "rating": self.rating,
             "note": self.note,
