@@ -103,6 +103,7 @@ def test_a_painted_mask_chooses_multi_edit_and_one_image_models_say_why(
 ) -> None:
     p = _Painter(_image())
     s = EditSession(local_client, source=p, prompt="a hat", model="gpt-image-2-edit")
+    s.keep_rest = False  # the whole-image path (a region edit is the next test's)
     assert s.operation == "edit" and s.note() == ""
     p.paint(masks.rect(_image(), (0, 0, 40, 40)))
     assert s.operation == "multi-edit" and s.image_count() == 2
@@ -143,11 +144,12 @@ def test_cost_counts_the_images_actually_sent(local_client: vnb.Client) -> None:
 def test_run_edit_multi_edit_and_background_removal(local_client: vnb.Client) -> None:
     p = _Painter(_image())
     s = EditSession(local_client, source=p, prompt="paint it red")
+    s.keep_rest = False
     got: list[Any] = []
     s.on_result(got.append)
     result = s.run()  # no running loop here: runs to completion
     assert result.request["endpoint"] == "/image/edit" and s.state == "done"
-    assert isinstance(s.timing, Timing) and s.timing.total >= s.timing.request
+    assert isinstance(s.timing, Timing) and s.timing.total >= s.timing.backend == result.elapsed
     p.paint(np.full(p.mask.shape, 255, np.uint8))
     result = s.run()
     assert result.request["endpoint"] == "/image/multi-edit"
@@ -247,3 +249,31 @@ def test_the_balance_is_read_after_a_run() -> None:
         s.run()
         left = client.balance().usd
         assert left is not None and left < 5.0 and s.balance == left
+
+
+def test_a_painted_mask_is_a_region_edit_that_keeps_the_photo(local_client: vnb.Client) -> None:
+    photo = _image(600, 800)
+    p = _Painter(photo)
+    s = EditSession(local_client, source=p, prompt="a red hat", model="gpt-image-2-edit")
+    assert not s.uses_region  # no mask yet: a whole-image edit
+    p.paint(masks.ellipse(photo, (500, 100, 700, 250)))
+    assert s.uses_region and "rest of the photo is kept" in s.note()
+    assert s.offered("aspect_ratio")[0] == []  # the crop's aspect ratio is the region's own
+    result = s.run()
+    assert s.region and s.state == "done" and result.size == (800, 600)
+    kept = result.to_numpy()[..., :3]
+    outside = masks.ellipse(photo, (480, 80, 720, 270)) == 0
+    np.testing.assert_array_equal(kept[outside], photo[outside])  # untouched outside the mask
+    assert result.spill is not None  # the raw answer's spill is there to show
+    s.keep_rest = False  # turned off: today's whole-image multi-edit, at the model's tier
+    assert not s.uses_region and "hint" in s.note()
+    whole = s.run()
+    assert not s.region and whole.request["endpoint"] == "/image/multi-edit"
+
+
+def test_a_region_edit_refusal_is_shown_not_raised(local_client: vnb.Client) -> None:
+    p = _Painter(_image())
+    s = EditSession(local_client, source=p, prompt="a red hat", model="gpt-image-2-edit")
+    p.paint(np.full((10, 90), 255, np.uint8))  # another aspect ratio than the photo's
+    assert s.run() is None
+    assert isinstance(s.error, vnb.ValidationError) and s.state == "error"

@@ -487,6 +487,7 @@ def test_compare_view_modes_and_difference() -> None:
 
 def test_studio_keeps_one_image_models_on_edit_with_a_hint(local_client: vnb.Client) -> None:
     studio = EditStudio(_image(), client=local_client, prompt="a hat", model="luma-uni-1-edit")
+    studio.session.keep_rest = False  # the whole-image path
     studio.painter.fill()
     assert studio.controls.operation == "edit"
     assert "mask is not sent" in studio.controls._hint.value
@@ -525,6 +526,7 @@ def test_studio_chains_edits_and_restores(local_client: vnb.Client) -> None:
 def test_operation_follows_the_mask_through_model_switches(local_client: vnb.Client) -> None:
     studio = EditStudio(_image(), client=local_client, prompt="a hat", model="gpt-image-2-edit")
     c = studio.controls
+    studio.session.keep_rest = False  # the whole-image path
     studio.painter.set_mask(masks.rect(_image(), (0, 0, 40, 40)))
     assert c.operation == "multi-edit"
     c.selected_model = "luma-uni-1-edit"  # one image: edit, and the mask is said to be unused
@@ -726,3 +728,20 @@ def test_an_upscale_from_the_studio_goes_to_the_store(tmp_path: Any) -> None:
         assert upscaled.fingerprint in client.store
         stored = client.store.history(endpoint="/image/upscale")
         assert len(stored) == 1
+
+
+def test_the_studio_edits_only_the_painted_area_at_full_size(local_client: vnb.Client) -> None:
+    photo = _image(600, 800)
+    studio = EditStudio(photo, client=local_client, prompt="a hat", model="gpt-image-2-edit")
+    keep = studio.controls._keep
+    assert keep.layout.display == "none"  # nothing painted: nothing to keep
+    studio.painter.set_mask(masks.ellipse(photo, (500, 100, 700, 250)))
+    assert keep.layout.display is None and keep.value
+    assert "rest of the photo is kept" in studio.controls._hint.value
+    result = studio.controls.run()
+    assert result.size == (800, 600) and "region edit" in studio.controls._status.value
+    assert "from Run to result" in studio.controls._status.value
+    studio.use_as_base(1)  # chains on the full-size result
+    assert studio.base.shape == photo.shape
+    np.testing.assert_array_equal(studio.base, result.to_numpy()[..., :3])
+    assert studio.viewer is not None and studio.viewer.changed_fraction < 0.2

@@ -68,16 +68,16 @@ SourceCall = Callable[[], "tuple[Any, np.ndarray | None]"]
 
 @dataclass(frozen=True)
 class Timing:
-    """Where a run's time went, measured here (the result's own ``elapsed`` is the request)."""
+    """Where a run's time went, measured here: the result's own ``elapsed`` is only the wait
+    for the backend, which on a large photo can be the smaller part."""
 
-    total: float  # Run -> result in hand
-    request: float  # the client's call, including the upload and the answer's download
-    prepare: float  # reading and encoding the images before the call
+    total: float  # Run -> result in hand and shown (the on_result callbacks included)
+    backend: float  # the request's round trip (``result.elapsed``)
 
     def text(self) -> str:
-        prepare = (f", {self.prepare:.2f} s preparing the images" if self.prepare >= 0.05
-                   else "")
-        return f"{self.total:.2f} s in all ({self.request:.2f} s request{prepare})"
+        here = max(0.0, self.total - self.backend)
+        return (f"{self.total:.2f} s from Run to result ({self.backend:.2f} s at the backend, "
+                f"{here:.2f} s on this machine: reading, encoding and showing the images)")
 
 
 def _model_label(model: ModelInfo) -> str:
@@ -221,13 +221,15 @@ class EditSession(traitlets.HasTraits):
         model = self.model
         if model is None or self.operation == "remove background":
             return [], None
-        if name == "aspect_ratio":
-            return list(model.aspect_ratios), model.default_aspect_ratio
+        if name == "aspect_ratio":  # a region edit sends the crop's own aspect ratio
+            return ([] if self.uses_region else list(model.aspect_ratios),
+                    model.default_aspect_ratio)
         if name == "resolution":
             return list(model.resolutions), model.default_resolution
-        if name == "quality":
-            return (list(model.qualities) if self.operation == "multi-edit" else [],
-                    model.default_quality)
+        if name == "quality":  # multi-edit only (a region edit sends a layer when it can)
+            layered = self.operation == "multi-edit" or (
+                self.uses_region and self.multi_edit_supported)
+            return list(model.qualities) if layered else [], model.default_quality
         if name == "output_format":
             return list(OUTPUT_FORMATS), None
         raise ValueError(name)
@@ -311,7 +313,8 @@ class EditSession(traitlets.HasTraits):
             return ""
         painted = self.mask_painted
         if self.uses_region:
-            return ("Only the painted area changes: the rest of the photo is kept, at full size.")
+            return ("Only the painted area changes: the rest of the photo is kept, at full "
+                    "size. Untick “Keep the rest of the photo” to send the whole image.")
         if not self.multi_edit_supported:
             return single_image_hint(self.model) if painted or self._forced_edit else ""
         if op == "edit" and painted:
@@ -321,8 +324,8 @@ class EditSession(traitlets.HasTraits):
             return ("No mask is painted: the whole image will change. Paint the area to "
                     "change first to keep the rest.")
         if painted and op == "multi-edit":
-            return ("Venice regenerates the whole image and reads the mask as a hint: "
-                    "pixels outside it change too.")
+            return ("Venice regenerates the whole image at its own size and reads the mask as "
+                    "a hint: pixels outside it change too.")
         return ""
 
     # ------------------------------------------------------------------ running
@@ -475,14 +478,12 @@ class EditSession(traitlets.HasTraits):
         return self._task
 
     async def _edit(self, op: str, prompt: str, model: str | None, region: bool) -> Any:
-        prepared = time.perf_counter()
         image, mask, steps = self.inputs()
         opts = self.options()
         self.steps, self.region = steps, region
-        self._prepare_seconds = time.perf_counter() - prepared
         if op == "remove background":
             return await self._call("remove_background", image)
-        if region and mask is not None:
+        if region and mask is not None:  # only the painted area changes, at full size
             return await self._call("edit_region", image, mask, prompt, model=model, **opts)
         if op == "edit":
             return await self._call("edit", image, prompt, model=model, fit=True, **opts)
@@ -492,15 +493,12 @@ class EditSession(traitlets.HasTraits):
 
     async def _upscale(self, scale: int) -> Any:
         # No fit=: the limit is the output's size, and shrinking the input first would hide it.
-        prepared = time.perf_counter()
         image = self.upscale_source() if self.upscale_source else self.inputs()[0]
         self.steps, self.region = (), False
-        self._prepare_seconds = time.perf_counter() - prepared
         return await self._call("upscale", image, scale=scale)
 
     async def _run(self, work: Callable[[], Awaitable[Any]]) -> Any:
         started = time.perf_counter()
-        self._prepare_seconds = 0.0
         ticker = asyncio.ensure_future(self._tick(started))
         try:
             result = await work()
@@ -512,13 +510,12 @@ class EditSession(traitlets.HasTraits):
             return None
         finally:
             ticker.cancel()
-        total = time.perf_counter() - started
-        self.timing = Timing(total=total, request=max(0.0, total - self._prepare_seconds),
-                             prepare=self._prepare_seconds)
         self.steps = (*self.steps, *getattr(result, "fit_actions", ()))
         self.result = result
         for callback in self._callbacks:
             callback(result)
+        self.timing = Timing(total=time.perf_counter() - started,
+                             backend=float(getattr(result, "elapsed", 0.0) or 0.0))
         self.state = "done"
         self.balance = await self._balance(result)
         return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,9 +23,11 @@ from ._controls import EditControls
 from ._fallback import StaticPicture, studio_picture
 from ._painter import KEY_HELP, MaskPainter
 from ._util import as_rgb
-from ._viewers import CompareView, ResultGrid
+from ._viewers import CompareView, ResultGrid, display_copy
 
 __all__ = ["EditStudio", "HistoryEntry"]
+
+_WORKER = ThreadPoolExecutor(1, thread_name_prefix="venice_nb-studio")
 
 # CSS px. JupyterLab at 1,000 px with its file browser open leaves a ~570 px output: the image
 # column (shrinking from the image's width to _MIN_LEFT) and the controls fit side by side there.
@@ -85,6 +88,7 @@ class EditStudio(StaticPicture, widgets.VBox):
         self.session.encoded_base = self._base_data
         self.controls.upscale_size = self._upscale_size
         self._shown = 0  # the history entry the Result view shows
+        self._base_display: tuple[int, Future[np.ndarray]] | None = None
         self._upscaled_from: int | None = None
         # Built on the first result: nothing the user cannot see yet is encoded.
         self.viewer: CompareView | None = None
@@ -220,14 +224,32 @@ class EditStudio(StaticPicture, widgets.VBox):
     def _show_pair(self, before: int, after: int) -> None:
         """Show history ``#before`` against ``#after`` (the base uses the painter's copy)."""
         first = self.painter.image if before == self.base_index else self._history[before].image
-        second = self._history[after].result or self._history[after].image
+        result = self._history[after].result
+        second = result or self._history[after].image
         labels = (f"Base #{before}", f"Result #{after}")
         self._shown = after
+        ahead = None
+        if before == self.base_index and self._base_display is not None \
+                and self._base_display[0] == self.base_index:
+            ahead = self._base_display[1].result()
+        plan = getattr(result, "region", None)
+        box = plan.box if plan is not None and not plan.whole and \
+            self._history[after].parent == before else None
         if self.viewer is None:
-            size = self.painter.display_size
-            self.viewer = CompareView(first, second, labels=labels, max_size=size)
+            self.viewer = CompareView(first, second, labels=labels,
+                                      max_size=self.painter.display_size,
+                                      before_display=ahead, changed_box=box)
         else:
-            self.viewer.set_images(first, second, labels=labels)
+            self.viewer.set_images(first, second, labels=labels, before_display=ahead,
+                                   changed_box=box)
+
+    def _prepare_base_display(self) -> None:
+        """While a run waits for the answer, shrink the base for the viewer in a worker thread
+        (a 33 Mpx base takes ~0.5 s; the request takes longer)."""
+        if self._base_display is not None and self._base_display[0] == self.base_index:
+            return
+        size, image = self.painter.display_size, self.painter.image
+        self._base_display = (self.base_index, _WORKER.submit(display_copy, image, size))
 
     def _show_view(self) -> None:
         showing = self.viewer if self._view.value == "Result" and self.viewer else self.painter
@@ -236,6 +258,8 @@ class EditStudio(StaticPicture, widgets.VBox):
 
     def _on_running(self, change: Any) -> None:
         """While a run is going, the previous result is dimmed (the status shows progress)."""
+        if change.new:
+            self._prepare_base_display()
         if self.viewer is not None:
             if change.new:
                 self.viewer.add_class("venice-busy")

@@ -96,6 +96,8 @@ class CompareView(StaticPicture, widgets.VBox):
         *,
         labels: tuple[str, str] = ("Before", "After"),
         max_size: tuple[int, int] = DEFAULT_MAX_DISPLAY,
+        before_display: np.ndarray | None = None,
+        changed_box: tuple[int, int, int, int] | None = None,
         **traits: Any,
     ) -> None:
         self._max_size = max_size
@@ -115,10 +117,20 @@ class CompareView(StaticPicture, widgets.VBox):
         traitlets.link((self._wipe, "split"), (self, "split"))
         self.children = (self._modes, self._body, self._caption)
         self.observe(lambda _c: self._show(), names="mode")
-        self.set_images(before, after)
+        self.set_images(before, after, before_display=before_display, changed_box=changed_box)
 
-    def set_images(self, before: Any, after: Any, labels: tuple[str, str] | None = None) -> None:
-        """Show a new pair (the studio calls this after each edit)."""
+    def set_images(
+        self, before: Any, after: Any, labels: tuple[str, str] | None = None, *,
+        before_display: np.ndarray | None = None,
+        changed_box: tuple[int, int, int, int] | None = None,
+    ) -> None:
+        """Show a new pair (the studio calls this after each edit).
+
+        ``before_display``: ``display_copy(before, max_size)`` made ahead (e.g. while the
+        request ran), so a 33 Mpx base is not shrunk again now. ``changed_box``: where
+        ``after`` (of ``before``'s size) differs from it, in image pixels: only that part of
+        ``after`` is shrunk, the rest is ``before``'s display copy (a region edit's promise).
+        """
         if labels is not None:
             self.labels = labels
         b, a = _source(before), _source(after)
@@ -131,8 +143,13 @@ class CompareView(StaticPicture, widgets.VBox):
         dense = fit_size(round(bw * k), round(bh * k), *(_DENSITY * m for m in self._css))
         key = _identity(b, dense)
         if key is None or self._before_key != key:  # the studio's base stays between runs
-            self._before, self._before_key, self._before_src = _shrink(b, dense), key, b
-        self._after = _shrink(a, dense)  # stretched onto before's size to compare
+            ready = before_display is not None and _size_of(before_display) == dense
+            small = before_display if ready and before_display is not None else _shrink(b, dense)
+            self._before, self._before_key, self._before_src = small, key, b
+        if changed_box is not None and (aw, ah) == (bw, bh):
+            self._after = _patched(self._before, a, changed_box)
+        else:
+            self._after = _shrink(a, dense)  # stretched onto before's size to compare
         same_aspect = abs(aw / ah - bw / bh) < 0.01
         self._sizes = (f"{bw}×{bh}", f"{aw}×{ah}")
         own = fit_size(aw, ah, *dense)
@@ -323,6 +340,44 @@ def _source(image: Any) -> np.ndarray | Image.Image:
             return image
         return as_rgb(image)
     return as_pil(image)
+
+
+def display_copy(image: Any, max_size: tuple[int, int]) -> np.ndarray:
+    """The copy of ``image`` a ``CompareView(image, <same size>, max_size=max_size)`` shows.
+
+    Safe to make in a worker thread (Pillow releases the GIL while resizing): the studio makes
+    it while the request runs.
+    """
+    src = _source(image)
+    w, h = _size_of(src)
+    css = fit_size(w, h, *max_size)
+    return _shrink(src, fit_size(w, h, *(_DENSITY * m for m in css)))
+
+
+def _patched(before: np.ndarray, after: np.ndarray | Image.Image,
+             box: tuple[int, int, int, int]) -> np.ndarray:
+    """``before``'s display copy with ``box`` (image pixels of ``after``) shrunk from ``after``.
+
+    A few pixels of margin are resampled and dropped, so the patch has no seam.
+    """
+    w, h = _size_of(after)
+    dh, dw = before.shape[:2]
+    sx, sy = dw / w, dh / h
+    margin = int(4 / min(sx, sy)) + 1
+    x0, y0 = max(0, box[0] - margin), max(0, box[1] - margin)
+    x1, y1 = min(w, box[2] + margin), min(h, box[3] + margin)
+    # The patch on the display grid, whole display pixels inside the margin.
+    px0, py0 = int(np.ceil(x0 * sx)), int(np.ceil(y0 * sy))
+    px1, py1 = int(np.floor(x1 * sx)), int(np.floor(y1 * sy))
+    if px1 <= px0 or py1 <= py0:
+        return before
+    img = after if isinstance(after, Image.Image) else Image.fromarray(after)
+    src_box = (px0 / sx, py0 / sy, px1 / sx, py1 / sy)
+    patch = img.resize((px1 - px0, py1 - py0), Image.Resampling.LANCZOS, box=src_box,
+                       reducing_gap=3.0)
+    out = before.copy()
+    out[py0:py1, px0:px1] = as_rgb(patch)
+    return out
 
 
 def _identity(src: np.ndarray | Image.Image, size: tuple[int, int]) -> tuple[int, ...] | None:
