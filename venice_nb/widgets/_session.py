@@ -73,11 +73,14 @@ class Timing:
 
     total: float  # Run -> result in hand and shown (the on_result callbacks included)
     backend: float  # the request's round trip (``result.elapsed``)
+    call: float  # the client's call: the round trip plus reading, cropping, stitching
 
     def text(self) -> str:
-        here = max(0.0, self.total - self.backend)
-        return (f"{self.total:.2f} s from Run to result ({self.backend:.2f} s at the backend, "
-                f"{here:.2f} s on this machine: reading, encoding and showing the images)")
+        work = max(0.0, self.call - self.backend)
+        show = max(0.0, self.total - self.call)
+        return (f"{self.total:.2f} s from Run to result shown: {self.backend:.2f} s at the "
+                f"backend, {work:.2f} s preparing and putting back the images, "
+                f"{show:.2f} s showing them")
 
 
 def _model_label(model: ModelInfo) -> str:
@@ -159,6 +162,7 @@ class EditSession(traitlets.HasTraits):
         self.timing: Timing | None = None
         self.steps: tuple[str, ...] = ()  # the fit / encode steps of the last run, in words
         self.region = False  # whether the last run was a region edit
+        self._call_seconds = 0.0
         self._ask_balance = True  # off after a failed ask: each failure counts in the key's guard
         self._task: asyncio.Task[Any] | None = None
         self._callbacks: list[Callable[[Any], Any]] = []
@@ -515,7 +519,8 @@ class EditSession(traitlets.HasTraits):
         for callback in self._callbacks:
             callback(result)
         self.timing = Timing(total=time.perf_counter() - started,
-                             backend=float(getattr(result, "elapsed", 0.0) or 0.0))
+                             backend=float(getattr(result, "elapsed", 0.0) or 0.0),
+                             call=self._call_seconds)
         self.state = "done"
         self.balance = await self._balance(result)
         return result
@@ -547,7 +552,12 @@ class EditSession(traitlets.HasTraits):
                 self.elapsed = time.perf_counter() - started
 
     async def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        return await call(getattr(self._client, name), *args, **kwargs)
+        started = time.perf_counter()
+        try:
+            return await call(getattr(self._client, name), *args, **kwargs)
+        finally:
+            if name != "balance":
+                self._call_seconds = time.perf_counter() - started
 
     def _fail(self, exc: BaseException) -> None:
         self.error = exc
