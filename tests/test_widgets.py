@@ -636,7 +636,11 @@ def test_studio_upscales_the_shown_result_into_the_history(local_client: vnb.Cli
 
 def test_upscale_too_large_is_refused_before_sending(local_client: vnb.Client) -> None:
     studio = EditStudio(_image(2100, 2100), client=local_client)
-    assert studio.controls.upscale(2) is None
+    buttons = studio.controls._upscale_buttons
+    assert buttons[2].disabled and buttons[4].disabled  # said before the click, with the reason
+    assert "would be 17.6 Mpx" in studio.controls._upscale_cost.value
+    assert "at most 16.8 Mpx" in (buttons[2].tooltip or "")
+    assert studio.controls.upscale(2) is None  # called from code: the client refuses it
     assert isinstance(studio.controls.error, vnb.ValidationError)
     assert "would exceed 16,777,216 pixels" in studio.controls._status.value
     assert "What to do" in studio.controls._status.value and len(studio.history) == 1

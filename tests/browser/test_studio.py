@@ -181,7 +181,8 @@ def on_result(result):
     changed = np.abs(after.astype(int) - base).max(axis=2) > 24
     inside = studio.mask > 0
     log("result", endpoint=result.request["endpoint"], outside=float(changed[~inside].mean()),
-        inside=float(changed[inside].mean()))
+        inside=float(changed[inside].mean()), size=list(result.size),
+        base=list(base.shape[1::-1]))
 
 ctl.on_result(on_result)
 studio
@@ -217,15 +218,19 @@ def test_model_switch_keeps_the_mask_and_the_screen_tells_the_truth(
     nb.log.wait_for(lambda e: e["area"] > 0, kind="mask", what="a painted mask")
     nb.log.wait_for(lambda e: e["value"] == "multi-edit", kind="operation", what="multi-edit")
 
-    # A one-image model: edit, and the UI says before Run that the mask will not be sent.
+    # A one-image model: edit; with "Keep the rest of the photo" the mask is still honoured.
     _select_model(page, nb, "Luma", "luma-uni-1-edit")
     nb.log.wait_for(lambda e: e["value"] == "edit", kind="operation", what="forced edit")
+    expect(page.locator(".venice-hint")).to_contain_text("rest of the photo is kept")
+    # Turned off: the UI says before Run that the mask will not be sent.
+    page.locator(".venice-keep-rest input").uncheck()
     expect(page.locator(".venice-hint")).to_contain_text("mask is not sent")
+    page.locator(".venice-keep-rest input").check()
     # A model that takes a mask again: the painted mask is used again.
     _select_model(page, nb, "GPT Image 2 (", "gpt-image-2-edit")
     nb.log.wait_for(lambda e: [o["value"] for o in nb.log.events("operation")]
                     == ["multi-edit", "edit", "multi-edit"], what="multi-edit again")
-    expect(page.locator(".venice-hint")).to_have_count(0)
+    expect(page.locator(".venice-hint")).to_contain_text("rest of the photo is kept")
     # One screen while painting: the image, the tools, the prompt and Run side by side.
     page.locator(".venice-edit-studio").first.evaluate("el => el.scrollIntoView()")
     for selector in (".venice-mask-painter [role=application]", ".venice-mask-painter button",
@@ -235,8 +240,9 @@ def test_model_switch_keeps_the_mask_and_the_screen_tells_the_truth(
     nb.shot("painting-1000")
     page.locator(".venice-edit-controls").get_by_role("button", name=re.compile("Run")).click()
     result = nb.log.wait_for(lambda e: True, kind="result", what="the edit result")
-    assert result["endpoint"] == "/image/multi-edit"
+    assert result["size"] == result["base"]  # a region edit: the photo's own size
     assert result["outside"] < 0.01 < result["inside"]  # the unmasked pixels are kept
+    expect(page.locator(".venice-edit-controls .venice-status")).to_contain_text("region edit")
 
     # One screen at 1,000 px: the result replaces the image, beside the prompt and Run.
     caption = page.locator(".venice-compare-view").first
@@ -445,6 +451,9 @@ def test_enter_keys_in_the_prompt_run_the_edit_not_the_cell(
     nb = open_notebook(page, server, f"studio-keys-{server.app}", [KEYS])
     studio = StudioPage(nb)
     nb.assert_widgets_healthy()
+    page.wait_for_function(  # every cell has run and shows its execution count
+        "() => [...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')]"
+        ".every(p => /\\[\\d+\\]/.test(p.textContent))")
     cells = page.evaluate(_COUNTS)
     assert sum("+studio" in c for c in cells) == 1, cells
     for runs, key in enumerate(("Shift+Enter", "Control+Enter", "Alt+Enter"), start=1):

@@ -361,7 +361,7 @@ class EditControls(widgets.VBox):
             for sc in SCALES if not s.upscale_block(sc, size)
         )
         where = " on Venice · <b>$0 local</b>" if self.is_local and prices else ""
-        why = "".join(f"<br>{html.escape(r)}" for r in reasons[-1:])
+        why = "".join(f"<br>{html.escape(r)}" for r in reasons[:1])  # the smallest scale
         self._upscale_cost.value = f"<small>{prices}{where}{why}</small>"
 
     def _show_state(self, _change: Any = None) -> None:
