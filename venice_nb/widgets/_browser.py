@@ -43,7 +43,8 @@ _STYLE = """<style>
 .venice-browser-card { overflow: hidden; }
 .venice-browser-card .widget-checkbox { width: auto; max-width: 100%; }
 .venice-browser-card .widget-html, .venice-browser-card .widget-html-content {
-  min-width: 0; white-space: normal; overflow-wrap: anywhere; }
+  min-width: 0; white-space: normal; overflow-wrap: anywhere; line-height: 1.35;
+  height: auto; }
 </style>"""
 
 
@@ -225,7 +226,7 @@ class ResultBrowser(widgets.VBox):
     def _build(self, columns: int) -> None:
         models = [_ANY, *self.store.models_used()]
         self._model = widgets.Dropdown(options=models, value=_ANY, description="Model")
-        self._prompt = widgets.Text(placeholder="contains… (filters as you type)",
+        self._prompt = widgets.Text(placeholder="filters as you type",
                                     continuous_update=True, description="Prompt")
         self._vars = widgets.Text(placeholder="color=red, hat=cap", continuous_update=False,
                                   description="Variables")
