@@ -492,7 +492,7 @@ studio
 
 @pytest.mark.parametrize("width", [1000, 800])
 def test_one_screen_with_the_side_panel_open_and_no_inner_scrollbars(
-    browser: Any, server: JupyterServer, width: int
+    browser: Any, server: JupyterServer, width: int, artifacts: Path
 ) -> None:
     context = browser.new_context(viewport={"width": width, "height": 860},
                                   device_scale_factor=2, color_scheme="dark")
