@@ -452,6 +452,6 @@ def test_browsing_a_clients_store_opens_the_studio_with_that_client(
         browser = ResultBrowser(client)
         assert browser.store is client.store and browser.client is client
         browser.select(browser.records[0])
-        assert browser.open_in_studio().controls._client is client
+        assert browser.open_in_studio().client is client
     with pytest.raises(vnb.ValidationError, match="cannot browse a int"):
         ResultBrowser(3)

@@ -398,87 +398,42 @@ def local_client() -> Iterator[vnb.Client]:
         yield c
 
 
-def test_controls_offer_only_what_the_model_takes(local_client: vnb.Client) -> None:
-    c = EditControls(local_client, source=_image(), prompt="make it blue")
-    c.selected_model = "gpt-image-2-edit"
-    assert c._quality.layout.display == "none"  # quality is a multi-edit option
-    c.operation = "multi-edit"
-    assert c._quality.layout.display is None and "low" in c._quality.options
-    assert c._resolution.layout.display is None
-    c._quality.value = "low"
-    assert c.options()["quality"] == "low"
-    model = c.model
-    assert model is not None
-    assert c.estimate() == model.estimate_cost(quality="low", n_images=1)
-    c.selected_model = "firered-image-edit"  # no resolutions, no qualities
-    assert c._resolution.layout.display == "none" and c._quality.layout.display == "none"
-    assert "quality" not in c.options()
-    assert "12 / 2,048 characters" in c._count.value
-    c.prompt = "x" * 3000
-    assert "too long" in c._count.value
-
-
 def test_one_image_models_offer_no_multi_edit(local_client: vnb.Client) -> None:
-    c = EditControls(local_client, source=_image(), prompt="x", model="gpt-image-2-edit",
+    c = EditControls(_image(), client=local_client, prompt="x", model="gpt-image-2-edit",
                      operation="multi-edit")
-    assert "multi-edit" in c._operation.options and c.multi_edit_supported
+    assert "multi-edit" in c._operation.options and c.session.multi_edit_supported
     c.selected_model = "luma-uni-1-edit"  # max_input_images == 1
-    assert "multi-edit" not in c._operation.options and not c.multi_edit_supported
+    assert "multi-edit" not in c._operation.options and not c.session.multi_edit_supported
     assert c.operation == "edit" and "takes one image" in c._hint.value
     c.selected_model = "gpt-image-2-edit"
-    assert "multi-edit" in c._operation.options and c._hint.value == ""
+    assert "multi-edit" in c._operation.options and "whole image will change" in c._hint.value
 
 
 def test_options_are_exactly_what_the_model_lists(local_client: vnb.Client) -> None:
-    c = EditControls(local_client, source=_image(), prompt="x", model="gpt-image-1-5-edit")
+    c = EditControls(_image(), client=local_client, prompt="x", model="gpt-image-1-5-edit")
     model = c.model
     assert model is not None
-    assert list(c._aspect.options) == ["(model default)", *model.aspect_ratios]
-    assert c._resolution.layout.display == "none" and c._quality.layout.display == "none"
+    boxes = c._option_boxes
+    assert list(boxes["aspect_ratio"].options) == ["default", *model.aspect_ratios]
+    assert boxes["resolution"].layout.display == "none"
+    assert boxes["quality"].layout.display == "none"
     c.selected_model = "grok-imagine-image-2-0-edit"
-    assert list(c._resolution.options) == ["(model default)", "1K", "2K"]
-    assert c._quality.layout.display == "none"  # quality is a multi-edit option
+    assert list(c._option_boxes['resolution'].options) == ["default", "1K", "2K"]
+    assert c._option_boxes['quality'].layout.display == "none"  # quality is a multi-edit option
     c.operation = "multi-edit"
-    assert list(c._quality.options) == ["(model default)", "low", "medium"]
-
-
-def test_widget_edit_has_the_same_fingerprint_as_code(local_client: vnb.Client) -> None:
-    c = EditControls(local_client, source=_image(), prompt="make it blue",
-                     model="gpt-image-2-edit")
-    assert c.options() == {}  # nothing changed from the defaults: nothing extra is sent
-    from_widget = c.run()
-    in_code = local_client.edit(_image(), "make it blue", model="gpt-image-2-edit")
-    assert from_widget.fingerprint == in_code.fingerprint
-    c._safe.value = False
-    c._enhance.value = True
-    c._format.value = "webp"
-    assert c.options() == {"safe_mode": False, "enhance_prompt": True, "output_format": "webp"}
-
-
-def test_cost_counts_the_images_actually_sent(local_client: vnb.Client) -> None:
-    img = _image()
-    mask = masks.rect(img, (0, 0, 50, 50))
-    state: dict[str, Any] = {"mask": None}
-    c = EditControls(local_client, source=lambda: (img, state["mask"]), prompt="x",
-                     model="grok-imagine-edit", operation="multi-edit")
-    model = c.model
-    assert model is not None
-    assert c.estimate() == model.estimate_cost(n_images=1)  # no mask: only the base is sent
-    state["mask"] = mask
-    assert c.estimate() == model.estimate_cost(n_images=2)
-    assert len(c._inputs()) == 2
+    assert list(c._option_boxes['quality'].options) == ["default", "low", "medium"]
 
 
 def test_run_edit_multi_edit_and_background_removal(local_client: vnb.Client) -> None:
     p = MaskPainter(_image())
-    c = EditControls(local_client, source=p, prompt="paint it red")
+    c = EditControls(p, client=local_client, prompt="paint it red")
     got: list[Any] = []
     c.on_result(got.append)
     result = c.run()  # no running loop here: runs to completion
     assert result.is_local and result.request["endpoint"] == "/image/edit"
     p.fill()
     c.operation = "multi-edit"
-    assert len(c._inputs()) == 2  # base + painted mask
+    assert c.session.image_count() == 2  # base + painted mask
     result = c.run()
     assert result.request["endpoint"] == "/image/multi-edit" and len(result.request["images"]) == 2
     c.operation = "remove background"
@@ -489,7 +444,7 @@ def test_run_edit_multi_edit_and_background_removal(local_client: vnb.Client) ->
 
 
 def test_errors_are_one_friendly_line(local_client: vnb.Client) -> None:
-    c = EditControls(local_client, source=_image(), prompt="something nsfw")
+    c = EditControls(_image(), client=local_client, prompt="something nsfw")
     assert c.run() is None
     assert isinstance(c.error, vnb.ContentPolicyError)
     assert "content policy" in c._status.value and "What to do" in c._status.value
@@ -497,48 +452,6 @@ def test_errors_are_one_friendly_line(local_client: vnb.Client) -> None:
     c.prompt = ""
     c.run()
     assert isinstance(c.error, vnb.ValidationError) and "prompt is empty" in c._status.value
-
-
-def test_run_is_a_task_on_the_running_loop_and_cancel_stops_it(local_client: vnb.Client) -> None:
-    c = EditControls(local_client, source=_image(), prompt="make it blue")
-
-    async def scenario() -> None:
-        task = c.run()
-        assert isinstance(task, asyncio.Task) and c.running
-        assert c.run() is task  # a second click while running starts nothing new
-        assert c._run_button.disabled and not c._cancel_button.disabled
-        c.cancel()  # cancelled before it even started
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        assert not c.running and "Cancelled" in c._status.value
-        running = asyncio.Event()  # the ticker says "Running" once the request is awaited
-        c._status.observe(lambda ch: running.set() if "Running" in ch.new else None,
-                          names="value")
-        task = c.run()
-        await asyncio.wait_for(running.wait(), timeout=30)
-        c.cancel()
-        assert await task is None and "Cancelled" in c._status.value
-        assert c.result is None and not c._run_button.disabled
-        done = await c.run()
-        assert done is not None and done.is_local and c.result is done and not c.running
-
-    asyncio.run(scenario())
-
-
-def test_async_client_is_awaited(backend: Any) -> None:
-    async def scenario() -> Any:
-        client = vnb.AsyncClient(base_url=backend.url)
-        loaded = asyncio.Event()  # the model list loads in the background
-        c = EditControls(client, source=_image(), prompt="make it blue")
-        c.observe(lambda _ch: loaded.set(), names="selected_model")
-        await asyncio.wait_for(loaded.wait(), timeout=30)
-        assert c.models
-        result = await c.run()
-        await client.aclose()
-        return result
-
-    result = asyncio.run(asyncio.wait_for(scenario(), timeout=60))
-    assert result is not None and result.is_local
 
 
 def test_api_key_never_reaches_widget_state(client: vnb.Client) -> None:
@@ -582,6 +495,7 @@ def test_compare_view_modes_and_difference() -> None:
 
 def test_studio_keeps_one_image_models_on_edit_with_a_hint(local_client: vnb.Client) -> None:
     studio = EditStudio(_image(), client=local_client, prompt="a hat", model="luma-uni-1-edit")
+    studio.session.keep_rest = False  # the whole-image path
     studio.painter.fill()
     assert studio.controls.operation == "edit"
     assert "mask is not sent" in studio.controls._hint.value
@@ -620,12 +534,13 @@ def test_studio_chains_edits_and_restores(local_client: vnb.Client) -> None:
 def test_operation_follows_the_mask_through_model_switches(local_client: vnb.Client) -> None:
     studio = EditStudio(_image(), client=local_client, prompt="a hat", model="gpt-image-2-edit")
     c = studio.controls
+    studio.session.keep_rest = False  # the whole-image path
     studio.painter.set_mask(masks.rect(_image(), (0, 0, 40, 40)))
     assert c.operation == "multi-edit"
     c.selected_model = "luma-uni-1-edit"  # one image: edit, and the mask is said to be unused
     assert c.operation == "edit" and "mask is not sent" in c._hint.value
     c.selected_model = "gpt-image-2-edit"  # takes a mask again: the painted mask is used again
-    assert c.operation == "multi-edit" and c._hint.value == ""
+    assert c.operation == "multi-edit" and "reads the mask as a hint" in c._hint.value
     result = c.run()
     assert result.request["endpoint"] == "/image/multi-edit"
     c.operation = "edit"  # chosen by hand: the UI says plainly that the mask is ignored
@@ -633,7 +548,7 @@ def test_operation_follows_the_mask_through_model_switches(local_client: vnb.Cli
 
 
 def test_run_is_off_while_the_prompt_is_too_long(local_client: vnb.Client) -> None:
-    c = EditControls(local_client, source=_image(), prompt="x", model="firered-image-edit")
+    c = EditControls(_image(), client=local_client, prompt="x", model="firered-image-edit")
     assert not c._run_button.disabled
     c.prompt = "x" * 3000
     assert c._run_button.disabled and "shorten it to run" in c._count.value
@@ -644,14 +559,14 @@ def test_run_is_off_while_the_prompt_is_too_long(local_client: vnb.Client) -> No
 
 def test_price_per_model_and_per_click_agree(local_client: vnb.Client) -> None:
     p = MaskPainter(_image())
-    c = EditControls(local_client, source=p, prompt="x", model="grok-imagine-edit",
+    c = EditControls(p, client=local_client, prompt="x", model="grok-imagine-edit",
                      operation="multi-edit")
     model = c.model
     assert model is not None
     one = model.estimate_cost()
     assert one is not None
     label = dict((v, k) for k, v in c._model.options)[model.id]
-    assert label.endswith(f"${one:.3f}") and f"~${one:.3f} per click" in c._cost.value
+    assert label.startswith(f"${one:.3f} · ") and f"~${one:.3f} per click" in c._cost.value
     p.fill()  # the mask is a second image: the click costs more, and says why
     two = model.estimate_cost(n_images=2)
     assert two is not None and two > one
@@ -710,7 +625,7 @@ def test_studio_upscales_the_shown_result_into_the_history(local_client: vnb.Cli
     c = studio.controls
     two, four = _listed_upscale_price(local_client, 2), _listed_upscale_price(local_client, 4)
     assert f"2× ~${two:.3f} / 4× ~${four:.3f}" in c._upscale_cost.value
-    assert c.upscale_estimate(2) == two
+    assert c.session.upscale_estimate(2) == two
     edited = c.run()
     assert studio._view.value == "Result"
     upscaled = c.upscale(2)
@@ -729,7 +644,11 @@ def test_studio_upscales_the_shown_result_into_the_history(local_client: vnb.Cli
 
 def test_upscale_too_large_is_refused_before_sending(local_client: vnb.Client) -> None:
     studio = EditStudio(_image(2100, 2100), client=local_client)
-    assert studio.controls.upscale(2) is None
+    buttons = studio.controls._upscale_buttons
+    assert buttons[2].disabled and buttons[4].disabled  # said before the click, with the reason
+    assert "would be 17.6 Mpx" in studio.controls._upscale_cost.value
+    assert "at most 16.8 Mpx" in (buttons[2].tooltip or "")
+    assert studio.controls.upscale(2) is None  # called from code: the client refuses it
     assert isinstance(studio.controls.error, vnb.ValidationError)
     assert "would exceed 16,777,216 pixels" in studio.controls._status.value
     assert "What to do" in studio.controls._status.value and len(studio.history) == 1
@@ -778,7 +697,7 @@ def test_no_balance_no_line_and_no_error(backend: LocalBackend) -> None:
 
     transport = SpecCheckingTransport()
     with vnb.Client(base_url=backend.url, http_client=httpx.Client(transport=transport)) as keyless:
-        c = EditControls(keyless, source=_image(), prompt="make it blue")
+        c = EditControls(_image(), client=keyless, prompt="make it blue")
         assert c.run() is not None
         assert c.run() is not None
     assert "Done" in c._status.value and "Balance" not in c._status.value
@@ -786,23 +705,6 @@ def test_no_balance_no_line_and_no_error(backend: LocalBackend) -> None:
     # No key, no account to ask: a balance request would only be a 401 that counts toward the
     # key's 20-failures-in-30-s guard.
     assert not [r for r in transport.requests if r.url.path.endswith("/billing/balance")]
-
-
-def test_a_refused_balance_is_asked_once() -> None:
-    from venice_nb._backend import BackendConfig, LocalBackend
-
-    from .conftest import UNTHROTTLED
-
-    config = BackendConfig(rate_limit=UNTHROTTLED, rejected_keys=frozenset({TEST_KEY}))
-    with LocalBackend(config) as server, vnb.Client(TEST_KEY, base_url=server.url) as client:
-        c = EditControls(client, source=_image(), prompt="make it blue")
-        # A run cannot happen with a rejected key: ask for the note a finished run would add.
-        note = asyncio.run(c._balance_note(_NoBalance()))
-        assert note == "" and not c._ask_balance  # refused once: not asked after every run
-
-
-class _NoBalance:
-    balance_remaining = None
 
 
 def test_async_client_upscales_and_states_its_balance() -> None:
@@ -813,7 +715,7 @@ def test_async_client_upscales_and_states_its_balance() -> None:
     async def scenario(url: str) -> tuple[Any, EditControls, float | None]:
         client = vnb.AsyncClient(TEST_KEY, base_url=url)
         priced = asyncio.Event()  # the upscale prices load in the background, after the models
-        c = EditControls(client, source=_image())
+        c = EditControls(_image(), client=client)
         c._upscale_cost.observe(lambda ch: priced.set() if "n/a" not in ch.new else None,
                                 names="value")
         await asyncio.wait_for(priced.wait(), timeout=30)
@@ -825,7 +727,7 @@ def test_async_client_upscales_and_states_its_balance() -> None:
     with LocalBackend(BackendConfig(rate_limit=UNTHROTTLED, balance_usd=1.0)) as server:
         result, c, left = asyncio.run(asyncio.wait_for(scenario(server.url), timeout=60))
     assert result is not None and result.to_numpy().shape[:2] == (600, 800)
-    assert c.upscale_estimate(2) is not None and left is not None and left < 1.0
+    assert c.session.upscale_estimate(2) is not None and left is not None and left < 1.0
     assert f"Balance: ${left:,.2f}" in c._status.value
 
 
@@ -838,3 +740,20 @@ def test_an_upscale_from_the_studio_goes_to_the_store(tmp_path: Any) -> None:
         assert upscaled.fingerprint in client.store
         stored = client.store.history(endpoint="/image/upscale")
         assert len(stored) == 1
+
+
+def test_the_studio_edits_only_the_painted_area_at_full_size(local_client: vnb.Client) -> None:
+    photo = _image(600, 800)
+    studio = EditStudio(photo, client=local_client, prompt="a hat", model="gpt-image-2-edit")
+    keep = studio.controls._keep
+    assert keep.layout.display == "none"  # nothing painted: nothing to keep
+    studio.painter.set_mask(masks.ellipse(photo, (500, 100, 700, 250)))
+    assert keep.layout.display is None and keep.value
+    assert "rest of the photo is kept" in studio.controls._hint.value
+    result = studio.controls.run()
+    assert result.size == (800, 600) and "region edit" in studio.controls._status.value
+    assert "from Run to result" in studio.controls._status.value
+    studio.use_as_base(1)  # chains on the full-size result
+    assert studio.base.shape == photo.shape
+    np.testing.assert_array_equal(studio.base, result.to_numpy()[..., :3])
+    assert studio.viewer is not None and studio.viewer.changed_fraction < 0.2

@@ -16,6 +16,7 @@ import venice_nb as vnb
 from venice_nb._client import _request
 from venice_nb._models import ModelInfo
 
+from ._studio_page import BrowserPage
 from .conftest import UI_TIMEOUT, JupyterServer, final_shot, open_notebook
 
 pytestmark = pytest.mark.browser
@@ -171,3 +172,67 @@ def test_marks_by_keyboard_in_notebook7_at_800px(
     finally:
         final_shot(page, request)
         nb7_server.shutdown_kernels()
+
+
+LIVE = """
+import venice_nb as vnb
+from venice_nb.widgets import ResultBrowser
+browser = ResultBrowser(vnb.ResultStore({folder!r}), page_size=12)
+browser
+"""
+
+NO_STORE = """
+import venice_nb as vnb
+from venice_nb.widgets import ResultBrowser
+keyless = vnb.Client(store=False)
+ResultBrowser(keyless)
+"""
+
+
+def _record(folder: Path, start: int, n: int) -> None:
+    """``n`` more results written by another process's connection, as another notebook would."""
+    store = vnb.ResultStore(folder)
+    base = _png(np.full((256, 256, 3), 120, np.uint8))
+    headers = {"content-type": "image/png", "x-venice-model-id": MODEL.id}
+    for i in range(start, start + n):
+        prepared = _request.prepare_edit(base, f"a long prompt that names a hat, take {i}",
+                                         model=MODEL)
+        tile = np.full((48, 64, 3), (i * 40) % 256, np.uint8)
+        store.record(prepared, headers, _png(tile), 0.1, False)
+
+
+@pytest.mark.parametrize("app", ["jupyterlab", "notebook"])
+def test_the_browser_follows_the_store_filters_as_you_type_and_fits(
+    app: str, page: Any, request: pytest.FixtureRequest
+) -> None:
+    server: JupyterServer = request.getfixturevalue(
+        "lab_server" if app == "jupyterlab" else "nb7_server")
+    folder = server.root / f"live-store-{app}"
+    _record(folder, 0, 3)
+    page.set_viewport_size({"width": 1000, "height": 900})
+    try:
+        nb = open_notebook(page, server, f"browse-live-{app}", [LIVE.format(folder=str(folder)),
+                                                                NO_STORE])
+        browser = BrowserPage(nb)
+        expect(browser.header).to_have_text("3 results")
+        _record(folder, 3, 2)  # the store grows while the browser is shown
+        expect(browser.header).to_have_text("5 results", timeout=UI_TIMEOUT)
+        browser.prompt_filter.fill("take 4")  # no Enter: the filter applies as you type
+        expect(browser.header).to_have_text("1 result")
+        browser.prompt_filter.fill("")
+        expect(browser.header).to_have_text("5 results")
+        assert browser.overflows() == []  # no card (or row) scrolls sideways
+        # A client without a store: the default store, and the header says so.
+        second = page.locator(".venice-result-browser").nth(1)
+        expect(second).to_contain_text("this client keeps no store")
+        # Open one in the studio: its first history entry is named for what was opened.
+        browser.tick(0)
+        browser.press("Open in studio")
+        expect(page.locator(".venice-edit-studio .venice-result-card").first
+               ).to_contain_text("opened: a long prompt that names a hat, take 4")
+        expect(page.locator(".venice-studio-base")).not_to_contain_text("original")
+        nb.assert_widgets_healthy()
+        nb.shot("live")
+    finally:
+        final_shot(page, request)
+        server.shutdown_kernels()

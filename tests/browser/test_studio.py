@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from ._studio_page import StudioPage
 from .conftest import (
     JupyterServer,
     canvas_box,
@@ -91,7 +92,7 @@ def test_paint_run_chain_and_friendly_errors(lab: tuple[Any, JupyterServer]) -> 
     # Pick a model with qualities: the quality picker appears and the cost follows it.
     picker = controls.locator(".venice-model select")
     labels = [t.replace("\xa0", " ") for t in picker.locator("option").all_inner_texts()]
-    gpt2 = next(i for i, t in enumerate(labels) if t.startswith("GPT Image 2 ("))
+    gpt2 = next(i for i, t in enumerate(labels) if "· GPT Image 2 (" in t)
     picker.select_option(index=gpt2)
     nb.log.wait_for(lambda e: e["value"] == "gpt-image-2-edit", kind="model", what="model pick")
     quality = controls.locator(".venice-quality select")
@@ -180,7 +181,8 @@ def on_result(result):
     changed = np.abs(after.astype(int) - base).max(axis=2) > 24
     inside = studio.mask > 0
     log("result", endpoint=result.request["endpoint"], outside=float(changed[~inside].mean()),
-        inside=float(changed[inside].mean()))
+        inside=float(changed[inside].mean()), size=list(result.size),
+        base=list(base.shape[1::-1]))
 
 ctl.on_result(on_result)
 studio
@@ -190,7 +192,7 @@ studio
 def _select_model(page: Any, nb: Any, prefix: str, model_id: str) -> None:
     picker = page.locator(".venice-edit-controls .venice-model select")
     labels = [t.replace("\xa0", " ") for t in picker.locator("option").all_inner_texts()]
-    picker.select_option(index=next(i for i, t in enumerate(labels) if t.startswith(prefix)))
+    picker.select_option(index=next(i for i, t in enumerate(labels) if f"· {prefix}" in t))
     nb.log.wait_for(lambda e: e["value"] == model_id, kind="model", what=f"model {model_id}")
 
 
@@ -216,15 +218,19 @@ def test_model_switch_keeps_the_mask_and_the_screen_tells_the_truth(
     nb.log.wait_for(lambda e: e["area"] > 0, kind="mask", what="a painted mask")
     nb.log.wait_for(lambda e: e["value"] == "multi-edit", kind="operation", what="multi-edit")
 
-    # A one-image model: edit, and the UI says before Run that the mask will not be sent.
+    # A one-image model: edit; with "Keep the rest of the photo" the mask is still honoured.
     _select_model(page, nb, "Luma", "luma-uni-1-edit")
     nb.log.wait_for(lambda e: e["value"] == "edit", kind="operation", what="forced edit")
+    expect(page.locator(".venice-hint")).to_contain_text("rest of the photo is kept")
+    # Turned off: the UI says before Run that the mask will not be sent.
+    page.locator(".venice-keep-rest input").uncheck()
     expect(page.locator(".venice-hint")).to_contain_text("mask is not sent")
+    page.locator(".venice-keep-rest input").check()
     # A model that takes a mask again: the painted mask is used again.
     _select_model(page, nb, "GPT Image 2 (", "gpt-image-2-edit")
     nb.log.wait_for(lambda e: [o["value"] for o in nb.log.events("operation")]
                     == ["multi-edit", "edit", "multi-edit"], what="multi-edit again")
-    expect(page.locator(".venice-hint")).to_have_count(0)
+    expect(page.locator(".venice-hint")).to_contain_text("rest of the photo is kept")
     # One screen while painting: the image, the tools, the prompt and Run side by side.
     page.locator(".venice-edit-studio").first.evaluate("el => el.scrollIntoView()")
     for selector in (".venice-mask-painter [role=application]", ".venice-mask-painter button",
@@ -234,8 +240,9 @@ def test_model_switch_keeps_the_mask_and_the_screen_tells_the_truth(
     nb.shot("painting-1000")
     page.locator(".venice-edit-controls").get_by_role("button", name=re.compile("Run")).click()
     result = nb.log.wait_for(lambda e: True, kind="result", what="the edit result")
-    assert result["endpoint"] == "/image/multi-edit"
+    assert result["size"] == result["base"]  # a region edit: the photo's own size
     assert result["outside"] < 0.01 < result["inside"]  # the unmasked pixels are kept
+    expect(page.locator(".venice-edit-controls .venice-status")).to_contain_text("region edit")
 
     # One screen at 1,000 px: the result replaces the image, beside the prompt and Run.
     caption = page.locator(".venice-compare-view").first
@@ -419,3 +426,138 @@ def test_upscale_the_result_into_a_new_history_card(lab: tuple[Any, JupyterServe
     cards.nth(2).get_by_role("button", name="Use as base").click()
     expect(page.locator(".venice-studio-base")).to_contain_text("history #2 (upscale 2×)")
     nb.assert_widgets_healthy()
+
+
+KEYS = """
+import venice_nb
+from venice_nb.widgets import EditStudio
+studio = EditStudio(venice_nb.sample("cat"), prompt="give the cat a tiny red hat")
+studio.controls.on_result(lambda r: log("result", history=len(studio.history)))
+studio.controls.observe(lambda ch: log("error", message=str(ch.new)) if ch.new else None,
+                        names="error")
+studio
+"""
+
+_COUNTS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell')).map(c => {
+    const p = c.querySelector('.jp-InputPrompt');
+    const studio = c.querySelector('.venice-edit-studio') ? '+studio' : '';
+    return (p ? p.textContent.trim() : '') + studio;
+})"""
+
+
+def test_enter_keys_in_the_prompt_run_the_edit_not_the_cell(
+    server: JupyterServer, page: Any, request: pytest.FixtureRequest
+) -> None:
+    nb = open_notebook(page, server, f"studio-keys-{server.app}", [KEYS])
+    studio = StudioPage(nb)
+    nb.assert_widgets_healthy()
+    page.wait_for_function(  # every cell has run and shows its execution count
+        "() => [...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')]"
+        ".every(p => /\\[\\d+\\]/.test(p.textContent))")
+    cells = page.evaluate(_COUNTS)
+    assert sum("+studio" in c for c in cells) == 1, cells
+    for runs, key in enumerate(("Shift+Enter", "Control+Enter", "Alt+Enter"), start=1):
+        studio.prompt.click()
+        studio.prompt.press("End")
+        page.keyboard.press(key)
+        want = runs + 1
+        nb.log.wait_for(lambda e: bool(e["history"] == want), kind="result",  # noqa: B023
+                        what=f"{key} in the prompt to run the edit")
+        studio.wait_done()
+        # No notebook command ran: same cells, same execution counts, the studio in place.
+        assert page.evaluate(_COUNTS) == cells, key
+        assert studio.prompt.input_value() == "give the cat a tiny red hat", key
+        assert studio.focused() == "PROMPT", key  # focus stays where the person typed
+    # Other notebook keys typed in the prompt are text, not commands (A/B insert, D,D delete).
+    studio.prompt.press("End")
+    for key in ("Escape", "a", "b", "d", "d", "m", "Control+s"):
+        page.keyboard.press(key)
+    assert page.evaluate(_COUNTS) == cells
+    assert page.locator(".jp-Dialog").count() == 0
+    assert nb.log.events("error") == []
+    nb.shot("enter-keys")
+    final_shot(page, request)
+
+
+LAYOUT = """
+import venice_nb
+from venice_nb.widgets import EditStudio
+studio = EditStudio(venice_nb.sample("cat"), prompt="give the cat a tiny red hat",
+                    model="gpt-image-2-edit")
+studio.painter.observe(lambda ch: log("mask", area=int((studio.mask > 0).sum())),
+                       names="mask_version")
+studio.controls.on_result(lambda r: log("result", history=len(studio.history)))
+studio
+"""
+
+
+@pytest.mark.parametrize("width", [1000, 800])
+def test_one_screen_with_the_side_panel_open_and_no_inner_scrollbars(
+    browser: Any, server: JupyterServer, width: int, artifacts: Path
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 860},
+                                  device_scale_factor=2, color_scheme="dark")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        nb = open_notebook(page, server, f"studio-layout-{server.app}-{width}", [LAYOUT])
+        studio = StudioPage(nb)
+        nb.assert_widgets_healthy()
+        _set_theme(page, "JupyterLab Dark")
+        if server.app == "jupyterlab":
+            panel = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+            if width >= 1000:  # the file browser stays open at 1,000 px: the studio must fit
+                expect(panel).to_have_count(1)
+            else:  # at 800 px a person closes it
+                panel.click()
+        studio.show()
+        studio.paint()
+        nb.log.wait_for(lambda e: e["area"] > 0, kind="mask", what="a painted mask")
+        studio.show()
+        nb.shot(f"painting-{width}")
+        must_see = [studio.prompt, studio.run_button]
+        if width >= 1000:  # one screen: the image and its tools beside the prompt and Run
+            must_see += [page.locator(".venice-edit-studio canvas.venice-painter-canvas")]
+        for part in must_see:
+            assert studio.in_view(part), f"{part} is not on screen at {width} px"
+        assert studio.overflows() == []
+        studio.run()
+        nb.log.wait_for(lambda e: e["history"] == 2, kind="result", what="the edit")
+        studio.wait_done()
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('.venice-compare-view img'))"
+            ".every(i => i.complete && i.naturalWidth > 0)")
+        studio.show()
+        nb.shot(f"result-{width}")
+        assert studio.in_view(studio.run_button) and studio.in_view(studio.status)
+        assert studio.overflows() == []
+    finally:
+        context.close()
+        server.shutdown_kernels()
+
+
+def test_keyboard_path_from_painter_to_run_is_short_and_focus_stays(
+    server: JupyterServer, page: Any, request: pytest.FixtureRequest
+) -> None:
+    nb = open_notebook(page, server, f"studio-tabs-{server.app}", [KEYS])
+    studio = StudioPage(nb)
+    nb.assert_widgets_healthy()
+    # The keys help opens by keyboard (it is not a hover-only tooltip).
+    studio.keys_help.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(studio.keys_help.locator("small")).to_be_visible()
+    expect(studio.keys_help).to_contain_text("Ctrl+Z undo")
+    page.locator(".venice-edit-studio .venice-painter-surface").first.focus()
+    assert studio.focused() == "PAINTER"
+    to_prompt = studio.tab_until("PROMPT")
+    assert len(to_prompt) <= 3, to_prompt  # painter -> (keys help) -> prompt
+    to_run = studio.tab_until("BUTTON:Run")
+    assert len(to_run) == 1, to_run  # Run right after the prompt
+    page.keyboard.press("Enter")
+    nb.log.wait_for(lambda e: e["history"] == 2, kind="result", what="Run by keyboard")
+    studio.wait_done()
+    assert studio.focused() != "outside"  # focus did not fall to the page after Run
+    page.keyboard.type(" now")  # and typing goes on in the studio, not into notebook commands
+    expect(studio.prompt).to_have_value(re.compile("now$"))
+    nb.shot("keyboard")
+    final_shot(page, request)

@@ -8,10 +8,13 @@ calls a script uses.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import html
 import io
 import os
+import weakref
 from collections import OrderedDict
 from datetime import datetime, time
 from pathlib import Path
@@ -33,10 +36,25 @@ _ANY = "any model"
 _BACKENDS = {"all": None, "local": True, "Venice": False}
 _THUMB = 160
 _CACHE = 512  # thumbnails kept (~10 KB each)
+_WATCH_SECONDS = 2.0  # how often a shown browser checks whether the store has grown
+# Cards fit their column: ipywidgets' 300 px default checkbox width and boxes that scroll at
+# 1 px of overflow gave every card a horizontal scrollbar.
+_STYLE = """<style>
+.venice-result-browser .widget-box { overflow: visible; min-width: 0; }
+.venice-browser-card { overflow: hidden; }
+.venice-browser-card .widget-checkbox { width: auto; max-width: 100%; }
+.venice-browser-card .widget-html, .venice-browser-card .widget-html-content {
+  min-width: 0; white-space: normal; overflow-wrap: anywhere; line-height: 1.35;
+  height: auto; }
+</style>"""
 
 
 class ResultBrowser(widgets.VBox):
     """Browse a ``ResultStore`` (or a client's store, or a store folder): newest first.
+
+    A client that keeps no store browses the default store (where ``Client(store=True)``
+    keeps results), and the header says so. While a kernel loop runs, the page refreshes
+    when the store grows; the prompt filter applies as you type.
 
     Filters: model, prompt text, prompt variables (``color=red, hat=cap``), a first date,
     picked only, local or Venice. The header shows how many results match, what they cost at
@@ -54,20 +72,22 @@ class ResultBrowser(widgets.VBox):
 
     def __init__(self, store: Any = None, *, client: Any = None, page_size: int = 24,
                  columns: int = 6, **kwargs: Any) -> None:
-        self.store = _store_of(store)
+        self.store, self._where = _store_of(store)
         # Browsing a client's store: its studio edits with that client unless told otherwise.
-        self.client = client if client is not None or isinstance(store, ResultStore) else (
-            store if getattr(store, "store", None) is self.store else None)
+        self.client = client if client is not None or _is_client(store) is False else (
+            store if _is_client(store) else None)
         self.page_size = guards.count(page_size, "page_size")
         self.page = 0
         self.records: RecordList[StoredRecord] = RecordList()
         self.selected: dict[tuple[str, bool], StoredRecord] = {}
         self._thumbs: OrderedDict[str, bytes] = OrderedDict()
         self._build(columns)
-        super().__init__([self._filters, self._header, self._grid, self._actions, self._out],
-                         **kwargs)
+        super().__init__([widgets.HTML(_STYLE), self._filters, self._header, self._grid,
+                          self._actions, self._out], **kwargs)
         self.add_class("venice-result-browser")
+        self._seen: tuple[int, float | None] | None = None
         self.refresh()
+        self._watch()
 
     # What the filters select.
     def filters(self) -> dict[str, Any]:
@@ -105,6 +125,7 @@ class ResultBrowser(widgets.VBox):
             self._header.value = friendly_error(exc)
             return
         self.total = stats["results"]
+        self._seen = self._store_state()
         first = self.page * self.page_size
         local = f", {stats['local_results']} local (free)" if stats["local_results"] else ""
         self._header.value = (
@@ -113,12 +134,49 @@ class ResultBrowser(widgets.VBox):
             f"<span class='venice-browser-cost'>"
             f"{cost(stats['cost_at_venice_usd'], stats['cost_here_usd'])}</span> · "
             f"showing {first + 1 if self.total else 0}–"
-            f"{first + len(self.records)}"
+            f"{first + len(self.records)}{self._where}"
         )
         self._prev.disabled = self.page == 0
         self._next.disabled = self.page >= last_page
         self._grid.children = tuple(self._card(r) for r in self.records)
         self._update_actions()
+
+    def close(self) -> None:
+        """Stop watching the store, then close the widget."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+        super().close()
+
+    def _store_state(self) -> tuple[int, float | None]:
+        """How many results the store holds and its newest one's time: what a refresh changes."""
+        stats = self.store.stats()
+        newest = self.store.history(limit=1)
+        return stats["results"], (newest[0].created_at if newest else None)
+
+    def _watch(self) -> None:
+        """Refresh while the kernel's loop runs, when the store has grown (another cell edited).
+
+        The task holds the browser weakly: a browser nobody shows any more can be collected.
+        """
+        self._watcher: asyncio.Task[None] | None = None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        ref = weakref.ref(self)
+
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(_WATCH_SECONDS)
+                browser = ref()
+                if browser is None:
+                    return
+                with contextlib.suppress(Exception):  # a store busy elsewhere: try next time
+                    if browser._store_state() != browser._seen:
+                        browser.refresh()
+                del browser
+
+        self._watcher = loop.create_task(watch())
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """The live widget, plus a picture of the page shown for a saved notebook's readers."""
@@ -152,7 +210,7 @@ class ResultBrowser(widgets.VBox):
         from ._studio import EditStudio
 
         (record,) = self._ticked(1)
-        studio = EditStudio(record.to_result(), self.client, prompt=record.prompt or "")
+        studio = EditStudio(record.to_result(), client=self.client, prompt=record.prompt or "")
         self._show(studio)
         return studio
 
@@ -191,8 +249,8 @@ class ResultBrowser(widgets.VBox):
     def _build(self, columns: int) -> None:
         models = [_ANY, *self.store.models_used()]
         self._model = widgets.Dropdown(options=models, value=_ANY, description="Model")
-        self._prompt = widgets.Text(placeholder="prompt contains…", continuous_update=False,
-                                    description="Prompt")
+        self._prompt = widgets.Text(placeholder="filters as you type",
+                                    continuous_update=True, description="Prompt")
         self._vars = widgets.Text(placeholder="color=red, hat=cap", continuous_update=False,
                                   description="Variables")
         self._since = widgets.DatePicker(description="Since")
@@ -231,7 +289,8 @@ class ResultBrowser(widgets.VBox):
         thumb = widgets.Image(value=self._thumbnail(record), format="jpeg",
                               layout=widgets.Layout(width="100%", object_fit="contain"))
         tick = widgets.Checkbox(value=(record.fingerprint, record.is_local) in self.selected,
-                                description="tick", indent=False)
+                                description="tick", indent=False,
+                                layout=widgets.Layout(width="auto"))
         tick.observe(lambda change, r=record: self.select(r, bool(change["new"])), names="value")
         card = widgets.VBox([thumb, widgets.HTML(_caption(record)), tick],
                             layout=widgets.Layout(border="1px solid #ddd", padding="3px"))
@@ -295,14 +354,26 @@ class ResultBrowser(widgets.VBox):
             display(widget)
 
 
-def _store_of(store: Any) -> ResultStore:
+def _is_client(obj: Any) -> bool:
+    from .._client import AsyncClient, Client
+
+    return isinstance(obj, (Client, AsyncClient))
+
+
+def _store_of(store: Any) -> tuple[ResultStore, str]:
+    """The store to browse, and a note for the header when it is not the one passed."""
     if isinstance(store, ResultStore):
-        return store
+        return store, ""
     inner = getattr(store, "store", None)
     if isinstance(inner, ResultStore):
-        return inner
+        return inner, ""
+    if _is_client(store):  # a client that keeps no store: the default one, said in the header
+        default = ResultStore()
+        return default, (" · <i class='venice-browser-where'>this client keeps no store: "
+                         f"showing the default store at {html.escape(str(default.root))} "
+                         "(Client(store=True) keeps results there)</i>")
     if store is None or isinstance(store, (str, os.PathLike)):
-        return ResultStore(store)
+        return ResultStore(store), ""
     raise ValidationError(f"cannot browse a {type(store).__name__}", field="store",
                           action="pass a ResultStore, a client with a store, or a store folder")
 

@@ -9,6 +9,8 @@ full-resolution array per edit.
 from __future__ import annotations
 
 import html
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +24,16 @@ from ._fallback import StaticPicture, studio_picture
 from ._lifetime import close_tree, release_on_rerun
 from ._painter import MaskPainter
 from ._util import as_rgb
-from ._viewers import CompareView, ResultGrid
+from ._viewers import CompareView, ResultGrid, display_copy
 
 __all__ = ["EditStudio", "HistoryEntry"]
 
-_MIN_LEFT = 480  # CSS px: the painter's tools in two rows, however small the image
+_WORKER = ThreadPoolExecutor(1, thread_name_prefix="venice_nb-studio")
+
+# CSS px. JupyterLab at 1,000 px with its file browser open leaves a ~570 px output: the image
+# column (shrinking from the image's width to _MIN_LEFT) and the controls fit side by side there.
+_MIN_LEFT = 280
+_CONTROLS = 260  # the controls column's basis (prompt, Run, options); it grows to 360
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class HistoryEntry:
     result: Any = None  # EditResult (its encoded bytes), None for the original
     parent: int | None = None  # index of the base the edit was made from
     original: np.ndarray | None = None  # only the original is kept decoded
+    name: str = "original"  # what the first entry was opened from
 
     @property
     def image(self) -> np.ndarray:
@@ -47,7 +55,7 @@ class HistoryEntry:
     @property
     def label(self) -> str:
         if self.result is None:
-            return "original"
+            return self.name
         scale = self.result.upscale_factor
         return f"upscale {scale}×" if scale else (self.result.prompt or "edit")
 
@@ -72,19 +80,23 @@ class EditStudio(StaticPicture, widgets.VBox):
     base_index = traitlets.Int(0)
 
     def __init__(
-        self, image: Any, client: Any = None, *, prompt: str = "", model: str | None = None,
+        self, image: Any, *, client: Any = None, prompt: str = "", model: str | None = None,
         max_size: tuple[int, int] = (560, 420),
     ) -> None:
-        if client is None:
-            from .._client._client import Client
-
-            client = Client()
         self.painter = MaskPainter(image, max_size=max_size)
         original = self.painter.image  # read-only; the painter decodes/converts it once
-        self._history: list[HistoryEntry] = [HistoryEntry(original=original)]
-        self.controls = EditControls(client, source=self.painter, prompt=prompt, model=model)
-        self.controls.upscale_source = self._upscale_target
+        self._original_data = _encoded(image)  # sent as it is: a large JPEG is not re-encoded
+        name = "original"
+        if hasattr(type(image), "image") and hasattr(image, "caption"):
+            name = f"opened: {image.prompt or image.caption()}"
+        self._history: list[HistoryEntry] = [HistoryEntry(original=original, name=name)]
+        self.controls = EditControls(self.painter, client=client, prompt=prompt, model=model)
+        self.session = self.controls.session
+        self.session.upscale_source = self._upscale_target
+        self.session.encoded_base = self._base_data
+        self.controls.upscale_size = self._upscale_size
         self._shown = 0  # the history entry the Result view shows
+        self._base_display: tuple[int, Future[np.ndarray]] | None = None
         self._upscaled_from: int | None = None
         # Built on the first result: nothing the user cannot see yet is encoded.
         self.viewer: CompareView | None = None
@@ -94,17 +106,21 @@ class EditStudio(StaticPicture, widgets.VBox):
             style={"button_width": "110px"},
         )
         self._view.add_class("venice-studio-view")
-        # As wide as the image (the toolbar wraps to it), so prompt and Run fit beside it.
-        left = max(self.painter.display_size[0], _MIN_LEFT)
-        self._left = widgets.VBox([self._view, self.painter], layout=widgets.Layout(
-            flex="0 1 auto", width=f"{left}px", max_width="100%"))
+        # As wide as the image at most, and narrower when the output is: the painter scales
+        # with its column, so prompt and Run stay beside it down to _MIN_LEFT.
+        left = self.painter.display_size[0]
+        # (the painter carries its own keys help, opened by click or Enter)
+        self._left = widgets.VBox([self._view, self.painter],
+                                  layout=widgets.Layout(
+                                      flex=f"1 1 {_MIN_LEFT}px", max_width=f"{left}px",
+                                      min_width="0"))
         self._use_result = widgets.Button(
             description="Use result as base", icon="level-down",
             tooltip="Chain: paint and edit on top of this result", disabled=True,
             layout=widgets.Layout(width="auto"),
         )
         self._use_result.on_click(lambda _b: self.use_as_base(len(self._history) - 1))
-        self.strip = ResultGrid([(original, "original")], columns=6)
+        self.strip = ResultGrid([(original, name)], columns=6)
         self.strip.on_select(lambda i, _item: self.use_as_base(i), label="Use as base")
         self._where = widgets.HTML()
         self._where.add_class("venice-studio-base")
@@ -114,7 +130,8 @@ class EditStudio(StaticPicture, widgets.VBox):
             widgets.HBox(
                 [self._left, widgets.VBox(
                     [self.controls, self._use_result, self._where],
-                    layout=widgets.Layout(flex="1 1 300px", min_width="280px", max_width="440px"),
+                    layout=widgets.Layout(flex=f"1 1 {_CONTROLS}px", max_width="360px",
+                                          min_width="0"),
                 )],
                 layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start",
                                       grid_gap="12px"),
@@ -182,6 +199,24 @@ class EditStudio(StaticPicture, widgets.VBox):
                               self.controls)
 
     # ---------------------------------------------------------------- internals
+    def _base_data(self) -> bytes | None:
+        """The base's encoded bytes when at hand (a result's, the original file's)."""
+        entry = self._history[self.base_index]
+        if entry.result is not None:
+            data: bytes = entry.result.data
+            return data
+        return self._original_data
+
+    def _upscale_size(self) -> tuple[int, int] | None:
+        index = self._shown if self._view.value == "Result" else self.base_index
+        entry = self._history[index]
+        if entry.result is None:
+            h, w = entry.image.shape[:2]
+            return w, h
+        from ._util import encoded_size
+
+        return encoded_size(entry.result)
+
     def _upscale_target(self) -> Any:
         """What Upscale enlarges: the shown result, else the base (its bytes: no decode)."""
         index = self._shown if self._view.value == "Result" else self.base_index
@@ -202,25 +237,47 @@ class EditStudio(StaticPicture, widgets.VBox):
         self._view.disabled = False
         self._view.value = "Result"
         self._show_view()
+        self.controls._refresh()  # Upscale's limit follows the shown image
 
     def _show_pair(self, before: int, after: int) -> None:
         """Show history ``#before`` against ``#after`` (the base uses the painter's copy)."""
         first = self.painter.image if before == self.base_index else self._history[before].image
-        second = self._history[after].result or self._history[after].image
+        result = self._history[after].result
+        second = result or self._history[after].image
         labels = (f"Base #{before}", f"Result #{after}")
         self._shown = after
+        ahead = None
+        if before == self.base_index and self._base_display is not None \
+                and self._base_display[0] == self.base_index:
+            ahead = self._base_display[1].result()
+        plan = getattr(result, "region", None)
+        box = plan.box if plan is not None and not plan.whole and \
+            self._history[after].parent == before else None
         if self.viewer is None:
-            size = self.painter.display_size
-            self.viewer = CompareView(first, second, labels=labels, max_size=size)
+            self.viewer = CompareView(first, second, labels=labels,
+                                      max_size=self.painter.display_size,
+                                      before_display=ahead, changed_box=box)
         else:
-            self.viewer.set_images(first, second, labels=labels)
+            self.viewer.set_images(first, second, labels=labels, before_display=ahead,
+                                   changed_box=box)
+
+    def _prepare_base_display(self) -> None:
+        """While a run waits for the answer, shrink the base for the viewer in a worker thread
+        (a 33 Mpx base takes ~0.5 s; the request takes longer)."""
+        if self._base_display is not None and self._base_display[0] == self.base_index:
+            return
+        size, image = self.painter.display_size, self.painter.image
+        self._base_display = (self.base_index, _WORKER.submit(display_copy, image, size))
 
     def _show_view(self) -> None:
         showing = self.viewer if self._view.value == "Result" and self.viewer else self.painter
         self._left.children = (self._view, showing)
+        self.controls._refresh()
 
     def _on_running(self, change: Any) -> None:
         """While a run is going, the previous result is dimmed (the status shows progress)."""
+        if change.new:
+            self._prepare_base_display()
         if self.viewer is not None:
             if change.new:
                 self.viewer.add_class("venice-busy")
@@ -236,3 +293,34 @@ class EditStudio(StaticPicture, widgets.VBox):
         )
         self.strip.mark(self.base_index, "Current base")
         self._use_result.disabled = self.base_index == len(self._history) - 1
+
+
+def _encoded(image: Any) -> bytes | None:
+    """The image's own file bytes when Venice takes them as they are (PNG/JPEG/WebP, upright,
+    within the size limits), so Run sends them without decoding or re-encoding."""
+    from .._constants import ACCEPTED_INPUT_MIME, MAX_IMAGE_BYTES, MAX_PIXELS, MIN_PIXELS
+    from .._images import _read_source, is_url
+    from .._probe import open_header, orientation, sniff_mime
+
+    if hasattr(type(image), "image") and isinstance(getattr(image, "data", None), bytes):
+        data = image.data  # an EditResult
+    elif isinstance(image, (bytes, bytearray, str, os.PathLike)) and not is_url(image):
+        try:
+            src = _read_source(image)
+        except Exception:  # the painter already said what is wrong with it
+            return None
+        if not isinstance(src, bytes):
+            return None
+        data = src
+    else:
+        return None
+    if sniff_mime(data) not in ACCEPTED_INPUT_MIME or len(data) >= MAX_IMAGE_BYTES:
+        return None
+    try:
+        img = open_header(data, "image")
+    except Exception:
+        return None
+    w, h = img.size
+    if orientation(img) != 1 or not MIN_PIXELS <= w * h <= MAX_PIXELS:
+        return None
+    return bytes(data)

@@ -23,11 +23,13 @@ def as_pil(image: Any) -> Image.Image:
     """Any venice_nb image input, or an EditResult (anything with a PIL ``.image``).
 
     A result is decoded from its encoded ``.data``: ``result.image`` would keep the decoded
-    full-resolution pixels alive on every result a history or grid holds.
+    full-resolution pixels alive on every result a history or grid holds (unless the result
+    already holds them, as a region edit's does: decoding again would only cost time).
     """
     data = getattr(image, "data", None)
     if isinstance(data, bytes) and hasattr(type(image), "image"):
-        return to_pil(data)
+        decoded = vars(image).get("image")  # a region edit's composite is already decoded
+        return decoded if isinstance(decoded, Image.Image) else to_pil(data)
     inner = getattr(image, "image", None)
     if isinstance(inner, Image.Image):
         return inner

@@ -12,6 +12,7 @@ import html
 import io
 import re
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -49,81 +50,7 @@ def _img(rgb: np.ndarray, alt: str, css_width: int | None = None) -> widgets.HTM
     )
 
 
-_WIPE_ESM = """
-function render({ model, el }) {
-  const box = document.createElement("div");
-  box.className = "venice-wipe";
-  box.tabIndex = 0;
-  box.setAttribute("role", "slider");
-  box.setAttribute("aria-valuemin", "0");
-  box.setAttribute("aria-valuemax", "100");
-  box.style.cssText = "position:relative;max-width:100%;touch-action:none;cursor:ew-resize;" +
-    "user-select:none;outline-offset:2px";
-  const after = document.createElement("img"), before = document.createElement("img");
-  for (const img of [after, before]) {
-    img.draggable = false;
-    img.style.cssText = "display:block;width:100%;height:auto";
-  }
-  before.style.cssText += ";position:absolute;left:0;top:0;height:100%";
-  const line = document.createElement("div");
-  line.style.cssText = "position:absolute;top:0;bottom:0;width:2px;margin-left:-1px;" +
-    "background:#fff;box-shadow:0 0 0 1px rgba(0,0,0,.6);pointer-events:none";
-  box.append(after, before, line);
-  el.append(box);
-  let urls = [];
-  function load() {
-    urls.forEach(URL.revokeObjectURL);
-    const type = "image/" + model.get("format");
-    urls = ["after", "before"].map(
-      (name) => URL.createObjectURL(new Blob([model.get(name)], { type })));
-    [after.src, before.src] = urls;
-    const [left, right] = model.get("labels");
-    before.alt = left + " (left of the divider)";
-    after.alt = right + " (right of the divider)";
-    box.setAttribute("aria-label", "Wipe between " + left + " and " + right);
-    box.style.width = model.get("css_width") + "px";
-  }
-  function draw() {
-    const pct = Math.round(model.get("split") * 1000) / 10;
-    before.style.clipPath = "inset(0 " + (100 - pct) + "% 0 0)";
-    line.style.left = pct + "%";
-    box.setAttribute("aria-valuenow", String(Math.round(pct)));
-  }
-  function set(value) {
-    model.set("split", Math.min(1, Math.max(0, value)));
-    model.save_changes();
-  }
-  function follow(e) {
-    const r = box.getBoundingClientRect();
-    set((e.clientX - r.left) / r.width);
-  }
-  box.addEventListener("pointerdown", (e) => {
-    box.setPointerCapture(e.pointerId);
-    box.focus();
-    follow(e);
-  });
-  box.addEventListener("pointermove", (e) => {
-    if (box.hasPointerCapture(e.pointerId)) follow(e);
-  });
-  box.addEventListener("keydown", (e) => {
-    const s = model.get("split"), step = e.shiftKey ? 0.1 : 0.02;
-    const next = { ArrowLeft: s - step, ArrowRight: s + step, Home: 0, End: 1 }[e.key];
-    if (next !== undefined) {  // only these keys are ours: Tab and the rest move on
-      e.preventDefault();
-      e.stopPropagation();
-      set(next);
-    } else if (e.key === "Escape") {
-      box.blur();
-    }
-  });
-  model.on("change:split", draw);
-  model.on("change:before change:after change:labels change:css_width", load);
-  load();
-  draw();
-  return () => urls.forEach(URL.revokeObjectURL);
-}
-export default { render };
-"""
+_WIPE_ESM = Path(__file__).with_name("_wipe.js")
 
 
 class _Wipe(anywidget.AnyWidget):
@@ -176,6 +103,8 @@ class CompareView(StaticPicture, widgets.VBox):
         *,
         labels: tuple[str, str] = ("Before", "After"),
         max_size: tuple[int, int] = DEFAULT_MAX_DISPLAY,
+        before_display: np.ndarray | None = None,
+        changed_box: tuple[int, int, int, int] | None = None,
         **traits: Any,
     ) -> None:
         self._max_size = max_size
@@ -195,15 +124,27 @@ class CompareView(StaticPicture, widgets.VBox):
         traitlets.link((self._wipe, "split"), (self, "split"))
         self.children = (self._modes, self._body, self._caption)
         self.observe(lambda _c: self._show(), names="mode")
-        self.set_images(before, after)
+        self.set_images(before, after, before_display=before_display, changed_box=changed_box)
 
-    def set_images(self, before: Any, after: Any, labels: tuple[str, str] | None = None) -> None:
+    def set_images(
+        self, before: Any, after: Any, labels: tuple[str, str] | None = None, *,
+        before_display: np.ndarray | None = None,
+        changed_box: tuple[int, int, int, int] | None = None,
+    ) -> None:
         """Show a new pair (the studio calls this after each edit).
+
+        ``before_display``: ``display_copy(before, max_size)`` made ahead (e.g. while the
+        request ran), so a 33 Mpx base is not shrunk again now. ``changed_box``: where
+        ``after`` (of ``before``'s size) differs from it, in image pixels: only that part of
+        ``after`` is shrunk, the rest is ``before``'s display copy (a region edit's promise).
 
         Args:
             before: The new image before.
             after: The new image after.
             labels: New captions; None: unchanged.
+            before_display: ``before``'s display copy, made ahead; None: made now.
+            changed_box: ``(x0, y0, x1, y1)`` where ``after`` differs from ``before``; None:
+                anywhere.
         """
         if labels is not None:
             self.labels = labels
@@ -211,11 +152,19 @@ class CompareView(StaticPicture, widgets.VBox):
         (bw, bh), (aw, ah) = _size_of(b), _size_of(a)
         self._css = fit_size(bw, bh, *self._max_size)
         self._picture_height = fit_size(bw, bh, self._max_size[0] // 2, self._max_size[1])[1]
-        dense = fit_size(bw, bh, *(_DENSITY * m for m in self._css))
+        # Up to _DENSITY image pixels per CSS pixel, counted on the larger of the two: an
+        # upscale's extra detail reaches a HiDPI screen (the base is enlarged to match it).
+        k = max(1.0, aw / bw)
+        dense = fit_size(round(bw * k), round(bh * k), *(_DENSITY * m for m in self._css))
         key = _identity(b, dense)
         if key is None or self._before_key != key:  # the studio's base stays between runs
-            self._before, self._before_key, self._before_src = _shrink(b, dense), key, b
-        self._after = _shrink(a, dense)  # stretched onto before's size to compare
+            ready = before_display is not None and _size_of(before_display) == dense
+            small = before_display if ready and before_display is not None else _shrink(b, dense)
+            self._before, self._before_key, self._before_src = small, key, b
+        if changed_box is not None and (aw, ah) == (bw, bh):
+            self._after = _patched(self._before, a, changed_box)
+        else:
+            self._after = _shrink(a, dense)  # stretched onto before's size to compare
         same_aspect = abs(aw / ah - bw / bh) < 0.01
         self._sizes = (f"{bw}×{bh}", f"{aw}×{ah}")
         own = fit_size(aw, ah, *dense)
@@ -432,6 +381,44 @@ def _source(image: Any) -> np.ndarray | Image.Image:
             return image
         return as_rgb(image)
     return as_pil(image)
+
+
+def display_copy(image: Any, max_size: tuple[int, int]) -> np.ndarray:
+    """The copy of ``image`` a ``CompareView(image, <same size>, max_size=max_size)`` shows.
+
+    Safe to make in a worker thread (Pillow releases the GIL while resizing): the studio makes
+    it while the request runs.
+    """
+    src = _source(image)
+    w, h = _size_of(src)
+    css = fit_size(w, h, *max_size)
+    return _shrink(src, fit_size(w, h, *(_DENSITY * m for m in css)))
+
+
+def _patched(before: np.ndarray, after: np.ndarray | Image.Image,
+             box: tuple[int, int, int, int]) -> np.ndarray:
+    """``before``'s display copy with ``box`` (image pixels of ``after``) shrunk from ``after``.
+
+    A few pixels of margin are resampled and dropped, so the patch has no seam.
+    """
+    w, h = _size_of(after)
+    dh, dw = before.shape[:2]
+    sx, sy = dw / w, dh / h
+    margin = int(4 / min(sx, sy)) + 1
+    x0, y0 = max(0, box[0] - margin), max(0, box[1] - margin)
+    x1, y1 = min(w, box[2] + margin), min(h, box[3] + margin)
+    # The patch on the display grid, whole display pixels inside the margin.
+    px0, py0 = int(np.ceil(x0 * sx)), int(np.ceil(y0 * sy))
+    px1, py1 = int(np.floor(x1 * sx)), int(np.floor(y1 * sy))
+    if px1 <= px0 or py1 <= py0:
+        return before
+    img = after if isinstance(after, Image.Image) else Image.fromarray(after)
+    src_box = (px0 / sx, py0 / sy, px1 / sx, py1 / sy)
+    patch = img.resize((px1 - px0, py1 - py0), Image.Resampling.LANCZOS, box=src_box,
+                       reducing_gap=3.0)
+    out: np.ndarray = before.copy()
+    out[py0:py1, px0:px1] = as_rgb(patch)
+    return out
 
 
 def _identity(src: np.ndarray | Image.Image, size: tuple[int, int]) -> tuple[int, ...] | None:

@@ -1,0 +1,173 @@
+"""A page object for EditStudio / EditControls / ResultBrowser in a real browser.
+
+Tests say what a person does ("paint a stroke", "type a prompt", "press Run") and read what a
+person sees ("the status", "is Run on screen"); only this module knows the widgets' DOM
+(classes, roles), so a change of markup is fixed in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Locator, expect
+
+from .conftest import Notebook, canvas_box, drag
+
+# Every element of the studio whose content is wider than its box and that would scroll (or
+# clip) horizontally: an inner scrollbar is a layout bug.
+_OVERFLOWS = """(root) => {
+    const out = [];
+    for (const el of root.querySelectorAll('*')) {
+        const s = getComputedStyle(el);
+        if (el.clientWidth === 0 || s.display === 'none') continue;
+        const scrolls = ['auto', 'scroll'].includes(s.overflowX);
+        if (scrolls && el.scrollWidth > el.clientWidth + 1)
+            out.push((el.className || el.tagName).toString().slice(0, 80)
+                     + ' ' + el.scrollWidth + '>' + el.clientWidth);
+    }
+    return out;
+}"""
+
+_IN_VIEW = """el => { const r = el.getBoundingClientRect();
+    return r.width > 0 && r.top >= 0 && r.left >= 0
+        && r.bottom <= innerHeight && r.right <= innerWidth; }"""
+
+_FOCUS = """() => { const a = document.activeElement;
+    if (!a || !a.closest('.venice-edit-studio, .venice-edit-controls')) return 'outside';
+    if (a.classList.contains('venice-painter-surface')
+        || a.getAttribute('role') === 'application') return 'PAINTER';
+    if (a.closest('.venice-prompt')) return 'PROMPT';
+    return a.tagName + ':' + (a.textContent || a.getAttribute('aria-label') || '').trim(); }"""
+
+
+class StudioPage:
+    """The first EditStudio on a notebook page."""
+
+    def __init__(self, nb: Notebook) -> None:
+        self.nb = nb
+        self.page: Any = nb.page
+        self.root: Locator = self.page.locator(".venice-edit-studio").first
+        self.controls: Locator = self.page.locator(".venice-edit-controls").first
+
+    # ------------------------------------------------------------------ parts
+    @property
+    def prompt(self) -> Locator:
+        return self.controls.locator(".venice-prompt textarea")
+
+    @property
+    def run_button(self) -> Locator:
+        return self.controls.locator("button.venice-run")
+
+    @property
+    def status(self) -> Locator:
+        return self.controls.locator(".venice-status")
+
+    @property
+    def hint(self) -> Locator:
+        return self.controls.locator(".venice-hint")
+
+    @property
+    def cost(self) -> Locator:
+        return self.controls.locator(".venice-cost")
+
+    @property
+    def cards(self) -> Locator:
+        cards: Locator = self.page.locator(".venice-result-card")
+        return cards
+
+    def upscale_button(self, scale: int) -> Locator:
+        return self.controls.locator(f".venice-upscale-{scale}")
+
+    @property
+    def keys_help(self) -> Locator:
+        return self.root.locator(".venice-key-help")
+
+    # ---------------------------------------------------------------- actions
+    def show(self) -> None:
+        """Scroll so the studio's top is at the top of the notebook's view, as a person does."""
+        self.root.evaluate("el => el.scrollIntoView()")
+
+    def paint(self, at: tuple[float, float] = (0.3, 0.2)) -> None:
+        """A short stroke on the painter, at a fraction of its width and height."""
+        box = canvas_box(self.page, ".venice-edit-studio canvas.venice-painter-canvas")
+        x, y = box["x"] + box["width"] * at[0], box["y"] + box["height"] * at[1]
+        drag(self.page, [(x, y), (x + 40, y + 6), (x + 60, y + 20)])
+
+    def type_prompt(self, text: str) -> None:
+        self.prompt.fill(text)
+
+    def wait_kernel_has_prompt(self, count: str) -> None:
+        """The character count is computed in the kernel: seeing it proves the prompt arrived."""
+        self.page.wait_for_function(
+            "(t) => document.querySelector('.venice-char-count').textContent"
+            ".replace(/\\s+/g, ' ').startsWith(t)", arg=count)
+
+    def run(self) -> None:
+        self.run_button.click()
+
+    def select_model(self, prefix: str) -> None:
+        picker = self.controls.locator(".venice-model select")
+        labels = [t.replace("\xa0", " ") for t in picker.locator("option").all_inner_texts()]
+        picker.select_option(index=next(i for i, t in enumerate(labels) if f"· {prefix}" in t))
+
+    def use_as_base(self, index: int) -> None:
+        self.cards.nth(index).get_by_role("button", name="Use as base").click()
+
+    # ---------------------------------------------------------------- reading
+    def wait_done(self) -> None:
+        expect(self.status).to_contain_text("Done on", timeout=90_000)
+
+    def in_view(self, locator: Locator) -> bool:
+        """Whether the element is entirely inside the viewport (no scrolling to see it)."""
+        return bool(locator.first.evaluate(_IN_VIEW))
+
+    def overflows(self, selector: str = ".venice-edit-studio") -> list[str]:
+        """Elements under ``selector`` that scroll horizontally (should be none)."""
+        found: list[str] = []
+        for root in self.page.locator(selector).all():
+            found += root.evaluate(_OVERFLOWS)
+        return found
+
+    def focused(self) -> str:
+        """Where the keyboard focus is: PAINTER, PROMPT, TAG:text, or outside."""
+        return str(self.page.evaluate(_FOCUS))
+
+    def tab_until(self, target: str, limit: int = 40) -> list[str]:
+        """Press Tab until focus is on ``target`` (as ``focused`` names it); the stops seen."""
+        seen: list[str] = []
+        for _ in range(limit):
+            self.page.keyboard.press("Tab")
+            seen.append(self.focused())
+            if seen[-1] == target or seen[-1].startswith(target):
+                return seen
+        raise AssertionError(f"{target} not reached by Tab: {seen}")
+
+
+class BrowserPage:
+    """The first ResultBrowser on a notebook page."""
+
+    def __init__(self, nb: Notebook) -> None:
+        self.nb = nb
+        self.page: Any = nb.page
+        self.root: Locator = self.page.locator(".venice-result-browser").first
+
+    @property
+    def header(self) -> Locator:
+        return self.root.locator(".venice-browser-count")
+
+    @property
+    def cards(self) -> Locator:
+        return self.root.locator(".venice-browser-card")
+
+    @property
+    def prompt_filter(self) -> Locator:
+        return self.root.locator(".venice-filter-prompt input")
+
+    def tick(self, index: int) -> None:
+        self.cards.nth(index).get_by_role("checkbox").check()
+
+    def press(self, name: str) -> None:
+        self.root.get_by_role("button", name=name).click()
+
+    def overflows(self) -> list[str]:
+        return list(self.root.evaluate(_OVERFLOWS))

@@ -1,0 +1,54 @@
+// The studio keeps its keys: an invisible piece of EditControls (ipywidgets cannot set a DOM
+// attribute). It marks the enclosing studio with Lumino's `data-lm-suppress-shortcuts`, so no
+// key typed in the prompt, a number, a dropdown or the painter runs a notebook command
+// (Notebook 7 matches shortcuts in the capture phase, before a widget sees the key);
+// Shift/Ctrl/Alt+Enter in a text input asks the kernel to Run instead of re-running the cell;
+// and when Run (or a button that gets disabled) drops focus, it goes back to the prompt.
+
+/** @param {{ model: any, el: HTMLElement }} ctx */
+function render({ model, el }) {
+  el.style.display = "none";
+  let root = null;
+  const onKey = (e) => {
+    if (e.key !== "Enter" || !(e.shiftKey || e.ctrlKey || e.altKey || e.metaKey)) return;
+    const t = e.target;
+    if (!(t instanceof HTMLElement) || !t.matches("textarea, input, select")) return;
+    e.preventDefault();
+    e.stopPropagation();
+    model.send({ event: "run" });
+  };
+  const onFocusOut = (e) => {
+    const left = e.target;
+    if (e.relatedTarget || !(left instanceof HTMLElement)) return;
+    // A button disabled while it had focus (Run while running) drops focus to the page.
+    requestAnimationFrame(() => {
+      const now = document.activeElement;
+      if (root && left.matches("button") && left.disabled
+          && (now === null || now === document.body)) {
+        const prompt = root.querySelector(".venice-prompt textarea");
+        if (prompt) prompt.focus({ preventScroll: true });
+      }
+    });
+  };
+  let tries = 600;
+  (function attach() {
+    root = el.isConnected ? el.closest(model.get("root")) : null;
+    // The studio wraps the controls: the outermost match is the one to mark.
+    const outer = root && root.parentElement && root.parentElement.closest(model.get("root"));
+    if (outer) root = outer;
+    if (root) {
+      root.setAttribute("data-lm-suppress-shortcuts", "true");
+      root.addEventListener("keydown", onKey, true);
+      root.addEventListener("focusout", onFocusOut);
+    } else if (tries-- > 0) {
+      requestAnimationFrame(attach);
+    }
+  })();
+  return () => {
+    if (root) {
+      root.removeEventListener("keydown", onKey, true);
+      root.removeEventListener("focusout", onFocusOut);
+    }
+  };
+}
+export default { render };
