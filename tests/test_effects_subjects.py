@@ -105,6 +105,17 @@ def test_background_removal_keeps_the_whole_subject(name: str) -> None:
     assert (alpha[background] < 0.5).mean() >= 0.85
 
 
+def test_the_shadow_under_the_saucer_is_not_subject() -> None:
+    """The saucer's cast shadow on the table (dark wood below its rim, checked by eye) is
+    background: it is neither kept by background removal nor recoloured with the cup."""
+    img = load("coffee")
+    shadow = box_of((0.25, 0.95, 0.33, 0.995), img.size)
+    assert luma(arr(img))[shadow].mean() < 20  # the shadow is there
+    alpha = np.asarray(remove_background(img).getchannel("A")) / 255
+    assert (alpha[shadow] > 0.5).mean() < 0.05
+    assert not changed(img, edit_image(img, "make the cup blue"))[shadow].any()
+
+
 # The rocket's body is a few pixels wide: its soft edge is most of it, so it is left out here.
 @pytest.mark.parametrize("name", ["astronaut", "cat", "coffee", "product"])
 def test_subject_prompts_use_the_same_matte(name: str) -> None:
