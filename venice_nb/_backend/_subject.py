@@ -287,6 +287,29 @@ def _convex_fill(
     return np.asarray(img) > 0
 
 
+def _top_pockets(detail: np.ndarray, subject: np.ndarray) -> np.ndarray:
+    """Pockets of "background" that meet the frame only along its top, between parts of the
+    subject, and are as detailed as the subject while the real background is smooth: a tuft of
+    dark fur on a close-up's forehead, lost because its stripes are as dark as the blurred
+    room. (The out-of-focus room between two ears is smooth and stays background.)"""
+    sides = _edge_mask(detail.shape, False, True, True)
+    open_bg = flood(sides & ~subject, ~subject)
+    pocket = ~subject & ~open_bg
+    out = np.zeros_like(subject)
+    if not pocket.any() or not open_bg.any():
+        return out
+    # More detailed than the subject's typical part and well above the background's.
+    enough = max(2.0 * float(np.median(detail[open_bg])), float(np.median(detail[subject])))
+    while pocket.any():
+        seed = np.zeros_like(pocket)
+        seed.flat[int(np.argmax(pocket))] = True
+        part = flood(seed, pocket)
+        pocket &= ~part
+        if float(np.median(detail[part])) > enough:
+            out |= part
+    return out
+
+
 def segment(rgb: np.ndarray) -> np.ndarray:
     """Boolean subject mask of a small float RGB array (see the module docstring)."""
     h, w, _ = rgb.shape
@@ -318,6 +341,8 @@ def segment(rgb: np.ndarray) -> np.ndarray:
     subject = ~grow(~grow(subject, r), r)
     edge = _edge_mask(rgb.shape, True, True, True)
     subject |= ~flood(edge & ~subject, ~subject)
+    detail = box(local_detail(_opponent(rgb)[..., 0]), 1)
+    subject |= _top_pockets(detail, subject)
     # Pieces apart from the subject (a lamp, part of a model on a shelf) are not part of it:
     # keep what connects to the core's middle or to the bottom edge.
     ys, xs = np.nonzero(core & subject)
