@@ -164,6 +164,27 @@ def test_an_object_is_drawn_on_the_head_in_the_asked_colour(
     assert near.mean() > 0.6
 
 
+def test_a_scarf_on_a_close_up_wraps_round_the_neck_below_the_mouth() -> None:
+    """The cat's close-up has its neck out of frame: the scarf is a roll whose top edge climbs
+    at the sides (it goes round the neck, not a straight band along the bottom), shaded
+    across like fabric, and leaves the nose and mouth free."""
+    cat = load("cat")
+    h = cat.height
+    out = arr(edit_image(cat, "add a blue scarf to the cat"))
+    blue = (out[..., 2] > out[..., 0] + 60) & (out[..., 2] > out[..., 1] + 30)
+    cols = np.nonzero(blue.any(0))[0]
+    mid = (cols[0] + cols[-1]) // 2
+    side = (cols[-1] - cols[0]) * 4 // 10
+
+    def top(x: int) -> int:
+        return int(np.argmax(blue[:, x]))
+
+    assert top(mid) - max(top(mid - side), top(mid + side)) > 0.06 * h  # sides climb
+    assert not (blue & box_of((0.53, 0.75, 0.63, 0.83), cat.size)).any()  # nose, mouth free
+    roll = luma(out)[blue[:, mid], mid]
+    assert roll.max() - roll.min() > 60  # lit above, dark underneath
+
+
 def test_an_object_asked_for_in_a_mask_fills_the_mask_and_stays_in_it() -> None:
     cat = load("cat")
     mask = Image.new("L", cat.size, 0)
