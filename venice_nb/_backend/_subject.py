@@ -310,6 +310,16 @@ def _top_pockets(detail: np.ndarray, subject: np.ndarray) -> np.ndarray:
     return out
 
 
+def _thin_strays(subject: np.ndarray, core: np.ndarray, r: int) -> np.ndarray:
+    """Thin arms of the estimate (narrower than ``2 r``) that run out to the side or top edge
+    of the frame: a bright streak of a blurred room attached to a close-up's cheek. A subject
+    cut by the frame meets it over a broad part (a cheek, a shoulder), which an opening of
+    radius ``r`` keeps."""
+    opened = grow(~grow(~subject, r), r)
+    thin = subject & ~opened & ~core
+    return flood(_edge_mask(subject.shape, True, True, False) & thin, thin)
+
+
 def segment(rgb: np.ndarray) -> np.ndarray:
     """Boolean subject mask of a small float RGB array (see the module docstring)."""
     h, w, _ = rgb.shape
@@ -343,6 +353,7 @@ def segment(rgb: np.ndarray) -> np.ndarray:
     subject |= ~flood(edge & ~subject, ~subject)
     detail = box(local_detail(_opponent(rgb)[..., 0]), 1)
     subject |= _top_pockets(detail, subject)
+    subject &= ~_thin_strays(subject, core, max(2, round(min(h, w) / 16)))
     # Pieces apart from the subject (a lamp, part of a model on a shelf) are not part of it:
     # keep what connects to the core's middle or to the bottom edge.
     ys, xs = np.nonzero(core & subject)
