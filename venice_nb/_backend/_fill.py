@@ -58,11 +58,12 @@ def _along_rows(rgb: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarr
     vl = rgb[rows, np.clip(left, 0, w - 1)]
     vr = rgb[rows, np.clip(right, 0, w - 1)]
     both = has_l & has_r
-    t = np.where(both, (idx - left) / np.maximum(right - left, 1), 0.0)[..., None]
-    value = np.where(both[..., None], vl * (1 - t) + vr * t, np.where(has_l[..., None], vl, vr))
-    span = np.where(both, right - left, 2.0 * np.where(has_l, idx - left, right - idx))
-    weight = np.where(has_l | has_r, 1.0 / np.maximum(span, 1.0) ** 2, 0.0)
-    return value.astype(np.float32), weight.astype(np.float32)
+    gap = np.maximum(right - left, 1).astype(np.float32)
+    t = np.where(both, (idx - left).astype(np.float32) / gap, np.float32(0))[..., None]
+    value = np.where(both[..., None], vl + (vr - vl) * t, np.where(has_l[..., None], vl, vr))
+    span = np.where(both, gap, 2 * np.where(has_l, idx - left, right - idx)).astype(np.float32)
+    weight = np.where(has_l | has_r, 1 / np.maximum(span, 1) ** 2, 0).astype(np.float32)
+    return value.astype(np.float32, copy=False), weight
 
 
 def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6) -> np.ndarray:
@@ -78,6 +79,14 @@ def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6) -> np.ndarray:
         return rgb
     if hole.all():
         return pull_push(rgb, known.astype(np.float32))
+    # Only the hole's box and the known pixels just round it take part.
+    ys, xs = np.nonzero(hole.any(1))[0], np.nonzero(hole.any(0))[0]
+    y0, y1 = max(0, int(ys[0]) - 1), min(hole.shape[0], int(ys[-1]) + 2)
+    x0, x1 = max(0, int(xs[0]) - 1), min(hole.shape[1], int(xs[-1]) + 2)
+    if (y1 - y0, x1 - x0) != hole.shape:
+        out = np.array(rgb, np.float32)
+        out[y0:y1, x0:x1] = membrane(rgb[y0:y1, x0:x1], known[y0:y1, x0:x1], sweeps)
+        return out
     vr, wr = _along_rows(rgb, hole)
     vc, wc = _along_rows(rgb.transpose(1, 0, 2), hole.T)
     vc, wc = vc.transpose(1, 0, 2), wc.T
@@ -89,6 +98,19 @@ def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6) -> np.ndarray:
         p = np.pad(out, ((1, 1), (1, 1), (0, 0)), mode="edge")
         mean = (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) * 0.25
         out = np.where(inner, mean, out)
+    return out
+
+
+def _ring_median(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``rgb`` with the pixels bordering ``hole`` (all a smooth fill reads) replaced by their
+    5x5 median; a full-image median filter costs far more than the few border pixels."""
+    ys, xs = np.nonzero(grow(hole, 1) & ~hole)
+    out = rgb.astype(np.float32, copy=True)
+    if len(ys) == 0:
+        return out
+    p = np.pad(out, ((2, 2), (2, 2), (0, 0)), mode="edge")
+    patches = np.stack([p[ys + dy, xs + dx] for dy in range(5) for dx in range(5)])
+    out[ys, xs] = np.median(patches, axis=0)
     return out
 
 
@@ -232,9 +254,7 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     # Start from a smooth fill, so cells no shift could serve are still hidden.
     # The membrane starts from a median-filtered copy: a street lamp or a star on the hole's
     # edge is not smeared across it as a glow.
-    calm = np.asarray(
-        Image.fromarray(small.astype(np.uint8)).filter(ImageFilter.MedianFilter(5)), np.float32
-    )
+    calm = _ring_median(small, hole)
     smooth = np.clip(membrane(calm, (~hole).astype(np.float32)) + 0.5, 0, 255).astype(np.uint8)
     crop = rgb.crop(box)
     filled = np.asarray(
@@ -283,13 +303,14 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     near = np.asarray(
         up(Image.fromarray(((grow(hole, 6) & ~grow(hole, 1)) * 255).astype(np.uint8)))
     )
-    blurred = np.asarray(crop.filter(ImageFilter.GaussianBlur(1.5)), np.float32)
-    texture = np.asarray(crop, np.float32) - blurred
     if (near > 127).sum() > 16:
-        # The median of the local (7x7) energy: a lamp or a lattice beside the hole is not
-        # grain, and a median ignores a few of them.
-        energy = np.stack([box_mean(texture[..., i] ** 2, 3) for i in range(3)], -1)
-        strength = np.sqrt(np.median(energy[near > 127], axis=0))
+        # The median of the local (7x7) energy of the luminance's fine detail: a lamp or a
+        # lattice beside the hole is not grain, and a median ignores a few of them.
+        grey = crop.convert("L")
+        blurred = np.asarray(grey.filter(ImageFilter.GaussianBlur(1.5)), np.float32)
+        texture = np.asarray(grey, np.float32) - blurred
+        energy = box_mean(texture * texture, 3)
+        strength = np.full(3, np.sqrt(np.median(energy[near > 127])), np.float32)
         seed = int(w * 7919 + h * 104729 + box[0] * 31 + box[1]) % (2**32)
         filled += grain(size, strength, seed) * (1 - copied)
     filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
