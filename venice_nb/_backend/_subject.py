@@ -311,13 +311,13 @@ def _top_pockets(detail: np.ndarray, subject: np.ndarray) -> np.ndarray:
 
 
 def _thin_strays(subject: np.ndarray, core: np.ndarray, r: int) -> np.ndarray:
-    """Thin arms of the estimate (narrower than ``2 r``) that run out to the side or top edge
-    of the frame: a bright streak of a blurred room attached to a close-up's cheek. A subject
-    cut by the frame meets it over a broad part (a cheek, a shoulder), which an opening of
-    radius ``r`` keeps."""
+    """Thin arms of the estimate (narrower than ``2 r``) that run out to a side edge of the
+    frame: a bright streak of a blurred room attached to a close-up's cheek. A subject cut by
+    the sides meets them over a broad part (a cheek, a shoulder), which an opening of radius
+    ``r`` keeps; the top edge is left alone (an ear reaching it is thin too)."""
     opened = grow(~grow(~subject, r), r)
     thin = subject & ~opened & ~core
-    return flood(_edge_mask(subject.shape, True, True, False) & thin, thin)
+    return flood(_edge_mask(subject.shape, False, True, False) & thin, thin)
 
 
 def segment(rgb: np.ndarray) -> np.ndarray:
