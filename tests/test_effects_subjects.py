@@ -32,7 +32,8 @@ REFERENCE: dict[str, tuple[list[Shape], list[Shape]]] = {
         [("ellipse", (0.42, 0.55, 0.28, 0.3)),  # face, eyes to chin
          ("poly", (0.02, 0.5, 0.15, 0.3, 0.25, 0.95, 0.02, 0.95)),  # left cheek and chest
          ("ellipse", (0.35, 0.12, 0.12, 0.08)),  # forehead
-         ("ellipse", (0.56, 0.1, 0.07, 0.08))],  # the dark tuft on top of the head
+         ("ellipse", (0.56, 0.1, 0.07, 0.08)),  # the dark tuft on top of the head
+         ("ellipse", (0.78, 0.1, 0.03, 0.05))],  # the right ear
         [("poly", (0.9, 0.35, 0.99, 0.35, 0.99, 0.62, 0.9, 0.62)),  # blurred room, right
          ("poly", (0.82, 0.75, 0.99, 0.75, 0.99, 0.98, 0.86, 0.98))],
     ),
