@@ -118,7 +118,7 @@ def grain(size: tuple[int, int], strength: np.ndarray, seed: int) -> np.ndarray:
     """Deterministic film grain (H x W x 3) with per-channel standard deviation ``strength``,
     so a filled hole is as noisy as the photo around it instead of a smooth patch."""
     rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((size[1], size[0], 1)).astype(np.float32)
+    noise = rng.standard_normal((size[1], size[0], 1), dtype=np.float32)
     return noise * strength.astype(np.float32)[None, None, :]
 
 
