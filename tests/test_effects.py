@@ -178,6 +178,35 @@ def test_remove_with_a_mask_continues_the_surroundings_not_a_blur() -> None:
     assert 0.05 * detail(before[region]) < detail(out[region]) < 0.6 * detail(before[region])
 
 
+def test_removed_tower_leaves_sky_like_its_surroundings_row_by_row() -> None:
+    """The fill continues the sky beside it in every row (no dark patch, no flat band), with
+    the photo's grain, not a smooth painted strip."""
+    rocket = load("rocket")
+    w, h = rocket.size
+    box = (0, 0, round(0.17 * w), h - 1)
+    out = arr(edit_image(rocket, "remove the tree", layers=[box_mask(rocket.size, box)]))
+    before = arr(rocket)
+    rows = slice(0, round(0.7 * h))
+    filled = luma(out[rows, : round(0.15 * w)])
+    beside = luma(before[rows, round(0.18 * w) : round(0.22 * w)])
+    # Row means in 10-row bands follow the sky beside the hole.
+    bands = lambda a: a.reshape(-1, 13, a.shape[1]).mean((1, 2))  # noqa: E731
+    assert np.abs(bands(filled) - bands(beside)).max() < 8
+    grain = lambda a: float(np.abs(np.diff(a, axis=1)).mean())  # noqa: E731
+    assert 0.5 * grain(beside) < grain(filled) < 2.0 * grain(beside)
+
+
+def test_removing_the_rocket_leaves_no_speck_of_its_nose_cone() -> None:
+    rocket = load("rocket")
+    before = luma(arr(rocket))
+    out = luma(arr(edit_image(rocket, "remove the tourist crowd")))
+    # The nose cone's tip (brighter than the sky around it before), and the sky beside it.
+    tip = (slice(128, 150), slice(312, 326))
+    sky = (slice(128, 150), slice(280, 296))
+    assert before[tip].max() > before[sky].mean() + 25
+    assert out[tip].max() < before[sky].mean() + 12
+
+
 def test_restore_fills_a_torn_corner() -> None:
     cat = load("cat")
     torn = cat.copy()

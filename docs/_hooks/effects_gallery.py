@@ -70,7 +70,8 @@ EXAMPLES = (
             "The tutorial's prompt, with a mask over the top of the head."),
     Example("glasses", "astronaut", "give the astronaut glasses"),
     Example("scarf", "cat", "add a blue scarf to the cat",
-            note="A close-up: the neck is below the frame, so the scarf sits along the bottom."),
+            note="A close-up: the neck is below the frame, so the scarf wraps under the chin "
+                 "at the bottom edge."),
     Example("flower-in-cup", "coffee", "put a pink flower in the cup"),
     Example("cat-black", "cat", "make the cat black"),
     Example("cup-blue", "coffee", "make the cup blue"),

@@ -15,8 +15,10 @@ import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
 from ._pixels import Region, fit_side, grow
+from ._pixels import box as box_mean
 
 WORK_SIDE = 256  # the smooth fill and colour correction run at most this large
+SMOOTH_SURROUNDINGS = 12.0  # median ring detail (grid cells) below which nothing is copied
 SEARCH_SIDE = 64  # the shift search runs on a grid this large (a hole pixel marks its cell)
 _DIRECTIONS = tuple(
     (round(math.cos(a * math.pi / 8) * 100) / 100, round(math.sin(a * math.pi / 8) * 100) / 100)
@@ -43,6 +45,83 @@ def pull_push(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
     up = resize_float(coarse, (w, h))
     filled: np.ndarray = rgb * known[..., None] + up * (1.0 - known[..., None])
     return filled
+
+
+def _along_rows(rgb: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel: the hole's row crossed by a straight line from its known pixels on the left
+    and right (linear between two, constant from one), and a weight 1 / span^2 that says how
+    far the nearest known pixels are (0 where the row has none)."""
+    h, w = hole.shape
+    idx = np.broadcast_to(np.arange(w), (h, w))
+    left = np.maximum.accumulate(np.where(hole, -1, idx), axis=1)
+    right = np.minimum.accumulate(np.where(hole, w, idx)[:, ::-1], axis=1)[:, ::-1]
+    has_l, has_r = left >= 0, right < w
+    rows = np.arange(h)[:, None]
+    vl = rgb[rows, np.clip(left, 0, w - 1)]
+    vr = rgb[rows, np.clip(right, 0, w - 1)]
+    both = has_l & has_r
+    gap = np.maximum(right - left, 1).astype(np.float32)
+    t = np.where(both, (idx - left).astype(np.float32) / gap, np.float32(0))[..., None]
+    value = np.where(both[..., None], vl + (vr - vl) * t, np.where(has_l[..., None], vl, vr))
+    span = np.where(both, gap, 2 * np.where(has_l, idx - left, right - idx)).astype(np.float32)
+    weight = np.where(has_l | has_r, 1 / np.maximum(span, 1) ** 2, 0).astype(np.float32)
+    return value.astype(np.float32, copy=False), weight
+
+
+def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6) -> np.ndarray:
+    """A smooth fill of the pixels where ``known`` < 0.5 from the known ones around them.
+
+    Each hole pixel blends the straight-line interpolations along its row and its column,
+    weighted by how close the known pixels are on each (1 / span^2), then a few relaxation
+    sweeps of the membrane (Laplace) equation smooth the streaks. A hole touching the frame
+    thus continues the rows or columns that enter it (a sky's gradient stays a gradient), where
+    a pyramid average or a plain membrane pull it to one mean colour, a flat band."""
+    hole = known < 0.5
+    if not hole.any():
+        return rgb
+    if hole.all():
+        return pull_push(rgb, known.astype(np.float32))
+    # Only the hole's box and the known pixels just round it take part.
+    ys, xs = np.nonzero(hole.any(1))[0], np.nonzero(hole.any(0))[0]
+    y0, y1 = max(0, int(ys[0]) - 1), min(hole.shape[0], int(ys[-1]) + 2)
+    x0, x1 = max(0, int(xs[0]) - 1), min(hole.shape[1], int(xs[-1]) + 2)
+    if (y1 - y0, x1 - x0) != hole.shape:
+        out = np.array(rgb, np.float32)
+        out[y0:y1, x0:x1] = membrane(rgb[y0:y1, x0:x1], known[y0:y1, x0:x1], sweeps)
+        return out
+    vr, wr = _along_rows(rgb, hole)
+    vc, wc = _along_rows(rgb.transpose(1, 0, 2), hole.T)
+    vc, wc = vc.transpose(1, 0, 2), wc.T
+    total = wr + wc
+    value = (vr * wr[..., None] + vc * wc[..., None]) / np.maximum(total, 1e-12)[..., None]
+    out = np.where(hole[..., None], value, rgb).astype(np.float32)
+    inner = hole[..., None]
+    for _ in range(sweeps):
+        p = np.pad(out, ((1, 1), (1, 1), (0, 0)), mode="edge")
+        mean = (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) * 0.25
+        out = np.where(inner, mean, out)
+    return out
+
+
+def _ring_median(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``rgb`` with the pixels bordering ``hole`` (all a smooth fill reads) replaced by their
+    5x5 median; a full-image median filter costs far more than the few border pixels."""
+    ys, xs = np.nonzero(grow(hole, 1) & ~hole)
+    out = rgb.astype(np.float32, copy=True)
+    if len(ys) == 0:
+        return out
+    p = np.pad(out, ((2, 2), (2, 2), (0, 0)), mode="edge")
+    patches = np.stack([p[ys + dy, xs + dx] for dy in range(5) for dx in range(5)])
+    out[ys, xs] = np.median(patches, axis=0)
+    return out
+
+
+def grain(size: tuple[int, int], strength: np.ndarray, seed: int) -> np.ndarray:
+    """Deterministic film grain (H x W x 3) with per-channel standard deviation ``strength``,
+    so a filled hole is as noisy as the photo around it instead of a smooth patch."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((size[1], size[0], 1), dtype=np.float32)
+    return noise * strength.astype(np.float32)[None, None, :]
 
 
 def resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -90,6 +169,8 @@ def source_offsets(
     ring_detail = float(detail[ring].mean()) if ring.any() else 0.0
     ring_peak = float(np.percentile(detail[ring], 95)) if ring.any() else 0.0
     ring_busy = 1.5 * float(np.percentile(detail[ring], 75)) + 2 if ring.any() else 2.0
+    if not ring.any() or float(np.median(detail[ring])) < SMOOTH_SURROUNDINGS:
+        return []  # a sky, a wall: the smooth fill and grain match it; a copy only risks a patch
     left = hole.copy()
     out: list[tuple[np.ndarray, int, int]] = []
     for _ in range(passes):
@@ -173,7 +254,10 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     cells = np.asarray(search) > 0
     small = np.asarray(rgb.resize((sw, sh), Image.Resampling.BOX), np.float32)
     # Start from a smooth fill, so cells no shift could serve are still hidden.
-    smooth = np.clip(pull_push(small, (~hole).astype(np.float32)) + 0.5, 0, 255).astype(np.uint8)
+    # The membrane starts from a median-filtered copy: a street lamp or a star on the hole's
+    # edge is not smeared across it as a glow.
+    calm = _ring_median(small, hole)
+    smooth = np.clip(membrane(calm, (~hole).astype(np.float32)) + 0.5, 0, 255).astype(np.uint8)
     crop = rgb.crop(box)
     filled = np.asarray(
         Image.composite(up(Image.fromarray(smooth)), crop, up(hole_img, Image.Resampling.NEAREST)),
@@ -185,13 +269,14 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     # Each part is colour-matched to everything known around it so far: the hole's edge and
     # the parts filled before it, so neither the outline nor the seams between parts show.
     picture, done = small.copy(), ~hole
+    copied = np.zeros((size[1], size[0], 1), np.float32)  # how much of each pixel is copied
     for covered, dx, dy in source_offsets(cells, cells_rgb):
         fx, fy = round(dx * w / cells.shape[1]), round(dy * h / cells.shape[0])
         cells_img = Image.fromarray((covered * 255).astype(np.uint8))
         shifted_small = np.asarray(
             ImageChops.offset(rgb, -fx, -fy).resize((sw, sh), Image.Resampling.BOX), np.float32
         )
-        correction = pull_push(picture - shifted_small, done.astype(np.float32))
+        correction = membrane(picture - shifted_small, done.astype(np.float32))
         now = (np.asarray(cells_img.resize((sw, sh), Image.Resampling.NEAREST)) > 0) & ~done
         picture[now] = (shifted_small + correction)[now]
         done |= now
@@ -214,6 +299,22 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         fade = np.asarray(inside.filter(ImageFilter.GaussianBlur(1.5 * cell)), np.float32) / 255
         part = part * np.clip(fade * 2 - 1, 0.0, 1.0)[..., None]  # 0 at the frame, 1 inside
         filled = filled * (1 - part) + piece * part
+        copied = np.maximum(copied, part)
+    # The smooth parts get the grain of the photo around the hole (what a blur removes from
+    # the known pixels nearby), so they do not read as a flat, painted-over band.
+    near = np.asarray(
+        up(Image.fromarray(((grow(hole, 6) & ~grow(hole, 1)) * 255).astype(np.uint8)))
+    )
+    if (near > 127).sum() > 16:
+        # The median of the local (7x7) energy of the luminance's fine detail: a lamp or a
+        # lattice beside the hole is not grain, and a median ignores a few of them.
+        grey = crop.convert("L")
+        blurred = np.asarray(grey.filter(ImageFilter.GaussianBlur(1.5)), np.float32)
+        texture = np.asarray(grey, np.float32) - blurred
+        energy = box_mean(texture * texture, 3)
+        strength = np.full(3, np.sqrt(np.median(energy[near > 127])), np.float32)
+        seed = int(w * 7919 + h * 104729 + box[0] * 31 + box[1]) % (2**32)
+        filled += grain(size, strength, seed) * (1 - copied)
     filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
     out = rgb.copy()
     out.paste(Image.composite(Image.fromarray(filled), crop, up(soft)), box[:2])

@@ -8,7 +8,8 @@ Placement comes from the subject matte (``_subject``) or, with a mask, from the 
   of that width below the top; a subject cut by the top edge of the frame (a close-up) has its
   eye line a third of the way down;
 - hats and crowns sit on the head, their brim at the forehead; glasses on the eye line; a scarf
-  round the neck (or along the bottom edge when the neck is out of frame); a flower by the ear,
+  wrapped twice round the neck (in a close-up, under the chin at the bottom edge, its sides
+  climbing round the neck); a flower by the ear,
   or standing in the subject's opening when the prompt says "in".
 
 Shapes are drawn at twice the size and reduced (anti-aliased), lit from the top left, given a
@@ -190,51 +191,95 @@ def _glasses(d: ImageDraw.ImageDraw, hd: Head, colour: Colour, s: float, dark: b
            (hd.eyes + 0.2 * r) * s], 180, 360, fill=colour, width=line)  # fmt: skip
 
 
+def _tube(d: ImageDraw.ImageDraw, s: float, cx: float, half: float, y: float, rise: float,
+          thick: float, colour: Colour) -> None:  # fmt: skip
+    """One wrap of fabric round a neck seen from the front: a curved roll whose middle hangs
+    lowest and whose sides rise as it goes round, shaded across like a cylinder (lit above its
+    middle, dark underneath), darker where it turns away at the sides, with folds."""
+    nx, nk = 28, 14
+
+    def centre(t: float) -> float:
+        return y - rise * t * t
+
+    def edge(t: float, off: float) -> tuple[float, float]:
+        return ((cx + t * half) * s, (centre(t) + off * thick * (1 - 0.3 * t * t)) * s)
+
+    for i in range(nx):
+        t0, t1 = -1 + 2 * i / nx, -1 + 2 * (i + 1) / nx
+        turn = 0.72 + 0.28 * (1 - ((t0 + t1) / 2) ** 2)  # turning away at the sides
+        for k in range(nk):
+            o0, o1 = -1 + 2 * k / nk, -1 + 2 * (k + 1) / nk
+            m = (o0 + o1) / 2
+            light = (0.58 + 0.62 * max(0.0, 1 - ((m + 0.3) / 1.2) ** 2)) * turn
+            d.polygon([edge(t0, o0), edge(t1, o0), edge(t1, o1), edge(t0, o1)],
+                      fill=_shade(colour, light))  # fmt: skip
+    # Knitted ribs along the roll: faint lines that follow its curve.
+    rib = max(1, round(0.05 * thick * s))
+    for k in range(1, 9):
+        off = -1 + 2 * k / 9
+        light = (0.52 + 0.55 * max(0.0, 1 - ((off + 0.3) / 1.2) ** 2)) * 0.9
+        d.line([edge(-1 + 2 * i / nx, off) for i in range(nx + 1)], width=rib,
+               fill=_shade(colour, light))  # fmt: skip
+    # Folds: slanting creases across the roll, each a dark groove beside a lit ridge.
+    line = max(1, round(0.09 * thick * s))
+    for t in (-0.7, -0.38, -0.06, 0.27, 0.56):
+        groove = [edge(t + 0.03 * j + 0.01 * j * j, -0.8 + 0.35 * j) for j in range(5)]
+        ridge = [(x + 0.8 * line, yy) for x, yy in groove]
+        d.line(ridge, fill=_shade(colour, 1.12), width=line)
+        d.line(groove, fill=_shade(colour, 0.72), width=line)
+
+
+def _hanging_end(d: ImageDraw.ImageDraw, s: float, x: float, y: float, length: float,
+                 thick: float, slant: float, colour: Colour) -> None:  # fmt: skip
+    """A loose end of the scarf falling from the knot: a tapered strip shaded across its
+    width, with a fold and a fringe."""
+    x2 = x + slant * length
+    w0, w1 = 0.95 * thick, 0.8 * thick
+    for k, light in enumerate((0.62, 0.82, 1.0, 0.88, 0.7)):
+        a0, a1 = -1 + 2 * k / 5, -1 + 2 * (k + 1) / 5
+        d.polygon([((x + a0 * w0) * s, y * s), ((x + a1 * w0) * s, y * s),
+                   ((x2 + a1 * w1) * s, (y + length) * s), ((x2 + a0 * w1) * s, (y + length) * s)],
+                  fill=_shade(colour, light))  # fmt: skip
+    d.line([((x + 0.2 * w0) * s, y * s), ((x2 + 0.35 * w1) * s, (y + length) * s)],
+           fill=_shade(colour, 0.6), width=max(1, round(0.08 * thick * s)))  # fmt: skip
+    for j in range(6):
+        fx = x2 - w1 + (j + 0.5) * 2 * w1 / 6
+        tip = ((fx + 0.05 * thick) * s, (y + length + 0.4 * thick) * s)
+        d.line([(fx * s, (y + length) * s), tip], fill=_shade(colour, 0.75),
+               width=max(1, round(0.1 * thick * s)))  # fmt: skip
+
+
 def _scarf(d: ImageDraw.ImageDraw, hd: Head, colour: Colour, s: float, bottom: float) -> None:
-    """A knitted scarf: a band sagging round the neck with ribs, a knot and two hanging ends
-    (in a close-up, where the neck is below the frame, along the bottom edge)."""
-    y = min(hd.eyes + 0.95 * hd.width, bottom - 0.12 * hd.width)
-    close_up = y < hd.eyes + 0.95 * hd.width
-    half = (1.05 if close_up else 0.62) * hd.width
-    thick = (0.16 if close_up else 0.2) * hd.width
-    if close_up:
-        y = bottom - 1.0 * thick
-    sag = 0.25 * thick
-
-    def curve(x: float, off: float) -> float:
-        t = (x - hd.cx) / half
-        return y + off + sag * (1 - t * t)
-
-    n = 24
-    xs = [hd.cx - half + 2 * half * i / n for i in range(n + 1)]
-    top = [(x, curve(x, -thick)) for x in xs]
-    low = [(x, curve(x, thick)) for x in reversed(xs)]
-    d.polygon([(x * s, yy * s) for x, yy in top + low], fill=colour)
-    rib_dark, rib_light = _shade(colour, 0.78), _shade(colour, 1.22)
-    for i in range(n):
-        x0, x1 = xs[i], xs[i + 1]
-        if i % 2:
-            d.polygon([(x0 * s, curve(x0, -thick) * s), (x1 * s, curve(x1, -thick) * s),
-                       (x1 * s, curve(x1, thick) * s), (x0 * s, curve(x0, thick) * s)],
-                      fill=rib_dark)  # fmt: skip
-    d.line([(x * s, (yy + 0.15 * thick) * s) for x, yy in top], fill=rib_light,
-           width=max(1, round(0.12 * thick * s)))  # fmt: skip
-    # Knot and hanging ends, a little right of the middle (in a close-up, high on the band
-    # and to the side, so they show above the frame's edge).
-    kx = hd.cx + (0.55 if close_up else 0.35) * half
-    ky = curve(kx, (-1.0 if close_up else 0.2) * thick)
-    for dx, length in ((-0.9, 3.2), (0.5, 2.6)) if close_up else ((-0.35, 3.2), (0.45, 2.6)):
-        end = [(kx + dx * thick - 0.5 * thick, ky), (kx + dx * thick + 0.5 * thick, ky),
-               (kx + dx * 1.6 * thick + 0.55 * thick, ky + length * thick),
-               (kx + dx * 1.6 * thick - 0.55 * thick, ky + length * thick)]  # fmt: skip
-        d.polygon([(x * s, yy * s) for x, yy in end], fill=_shade(colour, 0.88))
-        fy = ky + length * thick
-        for j in range(5):
-            fx = kx + dx * 1.6 * thick - 0.5 * thick + j * 0.25 * thick
-            d.line([(fx * s, fy * s), (fx * s, (fy + 0.35 * thick) * s)], fill=rib_dark,
-                   width=max(1, round(0.08 * thick * s)))  # fmt: skip
-    d.ellipse([(kx - 0.7 * thick) * s, (ky - 0.75 * thick) * s, (kx + 0.7 * thick) * s,
-               (ky + 0.75 * thick) * s], fill=rib_dark)  # fmt: skip
+    """A scarf wrapped twice round the neck: two rolls of fabric whose sides rise round the
+    neck, folds, a knot to one side and two ends falling from it. In a close-up, where the
+    neck is below the frame, the wraps sit just under the chin and run out of the bottom edge
+    the way a photographed scarf does."""
+    if hd.close_up:  # under the chin, at the bottom edge; the sides climb round the neck
+        thick, half = 0.1 * hd.width, 0.9 * hd.width
+        rise = 2.6 * thick
+        upper = bottom - 1.25 * thick
+    else:
+        thick, half = 0.11 * hd.width, 0.5 * hd.width
+        rise = 1.6 * thick
+        upper = min(hd.eyes + 0.95 * hd.width + 0.6 * thick, bottom - 2.2 * thick)
+    lower = upper + 1.45 * thick
+    _tube(d, s, hd.cx, 1.04 * half, lower, 1.1 * rise, thick, _shade(colour, 0.9))
+    _tube(d, s, hd.cx, half, upper, rise, thick, colour)
+    # The knot, to one side on the upper wrap, and the two ends falling from it.
+    kt = 0.42
+    kx = hd.cx + kt * half
+    ky = upper - rise * kt * kt + 0.3 * thick
+    length = max(2.6 * thick, bottom - ky + thick) if hd.close_up else 3.0 * thick
+    _hanging_end(d, s, kx - 0.45 * thick, ky, length, thick, -0.12, _shade(colour, 0.92))
+    _hanging_end(d, s, kx + 0.55 * thick, ky, 0.85 * length, thick, 0.16, colour)
+    for k in range(6):  # the knot: a rounded bundle lit from the top left
+        r = 1.25 * thick * (1 - k / 7)
+        off = 0.12 * thick * k
+        d.ellipse([(kx - r - off) * s, (ky - 0.9 * r - off) * s, (kx + r - off) * s,
+                   (ky + 0.9 * r - off) * s], fill=_shade(colour, 0.62 + 0.11 * k))  # fmt: skip
+    d.arc([(kx - 0.6 * thick) * s, (ky - 0.4 * thick) * s, (kx + 0.5 * thick) * s,
+           (ky + 0.6 * thick) * s], 200, 340, fill=_shade(colour, 0.55),
+          width=max(1, round(0.09 * thick * s)))  # fmt: skip
 
 
 def _flower(d: ImageDraw.ImageDraw, cx: float, cy: float, r: float, colour: Colour, s: float,

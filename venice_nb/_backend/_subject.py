@@ -24,7 +24,7 @@ It is a heuristic a person agrees with on ordinary photos, not a segmentation mo
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 from ._pixels import (
     ANALYSIS_SIDE,
@@ -44,6 +44,8 @@ REFINE_SIDE = 320  # the edge refinement works on a copy at most this long
 EDGE_SOFTNESS = 30.0  # plain backdrop: colour-distance span over which alpha goes 0 -> 255
 MIN_THRESHOLD = 10.0  # plain backdrop: distances below this (or the border noise) are backdrop
 PLAIN_NOISE = 12.0  # border colour spread below which the background is a plain backdrop
+SHADOW_DARKER = 0.45  # a cast shadow is darker than this share of the background's median
+SHADOW_LIT = 0.6  # ... and the subject's lit part is brighter than this share
 SAME_AS_SUBJECT = 40.0  # an edge pixel this close to a subject colour does not seed background
 
 
@@ -230,6 +232,94 @@ def _runs(seeds: np.ndarray, n: int) -> np.ndarray:
     return out & seeds
 
 
+def _cast_shadow(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Where the matte ``alpha`` holds the shadow its subject casts on the table: pixels much
+    darker than the background outside the convex outline of the subject's lit part. In the
+    dark the edge between a shaded rim and its shadow is weak, so the segmentation hands the
+    shadow to the subject; things are mostly convex and their shadows stick out of that
+    outline (the shade under a cup, inside the saucer's outline, stays). Nothing is taken when
+    that would be a large part of the subject (a dark subject on a light ground)."""
+    inside = alpha > 0.5
+    if inside.all() or not inside.any():
+        return np.zeros_like(inside)
+    ground = float(np.median(lum[~inside]))
+    dark = lum < SHADOW_DARKER * ground
+    lit = inside & (lum >= SHADOW_LIT * ground)  # a penumbra widens no outline
+    rows = np.nonzero(lit.any(1))[0]
+    if len(rows) < 2:
+        return np.zeros_like(inside)
+    first = lit[rows].argmax(1)
+    last = lit.shape[1] - 1 - lit[rows, ::-1].argmax(1)
+    shadow = (alpha > 0) & dark & ~_convex_fill(rows, first, last, lit.shape)
+    if shadow.sum() > 0.25 * inside.sum():
+        return np.zeros_like(inside)
+    return shadow
+
+
+def _convex_fill(
+    rows: np.ndarray, first: np.ndarray, last: np.ndarray, shape: tuple[int, ...]
+) -> np.ndarray:
+    """The filled convex hull of a shape given by its first and last pixel on each of its
+    ``rows`` (monotone chain, drawn by Pillow)."""
+    pts = sorted(
+        set(zip(first.tolist(), rows.tolist(), strict=True))
+        | set(zip(last.tolist(), rows.tolist(), strict=True))
+    )
+
+    def half(points: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for p in points:
+            while (
+                len(out) >= 2
+                and (
+                    (out[-1][0] - out[-2][0]) * (p[1] - out[-2][1])
+                    - (out[-1][1] - out[-2][1]) * (p[0] - out[-2][0])
+                )
+                <= 0
+            ):
+                out.pop()
+            out.append(p)
+        return out
+
+    hull = half(pts)[:-1] + half(pts[::-1])[:-1]
+    img = Image.new("L", (shape[1], shape[0]), 0)
+    ImageDraw.Draw(img).polygon(hull, fill=255, outline=255)
+    return np.asarray(img) > 0
+
+
+def _top_pockets(detail: np.ndarray, subject: np.ndarray) -> np.ndarray:
+    """Pockets of "background" that meet the frame only along its top, between parts of the
+    subject, and are as detailed as the subject while the real background is smooth: a tuft of
+    dark fur on a close-up's forehead, lost because its stripes are as dark as the blurred
+    room. (The out-of-focus room between two ears is smooth and stays background.)"""
+    sides = _edge_mask(detail.shape, False, True, True)
+    open_bg = flood(sides & ~subject, ~subject)
+    pocket = ~subject & ~open_bg
+    out = np.zeros_like(subject)
+    if not pocket.any() or not open_bg.any():
+        return out
+    # More detailed than the subject's typical part and well above the background's.
+    enough = max(2.0 * float(np.median(detail[open_bg])), float(np.median(detail[subject])))
+    while pocket.any():
+        seed = np.zeros_like(pocket)
+        seed.flat[int(np.argmax(pocket))] = True
+        part = flood(seed, pocket)
+        pocket &= ~part
+        if float(np.median(detail[part])) > enough:
+            out |= part
+    return out
+
+
+def _thin_strays(subject: np.ndarray, core: np.ndarray, r: int) -> np.ndarray:
+    """Thin arms of the estimate (narrower than ``2 r``) that run out to a side edge of the
+    frame: a bright streak of a blurred room attached to a close-up's cheek. A subject cut by
+    the sides meets them over a broad part (a cheek, a shoulder), which an opening of radius
+    ``r`` keeps; the top edge is left alone (an ear reaching it is thin too)."""
+    opened = grow(~grow(~subject, r), r)
+    thin = subject & ~opened & ~core
+    return flood(_edge_mask(subject.shape, False, True, False) & thin, thin)
+
+
 def segment(rgb: np.ndarray) -> np.ndarray:
     """Boolean subject mask of a small float RGB array (see the module docstring)."""
     h, w, _ = rgb.shape
@@ -261,6 +351,9 @@ def segment(rgb: np.ndarray) -> np.ndarray:
     subject = ~grow(~grow(subject, r), r)
     edge = _edge_mask(rgb.shape, True, True, True)
     subject |= ~flood(edge & ~subject, ~subject)
+    detail = box(local_detail(_opponent(rgb)[..., 0]), 1)
+    subject |= _top_pockets(detail, subject)
+    subject &= ~_thin_strays(subject, core, max(2, round(min(h, w) / 16)))
     # Pieces apart from the subject (a lamp, part of a model on a shelf) are not part of it:
     # keep what connects to the core's middle or to the bottom edge.
     ys, xs = np.nonzero(core & subject)
@@ -308,6 +401,7 @@ def subject_region(img: Image.Image) -> Region:
     # The refinement sharpens the outline; it does not add pieces far from the segmentation.
     near = grow(coarse, 2).astype(np.float32)
     fine *= resize_weights(near, (w, h)) > 0.5
+    fine[_cast_shadow(luma(mid), fine)] = 0.0
     out = Image.fromarray(np.round(fine * 255).astype(np.uint8)).filter(
         ImageFilter.GaussianBlur(0.5)
     )
