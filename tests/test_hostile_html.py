@@ -99,16 +99,16 @@ def test_experiments_sheets_reports_browser_and_studio_keep_hostile_text_as_text
         images = {payload: vnb.sample("cat")}
         prompt = "give the cat a {color} hat " + payload
         estimate = vnb.estimate_experiment(images, prompt, "qwen-image-2-edit",
-                                           client=client, vars={"color": [payload]})
+                                           client=client, variables={"color": [payload]})
         results = vnb.experiment(images, prompt, ["qwen-image-2-edit", "firered-image-edit"],
-                                 client=client, vars={"color": [payload]}, progress=False)
+                                 client=client, variables={"color": [payload]}, progress=False)
         done = next(r for r in results if r.ok)
         results.mark(done, picked=True, rating=3, note=payload)
         shown: list[Any] = [estimate, results.contact_sheet(), results.contact_sheet(
             columns="model"), *(r.result for r in results if r.result is not None)]
         from venice_nb.widgets import EditStudio, ResultBrowser
 
-        shown += [ResultBrowser(store), EditStudio(done.result, client, prompt=payload)]
+        shown += [ResultBrowser(store), EditStudio(done.result, client=client, prompt=payload)]
         values = [v for item in shown for v in _html_values(item)]
         values.append((tmp_path / "report.html").read_text() if results.to_html(
             tmp_path / "report.html") else "")

@@ -166,7 +166,7 @@ WIDGET_CELLS = [
     "vnb.widgets.CompareView(vnb.sample('rocket'), res)",
     "vnb.widgets.ResultGrid([res], columns=2)",
     "vnb.widgets.MaskPainter(vnb.sample('cat'))",
-    "vnb.widgets.EditStudio(vnb.sample('cat'), client)",
+    "vnb.widgets.EditStudio(vnb.sample('cat'), client=client)",
 ]
 OFFLINE_PICTURE = re.compile(r'<img [^>]*src="data:image/jpeg;base64,')
 # nbconvert's own template links MathJax and require.js from a CDN (for maths, not pictures);

@@ -55,7 +55,8 @@ def hero() -> bytes:
 
 
 def _studio() -> Image.Image:
-    studio = vnb.widgets.EditStudio(vnb.sample("cat"), _client(), prompt="give the cat a red scarf",
+    studio = vnb.widgets.EditStudio(vnb.sample("cat"), client=_client(),
+                                    prompt="give the cat a red scarf",
                                     model="qwen-image-2-edit")
     studio.painter.set_mask(vnb.masks.ellipse(studio.painter.mask.shape, (150, 150, 320, 290)))
     return studio.static_picture()[0]
@@ -71,7 +72,7 @@ def _controls() -> Image.Image:
     from venice_nb.widgets._fallback import _controls_panel
 
     painter = vnb.widgets.MaskPainter(vnb.sample("cat"))
-    controls = vnb.widgets.EditControls(_client(), source=painter, prompt="a red scarf",
+    controls = vnb.widgets.EditControls(painter, client=_client(), prompt="a red scarf",
                                         model="qwen-image-2-edit")
     return _controls_panel(controls, 0)[0]
 

@@ -501,7 +501,7 @@ from venice_nb.widgets import EditStudio
 client = globals().get("client") or Client()  # one local backend for every run
 photo = np.full((4320, 7680, 3), 120, np.uint8)  # 33 Mpx
 photo[::2, ::3] = (200, 40, 90)
-studio = EditStudio(photo, client)
+studio = EditStudio(photo, client=client)
 studio.painter.fill()
 studio
 """
