@@ -74,6 +74,8 @@ _SURE = 0.9  # subject evidence at or above this seeds the subject, ...
 _UNSURE = 0.1  # ... at or below this the background
 _EVIDENCE = 6.0  # when the clicks are on the subject: charge for a full change of evidence
 _EVIDENCE_BG = 0.05  # ... and evidence at or below this is background too
+_LIKE_CLICK = 2.0  # ... and sure subject this many bandwidths from a click seeds the object
+_ENCLOSED = 0.5  # ... and subject mostly bordered by the object joins it
 _EVIDENCE_SHARE = 0.8  # an estimate covering more of the frame than this is no estimate
 
 
@@ -522,6 +524,34 @@ def _subject_evidence(work: np.ndarray, labels: np.ndarray, area: np.ndarray) ->
     return np.bincount(labels.ravel(), matte.ravel().astype(np.float64), area.size) / area
 
 
+def _enclosed(g: _Graph, keep: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """``keep`` plus each connected part of ``allowed & ~keep`` whose boundary is mostly
+    ``keep`` (a collar between a clicked face and a clicked suit), not mostly the rest (a
+    helmet held beside them)."""
+    out = keep.copy()
+    free = allowed & ~keep
+    label = np.full(keep.size, -1)
+    k = 0
+    for node in np.flatnonzero(free).tolist():
+        if label[node] < 0:
+            part = _components(g, free, np.array([node]))
+            label[part] = k
+            k += 1
+    if not k:
+        return out
+    touching = np.zeros(k)
+    other = np.zeros(k)
+    for a, b in ((g.i, g.j), (g.j, g.i)):
+        edge = (label[a] >= 0) & (label[b] < 0)
+        np.add.at(touching, label[a][edge & keep[b]], 1)
+        np.add.at(other, label[a][edge & ~keep[b]], 1)
+    framed = np.zeros(k, bool)  # a part cut by the frame goes on beyond it: not enclosed
+    framed[label[(label >= 0) & (g.border > 0)]] = True
+    good = np.flatnonzero((touching > _ENCLOSED * (touching + other)) & ~framed)
+    out |= np.isin(label, good)
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # the selector
 # --------------------------------------------------------------------------------------------
@@ -755,6 +785,10 @@ class Selector:
             # background seeds: the excludes or, when the user named no background, those
             # border nodes that look like no clicked node (a subject may touch the frame)
             bg_all = bg_seed
+            if not bg_seed.any():
+                d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
+                far = d2 > (_BORDER_SIMILAR * g.bandwidth) ** 2
+                bg_all = rim & far & ~fg_seed
             # clicks all on the photo's subject: the object likely follows its outline too,
             # so a change of subject evidence is charged like an outline, and what is surely
             # not subject is background (a cat's fur is one object despite its stripes)
@@ -762,14 +796,26 @@ class Selector:
             share = float((g.area * (ev >= 0.5)).sum() / g.area.sum())
             on_subject = bool(fg_seed.any() and ev[fg_seed].min() >= 0.5
                               and share <= _EVIDENCE_SHARE)
-            if not bg_seed.any():
+            if on_subject:
+                unlike = bg_all & ~bg_seed & (ev < 0.5)
+                sure_bg = unlike | ((ev <= _EVIDENCE_BG) & ~fg_seed & ~outside)
+                if sure_bg.any():  # else the estimate took in everything
+                    bg_all = sure_bg | bg_seed
+            seeds = fg_seed
+            if on_subject:  # sure subject of a clicked colour seeds the object too
                 d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
-                far = d2 > (_BORDER_SIMILAR * g.bandwidth) ** 2
-                bg_all = rim & far & ~fg_seed
-                sure_bg = (bg_all & (ev < 0.5)) | ((ev <= _EVIDENCE_BG) & ~fg_seed & ~outside)
-                if on_subject and sure_bg.any():  # else the estimate took in everything
-                    bg_all = sure_bg
+                like = d2 <= (_LIKE_CLICK * g.bandwidth) ** 2
+                # ... reached from a click through subject of the clicked colours
+                piece = _components(g, (ev >= 0.5) & like & ~outside & ~bg_all,
+                                    np.flatnonzero(fg_seed))
+                rim_of = np.zeros(piece.size, bool)  # its interior only: not a stray node
+                cut = piece[g.i] != piece[g.j]
+                rim_of[g.i[cut]] = True
+                rim_of[g.j[cut]] = True
+                seeds = fg_seed | ((ev >= _SURE) & piece & ~rim_of)
             x = self._classify(g, fg_seed, bg_all, outside, ev if on_subject else None)
+            if on_subject:
+                x = _enclosed(g, x | seeds, (ev >= 0.5) & ~outside & ~bg_seed)
             keep = _components(g, x, np.flatnonzero(fg_seed))
             return self._render(p, keep, box, size)
 
