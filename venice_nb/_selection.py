@@ -524,10 +524,12 @@ def _subject_evidence(work: np.ndarray, labels: np.ndarray, area: np.ndarray) ->
     return np.bincount(labels.ravel(), matte.ravel().astype(np.float64), area.size) / area
 
 
-def _enclosed(g: _Graph, keep: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+def _enclosed(g: _Graph, keep: np.ndarray, allowed: np.ndarray, *,
+              framed_out: bool = True) -> np.ndarray:
     """``keep`` plus each connected part of ``allowed & ~keep`` whose boundary is mostly
     ``keep`` (a collar between a clicked face and a clicked suit), not mostly the rest (a
-    helmet held beside them)."""
+    helmet held beside them). A part cut by the frame is left out (``framed_out``) or has each
+    of its frame nodes count as a neighbour outside."""
     out = keep.copy()
     free = allowed & ~keep
     label = np.full(keep.size, -1)
@@ -545,9 +547,13 @@ def _enclosed(g: _Graph, keep: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         edge = (label[a] >= 0) & (label[b] < 0)
         np.add.at(touching, label[a][edge & keep[b]], 1)
         np.add.at(other, label[a][edge & ~keep[b]], 1)
-    framed = np.zeros(k, bool)  # a part cut by the frame goes on beyond it: not enclosed
-    framed[label[(label >= 0) & (g.border > 0)]] = True
-    good = np.flatnonzero((touching > _ENCLOSED * (touching + other)) & ~framed)
+    on_frame = (label >= 0) & (g.border > 0)
+    framed = np.bincount(label[on_frame], minlength=k)
+    if framed_out:  # a part cut by the frame goes on beyond it: not enclosed
+        other[framed > 0] = math.inf
+    else:
+        other += framed
+    good = np.flatnonzero(touching > _ENCLOSED * (touching + other))
     out |= np.isin(label, good)
     return out
 
@@ -836,6 +842,7 @@ class Selector:
             if not fg_seed.any():
                 fg_seed = ev >= float(ev.max())
             keep = self._classify(p.graph, fg_seed, (ev <= _UNSURE) & ~fg_seed)
+            keep = _enclosed(p.graph, keep, ev > _UNSURE, framed_out=False)
             return self._render(p, keep, None, size)
 
     def _outside(self, box: BoxF | None) -> np.ndarray:
