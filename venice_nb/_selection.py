@@ -22,9 +22,10 @@ How each selection is made, and why this way:
   both sides (kernel densities over the superpixels) and splits again with their verdict added
   to the charges. Only parts connected to an include point are kept. The graph has ~2,500
   nodes, so plain Python and numpy do it in milliseconds: no graph or sparse library needed.
-* **subject**: the same split, seeded by a saliency estimate instead of clicks: colour
-  contrast to the frame's border, sharpness (backgrounds are often out of focus) and nearness
-  to the centre.
+* **subject**: the same split, seeded where the photo's subject estimate (the local backend's
+  ``_subject``, made once in ``prepare``) is sure either way. Clicks that all land on that
+  subject use it too (see :meth:`Selector.object`): fur is one object despite its stripes, a
+  collar between a clicked face and a clicked suit belongs with them.
 * **edges**: a colour guided filter (He et al.) fitted on the working level with the image as
   guide, evaluated per full-resolution pixel in a narrow band along the edge: where the photo's
   edge is soft (fur, blur) the mask gets a ramp, where it is hard the mask gets a step.
@@ -750,6 +751,11 @@ class Selector:
         painter adds or removes a click by calling again with the lists changed. With
         ``size=(height, width)`` the answer is a preview of that size, without the
         full-resolution edge pass (show it at once, then ask for the full mask).
+
+        When every include point lies on the photo's subject (its estimate, made in
+        :meth:`prepare`), the object follows that estimate as well as the colours: a click on
+        each of a person's face and suit takes the whole person, though her collar is unlike
+        both. An estimate covering nearly the whole frame is ignored.
         """
         size = check_size(size)
         include = check_points(include, self.size, "include", required=True)
