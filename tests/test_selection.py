@@ -100,6 +100,18 @@ def test_object_on_the_samples_with_two_clicks(name: str) -> None:
     assert got >= floor
 
 
+def test_a_click_on_part_of_the_subject_takes_that_part_not_the_whole_subject() -> None:
+    """The subject estimate helps clicks on the subject; it must not swallow what they say:
+    one click on the mission patch is the patch, and the suit and face leave the helmet."""
+    sel = Selector(_sample("astronaut"))
+    person = _reference("astronaut")
+    helmet = _reference("astronaut_subject") & ~person
+    patch = sel.object([(170, 410)]) >= 128
+    assert 0 < patch.sum() < 0.1 * person.sum() and (patch <= person).all()
+    both = sel.object([(100, 400), (225, 110)]) >= 128
+    assert (both & helmet).sum() < 0.05 * helmet.sum()
+
+
 # the subject's IoU (the issue asks for 0.85); the rocket is the admitted exception (0.40
 # reached: the subject estimate takes the lit launch platform with it and misses the fairing)
 SUBJECT_CASES = {

@@ -808,13 +808,12 @@ class Selector:
             share = float((g.area * (ev >= 0.5)).sum() / g.area.sum())
             on_subject = bool(fg_seed.any() and ev[fg_seed].min() >= 0.5
                               and share <= _EVIDENCE_SHARE)
-            if on_subject:
-                unlike = bg_all & ~bg_seed & (ev < 0.5)
-                sure_bg = unlike | ((ev <= _EVIDENCE_BG) & ~fg_seed & ~outside)
-                if sure_bg.any():  # else the estimate took in everything
-                    bg_all = sure_bg | bg_seed
             seeds = fg_seed
-            if on_subject:  # sure subject of a clicked colour seeds the object too
+            if on_subject:
+                # what the estimate is sure is not subject joins the background seeds (the
+                # border nodes unlike the clicks stay: a helmet held beside a clicked suit);
+                # the sure subject of a clicked colour joins the object
+                bg_all = bg_all | ((ev <= _EVIDENCE_BG) & ~fg_seed & ~outside)
                 d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
                 like = d2 <= (_LIKE_CLICK * g.bandwidth) ** 2
                 # ... reached from a click through subject of the clicked colours
