@@ -81,14 +81,14 @@ def test_the_object_under_the_click_not_a_lookalike_elsewhere() -> None:
 # samples: hand-checked references
 # --------------------------------------------------------------------------------------------
 
-# include, exclude, and the IoU this engine reaches (the issue asks for 0.80). Where the floor is
-# lower, the bar is NOT met yet: frame-filling fur (cat), a thin subject among look-alike
-# structures (rocket) and a many-coloured person (astronaut) need more clicks than two.
+# include, exclude, and the IoU asked for (issue 20: 0.80 with one more click). The rocket is
+# the admitted exception: a thin subject whose whitish fairing and shadowed side the engine
+# misses while it takes the lit launch structure at its foot (0.58 reached).
 OBJECT_CASES = {
-    "product": ([(300, 330), (438, 262)], [], 0.90),
+    "product": ([(300, 330), (438, 262)], [], 0.80),
     "coffee": ([(150, 250), (290, 60)], [], 0.80),
-    "astronaut": ([(100, 400), (225, 110)], [], 0.60),
-    "cat": ([(200, 60), (150, 220)], [], 0.45),
+    "astronaut": ([(100, 400), (225, 110)], [], 0.80),
+    "cat": ([(200, 60), (150, 220)], [], 0.80),
     "rocket": ([(322, 250)], [(320, 418)], 0.50),
 }
 
@@ -100,12 +100,26 @@ def test_object_on_the_samples_with_two_clicks(name: str) -> None:
     assert got >= floor
 
 
-# the subject's IoU (the issue asks for 0.85); lower floors are the same honest admissions
+def test_a_click_on_part_of_the_subject_takes_that_part_not_the_whole_subject() -> None:
+    """The subject estimate helps clicks on the subject; it must not swallow what they say:
+    one click on the mission patch is the patch, and the suit and face leave the helmet."""
+    sel = Selector(_sample("astronaut"))
+    person = _reference("astronaut")
+    helmet = _reference("astronaut_subject") & ~person
+    patch = sel.object([(170, 410)]) >= 128
+    assert 0 < patch.sum() < 0.1 * person.sum() and (patch <= person).all()
+    both = sel.object([(100, 400), (225, 110)]) >= 128
+    assert (both & helmet).sum() < 0.05 * helmet.sum()
+
+
+# the subject's IoU (the issue asks for 0.85); the rocket is the admitted exception (0.40
+# reached: the subject estimate takes the lit launch platform with it and misses the fairing)
 SUBJECT_CASES = {
     "product": ("product", 0.85),
     "coffee": ("coffee", 0.85),
-    "astronaut": ("astronaut_subject", 0.60),
-    "cat": ("cat", 0.40),
+    "astronaut": ("astronaut_subject", 0.85),
+    "cat": ("cat", 0.85),
+    "rocket": ("rocket", 0.35),
 }
 
 

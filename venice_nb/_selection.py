@@ -22,9 +22,10 @@ How each selection is made, and why this way:
   both sides (kernel densities over the superpixels) and splits again with their verdict added
   to the charges. Only parts connected to an include point are kept. The graph has ~2,500
   nodes, so plain Python and numpy do it in milliseconds: no graph or sparse library needed.
-* **subject**: the same split, seeded by a saliency estimate instead of clicks: colour
-  contrast to the frame's border, sharpness (backgrounds are often out of focus) and nearness
-  to the centre.
+* **subject**: the same split, seeded where the photo's subject estimate (the local backend's
+  ``_subject``, made once in ``prepare``) is sure either way. Clicks that all land on that
+  subject use it too (see :meth:`Selector.object`): fur is one object despite its stripes, a
+  collar between a clicked face and a clicked suit belongs with them.
 * **edges**: a colour guided filter (He et al.) fitted on the working level with the image as
   guide, evaluated per full-resolution pixel in a narrow band along the edge: where the photo's
   edge is soft (fur, blur) the mask gets a ramp, where it is hard the mask gets a step.
@@ -70,10 +71,13 @@ _CORE = 2.0  # the object's colour model fades with geodesic distance, in bandwi
 _LIKELIHOOD = 6.0  # charge for a full change of colour-model verdict, in bandwidths
 _CONFIDENT = 0.1  # a node the colour models give < this (or > 1 - this) seeds that side...
 _SEED_COST = 3.0  # ... starting this far away, in bandwidths
-_SUBJECT_SEED = 0.1  # the subject's seeds: at most this share of the picture, the most salient
-_W_CONTRAST = 0.5  # saliency: weight of colour contrast to the border...
-_W_SHARP = 0.25  # ... and of sharpness (more made textured backgrounds win)
-_SUBJECT_LEVEL = 0.5  # ... and each at least this salient (0..1)
+_SURE = 0.9  # subject evidence at or above this seeds the subject, ...
+_UNSURE = 0.1  # ... at or below this the background
+_EVIDENCE = 6.0  # when the clicks are on the subject: charge for a full change of evidence
+_EVIDENCE_BG = 0.05  # ... and evidence at or below this is background too
+_LIKE_CLICK = 2.0  # ... and sure subject this many bandwidths from a click seeds the object
+_ENCLOSED = 0.5  # ... and subject mostly bordered by the object joins it
+_EVIDENCE_SHARE = 0.8  # an estimate covering more of the frame than this is no estimate
 
 
 # --------------------------------------------------------------------------------------------
@@ -508,6 +512,53 @@ def _components(g: _Graph, keep: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     return found
 
 
+def _subject_evidence(work: np.ndarray, labels: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """Per superpixel: how sure the photo's subject estimate is that it is subject (0..1).
+
+    The estimate is the local backend's (``_backend._subject``: colours unlike the frame's
+    edges, detail, centrality, a minimax watershed; it lets a frame-filling subject touch the
+    border), read on the working level and averaged over each superpixel.
+    """
+    from ._backend._subject import subject_matte
+
+    matte = subject_matte(Image.fromarray(work))
+    return np.bincount(labels.ravel(), matte.ravel().astype(np.float64), area.size) / area
+
+
+def _enclosed(g: _Graph, keep: np.ndarray, allowed: np.ndarray, *,
+              framed_out: bool = True) -> np.ndarray:
+    """``keep`` plus each connected part of ``allowed & ~keep`` whose boundary is mostly
+    ``keep`` (a collar between a clicked face and a clicked suit), not mostly the rest (a
+    helmet held beside them). A part cut by the frame is left out (``framed_out``) or has each
+    of its frame nodes count as a neighbour outside."""
+    out = keep.copy()
+    free = allowed & ~keep
+    label = np.full(keep.size, -1)
+    k = 0
+    for node in np.flatnonzero(free).tolist():
+        if label[node] < 0:
+            part = _components(g, free, np.array([node]))
+            label[part] = k
+            k += 1
+    if not k:
+        return out
+    touching = np.zeros(k)
+    other = np.zeros(k)
+    for a, b in ((g.i, g.j), (g.j, g.i)):
+        edge = (label[a] >= 0) & (label[b] < 0)
+        np.add.at(touching, label[a][edge & keep[b]], 1)
+        np.add.at(other, label[a][edge & ~keep[b]], 1)
+    on_frame = (label >= 0) & (g.border > 0)
+    framed = np.bincount(label[on_frame], minlength=k)
+    if framed_out:  # a part cut by the frame goes on beyond it: not enclosed
+        other[framed > 0] = math.inf
+    else:
+        other += framed
+    good = np.flatnonzero(touching > _ENCLOSED * (touching + other))
+    out |= np.isin(label, good)
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # the selector
 # --------------------------------------------------------------------------------------------
@@ -521,6 +572,7 @@ class _Prepared:
     labels: np.ndarray  # superpixel of each working pixel
     graph: _Graph
     codes: np.ndarray  # full-resolution 5:5:5 colour codes, uint16
+    evidence: np.ndarray  # per node: the subject estimate's mean over it (0..1)
 
 
 class Selector:
@@ -588,7 +640,9 @@ class Selector:
             graph = _graph(labels, lab, step)
             radius = max(2, round(math.sqrt(wh * ww) / 200))
             guide = _guide(work.astype(np.float32) / 255, radius, 1e-3)
-            self._prep = _Prepared(work, lab, guide, labels, graph, _codes(self.image))
+            evidence = _subject_evidence(work, labels, graph.area)
+            self._prep = _Prepared(work, lab, guide, labels, graph, _codes(self.image),
+                                   evidence)
 
     def _ready(self) -> _Prepared:
         if self._prep is None:
@@ -697,6 +751,11 @@ class Selector:
         painter adds or removes a click by calling again with the lists changed. With
         ``size=(height, width)`` the answer is a preview of that size, without the
         full-resolution edge pass (show it at once, then ask for the full mask).
+
+        When every include point lies on the photo's subject (its estimate, made in
+        :meth:`prepare`), the object follows that estimate as well as the colours: a click on
+        each of a person's face and suit takes the whole person, though her collar is unlike
+        both. An estimate covering nearly the whole frame is ignored.
         """
         size = check_size(size)
         include = check_points(include, self.size, "include", required=True)
@@ -742,33 +801,53 @@ class Selector:
                 d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
                 far = d2 > (_BORDER_SIMILAR * g.bandwidth) ** 2
                 bg_all = rim & far & ~fg_seed
-            x = self._classify(g, fg_seed, bg_all, outside)
+            # clicks all on the photo's subject: the object likely follows its outline too,
+            # so a change of subject evidence is charged like an outline, and what is surely
+            # not subject is background (a cat's fur is one object despite its stripes)
+            ev = p.evidence
+            share = float((g.area * (ev >= 0.5)).sum() / g.area.sum())
+            on_subject = bool(fg_seed.any() and ev[fg_seed].min() >= 0.5
+                              and share <= _EVIDENCE_SHARE)
+            seeds = fg_seed
+            if on_subject:
+                # what the estimate is sure is not subject joins the background seeds (the
+                # border nodes unlike the clicks stay: a helmet held beside a clicked suit);
+                # the sure subject of a clicked colour joins the object
+                bg_all = bg_all | ((ev <= _EVIDENCE_BG) & ~fg_seed & ~outside)
+                d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
+                like = d2 <= (_LIKE_CLICK * g.bandwidth) ** 2
+                # ... reached from a click through subject of the clicked colours
+                piece = _components(g, (ev >= 0.5) & like & ~outside & ~bg_all,
+                                    np.flatnonzero(fg_seed))
+                rim_of = np.zeros(piece.size, bool)  # its interior only: not a stray node
+                cut = piece[g.i] != piece[g.j]
+                rim_of[g.i[cut]] = True
+                rim_of[g.j[cut]] = True
+                seeds = fg_seed | ((ev >= _SURE) & piece & ~rim_of)
+            x = self._classify(g, fg_seed, bg_all, outside, ev if on_subject else None)
+            if on_subject:
+                x = _enclosed(g, x | seeds, (ev >= 0.5) & ~outside & ~bg_seed)
             keep = _components(g, x, np.flatnonzero(fg_seed))
             return self._render(p, keep, box, size)
 
     def subject(self, *, size: tuple[int, int] | None = None) -> np.ndarray:
-        """The photo's main subject: salient, in focus, near the centre; may touch the frame.
+        """The photo's main subject: distinct from the frame's edges, detailed, central; may
+        touch the frame.
 
-        ``size`` asks for a preview of that size, as for :meth:`object`.
+        The subject estimate (made once in :meth:`prepare`) seeds both sides where it is
+        sure; the same split as for clicks decides the rest along the photo's own outlines,
+        and the edge is refined like every selection. ``size`` asks for a preview of that
+        size, as for :meth:`object`.
         """
         size = check_size(size)
         with self._lock:
             p = self._ready()
-            g = p.graph
-            sal = self._saliency(p)
-            # seeds: the most salient tenth of the picture, and the less salient half of
-            # the border; the same geodesic split as for clicks decides the rest
-            order = np.argsort(-sal)
-            cum = np.cumsum(g.area[order]) / g.area.sum()
-            fg_seed = np.zeros(sal.size, bool)
-            fg_seed[order[cum <= _SUBJECT_SEED]] = True
-            fg_seed &= sal >= _SUBJECT_LEVEL  # a small subject: only its own nodes
-            fg_seed[order[0]] = True
-            bg_seed = (g.border > 0) & (sal < np.median(sal)) & ~fg_seed
-            keep = self._classify(g, fg_seed, bg_seed)
-            if keep.any():  # the main parts: components with a fair share of the subject
-                seeds = np.flatnonzero(keep & (sal >= np.quantile(sal[keep], 0.5)))
-                keep = _components(g, keep, seeds)
+            ev = p.evidence
+            fg_seed = ev >= _SURE
+            if not fg_seed.any():
+                fg_seed = ev >= float(ev.max())
+            keep = self._classify(p.graph, fg_seed, (ev <= _UNSURE) & ~fg_seed)
+            keep = _enclosed(p.graph, keep, ev > _UNSURE, framed_out=False)
             return self._render(p, keep, None, size)
 
     def _outside(self, box: BoxF | None) -> np.ndarray:
@@ -784,7 +863,8 @@ class Selector:
 
     @staticmethod
     def _classify(g: _Graph, fg_seed: np.ndarray, bg_seed: np.ndarray,
-                  blocked: np.ndarray | None = None) -> np.ndarray:
+                  blocked: np.ndarray | None = None,
+                  evidence: np.ndarray | None = None) -> np.ndarray:
         """Foreground nodes: geodesically nearer the include seeds than the background seeds.
 
         Each step between neighbours is charged the change of colour and texture plus the
@@ -792,8 +872,11 @@ class Selector:
         nearness does); a path costs its largest step plus a share of the sum (``_geodesic``).
         Then GrabCut-style rounds add the change of the colour models' verdict to the charges,
         the models learnt from the last split. ``blocked`` nodes (outside a box) are cut off.
+        With ``evidence`` (0..1 per node), a change of it is charged like an outline too.
         """
         diff = np.sqrt(((g.feats[g.i] - g.feats[g.j]) ** 2).sum(1)) + _CONTRAST * g.contrast
+        if evidence is not None:
+            diff = diff + _EVIDENCE * g.bandwidth * np.abs(evidence[g.i] - evidence[g.j])
         if blocked is None:
             blocked = np.zeros(g.area.size, bool)
         diff = np.where(blocked[g.i] | blocked[g.j], math.inf, diff)
@@ -825,26 +908,6 @@ class Selector:
             bg = _geodesic(g, cost, start_b)
             inside = ((fg < bg) | fg_seed) & ~bg_seed & ~blocked
         return inside
-
-    def _saliency(self, p: _Prepared) -> np.ndarray:
-        """0..1 per node: colour contrast to the border, sharpness and centrality."""
-        g = p.graph
-        border = g.border > 0
-        pb = g.kernel @ (border * g.area) / max(float((border * g.area).sum()), 1e-9)
-        pall = g.kernel @ g.area / g.area.sum()
-        contrast = 1 - np.clip(pb / (pall + 1e-12), 0, 1)
-        lum = p.lab[..., 0]
-        lap = np.abs(4 * lum[1:-1, 1:-1] - lum[:-2, 1:-1] - lum[2:, 1:-1]
-                     - lum[1:-1, :-2] - lum[1:-1, 2:])
-        n = g.area.size
-        sharp = np.bincount(p.labels[1:-1, 1:-1].ravel(), lap.ravel(), n) / g.area
-        sharp = sharp / max(float(np.quantile(sharp, 0.9)), 1e-6)
-        wh, ww = p.labels.shape
-        d = np.hypot((g.centre[:, 0] / ww - 0.5) / 0.35, (g.centre[:, 1] / wh - 0.5) / 0.35)
-        centre = np.exp(-0.5 * d**2)
-        s = (_W_CONTRAST * contrast + _W_SHARP * np.clip(sharp, 0, 1) + 0.25) * (0.4 + 0.6 * centre)
-        lo, hi = float(s.min()), float(s.max())
-        return np.asarray((s - lo) / max(hi - lo, 1e-9), np.float64)
 
     # ---- rendering at full resolution --------------------------------------------------
 
