@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 import venice_nb as vnb
 from venice_nb._backend._imageops import edit_image, plan
 from venice_nb._backend._matte import remove_background
-from venice_nb._backend._subject import subject_matte
+from venice_nb._vision._subject import subject_matte
 
 Shape = tuple[str, tuple[float, ...]]  # ("ellipse", (cx, cy, rx, ry)) or ("poly", (x, y, ...))
 

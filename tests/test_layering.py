@@ -76,7 +76,7 @@ def test_the_backend_imports_form_no_cycle() -> None:
                 else:  # from . import _x, _y
                     deps.update(a.name for a in node.names if a.name in names)
         graph[path.stem] = deps & names
-    assert {"_imageops", "_regions", "_matte", "_subject"} <= graph.keys()
+    assert {"_imageops", "_regions", "_matte", "_objects"} <= graph.keys()
 
     def cycle_from(start: str) -> list[str] | None:
         stack: list[tuple[str, list[str]]] = [(start, [start])]
@@ -188,3 +188,21 @@ def test_no_core_layer_imports_the_widgets_at_load_time() -> None:
 def test_the_cycle_finder_finds_a_cycle() -> None:
     """The check above could only pass vacuously if this failed."""
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_selection_loads_no_backend_module() -> None:
+    """``masks.select_subject`` shares the backend's subject estimate through ``_vision``: a
+    selection must not start loading the server's modules (a notebook only painting a mask)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from venice_nb import masks\n"
+        "img = np.zeros((300, 400, 3), np.uint8); img[100:200, 150:250] = (200, 40, 40)\n"
+        "masks.select_subject(img)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('venice_nb._backend')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stdout

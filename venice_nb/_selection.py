@@ -515,11 +515,11 @@ def _components(g: _Graph, keep: np.ndarray, seeds: np.ndarray) -> np.ndarray:
 def _subject_evidence(work: np.ndarray, labels: np.ndarray, area: np.ndarray) -> np.ndarray:
     """Per superpixel: how sure the photo's subject estimate is that it is subject (0..1).
 
-    The estimate is the local backend's (``_backend._subject``: colours unlike the frame's
-    edges, detail, centrality, a minimax watershed; it lets a frame-filling subject touch the
-    border), read on the working level and averaged over each superpixel.
+    The estimate is the one the local backend uses too (``_vision._subject``: colours unlike
+    the frame's edges, detail, centrality, a minimax watershed; it lets a frame-filling subject
+    touch the border), read on the working level and averaged over each superpixel.
     """
-    from ._backend._subject import subject_matte
+    from ._vision._subject import subject_matte
 
     matte = subject_matte(Image.fromarray(work))
     return np.bincount(labels.ravel(), matte.ravel().astype(np.float64), area.size) / area

@@ -14,8 +14,8 @@ import math
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-from ._pixels import Region, fit_side, grow
-from ._pixels import box as box_mean
+from .._vision._pixels import Region, fit_side, grow
+from .._vision._pixels import box as box_mean
 
 WORK_SIDE = 256  # the smooth fill and colour correction run at most this large
 SMOOTH_SURROUNDINGS = 12.0  # median ring detail (grid cells) below which nothing is copied

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
+from .._vision._pixels import Region, eight_bit, fit_side, grow
 from . import _effects, _fill, _objects, _prompts, _regions
-from ._pixels import Region, eight_bit, fit_side, grow
 from ._prompts import plan
 
 __all__ = ["edit_image", "eight_bit", "encode", "plan"]  # plan, eight_bit: for older imports

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ._pixels import eight_bit
-from ._subject import subject_region
+from .._vision._pixels import eight_bit
+from .._vision._subject import subject_region
 
 
 def remove_background(img: Image.Image) -> Image.Image:

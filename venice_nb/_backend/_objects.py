@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ._pixels import Region
+from .._vision._pixels import Region
 
 Colour = tuple[int, int, int]
 

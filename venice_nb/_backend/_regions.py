@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from .._vision._pixels import ANALYSIS_SIDE, Region, flood, local_detail, small, to_region
+from .._vision._subject import subject_region
 from ._fill import pull_push, resize_float
-from ._pixels import ANALYSIS_SIDE, Region, flood, local_detail, small, to_region
-from ._subject import subject_region
 
 MIN_SHARE = 0.05  # an estimate covering less than this share of the image counts as absent
 
