@@ -5,7 +5,6 @@ Pure: no requests. The store is only asked which jobs it can already answer (the
 
 from __future__ import annotations
 
-import html
 import itertools
 import math
 import os
@@ -19,6 +18,7 @@ from .. import _arguments as guards
 from .. import _money
 from .._client import _region_edit, _request
 from .._exceptions import ReplayMissError, ValidationError
+from .._html import escape
 from .._images import load_image
 from .._params import EDIT_OPTIONS
 from .._region import DEFAULT_CONTEXT
@@ -127,8 +127,8 @@ class CostEstimate:
 
     def _repr_html_(self) -> str:
         head, *rest = str(self).splitlines()
-        body = "".join(f"<li>{html.escape(line.strip())}</li>" for line in rest)
-        return f"<div><b>{html.escape(head)}</b><ul>{body}</ul></div>"
+        body = "".join(f"<li>{escape(line.strip())}</li>" for line in rest)
+        return f"<div><b>{escape(head)}</b><ul>{body}</ul></div>"
 
 
 def _labelled(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import html
 import sys
 import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import ValidationError
+from .._html import escape
 from .._notice import in_notebook
 from .._store._records import STATUSES
 
@@ -90,7 +90,7 @@ class Progress:
                 self._bar.update(1)
             elif self._widgets is not None:
                 self._widgets[0].value = n
-                self._widgets[1].value = html.escape(self.text())
+                self._widgets[1].value = escape(self.text())
             elif self._plain:
                 line = f"experiment {n}/{self.total}: {self.text()}"
                 if sys.stderr.isatty():  # one line, redrawn

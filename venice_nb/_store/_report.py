@@ -9,7 +9,6 @@ replayed run writes the same report. ``ExperimentResults.to_html(path)`` calls `
 from __future__ import annotations
 
 import base64
-import html
 import io
 import os
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from PIL import Image
 
 from .. import _money
+from .._html import escape
 
 __all__ = ["experiment_html", "write_html"]
 
@@ -52,11 +52,11 @@ def _marks(record: Any) -> str:
     """``★ picked · 4/5 · note``: the marks a person set, or "" (escaped)."""
     parts = ["★ picked" if record.picked else "", f"{record.rating}/5" if record.rating else "",
              record.note or ""]
-    return html.escape(" · ".join(p for p in parts if p))
+    return escape(" · ".join(p for p in parts if p))
 
 
 def _card(record: Any) -> str:
-    esc = html.escape
+    esc = escape
     head = " · ".join(esc(p) for p in (record.image, record.mask, record.model) if p)
     result = record.result
     if result is not None:
@@ -97,7 +97,7 @@ def _summary(results: Any) -> str:
 
 def experiment_html(results: Any, title: str = "venice_nb experiment") -> str:
     """The whole report as one HTML string (see module docstring)."""
-    esc = html.escape
+    esc = escape
     local = " <span class='badge'>LOCAL backend: simulated, free</span>" if (
         results.estimate.is_local) else ""
     # Four narrow columns (job, status, cost, marks) so the table fits a 390 px phone.

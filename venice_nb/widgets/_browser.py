@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import html
 import io
 import os
 import weakref
@@ -25,6 +24,7 @@ from PIL import Image
 
 from .. import _arguments as guards
 from .._exceptions import ValidationError
+from .._html import escape
 from .._money import cost
 from .._store._records import RecordList, StoredRecord
 from .._store._store import ResultStore
@@ -228,7 +228,7 @@ class ResultBrowser(widgets.VBox):
         target = Path(path if path is not None else self._path.value).expanduser()
         written = records.export(target, columns=stored_columns())
         self._status.value = (f"<span class='venice-exported'>exported {len(records)} to "
-                              f"{html.escape(str(written))}</span>")
+                              f"{escape(str(written))}</span>")
         return written
 
     def select(self, record: StoredRecord, ticked: bool = True) -> None:
@@ -370,7 +370,7 @@ def _store_of(store: Any) -> tuple[ResultStore, str]:
     if _is_client(store):  # a client that keeps no store: the default one, said in the header
         default = ResultStore()
         return default, (" · <i class='venice-browser-where'>this client keeps no store: "
-                         f"showing the default store at {html.escape(str(default.root))} "
+                         f"showing the default store at {escape(str(default.root))} "
                          "(Client(store=True) keeps results there)</i>")
     if store is None or isinstance(store, (str, os.PathLike)):
         return ResultStore(store), ""
@@ -405,8 +405,8 @@ def _caption(record: StoredRecord) -> str:
                                  f"{record.rating}/5" if record.rating else "") if x)
     where = "local" if record.is_local else "Venice"
     variables = ", ".join(f"{k}={v}" for k, v in record.variables.items())
-    note = f"<br><i>{html.escape(record.note)}</i>" if record.note else ""
-    return (f"<div title='{html.escape(prompt)}'><small><b>{html.escape(short)}</b><br>"
-            f"{html.escape(_label(record))} · {where} {marks}"
-            f"{'<br>' + html.escape(variables) if variables else ''}{note}</small></div>")
+    note = f"<br><i>{escape(record.note)}</i>" if record.note else ""
+    return (f"<div title='{escape(prompt)}'><small><b>{escape(short)}</b><br>"
+            f"{escape(_label(record))} · {where} {marks}"
+            f"{'<br>' + escape(variables) if variables else ''}{note}</small></div>")
 

@@ -9,7 +9,6 @@ reaches the notebook's commands (``_studio_keys.js``).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 import traitlets
 
 from .._client._upscale import SCALES
+from .._html import escape
 from .._models import ModelInfo
 from ._session import (
     OPERATIONS,
@@ -189,7 +189,7 @@ class EditControls(widgets.VBox):
     def show_hint(self, text: str) -> None:
         """A short note under the options (empty text hides it)."""
         self._hint.value = (
-            f"<small class='venice-hint venice-note'>{html.escape(text)}</small>" if text else ""
+            f"<small class='venice-hint venice-note'>{escape(text)}</small>" if text else ""
         )
 
     def show_error(self, exc: BaseException) -> None:
@@ -380,7 +380,7 @@ class EditControls(widgets.VBox):
             for sc in SCALES if not s.upscale_block(sc, size)
         )
         where = " on Venice · <b>$0 local</b>" if self.is_local and prices else ""
-        why = "".join(f"<br>{html.escape(r)}" for r in reasons[:1])  # the smallest scale
+        why = "".join(f"<br>{escape(r)}" for r in reasons[:1])  # the smallest scale
         self._upscale_cost.value = f"<small>{prices}{where}{why}</small>"
 
     def _show_state(self, _change: Any = None) -> None:
@@ -392,7 +392,7 @@ class EditControls(widgets.VBox):
             # (measured: ~1 s on a 33 Mpx region edit on 2 cores); the seconds tick instead.
             self._status.value = (
                 "<span class='venice-running'><i class='fa fa-hourglass-half' "
-                f"aria-hidden='true'></i> Running {html.escape(s.label)}… {s.elapsed:.0f} s"
+                f"aria-hidden='true'></i> Running {escape(s.label)}… {s.elapsed:.0f} s"
                 "</span>")
         elif s.state == "error" and s.error is not None:
             self._status.value = friendly_error(s.error)
@@ -438,9 +438,9 @@ def _done_text(session: EditSession) -> str:
     warn = " · ⚠ flagged as a content violation" if result.content_violation else ""
     timing = f" · {session.timing.text()}" if session.timing is not None else ""
     region = " · region edit: the rest of the photo kept" if session.region else ""
-    steps = "".join(f"<br><small class='venice-step'>{html.escape(st)}</small>"
+    steps = "".join(f"<br><small class='venice-step'>{escape(st)}</small>"
                     for st in session.steps)
     return (
-        f"<span class='venice-done'>Done on {where}: {html.escape(what)} · "
-        f"{w}×{h} {result.format}{region}{warn}{html.escape(timing)}</span>{steps}"
+        f"<span class='venice-done'>Done on {where}: {escape(what)} · "
+        f"{w}×{h} {result.format}{region}{warn}{escape(timing)}</span>{steps}"
     )

@@ -6,12 +6,12 @@ outlive the kernel and come back with a re-run, in ``history()`` filters and in 
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from .._html import escape
 from ._util import friendly_error
 from ._viewers import ResultGrid
 
@@ -78,6 +78,6 @@ class MarkedSheet(ResultGrid):
 
 def _summary(record: ExperimentRecord) -> str:
     parts = ["picked" if record.picked else "", f"{record.rating}/5" if record.rating else "",
-             html.escape(record.note or "")]
+             escape(record.note or "")]
     shown = " · ".join(p for p in parts if p)
     return f": {shown}" if shown else ""

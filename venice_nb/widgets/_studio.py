@@ -8,7 +8,6 @@ full-resolution array per edit.
 
 from __future__ import annotations
 
-import html
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 import traitlets
 from PIL import Image
 
+from .._html import escape
 from ._controls import EditControls
 from ._fallback import StaticPicture, studio_picture
 from ._lifetime import close_tree, release_on_rerun
@@ -288,7 +288,7 @@ class EditStudio(StaticPicture, widgets.VBox):
         entry = self._history[self.base_index]
         h, w = self.painter.image.shape[:2]
         self._where.value = (
-            f"<small>Base: history #{self.base_index} ({html.escape(entry.label)}), {w}×{h}"
+            f"<small>Base: history #{self.base_index} ({escape(entry.label)}), {w}×{h}"
             "</small>"
         )
         self.strip.mark(self.base_index, "Current base")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import html
 import io
 from typing import Any
 
@@ -11,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from .._exceptions import ValidationError, VeniceError
+from .._html import escape
 from .._images import to_pil
 
 _ERROR_STYLE = "color:#b91c1c;line-height:1.4"
@@ -97,14 +97,14 @@ def data_url(image: Any, *, max_side: int | None = None, fmt: str = "PNG") -> st
 def friendly_error(exc: BaseException) -> str:
     """One short HTML line: what went wrong and what to do (never a traceback)."""
     if isinstance(exc, VeniceError):
-        text = html.escape(exc.message.rstrip(". "))
-        action = f" <b>What to do:</b> {html.escape(exc.action)}" if exc.action else ""
+        text = escape(exc.message.rstrip(". "))
+        action = f" <b>What to do:</b> {escape(exc.action)}" if exc.action else ""
         return f"<span class='venice-error' style='{_ERROR_STYLE}'>⚠ {text}.{action}</span>"
     if isinstance(exc, (ValueError, TypeError)):
-        return f"<span class='venice-error' style='{_ERROR_STYLE}'>⚠ {html.escape(str(exc))}</span>"
-    kind = html.escape(type(exc).__name__)
+        return f"<span class='venice-error' style='{_ERROR_STYLE}'>⚠ {escape(str(exc))}</span>"
+    kind = escape(type(exc).__name__)
     return (
         f"<span class='venice-error' style='{_ERROR_STYLE}'>⚠ Unexpected {kind}: "
-        f"{html.escape(str(exc)[:300])}. <b>What to do:</b> retry; if it persists, "
+        f"{escape(str(exc)[:300])}. <b>What to do:</b> retry; if it persists, "
         "report it with the notebook.</span>"
     )

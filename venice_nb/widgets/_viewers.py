@@ -21,6 +21,7 @@ import numpy as np
 import traitlets
 from PIL import Image
 
+from .._html import escape
 from ._fallback import StaticPicture, contact_sheet, side_by_side
 from ._util import DEFAULT_MAX_DISPLAY, as_pil, as_rgb, fit_size, resize_rgb
 
@@ -44,7 +45,7 @@ def _img(rgb: np.ndarray, alt: str, css_width: int | None = None) -> widgets.HTM
     data, fmt = _encode(rgb)
     width = f"width:{css_width}px;" if css_width else "width:100%;"
     return widgets.HTML(
-        f"<img class='venice-image' alt='{html.escape(alt, quote=True)}' style='{width}"
+        f"<img class='venice-image' alt='{escape(alt)}' style='{width}"
         f"max-width:100%;height:auto;display:block' "
         f"src='data:image/{fmt};base64,{base64.b64encode(data).decode()}'>"
     )
@@ -178,7 +179,7 @@ class CompareView(StaticPicture, widgets.VBox):
             f"{changed:.1%} of pixels visibly changed{note}"
         )
         self._result_caption = _plain_caption(after) if hasattr(type(after), "image") else ""
-        self._caption.value = f"<small>{html.escape(self._summary)}</small>"
+        self._caption.value = f"<small>{escape(self._summary)}</small>"
         self._built.clear()
         self._show()
 
@@ -215,7 +216,7 @@ class CompareView(StaticPicture, widgets.VBox):
         half = width // 2 - 6
         cards = [
             widgets.VBox([_img(rgb, f"{title}, {size}", half), widgets.HTML(
-                f"<b>{html.escape(title)}</b> <small>{html.escape(size)}</small>")],
+                f"<b>{escape(title)}</b> <small>{escape(size)}</small>")],
                 layout=widgets.Layout(flex=f"0 1 {half}px", min_width="0"))
             for rgb, title, size in zip(self._halves, self.labels, self._sizes, strict=True)
         ]
@@ -234,13 +235,13 @@ def _plain_caption(result: Any) -> str:
 def caption_of(item: Any) -> str:
     """HTML caption: the prompt, then the result's own caption (model, time, cost, store)."""
     if isinstance(item, str):
-        return html.escape(item)
+        return escape(item)
     prompt = getattr(item, "prompt", None) or ""
     short = prompt if len(prompt) <= 80 else prompt[:77] + "…"
     badge = " · <b class='venice-local'>LOCAL backend</b>" if item.is_local else ""
     return (
-        f"<div title='{html.escape(prompt)}'><i>{html.escape(short)}</i></div>"
-        f"<small>{html.escape(item.caption())}{badge}</small>"
+        f"<div title='{escape(prompt)}'><i>{escape(short)}</i></div>"
+        f"<small>{escape(item.caption())}{badge}</small>"
     )
 
 
