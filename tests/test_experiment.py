@@ -22,6 +22,7 @@ from venice_nb._experiment._run import (
     estimate_experiment_async,
     experiment_async,
 )
+from venice_nb._money import usd
 
 from ._spec import SpecCheckingTransport, venice_price
 from .conftest import TEST_KEY, UNTHROTTLED, png_bytes, sample_path
@@ -358,7 +359,8 @@ def test_plain_progress_when_not_in_a_notebook(
         vnb.experiment(sample_path(), ["snow", "rain"], "firered-image-edit", client=client,
                        progress="plain")
     err = capsys.readouterr().err
-    assert f"experiment 2/2: 2 done, 0 cached, 0 failed, 0 skipped, ~${2 * FIRERED:.3f}" in err
+    assert (f"experiment 2/2: 2 done, 0 cached, 0 failed, 0 skipped, {usd(2 * FIRERED)} at "
+            "Venice") in err
     with pytest.raises(vnb.ValidationError, match="progress="):
         vnb.experiment(sample_path(), "snow", progress="fancy")
 

@@ -108,7 +108,7 @@ def test_contact_sheet_png_and_html_report(client: vnb.Client, tmp_path: Path) -
 def test_progress_picture_shows_the_counts() -> None:
     view = ProgressView("experiment")
     view.bar.max, view.bar.value = 9, 3
-    view.label.value = "3 done, 0 cached, 0 failed, 0 skipped, ~$0.150"
+    view.label.value = "3 done, 0 cached, 0 failed, 0 skipped, $0.15 at Venice"
     picture, text = _picture(view)
     assert text.startswith("experiment: 3/9 jobs · 3 done")
     row = np.asarray(picture.convert("RGB"))[14]  # through the bar

@@ -20,6 +20,7 @@ from ipywidgets.widgets.widget import _instances
 import venice_nb as vnb
 from venice_nb import masks
 from venice_nb._backend import LocalBackend
+from venice_nb._money import usd
 from venice_nb.widgets import CompareView, EditControls, EditStudio, MaskPainter, ResultGrid
 from venice_nb.widgets._history import MaskHistory
 from venice_nb.widgets._protocol import KEYS
@@ -566,12 +567,13 @@ def test_price_per_model_and_per_click_agree(local_client: vnb.Client) -> None:
     one = model.estimate_cost()
     assert one is not None
     label = dict((v, k) for k, v in c._model.options)[model.id]
-    assert label.startswith(f"${one:.3f} · ") and f"~${one:.3f} per click" in c._cost.value
+    assert label.startswith(f"${one:.3f} · ")
+    assert f"per run: {usd(one)} at Venice · $0 here" in c._cost.value
     p.fill()  # the mask is a second image: the click costs more, and says why
     two = model.estimate_cost(n_images=2)
     assert two is not None and two > one
-    assert f"~${two:.3f} per click (${one:.3f} + ${two - one:.3f} for 1 extra image)" \
-        in c._cost.value
+    assert (f"per run: {usd(two)} at Venice · $0 here ({usd(one)} + {usd(two - one)} for 1 "
+            "extra image)") in c._cost.value
 
 
 def test_studio_marks_the_base_and_the_viewer_names_its_pair(local_client: vnb.Client) -> None:
@@ -624,7 +626,7 @@ def test_studio_upscales_the_shown_result_into_the_history(local_client: vnb.Cli
     studio = EditStudio(_image(), client=local_client, prompt="make it blue")
     c = studio.controls
     two, four = _listed_upscale_price(local_client, 2), _listed_upscale_price(local_client, 4)
-    assert f"2× ~${two:.3f} / 4× ~${four:.3f}" in c._upscale_cost.value
+    assert f"2× {usd(two)} / 4× {usd(four)} at Venice · $0 here" in c._upscale_cost.value
     assert c.session.upscale_estimate(2) == two
     edited = c.run()
     assert studio._view.value == "Result"

@@ -100,10 +100,10 @@ def test_paint_run_chain_and_friendly_errors(lab: tuple[Any, JupyterServer]) -> 
     quality.select_option("low")
     cost = controls.locator(".venice-cost")
     page.wait_for_function(
-        "() => /\\$0 on the local backend/.test("
+        "() => /\\$0 here/.test("
         "document.querySelector('.venice-edit-controls .venice-cost').textContent)"
     )
-    assert re.search(r"~\$\d+\.\d{3} per click", cost.inner_text())
+    assert re.search(r"per run: \$\d+\.\d{2,3} at Venice · \$0 here", cost.inner_text())
     nb.shot("ready-to-run")
 
     controls.get_by_role("button", name=re.compile("Run")).click()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import ValidationError
 from .._html import escape
+from .._money import cost
 from .._notice import in_notebook
 from .._store._records import STATUSES
 
@@ -78,7 +79,7 @@ class Progress:
     def text(self) -> str:
         c = self.counts
         return (f"{c['done']} done, {c['cached']} cached, {c['failed']} failed, "
-                f"{c['skipped']} skipped, ~${self.spent:.3f}")
+                f"{c['skipped']} skipped, {cost(self.spent, None)}")
 
     def update(self, record: ExperimentRecord) -> None:
         with self._lock:

@@ -21,6 +21,8 @@ import traitlets
 from .._client._upscale import SCALES
 from .._html import escape
 from .._models import ModelInfo
+from .._money import cost as money
+from .._money import usd
 from ._session import (
     OPERATIONS,
     EditSession,
@@ -353,18 +355,18 @@ class EditControls(widgets.VBox):
             cost = s.estimate()
         except Exception:  # a half-configured source must not break the display
             cost = None
-        local = " on Venice · <b>$0 on the local backend</b>" if self.is_local else ""
+        here = 0.0 if self.is_local else None  # money the one way (_money): Venice, here
         if s.operation == "remove background":
             text = ("background removal with Venice's own model (no choice of model) · "
                     "price not listed: Venice sets it per image, the status shows it after "
-                    "the run") + (" · <b>$0 on the local backend</b>" if self.is_local else "")
+                    "the run") + (" · $0 here" if self.is_local else "")
         elif cost is None:
             text = "cost: n/a"
         else:
             extra = s.extra_images_cost()
-            note = (f" (${extra[0]:.3f} + ${extra[1]:.3f} for {extra[2]} extra "
+            note = (f" ({usd(extra[0])} + {usd(extra[1])} for {extra[2]} extra "
                     f"image{'s' * (extra[2] > 1)})" if extra else "")
-            text = f"~${cost:.3f} per click{note}{local}"
+            text = f"per run: {money(cost, here)}{note}"
         self._cost.value = f"<small>{text}</small>"
         size = self.upscale_size() if self.upscale_size is not None else _size_of(s)
         reasons = []
@@ -376,10 +378,10 @@ class EditControls(widgets.VBox):
             if block:
                 reasons.append(block)
         prices = " / ".join(
-            f"{sc}× ~${p:.3f}" if (p := s.upscale_estimate(sc)) is not None else f"{sc}× n/a"
+            f"{sc}× {usd(p)}" if (p := s.upscale_estimate(sc)) is not None else f"{sc}× n/a"
             for sc in SCALES if not s.upscale_block(sc, size)
         )
-        where = " on Venice · <b>$0 local</b>" if self.is_local and prices else ""
+        where = (" at Venice" + (" · $0 here" if self.is_local else "")) if prices else ""
         why = "".join(f"<br>{escape(r)}" for r in reasons[:1])  # the smallest scale
         self._upscale_cost.value = f"<small>{prices}{where}{why}</small>"
 
