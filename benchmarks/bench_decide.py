@@ -80,7 +80,7 @@ def bench_store(n: int) -> None:
                                              model=MODEL)
             out = _png(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
             store.record(prepared, HEADERS, out, 0.1, False)
-        store.label([(r.fingerprint, r.is_local, {"color": str(r.prompt).split()[1]})
+        store._label([(r.fingerprint, r.is_local, {"color": str(r.prompt).split()[1]})
                      for r in store.history()])
         for record in store.history(limit=n // 10):
             store.mark(record, picked=True, rating=4)

@@ -351,7 +351,7 @@ def _filled(folder: Path, n: int = 60) -> vnb.ResultStore:
         out = _png(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8))
         store.record(prepared, {"content-type": "image/png",
                                 "x-venice-model-id": "firered-image-edit"}, out, 0.1, i % 2 == 0)
-        store.label([(prepared.fingerprint, i % 2 == 0, {"color": color})])
+        store._label([(prepared.fingerprint, i % 2 == 0, {"color": color})])
         if i % 10 == 0:
             store.mark(prepared.fingerprint, picked=True, rating=5)
     return store

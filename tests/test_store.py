@@ -224,7 +224,7 @@ def test_a_local_answer_never_stands_in_for_venice(tmp_path: Path) -> None:
     store.record(_prepared("snow", LOCAL_FIRERED), HEADERS, png_bytes(), 0.1, True)
     assert store._lookup(_prepared("snow", LOCAL_FIRERED), is_local=True) is not None
     assert store._lookup(_prepared("snow", VENICE_FIRERED), is_local=False) is None
-    assert not store.can_answer(_prepared("snow", VENICE_FIRERED), is_local=False)
+    assert not store._can_answer(_prepared("snow", VENICE_FIRERED), is_local=False)
     store.mode = "replay"
     with pytest.raises(vnb.ReplayMissError, match="from the local backend only"):
         store._lookup(_prepared("snow", VENICE_FIRERED), is_local=False)
@@ -242,7 +242,7 @@ def test_requests_that_name_no_model_still_keep_the_backends_apart(
     store = vnb.ResultStore(tmp_path / "s")
     store.record(prepared, {"content-type": "image/png"}, _noise_png(1), 0.1, True)
     assert store._lookup(prepared, is_local=False) is None
-    assert not store.can_answer(prepared, is_local=False)
+    assert not store._can_answer(prepared, is_local=False)
     paid = store.record(prepared, {"content-type": "image/png"}, _noise_png(2), 9.0, False)
     assert store._lookup(prepared, is_local=False).data == Path(paid).read_bytes()
     assert store._lookup(prepared, is_local=True).data == _noise_png(1)
@@ -804,13 +804,14 @@ def test_repr_is_safe_on_a_half_built_store(tmp_path: Path) -> None:
 
 
 def test_the_client_plumbing_and_the_schema_stay_out_of_the_public_face() -> None:
-    """What only a client calls (answering a prepared request, the model catalogue) and the
+    """What only a client or an experiment calls (answering a prepared request, the model
+    catalogue, labels and marks read in bulk) and the
     SQLite schema are private: the store's public methods are what a person uses."""
     from venice_nb._store import _schema
     from venice_nb._store import _store as store_module
 
     public = {name for name in dir(vnb.ResultStore) if not name.startswith("_")}
-    assert not public & {"lookup", "save_models", "load_models"}
+    assert not public & {"lookup", "save_models", "load_models", "can_answer", "label", "marks"}
     assert {"record", "has", "get", "result", "mark", "history", "export", "verify"} <= public
     assert _schema.SCHEMA_VERSION == 3  # the tables and migrations live in _schema only
     assert not [v for v in vars(store_module).values()

@@ -373,7 +373,7 @@ def plan_jobs(
         block, column = divmod(cell, len(models))
         for repeat in range(repeats):  # the same request again, told apart in the store only
             this = replace(prepared, repeat=repeat) if repeat else prepared
-            cached = store is not None and store.can_answer(this, is_local=is_local)
+            cached = store is not None and store._can_answer(this, is_local=is_local)
             index = (block * repeats + repeat) * len(models) + column
             jobs.append(Job(index, str(img_label), mask_label, prompt, model_id, this, cached,
                              variables=chosen, template=template, repeat=repeat,

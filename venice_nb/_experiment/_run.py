@@ -442,7 +442,7 @@ async def _run(jobs: list[Job], client: ClientLike, pacer: Pacer, budget: float 
         async with slots:
             # Asked now, not at planning: a stored answer is free and needs no pacing.
             free = store is not None and (
-                store.mode == "replay" or store.can_answer(job.prepared, is_local=client.is_local)
+                store.mode == "replay" or store._can_answer(job.prepared, is_local=client.is_local)
             )
             cost = 0.0 if free else (job.estimated_cost or 0.0)
             if not job.within_budget or (
@@ -513,9 +513,9 @@ def _remember(store: ResultStore, records: list[ExperimentRecord]) -> None:
     """Label the stored results with their prompt variables; read back the marks a person set
     (a re-run answered from the store shows the picks made last time)."""
     answered = [(r, r.result) for r in records if r.result is not None]
-    store.label([(res.fingerprint or "", res.is_local, r.variables)
+    store._label([(res.fingerprint or "", res.is_local, r.variables)
                  for r, res in answered if r.variables])
-    marks = store.marks([(res.fingerprint or "", res.is_local) for _, res in answered])
+    marks = store._marks([(res.fingerprint or "", res.is_local) for _, res in answered])
     for record, res in answered:
         record.picked, record.rating, record.note = marks.get(
             (res.fingerprint or "", res.is_local), (False, None, None))

@@ -330,7 +330,7 @@ def _import(store: ResultStore, root: Path, line: _Line) -> None:
                      is_local)
         record = None
     if record is None or record.variables != entry["variables"]:
-        store.label([(fingerprint, is_local, entry["variables"])])
+        store._label([(fingerprint, is_local, entry["variables"])])
     if record is None or (record.picked, record.rating, record.note) != (
             bool(entry["picked"]), entry["rating"] or None, entry["note"] or None):
         store.mark(fingerprint, is_local=is_local, picked=bool(entry["picked"]),

@@ -418,7 +418,7 @@ class ExperimentResults(RecordList[ExperimentRecord]):
         if self.store is None or self.store.mode == "off":
             return
         keys = [(r.result.fingerprint, r.result.is_local) for r in self if r.result is not None]
-        marks = self.store.marks(keys)
+        marks = self.store._marks(keys)
         for record in self:
             if record.result is not None and (
                     found := marks.get((record.result.fingerprint, record.result.is_local))):

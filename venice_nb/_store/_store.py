@@ -246,7 +246,7 @@ class ResultStore:
 
     __contains__ = has
 
-    def can_answer(self, prepared: PreparedRequest, *, is_local: bool) -> bool:
+    def _can_answer(self, prepared: PreparedRequest, *, is_local: bool) -> bool:
         """Whether ``lookup`` would answer this request now (checks the file's size, not hash:
         cheap enough to ask for every job of an experiment).
 
@@ -350,7 +350,7 @@ class ResultStore:
         assert record is not None  # rows are never deleted
         return record
 
-    def marks(self, keys: list[tuple[str, bool]]) -> dict[tuple[str, bool], tuple[bool, int | None,
+    def _marks(self, keys: list[tuple[str, bool]]) -> dict[tuple[str, bool], tuple[bool, int | None,
                                                                                   str | None]]:
         """``(picked, rating, note)`` of each stored ``(fingerprint, is_local)`` among ``keys``.
 
@@ -368,7 +368,7 @@ class ResultStore:
                     out[fingerprint, is_local] = (bool(row[0]), row[1], row[2])
         return out
 
-    def label(self, rows: list[tuple[str, bool, Mapping[str, str]]]) -> None:
+    def _label(self, rows: list[tuple[str, bool, Mapping[str, str]]]) -> None:
         """Keep the prompt-template values of stored results (``history(variables=...)``).
 
         Args:
