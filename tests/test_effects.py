@@ -189,10 +189,17 @@ def test_removed_tower_leaves_sky_like_its_surroundings_row_by_row() -> None:
     rows = slice(0, round(0.7 * h))
     filled = luma(out[rows, : round(0.15 * w)])
     beside = luma(before[rows, round(0.18 * w) : round(0.22 * w)])
+
     # Row means in 10-row bands follow the sky beside the hole.
-    bands = lambda a: a.reshape(-1, 13, a.shape[1]).mean((1, 2))  # noqa: E731
+    def bands(a: np.ndarray) -> np.ndarray:
+        means: np.ndarray = a.reshape(-1, 13, a.shape[1]).mean((1, 2))
+        return means
+
     assert np.abs(bands(filled) - bands(beside)).max() < 8
-    grain = lambda a: float(np.abs(np.diff(a, axis=1)).mean())  # noqa: E731
+
+    def grain(a: np.ndarray) -> float:
+        return float(np.abs(np.diff(a, axis=1)).mean())
+
     assert 0.5 * grain(beside) < grain(filled) < 2.0 * grain(beside)
 
 

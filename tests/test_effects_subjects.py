@@ -82,12 +82,14 @@ def arr(img: Image.Image) -> np.ndarray:
 
 
 def luma(a: np.ndarray) -> np.ndarray:
-    return a @ np.array([0.299, 0.587, 0.114])
+    y: np.ndarray = a @ np.array([0.299, 0.587, 0.114])
+    return y
 
 
 def changed(before: Image.Image, after: Image.Image) -> np.ndarray:
     """Pixels an edit visibly changed (any channel by more than 40 of 255)."""
-    return (np.abs(arr(after) - arr(before)) > 40).any(-1)
+    diff: np.ndarray = (np.abs(arr(after) - arr(before)) > 40).any(-1)
+    return diff
 
 
 def box_of(frac: tuple[float, float, float, float], size: tuple[int, int]) -> np.ndarray:
@@ -156,7 +158,7 @@ def test_an_object_is_drawn_on_the_head_in_the_asked_colour(
     # Something the size of an object (not a tint of the photo, not a speck) ...
     assert 0.002 < diff.mean() < 0.25
     # ... where it belongs on the subject ...
-    assert (diff & box_of(place, img.size)).sum() >= 0.9 * diff.sum()  # type: ignore[arg-type]
+    assert (diff & box_of(place, img.size)).sum() >= 0.9 * diff.sum()
     # ... in the asked colour: its typical changed pixel is nearer that colour than the photo.
     drawn = arr(out)[diff]
     target = np.asarray(colour, np.float64)
@@ -210,7 +212,8 @@ def test_a_flower_put_in_the_cup_stands_in_the_cup() -> None:
 
 def _hue_deg(a: np.ndarray) -> np.ndarray:
     r, g, b = a[..., 0], a[..., 1], a[..., 2]
-    return np.degrees(np.arctan2(np.sqrt(3) * (g - b), 2 * r - g - b)) % 360
+    hue: np.ndarray = np.degrees(np.arctan2(np.sqrt(3) * (g - b), 2 * r - g - b)) % 360
+    return hue
 
 
 def test_make_the_cat_black_darkens_the_whole_cat_and_keeps_its_fur() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,9 @@ def _sample(name: str) -> np.ndarray:
 def _reference(name: str) -> np.ndarray:
     """The hand-drawn mask (bool); the product shot's flat backdrop is exact by colour."""
     if name == "product":
-        img = _sample("product").astype(np.int16)
-        return np.abs(img - img[5, 5]).sum(-1) > 12
+        px = _sample("product").astype(np.int16)
+        backdrop: np.ndarray = np.abs(px - px[5, 5]).sum(-1) > 12
+        return backdrop
     ref = REFERENCES[name]
     img = Image.open(vnb.sample(ref["sample"]))
     m = np.zeros((img.height, img.width), np.uint8)
@@ -267,7 +269,9 @@ def test_box_limits_the_selection_to_the_object_inside() -> None:
     bar = np.zeros_like(truth)
     bar[175:185, int(point[0]):int(point[0]) + 200] = True
     img[bar] = img[truth].mean(0).astype(np.uint8)
-    x0, y0, x1, y1 = masks.bbox(truth)
+    around = masks.bbox(truth)
+    assert around is not None
+    x0, y0, x1, y1 = around
     box = (x0 - 4, y0 - 4, x1 + 4, y1 + 4)
     m = masks.select_object(img, [point], box=box)
     assert m[:, box[2]:].max() == 0
@@ -346,7 +350,7 @@ def test_queries_from_two_threads_while_preparing_give_the_same_answers() -> Non
     assert all(np.array_equal(r, expected) for r in results)
 
 
-def test_selections_are_uint8_masks_of_the_image_size_for_every_input_kind(tmp_path) -> None:
+def test_selections_are_uint8_masks_of_the_image_size_for_every_input_kind(tmp_path: Path) -> None:
     img, truth, point = scene("noise", "disc", h=120, w=160)
     path = tmp_path / "scene.png"
     Image.fromarray(img).save(path)
@@ -399,7 +403,9 @@ IMG = np.zeros((40, 60, 3), np.uint8)
         (lambda: Selector([[1, 2]]), "image"),
     ],
 )
-def test_bad_input_is_refused_with_a_named_field_and_an_action(call, field: str) -> None:
+def test_bad_input_is_refused_with_a_named_field_and_an_action(
+    call: Callable[[], object], field: str
+) -> None:
     with pytest.raises(ValidationError) as info:
         call()
     assert info.value.field == field

@@ -184,7 +184,8 @@ def _resized(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if mask.shape == size:
         return np.array(mask)
     img = Image.fromarray(np.ascontiguousarray(mask))
-    return np.asarray(img.resize((size[1], size[0]), Image.Resampling.BILINEAR)).copy()
+    out: np.ndarray = np.asarray(img.resize((size[1], size[0]), Image.Resampling.BILINEAR)).copy()
+    return out
 
 
 def check_tolerance(tolerance: Any) -> float:
@@ -215,7 +216,8 @@ def oklab(rgb: np.ndarray) -> np.ndarray:
     """OKLab x100 (float32, ``(..., 3)``) of uint8 sRGB: Euclidean distance ~ perceived distance."""
     lin = _LINEAR_LUT[rgb]
     lms = np.cbrt(lin @ _M1.T)
-    return (lms @ _M2.T) * np.float32(100)
+    lab: np.ndarray = (lms @ _M2.T) * np.float32(100)
+    return lab
 
 
 def _code_colors() -> np.ndarray:
@@ -256,7 +258,8 @@ def _codes(rgb: np.ndarray) -> np.ndarray:
 def _distance_table(lab: np.ndarray) -> np.ndarray:
     """uint8 scaled OKLab distance of every colour code to ``lab``."""
     d = np.sqrt(((_code_lab() - lab) ** 2).sum(1)) * _DIST_SCALE
-    return np.minimum(d + 0.5, 255).astype(np.uint8)
+    table: np.ndarray = np.minimum(d + 0.5, 255).astype(np.uint8)
+    return table
 
 
 def _ramp(tolerance: float, softness: float) -> np.ndarray:
@@ -265,7 +268,8 @@ def _ramp(tolerance: float, softness: float) -> np.ndarray:
     if softness <= 0:
         return np.where(d <= tolerance, 255, 0).astype(np.uint8)
     v = (tolerance + softness / 2 - d) / softness
-    return (np.clip(v, 0, 1) * 255 + 0.5).astype(np.uint8)
+    ramp: np.ndarray = (np.clip(v, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return ramp
 
 
 # --------------------------------------------------------------------------------------------
@@ -522,7 +526,9 @@ def _subject_evidence(work: np.ndarray, labels: np.ndarray, area: np.ndarray) ->
     from ._vision._subject import subject_matte
 
     matte = subject_matte(Image.fromarray(work))
-    return np.bincount(labels.ravel(), matte.ravel().astype(np.float64), area.size) / area
+    weights = matte.ravel().astype(np.float64)
+    evidence: np.ndarray = np.bincount(labels.ravel(), weights, area.size) / area
+    return evidence
 
 
 def _enclosed(g: _Graph, keep: np.ndarray, allowed: np.ndarray, *,
@@ -531,7 +537,7 @@ def _enclosed(g: _Graph, keep: np.ndarray, allowed: np.ndarray, *,
     ``keep`` (a collar between a clicked face and a clicked suit), not mostly the rest (a
     helmet held beside them). A part cut by the frame is left out (``framed_out``) or has each
     of its frame nodes count as a neighbour outside."""
-    out = keep.copy()
+    out: np.ndarray = keep.copy()
     free = allowed & ~keep
     label = np.full(keep.size, -1)
     k = 0
@@ -658,7 +664,7 @@ class Selector:
 
     # ---- colour ------------------------------------------------------------------------
 
-    def color(self, point: Point, tolerance: float = 10.0, *, contiguous: bool = True,
+    def color(self, point: Sequence[float], tolerance: float = 10.0, *, contiguous: bool = True,
               softness: float | None = None, size: tuple[int, int] | None = None) -> np.ndarray:
         """Pixels within ``tolerance`` (OKLab distance x100) of the colour at ``point``.
 
@@ -702,13 +708,14 @@ class Selector:
                     region = self._region(work, x, y, tolerance + soft / 2)
                     small = small if region is None else np.minimum(small, region)
                 return _resized(small, size)
-            out = ramp[full]
+            out: np.ndarray = ramp[full]
             if not contiguous:
                 return out
             allowed = self._contiguous(work, x, y, tolerance + soft / 2)
             if allowed is None:  # the click is on detail finer than the working level
                 from .masks import _connected
-                return np.minimum(out, _connected(out > 0, x, y, 8))
+                connected: np.ndarray = np.minimum(out, _connected(out > 0, x, y, 8))
+                return connected
             np.multiply(out, allowed, out=out)
             return out
 
@@ -742,8 +749,9 @@ class Selector:
 
     # ---- object and subject -----------------------------------------------------------
 
-    def object(self, include: Sequence[Point], exclude: Sequence[Point] = (),
-               box: BoxF | None = None, *, size: tuple[int, int] | None = None) -> np.ndarray:
+    def object(self, include: Sequence[Sequence[float]],
+               exclude: Sequence[Sequence[float]] = (), box: Sequence[float] | None = None, *,
+               size: tuple[int, int] | None = None) -> np.ndarray:
         """The object under the ``include`` points, without the regions under ``exclude``.
 
         ``box`` (x0, y0, x1, y1) limits it: nothing outside is selected, and the colours
@@ -859,7 +867,8 @@ class Selector:
         wh, ww = p.labels.shape
         x0, y0, x1, y1 = box[0] * ww / w, box[1] * wh / h, box[2] * ww / w, box[3] * wh / h
         cx, cy = g.centre[:, 0], g.centre[:, 1]
-        return (cx < x0) | (cx > x1) | (cy < y0) | (cy > y1)
+        outside: np.ndarray = (cx < x0) | (cx > x1) | (cy < y0) | (cy > y1)
+        return outside
 
     @staticmethod
     def _classify(g: _Graph, fg_seed: np.ndarray, bg_seed: np.ndarray,
@@ -884,7 +893,7 @@ class Selector:
         inf = np.full(g.area.size, math.inf)
         fg = _geodesic(g, diff + step, np.where(fg_seed, 0.0, inf)) if fg_seed.any() else inf
         bg = _geodesic(g, diff + step, np.where(bg_seed, 0.0, inf)) if bg_seed.any() else inf
-        inside = ((fg < bg) | fg_seed) & ~blocked
+        inside: np.ndarray = ((fg < bg) | fg_seed) & ~blocked
         for _ in range(_ROUNDS):
             if not inside.any() or inside.all():
                 break
@@ -980,7 +989,8 @@ class Selector:
                    fy: np.ndarray = fy) -> np.ndarray:
                 top = plane[y0, x0] * (1 - fx) + plane[y0, x1] * fx
                 bottom = plane[y1, x0] * (1 - fx) + plane[y1, x1] * fx
-                return top * (1 - fy) + bottom * fy
+                value: np.ndarray = top * (1 - fy) + bottom * fy
+                return value
 
             pix = self.image.reshape(-1, 3)[idx]
             q = at(b)

@@ -91,7 +91,7 @@ BACKDROP_KINDS = (
 
 def _kind(what: str, table: Sequence[tuple[str, str]], default: str) -> str:
     """A colour word wins ("a blue backdrop"), then the table's first matching kind."""
-    colours = [w for w in _WORD.findall(what) if w in _effects.COLOURS]
+    colours: list[str] = [w for w in _WORD.findall(what) if w in _effects.COLOURS]
     if colours:
         return colours[0]
     for name, pattern in table:

@@ -56,7 +56,7 @@ def resize_weights(weights: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def flood(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     """Pixels of ``allowed`` 4-connected to ``seed`` (vectorised dilation until stable)."""
-    reached = seed & allowed
+    reached: np.ndarray = seed & allowed
     while True:
         grown = reached.copy()
         grown[1:] |= reached[:-1]
@@ -71,7 +71,7 @@ def flood(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 
 def grow(mask: np.ndarray, r: int) -> np.ndarray:
     """Binary dilation by ``r`` steps of the 4-neighbourhood."""
-    out = mask.copy()
+    out: np.ndarray = mask.copy()
     for _ in range(r):
         nxt = out.copy()
         nxt[1:] |= out[:-1]
@@ -98,12 +98,13 @@ def local_detail(grey: np.ndarray) -> np.ndarray:
     """Mean absolute difference to the 4 neighbours: texture/edge strength per pixel."""
     p = np.pad(grey, 1, mode="edge")
     c = p[1:-1, 1:-1]
-    return (
+    detail: np.ndarray = (
         np.abs(c - p[:-2, 1:-1])
         + np.abs(c - p[2:, 1:-1])
         + np.abs(c - p[1:-1, :-2])
         + np.abs(c - p[1:-1, 2:])
     ) / 4
+    return detail
 
 
 def otsu(values: np.ndarray) -> float:

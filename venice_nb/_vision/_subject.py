@@ -56,7 +56,7 @@ def _shifted_extreme(a: np.ndarray, op: np.ufunc) -> np.ndarray:
     """3x3 min or max filter (edges replicated) by combining shifted views."""
     p = np.pad(a, 1, mode="edge")
     h, w = a.shape
-    out = p[1 : h + 1, 1 : w + 1].copy()
+    out: np.ndarray = p[1 : h + 1, 1 : w + 1].copy()
     for dy in range(3):
         for dx in range(3):
             op(out, p[dy : dy + h, dx : dx + w], out=out)
@@ -91,7 +91,8 @@ def alpha_matte(img: Image.Image) -> np.ndarray:
     alpha = np.clip((dist - t0) * (255.0 / EDGE_SOFTNESS), 0.0, 255.0).astype(np.uint8)
     opened = _shifted_extreme(_shifted_extreme(alpha, np.minimum), np.maximum)
     # Opening removes specks but also shaves soft edges; keep the original where it survives.
-    return np.minimum(alpha, _shifted_extreme(opened, np.maximum))
+    kept: np.ndarray = np.minimum(alpha, _shifted_extreme(opened, np.maximum))
+    return kept
 
 
 def is_plain(rgb: np.ndarray) -> bool:
@@ -106,14 +107,15 @@ def _sq_dist(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Squared distances (N x k) by |p|^2 - 2 p.c + |c|^2: one matrix product, no N x k x 3
     temporary."""
     d = (points * points).sum(-1)[:, None] - 2 * points @ centres.T + (centres * centres).sum(-1)
-    return np.maximum(d, 0.0)
+    clipped: np.ndarray = np.maximum(d, 0.0)
+    return clipped
 
 
 def _kmeans(points: np.ndarray, k: int, iterations: int = 6) -> np.ndarray:
     """Deterministic k-means (evenly spaced initial centres) on at most 2000 colours."""
     if len(points) > 2000:
         points = points[:: len(points) // 2000 + 1]
-    centres = points[np.linspace(0, len(points) - 1, k).astype(int)].copy()
+    centres: np.ndarray = points[np.linspace(0, len(points) - 1, k).astype(int)].copy()
     for _ in range(iterations):
         labels = np.argmin(_sq_dist(points, centres), axis=1)
         for i in range(k):
@@ -126,7 +128,8 @@ def _kmeans(points: np.ndarray, k: int, iterations: int = 6) -> np.ndarray:
 def _nearest(feat: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Per pixel of ``feat`` (H x W x 3): the distance to the nearest of ``centres``."""
     flat = feat.reshape(-1, feat.shape[-1])
-    return np.sqrt(_sq_dist(flat, centres).min(-1)).reshape(feat.shape[:-1])
+    dist: np.ndarray = np.sqrt(_sq_dist(flat, centres).min(-1)).reshape(feat.shape[:-1])
+    return dist
 
 
 def _opponent(rgb: np.ndarray) -> np.ndarray:
@@ -193,7 +196,7 @@ def evidence(opp: np.ndarray) -> np.ndarray:
 
 def _minimax(seed: np.ndarray, cost: np.ndarray) -> np.ndarray:
     """Per pixel: over all 4-connected paths from ``seed``, the least largest ``cost`` met."""
-    reach = np.where(seed, np.float32(0), np.float32(np.inf))
+    reach: np.ndarray = np.where(seed, np.float32(0), np.float32(np.inf))
     while True:
         near = reach.copy()
         np.minimum(near[1:], reach[:-1], out=near[1:])
@@ -210,7 +213,8 @@ def _gradient(opp: np.ndarray) -> np.ndarray:
     p = np.pad(opp, ((1, 1), (1, 1), (0, 0)), mode="edge")
     gy = ((p[2:, 1:-1] - p[:-2, 1:-1]) ** 2).sum(-1)
     gx = ((p[1:-1, 2:] - p[1:-1, :-2]) ** 2).sum(-1)
-    return np.sqrt(gx + gy).astype(np.float32)
+    grad: np.ndarray = np.sqrt(gx + gy).astype(np.float32)
+    return grad
 
 
 def _runs(seeds: np.ndarray, n: int) -> np.ndarray:
@@ -229,7 +233,8 @@ def _runs(seeds: np.ndarray, n: int) -> np.ndarray:
         for k in range(n):
             full[starts + k] = True
         out[index] |= full
-    return out & seeds
+    runs: np.ndarray = out & seeds
+    return runs
 
 
 def _cast_shadow(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -250,7 +255,7 @@ def _cast_shadow(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         return np.zeros_like(inside)
     first = lit[rows].argmax(1)
     last = lit.shape[1] - 1 - lit[rows, ::-1].argmax(1)
-    shadow = (alpha > 0) & dark & ~_convex_fill(rows, first, last, lit.shape)
+    shadow: np.ndarray = (alpha > 0) & dark & ~_convex_fill(rows, first, last, lit.shape)
     if shadow.sum() > 0.25 * inside.sum():
         return np.zeros_like(inside)
     return shadow
@@ -379,7 +384,8 @@ def _refined(rgb: np.ndarray, weights: np.ndarray) -> np.ndarray:
     t = np.clip(((rgb - bg) * d).sum(-1) / np.maximum(dd, 100.0) * 1.2 - 0.1, 0.0, 1.0)
     # Trust the colour model only where the two sides differ clearly and near the edge.
     trust = np.clip((np.sqrt(dd) - 35) / 50, 0.0, 1.0) * (4 * a * (1 - a) > 0.3)
-    return (a + (t - a) * trust).astype(np.float32)
+    refined: np.ndarray = (a + (t - a) * trust).astype(np.float32)
+    return refined
 
 
 def subject_region(img: Image.Image) -> Region:
