@@ -157,10 +157,10 @@ def _read_source(obj: ImageInput, field: str = "image") -> bytes | Image.Image:
                 field=field,
             )
         return bytes(data)
-    if type(obj).__module__ == "numpy" and hasattr(obj, "dtype"):
-        return _array_to_pil(obj, field)
     if isinstance(obj, EditResult):  # chaining: edit a result, then upscale or edit it again
         return obj.data
+    if type(obj).__module__ == "numpy" and hasattr(obj, "dtype"):
+        return _array_to_pil(obj, field)
     raise ValidationError(
         f"cannot use a {type(obj).__name__} as {field}",
         action=(

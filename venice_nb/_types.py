@@ -19,6 +19,7 @@ from PIL import Image
 if TYPE_CHECKING:
     from ._client import AsyncClient, Client
     from ._models import ModelInfo
+    from ._result import EditResult
     from .layers import LayerStack
 
 __all__ = [
@@ -38,11 +39,13 @@ __all__ = [
 PathInput: TypeAlias = str | os.PathLike[str]
 """A file path: text or a ``pathlib.Path`` (anything ``os.fspath`` turns into text)."""
 
-ImageInput: TypeAlias = (
-    str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | Image.Image | np.ndarray
-)
+ImageInput: TypeAlias = Union[
+    str, os.PathLike[str], bytes, bytearray, memoryview, BinaryIO, Image.Image, np.ndarray,
+    "EditResult",
+]
 """One image as a user holds it: a path, an http(s) or ``data:`` URL, encoded bytes, an open
-binary file, a PIL image or a numpy array (HxW, HxWx3 or HxWx4)."""
+binary file, a PIL image, a numpy array (HxW, HxWx3 or HxWx4) or an ``EditResult`` (its bytes:
+edits chain)."""
 
 MaskInput: TypeAlias = (
     np.ndarray | Image.Image | str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO

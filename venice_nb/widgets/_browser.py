@@ -17,7 +17,7 @@ import weakref
 from collections import OrderedDict
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 from PIL import Image
@@ -29,6 +29,9 @@ from .._money import cost
 from .._store._records import RecordList, StoredRecord
 from .._store._store import ResultStore
 from ._util import friendly_error
+
+if TYPE_CHECKING:
+    from .._types import ClientLike, PathInput
 
 __all__ = ["ResultBrowser"]
 
@@ -70,12 +73,12 @@ class ResultBrowser(widgets.VBox):
         **kwargs: Passed to the `VBox`.
     """
 
-    def __init__(self, store: Any = None, *, client: Any = None, page_size: int = 24,
+    def __init__(self, store: ResultStore | ClientLike | PathInput | None = None, *,
+                 client: ClientLike | None = None, page_size: int = 24,
                  columns: int = 6, **kwargs: Any) -> None:
         self.store, self._where = _store_of(store)
         # Browsing a client's store: its studio edits with that client unless told otherwise.
-        self.client = client if client is not None or _is_client(store) is False else (
-            store if _is_client(store) else None)
+        self.client: ClientLike | None = client if client is not None else _client_of(store)
         self.page_size = guards.count(page_size, "page_size")
         self.page = 0
         self.records: RecordList[StoredRecord] = RecordList()
@@ -354,10 +357,10 @@ class ResultBrowser(widgets.VBox):
             display(widget)
 
 
-def _is_client(obj: Any) -> bool:
+def _client_of(obj: object) -> ClientLike | None:
     from .._client import AsyncClient, Client
 
-    return isinstance(obj, (Client, AsyncClient))
+    return obj if isinstance(obj, (Client, AsyncClient)) else None
 
 
 def _store_of(store: Any) -> tuple[ResultStore, str]:
@@ -367,7 +370,7 @@ def _store_of(store: Any) -> tuple[ResultStore, str]:
     inner = getattr(store, "store", None)
     if isinstance(inner, ResultStore):
         return inner, ""
-    if _is_client(store):  # a client that keeps no store: the default one, said in the header
+    if _client_of(store) is not None:  # a client with no store: the default one, said so
         default = ResultStore()
         return default, (" · <i class='venice-browser-where'>this client keeps no store: "
                          f"showing the default store at {escape(str(default.root))} "

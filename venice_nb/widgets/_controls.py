@@ -9,9 +9,9 @@ reaches the notebook's commands (``_studio_keys.js``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import ipywidgets as widgets
@@ -32,6 +32,9 @@ from ._session import (
     single_image_hint,
 )
 from ._util import encoded_size, friendly_error
+
+if TYPE_CHECKING:
+    from .._types import ClientLike, ImageInput
 
 __all__ = ["OPERATIONS", "EditControls", "single_image_hint"]
 
@@ -107,8 +110,8 @@ class EditControls(widgets.VBox):
         self,
         source: PainterLike | ImageLike | SourceCall | None = None,
         *,
-        client: Any = None,
-        layers: list[Any] | tuple[Any, ...] = (),
+        client: ClientLike | None = None,
+        layers: Sequence[ImageInput] = (),
         prompt: str = "",
         model: str | None = None,
         operation: str = "edit",

@@ -20,9 +20,9 @@ import contextlib
 import inspect
 import io
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 import numpy as np
 import traitlets
@@ -34,6 +34,9 @@ from .._constants import MAX_UPSCALE_OUTPUT_PIXELS as MAX_OUTPUT_PIXELS
 from .._exceptions import ValidationError, VeniceError
 from .._models import ModelInfo, prompt_length
 from .._sync import call, run_blocking
+
+if TYPE_CHECKING:
+    from .._types import ClientLike, ImageInput
 
 __all__ = ["OPERATIONS", "EditSession", "Timing", "single_image_hint"]
 
@@ -146,15 +149,17 @@ class EditSession(traitlets.HasTraits):
 
     def __init__(
         self,
-        client: Any,
+        client: ClientLike,
         *,
         source: PainterLike | ImageLike | SourceCall | None = None,
-        layers: list[Any] | tuple[Any, ...] = (),
+        layers: Sequence[ImageInput] = (),
         prompt: str = "",
         model: str | None = None,
         operation: str = "edit",
     ) -> None:
-        self._client = client  # never a trait: nothing of the client reaches widget state
+        # never a trait: nothing of the client reaches widget state. Any: the sync and async
+        # twins answer the same calls, awaited or not (``call``).
+        self._client: Any = client
         self.source = source
         self.layers = list(layers)
         self.encoded_base: Callable[[], bytes | None] | None = None

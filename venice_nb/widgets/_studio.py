@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -19,12 +19,16 @@ import traitlets
 from PIL import Image
 
 from .._html import escape
+from .._result import EditResult
 from ._controls import EditControls
 from ._fallback import StaticPicture, studio_picture
 from ._lifetime import close_tree, release_on_rerun
 from ._painter import MaskPainter
 from ._util import as_rgb
 from ._viewers import CompareView, ResultGrid, display_copy
+
+if TYPE_CHECKING:
+    from .._types import ClientLike, ImageInput
 
 __all__ = ["EditStudio", "HistoryEntry"]
 
@@ -80,14 +84,15 @@ class EditStudio(StaticPicture, widgets.VBox):
     base_index = traitlets.Int(0)
 
     def __init__(
-        self, image: Any, *, client: Any = None, prompt: str = "", model: str | None = None,
+        self, image: ImageInput, *, client: ClientLike | None = None, prompt: str = "",
+        model: str | None = None,
         max_size: tuple[int, int] = (560, 420),
     ) -> None:
         self.painter = MaskPainter(image, max_size=max_size)
         original = self.painter.image  # read-only; the painter decodes/converts it once
         self._original_data = _encoded(image)  # sent as it is: a large JPEG is not re-encoded
         name = "original"
-        if hasattr(type(image), "image") and hasattr(image, "caption"):
+        if isinstance(image, EditResult):
             name = f"opened: {image.prompt or image.caption()}"
         self._history: list[HistoryEntry] = [HistoryEntry(original=original, name=name)]
         self.controls = EditControls(self.painter, client=client, prompt=prompt, model=model)
