@@ -319,8 +319,11 @@ class RecordList(list[Record], Generic[Record]):
     """A list of records (anything with ``to_dict()``) that turns into a pandas DataFrame.
 
     Args:
-        iterable: The records.
+        records: The records, in order.
     """
+
+    def __init__(self, records: Iterable[Record] = ()) -> None:
+        super().__init__(records)
 
     def to_dicts(self) -> list[dict[str, Any]]:
         return [item.to_dict() for item in self]

@@ -192,13 +192,21 @@ class EditControls(widgets.VBox):
         self.session.cancel()
 
     def show_hint(self, text: str) -> None:
-        """A short note under the options (empty text hides it)."""
+        """A short note under the options (empty text hides it).
+
+        Args:
+            text: The note; empty hides it.
+        """
         self._hint.value = (
             f"<small class='venice-hint venice-note'>{escape(text)}</small>" if text else ""
         )
 
     def show_error(self, exc: BaseException) -> None:
-        """Show a failure caught outside a run (e.g. loading a mask) in the status line."""
+        """Show a failure caught outside a run (e.g. loading a mask) in the status line.
+
+        Args:
+            exc: The failure, shown in words with what to do.
+        """
         self._status.value = friendly_error(exc)
 
     # ---------------------------------------------------------------- internals

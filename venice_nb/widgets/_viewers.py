@@ -91,6 +91,8 @@ class CompareView(StaticPicture, widgets.VBox):
         after: The image after.
         labels: The two captions.
         max_size: The largest `(width, height)` shown.
+        before_display: `before`'s display copy, made ahead; None: made here.
+        changed_box: `(x0, y0, x1, y1)` where `after` differs from `before`; None: anywhere.
         **traits: Initial trait values (`mode`: side by side, wipe, difference).
     """
 
