@@ -11,7 +11,8 @@ from typing import Any
 
 from playwright.sync_api import Locator, expect
 
-from .conftest import Notebook, canvas_box, drag
+from ._painter_page import PainterPage
+from .conftest import Notebook, drag
 
 # Every element of the studio whose content is wider than its box and that would scroll (or
 # clip) horizontally: an inner scrollbar is a layout bug.
@@ -88,8 +89,9 @@ class StudioPage:
         self.root.evaluate("el => el.scrollIntoView()")
 
     def paint(self, at: tuple[float, float] = (0.3, 0.2)) -> None:
-        """A short stroke on the painter, at a fraction of its width and height."""
-        box = canvas_box(self.page, ".venice-edit-studio canvas.venice-painter-canvas")
+        """A short stroke on the painter, at a fraction of its width and height, once the
+        painter's layout has settled (its toolbar wraps and its icons load after it shows)."""
+        box = PainterPage(self.page, within=".venice-edit-studio").box
         x, y = box["x"] + box["width"] * at[0], box["y"] + box["height"] * at[1]
         drag(self.page, [(x, y), (x + 40, y + 6), (x + 60, y + 20)])
 
