@@ -398,7 +398,7 @@ def test_upscale_the_result_into_a_new_history_card(lab: tuple[Any, JupyterServe
     page.set_viewport_size({"width": 1050, "height": 900})  # a notebook ~1,000 px wide
     controls = page.locator(".venice-edit-controls")
     expect(controls.locator(".venice-upscale-cost")).to_contain_text(
-        re.compile(r"2× ~\$\d+\.\d{3} / 4× ~\$\d+\.\d{3} on Venice"))
+        re.compile(r"2× \$\d+\.\d{2,3} / 4× \$\d+\.\d{2,3} at Venice · \$0 here"))
     controls.get_by_role("button", name=re.compile("Run")).click()
     edit = nb.log.wait_for(lambda e: True, kind="result", what="the edit result")
     expect(page.locator(".venice-result-card")).to_have_count(2)

@@ -312,7 +312,7 @@ def _error_text(error: BaseException | None) -> str:
     return str(error) if error is not None else ""
 
 
-Record = TypeVar("Record", "StoredRecord", "ExperimentRecord")
+Record = TypeVar("Record", bound="StoredRecord | ExperimentRecord")
 
 
 class RecordList(list[Record], Generic[Record]):
