@@ -804,7 +804,8 @@ def test_prompt_words_drive_recognisable_edits(http: httpx.Client, prompt: str) 
 def test_prompt_plans() -> None:
     assert plan("Remove the sign and make it black & white") == ["remove", "greyscale"]
     assert plan("change the red car to blue") == ["tint:blue"]
-    assert plan("a cat in a hat") == ["restyle"]
+    assert plan("a cat in a hat") == ["object:hat:"]  # issue 24: a hat is drawn, not a grade
+    assert plan("make it dreamy") == ["restyle"]
 
 
 def test_mask_layer_changes_only_masked_pixels(http: httpx.Client) -> None:

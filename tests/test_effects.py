@@ -228,7 +228,7 @@ def test_autumn_turns_green_leaves_orange() -> None:
 
 
 @pytest.mark.parametrize(
-    "prompt", ["a cat in a hat", "make it dreamy", "as if painted by a child", "cyberpunk"]
+    "prompt", ["make it feel nostalgic", "make it dreamy", "as if painted by a child", "cyberpunk"]
 )
 def test_unknown_prompts_get_a_plausible_grade_not_a_colour_swap(prompt: str) -> None:
     cat = load("cat")

@@ -40,3 +40,51 @@ def _env(tmp_path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VENICE")}
     env["VENICE_NB_STORE"] = str(tmp_path / "store")
     return env
+
+
+def test_the_backend_imports_form_no_cycle() -> None:
+    """Every ``from . import x`` / ``from ._x import y`` in venice_nb/_backend, at module level
+    or inside a function (a function-level import does not make a cycle go away), read with
+    ``ast``; a depth-first search over them must find no way back to where it started. Imports
+    under ``if TYPE_CHECKING:`` never run and are left out."""
+    import ast
+    from pathlib import Path
+
+    import venice_nb._backend as backend
+
+    root = Path(backend.__file__).parent
+    names = {p.stem for p in root.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in root.glob("*.py"):
+        deps: set[str] = set()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for inner in ast.walk(node)
+        }
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                if node.module:  # from ._x import y
+                    deps.add(node.module.split(".")[0])
+                else:  # from . import _x, _y
+                    deps.update(a.name for a in node.names if a.name in names)
+        graph[path.stem] = deps & names
+    assert {"_imageops", "_regions", "_matte", "_subject"} <= graph.keys()
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack: list[tuple[str, list[str]]] = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for dep in sorted(graph[node]):
+                if dep == start:
+                    return [*path, dep]
+                if dep not in path:
+                    stack.append((dep, [*path, dep]))
+        return None
+
+    cycles = [c for name in sorted(graph) if (c := cycle_from(name))]
+    assert cycles == [], " -> ".join(cycles[0])

@@ -65,6 +65,9 @@ __all__ = [
     "polygon",
     "rect",
     "resize_to",
+    "select_color",
+    "select_object",
+    "select_subject",
     "shrink",
     "stroke_box",
     "subtract",
@@ -1100,6 +1103,55 @@ def resize_to(mask: MaskLike, size: SizeLike) -> np.ndarray:
         return np.array(m)
     img = Image.fromarray(np.ascontiguousarray(m))
     return np.array(img.resize((w, h), Image.Resampling.NEAREST))
+
+
+# --------------------------------------------------------------------------------------------
+# selection by meaning (the engine is venice_nb._selection.Selector)
+# --------------------------------------------------------------------------------------------
+
+
+def _selector(image: Any) -> Any:
+    from ._selection import Selector
+
+    arr = _image_array(image)
+    return Selector(arr if arr.ndim == 2 else np.ascontiguousarray(arr[:, :, :3]))
+
+
+def select_color(image: ImageLike, point: Sequence[float], tolerance: float = 10.0,
+                 contiguous: bool = True, *, softness: float | None = None) -> np.ndarray:
+    """Pixels that look like the one at ``point`` (x, y): a magic wand in a perceptual space.
+
+    ``tolerance`` is an OKLab distance x100 (about 1 is the smallest visible step; 10 takes
+    shades of one colour, 30 takes a whole hue family). ``contiguous=True`` keeps the region
+    connected to ``point``; ``False`` selects matching pixels everywhere. The edge is a ramp
+    ``softness`` wide (default ``tolerance / 4``), so it is anti-aliased. A larger tolerance
+    always selects at least what a smaller one did. Soft uint8 mask of the image's size.
+    """
+    sel = _selector(image)
+    return sel.color(point, tolerance, contiguous=contiguous, softness=softness)
+
+
+def select_object(image: ImageLike, include: Sequence[Sequence[float]],
+                  exclude: Sequence[Sequence[float]] = (),
+                  box: Sequence[float] | None = None) -> np.ndarray:
+    """The object under the ``include`` points (x, y), without what is under ``exclude``.
+
+    ``box`` (x0, y0, x1, y1) limits the selection to it. One point on an object that stands
+    out from its surroundings is usually enough; add include points for parts it missed and
+    exclude points for parts it took too much. Soft at soft edges (fur, blur), hard at hard
+    ones. Soft uint8 mask of the image's size.
+    """
+    return _selector(image).object(include, exclude, box)
+
+
+def select_subject(image: ImageLike) -> np.ndarray:
+    """The photo's main subject; ``invert`` it for the background.
+
+    Found without clicks from what subjects tend to be: different from the frame's border,
+    in focus, near the centre (a subject that fills the frame may touch it). Soft uint8 mask
+    of the image's size; correct it with :func:`select_object` when it guesses wrong.
+    """
+    return _selector(image).subject()
 
 
 # --------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class Example:
     torn: bool = False  # tear the top-right corner off first (for "restore")
 
 
+# The guide's seed prompts, then the prompts of issue 24 (things, subjects, styles).
 EXAMPLES = (
     Example("change-sky-sunrise", "rocket", "change the sky to sunrise"),
     Example("color-of-sky", "rocket", "Change the color of the sky to a sunrise"),
@@ -41,8 +42,6 @@ EXAMPLES = (
         "astronaut",
         "Replace the background with a modern photo studio backdrop while preserving the "
         "subject pose, facial features, and clothing.",
-        note="The subject estimate is a heuristic: here the model shuttle and the helmet, "
-        "which merge with the busy background, are partly taken for background.",
     ),
     Example("remove-tree", "rocket", "remove the tree", (0.0, 0.0, 0.17, 1.0),
             "The samples have no tree; the mask marks the left launch tower instead."),
@@ -66,6 +65,19 @@ EXAMPLES = (
     ),
     Example("snow", "cat", "make it snowy"),
     Example("watercolour", "cat", "paint it as a watercolour"),
+    Example("red-hat", "cat", "a red hat"),
+    Example("party-hat", "cat", "give the cat a small red party hat", (0.33, 0.0, 0.73, 0.3),
+            "The tutorial's prompt, with a mask over the top of the head."),
+    Example("glasses", "astronaut", "give the astronaut glasses"),
+    Example("scarf", "cat", "add a blue scarf to the cat",
+            note="A close-up: the neck is below the frame, so the scarf sits along the bottom."),
+    Example("flower-in-cup", "coffee", "put a pink flower in the cup"),
+    Example("cat-black", "cat", "make the cat black"),
+    Example("cup-blue", "coffee", "make the cup blue"),
+    Example("remove-background-coffee", "coffee", "remove the background"),
+    Example("remove-background-astronaut", "astronaut", "remove the background"),
+    Example("stormy-sky", "rocket", "make the sky stormy"),
+    Example("watercolour-coffee", "coffee", "paint it as a watercolour"),
 )  # fmt: skip
 
 
@@ -126,6 +138,7 @@ def gallery() -> str:
     parts = []
     for example in EXAMPLES:
         how = "multi-edit with a mask" if example.mask else "edit, no mask"
+        how += "; simulated by the local backend"
         steps = ", ".join(f"`{name}`" for name in plan(example.prompt))
         parts.append(
             f"### {example.prompt}\n\n"

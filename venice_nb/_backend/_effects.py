@@ -318,28 +318,59 @@ def _edges(grey: Image.Image) -> Image.Image:
 
 
 def watercolour(img: Image.Image, seed: int) -> Image.Image:
-    """Flat washes of a few pigments, darker where washes meet, white paper showing through
-    the light areas, granulated paper texture and faint pencil lines."""
-    small = img.resize(_small_size(img.size, 300), Image.Resampling.BOX)
-    soft = small.filter(ImageFilter.SMOOTH_MORE).filter(ImageFilter.SMOOTH_MORE)
-    soft = ImageEnhance.Color(soft).enhance(1.3)
-    washes = soft.quantize(24, Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).convert("RGB")
-    bled = washes.filter(ImageFilter.GaussianBlur(1.0))
-    pooled = _edges(_luma(washes)).filter(ImageFilter.GaussianBlur(0.8))
-    pooled = ImageOps.invert(pooled.point(lambda v: min(255, v * 2)))
-    light = bled.resize(img.size, Image.Resampling.BICUBIC).point(
-        lut((0.78,) * 3, (62,) * 3)  # transparent pigment on white paper
-    )
-    rims = pooled.resize(img.size, Image.Resampling.BILINEAR).point(lambda v: 150 + v * 105 // 255)
-    half = _luma(img).resize(_small_size(img.size, max(img.size) // 2), Image.Resampling.BOX)
-    lines = _edges(half.filter(ImageFilter.GaussianBlur(0.6)))
-    pencil = ImageOps.invert(lines.point(lambda v: min(60, v)))
-    paper = noise(img.size, seed, 4, 0.5).point(lambda v: 214 + v // 6)
-    # Rims, pencil and paper darken alike: combine them in one channel, apply once.
-    shade = ImageChops.multiply(
-        ImageChops.multiply(rims, pencil.resize(img.size, Image.Resampling.BILINEAR)), paper
-    )
-    return ImageChops.multiply(light, shade.convert("RGB"))
+    """Transparent washes on white paper: colours simplified into soft, uneven washes whose
+    edges wander and bleed (a noise-warped, blurred copy), pigment pooling darker along the
+    washes' edges, light areas left as bare paper, the paper's grain and cold-press texture
+    showing through everything, and faint pencil under-drawing."""
+    work = _small_size(img.size, 260)
+    w, h = work
+    # Washes: a median at half this size (a wide median is the costly part), brought back up.
+    half = img.resize(_small_size(img.size, 130), Image.Resampling.BOX)
+    soft = half.filter(ImageFilter.MedianFilter(5)).filter(ImageFilter.MedianFilter(3))
+    soft = soft.resize(work, Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(0.8))
+    soft = ImageEnhance.Color(soft).enhance(1.25)
+    rgb = np.asarray(soft, np.float32) / 255
+    # Bleeding edges: sample each pixel from a place nudged by smooth noise, so outlines
+    # wander like paint spreading in wet paper.
+    dx = (_fbm(work, seed + 11, 4) - 0.5) * (w / 28)
+    dy = (_fbm(work, seed + 23, 4) - 0.5) * (w / 28)
+    ys, xs = np.mgrid[0:h, 0:w]
+    sx = np.clip(np.round(xs + dx), 0, w - 1).astype(np.intp)
+    sy = np.clip(np.round(ys + dy), 0, h - 1).astype(np.intp)
+    bled = rgb[sy, sx]
+    # Glazes: the darkness is laid down as three overlapping washes with soft, wandering
+    # edges instead of a continuous tone; each wash leaves a darker rim where its pigment
+    # pooled as it dried.
+    density = 1.0 - bled
+    dark = density.mean(-1)
+    layers = np.zeros_like(dark)
+    rims = np.zeros_like(dark)
+    for t in (0.18, 0.36, 0.56):
+        m = np.clip((dark - t) / 0.05 + 0.5, 0.0, 1.0)
+        m_img = Image.fromarray(np.round(m * 255).astype(np.uint8))
+        inner = np.asarray(m_img.filter(ImageFilter.GaussianBlur(max(1.0, w / 110))), np.float32)
+        rims += np.clip(m - inner / 255, 0.0, 1.0)
+        layers += m * 0.22
+    stepped = layers + 0.45 * dark  # the photo's own tone still shows inside each wash
+    density = density * (stepped / np.maximum(dark, 0.05))[..., None]
+    uneven = 0.7 + 0.6 * _fbm(work, seed + 5, 4)[..., None]
+    density = density * uneven * 0.58 + (rims * 0.2)[..., None] * (0.3 + density)
+    # Bare paper where the photo is light.
+    lum = bled @ np.array([0.299, 0.587, 0.114], np.float32)
+    bare = np.clip((lum - 0.72) / 0.12, 0.0, 1.0)[..., None]
+    density *= 1.0 - 0.9 * bare
+    paint = np.clip(1.0 - density, 0.0, 1.0)
+    washed = Image.fromarray(np.round(paint * 255).astype(np.uint8))
+    out = washed.resize(img.size, Image.Resampling.BICUBIC)
+    # Pencil under-drawing from the photo's main edges, very light.
+    half = _luma(img).resize(_small_size(img.size, 360), Image.Resampling.BOX)
+    lines = _edges(half.filter(ImageFilter.GaussianBlur(1.0)))
+    pencil = ImageOps.invert(lines.point(lambda v: min(45, max(0, v - 10))))
+    # Paper: cold-press bumps (blotchy) and fine grain, warm white.
+    bumps = noise(img.size, seed, 3, 0.8).point(lambda v: 200 + v * 55 // 255)
+    shade = ImageChops.multiply(bumps, pencil.resize(img.size, Image.Resampling.BILINEAR))
+    paper = Image.merge("RGB", (shade, shade, shade.point(lambda v: max(0, v - 8))))
+    return ImageChops.multiply(out, paper)
 
 
 def oil_painting(img: Image.Image, seed: int) -> Image.Image:
@@ -439,8 +470,7 @@ def sky_fill(size: tuple[int, int], kind: str, seed: int) -> Image.Image:
             draw.ellipse((x - r, y - r, x + r, y + r), fill=int(120 + 135 * v))
         return Image.composite(Image.new("RGB", size, (255, 255, 240)), grad, stars)
     if kind == "storm":
-        grad = vertical_gradient(size, [(0, (60, 64, 72)), (1, (120, 126, 134))])
-        return ImageChops.screen(grad, _clouds(size, seed, (120, 120, 125), 0.8))
+        return storm_sky(size, seed)
     if kind in COLOURS:
         c = np.asarray(COLOURS[kind], np.float32)
         top = np.clip(c * 0.7, 0, 255).astype(int).tolist()
@@ -448,6 +478,55 @@ def sky_fill(size: tuple[int, int], kind: str, seed: int) -> Image.Image:
         return vertical_gradient(size, [(0, top), (1, bottom)])
     grad = vertical_gradient(size, [(0, (60, 120, 210)), (1, (175, 210, 240))])
     return ImageChops.screen(grad, _clouds(size, seed, (255, 255, 255), 0.5))
+
+
+def _fbm(size: tuple[int, int], seed: int, octaves: int = 5) -> np.ndarray:
+    """Fractal noise in [0, 1] of ``size`` (w, h), at most 256 long: each octave twice as fine
+    and half as strong, so shapes have structure at every scale (billows within banks)."""
+    total = np.zeros(size[::-1], np.float32)
+    weight = 0.0
+    for i in range(octaves):
+        amp = 0.5**i
+        grid = _small_size(size, 4 * 2**i)
+        cell = max(size) / max(grid)
+        layer = noise(grid, seed + i, 1, 1.0).filter(ImageFilter.GaussianBlur(0.7))
+        layer = layer.resize(size, Image.Resampling.BICUBIC)
+        layer = layer.filter(ImageFilter.GaussianBlur(cell * 0.35))  # no grid pattern
+        a = np.asarray(layer, np.float32)
+        total += (a - a.mean()) / max(1e-3, float(a.std())) * amp
+        weight += amp
+    return np.clip(0.5 + total / weight * 0.22, 0.0, 1.0)
+
+
+def storm_sky(size: tuple[int, int], seed: int) -> Image.Image:
+    """Dark, heavy storm clouds: fractal cloud banks over a slate sky, lit from above (bright
+    rims on their upper edges, dark bellies), thickest near the horizon, with a pale break."""
+    work = _small_size(size, 256)
+    w, h = work
+    dens = _fbm(work, seed)
+    y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
+    # Clouds everywhere, denser and flatter towards the horizon.
+    cover = np.clip((dens - 0.42 + 0.16 * y) * 3.5, 0.0, 1.0)
+    # Light from above: where density falls going up, the cloud's top edge catches light.
+    grey = Image.fromarray(np.round(dens * 255).astype(np.uint8))
+    soft = np.asarray(grey.filter(ImageFilter.GaussianBlur(2.5)), np.float32) / 255
+    up = np.roll(soft, 5, axis=0)
+    up[:5] = soft[:5]
+    rim = np.clip((soft - up) * 8.0, -1.0, 1.0)
+    sky = np.stack(
+        [np.interp(y[:, 0], [0, 1], [a, b]) for a, b in ((40, 84), (43, 88), (52, 98))], -1
+    )[:, None, :] * np.ones((1, w, 1), np.float32)
+    belly = np.array([44, 46, 52], np.float32)
+    lit = np.array([172, 175, 182], np.float32)
+    # Billows: lit where the cloud thins upwards, dark in its thick belly.
+    shade = np.clip(0.45 + 0.9 * rim - 0.35 * (dens - 0.5) * 2, 0.0, 1.0)[..., None]
+    cloud = belly + (lit - belly) * shade
+    out = sky * (1 - cover[..., None]) + cloud * cover[..., None]
+    # A pale break low in the sky, behind the clouds.
+    glow = np.exp(-(((np.arange(w)[None, :] / w - 0.7) / 0.25) ** 2) - ((y - 0.8) / 0.15) ** 2)
+    out += (1 - cover[..., None]) * glow[..., None] * np.array([60, 58, 50], np.float32)
+    img = Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8))
+    return img.resize(size, Image.Resampling.BICUBIC)
 
 
 def _clouds(size: tuple[int, int], seed: int, colour: Sequence[int], amount: float) -> Image.Image:
@@ -611,3 +690,57 @@ def restore_look(img: Image.Image, seed: int = 0) -> Image.Image:
     """ "Restore" with nothing missing: lift fading and grain (denoise, full tonal range)."""
     clean = img.filter(ImageFilter.MedianFilter(3))
     return ImageEnhance.Color(ImageOps.autocontrast(clean, cutoff=1)).enhance(1.1)
+
+
+# ----------------------------------------------------------------------------- recolour
+
+
+def recolour(img: Image.Image, colour: tuple[int, int, int], where: Image.Image) -> Image.Image:
+    """``img`` with the colour of ``where`` (mode L weights) changed to ``colour``, keeping its
+    shading: each pixel's luminance moves by the same amount relative to the area's mean, so
+    stripes, fur and highlights stay; the mean luminance becomes the new colour's (lifted for
+    black, so the shading still shows). The new colour is a function of luminance only, so it
+    is three point tables. The caller blends by ``where`` (narrowed by ``colour_weights`` for a
+    chromatic colour, so a red cup turns blue while the coffee in it stays coffee)."""
+    grey = img.convert("L")
+    small = _small_size(img.size, 160)
+    lum_s = np.asarray(grey.resize(small, Image.Resampling.BOX), np.float32) / 255
+    w_s = np.asarray(where.resize(small, Image.Resampling.BOX), np.float32) / 255
+    total = float(w_s.sum())
+    mean = float((lum_s * w_s).sum() / total) if total > 0 else float(lum_s.mean())
+    target = np.asarray(colour, np.float32) / 255
+    t_lum = float(target @ np.array([0.299, 0.587, 0.114], np.float32))
+    mid = min(0.85, max(0.16, t_lum))
+    contrast = 0.9 if t_lum > 0.16 else 0.6  # dark colours: less range left below the mean
+    v = np.arange(256, dtype=np.float32) / 255
+    new_lum = np.clip(mid + (v - mean) * contrast, 0.02, 0.98)
+    base = (target / max(t_lum, 1e-3))[None, :] * new_lum[:, None]  # 256 x 3
+    # Where that exceeds 1 (bright tones of a saturated colour), blend towards white instead.
+    over = np.clip(base.max(-1, keepdims=True) - 1, 0, None)
+    table = np.round(np.clip(base / (1 + over) + over / (1 + over), 0, 1) * 255).astype(int)
+    return Image.merge("RGB", [grey.point(table[:, c].tolist()) for c in range(3)])
+
+
+def colour_weights(img: Image.Image, where: Image.Image) -> Image.Image:
+    """``where`` narrowed to the pixels of the area's dominant hue (saturated, within about
+    16 degrees of it): what "make the cup blue" changes."""
+    h, s, _ = img.convert("HSV").split()
+    small = _small_size(img.size, 160)
+    hs = np.asarray(h.resize(small, Image.Resampling.NEAREST), np.float32) * (2 * np.pi / 256)
+    ss = np.asarray(s.resize(small, Image.Resampling.NEAREST), np.float32) / 255
+    ws = np.asarray(where.resize(small, Image.Resampling.BOX), np.float32) / 255 * ss
+    # The most common hue (a histogram's peak, not the mean: the coffee and the table in the
+    # estimate must not pull the cup's red towards orange).
+    hist = np.bincount((hs * 64 / (2 * np.pi)).astype(int).ravel() % 64, ws.ravel(), 64)
+    hist = hist + np.roll(hist, 1) + np.roll(hist, -1)
+    centre = (int(np.argmax(hist)) * 4 + 2) % 256
+
+    def near(x: int) -> int:
+        d = min(abs(x - centre), 256 - abs(x - centre)) * 360 / 256
+        return round(255 * min(1.0, max(0.0, 1 - (d - 10) / 12)))
+
+    hue_ok = h.point([near(x) for x in range(256)])
+    sat_ok = s.point([round(255 * min(1.0, max(0.0, (x / 255 - 0.12) / 0.15))) for x in range(256)])
+    # A little blur: single pixels of the cup's colour elsewhere do not turn into specks.
+    weights = ImageChops.multiply(hue_ok, sat_ok).filter(ImageFilter.BoxBlur(1))
+    return ImageChops.multiply(weights, where)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-Region = Image.Image  # mode "L": 255 = fill fully, 0 = keep
+from ._pixels import Region, fit_side, grow
 
 WORK_SIDE = 256  # the smooth fill and colour correction run at most this large
 SEARCH_SIDE = 64  # the shift search runs on a grid this large (a hole pixel marks its cell)
@@ -22,12 +22,6 @@ _DIRECTIONS = tuple(
     (round(math.cos(a * math.pi / 8) * 100) / 100, round(math.sin(a * math.pi / 8) * 100) / 100)
     for a in range(16)
 )
-
-
-def _fit_side(size: tuple[int, int], side: int) -> tuple[int, int]:
-    w, h = size
-    scale = min(1.0, side / max(w, h))
-    return max(4, round(w * scale)), max(4, round(h * scale))
 
 
 def pull_push(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -76,19 +70,6 @@ def _shift(a: np.ndarray, dx: int, dy: int, fill: bool) -> np.ndarray:
     return out
 
 
-def grow(mask: np.ndarray, r: int) -> np.ndarray:
-    """Binary dilation by ``r`` steps of the 4-neighbourhood."""
-    out = mask.copy()
-    for _ in range(r):
-        nxt = out.copy()
-        nxt[1:] |= out[:-1]
-        nxt[:-1] |= out[1:]
-        nxt[:, 1:] |= out[:, :-1]
-        nxt[:, :-1] |= out[:, 1:]
-        out = nxt
-    return out
-
-
 def source_offsets(
     hole: np.ndarray, rgb: np.ndarray, passes: int = 4
 ) -> list[tuple[np.ndarray, int, int]]:
@@ -106,6 +87,7 @@ def source_offsets(
     )
     ring_detail = float(detail[ring].mean()) if ring.any() else 0.0
     ring_peak = float(np.percentile(detail[ring], 95)) if ring.any() else 0.0
+    ring_busy = 1.5 * float(np.percentile(detail[ring], 75)) + 2 if ring.any() else 2.0
     left = hole.copy()
     out: list[tuple[np.ndarray, int, int]] = []
     for _ in range(passes):
@@ -125,6 +107,8 @@ def source_offsets(
                 src = _shift(detail, dx, dy, False)[covered]
                 if float(src.max()) > 1.15 * ring_peak + 2:
                     continue  # would bring in something new: an eye, a sign, an edge
+                if float((src > ring_busy).mean()) > 0.08:
+                    continue  # busier than what mostly surrounds the hole: a tower, a crowd
                 sy, sx = ys + dy, xs + dx
                 inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
                 if not inside.any():
@@ -158,11 +142,11 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     costs little more than the low-resolution analysis.
     """
     w, h = img.size
-    sw, sh = _fit_side(img.size, WORK_SIDE)
+    sw, sh = fit_side(img.size, WORK_SIDE, 4)
     # Grow the hole a little: objects carry a halo of edge and shadow pixels.
-    grow = 2 * max(1, round(max(sw, sh) / 60)) + 1
+    halo = 2 * max(1, round(max(sw, sh) / 60)) + 1
     hole_img = region.resize((sw, sh), Image.Resampling.BOX).point(lambda v: 255 if v > 8 else 0)
-    hole_img = hole_img.filter(ImageFilter.MaxFilter(grow))
+    hole_img = hole_img.filter(ImageFilter.MaxFilter(halo))
     hole = np.asarray(hole_img) > 0
     if not hole.any():
         return img
@@ -183,7 +167,7 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
             axis=-1,
         )
 
-    search = hole_img.resize(_fit_side(hole_img.size, SEARCH_SIDE), Image.Resampling.BOX)
+    search = hole_img.resize(fit_side(hole_img.size, SEARCH_SIDE, 4), Image.Resampling.BOX)
     cells = np.asarray(search) > 0
     small = np.asarray(rgb.resize((sw, sh), Image.Resampling.BOX), np.float32)
     # Start from a smooth fill, so cells no shift could serve are still hidden.
@@ -212,12 +196,21 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         # The search kept the pixels used (where ``part`` > 0) inside the frame.
         shifted = rgb.crop((box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy))
         piece = np.asarray(shifted, np.float32) + up_float(correction)
+        # Feathered over about two cells, so the seams between parts do not show as rectangles.
+        feathered = cells_img.filter(ImageFilter.GaussianBlur(2.0))
         part = (
             np.asarray(
-                cells_img.resize(size, Image.Resampling.BILINEAR, box=cells_box), np.float32
+                feathered.resize(size, Image.Resampling.BILINEAR, box=cells_box), np.float32
             )[..., None]
             / 255
         )
+        # The feathered edge must not reach pixels whose source lies outside the frame (a crop
+        # pads them with black).
+        source_box = (box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy)
+        inside = Image.new("L", rgb.size, 255).crop(source_box)
+        cell = max(1.0, w / cells.shape[1])
+        fade = np.asarray(inside.filter(ImageFilter.GaussianBlur(1.5 * cell)), np.float32) / 255
+        part = part * np.clip(fade * 2 - 1, 0.0, 1.0)[..., None]  # 0 at the frame, 1 inside
         filled = filled * (1 - part) + piece * part
     filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
     out = rgb.copy()

@@ -10,17 +10,17 @@ yields the same bytes; work is done with Pillow's C operations and numpy on smal
 
 from __future__ import annotations
 
-import hashlib
 import io
-import re
 from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-from . import _effects, _fill, _regions
+from . import _effects, _fill, _objects, _prompts, _regions
+from ._pixels import Region, eight_bit, fit_side
+from ._prompts import plan
 
-Region = Image.Image  # mode "L": 255 = the edit applies fully, 0 = keep
+__all__ = ["edit_image", "eight_bit", "encode", "plan"]  # plan, eight_bit: for older imports
 
 # ----------------------------------------------------------------------------- geometry
 
@@ -96,15 +96,6 @@ def classify_layer(img: Image.Image) -> str:
     return "mask" if extreme >= MASK_EXTREME_SHARE * gray.size else "reference"
 
 
-def eight_bit(img: Image.Image) -> Image.Image:
-    """16-bit / integer / float greyscale scaled to mode L (a plain convert would clip it)."""
-    if not img.mode.startswith(("I", "F")):
-        return img
-    arr = np.asarray(img, dtype=np.float64)
-    top = 255.0 if arr.max() <= 255 else 65535.0
-    return Image.fromarray(np.clip(arr * (255.0 / top) + 0.5, 0, 255).astype(np.uint8))
-
-
 def as_mask(img: Image.Image) -> Region:
     img = eight_bit(img)
     if img.mode == "L":
@@ -125,169 +116,6 @@ def composite_overlays(rgb: Image.Image, overlays: Sequence[Image.Image]) -> Ima
     return rgb
 
 
-# ----------------------------------------------------------------------------- prompt -> plan
-
-
-def _seed(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
-
-
-# (name, pattern, effect) in the order they are applied; patterns are matched on the prompt
-# with "keep …"/"while preserving …" clauses removed.
-EFFECTS: tuple[tuple[str, str, _effects.Effect], ...] = (
-    ("snow", r"\bsnow|\bblizzard", _effects.snow),
-    ("winter", r"\bwinter|\bwintry|\bfrost|\bicy\b", _effects.winter),
-    ("rain", r"\brain(s|y|ing|fall|storm)?\b|\bdrizzl|\bdownpour|\bwet\b", _effects.rain),
-    ("fog", r"\bfog|\bmist|\bhaz[ey]\b|\bhazy", _effects.fog),
-    ("autumn", r"\bautumn|\bfall (colou?rs?|foliage|leaves)|\bfoliage", _effects.autumn),
-    ("golden hour", r"\bgolden[- ]hour|\bgolden light|\bmagic hour", _effects.golden_hour),
-    ("sunset", r"\bsunrise|\bsunset|\bdawn|\bdusk", _effects.sunset),
-    ("night", r"\bnight|\bmidnight", _effects.night),
-    ("greyscale", r"\bgr[ae]yscale|\bmonochrome|\bdesaturat|\bb\s*&\s*w\b", _effects.greyscale),
-    ("sepia", r"\bsepia", _effects.sepia),
-    ("vintage film",
-     r"\bvintage|\bretro\b|\bold photo|\bfilm (look|grain|photo)|\banalog|\b(19)?70s",
-     _effects.vintage_film),
-    ("watercolour", r"\bwatercolou?r|\baquarelle", _effects.watercolour),
-    ("oil painting", r"\boil\b|\bimpasto|\bpainterly|\bvan gogh", _effects.oil_painting),
-    ("pencil sketch", r"\bsketch|\bpencil|\bcharcoal|\bdrawing\b|\bline art",
-     _effects.pencil_sketch),
-    ("cartoon", r"\bcartoon|\bcomic|\banime|\bposteri[sz]|\bcel[- ]shad", _effects.cartoon),
-    ("pixel art", r"\bpixel|\b(8|16)[- ]bit\b", _effects.pixel_art),
-    ("warm", r"\bwarm", _effects.warm),
-    ("cool", r"\bcool|\bcold", _effects.cool),
-    ("brighter", r"\bbrighter|\bbrighten|\blighter|\blighten", _effects.brighter),
-    ("darker", r"\bdarker|\bdarken|\bdimmer", _effects.darker),
-    ("blur", r"\bblur|\bbokeh", _effects.blur),
-    ("sharpen", r"\bsharpen|\bsharper|\bcrisper", _effects.sharpen),
-    ("invert", r"\binvert|\bnegative", _effects.invert),
-)  # fmt: skip
-_EFFECT_FNS = {name: fn for name, _, fn in EFFECTS}
-
-_KEEP_CLAUSE = re.compile(
-    r"(,?\s*\b(while|whilst)\b|\b(and\s+|but\s+)?(keep|keeping|preserv\w*|leave|leaving|without "
-    r"changing)\b)[^.;]*"
-)
-_PHRASE = r"(?:(?!\s(?:and|then|so|but)\s)[^.;,])*"  # up to the end of the clause
-_REPLACE_AREA = re.compile(
-    r"\b(replace|change|turn|make|swap|transform|paint|set)\s+(the\s+)?(colou?r\s+of\s+(the\s+)?)?"
-    r"(\w+\s+){0,2}?(?P<area>sky|background|backdrop)\s*(with|to|into|for|as|be)?\s+(?P<what>"
-    + _PHRASE
-    + r")"
-)
-_REMOVE = re.compile(
-    rf"\b(remov\w*|eras\w*|delet\w*|get rid of|take out|clean up)\b\s*(?P<what>{_PHRASE})"
-)
-_RESTORE = re.compile(r"\b(restor\w*|repair\w*|mend\w*|fix\w*|heal\w*)\b")
-_REPLACE_OBJECT = re.compile(rf"\breplac\w*\s+(?P<obj>[^.;,]*?)\s+with\s+(?P<what>{_PHRASE})")
-_THE = re.compile(r"\bthe\s+(?:\w+\s+){0,2}?(?P<noun>\w+)\b")
-WHOLE_WORDS = frozenset(
-    ("photo", "image", "picture", "scene", "shot", "frame", "whole", "colors", "colours",
-     "color", "colour", "lighting", "light", "mood", "style")
-)  # fmt: skip
-
-SKY_KINDS = (
-    ("sunset", r"sunrise|sunset|dawn|dusk|golden|orange"),
-    ("night", r"night|star|milky|galaxy|moon"),
-    ("storm", r"storm|cloud|overcast|thunder|rain|grey sky|gray sky|dramatic"),
-)
-BACKDROP_KINDS = (
-    ("studio", r"studio|backdrop|plain|seamless|neutral|solid|simple|clean|empty"),
-    ("blur", r"blur|bokeh|out of focus|soft focus"),
-    ("beach", r"beach|sea|ocean|coast|tropical"),
-    ("forest", r"forest|jungle|trees|woods|park|garden|nature"),
-    ("city", r"city|street|urban|neon|skyline|downtown"),
-    ("night", r"night|space|stars|galaxy|cosmos"),
-    ("sunset", r"sunset|sunrise|dawn|dusk"),
-    ("sky", r"\bsky\b|clouds"),
-)
-
-
-def _kind(what: str, table: Sequence[tuple[str, str]], default: str) -> str:
-    """A colour word wins ("a blue backdrop"), then the table's first matching kind."""
-    colours = [w for w in _WORD.findall(what) if w in _effects.COLOURS]
-    if colours:
-        return colours[0]
-    for name, pattern in table:
-        if re.search(pattern, what):
-            return name
-    return default
-
-
-_WORD = re.compile(r"[a-z]+")
-_BW = re.compile(r"black\s*(and|&|n)\s*white")  # a look, not two colour words
-
-
-def _is_new_area(what: str, area: str) -> bool:
-    """True when "change the sky/background to <what>" asks for new content, False when <what>
-    is an effect to apply there ("… snowy", "… black and white")."""
-    table = SKY_KINDS if area == "sky" else BACKDROP_KINDS
-    return bool(_kind(what, table, "")) or not any(re.search(p, what) for _, p, _ in EFFECTS)
-
-
-def _clean(prompt: str) -> str:
-    """Lower case, "keep …"/"while …" clauses dropped, "black and white" read as one word."""
-    return _BW.sub("greyscale", _KEEP_CLAUSE.sub(" ", prompt.lower()))
-
-
-def _target(text: str) -> str | None:
-    """The region a prompt's words point at: "sky", "background", "subject" or None (whole)."""
-    if re.search(r"\bsky\b", text):
-        return "sky"
-    if re.search(r"\b(background|backdrop|behind)\b", text):
-        return "background"
-    match = _THE.search(text)
-    if match and match.group("noun") not in WHOLE_WORDS:
-        return "subject"
-    if re.search(r"\b(subject|person|people|him|her|them)\b", text):
-        return "subject"
-    return None
-
-
-def plan(prompt: str) -> list[str]:
-    """Names of the steps ``prompt`` triggers, in application order (for tests/docs).
-
-    Region-specific steps carry their kind: "sky:sunset", "background:studio", "replace:sign".
-    """
-    text = _clean(prompt)
-    names: list[str] = []
-    rest = text
-    area = _REPLACE_AREA.search(text)
-    if area and _is_new_area(area.group("what"), area.group("area")):
-        what = area.group("what")
-        if area.group("area") == "sky":
-            names.append(f"sky:{_kind(what, SKY_KINDS, 'clear')}")
-        else:
-            names.append(f"background:{_kind(what, BACKDROP_KINDS, 'scene')}")
-        rest = text[: area.start()] + text[area.end() :]
-    elif area:
-        pass  # "make the background black and white": an effect, applied to that area
-    elif (obj := _REPLACE_OBJECT.search(text)) and _target(obj.group("obj")) != "sky":
-        what = obj.group("what")
-        if re.search(r"poster|billboard|advert|neon|screen|display", what):
-            names.append("replace:poster")
-        elif re.search(r"blank|plain|empty|clean", what) or re.search(r"sign|panel|label", what):
-            names.append("replace:sign")
-        rest = text[: obj.start()] + " " + what + text[obj.end() :] if names else text
-    if removal := _REMOVE.search(rest):
-        if re.search(r"\b(background|backdrop)\b", removal.group("what")):
-            names.append("background:white")
-        else:
-            names.append("remove")
-        rest = rest[: removal.start()] + rest[removal.end() :]
-    if _RESTORE.search(rest):
-        names.append("restore")
-    for name, pattern, _ in EFFECTS:
-        if re.search(pattern, rest) and not (name == "sunset" and names[:1] == ["sky:sunset"]):
-            names.append(name)
-    if re.search(r"\bstudio\b", rest) and not any(n.startswith("background:") for n in names):
-        names.append("background:studio")
-    colours = [w for w in _WORD.findall(rest) if w in _effects.COLOURS]
-    if colours and not any(n.startswith(("sky:", "background:")) for n in names):
-        names.append(f"tint:{colours[-1]}")
-    return names or ["restyle"]
-
-
 # ----------------------------------------------------------------------------- plan -> pixels
 
 
@@ -297,6 +125,12 @@ class _Regions:
     def __init__(self, img: Image.Image) -> None:
         self.img = img
         self._cache: dict[str, Region | None] = {}
+
+    def matte(self) -> np.ndarray:
+        """The subject matte as float weights (what ``subject`` is made from)."""
+        subject = self.get("subject")
+        assert subject is not None  # the subject estimate always answers
+        return np.asarray(subject, np.float32) / 255
 
     def get(self, kind: str) -> Region | None:
         if kind not in self._cache:
@@ -312,15 +146,18 @@ class _Regions:
 def _removal_region(regions: _Regions, text: str) -> Region:
     """Where "remove …" acts without a mask: the named area, else the subject when it is a
     compact object, else the centre."""
-    target = _target(text)
+    target = _prompts.target(text)
     if target == "sky" and (sky := regions.get("sky")) is not None:
         return sky
     subject = regions.get("subject")
     if subject is not None:
         share = np.asarray(subject.resize((64, 64), Image.Resampling.BOX)).mean() / 255
         if 0.01 < share < 0.45:
-            # Its core only: faint edges of the estimate (a lamp's glow) are not the object.
-            return subject.point(lambda v: 255 if v > 100 else 0)
+            # The object and a margin round it (its outline, glow and shadow go with it).
+            # Grown on a small copy: a wide MaxFilter at full size costs seconds.
+            low = subject.resize(fit_side(subject.size, 200), Image.Resampling.BOX)
+            low = low.point(lambda v: 255 if v > 25 else 0).filter(ImageFilter.MaxFilter(5))
+            return low.resize(subject.size, Image.Resampling.BILINEAR)
     return _regions.central(regions.img.size)
 
 
@@ -336,7 +173,7 @@ def _sky_step(
     painted = Image.composite(sky, img, region)
     if masked:
         return painted
-    light = {"sunset": (255, 196, 150), "night": (110, 120, 170), "storm": (190, 194, 200)}.get(
+    light = {"sunset": (255, 196, 150), "night": (110, 120, 170), "storm": (150, 156, 168)}.get(
         kind
     )
     if light is None:
@@ -354,12 +191,12 @@ def apply_prompt(
     blends by the mask); without one, each step finds its own region from the prompt's words
     (the sky, the subject, the background, a damaged corner) and blends by it. ``style_seed``
     (the model id) varies the free-form restyle, so a grid of models shows different answers."""
-    text = _clean(prompt)
-    seed = _seed(prompt)
+    text = _prompts.clean(prompt)
+    seed = _prompts.seed(prompt)
     regions = _Regions(img)
-    target = _target(text)
+    target = _prompts.target(text)
     out = img
-    for name in plan(prompt):
+    for name in _prompts.plan(prompt):
         kind, _, arg = name.partition(":")
         region: Region | None = mask
         if kind == "sky":
@@ -384,6 +221,26 @@ def apply_prompt(
                     continue
             out = _fill.fill(out, region)  # type: ignore[arg-type]
             continue
+        if kind == "object":
+            obj, _, rest = arg.partition(":")
+            colour_name, _, where = rest.partition(":")
+            out = _objects.draw(
+                out,
+                obj,
+                _effects.COLOURS.get(colour_name),
+                matte=None if mask is not None else regions.matte(),
+                mask=mask,
+                inside=where == "in",
+            )
+            continue
+        if kind == "recolour":
+            area = mask if mask is not None else regions.get("subject")
+            if area is not None:
+                if arg not in ("black", "white", "grey", "gray", "silver"):
+                    area = _effects.colour_weights(out, area)
+                recoloured = _effects.recolour(out, _effects.COLOURS[arg], area)
+                out = Image.composite(recoloured, out, area)
+            continue
         if kind == "replace":
             if region is None:
                 region = _removal_region(regions, text)
@@ -396,12 +253,12 @@ def apply_prompt(
             region = regions.get(target)
         if kind == "restyle":
             edited = _effects.restyle(
-                out, _seed(f"{style_seed}\n{prompt}" if style_seed else prompt)
+                out, _prompts.seed(f"{style_seed}\n{prompt}" if style_seed else prompt)
             )
         elif kind == "tint":
             edited = _effects.tint(_effects.COLOURS[arg])(out)
         else:
-            edited = _EFFECT_FNS[name](out, seed)
+            edited = _prompts.EFFECT_FNS[name](out, seed)
         out = edited if region is None or mask is not None else Image.composite(edited, out, region)
     return out
 

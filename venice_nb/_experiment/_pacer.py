@@ -240,8 +240,8 @@ class Pacer:
 
 
 # The server counts per caller, not per experiment: experiments (and re-runs) in one process
-# share a pacer per caller (``_failure_guard.caller_id``: base URL and a digest of the key, never the key
-# itself), so they neither overrun each other nor forget what was learned.
+# share a pacer per caller (``_failure_guard.caller_id``: base URL and a digest of the key,
+# never the key itself), so they neither overrun each other nor forget what was learned.
 PACERS: dict[str, Pacer] = {}
 _PACERS_LOCK = threading.Lock()
 

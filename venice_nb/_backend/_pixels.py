@@ -1,0 +1,121 @@
+"""Shared raster vocabulary of the local backend's effects: the ``Region`` type and the small
+numpy/Pillow helpers (analysis copies, box blur, flood fill, dilation) that the region
+estimates, the subject matte, the fill and the objects all use.
+
+This module is the bottom layer of the effects: it imports nothing from the backend, so the
+modules above it form an acyclic graph (tests/test_layering.py checks that).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+Region = Image.Image
+"""Mode "L" image the size of the picture: 255 = the edit applies fully, 0 = keep."""
+
+ANALYSIS_SIDE = 128  # region estimates work on a copy at most this long
+
+
+def eight_bit(img: Image.Image) -> Image.Image:
+    """16-bit / integer / float greyscale scaled to mode L (a plain convert would clip it)."""
+    if not img.mode.startswith(("I", "F")):
+        return img
+    arr = np.asarray(img, dtype=np.float64)
+    top = 255.0 if arr.max() <= 255 else 65535.0
+    return Image.fromarray(np.clip(arr * (255.0 / top) + 0.5, 0, 255).astype(np.uint8))
+
+
+def fit_side(size: tuple[int, int], side: int, least: int = 8) -> tuple[int, int]:
+    """``size`` scaled down (never up) so its long side is at most ``side``."""
+    w, h = size
+    scale = min(1.0, side / max(w, h))
+    return max(least, round(w * scale)), max(least, round(h * scale))
+
+
+def small(img: Image.Image, side: int = ANALYSIS_SIDE) -> np.ndarray:
+    """A float32 HxWx3 RGB copy at most ``side`` pixels long (box-averaged)."""
+    return np.asarray(
+        img.convert("RGB").resize(fit_side(img.size, side), Image.Resampling.BOX), np.float32
+    )
+
+
+def to_region(weights: np.ndarray, size: tuple[int, int], soften: float = 1.0) -> Region:
+    """Low-resolution weights in [0, 1] -> a soft full-size region; exact zeros stay zero."""
+    low = Image.fromarray(np.round(np.clip(weights, 0.0, 1.0) * 255).astype(np.uint8))
+    if soften:
+        low = low.filter(ImageFilter.GaussianBlur(soften))
+    return low.resize(size, Image.Resampling.BILINEAR)
+
+
+def resize_weights(weights: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of float HxW weights to ``size`` (w, h)."""
+    img = Image.fromarray(np.ascontiguousarray(weights, np.float32))
+    return np.asarray(img.resize(size, Image.Resampling.BILINEAR), np.float32)
+
+
+def flood(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Pixels of ``allowed`` 4-connected to ``seed`` (vectorised dilation until stable)."""
+    reached = seed & allowed
+    while True:
+        grown = reached.copy()
+        grown[1:] |= reached[:-1]
+        grown[:-1] |= reached[1:]
+        grown[:, 1:] |= reached[:, :-1]
+        grown[:, :-1] |= reached[:, 1:]
+        grown &= allowed
+        if (grown == reached).all():
+            return reached
+        reached = grown
+
+
+def grow(mask: np.ndarray, r: int) -> np.ndarray:
+    """Binary dilation by ``r`` steps of the 4-neighbourhood."""
+    out = mask.copy()
+    for _ in range(r):
+        nxt = out.copy()
+        nxt[1:] |= out[:-1]
+        nxt[:-1] |= out[1:]
+        nxt[:, 1:] |= out[:, :-1]
+        nxt[:, :-1] |= out[:, 1:]
+        out = nxt
+    return out
+
+
+def box(a: np.ndarray, r: int) -> np.ndarray:
+    """Separable box mean of radius ``r`` (edges replicated): a cheap blur."""
+    for axis in (0, 1):
+        pad = [(0, 0)] * a.ndim
+        pad[axis] = (r + 1, r)
+        c = np.cumsum(np.pad(a, pad, mode="edge"), axis=axis, dtype=np.float32)
+        hi = c.take(np.arange(2 * r + 1, c.shape[axis]), axis=axis)
+        lo = c.take(np.arange(0, c.shape[axis] - 2 * r - 1), axis=axis)
+        a = ((hi - lo) / (2 * r + 1)).astype(np.float32)
+    return a
+
+
+def local_detail(grey: np.ndarray) -> np.ndarray:
+    """Mean absolute difference to the 4 neighbours: texture/edge strength per pixel."""
+    p = np.pad(grey, 1, mode="edge")
+    c = p[1:-1, 1:-1]
+    return (
+        np.abs(c - p[:-2, 1:-1])
+        + np.abs(c - p[2:, 1:-1])
+        + np.abs(c - p[1:-1, :-2])
+        + np.abs(c - p[1:-1, 2:])
+    ) / 4
+
+
+def otsu(values: np.ndarray) -> float:
+    """Otsu's threshold of ``values`` (64 bins)."""
+    hist, edges = np.histogram(values, bins=64)
+    mids = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(hist)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(hist * mids) / np.maximum(w0, 1)
+    m1 = (np.sum(hist * mids) - np.cumsum(hist * mids)) / np.maximum(w1, 1)
+    return float(mids[int(np.argmax(w0 * w1 * (m0 - m1) ** 2))])
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    return (rgb @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32)

@@ -1,0 +1,960 @@
+"""The selection engine behind ``masks.select_color``, ``select_object`` and ``select_subject``.
+
+One :class:`Selector` per image. It is built for an interactive painter: a one-time
+:meth:`Selector.prepare` (safe to run in a background thread) makes a reduced *working level*
+(about 0.3 Mpx), its OKLab colours, superpixels and their adjacency graph, and the
+full-resolution colour codes; after that every click is answered on the working level and
+only the edge is refined at full resolution.
+
+How each selection is made, and why this way:
+
+* **colour**: OKLab distance (x100, so ~1 is a just-noticeable step) to the colour under the
+  click, read for every full-resolution pixel from a 32768-entry table indexed by the pixel's
+  5:5:5-bit RGB code (computed once), so a click costs one table gather, not a colour
+  conversion of 12 Mpx. ``contiguous`` keeps the region connected to the click, found on the
+  working level (one vectorised union-find) and applied at full resolution. The distance map
+  is cached per click, so a tolerance drag only re-thresholds it.
+* **object**: superpixels (a vectorised SLIC) become the nodes of a graph. A node belongs to
+  the object when it is geodesically nearer an include point than the background (excludes,
+  or border nodes unlike every click). A path is charged its largest step (colour, texture and
+  the contrast right at the shared boundary) plus a little of their sum: a texture is many
+  middling steps, an outline one big one. A GrabCut-style round then learns colour models of
+  both sides (kernel densities over the superpixels) and splits again with their verdict added
+  to the charges. Only parts connected to an include point are kept. The graph has ~2,500
+  nodes, so plain Python and numpy do it in milliseconds: no graph or sparse library needed.
+* **subject**: the same split, seeded by a saliency estimate instead of clicks: colour
+  contrast to the frame's border, sharpness (backgrounds are often out of focus) and nearness
+  to the centre.
+* **edges**: a colour guided filter (He et al.) fitted on the working level with the image as
+  guide, evaluated per full-resolution pixel in a narrow band along the edge: where the photo's
+  edge is soft (fur, blur) the mask gets a ramp, where it is hard the mask gets a step.
+
+Memory: the full-resolution image is never converted to float; the engine keeps the 2-byte
+colour codes and, per colour click, a 1-byte distance map.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import numbers
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from . import _arguments as guards
+from ._exceptions import ValidationError
+
+__all__ = ["Selector"]
+
+Point = tuple[float, float]
+BoxF = tuple[float, float, float, float]
+
+WORK_PIXELS = 300_000  # working-level pixels: enough for shapes, few enough to be quick
+_SUPERPIXELS = 2500  # how many superpixels the working level is cut into (about)
+_BITS = 5  # bits per channel of the colour code the distance table is indexed by
+_DIST_SCALE = 2.0  # uint8 distance maps hold OKLab distance x100 x this (0.5 steps, 127.5 max)
+# The object split (tuned on the synthetic scenes and the samples, see tests/test_selection.py).
+_TEXTURE = 0.5  # weight of a superpixel's colour spread against its mean colour
+_CONTRAST = 3.0  # weight of the contrast right at a shared boundary in a step's charge
+_STEP_COST = 0.02  # charge per superpixel step, in bandwidths (nearness breaks ties)
+_SUM_SHARE = 0.05  # share of a path's summed steps added to its largest step
+_BANDWIDTH = 8.0  # colour-model kernel width (OKLab x100)
+_BORDER_SIMILAR = 2.0  # border nodes this many bandwidths from every click count as background
+_ROUNDS = 1  # colour-model rounds after the first split (more did not help on the samples)
+_CORE = 2.0  # the object's colour model fades with geodesic distance, in bandwidths
+_LIKELIHOOD = 6.0  # charge for a full change of colour-model verdict, in bandwidths
+_CONFIDENT = 0.1  # a node the colour models give < this (or > 1 - this) seeds that side...
+_SEED_COST = 3.0  # ... starting this far away, in bandwidths
+_SUBJECT_SEED = 0.1  # the subject's seeds: at most this share of the picture, the most salient
+_W_CONTRAST = 0.5  # saliency: weight of colour contrast to the border...
+_W_SHARP = 0.25  # ... and of sharpness (more made textured backgrounds win)
+_SUBJECT_LEVEL = 0.5  # ... and each at least this salient (0..1)
+
+
+# --------------------------------------------------------------------------------------------
+# argument checks (shared by the Selector and masks.select_*)
+# --------------------------------------------------------------------------------------------
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def check_point(point: Any, size: tuple[int, int], name: str = "point") -> Point:
+    """``(x, y)`` as floats, inside the image: a click outside it is a mistake, not a no-op."""
+    if (
+        isinstance(point, (str, bytes))
+        or not isinstance(point, (Sequence, np.ndarray))
+        or len(point) != 2
+        or not all(_is_number(v) for v in point)
+    ):
+        raise ValidationError(
+            f"{name} must be an (x, y) pair of numbers; got {point!r:.60}",
+            action=f"pass {name} as e.g. (120, 80): column, then row", field=name,
+        )
+    x, y = guards.number(point[0], name), guards.number(point[1], name)
+    h, w = size
+    if not (0 <= x < w and 0 <= y < h):
+        raise ValidationError(
+            f"{name} ({x:g}, {y:g}) is outside the {w}x{h} image",
+            action=f"use 0 <= x < {w} and 0 <= y < {h} (x is the column, y the row)", field=name,
+        )
+    return x, y
+
+
+def check_points(points: Any, size: tuple[int, int], name: str, *,
+                 required: bool) -> list[Point]:
+    """A list of in-image ``(x, y)`` points; at least one when ``required``."""
+    if isinstance(points, (str, bytes)) or not isinstance(points, (Sequence, np.ndarray)):
+        raise ValidationError(
+            f"{name} must be a list of (x, y) points; got {type(points).__name__}",
+            action=f"pass {name} as e.g. [(120, 80)]", field=name,
+        )
+    if len(points) == 2 and all(_is_number(v) for v in points):
+        raise ValidationError(
+            f"{name} is a single (x, y) pair, not a list of points",
+            action=f"wrap it in a list: {name}=[{tuple(points)!r}]", field=name,
+        )
+    if required and len(points) == 0:
+        raise ValidationError(
+            f"{name} is empty: the selection needs at least one point on the object",
+            action=f"pass {name}=[(x, y)] with a point on what you want selected", field=name,
+        )
+    return [check_point(pt, size, name) for pt in points]
+
+
+def check_box(box: Any, size: tuple[int, int]) -> BoxF | None:
+    """``(x0, y0, x1, y1)`` with x0 < x1, y0 < y1, overlapping the image; None passes."""
+    if box is None:
+        return None
+    if (
+        isinstance(box, (str, bytes))
+        or not isinstance(box, (Sequence, np.ndarray))
+        or len(box) != 4
+        or not all(_is_number(v) for v in box)
+    ):
+        raise ValidationError(
+            f"box must be (x0, y0, x1, y1), four numbers; got {box!r:.60}",
+            action="pass e.g. box=(10, 20, 200, 180)", field="box",
+        )
+    x0, y0, x1, y1 = (guards.number(v, "box") for v in box)
+    h, w = size
+    if not (x0 < x1 and y0 < y1):
+        raise ValidationError(
+            f"box {tuple(box)!r:.60} is empty: it needs x0 < x1 and y0 < y1",
+            action="give the top-left corner first, then the bottom-right", field="box",
+        )
+    if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
+        raise ValidationError(
+            f"box {tuple(box)!r:.60} lies outside the {w}x{h} image",
+            action=f"use a box that overlaps (0, 0, {w}, {h})", field="box",
+        )
+    return x0, y0, x1, y1
+
+
+def check_size(size: Any) -> tuple[int, int] | None:
+    """A preview size ``(height, width)`` of positive ints, or None (full resolution)."""
+    if size is None:
+        return None
+    if (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in size)
+        and 0 < size[0] * size[1] <= 50_000_000
+        and min(size) > 0
+    ):
+        return int(size[0]), int(size[1])
+    raise ValidationError(
+        f"size must be (height, width), two positive ints; got {size!r:.60}",
+        action="pass the preview's size, e.g. size=(720, 960), or None for full resolution",
+        field="size",
+    )
+
+
+def _resized(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if mask.shape == size:
+        return np.array(mask)
+    img = Image.fromarray(np.ascontiguousarray(mask))
+    return np.asarray(img.resize((size[1], size[0]), Image.Resampling.BILINEAR)).copy()
+
+
+def check_tolerance(tolerance: Any) -> float:
+    return guards.non_negative(tolerance, "tolerance")
+
+
+# --------------------------------------------------------------------------------------------
+# colour
+# --------------------------------------------------------------------------------------------
+
+_M1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929],
+                [0.2119034982, 0.6806995451, 0.1073969566],
+                [0.0883024619, 0.2817188376, 0.6299787005]], np.float32)
+_M2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
+                [1.9779984951, -2.4285922050, 0.4505937099],
+                [0.0259040371, 0.7827717662, -0.8086757660]], np.float32)
+
+
+def _linear(v: np.ndarray) -> np.ndarray:
+    """sRGB (0..1) to linear light."""
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+_LINEAR_LUT = _linear(np.arange(256, dtype=np.float32) / 255)
+
+
+def oklab(rgb: np.ndarray) -> np.ndarray:
+    """OKLab x100 (float32, ``(..., 3)``) of uint8 sRGB: Euclidean distance ~ perceived distance."""
+    lin = _LINEAR_LUT[rgb]
+    lms = np.cbrt(lin @ _M1.T)
+    return (lms @ _M2.T) * np.float32(100)
+
+
+def _code_colors() -> np.ndarray:
+    """OKLab of the centre of every 5:5:5 colour code (32768 x 3)."""
+    levels = (np.arange(1 << _BITS) << (8 - _BITS)) + (1 << (7 - _BITS))
+    r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
+    rgb = np.stack([r, g, b], -1).reshape(-1, 3).astype(np.uint8)
+    return oklab(rgb)
+
+
+_CODE_LAB: np.ndarray | None = None
+
+
+def _code_lab() -> np.ndarray:
+    global _CODE_LAB
+    if _CODE_LAB is None:
+        _CODE_LAB = _code_colors()
+    return _CODE_LAB
+
+
+def _codes(rgb: np.ndarray) -> np.ndarray:
+    """uint16 5:5:5 code of every pixel, computed in bands (no wide temporaries)."""
+    h, w = rgb.shape[:2]
+    out = np.empty((h, w), np.uint16)
+    band = max(1, (1 << 20) // max(w, 1))
+    shift = 8 - _BITS
+    for r0 in range(0, h, band):
+        part = rgb[r0:r0 + band]
+        o = out[r0:r0 + band]
+        np.right_shift(part[..., 0], shift, out=o, dtype=np.uint16, casting="unsafe")
+        o <<= _BITS
+        o |= part[..., 1] >> shift
+        o <<= _BITS
+        o |= part[..., 2] >> shift
+    return out
+
+
+def _distance_table(lab: np.ndarray) -> np.ndarray:
+    """uint8 scaled OKLab distance of every colour code to ``lab``."""
+    d = np.sqrt(((_code_lab() - lab) ** 2).sum(1)) * _DIST_SCALE
+    return np.minimum(d + 0.5, 255).astype(np.uint8)
+
+
+def _ramp(tolerance: float, softness: float) -> np.ndarray:
+    """uint8 table: scaled distance -> mask value, 255 inside ``tolerance``, a ramp across it."""
+    d = np.arange(256, dtype=np.float32) / _DIST_SCALE
+    if softness <= 0:
+        return np.where(d <= tolerance, 255, 0).astype(np.uint8)
+    v = (tolerance + softness / 2 - d) / softness
+    return (np.clip(v, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------------------------
+# box filters and the guided filter (working level)
+# --------------------------------------------------------------------------------------------
+
+
+def _box(a: np.ndarray, r: int) -> np.ndarray:
+    """Mean over a (2r+1)^2 window, edges handled by the count of pixels inside (float32)."""
+    out = a
+    for axis in (0, 1):
+        n = out.shape[axis]
+        c = np.cumsum(out, axis=axis, dtype=np.float32)
+        c = np.concatenate([np.zeros_like(np.take(c, [0], axis=axis)), c], axis=axis)
+        hi = np.minimum(np.arange(n) + r + 1, n)
+        lo = np.maximum(np.arange(n) - r, 0)
+        count = (hi - lo).astype(np.float32)
+        s = np.take(c, hi, axis=axis) - np.take(c, lo, axis=axis)
+        s /= count.reshape((n, 1) if axis == 0 else (1, n))
+        out = s
+    return out
+
+
+@dataclass(frozen=True)
+class _Guide:
+    """What the colour guided filter needs of the guide alone, computed once per image."""
+
+    image: np.ndarray  # (h, w, 3) float32, 0..1
+    mean: tuple[np.ndarray, np.ndarray, np.ndarray]
+    inverse: tuple[np.ndarray, ...]  # c11, c12, c13, c22, c23, c33 of the inverse covariance
+    r: int
+
+
+def _guide(image: np.ndarray, r: int, eps: float) -> _Guide:
+    """Window means and inverse colour covariance (closed form 3x3 inverse per pixel)."""
+    planes = [np.ascontiguousarray(image[..., c]) for c in range(3)]
+    mi = (_box(planes[0], r), _box(planes[1], r), _box(planes[2], r))
+    var = {}
+    for i in range(3):
+        for j in range(i, 3):
+            var[i, j] = _box(planes[i] * planes[j], r) - mi[i] * mi[j]
+            if i == j:
+                var[i, j] += eps
+    a11, a12, a13, a22, a23, a33 = var[0, 0], var[0, 1], var[0, 2], var[1, 1], var[1, 2], var[2, 2]
+    c11 = a22 * a33 - a23 * a23
+    c12 = a13 * a23 - a12 * a33
+    c13 = a12 * a23 - a13 * a22
+    c22 = a11 * a33 - a13 * a13
+    c23 = a13 * a12 - a11 * a23
+    c33 = a11 * a22 - a12 * a12
+    inv = 1 / np.maximum(a11 * c11 + a12 * c12 + a13 * c13, 1e-12)
+    inverse = tuple(c * inv for c in (c11, c12, c13, c22, c23, c33))
+    return _Guide(image, mi, inverse, r)
+
+
+def _guided_coefficients(gd: _Guide, p: np.ndarray,
+                         crop: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean linear coefficients ``(A (h, w, 3), B (h, w))`` of the colour guided filter.
+
+    ``q = A . I + B`` follows the guide's edges: a step where the image steps, a ramp where it
+    is soft. Only ``crop`` (the edge's surroundings) is computed; elsewhere ``p`` is constant
+    over every window, so ``A = 0`` and ``B = p`` exactly.
+    """
+    h, w = p.shape
+    r = gd.r
+    a_full = np.zeros((h, w, 3), np.float32)
+    b_full = p.copy()
+    pc = p[crop]
+    mi = [m[crop] for m in gd.mean]
+    mp = _box(pc, r)
+    x, y, z = (_box(gd.image[crop[0], crop[1], c] * pc, r) - mi[c] * mp for c in range(3))
+    c11, c12, c13, c22, c23, c33 = (c[crop] for c in gd.inverse)
+    a = (c11 * x + c12 * y + c13 * z, c12 * x + c22 * y + c23 * z, c13 * x + c23 * y + c33 * z)
+    b = mp - (a[0] * mi[0] + a[1] * mi[1] + a[2] * mi[2])
+    for c in range(3):
+        a_full[crop[0], crop[1], c] = _box(a[c], r)
+    b_full[crop] = _box(b, r)
+    return a_full, b_full
+
+
+# --------------------------------------------------------------------------------------------
+# superpixels and their graph
+# --------------------------------------------------------------------------------------------
+
+
+def _slic(lab: np.ndarray, step: int, iterations: int = 3, compactness: float = 6.0) -> np.ndarray:
+    """int32 superpixel labels (compact, 0..n-1) by SLIC, vectorised over the 9 nearby centres.
+
+    Each centre stays tied to its grid cell, so a pixel only looks at the centres of its own
+    and the 8 neighbouring cells; centres drift less than a cell in practice. Features are kept
+    as separate planes: numpy reduces long flat arrays far faster than short rows.
+    """
+    h, w = lab.shape[:2]
+    ny, nx = max(1, round(h / step)), max(1, round(w / step))
+    sy, sx = h / ny, w / nx
+    spatial = compactness / ((sy + sx) / 2)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cy = np.minimum((yy / sy).astype(np.int32), ny - 1).ravel()
+    cx = np.minimum((xx / sx).astype(np.int32), nx - 1).ravel()
+    planes = [np.ascontiguousarray(lab[..., c]).ravel() for c in range(3)]
+    planes += [yy.ravel() * spatial, xx.ravel() * spatial]
+    k = ny * nx
+    label = cy * nx + cx
+    candidates = []
+    for dy in (-1, 0, 1):
+        ny_ = np.clip(cy + dy, 0, ny - 1) * nx
+        for dx in (-1, 0, 1):
+            candidates.append((ny_ + np.clip(cx + dx, 0, nx - 1)).astype(np.int32))
+    for it in range(iterations + 1):
+        counts = np.maximum(np.bincount(label, minlength=k), 1).astype(np.float32)
+        centres = [np.bincount(label, f, k).astype(np.float32) / counts for f in planes]
+        if it == iterations:
+            break
+        best = np.full(h * w, np.inf, np.float32)
+        for cand in candidates:
+            d = np.zeros(h * w, np.float32)
+            for f, c in zip(planes, centres, strict=True):
+                diff = f - c[cand]
+                diff *= diff
+                d += diff
+            better = d < best
+            np.copyto(best, d, where=better)
+            np.copyto(label, cand, where=better)
+    _, compact = np.unique(label, return_inverse=True)
+    return compact.reshape(h, w).astype(np.int32)
+
+
+@dataclass(frozen=True)
+class _Graph:
+    """Superpixel adjacency: edge ends ``i < j``, node features and colour models."""
+
+    i: np.ndarray
+    j: np.ndarray
+    feats: np.ndarray  # (n, 6): mean L, a, b and their spread (texture), OKLab x100
+    area: np.ndarray  # pixels per node
+    centre: np.ndarray  # (n, 2): mean (x, y) in working pixels
+    border: np.ndarray  # fraction of each node's pixels on the frame's border ring
+    kernel: np.ndarray  # (n, n) colour kernel for the density estimates
+    bandwidth: float  # its width (OKLab x100)
+    contrast: np.ndarray  # per edge: mean colour step across the shared boundary
+
+
+def _graph(labels: np.ndarray, lab: np.ndarray, step: float) -> _Graph:
+    h, w = labels.shape
+    n = int(labels.max()) + 1
+    flat = labels.ravel()
+    area = np.bincount(flat, minlength=n).astype(np.float32)
+    sums = np.stack([np.bincount(flat, lab[..., c].ravel(), n) for c in range(3)], 1)
+    mean = sums / area[:, None]
+    sq = np.stack([np.bincount(flat, lab[..., c].ravel().astype(np.float64) ** 2, n)
+                   for c in range(3)], 1) / area[:, None]
+    tex = np.sqrt(np.maximum(sq - mean**2, 0)) * _TEXTURE
+    feats = np.concatenate([mean, tex], 1).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    centre = np.stack([np.bincount(flat, xx.ravel(), n), np.bincount(flat, yy.ravel(), n)], 1)
+    centre = (centre / area[:, None] + 0.5).astype(np.float32)
+    ring = max(1, round(step / 2))
+    edge = np.zeros((h, w), bool)
+    edge[:ring], edge[-ring:], edge[:, :ring], edge[:, -ring:] = True, True, True, True
+    border = (np.bincount(flat[edge.ravel()], minlength=n) / area).astype(np.float32)
+    pairs = [np.stack([labels[:, :-1].ravel(), labels[:, 1:].ravel()], 1),
+             np.stack([labels[:-1].ravel(), labels[1:].ravel()], 1)]
+    steps = [np.sqrt(((lab[:, 1:] - lab[:, :-1]) ** 2).sum(-1)).ravel(),
+             np.sqrt(((lab[1:] - lab[:-1]) ** 2).sum(-1)).ravel()]
+    p = np.concatenate(pairs)
+    across = p[:, 0] != p[:, 1]
+    p = p[across]
+    step_sizes = np.concatenate(steps)[across]
+    p.sort(1)
+    key, inverse, length = np.unique(p[:, 0].astype(np.int64) * n + p[:, 1],
+                                     return_inverse=True, return_counts=True)
+    # how sharply the image changes right at the shared boundary (pixel to pixel), which
+    # tells an object's outline from a texture better than the two superpixels' means do
+    contrast = np.bincount(inverse.ravel(), step_sizes, key.size) / length
+    i, j = (key // n).astype(np.int32), (key % n).astype(np.int32)
+    sq2 = (feats * feats).sum(1)
+    d2 = np.maximum(sq2[:, None] + sq2[None, :] - 2 * (feats @ feats.T), 0)
+    # the colour models' kernel: wide enough for the shades of one surface, not for another
+    bandwidth = _BANDWIDTH
+    kernel = np.exp(-d2 / (2 * bandwidth**2)).astype(np.float32)
+    return _Graph(i, j, feats, area, centre, border, kernel, bandwidth,
+                  contrast.astype(np.float64))
+
+
+def _geodesic(g: _Graph, cost: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Path distance of every node from the nodes with a finite ``start`` (Dijkstra over the
+    ~1,500-node graph; ``cost`` per edge).
+
+    A path is charged its *largest* step plus a small share of their sum: the largest step is
+    what tells two regions apart (a texture has many middling steps, an outline one big one),
+    and the sum breaks ties by nearness.
+    """
+    n = start.size
+    a = np.concatenate([g.i, g.j])
+    b = np.concatenate([g.j, g.i])
+    c = np.concatenate([cost, cost])
+    order = np.argsort(a, kind="stable")
+    b_list, c_list = b[order].tolist(), c[order].tolist()
+    starts = np.searchsorted(a[order], np.arange(n + 1)).tolist()
+    top = start.astype(np.float64).tolist()  # largest step so far on the best path
+    total = [0.0] * n
+    best = list(top)
+    heap = [(d, k) for k, d in enumerate(best) if d < math.inf]
+    heapq.heapify(heap)
+    done = [False] * n
+    share = _SUM_SHARE
+    while heap:
+        _, k = heapq.heappop(heap)
+        if done[k]:
+            continue
+        done[k] = True
+        for e in range(starts[k], starts[k + 1]):
+            nb = b_list[e]
+            if done[nb]:
+                continue
+            step = c_list[e]
+            t = max(top[k], step)
+            s = total[k] + step
+            nd = t + share * s
+            if nd < best[nb]:
+                best[nb], top[nb], total[nb] = nd, t, s
+                heapq.heappush(heap, (nd, nb))
+    return np.asarray(best)
+
+
+def _components(g: _Graph, keep: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Nodes of ``keep`` connected (through ``keep``) to any node of ``seeds`` (a BFS: the
+    graph has only ~1,500 nodes)."""
+    on = keep[g.i] & keep[g.j]
+    a = np.concatenate([g.i[on], g.j[on]])
+    b = np.concatenate([g.j[on], g.i[on]])
+    order = np.argsort(a, kind="stable")
+    a, b = a[order], b[order]
+    starts = np.searchsorted(a, np.arange(keep.size + 1))
+    found = np.zeros(keep.size, bool)
+    todo = [int(s) for s in seeds if keep[s]]
+    found[todo] = True
+    while todo:
+        node = todo.pop()
+        for nb in b[starts[node]:starts[node + 1]].tolist():
+            if not found[nb]:
+                found[nb] = True
+                todo.append(nb)
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# the selector
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    work: np.ndarray  # working-level RGB, uint8
+    lab: np.ndarray  # its OKLab x100, float32
+    guide: _Guide  # its RGB in 0..1 and window statistics, for the guided filter
+    labels: np.ndarray  # superpixel of each working pixel
+    graph: _Graph
+    codes: np.ndarray  # full-resolution 5:5:5 colour codes, uint16
+
+
+class Selector:
+    """Selections of one image: prepare once, then answer clicks quickly.
+
+    ``Selector(image)`` is cheap; :meth:`prepare` does the one-time work (about 25 decodes of
+    the image's worth of time) and may run in a background thread (:meth:`prepare_async`);
+    every query prepares first if that has not happened. All methods are thread-safe (a lock
+    serialises them) and return full-resolution ``uint8`` masks (0..255, soft at soft edges).
+    Points are ``(x, y)`` in full-resolution pixels; validation is the caller's
+    (``venice_nb.masks.select_*``) job.
+    """
+
+    def __init__(self, image: np.ndarray, *, work_pixels: int = WORK_PIXELS) -> None:
+        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8
+                and (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4)))):
+            raise ValidationError(
+                "Selector takes a uint8 HxW, HxWx3 or HxWx4 array",
+                action="load the image with np.asarray(PIL.Image.open(path).convert('RGB'))",
+                field="image",
+            )
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, 2)
+        self.image = image[:, :, :3]
+        self.size: tuple[int, int] = (int(image.shape[0]), int(image.shape[1]))
+        self._work_pixels = work_pixels
+        self._lock = threading.RLock()
+        self._prep: _Prepared | None = None
+        self._color_key: tuple[int, int] | None = None
+        self._color_maps: tuple[np.ndarray, np.ndarray] | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- preparation -------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """True once :meth:`prepare` has finished."""
+        return self._prep is not None
+
+    def prepare_async(self) -> threading.Thread:
+        """Start :meth:`prepare` in a daemon thread and return it (``join()`` to wait)."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self.prepare, daemon=True,
+                                                name="venice-nb-selector")
+                self._thread.start()
+            return self._thread
+
+    def prepare(self) -> None:
+        """The one-time work: working level, OKLab, superpixels, graph, colour codes."""
+        with self._lock:
+            if self._prep is not None:
+                return
+            h, w = self.size
+            scale = min(1.0, math.sqrt(self._work_pixels / (h * w)))
+            wh, ww = max(8, round(h * scale)), max(8, round(w * scale))
+            if (wh, ww) == (h, w):
+                work = np.ascontiguousarray(self.image)
+            else:
+                work = np.asarray(Image.fromarray(np.ascontiguousarray(self.image)).resize(
+                    (ww, wh), Image.Resampling.BOX))
+            lab = oklab(work)
+            step = int(np.clip(math.sqrt(wh * ww / _SUPERPIXELS), 4, 24))
+            labels = _slic(lab, step)
+            graph = _graph(labels, lab, step)
+            radius = max(2, round(math.sqrt(wh * ww) / 200))
+            guide = _guide(work.astype(np.float32) / 255, radius, 1e-3)
+            self._prep = _Prepared(work, lab, guide, labels, graph, _codes(self.image))
+
+    def _ready(self) -> _Prepared:
+        if self._prep is None:
+            self.prepare()
+        assert self._prep is not None
+        return self._prep
+
+    def _to_work(self, x: float, y: float) -> tuple[int, int]:
+        p = self._ready()
+        wh, ww = p.labels.shape
+        h, w = self.size
+        return min(ww - 1, int(x * ww / w)), min(wh - 1, int(y * wh / h))
+
+    # ---- colour ------------------------------------------------------------------------
+
+    def color(self, point: Point, tolerance: float = 10.0, *, contiguous: bool = True,
+              softness: float | None = None, size: tuple[int, int] | None = None) -> np.ndarray:
+        """Pixels within ``tolerance`` (OKLab distance x100) of the colour at ``point``.
+
+        The clicked colour is the mean of the 3x3 pixels around it. ``softness`` (default a
+        quarter of the tolerance, at least 1) is the width of the ramp across the tolerance,
+        which anti-aliases the edge. Calling again with the same point and another tolerance
+        only re-thresholds the cached distance map (a live tolerance drag). With
+        ``size=(height, width)`` the answer is a preview of that size made from the working
+        level alone (for drawing while a slider moves; details finer than the working level
+        may be missing).
+        """
+        px, py = check_point(point, self.size)
+        size = check_size(size)
+        tolerance = check_tolerance(tolerance)
+        if softness is not None:
+            softness = guards.non_negative(softness, "softness")
+        if not isinstance(contiguous, (bool, np.bool_)):
+            raise ValidationError(
+                f"contiguous must be True or False; got {contiguous!r:.40}",
+                action="pass contiguous=True (the connected region) or False (everywhere)",
+                field="contiguous",
+            )
+        with self._lock:
+            p = self._ready()
+            x, y = int(px), int(py)
+            key = (x, y)
+            if self._color_key != key or self._color_maps is None:
+                patch = self.image[max(0, y - 1):y + 2, max(0, x - 1):x + 2].reshape(-1, 3)
+                ref = oklab(patch).mean(0)
+                table = _distance_table(ref)
+                full = table[p.codes]
+                dw = np.sqrt(((p.lab - ref) ** 2).sum(-1)) * _DIST_SCALE
+                work = np.minimum(dw + 0.5, 255).astype(np.uint8)
+                self._color_key, self._color_maps = key, (full, work)
+            full, work = self._color_maps
+            soft = max(1.0, tolerance / 4) if softness is None else softness
+            ramp = _ramp(tolerance, soft)
+            if size is not None:
+                small = ramp[work]
+                if contiguous:
+                    region = self._region(work, x, y, tolerance + soft / 2)
+                    small = small if region is None else np.minimum(small, region)
+                return _resized(small, size)
+            out = ramp[full]
+            if not contiguous:
+                return out
+            allowed = self._contiguous(work, x, y, tolerance + soft / 2)
+            if allowed is None:  # the click is on detail finer than the working level
+                from .masks import _connected
+                return np.minimum(out, _connected(out > 0, x, y, 8))
+            np.multiply(out, allowed, out=out)
+            return out
+
+    def _region(self, work: np.ndarray, x: int, y: int, tolerance: float) -> np.ndarray | None:
+        """0/255 working-level region connected to the click (grown a pixel), or None when
+        the click is on detail finer than the working level."""
+        from .masks import _connected
+
+        wx, wy = self._to_work(x, y)
+        match = work <= min(255, round(tolerance * _DIST_SCALE))
+        if not match[wy, wx]:
+            y0, x0 = max(0, wy - 2), max(0, wx - 2)
+            near = np.argwhere(match[y0:wy + 3, x0:wx + 3])
+            if not near.size:
+                return None
+            wy, wx = int(near[0][0]) + y0, int(near[0][1]) + x0
+        region = _connected(match, wx, wy, 8)
+        return np.asarray(Image.fromarray(region).filter(ImageFilter.MaxFilter(3)))
+
+    def _contiguous(self, work: np.ndarray, x: int, y: int,
+                    tolerance: float) -> np.ndarray | None:
+        """0/1 full-resolution map of where the region connected to the click may be."""
+        h, w = self.size
+        region = self._region(work, x, y, tolerance)
+        if region is None:
+            return None
+        if region.shape == (h, w):
+            return (region > 0).view(np.uint8)
+        big = Image.fromarray(region).resize((w, h), Image.Resampling.NEAREST)
+        return (np.asarray(big) > 0).view(np.uint8)
+
+    # ---- object and subject -----------------------------------------------------------
+
+    def object(self, include: Sequence[Point], exclude: Sequence[Point] = (),
+               box: BoxF | None = None, *, size: tuple[int, int] | None = None) -> np.ndarray:
+        """The object under the ``include`` points, without the regions under ``exclude``.
+
+        ``box`` (x0, y0, x1, y1) limits it: nothing outside is selected, and the colours
+        outside count as background. Each call re-solves from all the points given, so a
+        painter adds or removes a click by calling again with the lists changed. With
+        ``size=(height, width)`` the answer is a preview of that size, without the
+        full-resolution edge pass (show it at once, then ask for the full mask).
+        """
+        size = check_size(size)
+        include = check_points(include, self.size, "include", required=True)
+        exclude = check_points(exclude, self.size, "exclude", required=False)
+        box = check_box(box, self.size)
+        if box is not None:
+            x0, y0, x1, y1 = box
+            for ix, iy in include:
+                if not (x0 <= ix < x1 and y0 <= iy < y1):
+                    raise ValidationError(
+                        f"include point ({ix:g}, {iy:g}) is outside the box {box}",
+                        action="move the point into the box, or widen the box", field="include",
+                    )
+        with self._lock:
+            p = self._ready()
+            g = p.graph
+            n = g.area.size
+            fg_seed = np.zeros(n, bool)
+            bg_seed = np.zeros(n, bool)
+            for px, py in include:
+                wx, wy = self._to_work(px, py)
+                fg_seed[p.labels[wy, wx]] = True
+            for px, py in exclude:
+                wx, wy = self._to_work(px, py)
+                bg_seed[p.labels[wy, wx]] = True
+            fg_seed &= ~bg_seed
+            # a box takes what lies outside it out of the graph (its colours still teach the
+            # background model) and its edge acts as the frame's border
+            outside = self._outside(box)
+            fg_seed &= ~outside
+            bg_seed &= ~outside
+            rim = g.border > 0
+            if outside.any():
+                touches = np.zeros(rim.size, bool)
+                cross = outside[g.i] != outside[g.j]
+                touches[g.i[cross]] = True
+                touches[g.j[cross]] = True
+                rim = (rim | touches) & ~outside
+            # background seeds: the excludes or, when the user named no background, those
+            # border nodes that look like no clicked node (a subject may touch the frame)
+            bg_all = bg_seed
+            if not bg_seed.any():
+                d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
+                far = d2 > (_BORDER_SIMILAR * g.bandwidth) ** 2
+                bg_all = rim & far & ~fg_seed
+            x = self._classify(g, fg_seed, bg_all, outside)
+            keep = _components(g, x, np.flatnonzero(fg_seed))
+            return self._render(p, keep, box, size)
+
+    def subject(self, *, size: tuple[int, int] | None = None) -> np.ndarray:
+        """The photo's main subject: salient, in focus, near the centre; may touch the frame.
+
+        ``size`` asks for a preview of that size, as for :meth:`object`.
+        """
+        size = check_size(size)
+        with self._lock:
+            p = self._ready()
+            g = p.graph
+            sal = self._saliency(p)
+            # seeds: the most salient tenth of the picture, and the less salient half of
+            # the border; the same geodesic split as for clicks decides the rest
+            order = np.argsort(-sal)
+            cum = np.cumsum(g.area[order]) / g.area.sum()
+            fg_seed = np.zeros(sal.size, bool)
+            fg_seed[order[cum <= _SUBJECT_SEED]] = True
+            fg_seed &= sal >= _SUBJECT_LEVEL  # a small subject: only its own nodes
+            fg_seed[order[0]] = True
+            bg_seed = (g.border > 0) & (sal < np.median(sal)) & ~fg_seed
+            keep = self._classify(g, fg_seed, bg_seed)
+            if keep.any():  # the main parts: components with a fair share of the subject
+                seeds = np.flatnonzero(keep & (sal >= np.quantile(sal[keep], 0.5)))
+                keep = _components(g, keep, seeds)
+            return self._render(p, keep, None, size)
+
+    def _outside(self, box: BoxF | None) -> np.ndarray:
+        p = self._ready()
+        g = p.graph
+        if box is None:
+            return np.zeros(g.area.size, bool)
+        h, w = self.size
+        wh, ww = p.labels.shape
+        x0, y0, x1, y1 = box[0] * ww / w, box[1] * wh / h, box[2] * ww / w, box[3] * wh / h
+        cx, cy = g.centre[:, 0], g.centre[:, 1]
+        return (cx < x0) | (cx > x1) | (cy < y0) | (cy > y1)
+
+    @staticmethod
+    def _classify(g: _Graph, fg_seed: np.ndarray, bg_seed: np.ndarray,
+                  blocked: np.ndarray | None = None) -> np.ndarray:
+        """Foreground nodes: geodesically nearer the include seeds than the background seeds.
+
+        Each step between neighbours is charged the change of colour and texture plus the
+        contrast at their shared boundary, plus a little (so that where colour cannot tell,
+        nearness does); a path costs its largest step plus a share of the sum (``_geodesic``).
+        Then GrabCut-style rounds add the change of the colour models' verdict to the charges,
+        the models learnt from the last split. ``blocked`` nodes (outside a box) are cut off.
+        """
+        diff = np.sqrt(((g.feats[g.i] - g.feats[g.j]) ** 2).sum(1)) + _CONTRAST * g.contrast
+        if blocked is None:
+            blocked = np.zeros(g.area.size, bool)
+        diff = np.where(blocked[g.i] | blocked[g.j], math.inf, diff)
+        step = _STEP_COST * g.bandwidth
+        inf = np.full(g.area.size, math.inf)
+        fg = _geodesic(g, diff + step, np.where(fg_seed, 0.0, inf)) if fg_seed.any() else inf
+        bg = _geodesic(g, diff + step, np.where(bg_seed, 0.0, inf)) if bg_seed.any() else inf
+        inside = ((fg < bg) | fg_seed) & ~blocked
+        for _ in range(_ROUNDS):
+            if not inside.any() or inside.all():
+                break
+            # the object's colours are learnt from its core (near the seeds by the geodesic
+            # measure), so a rim that leaked into the background does not teach it
+            core = inside * g.area * np.exp(-np.minimum(fg, 1e6) / (_CORE * g.bandwidth))
+            pf = g.kernel @ (core / max(float(core.sum()), 1e-12)).astype(np.float32)
+            out_w = ~inside * g.area  # blocked nodes included: their colours are background
+            pb = g.kernel @ (out_w / float(out_w.sum())).astype(np.float32)
+            floor = 1e-3  # a colour neither model knows is undecided, not a 0/0 accident
+            prior = (pf + floor) / (pf + pb + 2 * floor)
+            cost = diff + step + _LIKELIHOOD * g.bandwidth * np.abs(prior[g.i] - prior[g.j])
+            start_f = np.where(fg_seed, 0.0, inf)
+            start_b = np.where(bg_seed, 0.0, inf)
+            # confident nodes seed their side too, so the split follows the colour models
+            start_f = np.where(prior > 1 - _CONFIDENT, _SEED_COST * g.bandwidth, start_f)
+            start_b = np.where(prior < _CONFIDENT, _SEED_COST * g.bandwidth, start_b)
+            start_f[bg_seed] = math.inf
+            start_b[fg_seed] = math.inf
+            fg = _geodesic(g, cost, start_f)
+            bg = _geodesic(g, cost, start_b)
+            inside = ((fg < bg) | fg_seed) & ~bg_seed & ~blocked
+        return inside
+
+    def _saliency(self, p: _Prepared) -> np.ndarray:
+        """0..1 per node: colour contrast to the border, sharpness and centrality."""
+        g = p.graph
+        border = g.border > 0
+        pb = g.kernel @ (border * g.area) / max(float((border * g.area).sum()), 1e-9)
+        pall = g.kernel @ g.area / g.area.sum()
+        contrast = 1 - np.clip(pb / (pall + 1e-12), 0, 1)
+        lum = p.lab[..., 0]
+        lap = np.abs(4 * lum[1:-1, 1:-1] - lum[:-2, 1:-1] - lum[2:, 1:-1]
+                     - lum[1:-1, :-2] - lum[1:-1, 2:])
+        n = g.area.size
+        sharp = np.bincount(p.labels[1:-1, 1:-1].ravel(), lap.ravel(), n) / g.area
+        sharp = sharp / max(float(np.quantile(sharp, 0.9)), 1e-6)
+        wh, ww = p.labels.shape
+        d = np.hypot((g.centre[:, 0] / ww - 0.5) / 0.35, (g.centre[:, 1] / wh - 0.5) / 0.35)
+        centre = np.exp(-0.5 * d**2)
+        s = (_W_CONTRAST * contrast + _W_SHARP * np.clip(sharp, 0, 1) + 0.25) * (0.4 + 0.6 * centre)
+        lo, hi = float(s.min()), float(s.max())
+        return np.asarray((s - lo) / max(hi - lo, 1e-9), np.float64)
+
+    # ---- rendering at full resolution --------------------------------------------------
+
+    def _render(self, p: _Prepared, chosen: np.ndarray, box: BoxF | None,
+                size: tuple[int, int] | None = None) -> np.ndarray:
+        """Full-resolution mask of the ``chosen`` nodes, its edge refined by the guided filter.
+
+        The choice is binary: softness comes only from the image, through the filter.
+        """
+        coarse = chosen[p.labels].astype(np.float32)
+        wh, ww = coarse.shape
+        edge = np.zeros((wh, ww), bool)
+        edge[:, 1:] |= coarse[:, 1:] != coarse[:, :-1]
+        edge[1:] |= coarse[1:] != coarse[:-1]
+        rows, cols = np.flatnonzero(edge.any(1)), np.flatnonzero(edge.any(0))
+        if rows.size:
+            m = 2 * p.guide.r + 2
+            crop = (slice(max(0, rows[0] - m), rows[-1] + m + 1),
+                    slice(max(0, cols[0] - m), cols[-1] + m + 1))
+            a, b = _guided_coefficients(p.guide, coarse, crop)
+            q = b.copy()
+            q[crop] += (a[crop] * p.guide.image[crop]).sum(-1)
+        else:
+            a, b = np.zeros((wh, ww, 3), np.float32), coarse
+            q = coarse.copy()
+        np.clip(q, 0, 1, out=q)
+        h, w = self.size
+        q8 = (q * 255 + 0.5).astype(np.uint8)
+        if size is not None:
+            if box is not None:
+                x0, y0, x1, y1 = box
+                keep = np.zeros_like(q8)
+                sl = (slice(max(0, math.floor(y0 * wh / h)), math.ceil(y1 * wh / h)),
+                      slice(max(0, math.floor(x0 * ww / w)), math.ceil(x1 * ww / w)))
+                keep[sl] = q8[sl]
+                q8 = keep
+            return _resized(q8, size)
+        out = q8 if (wh, ww) == (h, w) else self._upsample_edges(p, q8, a, b)
+        if box is not None:
+            x0, y0, x1, y1 = (max(0, math.floor(v)) for v in box)
+            clip = np.zeros_like(out)
+            clip[y0:y1, x0:x1] = out[y0:y1, x0:x1]
+            out = clip
+        return out
+
+    def _upsample_edges(self, p: _Prepared, q8: np.ndarray, a: np.ndarray,
+                        b: np.ndarray) -> np.ndarray:
+        """q8 enlarged; in the edge band (working pixels neither 0 nor 255, and their
+        neighbours) the guided filter's coefficients are interpolated and applied to the
+        full-resolution pixels themselves."""
+        h, w = self.size
+        wh, ww = q8.shape
+        near = Image.Resampling.NEAREST  # nearest is several times faster than bilinear
+        out = np.array(Image.fromarray(q8).resize((w, h), near))
+        edge = ((q8 > 0) & (q8 < 255)).view(np.uint8) * np.uint8(255)
+        edge = np.asarray(Image.fromarray(edge).filter(ImageFilter.MaxFilter(3)))
+        band = np.flatnonzero(np.asarray(Image.fromarray(edge).resize((w, h), near)))
+        for k in range(0, band.size, 1 << 20):  # in blocks: bounded temporaries
+            idx = band[k:k + (1 << 20)]
+            ys, xs = np.divmod(idx, w)
+            u = np.clip((xs + 0.5) * (ww / w) - 0.5, 0, ww - 1).astype(np.float32)
+            v = np.clip((ys + 0.5) * (wh / h) - 0.5, 0, wh - 1).astype(np.float32)
+            x0 = np.minimum(u.astype(np.int32), ww - 2) if ww > 1 else np.zeros_like(xs)
+            y0 = np.minimum(v.astype(np.int32), wh - 2) if wh > 1 else np.zeros_like(ys)
+            fx, fy = u - x0, v - y0
+            x1, y1 = np.minimum(x0 + 1, ww - 1), np.minimum(y0 + 1, wh - 1)
+
+            def at(plane: np.ndarray, x0: np.ndarray = x0, x1: np.ndarray = x1,
+                   y0: np.ndarray = y0, y1: np.ndarray = y1, fx: np.ndarray = fx,
+                   fy: np.ndarray = fy) -> np.ndarray:
+                top = plane[y0, x0] * (1 - fx) + plane[y0, x1] * fx
+                bottom = plane[y1, x0] * (1 - fx) + plane[y1, x1] * fx
+                return top * (1 - fy) + bottom * fy
+
+            pix = self.image.reshape(-1, 3)[idx]
+            q = at(b)
+            for c in range(3):
+                q += at(a[..., c]) * (pix[:, c] * np.float32(1 / 255))
+            out.reshape(-1)[idx] = np.clip(q * 255 + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+    # ---- refinement ---------------------------------------------------------------------
+
+    @staticmethod
+    def refine(mask: np.ndarray, *, grow: float = 0, shrink: float = 0, feather: float = 0,
+               smooth: float = 0, size: tuple[int, int] | None = None) -> np.ndarray:
+        """``mask`` smoothed, then grown or shrunk, then feathered (pixels of ``mask``).
+
+        With ``size=(height, width)`` the work is done on the mask reduced to that size (the
+        distances scaled to match), which is what a live preview on screen needs; without it
+        the result is at full resolution, for applying.
+        """
+        from . import masks
+
+        size = check_size(size)
+        m = masks.as_mask(mask)
+        factor = 1.0
+        if size is not None and tuple(size) != m.shape:
+            factor = size[0] / m.shape[0]
+            m = np.asarray(Image.fromarray(m).resize((size[1], size[0]),
+                                                     Image.Resampling.BILINEAR))
+        if smooth:
+            radius = smooth * factor
+            blurred = np.asarray(Image.fromarray(m).filter(ImageFilter.GaussianBlur(radius)))
+            lut = np.clip((np.arange(256) - 128) * 4 + 128, 0, 255).astype(np.uint8)
+            m = lut[blurred]
+        if grow or shrink:
+            binary = (m >= 128).view(np.uint8) * np.uint8(255)
+            amount = (grow - shrink) * factor
+            m = masks.grow(binary, amount) if amount >= 0 else masks.shrink(binary, -amount)
+        if feather:
+            m = masks.feather(m, feather * factor)
+        return np.array(m) if m is mask else m
