@@ -5,9 +5,13 @@ and the browser reads ``_js/protocol.js``, which is generated from it
 (``python -m venice_nb.widgets._protocol`` rewrites it; a test fails when it is out of date).
 Nothing about a tool, a key or a message is written down anywhere else.
 
-To add a tool: one ``Tool`` row below (its key, its gesture in the browser), then a handler for
-its name in ``MaskPainter._tool_handlers`` (click and shape gestures) and a regenerated
-``protocol.js``. The toolbar, the key help, the tooltips and the browser's keys follow.
+To add a tool (e.g. a click-to-select one): one ``Tool`` row below (label, icon, key, and its
+gesture in the browser: ``click`` sends one point, ``drag`` / ``lasso`` / ``polygon`` an outline),
+a handler for its name in ``MaskPainter._click_tools`` (``(x, y)`` in canvas px; the painter's
+``_view.to_image`` maps them to the image) or ``MaskPainter._shape_tools``, then
+``python -m venice_nb.widgets._protocol`` to regenerate ``protocol.js``. The toolbar button, its
+tooltip, the key, the keys help and the browser's gesture follow from the row; a unit test fails
+if a tool or key has no handler.
 """
 
 from __future__ import annotations
