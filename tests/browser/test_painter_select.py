@@ -1,0 +1,157 @@
+"""The painter's selection tools in JupyterLab 4 and Notebook 7 (issue 20, part 2): a real mouse
+on the canvas and on the sliders; the kernel's full-resolution mask is what is checked.
+
+The scene has answers by construction: on a textured green background, a red block A and,
+touching it, an orange block B. At colour tolerance 10 a click on A selects A alone; at 26 it
+takes B too (but never the background)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ._select_page import SelectPage
+from .conftest import JupyterServer, open_notebook
+
+pytestmark = pytest.mark.browser
+
+SETUP = """
+import numpy as np
+from venice_nb.widgets import MaskPainter
+rng = np.random.default_rng(1)
+img = (np.array([30, 90, 60]) + rng.integers(-10, 11, (600, 800, 1))).astype(np.uint8)
+img[150:450, 100:400] = (220, 30, 40)    # A
+img[150:450, 400:600] = (230, 150, 40)   # B, touching A
+painter = MaskPainter(img, color="#00e5ff")  # cyan: visible over red, orange and green
+
+def report(change=None):
+    m = painter.mask > 127
+    ys, xs = np.nonzero(m)
+    box = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if len(xs) else None
+    a, b = int(m[150:450, 100:400].sum()), int(m[150:450, 400:600].sum())
+    log("mask", version=painter.mask_version, shape=list(m.shape), a=a, b=b,
+        rest=int(m.sum()) - a - b, bbox=box, soft=int(((painter.mask > 0) & ~m).sum()))
+
+painter.observe(report, names="mask_version")
+painter._select.tolerance.observe(lambda ch: log("tol", value=ch.new), names="value")
+log("display", size=list(painter.display_size))
+painter
+"""
+A, B = 300 * 300, 200 * 300
+
+
+@pytest.fixture(params=["jupyterlab", "notebook"])
+def server(request: pytest.FixtureRequest) -> Iterator[JupyterServer]:
+    chosen: JupyterServer = request.getfixturevalue(
+        "lab_server" if request.param == "jupyterlab" else "nb7_server")
+    yield chosen
+    chosen.shutdown_kernels()
+
+
+@pytest.fixture
+def hidpi(browser: Any) -> Iterator[Any]:
+    """A page at device scale factor 2 (screenshots as a person on a HiDPI screen sees it)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1200},
+                                  device_scale_factor=2)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+def _dark(page: Any) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Settings$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^JupyterLab Dark$")).click()
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+
+
+def test_colour_object_tolerance_refine_and_undo_in_the_full_res_mask(
+    server: JupyterServer, hidpi: Any,
+) -> None:
+    page = hidpi
+    nb = open_notebook(page, server, f"painter_select_{server.app}", [SETUP])
+    assert nb.log.events("display")[0]["size"] == [800, 600]  # 100 %: canvas px = image px
+    _dark(page)
+    p = SelectPage(page)
+    dpr = 2
+    version = 0
+
+    def mask(what: str) -> dict[str, Any]:
+        nonlocal version
+        version += 1
+        return nb.log.wait_for(lambda e: e["version"] == version, kind="mask", what=what)
+
+    # Colour select: the tool's button, then a click on A selects exactly A.
+    p.select_tool("Colour", "color")
+    p.click(250, 300)
+    first = mask("colour click")
+    assert first["shape"] == [600, 800]
+    assert first["a"] == A and first["b"] == 0 and first["rest"] == 0, first
+    nb.shot("colour-click")
+
+    # Tolerance drag 10 -> 26 with the button still down: the overlay already covers B ...
+    p.drag_slider("Colour tol.", [18 / 60, 26 / 60], release=False)
+    p.wait_pixel(500 * dpr, 300 * dpr, "d[0] < 150 && d[2] > 120")  # B (230,150,40) tinted
+    nb.shot("tolerance-mid-drag")
+    p.release()
+    # ... then the full-res mask takes A and B, and the drag was live (several values).
+    wide = mask("tolerance drag")
+    assert wide["a"] == A and wide["b"] == B and wide["rest"] == 0, wide
+    assert len(nb.log.events("tol")) >= 2
+    assert 24 <= nb.log.events("tol")[-1]["value"] <= 28
+    # The click and its tolerance drag are one undo step.
+    p.focus()
+    p.press("Control+z")
+    undone = mask("undo")
+    assert undone["a"] == 0 and undone["b"] == 0 and undone["rest"] == 0, undone
+    p.press("Control+Shift+Z")
+    assert mask("redo")["b"] == B
+
+    # Back to tolerance 10 (the redo ended the drag's selection: the mask stays), then
+    # Subtract: a colour click on B takes B alone out again.
+    p.drag_slider("Colour tol.", [10 / 60])
+    nb.log.wait_for(lambda e: abs(e["value"] - 10) <= 2, kind="tol", what="tolerance 10")
+    p.combine("Subtract")
+    p.click(500, 300)
+    sub = mask("subtract B")
+    assert sub["a"] == A and sub["b"] == 0, sub
+    p.combine("Add")
+
+    # Object select (key Q): click B adds it, Shift-click B excludes it again.
+    p.button("Clear")
+    mask("clear")
+    p.focus()
+    p.press("q")
+    p.wait_tool("object")
+    p.click(250, 300)
+    obj = mask("object include A")
+    assert obj["a"] > 0.95 * A and obj["b"] < 0.02 * B and obj["rest"] < 0.02 * A, obj
+    p.click(500, 300)
+    both = mask("object include B")
+    assert both["a"] > 0.95 * A and both["b"] > 0.95 * B and both["rest"] < 0.02 * A, both
+    p.shift_click(500, 300)
+    out = mask("object exclude B")
+    assert out["a"] > 0.95 * A and out["b"] < 0.02 * B, out
+    nb.shot("object-exclude")
+    p.press("Control+z")  # each click was its own step
+    assert mask("undo exclude")["b"] > 0.95 * B
+
+    # Grow 20 px: a preview first (the overlay left of A, the mask unchanged), then Apply.
+    p.drag_slider("Grow", [0.2])
+    p.wait_pixel(90 * dpr, 300 * dpr, "d[2] > 120")  # background (~30,90,60), now tinted
+    nb.shot("grow-preview")
+    assert nb.log.events("mask")[-1]["version"] == version  # nothing applied yet
+    p.button("Apply")
+    grown = mask("grow applied")
+    assert all(abs(v - e) <= 3 for v, e in zip(grown["bbox"], [80, 130, 620, 470], strict=True)), (
+        grown)
+    p.focus()
+    p.press("Control+z")
+    back = mask("undo grow")
+    assert back["bbox"] == both["bbox"], back
+    nb.shot("grow-undone")
+    nb.assert_widgets_healthy()
