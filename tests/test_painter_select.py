@@ -143,3 +143,29 @@ def test_a_new_image_gets_a_new_selector(tmp_path: Any) -> None:
     assert p._select.selector is not first
     _select(p, "color", 60, 50)
     assert masks.area(p.mask) == 100 * 120
+
+
+def test_status_says_preparing_until_the_background_preparation_is_done() -> None:
+    p = MaskPainter(_scene())
+    sel = p._select.selector
+    with sel._lock:  # hold the engine: its preparation (in a thread) cannot finish yet
+        p.tool = "object"
+        assert "preparing…" in _status(p)
+    thread = p._select._preparing
+    assert thread is not None
+    thread.join(timeout=60)
+    assert sel.ready and "preparing" not in _status(p)
+
+
+def test_zoomed_in_a_click_and_a_tolerance_change_select_at_full_resolution() -> None:
+    p = MaskPainter(_scene())
+    disc, _ = _truth()
+    p.zoom_to(4.0, at=(0.0, 0.0))  # canvas (x, y) shows image (x / 4, y / 4)
+    p.tool = "color"
+    p._surface._handle_custom_msg({"t": "select", "tool": "color", "x": 480, "y": 600,
+                                   "exclude": False}, [])
+    assert _iou(p.mask, disc) > 0.95
+    p._select.tolerance.value = 3.0  # the flat disc stays selected at a low tolerance
+    assert _iou(p.mask, disc) > 0.95 and p.mask_version == 2
+    p.undo()
+    assert masks.area(p.mask) == 0

@@ -264,10 +264,8 @@ class SelectTools:
             sl = (slice(box[1], box[3]), slice(box[0], box[2]))
             p._mask[sl] = result[sl]
         whole = union(undone, box) if box is not None else undone
-        p._commit(whole)
-        p._draw(None)  # the preview may have drawn outside the changed box
+        self._record(whole)
         s.version, s.stepped = p.mask_version, True
-        p._controls.update_status()
 
     # --------------------------------------------------------------- tolerance drag
     def _on_tolerance(self, _change: object) -> None:
@@ -276,7 +274,7 @@ class SelectTools:
         if s is None or s.kind != "color" or s.version != p.mask_version:
             p._controls.update_status()
             return
-        size = self._preview_size() or self._view_pixels()
+        size = self._preview_size() or self._capped(self._view_pixels())
         self._show(self._view_of(self._select(s, size)), s.combine)
         self._cancel_settle()
         try:
@@ -348,7 +346,16 @@ class SelectTools:
             sl = (slice(box[1], box[3]), slice(box[0], box[2]))
             p._mask[sl] = refined[sl]
         self._reset_refiners()
-        p._commit(box)
+        self._record(box)
+
+    def _record(self, box: Box | None) -> None:
+        """One undo step for ``box``, and the whole view drawn once (a preview may have drawn
+        outside the changed box)."""
+        p = self.painter
+        changed = p._history.commit(box)
+        if box is not None:
+            p._renderer.mask_changed(box)
+        p._after_change(None, bump=changed)
         p._draw(None)
 
     def cancel_refine(self) -> None:
@@ -372,6 +379,14 @@ class SelectTools:
         w, h = p.image_size
         z = p._device_view().zoom
         return max(1, round(h * z)), max(1, round(w * z))
+
+    @staticmethod
+    def _capped(size: tuple[int, int]) -> tuple[int, int]:
+        """``size`` scaled down to at most ``_PREVIEW_PIXELS`` (a drag's preview when zoomed
+        in: coarse for a moment, the full-resolution step follows when the slider rests)."""
+        h, w = size
+        f = min(1.0, math.sqrt(_PREVIEW_PIXELS / (h * w)))
+        return max(1, round(h * f)), max(1, round(w * f))
 
     def _preview_size(self) -> tuple[int, int] | None:
         """The size for a quick whole-image preview, or None when zoomed in so far that the
