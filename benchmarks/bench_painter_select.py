@@ -76,7 +76,7 @@ def run(name: str, shape: tuple[int, int]) -> None:
         s = tools.session
         assert s is not None
         size = tools._preview_size() or tools._capped(tools._view_pixels())
-        tools._show(tools._view_of(tools._select(s, size)), s.combine)
+        tools._show(tools._view_of(tools._select(s, size)), s)
 
     rows = [("prepare (background)", prepare)]
     rows.append(("colour click, full res", _ms(lambda: _select(p, "color", cx, cy))))

@@ -91,6 +91,7 @@ def test_colour_object_tolerance_refine_and_undo_in_the_full_res_mask(
     first = mask("colour click")
     assert first["shape"] == [600, 800]
     assert first["a"] == A and first["b"] == 0 and first["rest"] == 0, first
+    p.wait_pixel(250 * dpr, 300 * dpr, "d[0] < 150 && d[2] > 120")  # A (220,30,40) tinted
     nb.shot("colour-click")
 
     # Tolerance drag 10 -> 26 with the button still down: the overlay already covers B ...
@@ -136,6 +137,8 @@ def test_colour_object_tolerance_refine_and_undo_in_the_full_res_mask(
     p.shift_click(500, 300)
     out = mask("object exclude B")
     assert out["a"] > 0.95 * A and out["b"] < 0.02 * B, out
+    p.wait_pixel(500 * dpr, 300 * dpr, "d[0] > 200 && d[1] > 140")  # B shows untinted
+    p.wait_pixel(250 * dpr, 300 * dpr, "d[0] < 150 && d[2] > 120")  # A tinted
     nb.shot("object-exclude")
     p.press("Control+z")  # each click was its own step
     assert mask("undo exclude")["b"] > 0.95 * B
@@ -154,4 +157,18 @@ def test_colour_object_tolerance_refine_and_undo_in_the_full_res_mask(
     back = mask("undo grow")
     assert back["bbox"] == both["bbox"], back
     nb.shot("grow-undone")
+
+    # Subject select by its key (U), and W back to colour select: the keys stay in the painter.
+    p.focus()
+    p.press("Delete")
+    assert mask("clear")["a"] == 0
+    p.press("u")
+    p.wait_tool("subject")
+    p.click(700, 550)  # anywhere: the subject is the two blocks
+    subject = mask("subject click")
+    assert subject["a"] > 0.9 * A and subject["b"] > 0.9 * B and subject["rest"] < 0.05 * A, (
+        subject)
+    p.press("w")
+    p.wait_tool("color")
+    assert len(nb.log.events("cells_done")) == 1  # no notebook shortcut ran (no re-run)
     nb.assert_widgets_healthy()

@@ -38,7 +38,7 @@ from PIL import Image
 from .._selection import Selector
 from ._history import Box, union
 from ._util import hex_to_rgb
-from ._viewport import overlay
+from ._viewport import View, overlay
 
 if TYPE_CHECKING:
     from ._painter import MaskPainter
@@ -65,6 +65,9 @@ class _Session:
     include: list[tuple[float, float]] = field(default_factory=list)
     exclude: list[tuple[float, float]] = field(default_factory=list)
     point: tuple[float, float] = (0.0, 0.0)  # colour select's click
+    # The base as the canvas showed it at the start (for previews; None once the view moved).
+    base_view: np.ndarray | None = None
+    view: View | None = None
     stepped: bool = False  # this session's latest result is the top undo step
 
 
@@ -179,8 +182,10 @@ class SelectTools:
         self.session = None
 
     def close(self) -> None:
+        """Let go of the image (a preparation still running finishes into a dropped selector)."""
         self._cancel_settle()
         self.session = None
+        self.selector = Selector(np.zeros((1, 1, 3), np.uint8))
         for w in (self.combine, self.exclude, self.tolerance, *self.refiners.values(),
                   self.apply, self.cancel, self.new, *self.rows):
             w.close()
@@ -219,8 +224,11 @@ class SelectTools:
         fresh = (s is None or s.kind != tool or s.version != p.mask_version
                  or s.combine != self.combine.value or tool != "object")
         if fresh:
+            device = p._device_view()
             s = _Session(kind=tool, base=p._mask.copy(),  # type: ignore[arg-type]
-                         version=p.mask_version, combine=self.combine.value)
+                         version=p.mask_version, combine=self.combine.value,
+                         base_view=p._renderer.mask(device, (0, 0, *device.view_size)),
+                         view=device)
         assert s is not None
         self.session = s
         if tool == "object":
@@ -246,7 +254,7 @@ class SelectTools:
         if preview:
             size = self._preview_size()
             if size is not None:
-                self._show(self._view_of(self._select(s, size)), s.combine)
+                self._show(self._view_of(self._select(s, size)), s)
         full = self._select(s, None)
         self._step(s, combined(s.base, full, s.combine), amend=False)
 
@@ -275,7 +283,7 @@ class SelectTools:
             p._controls.update_status()
             return
         size = self._preview_size() or self._capped(self._view_pixels())
-        self._show(self._view_of(self._select(s, size)), s.combine)
+        self._show(self._view_of(self._select(s, size)), s)
         self._cancel_settle()
         try:
             loop = asyncio.get_running_loop()
@@ -417,12 +425,15 @@ class SelectTools:
         resample = Image.Resampling.NEAREST if device.zoom >= 1 else Image.Resampling.BILINEAR
         return np.asarray(img.resize((vw, vh), resample, box=box))
 
-    def _show(self, selection_view: np.ndarray, how: Combine) -> None:
-        """Draw the mask as it will be with ``selection_view`` (canvas-size) combined in."""
+    def _show(self, selection_view: np.ndarray, s: _Session) -> None:
+        """Draw the mask as it will be with ``selection_view`` (canvas-size) combined into the
+        session's base (an exclude click's preview must not keep what it takes away)."""
         p = self.painter
         device = p._device_view()
-        shown = p._renderer.mask(device, (0, 0, *device.view_size))
-        self._draw(combined(shown, selection_view, how))
+        base = s.base_view
+        if base is None or s.view != device:  # the view moved: the mask as shown now
+            base = p._renderer.mask(device, (0, 0, *device.view_size))
+        self._draw(combined(base, selection_view, s.combine))
 
     def _draw(self, view_mask: np.ndarray) -> None:
         p = self.painter
