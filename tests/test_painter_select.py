@@ -165,7 +165,9 @@ def test_zoomed_in_a_click_and_a_tolerance_change_select_at_full_resolution() ->
     p._surface._handle_custom_msg({"t": "select", "tool": "color", "x": 480, "y": 600,
                                    "exclude": False}, [])
     assert _iou(p.mask, disc) > 0.95
-    p._select.tolerance.value = 3.0  # the flat disc stays selected at a low tolerance
-    assert _iou(p.mask, disc) > 0.95 and p.mask_version == 2
+    p._select.tolerance.value = 3.0  # the flat disc: the same mask, so no new version
+    assert _iou(p.mask, disc) > 0.95 and p.mask_version == 1
+    p._select.tolerance.value = 50.0  # the background joins in
+    assert masks.area(p.mask) > 0.9 * 400 * 300 and p.mask_version == 2
     p.undo()
     assert masks.area(p.mask) == 0

@@ -263,6 +263,8 @@ class SelectTools:
         step instead (a tolerance drag re-thresholds its click)."""
         p = self.painter
         undone: Box | None = None
+        if amend and changed_box(result, p._mask) is None:
+            return  # e.g. a tolerance drag that ended where it started: no new version
         if amend and s.stepped and s.version == p.mask_version:
             undone = p._history.undo()  # back to the base; the new step goes on top of it
             if undone is not None:
