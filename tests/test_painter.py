@@ -127,8 +127,12 @@ def test_a_new_base_of_another_size_maps_canvas_points_onto_it() -> None:
     p = MaskPainter(_image(300, 451), brush_size=4)
     sent: list[dict[str, Any]] = []
     original = p._surface.send
-    p._surface.send = lambda content, buffers=None: (sent.append(content),
-                                                     original(content, buffers))
+
+    def send(content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+        sent.append(content)
+        original(content, buffers)
+
+    p._surface.send = send
     p.set_image(_image(681, 1024))
     assert {"t": "reset"} in sent
     w, h = p._surface.view_size

@@ -102,7 +102,7 @@ class PainterPage:
         """Save mask, and where the browser's download landed."""
         with self.page.expect_download() as download:
             self.button("Save mask")
-        target = into / download.value.suggested_filename
+        target = into / str(download.value.suggested_filename)
         download.value.save_as(str(target))
         return target
 

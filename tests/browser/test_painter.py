@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from ._painter_page import PainterPage as Painter
-from .conftest import KERNEL_TIMEOUT, JupyterServer, drag, open_notebook, run_all
+from .conftest import KERNEL_TIMEOUT, JupyterServer, KernelLog, drag, open_notebook, run_all
 
 pytestmark = pytest.mark.browser
 
@@ -373,6 +373,11 @@ W.VBox([swap, painter])
 """
 
 
+def _version(version: int, *, painted: bool = False) -> Callable[[dict[str, Any]], bool]:
+    """A mask event of ``version`` (and, with ``painted``, a non-empty mask)."""
+    return lambda e: e["version"] == version and (not painted or e["centre"] is not None)
+
+
 def test_after_a_new_base_of_another_size_a_dab_lands_at_the_pointer(
     server: JupyterServer, page: Any,
 ) -> None:
@@ -387,14 +392,13 @@ def test_after_a_new_base_of_another_size_a_dab_lands_at_the_pointer(
         px, py = (float(round(v)) for v in p.at(x * p.view_width, y * base["size"][1]))
         cx, cy = p.canvas_point(px, py)
         page.mouse.click(px, py)
-        dab = nb.log.wait_for(lambda e, n=n: e["centre"] is not None and e["version"] == 2 * n,
-                              kind="mask", what=f"dab {n}")
+        dab = nb.log.wait_for(_version(2 * n, painted=True), kind="mask", what=f"dab {n}")
         assert dab["shape"] == [681, 1024]
         expected = (ox + cx / zoom, oy + cy / zoom)
         assert _near([round(c) for c in dab["centre"]], [round(e) for e in expected], tol=1), (
             dab, expected)
         page.keyboard.press("Delete")
-        nb.log.wait_for(lambda e, n=n: e["version"] == 2 * n + 1, kind="mask", what="clear")
+        nb.log.wait_for(_version(2 * n + 1), kind="mask", what="clear")
     nb.shot("new-base")
     nb.assert_widgets_healthy()
 
@@ -450,9 +454,10 @@ def test_load_mask_says_what_is_wrong_in_the_painter_and_save_mask_downloads(
     nb.assert_widgets_healthy()
 
 
-def test_a_click_right_after_a_tool_key_uses_the_new_tool(lab: tuple[Any, JupyterServer]) -> None:
-    page, server = lab
-    nb = open_notebook(page, server, "painter_quick_keys", [setup(40)])
+def test_a_click_right_after_a_tool_key_uses_the_new_tool(
+    server: JupyterServer, page: Any,
+) -> None:
+    nb = open_notebook(page, server, f"painter_quick_keys_{server.app}", [setup(40)])
     p = Painter(page)
     p.focus()
     # P, then at once three corners and Enter: no dab from the brush, no corner lost.
@@ -507,6 +512,11 @@ log("rss", mb=rss_mb())
 """
 
 
+def _count(log: KernelLog, kind: str, n: int) -> Callable[[dict[str, Any]], bool]:
+    """True once the log holds ``n`` events of ``kind``."""
+    return lambda _e: len(log.events(kind)) >= n
+
+
 @pytest.mark.parametrize("cell", [PHOTO, STUDIO], ids=["painter", "studio"])
 def test_rerunning_a_cell_frees_the_previous_painter(
     lab: tuple[Any, JupyterServer], cell: str,
@@ -516,8 +526,9 @@ def test_rerunning_a_cell_frees_the_previous_painter(
     nb = open_notebook(page, server, name, [MEMORY, cell, MEASURE])
     for runs in (2, 3, 4):  # three re-runs of every cell, as a person would
         run_all(page)
-        nb.log.wait_for(lambda _e, n=runs: len(nb.log.events("rss")) >= n, kind="rss",
-                        timeout=KERNEL_TIMEOUT / 1000, what=f"run {runs}")
+        nb.log.wait_for(_count(nb.log, "rss", runs), kind="rss", timeout=KERNEL_TIMEOUT / 1000,
+                        what=f"run {runs}")
     first, *_, last = (e["mb"] for e in nb.log.events("rss"))
+    assert len(nb.log.events("rss")) == 4
     assert last <= first + 100, nb.log.events("rss")
     nb.assert_widgets_healthy()

@@ -251,6 +251,7 @@ def _members(union: object) -> dict[str, type]:
 
 TO_KERNEL = _members(ToKernel)
 TO_BROWSER = _members(ToBrowser)
+_FIELDS = {kind: get_type_hints(cls) for kind, cls in TO_KERNEL.items()}  # parse() runs often
 
 
 def _fits(value: object, hint: object) -> bool:
@@ -276,8 +277,7 @@ def parse(msg: object) -> ToKernel:
     if not isinstance(msg, dict) or msg.get("t") not in TO_KERNEL:
         raise ValidationError(f"unknown painter message {str(msg)[:80]!r}",
                               action="reload the page so the painter's browser code matches")
-    hints = get_type_hints(TO_KERNEL[msg["t"]])
-    bad = [k for k, h in hints.items() if k not in msg or not _fits(msg[k], h)]
+    bad = [k for k, h in _FIELDS[msg["t"]].items() if k not in msg or not _fits(msg[k], h)]
     if bad:
         raise ValidationError(f"painter message {msg['t']!r} has bad fields {bad}",
                               action="reload the page so the painter's browser code matches")
