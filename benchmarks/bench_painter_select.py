@@ -84,7 +84,7 @@ def run(name: str, shape: tuple[int, int]) -> None:
     p.tool = "object"
     rows.append(("object click, full res", _ms(lambda: _select(p, "object", cx, cy), 2)))
     rows.append(("object preview", _ms(preview)))
-    grow = tools.refiners["grow"]
+    grow = tools.amount
 
     def refine_preview() -> None:
         grow.value = 10 if grow.value != 10 else 11

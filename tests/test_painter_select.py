@@ -114,14 +114,16 @@ def test_subject_and_refine_preview_then_apply_is_one_step() -> None:
     assert masks.area(p.mask) > 0
     before = p.mask
     version = p.mask_version
-    p._select.refiners["grow"].value = 10
+    p._select.refine_op.value = "grow"
+    p._select.amount.value = 10
     # A preview only: the mask is untouched until Apply.
     assert p.mask_version == version and np.array_equal(p.mask, before)
     assert "Apply" in _status(p) and not p._select.apply.disabled
     p._select.apply.click()
     assert masks.area(p.mask) > masks.area(before) and p.mask_version == version + 1
-    assert p._select.refiners["grow"].value == 0 and p._select.apply.disabled
-    p._select.refiners["feather"].value = 4
+    assert p._select.amount.value == 0 and p._select.apply.disabled
+    p._select.refine_op.value = "feather"
+    p._select.amount.value = 4
     p._select.cancel.click()
     assert p.mask_version == version + 1
     p.undo()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ._select_page import SelectPage
-from .conftest import JupyterServer, open_notebook
+from .conftest import ARTIFACTS, JupyterServer, open_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -145,12 +145,15 @@ def test_colour_object_tolerance_refine_and_undo_in_the_full_res_mask(
     assert out["a"] > 0.95 * A and out["b"] < 0.02 * B, out
     p.wait_pixel(500 * dpr, 300 * dpr, "d[0] > 200 && d[1] > 140")  # B shows untinted
     p.wait_pixel(250 * dpr, 300 * dpr, "d[0] < 150 && d[2] > 120")  # A tinted
+    assert "2 in, 1 out" in p.wait_status(r"2 in, 1 out")  # the object's points, in words
     nb.shot("object-exclude")
+    page.locator(p.root).first.screenshot(
+        path=str(ARTIFACTS / f"painter_select_{server.app}-whole-painter.png"))
     p.press("Control+z")  # each click was its own step
     assert mask("undo exclude")["b"] > 0.95 * B
 
     # Grow 20 px: a preview first (the overlay left of A, the mask unchanged), then Apply.
-    p.drag_slider("Grow", [0.2])
+    p.drag_slider("Amount", [0.2])  # Refine: Grow is the first operation
     p.wait_pixel(90 * dpr, 300 * dpr, "d[2] > 120")  # background (~30,90,60), now tinted
     nb.shot("grow-preview")
     assert nb.log.events("mask")[-1]["version"] == version  # nothing applied yet

@@ -16,7 +16,7 @@ How a selection lands in the mask, and why:
 - A tolerance drag re-thresholds the last colour selection: a preview on every move, and the
   full-resolution step (amending that click's step) once the slider rests for a moment, so a
   drag is one undo step and never waits for 33 Mpx work per move.
-- Grow / shrink / feather / smooth act on the whole mask: while the sliders move only the
+- Grow / shrink / feather / smooth act on the whole mask: while the amount slider moves only the
   overlay changes (the visible part, worked at screen resolution); Apply does it at full
   resolution as one undo step, Cancel drops the preview.
 """
@@ -99,45 +99,52 @@ class SelectTools:
         self._preparing: threading.Thread | None = None
         self._settle: asyncio.TimerHandle | None = None
         self._previewing = False  # the overlay shows a refine preview, not the mask
-        slider = {"layout": widgets.Layout(width="232px")}
+        # One row, narrow controls: the painter must stay within a laptop screen's height.
+        label = {"description_width": "initial"}
         self.combine = widgets.ToggleButtons(
             options=[("Replace", "replace"), ("Add", "add"), ("Subtract", "subtract")],
             value="add", tooltips=["The selection becomes the mask", "Add it to the mask",
                                    "Take it out of the mask"],
-            style={"button_width": "76px"})
+            style={"button_width": "72px"})
         self.combine.add_class("venice-select-combine")
         self.exclude = widgets.ToggleButton(
-            description="Exclude", icon="minus-circle", layout=widgets.Layout(width="auto"),
-            tooltip="Object select: clicks mark what is NOT the object (Alt- or Shift-click "
-                    "does this too)")
+            icon="minus-circle", layout=widgets.Layout(width="36px"),
+            tooltip="Exclude: object select's clicks mark what is NOT the object (Alt- or "
+                    "Shift-click does this too)")
+        self.exclude.add_class("venice-select-exclude")
         # Live while dragged: a preview per move, the full-resolution step when it rests.
         self.tolerance = widgets.FloatSlider(
             value=10.0, min=0.0, max=60.0, step=0.5, description="Colour tol.",
-            continuous_update=True, readout_format=".1f", **slider)
-        self.refiners = {
-            name: widgets.IntSlider(value=0, min=0, max=_MAX_REFINE, description=name.title(),
-                                    continuous_update=True, **slider)
-            for name in ("grow", "shrink", "feather", "smooth")
-        }
+            continuous_update=True, readout_format=".1f", style=label,
+            layout=widgets.Layout(width="190px"))
+        # Refine: one operation at a time, each Apply one undo step.
+        self.refine_op = widgets.Dropdown(
+            options=[("Grow", "grow"), ("Shrink", "shrink"), ("Feather", "feather"),
+                     ("Smooth", "smooth")], value="grow", description="Refine", style=label,
+            layout=widgets.Layout(width="140px"))
+        self.amount = widgets.IntSlider(
+            value=0, min=0, max=_MAX_REFINE, description="Amount", continuous_update=True,
+            style=label, layout=widgets.Layout(width="170px"))
         self.apply = widgets.Button(description="Apply", icon="check", disabled=True,
                                     tooltip="Grow / shrink / feather / smooth the mask",
                                     layout=widgets.Layout(width="auto"))
         self.cancel = widgets.Button(description="Cancel", icon="times", disabled=True,
                                      tooltip="Drop the refine preview",
                                      layout=widgets.Layout(width="auto"))
-        self.new = widgets.Button(description="New object", icon="refresh",
-                                  tooltip="Forget the object's points: the next click starts "
-                                          "another object", layout=widgets.Layout(width="auto"))
+        self.new = widgets.Button(icon="refresh", layout=widgets.Layout(width="36px"),
+                                  tooltip="New object: forget the object's points (the next "
+                                          "click starts another object)")
+        self.new.add_class("venice-select-new")
         wrap = widgets.Layout(flex_flow="row wrap")
         self.rows = (
-            widgets.HBox([self.combine, self.exclude, self.new, self.tolerance], layout=wrap),
-            widgets.HBox([*self.refiners.values(), self.apply, self.cancel], layout=wrap),
+            widgets.HBox([self.combine, self.exclude, self.new, self.tolerance, self.refine_op,
+                          self.amount, self.apply, self.cancel], layout=wrap),
         )
         for row in self.rows:
             row.add_class("venice-select-controls")
         self.tolerance.observe(self._on_tolerance, names="value")
-        for s in self.refiners.values():
-            s.observe(self._on_refine, names="value")
+        self.amount.observe(self._on_refine, names="value")
+        self.refine_op.observe(self._on_refine, names="value")
         self.apply.on_click(lambda _b: self.apply_refine())
         self.cancel.on_click(lambda _b: self.cancel_refine())
         self.new.on_click(lambda _b: self.forget())
@@ -186,7 +193,7 @@ class SelectTools:
         self._cancel_settle()
         self.session = None
         self.selector = Selector(np.zeros((1, 1, 3), np.uint8))
-        for w in (self.combine, self.exclude, self.tolerance, *self.refiners.values(),
+        for w in (self.combine, self.exclude, self.tolerance, self.refine_op, self.amount,
                   self.apply, self.cancel, self.new, *self.rows):
             w.close()
 
@@ -313,7 +320,10 @@ class SelectTools:
 
     # --------------------------------------------------------------------- refine
     def _amounts(self) -> dict[str, float]:
-        return {name: float(s.value) for name, s in self.refiners.items()}
+        """The refine operation's amount by name (the others 0), in image px."""
+        out = dict.fromkeys(("grow", "shrink", "feather", "smooth"), 0.0)
+        out[self.refine_op.value] = float(self.amount.value)
+        return out
 
     @staticmethod
     def _refined(mask: np.ndarray, amounts: dict[str, float], scale: float = 1.0) -> np.ndarray:
@@ -375,11 +385,9 @@ class SelectTools:
 
     def _reset_refiners(self) -> None:
         self._previewing = False
-        for s in self.refiners.values():
-            with s.hold_trait_notifications():
-                s.unobserve(self._on_refine, names="value")
-                s.value = 0
-                s.observe(self._on_refine, names="value")
+        self.amount.unobserve(self._on_refine, names="value")
+        self.amount.value = 0
+        self.amount.observe(self._on_refine, names="value")
         self.apply.disabled = self.cancel.disabled = True
 
     # ------------------------------------------------------------------ drawing
