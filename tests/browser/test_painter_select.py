@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,8 +53,9 @@ def server(request: pytest.FixtureRequest) -> Iterator[JupyterServer]:
 
 
 @pytest.fixture
-def hidpi(browser: Any) -> Iterator[Any]:
-    """A page at device scale factor 2 (screenshots as a person on a HiDPI screen sees it)."""
+def hidpi(browser: Any, artifacts: Path) -> Iterator[Any]:
+    """A page at device scale factor 2 (screenshots as a person on a HiDPI screen sees it);
+    ``artifacts`` first: it empties the screenshot folder once per session."""
     context = browser.new_context(viewport={"width": 1400, "height": 1200},
                                   device_scale_factor=2)
     page = context.new_page()

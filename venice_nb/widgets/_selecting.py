@@ -99,16 +99,16 @@ class SelectTools:
         self._preparing: threading.Thread | None = None
         self._settle: asyncio.TimerHandle | None = None
         self._previewing = False  # the overlay shows a refine preview, not the mask
-        # One row, narrow controls: the painter must stay within a laptop screen's height.
+        # One wrapping row: sliders long enough to drag finely, labels that fit.
         label = {"description_width": "initial"}
         self.combine = widgets.ToggleButtons(
             options=[("Replace", "replace"), ("Add", "add"), ("Subtract", "subtract")],
             value="add", tooltips=["The selection becomes the mask", "Add it to the mask",
                                    "Take it out of the mask"],
-            style={"button_width": "72px"})
+            style={"button_width": "84px"})
         self.combine.add_class("venice-select-combine")
         self.exclude = widgets.ToggleButton(
-            icon="minus-circle", layout=widgets.Layout(width="36px"),
+            description="Exclude", icon="minus-circle", layout=widgets.Layout(width="auto"),
             tooltip="Exclude: object select's clicks mark what is NOT the object (Alt- or "
                     "Shift-click does this too)")
         self.exclude.add_class("venice-select-exclude")
@@ -116,7 +116,7 @@ class SelectTools:
         self.tolerance = widgets.FloatSlider(
             value=10.0, min=0.0, max=60.0, step=0.5, description="Colour tol.",
             continuous_update=True, readout_format=".1f", style=label,
-            layout=widgets.Layout(width="190px"))
+            layout=widgets.Layout(width="270px"))
         # Refine: one operation at a time, each Apply one undo step.
         self.refine_op = widgets.Dropdown(
             options=[("Grow", "grow"), ("Shrink", "shrink"), ("Feather", "feather"),
@@ -124,14 +124,14 @@ class SelectTools:
             layout=widgets.Layout(width="140px"))
         self.amount = widgets.IntSlider(
             value=0, min=0, max=_MAX_REFINE, description="Amount", continuous_update=True,
-            style=label, layout=widgets.Layout(width="170px"))
+            style=label, layout=widgets.Layout(width="250px"))
         self.apply = widgets.Button(description="Apply", icon="check", disabled=True,
                                     tooltip="Grow / shrink / feather / smooth the mask",
                                     layout=widgets.Layout(width="auto"))
         self.cancel = widgets.Button(description="Cancel", icon="times", disabled=True,
                                      tooltip="Drop the refine preview",
                                      layout=widgets.Layout(width="auto"))
-        self.new = widgets.Button(icon="refresh", layout=widgets.Layout(width="36px"),
+        self.new = widgets.Button(icon="refresh", layout=widgets.Layout(width="44px"),
                                   tooltip="New object: forget the object's points (the next "
                                           "click starts another object)")
         self.new.add_class("venice-select-new")
