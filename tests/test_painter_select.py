@@ -137,12 +137,17 @@ def test_a_click_outside_the_image_or_a_bad_message_changes_nothing() -> None:
     assert masks.area(p.mask) == 0 and "bad fields" in _status(p)
 
 
-def test_a_new_image_gets_a_new_selector(tmp_path: Any) -> None:
+def test_a_new_image_gets_a_new_selector_prepared_once_selection_was_used(
+        tmp_path: Any) -> None:
     p = MaskPainter(_scene())
+    p.set_image(_scene())  # selection never used: nothing is prepared
+    assert p._select._preparing is None
     p.tool = "color"
+    p.tool = "brush"
     first = p._select.selector
     p.set_image(np.full((100, 120, 3), 90, np.uint8))
-    assert p._select.selector is not first
+    assert p._select.selector is not first and p._select._preparing is not None
+    p.tool = "color"
     _select(p, "color", 60, 50)
     assert masks.area(p.mask) == 100 * 120
 

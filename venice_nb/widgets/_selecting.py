@@ -152,13 +152,15 @@ class SelectTools:
 
     # ------------------------------------------------------------------ lifecycle
     def set_image(self, image: np.ndarray) -> None:
-        """A new image: a new (unprepared) selector; prepare it if a selection tool is on."""
+        """A new image: a new selector, prepared at once in the background if the selection
+        tools have been used on this painter (a person who selected will select again)."""
         self._flush()
         self.session = None
         self._previewing = False
+        used = self._preparing is not None or self.painter.tool in SELECT_TOOLS
         self.selector = Selector(image)
         self._preparing = None
-        if self.painter.tool in SELECT_TOOLS:
+        if used:
             self.prepare()
 
     def prepare(self) -> None:
