@@ -56,7 +56,8 @@ class PainterPage:
 
     # ------------------------------------------------------------ geometry
     def at(self, x: float, y: float) -> tuple[float, float]:
-        """Canvas point -> page point."""
+        """Canvas point -> page point (measured now: a button click may have scrolled)."""
+        self.box = canvas_box(self.page, self.surface)
         return self.box["x"] + x * self.scale, self.box["y"] + y * self.scale
 
     def canvas_point(self, px: float, py: float) -> tuple[float, float]:

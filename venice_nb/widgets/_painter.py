@@ -41,6 +41,7 @@ from ._protocol import (
     key_for,
     parse,
 )
+from ._selecting import SELECT_TOOLS, SelectTools
 from ._util import DEFAULT_MAX_DISPLAY, as_rgb, fit_size, hex_to_rgb
 from ._viewport import Renderer, View, overlay
 
@@ -127,8 +128,10 @@ class MaskPainter(StaticPicture, widgets.VBox):
         self._surface = _Surface(canvas=self.canvas, label=f"Mask painter. {KEY_HELP}")
         self._load_image(image)
         self._controls = _Toolbar(self)
+        self._select = SelectTools(self)  # colour / object / subject select, refine
         super().__init__(**traits)
-        self.children = (*self._controls.rows, self._surface, self._controls.status)
+        self.children = (*self._controls.rows, *self._select.rows, self._surface,
+                         self._controls.status)
         self.add_class("venice-mask-painter")
         # The browser sets the tool itself on a key press (a click right after it must use it).
         traitlets.link((self, "tool"), (self._surface, "tool"))
@@ -224,6 +227,7 @@ class MaskPainter(StaticPicture, widgets.VBox):
         self._finish_stroke()
         old = self._mask
         self._load_image(image)
+        self._select.set_image(self._rgb)
         if keep_mask and old.shape == self._mask.shape:
             self._mask[...] = old
             self._history.reset(self._mask)
@@ -291,6 +295,7 @@ class MaskPainter(StaticPicture, widgets.VBox):
         widget until it is closed, and the cell's output history keeps the painter object, so
         closing is what frees a 33 Mpx photo's ~300 MB (image, pyramid, mask, undo).
         """
+        self._select.close()
         close_tree(self, self._surface, self._controls.file, self._controls.status, self.canvas,
                    *self.canvas._canvases)
         for picture in self._pictures:
@@ -499,6 +504,8 @@ class MaskPainter(StaticPicture, widgets.VBox):
             self._shape(self._shape_tools[msg["tool"]], msg["pts"])
         elif msg["t"] == "click" and msg["tool"] in self._click_tools:
             self._click_tools[msg["tool"]](msg["x"], msg["y"])
+        elif msg["t"] == "select" and msg["tool"] in SELECT_TOOLS:
+            self._select.click(msg["tool"], msg["x"], msg["y"], msg["exclude"])
         elif msg["t"] == "zoom":
             view = self._view.zoom_at(self._view.zoom * msg["f"], msg["x"], msg["y"])
             self._set_view(view, msg["seq"])
@@ -587,6 +594,8 @@ class MaskPainter(StaticPicture, widgets.VBox):
 
     def _on_setting(self, _change: dict[str, Any]) -> None:
         self._finish_stroke()
+        if _change["name"] == "tool":
+            self._select.tool_changed(self.tool)
         self._notice = ""
         self._controls.update_status()
 
@@ -704,9 +713,11 @@ class _Toolbar:
         mode = " (subtract)" if p.subtract and shape else ""
         soft = f" · hardness {p.hardness}%" if p.tool in ("brush", "eraser") else ""
         hint = " · click the image to paint" if p.mask_version == 0 and not p._notice else ""
+        selecting = p._select.status()
+        selecting = f" · {selecting}" if selecting else ""
         self.status.value = (
             f"<small>{p.tool}{mode} · size {p.brush_size}px{soft} · mask {p.coverage:.1%} · "
-            f"{w}×{h} at {p.zoom:.0%}{hint}</small>{p._notice}"
+            f"{w}×{h} at {p.zoom:.0%}{hint}{selecting}</small>{p._notice}"
         )
 
 

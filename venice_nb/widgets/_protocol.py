@@ -26,7 +26,7 @@ from .._exceptions import ValidationError
 
 __all__ = ["KEYS", "KEY_HELP", "TOOLS", "Key", "ToKernel", "Tool", "bundle", "parse"]
 
-Gesture = Literal["paint", "drag", "lasso", "polygon", "click", "pan"]
+Gesture = Literal["paint", "drag", "lasso", "polygon", "click", "select", "pan"]
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,9 @@ class Tool:
     """One painter tool: its toolbar button, its key and what the pointer does with it.
 
     ``gesture``: ``paint`` strokes (brush, eraser), ``drag`` a box (rect, ellipse), ``lasso`` a
-    freehand outline, ``polygon`` clicked corners, ``click`` one point, ``pan`` moves the view.
-    Drag, lasso and polygon tools send a ``shape`` message, click tools a ``click`` message.
+    freehand outline, ``polygon`` clicked corners, ``click`` one point, ``select`` one point
+    with Alt/Shift held or not (the selection tools), ``pan`` moves the view. Drag, lasso and
+    polygon tools send a ``shape`` message, click tools ``click``, select tools ``select``.
     """
 
     name: str
@@ -57,6 +58,13 @@ TOOLS: tuple[Tool, ...] = (
     Tool("lasso", "Lasso", "pencil", "Draw a freehand outline", "l", "lasso", shape=True),
     Tool("polygon", "Polygon", "star-o", "Click corners; Enter or double-click closes", "p",
          "polygon", shape=True),
+    # Selection tools (widgets/_selecting.py): a ``select`` message carries Alt/Shift.
+    Tool("color", "Colour", "magic", "Select similar colours; Colour tol. changes it live",
+         "w", "select"),
+    Tool("object", "Object", "crosshairs",
+         "Click an object to select it; more clicks add, Alt/Shift-click excludes", "q", "select"),
+    Tool("subject", "Subject", "user", "Click to select the photo's main subject", "u",
+         "select"),
     Tool("hand", "Hand", "hand-paper-o", "Drag to pan; Space+drag and middle-drag pan too", "h",
          "pan"),
 )
@@ -152,6 +160,14 @@ class Click(TypedDict):
     y: float
 
 
+class Select(TypedDict):
+    t: Literal["select"]
+    tool: str
+    x: float
+    y: float
+    exclude: bool  # Alt or Shift held: object select marks what is not the object
+
+
 class Zoom(TypedDict):
     t: Literal["zoom"]
     f: float
@@ -190,7 +206,8 @@ class SaveMask(TypedDict):
     t: Literal["save_mask"]
 
 
-ToKernel = Hello | Stroke | Shape | Click | Zoom | ZoomTo | Pan | Action | MaskFile | SaveMask
+ToKernel = (Hello | Stroke | Shape | Click | Select | Zoom | ZoomTo | Pan | Action | MaskFile
+            | SaveMask)
 
 
 # Kernel -> browser.

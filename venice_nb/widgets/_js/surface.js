@@ -218,6 +218,8 @@ class Surface {
       else this.polygon.push(p);
     } else if (gesture === "click") {
       this.send({ t: "click", tool, x: p[0], y: p[1] });
+    } else if (gesture === "select") { // Alt/Shift: object select's "not this"
+      this.send({ t: "select", tool, x: p[0], y: p[1], exclude: e.altKey || e.shiftKey });
     }
     this.drawUi();
   }
