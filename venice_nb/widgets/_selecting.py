@@ -75,9 +75,9 @@ def combined(base: np.ndarray, selection: np.ndarray, how: Combine) -> np.ndarra
     """``selection`` put into ``base``: replacing it, added to it (max) or taken out of it."""
     if how == "replace":
         return selection
-    if how == "add":
-        return np.maximum(base, selection)
-    return np.minimum(base, 255 - selection)
+    out: np.ndarray = (np.maximum(base, selection) if how == "add"
+                       else np.minimum(base, 255 - selection))
+    return out
 
 
 def changed_box(a: np.ndarray, b: np.ndarray) -> Box | None:
