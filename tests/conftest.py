@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -141,3 +142,35 @@ def image_server() -> Iterator[ImageServer]:
     yield add
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def remote_host() -> Iterator[tuple[str, list[str]]]:
+    """A second host made for this test: a network namespace joined to this one by a veth pair.
+
+    Yields the address the server binds to (this side of the pair) and the command prefix that
+    runs a program on the other host, so the server sees a caller that is not on its machine.
+    All traffic stays between the two ends of the pair.
+    """
+    tag = f"{os.getpid() % 100000}"
+    ns, here, there = f"vnb{tag}", f"vnbA{tag}", f"vnbB{tag}"
+    net = f"10.231.{os.getpid() % 250}"
+
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]  # namespaces need CAP_NET_ADMIN
+
+    def ip(*args: str) -> None:
+        subprocess.run([*sudo, "ip", *args], check=True, capture_output=True)
+
+    ip("netns", "add", ns)
+    try:
+        ip("link", "add", here, "type", "veth", "peer", "name", there)
+        ip("link", "set", there, "netns", ns)
+        ip("addr", "add", f"{net}.1/30", "dev", here)
+        ip("link", "set", here, "up")
+        ip("-n", ns, "addr", "add", f"{net}.2/30", "dev", there)
+        ip("-n", ns, "link", "set", there, "up")
+        ip("-n", ns, "link", "set", "lo", "up")
+        yield f"{net}.1", [*sudo, "ip", "netns", "exec", ns]
+    finally:
+        subprocess.run([*sudo, "ip", "link", "del", here], capture_output=True)
+        subprocess.run([*sudo, "ip", "netns", "del", ns], capture_output=True)

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -362,40 +361,6 @@ def test_serve_beyond_loopback_needs_a_key_unless_told_otherwise() -> None:
     assert info.value.field == "host" and "VENICE_NB_SERVE_KEY" in (info.value.action or "")
     assert serve_auth("0.0.0.0", False, None) == frozenset()  # --no-require-auth
     assert serve_auth("0.0.0.0", None, "s3cret") == frozenset({"s3cret"})
-
-
-@pytest.fixture
-def remote_host() -> Iterator[tuple[str, list[str]]]:
-    """A second host made for this test: a network namespace joined to this one by a veth pair.
-
-    Yields the address the server binds to (this side of the pair) and the command prefix that
-    runs a program on the other host, so the server sees a caller that is not on its machine.
-    All traffic stays between the two ends of the pair.
-    """
-    import subprocess
-
-    tag = f"{os.getpid() % 100000}"
-    ns, here, there = f"vnb{tag}", f"vnbA{tag}", f"vnbB{tag}"
-    net = f"10.231.{os.getpid() % 250}"
-
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]  # namespaces need CAP_NET_ADMIN
-
-    def ip(*args: str) -> None:
-        subprocess.run([*sudo, "ip", *args], check=True, capture_output=True)
-
-    ip("netns", "add", ns)
-    try:
-        ip("link", "add", here, "type", "veth", "peer", "name", there)
-        ip("link", "set", there, "netns", ns)
-        ip("addr", "add", f"{net}.1/30", "dev", here)
-        ip("link", "set", here, "up")
-        ip("-n", ns, "addr", "add", f"{net}.2/30", "dev", there)
-        ip("-n", ns, "link", "set", there, "up")
-        ip("-n", ns, "link", "set", "lo", "up")
-        yield f"{net}.1", [*sudo, "ip", "netns", "exec", ns]
-    finally:
-        subprocess.run([*sudo, "ip", "link", "del", here], capture_output=True)
-        subprocess.run([*sudo, "ip", "netns", "del", ns], capture_output=True)
 
 
 def _post_from(

@@ -9,10 +9,8 @@ does with headers whose body never comes.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -24,33 +22,6 @@ from venice_nb._backend._server import MAX_CONNECTIONS
 
 KEY = "s3cret-served-key"
 EDIT = "/api/v1/image/edit"
-
-
-@pytest.fixture
-def remote_host() -> Iterator[tuple[str, list[str]]]:
-    """A second host: yields the address to bind and the command prefix that runs a program
-    there. All traffic stays between the two ends of the pair."""
-    tag = f"{os.getpid() % 100000}"
-    ns, here, there = f"vnbs{tag}", f"vnbC{tag}", f"vnbD{tag}"
-    net = f"10.232.{os.getpid() % 250}"
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]  # namespaces need CAP_NET_ADMIN
-
-    def ip(*args: str) -> None:
-        subprocess.run([*sudo, "ip", *args], check=True, capture_output=True)
-
-    ip("netns", "add", ns)
-    try:
-        ip("link", "add", here, "type", "veth", "peer", "name", there)
-        ip("link", "set", there, "netns", ns)
-        ip("addr", "add", f"{net}.1/30", "dev", here)
-        ip("link", "set", here, "up")
-        ip("-n", ns, "addr", "add", f"{net}.2/30", "dev", there)
-        ip("-n", ns, "link", "set", there, "up")
-        ip("-n", ns, "link", "set", "lo", "up")
-        yield f"{net}.1", [*sudo, "ip", "netns", "exec", ns]
-    finally:
-        subprocess.run([*sudo, "ip", "link", "del", here], capture_output=True)
-        subprocess.run([*sudo, "ip", "netns", "del", ns], capture_output=True)
 
 
 # What the other host runs: raw requests, each answer's status line and JSON error.
