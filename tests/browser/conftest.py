@@ -217,6 +217,15 @@ def nb7_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServ
     server.stop()
 
 
+@pytest.fixture(params=["jupyterlab", "notebook"])
+def server(request: pytest.FixtureRequest) -> Iterator[JupyterServer]:
+    """JupyterLab 4 and Notebook 7; the test's kernels stop afterwards."""
+    chosen: JupyterServer = request.getfixturevalue(
+        "lab_server" if request.param == "jupyterlab" else "nb7_server")
+    yield chosen
+    chosen.shutdown_kernels()
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Per module: Playwright's sync API keeps an asyncio loop running in this thread while

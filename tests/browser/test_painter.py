@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -340,13 +340,6 @@ def test_pen_pressure_scales_the_brush_in_the_full_res_mask(
 
 
 # ------------------------------------------------------------------ issue 21, both apps
-@pytest.fixture(params=["jupyterlab", "notebook"])
-def server(request: pytest.FixtureRequest) -> Iterator[JupyterServer]:
-    """JupyterLab 4 and Notebook 7; the test's kernels stop afterwards."""
-    chosen: JupyterServer = request.getfixturevalue(
-        "lab_server" if request.param == "jupyterlab" else "nb7_server")
-    yield chosen
-    chosen.shutdown_kernels()
 
 
 NEW_BASE = """

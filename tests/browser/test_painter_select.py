@@ -44,12 +44,6 @@ painter
 A, B = 300 * 300, 200 * 300
 
 
-@pytest.fixture(params=["jupyterlab", "notebook"])
-def server(request: pytest.FixtureRequest) -> Iterator[JupyterServer]:
-    chosen: JupyterServer = request.getfixturevalue(
-        "lab_server" if request.param == "jupyterlab" else "nb7_server")
-    yield chosen
-    chosen.shutdown_kernels()
 
 
 @pytest.fixture
