@@ -596,6 +596,7 @@ class MaskPainter(StaticPicture, widgets.VBox):
         self._finish_stroke()
         if _change["name"] == "tool":
             self._select.tool_changed(self.tool)
+            self._controls.show_for(self.tool)
         self._notice = ""
         self._controls.update_status()
 
@@ -649,7 +650,10 @@ class _Toolbar:
         slider = {"continuous_update": False, "layout": widgets.Layout(width="232px")}
         size = widgets.IntSlider(min=1, max=_MAX_BRUSH, description="Size", **slider)
         hardness = widgets.IntSlider(min=0, max=100, description="Hardness", **slider)
-        tolerance = widgets.IntSlider(min=0, max=255, description="Tolerance", **slider)
+        # (its own layout: the shared one would hide every slider with it, see show_for)
+        tolerance = widgets.IntSlider(min=0, max=255, description="Tolerance",
+                                      continuous_update=False,
+                                      layout=widgets.Layout(width="232px"))
         subtract = widgets.Checkbox(description=f"Subtract ({key_for('subtract')})", indent=False,
                                     layout=widgets.Layout(width="120px"))
         opacity = widgets.FloatSlider(min=0.0, max=1.0, step=0.05, description="Opacity",
@@ -697,6 +701,7 @@ class _Toolbar:
         wrap = widgets.Layout(flex_flow="row wrap")
         edits = ("Undo", "Redo", "Clear", "Invert", "Fill all")
         views = ("−", "+", "Fit", "100%")
+        self.bucket_tolerance = tolerance  # shown with the bucket only (a shorter toolbar)
         self.rows = (
             widgets.HBox([tools], layout=wrap),
             widgets.HBox([size, hardness, tolerance, help_icon], layout=wrap),
@@ -705,6 +710,12 @@ class _Toolbar:
         )
         self.status = widgets.HTML(layout=widgets.Layout(margin="2px 0"))
         self.status.add_class("venice-painter-status")
+        self.show_for(painter.tool)
+
+    def show_for(self, tool: str) -> None:
+        """Only the chosen tool's own settings take room: the painter must fit one screen
+        beside the studio's prompt at 1,000 px."""
+        self.bucket_tolerance.layout.display = "" if tool == "bucket" else "none"
 
     def update_status(self) -> None:
         p = self.painter

@@ -142,6 +142,7 @@ class SelectTools:
         )
         for row in self.rows:
             row.add_class("venice-select-controls")
+        self._show_for(painter.tool)
         self.tolerance.observe(self._on_tolerance, names="value")
         self.amount.observe(self._on_refine, names="value")
         self.refine_op.observe(self._on_refine, names="value")
@@ -182,8 +183,16 @@ class SelectTools:
     def tool_changed(self, tool: str) -> None:
         self._flush()
         self.session = None
+        self._show_for(tool)
         if tool in SELECT_TOOLS:
             self.prepare()
+
+    def _show_for(self, tool: str) -> None:
+        """How a selection meets the mask and the colour tolerance take room only while a
+        selection tool is chosen (Refine applies to any mask and stays)."""
+        shown = "" if tool in SELECT_TOOLS else "none"
+        for w in (self.combine, self.exclude, self.new, self.tolerance):
+            w.layout.display = shown
 
     def forget(self) -> None:
         """The next click starts a new selection (the mask stays as it is)."""
