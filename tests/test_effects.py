@@ -14,24 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-import venice_nb as vnb
 from venice_nb._backend import LocalBackend, _regions
 from venice_nb._backend._imageops import edit_image, plan
 
+from ._pictures import arr, load, luma
 from .conftest import ImageServer
-
-
-def load(name: str) -> Image.Image:
-    return Image.open(vnb.sample(name)).convert("RGB")
-
-
-def arr(img: Image.Image) -> np.ndarray:
-    return np.asarray(img.convert("RGB"), np.float64)
-
-
-def luma(a: np.ndarray) -> np.ndarray:
-    grey: np.ndarray = a @ np.array([0.299, 0.587, 0.114])
-    return grey
 
 
 def saturation(a: np.ndarray) -> np.ndarray:

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-import venice_nb as vnb
 from venice_nb._backend._imageops import edit_image, plan
 from venice_nb._backend._matte import remove_background
 from venice_nb._vision._subject import subject_matte
+
+from ._pictures import arr, load, luma
 
 Shape = tuple[str, tuple[float, ...]]  # ("ellipse", (cx, cy, rx, ry)) or ("poly", (x, y, ...))
 
@@ -71,19 +72,6 @@ def reference_mask(name: str, size: tuple[int, int]) -> tuple[np.ndarray, np.nda
     """(subject, background) boolean masks of a sample's reference matte."""
     fg, bg = REFERENCE[name]
     return _draw(fg, size), _draw(bg, size)
-
-
-def load(name: str) -> Image.Image:
-    return Image.open(vnb.sample(name)).convert("RGB")
-
-
-def arr(img: Image.Image) -> np.ndarray:
-    return np.asarray(img.convert("RGB"), np.float64)
-
-
-def luma(a: np.ndarray) -> np.ndarray:
-    y: np.ndarray = a @ np.array([0.299, 0.587, 0.114])
-    return y
 
 
 def changed(before: Image.Image, after: Image.Image) -> np.ndarray:
