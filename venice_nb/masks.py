@@ -44,6 +44,7 @@ from . import _arguments as guards
 from ._constants import MAX_PIXELS, MIN_PIXELS
 from ._exceptions import ValidationError
 from ._probe import DECODE_LIMIT_PIXELS
+from ._segmenter import Segmenter, load_segmenter
 from ._types import Box, MaskInput
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Box",
+    "Segmenter",
     "Size",
     "area",
     "as_mask",
@@ -64,6 +66,7 @@ __all__ = [
     "grow",
     "intersect",
     "invert",
+    "load_segmenter",
     "overlay",
     "paste_back",
     "polygon",
@@ -1239,7 +1242,8 @@ def select_color(image: ImageLike, point: Sequence[float], tolerance: float = 10
 
 def select_object(image: ImageLike, include: Sequence[Sequence[float]],
                   exclude: Sequence[Sequence[float]] = (),
-                  box: Sequence[float] | None = None) -> np.ndarray:
+                  box: Sequence[float] | None = None, *,
+                  segmenter: Segmenter | None = None) -> np.ndarray:
     """The object under the ``include`` points (x, y), without what is under ``exclude``.
 
     ``box`` (x0, y0, x1, y1) limits the selection to it. One point on an object that stands
@@ -1252,7 +1256,16 @@ def select_object(image: ImageLike, include: Sequence[Sequence[float]],
         include: Points ``(x, y)`` on the object; at least one.
         exclude: Points ``(x, y)`` on what must not be selected.
         box: ``(x0, y0, x1, y1)``: nothing outside it is selected.
+        segmenter: A learned model from :func:`load_segmenter` (optional extra) to use
+            instead of the built-in engine; same points, same kind of mask.
     """
+    if segmenter is not None:
+        if not isinstance(segmenter, Segmenter):
+            raise ValidationError(
+                f"segmenter must be a masks.Segmenter; got {type(segmenter).__name__}",
+                action="make one with masks.load_segmenter(encoder_path, decoder_path)",
+                field="segmenter")
+        return segmenter.select(image, include, exclude, box)
     return _selector(image).object(include, exclude, box)
 
 
