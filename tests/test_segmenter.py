@@ -90,15 +90,17 @@ def build_encoder(*, hwc: bool = False) -> bytes:
 
 
 def build_decoder(*, radius: float = 100.0, steep: float = 1.0, drop: str = "",
-                  labels_type: int = FLOAT, embedding_channels: int = 3) -> bytes:
-    """SAM's decoder layout (see the module docstring). ``drop`` leaves that output out and
-    ``labels_type`` changes point_labels' type, to make a model of the wrong layout."""
+                  labels_type: int = FLOAT, embedding_channels: int = 3,
+                  factors: Sequence[float] = (1.0,),
+                  ious: Sequence[float] | None = None) -> bytes:
+    """SAM's decoder layout (see the module docstring). ``factors`` makes one mask per
+    radius factor (a multi-mask export, K > 1) with ``ious`` as its iou_predictions (default:
+    each mask's mean probability). ``drop`` leaves that output out and ``labels_type`` changes
+    point_labels' type, to make a model of the wrong layout."""
     centres = (np.arange(LOW, dtype=np.float32) * (SIDE / LOW) + SIDE / LOW / 2)
     f = helper.make_node
     nodes = [
         _const("gx", centres.reshape(1, 1, 1, LOW)), _const("gy", centres.reshape(1, 1, LOW, 1)),
-        _const("r2", np.array([radius * radius], np.float32)),
-        _const("scale", np.array([steep / (2 * radius)], np.float32)),
         _const("steep", np.array([steep], np.float32)),
         _const("big", np.array([BIG], np.float32)), _const("nbig", np.array([-BIG], np.float32)),
         _const("i0", np.array(0, np.int64)), _const("i1", np.array(1, np.int64)),
@@ -110,15 +112,8 @@ def build_decoder(*, radius: float = 100.0, steep: float = 1.0, drop: str = "",
         f("Unsqueeze", ["labf", "axes23"], ["lab"]),
         f("Sub", ["gx", "px"], ["dx"]), f("Sub", ["gy", "py"], ["dy"]),
         f("Mul", ["dx", "dx"], ["dx2"]), f("Mul", ["dy", "dy"], ["dy2"]),
-        f("Add", ["dx2", "dy2"], ["d2"]), f("Sub", ["r2", "d2"], ["inside"]),
-        f("Mul", ["inside", "scale"], ["disc"]),
+        f("Add", ["dx2", "dy2"], ["d2"]),
     ]
-    for label, name in ((1.0, "inc"), (0.0, "exc")):
-        nodes += [_const(f"l_{name}", np.array([label], np.float32)),
-                  f("Equal", ["lab", f"l_{name}"], [f"is_{name}"]),
-                  f("Where", [f"is_{name}", "disc", "nbig"], [f"{name}_all"]),
-                  f("ReduceMax", [f"{name}_all"], [name], axes=[1], keepdims=1)]
-    nodes.append(f("Neg", ["exc"], ["not_exc"]))
     for label, coord, op, fill, name in ((2.0, "px", "ReduceMax", "nbig", "x0"),
                                          (2.0, "py", "ReduceMax", "nbig", "y0"),
                                          (3.0, "px", "ReduceMin", "big", "x1"),
@@ -138,17 +133,41 @@ def build_decoder(*, radius: float = 100.0, steep: float = 1.0, drop: str = "",
         f("Resize", ["red", "", "up"], ["red_up"], mode="linear"),
         _const("half", np.array([0.5], np.float32)), _const("eight", np.array([8.0], np.float32)),
         f("Sub", ["red_up", "half"], ["red_off"]), f("Mul", ["red_off", "eight"], ["bright"]),
-        f("Min", ["inc", "not_exc", "in_box", "bright"], ["low_res_masks"]),
-        f("Sigmoid", ["low_res_masks"], ["prob"]),
-        f("ReduceMean", ["prob"], ["iou_predictions"], axes=[2, 3], keepdims=0),
-        _const("ones2", np.array([1, 1], np.int64)),
-        f("Cast", ["orig_im_size"], ["orig_i"], to=TensorProto.INT64),
-        f("Concat", ["ones2", "orig_i"], ["sizes"], axis=0),
-        f("Resize", ["low_res_masks", "", "", "sizes"], ["masks"], mode="linear"),
+        _const("l_inc", np.array([1.0], np.float32)), _const("l_exc", np.array([0.0], np.float32)),
+        f("Equal", ["lab", "l_inc"], ["is_inc"]), f("Equal", ["lab", "l_exc"], ["is_exc"]),
+    ]
+    for k, factor in enumerate(factors):
+        r = radius * factor
+        nodes += [
+            _const(f"r2_{k}", np.array([r * r], np.float32)),
+            _const(f"scale_{k}", np.array([steep / (2 * r)], np.float32)),
+            f("Sub", [f"r2_{k}", "d2"], [f"inside_{k}"]),
+            f("Mul", [f"inside_{k}", f"scale_{k}"], [f"disc_{k}"]),
+            f("Where", ["is_inc", f"disc_{k}", "nbig"], [f"inc_all_{k}"]),
+            f("ReduceMax", [f"inc_all_{k}"], [f"inc_{k}"], axes=[1], keepdims=1),
+            f("Where", ["is_exc", f"disc_{k}", "nbig"], [f"exc_all_{k}"]),
+            f("ReduceMax", [f"exc_all_{k}"], [f"exc_{k}"], axes=[1], keepdims=1),
+            f("Neg", [f"exc_{k}"], [f"not_exc_{k}"]),
+            f("Min", [f"inc_{k}", f"not_exc_{k}", "in_box", "bright"], [f"logit_{k}"]),
+        ]
+    nodes += [
+        f("Concat", [f"logit_{k}" for k in range(len(factors))], ["logits"], axis=1),
         # mask_input and has_mask_input are taken, as in SAM, and add nothing here
         f("ReduceSum", ["mask_input"], ["mask_sum"], keepdims=0),
-        f("Mul", ["mask_sum", "has_mask_input"], ["unused"]),
+        f("Mul", ["mask_sum", "has_mask_input"], ["mask_used"]),
+        _const("zero", np.array([0.0], np.float32)),
+        f("Mul", ["mask_used", "zero"], ["nothing"]),
+        f("Add", ["logits", "nothing"], ["low_res_masks"]),
+        _const("batch_k", np.array([1, len(factors)], np.int64)),
+        f("Cast", ["orig_im_size"], ["orig_i"], to=TensorProto.INT64),
+        f("Concat", ["batch_k", "orig_i"], ["sizes"], axis=0),
+        f("Resize", ["low_res_masks", "", "", "sizes"], ["masks"], mode="linear"),
     ]
+    if ious is None:
+        nodes += [f("Sigmoid", ["low_res_masks"], ["prob"]),
+                  f("ReduceMean", ["prob"], ["iou_predictions"], axes=[2, 3], keepdims=0)]
+    else:
+        nodes.append(_const("iou_predictions", np.array([ious], np.float32)))
     c = embedding_channels
     inputs = [
         helper.make_tensor_value_info("image_embeddings", FLOAT, [1, c, 64, 64]),
@@ -158,11 +177,11 @@ def build_decoder(*, radius: float = 100.0, steep: float = 1.0, drop: str = "",
         helper.make_tensor_value_info("has_mask_input", FLOAT, [1]),
         helper.make_tensor_value_info("orig_im_size", FLOAT, [2]),
     ]
+    k = len(factors)
     outputs = [
-        helper.make_tensor_value_info("masks", FLOAT, [1, 1, "h", "w"]),
-        helper.make_tensor_value_info("iou_predictions", FLOAT, [1, 1]),
-        helper.make_tensor_value_info("low_res_masks", FLOAT, [1, 1, LOW, LOW]),
-        helper.make_tensor_value_info("unused", FLOAT, [1]),
+        helper.make_tensor_value_info("masks", FLOAT, [1, k, "h", "w"]),
+        helper.make_tensor_value_info("iou_predictions", FLOAT, [1, k]),
+        helper.make_tensor_value_info("low_res_masks", FLOAT, [1, k, LOW, LOW]),
     ]
     outputs = [o for o in outputs if o.name != drop]
     return _model(nodes, inputs, outputs, "tiny_decoder")
@@ -322,6 +341,18 @@ def test_the_encoder_runs_once_per_image_and_clicks_only_run_the_decoder(
     seg.select(c, [(300, 200)])
     seg.select(b, [(300, 200)])  # b was the least recently used: evicted, encoded again
     assert (enc.runs, dec.runs) == (4, 8)
+
+
+def test_a_multi_mask_export_answers_one_click_with_its_best_alternative() -> None:
+    """SAM's rule: for one click (ambiguous) the best-scored of masks 1..K-1; with more
+    prompts the first mask. The masks here differ in radius, so the choice is visible."""
+    seg = masks.Segmenter(_session(build_encoder()), _session(build_decoder(
+        factors=(1.5, 0.5, 1.0, 2.0), ious=(0.95, 0.6, 0.9, 0.7))))
+    r = disc_radius(600, 400)
+    one = seg.select(white(), [(300, 200)])
+    assert one[200, int(300 + 0.9 * r)] == 255 and one[200, int(300 + 1.1 * r)] == 0  # 1.0
+    two = seg.select(white(), [(300, 200), (301, 200)])
+    assert two[200, int(300 + 1.4 * r)] == 255 and two[200, int(300 + 1.6 * r)] == 0  # 1.5
 
 
 def test_select_and_select_object_agree(model_files: tuple[Path, Path]) -> None:

@@ -417,28 +417,59 @@ def _rgb(image: ImageLike) -> np.ndarray:
 
 def _key(rgb: np.ndarray) -> bytes:
     """The cache key: a digest of the pixels and their shape (an edited copy is another
-    image; the same pixels from another file are the same one)."""
-    digest = hashlib.blake2b(repr(rgb.shape).encode(), digest_size=20)
+    image; the same pixels from another file are the same one). SHA-256 because CPUs hash it
+    in hardware: ~20 ms for 12 Mpx, against ~60 ms for BLAKE2."""
+    digest = hashlib.sha256(repr(rgb.shape).encode())
     digest.update(np.ascontiguousarray(rgb).data)
     return digest.digest()
 
 
+# 255 x sigmoid(logit) as a table: a full-resolution mask is a few array passes, not six.
+_LUT_RANGE = 16.0  # beyond +-16 the sigmoid rounds to 0 or 255
+_LUT_STEPS = 4096
+_LUT_SCALE = (_LUT_STEPS - 1) / (2 * _LUT_RANGE)
+_SIGMOID_U8 = np.rint(
+    255.0 / (1.0 + np.exp(-np.linspace(-_LUT_RANGE, _LUT_RANGE, _LUT_STEPS)))).astype(np.uint8)
+_ROWS = 256  # full-resolution rows made at once (bounds the float work space)
+
+
+def _taps(n_out: int, extent: float, n_in: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bilinear taps from ``n_in`` cells spanning ``extent`` of them onto ``n_out`` pixels:
+    each pixel centre's lower cell and its weight towards the next (clamped at the ends)."""
+    pos = (np.arange(n_out, dtype=np.float64) + 0.5) * (extent / n_out) - 0.5
+    pos = np.clip(pos, 0.0, n_in - 1.0)
+    low = np.minimum(pos.astype(np.intp), n_in - 2)
+    return low, (pos - low).astype(np.float32)
+
+
 def _to_mask(logits: np.ndarray, emb: _Embedding, box: tuple[float, float, float, float] | None,
              ) -> np.ndarray:
-    """Crop the image's part of the S-frame logits, resize it to the image and squash it."""
+    """Crop the image's part of the S-frame logits, resize it bilinearly to the image and
+    squash it (255 x sigmoid). Separable and by row blocks, in numpy: about a decode's time
+    for 12 Mpx, where Pillow's float resize plus a float sigmoid took over two."""
     h, w = emb.size
     rh, rw = emb.resized
     lh, lw = logits.shape
-    part = (0.0, 0.0, rw * lw / emb.side, rh * lh / emb.side)
-    plane = Image.fromarray(np.ascontiguousarray(logits, np.float32), "F")
-    full = np.array(plane.resize((w, h), Image.Resampling.BILINEAR, box=part), np.float32)
-    np.clip(full, -30.0, 30.0, out=full)  # sigmoid is 0 or 1 to uint8 beyond; exp stays finite
-    np.negative(full, out=full)
-    np.exp(full, out=full)
-    full += 1.0
-    np.divide(255.0, full, out=full)
-    full += 0.5
-    mask = full.astype(np.uint8)
+    grid = np.ascontiguousarray(logits, np.float32)
+    if lh == 1 or lw == 1:  # a degenerate answer: repeat it so the taps have two cells
+        grid = np.pad(grid, ((0, int(lh == 1)), (0, int(lw == 1))), mode="edge")
+        lh, lw = grid.shape
+    cx, fx = _taps(w, rw * lw / emb.side, lw)
+    cy, fy = _taps(h, rh * lh / emb.side, lh)
+    cols = grid[:, cx] + fx * (grid[:, cx + 1] - grid[:, cx])  # (lh, w): rows still low-res
+    step = cols[1:] - cols[:-1]
+    cols *= _LUT_SCALE  # fold the table's scale and offset into the small arrays
+    cols += _LUT_RANGE * _LUT_SCALE
+    step *= _LUT_SCALE
+    mask = np.empty((h, w), np.uint8)
+    for top in range(0, h, _ROWS):
+        rows = slice(top, min(h, top + _ROWS))
+        index = step[cy[rows]]
+        index *= fy[rows, None]
+        index += cols[cy[rows]]
+        np.clip(index, 0.0, _LUT_STEPS - 1.0, out=index)
+        index += 0.5  # round to the nearest entry
+        mask[rows] = _SIGMOID_U8[index.astype(np.uint16)]
     if box is not None:  # a pixel is inside when its centre is
         x0, y0, x1, y1 = (max(0, min(n, int(np.ceil(v - 0.5))))
                           for v, n in zip(box, (w, h, w, h), strict=True))
