@@ -463,3 +463,13 @@ def test_the_core_and_the_built_in_selection_never_import_onnxruntime(tmp_path: 
         """, tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_preview_size_gives_the_same_selection_smaller(model_files: tuple[Path, Path]) -> None:
+    seg = masks.load_segmenter(*model_files)
+    full = seg.select(white(), [(300, 200)], box=(250, 150, 320, 260))
+    small = seg.select(white(), [(300, 200)], box=(250, 150, 320, 260), size=(100, 150))
+    assert small.shape == (100, 150)
+    assert iou(small > 127, masks.resize_to(full, (100, 150)) > 127) > 0.9
+    with pytest.raises(ValidationError, match="size"):
+        seg.select(white(), [(300, 200)], size=(0, 10))
