@@ -31,8 +31,10 @@ import pytest
 from onnx import TensorProto, helper
 from PIL import Image
 
+import venice_nb as vnb
 from venice_nb import ValidationError, masks
 from venice_nb._segmenter import OnnxSession, TensorInfo
+from venice_nb.widgets import EditStudio, MaskPainter
 
 SIDE = 1024  # the encoder's input side
 LOW = 256  # the decoder's low-resolution mask side
@@ -473,3 +475,45 @@ def test_a_preview_size_gives_the_same_selection_smaller(model_files: tuple[Path
     assert iou(small > 127, masks.resize_to(full, (100, 150)) > 127) > 0.9
     with pytest.raises(ValidationError, match="size"):
         seg.select(white(), [(300, 200)], size=(0, 10))
+
+
+# -------------------------------------------------------------------------------- painter
+
+
+def _click(painter: MaskPainter, x: float, y: float, exclude: bool = False) -> None:
+    """An Object-tool click at image point (x, y), as the browser sends it (100 % zoom)."""
+    painter._surface._handle_custom_msg({"t": "select", "tool": "object", "x": x, "y": y,
+                                         "exclude": exclude}, [])
+
+
+def test_the_painters_object_tool_uses_the_segmenter() -> None:
+    enc, dec = Counting(build_encoder()), Counting(build_decoder())
+    seg = masks.Segmenter(enc, dec)
+    painter = MaskPainter(white(), segmenter=seg)
+    assert painter.zoom == 1.0
+    painter.tool = "object"  # starts the one-time preparation in the background
+    _click(painter, 300, 200)
+    r = disc_radius(600, 400)
+    yy, xx = np.mgrid[0:400, 0:600]
+    disc = (xx + 0.5 - 300) ** 2 + (yy + 0.5 - 200) ** 2 < r * r
+    assert iou(painter.mask > 127, disc) > 0.97  # the model's disc, not the built-in's answer
+    _click(painter, 330, 200, exclude=True)
+    assert painter.mask[200, 300] == 0 and painter.mask[200, 250] == 255
+    painter.undo()  # one undo step per click
+    assert iou(painter.mask > 127, disc) > 0.97
+    assert enc.runs == 1 and dec.runs >= 2  # the encoder once (preparation or first click)
+
+
+def test_the_studios_painter_uses_the_segmenter_and_a_wrong_one_is_refused(
+        client: vnb.Client, model_files: tuple[Path, Path]) -> None:
+    seg = masks.load_segmenter(*model_files)
+    studio = EditStudio(white(500, 360), client=client, segmenter=seg)
+    painter = studio.painter
+    assert painter.zoom == 1.0
+    painter.tool = "object"
+    _click(painter, 250, 180)
+    r = disc_radius(500, 360)
+    assert painter.mask[180, 250] == 255 and painter.mask[180, int(250 + r + 5)] == 0
+    assert masks.area(painter.mask > 127) == pytest.approx(np.pi * r * r, rel=0.05)
+    with pytest.raises(ValidationError, match="segmenter must be a masks"):
+        MaskPainter(white(), segmenter="encoder.onnx")

@@ -54,6 +54,7 @@ __all__ = [
     "MAX_MODEL_BYTES",
     "OnnxSession",
     "Segmenter",
+    "check_segmenter",
     "load_segmenter",
 ]
 
@@ -407,6 +408,16 @@ class Segmenter:
             k = 1 + int(np.argmax(iou[1:]))
         chosen: np.ndarray = low[0, k]
         return chosen
+
+
+def check_segmenter(value: object) -> Segmenter | None:
+    """``value`` when it is a Segmenter or None; anything else (a path, say) is refused."""
+    if value is None or isinstance(value, Segmenter):
+        return value
+    raise ValidationError(
+        f"segmenter must be a masks.Segmenter; got {type(value).__name__}",
+        action="make one with masks.load_segmenter(encoder_path, decoder_path)",
+        field="segmenter")
 
 
 def _rgb(image: ImageLike) -> np.ndarray:

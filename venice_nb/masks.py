@@ -44,7 +44,7 @@ from . import _arguments as guards
 from ._constants import MAX_PIXELS, MIN_PIXELS
 from ._exceptions import ValidationError
 from ._probe import DECODE_LIMIT_PIXELS
-from ._segmenter import Segmenter, load_segmenter
+from ._segmenter import Segmenter, check_segmenter, load_segmenter
 from ._types import Box, MaskInput
 
 if TYPE_CHECKING:
@@ -1259,13 +1259,9 @@ def select_object(image: ImageLike, include: Sequence[Sequence[float]],
         segmenter: A learned model from :func:`load_segmenter` (optional extra) to use
             instead of the built-in engine; same points, same kind of mask.
     """
-    if segmenter is not None:
-        if not isinstance(segmenter, Segmenter):
-            raise ValidationError(
-                f"segmenter must be a masks.Segmenter; got {type(segmenter).__name__}",
-                action="make one with masks.load_segmenter(encoder_path, decoder_path)",
-                field="segmenter")
-        return segmenter.select(image, include, exclude, box)
+    learned = check_segmenter(segmenter)
+    if learned is not None:
+        return learned.select(image, include, exclude, box)
     return _selector(image).object(include, exclude, box)
 
 

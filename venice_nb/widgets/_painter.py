@@ -26,6 +26,7 @@ from PIL import Image
 
 from .. import masks
 from .._exceptions import ValidationError
+from .._segmenter import Segmenter, check_segmenter
 from ._fallback import StaticPicture, mask_picture
 from ._history import Box, MaskHistory, clip, union
 from ._lifetime import close_tree, release_on_rerun
@@ -88,6 +89,8 @@ class MaskPainter(StaticPicture, widgets.VBox):
         image: The image to paint on (any image input).
         mask: A starting mask; None: empty.
         max_size: The largest `(width, height)` shown at fit zoom.
+        segmenter: A learned segmenter (`masks.load_segmenter`) for the Object select tool;
+            None: the built-in engine.
         **traits: Initial trait values (`tool`, `brush_size`, `color`, `opacity`, ...).
     """
 
@@ -111,6 +114,7 @@ class MaskPainter(StaticPicture, widgets.VBox):
         *,
         mask: Any = None,
         max_size: tuple[int, int] = DEFAULT_MAX_DISPLAY,
+        segmenter: Segmenter | None = None,
         **traits: Any,
     ) -> None:
         self._max_size = max_size
@@ -129,6 +133,7 @@ class MaskPainter(StaticPicture, widgets.VBox):
         self._load_image(image)
         self._controls = _Toolbar(self)
         self._select = SelectTools(self)  # colour / object / subject select, refine
+        self._select.segmenter = check_segmenter(segmenter)
         super().__init__(**traits)
         self.children = (*self._controls.rows, *self._select.rows, self._surface,
                          self._controls.status)

@@ -41,6 +41,7 @@ from ._util import hex_to_rgb
 from ._viewport import View, overlay
 
 if TYPE_CHECKING:
+    from .._segmenter import Segmenter
     from ._painter import MaskPainter
 
 __all__ = ["SELECT_TOOLS", "SelectTools"]
@@ -95,6 +96,9 @@ class SelectTools:
     def __init__(self, painter: MaskPainter) -> None:
         self.painter = painter
         self.selector = Selector(painter.image)
+        # The learned plug-in (masks.load_segmenter), when the painter was given one, answers
+        # object clicks; colour and subject stay with the built-in engine.
+        self.segmenter: Segmenter | None = None
         self.session: _Session | None = None
         self._preparing: threading.Thread | None = None
         self._settle: asyncio.TimerHandle | None = None
@@ -169,10 +173,12 @@ class SelectTools:
         says "preparing…" until it is done."""
         if self.selector.ready or self._preparing is not None:
             return
-        selector = self.selector
+        selector, segmenter, image = self.selector, self.segmenter, self.painter.image
 
         def run() -> None:
             selector.prepare()
+            if segmenter is not None:  # its encoder: the slow, once-per-image step
+                segmenter.prepare(image)
             if selector is self.selector:  # not replaced by a newer image meanwhile
                 self.painter._controls.update_status()
 
@@ -263,6 +269,8 @@ class SelectTools:
         if s.kind == "color":
             return sel.color(s.point, self.tolerance.value, size=size)
         if s.kind == "object":
+            if self.segmenter is not None:
+                return self.segmenter.select(self.painter.image, s.include, s.exclude, size=size)
             return sel.object(s.include, s.exclude, size=size)
         return sel.subject(size=size)
 

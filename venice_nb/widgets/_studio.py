@@ -28,6 +28,7 @@ from ._util import as_rgb
 from ._viewers import CompareView, ResultGrid, display_copy
 
 if TYPE_CHECKING:
+    from .._segmenter import Segmenter
     from .._types import ClientLike, ImageInput
 
 __all__ = ["EditStudio", "HistoryEntry"]
@@ -79,6 +80,8 @@ class EditStudio(StaticPicture, widgets.VBox):
         prompt: The starting prompt.
         model: The starting model id.
         max_size: The largest `(width, height)` the painter shows.
+        segmenter: A learned segmenter (`masks.load_segmenter`) for the painter's Object
+            select tool; None: the built-in engine.
     """
 
     base_index = traitlets.Int(0)
@@ -87,8 +90,9 @@ class EditStudio(StaticPicture, widgets.VBox):
         self, image: ImageInput, *, client: ClientLike | None = None, prompt: str = "",
         model: str | None = None,
         max_size: tuple[int, int] = (560, 420),
+        segmenter: Segmenter | None = None,
     ) -> None:
-        self.painter = MaskPainter(image, max_size=max_size)
+        self.painter = MaskPainter(image, max_size=max_size, segmenter=segmenter)
         original = self.painter.image  # read-only; the painter decodes/converts it once
         self._original_data = _encoded(image)  # sent as it is: a large JPEG is not re-encoded
         name = "original"
