@@ -368,7 +368,7 @@ def test_select_and_select_object_agree(model_files: tuple[Path, Path]) -> None:
 
 
 def test_a_model_of_another_layout_is_refused_naming_what_was_expected(
-        model_files: tuple[Path, Path], tmp_path: Path) -> None:
+        model_files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     enc, dec = model_files
     with pytest.raises(ValidationError, match=r"SAM image encoder.*one float32 input"):
         masks.load_segmenter(dec, enc)  # swapped
@@ -381,6 +381,18 @@ def test_a_model_of_another_layout_is_refused_naming_what_was_expected(
     with pytest.raises(ValidationError, match=r"point_labels \(float32, 2-D\)"):
         masks.Segmenter(_session(build_encoder()),
                         _session(build_decoder(labels_type=TensorProto.INT64)))
+    # weights in an "external data" file are not read, even from the working folder
+    model = onnx.load_from_string(build_encoder())
+    model.graph.initializer.append(onnx.numpy_helper.from_array(
+        np.ones((1, 3, 1, 1), np.float32), "w"))
+    model.graph.node[0].op_type = "Mul"  # x = image * w
+    model.graph.node[0].input.append("w")
+    onnx.save_model(model, str(tmp_path / "split.onnx"), save_as_external_data=True,
+                    location="split.data", size_threshold=0)
+    assert (tmp_path / "split.data").is_file()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValidationError, match=r"split\.onnx.*no external data"):
+        masks.load_segmenter(tmp_path / "split.onnx", dec)
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a model at all" * 10)
     with pytest.raises(ValidationError, match="not an ONNX model onnxruntime can load"):
@@ -411,6 +423,8 @@ def test_bad_paths_are_refused_before_anything_is_read(
         masks.load_segmenter(enc, fifo)
     with pytest.raises(ValidationError, match="must be a path"):
         masks.load_segmenter(enc, 42)
+    with pytest.raises(ValidationError, match="providers must be a list"):
+        masks.load_segmenter(enc, dec, providers="CPUExecutionProvider")
 
 
 def test_bad_clicks_and_a_wrong_segmenter_are_refused(model_files: tuple[Path, Path]) -> None:

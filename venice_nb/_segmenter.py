@@ -35,6 +35,7 @@ import hashlib
 import importlib
 import os
 import stat
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -222,11 +223,11 @@ class _Encoder:
         shape = list(inputs[0].shape)
         if len(shape) == 4 and _static(shape[1]) in (3, None) and _static(shape[0]) in (1, None):
             h, w = _static(shape[2]), _static(shape[3])
-            if h != w:
+            if h is not None and w is not None and h != w:
                 raise ValidationError(
                     f"the {what} model takes a {h}x{w} image; SAM encoders take a square one",
                     action=action, field=what)
-            return cls(session, inputs[0].name, outputs[0].name, h or _SIDE, hwc=False)
+            return cls(session, inputs[0].name, outputs[0].name, h or w or _SIDE, hwc=False)
         if len(shape) == 3 and _static(shape[2]) in (3, None):
             return cls(session, inputs[0].name, outputs[0].name, _SIDE, hwc=True)
         raise ValidationError(
@@ -404,7 +405,7 @@ class Segmenter:
         # SAM's advice: one point is ambiguous (part or whole?), so a multi-mask export's best
         # guess among its alternatives (1..K-1) is taken; more prompts pick the one mask (0).
         k = 0
-        if iou.size > 1 and len(points) == 2 and box is None:
+        if iou.size > 1 and len(inc) + len(exc) == 1 and box is None:
             k = 1 + int(np.argmax(iou[1:]))
         chosen: np.ndarray = low[0, k]
         return chosen
@@ -515,12 +516,24 @@ def load_segmenter(encoder_path: str | os.PathLike[str], decoder_path: str | os.
         providers: onnxruntime execution providers, in order of preference.
         cache_size: How many images' encoder outputs are kept (each a few MB).
     """
+    if isinstance(providers, str) or not all(isinstance(p, str) for p in providers):
+        raise ValidationError(
+            f"providers must be a list of onnxruntime provider names; got {providers!r:.80}",
+            action='pass e.g. providers=["CUDAExecutionProvider", "CPUExecutionProvider"]',
+            field="providers")
     ort = _onnxruntime()
     sessions = []
     for what, path in (("encoder", encoder_path), ("decoder", decoder_path)):
         data = _read_model(path, what)
         try:
-            sessions.append(ort.InferenceSession(data, providers=list(providers)))
+            # A model loaded from bytes could still name "external data" files; onnxruntime
+            # would look for them in a folder we choose: an empty one, so nothing else is read.
+            with tempfile.TemporaryDirectory(prefix="venice_nb-onnx-") as empty:
+                options = ort.SessionOptions()
+                options.log_severity_level = 4  # its errors are raised and reworded below
+                options.add_session_config_entry(
+                    "session.model_external_initializers_file_folder_path", empty)
+                sessions.append(ort.InferenceSession(data, options, providers=list(providers)))
         except Exception as exc:  # onnxruntime raises its own types for a file it cannot load
             raise ValidationError(
                 f"the {what} {os.fspath(path)!r:.200} is not an ONNX model onnxruntime can "
