@@ -124,7 +124,7 @@ def test_each_contact_sheet_is_followed_by_its_captions_as_text(runs: Any) -> No
     for i in sheets:
         count = int(outputs[i]["data"]["text/plain"].split()[1])
         legend = outputs[i + 1]["data"]
-        assert "class='venice-sheet-legend'" in legend["text/html"]
+        assert "class='venice-sheet-legend tex2jax_ignore mathjax_ignore'" in legend["text/html"]
         assert legend["text/html"].count("<li>") == count
         lines = legend["text/plain"].splitlines()
         assert [line.split(". ")[0] for line in lines] == [str(n) for n in range(1, count + 1)]

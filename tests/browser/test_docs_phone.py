@@ -62,3 +62,41 @@ def test_contact_sheets_read_on_a_phone(site: Path, phone: tuple[Any, str], note
         # the numbers are set in a 44 px font in the picture: at least 13 px on this screen
         assert 44 * box["width"] / natural >= 13, (box, natural)
         cell.screenshot(path=str(artifacts / f"docs-phone-{notebook}-{i}-{scheme}.png"))
+
+
+LIVE = """
+import venice_nb as vnb
+from venice_nb.widgets import ResultGrid
+client = vnb.Client(store={folder!r})
+results = vnb.experiment(vnb.sample("cat"), ["make it snowy", "a red hat"], "firered-image-edit",
+                         client=client, progress=False)
+results.contact_sheet()
+"""
+PLAIN = """
+ResultGrid([(vnb.sample("rocket"), "the rocket"), results[0].result])
+"""
+
+
+def test_in_jupyterlab_a_live_sheet_hides_its_caption_list_a_plain_one_shows_it(
+        lab: tuple[Any, Any]) -> None:
+    """A sheet with marks is live (its cards carry captions): the list under it, there for
+    saved copies, is hidden. A sheet without buttons is its picture and the list."""
+    from .conftest import open_notebook
+
+    page, server = lab
+    nb = open_notebook(page, server, "sheets", [LIVE.format(folder=str(server.root / "st")),
+                                                 PLAIN])
+    legends = page.locator("ol.venice-sheet-legend")
+    page.wait_for_function("() => document.querySelectorAll('ol.venice-sheet-legend').length"
+                           " === 2")
+    live, plain = legends.nth(0), legends.nth(1)
+    assert page.locator(".venice-marked-sheet .venice-result-card").count() == 2
+    assert not live.is_visible()
+    plain.scroll_into_view_if_needed()
+    assert plain.is_visible() and plain.locator("li").count() == 2
+    assert "the rocket" in plain.inner_text()
+    assert "$0.04 at Venice · $0 here" in plain.inner_text()  # text, not typeset as maths
+    picture = page.locator(".jp-RenderedImage img[src^='data:image/jpeg']")
+    assert picture.count() == 1  # the plain sheet's; the live one shows its widget
+    nb.assert_widgets_healthy()
+    nb.shot("live-and-plain-sheets")

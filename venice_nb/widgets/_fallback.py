@@ -283,7 +283,9 @@ def legend_bundle(captions: Sequence[str]) -> dict[str, str]:
             f"{escape(p)}{'</b>' if p.startswith('FAILED') else ''}</span>" for p in rest)
         items.append(f"<li><b>{escape(head)}</b>{tail}</li>")
         lines.append(f"{number}. " + " · ".join(parts))
-    html_list = ("<ol class='venice-sheet-legend' style='margin:0;padding-left:2.4em;"
+    # MathJax 2 (nbconvert) and 3 (JupyterLab) would typeset "$0.04 at Venice · $0" as maths
+    html_list = ("<ol class='venice-sheet-legend tex2jax_ignore mathjax_ignore' style='margin:0;"
+                 "padding-left:2.4em;"
                  "line-height:1.4;overflow-wrap:anywhere'>" + "".join(items) + "</ol>")
     return {"text/html": _LEGEND_STYLE + html_list, "text/plain": "\n".join(lines)}
 
