@@ -96,18 +96,39 @@ def test_saved_outputs_match_a_fresh_run(runs: Any) -> None:
 
 
 def test_every_widget_output_carries_a_small_picture(runs: Any) -> None:
+    """Interactive widgets keep their live view beside the picture; result displays that need
+    no kernel (contact sheets without buttons, finished progress bars) are plain pictures, so
+    stock nbconvert shows them even when it saved widget state."""
     path, first, _ = runs
-    widget_outputs = [o for cell in first.cells for o in cell.get("outputs", [])
-                      if WIDGET_VIEW in o.get("data", {})]
-    for output in widget_outputs:
+    outputs = [o for cell in first.cells for o in cell.get("outputs", [])]
+    pictures = [o for o in outputs if PICTURE_NOTE in o.get("data", {}).get("text/plain", "")]
+    for output in pictures:
         data = output["data"]
         assert "image/jpeg" in data, data["text/plain"]
         assert len(data["image/jpeg"]) <= MAX_OUTPUT_BYTES
-        assert PICTURE_NOTE in data["text/plain"]
         assert not UNSTABLE.search(data["text/plain"]), data["text/plain"]
-    pictures = sum("image/jpeg" in o["data"] for o in widget_outputs)
-    expected = {"01_quickstart": 2, "02_mask_painting": 4, "04_prompt_experiments": 3}
-    assert pictures == expected.get(path.stem, 0)
+    widget_outputs = [o for o in outputs if WIDGET_VIEW in o.get("data", {})]
+    assert all(o in pictures for o in widget_outputs)
+    live = {"01_quickstart": 2, "02_mask_painting": 3, "04_prompt_experiments": 2}
+    plain = {"02_mask_painting": 1, "04_prompt_experiments": 1}  # a grid; the progress bar
+    assert len(widget_outputs) == live.get(path.stem, 0)
+    assert len(pictures) - len(widget_outputs) == plain.get(path.stem, 0)
+
+
+def test_each_contact_sheet_is_followed_by_its_captions_as_text(runs: Any) -> None:
+    """Phones: the sheet's picture carries numbers, its captions are text right under it."""
+    path, first, _ = runs
+    outputs = [o for cell in first.cells for o in cell.get("outputs", [])]
+    sheets = [i for i, o in enumerate(outputs)
+              if o.get("data", {}).get("text/plain", "").startswith("ResultGrid: ")]
+    for i in sheets:
+        count = int(outputs[i]["data"]["text/plain"].split()[1])
+        legend = outputs[i + 1]["data"]
+        assert "class='venice-sheet-legend tex2jax_ignore mathjax_ignore'" in legend["text/html"]
+        assert legend["text/html"].count("<li>") == count
+        lines = legend["text/plain"].splitlines()
+        assert [line.split(". ")[0] for line in lines] == [str(n) for n in range(1, count + 1)]
+    assert len(sheets) == {"02_mask_painting": 1, "04_prompt_experiments": 2}.get(path.stem, 0)
 
 
 def test_nbconvert_html_shows_the_pictures_where_widgets_were(runs: Any) -> None:

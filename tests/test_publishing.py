@@ -47,7 +47,7 @@ def test_compare_view_and_grid_bundles_hold_captioned_pictures(client: vnb.Clien
     picture, text = _picture(CompareView(photo, result))
     assert picture.width > 2 * 300 and text.startswith("CompareView: Before 640×427")
     picture, text = _picture(ResultGrid([(photo, "the original"), result], columns=2))
-    assert "- the original\n- change the sky to a sunrise" in text
+    assert "1. the original\n2. change the sky to a sunrise" in text
     one, _ = _picture(ResultGrid([result], columns=2))
     assert picture.width > 1.8 * one.width  # two cards side by side
 
@@ -92,12 +92,63 @@ def test_captions_are_drawn_in_characters_the_font_has() -> None:
     assert _drawable("café — 3×4 → “ok” 日本") == 'cafe - 3x4 -> "ok" ??'
 
 
+def _decoded(bundle: dict[str, Any]) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(bundle["image/jpeg"]))).convert("RGB")
+
+
+def test_a_sheet_is_saved_as_a_numbered_picture_and_its_captions_as_text(
+        client: vnb.Client) -> None:
+    """Phones: captions drawn into a 960 px picture were 3 px tall at 390 px. The picture
+    carries big numbers; the captions follow as an HTML list and plain text, same numbers."""
+    results = vnb.experiment({"cat": vnb.sample("cat")},
+                             ["make it snowy", "make it <b>explicit</b>"],
+                             ["firered-image-edit", "qwen-image-2-edit"], client=client,
+                             progress=False)
+    picture, legend = results.contact_sheet().output_bundles()
+    assert set(picture) == {"image/jpeg", "text/plain"}  # no widget view: nothing to wait for
+    assert set(legend) == {"text/html", "text/plain"}
+    lines = legend["text/plain"].splitlines()
+    assert [line.split(". ", 1)[0] for line in lines] == ["1", "2", "3", "4"]
+    assert lines[0].startswith("1. cat · firered-image-edit — make it snowy · FireRed Edit")
+    assert "$0.04 at Venice · $0 here" in lines[0] and "FAILED" in lines[2]
+    assert not TIMING.search(legend["text/plain"])
+    page = legend["text/html"]
+    assert page.count("<li>") == 4 and "make it &lt;b&gt;explicit&lt;/b&gt;" in page
+    assert "<b>explicit</b>" not in page  # a prompt is text, never markup
+    sheet = np.asarray(_decoded(picture)).astype(int)
+    card = 240 + 8  # card side + gap: each card's top-left corner holds its number's badge
+    for row in range(2):
+        for column in range(2):
+            badge = sheet[8 + row * card + 10:8 + row * card + 40,
+                          8 + column * card + 8:8 + column * card + 14]
+            red = row == 1  # the failed ones
+            assert (badge[..., 0] - badge[..., 2] > 100).mean() > 0.8 if red else (
+                badge.max(axis=-1) < 60).mean() > 0.8, (row, column)
+    saved = results.contact_sheet()
+    grid_with_buttons = ResultGrid([(vnb.sample("cat"), "a")])
+    grid_with_buttons.on_select(lambda i, item: None)
+    assert WIDGET_VIEW in grid_with_buttons.output_bundles()[0]  # its buttons need the kernel
+    assert WIDGET_VIEW in CompareView(vnb.sample("cat"), vnb.sample("cat")).output_bundles()[0]
+    assert len(saved.output_bundles()) == 2
+
+
+def test_a_sheet_with_marks_stays_live(backend: LocalBackend, tmp_path: Path) -> None:
+    store = vnb.ResultStore(tmp_path / "store")
+    with vnb.Client("k", base_url=backend.url, store=store) as c:
+        results = vnb.experiment(vnb.sample("cat"), ["make it snowy"], ["firered-image-edit"],
+                                 client=c, progress=False)
+        live, legend = results.contact_sheet().output_bundles()
+    assert set(live) == {WIDGET_VIEW, "image/jpeg", "text/plain"}
+    assert legend["text/plain"].startswith("1. cat · firered-image-edit — make it snowy")
+
+
 def test_contact_sheet_png_and_html_report(client: vnb.Client, tmp_path: Path) -> None:
     results = vnb.experiment({"cat": vnb.sample("cat")}, ["make it snowy", "make it explicit"],
                              ["firered-image-edit"], client=client, progress=False)
     sheet = results.contact_sheet().save_png(tmp_path / "sheet.png")
-    with Image.open(sheet) as img:
-        assert img.format == "PNG" and img.width > 400
+    shown = _decoded(results.contact_sheet().output_bundles()[0])
+    with Image.open(sheet) as img:  # a file read on its own: captions drawn under the cards
+        assert img.format == "PNG" and img.width == shown.width and img.height > shown.height
     page = results.to_html(tmp_path / "report.html").read_text()
     assert page.startswith("<!doctype html>") and "make it explicit" in page
     assert page.count("<img src='data:image/jpeg;base64,") == 1  # the failure has no picture
@@ -204,7 +255,55 @@ def test_stock_nbconvert_publishes_every_picture_offline(tmp_path: Path,
     page = (tmp_path / "page.html").read_text("utf-8")
     assert len(OFFLINE_PICTURE.findall(page)) == 4  # one per widget cell
     assert not WIDGET_MANAGER.search(page), "pictures must not wait for a CDN widget manager"
-    if widget_state:  # why the metadata must go: nbconvert would render the (CDN) widget view
+    if widget_state:  # why the metadata must go: nbconvert would render the (CDN) widget
+        # views of the interactive ones; only the plain contact sheet keeps its picture
         _nbconvert("--to", "html", "--output", "plain.html", "run.ipynb", cwd=tmp_path)
         plain = (tmp_path / "plain.html").read_text("utf-8")
-        assert not OFFLINE_PICTURE.search(plain) and WIDGET_MANAGER.search(plain)
+        assert len(OFFLINE_PICTURE.findall(plain)) == 1 and WIDGET_MANAGER.search(plain)
+
+
+RESULT_CELLS = [
+    "results = vnb.experiment(vnb.sample('cat'), ['make it snowy', 'a red hat'], "
+    "'firered-image-edit', client=client, progress='widget')",
+    "results.contact_sheet()",
+]
+LEGEND = re.compile(r"<ol class=[\"']venice-sheet-legend")
+LIVE_VIEW = re.compile(r'<script type="application/vnd\.jupyter\.widget-view\+json">')
+
+
+@pytest.mark.parametrize("route", ["execute-to-html", "saved-state", "no-state"])
+def test_the_plain_nbconvert_command_shows_result_pictures_offline(tmp_path: Path,
+                                                                   route: str) -> None:
+    """No flags: `jupyter nbconvert --to html --execute` (which saves widget state), and plain
+    `--to html` of a notebook saved with JupyterLab's "Save widget state" on or off. Result
+    displays (a contact sheet, the finished progress bar) are plain outputs: their pictures
+    and the sheets' captions, as text, are in the page whatever the widget state. Interactive
+    widgets show their pictures when no state was saved; with state, nbconvert renders them
+    as live views (a CDN widget manager): docs/publishing.md gives the flags for those."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in WIDGET_CELLS + RESULT_CELLS]
+    nbformat.write(nb, tmp_path / "t.ipynb")
+    if route == "execute-to-html":
+        _nbconvert("--to", "html", "--execute", "t.ipynb", cwd=tmp_path)
+        page = (tmp_path / "t.html").read_text("utf-8")
+    else:
+        _nbconvert("--execute", "--to", "notebook", "--output", "run.ipynb",
+                   f"--ExecutePreprocessor.store_widget_state={route == 'saved-state'}",
+                   "t.ipynb", cwd=tmp_path)
+        _nbconvert("--to", "html", "run.ipynb", cwd=tmp_path)
+        page = (tmp_path / "run.html").read_text("utf-8")
+    state = route != "no-state"
+    interactive = 3  # CompareView, MaskPainter, EditStudio
+    # the grid, the progress bar and the experiment's sheet; the interactive ones without state
+    assert len(OFFLINE_PICTURE.findall(page)) == 3 + (0 if state else interactive)
+    assert len(LIVE_VIEW.findall(page)) == (interactive if state else 0)
+    assert len(LEGEND.findall(page)) == 2
+    legend = page[page.rindex("venice-sheet-legend"):]
+    assert "make it snowy" in legend and "a red hat" in legend and "$0.04 at Venice" in legend
+    if route != "execute-to-html":  # the bar's output is the finished one, as a plain picture
+        run = nbformat.read(tmp_path / "run.ipynb", as_version=4)
+        (bar,) = run.cells[len(WIDGET_CELLS)].outputs
+        assert set(bar.data) == {"image/jpeg", "text/plain"}
+        assert bar.data["text/plain"].startswith("experiment: 2/2 jobs · 2 done")

@@ -10,6 +10,19 @@ The picture is of the moment the widget was displayed (a re-render of the live v
 change would cost the painter its zoom and pointer state); display the widget again, e.g. as a
 cell's last line, to leave a newer picture. Pictures carry prompt, model and cost but never
 timings, so that re-running a notebook stores identical bytes.
+
+Two more rules make saved notebooks read well everywhere, phones included:
+
+- A display that needs no kernel (``needs_kernel`` False: a contact sheet without buttons, the
+  finished progress bar) is stored as a plain rich output with no widget view at all. Stock
+  ``jupyter nbconvert --execute`` saves widget state, and nbconvert then renders every widget
+  view it has state for through a widget manager fetched from a CDN (blank offline); a plain
+  output is an ``<img>`` wherever it is read.
+- A contact sheet's picture carries only a big number per card; its captions follow as a second
+  output of real text (an HTML list and its plain-text twin), so they reflow and stay readable
+  at 390 px, where captions drawn into a 960 px picture were 3 px tall. The text goes out as a
+  separate output, not as ``text/html`` next to the picture, because renderers that rank HTML
+  first (nbconvert, JupyterLab) would then drop the JPEG, and GitHub sanitises HTML outputs.
 """
 
 from __future__ import annotations
@@ -27,9 +40,11 @@ import ipywidgets as widgets
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .._html import escape
+
 __all__ = [
     "MAX_OUTPUT_BYTES", "ProgressView", "StaticPicture", "captioned", "contact_sheet",
-    "jpeg_b64", "mask_picture", "side_by_side", "stack", "studio_picture",
+    "jpeg_b64", "legend_bundle", "mask_picture", "side_by_side", "stack", "studio_picture",
 ]
 
 MAX_OUTPUT_BYTES = 200_000  # base64 JPEG per output, as stored in the .ipynb
@@ -47,13 +62,24 @@ class StaticPicture:
     """Mixin for display widgets: adds ``static_picture()`` to the output bundle.
 
     Put it before the ipywidgets base class; subclasses implement ``static_picture`` returning
-    the picture and a short plain-text description (shown where images are not).
+    the picture and a short plain-text description (shown where images are not), and may
+    implement ``static_legend`` (captions numbered like the picture's cards, shown as text
+    under it) and set ``needs_kernel`` False when the live view adds nothing to the picture.
     """
 
     picture_note = "(picture of the widget as it was displayed)"
 
+    @property
+    def needs_kernel(self) -> bool:
+        """True when the live view does something the picture cannot (buttons, drawing...)."""
+        return True
+
     def static_picture(self) -> tuple[Image.Image, str]:
         raise NotImplementedError
+
+    def static_legend(self) -> list[str] | None:
+        """Captions of the picture's numbered cards (None: the picture has no numbers)."""
+        return None
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
@@ -68,6 +94,26 @@ class StaticPicture:
         bundle["image/jpeg"] = jpeg_b64(picture)
         bundle["text/plain"] = f"{text}\n{self.picture_note}"
         return bundle
+
+    def output_bundles(self) -> list[dict[str, Any]]:
+        """What displaying this object outputs: the picture bundle (with the live widget view
+        only when ``needs_kernel``), then the legend, if any, as text."""
+        bundle = self._repr_mimebundle_()
+        if bundle is None:
+            return []
+        if not self.needs_kernel:
+            bundle.pop(WIDGET_VIEW, None)
+        legend = self.static_legend()
+        return [bundle] if legend is None else [bundle, legend_bundle(legend)]
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        for bundle in self.output_bundles():
+            display(bundle, raw=True)
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def jpeg_b64(image: Image.Image, budget: int = MAX_OUTPUT_BYTES) -> str:
@@ -154,12 +200,25 @@ def captioned(image: Image.Image, caption: str) -> Image.Image:
     return out
 
 
-def contact_sheet(
-    cards: Sequence[tuple[Any, str]], columns: int, *, card_side: int = _CARD
-) -> Image.Image:
-    """One picture of captioned thumbnails: ``cards`` are ``(image, caption)`` pairs.
+_BADGE_PX = 44  # a card's number: about 15 CSS px once a 4-column sheet fits a 390 px phone
+_BADGE_INK, _BADGE_FAIL = (17, 24, 39), (185, 28, 28)
 
-    Captions lose timings (see module docstring); a caption line starting with ``FAILED`` is red.
+
+def _failed(caption: str) -> bool:
+    return any(line.startswith(("FAILED", "skipped")) for line in caption.splitlines())
+
+
+def contact_sheet(
+    cards: Sequence[tuple[Any, str]], columns: int, *, card_side: int = _CARD,
+    captions: bool = False,
+) -> Image.Image:
+    """One picture of thumbnails, each with its number (1, 2, ...) in a badge big enough to
+    read on a phone; ``cards`` are ``(image, caption)`` pairs.
+
+    A saved notebook shows the captions as text under the picture (``legend_bundle``, same
+    numbers); ``captions`` also draws them under each card, for a picture read on its own
+    (``ResultGrid.save_png``). Captions lose timings (see module docstring); a failed or skipped
+    card has a red badge and, drawn, its ``FAILED`` line in red.
     """
     from ._util import as_rgb, fit_size, resize_rgb
 
@@ -169,11 +228,21 @@ def contact_sheet(
         rgb = as_rgb(image)
         thumbs.append(resize_rgb(rgb, fit_size(rgb.shape[1], rgb.shape[0], card_side, card_side)))
     box_h = max((t.shape[0] for t in thumbs), default=card_side)  # no empty bands on wide images
+    badge_font = _font(_BADGE_PX)
     tiles = []
-    for rgb, (_, caption) in zip(thumbs, cards, strict=True):
+    for number, (rgb, (_, caption)) in enumerate(zip(thumbs, cards, strict=True), start=1):
         thumb = Image.new("RGB", (card_side, box_h), (243, 244, 246))
         thumb.paste(Image.fromarray(rgb), ((card_side - rgb.shape[1]) // 2,
                                            (box_h - rgb.shape[0]) // 2))
+        draw = ImageDraw.Draw(thumb)
+        label = str(number)
+        width = round(badge_font.getlength(label))
+        draw.rounded_rectangle((4, 4, 4 + width + 16, 4 + _BADGE_PX + 8), radius=8,
+                               fill=_BADGE_FAIL if _failed(caption) else _BADGE_INK)
+        draw.text((4 + 8, 4 + 4), label, fill=_PAPER, font=badge_font)
+        if not captions:
+            tiles.append(thumb)
+            continue
         lines = _TIMING.sub("", caption).splitlines() or [""]
         colored = [(line, _FAIL if line.startswith("FAILED") else (_INK if i == 0 else _MUTED))
                    for i, line in enumerate(lines)]
@@ -192,6 +261,33 @@ def contact_sheet(
             sheet.paste(tile, (_PAD + i * (card_side + _PAD), y))
         y += height + _PAD
     return sheet
+
+
+# In a live notebook the grid's cards carry their own captions: the legend that follows a live
+# grid's output (there for saved copies) is hidden. Stripped where HTML is sanitised; it only
+# ever hides a legend.
+_LEGEND_STYLE = ("<style>.jp-OutputArea-child:has(.venice-result-grid) + "
+                 ".jp-OutputArea-child:has(.venice-sheet-legend){display:none}</style>")
+
+
+def legend_bundle(captions: Sequence[str]) -> dict[str, str]:
+    """The captions of a numbered sheet as real text: an HTML list (it reflows on a phone) and
+    the same list as plain text, numbered like the picture's badges, without timings."""
+    items, lines = [], []
+    for number, caption in enumerate(captions, start=1):
+        parts = [" ".join(line.split()) for line in _TIMING.sub("", caption).splitlines()]
+        parts = [part for part in parts if part] or ["(no job here)"]
+        head, rest = parts[0], parts[1:]
+        tail = "".join(
+            f"<br><span style='opacity:.8'>{'<b>' if p.startswith('FAILED') else ''}"
+            f"{escape(p)}{'</b>' if p.startswith('FAILED') else ''}</span>" for p in rest)
+        items.append(f"<li><b>{escape(head)}</b>{tail}</li>")
+        lines.append(f"{number}. " + " · ".join(parts))
+    # MathJax 2 (nbconvert) and 3 (JupyterLab) would typeset "$0.04 at Venice · $0" as maths
+    html_list = ("<ol class='venice-sheet-legend tex2jax_ignore mathjax_ignore' style='margin:0;"
+                 "padding-left:2.4em;"
+                 "line-height:1.4;overflow-wrap:anywhere'>" + "".join(items) + "</ol>")
+    return {"text/html": _LEGEND_STYLE + html_list, "text/plain": "\n".join(lines)}
 
 
 def side_by_side(images: Sequence[np.ndarray], captions: Sequence[str], height: int) -> Image.Image:
@@ -314,7 +410,9 @@ class ProgressView(StaticPicture, widgets.HBox):
     """A progress bar whose saved picture shows the final counts, not the empty bar.
 
     ``show()`` displays it with a display id; ``refresh_saved()``, called from the cell's own
-    thread once the work is done, replaces the stored output with the finished state.
+    thread once the work is done, replaces the output with the finished state as a plain
+    picture: a finished bar needs no kernel, and with no widget view left, stock nbconvert
+    shows the picture even when it saved widget state.
     """
 
     picture_note = "(picture of the progress bar when the work ended)"
@@ -328,11 +426,13 @@ class ProgressView(StaticPicture, widgets.HBox):
     def show(self) -> None:
         from IPython.display import display
 
-        self._handle = display(self, display_id=True)
+        self._handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
 
     def refresh_saved(self) -> None:
         if self._handle is not None:
-            self._handle.update(self)
+            bundle = self._repr_mimebundle_() or {}
+            bundle.pop(WIDGET_VIEW, None)
+            self._handle.update(bundle, raw=True)
 
     def static_picture(self) -> tuple[Image.Image, str]:
         done, total = self.bar.value, self.bar.max

@@ -36,6 +36,11 @@ class MarkedSheet(ResultGrid):
         super().__init__(items, columns=columns, **kwargs)
         self.add_class("venice-marked-sheet")
 
+    @property
+    def needs_kernel(self) -> bool:
+        """Marks are saved through the kernel: the live sheet stays a widget."""
+        return True
+
     def _card(self, index: int, item: Any) -> widgets.VBox:
         card = super()._card(index, item)
         record = self.cells[index] if index < len(self.cells) else None

@@ -331,17 +331,28 @@ class ResultGrid(StaticPicture, widgets.VBox):
     def __len__(self) -> int:
         return len(self.items)
 
+    @property
+    def needs_kernel(self) -> bool:
+        """Only Select buttons need the kernel: a plain sheet is saved as a picture and text."""
+        return bool(self._select)
+
     def static_picture(self) -> tuple[Image.Image, str]:
-        """The cards as one contact sheet (the PNG ``save_png`` writes is the same picture)."""
+        """The cards as one contact sheet, numbered like ``static_legend``'s captions."""
         cards = [_picture_card(item) for item in self.items]
         text = f"ResultGrid: {len(cards)} images" + "".join(
-            f"\n- {caption.splitlines()[0]}" for _, caption in cards[:12])
+            f"\n{n}. {caption.splitlines()[0] if caption else ''}"
+            for n, (_, caption) in enumerate(cards[:12], start=1))
         if len(cards) > 12:
             text += f"\n… and {len(cards) - 12} more"
         return contact_sheet(cards, self.columns), text
 
+    def static_legend(self) -> list[str]:
+        """Each card's caption (prompt, model, cost...), shown as text under the picture."""
+        return [caption for _, caption in (_picture_card(item) for item in self.items)]
+
     def save_png(self, path: Any) -> Any:
-        """Write the contact sheet as one captioned PNG; returns the path.
+        """Write the contact sheet as one PNG, each card's caption drawn under it; returns the
+        path.
 
         Args:
             path: The PNG file to write.
@@ -349,7 +360,8 @@ class ResultGrid(StaticPicture, widgets.VBox):
         from pathlib import Path
 
         out = Path(path)
-        self.static_picture()[0].save(out, "PNG", optimize=True)
+        cards = [_picture_card(item) for item in self.items]
+        contact_sheet(cards, self.columns, captions=True).save(out, "PNG", optimize=True)
         return out
 
     def _card(self, index: int, item: Any) -> widgets.VBox:
