@@ -20,12 +20,16 @@ How each selection is made, and why this way:
   the contrast right at the shared boundary) plus a little of their sum: a texture is many
   middling steps, an outline one big one. A GrabCut-style round then learns colour models of
   both sides (kernel densities over the superpixels) and splits again with their verdict added
-  to the charges. Only parts connected to an include point are kept. The graph has ~2,500
-  nodes, so plain Python and numpy do it in milliseconds: no graph or sparse library needed.
+  to the charges; the colours under exclude clicks weigh most in the background's model
+  (what a person excludes is the look-alike that matters). Only parts connected to an
+  include point are kept. The graph has ~2,500 nodes, so plain Python and numpy do it in
+  milliseconds: no graph or sparse library needed.
 * **subject**: the same split, seeded where the photo's subject estimate (the local backend's
   ``_subject``, made once in ``prepare``) is sure either way. Clicks that all land on that
   subject use it too (see :meth:`Selector.object`): fur is one object despite its stripes, a
   collar between a clicked face and a clicked suit belongs with them.
+* **once per set of clicks**: the split and its working-level edge are kept until the clicks
+  change, so a painter's screen-size preview and its full-resolution step solve once.
 * **edges**: a colour guided filter (He et al.) fitted on the working level with the image as
   guide, evaluated per full-resolution pixel in a narrow band along the edge: where the photo's
   edge is soft (fur, blur) the mask gets a ramp, where it is hard the mask gets a step.
@@ -66,6 +70,7 @@ _STEP_COST = 0.02  # charge per superpixel step, in bandwidths (nearness breaks 
 _SUM_SHARE = 0.05  # share of a path's summed steps added to its largest step
 _BANDWIDTH = 8.0  # colour-model kernel width (OKLab x100)
 _BORDER_SIMILAR = 2.0  # border nodes this many bandwidths from every click count as background
+_EXCLUDE_SHARE = 0.75  # share of the background's colour model taught by exclude clicks
 _ROUNDS = 1  # colour-model rounds after the first split (more did not help on the samples)
 _CORE = 2.0  # the object's colour model fades with geodesic distance, in bandwidths
 _LIKELIHOOD = 6.0  # charge for a full change of colour-model verdict, in bandwidths
@@ -829,20 +834,24 @@ class Selector:
             touches[g.i[cross]] = True
             touches[g.j[cross]] = True
             rim = (rim | touches) & ~outside
-        # background seeds: the excludes or, when the user named no background, those
-        # border nodes that look like no clicked node (a subject may touch the frame)
-        bg_all = bg_seed
-        if not bg_seed.any():
-            d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
-            far = d2 > (_BORDER_SIMILAR * g.bandwidth) ** 2
-            bg_all = rim & far & ~fg_seed
+        # background seeds: the excludes and those border nodes that look like no clicked
+        # node (a subject may touch the frame); an exclude click adds to the frame's
+        # evidence, it does not replace it (one "not this" on a tower must not hand the
+        # whole sky to the object)
+        d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
+        far = d2 > (_BORDER_SIMILAR * g.bandwidth) ** 2
+        bg_all = bg_seed | (rim & far & ~fg_seed)
         # clicks all on the photo's subject: the object likely follows its outline too,
         # so a change of subject evidence is charged like an outline, and what is surely
-        # not subject is background (a cat's fur is one object despite its stripes)
+        # not subject is background (a cat's fur is one object despite its stripes) -
+        # unless an exclude click lands on that estimate: then the user has said it is
+        # wrong here (a rocket's estimate that takes its launch pad too), and the colours
+        # alone decide
         ev = p.evidence
         share = float((g.area * (ev >= 0.5)).sum() / g.area.sum())
         on_subject = bool(fg_seed.any() and ev[fg_seed].min() >= 0.5
-                          and share <= _EVIDENCE_SHARE)
+                          and share <= _EVIDENCE_SHARE
+                          and not (ev[bg_seed] >= 0.5).any())
         seeds = fg_seed
         if on_subject:
             # what the estimate is sure is not subject joins the background seeds (the
@@ -859,7 +868,7 @@ class Selector:
             rim_of[g.i[cut]] = True
             rim_of[g.j[cut]] = True
             seeds = fg_seed | ((ev >= _SURE) & piece & ~rim_of)
-        x = self._classify(g, fg_seed, bg_all, outside, ev if on_subject else None)
+        x = self._classify(g, fg_seed, bg_all, outside, ev if on_subject else None, bg_seed)
         if on_subject:
             x = _enclosed(g, x | seeds, (ev >= 0.5) & ~outside & ~bg_seed)
         keep: np.ndarray = _components(g, x, np.flatnonzero(fg_seed))
@@ -903,7 +912,8 @@ class Selector:
     @staticmethod
     def _classify(g: _Graph, fg_seed: np.ndarray, bg_seed: np.ndarray,
                   blocked: np.ndarray | None = None,
-                  evidence: np.ndarray | None = None) -> np.ndarray:
+                  evidence: np.ndarray | None = None,
+                  named_bg: np.ndarray | None = None) -> np.ndarray:
         """Foreground nodes: geodesically nearer the include seeds than the background seeds.
 
         Each step between neighbours is charged the change of colour and texture plus the
@@ -912,6 +922,8 @@ class Selector:
         Then GrabCut-style rounds add the change of the colour models' verdict to the charges,
         the models learnt from the last split. ``blocked`` nodes (outside a box) are cut off.
         With ``evidence`` (0..1 per node), a change of it is charged like an outline too.
+        ``named_bg`` (the exclude clicks' nodes) teach most of the background's colour
+        model: the look-alike a person excluded is the background that matters.
         """
         diff = np.sqrt(((g.feats[g.i] - g.feats[g.j]) ** 2).sum(1)) + _CONTRAST * g.contrast
         if evidence is not None:
@@ -933,6 +945,12 @@ class Selector:
             pf = g.kernel @ (core / max(float(core.sum()), 1e-12)).astype(np.float32)
             out_w = ~inside * g.area  # blocked nodes included: their colours are background
             pb = g.kernel @ (out_w / float(out_w.sum())).astype(np.float32)
+            if _EXCLUDE_SHARE and named_bg is not None and named_bg.any():
+                # the user's "not this" teaches the background's colours as much as all the
+                # rest: a look-alike beside the object is what an exclude click is for
+                told = named_bg * g.area
+                pb = ((1 - _EXCLUDE_SHARE) * pb
+                      + _EXCLUDE_SHARE * (g.kernel @ (told / float(told.sum())).astype(np.float32)))
             floor = 1e-3  # a colour neither model knows is undecided, not a 0/0 accident
             prior = (pf + floor) / (pf + pb + 2 * floor)
             cost = diff + step + _LIKELIHOOD * g.bandwidth * np.abs(prior[g.i] - prior[g.j])
