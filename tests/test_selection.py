@@ -296,6 +296,25 @@ def test_preparation_runs_in_a_background_thread_and_answers_the_same() -> None:
     assert np.array_equal(sel.object([point]), Selector(img).object([point]))
 
 
+def test_the_kept_solve_answers_only_the_same_clicks_and_is_never_handed_out() -> None:
+    """A preview and the full mask of the same clicks share one solve; other clicks solve
+    again, and changing a returned mask does not change the next answer."""
+    img, truth, point = scene("noise", "star")
+    fresh = Selector(img).object([point])
+    sel = Selector(img)
+    preview = sel.object([point], size=(90, 120))
+    assert preview.shape == (90, 120)
+    full = sel.object([point])
+    assert np.array_equal(full, fresh)
+    full[:] = 0
+    assert np.array_equal(sel.object([point]), fresh)
+    far = (5.0, 5.0)  # the background in a corner: another object
+    other = sel.object([far])
+    assert iou(other, truth) < 0.1
+    assert np.array_equal(sel.object([point]), fresh)
+    assert np.array_equal(sel.subject(), Selector(img).subject())  # not the object's solve
+
+
 def test_refine_grows_shrinks_feathers_and_smooths() -> None:
     img, _, point = scene("gradient", "star")
     sel = Selector(img)
