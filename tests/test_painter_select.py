@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from venice_nb import masks
 from venice_nb.widgets import MaskPainter
@@ -178,3 +179,42 @@ def test_zoomed_in_a_click_and_a_tolerance_change_select_at_full_resolution() ->
     assert masks.area(p.mask) > 0.9 * 400 * 300 and p.mask_version == 2
     p.undo()
     assert masks.area(p.mask) == 0
+
+
+def test_an_object_click_solves_once_for_its_preview_and_its_full_resolution_step(
+    monkeypatch: Any,
+) -> None:
+    """On a photo larger than the screen a click draws a screen-size preview, then records the
+    full-resolution mask: both come from ONE solve of the clicks (the issue's "work on a
+    reduced level, refine the edge at full resolution"); a further click solves once more."""
+    from venice_nb._selection import Selector
+
+    img = np.asarray(Image.fromarray(_scene()).resize((2400, 1800)))
+    disc, square = _truth()
+    p = MaskPainter(img)
+    sizes: list[tuple[int, int] | None] = []
+    splits: list[int] = []
+    real_object, real_split = Selector.object, Selector._split
+
+    def spy_object(self: Selector, *args: Any, **kw: Any) -> np.ndarray:
+        sizes.append(kw.get("size"))
+        return real_object(self, *args, **kw)
+
+    def spy_split(self: Selector, *args: Any, **kw: Any) -> np.ndarray:
+        splits.append(1)
+        return real_split(self, *args, **kw)
+
+    monkeypatch.setattr(Selector, "object", spy_object)
+    monkeypatch.setattr(Selector, "_split", spy_split)
+    p.tool = "object"
+    vw, vh = p.display_size
+    _select(p, "object", vw * 120 / 400, vh * 150 / 300)
+    assert sizes[0] is not None and sizes[-1] is None  # a preview first, then full resolution
+    assert len(splits) == 1
+    assert p.mask.shape == (1800, 2400)
+    small = np.asarray(masks.resize_to(p.mask, np.zeros((300, 400), np.uint8)))
+    assert _iou(small, disc) >= 0.9
+    _select(p, "object", vw * 310 / 400, vh * 150 / 300)  # add the square
+    assert len(splits) == 2
+    small = np.asarray(masks.resize_to(p.mask, np.zeros((300, 400), np.uint8)))
+    assert _iou(small, disc | square) >= 0.9

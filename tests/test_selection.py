@@ -83,15 +83,16 @@ def test_the_object_under_the_click_not_a_lookalike_elsewhere() -> None:
 # samples: hand-checked references
 # --------------------------------------------------------------------------------------------
 
-# include, exclude, and the IoU asked for (issue 20: 0.80 with one more click). The rocket is
-# the admitted exception: a thin subject whose whitish fairing and shadowed side the engine
-# misses while it takes the lit launch structure at its foot (0.58 reached).
+# include, exclude, and the IoU asked for (issue 20: 0.80 with one more click). The rocket's
+# second click excludes the lit pad at its foot, which the subject estimate takes with it; the
+# rocket stays a hair under the bar (0.799 reached): the shaded tip of its fairing is the
+# sky's colour at the engine's superpixel scale and is left out.
 OBJECT_CASES = {
     "product": ([(300, 330), (438, 262)], [], 0.80),
     "coffee": ([(150, 250), (290, 60)], [], 0.80),
     "astronaut": ([(100, 400), (225, 110)], [], 0.80),
     "cat": ([(200, 60), (150, 220)], [], 0.80),
-    "rocket": ([(322, 250)], [(320, 418)], 0.50),
+    "rocket": ([(322, 250)], [(320, 418)], 0.78),
 }
 
 
@@ -114,7 +115,7 @@ def test_a_click_on_part_of_the_subject_takes_that_part_not_the_whole_subject() 
     assert (both & helmet).sum() < 0.05 * helmet.sum()
 
 
-# the subject's IoU (the issue asks for 0.85); the rocket is the admitted exception (0.40
+# the subject's IoU (the issue asks for 0.85); the rocket is the admitted exception (0.39
 # reached: the subject estimate takes the lit launch platform with it and misses the fairing)
 SUBJECT_CASES = {
     "product": ("product", 0.85),
@@ -293,6 +294,25 @@ def test_preparation_runs_in_a_background_thread_and_answers_the_same() -> None:
     thread.join()
     assert sel.ready
     assert np.array_equal(sel.object([point]), Selector(img).object([point]))
+
+
+def test_the_kept_solve_answers_only_the_same_clicks_and_is_never_handed_out() -> None:
+    """A preview and the full mask of the same clicks share one solve; other clicks solve
+    again, and changing a returned mask does not change the next answer."""
+    img, truth, point = scene("noise", "star")
+    fresh = Selector(img).object([point])
+    sel = Selector(img)
+    preview = sel.object([point], size=(90, 120))
+    assert preview.shape == (90, 120)
+    full = sel.object([point])
+    assert np.array_equal(full, fresh)
+    full[:] = 0
+    assert np.array_equal(sel.object([point]), fresh)
+    far = (5.0, 5.0)  # the background in a corner: another object
+    other = sel.object([far])
+    assert iou(other, truth) < 0.1
+    assert np.array_equal(sel.object([point]), fresh)
+    assert np.array_equal(sel.subject(), Selector(img).subject())  # not the object's solve
 
 
 def test_refine_grows_shrinks_feathers_and_smooths() -> None:

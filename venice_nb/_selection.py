@@ -20,12 +20,16 @@ How each selection is made, and why this way:
   the contrast right at the shared boundary) plus a little of their sum: a texture is many
   middling steps, an outline one big one. A GrabCut-style round then learns colour models of
   both sides (kernel densities over the superpixels) and splits again with their verdict added
-  to the charges. Only parts connected to an include point are kept. The graph has ~2,500
-  nodes, so plain Python and numpy do it in milliseconds: no graph or sparse library needed.
+  to the charges; the colours under exclude clicks weigh most in the background's model
+  (what a person excludes is the look-alike that matters). Only parts connected to an
+  include point are kept. The graph has ~2,500 nodes, so plain Python and numpy do it in
+  milliseconds: no graph or sparse library needed.
 * **subject**: the same split, seeded where the photo's subject estimate (the local backend's
   ``_subject``, made once in ``prepare``) is sure either way. Clicks that all land on that
   subject use it too (see :meth:`Selector.object`): fur is one object despite its stripes, a
   collar between a clicked face and a clicked suit belongs with them.
+* **once per set of clicks**: the split and its working-level edge are kept until the clicks
+  change, so a painter's screen-size preview and its full-resolution step solve once.
 * **edges**: a colour guided filter (He et al.) fitted on the working level with the image as
   guide, evaluated per full-resolution pixel in a narrow band along the edge: where the photo's
   edge is soft (fur, blur) the mask gets a ramp, where it is hard the mask gets a step.
@@ -66,6 +70,7 @@ _STEP_COST = 0.02  # charge per superpixel step, in bandwidths (nearness breaks 
 _SUM_SHARE = 0.05  # share of a path's summed steps added to its largest step
 _BANDWIDTH = 8.0  # colour-model kernel width (OKLab x100)
 _BORDER_SIMILAR = 2.0  # border nodes this many bandwidths from every click count as background
+_EXCLUDE_SHARE = 0.75  # share of the background's colour model taught by exclude clicks
 _ROUNDS = 1  # colour-model rounds after the first split (more did not help on the samples)
 _CORE = 2.0  # the object's colour model fades with geodesic distance, in bandwidths
 _LIKELIHOOD = 6.0  # charge for a full change of colour-model verdict, in bandwidths
@@ -186,6 +191,14 @@ def _resized(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     img = Image.fromarray(np.ascontiguousarray(mask))
     out: np.ndarray = np.asarray(img.resize((size[1], size[0]), Image.Resampling.BILINEAR)).copy()
     return out
+
+
+def _nearest_map(n_in: int, n_out: int) -> np.ndarray:
+    """For each of ``n_out`` pixels, the input pixel PIL's NEAREST resize reads (what the
+    enlargement of a working-level mask to full resolution follows, whoever makes it)."""
+    ramp = Image.fromarray(np.arange(n_in, dtype=np.int32)[None, :])
+    mapped: np.ndarray = np.asarray(ramp.resize((n_out, 1), Image.Resampling.NEAREST))[0]
+    return mapped
 
 
 def check_tolerance(tolerance: Any) -> float:
@@ -410,6 +423,12 @@ class _Graph:
     kernel: np.ndarray  # (n, n) colour kernel for the density estimates
     bandwidth: float  # its width (OKLab x100)
     contrast: np.ndarray  # per edge: mean colour step across the shared boundary
+    # adjacency lists for the path searches, both directions of every edge: the edge
+    # (index into [i, j] + [j, i]) order that sorts them by node, the neighbour of each, and
+    # where each node's run starts (Python lists: the searches are plain Python loops)
+    order: np.ndarray
+    neighbours: list[int]
+    starts: list[int]
 
 
 def _graph(labels: np.ndarray, lab: np.ndarray, step: float) -> _Graph:
@@ -450,48 +469,52 @@ def _graph(labels: np.ndarray, lab: np.ndarray, step: float) -> _Graph:
     # the colour models' kernel: wide enough for the shades of one surface, not for another
     bandwidth = _BANDWIDTH
     kernel = np.exp(-d2 / (2 * bandwidth**2)).astype(np.float32)
+    a = np.concatenate([i, j])
+    order = np.argsort(a, kind="stable")
+    neighbours = np.concatenate([j, i])[order].tolist()
+    starts = np.searchsorted(a[order], np.arange(n + 1)).tolist()
     return _Graph(i, j, feats, area, centre, border, kernel, bandwidth,
-                  contrast.astype(np.float64))
+                  contrast.astype(np.float64), order, neighbours, starts)
 
 
 def _geodesic(g: _Graph, cost: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Path distance of every node from the nodes with a finite ``start`` (Dijkstra over the
-    ~1,500-node graph; ``cost`` per edge).
+    ~2,500-node graph; ``cost`` per edge).
 
     A path is charged its *largest* step plus a small share of their sum: the largest step is
     what tells two regions apart (a texture has many middling steps, an outline one big one),
-    and the sum breaks ties by nearness.
+    and the sum breaks ties by nearness. Plain Python over lists (the adjacency is laid out
+    once per image, in ``_graph``): a click runs this four times, so it is kept tight.
     """
     n = start.size
-    a = np.concatenate([g.i, g.j])
-    b = np.concatenate([g.j, g.i])
-    c = np.concatenate([cost, cost])
-    order = np.argsort(a, kind="stable")
-    b_list, c_list = b[order].tolist(), c[order].tolist()
-    starts = np.searchsorted(a[order], np.arange(n + 1)).tolist()
+    c_list = np.concatenate([cost, cost])[g.order].tolist()
+    b_list, starts = g.neighbours, g.starts
     top = start.astype(np.float64).tolist()  # largest step so far on the best path
     total = [0.0] * n
     best = list(top)
-    heap = [(d, k) for k, d in enumerate(best) if d < math.inf]
+    finite = np.flatnonzero(np.isfinite(start)).tolist()
+    heap = [(best[k], k) for k in finite]
     heapq.heapify(heap)
     done = [False] * n
     share = _SUM_SHARE
+    pop, push = heapq.heappop, heapq.heappush
     while heap:
-        _, k = heapq.heappop(heap)
+        _, k = pop(heap)
         if done[k]:
             continue
         done[k] = True
+        tk, sk = top[k], total[k]
         for e in range(starts[k], starts[k + 1]):
             nb = b_list[e]
             if done[nb]:
                 continue
             step = c_list[e]
-            t = max(top[k], step)
-            s = total[k] + step
+            t = step if step > tk else tk
+            s = sk + step
             nd = t + share * s
             if nd < best[nb]:
                 best[nb], top[nb], total[nb] = nd, t, s
-                heapq.heappush(heap, (nd, nb))
+                push(heap, (nd, nb))
     return np.asarray(best)
 
 
@@ -581,6 +604,14 @@ class _Prepared:
     evidence: np.ndarray  # per node: the subject estimate's mean over it (0..1)
 
 
+@dataclass(frozen=True)
+class _Edge:
+    """A solved selection on the working level: the mask and the guided filter's fit."""
+
+    q8: np.ndarray  # uint8 mask, soft along the edge
+    coef: np.ndarray  # (h, w, 4): the fit q = a . I + b per pixel as (a, 255 b), for 0..255
+
+
 class Selector:
     """Selections of one image: prepare once, then answer clicks quickly.
 
@@ -609,6 +640,9 @@ class Selector:
         self._prep: _Prepared | None = None
         self._color_key: tuple[int, int] | None = None
         self._color_maps: tuple[np.ndarray, np.ndarray] | None = None
+        # the last object / subject solve: a preview and the full mask of the same clicks
+        # (what a painter asks for in turn) share it
+        self._solved: tuple[tuple[object, ...], _Edge] | None = None
         self._thread: threading.Thread | None = None
 
     # ---- preparation -------------------------------------------------------------------
@@ -777,66 +811,78 @@ class Selector:
                         f"include point ({ix:g}, {iy:g}) is outside the box {box}",
                         action="move the point into the box, or widen the box", field="include",
                     )
+        key = ("object", tuple(include), tuple(exclude), box)
         with self._lock:
             p = self._ready()
-            g = p.graph
-            n = g.area.size
-            fg_seed = np.zeros(n, bool)
-            bg_seed = np.zeros(n, bool)
-            for px, py in include:
-                wx, wy = self._to_work(px, py)
-                fg_seed[p.labels[wy, wx]] = True
-            for px, py in exclude:
-                wx, wy = self._to_work(px, py)
-                bg_seed[p.labels[wy, wx]] = True
-            fg_seed &= ~bg_seed
-            # a box takes what lies outside it out of the graph (its colours still teach the
-            # background model) and its edge acts as the frame's border
-            outside = self._outside(box)
-            fg_seed &= ~outside
-            bg_seed &= ~outside
-            rim = g.border > 0
-            if outside.any():
-                touches = np.zeros(rim.size, bool)
-                cross = outside[g.i] != outside[g.j]
-                touches[g.i[cross]] = True
-                touches[g.j[cross]] = True
-                rim = (rim | touches) & ~outside
-            # background seeds: the excludes or, when the user named no background, those
-            # border nodes that look like no clicked node (a subject may touch the frame)
-            bg_all = bg_seed
-            if not bg_seed.any():
-                d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
-                far = d2 > (_BORDER_SIMILAR * g.bandwidth) ** 2
-                bg_all = rim & far & ~fg_seed
-            # clicks all on the photo's subject: the object likely follows its outline too,
-            # so a change of subject evidence is charged like an outline, and what is surely
-            # not subject is background (a cat's fur is one object despite its stripes)
-            ev = p.evidence
-            share = float((g.area * (ev >= 0.5)).sum() / g.area.sum())
-            on_subject = bool(fg_seed.any() and ev[fg_seed].min() >= 0.5
-                              and share <= _EVIDENCE_SHARE)
-            seeds = fg_seed
-            if on_subject:
-                # what the estimate is sure is not subject joins the background seeds (the
-                # border nodes unlike the clicks stay: a helmet held beside a clicked suit);
-                # the sure subject of a clicked colour joins the object
-                bg_all = bg_all | ((ev <= _EVIDENCE_BG) & ~fg_seed & ~outside)
-                d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
-                like = d2 <= (_LIKE_CLICK * g.bandwidth) ** 2
-                # ... reached from a click through subject of the clicked colours
-                piece = _components(g, (ev >= 0.5) & like & ~outside & ~bg_all,
-                                    np.flatnonzero(fg_seed))
-                rim_of = np.zeros(piece.size, bool)  # its interior only: not a stray node
-                cut = piece[g.i] != piece[g.j]
-                rim_of[g.i[cut]] = True
-                rim_of[g.j[cut]] = True
-                seeds = fg_seed | ((ev >= _SURE) & piece & ~rim_of)
-            x = self._classify(g, fg_seed, bg_all, outside, ev if on_subject else None)
-            if on_subject:
-                x = _enclosed(g, x | seeds, (ev >= 0.5) & ~outside & ~bg_seed)
-            keep = _components(g, x, np.flatnonzero(fg_seed))
-            return self._render(p, keep, box, size)
+            if self._solved is None or self._solved[0] != key:
+                self._solved = (key, self._edge(p, self._split(p, include, exclude, box)))
+            return self._render(p, self._solved[1], box, size)
+
+    def _split(self, p: _Prepared, include: list[Point], exclude: list[Point],
+               box: BoxF | None) -> np.ndarray:
+        """The object's superpixels (bool per node) for these clicks: see :meth:`object`."""
+        g = p.graph
+        n = g.area.size
+        fg_seed = np.zeros(n, bool)
+        bg_seed = np.zeros(n, bool)
+        for px, py in include:
+            wx, wy = self._to_work(px, py)
+            fg_seed[p.labels[wy, wx]] = True
+        for px, py in exclude:
+            wx, wy = self._to_work(px, py)
+            bg_seed[p.labels[wy, wx]] = True
+        fg_seed &= ~bg_seed
+        # a box takes what lies outside it out of the graph (its colours still teach the
+        # background model) and its edge acts as the frame's border
+        outside = self._outside(box)
+        fg_seed &= ~outside
+        bg_seed &= ~outside
+        rim = g.border > 0
+        if outside.any():
+            touches = np.zeros(rim.size, bool)
+            cross = outside[g.i] != outside[g.j]
+            touches[g.i[cross]] = True
+            touches[g.j[cross]] = True
+            rim = (rim | touches) & ~outside
+        # background seeds: the excludes and those border nodes that look like no clicked
+        # node (a subject may touch the frame); an exclude click adds to the frame's
+        # evidence, it does not replace it (one "not this" on a tower must not hand the
+        # whole sky to the object)
+        d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
+        far = d2 > (_BORDER_SIMILAR * g.bandwidth) ** 2
+        bg_all = bg_seed | (rim & far & ~fg_seed)
+        # clicks all on the photo's subject: the object likely follows its outline too,
+        # so a change of subject evidence is charged like an outline, and what is surely
+        # not subject is background (a cat's fur is one object despite its stripes) -
+        # unless an exclude click lands on that estimate: then the user has said it is
+        # wrong here (a rocket's estimate that takes its launch pad too), and the colours
+        # alone decide
+        ev = p.evidence
+        share = float((g.area * (ev >= 0.5)).sum() / g.area.sum())
+        on_subject = bool(fg_seed.any() and ev[fg_seed].min() >= 0.5
+                          and share <= _EVIDENCE_SHARE
+                          and not (ev[bg_seed] >= 0.5).any())
+        seeds = fg_seed
+        if on_subject:
+            # what the estimate is sure is not subject joins the background seeds (the
+            # border nodes unlike the clicks stay: a helmet held beside a clicked suit);
+            # the sure subject of a clicked colour joins the object
+            bg_all = bg_all | ((ev <= _EVIDENCE_BG) & ~fg_seed & ~outside)
+            d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
+            like = d2 <= (_LIKE_CLICK * g.bandwidth) ** 2
+            # ... reached from a click through subject of the clicked colours
+            piece = _components(g, (ev >= 0.5) & like & ~outside & ~bg_all,
+                                np.flatnonzero(fg_seed))
+            rim_of = np.zeros(piece.size, bool)  # its interior only: not a stray node
+            cut = piece[g.i] != piece[g.j]
+            rim_of[g.i[cut]] = True
+            rim_of[g.j[cut]] = True
+            seeds = fg_seed | ((ev >= _SURE) & piece & ~rim_of)
+        x = self._classify(g, fg_seed, bg_all, outside, ev if on_subject else None, bg_seed)
+        if on_subject:
+            x = _enclosed(g, x | seeds, (ev >= 0.5) & ~outside & ~bg_seed)
+        keep: np.ndarray = _components(g, x, np.flatnonzero(fg_seed))
+        return keep
 
     def subject(self, *, size: tuple[int, int] | None = None) -> np.ndarray:
         """The photo's main subject: distinct from the frame's edges, detailed, central; may
@@ -848,15 +894,18 @@ class Selector:
         size, as for :meth:`object`.
         """
         size = check_size(size)
+        key = ("subject",)
         with self._lock:
             p = self._ready()
-            ev = p.evidence
-            fg_seed = ev >= _SURE
-            if not fg_seed.any():
-                fg_seed = ev >= float(ev.max())
-            keep = self._classify(p.graph, fg_seed, (ev <= _UNSURE) & ~fg_seed)
-            keep = _enclosed(p.graph, keep, ev > _UNSURE, framed_out=False)
-            return self._render(p, keep, None, size)
+            if self._solved is None or self._solved[0] != key:
+                ev = p.evidence
+                fg_seed = ev >= _SURE
+                if not fg_seed.any():
+                    fg_seed = ev >= float(ev.max())
+                keep = self._classify(p.graph, fg_seed, (ev <= _UNSURE) & ~fg_seed)
+                keep = _enclosed(p.graph, keep, ev > _UNSURE, framed_out=False)
+                self._solved = (key, self._edge(p, keep))
+            return self._render(p, self._solved[1], None, size)
 
     def _outside(self, box: BoxF | None) -> np.ndarray:
         p = self._ready()
@@ -873,7 +922,8 @@ class Selector:
     @staticmethod
     def _classify(g: _Graph, fg_seed: np.ndarray, bg_seed: np.ndarray,
                   blocked: np.ndarray | None = None,
-                  evidence: np.ndarray | None = None) -> np.ndarray:
+                  evidence: np.ndarray | None = None,
+                  named_bg: np.ndarray | None = None) -> np.ndarray:
         """Foreground nodes: geodesically nearer the include seeds than the background seeds.
 
         Each step between neighbours is charged the change of colour and texture plus the
@@ -882,6 +932,8 @@ class Selector:
         Then GrabCut-style rounds add the change of the colour models' verdict to the charges,
         the models learnt from the last split. ``blocked`` nodes (outside a box) are cut off.
         With ``evidence`` (0..1 per node), a change of it is charged like an outline too.
+        ``named_bg`` (the exclude clicks' nodes) teach most of the background's colour
+        model: the look-alike a person excluded is the background that matters.
         """
         diff = np.sqrt(((g.feats[g.i] - g.feats[g.j]) ** 2).sum(1)) + _CONTRAST * g.contrast
         if evidence is not None:
@@ -903,6 +955,12 @@ class Selector:
             pf = g.kernel @ (core / max(float(core.sum()), 1e-12)).astype(np.float32)
             out_w = ~inside * g.area  # blocked nodes included: their colours are background
             pb = g.kernel @ (out_w / float(out_w.sum())).astype(np.float32)
+            if _EXCLUDE_SHARE and named_bg is not None and named_bg.any():
+                # the user's "not this" teaches the background's colours as much as all the
+                # rest: a look-alike beside the object is what an exclude click is for
+                told = named_bg * g.area
+                pb = ((1 - _EXCLUDE_SHARE) * pb
+                      + _EXCLUDE_SHARE * (g.kernel @ (told / float(told.sum())).astype(np.float32)))
             floor = 1e-3  # a colour neither model knows is undecided, not a 0/0 accident
             prior = (pf + floor) / (pf + pb + 2 * floor)
             cost = diff + step + _LIKELIHOOD * g.bandwidth * np.abs(prior[g.i] - prior[g.j])
@@ -920,11 +978,13 @@ class Selector:
 
     # ---- rendering at full resolution --------------------------------------------------
 
-    def _render(self, p: _Prepared, chosen: np.ndarray, box: BoxF | None,
-                size: tuple[int, int] | None = None) -> np.ndarray:
-        """Full-resolution mask of the ``chosen`` nodes, its edge refined by the guided filter.
+    @staticmethod
+    def _edge(p: _Prepared, chosen: np.ndarray) -> _Edge:
+        """The ``chosen`` nodes as a working-level mask, its edge fitted by the guided filter.
 
-        The choice is binary: softness comes only from the image, through the filter.
+        The choice is binary: softness comes only from the image, through the filter. This
+        is the whole of a selection's working-level work; previews and the full-resolution
+        mask are both drawn from it, so a painter's preview-then-full click solves once.
         """
         coarse = chosen[p.labels].astype(np.float32)
         wh, ww = coarse.shape
@@ -943,8 +1003,17 @@ class Selector:
             a, b = np.zeros((wh, ww, 3), np.float32), coarse
             q = coarse.copy()
         np.clip(q, 0, 1, out=q)
+        # a . I + b for I in 0..1 and a result in 0..1 is a . I8 + 255 b in 0..255
+        coef = np.concatenate([a, 255 * b[..., None]], -1).astype(np.float32)
+        return _Edge((q * 255 + 0.5).astype(np.uint8), coef)
+
+    def _render(self, p: _Prepared, e: _Edge, box: BoxF | None,
+                size: tuple[int, int] | None = None) -> np.ndarray:
+        """The selection at ``size`` (a preview from the working level) or at full
+        resolution, its edge refined there by the guided filter's coefficients."""
+        q8 = e.q8
+        wh, ww = q8.shape
         h, w = self.size
-        q8 = (q * 255 + 0.5).astype(np.uint8)
         if size is not None:
             if box is not None:
                 x0, y0, x1, y1 = box
@@ -954,7 +1023,7 @@ class Selector:
                 keep[sl] = q8[sl]
                 q8 = keep
             return _resized(q8, size)
-        out = q8 if (wh, ww) == (h, w) else self._upsample_edges(p, q8, a, b)
+        out = np.array(q8) if (wh, ww) == (h, w) else self._upsample_edges(q8, e.coef)
         if box is not None:
             x0, y0, x1, y1 = (max(0, math.floor(v)) for v in box)
             clip = np.zeros_like(out)
@@ -962,41 +1031,63 @@ class Selector:
             out = clip
         return out
 
-    def _upsample_edges(self, p: _Prepared, q8: np.ndarray, a: np.ndarray,
-                        b: np.ndarray) -> np.ndarray:
+    def _upsample_edges(self, q8: np.ndarray, coef: np.ndarray) -> np.ndarray:
         """q8 enlarged; in the edge band (working pixels neither 0 nor 255, and their
         neighbours) the guided filter's coefficients are interpolated and applied to the
-        full-resolution pixels themselves."""
+        full-resolution pixels themselves.
+
+        The band is found on the working level and each of its pixels expanded to the block
+        of full-resolution pixels the enlargement gives it, so no full-size scan is needed.
+        """
         h, w = self.size
         wh, ww = q8.shape
-        near = Image.Resampling.NEAREST  # nearest is several times faster than bilinear
-        out = np.array(Image.fromarray(q8).resize((w, h), near))
-        edge = ((q8 > 0) & (q8 < 255)).view(np.uint8) * np.uint8(255)
-        edge = np.asarray(Image.fromarray(edge).filter(ImageFilter.MaxFilter(3)))
-        band = np.flatnonzero(np.asarray(Image.fromarray(edge).resize((w, h), near)))
-        for k in range(0, band.size, 1 << 20):  # in blocks: bounded temporaries
-            idx = band[k:k + (1 << 20)]
-            ys, xs = np.divmod(idx, w)
+        # the full-resolution rows / columns each working row / column is enlarged to (as
+        # PIL's nearest resize would; repeating in numpy saves copying the image out of PIL)
+        rows = np.bincount(_nearest_map(wh, h), minlength=wh)
+        cols = np.bincount(_nearest_map(ww, w), minlength=ww)
+        out = np.repeat(np.repeat(q8, rows, 0), cols, 1)
+        soft = (q8 > 0) & (q8 < 255)
+        band_w = soft.copy()  # and its 8 neighbours
+        band_w[1:] |= soft[:-1]
+        band_w[:-1] |= soft[1:]
+        wider = band_w.copy()
+        band_w[:, 1:] |= wider[:, :-1]
+        band_w[:, :-1] |= wider[:, 1:]
+        by, bx = np.nonzero(band_w)
+        if not by.size:
+            return out
+        row0 = np.concatenate([[0], np.cumsum(rows)])  # where each working row's block starts
+        col0 = np.concatenate([[0], np.cumsum(cols)])
+        tall, wide = int(rows.max()), int(cols.max())
+        oy = np.arange(tall).reshape(1, tall, 1)
+        ox = np.arange(wide).reshape(1, 1, wide)
+        flat_coef = coef.reshape(-1, 4)
+        flat_image = self.image.reshape(-1, 3)
+        chunk = max(1, (1 << 20) // (tall * wide))  # bounded temporaries
+        for k in range(0, by.size, chunk):
+            cy, cx = by[k:k + chunk], bx[k:k + chunk]
+            fy = row0[cy].reshape(-1, 1, 1) + oy
+            fx = col0[cx].reshape(-1, 1, 1) + ox
+            inside = (fy < row0[cy + 1].reshape(-1, 1, 1)) & (fx < col0[cx + 1].reshape(-1, 1, 1))
+            ys = np.broadcast_to(fy, inside.shape)[inside]
+            xs = np.broadcast_to(fx, inside.shape)[inside]
+            # float32 throughout: an int32 operand would turn the (n, 4) work into float64
             u = np.clip((xs + 0.5) * (ww / w) - 0.5, 0, ww - 1).astype(np.float32)
             v = np.clip((ys + 0.5) * (wh / h) - 0.5, 0, wh - 1).astype(np.float32)
-            x0 = np.minimum(u.astype(np.int32), ww - 2) if ww > 1 else np.zeros_like(xs)
-            y0 = np.minimum(v.astype(np.int32), wh - 2) if wh > 1 else np.zeros_like(ys)
-            fx, fy = u - x0, v - y0
-            x1, y1 = np.minimum(x0 + 1, ww - 1), np.minimum(y0 + 1, wh - 1)
-
-            def at(plane: np.ndarray, x0: np.ndarray = x0, x1: np.ndarray = x1,
-                   y0: np.ndarray = y0, y1: np.ndarray = y1, fx: np.ndarray = fx,
-                   fy: np.ndarray = fy) -> np.ndarray:
-                top = plane[y0, x0] * (1 - fx) + plane[y0, x1] * fx
-                bottom = plane[y1, x0] * (1 - fx) + plane[y1, x1] * fx
-                value: np.ndarray = top * (1 - fy) + bottom * fy
-                return value
-
-            pix = self.image.reshape(-1, 3)[idx]
-            q = at(b)
-            for c in range(3):
-                q += at(a[..., c]) * (pix[:, c] * np.float32(1 / 255))
-            out.reshape(-1)[idx] = np.clip(q * 255 + 0.5, 0, 255).astype(np.uint8)
+            x0 = np.minimum(np.floor(u), np.float32(max(ww - 2, 0)))
+            y0 = np.minimum(np.floor(v), np.float32(max(wh - 2, 0)))
+            wx = (u - x0)[:, None]
+            wy = (v - y0)[:, None]
+            k00 = y0.astype(np.int32) * ww + x0.astype(np.int32)
+            dx = np.int32(1 if ww > 1 else 0)
+            dy = np.int32(ww if wh > 1 else 0)
+            top = flat_coef[k00] * (1 - wx) + flat_coef[k00 + dx] * wx
+            bottom = flat_coef[k00 + dy] * (1 - wx) + flat_coef[k00 + dy + dx] * wx
+            c = top * (1 - wy) + bottom * wy
+            idx = ys.astype(np.int64) * w + xs
+            q = (c[:, :3] * flat_image[idx]).sum(1)  # coef is scaled for 0..255 in and out
+            q += c[:, 3] + np.float32(0.5)
+            out.reshape(-1)[idx] = np.clip(q, 0, 255).astype(np.uint8)
         return out
 
     # ---- refinement ---------------------------------------------------------------------

@@ -9,7 +9,9 @@ How a selection lands in the mask, and why:
 
 - A click first draws a screen-size preview (the engine's ``size=`` answer, made from its
   working level) so something shows at once, then the full-resolution selection is combined
-  with the mask (replace, add or subtract) and recorded as ONE undo step.
+  with the mask (replace, add or subtract) and recorded as ONE undo step. Both come from one
+  solve: the engine keeps the last object / subject solve and only refines its edge at full
+  resolution for the second call.
 - Object select keeps its include / exclude points while the tool stays chosen and nothing else
   changed the mask: each further click re-solves from all points, combines that with the same
   base and records the difference as a new step (so undo takes back the last click).
