@@ -35,9 +35,8 @@ def fit_side(size: tuple[int, int], side: int, least: int = 8) -> tuple[int, int
 
 def small(img: Image.Image, side: int = ANALYSIS_SIDE) -> np.ndarray:
     """A float32 HxWx3 RGB copy at most ``side`` pixels long (box-averaged)."""
-    return np.asarray(
-        img.convert("RGB").resize(fit_side(img.size, side), Image.Resampling.BOX), np.float32
-    )
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
+    return np.asarray(rgb.resize(fit_side(img.size, side), Image.Resampling.BOX), np.float32)
 
 
 def to_region(weights: np.ndarray, size: tuple[int, int], soften: float = 1.0) -> Region:
@@ -55,18 +54,35 @@ def resize_weights(weights: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def flood(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Pixels of ``allowed`` 4-connected to ``seed`` (vectorised dilation until stable)."""
+    """Pixels of ``allowed`` 4-connected to ``seed``.
+
+    Rounds of four sweeps (down, up, right, left) until nothing changes; each sweep carries
+    the flood the whole way along a run of allowed pixels in its row or column with a
+    log-step scan, so winding regions take a few rounds, not one round per pixel of path."""
     reached: np.ndarray = seed & allowed
+    if not reached.any():
+        return reached
+    views = ((slice(None), slice(None)), (slice(None, None, -1), slice(None)))
     while True:
-        grown = reached.copy()
-        grown[1:] |= reached[:-1]
-        grown[:-1] |= reached[1:]
-        grown[:, 1:] |= reached[:, :-1]
-        grown[:, :-1] |= reached[:, 1:]
-        grown &= allowed
-        if (grown == reached).all():
+        before = reached.copy()
+        for r, a in ((reached, allowed), (reached.T, allowed.T)):
+            for v in views:
+                r[v] = _flood_sweep(r[v], a[v])
+        if np.array_equal(before, reached):
             return reached
-        reached = grown
+
+
+def _flood_sweep(reached: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """``reached`` carried down axis 0 through ``allowed`` (a run passes on what enters it
+    when all of it is allowed), as a log-step scan."""
+    r: np.ndarray = reached.copy()
+    a = allowed.copy()
+    step = 1
+    while step < r.shape[0]:
+        r[step:] |= r[:-step] & a[step:]
+        a[step:] &= a[:-step]
+        step *= 2
+    return r
 
 
 def grow(mask: np.ndarray, r: int) -> np.ndarray:
@@ -83,15 +99,19 @@ def grow(mask: np.ndarray, r: int) -> np.ndarray:
 
 
 def box(a: np.ndarray, r: int) -> np.ndarray:
-    """Separable box mean of radius ``r`` (edges replicated): a cheap blur."""
+    """Separable box mean of radius ``r`` over the first two axes (edges replicated): a cheap
+    blur; an HxWxC array is blurred per channel in one call."""
+    n = 2 * r + 1
     for axis in (0, 1):
         pad = [(0, 0)] * a.ndim
         pad[axis] = (r + 1, r)
         c = np.cumsum(np.pad(a, pad, mode="edge"), axis=axis, dtype=np.float32)
-        hi = c.take(np.arange(2 * r + 1, c.shape[axis]), axis=axis)
-        lo = c.take(np.arange(0, c.shape[axis] - 2 * r - 1), axis=axis)
-        a = ((hi - lo) / (2 * r + 1)).astype(np.float32)
-    return a
+        if axis == 0:
+            a = (c[n:] - c[:-n]) * np.float32(1 / n)
+        else:
+            a = (c[:, n:] - c[:, :-n]) * np.float32(1 / n)
+    out: np.ndarray = a.astype(np.float32, copy=False)
+    return out
 
 
 def local_detail(grey: np.ndarray) -> np.ndarray:

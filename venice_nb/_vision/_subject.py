@@ -194,19 +194,40 @@ def evidence(opp: np.ndarray) -> np.ndarray:
     return np.where(outside, weights, 1.0).astype(np.float32)
 
 
+def _sweep(reach: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """One sweep of ``_minimax`` down axis 0: each pixel takes the best of its value and what
+    arrives from any pixel above it in its column (the largest cost met on the way), as a
+    log-step scan. A run of the column acts on what enters it from above as
+    ``x -> min(A, max(x, B))``; two runs in a row compose to
+    ``A = min(A_lower, max(A_upper, B_lower)), B = max(B_upper, B_lower)``."""
+    a: np.ndarray = reach.copy()
+    b = np.array(cost, np.float32)
+    step = 1
+    while step < a.shape[0]:
+        a[step:] = np.minimum(a[step:], np.maximum(a[:-step], b[step:]))
+        b[step:] = np.maximum(b[step:], b[:-step])
+        step *= 2
+    return a
+
+
 def _minimax(seed: np.ndarray, cost: np.ndarray) -> np.ndarray:
-    """Per pixel: over all 4-connected paths from ``seed``, the least largest ``cost`` met."""
+    """Per pixel: over all 4-connected paths from ``seed``, the least largest ``cost`` met.
+
+    Rounds of four sweeps (down, up, right, left; ``_sweep``) until nothing changes: a sweep
+    carries a value the whole way along a row or column, so a few rounds reach the fixed point
+    that one-step relaxation needs hundreds of iterations for (the fixed point is unique, so
+    the answer is the same)."""
     reach: np.ndarray = np.where(seed, np.float32(0), np.float32(np.inf))
+    c = np.asarray(cost, np.float32)
+    views = ((slice(None), slice(None)), (slice(None, None, -1), slice(None)))
     while True:
-        near = reach.copy()
-        np.minimum(near[1:], reach[:-1], out=near[1:])
-        np.minimum(near[:-1], reach[1:], out=near[:-1])
-        np.minimum(near[:, 1:], reach[:, :-1], out=near[:, 1:])
-        np.minimum(near[:, :-1], reach[:, 1:], out=near[:, :-1])
-        nxt = np.minimum(reach, np.maximum(near, cost))
-        if np.array_equal(nxt, reach):
+        before = reach.copy()
+        for t in (False, True):
+            r, k = (reach.T, c.T) if t else (reach, c)
+            for v in views:
+                r[v] = _sweep(r[v], k[v])
+        if np.array_equal(before, reach):
             return reach
-        reach = nxt
 
 
 def _gradient(opp: np.ndarray) -> np.ndarray:
@@ -377,8 +398,8 @@ def _refined(rgb: np.ndarray, weights: np.ndarray) -> np.ndarray:
     r = max(2, round(max(w, h) / 40))
     fa = box(a, r)[..., None] + 1e-3
     ba = box(1 - a, r)[..., None] + 1e-3
-    fg = np.stack([box(rgb[..., i] * a, r) for i in range(3)], -1) / fa
-    bg = np.stack([box(rgb[..., i] * (1 - a), r) for i in range(3)], -1) / ba
+    fg = box(rgb * a[..., None], r) / fa
+    bg = box(rgb * (1 - a)[..., None], r) / ba
     d = fg - bg
     dd = (d * d).sum(-1)
     t = np.clip(((rgb - bg) * d).sum(-1) / np.maximum(dd, 100.0) * 1.2 - 0.1, 0.0, 1.0)
@@ -390,7 +411,7 @@ def _refined(rgb: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def subject_region(img: Image.Image) -> Region:
     """The subject of ``img`` as a mode "L" region at the image's size (255 = subject)."""
-    rgb = img.convert("RGB")
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
     mid = small(rgb, REFINE_SIDE)  # one pass over the full image; the rest works from this
     h, w, _ = mid.shape
     low = np.asarray(
