@@ -139,18 +139,6 @@ def resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     )
 
 
-def _shift(a: np.ndarray, dx: int, dy: int, fill: bool) -> np.ndarray:
-    """``a`` moved so that out[y, x] = a[y + dy, x + dx]; outside the frame reads ``fill``."""
-    h, w = a.shape
-    out = np.full_like(a, fill)
-    if abs(dx) >= w or abs(dy) >= h:
-        return out
-    ys, yd = (slice(dy, h), slice(0, h - dy)) if dy >= 0 else (slice(0, h + dy), slice(-dy, h))
-    xs, xd = (slice(dx, w), slice(0, w - dx)) if dx >= 0 else (slice(0, w + dx), slice(-dx, w))
-    out[yd, xd] = a[ys, xs]
-    return out
-
-
 def source_offsets(
     hole: np.ndarray, rgb: np.ndarray, passes: int = 4
 ) -> list[tuple[np.ndarray, int, int]]:
@@ -171,6 +159,16 @@ def source_offsets(
     ring_busy = 1.5 * float(np.percentile(detail[ring], 75)) + 2 if ring.any() else 2.0
     if not ring.any() or float(np.median(detail[ring])) < SMOOTH_SURROUNDINGS:
         return []  # a sky, a wall: the smooth fill and grain match it; a copy only risks a patch
+    # Shifted views of frame-padded copies: out[y, x] = a[y + dy, x + dx], outside the frame
+    # the pad (hole: True, detail: 0), without a new array per candidate shift.
+    m = max(h, w)
+    hole_pad = np.pad(hole, m, constant_values=True)
+    detail_pad = np.pad(detail, m, constant_values=0)
+
+    def shifted(a: np.ndarray, dx: int, dy: int) -> np.ndarray:
+        view: np.ndarray = a[m + dy : m + dy + h, m + dx : m + dx + w]
+        return view
+
     left = hole.copy()
     out: list[tuple[np.ndarray, int, int]] = []
     for _ in range(passes):
@@ -183,11 +181,11 @@ def source_offsets(
         for k in range(1, max(h, w)):
             for ux, uy in _DIRECTIONS:
                 dx, dy = round(ux * k), round(uy * k)
-                covered = left & ~_shift(hole, dx, dy, True)
+                covered = left & ~shifted(hole_pad, dx, dy)
                 n = int(covered.sum())
                 if 10 * n < 3 * need:
                     continue
-                src = _shift(detail, dx, dy, False)[covered]
+                src = shifted(detail_pad, dx, dy)[covered]
                 if float(src.max()) > 1.15 * ring_peak + 2:
                     continue  # would bring in something new: an eye, a sign, an edge
                 if float((src > ring_busy).mean()) > 0.08:
@@ -273,8 +271,19 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     for covered, dx, dy in source_offsets(cells, cells_rgb):
         fx, fy = round(dx * w / cells.shape[1]), round(dy * h / cells.shape[0])
         cells_img = Image.fromarray((covered * 255).astype(np.uint8))
-        shifted_small = np.asarray(
-            ImageChops.offset(rgb, -fx, -fy).resize((sw, sh), Image.Resampling.BOX), np.float32
+        # The shifted picture at the working size, only where the correction is read: the
+        # hole's box and a pixel round it (a full-size resize per pass would cost more than
+        # the rest of the pass).
+        wy0, wy1 = max(0, by0 - 1), min(sh, by1 + 1)
+        wx0, wx1 = max(0, bx0 - 1), min(sw, bx1 + 1)
+        shifted_small = np.zeros_like(small)
+        shifted_small[wy0:wy1, wx0:wx1] = np.asarray(
+            ImageChops.offset(rgb, -fx, -fy).resize(
+                (wx1 - wx0, wy1 - wy0),
+                Image.Resampling.BOX,
+                box=(wx0 * w / sw, wy0 * h / sh, wx1 * w / sw, wy1 * h / sh),
+            ),
+            np.float32,
         )
         correction = membrane(picture - shifted_small, done.astype(np.float32))
         now = (np.asarray(cells_img.resize((sw, sh), Image.Resampling.NEAREST)) > 0) & ~done
@@ -294,10 +303,12 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         # The feathered edge must not reach pixels whose source lies outside the frame (a crop
         # pads them with black).
         source_box = (box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy)
-        inside = Image.new("L", rgb.size, 255).crop(source_box)
-        cell = max(1.0, w / cells.shape[1])
-        fade = np.asarray(inside.filter(ImageFilter.GaussianBlur(1.5 * cell)), np.float32) / 255
-        part = part * np.clip(fade * 2 - 1, 0.0, 1.0)[..., None]  # 0 at the frame, 1 inside
+        if not (0 <= source_box[0] and 0 <= source_box[1] and source_box[2] <= w
+                and source_box[3] <= h):  # fmt: skip
+            inside = Image.new("L", rgb.size, 255).crop(source_box)
+            cell = max(1.0, w / cells.shape[1])
+            fade = np.asarray(inside.filter(ImageFilter.GaussianBlur(1.5 * cell)), np.float32)
+            part = part * np.clip(fade / 255 * 2 - 1, 0.0, 1.0)[..., None]  # 0 at the frame
         filled = filled * (1 - part) + piece * part
         copied = np.maximum(copied, part)
     # The smooth parts get the grain of the photo around the hole (what a blur removes from
