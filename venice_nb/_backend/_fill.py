@@ -303,8 +303,7 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         # The feathered edge must not reach pixels whose source lies outside the frame (a crop
         # pads them with black).
         source_box = (box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy)
-        if not (0 <= source_box[0] and 0 <= source_box[1] and source_box[2] <= w
-                and source_box[3] <= h):  # fmt: skip
+        if min(source_box[:2]) < 0 or source_box[2] > w or source_box[3] > h:
             inside = Image.new("L", rgb.size, 255).crop(source_box)
             cell = max(1.0, w / cells.shape[1])
             fade = np.asarray(inside.filter(ImageFilter.GaussianBlur(1.5 * cell)), np.float32)
