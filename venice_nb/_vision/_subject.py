@@ -30,7 +30,6 @@ from ._pixels import (
     ANALYSIS_SIDE,
     Region,
     box,
-    fit_side,
     flood,
     grow,
     local_detail,
