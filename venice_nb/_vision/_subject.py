@@ -193,40 +193,19 @@ def evidence(opp: np.ndarray) -> np.ndarray:
     return np.where(outside, weights, 1.0).astype(np.float32)
 
 
-def _sweep(reach: np.ndarray, cost: np.ndarray) -> np.ndarray:
-    """One sweep of ``_minimax`` down axis 0: each pixel takes the best of its value and what
-    arrives from any pixel above it in its column (the largest cost met on the way), as a
-    log-step scan. A run of the column acts on what enters it from above as
-    ``x -> min(A, max(x, B))``; two runs in a row compose to
-    ``A = min(A_lower, max(A_upper, B_lower)), B = max(B_upper, B_lower)``."""
-    a: np.ndarray = reach.copy()
-    b = np.array(cost, np.float32)
-    step = 1
-    while step < a.shape[0]:
-        a[step:] = np.minimum(a[step:], np.maximum(a[:-step], b[step:]))
-        b[step:] = np.maximum(b[step:], b[:-step])
-        step *= 2
-    return a
-
-
 def _minimax(seed: np.ndarray, cost: np.ndarray) -> np.ndarray:
-    """Per pixel: over all 4-connected paths from ``seed``, the least largest ``cost`` met.
-
-    Rounds of four sweeps (down, up, right, left; ``_sweep``) until nothing changes: a sweep
-    carries a value the whole way along a row or column, so a few rounds reach the fixed point
-    that one-step relaxation needs hundreds of iterations for (the fixed point is unique, so
-    the answer is the same)."""
+    """Per pixel: over all 4-connected paths from ``seed``, the least largest ``cost`` met."""
     reach: np.ndarray = np.where(seed, np.float32(0), np.float32(np.inf))
-    c = np.asarray(cost, np.float32)
-    views = ((slice(None), slice(None)), (slice(None, None, -1), slice(None)))
     while True:
-        before = reach.copy()
-        for t in (False, True):
-            r, k = (reach.T, c.T) if t else (reach, c)
-            for v in views:
-                r[v] = _sweep(r[v], k[v])
-        if np.array_equal(before, reach):
+        near = reach.copy()
+        np.minimum(near[1:], reach[:-1], out=near[1:])
+        np.minimum(near[:-1], reach[1:], out=near[:-1])
+        np.minimum(near[:, 1:], reach[:, :-1], out=near[:, 1:])
+        np.minimum(near[:, :-1], reach[:, 1:], out=near[:, :-1])
+        nxt = np.minimum(reach, np.maximum(near, cost))
+        if np.array_equal(nxt, reach):
             return reach
+        reach = nxt
 
 
 def _gradient(opp: np.ndarray) -> np.ndarray:
@@ -345,13 +324,16 @@ def _thin_strays(subject: np.ndarray, core: np.ndarray, r: int, weights: np.ndar
     thin = subject & ~opened & ~core
     out = flood(_edge_mask(subject.shape, False, True, False) & thin, thin)
     rest = thin & ~out & ~flood(_edge_mask(subject.shape, True, False, False) & thin, thin)
-    while rest.any():
-        seed = np.zeros_like(rest)
-        seed.flat[int(np.argmax(rest))] = True
-        part = flood(seed, rest)
-        rest &= ~part
-        if part.sum() >= r * r and float(weights[part].mean()) < 0.5:
-            out |= part
+    stray = rest & (weights < 0.5)  # each arm is looked at from where it leaves the evidence
+    while stray.any():
+        seed = np.zeros_like(stray)
+        seed.flat[int(np.argmax(stray))] = True
+        part = flood(seed, stray)
+        stray &= ~part
+        if part.sum() >= r * r:
+            arm = flood(part, rest)
+            if float(weights[arm].mean()) < 0.5:
+                out |= arm
     return out
 
 
