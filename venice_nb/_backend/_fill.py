@@ -139,6 +139,18 @@ def resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     )
 
 
+def _counts(
+    left: np.ndarray, spectra: list[np.ndarray], shape: tuple[int, ...]
+) -> list[np.ndarray]:
+    """For every shift at once, per padded mask ``P`` (given by its spectrum): how many
+    ``left`` pixels land on ``P``, ``out[a, b] = sum(left[y, x] * P[a + y, b + x])``, as
+    correlations by FFT, so the candidate loop looks closer only at shifts that can win. No
+    index wraps round: each ``P`` is ``left``'s size plus a pad of at least that size on every
+    side."""
+    spectrum = np.conj(np.fft.rfft2(left.astype(np.float64), shape))
+    return [np.rint(np.fft.irfft2(spectrum * p, shape)).astype(np.int64) for p in spectra]
+
+
 def source_offsets(
     hole: np.ndarray, rgb: np.ndarray, passes: int = 4
 ) -> list[tuple[np.ndarray, int, int]]:
@@ -160,10 +172,15 @@ def source_offsets(
     if not ring.any() or float(np.median(detail[ring])) < SMOOTH_SURROUNDINGS:
         return []  # a sky, a wall: the smooth fill and grain match it; a copy only risks a patch
     # Shifted views of frame-padded copies: out[y, x] = a[y + dy, x + dx], outside the frame
-    # the pad (hole: True, detail: 0), without a new array per candidate shift.
+    # the pad (free of hole: False, detail: 0), without a new array per candidate shift.
     m = max(h, w)
-    hole_pad = np.pad(hole, m, constant_values=True)
+    free_pad = ~np.pad(hole, m, constant_values=True)
     detail_pad = np.pad(detail, m, constant_values=0)
+
+    # Free pixels, and free pixels more detailed than the hole's surroundings allow.
+    peaky = free_pad & (detail_pad > 1.15 * ring_peak + 2)
+    busy_pad = free_pad & (detail_pad > ring_busy)
+    spectra = [np.fft.rfft2(a.astype(np.float64)) for a in (free_pad, peaky, busy_pad)]
 
     def shifted(a: np.ndarray, dx: int, dy: int) -> np.ndarray:
         view: np.ndarray = a[m + dy : m + dy + h, m + dx : m + dx + w]
@@ -178,18 +195,23 @@ def source_offsets(
         # One shift for all that is left beats several (each seam shows), if one exists.
         whole: tuple[float, np.ndarray, int, int] | None = None
         part: tuple[float, np.ndarray, int, int] | None = None
+        seen: set[tuple[int, int]] = set()  # a shift met again (rounded) costs no less
+        counts, peaks, busies = _counts(left, spectra, free_pad.shape)
         for k in range(1, max(h, w)):
             for ux, uy in _DIRECTIONS:
                 dx, dy = round(ux * k), round(uy * k)
-                covered = left & ~shifted(hole_pad, dx, dy)
-                n = int(covered.sum())
+                if (dx, dy) in seen:
+                    continue
+                seen.add((dx, dy))
+                n = int(counts[m + dy, m + dx])
                 if 10 * n < 3 * need:
                     continue
-                src = shifted(detail_pad, dx, dy)[covered]
-                if float(src.max()) > 1.15 * ring_peak + 2:
+                if peaks[m + dy, m + dx] > 0:
                     continue  # would bring in something new: an eye, a sign, an edge
-                if float((src > ring_busy).mean()) > 0.08:
+                if float(busies[m + dy, m + dx] / n) > 0.08:
                     continue  # busier than what mostly surrounds the hole: a tower, a crowd
+                covered = left & shifted(free_pad, dx, dy)
+                src = shifted(detail_pad, dx, dy)[covered]
                 sy, sx = ys + dy, xs + dx
                 inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
                 if not inside.any():
