@@ -35,6 +35,7 @@ DEFAULT_COLOURS: dict[str, Colour] = {
     "flower": (240, 110, 170), "bow": (220, 30, 60),
 }  # fmt: skip
 SS = 2  # supersampling factor
+STITCH_PX = 7.0  # a knitted column of stitches is drawn at least this wide, then scaled
 
 
 @dataclass(frozen=True)
@@ -363,14 +364,22 @@ def _scarf(hd: Head, colour: Colour, size: tuple[int, int], bottom: float
     y1 = min(size[1], int(max(lower + thick, ky + length + 0.5 * thick)) + 3)
     if x1 <= x0 or y1 <= y0:
         return Image.new("RGBA", (1, 1), (0, 0, 0, 0)), (0, 0)
-    fabric = _Fabric((x1 - x0, y1 - y0), colour, thick)
-    cx = hd.cx - x0
-    fabric.tube(cx, 1.04 * half, lower - y0, 1.1 * rise, thick, 0.88)
-    fabric.tube(cx, half, upper - y0, rise, thick, 1.0)
-    fabric.end(kx - x0 - 0.45 * thick, ky - y0, length, thick, -0.12, 0.9)
-    fabric.end(kx - x0 + 0.55 * thick, ky - y0, 0.85 * length, thick, 0.16, 1.0)
-    fabric.knot(kx - x0, ky - y0, 1.2 * thick, 1.0)
-    return fabric.image(), (x0, y0)
+    # Knitted at a scale where a column of stitches is about STITCH_PX wide (a big scarf on a
+    # big photo is knitted smaller and enlarged: the texture keeps its look at a quarter of
+    # the work).
+    k = float(np.clip(STITCH_PX / max(3.0, thick / 3.4), 0.5, 1.0))
+    size_k = (max(1, round((x1 - x0) * k)), max(1, round((y1 - y0) * k)))
+    fabric = _Fabric(size_k, colour, thick * k)
+    cx, t = (hd.cx - x0) * k, thick * k
+    fabric.tube(cx, 1.04 * half * k, (lower - y0) * k, 1.1 * rise * k, t, 0.88)
+    fabric.tube(cx, half * k, (upper - y0) * k, rise * k, t, 1.0)
+    fabric.end((kx - x0) * k - 0.45 * t, (ky - y0) * k, length * k, t, -0.12, 0.9)
+    fabric.end((kx - x0) * k + 0.55 * t, (ky - y0) * k, 0.85 * length * k, t, 0.16, 1.0)
+    fabric.knot((kx - x0) * k, (ky - y0) * k, 1.2 * t, 1.0)
+    out = fabric.image()
+    if size_k != (x1 - x0, y1 - y0):
+        out = out.resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR)
+    return out, (x0, y0)
 
 
 def _flower(d: ImageDraw.ImageDraw, cx: float, cy: float, r: float, colour: Colour, s: float,
@@ -436,12 +445,10 @@ def draw(
     if ox1 <= ox or oy1 <= oy:
         return img
     hd = Head(hd.cx - ox, hd.top - oy, hd.width, hd.eyes - oy, hd.close_up)
-    drawn = Image.new("RGBA", (w, h), (0, 0, 0, 0))
     if kind == "scarf":  # a texture, drawn per pixel at the final size
         bottom = (float(box[3]) if box else h) - oy
         scarf, (sx, sy) = _scarf(hd, colour, (ox1 - ox, oy1 - oy), bottom)
-        drawn.paste(scarf, (ox + sx, oy + sy))
-        return _composite(img, drawn)
+        return _composite(img, scarf, (ox + sx, oy + sy))
     layer = Image.new("RGBA", ((ox1 - ox) * SS, (oy1 - oy) * SS), (0, 0, 0, 0))
     d = ImageDraw.Draw(layer)
     if kind == "party hat":
@@ -471,27 +478,35 @@ def draw(
         r = 0.2 * hd.width
         _flower(d, hd.cx + 0.45 * hd.width, max(r, hd.top + 0.2 * hd.width), r, colour, SS, 0.0)
     big = layer.getchannel("A").getbbox()
-    if big is not None:  # reduce only the part drawn on: cheap for a small object
-        x0, y0 = big[0] // SS, big[1] // SS
-        x1, y1 = min(ox1 - ox, -(-big[2] // SS)), min(oy1 - oy, -(-big[3] // SS))
-        part = layer.crop((x0 * SS, y0 * SS, x1 * SS, y1 * SS))
-        drawn.paste(part.resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS), (x0 + ox, y0 + oy))
-    return _composite(img, drawn)
-
-
-def _composite(img: Image.Image, drawn: Image.Image) -> Image.Image:
-    """Lay ``drawn`` (RGBA) on ``img`` with a soft contact shadow and the scene's light; the
-    work is confined to the object's box (plus its shadow)."""
-    bbox = drawn.getchannel("A").getbbox()
-    if bbox is None:
+    if big is None:
         return img
+    # Reduce only the part drawn on: cheap for a small object.
+    x0, y0 = big[0] // SS, big[1] // SS
+    x1, y1 = min(ox1 - ox, -(-big[2] // SS)), min(oy1 - oy, -(-big[3] // SS))
+    part = layer.crop((x0 * SS, y0 * SS, x1 * SS, y1 * SS))
+    return _composite(img, part.resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS),
+                      (x0 + ox, y0 + oy))  # fmt: skip
+
+
+def _composite(img: Image.Image, obj: Image.Image, at: tuple[int, int]) -> Image.Image:
+    """Lay ``obj`` (RGBA, its top left at ``at`` in ``img``) on ``img`` with a soft contact
+    shadow and the scene's light; the work is confined to the object's box (plus its
+    shadow), with no layer the size of the picture."""
+    own = obj.getchannel("A").getbbox()
+    if own is None:
+        return img
+    bbox = (own[0] + at[0], own[1] + at[1], own[2] + at[0], own[3] + at[1])
     size = max(bbox[2] - bbox[0], bbox[3] - bbox[1])
     pad = max(4, size // 8)
     box = (max(0, bbox[0] - pad), max(0, bbox[1] - pad),
            min(img.width, bbox[2] + pad), min(img.height, bbox[3] + pad))  # fmt: skip
-    part, obj = img.crop(box).convert("RGB"), drawn.crop(box)
+    part = img.crop(box).convert("RGB")
+    obj = obj.crop((box[0] - at[0], box[1] - at[1], box[2] - at[0], box[3] - at[1]))
     alpha = obj.getchannel("A")
-    shadow = alpha.filter(ImageFilter.GaussianBlur(max(1.0, size / 30)))
+    # The shadow is soft: blurred at half size, which costs a quarter.
+    half = alpha.reduce(2) if min(alpha.size) >= 8 else alpha
+    shadow = half.filter(ImageFilter.GaussianBlur(max(0.5, size / 30 * half.width / alpha.width)))
+    shadow = shadow.resize(alpha.size, Image.Resampling.BILINEAR)
     moved = Image.new("L", shadow.size, 0)
     moved.paste(shadow, (max(1, size // 60), max(1, size // 40)))  # shifted, not wrapped
     shadow = moved
@@ -504,7 +519,8 @@ def _composite(img: Image.Image, drawn: Image.Image) -> Image.Image:
     local = part.convert("L").resize((8, 8), Image.Resampling.BOX).filter(ImageFilter.BLUR)
     light = np.asarray(local.resize(part.size, Image.Resampling.BILINEAR), np.float32) / mean
     h, w = light.shape
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    y = np.arange(h, dtype=np.float32)[:, None]
+    x = np.arange(w, dtype=np.float32)[None, :]
     fall = 1.08 - 0.16 * (x / max(1, w - 1) + y / max(1, h - 1)) / 2
     gain = np.clip((0.65 + 0.35 * light) * fall, 0.35, 1.25)
     lit = np.asarray(obj.convert("RGB"), np.float32) * gain[..., None]
