@@ -253,7 +253,7 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     hole = np.asarray(hole_img) > 0
     if not hole.any():
         return img
-    rgb = img.convert("RGB")
+    rgb = img if img.mode == "RGB" else img.convert("RGB")  # read only: no copy needed
     soft = hole_img.filter(ImageFilter.MaxFilter(3)).filter(ImageFilter.GaussianBlur(1))
     bx0, by0, bx1, by1 = soft.getbbox() or (0, 0, sw, sh)
     box = (bx0 * w // sw, by0 * h // sh, min(w, -(-bx1 * w // sw)), min(h, -(-by1 * h // sh)))
@@ -299,13 +299,13 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         wy0, wy1 = max(0, by0 - 1), min(sh, by1 + 1)
         wx0, wx1 = max(0, bx0 - 1), min(sw, bx1 + 1)
         shifted_small = np.zeros_like(small)
+        src = (wx0 * w / sw + fx, wy0 * h / sh + fy, wx1 * w / sw + fx, wy1 * h / sh + fy)
+        inside_frame = src[0] >= 0 and src[1] >= 0 and src[2] <= w and src[3] <= h
+        source = rgb if inside_frame else ImageChops.offset(rgb, -fx, -fy)  # wraps round
+        if not inside_frame:
+            src = (src[0] - fx, src[1] - fy, src[2] - fx, src[3] - fy)
         shifted_small[wy0:wy1, wx0:wx1] = np.asarray(
-            ImageChops.offset(rgb, -fx, -fy).resize(
-                (wx1 - wx0, wy1 - wy0),
-                Image.Resampling.BOX,
-                box=(wx0 * w / sw, wy0 * h / sh, wx1 * w / sw, wy1 * h / sh),
-            ),
-            np.float32,
+            source.resize((wx1 - wx0, wy1 - wy0), Image.Resampling.BOX, box=src), np.float32
         )
         correction = membrane(picture - shifted_small, done.astype(np.float32))
         now = (np.asarray(cells_img.resize((sw, sh), Image.Resampling.NEAREST)) > 0) & ~done
