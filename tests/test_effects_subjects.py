@@ -42,7 +42,10 @@ REFERENCE: dict[str, tuple[list[Shape], list[Shape]]] = {
         [("ellipse", (0.46, 0.3, 0.16, 0.19)),  # cup
          ("ellipse", (0.47, 0.6, 0.3, 0.3))],  # saucer
         [("poly", (0.0, 0.7, 0.08, 0.7, 0.08, 0.98, 0.0, 0.98)),  # wood, left
-         ("poly", (0.88, 0.05, 0.99, 0.05, 0.99, 0.5, 0.88, 0.5))],  # wood, right
+         ("poly", (0.88, 0.05, 0.99, 0.05, 0.99, 0.5, 0.88, 0.5)),  # wood, right
+         # the shaded, scratched wood just right of and below the saucer's rim (issue 24:
+         # it was taken as subject, a wedge in backdrops, removals and "make the cup blue")
+         ("poly", (0.75, 0.78, 0.8, 0.74, 0.84, 0.8, 0.8, 0.93, 0.74, 0.93))],
     ),
     "rocket": (
         [("poly", (0.493, 0.42, 0.505, 0.42, 0.505, 0.8, 0.493, 0.8))],  # the rocket's body

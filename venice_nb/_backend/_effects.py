@@ -325,7 +325,7 @@ def watercolour(img: Image.Image, seed: int) -> Image.Image:
     work = _small_size(img.size, 260)
     w, h = work
     # Washes: a median at half this size (a wide median is the costly part), brought back up.
-    half = img.resize(_small_size(img.size, 130), Image.Resampling.BOX)
+    half = img.resize(_small_size(img.size, 170), Image.Resampling.BOX)
     soft = half.filter(ImageFilter.MedianFilter(5)).filter(ImageFilter.MedianFilter(3))
     soft = soft.resize(work, Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(0.8))
     soft = ImageEnhance.Color(soft).enhance(1.25)
@@ -350,8 +350,8 @@ def watercolour(img: Image.Image, seed: int) -> Image.Image:
         m_img = Image.fromarray(np.round(m * 255).astype(np.uint8))
         inner = np.asarray(m_img.filter(ImageFilter.GaussianBlur(max(1.0, w / 110))), np.float32)
         rims += np.clip(m - inner / 255, 0.0, 1.0)
-        layers += m * 0.22
-    stepped = layers + 0.45 * dark  # the photo's own tone still shows inside each wash
+        layers += m * 0.12
+    stepped = layers + 0.72 * dark  # the photo's own tone still shows inside each wash
     density = density * (stepped / np.maximum(dark, 0.05))[..., None]
     uneven = 0.7 + 0.6 * _fbm(work, seed + 5, 4)[..., None]
     density = density * uneven * 0.58 + (rims * 0.2)[..., None] * (0.3 + density)

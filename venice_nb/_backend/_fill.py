@@ -139,16 +139,16 @@ def resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     )
 
 
-def _shift(a: np.ndarray, dx: int, dy: int, fill: bool) -> np.ndarray:
-    """``a`` moved so that out[y, x] = a[y + dy, x + dx]; outside the frame reads ``fill``."""
-    h, w = a.shape
-    out = np.full_like(a, fill)
-    if abs(dx) >= w or abs(dy) >= h:
-        return out
-    ys, yd = (slice(dy, h), slice(0, h - dy)) if dy >= 0 else (slice(0, h + dy), slice(-dy, h))
-    xs, xd = (slice(dx, w), slice(0, w - dx)) if dx >= 0 else (slice(0, w + dx), slice(-dx, w))
-    out[yd, xd] = a[ys, xs]
-    return out
+def _counts(
+    left: np.ndarray, spectra: list[np.ndarray], shape: tuple[int, ...]
+) -> list[np.ndarray]:
+    """For every shift at once, per padded mask ``P`` (given by its spectrum): how many
+    ``left`` pixels land on ``P``, ``out[a, b] = sum(left[y, x] * P[a + y, b + x])``, as
+    correlations by FFT, so the candidate loop looks closer only at shifts that can win. No
+    index wraps round: each ``P`` is ``left``'s size plus a pad of at least that size on every
+    side."""
+    spectrum = np.conj(np.fft.rfft2(left.astype(np.float64), shape))
+    return [np.rint(np.fft.irfft2(spectrum * p, shape)).astype(np.int64) for p in spectra]
 
 
 def source_offsets(
@@ -171,6 +171,21 @@ def source_offsets(
     ring_busy = 1.5 * float(np.percentile(detail[ring], 75)) + 2 if ring.any() else 2.0
     if not ring.any() or float(np.median(detail[ring])) < SMOOTH_SURROUNDINGS:
         return []  # a sky, a wall: the smooth fill and grain match it; a copy only risks a patch
+    # Shifted views of frame-padded copies: out[y, x] = a[y + dy, x + dx], outside the frame
+    # the pad (free of hole: False, detail: 0), without a new array per candidate shift.
+    m = max(h, w)
+    free_pad = ~np.pad(hole, m, constant_values=True)
+    detail_pad = np.pad(detail, m, constant_values=0)
+
+    # Free pixels, and free pixels more detailed than the hole's surroundings allow.
+    peaky = free_pad & (detail_pad > 1.15 * ring_peak + 2)
+    busy_pad = free_pad & (detail_pad > ring_busy)
+    spectra = [np.fft.rfft2(a.astype(np.float64)) for a in (free_pad, peaky, busy_pad)]
+
+    def shifted(a: np.ndarray, dx: int, dy: int) -> np.ndarray:
+        view: np.ndarray = a[m + dy : m + dy + h, m + dx : m + dx + w]
+        return view
+
     left = hole.copy()
     out: list[tuple[np.ndarray, int, int]] = []
     for _ in range(passes):
@@ -180,18 +195,23 @@ def source_offsets(
         # One shift for all that is left beats several (each seam shows), if one exists.
         whole: tuple[float, np.ndarray, int, int] | None = None
         part: tuple[float, np.ndarray, int, int] | None = None
+        seen: set[tuple[int, int]] = set()  # a shift met again (rounded) costs no less
+        counts, peaks, busies = _counts(left, spectra, free_pad.shape)
         for k in range(1, max(h, w)):
             for ux, uy in _DIRECTIONS:
                 dx, dy = round(ux * k), round(uy * k)
-                covered = left & ~_shift(hole, dx, dy, True)
-                n = int(covered.sum())
+                if (dx, dy) in seen:
+                    continue
+                seen.add((dx, dy))
+                n = int(counts[m + dy, m + dx])
                 if 10 * n < 3 * need:
                     continue
-                src = _shift(detail, dx, dy, False)[covered]
-                if float(src.max()) > 1.15 * ring_peak + 2:
+                if peaks[m + dy, m + dx] > 0:
                     continue  # would bring in something new: an eye, a sign, an edge
-                if float((src > ring_busy).mean()) > 0.08:
+                if float(busies[m + dy, m + dx] / n) > 0.08:
                     continue  # busier than what mostly surrounds the hole: a tower, a crowd
+                covered = left & shifted(free_pad, dx, dy)
+                src = shifted(detail_pad, dx, dy)[covered]
                 sy, sx = ys + dy, xs + dx
                 inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
                 if not inside.any():
@@ -233,7 +253,7 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     hole = np.asarray(hole_img) > 0
     if not hole.any():
         return img
-    rgb = img.convert("RGB")
+    rgb = img if img.mode == "RGB" else img.convert("RGB")  # read only: no copy needed
     soft = hole_img.filter(ImageFilter.MaxFilter(3)).filter(ImageFilter.GaussianBlur(1))
     bx0, by0, bx1, by1 = soft.getbbox() or (0, 0, sw, sh)
     box = (bx0 * w // sw, by0 * h // sh, min(w, -(-bx1 * w // sw)), min(h, -(-by1 * h // sh)))
@@ -273,8 +293,19 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     for covered, dx, dy in source_offsets(cells, cells_rgb):
         fx, fy = round(dx * w / cells.shape[1]), round(dy * h / cells.shape[0])
         cells_img = Image.fromarray((covered * 255).astype(np.uint8))
-        shifted_small = np.asarray(
-            ImageChops.offset(rgb, -fx, -fy).resize((sw, sh), Image.Resampling.BOX), np.float32
+        # The shifted picture at the working size, only where the correction is read: the
+        # hole's box and a pixel round it (a full-size resize per pass would cost more than
+        # the rest of the pass).
+        wy0, wy1 = max(0, by0 - 1), min(sh, by1 + 1)
+        wx0, wx1 = max(0, bx0 - 1), min(sw, bx1 + 1)
+        shifted_small = np.zeros_like(small)
+        src = (wx0 * w / sw + fx, wy0 * h / sh + fy, wx1 * w / sw + fx, wy1 * h / sh + fy)
+        inside_frame = src[0] >= 0 and src[1] >= 0 and src[2] <= w and src[3] <= h
+        source = rgb if inside_frame else ImageChops.offset(rgb, -fx, -fy)  # wraps round
+        if not inside_frame:
+            src = (src[0] - fx, src[1] - fy, src[2] - fx, src[3] - fy)
+        shifted_small[wy0:wy1, wx0:wx1] = np.asarray(
+            source.resize((wx1 - wx0, wy1 - wy0), Image.Resampling.BOX, box=src), np.float32
         )
         correction = membrane(picture - shifted_small, done.astype(np.float32))
         now = (np.asarray(cells_img.resize((sw, sh), Image.Resampling.NEAREST)) > 0) & ~done
@@ -294,10 +325,11 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         # The feathered edge must not reach pixels whose source lies outside the frame (a crop
         # pads them with black).
         source_box = (box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy)
-        inside = Image.new("L", rgb.size, 255).crop(source_box)
-        cell = max(1.0, w / cells.shape[1])
-        fade = np.asarray(inside.filter(ImageFilter.GaussianBlur(1.5 * cell)), np.float32) / 255
-        part = part * np.clip(fade * 2 - 1, 0.0, 1.0)[..., None]  # 0 at the frame, 1 inside
+        if min(source_box[:2]) < 0 or source_box[2] > w or source_box[3] > h:
+            inside = Image.new("L", rgb.size, 255).crop(source_box)
+            cell = max(1.0, w / cells.shape[1])
+            fade = np.asarray(inside.filter(ImageFilter.GaussianBlur(1.5 * cell)), np.float32)
+            part = part * np.clip(fade / 255 * 2 - 1, 0.0, 1.0)[..., None]  # 0 at the frame
         filled = filled * (1 - part) + piece * part
         copied = np.maximum(copied, part)
     # The smooth parts get the grain of the photo around the hole (what a blur removes from

@@ -35,6 +35,7 @@ DEFAULT_COLOURS: dict[str, Colour] = {
     "flower": (240, 110, 170), "bow": (220, 30, 60),
 }  # fmt: skip
 SS = 2  # supersampling factor
+STITCH_PX = 7.0  # a knitted column of stitches is drawn at least this wide, then scaled
 
 
 @dataclass(frozen=True)
@@ -191,69 +192,158 @@ def _glasses(d: ImageDraw.ImageDraw, hd: Head, colour: Colour, s: float, dark: b
            (hd.eyes + 0.2 * r) * s], 180, 360, fill=colour, width=line)  # fmt: skip
 
 
-def _tube(d: ImageDraw.ImageDraw, s: float, cx: float, half: float, y: float, rise: float,
-          thick: float, colour: Colour) -> None:  # fmt: skip
-    """One wrap of fabric round a neck seen from the front: a curved roll whose middle hangs
-    lowest and whose sides rise as it goes round, shaded across like a cylinder (lit above its
-    middle, dark underneath), darker where it turns away at the sides, with folds."""
-    nx, nk = 28, 14
-
-    def centre(t: float) -> float:
-        return y - rise * t * t
-
-    def edge(t: float, off: float) -> tuple[float, float]:
-        return ((cx + t * half) * s, (centre(t) + off * thick * (1 - 0.3 * t * t)) * s)
-
-    for i in range(nx):
-        t0, t1 = -1 + 2 * i / nx, -1 + 2 * (i + 1) / nx
-        turn = 0.72 + 0.28 * (1 - ((t0 + t1) / 2) ** 2)  # turning away at the sides
-        for k in range(nk):
-            o0, o1 = -1 + 2 * k / nk, -1 + 2 * (k + 1) / nk
-            m = (o0 + o1) / 2
-            light = (0.58 + 0.62 * max(0.0, 1 - ((m + 0.3) / 1.2) ** 2)) * turn
-            d.polygon([edge(t0, o0), edge(t1, o0), edge(t1, o1), edge(t0, o1)],
-                      fill=_shade(colour, light))  # fmt: skip
-    # Knitted ribs along the roll: faint lines that follow its curve.
-    rib = max(1, round(0.05 * thick * s))
-    for k in range(1, 9):
-        off = -1 + 2 * k / 9
-        light = (0.52 + 0.55 * max(0.0, 1 - ((off + 0.3) / 1.2) ** 2)) * 0.9
-        d.line([edge(-1 + 2 * i / nx, off) for i in range(nx + 1)], width=rib,
-               fill=_shade(colour, light))  # fmt: skip
-    # Folds: slanting creases across the roll, each a dark groove beside a lit ridge.
-    line = max(1, round(0.09 * thick * s))
-    for t in (-0.7, -0.38, -0.06, 0.27, 0.56):
-        groove = [edge(t + 0.03 * j + 0.01 * j * j, -0.8 + 0.35 * j) for j in range(5)]
-        ridge = [(x + 0.8 * line, yy) for x, yy in groove]
-        d.line(ridge, fill=_shade(colour, 1.12), width=line)
-        d.line(groove, fill=_shade(colour, 0.72), width=line)
+# ----------------------------------------------------------------------------- the scarf
+# Knitted fabric is drawn per pixel with numpy rather than as polygons: its look is a texture
+# (stitches, fuzz, soft edges), which polygons could only draw as a flat, plastic-looking
+# shape, and a texture over the window costs a few milliseconds.
 
 
-def _hanging_end(d: ImageDraw.ImageDraw, s: float, x: float, y: float, length: float,
-                 thick: float, slant: float, colour: Colour) -> None:  # fmt: skip
-    """A loose end of the scarf falling from the knot: a tapered strip shaded across its
-    width, with a fold and a fringe."""
-    x2 = x + slant * length
-    w0, w1 = 0.95 * thick, 0.8 * thick
-    for k, light in enumerate((0.62, 0.82, 1.0, 0.88, 0.7)):
-        a0, a1 = -1 + 2 * k / 5, -1 + 2 * (k + 1) / 5
-        d.polygon([((x + a0 * w0) * s, y * s), ((x + a1 * w0) * s, y * s),
-                   ((x2 + a1 * w1) * s, (y + length) * s), ((x2 + a0 * w1) * s, (y + length) * s)],
-                  fill=_shade(colour, light))  # fmt: skip
-    d.line([((x + 0.2 * w0) * s, y * s), ((x2 + 0.35 * w1) * s, (y + length) * s)],
-           fill=_shade(colour, 0.6), width=max(1, round(0.08 * thick * s)))  # fmt: skip
-    for j in range(6):
-        fx = x2 - w1 + (j + 0.5) * 2 * w1 / 6
-        tip = ((fx + 0.05 * thick) * s, (y + length + 0.4 * thick) * s)
-        d.line([(fx * s, (y + length) * s), tip], fill=_shade(colour, 0.75),
-               width=max(1, round(0.1 * thick * s)))  # fmt: skip
+def _knit(u: np.ndarray, v: np.ndarray, thick: float) -> np.ndarray:
+    """Brightness of stockinette at fabric coordinates ``u`` (along the scarf) and ``v``
+    (across it), in pixels: columns of V-shaped stitches running along the scarf, a dark gap
+    between columns and a fine fuzz, so the band reads as knitted yarn."""
+    q = max(3.0, thick / 3.4)  # a column of stitches, across
+    p = 0.8 * q  # one stitch, along
+    w = (v / q) % 1.0 - 0.5  # -0.5 .. 0.5 across a column
+    loop = 0.5 + 0.5 * np.cos(2 * np.pi * (u / p + 1.3 * np.abs(w)))  # the two legs of a V
+    gap = 1 - 0.4 * (2 * np.abs(w)) ** 6
+    knit: np.ndarray = (0.8 + 0.28 * loop) * gap
+    return knit
 
 
-def _scarf(d: ImageDraw.ImageDraw, hd: Head, colour: Colour, s: float, bottom: float) -> None:
-    """A scarf wrapped twice round the neck: two rolls of fabric whose sides rise round the
-    neck, folds, a knot to one side and two ends falling from it. In a close-up, where the
-    neck is below the frame, the wraps sit just under the chin and run out of the bottom edge
-    the way a photographed scarf does."""
+def _fuzz(shape: tuple[int, int], seed: int, coarse: int = 1) -> np.ndarray:
+    """Deterministic noise in -1..1: yarn fuzz at ``coarse`` 1, tufts of fur over the fabric
+    when made at a ``coarse``-times smaller size and enlarged."""
+    h, w = shape
+    small = (max(1, -(-w // coarse)), max(1, -(-h // coarse)))
+    noise = np.random.default_rng(seed).integers(0, 256, small[::-1], dtype=np.uint8)
+    img = Image.fromarray(noise).filter(ImageFilter.BoxBlur(0.6))
+    if coarse > 1:
+        img = img.resize((w, h), Image.Resampling.BILINEAR)
+    out: np.ndarray = np.clip((np.asarray(img, np.float32) - 128) * np.float32(1 / 40), -1, 1)
+    return out
+
+
+def _soft(distance: np.ndarray) -> np.ndarray:
+    """Alpha from a signed distance inside a shape (pixels, > 0 inside): a one-pixel ramp."""
+    alpha: np.ndarray = np.clip(distance + 0.5, 0.0, 1.0)
+    return alpha
+
+
+Box = tuple[slice, slice]
+
+
+class _Fabric:
+    """Layers of knitted fabric laid over each other in a window: premultiplied colour and
+    alpha, each piece shaded by its own light (form) times the knit texture. Each piece works
+    only on its own box, and the texture only on the pixels it covers."""
+
+    def __init__(self, size: tuple[int, int], colour: Colour, thick: float) -> None:
+        w, h = size
+        self.w, self.h = w, h
+        self.shade = np.zeros((h, w), np.float32)
+        self.alpha = np.zeros((h, w), np.float32)
+        self.colour = np.asarray(colour, np.float32)
+        self.thick = thick
+        self.fuzz = _fuzz((h, w), 7)
+        self.tufts = _fuzz((h, w), 11, max(1, round(0.15 * thick)))
+
+    def box(self, x0: float, y0: float, x1: float, y1: float) -> tuple[Box, np.ndarray, np.ndarray]:
+        """The window's part round (x0, y0, x1, y1) and its pixel coordinates (a row and a
+        column, for broadcasting)."""
+        ix0, iy0 = max(0, int(x0) - 2), max(0, int(y0) - 2)
+        ix1, iy1 = min(self.w, int(x1) + 3), min(self.h, int(y1) + 3)
+        ix1, iy1 = max(ix0, ix1), max(iy0, iy1)
+        xs = np.arange(ix0, ix1, dtype=np.float32)[None, :]
+        ys = np.arange(iy0, iy1, dtype=np.float32)[:, None]
+        return (slice(iy0, iy1), slice(ix0, ix1)), xs, ys
+
+    def lay(self, sl: Box, alpha: np.ndarray, light: np.ndarray, u: np.ndarray,
+            v: np.ndarray) -> None:  # fmt: skip
+        """Lay a piece of coverage ``alpha`` lit by ``light`` over what is there. One colour
+        throughout: only the shade is kept (premultiplied), coloured once in ``image``."""
+        fuzz = self.fuzz[sl]
+        # Fuzzy edges: stray fibres where the piece ends.
+        a = np.clip(alpha + 0.35 * fuzz * ((alpha > 0) & (alpha < 1)), 0.0, 1.0)
+        shade = light * _knit(u, v, self.thick) * (1 + 0.07 * fuzz)
+        keep = 1 - a
+        self.shade[sl] = self.shade[sl] * keep + shade * a
+        self.alpha[sl] = self.alpha[sl] * keep + a
+
+    def _occlude(self, sl: Box, alpha: np.ndarray, thick: float) -> None:
+        """Darken what lies under a new piece just below its edge: the soft shadow one wrap
+        casts on the one beneath (fabric is thick; without it the wraps look flat)."""
+        if not self.alpha[sl].any():
+            return
+        img = Image.fromarray(np.clip(alpha * 255, 0, 255).astype(np.uint8))
+        shift = max(1, round(0.3 * thick))
+        moved = Image.new("L", img.size, 0)
+        moved.paste(img, (0, shift))
+        soft = np.asarray(moved.filter(ImageFilter.BoxBlur(max(1.0, 0.25 * thick))), np.float32)
+        self.shade[sl] *= 1 - 0.55 * soft / 255
+
+    def tube(self, cx: float, half: float, y: float, rise: float, thick: float,
+             light: float) -> None:  # fmt: skip
+        """One wrap round a neck seen from the front: a roll whose middle hangs lowest and
+        whose sides rise as it goes round, lit above its middle, dark underneath, darker where
+        it turns away at the sides, with soft slanting folds."""
+        sl, xs, ys = self.box(cx - half, y - rise - thick, cx + half, y + thick)
+        t = (xs - cx) / half
+        th = thick * (1 - 0.3 * t * t)
+        off = (ys - (y - rise * t * t)) / th  # -1 top edge .. 1 bottom edge
+        alpha = _soft((1 - np.abs(off)) * th)
+        # At the sides it goes behind the neck: it fades under the fur, in tufts.
+        alpha = alpha * np.clip((1 - np.abs(t)) / 0.12 + 0.6 * self.tufts[sl], 0.0, 1.0)
+        self._occlude(sl, alpha, thick)
+        form = 0.42 + 0.78 * np.maximum(0.0, 1 - ((off + 0.3) / 1.25) ** 2)
+        turn = 0.6 + 0.4 * (1 - t**4)
+        folds = 1 + 0.12 * np.sin(2 * np.pi * (t * half / (2.2 * thick) + 0.35 * off))
+        self.lay(sl, alpha, light * form * turn * folds, t * half, off * th)
+
+    def end(self, x: float, y: float, length: float, thick: float, slant: float,
+            light: float) -> None:  # fmt: skip
+        """A loose end falling from the knot: a tapered strip, rounded across, with a
+        fringe of yarn at its foot."""
+        x2 = x + slant * length
+        foot = y + length + 0.45 * thick
+        sl, xs, ys = self.box(min(x, x2) - thick, y, max(x, x2) + thick, foot)
+        s = (ys - y) / length  # 0 at the knot .. 1 at the foot
+        half = thick * (0.95 - 0.15 * np.clip(s, 0, 1))
+        a = (xs - (x + slant * length * s)) / half  # -1 .. 1 across
+        body = _soft(np.minimum((1 - np.abs(a)) * half, np.minimum(s, 1 - s) * length))
+        strands = (np.cos(2 * np.pi * 3.5 * a) > 0.1) & (s > 1) & (s < 1 + 0.45 * thick / length)
+        fringe = _soft((1 - np.abs(a)) * half) * strands
+        form = 0.62 + 0.4 * np.maximum(0.0, 1 - ((a + 0.2) / 1.1) ** 2)
+        self.lay(sl, np.maximum(body, fringe), light * form, ys - y, a * half)
+
+    def knot(self, kx: float, ky: float, r: float, light: float) -> None:
+        """The knot: a rounded bundle lit from the top left, with two creases across."""
+        sl, xs, ys = self.box(kx - r, ky - 0.9 * r, kx + r, ky + 0.9 * r)
+        dx, dy = xs - kx, (ys - ky) / 0.9
+        d = np.sqrt(dx * dx + dy * dy) / r
+        alpha = _soft((1 - d) * r)
+        self._occlude(sl, alpha, 0.6 * r)
+        dome = np.sqrt(np.clip(1 - d * d, 0.0, 1.0))
+        form = 0.45 + 0.5 * dome + 0.2 * np.clip(-(dx + dy) / r, -1, 1) * dome
+        creases = 1 - 0.22 * np.exp(-(((((dx - 0.5 * dy) / r) % 0.7 - 0.35) / 0.08) ** 2))
+        self.lay(sl, alpha, light * form * creases, dx + 0.5 * dy, dy - 0.3 * dx)
+
+    def image(self) -> Image.Image:
+        """The fabric as RGBA: the colour lit by the shade (above 1 towards white)."""
+        shade = (self.shade / np.maximum(self.alpha, 1e-6))[..., None]
+        c = self.colour
+        lit = c * np.minimum(shade, 1.0) + (255 - c) * np.clip(shade - 1, 0.0, 1.0)
+        out = Image.fromarray(np.clip(lit + 0.5, 0, 255).astype(np.uint8))
+        out.putalpha(Image.fromarray(np.clip(self.alpha * 255 + 0.5, 0, 255).astype(np.uint8)))
+        return out
+
+
+def _scarf(hd: Head, colour: Colour, size: tuple[int, int], bottom: float
+           ) -> tuple[Image.Image, tuple[int, int]]:  # fmt: skip
+    """A knitted scarf wrapped twice round the neck, as an RGBA image and its place in a
+    window of ``size``: two rolls whose sides rise round the neck, a knot to one side and two
+    ends falling from it. In a close-up, where the neck is below the frame, the wraps sit just
+    under the chin and run out of the bottom edge the way a photographed scarf does."""
     if hd.close_up:  # under the chin, at the bottom edge; the sides climb round the neck
         thick, half = 0.1 * hd.width, 0.9 * hd.width
         rise = 2.6 * thick
@@ -263,23 +353,33 @@ def _scarf(d: ImageDraw.ImageDraw, hd: Head, colour: Colour, s: float, bottom: f
         rise = 1.6 * thick
         upper = min(hd.eyes + 0.95 * hd.width + 0.6 * thick, bottom - 2.2 * thick)
     lower = upper + 1.45 * thick
-    _tube(d, s, hd.cx, 1.04 * half, lower, 1.1 * rise, thick, _shade(colour, 0.9))
-    _tube(d, s, hd.cx, half, upper, rise, thick, colour)
-    # The knot, to one side on the upper wrap, and the two ends falling from it.
     kt = 0.42
     kx = hd.cx + kt * half
     ky = upper - rise * kt * kt + 0.3 * thick
     length = max(2.6 * thick, bottom - ky + thick) if hd.close_up else 3.0 * thick
-    _hanging_end(d, s, kx - 0.45 * thick, ky, length, thick, -0.12, _shade(colour, 0.92))
-    _hanging_end(d, s, kx + 0.55 * thick, ky, 0.85 * length, thick, 0.16, colour)
-    for k in range(6):  # the knot: a rounded bundle lit from the top left
-        r = 1.25 * thick * (1 - k / 7)
-        off = 0.12 * thick * k
-        d.ellipse([(kx - r - off) * s, (ky - 0.9 * r - off) * s, (kx + r - off) * s,
-                   (ky + 0.9 * r - off) * s], fill=_shade(colour, 0.62 + 0.11 * k))  # fmt: skip
-    d.arc([(kx - 0.6 * thick) * s, (ky - 0.4 * thick) * s, (kx + 0.5 * thick) * s,
-           (ky + 0.6 * thick) * s], 200, 340, fill=_shade(colour, 0.55),
-          width=max(1, round(0.09 * thick * s)))  # fmt: skip
+    # Only the scarf's own box is worked on.
+    x0 = max(0, int(hd.cx - 1.04 * half) - 2)
+    y0 = max(0, int(upper - rise - thick) - 2)
+    x1 = min(size[0], int(hd.cx + 1.04 * half) + 3)
+    y1 = min(size[1], int(max(lower + thick, ky + length + 0.5 * thick)) + 3)
+    if x1 <= x0 or y1 <= y0:
+        return Image.new("RGBA", (1, 1), (0, 0, 0, 0)), (0, 0)
+    # Knitted at a scale where a column of stitches is about STITCH_PX wide (a big scarf on a
+    # big photo is knitted smaller and enlarged: the texture keeps its look at a quarter of
+    # the work).
+    k = float(np.clip(STITCH_PX / max(3.0, thick / 3.4), 0.5, 1.0))
+    size_k = (max(1, round((x1 - x0) * k)), max(1, round((y1 - y0) * k)))
+    fabric = _Fabric(size_k, colour, thick * k)
+    cx, t = (hd.cx - x0) * k, thick * k
+    fabric.tube(cx, 1.04 * half * k, (lower - y0) * k, 1.1 * rise * k, t, 0.88)
+    fabric.tube(cx, half * k, (upper - y0) * k, rise * k, t, 1.0)
+    fabric.end((kx - x0) * k - 0.45 * t, (ky - y0) * k, length * k, t, -0.12, 0.9)
+    fabric.end((kx - x0) * k + 0.55 * t, (ky - y0) * k, 0.85 * length * k, t, 0.16, 1.0)
+    fabric.knot((kx - x0) * k, (ky - y0) * k, 1.2 * t, 1.0)
+    out = fabric.image()
+    if size_k != (x1 - x0, y1 - y0):
+        out = out.resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR)
+    return out, (x0, y0)
 
 
 def _flower(d: ImageDraw.ImageDraw, cx: float, cy: float, r: float, colour: Colour, s: float,
@@ -345,6 +445,10 @@ def draw(
     if ox1 <= ox or oy1 <= oy:
         return img
     hd = Head(hd.cx - ox, hd.top - oy, hd.width, hd.eyes - oy, hd.close_up)
+    if kind == "scarf":  # a texture, drawn per pixel at the final size
+        bottom = (float(box[3]) if box else h) - oy
+        scarf, (sx, sy) = _scarf(hd, colour, (ox1 - ox, oy1 - oy), bottom)
+        return _composite(img, scarf, (ox + sx, oy + sy))
     layer = Image.new("RGBA", ((ox1 - ox) * SS, (oy1 - oy) * SS), (0, 0, 0, 0))
     d = ImageDraw.Draw(layer)
     if kind == "party hat":
@@ -355,8 +459,6 @@ def draw(
         _crown(d, hd, colour, SS)
     elif kind in ("glasses", "sunglasses"):
         _glasses(d, hd, colour, SS, kind == "sunglasses")
-    elif kind == "scarf":
-        _scarf(d, hd, colour, SS, (float(box[3]) if box else h) - oy)
     elif kind == "bow":
         _bow(d, hd.cx + 0.35 * hd.width, hd.top + 0.25 * hd.width, 0.2 * hd.width, colour, SS)
     elif box is not None:
@@ -375,29 +477,36 @@ def draw(
     else:
         r = 0.2 * hd.width
         _flower(d, hd.cx + 0.45 * hd.width, max(r, hd.top + 0.2 * hd.width), r, colour, SS, 0.0)
-    drawn = Image.new("RGBA", (w, h), (0, 0, 0, 0))
     big = layer.getchannel("A").getbbox()
-    if big is not None:  # reduce only the part drawn on: cheap for a small object
-        x0, y0 = big[0] // SS, big[1] // SS
-        x1, y1 = min(ox1 - ox, -(-big[2] // SS)), min(oy1 - oy, -(-big[3] // SS))
-        part = layer.crop((x0 * SS, y0 * SS, x1 * SS, y1 * SS))
-        drawn.paste(part.resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS), (x0 + ox, y0 + oy))
-    return _composite(img, drawn)
-
-
-def _composite(img: Image.Image, drawn: Image.Image) -> Image.Image:
-    """Lay ``drawn`` (RGBA) on ``img`` with a soft contact shadow and the scene's light; the
-    work is confined to the object's box (plus its shadow)."""
-    bbox = drawn.getchannel("A").getbbox()
-    if bbox is None:
+    if big is None:
         return img
+    # Reduce only the part drawn on: cheap for a small object.
+    x0, y0 = big[0] // SS, big[1] // SS
+    x1, y1 = min(ox1 - ox, -(-big[2] // SS)), min(oy1 - oy, -(-big[3] // SS))
+    part = layer.crop((x0 * SS, y0 * SS, x1 * SS, y1 * SS))
+    return _composite(img, part.resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS),
+                      (x0 + ox, y0 + oy))  # fmt: skip
+
+
+def _composite(img: Image.Image, obj: Image.Image, at: tuple[int, int]) -> Image.Image:
+    """Lay ``obj`` (RGBA, its top left at ``at`` in ``img``) on ``img`` with a soft contact
+    shadow and the scene's light; the work is confined to the object's box (plus its
+    shadow), with no layer the size of the picture."""
+    own = obj.getchannel("A").getbbox()
+    if own is None:
+        return img
+    bbox = (own[0] + at[0], own[1] + at[1], own[2] + at[0], own[3] + at[1])
     size = max(bbox[2] - bbox[0], bbox[3] - bbox[1])
     pad = max(4, size // 8)
     box = (max(0, bbox[0] - pad), max(0, bbox[1] - pad),
            min(img.width, bbox[2] + pad), min(img.height, bbox[3] + pad))  # fmt: skip
-    part, obj = img.crop(box).convert("RGB"), drawn.crop(box)
+    part = img.crop(box).convert("RGB")
+    obj = obj.crop((box[0] - at[0], box[1] - at[1], box[2] - at[0], box[3] - at[1]))
     alpha = obj.getchannel("A")
-    shadow = alpha.filter(ImageFilter.GaussianBlur(max(1.0, size / 30)))
+    # The shadow is soft: blurred at half size, which costs a quarter.
+    half = alpha.reduce(2) if min(alpha.size) >= 8 else alpha
+    shadow = half.filter(ImageFilter.GaussianBlur(max(0.5, size / 30 * half.width / alpha.width)))
+    shadow = shadow.resize(alpha.size, Image.Resampling.BILINEAR)
     moved = Image.new("L", shadow.size, 0)
     moved.paste(shadow, (max(1, size // 60), max(1, size // 40)))  # shifted, not wrapped
     shadow = moved
@@ -405,16 +514,17 @@ def _composite(img: Image.Image, drawn: Image.Image) -> Image.Image:
     out = Image.composite(Image.new("RGB", part.size, 0), part, shadow)
     # The scene's light where the object sits (a blurred luminance relative to the picture's
     # mean), and a top-left to bottom-right fall-off that gives flat shapes some volume.
-    overall = img.convert("L").resize((16, 16), Image.Resampling.BOX)
+    overall = img.resize((16, 16), Image.Resampling.BOX).convert("L")
     mean = max(1.0, float(np.asarray(overall, np.float32).mean()))
     local = part.convert("L").resize((8, 8), Image.Resampling.BOX).filter(ImageFilter.BLUR)
     light = np.asarray(local.resize(part.size, Image.Resampling.BILINEAR), np.float32) / mean
     h, w = light.shape
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    y = np.arange(h, dtype=np.float32)[:, None]
+    x = np.arange(w, dtype=np.float32)[None, :]
     fall = 1.08 - 0.16 * (x / max(1, w - 1) + y / max(1, h - 1)) / 2
     gain = np.clip((0.65 + 0.35 * light) * fall, 0.35, 1.25)
     lit = np.asarray(obj.convert("RGB"), np.float32) * gain[..., None]
     lit_img = Image.fromarray(np.clip(lit + 0.5, 0, 255).astype(np.uint8))
-    result = img.convert("RGB").copy()
+    result = img.copy() if img.mode == "RGB" else img.convert("RGB")
     result.paste(Image.composite(lit_img, out, alpha), box[:2])
     return result

@@ -30,7 +30,6 @@ from ._pixels import (
     ANALYSIS_SIDE,
     Region,
     box,
-    fit_side,
     flood,
     grow,
     local_detail,
@@ -40,7 +39,7 @@ from ._pixels import (
     small,
 )
 
-REFINE_SIDE = 320  # the edge refinement works on a copy at most this long
+REFINE_SIDE = 256  # the edge refinement works on a copy at most this long
 EDGE_SOFTNESS = 30.0  # plain backdrop: colour-distance span over which alpha goes 0 -> 255
 MIN_THRESHOLD = 10.0  # plain backdrop: distances below this (or the border noise) are backdrop
 PLAIN_NOISE = 12.0  # border colour spread below which the background is a plain backdrop
@@ -315,14 +314,27 @@ def _top_pockets(detail: np.ndarray, subject: np.ndarray) -> np.ndarray:
     return out
 
 
-def _thin_strays(subject: np.ndarray, core: np.ndarray, r: int) -> np.ndarray:
+def _thin_strays(subject: np.ndarray, core: np.ndarray, r: int, weights: np.ndarray) -> np.ndarray:
     """Thin arms of the estimate (narrower than ``2 r``) that run out to a side edge of the
-    frame: a bright streak of a blurred room attached to a close-up's cheek. A subject cut by
-    the sides meets them over a broad part (a cheek, a shoulder), which an opening of radius
-    ``r`` keeps; the top edge is left alone (an ear reaching it is thin too)."""
+    frame, or that reach out where the evidence says background: a bright streak of a blurred
+    room attached to a close-up's cheek. A subject cut by the sides meets them over a broad
+    part (a cheek, a shoulder), which an opening of radius ``r`` keeps; arms reaching the top
+    edge are left alone (an ear reaching it is thin too)."""
     opened = grow(~grow(~subject, r), r)
     thin = subject & ~opened & ~core
-    return flood(_edge_mask(subject.shape, False, True, False) & thin, thin)
+    out = flood(_edge_mask(subject.shape, False, True, False) & thin, thin)
+    rest = thin & ~out & ~flood(_edge_mask(subject.shape, True, False, False) & thin, thin)
+    stray = rest & (weights < 0.5)  # each arm is looked at from where it leaves the evidence
+    while stray.any():
+        seed = np.zeros_like(stray)
+        seed.flat[int(np.argmax(stray))] = True
+        part = flood(seed, stray)
+        stray &= ~part
+        if part.sum() >= r * r:
+            arm = flood(part, rest)
+            if float(weights[arm].mean()) < 0.5:
+                out |= arm
+    return out
 
 
 def segment(rgb: np.ndarray) -> np.ndarray:
@@ -358,7 +370,7 @@ def segment(rgb: np.ndarray) -> np.ndarray:
     subject |= ~flood(edge & ~subject, ~subject)
     detail = box(local_detail(_opponent(rgb)[..., 0]), 1)
     subject |= _top_pockets(detail, subject)
-    subject &= ~_thin_strays(subject, core, max(2, round(min(h, w) / 16)))
+    subject &= ~_thin_strays(subject, core, max(2, round(min(h, w) / 16)), weights)
     # Pieces apart from the subject (a lamp, part of a model on a shelf) are not part of it:
     # keep what connects to the core's middle or to the bottom edge.
     ys, xs = np.nonzero(core & subject)
@@ -377,8 +389,8 @@ def _refined(rgb: np.ndarray, weights: np.ndarray) -> np.ndarray:
     r = max(2, round(max(w, h) / 40))
     fa = box(a, r)[..., None] + 1e-3
     ba = box(1 - a, r)[..., None] + 1e-3
-    fg = np.stack([box(rgb[..., i] * a, r) for i in range(3)], -1) / fa
-    bg = np.stack([box(rgb[..., i] * (1 - a), r) for i in range(3)], -1) / ba
+    fg = box(rgb * a[..., None], r) / fa
+    bg = box(rgb * (1 - a)[..., None], r) / ba
     d = fg - bg
     dd = (d * d).sum(-1)
     t = np.clip(((rgb - bg) * d).sum(-1) / np.maximum(dd, 100.0) * 1.2 - 0.1, 0.0, 1.0)
@@ -390,15 +402,10 @@ def _refined(rgb: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def subject_region(img: Image.Image) -> Region:
     """The subject of ``img`` as a mode "L" region at the image's size (255 = subject)."""
-    rgb = img.convert("RGB")
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
     mid = small(rgb, REFINE_SIDE)  # one pass over the full image; the rest works from this
     h, w, _ = mid.shape
-    low = np.asarray(
-        Image.fromarray(mid.astype(np.uint8)).resize(
-            fit_side((w, h), ANALYSIS_SIDE), Image.Resampling.BOX
-        ),
-        np.float32,
-    )
+    low = small(rgb, ANALYSIS_SIDE)
     if is_plain(low):
         return Image.fromarray(alpha_matte(rgb))
     coarse = segment(low)
