@@ -1,9 +1,11 @@
-// The studio keeps its keys: an invisible piece of EditControls (ipywidgets cannot set a DOM
-// attribute). It marks the enclosing studio with Lumino's `data-lm-suppress-shortcuts`, so no
-// key typed in the prompt, a number, a dropdown or the painter runs a notebook command
-// (Notebook 7 matches shortcuts in the capture phase, before a widget sees the key);
-// Shift/Ctrl/Alt+Enter in a text input asks the kernel to Run instead of re-running the cell;
-// and when Run (or a button that gets disabled) drops focus, it goes back to the prompt.
+// Keys typed in a venice_nb widget stay in it: an invisible piece that EditControls, EditStudio,
+// MaskPainter and ResultBrowser each carry (ipywidgets cannot set a DOM attribute). It marks
+// the enclosing widget (the outermost match of `root`) with Lumino's
+// `data-lm-suppress-shortcuts`, so no key typed in a text box, a number, a dropdown or the
+// painter runs a notebook command (Notebook 7 matches shortcuts in the capture phase, before a
+// widget sees the key: Shift+Enter in a text box re-ran the widget's cell).
+// With `run` set (the edit controls), Shift/Ctrl/Alt+Enter in a text input asks the kernel to
+// Run, and when Run (or a button that gets disabled) drops focus, it goes back to the prompt.
 
 /** @param {{ model: any, el: HTMLElement }} ctx */
 function render({ model, el }) {
@@ -15,7 +17,7 @@ function render({ model, el }) {
     if (!(t instanceof HTMLElement) || !t.matches("textarea, input, select")) return;
     e.preventDefault();
     e.stopPropagation();
-    model.send({ event: "run" });
+    if (model.get("run")) model.send({ event: "run" });
   };
   const onFocusOut = (e) => {
     const left = e.target;
@@ -33,13 +35,16 @@ function render({ model, el }) {
   let tries = 600;
   (function attach() {
     root = el.isConnected ? el.closest(model.get("root")) : null;
-    // The studio wraps the controls: the outermost match is the one to mark.
-    const outer = root && root.parentElement && root.parentElement.closest(model.get("root"));
-    if (outer) root = outer;
+    // A studio wraps its controls and painter: the outermost match is the one to mark.
+    let outer = root && root.parentElement && root.parentElement.closest(model.get("root"));
+    while (outer) {
+      root = outer;
+      outer = root.parentElement && root.parentElement.closest(model.get("root"));
+    }
     if (root) {
       root.setAttribute("data-lm-suppress-shortcuts", "true");
       root.addEventListener("keydown", onKey, true);
-      root.addEventListener("focusout", onFocusOut);
+      if (model.get("run")) root.addEventListener("focusout", onFocusOut);
     } else if (tries-- > 0) {
       requestAnimationFrame(attach);
     }
