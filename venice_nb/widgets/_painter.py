@@ -64,17 +64,18 @@ _STYLE = """<style>
 .venice-painter-bar .widget-toggle-buttons { width: auto; }
 .venice-painter-bar .widget-toggle-buttons .btn-group { display: flex; flex-flow: row wrap; }
 .venice-icon-only button, .venice-icon-only.widget-button {
-  font-size: 0 !important; width: 30px !important; min-width: 30px; padding: 0 !important;
+  font-size: 0 !important; width: 28px !important; min-width: 28px; padding: 0 !important;
   margin: 1px !important; }
 .venice-icon-only button .fa, .venice-icon-only.widget-button .fa {
   font-size: var(--jp-widgets-font-size, 13px); margin: 0 !important; }
 .venice-tools button.mod-active {
   box-shadow: inset 0 0 0 2px var(--jp-brand-color1, #1976d2); }
-.venice-painter-sep { width: 10px; }
-.venice-painter-bar .widget-button { margin: 1px; }
+.venice-painter-group { flex-flow: row wrap; margin-right: 10px; max-width: 100%; }
+.venice-painter-bar .widget-button { margin: 1px; padding: 0 7px; }
+.venice-painter-more { align-self: flex-start; }
+.venice-painter-status .widget-html-content { line-height: 1.35; height: auto; }
 .venice-painter-settings { flex-flow: row wrap; align-items: center; gap: 0 8px; }
 .venice-painter-settings .widget-slider { width: 210px; max-width: 100%; }
-.venice-painter-settings .widget-slider .widget-label { width: 64px; }
 </style>"""
 
 
@@ -680,21 +681,24 @@ class _Toolbar:
             options=[(t.label, t.name) for t in TOOLS],
             icons=[t.icon for t in TOOLS],
             tooltips=[f"{t.label}: {t.tip} ({key_for('tool:' + t.name)})" for t in TOOLS],
-            style={"button_width": "30px"},
+            style={"button_width": "28px"},
         )
         tools.add_class("venice-tools")
         tools.add_class("venice-icon-only")
-        slider = {"continuous_update": False, "layout": widgets.Layout(width="210px")}
+        # One label width: the tracks line up, and "Hardness" fits its label.
+        labels = {"description_width": "66px"}
+        slider = {"continuous_update": False, "style": labels,
+                  "layout": widgets.Layout(width="210px")}
         size = widgets.IntSlider(min=1, max=_MAX_BRUSH, description="Size", **slider)
         hardness = widgets.IntSlider(min=0, max=100, description="Hardness", **slider)
         # (each shown-or-hidden control has its own layout: a shared one hides them together)
         tolerance = widgets.IntSlider(min=0, max=255, description="Tolerance",
-                                      continuous_update=False,
+                                      continuous_update=False, style=labels,
                                       layout=widgets.Layout(width="210px"))
         subtract = widgets.Checkbox(description=f"Subtract ({key_for('subtract')})", indent=False,
                                     layout=widgets.Layout(width="120px"))
         opacity = widgets.FloatSlider(min=0.0, max=1.0, step=0.05, description="Opacity",
-                                      continuous_update=False,
+                                      continuous_update=False, style=labels,
                                       layout=widgets.Layout(width="210px"))
         color = widgets.ColorPicker(concise=True, description="Overlay",
                                     layout=widgets.Layout(width="140px"))
@@ -742,14 +746,15 @@ class _Toolbar:
             layout=widgets.Layout(margin="0 0 0 4px", max_width="520px"),
         )
 
-        def gap() -> widgets.HTML:
-            sep = widgets.HTML()
-            sep.add_class("venice-painter-sep")
-            return sep
-
-        bar = widgets.HBox([tools, gap(), *(self.buttons[k] for k in ("Undo", "Redo")), gap(),
-                            *(self.buttons[k] for k in ("Clear", "Invert", "Fill all")), gap(),
-                            *(self.buttons[k] for k in ("−", "+", "Fit", "100%"))])
+        # Three groups that wrap as wholes: the tools; undo, redo and the mask-wide edits; zoom.
+        groups = []
+        for group in ((tools,), (self.buttons["Undo"], self.buttons["Redo"],
+                                 *(self.buttons[k] for k in ("Clear", "Invert", "Fill all"))),
+                      tuple(self.buttons[k] for k in ("−", "+", "Fit", "100%"))):
+            box = widgets.HBox(list(group))
+            box.add_class("venice-painter-group")
+            groups.append(box)
+        bar = widgets.HBox(groups)
         bar.add_class("venice-painter-bar")
         settings = widgets.HBox([size, hardness, tolerance, subtract, help_icon])
         settings.add_class("venice-painter-settings")
