@@ -98,6 +98,7 @@ class PainterPage:
         more = self.page.locator(f"{self.root} button.venice-painter-more").first
         if "mod-active" not in (more.get_attribute("class") or ""):
             more.click()
+        self.page.locator(f"{self.root} .venice-painter-extras").first.wait_for(state="visible")
 
     def button_texts(self) -> list[str]:
         return [t.strip() for t in self.page.locator(f"{self.root} button").all_inner_texts()]

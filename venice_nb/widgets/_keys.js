@@ -5,7 +5,9 @@
 // painter runs a notebook command (Notebook 7 matches shortcuts in the capture phase, before a
 // widget sees the key: Shift+Enter in a text box re-ran the widget's cell).
 // With `run` set (the edit controls), Shift/Ctrl/Alt+Enter in a text input asks the kernel to
-// Run, and when Run (or a button that gets disabled) drops focus, it goes back to the prompt.
+// Run (and goes no further), and when Run (or a button that gets disabled) drops focus, it goes
+// back to the prompt. Other guards only set the attribute (that alone stops Lumino's shortcuts),
+// so a studio opened inside a ResultBrowser still gets its Shift+Enter.
 
 /** @param {{ model: any, el: HTMLElement }} ctx */
 function render({ model, el }) {
@@ -17,7 +19,7 @@ function render({ model, el }) {
     if (!(t instanceof HTMLElement) || !t.matches("textarea, input, select")) return;
     e.preventDefault();
     e.stopPropagation();
-    if (model.get("run")) model.send({ event: "run" });
+    model.send({ event: "run" });
   };
   const onFocusOut = (e) => {
     const left = e.target;
@@ -43,8 +45,10 @@ function render({ model, el }) {
     }
     if (root) {
       root.setAttribute("data-lm-suppress-shortcuts", "true");
-      root.addEventListener("keydown", onKey, true);
-      if (model.get("run")) root.addEventListener("focusout", onFocusOut);
+      if (model.get("run")) {
+        root.addEventListener("keydown", onKey, true);
+        root.addEventListener("focusout", onFocusOut);
+      }
     } else if (tries-- > 0) {
       requestAnimationFrame(attach);
     }

@@ -23,9 +23,9 @@ __all__ = ["KeyGuard"]
 class KeyGuard(anywidget.AnyWidget):
     """Marks the outermost ancestor matching ``root`` as keeping its keys.
 
-    Shift/Ctrl/Alt+Enter in one of its text inputs does nothing outside the widget; with
-    ``on_run`` it calls that instead (the edit controls' Run), and focus dropped by a button
-    that got disabled returns to the prompt.
+    No key typed in it fires a notebook shortcut (Shift/Ctrl/Alt+Enter included); with
+    ``on_run``, Shift/Ctrl/Alt+Enter in a text input calls it (the edit controls' Run), and
+    focus dropped by a button that got disabled returns to the prompt.
 
     Args:
         root: CSS selector of the widget to mark (its outermost match is marked).

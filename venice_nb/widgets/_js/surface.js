@@ -52,8 +52,8 @@ class Surface {
     const root = this.root;
     root.className = "venice-painter-surface";
     root.tabIndex = 0;
-    // No notebook shortcut fires for a key typed here: the painter's KeyGuard (_keys.py) marks
-    // the painter with Lumino's data-lm-suppress-shortcuts.
+    // Lumino (JupyterLab, Notebook 7) fires no shortcut for a key whose target carries this.
+    root.setAttribute("data-lm-suppress-shortcuts", "true");
     root.setAttribute("role", "application");
     root.setAttribute("aria-roledescription", "mask painter");
     root.setAttribute("aria-label", model.get("label"));
