@@ -255,8 +255,9 @@ _PROMPTS = """() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].map(
 def test_enter_keys_in_the_filter_boxes_do_not_rerun_the_cell(
     app: str, page: Any, request: pytest.FixtureRequest
 ) -> None:
-    """Shift/Ctrl/Alt+Enter typed in the browser's own text boxes stay in the browser: in
-    Notebook 7 Shift+Enter there re-ran the cell (a new browser, its filters gone)."""
+    """Shift/Ctrl/Alt+Enter typed in the browser's own text boxes, and notebook command keys
+    on its buttons, stay in the browser: in Notebook 7 Shift+Enter there re-ran the cell (a new
+    browser, its filters gone)."""
     server: JupyterServer = request.getfixturevalue(
         "lab_server" if app == "jupyterlab" else "nb7_server")
     folder = server.root / f"keys-store-{app}"
@@ -276,6 +277,15 @@ def test_enter_keys_in_the_filter_boxes_do_not_rerun_the_cell(
         for box in boxes:
             for key in ("Shift+Enter", "Control+Enter", "Alt+Enter"):
                 box.click()
+                page.keyboard.press(key)
+        # Notebook command keys on a focused button or checkbox of the browser: A / B insert a
+        # cell, M makes it Markdown, Shift+Enter runs it.
+        for control in (browser.root.locator(".venice-filter-backend button").first,
+                        browser.root.locator(".venice-filter-picked input")):
+            control.focus()
+            assert page.evaluate(
+                "() => !!document.activeElement.closest('.venice-result-browser')")
+            for key in ("a", "b", "m", "Shift+Enter"):
                 page.keyboard.press(key)
         # A kernel round trip after the keys: the kernel handles a re-run's request before it.
         browser.prompt_filter.fill("take 1")

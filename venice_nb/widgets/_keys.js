@@ -34,6 +34,9 @@ function render({ model, el }) {
       }
     });
   };
+  const onFocusIn = (e) => {
+    if (e.target instanceof HTMLElement) e.target.setAttribute("data-lm-suppress-shortcuts", "true");
+  };
   let tries = 600;
   (function attach() {
     root = el.isConnected ? el.closest(model.get("root")) : null;
@@ -45,6 +48,10 @@ function render({ model, el }) {
     }
     if (root) {
       root.setAttribute("data-lm-suppress-shortcuts", "true");
+      // Notebook 7's command-mode bindings match a focused element that is no text box (a
+      // button, a slider, a checkbox) before Lumino reaches an ancestor's attribute: whatever
+      // takes focus in the widget carries it too.
+      root.addEventListener("focusin", onFocusIn);
       if (model.get("run")) {
         root.addEventListener("keydown", onKey, true);
         root.addEventListener("focusout", onFocusOut);
@@ -55,6 +62,7 @@ function render({ model, el }) {
   })();
   return () => {
     if (root) {
+      root.removeEventListener("focusin", onFocusIn);
       root.removeEventListener("keydown", onKey, true);
       root.removeEventListener("focusout", onFocusOut);
     }

@@ -759,9 +759,9 @@ class _Toolbar:
         settings = widgets.HBox([size, hardness, tolerance, subtract, help_icon])
         settings.add_class("venice-painter-settings")
         # Each shown only with the tools it applies to (show_for).
+        # (Size and Hardness stay: the brush is back with a key press, and a row that comes and
+        # goes with it would move the image under the pointer.)
         self._for_tools: tuple[tuple[widgets.DOMWidget, Callable[[str], bool]], ...] = (
-            (size, lambda t: t in ("brush", "eraser")),
-            (hardness, lambda t: t in ("brush", "eraser")),
             (tolerance, lambda t: t == "bucket"),
             (subtract, lambda t: next(x.shape for x in TOOLS if x.name == t)),
         )
@@ -790,9 +790,9 @@ class _Toolbar:
         return self.more, box
 
     def show_for(self, tool: str) -> None:
-        """Only the chosen tool's own settings take room (the brush's size and hardness, the
-        bucket's tolerance, Subtract for the fills and shapes): the painter must fit one
-        screen beside the studio's prompt at 1,000 px."""
+        """Only the chosen tool's own settings take room (the bucket's tolerance, Subtract for
+        the fills and shapes): the painter must fit one screen beside the studio's prompt at
+        1,000 px."""
         for control, applies in self._for_tools:
             control.layout.display = "" if applies(tool) else "none"
 
