@@ -747,9 +747,10 @@ class _Toolbar:
         )
 
         # Three groups that wrap as wholes: the tools; undo, redo and the mask-wide edits; zoom.
-        groups = []
-        for group in ((tools,), (self.buttons["Undo"], self.buttons["Redo"],
-                                 *(self.buttons[k] for k in ("Clear", "Invert", "Fill all"))),
+        tools.add_class("venice-painter-group")
+        groups: list[widgets.DOMWidget] = [tools]
+        for group in ((self.buttons["Undo"], self.buttons["Redo"],
+                       *(self.buttons[k] for k in ("Clear", "Invert", "Fill all"))),
                       tuple(self.buttons[k] for k in ("−", "+", "Fit", "100%"))):
             box = widgets.HBox(list(group))
             box.add_class("venice-painter-group")
