@@ -88,7 +88,17 @@ class PainterPage:
     def button(self, name: str) -> None:
         """Click the painter's button labelled ``name`` (a tool's too)."""
         label = re.compile(rf"^\s*{re.escape(name)}\s*$")
-        self.page.locator(f"{self.root} button", has_text=label).first.click()
+        target = self.page.locator(f"{self.root} button", has_text=label).first
+        if not target.is_visible():  # refine, mask file and overlay sit under "More"
+            self.open_more()
+        target.click()
+
+    def open_more(self) -> None:
+        """Open the "More" row (refine, mask file, overlay) if it is closed."""
+        more = self.page.locator(f"{self.root} button.venice-painter-more").first
+        if "mod-active" not in (more.get_attribute("class") or ""):
+            more.click()
+        self.page.locator(f"{self.root} .venice-painter-extras").first.wait_for(state="visible")
 
     def button_texts(self) -> list[str]:
         return [t.strip() for t in self.page.locator(f"{self.root} button").all_inner_texts()]

@@ -34,6 +34,9 @@ class SelectPage(PainterPage):
     def _slider(self, label: str) -> tuple[object, dict[str, float], dict[str, float]]:
         slider = self.page.locator(f"{self.root} .widget-slider",
                                    has_text=re.compile(rf"^\s*{re.escape(label)}")).first
+        if not slider.is_visible():  # Refine's sliders sit under "More", below the image
+            self.open_more()
+        slider.scroll_into_view_if_needed()
         track = slider.locator(".noUi-target").first.bounding_box()
         handle = slider.locator(".noUi-handle").first.bounding_box()
         assert track is not None and handle is not None, f"slider {label!r} is not visible"

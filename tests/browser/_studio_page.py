@@ -29,9 +29,20 @@ _OVERFLOWS = """(root) => {
     return out;
 }"""
 
-_IN_VIEW = """el => { const r = el.getBoundingClientRect();
-    return r.width > 0 && r.top >= 0 && r.left >= 0
-        && r.bottom <= innerHeight && r.right <= innerWidth; }"""
+# Whether a person sees the whole element: its corners (6 px in, past rounded corners) and
+# centre are inside the viewport and hit the element itself (not clipped by the notebook's
+# scroll area, nor under its status bar or another panel); the reasons it is not.
+_UNSEEN = """el => { const r = el.getBoundingClientRect(); const out = [];
+    if (r.width === 0 || r.height === 0) return ['not shown'];
+    for (const [x, y] of [[r.left + 6, r.top + 6], [r.right - 6, r.top + 6],
+                          [r.left + 6, r.bottom - 6], [r.right - 6, r.bottom - 6],
+                          [(r.left + r.right) / 2, (r.top + r.bottom) / 2]]) {
+        const hit = document.elementFromPoint(x, y);
+        if (!hit || !(el === hit || el.contains(hit)))
+            out.push(`(${Math.round(x)}, ${Math.round(y)}) shows `
+                     + (hit ? (hit.className || hit.tagName).toString().slice(-60) : 'nothing'));
+    }
+    return out; }"""
 
 _FOCUS = """() => { const a = document.activeElement;
     if (!a || !a.closest('.venice-edit-studio, .venice-edit-controls')) return 'outside';
@@ -80,6 +91,11 @@ class StudioPage:
         return self.controls.locator(f".venice-upscale-{scale}")
 
     @property
+    def canvas(self) -> Locator:
+        """The painter's picture (the surface the person paints on)."""
+        return self.root.locator(".venice-painter-surface")
+
+    @property
     def keys_help(self) -> Locator:
         return self.root.locator(".venice-key-help")
 
@@ -119,9 +135,9 @@ class StudioPage:
     def wait_done(self) -> None:
         expect(self.status).to_contain_text("Done on", timeout=90_000)
 
-    def in_view(self, locator: Locator) -> bool:
-        """Whether the element is entirely inside the viewport (no scrolling to see it)."""
-        return bool(locator.first.evaluate(_IN_VIEW))
+    def unseen(self, locator: Locator) -> list[str]:
+        """Where the whole element is not visible on screen (empty: a person sees all of it)."""
+        return list(locator.first.evaluate(_UNSEEN))
 
     def overflows(self, selector: str = ".venice-edit-studio") -> list[str]:
         """Elements under ``selector`` that scroll horizontally (should be none)."""

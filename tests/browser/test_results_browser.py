@@ -236,3 +236,65 @@ def test_the_browser_follows_the_store_filters_as_you_type_and_fits(
     finally:
         final_shot(page, request)
         server.shutdown_kernels()
+
+
+KEYS_CELL = """
+import venice_nb as vnb
+from venice_nb.widgets import ResultBrowser
+log("browser_cell")  # once per run of this cell
+browser = ResultBrowser(vnb.ResultStore({folder!r}), page_size=12)
+browser
+"""
+
+_PROMPTS = """() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].map(c =>
+    (c.querySelector('.jp-InputPrompt')?.textContent || '').trim()
+    + (c.querySelector('.venice-result-browser') ? '+browser' : ''))"""
+
+
+@pytest.mark.parametrize("app", ["notebook", "jupyterlab"])
+def test_enter_keys_in_the_filter_boxes_do_not_rerun_the_cell(
+    app: str, page: Any, request: pytest.FixtureRequest
+) -> None:
+    """Shift/Ctrl/Alt+Enter typed in the browser's own text boxes, and notebook command keys
+    on its buttons, stay in the browser: in Notebook 7 Shift+Enter there re-ran the cell (a new
+    browser, its filters gone)."""
+    server: JupyterServer = request.getfixturevalue(
+        "lab_server" if app == "jupyterlab" else "nb7_server")
+    folder = server.root / f"keys-store-{app}"
+    _record(folder, 0, 3)
+    try:
+        nb = open_notebook(page, server, f"browse-keys-{app}",
+                           [KEYS_CELL.format(folder=str(folder))])
+        browser = BrowserPage(nb)
+        expect(browser.header).to_have_text("3 results")
+        page.wait_for_function(  # every cell shows its execution count
+            "() => [...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')]"
+            ".every(p => /\\[\\d+\\]/.test(p.textContent))")
+        cells = page.evaluate(_PROMPTS)
+        assert sum(c.endswith("+browser") for c in cells) == 1, cells
+        boxes = (browser.prompt_filter, browser.root.locator(".venice-filter-vars input"),
+                 browser.root.locator(".venice-export-path input"))
+        for box in boxes:
+            for key in ("Shift+Enter", "Control+Enter", "Alt+Enter"):
+                box.click()
+                page.keyboard.press(key)
+        # Notebook command keys on a focused button or checkbox of the browser: A / B insert a
+        # cell, M makes it Markdown, Shift+Enter runs it.
+        for control in (browser.root.locator(".venice-filter-backend button").first,
+                        browser.root.locator(".venice-filter-picked input")):
+            control.focus()
+            assert page.evaluate(
+                "() => !!document.activeElement.closest('.venice-result-browser')")
+            for key in ("a", "b", "m", "Shift+Enter"):
+                page.keyboard.press(key)
+        # A kernel round trip after the keys: the kernel handles a re-run's request before it.
+        browser.prompt_filter.fill("take 1")
+        expect(browser.header).to_have_text("1 result")
+        assert page.evaluate(_PROMPTS) == cells  # same cells, same execution counts
+        assert len(nb.log.events("browser_cell")) == 1  # the cell ran once
+        assert browser.prompt_filter.input_value() == "take 1"
+        nb.assert_widgets_healthy()
+        nb.shot("enter-keys")
+    finally:
+        final_shot(page, request)
+        server.shutdown_kernels()

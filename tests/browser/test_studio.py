@@ -501,6 +501,8 @@ def test_one_screen_with_the_side_panel_open_and_no_inner_scrollbars(
             panel = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
             if width >= 1000:  # the file browser stays open at 1,000 px: the studio must fit
                 expect(panel).to_have_count(1)
+                browser_panel = page.locator("#filebrowser").bounding_box()
+                assert browser_panel is not None and browser_panel["width"] > 200
             else:  # at 800 px a person closes it
                 panel.click()
         studio.show()
@@ -508,11 +510,13 @@ def test_one_screen_with_the_side_panel_open_and_no_inner_scrollbars(
         nb.log.wait_for(lambda e: e["area"] > 0, kind="mask", what="a painted mask")
         studio.show()
         nb.shot(f"painting-{width}")
+        # One screen: the WHOLE image (with its tools above it) beside the prompt and Run, in
+        # Lab with the file browser open too; at 800 px Run and the prompt are on screen.
         must_see = [studio.prompt, studio.run_button]
-        if width >= 1000:  # one screen: the image and its tools beside the prompt and Run
-            must_see += [page.locator(".venice-edit-studio canvas.venice-painter-canvas")]
+        if width >= 1000:
+            must_see.append(studio.canvas)
         for part in must_see:
-            assert studio.in_view(part), f"{part} is not on screen at {width} px"
+            assert studio.unseen(part) == [], f"{part} is not all on screen at {width} px"
         assert studio.overflows() == []
         studio.run()
         nb.log.wait_for(lambda e: e["history"] == 2, kind="result", what="the edit")
@@ -522,7 +526,10 @@ def test_one_screen_with_the_side_panel_open_and_no_inner_scrollbars(
             ".every(i => i.complete && i.naturalWidth > 0)")
         studio.show()
         nb.shot(f"result-{width}")
-        assert studio.in_view(studio.run_button) and studio.in_view(studio.status)
+        for part in (studio.run_button, studio.status):
+            assert studio.unseen(part) == [], f"{part} is not all on screen at {width} px"
+        if width >= 1000:  # the result takes the image's place, all of it on screen
+            assert studio.unseen(page.locator(".venice-edit-studio .venice-compare-view")) == []
         assert studio.overflows() == []
     finally:
         context.close()

@@ -28,6 +28,7 @@ from .._html import escape
 from .._money import cost
 from .._store._records import RecordList, StoredRecord
 from .._store._store import ResultStore
+from ._keys import KeyGuard
 from ._util import friendly_error
 
 if TYPE_CHECKING:
@@ -85,7 +86,9 @@ class ResultBrowser(widgets.VBox):
         self.selected: dict[tuple[str, bool], StoredRecord] = {}
         self._thumbs: OrderedDict[str, bytes] = OrderedDict()
         self._build(columns)
-        super().__init__([widgets.HTML(_STYLE), self._filters, self._header, self._grid,
+        # Keys typed in the filters stay here (Shift+Enter re-ran the cell in Notebook 7).
+        self._keys = KeyGuard(".venice-result-browser")
+        super().__init__([widgets.HTML(_STYLE), self._keys, self._filters, self._header, self._grid,
                           self._actions, self._out], **kwargs)
         self.add_class("venice-result-browser")
         self._seen: tuple[int, float | None] | None = None
@@ -278,6 +281,7 @@ class ResultBrowser(widgets.VBox):
         self._compare_button = widgets.Button(description="Compare 2", icon="columns")
         self._studio = widgets.Button(description="Open in studio", icon="paint-brush")
         self._path = widgets.Text(value="selection.csv", layout=widgets.Layout(width="180px"))
+        self._path.add_class("venice-export-path")
         self._export = widgets.Button(description="Export ticked", icon="download")
         for button, action in ((self._compare_button, self.compare),
                                (self._studio, self.open_in_studio), (self._export, self.export)):

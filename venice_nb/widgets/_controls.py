@@ -4,16 +4,14 @@ Everything a Run does lives in the session (``_session.py``, tested without widg
 module only shows its traits and sets them. The prompt comes first and Run right under it, so
 the keyboard path from the painter is short and Run stays on screen in a narrow output.
 Shift+Enter (or Ctrl/Alt+Enter) in the prompt runs the edit; no key typed in the studio
-reaches the notebook's commands (``_studio_keys.js``).
+reaches the notebook's commands (``_keys.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import anywidget
 import ipywidgets as widgets
 import numpy as np
 import traitlets
@@ -23,6 +21,7 @@ from .._html import escape
 from .._models import ModelInfo
 from .._money import cost as money
 from .._money import usd
+from ._keys import KeyGuard
 from ._session import (
     OPERATIONS,
     EditSession,
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["OPERATIONS", "EditControls", "single_image_hint"]
 
 _DEFAULT = "default"  # the model's own default (its value is in the tooltip)
-_KEYS_ESM = Path(__file__).with_name("_studio_keys.js")
 # Theme-aware styles (JupyterLab's --jp-* variables): body text keeps the theme's contrast in
 # Light and Dark, and colour only marks the edge. `!important` beats the error line's inline
 # colour. ipywidgets boxes scroll (overflow:auto) when a child is 1 px too wide: inside the
@@ -64,18 +62,6 @@ _STYLE = """<style>
 .venice-edit-controls .widget-button { min-width: 0; }
 .venice-edit-controls .widget-label { min-width: 0; }
 </style>"""
-
-
-class _StudioKeys(anywidget.AnyWidget):
-    """Marks the studio (or the controls) as keeping its keys, and turns Shift+Enter into Run.
-
-    ipywidgets has no API to set a DOM attribute: this invisible piece sets Lumino's
-    ``data-lm-suppress-shortcuts`` on the enclosing studio, so no key typed in any of its inputs
-    reaches Notebook 7's or JupyterLab's commands, and keeps focus in the studio after Run.
-    """
-
-    _esm = _KEYS_ESM
-    root = traitlets.Unicode(".venice-edit-studio, .venice-edit-controls").tag(sync=True)
 
 
 class EditControls(widgets.VBox):
@@ -212,8 +198,9 @@ class EditControls(widgets.VBox):
     # ---------------------------------------------------------------- internals
     def _build(self) -> None:
         s = self.session
-        self._keys = _StudioKeys()
-        self._keys.on_msg(self._on_key_msg)
+        # Keys typed in the form stay in it; Shift+Enter in the prompt runs (a studio marks
+        # itself: its guard's root is the outermost match).
+        self._keys = KeyGuard(".venice-edit-studio, .venice-edit-controls", on_run=self._on_enter)
         self._prompt = widgets.Textarea(
             placeholder="Describe the edit, e.g. “replace the sky with a sunset”",
             continuous_update=True, layout=widgets.Layout(width="100%", height="72px"),
@@ -306,8 +293,8 @@ class EditControls(widgets.VBox):
             widgets.HBox([*self._upscale_buttons.values(), self._upscale_cost], layout=row),
         )
 
-    def _on_key_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
-        if content.get("event") == "run" and not self._run_button.disabled:
+    def _on_enter(self) -> None:
+        if not self._run_button.disabled:
             self.run()
 
     def _refresh(self, _change: Any = None) -> None:

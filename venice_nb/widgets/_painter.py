@@ -29,6 +29,7 @@ from .._exceptions import ValidationError
 from .._segmenter import Segmenter, check_segmenter
 from ._fallback import StaticPicture, mask_picture
 from ._history import Box, MaskHistory, clip, union
+from ._keys import KeyGuard
 from ._lifetime import close_tree, release_on_rerun
 from ._protocol import (
     KEY_HELP,
@@ -54,6 +55,29 @@ _MAX_BRUSH = 300
 _KEEP_PICTURES = 4
 # Load mask: one websocket message carries the file (Jupyter's default limit is 10 MiB).
 _MAX_MASK_BYTES = 8 * 2**20
+# A compact toolbar: tools and edit buttons show their icon only (the name stays in the button
+# as its accessible name, and the tooltip gives name, what it does and its key), so the tools,
+# undo and zoom take one or two rows over the image instead of eight in a narrow column.
+# Theme variables keep the pressed tool visible in Light and Dark.
+_STYLE = """<style>
+.venice-mask-painter .widget-box { min-width: 0; overflow: visible; }
+.venice-painter-bar { flex-flow: row wrap; align-items: center; gap: 2px 0; }
+.venice-painter-bar .widget-toggle-buttons { width: auto; }
+.venice-painter-bar .widget-toggle-buttons .btn-group { display: flex; flex-flow: row wrap; }
+.venice-icon-only button, .venice-icon-only.widget-button {
+  font-size: 0 !important; width: 28px !important; min-width: 28px; padding: 0 !important;
+  margin: 1px !important; }
+.venice-icon-only button .fa, .venice-icon-only.widget-button .fa {
+  font-size: var(--jp-widgets-font-size, 13px); margin: 0 !important; }
+.venice-tools button.mod-active {
+  box-shadow: inset 0 0 0 2px var(--jp-brand-color1, #1976d2); }
+.venice-painter-group { flex-flow: row wrap; margin-right: 10px; max-width: 100%; }
+.venice-painter-bar .widget-button { margin: 1px; padding: 0 7px; }
+.venice-painter-more { align-self: flex-start; }
+.venice-painter-status .widget-html-content { line-height: 1.35; height: auto; }
+.venice-painter-settings { flex-flow: row wrap; align-items: center; gap: 0 8px; }
+.venice-painter-settings .widget-slider { width: 210px; max-width: 100%; }
+</style>"""
 
 
 class _Surface(anywidget.AnyWidget):
@@ -135,8 +159,21 @@ class MaskPainter(StaticPicture, widgets.VBox):
         self._select = SelectTools(self)  # colour / object / subject select, refine
         self._select.segmenter = check_segmenter(segmenter)
         super().__init__(**traits)
-        self.children = (*self._controls.rows, *self._select.rows, self._surface,
-                         self._controls.status)
+        self._keys = KeyGuard(".venice-mask-painter")  # keys typed in its boxes stay here
+        # Above the image only what a person reaches for while painting (tools, undo, zoom, the
+        # chosen tool's settings); the rest below it, so the whole image fits one screen beside
+        # the studio's prompt and Run at 1,000 px.
+        bar, settings = self._controls.rows[:2]
+        # The selection tools' own settings join the chosen tool's settings; Refine (any mask)
+        # goes under More with the mask file and the overlay.
+        sel = self._select
+        refine = (sel.refine_op, sel.amount, sel.apply, sel.cancel)
+        settings.children = (*settings.children[:-1],
+                             *(w for row in sel.rows for w in row.children if w not in refine),
+                             settings.children[-1])
+        more = self._controls.more_box(refine)
+        self.children = (widgets.HTML(_STYLE), self._keys, bar, settings, self._surface,
+                         self._controls.status, *more)
         self.add_class("venice-mask-painter")
         # The browser sets the tool itself on a key press (a click right after it must use it).
         traitlets.link((self, "tool"), (self._surface, "tool"))
@@ -301,8 +338,8 @@ class MaskPainter(StaticPicture, widgets.VBox):
         closing is what frees a 33 Mpx photo's ~300 MB (image, pyramid, mask, undo).
         """
         self._select.close()
-        close_tree(self, self._surface, self._controls.file, self._controls.status, self.canvas,
-                   *self.canvas._canvases)
+        close_tree(self, self._surface, self._keys, self._controls.file, self._controls.status,
+                   self.canvas, *self.canvas._canvases)
         for picture in self._pictures:
             picture.close()
         self._pictures.clear()
@@ -645,24 +682,29 @@ class _Toolbar:
     def __init__(self, painter: MaskPainter) -> None:
         self.painter = painter
         tools = widgets.ToggleButtons(
-            # ipywidgets puts the icon right after the label: a no-break space keeps them apart.
-            options=[(f"{t.label}\u00a0", t.name) for t in TOOLS],
+            # Icon only on screen (_STYLE); the label stays as the button's accessible name.
+            options=[(t.label, t.name) for t in TOOLS],
             icons=[t.icon for t in TOOLS],
-            tooltips=[f"{t.tip} ({key_for('tool:' + t.name)})" for t in TOOLS],
-            style={"button_width": "94px"},
+            tooltips=[f"{t.label}: {t.tip} ({key_for('tool:' + t.name)})" for t in TOOLS],
+            style={"button_width": "28px"},
         )
         tools.add_class("venice-tools")
-        slider = {"continuous_update": False, "layout": widgets.Layout(width="232px")}
+        tools.add_class("venice-icon-only")
+        # One label width: the tracks line up, and "Hardness" fits its label.
+        labels = {"description_width": "66px"}
+        slider = {"continuous_update": False, "style": labels,
+                  "layout": widgets.Layout(width="210px")}
         size = widgets.IntSlider(min=1, max=_MAX_BRUSH, description="Size", **slider)
         hardness = widgets.IntSlider(min=0, max=100, description="Hardness", **slider)
-        # (its own layout: the shared one would hide every slider with it, see show_for)
+        # (each shown-or-hidden control has its own layout: a shared one hides them together)
         tolerance = widgets.IntSlider(min=0, max=255, description="Tolerance",
-                                      continuous_update=False,
-                                      layout=widgets.Layout(width="232px"))
+                                      continuous_update=False, style=labels,
+                                      layout=widgets.Layout(width="210px"))
         subtract = widgets.Checkbox(description=f"Subtract ({key_for('subtract')})", indent=False,
                                     layout=widgets.Layout(width="120px"))
         opacity = widgets.FloatSlider(min=0.0, max=1.0, step=0.05, description="Opacity",
-                                      **slider)
+                                      continuous_update=False, style=labels,
+                                      layout=widgets.Layout(width="210px"))
         color = widgets.ColorPicker(concise=True, description="Overlay",
                                     layout=widgets.Layout(width="140px"))
         for control, name in ((tools, "tool"), (size, "brush_size"), (hardness, "hardness"),
@@ -671,24 +713,29 @@ class _Toolbar:
             control.value = getattr(painter, name)
             traitlets.link((control, "value"), (painter, name))
         self.buttons: dict[str, widgets.Button] = {}
-        specs: tuple[tuple[str, str, str, Callable[[], Any]], ...] = (
-            ("Undo", "undo", "Undo the last stroke", painter.undo),
-            ("Redo", "repeat", "Redo", painter.redo),
-            ("Clear", "trash", "Empty the mask", painter.clear),
-            ("Invert", "adjust", "Swap change and keep", painter.invert),
-            ("Fill all", "square", "Select the whole image", painter.fill),
-            ("−", "", "Zoom out", lambda: painter.zoom_to(painter.zoom / ZOOM_STEP)),
-            ("+", "", "Zoom in", lambda: painter.zoom_to(painter.zoom * ZOOM_STEP)),
-            ("Fit", "", "Show the whole image", lambda: painter.zoom_to("fit")),
-            ("100%", "", "One image pixel per screen pixel", lambda: painter.zoom_to(1.0)),
+        # (label, icon, tip, action, icon only): undo and redo are known by their arrows;
+        # Clear, Invert and Fill all say what they do in words.
+        specs: tuple[tuple[str, str, str, Callable[[], Any], bool], ...] = (
+            ("Undo", "undo", "Undo the last stroke", painter.undo, True),
+            ("Redo", "repeat", "Redo", painter.redo, True),
+            ("Clear", "", "Empty the mask", painter.clear, False),
+            ("Invert", "", "Swap change and keep", painter.invert, False),
+            ("Fill all", "", "Select the whole image", painter.fill, False),
+            ("−", "", "Zoom out", lambda: painter.zoom_to(painter.zoom / ZOOM_STEP), False),
+            ("+", "", "Zoom in", lambda: painter.zoom_to(painter.zoom * ZOOM_STEP), False),
+            ("Fit", "", "Show the whole image", lambda: painter.zoom_to("fit"), False),
+            ("100%", "", "One image pixel per screen pixel", lambda: painter.zoom_to(1.0),
+             False),
         )
         actions = {"Undo": "undo", "Redo": "redo", "Clear": "clear", "Invert": "invert",
                    "Fill all": "fill", "−": "zoom_out", "+": "zoom_in", "Fit": "fit",
                    "100%": "actual"}
-        for label, icon, tip, action in specs:
+        for label, icon, tip, action, icon_only in specs:
             button = widgets.Button(description=label, icon=icon,
                                     tooltip=f"{tip} ({key_for(actions[label])})",
                                     layout=widgets.Layout(width="auto"))
+            if icon_only:
+                button.add_class("venice-icon-only")
             button.on_click(lambda _b, act=action: act())
             self.buttons[label] = button
         traitlets.dlink((painter, "can_undo"), (self.buttons["Undo"], "disabled"),
@@ -701,26 +748,59 @@ class _Toolbar:
         help_icon = widgets.HTML(
             "<details class='venice-key-help'><summary style='cursor:pointer'>⌨ keys</summary>"
             f"<small>{html.escape(KEY_HELP)}</small></details>",
-            layout=widgets.Layout(margin="0 0 0 8px", max_width="520px"),
+            layout=widgets.Layout(margin="0 0 0 4px", max_width="520px"),
         )
-        wrap = widgets.Layout(flex_flow="row wrap")
-        edits = ("Undo", "Redo", "Clear", "Invert", "Fill all")
-        views = ("−", "+", "Fit", "100%")
-        self.bucket_tolerance = tolerance  # shown with the bucket only (a shorter toolbar)
-        self.rows = (
-            widgets.HBox([tools], layout=wrap),
-            widgets.HBox([size, hardness, tolerance, help_icon], layout=wrap),
-            widgets.HBox([*(self.buttons[k] for k in (*edits, *views)), subtract], layout=wrap),
-            widgets.HBox([self.file, opacity, color], layout=wrap),
+
+        # Three groups that wrap as wholes: the tools; undo, redo and the mask-wide edits; zoom.
+        tools.add_class("venice-painter-group")
+        groups: list[widgets.DOMWidget] = [tools]
+        for group in ((self.buttons["Undo"], self.buttons["Redo"],
+                       *(self.buttons[k] for k in ("Clear", "Invert", "Fill all"))),
+                      tuple(self.buttons[k] for k in ("−", "+", "Fit", "100%"))):
+            box = widgets.HBox(list(group))
+            box.add_class("venice-painter-group")
+            groups.append(box)
+        bar = widgets.HBox(groups)
+        bar.add_class("venice-painter-bar")
+        settings = widgets.HBox([size, hardness, tolerance, subtract, help_icon])
+        settings.add_class("venice-painter-settings")
+        # Each shown only with the tools it applies to (show_for).
+        # (Size and Hardness stay: the brush is back with a key press, and a row that comes and
+        # goes with it would move the image under the pointer.)
+        self._for_tools: tuple[tuple[widgets.DOMWidget, Callable[[str], bool]], ...] = (
+            (tolerance, lambda t: t == "bucket"),
+            (subtract, lambda t: next(x.shape for x in TOOLS if x.name == t)),
         )
+        extras = widgets.HBox([self.file, opacity, color])
+        extras.add_class("venice-painter-settings")
+        self.rows = (bar, settings, extras)
+        self.more = widgets.ToggleButton(
+            description="More", icon="ellipsis-h", layout=widgets.Layout(width="auto"),
+            tooltip="Refine the mask (grow, shrink, feather, smooth), load or save it as a PNG, "
+                    "the overlay's opacity and colour")
+        self.more.add_class("venice-painter-more")
         self.status = widgets.HTML(layout=widgets.Layout(margin="2px 0"))
         self.status.add_class("venice-painter-status")
         self.show_for(painter.tool)
 
+    def more_box(self, refine: tuple[widgets.DOMWidget, ...]) -> tuple[widgets.Widget, ...]:
+        """The More button and what it opens: ``refine`` in a row, then the file and overlay.
+
+        Closed, it is one Tab stop between the image and the studio's prompt."""
+        row = widgets.HBox(list(refine))
+        row.add_class("venice-painter-settings")
+        box = widgets.VBox([row, self.rows[2]], layout=widgets.Layout(display="none"))
+        box.add_class("venice-painter-extras")
+        traitlets.dlink((self.more, "value"), (box.layout, "display"),
+                        lambda v: "" if v else "none")
+        return self.more, box
+
     def show_for(self, tool: str) -> None:
-        """Only the chosen tool's own settings take room: the painter must fit one screen
-        beside the studio's prompt at 1,000 px."""
-        self.bucket_tolerance.layout.display = "" if tool == "bucket" else "none"
+        """Only the chosen tool's own settings take room (the bucket's tolerance, Subtract for
+        the fills and shapes): the painter must fit one screen beside the studio's prompt at
+        1,000 px."""
+        for control, applies in self._for_tools:
+            control.layout.display = "" if applies(tool) else "none"
 
     def update_status(self) -> None:
         p = self.painter

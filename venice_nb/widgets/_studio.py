@@ -115,6 +115,9 @@ class EditStudio(StaticPicture, widgets.VBox):
             style={"button_width": "110px"},
         )
         self._view.add_class("venice-studio-view")
+        # Hidden until there is a result to switch to: a greyed "Paint mask" said nothing and
+        # took a row from the image.
+        self._view.layout.display = "none"
         # As wide as the image at most, and narrower when the output is: the painter scales
         # with its column, so prompt and Run stay beside it down to _MIN_LEFT.
         left = self.painter.display_size[0]
@@ -244,6 +247,7 @@ class EditStudio(StaticPicture, widgets.VBox):
         self.strip.append(result, preview=self.viewer.after_preview)  # no second decode
         self._use_result.disabled = False
         self._view.disabled = False
+        self._view.layout.display = ""
         self._view.value = "Result"
         self._show_view()
         self.controls._refresh()  # Upscale's limit follows the shown image

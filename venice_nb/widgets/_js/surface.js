@@ -266,8 +266,8 @@ class Surface {
     if (a.kind === "stroke") {
       this.flush();
       this.send({ t: "stroke", id: this.strokeId, pts: [], end: true });
-    } else if (a.kind === "pan") {
-      this.flush();
+    } else if (a.kind === "pan" && (a.dx || a.dy)) { // the last move's pan, not yet sent
+      this.pan(a.dx, a.dy);
     } else if (a.kind === "shape") {
       this.send({ t: "shape", tool: a.tool, pts: [a.start, this.toCanvas(e)] });
     } else if (a.kind === "lasso" && a.pts.length > 2) {
