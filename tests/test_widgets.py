@@ -759,3 +759,24 @@ def test_the_studio_edits_only_the_painted_area_at_full_size(local_client: vnb.C
     assert studio.base.shape == photo.shape
     np.testing.assert_array_equal(studio.base, result.to_numpy()[..., :3])
     assert studio.viewer is not None and studio.viewer.changed_fraction < 0.2
+
+
+@pytest.mark.parametrize("make", ["painter", "painter_mask", "studio"])
+def test_a_widget_whose_input_is_refused_leaves_no_error_behind(
+        make: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad image or mask raises a clear error; the half-built widget then closes quietly when
+    it is collected (it used to raise AttributeError from ``__del__``, printed under the cell)."""
+    import gc
+    import sys
+
+    unraisable: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with pytest.raises(vnb.ValidationError):
+        if make == "painter":
+            MaskPainter(b"not an image")
+        elif make == "painter_mask":
+            MaskPainter(vnb.sample("cat"), mask=np.zeros((3, 3), np.uint8))
+        else:
+            EditStudio(b"not an image")
+    gc.collect()
+    assert unraisable == []

@@ -132,6 +132,8 @@ class MaskPainter(StaticPicture, widgets.VBox):
     can_undo = traitlets.Bool(False, read_only=True)
     can_redo = traitlets.Bool(False, read_only=True)
 
+    _built = False  # set once the constructor has finished: close() needs every part
+
     def __init__(
         self,
         image: Any,
@@ -190,6 +192,7 @@ class MaskPainter(StaticPicture, widgets.VBox):
         self.redraw()
         self._controls.update_status()
         release_on_rerun(self)
+        self._built = True
 
     # ----------------------------------------------------------------- public API
     @property
@@ -337,6 +340,9 @@ class MaskPainter(StaticPicture, widgets.VBox):
         widget until it is closed, and the cell's output history keeps the painter object, so
         closing is what frees a 33 Mpx photo's ~300 MB (image, pyramid, mask, undo).
         """
+        if not self._built:  # from __del__ after a constructor that raised (a bad image)
+            super().close()
+            return
         self._select.close()
         close_tree(self, self._surface, self._keys, self._controls.file, self._controls.status,
                    self.canvas, *self.canvas._canvases)

@@ -158,10 +158,16 @@ class EditStudio(StaticPicture, widgets.VBox):
         release_on_rerun(self)  # painter (issue 21): a re-run of this cell frees this studio
 
     def close(self) -> None:
-        """Close the studio and its parts, and let go of its images (a re-run does this)."""
-        close_tree(self, self.painter, *([self.viewer] if self.viewer is not None else []))
-        self.strip.items.clear()
-        self._history, self.viewer = self._history[:0], None
+        """Close the studio and its parts, and let go of its images (a re-run does this).
+
+        Also runs from ``__del__`` after a constructor that raised (a bad image), so every
+        part may be missing."""
+        parts = [getattr(self, name, None) for name in ("painter", "viewer")]
+        close_tree(self, *[part for part in parts if part is not None])
+        strip = getattr(self, "strip", None)
+        if strip is not None:
+            strip.items.clear()
+        self._history, self.viewer = [], None
         super().close()
 
     # ----------------------------------------------------------------- public API
