@@ -38,6 +38,7 @@ __all__ = [
     "encode_output",
     "mask_for_send",
     "measure",
+    "output_content_type",
     "plan_region",
     "read_mask",
     "source_digest",
@@ -361,6 +362,11 @@ def stitch(
     return result
 
 
+def output_content_type(fmt: str) -> str:
+    """The content type ``encode_output`` gives ``fmt`` (known before encoding)."""
+    return f"image/{fmt if fmt in ('jpeg', 'webp') else 'png'}"
+
+
 def encode_output(img: Image.Image, fmt: str) -> tuple[bytes, str]:
     """The composite encoded as asked: JPEG at high quality, PNG (fast compression: a 33 Mpx
     photo would otherwise take seconds) or WebP. Returns (bytes, content type)."""
@@ -371,5 +377,4 @@ def encode_output(img: Image.Image, fmt: str) -> tuple[bytes, str]:
         img.save(buf, "WEBP", quality=JPEG_QUALITY)
     else:
         img.save(buf, "PNG", compress_level=1)
-        fmt = "png"
-    return buf.getvalue(), f"image/{fmt}"
+    return buf.getvalue(), output_content_type(fmt)

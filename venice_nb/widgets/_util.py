@@ -37,9 +37,9 @@ def as_pil(image: Any) -> Image.Image:
 
 
 def encoded_size(result: Any) -> tuple[int, int]:
-    """(width, height) of a result from its header: ``result.size`` decodes and caches pixels."""
-    with Image.open(io.BytesIO(result.data)) as img:
-        size: tuple[int, int] = img.size  # (Pillow's context manager is untyped)
+    """(width, height) of a result without decoding it: ``EditResult.size`` reads the header,
+    or the pixels a region edit already holds (its ``.data`` is encoded only when read)."""
+    size: tuple[int, int] = result.size
     return size
 
 
