@@ -92,7 +92,7 @@ class _Data:
         obj.__dict__["_data"] = value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EditResult:
     """An edited image. ``data`` holds the exact bytes Venice returned; ``image`` decodes lazily.
 
@@ -133,6 +133,19 @@ class EditResult:
     raw: EditResult | None = field(default=None, repr=False, compare=False)
     spill: float | None = None
     region: RegionPlan | None = field(default=None, repr=False, compare=False)
+
+    def __eq__(self, other: object) -> bool:
+        """Field by field like a dataclass's, ``data`` last: two results that differ in
+        anything else (their ``elapsed``, say: the studio's ``result`` trait compares each new
+        result with the last) are told apart without encoding a lazy composite."""
+        if other is self:
+            return True
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        names = [f.name for f in dataclasses.fields(self) if f.compare and f.name != "data"]
+        return all(getattr(self, n) == getattr(other, n) for n in (*names, "data"))
+
+    __hash__ = None  # type: ignore[assignment]  # as before: headers and request are dicts
 
     # Response facts, typed.
     @property

@@ -26,10 +26,13 @@ def as_pil(image: Any) -> Image.Image:
     full-resolution pixels alive on every result a history or grid holds (unless the result
     already holds them, as a region edit's does: decoding again would only cost time).
     """
+    if hasattr(type(image), "image"):
+        decoded = vars(image).get("image")  # a region edit's composite is already decoded
+        if isinstance(decoded, Image.Image):
+            return decoded  # (before ``.data``: a region edit's is encoded on first read)
     data = getattr(image, "data", None)
     if isinstance(data, bytes) and hasattr(type(image), "image"):
-        decoded = vars(image).get("image")  # a region edit's composite is already decoded
-        return decoded if isinstance(decoded, Image.Image) else to_pil(data)
+        return to_pil(data)
     inner = getattr(image, "image", None)
     if isinstance(inner, Image.Image):
         return inner
