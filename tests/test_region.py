@@ -380,6 +380,12 @@ def test_the_composite_is_encoded_on_first_read_once_and_as_before(client: Clien
     assert result.raw is not None and result.raw.data != reads[0]
     with pytest.raises(AttributeError):
         result.data = b""  # type: ignore[misc]  # frozen as before
+    import copy
+    import pickle
+
+    fresh = client.edit_region(photo, mask, "make it warmer", model=MODEL)
+    for twin in (pickle.loads(pickle.dumps(fresh)), copy.copy(fresh)):  # a lock: encoded first
+        assert twin.data == reads[0] and twin == fresh and twin.spill == fresh.spill
 
 
 @pytest.mark.parametrize("backend", ["venice"], indirect=True)

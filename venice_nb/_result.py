@@ -147,6 +147,15 @@ class EditResult:
 
     __hash__ = None  # type: ignore[assignment]  # as before: headers and request are dicts
 
+    def __getstate__(self) -> dict[str, Any]:
+        """For pickle and copy: a lazy ``data`` is encoded first (a lock does not pickle)."""
+        state = dict(self.__dict__)
+        if "_data_lock" in state:
+            state["_data"] = self.data
+            del state["_data_lock"]
+            state.pop("_encode", None)
+        return state
+
     # Response facts, typed.
     @property
     def model_id(self) -> str | None:
