@@ -177,7 +177,7 @@ class CompareView(StaticPicture, widgets.VBox):
         self._picture_height = fit_size(bw, bh, self._max_size[0] // 2, self._max_size[1])[1]
         # Up to _DENSITY image pixels per CSS pixel, counted on the larger of the two: an
         # upscale's extra detail reaches a HiDPI screen (the base is enlarged to match it).
-        k = max(1.0, aw / bw)
+        k = self._k = max(1.0, aw / bw)
         dense = fit_size(round(bw * k), round(bh * k), *(_DENSITY * m for m in self._css))
         key = _identity(b, dense)
         if key is None or self._before_key != key:  # the studio's base stays between runs
@@ -236,8 +236,11 @@ class CompareView(StaticPicture, widgets.VBox):
             return (_img(heat, f"Difference between {self.labels[0]} and {self.labels[1]}: "
                                "brighter is more changed", width),)
         half = width // 2 - 6
+        # Each card at up to _DENSITY pixels per CSS pixel of its own (half) width: the halves
+        # are made for the full width, and 4x the pixels cost time to encode and to show.
+        side = round(_DENSITY * half * self._k)
         cards = [
-            widgets.VBox([_img(rgb, f"{title}, {size}", half), widgets.HTML(
+            widgets.VBox([_img(_fit(rgb, side), f"{title}, {size}", half), widgets.HTML(
                 f"<b>{escape(title)}</b> <small>{escape(size)}</small>")],
                 layout=widgets.Layout(flex=f"0 1 {half}px", min_width="0"))
             for rgb, title, size in zip(self._halves, self.labels, self._sizes, strict=True)
@@ -466,6 +469,12 @@ def _shrink(src: np.ndarray | Image.Image, size: tuple[int, int]) -> np.ndarray:
     if img.size != size:
         img = img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     return as_rgb(img)  # transparency over white, as everywhere
+
+
+def _fit(rgb: np.ndarray, width: int) -> np.ndarray:
+    """``rgb`` at most ``width`` pixels wide (never enlarged)."""
+    h, w = rgb.shape[:2]
+    return resize_rgb(rgb, fit_size(w, h, width, h))
 
 
 def _thumbnail(image: Any) -> np.ndarray:
