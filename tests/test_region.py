@@ -427,6 +427,13 @@ def test_a_decoded_photo_skips_the_decode_with_the_same_fingerprint(client: Clie
     assert decoded.fingerprint == from_file.fingerprint
     assert decoded.data == from_file.data and decoded.format == "jpeg"
     assert np.asarray(pixels).sum() == _decoded(photo).sum()  # the caller's pixels untouched
+    # Outside the window the stitch writes (what the studio's viewer re-shrinks), nothing moved.
+    assert decoded.region is not None
+    x0, y0, x1, y1 = decoded.region.changed
+    outside = np.ones(pixels.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    assert (np.asarray(decoded.image)[outside] == pixels[outside]).all()
+    assert (np.asarray(decoded.image)[y0:y1, x0:x1] != pixels[y0:y1, x0:x1]).any()
     png = _encode(_photo(1200, 900, seed=6), "PNG")
     with pytest.raises(ValidationError, match="JPEG"):
         client.edit_region(DecodedPhoto(png, pixels), mask, "x", model=MODEL)

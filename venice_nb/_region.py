@@ -89,6 +89,16 @@ class RegionPlan:
         }
 
     @property
+    def changed(self) -> Box:
+        """The window the stitch writes (the mask's box and one pixel of margin, inside the
+        crop): outside it the result is the original, pixel for pixel."""
+        bx0, by0, bx1, by1 = self.box
+        mx0, my0, mx1, my1 = self.mask_box
+        w, h = self.image_size
+        return (max(bx0, mx0 - 1), max(by0, my0 - 1), min(bx1, w, mx1 + 1),
+                min(by1, h, my1 + 1))
+
+    @property
     def note(self) -> str | None:
         if not self.whole:
             return None
@@ -330,11 +340,8 @@ def stitch(
     copy saved)."""
     f = plan.feather
     bx0, by0, bx1, by1 = plan.box
-    w, h = plan.image_size
-    mx0, my0, mx1, my1 = plan.mask_box
     # One pixel of margin: the feather's shrink must see the mask's edge inside the window.
-    wx0, wy0 = max(bx0, mx0 - 1), max(by0, my0 - 1)
-    wx1, wy1 = min(bx1, w, mx1 + 1), min(by1, h, my1 + 1)
+    wx0, wy0, wx1, wy1 = plan.changed
     win_size = (wx1 - wx0, wy1 - wy0)
     # The window of the answer, in its own pixels (it may be any size: Venice's tier).
     sx, sy = answer.size[0] / (bx1 - bx0), answer.size[1] / (by1 - by0)
