@@ -355,3 +355,87 @@ def test_a_zero_mean_edit_leaves_no_tone_step(client: Client) -> None:
     raw_step = np.abs((raw - original[y0:y1, x0:x1])[inside[y0:y1, x0:x1]].mean(axis=0))
     step = np.abs((out - original)[inside].mean(axis=0))
     assert step.max() <= 1.0 < raw_step.max()
+
+
+@pytest.mark.parametrize("backend", ["venice"], indirect=True)
+def test_the_composite_is_encoded_on_first_read_once_and_as_before(client: Client) -> None:
+    """``.data`` is encoded lazily (a 33 Mpx JPEG encode is the largest part of a region edit):
+    the first read, from any number of threads at once, encodes once; the bytes are what
+    ``encode_output`` makes of ``.image``, and ``.raw`` is untouched."""
+    import threading
+
+    photo = _encode(_photo(1200, 900, seed=4), "JPEG")
+    mask = masks.ellipse((900, 1200), (400, 300, 700, 600))
+    result = client.edit_region(photo, mask, "make it warmer", model=MODEL)
+    assert result.content_type == "image/jpeg" and result.size == (1200, 900)
+    assert repr(result).startswith("EditResult(1200x900 jpeg")
+    reads: list[bytes] = []
+    threads = [threading.Thread(target=lambda: reads.append(result.data)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(reads) == 8 and all(r is reads[0] for r in reads)  # one encode, shared
+    assert reads[0] == _region.encode_output(result.image, "jpeg")[0]
+    assert result.raw is not None and result.raw.data != reads[0]
+    with pytest.raises(AttributeError):
+        result.data = b""  # type: ignore[misc]  # frozen as before
+    import copy
+    import pickle
+
+    fresh = client.edit_region(photo, mask, "make it warmer", model=MODEL)
+    for twin in (pickle.loads(pickle.dumps(fresh)), copy.copy(fresh)):  # a lock: encoded first
+        assert twin.data == reads[0] and twin == fresh and twin.spill == fresh.spill
+
+
+@pytest.mark.parametrize("backend", ["venice"], indirect=True)
+def test_the_paid_answer_is_stored_before_the_composite_exists(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    """The store holds the raw answer as soon as the request returns: the composite's file
+    is made later (on first read), and a replay makes the same bytes from the raw answer."""
+    from venice_nb._store import ResultStore
+
+    photo = _encode(_photo(1200, 900, seed=5), "JPEG")
+    mask = masks.ellipse((900, 1200), (300, 200, 600, 500))
+    store = tmp_path / "store"
+    with Client(TEST_KEY, base_url=backend.url, store=store) as client:
+        result = client.edit_region(photo, mask, "make it sepia", model=MODEL)
+    assert result.raw is not None
+    kept = ResultStore(store)
+    assert [r.fingerprint for r in kept.history()] == [result.fingerprint]
+    assert kept.result(result.fingerprint).data == result.raw.data  # the raw answer, as paid
+    kept.close()
+    with Client(TEST_KEY, base_url=backend.url, store=store, store_mode="replay") as replay:
+        replayed = replay.edit_region(photo, mask, "make it sepia", model=MODEL)
+    assert replayed.from_store and replayed.data == result.data
+
+
+@pytest.mark.parametrize("backend", ["venice"], indirect=True)
+def test_a_decoded_photo_skips_the_decode_with_the_same_fingerprint(client: Client) -> None:
+    """The studio hands over its JPEG's bytes with the pixels it already decoded: the same
+    request, fingerprint and result as passing the file."""
+    from venice_nb._client._region_edit import DecodedPhoto
+
+    photo = _encode(_photo(1200, 900, seed=6), "JPEG")
+    pixels = np.asarray(Image.open(io.BytesIO(photo)).convert("RGB"))
+    pixels.flags.writeable = False  # as the painter holds it
+    mask = masks.ellipse((900, 1200), (500, 300, 800, 600))
+    from_file = client.edit_region(photo, mask, "make it cooler", model=MODEL)
+    decoded = client.edit_region(DecodedPhoto(photo, pixels), mask, "make it cooler",
+                                 model=MODEL)
+    assert decoded.fingerprint == from_file.fingerprint
+    assert decoded.data == from_file.data and decoded.format == "jpeg"
+    assert np.asarray(pixels).sum() == _decoded(photo).sum()  # the caller's pixels untouched
+    # Outside the window the stitch writes (what the studio's viewer re-shrinks), nothing moved.
+    assert decoded.region is not None
+    x0, y0, x1, y1 = decoded.region.changed
+    outside = np.ones(pixels.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    assert (np.asarray(decoded.image)[outside] == pixels[outside]).all()
+    assert (np.asarray(decoded.image)[y0:y1, x0:x1] != pixels[y0:y1, x0:x1]).any()
+    png = _encode(_photo(1200, 900, seed=6), "PNG")
+    with pytest.raises(ValidationError, match="JPEG"):
+        client.edit_region(DecodedPhoto(png, pixels), mask, "x", model=MODEL)
+    with pytest.raises(ValidationError, match="JPEG"):
+        client.edit_region(DecodedPhoto(photo, pixels[:800]), mask, "x", model=MODEL)

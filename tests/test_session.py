@@ -277,3 +277,47 @@ def test_a_region_edit_refusal_is_shown_not_raised(local_client: vnb.Client) -> 
     p.paint(np.full((10, 90), 255, np.uint8))  # another aspect ratio than the photo's
     assert s.run() is None
     assert isinstance(s.error, vnb.ValidationError) and s.state == "error"
+
+
+def test_a_region_edit_reuses_the_decoded_base_with_the_files_fingerprint(
+    local_client: vnb.Client,
+) -> None:
+    """With the base's JPEG at hand, Run composites into the painter's pixels (no second
+    decode) yet names the photo by the file: the same fingerprint and bytes as code."""
+    from venice_nb._client._region_edit import DecodedPhoto
+
+    buf = io.BytesIO()
+    Image.fromarray(_image(600, 800)).save(buf, "JPEG", quality=92)
+    jpeg = buf.getvalue()
+    decoded = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+    p = _Painter(decoded)
+    s = EditSession(local_client, source=p, prompt="a red hat", model="gpt-image-2-edit")
+    s.encoded_base = lambda: jpeg
+    mask = masks.ellipse(decoded, (500, 100, 700, 250))
+    p.paint(mask)
+    image, painted = s.region_inputs()
+    assert isinstance(image, DecodedPhoto) and image.data is jpeg and image.pixels is decoded
+    assert painted is not None and (painted == mask).all()
+    result = s.run()
+    code = local_client.edit_region(jpeg, mask, "a red hat", model="gpt-image-2-edit")
+    assert s.region and result.fingerprint == code.fingerprint and result.data == code.data
+    assert s.steps == ()
+
+
+def test_a_region_edit_sends_a_large_array_base_without_encoding_it(
+    local_client: vnb.Client,
+) -> None:
+    """Only the crop goes up, so a large decoded base is not made into a JPEG first (which
+    ``edit_region`` would decode straight back); a PNG base keeps its file (transparency)."""
+    big = np.zeros((4600, 4000, 3), np.uint8)  # over wire_image's JPEG threshold
+    big[1000:2000, 1000:2000] = 200
+    p = _Painter(big)
+    s = EditSession(local_client, source=p, prompt="a red hat", model="gpt-image-2-edit")
+    p.paint(masks.ellipse(big, (1200, 1200, 1800, 1800)))
+    assert wire_image(big)[1] is not None  # a whole-image edit would encode it
+    image, _mask = s.region_inputs()
+    assert image is big
+    png = io.BytesIO()
+    Image.fromarray(big[:300, :400]).save(png, "PNG")
+    s.encoded_base = lambda: png.getvalue()
+    assert s.region_inputs()[0] == png.getvalue()

@@ -38,6 +38,7 @@ __all__ = [
     "encode_output",
     "mask_for_send",
     "measure",
+    "output_content_type",
     "plan_region",
     "read_mask",
     "source_digest",
@@ -86,6 +87,16 @@ class RegionPlan:
             "feather": self.feather,
             "whole": self.whole,
         }
+
+    @property
+    def changed(self) -> Box:
+        """The window the stitch writes (the mask's box and one pixel of margin, inside the
+        crop): outside it the result is the original, pixel for pixel."""
+        bx0, by0, bx1, by1 = self.box
+        mx0, my0, mx1, my1 = self.mask_box
+        w, h = self.image_size
+        return (max(bx0, mx0 - 1), max(by0, my0 - 1), min(bx1, w, mx1 + 1),
+                min(by1, h, my1 + 1))
 
     @property
     def note(self) -> str | None:
@@ -329,11 +340,8 @@ def stitch(
     copy saved)."""
     f = plan.feather
     bx0, by0, bx1, by1 = plan.box
-    w, h = plan.image_size
-    mx0, my0, mx1, my1 = plan.mask_box
     # One pixel of margin: the feather's shrink must see the mask's edge inside the window.
-    wx0, wy0 = max(bx0, mx0 - 1), max(by0, my0 - 1)
-    wx1, wy1 = min(bx1, w, mx1 + 1), min(by1, h, my1 + 1)
+    wx0, wy0, wx1, wy1 = plan.changed
     win_size = (wx1 - wx0, wy1 - wy0)
     # The window of the answer, in its own pixels (it may be any size: Venice's tier).
     sx, sy = answer.size[0] / (bx1 - bx0), answer.size[1] / (by1 - by0)
@@ -361,6 +369,11 @@ def stitch(
     return result
 
 
+def output_content_type(fmt: str) -> str:
+    """The content type ``encode_output`` gives ``fmt`` (known before encoding)."""
+    return f"image/{fmt if fmt in ('jpeg', 'webp') else 'png'}"
+
+
 def encode_output(img: Image.Image, fmt: str) -> tuple[bytes, str]:
     """The composite encoded as asked: JPEG at high quality, PNG (fast compression: a 33 Mpx
     photo would otherwise take seconds) or WebP. Returns (bytes, content type)."""
@@ -371,5 +384,4 @@ def encode_output(img: Image.Image, fmt: str) -> tuple[bytes, str]:
         img.save(buf, "WEBP", quality=JPEG_QUALITY)
     else:
         img.save(buf, "PNG", compress_level=1)
-        fmt = "png"
-    return buf.getvalue(), f"image/{fmt}"
+    return buf.getvalue(), output_content_type(fmt)

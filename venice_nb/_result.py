@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -39,7 +42,7 @@ if TYPE_CHECKING:
     from ._client._request import PreparedRequest
     from ._region import RegionPlan
 
-__all__ = ["EditResult", "RateLimit", "build_result"]
+__all__ = ["EditResult", "RateLimit", "build_result", "with_lazy_data"]
 
 _DISPLAY_MAX_SIDE = 768
 _DISPLAY_MAX_BYTES = 150_000  # larger answers are shown as a re-encoded thumbnail
@@ -61,12 +64,41 @@ class RateLimit:
     reset: float | None = None
 
 
-@dataclass(frozen=True)
+class _Data:
+    """``EditResult.data``'s descriptor: the bytes given to the constructor, or, for a result
+    made by ``with_lazy_data``, encoded on first read, exactly once, under the result's own lock.
+
+    Why: a region edit's full-resolution composite is at hand as pixels, and encoding a 33 Mpx
+    JPEG takes longer than everything else venice_nb does for it; the studio shows the pixels
+    without ever needing the file. Its paid raw answer is stored before (``.raw``), so nothing
+    is lost when it is never encoded.
+    """
+
+    def __get__(self, obj: EditResult | None, objtype: type | None = None) -> bytes:
+        if obj is None:  # the class: dataclasses reads this for a default, and there is none
+            raise AttributeError("data")
+        state = obj.__dict__
+        data: bytes | None = state.get("_data")
+        if data is None:
+            with state["_data_lock"]:
+                data = state.get("_data")
+                if data is None:
+                    data = state.pop("_encode")()
+                    state["_data"] = data
+        return data
+
+    def __set__(self, obj: EditResult, value: bytes) -> None:
+        # Only the dataclass's __init__ gets here (the frozen __setattr__ refuses the rest).
+        obj.__dict__["_data"] = value
+
+
+@dataclass(frozen=True, eq=False)
 class EditResult:
     """An edited image. ``data`` holds the exact bytes Venice returned; ``image`` decodes lazily.
 
     Attributes:
-        data: The image bytes exactly as returned.
+        data: The image bytes exactly as returned (a region edit's composite: encoded on
+            first read).
         content_type: Their MIME type.
         headers: The response headers that matter (lower-cased): model, rate limit, balance,
             notices.
@@ -84,7 +116,7 @@ class EditResult:
         region: A region edit's plan: the crop, the size it was sent at and the feather.
     """
 
-    data: bytes
+    data: bytes  # read through _Data (set on the class below)
     content_type: str
     headers: dict[str, str] = field(repr=False)
     elapsed: float
@@ -101,6 +133,28 @@ class EditResult:
     raw: EditResult | None = field(default=None, repr=False, compare=False)
     spill: float | None = None
     region: RegionPlan | None = field(default=None, repr=False, compare=False)
+
+    def __eq__(self, other: object) -> bool:
+        """Field by field like a dataclass's, ``data`` last: two results that differ in
+        anything else (their ``elapsed``, say: the studio's ``result`` trait compares each new
+        result with the last) are told apart without encoding a lazy composite."""
+        if other is self:
+            return True
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        names = [f.name for f in dataclasses.fields(self) if f.compare and f.name != "data"]
+        return all(getattr(self, n) == getattr(other, n) for n in (*names, "data"))
+
+    __hash__ = None  # type: ignore[assignment]  # as before: headers and request are dicts
+
+    def __getstate__(self) -> dict[str, Any]:
+        """For pickle and copy: a lazy ``data`` is encoded first (a lock does not pickle)."""
+        state = dict(self.__dict__)
+        if "_data_lock" in state:
+            state["_data"] = self.data
+            del state["_data_lock"]
+            state.pop("_encode", None)
+        return state
 
     # Response facts, typed.
     @property
@@ -314,6 +368,25 @@ class EditResult:
     def _stable_caption(self) -> str:
         # Issue 13: reprs are saved in notebooks, which must not change between runs (no timing).
         return self.caption().replace(f" · {self.elapsed:.2f}s", "")
+
+
+# After the dataclass is made (so ``data`` stays a required field): its __init__ stores the bytes
+# through _Data.__set__, and every read goes through _Data.__get__.
+setattr(EditResult, "data", _Data())  # noqa: B010 (a plain assignment would not type-check)
+
+
+def with_lazy_data(
+    result: EditResult, encode: Callable[[], bytes], image: Image.Image, **changes: Any
+) -> EditResult:
+    """``result`` with ``changes``, whose ``.image`` is ``image`` and whose ``.data`` is
+    ``encode()``'s bytes, computed on first read (once, thread-safe): see ``_Data``."""
+    lazy = dataclasses.replace(result, data=b"", **changes)
+    state = lazy.__dict__
+    state["image"] = image  # the exact pixels (cached_property's slot)
+    state["_data_lock"] = threading.Lock()
+    state["_encode"] = encode
+    del state["_data"]
+    return lazy
 
 
 def build_result(

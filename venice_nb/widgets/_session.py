@@ -22,17 +22,19 @@ import io
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union, cast
 
 import numpy as np
 import traitlets
 from PIL import Image
 
+from .._client._region_edit import DecodedPhoto
 from .._client._upscale import SCALES, upscale_price
 from .._constants import MAX_IMAGE_BYTES, OUTPUT_FORMATS
 from .._constants import MAX_UPSCALE_OUTPUT_PIXELS as MAX_OUTPUT_PIXELS
 from .._exceptions import ValidationError, VeniceError
 from .._models import ModelInfo, prompt_length
+from .._probe import sniff_mime
 from .._sync import call, run_blocking
 
 if TYPE_CHECKING:
@@ -487,14 +489,42 @@ class EditSession(traitlets.HasTraits):
         self._task.add_done_callback(self._finished)
         return self._task
 
+    def region_inputs(self) -> tuple[Any, np.ndarray | None]:
+        """(photo, painted mask or None) for a region edit, nothing decoded or encoded again.
+
+        Only the crop is sent, so a decoded base goes as it is (``wire_image``'s JPEG would be
+        decoded straight back); a painter's pixels go with the JPEG file they were decoded from
+        (``DecodedPhoto``), which names the photo in the fingerprint as code that passes the
+        file does, without a second decode of a 33 Mpx JPEG.
+        """
+        src = self.source
+        if not (hasattr(src, "mask") and hasattr(src, "image")):
+            image, mask, _steps = self.inputs()
+            return image, mask
+        painter = cast("PainterLike", src)
+        mask = painter.mask if getattr(painter, "coverage", 1.0) > 0 else None
+        if mask is not None and not np.any(mask):
+            mask = None
+        encoded = self.encoded_base() if self.encoded_base is not None else None
+        pixels = painter.image
+        if encoded is None:
+            return pixels, mask
+        if sniff_mime(encoded) == "image/jpeg" and pixels.ndim == 3:  # no alpha to lose
+            return DecodedPhoto(encoded, pixels), mask
+        return encoded, mask  # a PNG's transparency, which the painter's pixels flattened
+
     async def _edit(self, op: str, prompt: str, model: str | None, region: bool) -> Any:
+        if region:
+            image, mask = self.region_inputs()
+            self.steps, self.region = (), True
+            if mask is not None:  # only the painted area changes, at full size
+                opts = self.options()
+                return await self._call("edit_region", image, mask, prompt, model=model, **opts)
         image, mask, steps = self.inputs()
         opts = self.options()
         self.steps, self.region = steps, region
         if op == "remove background":
             return await self._call("remove_background", image)
-        if region and mask is not None:  # only the painted area changes, at full size
-            return await self._call("edit_region", image, mask, prompt, model=model, **opts)
         if op == "edit":
             return await self._call("edit", image, prompt, model=model, fit=True, **opts)
         extra = [mask] if mask is not None else []

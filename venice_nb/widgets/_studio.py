@@ -270,7 +270,7 @@ class EditStudio(StaticPicture, widgets.VBox):
                 and self._base_display[0] == self.base_index:
             ahead = self._base_display[1].result()
         plan = getattr(result, "region", None)
-        box = plan.box if plan is not None and not plan.whole and \
+        box = plan.changed if plan is not None and not plan.whole and \
             self._history[after].parent == before else None
         if self.viewer is None:
             self.viewer = CompareView(first, second, labels=labels,

@@ -26,10 +26,13 @@ def as_pil(image: Any) -> Image.Image:
     full-resolution pixels alive on every result a history or grid holds (unless the result
     already holds them, as a region edit's does: decoding again would only cost time).
     """
+    if hasattr(type(image), "image"):
+        decoded = vars(image).get("image")  # a region edit's composite is already decoded
+        if isinstance(decoded, Image.Image):
+            return decoded  # (before ``.data``: a region edit's is encoded on first read)
     data = getattr(image, "data", None)
     if isinstance(data, bytes) and hasattr(type(image), "image"):
-        decoded = vars(image).get("image")  # a region edit's composite is already decoded
-        return decoded if isinstance(decoded, Image.Image) else to_pil(data)
+        return to_pil(data)
     inner = getattr(image, "image", None)
     if isinstance(inner, Image.Image):
         return inner
@@ -37,9 +40,9 @@ def as_pil(image: Any) -> Image.Image:
 
 
 def encoded_size(result: Any) -> tuple[int, int]:
-    """(width, height) of a result from its header: ``result.size`` decodes and caches pixels."""
-    with Image.open(io.BytesIO(result.data)) as img:
-        size: tuple[int, int] = img.size  # (Pillow's context manager is untyped)
+    """(width, height) of a result without decoding it: ``EditResult.size`` reads the header,
+    or the pixels a region edit already holds (its ``.data`` is encoded only when read)."""
+    size: tuple[int, int] = result.size
     return size
 
 
