@@ -12,7 +12,12 @@ from __future__ import annotations
 import base64
 import html
 
-__all__ = ["escape", "image_data_url"]
+__all__ = ["NO_MATHS", "escape", "image_data_url"]
+
+# The class that tells JupyterLab's and the docs' maths renderers to leave an element's text
+# alone: "$0.04 at Venice · $0 here" in an HTML output is otherwise typeset as maths between
+# the two dollar signs. Every HTML output's root element carries it.
+NO_MATHS = "tex2jax_ignore mathjax_ignore"
 
 # The only image types a data URL is made for; anything else is named as PNG (the bytes are
 # still the bytes: a browser sniffs them), so a hostile content-type never reaches markup.

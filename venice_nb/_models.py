@@ -9,7 +9,7 @@ from typing import Any
 
 from ._constants import DEFAULT_MAX_INPUT_IMAGES, LOCAL_NAME_SUFFIX, MAX_PROMPT_CHARS
 from ._exceptions import ValidationError
-from ._html import escape
+from ._html import NO_MATHS, escape
 
 __all__ = ["ModelInfo", "check_model_arg", "find_model", "parse_models", "prompt_length"]
 
@@ -141,9 +141,10 @@ class ModelInfo:
         price = f"${self.price_usd:.3f}" if self.price_usd is not None else "n/a"
         # A model list can come from a shared recording (models.json): escape what it says.
         return (
-            f"<b>{escape(self.name)}</b> <code>{escape(self.id)}</code> · {price}/edit · "
+            f"<span class='{NO_MATHS}'><b>{escape(self.name)}</b> <code>{escape(self.id)}</code> · "
+            f"{price}/edit · "
             f"up to {escape(self.max_input_images)} images · prompt ≤ "
-            f"{escape(self.prompt_character_limit)} chars"
+            f"{escape(self.prompt_character_limit)} chars</span>"
         )
 
 

@@ -33,7 +33,7 @@ from ._constants import (
 )
 from ._exceptions import ValidationError
 from ._headers import header_int, header_number
-from ._html import escape, image_data_url
+from ._html import NO_MATHS, escape, image_data_url
 
 if TYPE_CHECKING:
     import numpy as np
@@ -352,8 +352,9 @@ class EditResult:
             repl = f" (use {self.deprecated_replacement})" if self.deprecated_replacement else ""
             warn += f"<div style='color:#b45309'>{escape(text + repl)}</div>"
         return (
-            f"<figure style='margin:0'><img src='{escape(self.thumbnail_data_url())}' "
-            f"style='max-width:100%'/><figcaption>{badge} {escape(self._stable_caption())}"
+            f"<figure class='{NO_MATHS}' style='margin:0'>"
+            f"<img src='{escape(self.thumbnail_data_url())}' style='max-width:100%'/>"
+            f"<figcaption>{badge} {escape(self._stable_caption())}"
             f"<br/><i>{escape(self.prompt or '')}</i>{warn}</figcaption></figure>"
         )
 

@@ -26,6 +26,8 @@ results = vnb.experiment(vnb.sample("cat"), ["make it snowy", "a red hat"], "fir
 results
 """,
     "ResultBrowser(client)",
+    "client.models()[0]",
+    'vnb.estimate_experiment(vnb.sample("cat"), ["a", "b"], "firered-image-edit", client=client)',
     "EditStudio(vnb.sample('cat'), client=client)",
 ]
 
@@ -34,8 +36,8 @@ def test_money_is_text_not_maths_in_every_output(lab: tuple[Any, Any]) -> None:
     from .conftest import open_notebook
 
     page, server = lab
-    nb = open_notebook(page, server, "money", [c.replace("{folder!r}", repr(str(server.root / "st")))
-                                                for c in CELLS])
+    folder = repr(str(server.root / "st"))
+    nb = open_notebook(page, server, "money", [c.replace("{folder!r}", folder) for c in CELLS])
     nb.assert_widgets_healthy()
     outputs = page.locator(".jp-OutputArea-output")
     page.wait_for_function(
@@ -43,6 +45,7 @@ def test_money_is_text_not_maths_in_every_output(lab: tuple[Any, Any]) -> None:
         ".filter(o => o.innerText.includes('here')).length >= 4")
     nb.shot("money")
     typeset = page.locator(".jp-OutputArea-output mjx-container, .jp-OutputArea-output .MathJax")
-    assert typeset.count() == 0, [t.evaluate("e => (e.closest(\".jp-OutputArea-output\")||e).innerText.slice(0,300)") for t in typeset.all()[:5]]
+    around = "e => (e.closest('.jp-OutputArea-output') || e).innerText.slice(0, 300)"
+    assert typeset.count() == 0, [t.evaluate(around) for t in typeset.all()[:5]]
     texts = "\n".join(o.inner_text() for o in outputs.all())
     assert texts.count("$0 here") >= 4, texts

@@ -18,7 +18,7 @@ from .. import _arguments as guards
 from .. import _money
 from .._client import _region_edit, _request
 from .._exceptions import ReplayMissError, ValidationError
-from .._html import escape
+from .._html import NO_MATHS, escape
 from .._images import load_image
 from .._params import EDIT_OPTIONS
 from .._region import DEFAULT_CONTEXT
@@ -128,7 +128,7 @@ class CostEstimate:
     def _repr_html_(self) -> str:
         head, *rest = str(self).splitlines()
         body = "".join(f"<li>{escape(line.strip())}</li>" for line in rest)
-        return f"<div><b>{escape(head)}</b><ul>{body}</ul></div>"
+        return f"<div class='{NO_MATHS}'><b>{escape(head)}</b><ul>{body}</ul></div>"
 
 
 def _labelled(

@@ -24,7 +24,7 @@ from PIL import Image
 
 from .. import _arguments as guards
 from .._exceptions import ValidationError
-from .._html import escape
+from .._html import NO_MATHS, escape
 from .._money import cost
 from .._store._records import RecordList, StoredRecord
 from .._store._store import ResultStore
@@ -196,7 +196,7 @@ class ResultBrowser(widgets.VBox):
             f"<img alt='' style='width:100%' src='data:image/jpeg;base64,"
             f"{base64.b64encode(self._thumbnail(r)).decode()}'>"
             f"<figcaption>{_caption(r)}</figcaption></figure>" for r in self.records)
-        return (f"<div class='venice-browser-static'><div>{self._header.value}</div>"
+        return (f"<div class='venice-browser-static {NO_MATHS}'><div>{self._header.value}</div>"
                 "<div style='display:grid;grid-template-columns:repeat(6,minmax(0,1fr));"
                 f"gap:6px'>{cards}</div></div>")
 

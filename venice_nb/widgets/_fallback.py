@@ -40,7 +40,7 @@ import ipywidgets as widgets
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .._html import escape
+from .._html import NO_MATHS, escape
 
 __all__ = [
     "MAX_OUTPUT_BYTES", "ProgressView", "StaticPicture", "captioned", "contact_sheet",
@@ -283,8 +283,7 @@ def legend_bundle(captions: Sequence[str]) -> dict[str, str]:
             f"{escape(p)}{'</b>' if p.startswith('FAILED') else ''}</span>" for p in rest)
         items.append(f"<li><b>{escape(head)}</b>{tail}</li>")
         lines.append(f"{number}. " + " · ".join(parts))
-    # MathJax 2 (nbconvert) and 3 (JupyterLab) would typeset "$0.04 at Venice · $0" as maths
-    html_list = ("<ol class='venice-sheet-legend tex2jax_ignore mathjax_ignore' style='margin:0;"
+    html_list = (f"<ol class='venice-sheet-legend {NO_MATHS}' style='margin:0;"
                  "padding-left:2.4em;"
                  "line-height:1.4;overflow-wrap:anywhere'>" + "".join(items) + "</ol>")
     return {"text/html": _LEGEND_STYLE + html_list, "text/plain": "\n".join(lines)}
