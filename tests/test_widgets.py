@@ -7,6 +7,8 @@ the mask logic, the wire traffic per mouse move, and the controls' requests on t
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +18,7 @@ import numpy as np
 import pytest
 from ipycanvas.canvas import _CANVAS_MANAGER
 from ipywidgets.widgets.widget import _instances
+from PIL import Image
 
 import venice_nb as vnb
 from venice_nb import masks
@@ -492,6 +495,22 @@ def test_compare_view_modes_and_difference() -> None:
     assert view.split == 0.25
     view.set_images(before, np.zeros((100, 100, 3), np.uint8))
     assert "aspect ratio differs" in view._caption.value
+
+
+def test_compare_view_pair_wraps_in_a_narrow_column_at_full_width() -> None:
+    """Side by side in a 340 px column would be two 164 px thumbnails: the two cards wrap one
+    above the other there (the browser knows the column's width), so each picture is made
+    dense enough for the whole width on a HiDPI screen."""
+    photo = np.random.default_rng(0).integers(0, 256, (800, 1200, 3), dtype=np.uint8)
+    view = CompareView(photo, photo, max_size=(340, 400))
+    (pair,) = view._body.children
+    assert pair.layout.flex_flow == "row wrap"
+    for figure in pair.children:
+        assert figure.layout.min_width == "min(200px, 100%)"
+        img = figure.children[0].value
+        assert "width:100%" in img
+        data = base64.b64decode(img.split("base64,")[1].split("'")[0])
+        assert Image.open(io.BytesIO(data)).width >= 2 * 340 - 1
 
 
 def test_studio_keeps_one_image_models_on_edit_with_a_hint(local_client: vnb.Client) -> None:

@@ -31,6 +31,7 @@ MODES = ("side by side", "wipe", "difference")
 _THUMB_SIDE = 400  # twice a ~200 px card: sharp on HiDPI
 _TAGS = re.compile(r"<[^>]+>")
 _DENSITY = 2  # image pixels per CSS pixel: sharp on HiDPI, at most 4x the 1x bytes
+_MIN_CARD = 200  # CSS px: side-by-side cards narrower than this wrap, one per row
 
 
 def _encode(rgb: np.ndarray, fmt: str | None = None) -> tuple[bytes, str]:
@@ -235,18 +236,20 @@ class CompareView(StaticPicture, widgets.VBox):
             heat = _heat(self._before, self._delta)
             return (_img(heat, f"Difference between {self.labels[0]} and {self.labels[1]}: "
                                "brighter is more changed", width),)
-        half = width // 2 - 6
-        # Each card at up to _DENSITY pixels per CSS pixel of its own (half) width: the halves
-        # are made for the full width, and 4x the pixels cost time to encode and to show.
-        side = round(_DENSITY * half * self._k)
+        # Two cards side by side, or, in a column too narrow for two of _MIN_CARD (the studio
+        # beside its controls at 1,000 px), one above the other at the column's width: only
+        # the browser knows the column's width, so the cards wrap, and each picture is dense
+        # enough for the whole width on a HiDPI screen.
+        side = round(_DENSITY * width * self._k)
         cards = [
-            widgets.VBox([_img(_fit(rgb, side), f"{title}, {size}", half), widgets.HTML(
+            widgets.VBox([_img(_fit(rgb, side), f"{title}, {size}"), widgets.HTML(
                 f"<b>{escape(title)}</b> <small>{escape(size)}</small>")],
-                layout=widgets.Layout(flex=f"0 1 {half}px", min_width="0"))
+                layout=widgets.Layout(flex=f"1 1 {width // 2 - 6}px",
+                                      min_width=f"min({_MIN_CARD}px, 100%)"))
             for rgb, title, size in zip(self._halves, self.labels, self._sizes, strict=True)
         ]
-        return (widgets.HBox(cards, layout=widgets.Layout(grid_gap="12px",
-                                                          max_width=f"{width}px")),)
+        return (widgets.Box(cards, layout=widgets.Layout(
+            grid_gap="12px", max_width=f"{width}px", flex_flow="row wrap")),)
 
 
 def _plain_caption(result: Any) -> str:
