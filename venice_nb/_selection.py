@@ -83,6 +83,8 @@ _EVIDENCE_BG = 0.05  # ... and evidence at or below this is background too
 _LIKE_CLICK = 2.0  # ... and sure subject this many bandwidths from a click seeds the object
 _ENCLOSED = 0.5  # ... and subject mostly bordered by the object joins it
 _EVIDENCE_SHARE = 0.8  # an estimate covering more of the frame than this is no estimate
+_OUTLINE = 2.0  # an estimate is followed when its outline is this much sharper than usual ...
+_OWN_COLOURS = 0.7  # ... or its colours tell this share of the frame inside from outside
 
 
 # --------------------------------------------------------------------------------------------
@@ -554,6 +556,28 @@ def _subject_evidence(work: np.ndarray, labels: np.ndarray, area: np.ndarray) ->
     return evidence
 
 
+def _estimate_holds(g: _Graph, evidence: np.ndarray) -> bool:
+    """Whether the subject estimate is worth following for clicks: its outline runs along
+    the photo's edges (contrast across it well above the graph's usual contrast) or its
+    colours are its own (colour models of inside and outside tell most of the frame apart).
+
+    A fur coat on a blurred room has a soft outline but colours of its own; a product has
+    both. An estimate with neither is a blob the centre prior drew through a uniform region
+    (two flat halves of noise): following it would cut that region in two.
+    """
+    on = evidence >= 0.5
+    if not on.any() or on.all():
+        return False
+    cut = on[g.i] != on[g.j]
+    if g.contrast[cut].mean() >= _OUTLINE * max(float(np.median(g.contrast)), 1e-6):
+        return True
+    inside, outside = on * g.area, ~on * g.area
+    pf = g.kernel @ (inside / float(inside.sum())).astype(np.float32)
+    pb = g.kernel @ (outside / float(outside.sum())).astype(np.float32)
+    agree = float((g.area * ((pf > pb) == on)).sum() / g.area.sum())
+    return agree >= _OWN_COLOURS
+
+
 def _enclosed(g: _Graph, keep: np.ndarray, allowed: np.ndarray, *,
               framed_out: bool = True) -> np.ndarray:
     """``keep`` plus each connected part of ``allowed & ~keep`` whose boundary is mostly
@@ -602,6 +626,7 @@ class _Prepared:
     graph: _Graph
     codes: np.ndarray  # full-resolution 5:5:5 colour codes, uint16
     evidence: np.ndarray  # per node: the subject estimate's mean over it (0..1)
+    estimate_holds: bool  # whether clicks on the estimate follow it (``_estimate_holds``)
 
 
 @dataclass(frozen=True)
@@ -682,7 +707,7 @@ class Selector:
             guide = _guide(work.astype(np.float32) / 255, radius, 1e-3)
             evidence = _subject_evidence(work, labels, graph.area)
             self._prep = _Prepared(work, lab, guide, labels, graph, _codes(self.image),
-                                   evidence)
+                                   evidence, _estimate_holds(graph, evidence))
 
     def _ready(self) -> _Prepared:
         if self._prep is None:
@@ -797,7 +822,9 @@ class Selector:
         When every include point lies on the photo's subject (its estimate, made in
         :meth:`prepare`), the object follows that estimate as well as the colours: a click on
         each of a person's face and suit takes the whole person, though her collar is unlike
-        both. An estimate covering nearly the whole frame is ignored.
+        both. An estimate covering nearly the whole frame is ignored, and so is one that
+        neither follows the photo's edges nor has colours of its own (a blob through a
+        uniform region).
         """
         size = check_size(size)
         include = check_points(include, self.size, "include", required=True)
@@ -859,7 +886,7 @@ class Selector:
         # alone decide
         ev = p.evidence
         share = float((g.area * (ev >= 0.5)).sum() / g.area.sum())
-        on_subject = bool(fg_seed.any() and ev[fg_seed].min() >= 0.5
+        on_subject = bool(p.estimate_holds and fg_seed.any() and ev[fg_seed].min() >= 0.5
                           and share <= _EVIDENCE_SHARE
                           and not (ev[bg_seed] >= 0.5).any())
         seeds = fg_seed
