@@ -115,8 +115,9 @@ def test_a_click_on_part_of_the_subject_takes_that_part_not_the_whole_subject() 
     assert (both & helmet).sum() < 0.05 * helmet.sum()
 
 
-# the subject's IoU (the issue asks for 0.85); the rocket is the admitted exception (0.39
-# reached: the subject estimate takes the lit launch platform with it and misses the fairing)
+# the subject's IoU (the issue asks for 0.85); the rocket is the admitted exception (0.37
+# reached: the subject estimate takes the lit launch platform, mount and flares with it and
+# misses the fairing's tip; fed the reference polygon as its estimate, the engine reaches 0.85)
 SUBJECT_CASES = {
     "product": ("product", 0.85),
     "coffee": ("coffee", 0.85),
@@ -130,6 +131,22 @@ SUBJECT_CASES = {
 def test_subject_of_the_samples(name: str) -> None:
     ref, floor = SUBJECT_CASES[name]
     assert iou(masks.select_subject(_sample(name)), _reference(ref)) >= floor
+
+
+@pytest.mark.parametrize("name", ["rocket", "astronaut", "coffee"])
+def test_the_subject_adds_no_piece_beyond_its_estimate(name: str) -> None:
+    """The split refines the estimate along the photo's outlines; a superpixel straddling
+    the outline (beside the rocket's 22 px body, the astronaut's shoulder) is trimmed to the
+    estimate, not taken whole: nothing is selected more than 6 px from it."""
+    from venice_nb._vision._subject import subject_matte
+
+    img = _sample(name)
+    estimate = Image.fromarray(((subject_matte(Image.fromarray(img)) >= 0.5) * 255)
+                               .astype(np.uint8))
+    near = np.asarray(estimate.filter(ImageFilter.MaxFilter(13))) > 0
+    chosen = masks.select_subject(img) >= 128
+    assert chosen.sum() > 0.5 * (np.asarray(estimate) > 0).sum()
+    assert not (chosen & ~near).any()
 
 
 def test_subject_inverted_is_the_background() -> None:

@@ -27,7 +27,9 @@ How each selection is made, and why this way:
 * **subject**: the same split, seeded where the photo's subject estimate (the local backend's
   ``_subject``, made once in ``prepare``) is sure either way. Clicks that all land on that
   subject use it too (see :meth:`Selector.object`): fur is one object despite its stripes, a
-  collar between a clicked face and a clicked suit belongs with them.
+  collar between a clicked face and a clicked suit belongs with them. The subject keeps no
+  pixel more than a few working pixels beyond the estimate; clicks follow the estimate only
+  when it follows the photo's edges or has colours of its own (``_estimate_holds``).
 * **once per set of clicks**: the split and its working-level edge are kept until the clicks
   change, so a painter's screen-size preview and its full-resolution step solve once.
 * **edges**: a colour guided filter (He et al.) fitted on the working level with the image as
@@ -83,6 +85,7 @@ _EVIDENCE_BG = 0.05  # ... and evidence at or below this is background too
 _LIKE_CLICK = 2.0  # ... and sure subject this many bandwidths from a click seeds the object
 _ENCLOSED = 0.5  # ... and subject mostly bordered by the object joins it
 _EVIDENCE_SHARE = 0.8  # an estimate covering more of the frame than this is no estimate
+_NEAR_ESTIMATE = 4  # select_subject keeps no pixel farther than this from the estimate
 _OUTLINE = 2.0  # an estimate is followed when its outline is this much sharper than usual ...
 _OWN_COLOURS = 0.7  # ... or its colours tell this share of the frame inside from outside
 
@@ -541,8 +544,10 @@ def _components(g: _Graph, keep: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     return found
 
 
-def _subject_evidence(work: np.ndarray, labels: np.ndarray, area: np.ndarray) -> np.ndarray:
-    """Per superpixel: how sure the photo's subject estimate is that it is subject (0..1).
+def _subject_evidence(work: np.ndarray, labels: np.ndarray,
+                      area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per superpixel: how sure the photo's subject estimate is that it is subject (0..1);
+    and per working pixel, whether it lies within ``_NEAR_ESTIMATE`` pixels of the estimate.
 
     The estimate is the one the local backend uses too (``_vision._subject``: colours unlike
     the frame's edges, detail, centrality, a minimax watershed; it lets a frame-filling subject
@@ -553,7 +558,9 @@ def _subject_evidence(work: np.ndarray, labels: np.ndarray, area: np.ndarray) ->
     matte = subject_matte(Image.fromarray(work))
     weights = matte.ravel().astype(np.float64)
     evidence: np.ndarray = np.bincount(labels.ravel(), weights, area.size) / area
-    return evidence
+    inside = Image.fromarray(((matte >= 0.5) * 255).astype(np.uint8))
+    near = np.asarray(inside.filter(ImageFilter.MaxFilter(2 * _NEAR_ESTIMATE + 1))) > 0
+    return evidence, near
 
 
 def _estimate_holds(g: _Graph, evidence: np.ndarray) -> bool:
@@ -626,6 +633,7 @@ class _Prepared:
     graph: _Graph
     codes: np.ndarray  # full-resolution 5:5:5 colour codes, uint16
     evidence: np.ndarray  # per node: the subject estimate's mean over it (0..1)
+    near_estimate: np.ndarray  # per working pixel: within _NEAR_ESTIMATE of the estimate
     estimate_holds: bool  # whether clicks on the estimate follow it (``_estimate_holds``)
 
 
@@ -705,9 +713,9 @@ class Selector:
             graph = _graph(labels, lab, step)
             radius = max(2, round(math.sqrt(wh * ww) / 200))
             guide = _guide(work.astype(np.float32) / 255, radius, 1e-3)
-            evidence = _subject_evidence(work, labels, graph.area)
+            evidence, near = _subject_evidence(work, labels, graph.area)
             self._prep = _Prepared(work, lab, guide, labels, graph, _codes(self.image),
-                                   evidence, _estimate_holds(graph, evidence))
+                                   evidence, near, _estimate_holds(graph, evidence))
 
     def _ready(self) -> _Prepared:
         if self._prep is None:
@@ -917,8 +925,9 @@ class Selector:
 
         The subject estimate (made once in :meth:`prepare`) seeds both sides where it is
         sure; the same split as for clicks decides the rest along the photo's own outlines,
-        and the edge is refined like every selection. ``size`` asks for a preview of that
-        size, as for :meth:`object`.
+        kept within a few working pixels of the estimate (a superpixel straddling a thin
+        outline is trimmed, not taken whole), and the edge is refined like every selection.
+        ``size`` asks for a preview of that size, as for :meth:`object`.
         """
         size = check_size(size)
         key = ("subject",)
@@ -931,7 +940,9 @@ class Selector:
                     fg_seed = ev >= float(ev.max())
                 keep = self._classify(p.graph, fg_seed, (ev <= _UNSURE) & ~fg_seed)
                 keep = _enclosed(p.graph, keep, ev > _UNSURE, framed_out=False)
-                self._solved = (key, self._edge(p, keep))
+                # the split follows the photo's outlines; it does not add pieces beyond the
+                # estimate (a superpixel straddling a thin body is trimmed to it)
+                self._solved = (key, self._edge(p, keep, p.near_estimate))
             return self._render(p, self._solved[1], None, size)
 
     def _outside(self, box: BoxF | None) -> np.ndarray:
@@ -1006,14 +1017,18 @@ class Selector:
     # ---- rendering at full resolution --------------------------------------------------
 
     @staticmethod
-    def _edge(p: _Prepared, chosen: np.ndarray) -> _Edge:
-        """The ``chosen`` nodes as a working-level mask, its edge fitted by the guided filter.
+    def _edge(p: _Prepared, chosen: np.ndarray, within: np.ndarray | None = None) -> _Edge:
+        """The ``chosen`` nodes as a working-level mask (only its pixels ``within``, when
+        given), its edge fitted by the guided filter.
 
         The choice is binary: softness comes only from the image, through the filter. This
         is the whole of a selection's working-level work; previews and the full-resolution
         mask are both drawn from it, so a painter's preview-then-full click solves once.
         """
-        coarse = chosen[p.labels].astype(np.float32)
+        picked = chosen[p.labels]
+        if within is not None:
+            picked &= within
+        coarse = picked.astype(np.float32)
         wh, ww = coarse.shape
         edge = np.zeros((wh, ww), bool)
         edge[:, 1:] |= coarse[:, 1:] != coarse[:, :-1]
