@@ -20,7 +20,7 @@ import venice_nb as vnb
 from venice_nb import ValidationError, masks
 from venice_nb._selection import Selector
 
-from ._scenes import iou, scene
+from ._scenes import background, iou, scene
 
 REFERENCES = json.loads(
     (Path(__file__).parent / "data" / "selection_references.json").read_text()
@@ -61,6 +61,19 @@ def test_one_click_selects_a_colour_distinct_object_on_texture(background: str, 
 def test_subject_of_a_synthetic_scene(obj: str) -> None:
     img, truth, _ = scene("stripes", obj)
     assert iou(masks.select_subject(img), truth) >= 0.90
+
+
+def test_one_click_takes_a_whole_plain_rod_where_the_subject_estimate_stops() -> None:
+    """A 22 px blue rod standing in the frame: the subject estimate (centre prior) fades
+    before its top, but the rod is one plain colour from the click up, so all of it is the
+    object (the estimate's "surely not subject" does not cut through the clicked colour)."""
+    h, w = 480, 640
+    truth = np.zeros((h, w), bool)
+    truth[60:420, 309:331] = True
+    img = background("noise", h, w)
+    img[truth] = np.random.default_rng(1).normal((40, 90, 210), 6, (int(truth.sum()), 3))
+    m = masks.select_object(np.clip(img, 0, 255).astype(np.uint8), [(320, 240)])
+    assert iou(m, truth) >= 0.95
 
 
 def test_object_select_at_full_resolution_of_a_large_image() -> None:

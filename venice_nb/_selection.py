@@ -81,7 +81,8 @@ _SEED_COST = 3.0  # ... starting this far away, in bandwidths
 _SURE = 0.9  # subject evidence at or above this seeds the subject, ...
 _UNSURE = 0.1  # ... at or below this the background
 _EVIDENCE = 6.0  # when the clicks are on the subject: charge for a full change of evidence
-_EVIDENCE_BG = 0.05  # ... and evidence at or below this is background too
+_EVIDENCE_BG = 0.05  # ... and evidence at or below this is background too (but for
+_SAME_AS_CLICK = 1.0  # ... nodes this many bandwidths from a click's colour, joined to it)
 _LIKE_CLICK = 2.0  # ... and sure subject this many bandwidths from a click seeds the object
 _ENCLOSED = 0.5  # ... and subject mostly bordered by the object joins it
 _EVIDENCE_SHARE = 0.8  # an estimate covering more of the frame than this is no estimate
@@ -900,11 +901,16 @@ class Selector:
         seeds = fg_seed
         if on_subject:
             # what the estimate is sure is not subject joins the background seeds (the
-            # border nodes unlike the clicks stay: a helmet held beside a clicked suit);
-            # the sure subject of a clicked colour joins the object
-            bg_all = bg_all | ((ev <= _EVIDENCE_BG) & ~fg_seed & ~outside)
+            # border nodes unlike the clicks stay: a helmet held beside a clicked suit),
+            # except the clicked colour's own region, reached from a click without leaving
+            # that colour (an estimate that stops halfway up a plain rod, where its centre
+            # prior fades, does not cut the rod there); the sure subject of a clicked colour
+            # joins the object
             d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
             like = d2 <= (_LIKE_CLICK * g.bandwidth) ** 2
+            same = _components(g, (d2 <= (_SAME_AS_CLICK * g.bandwidth) ** 2) & ~outside
+                               & ~bg_seed, np.flatnonzero(fg_seed))
+            bg_all = bg_all | ((ev <= _EVIDENCE_BG) & ~fg_seed & ~outside & ~same)
             # ... reached from a click through subject of the clicked colours
             piece = _components(g, (ev >= 0.5) & like & ~outside & ~bg_all,
                                 np.flatnonzero(fg_seed))
