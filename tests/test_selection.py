@@ -20,7 +20,7 @@ import venice_nb as vnb
 from venice_nb import ValidationError, masks
 from venice_nb._selection import Selector
 
-from ._scenes import iou, scene
+from ._scenes import background, iou, scene
 
 REFERENCES = json.loads(
     (Path(__file__).parent / "data" / "selection_references.json").read_text()
@@ -61,6 +61,19 @@ def test_one_click_selects_a_colour_distinct_object_on_texture(background: str, 
 def test_subject_of_a_synthetic_scene(obj: str) -> None:
     img, truth, _ = scene("stripes", obj)
     assert iou(masks.select_subject(img), truth) >= 0.90
+
+
+def test_one_click_takes_a_whole_plain_rod_where_the_subject_estimate_stops() -> None:
+    """A 22 px blue rod standing in the frame: the subject estimate (centre prior) fades
+    before its top, but the rod is one plain colour from the click up, so all of it is the
+    object (the estimate's "surely not subject" does not cut through the clicked colour)."""
+    h, w = 480, 640
+    truth = np.zeros((h, w), bool)
+    truth[60:420, 309:331] = True
+    img = background("noise", h, w)
+    img[truth] = np.random.default_rng(1).normal((40, 90, 210), 6, (int(truth.sum()), 3))
+    m = masks.select_object(np.clip(img, 0, 255).astype(np.uint8), [(320, 240)])
+    assert iou(m, truth) >= 0.95
 
 
 def test_object_select_at_full_resolution_of_a_large_image() -> None:
@@ -115,8 +128,9 @@ def test_a_click_on_part_of_the_subject_takes_that_part_not_the_whole_subject() 
     assert (both & helmet).sum() < 0.05 * helmet.sum()
 
 
-# the subject's IoU (the issue asks for 0.85); the rocket is the admitted exception (0.39
-# reached: the subject estimate takes the lit launch platform with it and misses the fairing)
+# the subject's IoU (the issue asks for 0.85); the rocket is the admitted exception (0.37
+# reached: the subject estimate takes the lit launch platform, mount and flares with it and
+# misses the fairing's tip; fed the reference polygon as its estimate, the engine reaches 0.85)
 SUBJECT_CASES = {
     "product": ("product", 0.85),
     "coffee": ("coffee", 0.85),
@@ -130,6 +144,22 @@ SUBJECT_CASES = {
 def test_subject_of_the_samples(name: str) -> None:
     ref, floor = SUBJECT_CASES[name]
     assert iou(masks.select_subject(_sample(name)), _reference(ref)) >= floor
+
+
+@pytest.mark.parametrize("name", ["rocket", "astronaut", "coffee"])
+def test_the_subject_adds_no_piece_beyond_its_estimate(name: str) -> None:
+    """The split refines the estimate along the photo's outlines; a superpixel straddling
+    the outline (beside the rocket's 22 px body, the astronaut's shoulder) is trimmed to the
+    estimate, not taken whole: nothing is selected more than 6 px from it."""
+    from venice_nb._vision._subject import subject_matte
+
+    img = _sample(name)
+    estimate = Image.fromarray(((subject_matte(Image.fromarray(img)) >= 0.5) * 255)
+                               .astype(np.uint8))
+    near = np.asarray(estimate.filter(ImageFilter.MaxFilter(13))) > 0
+    chosen = masks.select_subject(img) >= 128
+    assert chosen.sum() > 0.5 * (np.asarray(estimate) > 0).sum()
+    assert not (chosen & ~near).any()
 
 
 def test_subject_inverted_is_the_background() -> None:

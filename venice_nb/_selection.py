@@ -27,7 +27,9 @@ How each selection is made, and why this way:
 * **subject**: the same split, seeded where the photo's subject estimate (the local backend's
   ``_subject``, made once in ``prepare``) is sure either way. Clicks that all land on that
   subject use it too (see :meth:`Selector.object`): fur is one object despite its stripes, a
-  collar between a clicked face and a clicked suit belongs with them.
+  collar between a clicked face and a clicked suit belongs with them. The subject keeps no
+  pixel more than a few working pixels beyond the estimate; clicks follow the estimate only
+  when it follows the photo's edges or has colours of its own (``_estimate_holds``).
 * **once per set of clicks**: the split and its working-level edge are kept until the clicks
   change, so a painter's screen-size preview and its full-resolution step solve once.
 * **edges**: a colour guided filter (He et al.) fitted on the working level with the image as
@@ -79,10 +81,14 @@ _SEED_COST = 3.0  # ... starting this far away, in bandwidths
 _SURE = 0.9  # subject evidence at or above this seeds the subject, ...
 _UNSURE = 0.1  # ... at or below this the background
 _EVIDENCE = 6.0  # when the clicks are on the subject: charge for a full change of evidence
-_EVIDENCE_BG = 0.05  # ... and evidence at or below this is background too
+_EVIDENCE_BG = 0.05  # ... and evidence at or below this is background too (but for
+_SAME_AS_CLICK = 1.0  # ... nodes this many bandwidths from a click's colour, joined to it)
 _LIKE_CLICK = 2.0  # ... and sure subject this many bandwidths from a click seeds the object
 _ENCLOSED = 0.5  # ... and subject mostly bordered by the object joins it
 _EVIDENCE_SHARE = 0.8  # an estimate covering more of the frame than this is no estimate
+_NEAR_ESTIMATE = 4  # select_subject keeps no pixel farther than this from the estimate
+_OUTLINE = 2.0  # an estimate is followed when its outline is this much sharper than usual ...
+_OWN_COLOURS = 0.7  # ... or its colours tell this share of the frame inside from outside
 
 
 # --------------------------------------------------------------------------------------------
@@ -539,8 +545,10 @@ def _components(g: _Graph, keep: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     return found
 
 
-def _subject_evidence(work: np.ndarray, labels: np.ndarray, area: np.ndarray) -> np.ndarray:
-    """Per superpixel: how sure the photo's subject estimate is that it is subject (0..1).
+def _subject_evidence(work: np.ndarray, labels: np.ndarray,
+                      area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per superpixel: how sure the photo's subject estimate is that it is subject (0..1);
+    and per working pixel, whether it lies within ``_NEAR_ESTIMATE`` pixels of the estimate.
 
     The estimate is the one the local backend uses too (``_vision._subject``: colours unlike
     the frame's edges, detail, centrality, a minimax watershed; it lets a frame-filling subject
@@ -551,7 +559,31 @@ def _subject_evidence(work: np.ndarray, labels: np.ndarray, area: np.ndarray) ->
     matte = subject_matte(Image.fromarray(work))
     weights = matte.ravel().astype(np.float64)
     evidence: np.ndarray = np.bincount(labels.ravel(), weights, area.size) / area
-    return evidence
+    inside = Image.fromarray(((matte >= 0.5) * 255).astype(np.uint8))
+    near = np.asarray(inside.filter(ImageFilter.MaxFilter(2 * _NEAR_ESTIMATE + 1))) > 0
+    return evidence, near
+
+
+def _estimate_holds(g: _Graph, evidence: np.ndarray) -> bool:
+    """Whether the subject estimate is worth following for clicks: its outline runs along
+    the photo's edges (contrast across it well above the graph's usual contrast) or its
+    colours are its own (colour models of inside and outside tell most of the frame apart).
+
+    A fur coat on a blurred room has a soft outline but colours of its own; a product has
+    both. An estimate with neither is a blob the centre prior drew through a uniform region
+    (two flat halves of noise): following it would cut that region in two.
+    """
+    on = evidence >= 0.5
+    if not on.any() or on.all():
+        return False
+    cut = on[g.i] != on[g.j]
+    if g.contrast[cut].mean() >= _OUTLINE * max(float(np.median(g.contrast)), 1e-6):
+        return True
+    inside, outside = on * g.area, ~on * g.area
+    pf = g.kernel @ (inside / float(inside.sum())).astype(np.float32)
+    pb = g.kernel @ (outside / float(outside.sum())).astype(np.float32)
+    agree = float((g.area * ((pf > pb) == on)).sum() / g.area.sum())
+    return agree >= _OWN_COLOURS
 
 
 def _enclosed(g: _Graph, keep: np.ndarray, allowed: np.ndarray, *,
@@ -602,6 +634,8 @@ class _Prepared:
     graph: _Graph
     codes: np.ndarray  # full-resolution 5:5:5 colour codes, uint16
     evidence: np.ndarray  # per node: the subject estimate's mean over it (0..1)
+    near_estimate: np.ndarray  # per working pixel: within _NEAR_ESTIMATE of the estimate
+    estimate_holds: bool  # whether clicks on the estimate follow it (``_estimate_holds``)
 
 
 @dataclass(frozen=True)
@@ -680,9 +714,9 @@ class Selector:
             graph = _graph(labels, lab, step)
             radius = max(2, round(math.sqrt(wh * ww) / 200))
             guide = _guide(work.astype(np.float32) / 255, radius, 1e-3)
-            evidence = _subject_evidence(work, labels, graph.area)
+            evidence, near = _subject_evidence(work, labels, graph.area)
             self._prep = _Prepared(work, lab, guide, labels, graph, _codes(self.image),
-                                   evidence)
+                                   evidence, near, _estimate_holds(graph, evidence))
 
     def _ready(self) -> _Prepared:
         if self._prep is None:
@@ -797,7 +831,9 @@ class Selector:
         When every include point lies on the photo's subject (its estimate, made in
         :meth:`prepare`), the object follows that estimate as well as the colours: a click on
         each of a person's face and suit takes the whole person, though her collar is unlike
-        both. An estimate covering nearly the whole frame is ignored.
+        both. An estimate covering nearly the whole frame is ignored, and so is one that
+        neither follows the photo's edges nor has colours of its own (a blob through a
+        uniform region).
         """
         size = check_size(size)
         include = check_points(include, self.size, "include", required=True)
@@ -859,17 +895,22 @@ class Selector:
         # alone decide
         ev = p.evidence
         share = float((g.area * (ev >= 0.5)).sum() / g.area.sum())
-        on_subject = bool(fg_seed.any() and ev[fg_seed].min() >= 0.5
+        on_subject = bool(p.estimate_holds and fg_seed.any() and ev[fg_seed].min() >= 0.5
                           and share <= _EVIDENCE_SHARE
                           and not (ev[bg_seed] >= 0.5).any())
         seeds = fg_seed
         if on_subject:
             # what the estimate is sure is not subject joins the background seeds (the
-            # border nodes unlike the clicks stay: a helmet held beside a clicked suit);
-            # the sure subject of a clicked colour joins the object
-            bg_all = bg_all | ((ev <= _EVIDENCE_BG) & ~fg_seed & ~outside)
+            # border nodes unlike the clicks stay: a helmet held beside a clicked suit),
+            # except the clicked colour's own region, reached from a click without leaving
+            # that colour (an estimate that stops halfway up a plain rod, where its centre
+            # prior fades, does not cut the rod there); the sure subject of a clicked colour
+            # joins the object
             d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
             like = d2 <= (_LIKE_CLICK * g.bandwidth) ** 2
+            same = _components(g, (d2 <= (_SAME_AS_CLICK * g.bandwidth) ** 2) & ~outside
+                               & ~bg_seed, np.flatnonzero(fg_seed))
+            bg_all = bg_all | ((ev <= _EVIDENCE_BG) & ~fg_seed & ~outside & ~same)
             # ... reached from a click through subject of the clicked colours
             piece = _components(g, (ev >= 0.5) & like & ~outside & ~bg_all,
                                 np.flatnonzero(fg_seed))
@@ -890,8 +931,9 @@ class Selector:
 
         The subject estimate (made once in :meth:`prepare`) seeds both sides where it is
         sure; the same split as for clicks decides the rest along the photo's own outlines,
-        and the edge is refined like every selection. ``size`` asks for a preview of that
-        size, as for :meth:`object`.
+        kept within a few working pixels of the estimate (a superpixel straddling a thin
+        outline is trimmed, not taken whole), and the edge is refined like every selection.
+        ``size`` asks for a preview of that size, as for :meth:`object`.
         """
         size = check_size(size)
         key = ("subject",)
@@ -904,7 +946,9 @@ class Selector:
                     fg_seed = ev >= float(ev.max())
                 keep = self._classify(p.graph, fg_seed, (ev <= _UNSURE) & ~fg_seed)
                 keep = _enclosed(p.graph, keep, ev > _UNSURE, framed_out=False)
-                self._solved = (key, self._edge(p, keep))
+                # the split follows the photo's outlines; it does not add pieces beyond the
+                # estimate (a superpixel straddling a thin body is trimmed to it)
+                self._solved = (key, self._edge(p, keep, p.near_estimate))
             return self._render(p, self._solved[1], None, size)
 
     def _outside(self, box: BoxF | None) -> np.ndarray:
@@ -979,14 +1023,18 @@ class Selector:
     # ---- rendering at full resolution --------------------------------------------------
 
     @staticmethod
-    def _edge(p: _Prepared, chosen: np.ndarray) -> _Edge:
-        """The ``chosen`` nodes as a working-level mask, its edge fitted by the guided filter.
+    def _edge(p: _Prepared, chosen: np.ndarray, within: np.ndarray | None = None) -> _Edge:
+        """The ``chosen`` nodes as a working-level mask (only its pixels ``within``, when
+        given), its edge fitted by the guided filter.
 
         The choice is binary: softness comes only from the image, through the filter. This
         is the whole of a selection's working-level work; previews and the full-resolution
         mask are both drawn from it, so a painter's preview-then-full click solves once.
         """
-        coarse = chosen[p.labels].astype(np.float32)
+        picked = chosen[p.labels]
+        if within is not None:
+            picked &= within
+        coarse = picked.astype(np.float32)
         wh, ww = coarse.shape
         edge = np.zeros((wh, ww), bool)
         edge[:, 1:] |= coarse[:, 1:] != coarse[:, :-1]
