@@ -139,16 +139,37 @@ def resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     )
 
 
-def _counts(
+def _correlations(
     left: np.ndarray, spectra: list[np.ndarray], shape: tuple[int, ...]
 ) -> list[np.ndarray]:
-    """For every shift at once, per padded mask ``P`` (given by its spectrum): how many
-    ``left`` pixels land on ``P``, ``out[a, b] = sum(left[y, x] * P[a + y, b + x])``, as
-    correlations by FFT, so the candidate loop looks closer only at shifts that can win. No
-    index wraps round: each ``P`` is ``left``'s size plus a pad of at least that size on every
+    """For every shift at once, per padded map ``P`` (given by its spectrum): the sum of ``P``
+    over the ``left`` pixels shifted, ``out[a, b] = sum(left[y, x] * P[a + y, b + x])``, as
+    correlations by FFT, so the candidate walk looks only at shifts that can win. No index
+    wraps round: each ``P`` is ``left``'s size plus a pad of at least that size on every
     side."""
     spectrum = np.conj(np.fft.rfft2(left.astype(np.float64), shape))
-    return [np.rint(np.fft.irfft2(spectrum * p, shape)).astype(np.int64) for p in spectra]
+    return [np.fft.irfft2(spectrum * p, shape) for p in spectra]
+
+
+def _candidates(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shifts the search tries, nearest first: (k, dx, dy) arrays, ``k`` steps along each
+    of the 16 directions, a shift met again (rounded) only once (it costs no less later)."""
+    key = (h, w)
+    if key not in _CANDIDATES:
+        seen: set[tuple[int, int]] = set()
+        rows: list[tuple[int, int, int]] = []
+        for k in range(1, max(h, w)):
+            for ux, uy in _DIRECTIONS:
+                dx, dy = round(ux * k), round(uy * k)
+                if (dx, dy) not in seen:
+                    seen.add((dx, dy))
+                    rows.append((k, dx, dy))
+        a = np.array(rows, np.int64).reshape(-1, 3)
+        _CANDIDATES[key] = (a[:, 0], a[:, 1], a[:, 2])
+    return _CANDIDATES[key]
+
+
+_CANDIDATES: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
 def source_offsets(
@@ -157,7 +178,11 @@ def source_offsets(
     """Where to copy each part of the hole from: (cells, dx, dy) per pass. A shift must bring in
     hole-free, in-frame pixels; among those, the one whose surroundings match the hole's own
     surroundings best wins (so grain continues grain and wood continues wood). A hole too big
-    for one shift is served in up to ``passes`` parts."""
+    for one shift is served in up to ``passes`` parts.
+
+    Every candidate shift of a pass is scored at once (counts by FFT, the ring's colour
+    difference and the brought-in detail by gathering), then the nearest-first walk that picks
+    the winner runs over plain numbers."""
     h, w = hole.shape
     ring = grow(hole, 2) & ~hole
     ys, xs = np.nonzero(ring)
@@ -180,11 +205,12 @@ def source_offsets(
     # Free pixels, and free pixels more detailed than the hole's surroundings allow.
     peaky = free_pad & (detail_pad > 1.15 * ring_peak + 2)
     busy_pad = free_pad & (detail_pad > ring_busy)
-    spectra = [np.fft.rfft2(a.astype(np.float64)) for a in (free_pad, peaky, busy_pad)]
-
-    def shifted(a: np.ndarray, dx: int, dy: int) -> np.ndarray:
-        view: np.ndarray = a[m + dy : m + dy + h, m + dx : m + dx + w]
-        return view
+    # The last: the detail a shift brings in (summed over the free sources it copies).
+    maps = (free_pad, peaky, busy_pad, np.where(free_pad, detail_pad, 0))
+    spectra = [np.fft.rfft2(a.astype(np.float64)) for a in maps]
+    shape = free_pad.shape
+    ks, dxs, dys = _candidates(h, w)
+    ring_rgb = rgb[ys, xs]
 
     left = hole.copy()
     out: list[tuple[np.ndarray, int, int]] = []
@@ -192,50 +218,48 @@ def source_offsets(
         need = int(left.sum())
         if need == 0:
             break
-        # One shift for all that is left beats several (each seam shows), if one exists.
-        whole: tuple[float, np.ndarray, int, int] | None = None
-        part: tuple[float, np.ndarray, int, int] | None = None
-        seen: set[tuple[int, int]] = set()  # a shift met again (rounded) costs no less
-        counts, peaks, busies = _counts(left, spectra, free_pad.shape)
-        for k in range(1, max(h, w)):
-            for ux, uy in _DIRECTIONS:
-                dx, dy = round(ux * k), round(uy * k)
-                if (dx, dy) in seen:
-                    continue
-                seen.add((dx, dy))
-                n = int(counts[m + dy, m + dx])
-                if 10 * n < 3 * need:
-                    continue
-                if peaks[m + dy, m + dx] > 0:
-                    continue  # would bring in something new: an eye, a sign, an edge
-                if float(busies[m + dy, m + dx] / n) > 0.08:
-                    continue  # busier than what mostly surrounds the hole: a tower, a crowd
-                covered = left & shifted(free_pad, dx, dy)
-                src = shifted(detail_pad, dx, dy)[covered]
-                sy, sx = ys + dy, xs + dx
-                inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
-                if not inside.any():
-                    continue
-                diff = np.abs(rgb[ys[inside], xs[inside]] - rgb[sy[inside], sx[inside]]).mean()
-                # Bring in texture as busy as the hole's surroundings, not a new object.
-                busy = abs(float(src.mean()) - ring_detail)
-                cost = (float(diff) + 0.5 * busy) * (1 + 0.01 * k)
-                if n == need and (whole is None or cost < whole[0]):
-                    whole = (cost, covered, dx, dy)
-                elif n < need and (part is None or cost * need / n < part[0]):
-                    part = (cost * need / n, covered, dx, dy)
-            if whole is not None and k > 2 * _best_k(whole) + 4:
-                break
+        sums = _correlations(left, spectra, shape)
+        counts, peaks, busies = (np.rint(c).astype(np.int64) for c in sums[:3])
+        n = counts[m + dys, m + dxs]
+        ok = (10 * n >= 3 * need) & (peaks[m + dys, m + dxs] <= 0)
+        # Not busier than what mostly surrounds the hole (a tower, a crowd), nor bringing in
+        # something new (an eye, a sign, an edge).
+        ok &= busies[m + dys, m + dxs] <= 0.08 * np.maximum(n, 1)
+        idx = np.nonzero(ok)[0]
+        sy, sx = ys[None, :] + dys[idx, None], xs[None, :] + dxs[idx, None]
+        inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
+        shifted_ring = rgb[np.clip(sy, 0, h - 1), np.clip(sx, 0, w - 1)]
+        gap = (np.abs(ring_rgb[None] - shifted_ring).sum(-1) * inside).sum(-1)
+        n_inside = inside.sum(-1)
+        diff = gap / np.maximum(3 * n_inside, 1)
+        # Bring in texture as busy as the hole's surroundings, not a new object.
+        brought = sums[3][m + dys[idx], m + dxs[idx]] / np.maximum(n[idx], 1)
+        busy = np.abs(brought - ring_detail)
+        cost = (diff + 0.5 * busy) * (1 + 0.01 * ks[idx])
+        whole: tuple[float, int] | None = None  # (cost, candidate)
+        part: tuple[float, int] | None = None
+        for j, c in enumerate(idx.tolist()):
+            if n_inside[j] == 0:
+                continue
+            if whole is not None and ks[c] - 1 > 2 * _reach(dxs, dys, whole[1]) + 4:
+                break  # one shift for all that is left beats several (each seam shows)
+            nc = int(n[c])
+            if nc == need and (whole is None or cost[j] < whole[0]):
+                whole = (float(cost[j]), c)
+            elif nc < need and (part is None or cost[j] * need / nc < part[0]):
+                part = (float(cost[j] * need / nc), c)
         best = whole or part
         if best is None:
             break
-        out.append((best[1], best[2], best[3]))
-        left &= ~best[1]
+        dx, dy = int(dxs[best[1]]), int(dys[best[1]])
+        covered = left & free_pad[m + dy : m + dy + h, m + dx : m + dx + w]
+        out.append((covered, dx, dy))
+        left &= ~covered
     return out
 
 
-def _best_k(best: tuple[float, np.ndarray, int, int]) -> int:
-    return max(abs(best[2]), abs(best[3]))
+def _reach(dxs: np.ndarray, dys: np.ndarray, c: int) -> int:
+    return max(abs(int(dxs[c])), abs(int(dys[c])))
 
 
 def fill(img: Image.Image, region: Region) -> Image.Image:
