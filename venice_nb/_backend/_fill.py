@@ -116,9 +116,26 @@ def _ring_median(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return out
 
 
+def square_grow(mask: np.ndarray, r: int) -> np.ndarray:
+    """Binary dilation by a (2r+1)-square (Pillow's MaxFilter(2r+1) on a 0/255 mask), as two
+    passes of shifted maxima: a rank filter of that size costs several times more."""
+    out: np.ndarray = mask.copy()
+    for axis in (0, 1):
+        src = out.copy()
+        n = src.shape[axis]
+        for d in range(1, min(r, n - 1) + 1):
+            lo = [slice(None)] * 2
+            hi = [slice(None)] * 2
+            lo[axis], hi[axis] = slice(0, n - d), slice(d, n)
+            out[tuple(lo)] |= src[tuple(hi)]
+            out[tuple(hi)] |= src[tuple(lo)]
+    return out
+
+
 def grain(size: tuple[int, int], strength: np.ndarray, seed: int) -> np.ndarray:
-    """Deterministic film grain (H x W x 3) with per-channel standard deviation ``strength``,
-    so a filled hole is as noisy as the photo around it instead of a smooth patch."""
+    """Deterministic film grain (H x W x len(strength)) with per-channel standard deviation
+    ``strength``, so a filled hole is as noisy as the photo around it instead of a smooth
+    patch."""
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal((size[1], size[0], 1), dtype=np.float32)
     return noise * strength.astype(np.float32)[None, None, :]
@@ -272,11 +289,10 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     sw, sh = fit_side(img.size, WORK_SIDE, 4)
     # Grow the hole a little: objects carry a halo of edge and shadow pixels.
     halo = 2 * max(1, round(max(sw, sh) / 60)) + 1
-    hole_img = region.resize((sw, sh), Image.Resampling.BOX).point(lambda v: 255 if v > 8 else 0)
-    hole_img = hole_img.filter(ImageFilter.MaxFilter(halo))
-    hole = np.asarray(hole_img) > 0
+    hole = square_grow(np.asarray(region.resize((sw, sh), Image.Resampling.BOX)) > 8, halo // 2)
     if not hole.any():
         return img
+    hole_img = Image.fromarray((hole * 255).astype(np.uint8))
     rgb = img if img.mode == "RGB" else img.convert("RGB")  # read only: no copy needed
     soft = hole_img.filter(ImageFilter.MaxFilter(3)).filter(ImageFilter.GaussianBlur(1))
     bx0, by0, bx1, by1 = soft.getbbox() or (0, 0, sw, sh)
@@ -288,9 +304,22 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         """The bounding box's part of a low-resolution map, at full resolution."""
         return low.resize(size, resample, box=small_box)
 
-    def up_float(low: np.ndarray) -> np.ndarray:
+    def up_float(low: np.ndarray, sub: tuple[int, int, int, int]) -> np.ndarray:
+        """The ``sub`` part (x0, y0, x1, y1 in the bounding box) of a low-resolution float map
+        brought up like ``up``."""
+        sx, sy = (small_box[2] - small_box[0]) / size[0], (small_box[3] - small_box[1]) / size[1]
+        src = (small_box[0] + sub[0] * sx, small_box[1] + sub[1] * sy,
+               small_box[0] + sub[2] * sx, small_box[1] + sub[3] * sy)  # fmt: skip
+        out = (sub[2] - sub[0], sub[3] - sub[1])
         return np.stack(
-            [np.asarray(up(Image.fromarray(np.ascontiguousarray(low[..., i])))) for i in range(3)],
+            [
+                np.asarray(
+                    Image.fromarray(np.ascontiguousarray(low[..., i])).resize(
+                        out, Image.Resampling.BILINEAR, box=src
+                    )
+                )
+                for i in range(3)
+            ],
             axis=-1,
         )
 
@@ -336,8 +365,6 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         picture[now] = (shifted_small + correction)[now]
         done |= now
         # The search kept the pixels used (where ``part`` > 0) inside the frame.
-        shifted = rgb.crop((box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy))
-        piece = np.asarray(shifted, np.float32) + up_float(correction)
         # Feathered over about two cells, so the seams between parts do not show as rectangles.
         feathered = cells_img.filter(ImageFilter.GaussianBlur(2.0))
         part = (
@@ -354,8 +381,17 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
             cell = max(1.0, w / cells.shape[1])
             fade = np.asarray(inside.filter(ImageFilter.GaussianBlur(1.5 * cell)), np.float32)
             part = part * np.clip(fade / 255 * 2 - 1, 0.0, 1.0)[..., None]  # 0 at the frame
-        filled = filled * (1 - part) + piece * part
-        copied = np.maximum(copied, part)
+        # The copy and its blend, only where this part reaches (elsewhere ``part`` is 0).
+        rows, cols = np.nonzero(part.any((1, 2)))[0], np.nonzero(part.any((0, 2)))[0]
+        if len(rows) == 0:
+            continue
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        shifted = rgb.crop((source_box[0] + x0, source_box[1] + y0, source_box[0] + x1,
+                            source_box[1] + y1))  # fmt: skip
+        piece = np.asarray(shifted, np.float32) + up_float(correction, (x0, y0, x1, y1))
+        p = part[y0:y1, x0:x1]
+        filled[y0:y1, x0:x1] = filled[y0:y1, x0:x1] * (1 - p) + piece * p
+        copied[y0:y1, x0:x1] = np.maximum(copied[y0:y1, x0:x1], p)
     # The smooth parts get the grain of the photo around the hole (what a blur removes from
     # the known pixels nearby), so they do not read as a flat, painted-over band.
     near = np.asarray(
@@ -370,7 +406,8 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         energy = box_mean(texture * texture, 3)
         strength = np.full(3, np.sqrt(np.median(energy[near > 127])), np.float32)
         seed = int(w * 7919 + h * 104729 + box[0] * 31 + box[1]) % (2**32)
-        filled += grain(size, strength, seed) * (1 - copied)
+        # One grain for all three channels (the strength is the same): a third of the work.
+        filled += grain(size, strength[:1], seed) * (1 - copied)
     filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
     out = rgb.copy()
     out.paste(Image.composite(Image.fromarray(filled), crop, up(soft)), box[:2])
