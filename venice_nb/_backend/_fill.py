@@ -168,6 +168,19 @@ def _correlations(
     return [np.fft.irfft2(spectrum * p, shape) for p in spectra]
 
 
+def _fast_length(n: int) -> int:
+    """The smallest length >= ``n`` with no prime factor above 5 (an FFT of 171 = 9 x 19
+    points costs about twice one of 180)."""
+    while True:
+        m = n
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
+
+
 def _candidates(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The shifts the search tries, nearest first: (k, dx, dy) arrays, ``k`` steps along each
     of the 16 directions, a shift met again (rounded) only once (it costs no less later)."""
@@ -224,8 +237,8 @@ def source_offsets(
     busy_pad = free_pad & (detail_pad > ring_busy)
     # The last: the detail a shift brings in (summed over the free sources it copies).
     maps = (free_pad, peaky, busy_pad, np.where(free_pad, detail_pad, 0))
-    spectra = [np.fft.rfft2(a.astype(np.float64)) for a in maps]
-    shape = free_pad.shape
+    shape = tuple(_fast_length(n) for n in free_pad.shape)  # any size this large serves
+    spectra = [np.fft.rfft2(a.astype(np.float64), shape) for a in maps]
     ks, dxs, dys = _candidates(h, w)
     ring_rgb = rgb[ys, xs]
 

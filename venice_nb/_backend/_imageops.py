@@ -160,7 +160,7 @@ def _removal_region(regions: _Regions, text: str) -> Region:
             low = low.point(lambda v: 255 if v > 25 else 0).filter(ImageFilter.MaxFilter(5))
             hole = _object_extent(
                 np.asarray(
-                    regions.img.convert("RGB").resize(size, Image.Resampling.BOX), np.float32
+                    _rgb(regions.img).resize(size, Image.Resampling.BOX), np.float32
                 ),
                 np.asarray(low) > 0,
             )
@@ -169,16 +169,29 @@ def _removal_region(regions: _Regions, text: str) -> Region:
     return _regions.central(regions.img.size)
 
 
+def _rgb(img: Image.Image) -> Image.Image:
+    """``img`` as RGB, without a copy when it already is (read only)."""
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
 def _object_extent(rgb: np.ndarray, hole: np.ndarray, steps: int = 3) -> np.ndarray:
     """``hole`` grown over the pixels next to it that stand out from the scene around it (a
     thin nose cone, a glow the subject estimate left out at its coarse scale): each step
     predicts the background from what surrounds the hole and takes in the neighbours that
     differ from that prediction, so nothing of the removed object is left as a speck."""
     for _ in range(steps):
-        ring = grow(hole, 2)
-        background = _fill.membrane(rgb, (~ring).astype(np.float32))
-        differs = np.abs(rgb - background).max(-1) > 28
-        more = grow(hole, 3) & differs & ~hole
+        reach = grow(hole, 3)
+        if not reach.any():
+            break
+        # Only the box of the pixels that may join (it holds the ring and a pixel round it,
+        # all the membrane reads) is predicted and compared.
+        ys, xs = np.nonzero(reach.any(1))[0], np.nonzero(reach.any(0))[0]
+        box = np.s_[int(ys[0]) : int(ys[-1]) + 1, int(xs[0]) : int(xs[-1]) + 1]
+        ring = grow(hole[box], 2)
+        background = _fill.membrane(rgb[box], (~ring).astype(np.float32))
+        differs = np.abs(rgb[box] - background).max(-1) > 28
+        more = np.zeros_like(hole)
+        more[box] = reach[box] & differs & ~hole[box]
         if not more.any():
             break
         hole = hole | more
