@@ -317,24 +317,16 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         """The bounding box's part of a low-resolution map, at full resolution."""
         return low.resize(size, resample, box=small_box)
 
-    def up_float(low: np.ndarray, sub: tuple[int, int, int, int]) -> np.ndarray:
-        """The ``sub`` part (x0, y0, x1, y1 in the bounding box) of a low-resolution float map
-        brought up like ``up``."""
+    def add_up(piece: np.ndarray, low: np.ndarray, sub: tuple[int, int, int, int]) -> None:
+        """Add to ``piece`` the ``sub`` part (x0, y0, x1, y1 in the bounding box) of a
+        low-resolution float map brought up like ``up``, channel by channel in place."""
         sx, sy = (small_box[2] - small_box[0]) / size[0], (small_box[3] - small_box[1]) / size[1]
         src = (small_box[0] + sub[0] * sx, small_box[1] + sub[1] * sy,
                small_box[0] + sub[2] * sx, small_box[1] + sub[3] * sy)  # fmt: skip
         out = (sub[2] - sub[0], sub[3] - sub[1])
-        return np.stack(
-            [
-                np.asarray(
-                    Image.fromarray(np.ascontiguousarray(low[..., i])).resize(
-                        out, Image.Resampling.BILINEAR, box=src
-                    )
-                )
-                for i in range(3)
-            ],
-            axis=-1,
-        )
+        for i in range(3):
+            channel = Image.fromarray(np.ascontiguousarray(low[..., i]))
+            piece[..., i] += np.asarray(channel.resize(out, Image.Resampling.BILINEAR, box=src))
 
     search = hole_img.resize(fit_side(hole_img.size, SEARCH_SIDE, 4), Image.Resampling.BOX)
     cells = np.asarray(search) > 0
@@ -401,7 +393,8 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         shifted = rgb.crop((source_box[0] + x0, source_box[1] + y0, source_box[0] + x1,
                             source_box[1] + y1))  # fmt: skip
-        piece = np.asarray(shifted, np.float32) + up_float(correction, (x0, y0, x1, y1))
+        piece = np.array(shifted, np.float32)
+        add_up(piece, correction, (x0, y0, x1, y1))
         p = part[y0:y1, x0:x1]
         filled[y0:y1, x0:x1] = filled[y0:y1, x0:x1] * (1 - p) + piece * p
         copied[y0:y1, x0:x1] = np.maximum(copied[y0:y1, x0:x1], p)
