@@ -157,16 +157,54 @@ def _removal_region(regions: _Regions, text: str) -> Region:
             # Grown on a small copy: a wide MaxFilter at full size costs seconds.
             size = fit_side(subject.size, 200)
             low = subject.resize(size, Image.Resampling.BOX)
+            found = np.asarray(low) > 25
             low = low.point(lambda v: 255 if v > 25 else 0).filter(ImageFilter.MaxFilter(5))
-            hole = _object_extent(
-                np.asarray(
-                    _rgb(regions.img).resize(size, Image.Resampling.BOX), np.float32
-                ),
-                np.asarray(low) > 0,
-            )
+            rgb = np.asarray(_rgb(regions.img).resize(size, Image.Resampling.BOX), np.float32)
+            hole = _without_base(_object_extent(rgb, np.asarray(low) > 0), found, rgb)
             low = Image.fromarray((hole * 255).astype(np.uint8))
             return low.resize(subject.size, Image.Resampling.BILINEAR)
     return _regions.central(regions.img.size)
+
+
+BASE_WIDER = 3.0  # subject rows this many times wider than its body are what it stands on
+
+
+def _without_base(hole: np.ndarray, found: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """``hole`` without what a tall, narrow subject stands on: a rocket's launch platform and
+    its gantry, a statue's plinth. The subject estimate takes in such a wide base cut by the
+    bottom of the frame; "remove the rocket" means the rocket, so in the base's rows only the
+    body's columns stay in the hole, and only as far down as they keep the body's colour
+    (the platform under it is kept whole)."""
+    rows = np.nonzero(found.any(1))[0]
+    if len(rows) < 8 or rows[-1] < found.shape[0] - 1:
+        return hole  # no base cut by the bottom edge
+    widths = found.sum(1)
+    top, bottom = int(rows[0]), int(rows[-1])
+    upper = found[top : top + max(1, (bottom - top) * 3 // 5)]
+    upper = upper[upper.any(1)]
+    body_width = float(np.median(upper.sum(1)))
+    base = bottom  # the last row of the body: the rows below are clearly wider
+    while base > top and widths[base] > 1.5 * body_width + 2:
+        base -= 1
+    if base == bottom or widths[base + 1 :].max() <= BASE_WIDER * body_width + 2:
+        return hole  # no wide base
+    if base - top < 2 * (bottom - base):
+        return hole  # the wide part is much of the subject (a bust, a seated figure)
+    # The body's columns (its rows' median edges) and a pixel: the fill grows a halo anyway.
+    left = int(np.median(upper.argmax(1)))
+    right = found.shape[1] - 1 - int(np.median(upper[:, ::-1].argmax(1)))
+    margin = 1
+    keep = np.zeros(found.shape[1], bool)
+    keep[max(0, left - margin) : right + margin + 1] = True
+    # How far down the body goes: its columns' mean colour stays near the body's own.
+    body_colour = rgb[max(top, base - 10) : base + 1, keep].mean((0, 1))
+    end = base + 1
+    while end <= bottom and np.abs(rgb[end, keep].mean(0) - body_colour).mean() < 30:
+        end += 1
+    out: np.ndarray = hole.copy()
+    out[base + 1 : end] &= keep[None, :]
+    out[end:] = False
+    return out
 
 
 def _rgb(img: Image.Image) -> Image.Image:
