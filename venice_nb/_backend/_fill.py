@@ -95,12 +95,18 @@ def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6) -> np.ndarray:
     total = wr + wc
     value = (vr * wr[..., None] + vc * wc[..., None]) / np.maximum(total, 1e-12)[..., None]
     out = np.where(hole[..., None], value, rgb).astype(np.float32)
-    inner = hole[..., None]
+    # The sweeps work in one edge-padded buffer (its border re-copied after each sweep)
+    # instead of padding a new copy per sweep.
+    p = np.pad(out, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    inner = p[1:-1, 1:-1]
+    where = np.broadcast_to(hole[..., None], inner.shape)
     for _ in range(sweeps):
-        p = np.pad(out, ((1, 1), (1, 1), (0, 0)), mode="edge")
         mean = (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) * 0.25
-        out = np.where(inner, mean, out)
-    return out
+        np.copyto(inner, mean, where=where)
+        p[0, 1:-1], p[-1, 1:-1] = p[1, 1:-1], p[-2, 1:-1]
+        p[:, 0], p[:, -1] = p[:, 1], p[:, -2]
+    result: np.ndarray = inner.copy()
+    return result
 
 
 def _ring_median(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -396,7 +402,9 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         piece = np.array(shifted, np.float32)
         add_up(piece, correction, (x0, y0, x1, y1))
         p = part[y0:y1, x0:x1]
-        filled[y0:y1, x0:x1] = filled[y0:y1, x0:x1] * (1 - p) + piece * p
+        piece -= filled[y0:y1, x0:x1]  # filled + (piece - filled) * p, in place
+        piece *= p
+        filled[y0:y1, x0:x1] += piece
         copied[y0:y1, x0:x1] = np.maximum(copied[y0:y1, x0:x1], p)
     # The smooth parts get the grain of the photo around the hole (what a blur removes from
     # the known pixels nearby), so they do not read as a flat, painted-over band.
