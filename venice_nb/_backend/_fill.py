@@ -336,7 +336,8 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
 
     search = hole_img.resize(fit_side(hole_img.size, SEARCH_SIDE, 4), Image.Resampling.BOX)
     cells = np.asarray(search) > 0
-    small = np.asarray(rgb.resize((sw, sh), Image.Resampling.BOX), np.float32)
+    small_img = rgb.resize((sw, sh), Image.Resampling.BOX)
+    small = np.asarray(small_img, np.float32)
     # Start from a smooth fill, so cells no shift could serve are still hidden.
     # The membrane starts from a median-filtered copy: a street lamp or a star on the hole's
     # edge is not smeared across it as a glow.
@@ -347,7 +348,8 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         Image.composite(up(Image.fromarray(smooth)), crop, up(hole_img, Image.Resampling.NEAREST)),
         np.float32,
     )
-    cells_rgb = np.asarray(rgb.resize(cells.shape[::-1], Image.Resampling.BOX), np.float32)
+    # From the working copy: another pass over the full image would cost more than the search.
+    cells_rgb = np.asarray(small_img.resize(cells.shape[::-1], Image.Resampling.BOX), np.float32)
     cx, cy = cells.shape[1] / sw, cells.shape[0] / sh
     cells_box = (small_box[0] * cx, small_box[1] * cy, small_box[2] * cx, small_box[3] * cy)
     # Each part is colour-matched to everything known around it so far: the hole's edge and
