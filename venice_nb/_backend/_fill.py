@@ -95,12 +95,18 @@ def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6) -> np.ndarray:
     total = wr + wc
     value = (vr * wr[..., None] + vc * wc[..., None]) / np.maximum(total, 1e-12)[..., None]
     out = np.where(hole[..., None], value, rgb).astype(np.float32)
-    inner = hole[..., None]
+    # The sweeps work in one edge-padded buffer (its border re-copied after each sweep)
+    # instead of padding a new copy per sweep.
+    p = np.pad(out, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    inner = p[1:-1, 1:-1]
+    where = np.broadcast_to(hole[..., None], inner.shape)
     for _ in range(sweeps):
-        p = np.pad(out, ((1, 1), (1, 1), (0, 0)), mode="edge")
         mean = (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) * 0.25
-        out = np.where(inner, mean, out)
-    return out
+        np.copyto(inner, mean, where=where)
+        p[0, 1:-1], p[-1, 1:-1] = p[1, 1:-1], p[-2, 1:-1]
+        p[:, 0], p[:, -1] = p[:, 1], p[:, -2]
+    result: np.ndarray = inner.copy()
+    return result
 
 
 def _ring_median(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -116,9 +122,26 @@ def _ring_median(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return out
 
 
+def square_grow(mask: np.ndarray, r: int) -> np.ndarray:
+    """Binary dilation by a (2r+1)-square (Pillow's MaxFilter(2r+1) on a 0/255 mask), as two
+    passes of shifted maxima: a rank filter of that size costs several times more."""
+    out: np.ndarray = mask.copy()
+    for axis in (0, 1):
+        src = out.copy()
+        n = src.shape[axis]
+        for d in range(1, min(r, n - 1) + 1):
+            lo = [slice(None)] * 2
+            hi = [slice(None)] * 2
+            lo[axis], hi[axis] = slice(0, n - d), slice(d, n)
+            out[tuple(lo)] |= src[tuple(hi)]
+            out[tuple(hi)] |= src[tuple(lo)]
+    return out
+
+
 def grain(size: tuple[int, int], strength: np.ndarray, seed: int) -> np.ndarray:
-    """Deterministic film grain (H x W x 3) with per-channel standard deviation ``strength``,
-    so a filled hole is as noisy as the photo around it instead of a smooth patch."""
+    """Deterministic film grain (H x W x len(strength)) with per-channel standard deviation
+    ``strength``, so a filled hole is as noisy as the photo around it instead of a smooth
+    patch."""
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal((size[1], size[0], 1), dtype=np.float32)
     return noise * strength.astype(np.float32)[None, None, :]
@@ -139,16 +162,50 @@ def resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     )
 
 
-def _counts(
+def _correlations(
     left: np.ndarray, spectra: list[np.ndarray], shape: tuple[int, ...]
 ) -> list[np.ndarray]:
-    """For every shift at once, per padded mask ``P`` (given by its spectrum): how many
-    ``left`` pixels land on ``P``, ``out[a, b] = sum(left[y, x] * P[a + y, b + x])``, as
-    correlations by FFT, so the candidate loop looks closer only at shifts that can win. No
-    index wraps round: each ``P`` is ``left``'s size plus a pad of at least that size on every
+    """For every shift at once, per padded map ``P`` (given by its spectrum): the sum of ``P``
+    over the ``left`` pixels shifted, ``out[a, b] = sum(left[y, x] * P[a + y, b + x])``, as
+    correlations by FFT, so the candidate walk looks only at shifts that can win. No index
+    wraps round: each ``P`` is ``left``'s size plus a pad of at least that size on every
     side."""
     spectrum = np.conj(np.fft.rfft2(left.astype(np.float64), shape))
-    return [np.rint(np.fft.irfft2(spectrum * p, shape)).astype(np.int64) for p in spectra]
+    return [np.fft.irfft2(spectrum * p, shape) for p in spectra]
+
+
+def _fast_length(n: int) -> int:
+    """The smallest length >= ``n`` with no prime factor above 5 (an FFT of 171 = 9 x 19
+    points costs about twice one of 180)."""
+    while True:
+        m = n
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
+
+
+def _candidates(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shifts the search tries, nearest first: (k, dx, dy) arrays, ``k`` steps along each
+    of the 16 directions, a shift met again (rounded) only once (it costs no less later)."""
+    key = (h, w)
+    if key not in _CANDIDATES:
+        seen: set[tuple[int, int]] = set()
+        rows: list[tuple[int, int, int]] = []
+        for k in range(1, max(h, w)):
+            for ux, uy in _DIRECTIONS:
+                dx, dy = round(ux * k), round(uy * k)
+                if (dx, dy) not in seen:
+                    seen.add((dx, dy))
+                    rows.append((k, dx, dy))
+        a = np.array(rows, np.int64).reshape(-1, 3)
+        _CANDIDATES[key] = (a[:, 0], a[:, 1], a[:, 2])
+    return _CANDIDATES[key]
+
+
+_CANDIDATES: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
 def source_offsets(
@@ -157,7 +214,11 @@ def source_offsets(
     """Where to copy each part of the hole from: (cells, dx, dy) per pass. A shift must bring in
     hole-free, in-frame pixels; among those, the one whose surroundings match the hole's own
     surroundings best wins (so grain continues grain and wood continues wood). A hole too big
-    for one shift is served in up to ``passes`` parts."""
+    for one shift is served in up to ``passes`` parts.
+
+    Every candidate shift of a pass is scored at once (counts by FFT, the ring's colour
+    difference and the brought-in detail by gathering), then the nearest-first walk that picks
+    the winner runs over plain numbers."""
     h, w = hole.shape
     ring = grow(hole, 2) & ~hole
     ys, xs = np.nonzero(ring)
@@ -180,11 +241,12 @@ def source_offsets(
     # Free pixels, and free pixels more detailed than the hole's surroundings allow.
     peaky = free_pad & (detail_pad > 1.15 * ring_peak + 2)
     busy_pad = free_pad & (detail_pad > ring_busy)
-    spectra = [np.fft.rfft2(a.astype(np.float64)) for a in (free_pad, peaky, busy_pad)]
-
-    def shifted(a: np.ndarray, dx: int, dy: int) -> np.ndarray:
-        view: np.ndarray = a[m + dy : m + dy + h, m + dx : m + dx + w]
-        return view
+    # The last: the detail a shift brings in (summed over the free sources it copies).
+    maps = (free_pad, peaky, busy_pad, np.where(free_pad, detail_pad, 0))
+    shape = tuple(_fast_length(n) for n in free_pad.shape)  # any size this large serves
+    spectra = [np.fft.rfft2(a.astype(np.float64), shape) for a in maps]
+    ks, dxs, dys = _candidates(h, w)
+    ring_rgb = rgb[ys, xs]
 
     left = hole.copy()
     out: list[tuple[np.ndarray, int, int]] = []
@@ -192,50 +254,48 @@ def source_offsets(
         need = int(left.sum())
         if need == 0:
             break
-        # One shift for all that is left beats several (each seam shows), if one exists.
-        whole: tuple[float, np.ndarray, int, int] | None = None
-        part: tuple[float, np.ndarray, int, int] | None = None
-        seen: set[tuple[int, int]] = set()  # a shift met again (rounded) costs no less
-        counts, peaks, busies = _counts(left, spectra, free_pad.shape)
-        for k in range(1, max(h, w)):
-            for ux, uy in _DIRECTIONS:
-                dx, dy = round(ux * k), round(uy * k)
-                if (dx, dy) in seen:
-                    continue
-                seen.add((dx, dy))
-                n = int(counts[m + dy, m + dx])
-                if 10 * n < 3 * need:
-                    continue
-                if peaks[m + dy, m + dx] > 0:
-                    continue  # would bring in something new: an eye, a sign, an edge
-                if float(busies[m + dy, m + dx] / n) > 0.08:
-                    continue  # busier than what mostly surrounds the hole: a tower, a crowd
-                covered = left & shifted(free_pad, dx, dy)
-                src = shifted(detail_pad, dx, dy)[covered]
-                sy, sx = ys + dy, xs + dx
-                inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
-                if not inside.any():
-                    continue
-                diff = np.abs(rgb[ys[inside], xs[inside]] - rgb[sy[inside], sx[inside]]).mean()
-                # Bring in texture as busy as the hole's surroundings, not a new object.
-                busy = abs(float(src.mean()) - ring_detail)
-                cost = (float(diff) + 0.5 * busy) * (1 + 0.01 * k)
-                if n == need and (whole is None or cost < whole[0]):
-                    whole = (cost, covered, dx, dy)
-                elif n < need and (part is None or cost * need / n < part[0]):
-                    part = (cost * need / n, covered, dx, dy)
-            if whole is not None and k > 2 * _best_k(whole) + 4:
-                break
+        sums = _correlations(left, spectra, shape)
+        counts, peaks, busies = (np.rint(c).astype(np.int64) for c in sums[:3])
+        n = counts[m + dys, m + dxs]
+        ok = (10 * n >= 3 * need) & (peaks[m + dys, m + dxs] <= 0)
+        # Not busier than what mostly surrounds the hole (a tower, a crowd), nor bringing in
+        # something new (an eye, a sign, an edge).
+        ok &= busies[m + dys, m + dxs] <= 0.08 * np.maximum(n, 1)
+        idx = np.nonzero(ok)[0]
+        sy, sx = ys[None, :] + dys[idx, None], xs[None, :] + dxs[idx, None]
+        inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
+        shifted_ring = rgb[np.clip(sy, 0, h - 1), np.clip(sx, 0, w - 1)]
+        gap = (np.abs(ring_rgb[None] - shifted_ring).sum(-1) * inside).sum(-1)
+        n_inside = inside.sum(-1)
+        diff = gap / np.maximum(3 * n_inside, 1)
+        # Bring in texture as busy as the hole's surroundings, not a new object.
+        brought = sums[3][m + dys[idx], m + dxs[idx]] / np.maximum(n[idx], 1)
+        busy = np.abs(brought - ring_detail)
+        cost = (diff + 0.5 * busy) * (1 + 0.01 * ks[idx])
+        whole: tuple[float, int] | None = None  # (cost, candidate)
+        part: tuple[float, int] | None = None
+        for j, c in enumerate(idx.tolist()):
+            if n_inside[j] == 0:
+                continue
+            if whole is not None and ks[c] - 1 > 2 * _reach(dxs, dys, whole[1]) + 4:
+                break  # one shift for all that is left beats several (each seam shows)
+            nc = int(n[c])
+            if nc == need and (whole is None or cost[j] < whole[0]):
+                whole = (float(cost[j]), c)
+            elif nc < need and (part is None or cost[j] * need / nc < part[0]):
+                part = (float(cost[j] * need / nc), c)
         best = whole or part
         if best is None:
             break
-        out.append((best[1], best[2], best[3]))
-        left &= ~best[1]
+        dx, dy = int(dxs[best[1]]), int(dys[best[1]])
+        covered = left & free_pad[m + dy : m + dy + h, m + dx : m + dx + w]
+        out.append((covered, dx, dy))
+        left &= ~covered
     return out
 
 
-def _best_k(best: tuple[float, np.ndarray, int, int]) -> int:
-    return max(abs(best[2]), abs(best[3]))
+def _reach(dxs: np.ndarray, dys: np.ndarray, c: int) -> int:
+    return max(abs(int(dxs[c])), abs(int(dys[c])))
 
 
 def fill(img: Image.Image, region: Region) -> Image.Image:
@@ -248,11 +308,10 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     sw, sh = fit_side(img.size, WORK_SIDE, 4)
     # Grow the hole a little: objects carry a halo of edge and shadow pixels.
     halo = 2 * max(1, round(max(sw, sh) / 60)) + 1
-    hole_img = region.resize((sw, sh), Image.Resampling.BOX).point(lambda v: 255 if v > 8 else 0)
-    hole_img = hole_img.filter(ImageFilter.MaxFilter(halo))
-    hole = np.asarray(hole_img) > 0
+    hole = square_grow(np.asarray(region.resize((sw, sh), Image.Resampling.BOX)) > 8, halo // 2)
     if not hole.any():
         return img
+    hole_img = Image.fromarray((hole * 255).astype(np.uint8))
     rgb = img if img.mode == "RGB" else img.convert("RGB")  # read only: no copy needed
     soft = hole_img.filter(ImageFilter.MaxFilter(3)).filter(ImageFilter.GaussianBlur(1))
     bx0, by0, bx1, by1 = soft.getbbox() or (0, 0, sw, sh)
@@ -264,15 +323,21 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         """The bounding box's part of a low-resolution map, at full resolution."""
         return low.resize(size, resample, box=small_box)
 
-    def up_float(low: np.ndarray) -> np.ndarray:
-        return np.stack(
-            [np.asarray(up(Image.fromarray(np.ascontiguousarray(low[..., i])))) for i in range(3)],
-            axis=-1,
-        )
+    def add_up(piece: np.ndarray, low: np.ndarray, sub: tuple[int, int, int, int]) -> None:
+        """Add to ``piece`` the ``sub`` part (x0, y0, x1, y1 in the bounding box) of a
+        low-resolution float map brought up like ``up``, channel by channel in place."""
+        sx, sy = (small_box[2] - small_box[0]) / size[0], (small_box[3] - small_box[1]) / size[1]
+        src = (small_box[0] + sub[0] * sx, small_box[1] + sub[1] * sy,
+               small_box[0] + sub[2] * sx, small_box[1] + sub[3] * sy)  # fmt: skip
+        out = (sub[2] - sub[0], sub[3] - sub[1])
+        for i in range(3):
+            channel = Image.fromarray(np.ascontiguousarray(low[..., i]))
+            piece[..., i] += np.asarray(channel.resize(out, Image.Resampling.BILINEAR, box=src))
 
     search = hole_img.resize(fit_side(hole_img.size, SEARCH_SIDE, 4), Image.Resampling.BOX)
     cells = np.asarray(search) > 0
-    small = np.asarray(rgb.resize((sw, sh), Image.Resampling.BOX), np.float32)
+    small_img = rgb.resize((sw, sh), Image.Resampling.BOX)
+    small = np.asarray(small_img, np.float32)
     # Start from a smooth fill, so cells no shift could serve are still hidden.
     # The membrane starts from a median-filtered copy: a street lamp or a star on the hole's
     # edge is not smeared across it as a glow.
@@ -283,7 +348,8 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         Image.composite(up(Image.fromarray(smooth)), crop, up(hole_img, Image.Resampling.NEAREST)),
         np.float32,
     )
-    cells_rgb = np.asarray(rgb.resize(cells.shape[::-1], Image.Resampling.BOX), np.float32)
+    # From the working copy: another pass over the full image would cost more than the search.
+    cells_rgb = np.asarray(small_img.resize(cells.shape[::-1], Image.Resampling.BOX), np.float32)
     cx, cy = cells.shape[1] / sw, cells.shape[0] / sh
     cells_box = (small_box[0] * cx, small_box[1] * cy, small_box[2] * cx, small_box[3] * cy)
     # Each part is colour-matched to everything known around it so far: the hole's edge and
@@ -312,8 +378,6 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         picture[now] = (shifted_small + correction)[now]
         done |= now
         # The search kept the pixels used (where ``part`` > 0) inside the frame.
-        shifted = rgb.crop((box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy))
-        piece = np.asarray(shifted, np.float32) + up_float(correction)
         # Feathered over about two cells, so the seams between parts do not show as rectangles.
         feathered = cells_img.filter(ImageFilter.GaussianBlur(2.0))
         part = (
@@ -330,8 +394,20 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
             cell = max(1.0, w / cells.shape[1])
             fade = np.asarray(inside.filter(ImageFilter.GaussianBlur(1.5 * cell)), np.float32)
             part = part * np.clip(fade / 255 * 2 - 1, 0.0, 1.0)[..., None]  # 0 at the frame
-        filled = filled * (1 - part) + piece * part
-        copied = np.maximum(copied, part)
+        # The copy and its blend, only where this part reaches (elsewhere ``part`` is 0).
+        rows, cols = np.nonzero(part.any((1, 2)))[0], np.nonzero(part.any((0, 2)))[0]
+        if len(rows) == 0:
+            continue
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        shifted = rgb.crop((source_box[0] + x0, source_box[1] + y0, source_box[0] + x1,
+                            source_box[1] + y1))  # fmt: skip
+        piece = np.array(shifted, np.float32)
+        add_up(piece, correction, (x0, y0, x1, y1))
+        p = part[y0:y1, x0:x1]
+        piece -= filled[y0:y1, x0:x1]  # filled + (piece - filled) * p, in place
+        piece *= p
+        filled[y0:y1, x0:x1] += piece
+        copied[y0:y1, x0:x1] = np.maximum(copied[y0:y1, x0:x1], p)
     # The smooth parts get the grain of the photo around the hole (what a blur removes from
     # the known pixels nearby), so they do not read as a flat, painted-over band.
     near = np.asarray(
@@ -346,7 +422,8 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         energy = box_mean(texture * texture, 3)
         strength = np.full(3, np.sqrt(np.median(energy[near > 127])), np.float32)
         seed = int(w * 7919 + h * 104729 + box[0] * 31 + box[1]) % (2**32)
-        filled += grain(size, strength, seed) * (1 - copied)
+        # One grain for all three channels (the strength is the same): a third of the work.
+        filled += grain(size, strength[:1], seed) * (1 - copied)
     filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
     out = rgb.copy()
     out.paste(Image.composite(Image.fromarray(filled), crop, up(soft)), box[:2])
