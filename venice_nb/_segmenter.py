@@ -30,11 +30,9 @@ keyed by the image's content: a click only runs the decoder (milliseconds).
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import importlib
 import os
-import stat
 import tempfile
 import threading
 from collections import OrderedDict
@@ -67,10 +65,6 @@ _PIXEL_MEAN = np.array([123.675, 116.28, 103.53], np.float32)
 _PIXEL_STD = np.array([58.395, 57.12, 57.375], np.float32)
 _FLOAT = "tensor(float)"
 _EXTRA = "pip install 'venice_nb[segment]'"
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
-_BINARY = getattr(os, "O_BINARY", 0)
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 # The decoder's tensors by name, with their ranks (all float32).
 _DECODER_INPUTS = {"image_embeddings": 4, "point_coords": 3, "point_labels": 2,
@@ -124,47 +118,21 @@ def _read_model(path: str | os.PathLike[str], what: str) -> bytes:
             f"{what} must be a path to an .onnx file; got {type(path).__name__}",
             action=f"pass {what} as a str or pathlib.Path", field=what)
     shown = f"{os.fspath(path)!r:.200}"
+    from ._store._files import Unreadable, read_bounded  # the one checked read
+
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _BINARY | _CLOEXEC)
-    except OSError as exc:
-        why = {errno.ENOENT: "there is no such file", errno.ENOTDIR: "there is no such file",
-               errno.ELOOP: "it is a symbolic link; venice_nb never follows links to a model",
-               errno.EMLINK: "it is a symbolic link; venice_nb never follows links to a model",
-               errno.EISDIR: "it is a folder, not a file"}.get(exc.errno or 0, exc.strerror)
-        raise ValidationError(
-            f"{what} {shown}: {why}",
-            action=f"pass the path of the {what} .onnx file itself (not a link to it)",
-            field=what) from None
+        return read_bounded(path, MAX_MODEL_BYTES)
+    except FileNotFoundError:
+        raise ValidationError(f"{what} {shown}: there is no such file",
+                              action=f"pass the path of the {what} .onnx file",
+                              field=what) from None
+    except Unreadable as exc:
+        action = ("use a smaller export (ViT-B, MobileSAM) saved as a single file"
+                  if exc.too_large else f"pass the path of the {what} .onnx file itself")
+        raise ValidationError(f"{what} {shown} {exc}", action=action, field=what) from None
     except ValueError as exc:  # a NUL byte in the name
         raise ValidationError(f"{what} {shown}: {exc}", action="check the path",
                               field=what) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO, device or socket"
-            raise ValidationError(f"{what} {shown} is {kind}, not a regular file",
-                                  action=f"pass the path of the {what} .onnx file", field=what)
-        if info.st_size > MAX_MODEL_BYTES:
-            raise _too_large(what, shown, info.st_size)
-        chunks: list[bytes] = []
-        got = 0
-        while got <= MAX_MODEL_BYTES:
-            chunk = os.read(fd, min(1 << 24, MAX_MODEL_BYTES + 1 - got))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            got += len(chunk)
-        if got > MAX_MODEL_BYTES:  # it grew while being read
-            raise _too_large(what, shown, got)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def _too_large(what: str, shown: str, size: int) -> ValidationError:
-    return ValidationError(
-        f"{what} {shown} is {size:,} bytes, over the {MAX_MODEL_BYTES:,} one ONNX file can hold",
-        action="use a smaller export (ViT-B, MobileSAM) saved as a single file", field=what)
 
 
 # --------------------------------------------------------------------------------------------

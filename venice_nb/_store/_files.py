@@ -110,34 +110,46 @@ def writable(root: Path, relative: str, *, where: str | None = None) -> Path:
     return path
 
 
-def read_regular(path: Path, *, limit: int, where: str | None = None) -> bytes:
-    """The bytes of the regular file ``path`` (never followed if a link), at most ``limit``.
+class Unreadable(Exception):
+    """Why a file someone else named or made is not read, in words that follow its name
+    ("… is a symbolic link"); ``too_large`` tells a size refusal from the others."""
 
-    ``FileNotFoundError`` when it does not exist; a ``ValidationError`` when it is a link, a
-    FIFO, a device, a folder or larger than ``limit``.
+    def __init__(self, why: str, *, too_large: bool = False) -> None:
+        super().__init__(why)
+        self.too_large = too_large
+
+
+def read_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit``: the one way venice_nb reads a
+    file it did not write (a store's, a recording's, a model the user names).
+
+    Opened without following a link and non-blocking (a FIFO cannot hang it), then checked on
+    the descriptor (a path can be swapped between a check and an open, a descriptor cannot),
+    then read no further than ``limit`` even if it grows meanwhile.
+
+    Raises:
+        FileNotFoundError: It does not exist (or a folder on its way is a file).
+        Unreadable: It is a link, a folder, a FIFO, a device or larger than ``limit``.
     """
-    what = where or str(path)
     try:
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _BINARY | _CLOEXEC)
-    except FileNotFoundError:
-        raise
     except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise FileNotFoundError(errno.ENOENT, "no such file", os.fspath(path)) from None
         if exc.errno in (errno.ELOOP, errno.EMLINK):  # O_NOFOLLOW met a link
-            raise _refuse(what, "is a symbolic link; venice_nb never follows links out of a "
-                          "store or recording", _TAMPERED) from None
+            raise Unreadable("is a symbolic link; venice_nb never follows links to files "
+                             "others made") from None
         if exc.errno == errno.EISDIR:
-            raise _refuse(what, "is a folder, not a file", _TAMPERED) from None
-        if exc.errno == errno.ENOTDIR:
-            raise FileNotFoundError(errno.ENOENT, "no such file", str(path)) from None
+            raise Unreadable("is a folder, not a file") from None
         raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             kind = ("a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO"
                     if stat.S_ISFIFO(info.st_mode) else "a device or special file")
-            raise _refuse(what, f"is {kind}, not a regular file", _TAMPERED)
+            raise Unreadable(f"is {kind}, not a regular file")
         if info.st_size > limit:
-            raise _too_large(what, info.st_size, limit)
+            raise _over(info.st_size, limit)
         chunks, got = [], 0
         while got <= limit:
             chunk = os.read(fd, min(1 << 20, limit + 1 - got))
@@ -146,15 +158,30 @@ def read_regular(path: Path, *, limit: int, where: str | None = None) -> bytes:
             chunks.append(chunk)
             got += len(chunk)
         if got > limit:  # it grew while being read
-            raise _too_large(what, got, limit)
+            raise _over(got, limit)
         return b"".join(chunks)
     finally:
         os.close(fd)
 
 
-def _too_large(what: str, size: int, limit: int) -> ValidationError:
-    return _refuse(what, f"is {size:,} bytes or more, over the {limit:,} read from such a file",
-                   "check it is the file venice_nb wrote; remove or replace it")
+def _over(size: int, limit: int) -> Unreadable:
+    return Unreadable(f"is {size:,} bytes or more, over the {limit:,} read from such a file",
+                      too_large=True)
+
+
+def read_regular(path: Path, *, limit: int, where: str | None = None) -> bytes:
+    """The bytes of the regular file ``path`` of a store or recording, at most ``limit``
+    (`read_bounded`, its refusals as a ``ValidationError`` saying what to do).
+
+    ``FileNotFoundError`` when it does not exist; a ``ValidationError`` when it is a link, a
+    FIFO, a device, a folder or larger than ``limit``.
+    """
+    try:
+        return read_bounded(path, limit)
+    except Unreadable as exc:
+        action = ("check it is the file venice_nb wrote; remove or replace it" if exc.too_large
+                  else _TAMPERED)
+        raise _refuse(where or str(path), str(exc), action) from None
 
 
 def check_image(data: bytes, *, where: str) -> tuple[int, int]:
