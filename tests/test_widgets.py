@@ -24,7 +24,14 @@ import venice_nb as vnb
 from venice_nb import masks
 from venice_nb._backend import LocalBackend
 from venice_nb._money import usd
-from venice_nb.widgets import CompareView, EditControls, EditStudio, MaskPainter, ResultGrid
+from venice_nb.widgets import (
+    CompareView,
+    EditControls,
+    EditStudio,
+    MaskPainter,
+    ResultBrowser,
+    ResultGrid,
+)
 from venice_nb.widgets._history import MaskHistory
 from venice_nb.widgets._protocol import KEYS
 from venice_nb.widgets._viewport import MAX_ZOOM, View
@@ -780,7 +787,7 @@ def test_the_studio_edits_only_the_painted_area_at_full_size(local_client: vnb.C
     assert studio.viewer is not None and studio.viewer.changed_fraction < 0.2
 
 
-@pytest.mark.parametrize("make", ["painter", "painter_mask", "studio"])
+@pytest.mark.parametrize("make", ["painter", "painter_mask", "studio", "browser"])
 def test_a_widget_whose_input_is_refused_leaves_no_error_behind(
         make: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bad image or mask raises a clear error; the half-built widget then closes quietly when
@@ -795,7 +802,9 @@ def test_a_widget_whose_input_is_refused_leaves_no_error_behind(
             MaskPainter(b"not an image")
         elif make == "painter_mask":
             MaskPainter(vnb.sample("cat"), mask=np.zeros((3, 3), np.uint8))
-        else:
+        elif make == "studio":
             EditStudio(b"not an image")
+        else:
+            ResultBrowser(42)
     gc.collect()
     assert unraisable == []

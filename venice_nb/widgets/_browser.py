@@ -148,9 +148,11 @@ class ResultBrowser(widgets.VBox):
         self._update_actions()
 
     def close(self) -> None:
-        """Stop watching the store, then close the widget."""
-        if self._watcher is not None:
-            self._watcher.cancel()
+        """Stop watching the store, then close the widget (also from ``__del__`` after a
+        constructor that raised, when there is no watcher yet)."""
+        watcher = getattr(self, "_watcher", None)
+        if watcher is not None:
+            watcher.cancel()
         super().close()
 
     def _store_state(self) -> tuple[int, float | None]:
