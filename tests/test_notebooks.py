@@ -131,6 +131,22 @@ def test_each_contact_sheet_is_followed_by_its_captions_as_text(runs: Any) -> No
     assert len(sheets) == {"02_mask_painting": 1, "04_prompt_experiments": 2}.get(path.stem, 0)
 
 
+def test_each_live_widget_picture_is_followed_by_its_words_as_text(runs: Any) -> None:
+    """Phones: a studio's, painter's or compare view's words drawn into its picture are ~5 px
+    tall at 390 px; the same words follow as text (hidden under the live widget)."""
+    path, first, _ = runs
+    outputs = [o for cell in first.cells for o in cell.get("outputs", [])]
+    live = [i for i, o in enumerate(outputs) if WIDGET_VIEW in o.get("data", {})
+            and not o["data"]["text/plain"].startswith("ResultGrid: ")]
+    for i in live:
+        said = outputs[i]["data"]["text/plain"].split(": ", 1)[1].split("\n")[0]
+        words = outputs[i + 1]["data"]
+        assert "class='venice-picture-caption tex2jax_ignore mathjax_ignore'" in words["text/html"]
+        first_line = words["text/plain"].splitlines()[0]
+        assert first_line.lower() == said.split("; ")[0].lower()
+    assert len(live) == {"01_quickstart": 2, "02_mask_painting": 3}.get(path.stem, 0)
+
+
 def test_nbconvert_html_shows_the_pictures_where_widgets_were(runs: Any) -> None:
     """No widget state and no network: each widget output becomes its <img>, never a repr."""
     _, first, _ = runs

@@ -132,6 +132,32 @@ def test_a_sheet_is_saved_as_a_numbered_picture_and_its_captions_as_text(
     assert len(saved.output_bundles()) == 2
 
 
+def test_a_widget_picture_is_followed_by_its_words_as_text(client: vnb.Client) -> None:
+    """Phones: the words drawn into a studio's, painter's or compare view's picture are a few
+    pixels tall at 390 px, so they follow it as text (escaped, without timings)."""
+    result = client.edit(vnb.sample("cat"), "a <b>hat</b>", model="firered-image-edit")
+    studio = EditStudio(vnb.sample("cat"), client=client, prompt="a <i>scarf</i>")
+    studio.painter.set_mask(masks.rect((300, 451), (10, 10, 100, 100)))
+    views = {"compare": CompareView(vnb.sample("cat"), result), "studio": studio,
+             "painter": studio.painter}
+    said = {name: view.output_bundles() for name, view in views.items()}
+    for name, (picture, words) in said.items():
+        assert WIDGET_VIEW in picture and "image/jpeg" in picture, name
+        assert set(words) == {"text/html", "text/plain"}, name
+        assert "<b>" not in words["text/html"] and "<i>" not in words["text/html"]
+        assert not TIMING.search(words["text/plain"]), name
+    compare = said["compare"][1]["text/plain"].splitlines()
+    assert compare[0].startswith("Before 451×300 → After ")
+    assert compare[1] == "After: a <b>hat</b> · FireRed Edit (venice_nb local) · " \
+        "$0.04 at Venice · $0 here"
+    assert "a &lt;b&gt;hat&lt;/b&gt;" in said["compare"][1]["text/html"]
+    lines = said["studio"][1]["text/plain"].splitlines()
+    assert lines[1].startswith("Mask over 451x300 image, selects ")
+    assert "Prompt: 'a <i>scarf</i>'" in lines and "Operation: multi-edit" in lines
+    assert any(line.startswith("Cost per run: $") for line in lines)
+    assert said["painter"][1]["text/plain"] == lines[1]
+
+
 def test_a_sheet_with_marks_stays_live(backend: LocalBackend, tmp_path: Path) -> None:
     store = vnb.ResultStore(tmp_path / "store")
     with vnb.Client("k", base_url=backend.url, store=store) as c:

@@ -15,6 +15,7 @@ import pytest
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 SHEETS = {"04_prompt_experiments": [9, 8], "02_mask_painting": [2]}  # cards per sheet
+WORDS = {"04_prompt_experiments": 0, "02_mask_painting": 3}  # studio, painter, compare view
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,14 @@ def test_contact_sheets_read_on_a_phone(site: Path, phone: tuple[Any, str], note
         # the numbers are set in a 44 px font in the picture: at least 13 px on this screen
         assert 44 * box["width"] / natural >= 13, (box, natural)
         cell.screenshot(path=str(artifacts / f"docs-phone-{notebook}-{i}-{scheme}.png"))
+    # A studio's, painter's or compare view's words follow its picture as text too.
+    words = page.locator(".venice-picture-caption")
+    assert words.count() == WORDS[notebook]
+    for i in range(words.count()):
+        words.nth(i).scroll_into_view_if_needed()
+        assert words.nth(i).is_visible()
+        size = words.nth(i).evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+        assert size >= 14, size
 
 
 LIVE = """
@@ -75,6 +84,10 @@ results.contact_sheet()
 PLAIN = """
 ResultGrid([(vnb.sample("rocket"), "the rocket"), results[0].result])
 """
+LIVE_VIEW = """
+from venice_nb.widgets import CompareView
+CompareView(vnb.sample("cat"), results[0].result)
+"""
 
 
 def test_in_jupyterlab_a_live_sheet_hides_its_caption_list_a_plain_one_shows_it(
@@ -85,7 +98,7 @@ def test_in_jupyterlab_a_live_sheet_hides_its_caption_list_a_plain_one_shows_it(
 
     page, server = lab
     nb = open_notebook(page, server, "sheets", [LIVE.format(folder=str(server.root / "st")),
-                                                 PLAIN])
+                                                 PLAIN, LIVE_VIEW])
     legends = page.locator("ol.venice-sheet-legend")
     page.wait_for_function("() => document.querySelectorAll('ol.venice-sheet-legend').length"
                            " === 2")
@@ -99,4 +112,8 @@ def test_in_jupyterlab_a_live_sheet_hides_its_caption_list_a_plain_one_shows_it(
     picture = page.locator(".jp-RenderedImage img[src^='data:image/jpeg']")
     assert picture.count() == 1  # the plain sheet's; the live one shows its widget
     nb.assert_widgets_healthy()
+    # The live compare view says its words itself: the text under it is for saved copies.
+    page.locator(".venice-compare-view").first.wait_for(state="visible")
+    words = page.locator(".venice-picture-caption")
+    assert words.count() == 1 and not words.first.is_visible()
     nb.shot("live-and-plain-sheets")

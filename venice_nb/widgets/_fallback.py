@@ -81,6 +81,10 @@ class StaticPicture:
         """Captions of the picture's numbered cards (None: the picture has no numbers)."""
         return None
 
+    #: Show the picture's description as text under it: the words drawn into a widget's
+    #: picture are a few pixels tall on a phone.
+    caption_words = False
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
         if bundle is None:
@@ -104,7 +108,13 @@ class StaticPicture:
         if not self.needs_kernel:
             bundle.pop(WIDGET_VIEW, None)
         legend = self.static_legend()
-        return [bundle] if legend is None else [bundle, legend_bundle(legend)]
+        if legend is not None:
+            return [bundle, legend_bundle(legend)]
+        said = bundle.get("text/plain", "").removesuffix(f"\n{self.picture_note}")
+        if not self.caption_words or said == bundle.get("text/plain"):
+            return [bundle]  # no description of ours (the picture failed): nothing to add
+        words = said.split(": ", 1)[-1]  # "CompareView: …": the reader wants what, not which
+        return [bundle, caption_bundle([w[:1].upper() + w[1:] for w in words.split("; ")])]
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -289,6 +299,24 @@ def legend_bundle(captions: Sequence[str]) -> dict[str, str]:
     return {"text/html": _LEGEND_STYLE + html_list, "text/plain": "\n".join(lines)}
 
 
+# Under a live widget (JupyterLab, Notebook 7) its own controls say it all: the caption output
+# that follows, there for saved copies (GitHub, nbviewer, the docs, a phone), is hidden.
+_CAPTION_STYLE = ("<style>.jp-OutputArea-child:has(.venice-compare-view, .venice-mask-painter, "
+                  ".venice-edit-studio) + .jp-OutputArea-child:has(.venice-picture-caption)"
+                  "{display:none}</style>")
+
+
+def caption_bundle(lines: Sequence[str]) -> dict[str, str]:
+    """A widget picture's words as real text (it reflows and stays readable on a phone): one
+    HTML line each and the same as plain text, without timings."""
+    kept = [" ".join(line.split()) for line in (_TIMING.sub("", x) for x in lines)]
+    kept = [line for line in kept if line]
+    html_lines = "".join(f"<div>{escape(line)}</div>" for line in kept)
+    return {"text/html": f"{_CAPTION_STYLE}<div class='venice-picture-caption {NO_MATHS}' "
+                         f"style='line-height:1.4;overflow-wrap:anywhere'>{html_lines}</div>",
+            "text/plain": "\n".join(kept)}
+
+
 def side_by_side(images: Sequence[np.ndarray], captions: Sequence[str], height: int) -> Image.Image:
     """Images scaled to one ``height``, in a row, each captioned."""
     tiles = []
@@ -401,7 +429,8 @@ def _controls_panel(controls: Any, height: int) -> tuple[Image.Image, str]:
     y += _PAD
     draw.rounded_rectangle((_PAD, y, _PAD + 84, y + button_h), radius=4, fill=_RUN_BLUE)
     draw.text((_PAD + 20, y + 7), "> Run", fill=_PAPER, font=bold)
-    said = f"prompt: {prompt!r}; model: {name}; {cost}"
+    said = (f"operation: {controls.operation}; prompt: {prompt!r}; model: {name}; "
+            f"cost per run: {cost}")
     return panel, said
 
 

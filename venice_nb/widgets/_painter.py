@@ -132,6 +132,7 @@ class MaskPainter(StaticPicture, widgets.VBox):
     can_undo = traitlets.Bool(False, read_only=True)
     can_redo = traitlets.Bool(False, read_only=True)
 
+    caption_words = True  # saved copies: its words as text under its picture
     _built = False  # set once the constructor has finished: close() needs every part
 
     def __init__(

@@ -84,6 +84,7 @@ class EditStudio(StaticPicture, widgets.VBox):
             select tool; None: the built-in engine.
     """
 
+    caption_words = True  # saved copies: its words as text under its picture
     base_index = traitlets.Int(0)
 
     def __init__(

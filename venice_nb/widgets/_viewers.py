@@ -117,6 +117,7 @@ class CompareView(StaticPicture, widgets.VBox):
         **traits: Initial trait values (`mode`: side by side, wipe, difference).
     """
 
+    caption_words = True  # saved copies: its words as text under its picture
     mode = traitlets.Enum(MODES, default_value="side by side")
     split = traitlets.Float(0.5)
 
@@ -215,7 +216,9 @@ class CompareView(StaticPicture, widgets.VBox):
         after = f"{self.labels[1]}\n{self._result_caption}".strip()
         picture = side_by_side(self._halves, (self.labels[0], after),
                                height=self._picture_height)
-        return picture, f"CompareView: {self._summary}"
+        said = " · ".join(self._result_caption.splitlines())
+        return picture, f"CompareView: {self._summary}" + (
+            f"; {self.labels[1]}: {said}" if said else "")
 
     def _show(self) -> None:
         if self.mode not in self._built:
