@@ -30,7 +30,7 @@ from ._session import (
     SourceCall,
     single_image_hint,
 )
-from ._util import encoded_size, friendly_error
+from ._util import friendly_error
 
 if TYPE_CHECKING:
     from .._types import ClientLike, ImageInput
@@ -433,7 +433,7 @@ def _done_text(session: EditSession) -> str:
     where = (
         "<b class='venice-local'>LOCAL backend</b> (simulated)" if result.is_local else "Venice"
     )
-    w, h = encoded_size(result)
+    w, h = result.size  # the header, or a region edit's held pixels: no decode
     what = result.caption()
     warn = " · ⚠ flagged as a content violation" if result.content_violation else ""
     timing = f" · {session.timing.text()}" if session.timing is not None else ""

@@ -377,19 +377,19 @@ class EditSession(traitlets.HasTraits):
         mask: np.ndarray | None = None
         if callable(src) and not hasattr(src, "coverage"):
             image, mask = src()
+            if mask is not None and not np.any(mask):  # an empty mask is no mask
+                mask = None
         elif hasattr(src, "mask") and hasattr(src, "image"):
             image = None
             encoded = self.encoded_base() if self.encoded_base is not None else None
             image = encoded if encoded is not None else src.image
-            mask = src.mask if getattr(src, "coverage", 1.0) > 0 else None
+            mask = _painted(src)
         else:
             image = src
         steps: tuple[str, ...] = ()
         if isinstance(image, np.ndarray) and image.ndim == 3:
             image, step = wire_image(image)
             steps = (step,) if step else ()
-        if mask is not None and not np.any(mask):
-            mask = None
         return image, mask, steps
 
     # ---------------------------------------------------------------- internals
@@ -502,11 +502,10 @@ class EditSession(traitlets.HasTraits):
             image, mask, _steps = self.inputs()
             return image, mask
         painter = cast("PainterLike", src)
-        mask = painter.mask if getattr(painter, "coverage", 1.0) > 0 else None
-        if mask is not None and not np.any(mask):
-            mask = None
+        mask, pixels = _painted(painter), painter.image
+        if mask is None:
+            return pixels, None  # nothing painted: the caller sends the whole image instead
         encoded = self.encoded_base() if self.encoded_base is not None else None
-        pixels = painter.image
         if encoded is None:
             return pixels, mask
         if sniff_mime(encoded) == "image/jpeg" and pixels.ndim == 3:  # no alpha to lose
@@ -599,3 +598,10 @@ class EditSession(traitlets.HasTraits):
         self.error = exc
         self.state = "error"
 
+
+def _painted(painter: Any) -> np.ndarray | None:
+    """A painter's mask when something is painted, else None (an empty mask is no mask)."""
+    if getattr(painter, "coverage", 1.0) <= 0:
+        return None
+    mask: np.ndarray = painter.mask
+    return mask if np.any(mask) else None

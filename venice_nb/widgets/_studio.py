@@ -232,9 +232,8 @@ class EditStudio(StaticPicture, widgets.VBox):
         if entry.result is None:
             h, w = entry.image.shape[:2]
             return w, h
-        from ._util import encoded_size
-
-        return encoded_size(entry.result)
+        size: tuple[int, int] = entry.result.size  # the header: no decode
+        return size
 
     def _upscale_target(self) -> Any:
         """What Upscale enlarges: the shown result, else the base (its bytes: no decode)."""

@@ -26,24 +26,17 @@ def as_pil(image: Any) -> Image.Image:
     full-resolution pixels alive on every result a history or grid holds (unless the result
     already holds them, as a region edit's does: decoding again would only cost time).
     """
-    if hasattr(type(image), "image"):
+    if hasattr(type(image), "image"):  # a result: its held pixels, else its encoded bytes
         decoded = vars(image).get("image")  # a region edit's composite is already decoded
         if isinstance(decoded, Image.Image):
             return decoded  # (before ``.data``: a region edit's is encoded on first read)
-    data = getattr(image, "data", None)
-    if isinstance(data, bytes) and hasattr(type(image), "image"):
-        return to_pil(data)
+        data = getattr(image, "data", None)
+        if isinstance(data, bytes):
+            return to_pil(data)
     inner = getattr(image, "image", None)
     if isinstance(inner, Image.Image):
         return inner
     return to_pil(image)
-
-
-def encoded_size(result: Any) -> tuple[int, int]:
-    """(width, height) of a result without decoding it: ``EditResult.size`` reads the header,
-    or the pixels a region edit already holds (its ``.data`` is encoded only when read)."""
-    size: tuple[int, int] = result.size
-    return size
 
 
 def as_rgb(image: Any) -> np.ndarray:
