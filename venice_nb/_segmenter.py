@@ -268,7 +268,9 @@ class Segmenter:
         Args:
             image: The photo (path, bytes, PIL image or array).
         """
-        self._embedding(_rgb(image))
+        from .masks import _rgb_array  # (masks imports this module)
+
+        self._embedding(_rgb_array(image))
 
     def select(self, image: ImageLike, include: Sequence[Sequence[float]],
                exclude: Sequence[Sequence[float]] = (),
@@ -290,8 +292,9 @@ class Segmenter:
             size: ``(height, width)`` of the mask; None: the image's.
         """
         from ._selection import check_box, check_points, check_size
+        from .masks import _rgb_array  # (masks imports this module)
 
-        rgb = _rgb(image)
+        rgb = _rgb_array(image)
         shape = (rgb.shape[0], rgb.shape[1])
         inc = check_points(include, shape, "include", required=True)
         exc = check_points(exclude, shape, "exclude", required=False)
@@ -387,16 +390,6 @@ def check_segmenter(value: object) -> Segmenter | None:
         f"segmenter must be a masks.Segmenter; got {type(value).__name__}",
         action="make one with masks.load_segmenter(encoder_path, decoder_path)",
         field="segmenter")
-
-
-def _rgb(image: ImageLike) -> np.ndarray:
-    """uint8 HxWx3 of any image input (gray is repeated, alpha dropped)."""
-    from .masks import _image_array
-
-    arr = _image_array(image)
-    if arr.ndim == 2:
-        return np.repeat(arr[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(arr[:, :, :3])
 
 
 def _key(rgb: np.ndarray) -> bytes:

@@ -1212,11 +1212,19 @@ def resize_to(mask: MaskLike, size: SizeLike) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+def _rgb_array(image: ImageLike) -> np.ndarray:
+    """uint8 HxWx3 of any image input (gray repeated, alpha dropped): what selection reads,
+    the built-in engine and a learned segmenter alike."""
+    arr = _image_array(image)
+    if arr.ndim == 2:
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(arr[:, :, :3])
+
+
 def _selector(image: ImageLike) -> Selector:
     from ._selection import Selector
 
-    arr = _image_array(image)
-    return Selector(arr if arr.ndim == 2 else np.ascontiguousarray(arr[:, :, :3]))
+    return Selector(_rgb_array(image))
 
 
 def select_color(image: ImageLike, point: Sequence[float], tolerance: float = 10.0,

@@ -11,7 +11,6 @@ feather and the original, so a replay recomposes the same bytes without paying a
 from __future__ import annotations
 
 import dataclasses
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from .. import _region
 from .._exceptions import ValidationError
 from .._images import _read_source, is_url, to_pil
 from .._models import ModelInfo
-from .._probe import sniff_mime
+from .._probe import open_header, sniff_mime
 from .._result import EditResult, with_lazy_data
 from . import _request
 from ._request import PreparedRequest
@@ -128,7 +127,7 @@ def _read_decoded(photo: DecodedPhoto, mask: Any, context: float,
 
 
 def _header_size(data: bytes) -> tuple[int, int]:
-    with Image.open(io.BytesIO(data)) as img:
+    with open_header(data, "image") as img:  # the header only; unreadable bytes said clearly
         size: tuple[int, int] = img.size  # (Pillow's context manager is untyped)
     return size
 
