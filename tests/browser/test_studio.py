@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from ._studio_page import StudioPage
 from .conftest import (
     JupyterServer,
+    Notebook,
     canvas_box,
     drag,
     final_shot,
@@ -518,6 +519,7 @@ def test_one_screen_with_the_side_panel_open_and_no_inner_scrollbars(
         for part in must_see:
             assert studio.unseen(part) == [], f"{part} is not all on screen at {width} px"
         assert studio.overflows() == []
+        _tool_keys_leave_the_image_in_place(nb, studio)
         studio.run()
         nb.log.wait_for(lambda e: e["history"] == 2, kind="result", what="the edit")
         studio.wait_done()
@@ -534,6 +536,39 @@ def test_one_screen_with_the_side_panel_open_and_no_inner_scrollbars(
     finally:
         context.close()
         server.shutdown_kernels()
+
+
+# A tool's key, and the words its settings show (none for the hand).
+_TOOL_SETTINGS = (("g", "Tolerance"), ("w", "Colour tol."), ("q", "Exclude"),
+                  ("u", "Replace"), ("r", "Subtract"), ("h", ""), ("b", "Hardness"))
+
+
+def _tool_keys_leave_the_image_in_place(nb: Notebook, studio: StudioPage) -> None:
+    """A person presses a tool's key with the pointer over the image, then clicks where the
+    thing was: the chosen tool's settings must not move the image (nor push it off screen)."""
+    page = nb.page
+    start = studio.canvas.bounding_box()
+    assert start is not None
+    for key, words in _TOOL_SETTINGS:
+        studio.canvas.focus()
+        page.keyboard.press(key)
+        # The kernel has applied the tool when only its settings are seen.
+        page.wait_for_function(
+            """(words) => {
+                const seen = [...document.querySelectorAll(
+                    '.venice-edit-studio .venice-tool-settings > *')]
+                    .filter(l => getComputedStyle(l).visibility === 'visible')
+                    .map(l => l.textContent);
+                return words ? seen.length === 1 && seen[0].includes(words)
+                             : seen.length === 0;
+            }""", arg=words)
+        box = studio.canvas.bounding_box()
+        assert box is not None
+        assert abs(box["y"] - start["y"]) < 0.5 and abs(box["x"] - start["x"]) < 0.5, (
+            f"the image moved from {start} to {box} when '{key}' chose a tool")
+        assert studio.unseen(studio.canvas) == [], key
+        if key in "wq":
+            nb.shot(f"tool-{key}")
 
 
 def test_keyboard_path_from_painter_to_run_is_short_and_focus_stays(

@@ -77,6 +77,10 @@ _STYLE = """<style>
 .venice-painter-status .widget-html-content { line-height: 1.35; height: auto; }
 .venice-painter-settings { flex-flow: row wrap; align-items: center; gap: 0 8px; }
 .venice-painter-settings .widget-slider { width: 210px; max-width: 100%; }
+.venice-tool-settings { display: grid !important; grid-template-columns: minmax(0, 1fr);
+  flex: 1 1 auto; }
+.venice-tool-settings > * { grid-area: 1 / 1; }
+.venice-select-combine button { padding: 0 2px !important; }
 </style>"""
 
 
@@ -166,15 +170,12 @@ class MaskPainter(StaticPicture, widgets.VBox):
         # Above the image only what a person reaches for while painting (tools, undo, zoom, the
         # chosen tool's settings); the rest below it, so the whole image fits one screen beside
         # the studio's prompt and Run at 1,000 px.
-        bar, settings = self._controls.rows[:2]
-        # The selection tools' own settings join the chosen tool's settings; Refine (any mask)
-        # goes under More with the mask file and the overlay.
+        bar = self._controls.rows[0]
+        # The selection tools' own settings join the other tools'; Refine (any mask) goes
+        # under More with the mask file and the overlay.
         sel = self._select
-        refine = (sel.refine_op, sel.amount, sel.apply, sel.cancel)
-        settings.children = (*settings.children[:-1],
-                             *(w for row in sel.rows for w in row.children if w not in refine),
-                             settings.children[-1])
-        more = self._controls.more_box(refine)
+        settings = self._controls.stack_settings(sel.layers)
+        more = self._controls.more_box(sel.refine)
         self.children = (widgets.HTML(_STYLE), self._keys, bar, settings, self._surface,
                          self._controls.status, *more)
         self.add_class("venice-mask-painter")
@@ -720,7 +721,7 @@ class _Toolbar:
             control.value = getattr(painter, name)
             traitlets.link((control, "value"), (painter, name))
         self.buttons: dict[str, widgets.Button] = {}
-        # (label, icon, tip, action, icon only): undo and redo are known by their arrows;
+        # (label, icon, tip, action, icon only): undo, redo and zoom are known by their icons;
         # Clear, Invert and Fill all say what they do in words.
         specs: tuple[tuple[str, str, str, Callable[[], Any], bool], ...] = (
             ("Undo", "undo", "Undo the last stroke", painter.undo, True),
@@ -728,14 +729,16 @@ class _Toolbar:
             ("Clear", "", "Empty the mask", painter.clear, False),
             ("Invert", "", "Swap change and keep", painter.invert, False),
             ("Fill all", "", "Select the whole image", painter.fill, False),
-            ("−", "", "Zoom out", lambda: painter.zoom_to(painter.zoom / ZOOM_STEP), False),
-            ("+", "", "Zoom in", lambda: painter.zoom_to(painter.zoom * ZOOM_STEP), False),
+            ("Zoom out", "search-minus", "Zoom out",
+             lambda: painter.zoom_to(painter.zoom / ZOOM_STEP), True),
+            ("Zoom in", "search-plus", "Zoom in",
+             lambda: painter.zoom_to(painter.zoom * ZOOM_STEP), True),
             ("Fit", "", "Show the whole image", lambda: painter.zoom_to("fit"), False),
             ("100%", "", "One image pixel per screen pixel", lambda: painter.zoom_to(1.0),
              False),
         )
         actions = {"Undo": "undo", "Redo": "redo", "Clear": "clear", "Invert": "invert",
-                   "Fill all": "fill", "−": "zoom_out", "+": "zoom_in", "Fit": "fit",
+                   "Fill all": "fill", "Zoom out": "zoom_out", "Zoom in": "zoom_in", "Fit": "fit",
                    "100%": "actual"}
         for label, icon, tip, action, icon_only in specs:
             button = widgets.Button(description=label, icon=icon,
@@ -763,24 +766,24 @@ class _Toolbar:
         groups: list[widgets.DOMWidget] = [tools]
         for group in ((self.buttons["Undo"], self.buttons["Redo"],
                        *(self.buttons[k] for k in ("Clear", "Invert", "Fill all"))),
-                      tuple(self.buttons[k] for k in ("−", "+", "Fit", "100%"))):
+                      tuple(self.buttons[k] for k in ("Zoom out", "Zoom in", "Fit", "100%"))):
             box = widgets.HBox(list(group))
             box.add_class("venice-painter-group")
             groups.append(box)
         bar = widgets.HBox(groups)
         bar.add_class("venice-painter-bar")
-        settings = widgets.HBox([size, hardness, tolerance, subtract, help_icon])
-        settings.add_class("venice-painter-settings")
-        # Each shown only with the tools it applies to (show_for).
-        # (Size and Hardness stay: the brush is back with a key press, and a row that comes and
-        # goes with it would move the image under the pointer.)
-        self._for_tools: tuple[tuple[widgets.DOMWidget, Callable[[str], bool]], ...] = (
-            (tolerance, lambda t: t == "bucket"),
-            (subtract, lambda t: next(x.shape for x in TOOLS if x.name == t)),
-        )
+        # The chosen tool's own settings, one layer per kind of tool (the selection tools add
+        # theirs: stack_settings). Kept apart so the help link stays after all of them.
+        self._help = help_icon
+        paint = widgets.HBox([size, hardness])
+        self.layers: dict[str, widgets.Box] = {
+            "brush": paint, "eraser": paint, "bucket": widgets.HBox([tolerance, subtract]),
+            **dict.fromkeys((t.name for t in TOOLS if t.shape and t.name != "bucket"),
+                            widgets.HBox([subtract])),
+        }
         extras = widgets.HBox([self.file, opacity, color])
         extras.add_class("venice-painter-settings")
-        self.rows = (bar, settings, extras)
+        self.rows = (bar, extras)
         self.more = widgets.ToggleButton(
             description="More", icon="ellipsis-h", layout=widgets.Layout(width="auto"),
             tooltip="Refine the mask (grow, shrink, feather, smooth), load or save it as a PNG, "
@@ -788,7 +791,6 @@ class _Toolbar:
         self.more.add_class("venice-painter-more")
         self.status = widgets.HTML(layout=widgets.Layout(margin="2px 0"))
         self.status.add_class("venice-painter-status")
-        self.show_for(painter.tool)
 
     def more_box(self, refine: tuple[widgets.DOMWidget, ...]) -> tuple[widgets.Widget, ...]:
         """The More button and what it opens: ``refine`` in a row, then the file and overlay.
@@ -796,18 +798,34 @@ class _Toolbar:
         Closed, it is one Tab stop between the image and the studio's prompt."""
         row = widgets.HBox(list(refine))
         row.add_class("venice-painter-settings")
-        box = widgets.VBox([row, self.rows[2]], layout=widgets.Layout(display="none"))
+        box = widgets.VBox([row, self.rows[1]], layout=widgets.Layout(display="none"))
         box.add_class("venice-painter-extras")
         traitlets.dlink((self.more, "value"), (box.layout, "display"),
                         lambda v: "" if v else "none")
         return self.more, box
 
+    def stack_settings(self, layers: dict[str, widgets.Box]) -> widgets.Box:
+        """Every tool's settings (``layers`` adds the selection tools') in ONE grid cell, all
+        but the chosen tool's invisible: the cell is as tall as the tallest layer at the
+        column's width, so choosing a tool (often by a key, the pointer already over the image)
+        never moves the image under the pointer."""
+        self.layers = {**self.layers, **layers}
+        unique = list(dict.fromkeys(self.layers.values()))
+        for layer in unique:
+            layer.add_class("venice-painter-settings")
+        stack = widgets.Box(unique)
+        stack.add_class("venice-tool-settings")
+        row = widgets.HBox([stack, self._help])
+        row.add_class("venice-painter-settings")
+        self.show_for(self.painter.tool)
+        return row
+
     def show_for(self, tool: str) -> None:
-        """Only the chosen tool's own settings take room (the bucket's tolerance, Subtract for
-        the fills and shapes): the painter must fit one screen beside the studio's prompt at
-        1,000 px."""
-        for control, applies in self._for_tools:
-            control.layout.display = "" if applies(tool) else "none"
+        """Only the chosen tool's settings are seen (and reachable by Tab); a tool without
+        settings (the hand) shows none."""
+        chosen = self.layers.get(tool)
+        for layer in dict.fromkeys(self.layers.values()):
+            layer.layout.visibility = "visible" if layer is chosen else "hidden"
 
     def update_status(self) -> None:
         p = self.painter

@@ -111,7 +111,7 @@ class SelectTools:
             options=[("Replace", "replace"), ("Add", "add"), ("Subtract", "subtract")],
             value="add", tooltips=["The selection becomes the mask", "Add it to the mask",
                                    "Take it out of the mask"],
-            style={"button_width": "84px"})
+            style={"button_width": "72px"})
         self.combine.add_class("venice-select-combine")
         self.exclude = widgets.ToggleButton(
             description="Exclude", icon="minus-circle", layout=widgets.Layout(width="auto"),
@@ -137,18 +137,20 @@ class SelectTools:
         self.cancel = widgets.Button(description="Cancel", icon="times", disabled=True,
                                      tooltip="Drop the refine preview",
                                      layout=widgets.Layout(width="auto"))
-        self.new = widgets.Button(icon="refresh", layout=widgets.Layout(width="44px"),
+        self.new = widgets.Button(description="New object", icon="refresh",
+                                  layout=widgets.Layout(width="32px"),
                                   tooltip="New object: forget the object's points (the next "
                                           "click starts another object)")
         self.new.add_class("venice-select-new")
-        wrap = widgets.Layout(flex_flow="row wrap")
-        self.rows = (
-            widgets.HBox([self.combine, self.exclude, self.new, self.tolerance, self.refine_op,
-                          self.amount, self.apply, self.cancel], layout=wrap),
-        )
-        for row in self.rows:
-            row.add_class("venice-select-controls")
-        self._show_for(painter.tool)
+        self.new.add_class("venice-icon-only")
+        # Each selection tool's settings (the painter stacks them with the other tools'): the
+        # same controls may sit in several layers, each layer seen only with its tool.
+        self.layers: dict[str, widgets.Box] = {
+            "color": widgets.HBox([self.combine, self.new, self.tolerance]),
+            "object": widgets.HBox([self.combine, self.exclude, self.new]),
+            "subject": widgets.HBox([self.combine]),
+        }
+        self.refine = (self.refine_op, self.amount, self.apply, self.cancel)
         self.tolerance.observe(self._on_tolerance, names="value")
         self.amount.observe(self._on_refine, names="value")
         self.refine_op.observe(self._on_refine, names="value")
@@ -191,16 +193,8 @@ class SelectTools:
     def tool_changed(self, tool: str) -> None:
         self._flush()
         self.session = None
-        self._show_for(tool)
         if tool in SELECT_TOOLS:
             self.prepare()
-
-    def _show_for(self, tool: str) -> None:
-        """How a selection meets the mask and the colour tolerance take room only while a
-        selection tool is chosen (Refine applies to any mask and stays)."""
-        shown = "" if tool in SELECT_TOOLS else "none"
-        for w in (self.combine, self.exclude, self.new, self.tolerance):
-            w.layout.display = shown
 
     def forget(self) -> None:
         """The next click starts a new selection (the mask stays as it is)."""
@@ -213,7 +207,7 @@ class SelectTools:
         self.session = None
         self.selector = Selector(np.zeros((1, 1, 3), np.uint8))
         for w in (self.combine, self.exclude, self.tolerance, self.refine_op, self.amount,
-                  self.apply, self.cancel, self.new, *self.rows):
+                  self.apply, self.cancel, self.new, *self.layers.values()):
             w.close()
 
     def status(self) -> str:
