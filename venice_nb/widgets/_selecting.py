@@ -321,17 +321,17 @@ class SelectTools:
         if self.session is s and s.version == self.painter.mask_version:
             self._step(s, combined(s.base, self._select(s, None), s.combine), amend=True)
 
-    def _cancel_settle(self) -> None:
-        if self._settle is not None:
-            self._settle.cancel()
+    def _cancel_settle(self) -> bool:
+        """Drop a tolerance drag's pending full-resolution step; True if one was waiting."""
+        pending, self._settle = self._settle, None
+        if pending is not None:
+            pending.cancel()
+        return pending is not None
 
     def _flush(self) -> None:
         """Land a tolerance drag that is still waiting for its full-resolution step."""
-        if self._settle is not None:
-            self._settle.cancel()
-            if self.session is not None:
-                self._flush_tolerance(self.session)
-            self._settle = None
+        if self._cancel_settle() and self.session is not None:
+            self._flush_tolerance(self.session)
 
     # --------------------------------------------------------------------- refine
     def _amounts(self) -> dict[str, float]:
