@@ -116,6 +116,40 @@ def test_object_on_the_samples_with_two_clicks(name: str) -> None:
     assert got >= floor
 
 
+def _rocket_tip() -> np.ndarray:
+    """The rocket's reference above row 150: the fairing's tip, shaded grey against a blue
+    sky (a few OKLab units apart), and the top of its logo."""
+    tip = _reference("rocket")
+    tip[150:] = False
+    return tip
+
+
+def test_a_further_include_click_on_a_missed_part_adds_that_part() -> None:
+    """The two clicks leave most of the rocket's shaded tip out; a person clicks on it next,
+    and expects it to join. That click teaches the object's colours its own spot (as tight
+    as the spot's colours vary), so the tip comes in, and nothing else does."""
+    sel = Selector(_sample("rocket"))
+    ref, tip = _reference("rocket"), _rocket_tip()
+    include, exclude, _ = OBJECT_CASES["rocket"]
+    before = sel.object(include, exclude) >= 128
+    after = sel.object([*include, (322, 135)], exclude) >= 128
+    assert (after & tip).sum() >= 0.6 * tip.sum() > 2 * (before & tip).sum()
+    assert (after & ~ref).sum() <= (before & ~ref).sum() + 0.02 * ref.sum()
+
+
+def test_a_click_on_the_dark_side_of_an_object_does_not_take_the_sky() -> None:
+    """The tip's shaded side is about as dark as the night sky along the frame. Looking like
+    that click must not free the frame from being background where the subject estimate is
+    sure there is no subject: the selection stays the rocket, not the sky around it."""
+    sel = Selector(_sample("rocket"))
+    ref = _reference("rocket")
+    include, exclude, _ = OBJECT_CASES["rocket"]
+    m = sel.object([*include, (324, 132)], exclude) >= 128
+    assert not (m[0].any() or m[:, 0].any() or m[:, -1].any())
+    assert (m & ~ref).sum() < 0.5 * ref.sum()
+    assert (m & _rocket_tip()).sum() >= 0.6 * _rocket_tip().sum()
+
+
 def test_a_click_on_part_of_the_subject_takes_that_part_not_the_whole_subject() -> None:
     """The subject estimate helps clicks on the subject; it must not swallow what they say:
     one click on the mission patch is the patch, and the suit and face leave the helmet."""
