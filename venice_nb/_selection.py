@@ -21,9 +21,13 @@ How each selection is made, and why this way:
   middling steps, an outline one big one. A GrabCut-style round then learns colour models of
   both sides (kernel densities over the superpixels) and splits again with their verdict added
   to the charges; the colours under exclude clicks weigh most in the background's model
-  (what a person excludes is the look-alike that matters). Only parts connected to an
-  include point are kept. The graph has ~2,500 nodes, so plain Python and numpy do it in
-  milliseconds: no graph or sparse library needed.
+  (what a person excludes is the look-alike that matters), and each include click's spot
+  adds its own colours to the object's model, as tight as the spot's colours vary (a click
+  on a missed part in a colour near the background's, a rocket's grey tip against the sky,
+  brings that part in). Border nodes like a click are not background seeds (an object may
+  touch the frame), except where the subject estimate is sure there is no subject. Only
+  parts connected to an include point are kept. The graph has ~2,500 nodes, so plain
+  Python and numpy do it in milliseconds: no graph or sparse library needed.
 * **subject**: the same split, seeded where the photo's subject estimate (the local backend's
   ``_subject``, made once in ``prepare``) is sure either way. Clicks that all land on that
   subject use it too (see :meth:`Selector.object`): fur is one object despite its stripes, a
