@@ -98,8 +98,10 @@ def test_the_object_under_the_click_not_a_lookalike_elsewhere() -> None:
 
 # include, exclude, and the IoU asked for (issue 20: 0.80 with one more click). The rocket's
 # second click excludes the lit pad at its foot, which the subject estimate takes with it; the
-# rocket stays a hair under the bar (0.799 reached): the shaded tip of its fairing is the
-# sky's colour at the engine's superpixel scale and is left out.
+# rocket stays a hair under the bar (0.799 reached): the shaded tip of its fairing is grey a few
+# OKLab units from the sky's blue, unlike the clicked body, and a path into it from the body
+# crosses stronger edges (logo, shading) than the one from the sky, so nothing these two clicks
+# say brings it in. A third click on the tip does (0.83, see the test after this one).
 OBJECT_CASES = {
     "product": ([(300, 330), (438, 262)], [], 0.80),
     "coffee": ([(150, 250), (290, 60)], [], 0.80),
@@ -114,6 +116,40 @@ def test_object_on_the_samples_with_two_clicks(name: str) -> None:
     include, exclude, floor = OBJECT_CASES[name]
     got = iou(masks.select_object(_sample(name), include, exclude), _reference(name))
     assert got >= floor
+
+
+def _rocket_tip() -> np.ndarray:
+    """The rocket's reference above row 150: the fairing's tip, shaded grey against a blue
+    sky (a few OKLab units apart), and the top of its logo."""
+    tip = _reference("rocket")
+    tip[150:] = False
+    return tip
+
+
+def test_a_further_include_click_on_a_missed_part_adds_that_part() -> None:
+    """The two clicks leave most of the rocket's shaded tip out; a person clicks on it next,
+    and expects it to join. That click teaches the object's colours its own spot (as tight
+    as the spot's colours vary), so the tip comes in, and nothing else does."""
+    sel = Selector(_sample("rocket"))
+    ref, tip = _reference("rocket"), _rocket_tip()
+    include, exclude, _ = OBJECT_CASES["rocket"]
+    before = sel.object(include, exclude) >= 128
+    after = sel.object([*include, (322, 135)], exclude) >= 128
+    assert (after & tip).sum() >= 0.6 * tip.sum() > 2 * (before & tip).sum()
+    assert (after & ~ref).sum() <= (before & ~ref).sum() + 0.02 * ref.sum()
+
+
+def test_a_click_on_the_dark_side_of_an_object_does_not_take_the_sky() -> None:
+    """The tip's shaded side is about as dark as the night sky along the frame. Looking like
+    that click must not free the frame from being background where the subject estimate is
+    sure there is no subject: the selection stays the rocket, not the sky around it."""
+    sel = Selector(_sample("rocket"))
+    ref = _reference("rocket")
+    include, exclude, _ = OBJECT_CASES["rocket"]
+    m = sel.object([*include, (324, 132)], exclude) >= 128
+    assert not (m[0].any() or m[:, 0].any() or m[:, -1].any())
+    assert (m & ~ref).sum() < 0.5 * ref.sum()
+    assert (m & _rocket_tip()).sum() >= 0.6 * _rocket_tip().sum()
 
 
 def test_a_click_on_part_of_the_subject_takes_that_part_not_the_whole_subject() -> None:

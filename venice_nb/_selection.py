@@ -21,9 +21,13 @@ How each selection is made, and why this way:
   middling steps, an outline one big one. A GrabCut-style round then learns colour models of
   both sides (kernel densities over the superpixels) and splits again with their verdict added
   to the charges; the colours under exclude clicks weigh most in the background's model
-  (what a person excludes is the look-alike that matters). Only parts connected to an
-  include point are kept. The graph has ~2,500 nodes, so plain Python and numpy do it in
-  milliseconds: no graph or sparse library needed.
+  (what a person excludes is the look-alike that matters), and each include click's spot
+  adds its own colours to the object's model, as tight as the spot's colours vary (a click
+  on a missed part in a colour near the background's, a rocket's grey tip against the sky,
+  brings that part in). Border nodes like a click are not background seeds (an object may
+  touch the frame), except where the subject estimate is sure there is no subject. Only
+  parts connected to an include point are kept. The graph has ~2,500 nodes, so plain
+  Python and numpy do it in milliseconds: no graph or sparse library needed.
 * **subject**: the same split, seeded where the photo's subject estimate (the local backend's
   ``_subject``, made once in ``prepare``) is sure either way. Clicks that all land on that
   subject use it too (see :meth:`Selector.object`): fur is one object despite its stripes, a
@@ -78,6 +82,8 @@ _CORE = 2.0  # the object's colour model fades with geodesic distance, in bandwi
 _LIKELIHOOD = 6.0  # charge for a full change of colour-model verdict, in bandwidths
 _CONFIDENT = 0.1  # a node the colour models give < this (or > 1 - this) seeds that side...
 _SEED_COST = 3.0  # ... starting this far away, in bandwidths
+_SPOT_FLOOR = 0.5  # an include click's own colour kernel: at least this wide, in bandwidths, ...
+_SPOT_REACH = 2.0  # ... over the spot's contiguous region within this many of its widths
 _SURE = 0.9  # subject evidence at or above this seeds the subject, ...
 _UNSURE = 0.1  # ... at or below this the background
 _EVIDENCE = 6.0  # when the clicks are on the subject: charge for a full change of evidence
@@ -586,6 +592,31 @@ def _estimate_holds(g: _Graph, evidence: np.ndarray) -> bool:
     return agree >= _OWN_COLOURS
 
 
+def _spot_model(g: _Graph, clicked: np.ndarray) -> np.ndarray:
+    """Per node, how like one of the ``clicked`` spots it is, by that spot's own colours
+    (0..1, the mean over the spots): what the object's colour model adds for the clicks.
+
+    A click says "this colour, here, is the object". The colour models are learnt from a
+    first split with a kernel as wide as the shades of one surface; a small part of the
+    object in a colour a few units from the background's (a rocket's grey, shaded tip
+    against a blue sky) is outvoted by them, and clicking on it changed nothing. So each
+    spot teaches its own colour with a kernel only as wide as its own colour spread (above
+    a floor of ``_SPOT_FLOOR`` bandwidths): tight on a smooth spot, loose on fur. And it
+    teaches only where its colour reaches without a break (the nodes connected to it
+    within ``_SPOT_REACH`` of its widths): the spot's own region, not a look-alike of it
+    across the frame (a dark ground under a dark tip).
+    """
+    nodes = np.flatnonzero(clicked)
+    spread2 = 4 * (g.feats[nodes, 3:] ** 2).sum(1)  # the texture features are spread / 2
+    width2 = (_SPOT_FLOOR * g.bandwidth) ** 2 + spread2
+    d2 = ((g.feats[:, None] - g.feats[nodes][None]) ** 2).sum(-1)
+    like = np.exp(-d2 / (2 * width2))
+    for k, node in enumerate(nodes.tolist()):
+        like[:, k] *= _components(g, d2[:, k] <= _SPOT_REACH**2 * width2[k], np.array([node]))
+    taught: np.ndarray = like.mean(1).astype(np.float32)
+    return taught
+
+
 def _enclosed(g: _Graph, keep: np.ndarray, allowed: np.ndarray, *,
               framed_out: bool = True) -> np.ndarray:
     """``keep`` plus each connected part of ``allowed & ~keep`` whose boundary is mostly
@@ -886,7 +917,6 @@ class Selector:
         # whole sky to the object)
         d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
         far = d2 > (_BORDER_SIMILAR * g.bandwidth) ** 2
-        bg_all = bg_seed | (rim & far & ~fg_seed)
         # clicks all on the photo's subject: the object likely follows its outline too,
         # so a change of subject evidence is charged like an outline, and what is surely
         # not subject is background (a cat's fur is one object despite its stripes) -
@@ -895,9 +925,17 @@ class Selector:
         # alone decide
         ev = p.evidence
         share = float((g.area * (ev >= 0.5)).sum() / g.area.sum())
-        on_subject = bool(p.estimate_holds and fg_seed.any() and ev[fg_seed].min() >= 0.5
-                          and share <= _EVIDENCE_SHARE
+        trusted = p.estimate_holds and share <= _EVIDENCE_SHARE and bool(fg_seed.any())
+        on_subject = bool(trusted and ev[fg_seed].min() >= 0.5
                           and not (ev[bg_seed] >= 0.5).any())
+        if trusted and not on_subject and ev[fg_seed].min() > _UNSURE:
+            # even then, looking like a click is not enough along the frame where the
+            # estimate is sure there is no subject: a click on the dark, shaded side of an
+            # object must not hand the dark sky or ground at the frame to it (on the
+            # subject, that sure background is a seed anyway, below). A click on such sure
+            # background itself (selecting the sky) keeps the frame's look-alikes free.
+            far |= ev <= _UNSURE
+        bg_all = bg_seed | (rim & far & ~fg_seed)
         seeds = fg_seed
         if on_subject:
             # what the estimate is sure is not subject joins the background seeds (the
@@ -919,7 +957,8 @@ class Selector:
             rim_of[g.i[cut]] = True
             rim_of[g.j[cut]] = True
             seeds = fg_seed | ((ev >= _SURE) & piece & ~rim_of)
-        x = self._classify(g, fg_seed, bg_all, outside, ev if on_subject else None, bg_seed)
+        x = self._classify(g, fg_seed, bg_all, outside, ev if on_subject else None, bg_seed,
+                           spots=True)
         if on_subject:
             x = _enclosed(g, x | seeds, (ev >= 0.5) & ~outside & ~bg_seed)
         keep: np.ndarray = _components(g, x, np.flatnonzero(fg_seed))
@@ -967,7 +1006,8 @@ class Selector:
     def _classify(g: _Graph, fg_seed: np.ndarray, bg_seed: np.ndarray,
                   blocked: np.ndarray | None = None,
                   evidence: np.ndarray | None = None,
-                  named_bg: np.ndarray | None = None) -> np.ndarray:
+                  named_bg: np.ndarray | None = None, *,
+                  spots: bool = False) -> np.ndarray:
         """Foreground nodes: geodesically nearer the include seeds than the background seeds.
 
         Each step between neighbours is charged the change of colour and texture plus the
@@ -977,7 +1017,9 @@ class Selector:
         the models learnt from the last split. ``blocked`` nodes (outside a box) are cut off.
         With ``evidence`` (0..1 per node), a change of it is charged like an outline too.
         ``named_bg`` (the exclude clicks' nodes) teach most of the background's colour
-        model: the look-alike a person excluded is the background that matters.
+        model: the look-alike a person excluded is the background that matters. With
+        ``spots``, the ``fg_seed`` nodes are clicked spots and add their own colours to the
+        object's model (``_spot_model``).
         """
         diff = np.sqrt(((g.feats[g.i] - g.feats[g.j]) ** 2).sum(1)) + _CONTRAST * g.contrast
         if evidence is not None:
@@ -1005,6 +1047,9 @@ class Selector:
                 told = named_bg * g.area
                 pb = ((1 - _EXCLUDE_SHARE) * pb
                       + _EXCLUDE_SHARE * (g.kernel @ (told / float(told.sum())).astype(np.float32)))
+            if spots:
+                # the spots fill in what the core has not learnt; they do not outweigh it
+                pf = np.maximum(pf, _spot_model(g, fg_seed))
             floor = 1e-3  # a colour neither model knows is undecided, not a 0/0 accident
             prior = (pf + floor) / (pf + pb + 2 * floor)
             cost = diff + step + _LIKELIHOOD * g.bandwidth * np.abs(prior[g.i] - prior[g.j])
