@@ -46,6 +46,9 @@ PLAIN_NOISE = 12.0  # border colour spread below which the background is a plain
 SHADOW_DARKER = 0.45  # a cast shadow is darker than this share of the background's median
 SHADOW_LIT = 0.6  # ... and the subject's lit part is brighter than this share
 SAME_AS_SUBJECT = 40.0  # an edge pixel this close to a subject colour does not seed background
+COLUMN = 3.0  # a figure at least this many times taller than wide is a column ...
+SUPPORT_WIDER = 2.5  # ... and a base this many times wider, below it, is what it stands on
+SUPPORT_COLOUR = 30.0  # mean RGB difference from the figure's colour where its column ends
 
 
 # ----------------------------------------------------------------------------- plain backdrop
@@ -337,6 +340,45 @@ def _thin_strays(subject: np.ndarray, core: np.ndarray, r: int, weights: np.ndar
     return out
 
 
+def _support(subject: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """The broad base a column stands on, where the estimate took both: a rocket on its lit
+    pad and gantry, a statue on its plinth, a lighthouse on its rocks. The bottom edge seeds
+    the subject (things are cut by the frame's bottom), but a tall narrow figure (``COLUMN``
+    times taller than its widest row) that ends on something ``SUPPORT_WIDER`` times wider
+    and less than half its height, cut by the frame, stands on ground; it is not cut by the
+    frame. The figure goes on down into the base in its own columns as long as they keep its
+    colour (a body in front of its gantry); the rest of the base is not subject. A bust or a
+    close-up is no column (a head is about as tall as wide), and a cup stands on a saucer
+    taller than half of it, so neither has a support."""
+    out = np.zeros_like(subject)
+    rows = subject.sum(1)
+    if not rows[-1]:
+        return out
+    top = int(np.argmax(rows > 0))
+    split = 0
+    for y in range(len(rows) - 1, top, -1):
+        above, base = rows[top:y], rows[y:]
+        if 2 * len(base) > len(above):
+            break
+        widest = int(above.max())
+        if len(above) >= COLUMN * widest and SUPPORT_WIDER * widest <= float(np.median(base)):
+            split = y
+    if not split:
+        return out
+    own = subject[max(top, split - 3) : split].any(0)
+    lowest = subject[max(top, split - 10) : split] & own
+    colour = rgb[max(top, split - 10) : split][lowest].mean(0)
+    end = split
+    while end < len(rows):
+        here = subject[end] & own
+        if not here.any() or np.abs(rgb[end, here].mean(0) - colour).mean() >= SUPPORT_COLOUR:
+            break
+        end += 1
+    out[split:] = subject[split:]
+    out[split:end] &= ~own
+    return out
+
+
 def segment(rgb: np.ndarray) -> np.ndarray:
     """Boolean subject mask of a small float RGB array (see the module docstring)."""
     h, w, _ = rgb.shape
@@ -371,6 +413,7 @@ def segment(rgb: np.ndarray) -> np.ndarray:
     detail = box(local_detail(_opponent(rgb)[..., 0]), 1)
     subject |= _top_pockets(detail, subject)
     subject &= ~_thin_strays(subject, core, max(2, round(min(h, w) / 16)), weights)
+    subject &= ~_support(subject, rgb)
     # Pieces apart from the subject (a lamp, part of a model on a shelf) are not part of it:
     # keep what connects to the core's middle or to the bottom edge.
     ys, xs = np.nonzero(core & subject)
