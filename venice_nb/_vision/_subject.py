@@ -317,6 +317,29 @@ def _top_pockets(detail: np.ndarray, subject: np.ndarray) -> np.ndarray:
     return out
 
 
+def _cut_by_frame(subject: np.ndarray, like_subject: np.ndarray) -> np.ndarray:
+    """Parts of a frame-filling subject the competition lost: runs of the subject's own
+    colours that meet the top or a side edge where the edge gave no background seed (its
+    colour was the subject's) and that border the subject over more of their outline than
+    the frame. An ear cut by the top of a close-up, out of focus against an out-of-focus
+    room, is reached from the room's seeds over its blurred outline before the subject's
+    core gets past the ear's own edges; a wall of the cat's colour in a corner is mostly
+    framed, and stays background."""
+    frame = _edge_mask(subject.shape, True, True, False)
+    free = like_subject & ~subject
+    candidates = flood(frame & free, free)
+    out = np.zeros_like(subject)
+    beside = grow(subject, 1)
+    while candidates.any():
+        seed = np.zeros_like(candidates)
+        seed.flat[int(np.argmax(candidates))] = True
+        part = flood(seed, candidates)
+        candidates &= ~part
+        if (part & beside).sum() > (part & _edge_mask(part.shape, True, True, True)).sum():
+            out |= part
+    return out
+
+
 def _thin_strays(subject: np.ndarray, core: np.ndarray, r: int, weights: np.ndarray) -> np.ndarray:
     """Thin arms of the estimate (narrower than ``2 r``) that run out to a side edge of the
     frame, or that reach out where the evidence says background: a bright streak of a blurred
@@ -394,7 +417,8 @@ def segment(rgb: np.ndarray) -> np.ndarray:
         core = weights >= min(0.9, float(weights.max()))
     core |= _edge_mask(rgb.shape, False, False, True) & (weights >= 0.5)
     seeds = _edge_mask(rgb.shape, True, True, False) & (weights < 0.3) & ~core
-    seeds &= _nearest(smooth, _kmeans(smooth[core], 6)) > SAME_AS_SUBJECT
+    like_subject = _nearest(smooth, _kmeans(smooth[core], 6)) <= SAME_AS_SUBJECT
+    seeds &= ~like_subject
     # Textured edge pixels (fur, hair) of a frame-filling subject are not reliable seeds; a
     # textured background (wood, a lattice) is reached from its smoother parts anyway.
     texture = box(local_detail(smooth[..., 0]), 1)
@@ -412,6 +436,7 @@ def segment(rgb: np.ndarray) -> np.ndarray:
     subject |= ~flood(edge & ~subject, ~subject)
     detail = box(local_detail(_opponent(rgb)[..., 0]), 1)
     subject |= _top_pockets(detail, subject)
+    subject |= _cut_by_frame(subject, like_subject & ~seeds)
     subject &= ~_thin_strays(subject, core, max(2, round(min(h, w) / 16)), weights)
     subject &= ~_support(subject, rgb)
     # Pieces apart from the subject (a lamp, part of a model on a shelf) are not part of it:
