@@ -333,9 +333,10 @@ def _cut_by_frame(subject: np.ndarray, like_subject: np.ndarray) -> np.ndarray:
     framed, and stays background."""
     frame = _edge_mask(subject.shape, True, True, False)
     free = like_subject & ~subject
-    candidates = flood(frame & free, free)
-    out = np.zeros_like(subject)
     beside = grow(subject, 1)
+    candidates = flood(frame & free, free)
+    candidates = flood(candidates & beside, candidates)  # only the parts touching the subject
+    out = np.zeros_like(subject)
     while candidates.any():
         seed = np.zeros_like(candidates)
         seed.flat[int(np.argmax(candidates))] = True
