@@ -6,10 +6,14 @@ shading; every edit is deterministic."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
+from venice_nb import masks
 from venice_nb._backend._imageops import edit_image, plan
 from venice_nb._backend._matte import remove_background
 from venice_nb._vision._subject import subject_matte
@@ -97,6 +101,21 @@ def test_background_removal_keeps_the_whole_subject(name: str) -> None:
     subject, background = reference_mask(name, img.size)
     assert (alpha[subject] > 0.5).mean() >= 0.98  # frame-filling subjects included
     assert (alpha[background] < 0.5).mean() >= 0.97  # the cat's room: no bright streak
+
+
+def test_no_specks_of_the_table_are_kept_round_the_saucer() -> None:
+    """Lit grain between the dark pixels of the saucer's shadow was kept as specks of wood,
+    a ragged rim on white (issue 24): almost nothing more than 4 px outside the hand-drawn
+    outline of cup, saucer and spoon (tests/data/selection_references.json) stays (was 356
+    pixels)."""
+    img = load("coffee")
+    refs = json.loads((Path(__file__).parent / "data" / "selection_references.json").read_text())
+    outline = np.zeros((img.height, img.width), np.uint8)
+    for poly in refs["references"]["coffee"]["polygons"]:
+        masks.polygon(None, poly, out=outline)
+    near = Image.fromarray(outline * 255).filter(ImageFilter.MaxFilter(9))
+    alpha = np.asarray(remove_background(img).getchannel("A"))
+    assert ((alpha > 64) & (np.asarray(near) == 0)).sum() < 250
 
 
 def test_the_shadow_under_the_saucer_is_not_subject() -> None:
@@ -291,3 +310,59 @@ def test_a_restored_corner_has_no_straight_seams() -> None:
         assert (steps / (beside + 1)).max() < 2.5
     paper = (np.abs(arr(torn) - 248).max(-1) < 8).mean()
     assert paper > 0.05 and (np.abs(restored - 248).max(-1) < 8).mean() < 0.005  # filled
+
+
+def _column_on_a_base() -> tuple[Image.Image, np.ndarray, np.ndarray]:
+    """A white column standing on a wider, lit slab cut by the frame's bottom, under a dusk
+    sky: (image, column, slab)."""
+    h, w = 300, 450
+    rng = np.random.default_rng(3)
+    yy = np.mgrid[0:h, 0:w][0].astype(np.float32)
+    img = np.stack([20 + 30 * yy / h, 40 + 40 * yy / h, 90 + 30 * yy / h], -1)
+    column, slab = np.zeros((h, w), bool), np.zeros((h, w), bool)
+    column[60:270, 215:235] = True
+    slab[270:, 165:285] = True
+    img[column], img[slab] = (225, 220, 210), (200, 150, 100)
+    img = np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
+    return Image.fromarray(img), column, slab
+
+
+def test_a_column_is_the_subject_and_the_base_it_stands_on_is_not() -> None:
+    """A tall, narrow figure on a wide base cut by the bottom edge stands on ground (a rocket
+    on its pad, a statue on its plinth): the base was taken whole with it (99.8 %)."""
+    img, column, slab = _column_on_a_base()
+    matte = subject_matte(img)
+    assert (matte[column] > 0.5).mean() > 0.85
+    assert (matte[slab] > 0.5).mean() < 0.05
+
+
+def test_the_rockets_launch_platform_and_gantry_are_not_subject() -> None:
+    """The lit platform under the rocket and the gantry around its lower body (checked by eye;
+    the body is x 0.487-0.522) were most of what the estimate took beyond the rocket."""
+    img = load("rocket")
+    matte = subject_matte(img)
+    platform = box_of((0.42, 0.96, 0.48, 1.0), img.size) | box_of((0.53, 0.96, 0.58, 1.0), img.size)
+    gantry = box_of((0.42, 0.82, 0.475, 0.93), img.size) | box_of((0.535, 0.82, 0.57, 0.93),
+                                                                  img.size)
+    assert (matte[platform] > 0.5).mean() < 0.02
+    assert (matte[gantry] > 0.5).mean() < 0.05
+    body, _ = reference_mask("rocket", img.size)
+    assert (matte[body] > 0.5).mean() > 0.98
+
+
+def test_the_close_ups_ear_cut_by_the_top_edge_is_subject() -> None:
+    """The cat's ear at the top left (checked by eye: pink inside, out of focus against the
+    out-of-focus room) was background (3 %), so "make the cat black" left its tip ginger; the
+    wall of the cat's colour in the top-right corner stays background."""
+    img = load("cat")
+    matte = subject_matte(img)
+    assert (matte[box_of((0.1, 0.0, 0.19, 0.08), img.size)] > 0.5).mean() > 0.95
+    assert (matte[box_of((0.92, 0.0, 0.99, 0.1), img.size)] > 0.5).mean() < 0.05
+
+
+def test_the_rockets_nose_cone_is_subject() -> None:
+    """The rocket is five pixels across at the estimate's scale; its shaded fairing (checked
+    by eye, x 0.49-0.52, y 0.3-0.41) lost its outline pixels to the sky (67 % kept)."""
+    img = load("rocket")
+    matte = subject_matte(img)
+    assert (matte[box_of((0.492, 0.32, 0.515, 0.40), img.size)] > 0.5).mean() > 0.9
