@@ -97,8 +97,8 @@ def test_the_object_under_the_click_not_a_lookalike_elsewhere() -> None:
 # --------------------------------------------------------------------------------------------
 
 # include, exclude, and the IoU asked for (issue 20: 0.80 with one more click). The rocket's
-# second click excludes the lit pad at its foot, which the subject estimate takes with it; the
-# rocket stays a hair under the bar (0.799 reached): the shaded tip of its fairing is grey a few
+# second click excludes the lit pad at its foot; the rocket stays under the bar (0.78
+# reached): the shaded tip of its fairing is grey a few
 # OKLab units from the sky's blue, unlike the clicked body, and a path into it from the body
 # crosses stronger edges (logo, shading) than the one from the sky, so nothing these two clicks
 # say brings it in. A third click on the tip does (0.83, see the test after this one).
@@ -164,15 +164,15 @@ def test_a_click_on_part_of_the_subject_takes_that_part_not_the_whole_subject() 
     assert (both & helmet).sum() < 0.05 * helmet.sum()
 
 
-# the subject's IoU (the issue asks for 0.85); the rocket is the admitted exception (0.37
-# reached: the subject estimate takes the lit launch platform, mount and flares with it and
-# misses the fairing's tip; fed the reference polygon as its estimate, the engine reaches 0.85)
+# the subject's IoU (the issue asks for 0.85); the rocket is the admitted exception (0.79
+# reached: the estimate now leaves out the pad it stands on, but the engine adds a band of sky
+# and a strut along its left side within its margin round the estimate)
 SUBJECT_CASES = {
     "product": ("product", 0.85),
     "coffee": ("coffee", 0.85),
     "astronaut": ("astronaut_subject", 0.85),
     "cat": ("cat", 0.85),
-    "rocket": ("rocket", 0.35),
+    "rocket": ("rocket", 0.78),
 }
 
 

@@ -187,8 +187,17 @@ def _without_base(hole: np.ndarray, found: np.ndarray, rgb: np.ndarray) -> np.nd
     body's columns stay in the hole, and only as far down as they keep the body's colour
     (the platform under it is kept whole)."""
     rows = np.nonzero(found.any(1))[0]
-    if len(rows) < 8 or rows[-1] < found.shape[0] - 1:
-        return hole  # no base cut by the bottom edge
+    if len(rows) >= 8 and rows[-1] < found.shape[0] - 1:
+        # The estimate stops above the frame's bottom (it already leaves out what a column
+        # stands on): at its foot the hole keeps to the estimate's columns and stops where the
+        # subject does, so its growth does not eat the gantry or the pad.
+        foot = int(rows[-1] - (rows[-1] - rows[0]) // 4)
+        kept: np.ndarray = hole.copy()
+        kept[foot:] &= grow(np.any(found[foot:], axis=0, keepdims=True), 1)
+        kept[rows[-1] :] = False
+        return kept
+    if len(rows) < 8:
+        return hole
     widths = found.sum(1)
     top, bottom = int(rows[0]), int(rows[-1])
     upper = found[top : top + max(1, (bottom - top) * 3 // 5)]
