@@ -213,6 +213,30 @@ def test_removing_the_rocket_keeps_the_launch_platform_it_stands_on() -> None:
     assert luma(out)[body].mean() < luma(before)[body].mean() - 60  # the rocket is gone
 
 
+def test_where_the_rocket_stood_the_horizon_continues_not_a_warm_glow() -> None:
+    """Behind the rocket's foot is the dark horizon band seen on either side, not the glare of
+    the lamp and the lit girders that touch the hole: the fill there takes the band's colour
+    (it was a warm patch, the lamp's light pulled across)."""
+    rocket = load("rocket")
+    out = arr(
+        edit_image(
+            rocket, "Remove the tourist crowd from the square and keep the architecture intact"
+        )
+    )
+    h, w = out.shape[:2]
+    rows = slice(round(0.83 * h), round(0.93 * h))
+    gone, band = (
+        out[rows, round(0.475 * w) : round(0.51 * w)],
+        out[rows, round(0.33 * w) : round(0.4 * w)],
+    )
+
+    def warmth(a: np.ndarray) -> float:
+        return float((a[..., 0] - a[..., 2]).mean())
+
+    assert warmth(gone) < warmth(band) + 20  # was 26 against -16
+    assert np.abs(gone.mean((0, 1)) - band.mean((0, 1))).max() < 20  # was 33
+
+
 def test_a_recoloured_subject_has_a_smooth_outline() -> None:
     """"Make the cat black" follows the subject estimate, whose edge wanders where the cat is
     out of focus; spurs of black into the room and notches of ginger into the cheek read as

@@ -47,50 +47,95 @@ def pull_push(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _along_rows(rgb: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+BAND = np.arange(-2, 3)  # rows round a run's row whose pixels make its robust ends
+EDGE_LEVELS = 24.0  # ends this far apart (RGB distance) halve the trust in a line between them
+
+
+def _run_ends(rgb: np.ndarray, hole: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rgb`` with each known pixel that ends a hole's run in its row (on the run's left, and
+    on its right) replaced by the median of the known pixels among the ``reach`` pixels going
+    away from the hole: what lies behind a removed object is what mostly surrounds it in that
+    row, not the lamp or the girder that happens to touch it."""
+    h, w = hole.shape
+    steps = np.arange(reach)
+    ly, lx = np.nonzero(~hole[:, :-1] & hole[:, 1:])  # the known pixel left of a run
+    ry, rx = np.nonzero(hole[:, :-1] & ~hole[:, 1:])  # the known pixel right of a run is rx + 1
+    ends = []
+    for ys, xs, sign in ((ly, lx, -1), (ry, rx + 1, 1)):
+        out = rgb.copy()
+        if len(ys):
+            # The rows just above and below take part too, so neighbouring rows of the fill
+            # do not streak.
+            at = np.tile(xs[:, None] + sign * steps[None, :], len(BAND))
+            on = np.clip(ys[:, None] + np.repeat(BAND, reach)[None, :], 0, h - 1)
+            ok = (at >= 0) & (at < w)
+            at = np.clip(at, 0, w - 1)
+            ok &= ~hole[on, at]
+            values = np.where(ok[..., None], rgb[on, at], np.nan)
+            out[ys, xs] = np.nanmedian(values, axis=1)
+        ends.append(out)
+    return ends[0], ends[1]
+
+
+def _along_rows(rgb: np.ndarray, hole: np.ndarray, reach: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel: the hole's row crossed by a straight line from its known pixels on the left
     and right (linear between two, constant from one), and a weight 1 / span^2 that says how
-    far the nearest known pixels are (0 where the row has none)."""
+    far the nearest known pixels are (0 where the row has none). With ``reach`` > 1 the ends
+    are robust (``_run_ends``) and a line whose two ends disagree is trusted less: it crosses
+    an edge (a platform's top, a horizon), where the other direction runs along it."""
     h, w = hole.shape
     idx = np.broadcast_to(np.arange(w), (h, w))
     left = np.maximum.accumulate(np.where(hole, -1, idx), axis=1)
     right = np.minimum.accumulate(np.where(hole, w, idx)[:, ::-1], axis=1)[:, ::-1]
     has_l, has_r = left >= 0, right < w
     rows = np.arange(h)[:, None]
-    vl = rgb[rows, np.clip(left, 0, w - 1)]
-    vr = rgb[rows, np.clip(right, 0, w - 1)]
+    cl, cr = np.clip(left, 0, w - 1), np.clip(right, 0, w - 1)
+    vl, vr = rgb[rows, cl], rgb[rows, cr]
     both = has_l & has_r
+    if reach > 1:
+        # A structure met on both sides (a platform's top crossing behind the object) is
+        # continued; what touches only one side (a lamp's glare) gives way to the robust ends.
+        far_l, far_r = _run_ends(rgb, hole, reach)
+        same = np.where(both, 1 / (1 + (np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS) ** 2), 0)
+        same = same[..., None].astype(np.float32)
+        vl = far_l[rows, cl] + (vl - far_l[rows, cl]) * same
+        vr = far_r[rows, cr] + (vr - far_r[rows, cr]) * same
     gap = np.maximum(right - left, 1).astype(np.float32)
     t = np.where(both, (idx - left).astype(np.float32) / gap, np.float32(0))[..., None]
     value = np.where(both[..., None], vl + (vr - vl) * t, np.where(has_l[..., None], vl, vr))
     span = np.where(both, gap, 2 * np.where(has_l, idx - left, right - idx)).astype(np.float32)
     weight = np.where(has_l | has_r, 1 / np.maximum(span, 1) ** 2, 0).astype(np.float32)
+    if reach > 1:
+        disagree = np.where(both, np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS, 0)
+        weight = (weight / (1 + disagree**2)).astype(np.float32)
     return value.astype(np.float32, copy=False), weight
 
 
-def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6) -> np.ndarray:
+def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6, reach: int = 1) -> np.ndarray:
     """A smooth fill of the pixels where ``known`` < 0.5 from the known ones around them.
 
     Each hole pixel blends the straight-line interpolations along its row and its column,
     weighted by how close the known pixels are on each (1 / span^2), then a few relaxation
     sweeps of the membrane (Laplace) equation smooth the streaks. A hole touching the frame
     thus continues the rows or columns that enter it (a sky's gradient stays a gradient), where
-    a pyramid average or a plain membrane pull it to one mean colour, a flat band."""
+    a pyramid average or a plain membrane pull it to one mean colour, a flat band. ``reach``:
+    see ``_along_rows`` (what the scene behind a removed object needs; a correction field
+    is smooth already and reads its edge as it is)."""
     hole = known < 0.5
     if not hole.any():
         return rgb
     if hole.all():
         return pull_push(rgb, known.astype(np.float32))
-    # Only the hole's box and the known pixels just round it take part.
+    # Only the hole's box and the known pixels round it (as far as ``reach``) take part.
     ys, xs = np.nonzero(hole.any(1))[0], np.nonzero(hole.any(0))[0]
-    y0, y1 = max(0, int(ys[0]) - 1), min(hole.shape[0], int(ys[-1]) + 2)
-    x0, x1 = max(0, int(xs[0]) - 1), min(hole.shape[1], int(xs[-1]) + 2)
+    y0, y1 = max(0, int(ys[0]) - reach), min(hole.shape[0], int(ys[-1]) + reach + 1)
+    x0, x1 = max(0, int(xs[0]) - reach), min(hole.shape[1], int(xs[-1]) + reach + 1)
     if (y1 - y0, x1 - x0) != hole.shape:
         out = np.array(rgb, np.float32)
-        out[y0:y1, x0:x1] = membrane(rgb[y0:y1, x0:x1], known[y0:y1, x0:x1], sweeps)
+        out[y0:y1, x0:x1] = membrane(rgb[y0:y1, x0:x1], known[y0:y1, x0:x1], sweeps, reach)
         return out
-    vr, wr = _along_rows(rgb, hole)
-    vc, wc = _along_rows(rgb.transpose(1, 0, 2), hole.T)
+    vr, wr = _along_rows(rgb, hole, reach)
+    vc, wc = _along_rows(rgb.transpose(1, 0, 2), hole.T, reach)
     vc, wc = vc.transpose(1, 0, 2), wc.T
     total = wr + wc
     value = (vr * wr[..., None] + vc * wc[..., None]) / np.maximum(total, 1e-12)[..., None]
@@ -342,7 +387,8 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     # The membrane starts from a median-filtered copy: a street lamp or a star on the hole's
     # edge is not smeared across it as a glow.
     calm = _ring_median(small, hole)
-    smooth = np.clip(membrane(calm, (~hole).astype(np.float32)) + 0.5, 0, 255).astype(np.uint8)
+    behind = membrane(calm, (~hole).astype(np.float32), reach=max(sw, sh) // 8)
+    smooth = np.clip(behind + 0.5, 0, 255).astype(np.uint8)
     crop = rgb.crop(box)
     filled = np.asarray(
         Image.composite(up(Image.fromarray(smooth)), crop, up(hole_img, Image.Resampling.NEAREST)),
