@@ -237,6 +237,22 @@ def test_where_the_rocket_stood_the_horizon_continues_not_a_warm_glow() -> None:
     assert np.abs(gone.mean((0, 1)) - band.mean((0, 1))).max() < 20  # was 33
 
 
+def test_a_stormy_sky_is_dark_banks_of_cloud() -> None:
+    """Storm clouds are dark and come in banks wider than tall (flatter towards the horizon),
+    lit along their tops: in the sky between the towers, the median tone is dark, the tone
+    spreads (clouds, not a flat grey) and changes faster going down than going across. The old
+    sky was round blotches of mid-grey (median 76, ratio 1.4)."""
+    rocket = load("rocket")
+    out = luma(arr(edit_image(rocket, "make the sky stormy")))
+    h, w = out.shape
+    sky = out[: round(0.6 * h), round(0.33 * w) : round(0.46 * w)]
+    smooth = box(sky, 3)
+    assert np.median(sky) < 65
+    assert np.percentile(smooth, 95) - np.percentile(smooth, 5) > 30
+    down, across = np.abs(np.diff(smooth, axis=0)).mean(), np.abs(np.diff(smooth, axis=1)).mean()
+    assert down > 2.2 * across
+
+
 def test_a_recoloured_subject_has_a_smooth_outline() -> None:
     """"Make the cat black" follows the subject estimate, whose edge wanders where the cat is
     out of focus; spurs of black into the room and notches of ginger into the cheek read as

@@ -521,33 +521,47 @@ def _fbm(size: tuple[int, int], seed: int, octaves: int = 5) -> np.ndarray:
     return np.clip(0.5 + total / weight * 0.22, 0.0, 1.0)
 
 
+STORM_DARK = np.array([30, 33, 40], np.float32)  # a storm cloud's belly
+STORM_LIT = np.array([150, 154, 162], np.float32)  # its top, lit from above
+STORM_STRETCH = 2.2  # a cloud this many times wider than tall
+STORM_PERSPECTIVE = 2.0  # rows read as y ** this (averaged with y): flatter towards the horizon
+
+
 def storm_sky(size: tuple[int, int], seed: int) -> Image.Image:
-    """Dark, heavy storm clouds: fractal cloud banks over a slate sky, lit from above (bright
-    rims on their upper edges, dark bellies), thickest near the horizon, with a pale break."""
+    """Dark, heavy storm clouds: banks of billows, wide and flat as clouds are, shrinking
+    towards the horizon (perspective), lit from above (pale tops, near-black bellies), over a
+    slate sky with a pale, yellowish break low down where the clouds part."""
     work = _small_size(size, 256)
     w, h = work
-    dens = _fbm(work, seed)
+    # Cloud density: fractal noise stretched sideways (a cloud bank is wider than tall) and
+    # read with rows squeezed towards the horizon, so billows are big overhead and small and
+    # flat far away (perspective).
+    flat = _fbm((max(2, round(w / STORM_STRETCH)), h), seed)
+    wide = np.asarray(Image.fromarray(flat).resize((w, h), Image.Resampling.BILINEAR))
     y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
-    # Clouds everywhere, denser and flatter towards the horizon.
-    cover = np.clip((dens - 0.42 + 0.16 * y) * 3.5, 0.0, 1.0)
-    # Light from above: where density falls going up, the cloud's top edge catches light.
-    grey = Image.fromarray(np.round(dens * 255).astype(np.uint8))
-    soft = np.asarray(grey.filter(ImageFilter.GaussianBlur(2.5)), np.float32) / 255
-    up = np.roll(soft, 5, axis=0)
-    up[:5] = soft[:5]
-    rim = np.clip((soft - up) * 8.0, -1.0, 1.0)
+    rows = np.round((y[:, 0] ** STORM_PERSPECTIVE + y[:, 0]) / 2 * (h - 1)).astype(np.intp)
+    dens = wide[rows]
+    # Defined shapes: most of the sky covered, thicker towards the horizon, with gaps.
+    cover = np.clip((dens - 0.46 + 0.12 * y) * 6.0, 0.0, 1.0)
+    # Light from above: where the cloud thins going up, its top catches the light.
+    soft = np.asarray(
+        Image.fromarray(np.round(cover * 255).astype(np.uint8)).filter(
+            ImageFilter.GaussianBlur(max(1.0, h / 90))
+        ),
+        np.float32,
+    ) / 255
+    shift = max(1, h // 60)
+    above = np.concatenate([soft[:shift], soft[:-shift]], axis=0)
+    rim = np.clip((soft - above) * 5.0, 0.0, 1.0)  # the cloud's upper edge
+    depth = np.clip((dens - 0.5) * 4.0, 0.0, 1.0)  # the thick middle is darkest
+    shade = np.clip(0.25 + 0.75 * rim - 0.35 * depth, 0.0, 1.0)[..., None]
+    cloud = STORM_DARK + (STORM_LIT - STORM_DARK) * shade
+    # Behind the clouds: a slate sky, darker overhead, with a pale break near the horizon.
     sky = np.stack(
-        [np.interp(y[:, 0], [0, 1], [a, b]) for a, b in ((40, 84), (43, 88), (52, 98))], -1
-    )[:, None, :] * np.ones((1, w, 1), np.float32)
-    belly = np.array([44, 46, 52], np.float32)
-    lit = np.array([172, 175, 182], np.float32)
-    # Billows: lit where the cloud thins upwards, dark in its thick belly.
-    shade = np.clip(0.45 + 0.9 * rim - 0.35 * (dens - 0.5) * 2, 0.0, 1.0)[..., None]
-    cloud = belly + (lit - belly) * shade
+        [np.interp(y[:, 0], [0, 0.7, 1], [a, b, c]) for a, b, c in
+         ((34, 70, 150), (37, 76, 148), (46, 86, 132))], -1
+    )[:, None, :] * np.ones((1, w, 1), np.float32)  # fmt: skip
     out = sky * (1 - cover[..., None]) + cloud * cover[..., None]
-    # A pale break low in the sky, behind the clouds.
-    glow = np.exp(-(((np.arange(w)[None, :] / w - 0.7) / 0.25) ** 2) - ((y - 0.8) / 0.15) ** 2)
-    out += (1 - cover[..., None]) * glow[..., None] * np.array([60, 58, 50], np.float32)
     img = Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8))
     return img.resize(size, Image.Resampling.BICUBIC)
 
