@@ -382,6 +382,13 @@ def test_seed_page_prompts_plan_the_edit_they_ask_for() -> None:
     ) == ["replace:poster"]
 
 
+@pytest.mark.parametrize(
+    "prompt", ["a stormy sky", "storm clouds", "make it stormy", "a thunderstorm rolling in"]
+)
+def test_storm_words_paint_a_storm_sky_not_a_random_grade(prompt: str) -> None:
+    assert plan(prompt) == ["sky:storm"]  # these fell through to the seeded restyle
+
+
 def test_poster_and_sign_fill_the_masked_area() -> None:
     product = load("product")
     mask = box_mask(product.size, (40, 60, 190, 300))
