@@ -253,6 +253,23 @@ def test_a_stormy_sky_is_dark_banks_of_cloud() -> None:
     assert down > 2.2 * across
 
 
+def test_a_lamp_beside_a_removed_pole_is_not_smeared_across_the_hole() -> None:
+    """What lies behind a removed object is what mostly surrounds it, not the lamp that
+    happens to touch its edge on one side: the fill at the lamp's height is the sky (it was
+    the lamp's colour pulled across the hole, about 145 grey)."""
+    w, h = 480, 320
+    y = np.linspace(0, 1, h)[:, None, None]
+    sky = (np.array([30, 50, 110]) * (1 - y) + np.array([70, 90, 150]) * y) * np.ones((1, w, 1))
+    sky += np.random.default_rng(0).normal(0, 3, sky.shape)
+    scene = Image.fromarray(np.clip(sky, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(scene)
+    draw.rectangle((230, 40, 250, h), fill=(200, 200, 205))  # the pole
+    draw.ellipse((252, 150, 276, 174), fill=(255, 220, 150))  # a lamp touching it
+    out = arr(edit_image(scene, "remove the pole", layers=[box_mask((w, h), (226, 36, 254, h))]))
+    behind = out[155:170, 232:248].mean((0, 1))
+    assert np.abs(behind - sky[155:170, 200:220].mean((0, 1))).max() < 12
+
+
 def test_the_scarf_is_worn_under_the_whiskers() -> None:
     """A scarf under a cat's chin lies beneath its whiskers: the photo's thin bright hairs that
     cross the scarf stay on top (they were painted over: none kept)."""

@@ -409,9 +409,11 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     small = np.asarray(small_img, np.float32)
     # Start from a smooth fill, so cells no shift could serve are still hidden.
     # The membrane starts from a median-filtered copy: a street lamp or a star on the hole's
-    # edge is not smeared across it as a glow.
+    # edge is not smeared across it as a glow; its lines start from the median of what lies
+    # up to a quarter of the picture beside the hole (a lamp's glare or a girder touching
+    # one side is a minority there).
     calm = _ring_median(small, hole)
-    behind = membrane(calm, (~hole).astype(np.float32), reach=max(sw, sh) // 8)
+    behind = membrane(calm, (~hole).astype(np.float32), reach=max(sw, sh) // 4)
     smooth = np.clip(behind + 0.5, 0, 255).astype(np.uint8)
     crop = rgb.crop(box)
     filled = np.asarray(
