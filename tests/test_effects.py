@@ -287,6 +287,21 @@ def test_the_scarf_is_worn_under_the_whiskers() -> None:
     assert (kept & hairs).sum() >= 0.8 * hairs.sum()
 
 
+def test_a_drawn_object_takes_the_colour_of_the_scene_s_light() -> None:
+    """The same blue flower drawn in a warm room and in a cool one: the warm room's flower is
+    warmer (an object in its pure colour looks pasted on; it was the same in both)."""
+
+    def flower_in(colour: tuple[int, int, int]) -> np.ndarray:
+        scene = Image.new("RGB", (320, 240), colour)
+        mask = box_mask(scene.size, (100, 60, 220, 180))
+        out = arr(edit_image(scene, "a blue flower", layers=[mask]))
+        drawn = np.abs(out - np.array(colour)).max(-1) > 60
+        return out[drawn]
+
+    warm, cool = flower_in((200, 150, 100)), flower_in((100, 150, 200))
+    assert (warm[:, 0] - warm[:, 2]).mean() > (cool[:, 0] - cool[:, 2]).mean() + 10
+
+
 def test_a_recoloured_subject_has_a_smooth_outline() -> None:
     """"Make the cat black" follows the subject estimate, whose edge wanders where the cat is
     out of focus; spurs of black into the room and notches of ginger into the cheek read as

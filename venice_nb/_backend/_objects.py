@@ -515,6 +515,16 @@ def _hairs_over(
     return after
 
 
+def _light_colour(img: Image.Image) -> np.ndarray:
+    """Per-channel factors (about 0.85-1.15) for the colour of the scene's light: the
+    picture's mean colour over its grey, at half strength. An object lit by a warm room
+    takes some of its warmth; one drawn in its pure colour looks pasted on."""
+    mean = np.asarray(img.convert("RGB").resize((1, 1), Image.Resampling.BOX), np.float32)[0, 0]
+    grey = max(1.0, float(mean @ np.array([0.299, 0.587, 0.114], np.float32)))
+    factors: np.ndarray = np.clip(np.sqrt(np.maximum(mean, 1.0) / grey), 0.85, 1.15)
+    return factors
+
+
 def _composite(img: Image.Image, obj: Image.Image, at: tuple[int, int]) -> Image.Image:
     """Lay ``obj`` (RGBA, its top left at ``at`` in ``img``) on ``img`` with a soft contact
     shadow and the scene's light; the work is confined to the object's box (plus its
@@ -550,7 +560,7 @@ def _composite(img: Image.Image, obj: Image.Image, at: tuple[int, int]) -> Image
     x = np.arange(w, dtype=np.float32)[None, :]
     fall = 1.08 - 0.16 * (x / max(1, w - 1) + y / max(1, h - 1)) / 2
     gain = np.clip((0.65 + 0.35 * light) * fall, 0.35, 1.25)
-    lit = np.asarray(obj.convert("RGB"), np.float32) * gain[..., None]
+    lit = np.asarray(obj.convert("RGB"), np.float32) * gain[..., None] * _light_colour(img)
     lit_img = Image.fromarray(np.clip(lit + 0.5, 0, 255).astype(np.uint8))
     result = img.copy() if img.mode == "RGB" else img.convert("RGB")
     result.paste(Image.composite(lit_img, out, alpha), box[:2])
