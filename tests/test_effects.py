@@ -296,7 +296,8 @@ def test_a_drawn_object_takes_the_colour_of_the_scene_s_light() -> None:
         mask = box_mask(scene.size, (100, 60, 220, 180))
         out = arr(edit_image(scene, "a blue flower", layers=[mask]))
         drawn = np.abs(out - np.array(colour)).max(-1) > 60
-        return out[drawn]
+        pixels: np.ndarray = out[drawn]
+        return pixels
 
     warm, cool = flower_in((200, 150, 100)), flower_in((100, 150, 200))
     assert (warm[:, 0] - warm[:, 2]).mean() > (cool[:, 0] - cool[:, 2]).mean() + 10
