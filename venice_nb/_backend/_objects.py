@@ -515,11 +515,10 @@ def _hairs_over(
     return after
 
 
-def _light_colour(img: Image.Image) -> np.ndarray:
-    """Per-channel factors (about 0.85-1.15) for the colour of the scene's light: the
-    picture's mean colour over its grey, at half strength. An object lit by a warm room
+def _light_colour(mean: np.ndarray) -> np.ndarray:
+    """Per-channel factors (about 0.85-1.15) for the colour of the scene's light from the
+    picture's ``mean`` colour: over its grey, at half strength. An object lit by a warm room
     takes some of its warmth; one drawn in its pure colour looks pasted on."""
-    mean = np.asarray(img.convert("RGB").resize((1, 1), Image.Resampling.BOX), np.float32)[0, 0]
     grey = max(1.0, float(mean @ np.array([0.299, 0.587, 0.114], np.float32)))
     factors: np.ndarray = np.clip(np.sqrt(np.maximum(mean, 1.0) / grey), 0.85, 1.15)
     return factors
@@ -551,8 +550,9 @@ def _composite(img: Image.Image, obj: Image.Image, at: tuple[int, int]) -> Image
     out = Image.composite(Image.new("RGB", part.size, 0), part, shadow)
     # The scene's light where the object sits (a blurred luminance relative to the picture's
     # mean), and a top-left to bottom-right fall-off that gives flat shapes some volume.
-    overall = img.resize((16, 16), Image.Resampling.BOX).convert("L")
-    mean = max(1.0, float(np.asarray(overall, np.float32).mean()))
+    overall = np.asarray(img.resize((16, 16), Image.Resampling.BOX).convert("RGB"), np.float32)
+    mean_colour = overall.mean((0, 1))
+    mean = max(1.0, float(mean_colour @ np.array([0.299, 0.587, 0.114], np.float32)))
     local = part.convert("L").resize((8, 8), Image.Resampling.BOX).filter(ImageFilter.BLUR)
     light = np.asarray(local.resize(part.size, Image.Resampling.BILINEAR), np.float32) / mean
     h, w = light.shape
@@ -560,7 +560,7 @@ def _composite(img: Image.Image, obj: Image.Image, at: tuple[int, int]) -> Image
     x = np.arange(w, dtype=np.float32)[None, :]
     fall = 1.08 - 0.16 * (x / max(1, w - 1) + y / max(1, h - 1)) / 2
     gain = np.clip((0.65 + 0.35 * light) * fall, 0.35, 1.25)
-    lit = np.asarray(obj.convert("RGB"), np.float32) * gain[..., None] * _light_colour(img)
+    lit = np.asarray(obj.convert("RGB"), np.float32) * gain[..., None] * _light_colour(mean_colour)
     lit_img = Image.fromarray(np.clip(lit + 0.5, 0, 255).astype(np.uint8))
     result = img.copy() if img.mode == "RGB" else img.convert("RGB")
     result.paste(Image.composite(lit_img, out, alpha), box[:2])
