@@ -322,6 +322,7 @@ EDGE_POOL = 1.6  # how much darker pigment dries along a wash's edge (relative t
 GRANULATION = 0.14  # how much darker pigment is in the paper's hollows, at full density
 GLAZE_RAMP = 0.1  # the width (in density) of a glaze's soft edge: no flat steps
 MARGIN = 0.05  # of the short side: the bare paper round the painting, its edge wandering
+PENCIL = 50  # the darkest pencil line, in levels
 
 
 def watercolour(img: Image.Image, seed: int) -> Image.Image:
@@ -333,8 +334,10 @@ def watercolour(img: Image.Image, seed: int) -> Image.Image:
     and the pigment settles in their hollows (granulation), darker where the wash is dense."""
     work = _small_size(img.size, 260)
     w, h = work
+    # One reduction of the photo serves the pencil lines and, reduced again, the washes.
+    sketch = img.resize(_small_size(img.size, 360), Image.Resampling.BOX)
     # Washes: a median at a smaller size (a wide median is the costly part), brought back up.
-    half = img.resize(_small_size(img.size, 170), Image.Resampling.BOX)
+    half = sketch.resize(_small_size(img.size, 170), Image.Resampling.BOX)
     soft = half.filter(ImageFilter.MedianFilter(5)).filter(ImageFilter.MedianFilter(3))
     soft = ImageEnhance.Color(soft.resize(work, Image.Resampling.BICUBIC)).enhance(1.35)
     rgb = np.asarray(soft, np.float32) / 255
@@ -374,8 +377,9 @@ def watercolour(img: Image.Image, seed: int) -> Image.Image:
     density *= 1.0 - 0.85 * np.clip((lum - 0.74) / 0.14, 0.0, 1.0)[..., None]
     # The painting stops short of the paper's edge, along a wandering line.
     edge = np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys)) / min(w, h)
-    reach = MARGIN * (1 + 4 * (field[::-1, ::-1] - 0.5))  # the same noise, turned round
-    density *= np.clip((edge - reach) / (0.5 * MARGIN), 0.0, 1.0)[..., None]
+    reach = MARGIN * np.clip(1 + 4 * (field[::-1, ::-1] - 0.5), 0.5, 1.6)  # the same noise
+    inside = np.clip((edge - reach) / (0.5 * MARGIN), 0.0, 1.0)
+    density *= inside[..., None]
     paint = np.clip(1.0 - density, 0.0, 1.0) * np.array([1.0, 1.0, 0.97], np.float32)  # warm
     out = Image.fromarray(np.round(paint * 255).astype(np.uint8)).resize(
         img.size, Image.Resampling.BILINEAR
@@ -392,6 +396,13 @@ def watercolour(img: Image.Image, seed: int) -> Image.Image:
     dense_half = np.asarray(dense.resize(half_size, Image.Resampling.BILINEAR), np.float32) / 255
     factor = shade * (1 - GRANULATION * hollow * dense_half)
     paper = Image.fromarray(np.round(factor * 255).astype(np.uint8))
+    # A light pencil under-drawing from the photo's main edges, inside the painting: thin
+    # things a wash cannot hold (a tower's lattice, whiskers) stay drawn.
+    grey = _luma(sketch).filter(ImageFilter.GaussianBlur(1))
+    lines = _edges(grey).point([min(PENCIL, max(0, v - 10)) for v in range(256)])
+    drawn = Image.fromarray(np.round(inside * 255).astype(np.uint8)).resize(sketch.size)
+    pencil = ImageOps.invert(ImageChops.multiply(lines, drawn))
+    paper = ImageChops.multiply(paper, pencil.resize(half_size, Image.Resampling.BILINEAR))
     paper = paper.resize(img.size, Image.Resampling.BILINEAR)
     return ImageChops.multiply(out, paper.convert("RGB"))
 
