@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from .._vision._pixels import Region
 
@@ -508,10 +508,10 @@ def _hairs_over(
     part = before.crop(box)
     grey = part.convert("L")
     blurred = grey.filter(ImageFilter.BoxBlur(2))
-    lift = np.asarray(grey, np.int16) - np.asarray(blurred, np.int16)
-    hair = np.clip((lift - HAIR_LEVELS) * (255 / HAIR_LEVELS), 0, 255).astype(np.uint8)
-    if hair.any():
-        after.paste(part, box[:2], Image.fromarray(hair))
+    # (lift - HAIR_LEVELS) * 255 / HAIR_LEVELS, clipped: 0 below a hair's lift, 255 at twice it.
+    hair = ImageChops.subtract(grey, blurred, HAIR_LEVELS / 255, -255)
+    if hair.getbbox() is not None:
+        after.paste(part, box[:2], hair)
     return after
 
 
