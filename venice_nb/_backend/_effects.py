@@ -317,60 +317,94 @@ def _edges(grey: Image.Image) -> Image.Image:
     return ImageOps.expand(inner, 1, fill=0)
 
 
+WASH_BLUR = 1 / 300  # of the work size's long side: how far a wash's pigment spreads
+EDGE_POOL = 1.6  # how much darker pigment dries along a wash's edge (relative to its contrast)
+GRANULATION = 0.14  # how much darker pigment is in the paper's hollows, at full density
+GLAZE_RAMP = 0.1  # the width (in density) of a glaze's soft edge: no flat steps
+MARGIN = 0.05  # of the short side: the bare paper round the painting, its edge wandering
+PENCIL = 50  # the darkest pencil line, in levels
+
+
 def watercolour(img: Image.Image, seed: int) -> Image.Image:
-    """Transparent washes on white paper: colours simplified into soft, uneven washes whose
-    edges wander and bleed (a noise-warped, blurred copy), pigment pooling darker along the
-    washes' edges, light areas left as bare paper, the paper's grain and cold-press texture
-    showing through everything, and faint pencil under-drawing."""
+    """Transparent washes on textured paper. The photo's colours are simplified (a median)
+    and laid down as continuous, soft washes whose outlines wander and bleed (a noise-warped,
+    blurred copy); pigment pools darker along each wash's edge (the density's own unsharp
+    mask, so the rims follow the picture and nothing is cut into flat steps); the washes are
+    uneven; light areas stay bare paper; the paper's cold-press bumps show through everything,
+    and the pigment settles in their hollows (granulation), darker where the wash is dense."""
     work = _small_size(img.size, 260)
     w, h = work
-    # Washes: a median at half this size (a wide median is the costly part), brought back up.
-    half = img.resize(_small_size(img.size, 170), Image.Resampling.BOX)
+    # One reduction of the photo serves the pencil lines and, reduced again, the washes.
+    sketch = img.resize(_small_size(img.size, 360), Image.Resampling.BOX)
+    # Washes: a median at a smaller size (a wide median is the costly part), brought back up.
+    half = sketch.resize(_small_size(img.size, 170), Image.Resampling.BOX)
     soft = half.filter(ImageFilter.MedianFilter(5)).filter(ImageFilter.MedianFilter(3))
-    soft = soft.resize(work, Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(0.8))
-    soft = ImageEnhance.Color(soft).enhance(1.25)
+    soft = ImageEnhance.Color(soft.resize(work, Image.Resampling.BICUBIC)).enhance(1.35)
     rgb = np.asarray(soft, np.float32) / 255
     # Bleeding edges: sample each pixel from a place nudged by smooth noise, so outlines
-    # wander like paint spreading in wet paper.
-    dx = (_fbm(work, seed + 11, 4) - 0.5) * (w / 28)
-    dy = (_fbm(work, seed + 23, 4) - 0.5) * (w / 28)
+    # wander like paint spreading in wet paper, then let the pigment spread a little.
+    dx = (_fbm(work, seed + 11, 4) - 0.5) * (w / 24)
+    dy = (_fbm(work, seed + 23, 4) - 0.5) * (w / 24)
     ys, xs = np.mgrid[0:h, 0:w]
     sx = np.clip(np.round(xs + dx), 0, w - 1).astype(np.intp)
     sy = np.clip(np.round(ys + dy), 0, h - 1).astype(np.intp)
-    bled = rgb[sy, sx]
-    # Glazes: the darkness is laid down as three overlapping washes with soft, wandering
-    # edges instead of a continuous tone; each wash leaves a darker rim where its pigment
-    # pooled as it dried.
-    density = 1.0 - bled
-    dark = density.mean(-1)
-    layers = np.zeros_like(dark)
-    rims = np.zeros_like(dark)
-    for t in (0.18, 0.36, 0.56):
-        m = np.clip((dark - t) / 0.05 + 0.5, 0.0, 1.0)
-        m_img = Image.fromarray(np.round(m * 255).astype(np.uint8))
-        inner = np.asarray(m_img.filter(ImageFilter.GaussianBlur(max(1.0, w / 110))), np.float32)
-        rims += np.clip(m - inner / 255, 0.0, 1.0)
-        layers += m * 0.12
-    stepped = layers + 0.72 * dark  # the photo's own tone still shows inside each wash
-    density = density * (stepped / np.maximum(dark, 0.05))[..., None]
-    uneven = 0.7 + 0.6 * _fbm(work, seed + 5, 4)[..., None]
-    density = density * uneven * 0.58 + (rims * 0.2)[..., None] * (0.3 + density)
+    bled = Image.fromarray(np.round(rgb[sy, sx] * 255).astype(np.uint8))
+    bled = bled.filter(ImageFilter.GaussianBlur(max(1.0, WASH_BLUR * w)))
+    paint = np.asarray(bled, np.float32) / 255
+    # Tone changes below scale the reflectance of all three channels alike, so a wash keeps
+    # its hue (a per-channel change leaves coloured fringes).
+    dark = 1.0 - paint.mean(-1)
+    # Glazes: half of the tone is laid down as overlapping washes, each with a soft ramp at
+    # its edge (wide enough that no flat step shows), half follows the photo's tone.
+    glazes = sum(np.clip((dark - t) / GLAZE_RAMP + 0.5, 0.0, 1.0) for t in (0.2, 0.4, 0.6))
+    stepped = 0.5 * dark + 0.5 * 0.27 * glazes
+    # Pigment pooling along the washes' edges: where a wash is denser than its surroundings,
+    # more so (only the dense side darkens: a dried rim, not a halo of light).
+    around = np.asarray(
+        Image.fromarray(np.round(dark * 255).astype(np.uint8)).filter(
+            ImageFilter.GaussianBlur(max(1.5, w / 70))
+        ),
+        np.float32,
+    ) / 255
+    pooled = stepped + EDGE_POOL * np.clip(dark - around, 0.0, None)
+    paint = paint * ((1 - np.clip(pooled, 0.0, 0.95)) / np.maximum(1 - dark, 0.05))[..., None]
+    density = 1.0 - np.clip(paint, 0.0, 1.0)
+    # Uneven washes: more and less pigment over wide areas.
+    field = _fbm(work, seed + 5, 4)
+    density *= (0.62 + 0.45 * field)[..., None] * 0.8
     # Bare paper where the photo is light.
-    lum = bled @ np.array([0.299, 0.587, 0.114], np.float32)
-    bare = np.clip((lum - 0.72) / 0.12, 0.0, 1.0)[..., None]
-    density *= 1.0 - 0.9 * bare
-    paint = np.clip(1.0 - density, 0.0, 1.0)
-    washed = Image.fromarray(np.round(paint * 255).astype(np.uint8))
-    out = washed.resize(img.size, Image.Resampling.BICUBIC)
-    # Pencil under-drawing from the photo's main edges, very light.
-    half = _luma(img).resize(_small_size(img.size, 360), Image.Resampling.BOX)
-    lines = _edges(half.filter(ImageFilter.GaussianBlur(1.0)))
-    pencil = ImageOps.invert(lines.point(lambda v: min(45, max(0, v - 10))))
-    # Paper: cold-press bumps (blotchy) and fine grain, warm white.
-    bumps = noise(img.size, seed, 3, 0.8).point(lambda v: 200 + v * 55 // 255)
-    shade = ImageChops.multiply(bumps, pencil.resize(img.size, Image.Resampling.BILINEAR))
-    paper = Image.merge("RGB", (shade, shade, shade.point(lambda v: max(0, v - 8))))
-    return ImageChops.multiply(out, paper)
+    lum = np.asarray(bled, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255
+    density *= 1.0 - 0.85 * np.clip((lum - 0.74) / 0.14, 0.0, 1.0)[..., None]
+    # The painting stops short of the paper's edge, along a wandering line.
+    edge = np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys)) / min(w, h)
+    reach = MARGIN * np.clip(1 + 4 * (field[::-1, ::-1] - 0.5), 0.5, 1.6)  # the same noise
+    inside = np.clip((edge - reach) / (0.5 * MARGIN), 0.0, 1.0)
+    density *= inside[..., None]
+    paint = np.clip(1.0 - density, 0.0, 1.0) * np.array([1.0, 1.0, 0.97], np.float32)  # warm
+    out = Image.fromarray(np.round(paint * 255).astype(np.uint8)).resize(
+        img.size, Image.Resampling.BILINEAR
+    )
+    # Paper: bumps a few pixels across (blurred noise), lit from the top left; pigment
+    # settles in the hollows, in proportion to how much of it there is. One grey factor
+    # made at half size (the bumps are soft anyway), brought up and multiplied in.
+    half_size = (max(1, img.width // 2), max(1, img.height // 2))
+    bumps = noise(half_size, seed, 2, 0.9).filter(ImageFilter.GaussianBlur(0.6))
+    relief = np.asarray(bumps.filter(ImageFilter.EMBOSS), np.float32)
+    shade = (249 + np.clip((relief - 128) / 3, -6, 6)) / 255
+    hollow = np.clip((150 - np.asarray(bumps, np.float32)) / 60, 0.0, 1.0)
+    dense = Image.fromarray(np.round(density.mean(-1).clip(0, 1) * 255).astype(np.uint8))
+    dense_half = np.asarray(dense.resize(half_size, Image.Resampling.BILINEAR), np.float32) / 255
+    factor = shade * (1 - GRANULATION * hollow * dense_half)
+    paper = Image.fromarray(np.round(factor * 255).astype(np.uint8))
+    # A light pencil under-drawing from the photo's main edges, inside the painting: thin
+    # things a wash cannot hold (a tower's lattice, whiskers) stay drawn.
+    grey = _luma(sketch).filter(ImageFilter.GaussianBlur(1))
+    lines = _edges(grey).point([min(PENCIL, max(0, v - 10)) for v in range(256)])
+    drawn = Image.fromarray(np.round(inside * 255).astype(np.uint8)).resize(sketch.size)
+    pencil = ImageOps.invert(ImageChops.multiply(lines, drawn))
+    paper = ImageChops.multiply(paper, pencil.resize(half_size, Image.Resampling.BILINEAR))
+    paper = paper.resize(img.size, Image.Resampling.BILINEAR)
+    return ImageChops.multiply(out, paper.convert("RGB"))
 
 
 def oil_painting(img: Image.Image, seed: int) -> Image.Image:
@@ -498,33 +532,47 @@ def _fbm(size: tuple[int, int], seed: int, octaves: int = 5) -> np.ndarray:
     return np.clip(0.5 + total / weight * 0.22, 0.0, 1.0)
 
 
+STORM_DARK = np.array([30, 33, 40], np.float32)  # a storm cloud's belly
+STORM_LIT = np.array([150, 154, 162], np.float32)  # its top, lit from above
+STORM_STRETCH = 2.2  # a cloud this many times wider than tall
+STORM_PERSPECTIVE = 2.0  # rows read as y ** this (averaged with y): flatter towards the horizon
+
+
 def storm_sky(size: tuple[int, int], seed: int) -> Image.Image:
-    """Dark, heavy storm clouds: fractal cloud banks over a slate sky, lit from above (bright
-    rims on their upper edges, dark bellies), thickest near the horizon, with a pale break."""
+    """Dark, heavy storm clouds: banks of billows, wide and flat as clouds are, shrinking
+    towards the horizon (perspective), lit from above (pale tops, near-black bellies), over a
+    slate sky with a pale, yellowish break low down where the clouds part."""
     work = _small_size(size, 256)
     w, h = work
-    dens = _fbm(work, seed)
+    # Cloud density: fractal noise stretched sideways (a cloud bank is wider than tall) and
+    # read with rows squeezed towards the horizon, so billows are big overhead and small and
+    # flat far away (perspective).
+    flat = _fbm((max(2, round(w / STORM_STRETCH)), h), seed)
+    wide = np.asarray(Image.fromarray(flat).resize((w, h), Image.Resampling.BILINEAR))
     y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
-    # Clouds everywhere, denser and flatter towards the horizon.
-    cover = np.clip((dens - 0.42 + 0.16 * y) * 3.5, 0.0, 1.0)
-    # Light from above: where density falls going up, the cloud's top edge catches light.
-    grey = Image.fromarray(np.round(dens * 255).astype(np.uint8))
-    soft = np.asarray(grey.filter(ImageFilter.GaussianBlur(2.5)), np.float32) / 255
-    up = np.roll(soft, 5, axis=0)
-    up[:5] = soft[:5]
-    rim = np.clip((soft - up) * 8.0, -1.0, 1.0)
+    rows = np.round((y[:, 0] ** STORM_PERSPECTIVE + y[:, 0]) / 2 * (h - 1)).astype(np.intp)
+    dens = wide[rows]
+    # Defined shapes: most of the sky covered, thicker towards the horizon, with gaps.
+    cover = np.clip((dens - 0.46 + 0.12 * y) * 6.0, 0.0, 1.0)
+    # Light from above: where the cloud thins going up, its top catches the light.
+    soft = np.asarray(
+        Image.fromarray(np.round(cover * 255).astype(np.uint8)).filter(
+            ImageFilter.GaussianBlur(max(1.0, h / 90))
+        ),
+        np.float32,
+    ) / 255
+    shift = max(1, h // 60)
+    above = np.concatenate([soft[:shift], soft[:-shift]], axis=0)
+    rim = np.clip((soft - above) * 5.0, 0.0, 1.0)  # the cloud's upper edge
+    depth = np.clip((dens - 0.5) * 4.0, 0.0, 1.0)  # the thick middle is darkest
+    shade = np.clip(0.25 + 0.75 * rim - 0.35 * depth, 0.0, 1.0)[..., None]
+    cloud = STORM_DARK + (STORM_LIT - STORM_DARK) * shade
+    # Behind the clouds: a slate sky, darker overhead, with a pale break near the horizon.
     sky = np.stack(
-        [np.interp(y[:, 0], [0, 1], [a, b]) for a, b in ((40, 84), (43, 88), (52, 98))], -1
-    )[:, None, :] * np.ones((1, w, 1), np.float32)
-    belly = np.array([44, 46, 52], np.float32)
-    lit = np.array([172, 175, 182], np.float32)
-    # Billows: lit where the cloud thins upwards, dark in its thick belly.
-    shade = np.clip(0.45 + 0.9 * rim - 0.35 * (dens - 0.5) * 2, 0.0, 1.0)[..., None]
-    cloud = belly + (lit - belly) * shade
+        [np.interp(y[:, 0], [0, 0.7, 1], [a, b, c]) for a, b, c in
+         ((34, 70, 150), (37, 76, 148), (46, 86, 132))], -1
+    )[:, None, :] * np.ones((1, w, 1), np.float32)  # fmt: skip
     out = sky * (1 - cover[..., None]) + cloud * cover[..., None]
-    # A pale break low in the sky, behind the clouds.
-    glow = np.exp(-(((np.arange(w)[None, :] / w - 0.7) / 0.25) ** 2) - ((y - 0.8) / 0.15) ** 2)
-    out += (1 - cover[..., None]) * glow[..., None] * np.array([60, 58, 50], np.float32)
     img = Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8))
     return img.resize(size, Image.Resampling.BICUBIC)
 

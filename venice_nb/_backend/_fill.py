@@ -47,66 +47,136 @@ def pull_push(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _along_rows(rgb: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+BAND = np.arange(-2, 3, 2)  # rows round a run's row whose pixels make its robust ends
+STRIDE = 2  # every other pixel along the row: a median needs no more
+EDGE_LEVELS = 24.0  # ends this far apart (RGB distance) halve the trust in a line between them
+
+
+def _run_ends(rgb: np.ndarray, hole: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rgb`` with each known pixel that ends a hole's run in its row (on the run's left, and
+    on its right) replaced by the median of the known pixels among the ``reach`` pixels going
+    away from the hole: what lies behind a removed object is what mostly surrounds it in that
+    row, not the lamp or the girder that happens to touch it."""
+    h, w = hole.shape
+    steps = np.arange(0, reach, STRIDE)
+    ly, lx = np.nonzero(~hole[:, :-1] & hole[:, 1:])  # the known pixel left of a run
+    ry, rx = np.nonzero(hole[:, :-1] & ~hole[:, 1:])  # the known pixel right of a run is rx + 1
+    ends = []
+    for ys, xs, sign in ((ly, lx, -1), (ry, rx + 1, 1)):
+        out = rgb.copy()
+        if len(ys):
+            # The rows just above and below take part too, so neighbouring rows of the fill
+            # do not streak.
+            at = np.tile(xs[:, None] + sign * steps[None, :], len(BAND))
+            on = np.clip(ys[:, None] + np.repeat(BAND, len(steps))[None, :], 0, h - 1)
+            ok = (at >= 0) & (at < w)
+            at = np.clip(at, 0, w - 1)
+            ok &= ~hole[on, at]
+            # The median of the known ones: sorted with the unknown ones (inf) last, the
+            # middle of the first ``count`` (np.nanmedian costs several times more).
+            values = np.sort(np.where(ok[..., None], rgb[on, at], np.inf), axis=1)
+            count = np.maximum(ok.sum(1), 1)
+            lo = ((count - 1) // 2)[:, None, None]
+            hi = (count // 2)[:, None, None]
+            lo_v = np.take_along_axis(values, np.broadcast_to(lo, (len(ys), 1, 3)), 1)[:, 0]
+            hi_v = np.take_along_axis(values, np.broadcast_to(hi, (len(ys), 1, 3)), 1)[:, 0]
+            middle = (lo_v + hi_v) / 2
+            out[ys, xs] = np.where(np.isfinite(middle), middle, rgb[ys, xs])
+        ends.append(out)
+    return ends[0], ends[1]
+
+
+Ends = tuple[np.ndarray, np.ndarray]  # robust left and right ends of a box's rows
+
+
+def _along_rows(
+    rgb: np.ndarray, hole: np.ndarray, ends: Ends | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel: the hole's row crossed by a straight line from its known pixels on the left
     and right (linear between two, constant from one), and a weight 1 / span^2 that says how
-    far the nearest known pixels are (0 where the row has none)."""
+    far the nearest known pixels are (0 where the row has none). With robust ``ends``
+    (``_run_ends``) a line whose two ends disagree is trusted less: it crosses an edge (a
+    platform's top, a horizon), where the other direction runs along it."""
     h, w = hole.shape
     idx = np.broadcast_to(np.arange(w), (h, w))
     left = np.maximum.accumulate(np.where(hole, -1, idx), axis=1)
     right = np.minimum.accumulate(np.where(hole, w, idx)[:, ::-1], axis=1)[:, ::-1]
     has_l, has_r = left >= 0, right < w
     rows = np.arange(h)[:, None]
-    vl = rgb[rows, np.clip(left, 0, w - 1)]
-    vr = rgb[rows, np.clip(right, 0, w - 1)]
+    cl, cr = np.clip(left, 0, w - 1), np.clip(right, 0, w - 1)
+    vl, vr = rgb[rows, cl], rgb[rows, cr]
     both = has_l & has_r
+    if ends is not None:
+        # A structure met on both sides (a platform's top crossing behind the object) is
+        # continued; what touches only one side (a lamp's glare) gives way to the robust ends.
+        far_l, far_r = ends[0][rows, cl], ends[1][rows, cr]
+        same = np.where(both, 1 / (1 + (np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS) ** 2), 0)
+        same = same[..., None].astype(np.float32)
+        vl = far_l + (vl - far_l) * same
+        vr = far_r + (vr - far_r) * same
     gap = np.maximum(right - left, 1).astype(np.float32)
     t = np.where(both, (idx - left).astype(np.float32) / gap, np.float32(0))[..., None]
     value = np.where(both[..., None], vl + (vr - vl) * t, np.where(has_l[..., None], vl, vr))
     span = np.where(both, gap, 2 * np.where(has_l, idx - left, right - idx)).astype(np.float32)
     weight = np.where(has_l | has_r, 1 / np.maximum(span, 1) ** 2, 0).astype(np.float32)
+    if ends is not None:
+        disagree = np.where(both, np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS, 0)
+        weight = (weight / (1 + disagree**2)).astype(np.float32)
     return value.astype(np.float32, copy=False), weight
 
 
-def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6) -> np.ndarray:
+def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6, reach: int = 1) -> np.ndarray:
     """A smooth fill of the pixels where ``known`` < 0.5 from the known ones around them.
 
     Each hole pixel blends the straight-line interpolations along its row and its column,
     weighted by how close the known pixels are on each (1 / span^2), then a few relaxation
     sweeps of the membrane (Laplace) equation smooth the streaks. A hole touching the frame
     thus continues the rows or columns that enter it (a sky's gradient stays a gradient), where
-    a pyramid average or a plain membrane pull it to one mean colour, a flat band."""
+    a pyramid average or a plain membrane pull it to one mean colour, a flat band. With
+    ``reach`` > 1 the lines start from robust ends read that far beside the hole (see
+    ``_run_ends``): what the scene behind a removed object needs; a correction field is
+    smooth already and reads its edge as it is."""
     hole = known < 0.5
     if not hole.any():
         return rgb
     if hole.all():
         return pull_push(rgb, known.astype(np.float32))
-    # Only the hole's box and the known pixels just round it take part.
+    # Only the hole's box and the known pixels just round it are filled; the robust ends
+    # read the pixels as far as ``reach`` round it.
     ys, xs = np.nonzero(hole.any(1))[0], np.nonzero(hole.any(0))[0]
     y0, y1 = max(0, int(ys[0]) - 1), min(hole.shape[0], int(ys[-1]) + 2)
     x0, x1 = max(0, int(xs[0]) - 1), min(hole.shape[1], int(xs[-1]) + 2)
-    if (y1 - y0, x1 - x0) != hole.shape:
-        out = np.array(rgb, np.float32)
-        out[y0:y1, x0:x1] = membrane(rgb[y0:y1, x0:x1], known[y0:y1, x0:x1], sweeps)
-        return out
-    vr, wr = _along_rows(rgb, hole)
-    vc, wc = _along_rows(rgb.transpose(1, 0, 2), hole.T)
+    tight = np.s_[y0:y1, x0:x1]
+    rows_ends: Ends | None = None
+    cols_ends: Ends | None = None  # of the transposed box, as the columns are read
+    if reach > 1:
+        py0, px0 = max(0, y0 - reach), max(0, x0 - reach)
+        wide = np.s_[py0 : y1 + reach, px0 : x1 + reach]
+        down, across = slice(y0 - py0, y1 - py0), slice(x0 - px0, x1 - px0)
+        left, right = _run_ends(rgb[wide], hole[wide], reach)
+        rows_ends = (left[down, across], right[down, across])
+        top, bottom = _run_ends(rgb[wide].transpose(1, 0, 2), hole[wide].T, reach)
+        cols_ends = (top[across, down], bottom[across, down])
+    box, box_hole = rgb[tight], hole[tight]
+    vr, wr = _along_rows(box, box_hole, rows_ends)
+    vc, wc = _along_rows(box.transpose(1, 0, 2), box_hole.T, cols_ends)
     vc, wc = vc.transpose(1, 0, 2), wc.T
     total = wr + wc
     value = (vr * wr[..., None] + vc * wc[..., None]) / np.maximum(total, 1e-12)[..., None]
-    out = np.where(hole[..., None], value, rgb).astype(np.float32)
+    filled = np.where(box_hole[..., None], value, box).astype(np.float32)
     # The sweeps work in one edge-padded buffer (its border re-copied after each sweep)
     # instead of padding a new copy per sweep.
-    p = np.pad(out, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    p = np.pad(filled, ((1, 1), (1, 1), (0, 0)), mode="edge")
     inner = p[1:-1, 1:-1]
-    where = np.broadcast_to(hole[..., None], inner.shape)
+    where = np.broadcast_to(box_hole[..., None], inner.shape)
     for _ in range(sweeps):
         mean = (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) * 0.25
         np.copyto(inner, mean, where=where)
         p[0, 1:-1], p[-1, 1:-1] = p[1, 1:-1], p[-2, 1:-1]
         p[:, 0], p[:, -1] = p[:, 1], p[:, -2]
-    result: np.ndarray = inner.copy()
-    return result
+    out = np.array(rgb, np.float32)
+    out[tight] = inner
+    return out
 
 
 def _ring_median(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -340,9 +410,12 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     small = np.asarray(small_img, np.float32)
     # Start from a smooth fill, so cells no shift could serve are still hidden.
     # The membrane starts from a median-filtered copy: a street lamp or a star on the hole's
-    # edge is not smeared across it as a glow.
+    # edge is not smeared across it as a glow; its lines start from the median of what lies
+    # up to a quarter of the picture beside the hole (a lamp's glare or a girder touching
+    # one side is a minority there).
     calm = _ring_median(small, hole)
-    smooth = np.clip(membrane(calm, (~hole).astype(np.float32)) + 0.5, 0, 255).astype(np.uint8)
+    behind = membrane(calm, (~hole).astype(np.float32), reach=max(sw, sh) // 4)
+    smooth = np.clip(behind + 0.5, 0, 255).astype(np.uint8)
     crop = rgb.crop(box)
     filled = np.asarray(
         Image.composite(up(Image.fromarray(smooth)), crop, up(hole_img, Image.Resampling.NEAREST)),

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from .._vision._pixels import Region
 
@@ -246,7 +246,7 @@ class _Fabric:
         self.colour = np.asarray(colour, np.float32)
         self.thick = thick
         self.fuzz = _fuzz((h, w), 7)
-        self.tufts = _fuzz((h, w), 11, max(1, round(0.15 * thick)))
+        self.tufts = _fuzz((h, w), 11, max(1, round(0.5 * thick)))
 
     def box(self, x0: float, y0: float, x1: float, y1: float) -> tuple[Box, np.ndarray, np.ndarray]:
         """The window's part round (x0, y0, x1, y1) and its pixel coordinates (a row and a
@@ -259,12 +259,14 @@ class _Fabric:
         return (slice(iy0, iy1), slice(ix0, ix1)), xs, ys
 
     def lay(self, sl: Box, alpha: np.ndarray, light: np.ndarray, u: np.ndarray,
-            v: np.ndarray) -> None:  # fmt: skip
-        """Lay a piece of coverage ``alpha`` lit by ``light`` over what is there. One colour
-        throughout: only the shade is kept (premultiplied), coloured once in ``image``."""
+            v: np.ndarray, fade: np.ndarray | float = 1.0) -> None:  # fmt: skip
+        """Lay a piece of coverage ``alpha`` (its outline) lit by ``light`` over what is
+        there, faded by ``fade`` (where it goes out of sight). One colour throughout: only
+        the shade is kept (premultiplied), coloured once in ``image``."""
         fuzz = self.fuzz[sl]
-        # Fuzzy edges: stray fibres where the piece ends.
-        a = np.clip(alpha + 0.35 * fuzz * ((alpha > 0) & (alpha < 1)), 0.0, 1.0)
+        # Fuzzy edges: stray fibres along the outline only (a wide fade with fibres all over
+        # it reads as speckle, not yarn).
+        a = np.clip(alpha + 0.35 * fuzz * ((alpha > 0) & (alpha < 1)), 0.0, 1.0) * fade
         shade = light * _knit(u, v, self.thick) * (1 + 0.07 * fuzz)
         keep = 1 - a
         self.shade[sl] = self.shade[sl] * keep + shade * a
@@ -292,13 +294,14 @@ class _Fabric:
         th = thick * (1 - 0.3 * t * t)
         off = (ys - (y - rise * t * t)) / th  # -1 top edge .. 1 bottom edge
         alpha = _soft((1 - np.abs(off)) * th)
-        # At the sides it goes behind the neck: it fades under the fur, in tufts.
-        alpha = alpha * np.clip((1 - np.abs(t)) / 0.12 + 0.6 * self.tufts[sl], 0.0, 1.0)
-        self._occlude(sl, alpha, thick)
+        # At the sides it goes behind the neck: it fades under the fur along a soft, wavy
+        # line (tufts as wide as the yarn is thick, not single-pixel specks).
+        fade = np.clip((1 - np.abs(t)) / 0.18 + 0.35 * self.tufts[sl], 0.0, 1.0) ** 1.5
+        self._occlude(sl, alpha * fade, thick)
         form = 0.42 + 0.78 * np.maximum(0.0, 1 - ((off + 0.3) / 1.25) ** 2)
         turn = 0.6 + 0.4 * (1 - t**4)
         folds = 1 + 0.12 * np.sin(2 * np.pi * (t * half / (2.2 * thick) + 0.35 * off))
-        self.lay(sl, alpha, light * form * turn * folds, t * half, off * th)
+        self.lay(sl, alpha, light * form * turn * folds, t * half, off * th, fade)
 
     def end(self, x: float, y: float, length: float, thick: float, slant: float,
             light: float) -> None:  # fmt: skip
@@ -448,7 +451,9 @@ def draw(
     if kind == "scarf":  # a texture, drawn per pixel at the final size
         bottom = (float(box[3]) if box else h) - oy
         scarf, (sx, sy) = _scarf(hd, colour, (ox1 - ox, oy1 - oy), bottom)
-        return _composite(img, scarf, (ox + sx, oy + sy))
+        at = (ox + sx, oy + sy)
+        worn = _composite(img, scarf, at)
+        return _hairs_over(img, worn, (*at, at[0] + scarf.width, at[1] + scarf.height))
     layer = Image.new("RGBA", ((ox1 - ox) * SS, (oy1 - oy) * SS), (0, 0, 0, 0))
     d = ImageDraw.Draw(layer)
     if kind == "party hat":
@@ -488,6 +493,37 @@ def draw(
                       (x0 + ox, y0 + oy))  # fmt: skip
 
 
+HAIR_LEVELS = 18  # a hair is this much brighter than the photo round it (and more: solid)
+
+
+def _hairs_over(
+    before: Image.Image, after: Image.Image, box: tuple[int, int, int, int]
+) -> Image.Image:
+    """``after`` (changed in place) with the photo's thin bright hairs (whiskers, stray fur)
+    inside ``box`` laid back over what was drawn there: a scarf is worn under the whiskers,
+    not painted over them. A hair is a pixel brighter than the photo blurred round it."""
+    box = (box[0], box[1], min(before.width, box[2]), min(before.height, box[3]))
+    if box[2] <= box[0] or box[3] <= box[1]:
+        return after
+    part = before.crop(box)
+    grey = part.convert("L")
+    blurred = grey.filter(ImageFilter.BoxBlur(2))
+    # (lift - HAIR_LEVELS) * 255 / HAIR_LEVELS, clipped: 0 below a hair's lift, 255 at twice it.
+    hair = ImageChops.subtract(grey, blurred, HAIR_LEVELS / 255, -255)
+    if hair.getbbox() is not None:
+        after.paste(part, box[:2], hair)
+    return after
+
+
+def _light_colour(mean: np.ndarray) -> np.ndarray:
+    """Per-channel factors (about 0.85-1.15) for the colour of the scene's light from the
+    picture's ``mean`` colour: over its grey, at half strength. An object lit by a warm room
+    takes some of its warmth; one drawn in its pure colour looks pasted on."""
+    grey = max(1.0, float(mean @ np.array([0.299, 0.587, 0.114], np.float32)))
+    factors: np.ndarray = np.clip(np.sqrt(np.maximum(mean, 1.0) / grey), 0.85, 1.15)
+    return factors
+
+
 def _composite(img: Image.Image, obj: Image.Image, at: tuple[int, int]) -> Image.Image:
     """Lay ``obj`` (RGBA, its top left at ``at`` in ``img``) on ``img`` with a soft contact
     shadow and the scene's light; the work is confined to the object's box (plus its
@@ -514,8 +550,9 @@ def _composite(img: Image.Image, obj: Image.Image, at: tuple[int, int]) -> Image
     out = Image.composite(Image.new("RGB", part.size, 0), part, shadow)
     # The scene's light where the object sits (a blurred luminance relative to the picture's
     # mean), and a top-left to bottom-right fall-off that gives flat shapes some volume.
-    overall = img.resize((16, 16), Image.Resampling.BOX).convert("L")
-    mean = max(1.0, float(np.asarray(overall, np.float32).mean()))
+    overall = np.asarray(img.resize((16, 16), Image.Resampling.BOX).convert("RGB"), np.float32)
+    mean_colour = overall.mean((0, 1))
+    mean = max(1.0, float(mean_colour @ np.array([0.299, 0.587, 0.114], np.float32)))
     local = part.convert("L").resize((8, 8), Image.Resampling.BOX).filter(ImageFilter.BLUR)
     light = np.asarray(local.resize(part.size, Image.Resampling.BILINEAR), np.float32) / mean
     h, w = light.shape
@@ -523,7 +560,7 @@ def _composite(img: Image.Image, obj: Image.Image, at: tuple[int, int]) -> Image
     x = np.arange(w, dtype=np.float32)[None, :]
     fall = 1.08 - 0.16 * (x / max(1, w - 1) + y / max(1, h - 1)) / 2
     gain = np.clip((0.65 + 0.35 * light) * fall, 0.35, 1.25)
-    lit = np.asarray(obj.convert("RGB"), np.float32) * gain[..., None]
+    lit = np.asarray(obj.convert("RGB"), np.float32) * gain[..., None] * _light_colour(mean_colour)
     lit_img = Image.fromarray(np.clip(lit + 0.5, 0, 255).astype(np.uint8))
     result = img.copy() if img.mode == "RGB" else img.convert("RGB")
     result.paste(Image.composite(lit_img, out, alpha), box[:2])

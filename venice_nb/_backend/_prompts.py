@@ -64,6 +64,7 @@ _REPLACE_AREA = re.compile(
 _REMOVE = re.compile(
     rf"\b(remov\w*|eras\w*|delet\w*|get rid of|take out|clean up)\b\s*(?P<what>{_PHRASE})"
 )
+_STORM = re.compile(r"\b(storms?|stormy|thunder\w*)\b")
 _RESTORE = re.compile(r"\b(restor\w*|repair\w*|mend\w*|fix\w*|heal\w*)\b")
 _REPLACE_OBJECT = re.compile(rf"\breplac\w*\s+(?P<obj>[^.;,]*?)\s+with\s+(?P<what>{_PHRASE})")
 _THE = re.compile(r"\bthe\s+(?:\w+\s+){0,2}?(?P<noun>\w+)\b")
@@ -221,6 +222,8 @@ def plan(prompt: str) -> list[str]:
         rest = rest[: removal.start()] + rest[removal.end() :]
     if _RESTORE.search(rest):
         names.append("restore")
+    if _STORM.search(rest) and not any(n.startswith("sky:") for n in names):
+        names.append("sky:storm")  # "a stormy sky", "storm clouds": the sky, not a grade
     for name, pattern, _ in EFFECTS:
         if re.search(pattern, rest) and not (name == "sunset" and names[:1] == ["sky:sunset"]):
             names.append(name)
