@@ -554,7 +554,9 @@ def _components(g: _Graph, keep: np.ndarray, seeds: np.ndarray) -> np.ndarray:
 def _subject_evidence(work: np.ndarray, lab: np.ndarray, labels: np.ndarray,
                       area: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per superpixel: how sure the photo's subject estimate is that it is subject (0..1);
-    and per working pixel, whether it lies within ``_NEAR_ESTIMATE`` pixels of the estimate.
+    per working pixel, whether it lies within ``_NEAR_ESTIMATE`` pixels of the estimate and
+    is not one of the margin's pixels that look like the background beside a thin part of it
+    (``_unlike_the_estimate``); and those pixels.
 
     The estimate is the one the local backend uses too (``_vision._subject``: colours unlike
     the frame's edges, detail, centrality, a minimax watershed; it lets a frame-filling subject
@@ -587,19 +589,23 @@ def _unlike_the_estimate(lab: np.ndarray, est: np.ndarray, near: np.ndarray,
     """
     from .masks import grow, shrink
 
-    reach = 3 * step // 2
-    wide = grow(shrink(est, reach), reach) > 0
-    none = np.zeros(est.shape, bool)
-    if not (est & ~wide).any():
-        return none
-    thin = (grow(est & ~wide, _NEAR_ESTIMATE) > 0) & near & ~est & ~(grow(wide, reach) > 0)
-    rows, cols = np.flatnonzero(thin.any(1)), np.flatnonzero(thin.any(0))
+    unlike = np.zeros(est.shape, bool)
+    rows, cols = np.flatnonzero(near.any(1)), np.flatnonzero(near.any(0))
     if not rows.size:
-        return none
+        return unlike
+    reach = 3 * step // 2
     r = 2 * _NEAR_ESTIMATE  # the colours around: the estimate's and those beyond the margin
-    crop = (slice(max(0, rows[0] - r), rows[-1] + r + 1),
-            slice(max(0, cols[0] - r), cols[-1] + r + 1))
-    ins, out = est[crop].astype(np.float32), (~near[crop]).astype(np.float32)
+    pad = reach + r + 1  # the work is in the margin's surroundings: crop to them
+    crop = (slice(max(0, rows[0] - pad), rows[-1] + pad + 1),
+            slice(max(0, cols[0] - pad), cols[-1] + pad + 1))
+    est, near = est[crop], near[crop]
+    wide = grow(shrink(est, reach), reach) > 0
+    if not (est & ~wide).any():
+        return unlike
+    thin = (grow(est & ~wide, _NEAR_ESTIMATE) > 0) & near & ~est & ~(grow(wide, reach) > 0)
+    if not thin.any():
+        return unlike
+    ins, out = est.astype(np.float32), (~near).astype(np.float32)
     n_in, n_out = _box(ins, r), _box(out, r)
     d_in = np.zeros(ins.shape, np.float32)
     d_out = np.zeros(ins.shape, np.float32)
@@ -607,8 +613,8 @@ def _unlike_the_estimate(lab: np.ndarray, est: np.ndarray, near: np.ndarray,
         plane = lab[crop][..., c]
         d_in += (plane - _box(plane * ins, r) / np.maximum(n_in, 1e-6)) ** 2
         d_out += (plane - _box(plane * out, r) / np.maximum(n_out, 1e-6)) ** 2
-    none[crop] = thin[crop] & (d_out < d_in) & (n_out > 0)
-    return none
+    unlike[crop] = thin & (d_out < d_in) & (n_out > 0)
+    return unlike
 
 
 def _estimate_holds(g: _Graph, evidence: np.ndarray) -> bool:
