@@ -32,8 +32,10 @@ How each selection is made, and why this way:
   ``_subject``, made once in ``prepare``) is sure either way. Clicks that all land on that
   subject use it too (see :meth:`Selector.object`): fur is one object despite its stripes, a
   collar between a clicked face and a clicked suit belongs with them. The subject keeps no
-  pixel more than a few working pixels beyond the estimate; clicks follow the estimate only
-  when it follows the photo's edges or has colours of its own (``_estimate_holds``).
+  pixel more than a few working pixels beyond the estimate, and beside a part of it too thin
+  for superpixels to follow its outline (a rocket) only those that look like it rather than
+  the background (``_unlike_the_estimate``); clicks follow the estimate only when it follows
+  the photo's edges or has colours of its own (``_estimate_holds``).
 * **once per set of clicks**: the split and its working-level edge are kept until the clicks
   change, so a painter's screen-size preview and its full-resolution step solve once.
 * **edges**: a colour guided filter (He et al.) fitted on the working level with the image as
