@@ -97,8 +97,9 @@ def test_the_object_under_the_click_not_a_lookalike_elsewhere() -> None:
 # --------------------------------------------------------------------------------------------
 
 # include, exclude, and the IoU asked for (issue 20: 0.80 with one more click). The rocket's
-# second click excludes the lit pad at its foot; the rocket stays under the bar (0.78
-# reached): the shaded tip of its fairing is grey a few
+# second click excludes the lit pad at its foot; the rocket stays under the bar (0.785
+# reached; leaving out the margin that looks like the sky beside its thin body gave the last
+# 0.003): the shaded tip of its fairing is grey a few
 # OKLab units from the sky's blue, unlike the clicked body, and a path into it from the body
 # crosses stronger edges (logo, shading) than the one from the sky, so nothing these two clicks
 # say brings it in. A third click on the tip does (0.83, see the test after this one).
@@ -107,7 +108,7 @@ OBJECT_CASES = {
     "coffee": ([(150, 250), (290, 60)], [], 0.80),
     "astronaut": ([(100, 400), (225, 110)], [], 0.80),
     "cat": ([(200, 60), (150, 220)], [], 0.80),
-    "rocket": ([(322, 250)], [(320, 418)], 0.78),
+    "rocket": ([(322, 250)], [(320, 418)], 0.783),
 }
 
 
@@ -164,15 +165,16 @@ def test_a_click_on_part_of_the_subject_takes_that_part_not_the_whole_subject() 
     assert (both & helmet).sum() < 0.05 * helmet.sum()
 
 
-# the subject's IoU (the issue asks for 0.85); the rocket is the admitted exception (0.79
-# reached: the estimate now leaves out the pad it stands on, but the engine adds a band of sky
-# and a strut along its left side within its margin round the estimate)
+# the subject's IoU (the issue asks for 0.85). The rocket reaches 0.851, at the bar: the
+# estimate leaves out the pad it stands on, and the margin round the estimate no longer adds a
+# band of sky and a strut beside its thin body (see the synthetic rod below); what is left is
+# a strip of the lit tower on its right and the grey tip above the estimate
 SUBJECT_CASES = {
     "product": ("product", 0.85),
     "coffee": ("coffee", 0.85),
     "astronaut": ("astronaut_subject", 0.85),
     "cat": ("cat", 0.85),
-    "rocket": ("rocket", 0.78),
+    "rocket": ("rocket", 0.85),
 }
 
 
@@ -196,6 +198,27 @@ def test_the_subject_adds_no_piece_beyond_its_estimate(name: str) -> None:
     chosen = masks.select_subject(img) >= 128
     assert chosen.sum() > 0.5 * (np.asarray(estimate) > 0).sum()
     assert not (chosen & ~near).any()
+
+
+def test_the_margin_beside_a_thin_subject_takes_no_sky_or_strut() -> None:
+    """A bright rod 21 px wide (two superpixels) on a night sky, a dark strut and a lit
+    lattice a pixel from its sides: every superpixel across it straddles its outline, so the
+    split cannot say where the rod ends, and the few pixels the subject may keep beyond its
+    estimate went to the strut and the lattice. Beside a part this thin they join only when
+    they look like the estimate rather than what lies beyond them."""
+    h, w = 480, 640
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.zeros((h, w, 3), np.float32) + (35, 50, 90) + (yy / h)[..., None] * (20, 20, 30)
+    img += rng.normal(0, 4, img.shape)
+    rod = (np.abs(xx - 320) <= 10) & (yy > 70) & (yy < 430)
+    img[(xx >= 305) & (xx < 309) & (yy > 150)] = (20, 20, 24)  # the strut
+    img[(xx > 331) & (xx <= 335) & (yy > 150) & ((yy // 6) % 2 == 0)] = (120, 110, 100)
+    shade = 1 - 0.3 * np.abs(xx - 320) / 10
+    img[rod] = (np.array([225, 215, 190]) * shade[..., None])[rod]
+    chosen = masks.select_subject(np.clip(img, 0, 255).astype(np.uint8)) >= 128
+    assert (chosen & rod).sum() >= 0.97 * rod.sum()
+    assert (chosen & ~rod).sum() <= 0.01 * rod.sum()
 
 
 def test_subject_inverted_is_the_background() -> None:

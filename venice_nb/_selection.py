@@ -32,8 +32,10 @@ How each selection is made, and why this way:
   ``_subject``, made once in ``prepare``) is sure either way. Clicks that all land on that
   subject use it too (see :meth:`Selector.object`): fur is one object despite its stripes, a
   collar between a clicked face and a clicked suit belongs with them. The subject keeps no
-  pixel more than a few working pixels beyond the estimate; clicks follow the estimate only
-  when it follows the photo's edges or has colours of its own (``_estimate_holds``).
+  pixel more than a few working pixels beyond the estimate, and beside a part of it too thin
+  for superpixels to follow its outline (a rocket) only those that look like it rather than
+  the background (``_unlike_the_estimate``); clicks follow the estimate only when it follows
+  the photo's edges or has colours of its own (``_estimate_holds``).
 * **once per set of clicks**: the split and its working-level edge are kept until the clicks
   change, so a painter's screen-size preview and its full-resolution step solve once.
 * **edges**: a colour guided filter (He et al.) fitted on the working level with the image as
@@ -551,10 +553,12 @@ def _components(g: _Graph, keep: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     return found
 
 
-def _subject_evidence(work: np.ndarray, labels: np.ndarray,
-                      area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _subject_evidence(work: np.ndarray, lab: np.ndarray, labels: np.ndarray,
+                      area: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per superpixel: how sure the photo's subject estimate is that it is subject (0..1);
-    and per working pixel, whether it lies within ``_NEAR_ESTIMATE`` pixels of the estimate.
+    per working pixel, whether it lies within ``_NEAR_ESTIMATE`` pixels of the estimate and
+    is not one of the margin's pixels that look like the background beside a thin part of it
+    (``_unlike_the_estimate``); and those pixels.
 
     The estimate is the one the local backend uses too (``_vision._subject``: colours unlike
     the frame's edges, detail, centrality, a minimax watershed; it lets a frame-filling subject
@@ -565,9 +569,54 @@ def _subject_evidence(work: np.ndarray, labels: np.ndarray,
     matte = subject_matte(Image.fromarray(work))
     weights = matte.ravel().astype(np.float64)
     evidence: np.ndarray = np.bincount(labels.ravel(), weights, area.size) / area
-    inside = Image.fromarray(((matte >= 0.5) * 255).astype(np.uint8))
+    est = matte >= 0.5
+    inside = Image.fromarray((est * 255).astype(np.uint8))
     near = np.asarray(inside.filter(ImageFilter.MaxFilter(2 * _NEAR_ESTIMATE + 1))) > 0
-    return evidence, near
+    unlike = _unlike_the_estimate(lab, est, near, step)
+    return evidence, near & ~unlike, unlike
+
+
+def _unlike_the_estimate(lab: np.ndarray, est: np.ndarray, near: np.ndarray,
+                         step: int) -> np.ndarray:
+    """The pixels of the margin round the estimate ``est`` (``near`` is both) that lie beside
+    its thin parts and look like the background beyond the margin: not the subject.
+
+    The margin lets the split, which follows the photo's outlines, correct an estimate that
+    stops a few pixels short of one. It can only do that where superpixels fit inside the
+    subject: across a part narrower than three of them (a rocket, a mast) every superpixel
+    touches the outline, straddles it and holds the sky or the struts beside it, so the
+    split's verdict there says nothing about the outline and the whole margin would join. In
+    the margin of such a part each pixel decides by its colour: closer to the estimate's
+    colours around it than to those beyond the margin, or not at all.
+    """
+    from .masks import grow, shrink
+
+    unlike = np.zeros(est.shape, bool)
+    rows, cols = np.flatnonzero(near.any(1)), np.flatnonzero(near.any(0))
+    if not rows.size:
+        return unlike
+    reach = 3 * step // 2
+    r = 2 * _NEAR_ESTIMATE  # the colours around: the estimate's and those beyond the margin
+    pad = reach + r + 1  # the work is in the margin's surroundings: crop to them
+    crop = (slice(max(0, rows[0] - pad), rows[-1] + pad + 1),
+            slice(max(0, cols[0] - pad), cols[-1] + pad + 1))
+    est, near = est[crop], near[crop]
+    wide = grow(shrink(est, reach), reach) > 0
+    if not (est & ~wide).any():
+        return unlike
+    thin = (grow(est & ~wide, _NEAR_ESTIMATE) > 0) & near & ~est & ~(grow(wide, reach) > 0)
+    if not thin.any():
+        return unlike
+    ins, out = est.astype(np.float32), (~near).astype(np.float32)
+    n_in, n_out = _box(ins, r), _box(out, r)
+    d_in = np.zeros(ins.shape, np.float32)
+    d_out = np.zeros(ins.shape, np.float32)
+    for c in range(3):
+        plane = lab[crop][..., c]
+        d_in += (plane - _box(plane * ins, r) / np.maximum(n_in, 1e-6)) ** 2
+        d_out += (plane - _box(plane * out, r) / np.maximum(n_out, 1e-6)) ** 2
+    unlike[crop] = thin & (d_out < d_in) & (n_out > 0)
+    return unlike
 
 
 def _estimate_holds(g: _Graph, evidence: np.ndarray) -> bool:
@@ -665,7 +714,8 @@ class _Prepared:
     graph: _Graph
     codes: np.ndarray  # full-resolution 5:5:5 colour codes, uint16
     evidence: np.ndarray  # per node: the subject estimate's mean over it (0..1)
-    near_estimate: np.ndarray  # per working pixel: within _NEAR_ESTIMATE of the estimate
+    near_estimate: np.ndarray  # per working pixel: within _NEAR_ESTIMATE of the estimate ...
+    unlike_estimate: np.ndarray  # ... less these (``_unlike_the_estimate``)
     estimate_holds: bool  # whether clicks on the estimate follow it (``_estimate_holds``)
 
 
@@ -708,6 +758,7 @@ class Selector:
         # the last object / subject solve: a preview and the full mask of the same clicks
         # (what a painter asks for in turn) share it
         self._solved: tuple[tuple[object, ...], _Edge] | None = None
+        self._split_on_subject = False
         self._thread: threading.Thread | None = None
 
     # ---- preparation -------------------------------------------------------------------
@@ -745,9 +796,9 @@ class Selector:
             graph = _graph(labels, lab, step)
             radius = max(2, round(math.sqrt(wh * ww) / 200))
             guide = _guide(work.astype(np.float32) / 255, radius, 1e-3)
-            evidence, near = _subject_evidence(work, labels, graph.area)
+            evidence, near, unlike = _subject_evidence(work, lab, labels, graph.area, step)
             self._prep = _Prepared(work, lab, guide, labels, graph, _codes(self.image),
-                                   evidence, near, _estimate_holds(graph, evidence))
+                                   evidence, near, unlike, _estimate_holds(graph, evidence))
 
     def _ready(self) -> _Prepared:
         if self._prep is None:
@@ -882,12 +933,18 @@ class Selector:
         with self._lock:
             p = self._ready()
             if self._solved is None or self._solved[0] != key:
-                self._solved = (key, self._edge(p, self._split(p, include, exclude, box)))
+                keep = self._split(p, include, exclude, box)
+                # clicks on the subject leave out the margin beside its thin parts that looks
+                # like the background beyond it, as select_subject does
+                within = ~p.unlike_estimate if self._split_on_subject else None
+                self._solved = (key, self._edge(p, keep, within))
             return self._render(p, self._solved[1], box, size)
 
     def _split(self, p: _Prepared, include: list[Point], exclude: list[Point],
                box: BoxF | None) -> np.ndarray:
-        """The object's superpixels (bool per node) for these clicks: see :meth:`object`."""
+        """The object's superpixels (bool per node) for these clicks: see :meth:`object`.
+        Sets ``_split_on_subject``: whether the clicks all lay on the subject estimate, which
+        the split then followed (called under the lock, read right after)."""
         g = p.graph
         n = g.area.size
         fg_seed = np.zeros(n, bool)
@@ -962,6 +1019,7 @@ class Selector:
         if on_subject:
             x = _enclosed(g, x | seeds, (ev >= 0.5) & ~outside & ~bg_seed)
         keep: np.ndarray = _components(g, x, np.flatnonzero(fg_seed))
+        self._split_on_subject = on_subject
         return keep
 
     def subject(self, *, size: tuple[int, int] | None = None) -> np.ndarray:
