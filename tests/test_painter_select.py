@@ -200,7 +200,7 @@ def test_an_object_click_solves_once_for_its_preview_and_its_full_resolution_ste
         sizes.append(kw.get("size"))
         return real_object(self, *args, **kw)
 
-    def spy_split(self: Selector, *args: Any, **kw: Any) -> np.ndarray:
+    def spy_split(self: Selector, *args: Any, **kw: Any) -> tuple[np.ndarray, bool]:
         splits.append(1)
         return real_split(self, *args, **kw)
 

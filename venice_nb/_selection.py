@@ -758,7 +758,6 @@ class Selector:
         # the last object / subject solve: a preview and the full mask of the same clicks
         # (what a painter asks for in turn) share it
         self._solved: tuple[tuple[object, ...], _Edge] | None = None
-        self._split_on_subject = False
         self._thread: threading.Thread | None = None
 
     # ---- preparation -------------------------------------------------------------------
@@ -933,18 +932,17 @@ class Selector:
         with self._lock:
             p = self._ready()
             if self._solved is None or self._solved[0] != key:
-                keep = self._split(p, include, exclude, box)
+                keep, on_subject = self._split(p, include, exclude, box)
                 # clicks on the subject leave out the margin beside its thin parts that looks
                 # like the background beyond it, as select_subject does
-                within = ~p.unlike_estimate if self._split_on_subject else None
+                within = ~p.unlike_estimate if on_subject else None
                 self._solved = (key, self._edge(p, keep, within))
             return self._render(p, self._solved[1], box, size)
 
     def _split(self, p: _Prepared, include: list[Point], exclude: list[Point],
-               box: BoxF | None) -> np.ndarray:
-        """The object's superpixels (bool per node) for these clicks: see :meth:`object`.
-        Sets ``_split_on_subject``: whether the clicks all lay on the subject estimate, which
-        the split then followed (called under the lock, read right after)."""
+               box: BoxF | None) -> tuple[np.ndarray, bool]:
+        """The object's superpixels (bool per node) for these clicks (see :meth:`object`), and
+        whether the clicks all lay on the subject estimate, which the split then followed."""
         g = p.graph
         n = g.area.size
         fg_seed = np.zeros(n, bool)
@@ -1019,8 +1017,7 @@ class Selector:
         if on_subject:
             x = _enclosed(g, x | seeds, (ev >= 0.5) & ~outside & ~bg_seed)
         keep: np.ndarray = _components(g, x, np.flatnonzero(fg_seed))
-        self._split_on_subject = on_subject
-        return keep
+        return keep, on_subject
 
     def subject(self, *, size: tuple[int, int] | None = None) -> np.ndarray:
         """The photo's main subject: distinct from the frame's edges, detailed, central; may
