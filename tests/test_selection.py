@@ -96,20 +96,21 @@ def test_the_object_under_the_click_not_a_lookalike_elsewhere() -> None:
 # samples: hand-checked references
 # --------------------------------------------------------------------------------------------
 
-# include, exclude, and the IoU asked for (issue 20: 0.80 with one more click). The rocket's
-# second click excludes the lit pad at its foot; the rocket stays under the bar (0.785
-# reached; leaving out the margin that looks like the sky beside its thin body gave the last
-# 0.003): the shaded tip of its fairing is grey a few
-# OKLab units from the sky's blue, unlike the clicked body, and a path into it from the body
-# crosses stronger edges (logo, shading) than the one from the sky, so nothing these two clicks
-# say brings it in. A third click on the tip does (0.83, see the test after this one).
+# include, exclude, and the IoU asked for (issue 20: 0.80 with one more click): the second
+# click is the one a person makes after seeing the first click's selection. On the rocket one
+# click on the body takes the body without its launch pad but leaves the fairing's shaded tip
+# out (grey a few OKLab units from the sky's blue, and a path into it from the body crosses
+# stronger edges, the logo and the shading, than one from the sky), so the second click is on
+# the tip (0.81; 13 of 22 tip positions on a 4 px grid reach 0.80, see the note on issue 20).
 OBJECT_CASES = {
     "product": ([(300, 330), (438, 262)], [], 0.80),
     "coffee": ([(150, 250), (290, 60)], [], 0.80),
     "astronaut": ([(100, 400), (225, 110)], [], 0.80),
     "cat": ([(200, 60), (150, 220)], [], 0.80),
-    "rocket": ([(322, 250)], [(320, 418)], 0.783),
+    "rocket": ([(322, 250), (322, 135)], [], 0.80),
 }
+# a click on the rocket's body and one excluding the lit pad at its foot: the tip stays out
+ROCKET_BODY = ([(322, 250)], [(320, 418)])
 
 
 @pytest.mark.parametrize("name", list(OBJECT_CASES))
@@ -133,7 +134,7 @@ def test_a_further_include_click_on_a_missed_part_adds_that_part() -> None:
     as the spot's colours vary), so the tip comes in, and nothing else does."""
     sel = Selector(_sample("rocket"))
     ref, tip = _reference("rocket"), _rocket_tip()
-    include, exclude, _ = OBJECT_CASES["rocket"]
+    include, exclude = ROCKET_BODY
     before = sel.object(include, exclude) >= 128
     after = sel.object([*include, (322, 135)], exclude) >= 128
     assert (after & tip).sum() >= 0.6 * tip.sum() > 2 * (before & tip).sum()
@@ -146,7 +147,7 @@ def test_a_click_on_the_dark_side_of_an_object_does_not_take_the_sky() -> None:
     sure there is no subject: the selection stays the rocket, not the sky around it."""
     sel = Selector(_sample("rocket"))
     ref = _reference("rocket")
-    include, exclude, _ = OBJECT_CASES["rocket"]
+    include, exclude = ROCKET_BODY
     m = sel.object([*include, (324, 132)], exclude) >= 128
     assert not (m[0].any() or m[:, 0].any() or m[:, -1].any())
     assert (m & ~ref).sum() < 0.5 * ref.sum()
