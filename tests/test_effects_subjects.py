@@ -118,6 +118,37 @@ def test_no_specks_of_the_table_are_kept_round_the_saucer() -> None:
     assert ((alpha > 64) & (np.asarray(near) == 0)).sum() < 250
 
 
+def _rim_roughness(alpha: np.ndarray) -> tuple[float, float, float]:
+    """(left, top, ramp) of a coffee matte: the mean distance in pixels of the saucer's left
+    rim (its first pixel over one half, per row from 0.35 to 0.83 of the height) and of its
+    upper-left rim (per column from 0.16 to 0.27 of the width, left of the cup) from a smooth
+    curve fitted through them (a quartic), and the mean number of pixels per row on the left
+    rim where alpha is between 0.1 and 0.9."""
+    h, w = alpha.shape
+    rows = np.arange(round(0.35 * h), round(0.83 * h))
+    cols = np.arange(round(0.16 * w), round(0.27 * w))
+    left = np.array([np.argmax(alpha[y, : w // 2] > 0.5) for y in rows], np.float64)
+    top = np.array([np.argmax(alpha[: round(0.62 * h), x] > 0.5) for x in cols], np.float64)
+
+    def rough(t: np.ndarray, v: np.ndarray) -> float:
+        return float(np.abs(v - np.polyval(np.polyfit(t, v, 4), t)).mean())
+
+    ramp = ((alpha > 0.1) & (alpha < 0.9))[rows, : round(0.27 * w)].sum(1).mean()
+    return rough(rows, left), rough(cols, top), float(ramp)
+
+
+def test_the_saucers_lit_rim_is_a_clean_curve() -> None:
+    """Where the saucer's lit red rim and the lit wood are too alike for the colour models
+    (issue 24) its edge was the upsampled coarse estimate: a soft ramp 9 px wide that wobbled
+    1.7 px about the rim's curve (left) and 0.8 px (upper left). The smoothed outline of the
+    estimate is a clean ellipse-like edge there (0.55, 0.35 px; a 6 px ramp)."""
+    img = load("coffee")
+    alpha = np.asarray(remove_background(img).getchannel("A")) / 255
+    left, top, ramp = _rim_roughness(alpha)
+    assert left < 1.0 and top < 0.6
+    assert ramp < 7.5
+
+
 def test_the_shadow_under_the_saucer_is_not_subject() -> None:
     """The saucer's cast shadow on the table (dark wood below its rim, checked by eye) is
     background: it is neither kept by background removal nor recoloured with the cup."""
@@ -193,8 +224,11 @@ def test_a_scarf_on_a_close_up_wraps_round_the_neck_below_the_mouth() -> None:
 
     assert top(mid) - max(top(mid - side), top(mid + side)) > 0.06 * h  # sides climb
     assert not (blue & box_of((0.53, 0.75, 0.63, 0.83), cat.size)).any()  # nose, mouth free
-    roll = luma(out)[blue[:, mid], mid]
-    assert roll.max() - roll.min() > 60  # lit above, dark underneath
+    # Lit above, dark underneath: the roll's span of luminance down its typical column near
+    # the middle (one column may fall in a gap between the knot's ends).
+    lum = luma(out)
+    spans = [np.ptp(lum[blue[:, x], x]) for x in range(mid - 10, mid + 11) if blue[:, x].any()]
+    assert np.median(spans) > 60
 
 
 def test_an_object_asked_for_in_a_mask_fills_the_mask_and_stays_in_it() -> None:

@@ -51,6 +51,9 @@ MIXED = 0.6  # ... and its outline pixels this share of the way to its colour jo
 COLUMN = 3.0  # a figure at least this many times taller than wide is a column ...
 SUPPORT_WIDER = 2.5  # ... and a base this many times wider, below it, is what it stands on
 SUPPORT_COLOUR = 30.0  # mean RGB difference from the figure's colour where its column ends
+OUTLINE_SMOOTH = 2.0  # cells: where colours cannot sharpen the outline it is smoothed ...
+OUTLINE_RAMP = 1.0  # ... at this scale and cut with a ramp this many refinement pixels wide
+BROAD = 4  # cells: where an opening of this radius leaves the subject, it is broad
 
 
 # ----------------------------------------------------------------------------- plain backdrop
@@ -496,9 +499,11 @@ def segment(rgb: np.ndarray) -> np.ndarray:
     return flood(keep, subject)
 
 
-def _refined(rgb: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def _refined(rgb: np.ndarray, weights: np.ndarray, coarse: np.ndarray) -> np.ndarray:
     """Sharpen a coarse matte along its edge with local colour models: in the uncertain band,
-    alpha is where a pixel's colour lies between the nearby subject and background colours."""
+    alpha is where a pixel's colour lies between the nearby subject and background colours.
+    Where the two sides' colours are too alike to tell (a lit red rim on lit red wood), the
+    matte is the smooth outline of the ``coarse`` mask instead (see ``_outline``)."""
     h, w, _ = rgb.shape
     a = np.clip(resize_weights(weights, (w, h)), 0.0, 1.0)
     r = max(2, round(max(w, h) / 40))
@@ -511,8 +516,33 @@ def _refined(rgb: np.ndarray, weights: np.ndarray) -> np.ndarray:
     t = np.clip(((rgb - bg) * d).sum(-1) / np.maximum(dd, 100.0) * 1.2 - 0.1, 0.0, 1.0)
     # Trust the colour model only where the two sides differ clearly and near the edge.
     trust = np.clip((np.sqrt(dd) - 35) / 50, 0.0, 1.0) * (4 * a * (1 - a) > 0.3)
-    refined: np.ndarray = (a + (t - a) * trust).astype(np.float32)
+    base = _outline(coarse, a)
+    refined: np.ndarray = (base + (t - base) * trust).astype(np.float32)
     return refined
+
+
+def _outline(coarse: np.ndarray, rough: np.ndarray) -> np.ndarray:
+    """The coarse subject's outline as a crisp edge at the size of ``rough`` (the coarse
+    mask upsampled): the mask blurred by ``OUTLINE_SMOOTH`` cells and cut at one half, with
+    a ramp ``OUTLINE_RAMP`` pixels wide (the level's distance from one half over its
+    gradient: about the distance to the cut). The blur-and-cut is a curvature flow: it
+    straightens the cell-sized steps and wobbles of the segmentation (things' outlines are
+    smooth at that scale) and rounds corners by about a cell. ``rough`` (a ramp as wide as
+    a cell: a soft, ragged rim) stays where the subject is narrow, away from any part
+    ``2 BROAD + 1`` cells across: the flow would thin a rocket a few cells wide and blunt
+    its nose cone."""
+    size = rough.shape[1], rough.shape[0]
+    blurred = Image.fromarray((coarse * 255).astype(np.uint8)).filter(
+        ImageFilter.GaussianBlur(OUTLINE_SMOOTH)
+    )
+    level = resize_weights(np.asarray(blurred, np.float32) / 255, size)
+    gy, gx = np.gradient(level)
+    slope = np.sqrt(gx * gx + gy * gy) * OUTLINE_RAMP + 1e-3
+    crisp = np.clip((level - 0.5) / slope + 0.5, 0.0, 1.0)
+    broad = grow(grow(~grow(~coarse, BROAD), BROAD), BROAD + 1)  # near an opening's remains
+    near_broad = resize_weights(broad.astype(np.float32), size) > 0.5
+    out: np.ndarray = np.where(near_broad, crisp, rough).astype(np.float32)
+    return out
 
 
 def subject_region(img: Image.Image) -> Region:
@@ -525,7 +555,7 @@ def subject_region(img: Image.Image) -> Region:
         return Image.fromarray(alpha_matte(rgb))
     coarse = segment(low)
     soft = Image.fromarray((coarse * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7))
-    fine = _refined(mid, np.asarray(soft, np.float32) / 255)
+    fine = _refined(mid, np.asarray(soft, np.float32) / 255, coarse)
     # The refinement sharpens the outline; it does not add pieces far from the segmentation.
     near = grow(coarse, 2).astype(np.float32)
     fine *= resize_weights(near, (w, h)) > 0.5
