@@ -15,7 +15,6 @@ import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
 from .._vision._pixels import Region, fit_side, grow
-from .._vision._pixels import box as box_mean
 
 WORK_SIDE = 256  # the smooth fill and colour correction run at most this large
 SMOOTH_SURROUNDINGS = 12.0  # median ring detail (grid cells) below which nothing is copied
@@ -371,48 +370,57 @@ COPY_REACH = 1 / 16  # how far (of the picture's long side) a copy reaches in fr
 DETAIL_STEP = 4  # the detail level is carried into the hole on a grid this much coarser
 
 
-def _fine(img: Image.Image) -> tuple[np.ndarray, np.ndarray]:
-    """``img`` as floats split into a 1.5 px blur and the finest detail that blur removes."""
+def _fine(img: Image.Image) -> np.ndarray:
+    """The finest detail of a mode-"L" image: what a 1.5 px blur removes."""
     blurred = np.asarray(img.filter(ImageFilter.GaussianBlur(1.5)), np.float32)
-    return blurred, np.asarray(img, np.float32) - blurred
+    return np.asarray(img, np.float32) - blurred
+
+
+def _grid(size: tuple[int, int]) -> tuple[int, int]:
+    """The coarse grid the detail level lives on."""
+    return max(2, -(-size[0] // DETAIL_STEP)), max(2, -(-size[1] // DETAIL_STEP))
 
 
 def _energy(fine: np.ndarray) -> np.ndarray:
-    """The local (7x7) mean energy of a detail map."""
-    return box_mean(fine * fine, 3)
+    """The mean energy of a detail map over each cell of the coarse grid."""
+    q = _grid((fine.shape[1], fine.shape[0]))
+    return np.asarray(Image.fromarray(fine * fine).resize(q, Image.Resampling.BOX), np.float32)
 
 
 def detail_level(
     grey: Image.Image, near: np.ndarray, reach: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel of ``grey`` (a crop round the hole): the energy of the finest detail of the
-    known pixels ``near`` the hole, carried smoothly into the hole (a membrane on a coarser
-    grid), so each place of the hole knows how sharp the edge nearest it is: an out-of-focus
-    background is smooth beside a sharp subject. Capped at the band's median: a lamp or a
-    lattice touching the hole is not grain, and a median ignores a few of them.
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """On the coarse grid of ``grey`` (a crop round the hole): the energy of the finest detail
+    of the known pixels ``near`` the hole, carried smoothly into the hole (a membrane), so
+    each place of the hole knows how sharp the edge nearest it is: an out-of-focus background
+    is smooth beside a sharp subject. Capped at the band's median: a lamp or a lattice
+    touching the hole is not grain, and a median ignores a few of them.
 
-    Also how close each pixel is to the band, from 1 on it to 0 at ``reach`` pixels: what the
+    Also how close each cell is to the band, from 1 on it to 0 at ``reach`` pixels: what the
     edge says about the hole holds near it (fur continues a little past a torn edge), not
-    across the whole hole; further in, the level falls to the band's calm end."""
-    h, w = near.shape
-    energy = _energy(_fine(grey)[1])
-    cap = float(np.median(energy[near]))
-    q = (max(2, -(-w // DETAIL_STEP)), max(2, -(-h // DETAIL_STEP)))
-    coarse = np.asarray(Image.fromarray(energy).resize(q, Image.Resampling.BOX), np.float32)
+    across the whole hole; further in, the level falls to the band's calm end. None when the
+    band covers no whole cell."""
+    energy = _energy(_fine(grey))
     band = (
-        np.asarray(Image.fromarray(near.astype(np.uint8) * 255).resize(q, Image.Resampling.BOX))
+        np.asarray(
+            Image.fromarray(near.astype(np.uint8) * 255).resize(
+                _grid(grey.size), Image.Resampling.BOX
+            )
+        )
         > 200
     )
-    if band.any():
-        coarse = membrane(coarse[..., None], band.astype(np.float32))[..., 0]
+    if not band.any():
+        return None
+    cap = float(np.median(energy[band]))
+    level = np.minimum(membrane(energy[..., None], band.astype(np.float32))[..., 0], cap)
     steps = 4
     step = max(1, round(reach / DETAIL_STEP / steps))
-    close = sum(square_grow(band, k * step).astype(np.float32) for k in range(steps)) / steps
-    both = resize_float(np.stack([coarse, close], axis=-1), (w, h))
-    level, close = np.minimum(both[..., 0], cap), both[..., 1]
+    close = np.zeros(band.shape, np.float32)
+    for k in range(steps):
+        close += square_grow(band, k * step) / np.float32(steps)
     # Beyond the reach, the calm end of the band (its lower quartile): grain too weak reads as
     # a little soft, grain too strong as noise over an out-of-focus background.
-    calm = np.minimum(level, float(np.percentile(energy[near], 25)))
+    calm = np.minimum(level, float(np.percentile(energy[band], 25)))
     return calm + (level - calm) * close, close
 
 
@@ -422,14 +430,17 @@ def match_detail(filled: np.ndarray, level: np.ndarray, seed: int) -> np.ndarray
     an out-of-focus room) is damped; where the fill is smoother (the smooth base),
     deterministic grain makes up the difference, so it does not read as a painted-over
     band."""
-    h, w = level.shape
-    blur, _ = _fine(Image.fromarray(np.clip(filled + 0.5, 0, 255).astype(np.uint8)))
-    fine = filled - blur
-    now = _energy(fine.mean(-1))
+    h, w = filled.shape[:2]
+    # Of the luminance only: the detail is light and shade (whiskers, fur, grain), and one
+    # channel costs a third of three.
+    lum = (filled[..., 0] + filled[..., 1] + filled[..., 2]) * np.float32(1 / 3)
+    fine = _fine(Image.fromarray(np.clip(lum + 0.5, 0, 255).astype(np.uint8)))
+    now = _energy(fine)
     gain = np.sqrt(np.minimum(1.0, level / np.maximum(now, 1e-3)))
     missing = np.sqrt(np.maximum(level - now * gain * gain, 0.0))
+    up = resize_float(np.stack([gain, missing], axis=-1), (w, h))
     noise = grain((w, h), np.ones(1, np.float32), seed)[..., 0]
-    out: np.ndarray = blur + fine * gain[..., None] + (noise * missing)[..., None]
+    out: np.ndarray = filled + (fine * (up[..., 0] - 1) + noise * up[..., 1])[..., None]
     return out
 
 
@@ -501,11 +512,13 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         np.asarray(up(Image.fromarray(((grow(hole, 6) & ~grow(hole, 1)) * 255).astype(np.uint8))))
         > 127
     )
-    level: np.ndarray | None = None
+    levels = detail_level(crop.convert("L"), near, COPY_REACH * max(w, h))
     sharp = np.ones((size[1], size[0], 1), np.float32)
-    if near.sum() > 16:
-        level, close = detail_level(crop.convert("L"), near, COPY_REACH * max(w, h))
-        sharp = (np.clip(np.sqrt(level) / (SHARP_DETAIL / 2) - 1, 0.0, 1.0) * close)[..., None]
+    if levels is not None:
+        level, close = levels
+        sharp = resize_float(
+            (np.clip(np.sqrt(level) / (SHARP_DETAIL / 2) - 1, 0.0, 1.0) * close)[..., None], size
+        )
     # Each part is colour-matched to everything known around it so far: the hole's edge and
     # the parts filled before it, so neither the outline nor the seams between parts show.
     picture, done = small.copy(), ~hole
@@ -561,9 +574,9 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         piece -= filled[y0:y1, x0:x1]  # filled + (piece - filled) * p, in place
         piece *= p
         filled[y0:y1, x0:x1] += piece
-    if level is not None:
+    if levels is not None:
         seed = int(w * 7919 + h * 104729 + box[0] * 31 + box[1]) % (2**32)
-        filled = match_detail(filled, level, seed)
+        filled = match_detail(filled, levels[0], seed)
     filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
     out = rgb.copy()
     out.paste(Image.composite(Image.fromarray(filled), crop, up(soft)), box[:2])
