@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
 from .._vision._pixels import Region, fit_side, grow
+from .._vision._pixels import box as box_mean
 
 WORK_SIDE = 256  # the smooth fill and colour correction run at most this large
 SMOOTH_SURROUNDINGS = 12.0  # median ring detail (grid cells) below which nothing is copied
@@ -381,10 +382,12 @@ def _grid(size: tuple[int, int]) -> tuple[int, int]:
     return max(2, -(-size[0] // DETAIL_STEP)), max(2, -(-size[1] // DETAIL_STEP))
 
 
-def _energy(fine: np.ndarray) -> np.ndarray:
-    """The mean energy of a detail map over each cell of the coarse grid."""
+def _energy(fine: np.ndarray, squared: bool = True) -> np.ndarray:
+    """The mean energy of a detail map (or of its squares already) over each cell of the
+    coarse grid."""
     q = _grid((fine.shape[1], fine.shape[0]))
-    return np.asarray(Image.fromarray(fine * fine).resize(q, Image.Resampling.BOX), np.float32)
+    power = fine * fine if squared else fine
+    return np.asarray(Image.fromarray(power).resize(q, Image.Resampling.BOX), np.float32)
 
 
 def detail_level(
@@ -400,7 +403,10 @@ def detail_level(
     edge says about the hole holds near it (fur continues a little past a torn edge), not
     across the whole hole; further in, the level falls to the band's calm end. None when the
     band covers no whole cell."""
-    energy = _energy(_fine(grey))
+    # The local (7x7) energies first: the median of means over so few pixels as a cell
+    # holds falls well below the grain's level (the energy of grain is skewed).
+    fine = _fine(grey)
+    energy = _energy(box_mean(fine * fine, 3), squared=False)
     band = (
         np.asarray(
             Image.fromarray(near.astype(np.uint8) * 255).resize(
