@@ -424,6 +424,7 @@ def detail_level(
     close = np.zeros(band.shape, np.float32)
     for k in range(steps):
         close += square_grow(band, k * step) / np.float32(steps)
+    close = box_mean(close, step)  # the squares' corners and steps rounded off
     # Beyond the reach, the calm end of the band (its lower quartile): grain too weak reads as
     # a little soft, grain too strong as noise over an out-of-focus background.
     calm = np.minimum(level, float(np.percentile(energy[band], 25)))
