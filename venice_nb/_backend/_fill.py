@@ -399,10 +399,12 @@ def detail_level(
     is smooth beside a sharp subject. Capped at the band's median: a lamp or a lattice
     touching the hole is not grain, and a median ignores a few of them.
 
-    Also how close each cell is to the band, from 1 on it to 0 at ``reach`` pixels: what the
-    edge says about the hole holds near it (fur continues a little past a torn edge), not
-    across the whole hole; further in, the level falls to the band's calm end. None when the
-    band covers no whole cell."""
+    Returned twice: as carried, the most detail a copy may bring; and the level the hole
+    should at least have, which holds only near the edge, up to ``reach`` pixels (fur
+    continues a little past a torn edge) and further in falls to the band's calm end (its
+    lower quartile): a hole ringed by fur takes fur throughout, while a torn corner whose
+    ring is part fur, part out-of-focus room continues the room away from the fur, with no
+    copy and no loud grain. None when the band covers no whole cell."""
     # The local (7x7) energies first: the median of means over so few pixels as a cell
     # holds falls well below the grain's level (the energy of grain is skewed).
     fine = _fine(grey)
@@ -425,26 +427,26 @@ def detail_level(
     for k in range(steps):
         close += square_grow(band, k * step) / np.float32(steps)
     close = box_mean(close, step)  # the squares' corners and steps rounded off
-    # Beyond the reach, the calm end of the band (its lower quartile): grain too weak reads as
-    # a little soft, grain too strong as noise over an out-of-focus background.
+    # Beyond the reach, the calm end of the band: grain too weak reads as a little soft,
+    # grain too strong as noise over an out-of-focus background.
     calm = np.minimum(level, float(np.percentile(energy[band], 25)))
-    return calm + (level - calm) * close, close
+    return level, calm + (level - calm) * close
 
 
-def match_detail(filled: np.ndarray, level: np.ndarray, seed: int) -> np.ndarray:
-    """``filled`` (an RGB crop whose hole is filled) with its finest detail brought to
-    ``level`` (``detail_level``) place by place: copied detail above it (whiskers brought into
-    an out-of-focus room) is damped; where the fill is smoother (the smooth base),
-    deterministic grain makes up the difference, so it does not read as a painted-over
-    band."""
+def match_detail(filled: np.ndarray, most: np.ndarray, least: np.ndarray, seed: int) -> np.ndarray:
+    """``filled`` (an RGB crop whose hole is filled) with its finest detail kept between the
+    levels ``least`` and ``most`` (``detail_level``) place by place: copied detail above
+    ``most`` (whiskers brought beside an out-of-focus room) is damped; where the fill is
+    smoother than ``least`` (the smooth base), deterministic grain makes up the difference,
+    so it does not read as a painted-over band."""
     h, w = filled.shape[:2]
     # Of the luminance only: the detail is light and shade (whiskers, fur, grain), and one
     # channel costs a third of three.
     lum = (filled[..., 0] + filled[..., 1] + filled[..., 2]) * np.float32(1 / 3)
     fine = _fine(Image.fromarray(np.clip(lum + 0.5, 0, 255).astype(np.uint8)))
     now = _energy(fine)
-    gain = np.sqrt(np.minimum(1.0, level / np.maximum(now, 1e-3)))
-    missing = np.sqrt(np.maximum(level - now * gain * gain, 0.0))
+    gain = np.sqrt(np.minimum(1.0, most / np.maximum(now, 1e-3)))
+    missing = np.sqrt(np.maximum(least - now * gain * gain, 0.0))
     up = resize_float(np.stack([gain, missing], axis=-1), (w, h))
     noise = grain((w, h), np.ones(1, np.float32), seed)[..., 0]
     out: np.ndarray = filled + (fine * (up[..., 0] - 1) + noise * up[..., 1])[..., None]
@@ -522,9 +524,8 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     levels = detail_level(crop.convert("L"), near, COPY_REACH * max(w, h))
     sharp = np.ones((size[1], size[0], 1), np.float32)
     if levels is not None:
-        level, close = levels
         sharp = resize_float(
-            (np.clip(np.sqrt(level) / (SHARP_DETAIL / 2) - 1, 0.0, 1.0) * close)[..., None], size
+            np.clip(np.sqrt(levels[1]) / (SHARP_DETAIL / 2) - 1, 0.0, 1.0)[..., None], size
         )
     # Each part is colour-matched to everything known around it so far: the hole's edge and
     # the parts filled before it, so neither the outline nor the seams between parts show.
@@ -583,7 +584,7 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         filled[y0:y1, x0:x1] += piece
     if levels is not None:
         seed = int(w * 7919 + h * 104729 + box[0] * 31 + box[1]) % (2**32)
-        filled = match_detail(filled, levels[0], seed)
+        filled = match_detail(filled, *levels, seed)
     filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
     out = rgb.copy()
     out.paste(Image.composite(Image.fromarray(filled), crop, up(soft)), box[:2])
