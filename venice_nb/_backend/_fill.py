@@ -364,6 +364,95 @@ def source_offsets(
     return out
 
 
+# The finest detail's standard deviation (grey levels) from which an edge counts as sharp and
+# a copy serves beside it: an out-of-focus background, a sky or a plain wall stays below.
+SHARP_DETAIL = 3.0
+COPY_REACH = 1 / 16  # how far (of the picture's long side) a copy reaches in from a sharp edge
+DETAIL_STEP = 4  # the detail level is carried into the hole on a grid this much coarser
+
+
+def _fine(img: Image.Image) -> np.ndarray:
+    """The finest detail of a mode-"L" image: what a 1.5 px blur removes."""
+    blurred = np.asarray(img.filter(ImageFilter.GaussianBlur(1.5)), np.float32)
+    return np.asarray(img, np.float32) - blurred
+
+
+def _grid(size: tuple[int, int]) -> tuple[int, int]:
+    """The coarse grid the detail level lives on."""
+    return max(2, -(-size[0] // DETAIL_STEP)), max(2, -(-size[1] // DETAIL_STEP))
+
+
+def _energy(fine: np.ndarray, squared: bool = True) -> np.ndarray:
+    """The mean energy of a detail map (or of its squares already) over each cell of the
+    coarse grid."""
+    q = _grid((fine.shape[1], fine.shape[0]))
+    power = fine * fine if squared else fine
+    return np.asarray(Image.fromarray(power).resize(q, Image.Resampling.BOX), np.float32)
+
+
+def detail_level(
+    grey: Image.Image, near: np.ndarray, reach: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """On the coarse grid of ``grey`` (a crop round the hole): the energy of the finest detail
+    of the known pixels ``near`` the hole, carried smoothly into the hole (a membrane), so
+    each place of the hole knows how sharp the edge nearest it is: an out-of-focus background
+    is smooth beside a sharp subject. Capped at the band's median: a lamp or a lattice
+    touching the hole is not grain, and a median ignores a few of them.
+
+    Returned twice: as carried, the most detail a copy may bring; and the level the hole
+    should at least have, which holds only near the edge, up to ``reach`` pixels (fur
+    continues a little past a torn edge) and further in falls to the band's calm end (its
+    lower quartile): a hole ringed by fur takes fur throughout, while a torn corner whose
+    ring is part fur, part out-of-focus room continues the room away from the fur, with no
+    copy and no loud grain. None when the band covers no whole cell."""
+    # The local (7x7) energies first: the median of means over so few pixels as a cell
+    # holds falls well below the grain's level (the energy of grain is skewed).
+    fine = _fine(grey)
+    energy = _energy(box_mean(fine * fine, 3), squared=False)
+    band = (
+        np.asarray(
+            Image.fromarray(near.astype(np.uint8) * 255).resize(
+                _grid(grey.size), Image.Resampling.BOX
+            )
+        )
+        > 200
+    )
+    if not band.any():
+        return None
+    cap = float(np.median(energy[band]))
+    level = np.minimum(membrane(energy[..., None], band.astype(np.float32))[..., 0], cap)
+    steps = 4
+    step = max(1, round(reach / DETAIL_STEP / steps))
+    close = np.zeros(band.shape, np.float32)
+    for k in range(steps):
+        close += square_grow(band, k * step) / np.float32(steps)
+    close = box_mean(close, step)  # the squares' corners and steps rounded off
+    # Beyond the reach, the calm end of the band: grain too weak reads as a little soft,
+    # grain too strong as noise over an out-of-focus background.
+    calm = np.minimum(level, float(np.percentile(energy[band], 25)))
+    return level, calm + (level - calm) * close
+
+
+def match_detail(filled: np.ndarray, most: np.ndarray, least: np.ndarray, seed: int) -> np.ndarray:
+    """``filled`` (an RGB crop whose hole is filled) with its finest detail kept between the
+    levels ``least`` and ``most`` (``detail_level``) place by place: copied detail above
+    ``most`` (whiskers brought beside an out-of-focus room) is damped; where the fill is
+    smoother than ``least`` (the smooth base), deterministic grain makes up the difference,
+    so it does not read as a painted-over band."""
+    h, w = filled.shape[:2]
+    # Of the luminance only: the detail is light and shade (whiskers, fur, grain), and one
+    # channel costs a third of three.
+    lum = (filled[..., 0] + filled[..., 1] + filled[..., 2]) * np.float32(1 / 3)
+    fine = _fine(Image.fromarray(np.clip(lum + 0.5, 0, 255).astype(np.uint8)))
+    now = _energy(fine)
+    gain = np.sqrt(np.minimum(1.0, most / np.maximum(now, 1e-3)))
+    missing = np.sqrt(np.maximum(least - now * gain * gain, 0.0))
+    up = resize_float(np.stack([gain, missing], axis=-1), (w, h))
+    noise = grain((w, h), np.ones(1, np.float32), seed)[..., 0]
+    out: np.ndarray = filled + (fine * (up[..., 0] - 1) + noise * up[..., 1])[..., None]
+    return out
+
+
 def _reach(dxs: np.ndarray, dys: np.ndarray, c: int) -> int:
     return max(abs(int(dxs[c])), abs(int(dys[c])))
 
@@ -425,10 +514,22 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     cells_rgb = np.asarray(small_img.resize(cells.shape[::-1], Image.Resampling.BOX), np.float32)
     cx, cy = cells.shape[1] / sw, cells.shape[0] / sh
     cells_box = (small_box[0] * cx, small_box[1] * cy, small_box[2] * cx, small_box[3] * cy)
+    # How sharp the edge nearest each place of the hole is: a copy serves only where it is
+    # sharp (fur beside fur); beside an out-of-focus room or a sky the smooth fill continues
+    # it, with grain, and a copy would only bring a patch of something else.
+    near = (
+        np.asarray(up(Image.fromarray(((grow(hole, 6) & ~grow(hole, 1)) * 255).astype(np.uint8))))
+        > 127
+    )
+    levels = detail_level(crop.convert("L"), near, COPY_REACH * max(w, h))
+    sharp = np.ones((size[1], size[0], 1), np.float32)
+    if levels is not None:
+        sharp = resize_float(
+            np.clip(np.sqrt(levels[1]) / (SHARP_DETAIL / 2) - 1, 0.0, 1.0)[..., None], size
+        )
     # Each part is colour-matched to everything known around it so far: the hole's edge and
     # the parts filled before it, so neither the outline nor the seams between parts show.
     picture, done = small.copy(), ~hole
-    copied = np.zeros((size[1], size[0], 1), np.float32)  # how much of each pixel is copied
     for covered, dx, dy in source_offsets(cells, cells_rgb):
         fx, fy = round(dx * w / cells.shape[1]), round(dy * h / cells.shape[0])
         cells_img = Image.fromarray((covered * 255).astype(np.uint8))
@@ -467,6 +568,7 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
             cell = max(1.0, w / cells.shape[1])
             fade = np.asarray(inside.filter(ImageFilter.GaussianBlur(1.5 * cell)), np.float32)
             part = part * np.clip(fade / 255 * 2 - 1, 0.0, 1.0)[..., None]  # 0 at the frame
+        part = part * sharp
         # The copy and its blend, only where this part reaches (elsewhere ``part`` is 0).
         rows, cols = np.nonzero(part.any((1, 2)))[0], np.nonzero(part.any((0, 2)))[0]
         if len(rows) == 0:
@@ -480,23 +582,9 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         piece -= filled[y0:y1, x0:x1]  # filled + (piece - filled) * p, in place
         piece *= p
         filled[y0:y1, x0:x1] += piece
-        copied[y0:y1, x0:x1] = np.maximum(copied[y0:y1, x0:x1], p)
-    # The smooth parts get the grain of the photo around the hole (what a blur removes from
-    # the known pixels nearby), so they do not read as a flat, painted-over band.
-    near = np.asarray(
-        up(Image.fromarray(((grow(hole, 6) & ~grow(hole, 1)) * 255).astype(np.uint8)))
-    )
-    if (near > 127).sum() > 16:
-        # The median of the local (7x7) energy of the luminance's fine detail: a lamp or a
-        # lattice beside the hole is not grain, and a median ignores a few of them.
-        grey = crop.convert("L")
-        blurred = np.asarray(grey.filter(ImageFilter.GaussianBlur(1.5)), np.float32)
-        texture = np.asarray(grey, np.float32) - blurred
-        energy = box_mean(texture * texture, 3)
-        strength = np.full(3, np.sqrt(np.median(energy[near > 127])), np.float32)
+    if levels is not None:
         seed = int(w * 7919 + h * 104729 + box[0] * 31 + box[1]) % (2**32)
-        # One grain for all three channels (the strength is the same): a third of the work.
-        filled += grain(size, strength[:1], seed) * (1 - copied)
+        filled = match_detail(filled, *levels, seed)
     filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
     out = rgb.copy()
     out.paste(Image.composite(Image.fromarray(filled), crop, up(soft)), box[:2])
