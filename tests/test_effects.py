@@ -88,6 +88,37 @@ def test_sunrise_paints_the_sky_not_the_towers() -> None:
     assert luma(out)[tower].mean() < luma(out)[sky].mean() - 60
 
 
+
+def test_a_new_sky_stays_behind_the_towers_lattice() -> None:
+    """The launch towers' struts are thinner than the sky estimate's cells: the lit struts
+    (thin lines brighter than their neighbourhood's opening) stay mostly out of the sky
+    region instead of being painted over (was 86/255 on average)."""
+    rocket = load("rocket")
+    h = rocket.height
+    lum = luma(arr(rocket)).astype(np.float32)
+    g = Image.fromarray(np.clip(lum + 0.5, 0, 255).astype(np.uint8))
+    opening = arr(g.filter(ImageFilter.MinFilter(5)).filter(ImageFilter.MaxFilter(5)))[..., 0]
+    struts = lum - opening > 20
+    struts[round(0.75 * h) :] = False  # above the horizon, against the sky
+    region = np.asarray(_regions.sky(rocket), np.float64)
+    assert struts.sum() > 2000
+    assert region[struts].mean() < 76  # was 86 (now 70)
+
+
+def test_a_new_sky_meets_the_horizon_without_a_hard_line() -> None:
+    """Near the horizon the new sky fades into the clouds: no step between neighbouring rows
+    (mean brightness over open sky) much larger than the photo's own (was 19.5 against 3)."""
+    rocket = load("rocket")
+    w, h = rocket.size
+    window = (slice(round(0.6 * h), round(0.97 * h)), slice(round(0.6 * w), round(0.85 * w)))
+
+    def step(a: np.ndarray) -> float:
+        return float(np.abs(np.diff(luma(a)[window].mean(1))).max())
+
+    out = arr(edit_image(rocket, "change the sky to sunrise"))
+    assert step(out) < 3 * step(arr(rocket)) + 1  # was 19.5 against 3.0 (now 7.1)
+
+
 def test_replace_the_background_keeps_the_subject() -> None:
     product = load("product")
     out = arr(edit_image(product, "replace the background with a blue backdrop"))

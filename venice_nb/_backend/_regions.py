@@ -17,6 +17,8 @@ from .._vision._pixels import ANALYSIS_SIDE, Region, flood, local_detail, small,
 from .._vision._subject import subject_region
 from ._fill import pull_push, resize_float
 
+HORIZON_END = 0.9  # the sky reaches no lower than this share of the height
+HORIZON_FADE = 0.12  # and fades out over this share above it
 MIN_SHARE = 0.05  # an estimate covering less than this share of the image counts as absent
 
 
@@ -48,7 +50,12 @@ def sky_weights(img: Image.Image) -> np.ndarray | None:
     if float(np.median(dist[-max(1, h // 20) :])) < 12:
         return None  # the same colour runs down to the bottom edge: a backdrop, not a sky
     grown = flood(sky, (near > 0) & (detail < 12) & (np.arange(h)[:, None] < 0.9 * h)) | sky
-    return np.where(grown, np.maximum(near, sky.astype(np.float32)), 0.0).astype(np.float32)
+    weights = np.where(grown, np.maximum(near, sky.astype(np.float32)), 0.0)
+    # Towards the lowest rows the sky may reach, it fades out instead of ending on a row: the
+    # new sky meets the horizon's clouds and haze as a gradient, not a hard line.
+    fade = np.clip((HORIZON_END * h - np.arange(h)[:, None]) / (HORIZON_FADE * h), 0.0, 1.0)
+    out: np.ndarray = (weights * fade).astype(np.float32)
+    return out
 
 
 def sky(img: Image.Image) -> Region | None:
@@ -62,9 +69,51 @@ def sky(img: Image.Image) -> Region | None:
     low = small(img)
     local = pull_push(low, (weights > 0.5).astype(np.float32))
     colour = resize_float(local, img.size)
-    dist = np.abs(np.asarray(img.convert("RGB"), np.float32) - colour).sum(-1)
+    rgb = np.asarray(img.convert("RGB"), np.float32)
+    dist = np.abs(rgb - colour).sum(-1)
     fine = np.clip((50.0 - dist) / 25.0, 0.0, 1.0)
+    # Thin structures (a lattice's struts, wires, branches) stay in front of the new sky
+    # even where the colour test lets their thin, blended pixels through: a pixel that
+    # stands out from its neighbourhood's closing (darker) or opening (brighter), and from
+    # the sky's own brightness there, belongs to a line too thin for the coarse estimate to
+    # see (the sky showing between close struts stands out from the closing, not the sky).
+    grey = np.array([0.299, 0.587, 0.114], np.float32)
+    lum = rgb @ grey
+    off_sky = np.abs(lum - colour @ grey)
+    fine *= 1.0 - np.clip(np.minimum(_thin_lines(lum, 2), off_sky) / STRUT_DEPTH - 1, 0.0, 1.0)
     return Image.fromarray(np.round(np.asarray(coarse, np.float32) * fine).astype(np.uint8))
+
+
+STRUT_DEPTH = 8.0  # grey levels off its closing/opening from which a pixel starts to be a line
+
+
+def _thin_lines(lum: np.ndarray, r: int) -> np.ndarray:
+    """How far each pixel stands out (darker or brighter) from the grey-level closing or
+    opening by a (2r+1)-square of ``lum``: large on lines and dots thinner than the square,
+    0 on larger shapes and their edges."""
+    # On whole grey levels: the max and min of bytes cost a quarter of those of floats.
+    g = np.clip(lum + 0.5, 0, 255).astype(np.uint8)
+    closing = _rank(_rank(g, r, np.maximum), r, np.minimum)
+    opening = _rank(_rank(g, r, np.minimum), r, np.maximum)
+    out: np.ndarray = np.maximum(closing - g, g - opening).astype(np.float32)  # both >= 0
+    return out
+
+
+def _rank(a: np.ndarray, r: int, pick: np.ufunc) -> np.ndarray:
+    """The max (or min, by ``pick``) over a (2r+1)-square, as shifted copies per axis:
+    Pillow's rank filters cost several times more."""
+    out = a
+    for axis in (0, 1):
+        src = out
+        out = src.copy()
+        n = src.shape[axis]
+        for d in range(1, min(r, n - 1) + 1):
+            lo = [slice(None)] * 2
+            hi = [slice(None)] * 2
+            lo[axis], hi[axis] = slice(0, n - d), slice(d, n)
+            pick(out[tuple(lo)], src[tuple(hi)], out=out[tuple(lo)])
+            pick(out[tuple(hi)], src[tuple(lo)], out=out[tuple(hi)])
+    return out
 
 
 def subject(img: Image.Image) -> Region:
