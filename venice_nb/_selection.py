@@ -24,14 +24,19 @@ How each selection is made, and why this way:
   (what a person excludes is the look-alike that matters), and each include click's spot
   adds its own colours to the object's model, as tight as the spot's colours vary (a click
   on a missed part in a colour near the background's, a rocket's grey tip against the sky,
-  brings that part in). Border nodes like a click are not background seeds (an object may
-  touch the frame), except where the subject estimate is sure there is no subject. Only
+  brings that part in). A click seeds the superpixel under it, unless the clicked pixel is
+  unlike that superpixel's dominant colour (a part a few pixels wide, the very top of a
+  rocket's tip, shares one with the sky): then its own pixels there become a node of their
+  own (``_spot``), so the click seeds what was clicked, never the sky beside it. Border
+  nodes like a click are not background seeds (an object may touch the frame), except
+  where the subject estimate is sure there is no subject. Only
   parts connected to an include point are kept. The graph has ~2,500 nodes, so plain
   Python and numpy do it in milliseconds: no graph or sparse library needed.
 * **subject**: the same split, seeded where the photo's subject estimate (the local backend's
   ``_subject``, made once in ``prepare``) is sure either way. Clicks that all land on that
   subject use it too (see :meth:`Selector.object`): fur is one object despite its stripes, a
-  collar between a clicked face and a clicked suit belongs with them. The subject keeps no
+  collar between a clicked face and a clicked suit belongs with them; a further click beside
+  it, on a part the estimate missed, extends it there. The subject keeps no
   pixel more than a few working pixels beyond the estimate, and beside a part of it too thin
   for superpixels to follow its outline (a rocket) only those that look like it rather than
   the background (``_unlike_the_estimate``); clicks follow the estimate only when it follows
@@ -88,6 +93,7 @@ _SPOT_FLOOR = 0.5  # an include click's own colour kernel: at least this wide, i
 _SPOT_REACH = 2.0  # ... over the spot's contiguous region within this many of its widths
 _OUTLIER = 3.0  # a clicked pixel this many robust spreads from its superpixel's colour ...
 _OUTLIER_FLOOR = 1.5  # ... and this far (OKLab x100) is a spot of its own (``_spot``)
+_SPOT_MIN = 0.1  # ... if it covers at least this share of a superpixel's grid cell
 _SURE = 0.9  # subject evidence at or above this seeds the subject, ...
 _UNSURE = 0.1  # ... at or below this the background
 _EVIDENCE = 6.0  # when the clicks are on the subject: charge for a full change of evidence
@@ -536,6 +542,9 @@ def _spot(p: _Prepared, wx: int, wy: int) -> _Prepared:
     median than ``_OUTLIER`` times the superpixel's robust spread, and than ``_OUTLIER_FLOOR``
     OKLab units: a smooth sky's noise is tiny, fur's large), the superpixel's pixels unlike
     that colour and connected to the click become a new node, the rest keeps the old one.
+    A spot smaller than ``_SPOT_MIN`` of a superpixel's cell is a speck of detail or the
+    blend along an edge, where a click lands by accident of aim: its superpixel's colour is
+    the better reading of what was meant (on the samples such specks mostly did worse).
     Only the two nodes and their edges are recomputed (the graph is too costly to rebuild
     per click); the new node's subject evidence is the estimate's mean over its pixels.
     """
@@ -556,6 +565,8 @@ def _spot(p: _Prepared, wx: int, wy: int) -> _Prepared:
     if not unlike[wy - y0, wx - x0]:
         return p
     part = _connected(mine & unlike, wx - x0, wy - y0, 4) > 0
+    if part.sum() < _SPOT_MIN * p.step**2:
+        return p
     n = g.area.size
     labels = p.labels.copy()
     window = labels[y0:y1, x0:x1]
@@ -1012,9 +1023,12 @@ class Selector:
         When every include point lies on the photo's subject (its estimate, made in
         :meth:`prepare`), the object follows that estimate as well as the colours: a click on
         each of a person's face and suit takes the whole person, though her collar is unlike
-        both. An estimate covering nearly the whole frame is ignored, and so is one that
-        neither follows the photo's edges nor has colours of its own (a blob through a
-        uniform region).
+        both. A further click beside the subject, on a part the estimate missed (a rocket's
+        thin tip), extends the estimate there: it does not turn it off for every click. An
+        estimate covering nearly the whole frame is ignored, and so is one that neither
+        follows the photo's edges nor has colours of its own (a blob through a uniform
+        region). A click in a superpixel mostly of another colour seeds only its own pixels
+        there (``_spot``).
         """
         size = check_size(size)
         include = check_points(include, self.size, "include", required=True)
