@@ -173,6 +173,15 @@ def test_every_click_on_the_rocket_tip_takes_the_tip_never_the_sky() -> None:
         assert iou(m, ref) >= 0.6, (x, y)
 
 
+def test_a_further_click_away_from_the_subject_still_adds_what_it_is_on() -> None:
+    """A click beside the subject extends it (the tip above); a click far from it, on the sky,
+    is about the sky, and a person who makes it wants the sky with the rocket."""
+    sel = Selector(_sample("rocket"))
+    m = sel.object([(322, 250), (100, 100)]) >= 128
+    assert m[:100].mean() >= 0.9
+    assert (m & _reference("rocket")).sum() >= 0.95 * _reference("rocket").sum()
+
+
 def test_a_click_on_part_of_the_subject_takes_that_part_not_the_whole_subject() -> None:
     """The subject estimate helps clicks on the subject; it must not swallow what they say:
     one click on the mission patch is the patch, and the suit and face leave the helmet."""

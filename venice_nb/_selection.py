@@ -1063,9 +1063,13 @@ class Selector:
         n = g.area.size
         fg_seed = np.zeros(n, bool)
         bg_seed = np.zeros(n, bool)
+        beside = np.zeros(n, bool)  # clicked nodes within a superpixel of the estimate
+        r = p.step
         for px, py in include:
             wx, wy = self._to_work(px, py)
             fg_seed[p.labels[wy, wx]] = True
+            near = p.matte[max(0, wy - r):wy + r + 1, max(0, wx - r):wx + r + 1] >= 0.5
+            beside[p.labels[wy, wx]] |= bool(near.any())
         for px, py in exclude:
             wx, wy = self._to_work(px, py)
             bg_seed[p.labels[wy, wx]] = True
@@ -1098,11 +1102,13 @@ class Selector:
         share = float((g.area * (ev >= 0.5)).sum() / g.area.sum())
         trusted = p.estimate_holds and share <= _EVIDENCE_SHARE and bool(fg_seed.any())
         if trusted and (ev[fg_seed] >= 0.5).any():
-            # a further click beside the subject, on a part the estimate missed (a rocket's
-            # thin tip, where its centre prior fades), says that part is subject too: it
-            # extends the estimate there rather than turning it off for every click (which
-            # let the launch pad and its struts in through the dark tip's colours)
-            ev = np.where(fg_seed, 1.0, ev)
+            # a further click beside the subject (within a superpixel of the estimate), on a
+            # part the estimate missed (a rocket's thin tip, where its centre prior fades),
+            # says that part is subject too: it extends the estimate there rather than
+            # turning it off for every click (which let the launch pad and its struts in
+            # through the dark tip's colours). A click away from it (on the sky) is not
+            # about the subject: the colours decide, as before.
+            ev = np.where(fg_seed & beside & ~bg_seed, 1.0, ev)
         on_subject = bool(trusted and ev[fg_seed].min() >= 0.5
                           and not (ev[bg_seed] >= 0.5).any())
         if trusted and not on_subject and ev[fg_seed].min() > _UNSURE:
