@@ -1107,8 +1107,12 @@ class Selector:
             # says that part is subject too: it extends the estimate there rather than
             # turning it off for every click (which let the launch pad and its struts in
             # through the dark tip's colours). A click away from it (on the sky) is not
-            # about the subject: the colours decide, as before.
-            ev = np.where(fg_seed & beside & ~bg_seed, 1.0, ev)
+            # about the subject: the colours decide, as before. The clicked spot counts as
+            # sure subject (as sure as where the estimate seeds it), not as more: a spot
+            # made certain stood out from its unsure surroundings like an outline, and was
+            # left an island the edge pass then erased (the tip's very top, clicked, stayed
+            # out).
+            ev = np.where(fg_seed & beside & ~bg_seed, np.maximum(ev, _SURE), ev)
         on_subject = bool(trusted and ev[fg_seed].min() >= 0.5
                           and not (ev[bg_seed] >= 0.5).any())
         if trusted and not on_subject and ev[fg_seed].min() > _UNSURE:
