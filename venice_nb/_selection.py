@@ -531,9 +531,11 @@ def _graph(labels: np.ndarray, lab: np.ndarray, step: float) -> _Graph:
                      _kernel(feats, feats, _BANDWIDTH))
 
 
-def _spot(p: _Prepared, wx: int, wy: int) -> _Prepared:
+def _spot(p: _Prepared, wx: int, wy: int) -> tuple[_Prepared, int | None, bool]:
     """``p`` with the clicked pixel's own region made a node of its own, when the superpixel
-    under the click is mostly of another colour (else ``p`` itself).
+    under the click is mostly of another colour (else ``p`` itself); the node to seed instead
+    of the one under the click, if any; and whether the seed stands for the clicked colour
+    (not for a speck left in its superpixel: that node is the colour around it).
 
     Superpixels about ten pixels across cannot follow a part a few pixels wide: the top of a
     rocket's tip shares one with the sky round it. A click seeds its superpixel, so a click
@@ -542,8 +544,11 @@ def _spot(p: _Prepared, wx: int, wy: int) -> _Prepared:
     median than ``_OUTLIER`` times the superpixel's robust spread, and than ``_OUTLIER_FLOOR``
     OKLab units: a smooth sky's noise is tiny, fur's large), the superpixel's pixels unlike
     that colour and connected to the click become a new node, the rest keeps the old one.
-    A spot smaller than ``_SPOT_MIN`` of a superpixel's cell is a speck of detail or the
-    blend along an edge, where a click lands by accident of aim: its superpixel's colour is
+    A spot smaller than ``_SPOT_MIN`` of a superpixel's cell is too small to stand alone:
+    when it is a sliver of a neighbouring superpixel's colour (the clicked pixel would be no
+    outlier of it, by its spread: the rocket's edge column in a sky superpixel), that
+    neighbour is seeded; else it is a speck of detail or the blend
+    along an edge, where a click lands by accident of aim, and its superpixel's colour is
     the better reading of what was meant (on the samples such specks mostly did worse).
     Only the two nodes and their edges are recomputed (the graph is too costly to rebuild
     per click); the new node's subject evidence is the estimate's mean over its pixels.
@@ -563,10 +568,22 @@ def _spot(p: _Prepared, wx: int, wy: int) -> _Prepared:
     spread = 1.4826 * float(np.linalg.norm(np.median(np.abs(pixels - median), 0)))
     unlike = np.sqrt(((lab - median) ** 2).sum(-1)) > max(_OUTLIER * spread, _OUTLIER_FLOOR)
     if not unlike[wy - y0, wx - x0]:
-        return p
+        return p, None, True
     part = _connected(mine & unlike, wx - x0, wy - y0, 4) > 0
     if part.sum() < _SPOT_MIN * p.step**2:
-        return p
+        touching = np.zeros(part.shape, bool)  # the pixels beside the spot, outside it
+        touching[1:] |= part[:-1]
+        touching[:-1] |= part[1:]
+        touching[:, 1:] |= part[:, :-1]
+        touching[:, :-1] |= part[:, 1:]
+        around = np.unique(p.labels[y0:y1, x0:x1][touching & ~mine])
+        if around.size:  # a neighbour the clicked pixel would be no outlier of
+            d = np.sqrt(((g.feats[around, :3] - p.lab[wy, wx]) ** 2).sum(1))
+            spreads = 2 * np.sqrt((g.feats[around, 3:] ** 2).sum(1))  # texture is spread / 2
+            d[d > np.maximum(_OUTLIER * spreads, _OUTLIER_FLOOR)] = math.inf
+            if np.isfinite(d).any():
+                return p, int(around[np.argmin(d)]), True
+        return p, None, False
     n = g.area.size
     labels = p.labels.copy()
     window = labels[y0:y1, x0:x1]
@@ -594,7 +611,7 @@ def _spot(p: _Prepared, wx: int, wy: int) -> _Prepared:
     matte = p.matte[y0:y1, x0:x1]
     evidence = np.append(p.evidence, float(matte[part].mean()))
     evidence[k] = float(matte[mine & ~part].mean())
-    return replace(p, labels=labels, graph=graph, evidence=evidence)
+    return replace(p, labels=labels, graph=graph, evidence=evidence), None, True
 
 
 def _geodesic(g: _Graph, cost: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -1046,9 +1063,11 @@ class Selector:
         with self._lock:
             p = self._ready()
             if self._solved is None or self._solved[0] != key:
-                for px, py in include:  # each click's own spot, when its superpixel is not
-                    p = _spot(p, *self._to_work(px, py))
-                keep, on_subject = self._split(p, include, exclude, box)
+                spots = []  # each click's own spot, when its superpixel is not
+                for px, py in include:
+                    p, instead, stands = _spot(p, *self._to_work(px, py))
+                    spots.append((instead, stands))
+                keep, on_subject = self._split(p, include, exclude, box, spots)
                 # clicks on the subject leave out the margin beside its thin parts that looks
                 # like the background beyond it, as select_subject does
                 within = ~p.unlike_estimate if on_subject else None
@@ -1056,20 +1075,25 @@ class Selector:
             return self._render(p, self._solved[1], box, size)
 
     def _split(self, p: _Prepared, include: list[Point], exclude: list[Point],
-               box: BoxF | None) -> tuple[np.ndarray, bool]:
+               box: BoxF | None,
+               spots: list[tuple[int | None, bool]]) -> tuple[np.ndarray, bool]:
         """The object's superpixels (bool per node) for these clicks (see :meth:`object`), and
         whether the clicks all lay on the subject estimate, which the split then followed."""
         g = p.graph
         n = g.area.size
         fg_seed = np.zeros(n, bool)
         bg_seed = np.zeros(n, bool)
-        beside = np.zeros(n, bool)  # clicked nodes within a superpixel of the estimate
+        # each click seeds its node (or the one ``_spot`` named instead); those within a
+        # superpixel of the estimate that stand for the clicked colour are ``beside`` it
+        # (not a superpixel of the backdrop round a speck of a mug's rim)
+        beside = np.zeros(n, bool)
         r = p.step
-        for px, py in include:
+        for (px, py), (instead, stands) in zip(include, spots, strict=True):
             wx, wy = self._to_work(px, py)
-            fg_seed[p.labels[wy, wx]] = True
+            node = int(p.labels[wy, wx]) if instead is None else instead
+            fg_seed[node] = True
             near = p.matte[max(0, wy - r):wy + r + 1, max(0, wx - r):wx + r + 1] >= 0.5
-            beside[p.labels[wy, wx]] |= bool(near.any())
+            beside[node] |= stands and bool(near.any())
         for px, py in exclude:
             wx, wy = self._to_work(px, py)
             bg_seed[p.labels[wy, wx]] = True
