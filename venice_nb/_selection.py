@@ -547,9 +547,9 @@ def _spot(p: _Prepared, wx: int, wy: int) -> tuple[_Prepared, int | None, bool]:
     A spot smaller than ``_SPOT_MIN`` of a superpixel's cell is too small to stand alone:
     when it is a sliver of a neighbouring superpixel's colour (the clicked pixel would be no
     outlier of it, by its spread: the rocket's edge column in a sky superpixel), that
-    neighbour is seeded; else it is a speck of detail or the blend
-    along an edge, where a click lands by accident of aim, and its superpixel's colour is
-    the better reading of what was meant (on the samples such specks mostly did worse).
+    neighbour is seeded; else it is a speck of detail or the blend along an edge, where a
+    click lands by accident of aim, and its superpixel's colour is the better reading of
+    what was meant (on the samples such specks mostly did worse).
     Only the two nodes and their edges are recomputed (the graph is too costly to rebuild
     per click); the new node's subject evidence is the estimate's mean over its pixels.
     """
@@ -570,6 +570,8 @@ def _spot(p: _Prepared, wx: int, wy: int) -> tuple[_Prepared, int | None, bool]:
     if not unlike[wy - y0, wx - x0]:
         return p, None, True
     part = _connected(mine & unlike, wx - x0, wy - y0, 4) > 0
+    if part.sum() == mine.sum():  # no dominant colour to tell the spot from
+        return p, None, True
     if part.sum() < _SPOT_MIN * p.step**2:
         touching = np.zeros(part.shape, bool)  # the pixels beside the spot, outside it
         touching[1:] |= part[:-1]
@@ -1063,7 +1065,7 @@ class Selector:
         with self._lock:
             p = self._ready()
             if self._solved is None or self._solved[0] != key:
-                spots = []  # each click's own spot, when its superpixel is not
+                spots = []  # each click's own spot, where its superpixel does not stand for it
                 for px, py in include:
                     p, instead, stands = _spot(p, *self._to_work(px, py))
                     spots.append((instead, stands))
