@@ -24,14 +24,19 @@ How each selection is made, and why this way:
   (what a person excludes is the look-alike that matters), and each include click's spot
   adds its own colours to the object's model, as tight as the spot's colours vary (a click
   on a missed part in a colour near the background's, a rocket's grey tip against the sky,
-  brings that part in). Border nodes like a click are not background seeds (an object may
-  touch the frame), except where the subject estimate is sure there is no subject. Only
+  brings that part in). A click seeds the superpixel under it, unless the clicked pixel is
+  unlike that superpixel's dominant colour (a part a few pixels wide, the very top of a
+  rocket's tip, shares one with the sky): then its own pixels there become a node of their
+  own (``_spot``), so the click seeds what was clicked, never the sky beside it. Border
+  nodes like a click are not background seeds (an object may touch the frame), except
+  where the subject estimate is sure there is no subject. Only
   parts connected to an include point are kept. The graph has ~2,500 nodes, so plain
   Python and numpy do it in milliseconds: no graph or sparse library needed.
 * **subject**: the same split, seeded where the photo's subject estimate (the local backend's
   ``_subject``, made once in ``prepare``) is sure either way. Clicks that all land on that
   subject use it too (see :meth:`Selector.object`): fur is one object despite its stripes, a
-  collar between a clicked face and a clicked suit belongs with them. The subject keeps no
+  collar between a clicked face and a clicked suit belongs with them; a further click beside
+  it, on a part the estimate missed, extends it there. The subject keeps no
   pixel more than a few working pixels beyond the estimate, and beside a part of it too thin
   for superpixels to follow its outline (a rocket) only those that look like it rather than
   the background (``_unlike_the_estimate``); clicks follow the estimate only when it follows
@@ -53,7 +58,7 @@ import math
 import numbers
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -86,6 +91,9 @@ _CONFIDENT = 0.1  # a node the colour models give < this (or > 1 - this) seeds t
 _SEED_COST = 3.0  # ... starting this far away, in bandwidths
 _SPOT_FLOOR = 0.5  # an include click's own colour kernel: at least this wide, in bandwidths, ...
 _SPOT_REACH = 2.0  # ... over the spot's contiguous region within this many of its widths
+_OUTLIER = 3.0  # a clicked pixel this many robust spreads from its superpixel's colour ...
+_OUTLIER_FLOOR = 1.5  # ... and this far (OKLab x100) is a spot of its own (``_spot``)
+_SPOT_MIN = 0.1  # ... if it covers at least this share of a superpixel's grid cell
 _SURE = 0.9  # subject evidence at or above this seeds the subject, ...
 _UNSURE = 0.1  # ... at or below this the background
 _EVIDENCE = 6.0  # when the clicks are on the subject: charge for a full change of evidence
@@ -445,24 +453,39 @@ class _Graph:
     starts: list[int]
 
 
-def _graph(labels: np.ndarray, lab: np.ndarray, step: float) -> _Graph:
+def _ring(shape: tuple[int, int], step: float) -> np.ndarray:
+    """The frame's border ring (half a superpixel wide): nodes on it may be background seeds."""
+    ring = max(1, round(step / 2))
+    edge = np.zeros(shape, bool)
+    edge[:ring], edge[-ring:], edge[:, :ring], edge[:, -ring:] = True, True, True, True
+    return edge
+
+
+def _nodes(labels: np.ndarray, lab: np.ndarray, ring: np.ndarray, n: int,
+           origin: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, ...]:
+    """Per node of ``labels`` (a window of the working level at ``origin`` (y, x), or all of
+    it): features (mean OKLab and spread), area, centre (x, y) and share on the ``ring``."""
     h, w = labels.shape
-    n = int(labels.max()) + 1
     flat = labels.ravel()
-    area = np.bincount(flat, minlength=n).astype(np.float32)
+    area = np.maximum(np.bincount(flat, minlength=n), 1).astype(np.float32)
     sums = np.stack([np.bincount(flat, lab[..., c].ravel(), n) for c in range(3)], 1)
     mean = sums / area[:, None]
     sq = np.stack([np.bincount(flat, lab[..., c].ravel().astype(np.float64) ** 2, n)
                    for c in range(3)], 1) / area[:, None]
     tex = np.sqrt(np.maximum(sq - mean**2, 0)) * _TEXTURE
     feats = np.concatenate([mean, tex], 1).astype(np.float32)
-    yy, xx = np.mgrid[0:h, 0:w]
+    yy, xx = np.mgrid[origin[0]:origin[0] + h, origin[1]:origin[1] + w]
     centre = np.stack([np.bincount(flat, xx.ravel(), n), np.bincount(flat, yy.ravel(), n)], 1)
     centre = (centre / area[:, None] + 0.5).astype(np.float32)
-    ring = max(1, round(step / 2))
-    edge = np.zeros((h, w), bool)
-    edge[:ring], edge[-ring:], edge[:, :ring], edge[:, -ring:] = True, True, True, True
-    border = (np.bincount(flat[edge.ravel()], minlength=n) / area).astype(np.float32)
+    border = (np.bincount(flat[ring.ravel()], minlength=n) / area).astype(np.float32)
+    return feats, area, centre, border
+
+
+def _edges(labels: np.ndarray, lab: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbouring node pairs of ``labels`` as sorted keys ``i * n + j`` (``i < j``) and,
+    per pair, how sharply the image changes right at their shared boundary (the mean
+    pixel-to-pixel step), which tells an object's outline from a texture better than the
+    two superpixels' means do."""
     pairs = [np.stack([labels[:, :-1].ravel(), labels[:, 1:].ravel()], 1),
              np.stack([labels[:-1].ravel(), labels[1:].ravel()], 1)]
     steps = [np.sqrt(((lab[:, 1:] - lab[:, :-1]) ** 2).sum(-1)).ravel(),
@@ -474,21 +497,123 @@ def _graph(labels: np.ndarray, lab: np.ndarray, step: float) -> _Graph:
     p.sort(1)
     key, inverse, length = np.unique(p[:, 0].astype(np.int64) * n + p[:, 1],
                                      return_inverse=True, return_counts=True)
-    # how sharply the image changes right at the shared boundary (pixel to pixel), which
-    # tells an object's outline from a texture better than the two superpixels' means do
     contrast = np.bincount(inverse.ravel(), step_sizes, key.size) / length
+    return key, contrast.astype(np.float64)
+
+
+def _kernel(feats: np.ndarray, others: np.ndarray, bandwidth: float) -> np.ndarray:
+    """The colour models' kernel between two sets of nodes: wide enough for the shades of
+    one surface, not for another."""
+    d2 = ((feats * feats).sum(1)[:, None] + (others * others).sum(1)[None, :]
+          - 2 * (feats @ others.T))
+    kernel: np.ndarray = np.exp(-np.maximum(d2, 0) / (2 * bandwidth**2)).astype(np.float32)
+    return kernel
+
+
+def _assemble(key: np.ndarray, contrast: np.ndarray, feats: np.ndarray, area: np.ndarray,
+              centre: np.ndarray, border: np.ndarray, kernel: np.ndarray) -> _Graph:
+    """The graph of these nodes and edges, with the adjacency lists the searches walk."""
+    n = area.size
     i, j = (key // n).astype(np.int32), (key % n).astype(np.int32)
-    sq2 = (feats * feats).sum(1)
-    d2 = np.maximum(sq2[:, None] + sq2[None, :] - 2 * (feats @ feats.T), 0)
-    # the colour models' kernel: wide enough for the shades of one surface, not for another
-    bandwidth = _BANDWIDTH
-    kernel = np.exp(-d2 / (2 * bandwidth**2)).astype(np.float32)
     a = np.concatenate([i, j])
     order = np.argsort(a, kind="stable")
     neighbours = np.concatenate([j, i])[order].tolist()
     starts = np.searchsorted(a[order], np.arange(n + 1)).tolist()
-    return _Graph(i, j, feats, area, centre, border, kernel, bandwidth,
-                  contrast.astype(np.float64), order, neighbours, starts)
+    return _Graph(i, j, feats, area, centre, border, kernel, _BANDWIDTH, contrast, order,
+                  neighbours, starts)
+
+
+def _graph(labels: np.ndarray, lab: np.ndarray, step: float) -> _Graph:
+    n = int(labels.max()) + 1
+    feats, area, centre, border = _nodes(labels, lab, _ring(labels.shape, step), n)
+    key, contrast = _edges(labels, lab, n)
+    return _assemble(key, contrast, feats, area, centre, border,
+                     _kernel(feats, feats, _BANDWIDTH))
+
+
+def _spot(p: _Prepared, wx: int, wy: int) -> tuple[_Prepared, int | None, bool]:
+    """``p`` with the clicked pixel's own region made a node of its own, when the superpixel
+    under the click is mostly of another colour (else ``p`` itself); the node to seed instead
+    of the one under the click, if any; and whether the seed stands for the clicked colour
+    (not for a speck left in its superpixel: that node is the colour around it).
+
+    Superpixels about ten pixels across cannot follow a part a few pixels wide: the top of a
+    rocket's tip shares one with the sky round it. A click seeds its superpixel, so a click
+    there seeded the sky, and the whole sky came with it. The click says "this colour, here";
+    so when the clicked pixel is unlike its superpixel's dominant colour (farther from the
+    median than ``_OUTLIER`` times the superpixel's robust spread, and than ``_OUTLIER_FLOOR``
+    OKLab units: a smooth sky's noise is tiny, fur's large), the superpixel's pixels unlike
+    that colour and connected to the click become a new node, the rest keeps the old one.
+    A spot smaller than ``_SPOT_MIN`` of a superpixel's cell is too small to stand alone:
+    when it is a sliver of a neighbouring superpixel's colour (the clicked pixel would be no
+    outlier of it, by its spread: the rocket's edge column in a sky superpixel), that
+    neighbour is seeded; else it is a speck of detail or the blend along an edge, where a
+    click lands by accident of aim, and its superpixel's colour is the better reading of
+    what was meant (on the samples such specks mostly did worse).
+    Only the two nodes and their edges are recomputed (the graph is too costly to rebuild
+    per click); the new node's subject evidence is the estimate's mean over its pixels.
+    """
+    from .masks import _connected
+
+    g = p.graph
+    k = int(p.labels[wy, wx])
+    rows, cols = np.nonzero(p.labels == k)
+    wh, ww = p.labels.shape
+    y0, y1 = max(0, int(rows.min()) - 1), min(wh, int(rows.max()) + 2)
+    x0, x1 = max(0, int(cols.min()) - 1), min(ww, int(cols.max()) + 2)
+    lab = p.lab[y0:y1, x0:x1]
+    mine = p.labels[y0:y1, x0:x1] == k
+    pixels = lab[mine]
+    median = np.median(pixels, 0)
+    spread = 1.4826 * float(np.linalg.norm(np.median(np.abs(pixels - median), 0)))
+    unlike = np.sqrt(((lab - median) ** 2).sum(-1)) > max(_OUTLIER * spread, _OUTLIER_FLOOR)
+    if not unlike[wy - y0, wx - x0]:
+        return p, None, True
+    part = _connected(mine & unlike, wx - x0, wy - y0, 4) > 0
+    if part.sum() == mine.sum():  # no dominant colour to tell the spot from
+        return p, None, True
+    if part.sum() < _SPOT_MIN * p.step**2:
+        touching = np.zeros(part.shape, bool)  # the pixels beside the spot, outside it
+        touching[1:] |= part[:-1]
+        touching[:-1] |= part[1:]
+        touching[:, 1:] |= part[:, :-1]
+        touching[:, :-1] |= part[:, 1:]
+        around = np.unique(p.labels[y0:y1, x0:x1][touching & ~mine])
+        if around.size:  # a neighbour the clicked pixel would be no outlier of
+            d = np.sqrt(((g.feats[around, :3] - p.lab[wy, wx]) ** 2).sum(1))
+            spreads = 2 * np.sqrt((g.feats[around, 3:] ** 2).sum(1))  # texture is spread / 2
+            d[d > np.maximum(_OUTLIER * spreads, _OUTLIER_FLOOR)] = math.inf
+            if np.isfinite(d).any():
+                return p, int(around[np.argmin(d)]), True
+        return p, None, False
+    n = g.area.size
+    labels = p.labels.copy()
+    window = labels[y0:y1, x0:x1]
+    window[part] = n
+    ring = _ring((wh, ww), p.step)[y0:y1, x0:x1]
+    stats = _nodes(window, lab, ring, n + 1, (y0, x0))
+    two = [k, n]
+    feats, area, centre, border = (np.concatenate([old, new[n:]]) for old, new in
+                                   zip((g.feats, g.area, g.centre, g.border), stats,
+                                       strict=True))
+    for old, new in zip((feats, area, centre, border), stats, strict=True):
+        old[k] = new[k]
+    key, contrast = _edges(window, lab, n + 1)
+    ends = np.isin(key // (n + 1), two) | np.isin(key % (n + 1), two)
+    kept = (g.i != k) & (g.j != k)
+    key = np.concatenate([g.i[kept].astype(np.int64) * (n + 1) + g.j[kept], key[ends]])
+    contrast = np.concatenate([g.contrast[kept], contrast[ends]])
+    order = np.argsort(key, kind="stable")
+    kernel = np.empty((n + 1, n + 1), np.float32)
+    kernel[:n, :n] = g.kernel
+    rows_k = _kernel(feats[two], feats, g.bandwidth)
+    kernel[two] = rows_k
+    kernel[:, two] = rows_k.T
+    graph = _assemble(key[order], contrast[order], feats, area, centre, border, kernel)
+    matte = p.matte[y0:y1, x0:x1]
+    evidence = np.append(p.evidence, float(matte[part].mean()))
+    evidence[k] = float(matte[mine & ~part].mean())
+    return replace(p, labels=labels, graph=graph, evidence=evidence), None, True
 
 
 def _geodesic(g: _Graph, cost: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -554,11 +679,12 @@ def _components(g: _Graph, keep: np.ndarray, seeds: np.ndarray) -> np.ndarray:
 
 
 def _subject_evidence(work: np.ndarray, lab: np.ndarray, labels: np.ndarray,
-                      area: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      area: np.ndarray,
+                      step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per superpixel: how sure the photo's subject estimate is that it is subject (0..1);
     per working pixel, whether it lies within ``_NEAR_ESTIMATE`` pixels of the estimate and
     is not one of the margin's pixels that look like the background beside a thin part of it
-    (``_unlike_the_estimate``); and those pixels.
+    (``_unlike_the_estimate``); those pixels; and the estimate per working pixel (0..1).
 
     The estimate is the one the local backend uses too (``_vision._subject``: colours unlike
     the frame's edges, detail, centrality, a minimax watershed; it lets a frame-filling subject
@@ -573,7 +699,7 @@ def _subject_evidence(work: np.ndarray, lab: np.ndarray, labels: np.ndarray,
     inside = Image.fromarray((est * 255).astype(np.uint8))
     near = np.asarray(inside.filter(ImageFilter.MaxFilter(2 * _NEAR_ESTIMATE + 1))) > 0
     unlike = _unlike_the_estimate(lab, est, near, step)
-    return evidence, near & ~unlike, unlike
+    return evidence, near & ~unlike, unlike, matte.astype(np.float32)
 
 
 def _unlike_the_estimate(lab: np.ndarray, est: np.ndarray, near: np.ndarray,
@@ -717,6 +843,8 @@ class _Prepared:
     near_estimate: np.ndarray  # per working pixel: within _NEAR_ESTIMATE of the estimate ...
     unlike_estimate: np.ndarray  # ... less these (``_unlike_the_estimate``)
     estimate_holds: bool  # whether clicks on the estimate follow it (``_estimate_holds``)
+    matte: np.ndarray  # per working pixel: the subject estimate (0..1), for ``_spot``'s nodes
+    step: int  # the superpixels' grid step, in working pixels
 
 
 @dataclass(frozen=True)
@@ -795,9 +923,11 @@ class Selector:
             graph = _graph(labels, lab, step)
             radius = max(2, round(math.sqrt(wh * ww) / 200))
             guide = _guide(work.astype(np.float32) / 255, radius, 1e-3)
-            evidence, near, unlike = _subject_evidence(work, lab, labels, graph.area, step)
+            evidence, near, unlike, matte = _subject_evidence(work, lab, labels, graph.area,
+                                                              step)
             self._prep = _Prepared(work, lab, guide, labels, graph, _codes(self.image),
-                                   evidence, near, unlike, _estimate_holds(graph, evidence))
+                                   evidence, near, unlike, _estimate_holds(graph, evidence),
+                                   matte, step)
 
     def _ready(self) -> _Prepared:
         if self._prep is None:
@@ -912,9 +1042,12 @@ class Selector:
         When every include point lies on the photo's subject (its estimate, made in
         :meth:`prepare`), the object follows that estimate as well as the colours: a click on
         each of a person's face and suit takes the whole person, though her collar is unlike
-        both. An estimate covering nearly the whole frame is ignored, and so is one that
-        neither follows the photo's edges nor has colours of its own (a blob through a
-        uniform region).
+        both. A further click beside the subject, on a part the estimate missed (a rocket's
+        thin tip), extends the estimate there: it does not turn it off for every click. An
+        estimate covering nearly the whole frame is ignored, and so is one that neither
+        follows the photo's edges nor has colours of its own (a blob through a uniform
+        region). A click in a superpixel mostly of another colour seeds only its own pixels
+        there (``_spot``).
         """
         size = check_size(size)
         include = check_points(include, self.size, "include", required=True)
@@ -932,7 +1065,11 @@ class Selector:
         with self._lock:
             p = self._ready()
             if self._solved is None or self._solved[0] != key:
-                keep, on_subject = self._split(p, include, exclude, box)
+                spots = []  # each click's own spot, where its superpixel does not stand for it
+                for px, py in include:
+                    p, instead, stands = _spot(p, *self._to_work(px, py))
+                    spots.append((instead, stands))
+                keep, on_subject = self._split(p, include, exclude, box, spots)
                 # clicks on the subject leave out the margin beside its thin parts that looks
                 # like the background beyond it, as select_subject does
                 within = ~p.unlike_estimate if on_subject else None
@@ -940,23 +1077,32 @@ class Selector:
             return self._render(p, self._solved[1], box, size)
 
     def _split(self, p: _Prepared, include: list[Point], exclude: list[Point],
-               box: BoxF | None) -> tuple[np.ndarray, bool]:
+               box: BoxF | None,
+               spots: list[tuple[int | None, bool]]) -> tuple[np.ndarray, bool]:
         """The object's superpixels (bool per node) for these clicks (see :meth:`object`), and
         whether the clicks all lay on the subject estimate, which the split then followed."""
         g = p.graph
         n = g.area.size
         fg_seed = np.zeros(n, bool)
         bg_seed = np.zeros(n, bool)
-        for px, py in include:
+        # each click seeds its node (or the one ``_spot`` named instead); those within a
+        # superpixel of the estimate that stand for the clicked colour are ``beside`` it
+        # (not a superpixel of the backdrop round a speck of a mug's rim)
+        beside = np.zeros(n, bool)
+        r = p.step
+        for (px, py), (instead, stands) in zip(include, spots, strict=True):
             wx, wy = self._to_work(px, py)
-            fg_seed[p.labels[wy, wx]] = True
+            node = int(p.labels[wy, wx]) if instead is None else instead
+            fg_seed[node] = True
+            near = p.matte[max(0, wy - r):wy + r + 1, max(0, wx - r):wx + r + 1] >= 0.5
+            beside[node] |= stands and bool(near.any())
         for px, py in exclude:
             wx, wy = self._to_work(px, py)
             bg_seed[p.labels[wy, wx]] = True
         fg_seed &= ~bg_seed
         # a box takes what lies outside it out of the graph (its colours still teach the
         # background model) and its edge acts as the frame's border
-        outside = self._outside(box)
+        outside = self._outside(p, box)
         fg_seed &= ~outside
         bg_seed &= ~outside
         rim = g.border > 0
@@ -981,6 +1127,18 @@ class Selector:
         ev = p.evidence
         share = float((g.area * (ev >= 0.5)).sum() / g.area.sum())
         trusted = p.estimate_holds and share <= _EVIDENCE_SHARE and bool(fg_seed.any())
+        if trusted and (ev[fg_seed] >= 0.5).any():
+            # a further click beside the subject (within a superpixel of the estimate), on a
+            # part the estimate missed (a rocket's thin tip, where its centre prior fades),
+            # says that part is subject too: it extends the estimate there rather than
+            # turning it off for every click (which let the launch pad and its struts in
+            # through the dark tip's colours). A click away from it (on the sky) is not
+            # about the subject: the colours decide, as before. The clicked spot counts as
+            # sure subject (as sure as where the estimate seeds it), not as more: a spot
+            # made certain stood out from its unsure surroundings like an outline, and was
+            # left an island the edge pass then erased (the tip's very top, clicked, stayed
+            # out).
+            ev = np.where(fg_seed & beside & ~bg_seed, np.maximum(ev, _SURE), ev)
         on_subject = bool(trusted and ev[fg_seed].min() >= 0.5
                           and not (ev[bg_seed] >= 0.5).any())
         if trusted and not on_subject and ev[fg_seed].min() > _UNSURE:
@@ -1045,8 +1203,7 @@ class Selector:
                 self._solved = (key, self._edge(p, keep, p.near_estimate))
             return self._render(p, self._solved[1], None, size)
 
-    def _outside(self, box: BoxF | None) -> np.ndarray:
-        p = self._ready()
+    def _outside(self, p: _Prepared, box: BoxF | None) -> np.ndarray:
         g = p.graph
         if box is None:
             return np.zeros(g.area.size, bool)
