@@ -5,8 +5,11 @@ real local backend on loopback."""
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -367,17 +370,14 @@ def test_restore_fills_a_torn_corner() -> None:
 
 
 def ragged_tear(img: Image.Image) -> Image.Image:
-    """The top-right corner torn off along a ragged line (as the docs gallery tears it)."""
-    w, h = img.size
-    points = [(w * 0.55, 0.0)]
-    for i in range(1, 12):
-        t = i / 12
-        wobble = (-1) ** i * 0.025 * (1 + (i * 7) % 3)
-        points.append((w * (0.55 + 0.45 * t + wobble), h * (0.5 * t - wobble)))
-    points += [(w, h * 0.5), (w, 0.0)]
-    out = img.copy()
-    ImageDraw.Draw(out).polygon(points, fill=(250, 250, 247))
-    return out
+    """The top-right corner torn off along a ragged line: the docs gallery's own tear."""
+    spec = importlib.util.spec_from_file_location(
+        "effects_gallery", Path(__file__).resolve().parents[1] / "docs/_hooks/effects_gallery.py")
+    assert spec is not None and spec.loader is not None
+    gallery = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(gallery)  # (registered first: its dataclasses look it up)
+    torn: Image.Image = gallery.torn(img)
+    return torn
 
 
 def fine_std(img: Image.Image, where: tuple[slice, slice]) -> float:

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-from .._vision._pixels import Region, fit_side, grow
+from .._vision._pixels import Region, fit_side, grow, square_extreme
 from .._vision._pixels import box as box_mean
 
 WORK_SIDE = 256  # the smooth fill and colour correction run at most this large
@@ -189,22 +189,6 @@ def _ring_median(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
     p = np.pad(out, ((2, 2), (2, 2), (0, 0)), mode="edge")
     patches = np.stack([p[ys + dy, xs + dx] for dy in range(5) for dx in range(5)])
     out[ys, xs] = np.median(patches, axis=0)
-    return out
-
-
-def square_grow(mask: np.ndarray, r: int) -> np.ndarray:
-    """Binary dilation by a (2r+1)-square (Pillow's MaxFilter(2r+1) on a 0/255 mask), as two
-    passes of shifted maxima: a rank filter of that size costs several times more."""
-    out: np.ndarray = mask.copy()
-    for axis in (0, 1):
-        src = out.copy()
-        n = src.shape[axis]
-        for d in range(1, min(r, n - 1) + 1):
-            lo = [slice(None)] * 2
-            hi = [slice(None)] * 2
-            lo[axis], hi[axis] = slice(0, n - d), slice(d, n)
-            out[tuple(lo)] |= src[tuple(hi)]
-            out[tuple(hi)] |= src[tuple(lo)]
     return out
 
 
@@ -425,7 +409,7 @@ def detail_level(
     step = max(1, round(reach / DETAIL_STEP / steps))
     close = np.zeros(band.shape, np.float32)
     for k in range(steps):
-        close += square_grow(band, k * step) / np.float32(steps)
+        close += square_extreme(band, k * step, np.maximum) / np.float32(steps)
     close = box_mean(close, step)  # the squares' corners and steps rounded off
     # Beyond the reach, the calm end of the band: grain too weak reads as a little soft,
     # grain too strong as noise over an out-of-focus background.
@@ -467,7 +451,8 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     sw, sh = fit_side(img.size, WORK_SIDE, 4)
     # Grow the hole a little: objects carry a halo of edge and shadow pixels.
     halo = 2 * max(1, round(max(sw, sh) / 60)) + 1
-    hole = square_grow(np.asarray(region.resize((sw, sh), Image.Resampling.BOX)) > 8, halo // 2)
+    hole = square_extreme(np.asarray(region.resize((sw, sh), Image.Resampling.BOX)) > 8, halo // 2,
+                          np.maximum)
     if not hole.any():
         return img
     hole_img = Image.fromarray((hole * 255).astype(np.uint8))

@@ -13,7 +13,15 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
-from .._vision._pixels import ANALYSIS_SIDE, Region, flood, local_detail, small, to_region
+from .._vision._pixels import (
+    ANALYSIS_SIDE,
+    Region,
+    flood,
+    local_detail,
+    small,
+    square_extreme,
+    to_region,
+)
 from .._vision._subject import subject_region
 from ._fill import pull_push, resize_float
 
@@ -93,26 +101,9 @@ def _thin_lines(lum: np.ndarray, r: int) -> np.ndarray:
     0 on larger shapes and their edges."""
     # On whole grey levels: the max and min of bytes cost a quarter of those of floats.
     g = np.clip(lum + 0.5, 0, 255).astype(np.uint8)
-    closing = _rank(_rank(g, r, np.maximum), r, np.minimum)
-    opening = _rank(_rank(g, r, np.minimum), r, np.maximum)
+    closing = square_extreme(square_extreme(g, r, np.maximum), r, np.minimum)
+    opening = square_extreme(square_extreme(g, r, np.minimum), r, np.maximum)
     out: np.ndarray = np.maximum(closing - g, g - opening).astype(np.float32)  # both >= 0
-    return out
-
-
-def _rank(a: np.ndarray, r: int, pick: np.ufunc) -> np.ndarray:
-    """The max (or min, by ``pick``) over a (2r+1)-square, as shifted copies per axis:
-    Pillow's rank filters cost several times more."""
-    out = a
-    for axis in (0, 1):
-        src = out
-        out = src.copy()
-        n = src.shape[axis]
-        for d in range(1, min(r, n - 1) + 1):
-            lo = [slice(None)] * 2
-            hi = [slice(None)] * 2
-            lo[axis], hi[axis] = slice(0, n - d), slice(d, n)
-            pick(out[tuple(lo)], src[tuple(hi)], out=out[tuple(lo)])
-            pick(out[tuple(hi)], src[tuple(lo)], out=out[tuple(hi)])
     return out
 
 
