@@ -66,6 +66,7 @@ from PIL import Image, ImageFilter
 
 from . import _arguments as guards
 from ._exceptions import ValidationError
+from ._vision import _pixels
 
 __all__ = ["Selector"]
 
@@ -573,12 +574,8 @@ def _spot(p: _Prepared, wx: int, wy: int) -> tuple[_Prepared, int | None, bool]:
     if part.sum() == mine.sum():  # no dominant colour to tell the spot from
         return p, None, True
     if part.sum() < _SPOT_MIN * p.step**2:
-        touching = np.zeros(part.shape, bool)  # the pixels beside the spot, outside it
-        touching[1:] |= part[:-1]
-        touching[:-1] |= part[1:]
-        touching[:, 1:] |= part[:, :-1]
-        touching[:, :-1] |= part[:, 1:]
-        around = np.unique(p.labels[y0:y1, x0:x1][touching & ~mine])
+        touching = _pixels.grow(part, 1) & ~mine  # the pixels beside the spot, outside it
+        around = np.unique(p.labels[y0:y1, x0:x1][touching])
         if around.size:  # a neighbour the clicked pixel would be no outlier of
             d = np.sqrt(((g.feats[around, :3] - p.lab[wy, wx]) ** 2).sum(1))
             spreads = 2 * np.sqrt((g.feats[around, 3:] ** 2).sum(1))  # texture is spread / 2
@@ -1157,7 +1154,6 @@ class Selector:
             # that colour (an estimate that stops halfway up a plain rod, where its centre
             # prior fades, does not cut the rod there); the sure subject of a clicked colour
             # joins the object
-            d2 = ((g.feats[:, None] - g.feats[fg_seed][None]) ** 2).sum(-1).min(1)
             like = d2 <= (_LIKE_CLICK * g.bandwidth) ** 2
             same = _components(g, (d2 <= (_SAME_AS_CLICK * g.bandwidth) ** 2) & ~outside
                                & ~bg_seed, np.flatnonzero(fg_seed))
@@ -1352,12 +1348,7 @@ class Selector:
         cols = np.bincount(_nearest_map(ww, w), minlength=ww)
         out = np.repeat(np.repeat(q8, rows, 0), cols, 1)
         soft = (q8 > 0) & (q8 < 255)
-        band_w = soft.copy()  # and its 8 neighbours
-        band_w[1:] |= soft[:-1]
-        band_w[:-1] |= soft[1:]
-        wider = band_w.copy()
-        band_w[:, 1:] |= wider[:, :-1]
-        band_w[:, :-1] |= wider[:, 1:]
+        band_w = _pixels.square_extreme(soft, 1, np.maximum)  # and its 8 neighbours
         by, bx = np.nonzero(band_w)
         if not by.size:
             return out

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
+from .._vision._pixels import luma
+
 Effect = Callable[[Image.Image, int], Image.Image]
 
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -126,9 +128,9 @@ def _blur_small(img: Image.Image, radius_frac: float) -> Image.Image:
 def tint(colour: tuple[int, int, int]) -> Callable[[Image.Image], Image.Image]:
     def run(img: Image.Image) -> Image.Image:
         # out = 0.3 * C + 0.7 * colour * (0.3 + 0.9 * luma): an affine colour matrix.
-        luma = np.array([0.299, 0.587, 0.114])
+        weights = np.array([0.299, 0.587, 0.114])  # of the luma
         col = np.asarray(colour, np.float64) / 255.0
-        m = 0.3 * np.eye(3) + 0.7 * 0.9 * np.outer(col, luma)
+        m = 0.3 * np.eye(3) + 0.7 * 0.9 * np.outer(col, weights)
         return img.convert("RGB", matrix(m, (0.7 * 0.3 * 255 * col).tolist()))
 
     return run
@@ -373,7 +375,7 @@ def watercolour(img: Image.Image, seed: int) -> Image.Image:
     field = _fbm(work, seed + 5, 4)
     density *= (0.62 + 0.45 * field)[..., None] * 0.8
     # Bare paper where the photo is light.
-    lum = np.asarray(bled, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255
+    lum = luma(np.asarray(bled, np.float32)) / 255
     density *= 1.0 - 0.85 * np.clip((lum - 0.74) / 0.14, 0.0, 1.0)[..., None]
     # The painting stops short of the paper's edge, along a wandering line.
     edge = np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys)) / min(w, h)

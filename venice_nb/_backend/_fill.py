@@ -14,7 +14,7 @@ import math
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-from .._vision._pixels import Region, fit_side, grow, square_extreme
+from .._vision._pixels import Region, fit_side, grow, rgb_view, square_extreme
 from .._vision._pixels import box as box_mean
 
 WORK_SIDE = 256  # the smooth fill and colour correction run at most this large
@@ -456,7 +456,7 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     if not hole.any():
         return img
     hole_img = Image.fromarray((hole * 255).astype(np.uint8))
-    rgb = img if img.mode == "RGB" else img.convert("RGB")  # read only: no copy needed
+    rgb = rgb_view(img)
     soft = hole_img.filter(ImageFilter.MaxFilter(3)).filter(ImageFilter.GaussianBlur(1))
     bx0, by0, bx1, by1 = soft.getbbox() or (0, 0, sw, sh)
     box = (bx0 * w // sw, by0 * h // sh, min(w, -(-bx1 * w // sw)), min(h, -(-by1 * h // sh)))

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-from .._vision._pixels import ANALYSIS_SIDE, Region, eight_bit, fit_side, grow
+from .._vision._pixels import ANALYSIS_SIDE, Region, eight_bit, fit_side, grow, rgb_view
 from . import _effects, _fill, _objects, _prompts, _regions
 from ._prompts import plan
 
@@ -138,7 +138,7 @@ class _Regions:
         small copy, at about two thirds of the full estimate's cost."""
         if "rough subject" not in self._cache:
             size = fit_side(self.img.size, ANALYSIS_SIDE)
-            small = _rgb(self.img).resize(size, Image.Resampling.BOX)
+            small = rgb_view(self.img).resize(size, Image.Resampling.BOX)
             self._cache["rough subject"] = _regions.subject(small)
         region = self._cache["rough subject"]
         assert region is not None
@@ -170,7 +170,7 @@ def _removal_region(regions: _Regions, text: str) -> Region:
         low = subject.resize(size, Image.Resampling.BILINEAR)
         found = np.asarray(low) > 25
         low = low.point(lambda v: 255 if v > 25 else 0).filter(ImageFilter.MaxFilter(5))
-        rgb = np.asarray(_rgb(regions.img).resize(size, Image.Resampling.BOX), np.float32)
+        rgb = np.asarray(rgb_view(regions.img).resize(size, Image.Resampling.BOX), np.float32)
         hole = _without_base(_object_extent(rgb, np.asarray(low) > 0), found, rgb)
         low = Image.fromarray((hole * 255).astype(np.uint8))
         return low.resize(regions.img.size, Image.Resampling.BILINEAR)
@@ -244,11 +244,6 @@ def _recolour_area(region: Region | None) -> Region | None:
     blurred = low.filter(ImageFilter.GaussianBlur(OUTLINE_SMOOTHING * max(size)))
     ramp = [min(255, max(0, round((v - 128) * 3 + 128))) for v in range(256)]
     return blurred.point(ramp).resize(region.size, Image.Resampling.BILINEAR)
-
-
-def _rgb(img: Image.Image) -> Image.Image:
-    """``img`` as RGB, without a copy when it already is (read only)."""
-    return img if img.mode == "RGB" else img.convert("RGB")
 
 
 def _object_extent(rgb: np.ndarray, hole: np.ndarray, steps: int = 3) -> np.ndarray:

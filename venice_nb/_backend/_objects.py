@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from .._vision._pixels import Region
+from .._vision._pixels import Region, luma
 
 Colour = tuple[int, int, int]
 
@@ -519,7 +519,7 @@ def _light_colour(mean: np.ndarray) -> np.ndarray:
     """Per-channel factors (about 0.85-1.15) for the colour of the scene's light from the
     picture's ``mean`` colour: over its grey, at half strength. An object lit by a warm room
     takes some of its warmth; one drawn in its pure colour looks pasted on."""
-    grey = max(1.0, float(mean @ np.array([0.299, 0.587, 0.114], np.float32)))
+    grey = max(1.0, float(luma(mean)))
     factors: np.ndarray = np.clip(np.sqrt(np.maximum(mean, 1.0) / grey), 0.85, 1.15)
     return factors
 
@@ -552,7 +552,7 @@ def _composite(img: Image.Image, obj: Image.Image, at: tuple[int, int]) -> Image
     # mean), and a top-left to bottom-right fall-off that gives flat shapes some volume.
     overall = np.asarray(img.resize((16, 16), Image.Resampling.BOX).convert("RGB"), np.float32)
     mean_colour = overall.mean((0, 1))
-    mean = max(1.0, float(mean_colour @ np.array([0.299, 0.587, 0.114], np.float32)))
+    mean = max(1.0, float(luma(mean_colour)))
     local = part.convert("L").resize((8, 8), Image.Resampling.BOX).filter(ImageFilter.BLUR)
     light = np.asarray(local.resize(part.size, Image.Resampling.BILINEAR), np.float32) / mean
     h, w = light.shape

@@ -18,6 +18,7 @@ from .._vision._pixels import (
     Region,
     flood,
     local_detail,
+    luma,
     small,
     square_extreme,
     to_region,
@@ -85,9 +86,8 @@ def sky(img: Image.Image) -> Region | None:
     # stands out from its neighbourhood's closing (darker) or opening (brighter), and from
     # the sky's own brightness there, belongs to a line too thin for the coarse estimate to
     # see (the sky showing between close struts stands out from the closing, not the sky).
-    grey = np.array([0.299, 0.587, 0.114], np.float32)
-    lum = rgb @ grey
-    off_sky = np.abs(lum - colour @ grey)
+    lum = luma(rgb)
+    off_sky = np.abs(lum - luma(colour))
     fine *= 1.0 - np.clip(np.minimum(_thin_lines(lum, 2), off_sky) / STRUT_DEPTH - 1, 0.0, 1.0)
     return Image.fromarray(np.round(np.asarray(coarse, np.float32) * fine).astype(np.uint8))
 

@@ -8,6 +8,8 @@ modules above it form an acyclic graph (tests/test_layering.py checks that).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from PIL import Image, ImageFilter
 
@@ -35,8 +37,9 @@ def fit_side(size: tuple[int, int], side: int, least: int = 8) -> tuple[int, int
 
 def small(img: Image.Image, side: int = ANALYSIS_SIDE) -> np.ndarray:
     """A float32 HxWx3 RGB copy at most ``side`` pixels long (box-averaged)."""
-    rgb = img if img.mode == "RGB" else img.convert("RGB")
-    return np.asarray(rgb.resize(fit_side(img.size, side), Image.Resampling.BOX), np.float32)
+    return np.asarray(
+        rgb_view(img).resize(fit_side(img.size, side), Image.Resampling.BOX), np.float32
+    )
 
 
 def to_region(weights: np.ndarray, size: tuple[int, int], soften: float = 1.0) -> Region:
@@ -67,6 +70,22 @@ def flood(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         if (grown == reached).all():
             return reached
         reached = grown
+
+
+def parts(mask: np.ndarray) -> Iterator[np.ndarray]:
+    """Each 4-connected part of ``mask``, one at a time (``mask`` is left as it is)."""
+    left = mask.copy()
+    while left.any():
+        seed = np.zeros_like(left)
+        seed.flat[int(np.argmax(left))] = True
+        part = flood(seed, left)
+        left &= ~part
+        yield part
+
+
+def rgb_view(img: Image.Image) -> Image.Image:
+    """``img`` as RGB, without a copy when it already is (to read, not to change)."""
+    return img if img.mode == "RGB" else img.convert("RGB")
 
 
 def grow(mask: np.ndarray, r: int) -> np.ndarray:

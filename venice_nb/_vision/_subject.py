@@ -35,7 +35,9 @@ from ._pixels import (
     local_detail,
     luma,
     otsu,
+    parts,
     resize_weights,
+    rgb_view,
     small,
 )
 
@@ -318,11 +320,7 @@ def _top_pockets(detail: np.ndarray, subject: np.ndarray) -> np.ndarray:
         return out
     # More detailed than the subject's typical part and well above the background's.
     enough = max(2.0 * float(np.median(detail[open_bg])), float(np.median(detail[subject])))
-    while pocket.any():
-        seed = np.zeros_like(pocket)
-        seed.flat[int(np.argmax(pocket))] = True
-        part = flood(seed, pocket)
-        pocket &= ~part
+    for part in parts(pocket):
         if float(np.median(detail[part])) > enough:
             out |= part
     return out
@@ -342,11 +340,7 @@ def _cut_by_frame(subject: np.ndarray, like_subject: np.ndarray) -> np.ndarray:
     candidates = flood(frame & free, free)
     candidates = flood(candidates & beside, candidates)  # only the parts touching the subject
     out = np.zeros_like(subject)
-    while candidates.any():
-        seed = np.zeros_like(candidates)
-        seed.flat[int(np.argmax(candidates))] = True
-        part = flood(seed, candidates)
-        candidates &= ~part
+    for part in parts(candidates):
         if (part & beside).sum() > (part & _edge_mask(part.shape, True, True, True)).sum():
             out |= part
     return out
@@ -362,12 +356,8 @@ def _thin_strays(subject: np.ndarray, core: np.ndarray, r: int, weights: np.ndar
     thin = subject & ~opened & ~core
     out = flood(_edge_mask(subject.shape, False, True, False) & thin, thin)
     rest = thin & ~out & ~flood(_edge_mask(subject.shape, True, False, False) & thin, thin)
-    stray = rest & (weights < 0.5)  # each arm is looked at from where it leaves the evidence
-    while stray.any():
-        seed = np.zeros_like(stray)
-        seed.flat[int(np.argmax(stray))] = True
-        part = flood(seed, stray)
-        stray &= ~part
+    # each arm is looked at from where it leaves the evidence
+    for part in parts(rest & (weights < 0.5)):
         if part.sum() >= r * r:
             arm = flood(part, rest)
             if float(weights[arm].mean()) < 0.5:
@@ -547,8 +537,10 @@ def _outline(coarse: np.ndarray, rough: np.ndarray) -> np.ndarray:
 
 def subject_region(img: Image.Image) -> Region:
     """The subject of ``img`` as a mode "L" region at the image's size (255 = subject)."""
-    rgb = img if img.mode == "RGB" else img.convert("RGB")
-    mid = small(rgb, REFINE_SIDE)  # one pass over the full image; the rest works from this
+    rgb = rgb_view(img)
+    # The refinement's copy and the segmentation's are each reduced from the photo itself (a
+    # copy of the refinement's, resampled again, made shaded wood look like subject).
+    mid = small(rgb, REFINE_SIDE)
     h, w, _ = mid.shape
     low = small(rgb, ANALYSIS_SIDE)
     if is_plain(low):
