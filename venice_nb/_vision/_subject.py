@@ -39,6 +39,7 @@ from ._pixels import (
     resize_weights,
     rgb_view,
     small,
+    square_extreme,
 )
 
 REFINE_SIDE = 256  # the edge refinement works on a copy at most this long
@@ -59,17 +60,6 @@ BROAD = 4  # cells: where an opening of this radius leaves the subject, it is br
 
 
 # ----------------------------------------------------------------------------- plain backdrop
-
-
-def _shifted_extreme(a: np.ndarray, op: np.ufunc) -> np.ndarray:
-    """3x3 min or max filter (edges replicated) by combining shifted views."""
-    p = np.pad(a, 1, mode="edge")
-    h, w = a.shape
-    out: np.ndarray = p[1 : h + 1, 1 : w + 1].copy()
-    for dy in range(3):
-        for dx in range(3):
-            op(out, p[dy : dy + h, dx : dx + w], out=out)
-    return out
 
 
 def background_colour(rgb: np.ndarray) -> tuple[np.ndarray, float]:
@@ -98,9 +88,9 @@ def alpha_matte(img: Image.Image) -> np.ndarray:
     dist = np.sqrt((diff.astype(np.int32) ** 2).sum(axis=-1, dtype=np.int32).astype(np.float32))
     t0 = max(MIN_THRESHOLD, 1.5 * noise)
     alpha = np.clip((dist - t0) * (255.0 / EDGE_SOFTNESS), 0.0, 255.0).astype(np.uint8)
-    opened = _shifted_extreme(_shifted_extreme(alpha, np.minimum), np.maximum)
+    opened = square_extreme(square_extreme(alpha, 1, np.minimum), 1, np.maximum)
     # Opening removes specks but also shaves soft edges; keep the original where it survives.
-    kept: np.ndarray = np.minimum(alpha, _shifted_extreme(opened, np.maximum))
+    kept: np.ndarray = np.minimum(alpha, square_extreme(opened, 1, np.maximum))
     return kept
 
 
