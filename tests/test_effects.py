@@ -108,6 +108,21 @@ def test_a_new_sky_stays_behind_the_towers_lattice() -> None:
     assert region[struts].mean() < 76  # was 86 (now 70)
 
 
+def test_a_new_sky_leaves_the_lit_struts_whole() -> None:
+    """The towers' lit struts are warm (red >= blue) against the blue night sky. The sky's
+    local colour was a plain cell average that took them in, so the colour test let them
+    through and the new sky showed a broken, dotted lattice (mean 49/255, 19 % of them
+    mostly sky). The local colour now comes from sure sky pixels only."""
+    rocket = load("rocket")
+    rgb = arr(rocket).astype(np.int16)
+    warm = rgb[..., 0] >= rgb[..., 2]
+    warm[round(0.75 * rocket.height) :] = False  # above the horizon's lights and clouds
+    region = np.asarray(_regions.sky(rocket), np.float64)
+    assert warm.sum() > 5000
+    assert region[warm].mean() < 15  # now 5
+    assert (region[warm] > 128).mean() < 0.05  # now 0.016
+
+
 def test_a_new_sky_meets_the_horizon_without_a_hard_line() -> None:
     """Near the horizon the new sky fades into the clouds: no step between neighbouring rows
     (mean brightness over open sky) much larger than the photo's own (was 19.5 against 3)."""
