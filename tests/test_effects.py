@@ -551,6 +551,30 @@ def test_poster_and_sign_fill_the_masked_area() -> None:
     assert saturation(sign[inside]).mean() < 20 and luma(sign[inside]).std() < 15
 
 
+def test_the_glowing_posters_sun_is_smooth_and_blooms() -> None:
+    """The poster's sun was drawn at 1x: its edge went straight from the sun's colour to the
+    gradient's (stepped, no pixel between), and nothing glowed. Across its edge there are now
+    pixels part way, and the gradient just outside it is lit by it."""
+    product = load("product")
+    mask = box_mask(product.size, (40, 60, 190, 300))
+    prompt = "replace the billboard with a glowing poster"
+    out = luma(arr(edit_image(product, prompt, layers=[mask])))
+    sun = out > 235
+    sun[60 + round(0.6 * 240) :] = False  # the sun is in the top half, the title bars below
+    ring = (box(sun.astype(np.float32), 2) > 0) & ~sun  # just outside the sun
+    far = (box(sun.astype(np.float32), 12) == 0) & (box(mask_arr(mask), 0) > 0)
+    rows = np.nonzero(ring.any(1))[0]
+    assert len(rows) > 20  # a sun was drawn
+    between = ring & (out > 175)  # part way from the gradient (~120-170) to the sun (240+)
+    assert between.sum() > 0.1 * ring.sum()  # edge pixels blended (was none)
+    band = slice(rows[0], rows[-1] + 1)
+    assert np.median(out[band][ring[band]]) > np.median(out[band][far[band]]) + 25
+
+
+def mask_arr(mask: Image.Image) -> np.ndarray:
+    return (np.asarray(mask, np.float32) > 127).astype(np.float32)
+
+
 # ----------------------------------------------------------------------------- determinism
 
 

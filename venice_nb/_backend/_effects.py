@@ -672,7 +672,10 @@ def blank_sign(img: Image.Image, region: Image.Image) -> Image.Image:
 
 
 def glowing_poster(img: Image.Image, region: Image.Image, seed: int) -> Image.Image:
-    """A bright poster filling the region's bounding box: gradient, title bars, a glow."""
+    """A lit poster filling the region's bounding box: a gradient, a sun and title bars, drawn
+    at POSTER_SS times the size and reduced (a circle drawn at 1x has a stepped edge), its
+    bright parts blooming, and the light it gives tinting the wall round it (a screen of its
+    colour barely shows on a light wall, so the halo is mixed in instead)."""
     box = region.point(lambda v: 255 if v > 127 else 0).getbbox()
     out = img.copy()
     if box is None:
@@ -686,23 +689,29 @@ def glowing_poster(img: Image.Image, region: Image.Image, seed: int) -> Image.Im
         ((60, 220, 255), (40, 60, 200)),
     ]
     top, bottom = palettes[int(rng.integers(0, len(palettes)))]
-    poster = vertical_gradient((bw, bh), [(0, top), (1, bottom)])
+    k = POSTER_SS
+    poster = vertical_gradient((bw * k, bh * k), [(0, top), (1, bottom)])
     draw = ImageDraw.Draw(poster)
-    cx, cy, r = bw * 0.5, bh * 0.42, min(bw, bh) * 0.22
+    cx, cy, r = bw * k * 0.5, bh * k * 0.42, min(bw, bh) * k * 0.22
     draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(255, 240, 200))
     for i, frac in enumerate((0.72, 0.8, 0.86)):
-        bar_w = bw * (0.7 - 0.15 * i)
-        draw.rectangle(
-            (cx - bar_w / 2, bh * frac, cx + bar_w / 2, bh * frac + max(2, bh * 0.035)),
-            fill=(255, 255, 255),
-        )
+        bar_w = bw * k * (0.7 - 0.15 * i)
+        y = bh * k * frac
+        draw.rectangle((cx - bar_w / 2, y, cx + bar_w / 2, y + max(2 * k, bh * k * 0.035)),
+                       fill=(255, 255, 255))  # fmt: skip
+    poster = poster.resize((bw, bh), Image.Resampling.LANCZOS)
+    # Bloom: the sun and the titles spill light over the gradient round them.
+    bright = poster.point(lut((1.0,) * 3, (-170,) * 3))
+    poster = ImageChops.add(poster, bright.filter(ImageFilter.GaussianBlur(max(2, r / k / 3))))
     glow = Image.new("L", img.size, 0)
-    ImageDraw.Draw(glow).rectangle(box, fill=255)
-    glow = glow.filter(ImageFilter.GaussianBlur(max(4, min(bw, bh) / 8)))
-    halo = Image.composite(Image.new("RGB", img.size, top), Image.new("RGB", img.size, 0), glow)
-    out = ImageChops.screen(out, halo)
+    ImageDraw.Draw(glow).rectangle(box, fill=150)
+    glow = glow.filter(ImageFilter.GaussianBlur(max(4, min(bw, bh) / 6)))
+    out = Image.composite(Image.new("RGB", img.size, top), out, glow)
     out.paste(poster, (x0, y0))
     return out
+
+
+POSTER_SS = 3
 
 
 # ----------------------------------------------------------------------------- fallback
