@@ -551,6 +551,28 @@ def test_poster_and_sign_fill_the_masked_area() -> None:
     assert saturation(sign[inside]).mean() < 20 and luma(sign[inside]).std() < 15
 
 
+def test_a_blank_sign_takes_the_light_round_it_not_the_logo_under_it() -> None:
+    """On a wall lit from the right, a blank sign over a logo is brighter on its right too;
+    the logo's own bright and dark parts leave no trace. It was one flat grey card (the same
+    left and right), which looked pasted on."""
+    w, h = 480, 320
+    ramp = np.linspace(90, 220, w, dtype=np.float32)[None, :, None]
+    wall = np.broadcast_to(ramp * np.array([1.0, 0.95, 0.9], np.float32), (h, w, 3))
+    img = Image.fromarray(np.round(wall).astype(np.uint8))
+    ImageDraw.Draw(img).ellipse((200, 120, 280, 200), fill=(250, 250, 250))  # the logo
+    ImageDraw.Draw(img).rectangle((230, 150, 250, 170), fill=(10, 10, 10))
+    mask = box_mask(img.size, (160, 90, 320, 230))
+    out = luma(arr(edit_image(img, "replace the logo with a blank sign", layers=[mask])))
+    sign = out[100:220, 170:310]  # inside the rim
+    left, right = sign[:, :40].mean(), sign[:, -40:].mean()
+    assert right > left * 1.1  # lit from the right, as the wall round it
+    assert luma(arr(img))[100:220, 170:310].mean() < sign.mean()  # a light panel
+    # No logo: the middle is not brighter or darker than its row's neighbours say.
+    rows = sign[40:80]
+    middle, sides = rows[:, 60:80].mean(), (rows[:, 40:60].mean() + rows[:, 80:100].mean()) / 2
+    assert abs(middle - sides) < 3
+
+
 def test_the_glowing_posters_sun_is_smooth_and_blooms() -> None:
     """The poster's sun was drawn at 1x: its edge went straight from the sun's colour to the
     gradient's (stepped, no pixel between), and nothing glowed. Across its edge there are now

@@ -663,12 +663,60 @@ def _bokeh(size: tuple[int, int], seed: int) -> Image.Image:
 
 
 def blank_sign(img: Image.Image, region: Image.Image) -> Image.Image:
-    """A plain, lightly shaded panel over the region (what "a blank sign" looks like)."""
-    light = Image.new("RGB", img.size, (236, 234, 228))
-    shade = vertical_gradient(img.size, [(0, (250, 249, 246)), (1, (214, 212, 206))])
-    panel = Image.blend(light, shade, 0.6)
-    rim = region.filter(ImageFilter.FIND_EDGES).filter(ImageFilter.MaxFilter(3))
-    return Image.composite(Image.new("RGB", img.size, (150, 150, 150)), panel, rim)
+    """A plain panel over the region (what "a blank sign" looks like), lit the way the photo is
+    lit there: its shading follows the photo's broad light and shade under it (a sign on a
+    jacket takes the folds' shadows, one on a wall the wall's gradient; a flat grey card
+    looked pasted on), with a thin soft rim."""
+    box = region.point(lambda v: 255 if v > 127 else 0).getbbox()
+    out = img.copy()
+    if box is None:
+        return out
+    _, y0, _, y1 = box
+    light = _light_from_around(img, box)
+    shade = np.clip(1 + SIGN_SHADING * (light / max(1.0, float(light.mean())) - 1), 0.8, 1.12)
+    ramp = np.linspace(1.02, 0.95, y1 - y0, dtype=np.float32)[:, None]  # lit from above
+    panel = np.asarray(SIGN_COLOUR, np.float32) * (shade * ramp)[..., None]
+    sign = Image.fromarray(np.clip(panel + 0.5, 0, 255).astype(np.uint8))
+    rim = region.crop(box).filter(ImageFilter.FIND_EDGES).filter(ImageFilter.MaxFilter(3))
+    rim = rim.filter(ImageFilter.GaussianBlur(0.6))
+    sign = Image.composite(ImageEnhance.Brightness(sign).enhance(0.72), sign, rim)
+    out.paste(sign, box[:2])
+    return out
+
+
+def _light_from_around(img: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The photo's broad brightness over ``box`` as its surroundings predict it (float HxW):
+    the blurred brightness of a band round the box, carried across by a Coons patch (each
+    side's profile, blended by distance). What is inside (the logo being replaced) does not
+    count: its own bright and dark parts are not the scene's light."""
+    x0, y0, x1, y1 = box
+    m = max(2, min(x1 - x0, y1 - y0) // 8)
+    ex = (max(0, x0 - m), max(0, y0 - m), min(img.width, x1 + m), min(img.height, y1 + m))
+    grey = img.crop(ex).convert("L").filter(ImageFilter.BoxBlur(m))
+    lum = np.asarray(grey, np.float32)
+    ix0, iy0 = x0 - ex[0], y0 - ex[1]
+    w, h = x1 - x0, y1 - y0
+    # Each side's profile: the band just outside it, or the box's own edge at the frame.
+    top = lum[max(0, iy0 - m // 2), ix0 : ix0 + w]
+    bottom = lum[min(lum.shape[0] - 1, iy0 + h + m // 2), ix0 : ix0 + w]
+    left = lum[iy0 : iy0 + h, max(0, ix0 - m // 2)]
+    right = lum[iy0 : iy0 + h, min(lum.shape[1] - 1, ix0 + w + m // 2)]
+    u = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :]
+    v = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
+    corners = (
+        (1 - u) * (1 - v) * top[0] + u * (1 - v) * top[-1]
+        + (1 - u) * v * bottom[0] + u * v * bottom[-1]
+    )  # fmt: skip
+    patch: np.ndarray = (
+        (1 - v) * top[None, :] + v * bottom[None, :] + (1 - u) * left[:, None]
+        + u * right[:, None] - corners
+    )  # fmt: skip
+    out: np.ndarray = np.clip(patch, 1.0, 255.0)
+    return out
+
+
+SIGN_COLOUR = (238, 236, 230)
+SIGN_SHADING = 0.6  # share of the photo's light and shade under the sign that it takes on
 
 
 def glowing_poster(img: Image.Image, region: Image.Image, seed: int) -> Image.Image:
