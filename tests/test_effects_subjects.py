@@ -231,6 +231,30 @@ def test_a_scarf_on_a_close_up_wraps_round_the_neck_below_the_mouth() -> None:
     assert np.median(spans) > 60
 
 
+# The astronaut's pupils: the darkest spot of each iris in the sample (pixels).
+ASTRONAUT_EYES = ((203, 101), (246, 103))
+
+
+def test_glasses_sit_on_the_eyes() -> None:
+    """Each lens is round a pupil, the pupil near its middle. The eye line was a fixed share
+    of the head width below the top of the hair: the lenses sat 10 px low and 8 px too far
+    apart, the eyes at their top inner corners and the rims on the cheeks."""
+    img = load("astronaut")
+    diff = changed(img, edit_image(img, "give the astronaut glasses"))
+    for x, y in ASTRONAUT_EYES:
+        row, col = diff[y], diff[:, x]
+        # The frame on both sides of the pupil, along its row and its column ...
+        lx = x - int(np.argmax(row[x::-1]))
+        rx = x + int(np.argmax(row[x:]))
+        ty = y - int(np.argmax(col[y::-1]))
+        by = y + int(np.argmax(col[y:]))
+        assert row[:x].any() and row[x:].any() and col[:y].any() and col[y:].any()
+        # ... at about the same distance: the pupil is near the lens's middle.
+        assert abs((x - lx) - (rx - x)) <= 0.3 * (rx - lx), (x, lx, rx)
+        assert abs((y - ty) - (by - y)) <= 0.3 * (by - ty), (y, ty, by)
+        assert not diff[y - 2 : y + 3, x - 2 : x + 3].any()  # the pupil itself is seen
+
+
 def test_an_object_asked_for_in_a_mask_fills_the_mask_and_stays_in_it() -> None:
     cat = load("cat")
     mask = Image.new("L", cat.size, 0)

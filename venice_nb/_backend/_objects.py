@@ -47,6 +47,7 @@ class Head:
     width: float
     eyes: float
     close_up: bool = False
+    eye_gap: float | None = None  # half the distance between the eyes, where it was seen
 
 
 def head_of(matte: np.ndarray) -> Head:
@@ -72,6 +73,39 @@ def head_of(matte: np.ndarray) -> Head:
             cx = float((xs[0] + xs[-1]) / 2)
         return Head(cx, -0.15 * width, width, h * 0.36, close_up=True)
     return Head(cx, float(top), width, top + 0.72 * width)
+
+
+def with_eyes(grey: np.ndarray, hd: Head) -> Head:
+    """``hd`` with its eye line and eye spacing taken from the photo where they can be seen:
+    the row, in the band where eyes can be, at which each half of the face has its darkest
+    spot most below that half's mean (a pupil on skin; hair is dark all along its row, a brow
+    is less dark). The fixed share of the head width puts the eyes of a face under a tall
+    hairdo too low, and glasses then sat on the cheeks. Nothing convincing (a spot on each
+    side at least EYE_CONTRAST below its row), and ``hd`` stays as it was."""
+    h, w = grey.shape
+    y0, y1 = max(0, round(hd.top + 0.45 * hd.width)), min(h, round(hd.top + 0.9 * hd.width))
+    sides = [
+        (max(0, round(hd.cx + a * hd.width)), min(w, round(hd.cx + b * hd.width)))
+        for a, b in ((-0.3, -0.08), (0.08, 0.3))
+    ]
+    if y1 - y0 < 3 or any(x1 - x0 < 2 for x0, x1 in sides):
+        return hd
+    depth, spots = [], []
+    for x0, x1 in sides:
+        band = grey[y0:y1, x0:x1].astype(np.float32)
+        depth.append(band.mean(axis=1) - band.min(axis=1))
+        spots.append(x0 + band.argmin(axis=1))
+    score = np.minimum(depth[0], depth[1])
+    score = np.convolve(score, np.ones(3, np.float32) / 3, mode="same")  # a pupil spans rows
+    row = int(np.argmax(score))
+    if score[row] < EYE_CONTRAST:
+        return hd
+    left, right = float(spots[0][row]), float(spots[1][row])
+    gap = float(np.clip((right - left) / 2, 0.14 * hd.width, 0.26 * hd.width))
+    return Head((left + right) / 2, hd.top, hd.width, float(y0 + row), hd.close_up, gap)
+
+
+EYE_CONTRAST = 40.0  # grey levels an eye's darkest spot lies below its half-row's mean
 
 
 # Per kind: (height, width) of the drawn object in head widths, to fit it into a mask's box.
@@ -175,9 +209,9 @@ def _crown(d: ImageDraw.ImageDraw, hd: Head, colour: Colour, s: float) -> None:
 
 
 def _glasses(d: ImageDraw.ImageDraw, hd: Head, colour: Colour, s: float, dark: bool) -> None:
-    r = 0.15 * hd.width
-    gap = 0.24 * hd.width
-    line = max(1, round(0.035 * hd.width * s))
+    gap = hd.eye_gap if hd.eye_gap is not None else 0.24 * hd.width
+    r = 0.62 * gap
+    line = max(1, round(0.2 * r * s))
     lens = (25, 28, 35) if dark else None
     for sign in (-1, 1):
         x = hd.cx + sign * gap
@@ -429,6 +463,8 @@ def draw(
         hd = head_in_box(box, kind)
     elif matte is not None:
         hd = head_of(matte)
+        if kind in ("glasses", "sunglasses") and not hd.close_up:
+            hd = with_eyes(np.asarray(img.convert("L")), hd)
         if hd.close_up and kind in ("party hat", "hat", "crown"):
             # The top of the head is out of frame: a smaller hat pulled down to the forehead
             # shows whole instead of being cut off by the frame.
@@ -447,7 +483,7 @@ def draw(
         oy1 = min(h, int(hd.eyes + 2.0 * hd.width) + 1)
     if ox1 <= ox or oy1 <= oy:
         return img
-    hd = Head(hd.cx - ox, hd.top - oy, hd.width, hd.eyes - oy, hd.close_up)
+    hd = Head(hd.cx - ox, hd.top - oy, hd.width, hd.eyes - oy, hd.close_up, hd.eye_gap)
     if kind == "scarf":  # a texture, drawn per pixel at the final size
         bottom = (float(box[3]) if box else h) - oy
         scarf, (sx, sy) = _scarf(hd, colour, (ox1 - ox, oy1 - oy), bottom)
