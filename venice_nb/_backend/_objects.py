@@ -5,8 +5,9 @@ Placement comes from the subject matte (``_subject``) or, with a mask, from the 
 
 - the *head* is the top of the subject: its width is the subject's width just below its top
   (capped, so a frame-filling subject still gets a head-sized box), its eye line a fixed share
-  of that width below the top; a subject cut by the top edge of the frame (a close-up) has its
-  eye line a third of the way down;
+  of that width below the top (for glasses, the row where a pupil shows on each side of the
+  face, when one does: ``with_eyes``); a subject cut by the top edge of the frame (a close-up)
+  has its eye line a third of the way down;
 - hats and crowns sit on the head, their brim at the forehead; glasses on the eye line; a scarf
   wrapped twice round the neck (in a close-up, under the chin at the bottom edge, its sides
   climbing round the neck); a flower by the ear,
