@@ -58,8 +58,8 @@ SUPPORT_COLOUR = 30.0  # mean RGB difference from the figure's colour where its 
 OUTLINE_SMOOTH = 2.0  # cells: where colours cannot sharpen the outline it is smoothed ...
 OUTLINE_RAMP = 1.0  # ... at this scale and cut with a ramp this many refinement pixels wide
 CUT_SMOOTH = 1.5  # refinement pixels: the outline a cast shadow leaves is smoothed at this scale
-FAINT = 0.02  # alpha below this is no part of the matte's pieces
 CUT_BAND = 3  # ... within this many pixels of the shadow
+FAINT = 0.02  # alpha at or below this joins no piece of the matte
 BROAD = 4  # cells: where an opening of this radius leaves the subject, it is broad
 
 
