@@ -1,6 +1,7 @@
 """The subject estimate's faster building blocks give the answers of the plain ones they
 replaced, bit for bit: the minimax competition (log-step sweeps), the flood (whole runs at a
-time), the box blur (row-at-a-time running sums) and the channel sums."""
+time), the box blur (row-at-a-time running sums) and the channel sums. And the cut-out's
+outline where a subject meets its cast shadow is a smooth curve (the coffee saucer's rim)."""
 
 from __future__ import annotations
 
