@@ -748,10 +748,17 @@ def restore_look(img: Image.Image, seed: int = 0) -> Image.Image:
 def recolour(img: Image.Image, colour: tuple[int, int, int], where: Image.Image) -> Image.Image:
     """``img`` with the colour of ``where`` (mode L weights) changed to ``colour``, keeping its
     shading: each pixel's luminance moves by the same amount relative to the area's mean, so
-    stripes, fur and highlights stay; the mean luminance becomes the new colour's (lifted for
-    black, so the shading still shows). The new colour is a function of luminance only, so it
-    is three point tables. The caller blends by ``where`` (narrowed by ``colour_weights`` for a
-    chromatic colour, so a red cup turns blue while the coffee in it stays coffee)."""
+    stripes, fur and highlights stay; the mean luminance becomes the new colour's. The new
+    colour is a function of luminance only, so it is three point tables. The caller blends by
+    ``where`` (narrowed by ``colour_weights`` for a chromatic colour, so a red cup turns blue
+    while the coffee in it stays coffee).
+
+    A dark colour (black) is not a lifted mid grey: a black cat's fur is near-black, its sheen
+    and stripes only faintly lighter or darker. There each tone is the old one relative to the
+    mean, squared, times the new colour's luminance (a highlight at twice the mean becomes
+    four times the dark base, a stripe at half of it a quarter), so the fur lands near black
+    and its light tones still read; and fine light lines brighter than the pixels round them
+    (whiskers, glints: not the fur's colour) keep most of the lift they have over them."""
     grey = img.convert("L")
     small = _small_size(img.size, 160)
     lum_s = np.asarray(grey.resize(small, Image.Resampling.BOX), np.float32) / 255
@@ -760,15 +767,26 @@ def recolour(img: Image.Image, colour: tuple[int, int, int], where: Image.Image)
     mean = float((lum_s * w_s).sum() / total) if total > 0 else float(lum_s.mean())
     target = np.asarray(colour, np.float32) / 255
     t_lum = float(target @ np.array([0.299, 0.587, 0.114], np.float32))
-    mid = min(0.85, max(0.16, t_lum))
-    contrast = 0.9 if t_lum > 0.16 else 0.6  # dark colours: less range left below the mean
     v = np.arange(256, dtype=np.float32) / 255
-    new_lum = np.clip(mid + (v - mean) * contrast, 0.02, 0.98)
+    dark = t_lum < _DARK_COLOUR
+    if dark:
+        new_lum = np.clip(t_lum * (v / max(mean, 1e-3)) ** 2, 0.015, 0.98)
+    else:
+        new_lum = np.clip(min(0.85, t_lum) + (v - mean) * 0.9, 0.02, 0.98)
     base = (target / max(t_lum, 1e-3))[None, :] * new_lum[:, None]  # 256 x 3
     # Where that exceeds 1 (bright tones of a saturated colour), blend towards white instead.
     over = np.clip(base.max(-1, keepdims=True) - 1, 0, None)
     table = np.round(np.clip(base / (1 + over) + over / (1 + over), 0, 1) * 255).astype(int)
-    return Image.merge("RGB", [grey.point(table[:, c].tolist()) for c in range(3)])
+    channels = [grey.point(table[:, c].tolist()) for c in range(3)]
+    if dark:
+        # What a pixel has over its 5 x 5 mean, past the fur's own fine texture.
+        lift = ImageChops.subtract(grey, grey.filter(ImageFilter.BoxBlur(2)))
+        lift = lift.point([min(255, max(0, round((x - 10) * 1.3))) for x in range(256)])
+        channels = [ImageChops.add(c, lift) for c in channels]
+    return Image.merge("RGB", channels)
+
+
+_DARK_COLOUR = 0.16  # a new colour darker than this (black) takes the dark tone curve
 
 
 def colour_weights(img: Image.Image, where: Image.Image) -> Image.Image:
