@@ -228,22 +228,84 @@ def _without_base(hole: np.ndarray, found: np.ndarray, rgb: np.ndarray) -> np.nd
 
 
 OUTLINE_SMOOTHING = 0.02  # of the long side: notches and spurs narrower than this go
+EDGE_REACH = 0.08  # of the long side: how far the photo's evidence moves the outline
+CLEARLY = 0.75**2  # squared distance ratio to the other side that moves a pixel
 
 
-def _recolour_area(region: Region | None) -> Region | None:
+def _recolour_area(region: Region | None, img: Image.Image | None = None) -> Region | None:
     """Where "make the <subject> <colour>" applies: the subject estimate with a smooth
-    outline. The estimate's edge wanders where the subject is out of focus (spurs into the
-    room, notches into a cheek), which a whole-subject recolour turns into a jagged line of
-    old colour against new. A blur and a re-steepened ramp on a small copy round off what is
+    outline, moved (given the photo ``img``) to where the photo says the subject ends
+    (``_edge_by_evidence``).
+    The estimate's edge wanders where the subject is out of focus (spurs into the room,
+    notches into a cheek), which a whole-subject recolour turns into a jagged line of old
+    colour against new. A blur and a re-steepened ramp on a small copy round off what is
     narrower than ``OUTLINE_SMOOTHING`` and leave a soft edge, as a photo's out-of-focus
     edge is."""
     if region is None:
         return None
     size = fit_side(region.size, 256)
-    low = region.resize(size, Image.Resampling.BOX)
-    blurred = low.filter(ImageFilter.GaussianBlur(OUTLINE_SMOOTHING * max(size)))
+    radius = OUTLINE_SMOOTHING * max(size)
     ramp = [min(255, max(0, round((v - 128) * 3 + 128))) for v in range(256)]
-    return blurred.point(ramp).resize(region.size, Image.Resampling.BILINEAR)
+    low = region.resize(size, Image.Resampling.BOX)
+    smooth = low.filter(ImageFilter.GaussianBlur(radius)).point(ramp)
+    if img is None:
+        return smooth.resize(region.size, Image.Resampling.BILINEAR)
+    rgb = np.asarray(rgb_view(img).resize(size, Image.Resampling.BOX), np.float32)
+    inside = _edge_by_evidence(rgb, np.asarray(smooth) > 127)
+    moved = Image.fromarray(inside.astype(np.uint8) * 255)
+    moved = moved.filter(ImageFilter.GaussianBlur(radius)).point(ramp)
+    return moved.resize(region.size, Image.Resampling.BILINEAR)
+
+
+def _edge_by_evidence(rgb: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """``inside`` (a subject estimate on the small copy ``rgb``) with each pixel within
+    ``EDGE_REACH`` of its outline given to the side it resembles. The estimate cuts where
+    its colour groups change, so it takes in background of the subject's colour (a room
+    behind a ginger cat) and leaves out rims of the subject's odd colour (an ear's pink
+    edge). A pixel near the outline is compared with the subject well inside (beyond the
+    reach, near it) and the background just outside (near it), by chroma, luminance and
+    fine detail: a subject in focus has fine texture (fur, fabric) where a defocused
+    background is smooth. Only what joins the side it moves to changes (no holes or
+    islands), and only where both sides are sampled nearby: a sliver of "background" at
+    the frame (a subject cut by a corner) is no evidence."""
+    from .._vision._pixels import box, flood, local_detail, luma, square_extreme
+
+    reach = max(2, round(EDGE_REACH * max(inside.shape)))
+    lum = luma(rgb)
+    detail = box(local_detail(lum), 2)
+    # Chroma weighs fully, luminance half (shading varies across one surface), detail three
+    # times (texture is what tells a defocused room of the cat's colour from its fur).
+    feat = np.stack(
+        [rgb[..., 0] - rgb[..., 1], rgb[..., 1] - rgb[..., 2], 0.5 * lum, 3 * detail], -1
+    )
+    core = ~square_extreme(~inside, reach, np.maximum)
+    near = square_extreme(inside, reach, np.maximum)
+    outside = ~square_extreme(inside, 3, np.maximum)
+
+    def nearby(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # The mean feature of ``mask`` round each pixel and the share of it there (zeros
+        # past the frame: the frame is not more of the sample).
+        pad = 2 * reach + 1
+        m = np.pad(mask.astype(np.float32), pad)
+        share = box(m, 2 * reach)[pad:-pad, pad:-pad]
+        sums = box(np.pad(feat, ((pad, pad), (pad, pad), (0, 0))) * m[..., None], 2 * reach)
+        return sums[pad:-pad, pad:-pad] / np.maximum(share, 1e-6)[..., None], share
+
+    fg, fg_share = nearby(core)
+    bg, bg_share = nearby(outside)
+    # A pixel moves only when clearly nearer one side (by a quarter of the distance): one
+    # unlike both (an ear's pink among ginger fur and a brown room) stays where it was.
+    to_fg, to_bg = np.square(feat - fg).sum(-1), np.square(feat - bg).sum(-1)
+    vote = (to_fg < CLEARLY * to_bg).astype(np.float32) - (to_bg < CLEARLY * to_fg)
+    vote = box(vote, 2)
+    # Detail is evidence only where the subject nearby is sharp and the background defocused
+    # (twice the fine detail): a glossy cup on grained wood is the other way round.
+    focused = fg[..., 3] > 2 * bg[..., 3]
+    judged = near & ~core & (fg_share > 0.05) & (bg_share > 0.1) & focused
+    gone = flood(~inside, ~inside | (judged & (vote < -0.5))) & inside
+    more = flood(inside, inside | (judged & (vote > 0.5))) & ~inside
+    out: np.ndarray = (inside & ~gone) | more
+    return out
 
 
 def _object_extent(rgb: np.ndarray, hole: np.ndarray, steps: int = 3) -> np.ndarray:
@@ -343,9 +405,14 @@ def apply_prompt(
             )
             continue
         if kind == "recolour":
-            area = mask if mask is not None else _recolour_area(regions.get("subject"))
+            # A neutral colour changes the whole subject, so its outline is all that keeps
+            # it off the room and it is moved by the photo's evidence; a chromatic one is
+            # narrowed to the subject's dominant hue, its own evidence.
+            neutral = arg in ("black", "white", "grey", "gray", "silver")
+            subject = regions.get("subject")
+            area = mask if mask is not None else _recolour_area(subject, out if neutral else None)
             if area is not None:
-                if arg not in ("black", "white", "grey", "gray", "silver"):
+                if not neutral:
                     area = _effects.colour_weights(out, area)
                 recoloured = _effects.recolour(out, _effects.COLOURS[arg], area)
                 out = Image.composite(recoloured, out, area)
