@@ -229,6 +229,7 @@ def _without_base(hole: np.ndarray, found: np.ndarray, rgb: np.ndarray) -> np.nd
 
 OUTLINE_SMOOTHING = 0.02  # of the long side: notches and spurs narrower than this go
 EDGE_REACH = 0.08  # of the long side: how far the photo's evidence moves the outline
+RIM = 0.012  # of the long side: how far a rim of the subject's colour outside it may join
 CLEARLY = 0.75**2  # squared distance ratio to the other side that moves a pixel
 
 
@@ -282,17 +283,17 @@ def _edge_by_evidence(rgb: np.ndarray, inside: np.ndarray) -> np.ndarray:
     near = square_extreme(inside, reach, np.maximum)
     outside = ~square_extreme(inside, 3, np.maximum)
 
-    def nearby(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # The mean feature of ``mask`` round each pixel and the share of it there (zeros
-        # past the frame: the frame is not more of the sample).
-        pad = 2 * reach + 1
+    def nearby(mask: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+        # The mean feature of ``mask`` within ``r`` of each pixel and the share of it there
+        # (zeros past the frame: the frame is not more of the sample).
+        pad = r + 1
         m = np.pad(mask.astype(np.float32), pad)
-        share = box(m, 2 * reach)[pad:-pad, pad:-pad]
-        sums = box(np.pad(feat, ((pad, pad), (pad, pad), (0, 0))) * m[..., None], 2 * reach)
+        share = box(m, r)[pad:-pad, pad:-pad]
+        sums = box(np.pad(feat, ((pad, pad), (pad, pad), (0, 0))) * m[..., None], r)
         return sums[pad:-pad, pad:-pad] / np.maximum(share, 1e-6)[..., None], share
 
-    fg, fg_share = nearby(core)
-    bg, bg_share = nearby(outside)
+    fg, fg_share = nearby(core, 2 * reach)
+    bg, bg_share = nearby(outside, 2 * reach)
     # A pixel moves only when clearly nearer one side (by a quarter of the distance): one
     # unlike both (an ear's pink among ginger fur and a brown room) stays where it was.
     to_fg, to_bg = np.square(feat - fg).sum(-1), np.square(feat - bg).sum(-1)
@@ -302,9 +303,22 @@ def _edge_by_evidence(rgb: np.ndarray, inside: np.ndarray) -> np.ndarray:
     # (twice the fine detail): a glossy cup on grained wood is the other way round.
     focused = fg[..., 3] > 2 * bg[..., 3]
     judged = near & ~core & (fg_share > 0.05) & (bg_share > 0.1) & focused
-    gone = flood(~inside, ~inside | (judged & (vote < -0.5))) & inside
-    more = flood(inside, inside | (judged & (vote > 0.5))) & ~inside
-    out: np.ndarray = (inside & ~gone) | more
+    unlike = judged & (vote < -0.5)
+    kept = inside & ~(flood(~inside, ~inside | unlike) & inside)
+    # A rim of the subject's own odd colour just outside the outline (an ear's pink edge,
+    # unlike both the fur well inside and the room) joins when its colour is clearly nearer
+    # the subject's pixels at the outline than the background a little further out (not
+    # its detail: the outline itself is an edge).
+    rim = max(1, round(RIM * max(inside.shape)))
+    grown = square_extreme(kept, rim, np.maximum)
+    lip, _ = nearby(kept & square_extreme(~kept, 2, np.maximum), reach // 2)
+    room, room_share = nearby(~grown, reach // 2)
+    to_lip = np.square(feat[..., :3] - lip[..., :3]).sum(-1)
+    to_room = np.square(feat[..., :3] - room[..., :3]).sum(-1)
+    like_lip = box((to_lip < CLEARLY * to_room).astype(np.float32), 1) > 0.5
+    by_rim = like_lip & (room_share > 0.1) & grown & ~unlike
+    joins = (judged & (vote > 0.5)) | by_rim
+    out: np.ndarray = flood(kept, kept | joins)
     return out
 
 
