@@ -228,6 +228,7 @@ def _without_base(hole: np.ndarray, found: np.ndarray, rgb: np.ndarray) -> np.nd
 
 
 OUTLINE_SMOOTHING = 0.02  # of the long side: notches and spurs narrower than this go
+EVIDENCE_SIDE = 96  # the long side of the copy the outline's evidence is read on
 EDGE_REACH = 0.08  # of the long side: how far the photo's evidence moves the outline
 RIM = 0.012  # of the long side: how far a rim of the subject's colour outside it may join
 CLEARLY = 0.75**2  # squared distance ratio to the other side that moves a pixel
@@ -236,26 +237,35 @@ CLEARLY = 0.75**2  # squared distance ratio to the other side that moves a pixel
 def _recolour_area(region: Region | None, img: Image.Image | None = None) -> Region | None:
     """Where "make the <subject> <colour>" applies: the subject estimate with a smooth
     outline, moved (given the photo ``img``) to where the photo says the subject ends
-    (``_edge_by_evidence``).
-    The estimate's edge wanders where the subject is out of focus (spurs into the room,
-    notches into a cheek), which a whole-subject recolour turns into a jagged line of old
-    colour against new. A blur and a re-steepened ramp on a small copy round off what is
-    narrower than ``OUTLINE_SMOOTHING`` and leave a soft edge, as a photo's out-of-focus
-    edge is."""
+    (``_edge_by_evidence``). The estimate's edge wanders where the subject is out of focus
+    (spurs into the room, notches into a cheek), which a whole-subject recolour turns into a
+    jagged line of old colour against new. A blur and a re-steepened ramp on a small copy
+    round off what is narrower than ``OUTLINE_SMOOTHING`` and leave a soft edge, as a
+    photo's out-of-focus edge is."""
     if region is None:
         return None
     size = fit_side(region.size, 256)
     radius = OUTLINE_SMOOTHING * max(size)
-    ramp = [min(255, max(0, round((v - 128) * 3 + 128))) for v in range(256)]
-    low = region.resize(size, Image.Resampling.BOX)
-    smooth = low.filter(ImageFilter.GaussianBlur(radius)).point(ramp)
+    smooth = _box_shrink(region, size).filter(ImageFilter.GaussianBlur(radius)).point(_RAMP)
     if img is None:
         return smooth.resize(region.size, Image.Resampling.BILINEAR)
-    rgb = np.asarray(rgb_view(img).resize(size, Image.Resampling.BOX), np.float32)
-    inside = _edge_by_evidence(rgb, np.asarray(smooth) > 127)
-    moved = Image.fromarray(inside.astype(np.uint8) * 255)
-    moved = moved.filter(ImageFilter.GaussianBlur(radius)).point(ramp)
+    # The evidence is read on a smaller copy (the outline moves by tens of its pixels).
+    side = fit_side(region.size, EVIDENCE_SIDE)
+    rgb = np.asarray(_box_shrink(rgb_view(img), side), np.float32)
+    inside = _edge_by_evidence(rgb, np.asarray(smooth.resize(side, Image.Resampling.BOX)) > 127)
+    moved = Image.fromarray(inside.astype(np.uint8) * 255).resize(size, Image.Resampling.BILINEAR)
+    moved = moved.filter(ImageFilter.GaussianBlur(radius)).point(_RAMP)
     return moved.resize(region.size, Image.Resampling.BILINEAR)
+
+
+_RAMP = [min(255, max(0, round((v - 128) * 3 + 128))) for v in range(256)]  # 3x steeper
+
+
+def _box_shrink(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``img`` box-averaged down to ``size``: an integer reduce first (the same average,
+    several times cheaper on a large photo), then the exact size."""
+    k = max(1, min(img.size[0] // size[0], img.size[1] // size[1]))
+    return (img.reduce(k) if k > 1 else img).resize(size, Image.Resampling.BOX)
 
 
 def _edge_by_evidence(rgb: np.ndarray, inside: np.ndarray) -> np.ndarray:
@@ -283,17 +293,31 @@ def _edge_by_evidence(rgb: np.ndarray, inside: np.ndarray) -> np.ndarray:
     near = square_extreme(inside, reach, np.maximum)
     outside = ~square_extreme(inside, 3, np.maximum)
 
-    def nearby(mask: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
-        # The mean feature of ``mask`` within ``r`` of each pixel and the share of it there
-        # (zeros past the frame: the frame is not more of the sample).
-        pad = r + 1
-        m = np.pad(mask.astype(np.float32), pad)
-        share = box(m, r)[pad:-pad, pad:-pad]
-        sums = box(np.pad(feat, ((pad, pad), (pad, pad), (0, 0))) * m[..., None], r)
-        return sums[pad:-pad, pad:-pad] / np.maximum(share, 1e-6)[..., None], share
+    def nearby(
+        first: np.ndarray, second: np.ndarray, r: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        # The mean feature of each mask within ``r`` of each pixel and the share of it there
+        # (zeros past the frame: the frame is not more of the sample). Both are smooth at
+        # that scale, so they are summed on a copy pooled by 4 and repeated back.
+        h, w = first.shape
+        hs, ws, n = -(-h // 4), -(-w // 4), feat.shape[-1] + 1
+        sums = np.zeros((hs * 4, ws * 4, 2 * n), np.float32)
+        for i, mask in enumerate((first, second)):
+            m = mask.astype(np.float32)
+            sums[:h, :w, i * n : i * n + n - 1] = feat * m[..., None]
+            sums[:h, :w, i * n + n - 1] = m
+        rows = sums[0::4] + sums[1::4] + sums[2::4] + sums[3::4]
+        pooled = (rows[:, 0::4] + rows[:, 1::4] + rows[:, 2::4] + rows[:, 3::4]) / 16
+        k = max(1, round(r / 4))
+        padded = np.zeros((hs + 2 * k + 2, ws + 2 * k + 2, 2 * n), np.float32)
+        padded[k + 1 : -k - 1, k + 1 : -k - 1] = pooled
+        full = box(padded, k)[k + 1 : -k - 1, k + 1 : -k - 1].repeat(4, 0).repeat(4, 1)[:h, :w]
+        a_share, b_share = full[..., n - 1], full[..., 2 * n - 1]
+        a_mean = full[..., : n - 1] / np.maximum(a_share, 1e-6)[..., None]
+        b_mean = full[..., n : 2 * n - 1] / np.maximum(b_share, 1e-6)[..., None]
+        return a_mean, a_share, b_mean, b_share
 
-    fg, fg_share = nearby(core, 2 * reach)
-    bg, bg_share = nearby(outside, 2 * reach)
+    fg, fg_share, bg, bg_share = nearby(core, outside, 2 * reach)
     # A pixel moves only when clearly nearer one side (by a quarter of the distance): one
     # unlike both (an ear's pink among ginger fur and a brown room) stays where it was.
     to_fg, to_bg = np.square(feat - fg).sum(-1), np.square(feat - bg).sum(-1)
@@ -311,8 +335,9 @@ def _edge_by_evidence(rgb: np.ndarray, inside: np.ndarray) -> np.ndarray:
     # its detail: the outline itself is an edge).
     rim = max(1, round(RIM * max(inside.shape)))
     grown = square_extreme(kept, rim, np.maximum)
-    lip, _ = nearby(kept & square_extreme(~kept, 2, np.maximum), reach // 2)
-    room, room_share = nearby(~grown, reach // 2)
+    lip, _, room, room_share = nearby(
+        kept & square_extreme(~kept, 2, np.maximum), ~grown, reach // 2
+    )
     to_lip = np.square(feat[..., :3] - lip[..., :3]).sum(-1)
     to_room = np.square(feat[..., :3] - room[..., :3]).sum(-1)
     like_lip = box((to_lip < CLEARLY * to_room).astype(np.float32), 1) > 0.5
