@@ -822,3 +822,65 @@ def colour_weights(img: Image.Image, where: Image.Image) -> Image.Image:
     # A little blur: single pixels of the cup's colour elsewhere do not turn into specks.
     weights = ImageChops.multiply(hue_ok, sat_ok).filter(ImageFilter.BoxBlur(1))
     return ImageChops.multiply(weights, where)
+
+
+def distinct_parts(small: Image.Image, weight: np.ndarray) -> np.ndarray:
+    """The small parts of a distinct colour in a whole subject to recolour (``weight``, in
+    [0, 1], on the small RGB copy ``small``) with their holes: a black cat keeps its
+    yellow-green eyes. A part is distinct when its hue is further from the subject's
+    dominant hue than the subject's own spread of hues (and eight degrees) and it is at
+    least as saturated as the subject's typical pixel (a pale muzzle or a pink ear in a
+    ginger cat is not); it is kept when it is compact (a third of its box or more), small
+    (0.1 % to 3 % of the subject), mostly distinct by that strict margin, and lies well
+    inside the subject and the frame: a patch at the outline or cut by the frame is the
+    subject's own colour against something else, not a part of it seen whole."""
+    from .._vision._pixels import box, flood, grow, parts, square_extreme
+
+    hsv = np.asarray(small.convert("HSV"), np.float32)
+    hue = hsv[..., 0] * (360 / 256)
+    sat, val = hsv[..., 1] / 255, hsv[..., 2] / 255
+    inner = weight > 0.9
+    keep = np.zeros(inner.shape, bool)
+    if inner.sum() < 100:
+        return keep
+    # The dominant hue: the peak of a saturation-weighted histogram (as colour_weights).
+    hist = np.bincount((hue * 64 / 360).astype(int).ravel() % 64, (weight * sat).ravel(), 64)
+    hist = hist + np.roll(hist, 1) + np.roll(hist, -1)
+    centre = (int(np.argmax(hist)) + 0.5) * 360 / 64
+    signed = (hue - centre + 180) % 360 - 180
+    off = np.abs(signed)
+    spread = float(np.average(np.minimum(off, 45)[inner], weights=sat[inner] + 1e-6))
+    limit, typical = max(8.0, 2.5 * spread), float(np.median(sat[inner]))
+    distinct = (off > limit) & (sat > typical) & (val > 0.12) & inner
+    # Hysteresis: a part takes in the pixels round it that are distinct the same way by a
+    # looser margin (an iris's shaded upper half), as far as three pixels.
+    loose = (off > 0.6 * limit) & (sat > 0.8 * typical) & (val > 0.08) & inner
+    frame = np.zeros_like(distinct)
+    frame[0], frame[-1], frame[:, 0], frame[:, -1] = True, True, True, True
+    edge = square_extreme(~inner | frame, 2, np.maximum)
+    total = int(inner.sum())
+    for side in (signed > 0, signed < 0):  # warmer and cooler than the subject: apart
+        seeds = distinct & side
+        if not seeds.any():
+            continue
+        grown = flood(seeds, (seeds | loose & side) & grow(seeds, 3))
+        # Only what holds a dense core (5 of 9 distinct) can pass the tests below: the
+        # specks and streaks are left before the parts are separated one by one.
+        dense = seeds & (box(seeds.astype(np.float32), 1) > 0.5)
+        for part in parts(flood(dense, grown)):
+            n, strong = int(part.sum()), int((part & distinct).sum())
+            if not 0.001 * total <= strong <= n <= 0.03 * total or (part & edge).any():
+                continue  # specks, large areas, what touches the outline or the frame
+            if strong < n / 2:
+                continue  # mostly the loose margin: a tinge of the fur, not a part
+            ys, xs = np.nonzero(part)
+            y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 2, int(xs.min()), int(xs.max()) + 2
+            if n < (y1 - y0 - 1) * (x1 - x0 - 1) / 3:
+                continue  # not compact: a streak or a ring of the colour
+            # With its holes (a pupil, a glint): what its box's border cannot reach.
+            y0, x0 = max(0, y0 - 1), max(0, x0 - 1)
+            inset = part[y0:y1, x0:x1]
+            border = np.zeros_like(inset)
+            border[0], border[-1], border[:, 0], border[:, -1] = True, True, True, True
+            keep[y0:y1, x0:x1] |= ~flood(border & ~inset, ~inset)
+    return keep

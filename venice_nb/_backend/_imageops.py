@@ -229,6 +229,12 @@ def _without_base(hole: np.ndarray, found: np.ndarray, rgb: np.ndarray) -> np.nd
 
 OUTLINE_SMOOTHING = 0.02  # of the long side: notches and spurs narrower than this go
 EVIDENCE_SIDE = 96  # the long side of the copy the outline's evidence is read on
+PARTS_SIDE = 128  # ... and of the copy small parts of a distinct colour are found on
+# The share of its own colour a distinct part (an eye) keeps, the rest the new colour's: its
+# hue stays and it dims with the face round it. Fully kept, a black cat's eyes are the
+# brightest thing in its face and the face's luminance no longer follows the photo's
+# (tests/test_effects_subjects.py asks r > 0.8 over the whole cat: 0.5 kept fully).
+PART_KEEPS = 0.4
 EDGE_REACH = 0.08  # of the long side: how far the photo's evidence moves the outline
 RIM = 0.012  # of the long side: how far a rim of the subject's colour outside it may join
 CLEARLY = 0.75**2  # squared distance ratio to the other side that moves a pixel
@@ -250,11 +256,21 @@ def _recolour_area(region: Region | None, img: Image.Image | None = None) -> Reg
     if img is None:
         return smooth.resize(region.size, Image.Resampling.BILINEAR)
     # The evidence is read on a smaller copy (the outline moves by tens of its pixels).
+    small = _box_shrink(rgb_view(img), fit_side(region.size, PARTS_SIDE))
     side = fit_side(region.size, EVIDENCE_SIDE)
-    rgb = np.asarray(_box_shrink(rgb_view(img), side), np.float32)
+    rgb = np.asarray(small.resize(side, Image.Resampling.BOX), np.float32)
     inside = _edge_by_evidence(rgb, np.asarray(smooth.resize(side, Image.Resampling.BOX)) > 127)
     moved = Image.fromarray(inside.astype(np.uint8) * 255).resize(size, Image.Resampling.BILINEAR)
     moved = moved.filter(ImageFilter.GaussianBlur(radius)).point(_RAMP)
+    # Small parts of a distinct colour (eyes) keep most of theirs (see PART_KEEPS).
+    weight = np.asarray(moved.resize(small.size, Image.Resampling.BOX), np.float32) / 255
+    parts = _effects.distinct_parts(small, weight)
+    if parts.any():
+        # Soft by a pixel of the small copy, the edge half a pixel out (onto the part's rim).
+        kept = Image.fromarray(parts.astype(np.uint8) * 255).filter(ImageFilter.GaussianBlur(0.7))
+        share = round(255 * PART_KEEPS)
+        kept = kept.point([min(share, 2 * x * share // 255) for x in range(256)])
+        moved = ImageChops.subtract(moved, kept.resize(size, Image.Resampling.BILINEAR))
     return moved.resize(region.size, Image.Resampling.BILINEAR)
 
 
