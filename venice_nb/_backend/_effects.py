@@ -828,12 +828,14 @@ def distinct_parts(small: Image.Image, weight: np.ndarray) -> np.ndarray:
     """The small parts of a distinct colour in a whole subject to recolour (``weight``, in
     [0, 1], on the small RGB copy ``small``) with their holes: a black cat keeps its
     yellow-green eyes. A part is distinct when its hue is further from the subject's
-    dominant hue than the subject's own spread of hues (and eight degrees) and it is at
-    least as saturated as the subject's typical pixel (a pale muzzle or a pink ear in a
-    ginger cat is not); it is kept when it is compact (a third of its box or more), small
-    (0.1 % to 3 % of the subject), mostly distinct by that strict margin, and lies well
-    inside the subject and the frame: a patch at the outline or cut by the frame is the
-    subject's own colour against something else, not a part of it seen whole."""
+    dominant hue than three times the subject's own mean spread of hues (and eight
+    degrees: well outside the fur's variation, so a nose a shade redder than ginger fur is
+    fur-like) and it is at least as saturated as the subject's typical pixel (a pale muzzle
+    or a pink ear in a ginger cat is not); it is kept when it is compact (a third of its
+    box or more), small (0.1 % to 3 % of the subject), mostly distinct by that strict
+    margin, and lies well inside the subject and the frame: a patch at the outline or cut
+    by the frame is the subject's own colour against something else, not a part of it
+    seen whole."""
     from .._vision._pixels import box, flood, grow, parts, square_extreme
 
     hsv = np.asarray(small.convert("HSV"), np.float32)
@@ -850,7 +852,7 @@ def distinct_parts(small: Image.Image, weight: np.ndarray) -> np.ndarray:
     signed = (hue - centre + 180) % 360 - 180
     off = np.abs(signed)
     spread = float(np.average(np.minimum(off, 45)[inner], weights=sat[inner] + 1e-6))
-    limit, typical = max(8.0, 2.5 * spread), float(np.median(sat[inner]))
+    limit, typical = max(8.0, 3.0 * spread), float(np.median(sat[inner]))
     distinct = (off > limit) & (sat > typical) & (val > 0.12) & inner
     # Hysteresis: a part takes in the pixels round it that are distinct the same way by a
     # looser margin (an iris's shaded upper half), as far as three pixels.
