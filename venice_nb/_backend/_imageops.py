@@ -250,14 +250,16 @@ def _recolour_area(region: Region | None, img: Image.Image | None = None) -> Reg
     photo's out-of-focus edge is."""
     if region is None:
         return None
-    size = fit_side(region.size, 256)
+    full = region.size if img is None else img.size
+    size = fit_side(full, 256)
+    low = _box_shrink(region, size) if region.width >= size[0] else region.resize(size)
     radius = OUTLINE_SMOOTHING * max(size)
-    smooth = _box_shrink(region, size).filter(ImageFilter.GaussianBlur(radius)).point(_RAMP)
+    smooth = low.filter(ImageFilter.GaussianBlur(radius)).point(_RAMP)
     if img is None:
-        return smooth.resize(region.size, Image.Resampling.BILINEAR)
+        return smooth.resize(full, Image.Resampling.BILINEAR)
     # The evidence is read on a smaller copy (the outline moves by tens of its pixels).
-    small = _box_shrink(rgb_view(img), fit_side(region.size, PARTS_SIDE))
-    side = fit_side(region.size, EVIDENCE_SIDE)
+    small = _box_shrink(rgb_view(img), fit_side(full, PARTS_SIDE))
+    side = fit_side(full, EVIDENCE_SIDE)
     rgb = np.asarray(small.resize(side, Image.Resampling.BOX), np.float32)
     inside = _edge_by_evidence(rgb, np.asarray(smooth.resize(side, Image.Resampling.BOX)) > 127)
     moved = Image.fromarray(inside.astype(np.uint8) * 255).resize(size, Image.Resampling.BILINEAR)
@@ -271,7 +273,7 @@ def _recolour_area(region: Region | None, img: Image.Image | None = None) -> Reg
         share = round(255 * PART_KEEPS)
         kept = kept.point([min(share, 2 * x * share // 255) for x in range(256)])
         moved = ImageChops.subtract(moved, kept.resize(size, Image.Resampling.BILINEAR))
-    return moved.resize(region.size, Image.Resampling.BILINEAR)
+    return moved.resize(full, Image.Resampling.BILINEAR)
 
 
 _RAMP = [min(255, max(0, round((v - 128) * 3 + 128))) for v in range(256)]  # 3x steeper
@@ -464,8 +466,14 @@ def apply_prompt(
             # it off the room and it is moved by the photo's evidence; a chromatic one is
             # narrowed to the subject's dominant hue, its own evidence.
             neutral = arg in ("black", "white", "grey", "gray", "silver")
-            subject = regions.get("subject")
-            area = mask if mask is not None else _recolour_area(subject, out if neutral else None)
+            if mask is not None:
+                area: Region | None = mask
+            elif neutral:
+                # The estimate at its analysis size is enough: its outline is re-read from
+                # the photo at a smaller size still (and it costs two thirds).
+                area = _recolour_area(regions.rough_subject(), out)
+            else:
+                area = _recolour_area(regions.get("subject"))
             if area is not None:
                 if not neutral:
                     area = _effects.colour_weights(out, area)
