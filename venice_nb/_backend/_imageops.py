@@ -238,6 +238,7 @@ PART_KEEPS = 0.4
 EDGE_REACH = 0.08  # of the long side: how far the photo's evidence moves the outline
 RIM = 0.012  # of the long side: how far a rim of the subject's colour outside it may join
 CLEARLY = 0.75**2  # squared distance ratio to the other side that moves a pixel
+LIKE = 35.0  # feature distance (chroma, half luminance, 3x detail) within which it is alike
 
 
 def _recolour_area(region: Region | None, img: Image.Image | None = None) -> Region | None:
@@ -338,8 +339,11 @@ def _edge_by_evidence(rgb: np.ndarray, inside: np.ndarray) -> np.ndarray:
     fg, fg_share, bg, bg_share = nearby(core, outside, 2 * reach)
     # A pixel moves only when clearly nearer one side (by a quarter of the distance): one
     # unlike both (an ear's pink among ginger fur and a brown room) stays where it was.
+    # And only when it is close to that side too (within ``LIKE``): a red saucer nearer the
+    # wood beside it than the mean of a white cup, its coffee and a spoon is none of them.
     to_fg, to_bg = np.square(feat - fg).sum(-1), np.square(feat - bg).sum(-1)
-    vote = (to_fg < CLEARLY * to_bg).astype(np.float32) - (to_bg < CLEARLY * to_fg)
+    like_fg = (to_fg < CLEARLY * to_bg) & (to_fg < LIKE**2)
+    vote = like_fg.astype(np.float32) - ((to_bg < CLEARLY * to_fg) & (to_bg < LIKE**2))
     vote = box(vote, 2)
     # Detail is evidence only where the subject nearby is sharp and the background defocused
     # (twice the fine detail): a glossy cup on grained wood is the other way round.
