@@ -230,51 +230,95 @@ def _without_base(hole: np.ndarray, found: np.ndarray, rgb: np.ndarray) -> np.nd
 OUTLINE_SMOOTHING = 0.02  # of the long side: notches and spurs narrower than this go
 EVIDENCE_SIDE = 96  # the long side of the copy the outline's evidence is read on
 PARTS_SIDE = 128  # ... and of the copy small parts of a distinct colour are found on
-# The share of its own colour a distinct part (an eye) keeps, the rest the new colour's: its
-# hue stays and it dims with the face round it. Fully kept, a black cat's eyes are the
-# brightest thing in its face and the face's luminance no longer follows the photo's
-# (tests/test_effects_subjects.py asks r > 0.8 over the whole cat: 0.5 kept fully).
-PART_KEEPS = 0.4
 EDGE_REACH = 0.08  # of the long side: how far the photo's evidence moves the outline
 RIM = 0.012  # of the long side: how far a rim of the subject's colour outside it may join
 CLEARLY = 0.75**2  # squared distance ratio to the other side that moves a pixel
 LIKE = 35.0  # feature distance (chroma, half luminance, 3x detail) within which it is alike
 
 
-def _recolour_area(region: Region | None, img: Image.Image | None = None) -> Region | None:
+def _recolour_area(region: Region | None, size: tuple[int, int] | None = None) -> Region | None:
     """Where "make the <subject> <colour>" applies: the subject estimate with a smooth
-    outline, moved (given the photo ``img``) to where the photo says the subject ends
-    (``_edge_by_evidence``). The estimate's edge wanders where the subject is out of focus
-    (spurs into the room, notches into a cheek), which a whole-subject recolour turns into a
-    jagged line of old colour against new. A blur and a re-steepened ramp on a small copy
-    round off what is narrower than ``OUTLINE_SMOOTHING`` and leave a soft edge, as a
-    photo's out-of-focus edge is."""
+    outline, at ``size`` (the region's own by default). The estimate's edge wanders where
+    the subject is out of focus (spurs into the room, notches into a cheek), which a
+    whole-subject recolour turns into a jagged line of old colour against new. A blur and a
+    re-steepened ramp on a small copy round off what is narrower than ``OUTLINE_SMOOTHING``
+    and leave a soft edge, as a photo's out-of-focus edge is."""
     if region is None:
         return None
-    full = region.size if img is None else img.size
-    size = fit_side(full, 256)
+    full = size or region.size
+    low = _smooth_outline(region, fit_side(full, 256))
+    return low.resize(full, Image.Resampling.BILINEAR)
+
+
+def _smooth_outline(region: Region, size: tuple[int, int]) -> Region:
+    """``region`` at ``size`` with its outline blurred and re-steepened (``_recolour_area``)."""
     low = _box_shrink(region, size) if region.width >= size[0] else region.resize(size)
-    radius = OUTLINE_SMOOTHING * max(size)
-    smooth = low.filter(ImageFilter.GaussianBlur(radius)).point(_RAMP)
-    if img is None:
-        return smooth.resize(full, Image.Resampling.BILINEAR)
+    low = low.filter(ImageFilter.GaussianBlur(OUTLINE_SMOOTHING * max(size)))
+    return low.point(_RAMP)
+
+
+# Small parts of a distinct colour kept out of a whole-subject recolour (eyes): their
+# weights on a small copy and the subject's mean luminance (0-1).
+_Parts = tuple[Region, float]
+
+
+def _whole_subject_area(region: Region, img: Image.Image) -> tuple[Region, _Parts | None]:
+    """Where a neutral "make the <subject> <colour>" applies (it changes the whole subject,
+    so the outline is all that keeps it off the room): ``_recolour_area``'s, with the
+    outline moved to where the photo says the subject ends (``_edge_by_evidence``) and
+    without the subject's small parts of a distinct colour (``_effects.distinct_parts``),
+    which are returned to be dimmed with it (``_dim_parts``)."""
+    size = fit_side(img.size, 256)
+    smooth = _smooth_outline(region, size)
     # The evidence is read on a smaller copy (the outline moves by tens of its pixels).
-    small = _box_shrink(rgb_view(img), fit_side(full, PARTS_SIDE))
-    side = fit_side(full, EVIDENCE_SIDE)
+    small = _box_shrink(rgb_view(img), fit_side(img.size, PARTS_SIDE))
+    side = fit_side(img.size, EVIDENCE_SIDE)
     rgb = np.asarray(small.resize(side, Image.Resampling.BOX), np.float32)
     inside = _edge_by_evidence(rgb, np.asarray(smooth.resize(side, Image.Resampling.BOX)) > 127)
     moved = Image.fromarray(inside.astype(np.uint8) * 255).resize(size, Image.Resampling.BILINEAR)
-    moved = moved.filter(ImageFilter.GaussianBlur(radius)).point(_RAMP)
-    # Small parts of a distinct colour (eyes) keep most of theirs (see PART_KEEPS).
+    moved = _smooth_outline(moved, size)
     weight = np.asarray(moved.resize(small.size, Image.Resampling.BOX), np.float32) / 255
     parts = _effects.distinct_parts(small, weight)
+    found = None
     if parts.any():
         # Soft by a pixel of the small copy, the edge half a pixel out (onto the part's rim).
         kept = Image.fromarray(parts.astype(np.uint8) * 255).filter(ImageFilter.GaussianBlur(0.7))
-        share = round(255 * PART_KEEPS)
-        kept = kept.point([min(share, 2 * x * share // 255) for x in range(256)])
-        moved = ImageChops.subtract(moved, kept.resize(size, Image.Resampling.BILINEAR))
-    return moved.resize(full, Image.Resampling.BILINEAR)
+        kept = kept.point([min(255, 2 * x) for x in range(256)]).resize(size)
+        moved = ImageChops.subtract(moved, kept)
+        lum = np.asarray(small.convert("L"), np.float32)[weight > 0.5]
+        found = kept, float(lum.mean()) / 255 if lum.size else 0.5
+    return moved.resize(img.size, Image.Resampling.BILINEAR), found
+
+
+def _dim_parts(img: Image.Image, parts: _Parts, colour: tuple[int, int, int]) -> Image.Image:
+    """``img`` (recoloured, the parts left as they were) with the parts dimmed by half the
+    subject's change of brightness (the geometric mean of none and all of it), never
+    brightened: a black cat's eyes keep their hue and saturation at half their brightness
+    or so, in a face of a fifth of its. Fully bright they are the brightest thing in the face
+    and read pasted on (and its luminance no longer follows the photo's)."""
+    new = float(np.asarray(colour, np.float32) @ np.array([0.299, 0.587, 0.114])) / 255
+    weights, subject_luma = parts
+    gain = min(1.0, (new / max(subject_luma, 1e-3)) ** 0.5)
+    box = weights.getbbox()
+    if box is None or gain > 0.99:
+        return img
+    # Only the parts' box, at the photo's size (a pixel of the small copy round it).
+    sx, sy = img.width / weights.width, img.height / weights.height
+    x0, y0 = max(0, box[0] - 1), max(0, box[1] - 1)
+    x1, y1 = min(weights.width, box[2] + 1), min(weights.height, box[3] + 1)
+    full = (
+        int(x0 * sx),
+        int(y0 * sy),
+        min(img.width, round(x1 * sx)),
+        min(img.height, round(y1 * sy)),
+    )
+    there = weights.resize(
+        (full[2] - full[0], full[3] - full[1]), Image.Resampling.BILINEAR, box=(x0, y0, x1, y1)
+    )
+    crop = img.crop(full)
+    out = img.copy()
+    out.paste(crop.point([round(v * gain) for v in range(256)] * 3), full, there)
+    return out
 
 
 _RAMP = [min(255, max(0, round((v - 128) * 3 + 128))) for v in range(256)]  # 3x steeper
@@ -470,12 +514,14 @@ def apply_prompt(
             # it off the room and it is moved by the photo's evidence; a chromatic one is
             # narrowed to the subject's dominant hue, its own evidence.
             neutral = arg in ("black", "white", "grey", "gray", "silver")
+            parts = None
+            area: Region | None
             if mask is not None:
-                area: Region | None = mask
+                area = mask
             elif neutral:
                 # The estimate at its analysis size is enough: its outline is re-read from
                 # the photo at a smaller size still (and it costs two thirds).
-                area = _recolour_area(regions.rough_subject(), out)
+                area, parts = _whole_subject_area(regions.rough_subject(), out)
             else:
                 area = _recolour_area(regions.get("subject"))
             if area is not None:
@@ -483,6 +529,8 @@ def apply_prompt(
                     area = _effects.colour_weights(out, area)
                 recoloured = _effects.recolour(out, _effects.COLOURS[arg], area)
                 out = Image.composite(recoloured, out, area)
+                if parts is not None:
+                    out = _dim_parts(out, parts, _effects.COLOURS[arg])
             continue
         if kind == "replace":
             if region is None:
