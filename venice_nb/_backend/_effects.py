@@ -761,8 +761,8 @@ def recolour(img: Image.Image, colour: tuple[int, int, int], where: Image.Image)
     (whiskers, glints: not the fur's colour) keep most of the lift they have over them."""
     grey = img.convert("L")
     small = _small_size(img.size, 160)
-    lum_s = np.asarray(_box_shrink(grey, small), np.float32) / 255
-    w_s = np.asarray(_box_shrink(where, small), np.float32) / 255
+    lum_s = np.asarray(box_shrink(grey, small), np.float32) / 255
+    w_s = np.asarray(box_shrink(where, small), np.float32) / 255
     total = float(w_s.sum())
     mean = float((lum_s * w_s).sum() / total) if total > 0 else float(lum_s.mean())
     target = np.asarray(colour, np.float32) / 255
@@ -789,7 +789,7 @@ def recolour(img: Image.Image, colour: tuple[int, int, int], where: Image.Image)
     return Image.merge("RGB", channels * 3 if len(channels) == 1 else channels)
 
 
-def _box_shrink(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+def box_shrink(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     """``img`` box-averaged down to ``size``: an integer reduce first (the same average,
     several times cheaper on a large photo), then the exact size."""
     k = max(1, min(img.size[0] // size[0], img.size[1] // size[1]))

@@ -236,23 +236,22 @@ CLEARLY = 0.75**2  # squared distance ratio to the other side that moves a pixel
 LIKE = 35.0  # feature distance (chroma, half luminance, 3x detail) within which it is alike
 
 
-def _recolour_area(region: Region | None, size: tuple[int, int] | None = None) -> Region | None:
+def _recolour_area(region: Region | None) -> Region | None:
     """Where "make the <subject> <colour>" applies: the subject estimate with a smooth
-    outline, at ``size`` (the region's own by default). The estimate's edge wanders where
-    the subject is out of focus (spurs into the room, notches into a cheek), which a
-    whole-subject recolour turns into a jagged line of old colour against new. A blur and a
-    re-steepened ramp on a small copy round off what is narrower than ``OUTLINE_SMOOTHING``
-    and leave a soft edge, as a photo's out-of-focus edge is."""
+    outline. The estimate's edge wanders where the subject is out of focus (spurs into the
+    room, notches into a cheek), which a whole-subject recolour turns into a jagged line of
+    old colour against new. A blur and a re-steepened ramp on a small copy round off what is
+    narrower than ``OUTLINE_SMOOTHING`` and leave a soft edge, as a photo's out-of-focus
+    edge is."""
     if region is None:
         return None
-    full = size or region.size
-    low = _smooth_outline(region, fit_side(full, 256))
-    return low.resize(full, Image.Resampling.BILINEAR)
+    low = _smooth_outline(region, fit_side(region.size, 256))
+    return low.resize(region.size, Image.Resampling.BILINEAR)
 
 
 def _smooth_outline(region: Region, size: tuple[int, int]) -> Region:
     """``region`` at ``size`` with its outline blurred and re-steepened (``_recolour_area``)."""
-    low = _box_shrink(region, size) if region.width >= size[0] else region.resize(size)
+    low = _effects.box_shrink(region, size) if region.width >= size[0] else region.resize(size)
     low = low.filter(ImageFilter.GaussianBlur(OUTLINE_SMOOTHING * max(size)))
     return low.point(_RAMP)
 
@@ -271,7 +270,7 @@ def _whole_subject_area(region: Region, img: Image.Image) -> tuple[Region, _Part
     size = fit_side(img.size, 256)
     smooth = _smooth_outline(region, size)
     # The evidence is read on a smaller copy (the outline moves by tens of its pixels).
-    small = _box_shrink(rgb_view(img), fit_side(img.size, PARTS_SIDE))
+    small = _effects.box_shrink(rgb_view(img), fit_side(img.size, PARTS_SIDE))
     side = fit_side(img.size, EVIDENCE_SIDE)
     rgb = np.asarray(small.resize(side, Image.Resampling.BOX), np.float32)
     inside = _edge_by_evidence(rgb, np.asarray(smooth.resize(side, Image.Resampling.BOX)) > 127)
@@ -293,9 +292,10 @@ def _whole_subject_area(region: Region, img: Image.Image) -> tuple[Region, _Part
 def _dim_parts(img: Image.Image, parts: _Parts, colour: tuple[int, int, int]) -> Image.Image:
     """``img`` (recoloured, the parts left as they were) with the parts dimmed by half the
     subject's change of brightness (the geometric mean of none and all of it), never
-    brightened: a black cat's eyes keep their hue and saturation at half their brightness
-    or so, in a face of a fifth of its. Fully bright they are the brightest thing in the face
-    and read pasted on (and its luminance no longer follows the photo's)."""
+    brightened: the black cat's face has about a fifth of the ginger one's brightness, its
+    eyes keep their hue and saturation at about half theirs. Fully bright they are the
+    brightest thing in the face and read pasted on (and the face's luminance no longer
+    follows the photo's)."""
     new = float(np.asarray(colour, np.float32) @ np.array([0.299, 0.587, 0.114])) / 255
     weights, subject_luma = parts
     gain = min(1.0, (new / max(subject_luma, 1e-3)) ** 0.5)
@@ -322,13 +322,6 @@ def _dim_parts(img: Image.Image, parts: _Parts, colour: tuple[int, int, int]) ->
 
 
 _RAMP = [min(255, max(0, round((v - 128) * 3 + 128))) for v in range(256)]  # 3x steeper
-
-
-def _box_shrink(img: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """``img`` box-averaged down to ``size``: an integer reduce first (the same average,
-    several times cheaper on a large photo), then the exact size."""
-    k = max(1, min(img.size[0] // size[0], img.size[1] // size[1]))
-    return (img.reduce(k) if k > 1 else img).resize(size, Image.Resampling.BOX)
 
 
 def _edge_by_evidence(rgb: np.ndarray, inside: np.ndarray) -> np.ndarray:
