@@ -805,27 +805,55 @@ def restore_look(img: Image.Image, seed: int = 0) -> Image.Image:
 def recolour(img: Image.Image, colour: tuple[int, int, int], where: Image.Image) -> Image.Image:
     """``img`` with the colour of ``where`` (mode L weights) changed to ``colour``, keeping its
     shading: each pixel's luminance moves by the same amount relative to the area's mean, so
-    stripes, fur and highlights stay; the mean luminance becomes the new colour's (lifted for
-    black, so the shading still shows). The new colour is a function of luminance only, so it
-    is three point tables. The caller blends by ``where`` (narrowed by ``colour_weights`` for a
-    chromatic colour, so a red cup turns blue while the coffee in it stays coffee)."""
+    stripes, fur and highlights stay; the mean luminance becomes the new colour's. The new
+    colour is a function of luminance only, so it is three point tables. The caller blends by
+    ``where`` (narrowed by ``colour_weights`` for a chromatic colour, so a red cup turns blue
+    while the coffee in it stays coffee).
+
+    A dark colour (black) is not a lifted mid grey: a black cat's fur is near-black, its sheen
+    and stripes only faintly lighter or darker. There each tone is the old one relative to the
+    mean, squared, times the new colour's luminance (a highlight at twice the mean becomes
+    four times the dark base, a stripe at half of it a quarter), so the fur lands near black
+    and its light tones still read; and fine light lines brighter than the pixels round them
+    (whiskers, glints: not the fur's colour) keep most of the lift they have over them."""
     grey = img.convert("L")
     small = _small_size(img.size, 160)
-    lum_s = np.asarray(grey.resize(small, Image.Resampling.BOX), np.float32) / 255
-    w_s = np.asarray(where.resize(small, Image.Resampling.BOX), np.float32) / 255
+    lum_s = np.asarray(box_shrink(grey, small), np.float32) / 255
+    w_s = np.asarray(box_shrink(where, small), np.float32) / 255
     total = float(w_s.sum())
     mean = float((lum_s * w_s).sum() / total) if total > 0 else float(lum_s.mean())
     target = np.asarray(colour, np.float32) / 255
     t_lum = float(target @ np.array([0.299, 0.587, 0.114], np.float32))
-    mid = min(0.85, max(0.16, t_lum))
-    contrast = 0.9 if t_lum > 0.16 else 0.6  # dark colours: less range left below the mean
     v = np.arange(256, dtype=np.float32) / 255
-    new_lum = np.clip(mid + (v - mean) * contrast, 0.02, 0.98)
+    dark = t_lum < _DARK_COLOUR
+    if dark:
+        new_lum = np.clip(t_lum * (v / max(mean, 1e-3)) ** 2, 0.015, 0.98)
+    else:
+        new_lum = np.clip(min(0.85, t_lum) + (v - mean) * 0.9, 0.02, 0.98)
     base = (target / max(t_lum, 1e-3))[None, :] * new_lum[:, None]  # 256 x 3
     # Where that exceeds 1 (bright tones of a saturated colour), blend towards white instead.
     over = np.clip(base.max(-1, keepdims=True) - 1, 0, None)
     table = np.round(np.clip(base / (1 + over) + over / (1 + over), 0, 1) * 255).astype(int)
-    return Image.merge("RGB", [grey.point(table[:, c].tolist()) for c in range(3)])
+    # A neutral colour has one table for all three channels: one band, merged three times.
+    tables = [table[:, 0]] if (table == table[:, :1]).all() else list(table.T)
+    channels = [grey.point(t.tolist()) for t in tables]
+    if dark:
+        # What a pixel has over the mean of its 4 x 4 block (interpolated), past the fur's
+        # own fine texture: (difference - 10) x 1.3.
+        around = grey.reduce(4).resize(grey.size, Image.Resampling.BILINEAR)
+        lift = ImageChops.subtract(grey, around, 1 / 1.3, -13)
+        channels = [ImageChops.add(c, lift) for c in channels]
+    return Image.merge("RGB", channels * 3 if len(channels) == 1 else channels)
+
+
+def box_shrink(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``img`` box-averaged down to ``size``: an integer reduce first (the same average,
+    several times cheaper on a large photo), then the exact size."""
+    k = max(1, min(img.size[0] // size[0], img.size[1] // size[1]))
+    return (img.reduce(k) if k > 1 else img).resize(size, Image.Resampling.BOX)
+
+
+_DARK_COLOUR = 0.16  # a new colour darker than this (black) takes the dark tone curve
 
 
 def colour_weights(img: Image.Image, where: Image.Image) -> Image.Image:
@@ -851,3 +879,67 @@ def colour_weights(img: Image.Image, where: Image.Image) -> Image.Image:
     # A little blur: single pixels of the cup's colour elsewhere do not turn into specks.
     weights = ImageChops.multiply(hue_ok, sat_ok).filter(ImageFilter.BoxBlur(1))
     return ImageChops.multiply(weights, where)
+
+
+def distinct_parts(small: Image.Image, weight: np.ndarray) -> np.ndarray:
+    """The small parts of a distinct colour in a whole subject to recolour (``weight``, in
+    [0, 1], on the small RGB copy ``small``) with their holes: a black cat keeps its
+    yellow-green eyes. A part is distinct when its hue is further from the subject's
+    dominant hue than three times the subject's own mean spread of hues (and eight
+    degrees: well outside the fur's variation, so a nose a shade redder than ginger fur is
+    fur-like) and it is at least as saturated as the subject's typical pixel (a pale muzzle
+    or a pink ear in a ginger cat is not); it is kept when it is compact (a third of its
+    box or more), small (0.1 % to 3 % of the subject), mostly distinct by that strict
+    margin, and lies well inside the subject and the frame: a patch at the outline or cut
+    by the frame is the subject's own colour against something else, not a part of it
+    seen whole."""
+    from .._vision._pixels import box, flood, grow, parts, square_extreme
+
+    hsv = np.asarray(small.convert("HSV"), np.float32)
+    hue = hsv[..., 0] * (360 / 256)
+    sat, val = hsv[..., 1] / 255, hsv[..., 2] / 255
+    inner = weight > 0.9
+    keep = np.zeros(inner.shape, bool)
+    if inner.sum() < 100:
+        return keep
+    # The dominant hue: the peak of a saturation-weighted histogram (as colour_weights).
+    hist = np.bincount((hue * 64 / 360).astype(int).ravel() % 64, (weight * sat).ravel(), 64)
+    hist = hist + np.roll(hist, 1) + np.roll(hist, -1)
+    centre = (int(np.argmax(hist)) + 0.5) * 360 / 64
+    signed = (hue - centre + 180) % 360 - 180
+    off = np.abs(signed)
+    spread = float(np.average(np.minimum(off, 45)[inner], weights=sat[inner] + 1e-6))
+    limit, typical = max(8.0, 3.0 * spread), float(np.median(sat[inner]))
+    distinct = (off > limit) & (sat > typical) & (val > 0.12) & inner
+    # Hysteresis: a part takes in the pixels round it that are distinct the same way by a
+    # looser margin (an iris's shaded upper half), as far as three pixels.
+    loose = (off > 0.6 * limit) & (sat > 0.8 * typical) & (val > 0.08) & inner
+    frame = np.zeros_like(distinct)
+    frame[0], frame[-1], frame[:, 0], frame[:, -1] = True, True, True, True
+    edge = square_extreme(~inner | frame, 2, np.maximum)
+    total = int(inner.sum())
+    for side in (signed > 0, signed < 0):  # warmer and cooler than the subject: apart
+        seeds = distinct & side
+        if not seeds.any():
+            continue
+        grown = flood(seeds, (seeds | loose & side) & grow(seeds, 3))
+        # Only what holds a dense core (5 of 9 distinct) can pass the tests below: the
+        # specks and streaks are left before the parts are separated one by one.
+        dense = seeds & (box(seeds.astype(np.float32), 1) > 0.5)
+        for part in parts(flood(dense, grown)):
+            n, strong = int(part.sum()), int((part & distinct).sum())
+            if not 0.001 * total <= strong <= n <= 0.03 * total or (part & edge).any():
+                continue  # specks, large areas, what touches the outline or the frame
+            if strong < n / 2:
+                continue  # mostly the loose margin: a tinge of the fur, not a part
+            ys, xs = np.nonzero(part)
+            y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 2, int(xs.min()), int(xs.max()) + 2
+            if n < (y1 - y0 - 1) * (x1 - x0 - 1) / 3:
+                continue  # not compact: a streak or a ring of the colour
+            # With its holes (a pupil, a glint): what its box's border cannot reach.
+            y0, x0 = max(0, y0 - 1), max(0, x0 - 1)
+            inset = part[y0:y1, x0:x1]
+            border = np.zeros_like(inset)
+            border[0], border[-1], border[:, 0], border[:, -1] = True, True, True, True
+            keep[y0:y1, x0:x1] |= ~flood(border & ~inset, ~inset)
+    return keep

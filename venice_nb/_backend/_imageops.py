@@ -228,6 +228,12 @@ def _without_base(hole: np.ndarray, found: np.ndarray, rgb: np.ndarray) -> np.nd
 
 
 OUTLINE_SMOOTHING = 0.02  # of the long side: notches and spurs narrower than this go
+EVIDENCE_SIDE = 96  # the long side of the copy the outline's evidence is read on
+PARTS_SIDE = 128  # ... and of the copy small parts of a distinct colour are found on
+EDGE_REACH = 0.08  # of the long side: how far the photo's evidence moves the outline
+RIM = 0.012  # of the long side: how far a rim of the subject's colour outside it may join
+CLEARLY = 0.75**2  # squared distance ratio to the other side that moves a pixel
+LIKE = 35.0  # feature distance (chroma, half luminance, 3x detail) within which it is alike
 
 
 def _recolour_area(region: Region | None) -> Region | None:
@@ -239,11 +245,165 @@ def _recolour_area(region: Region | None) -> Region | None:
     edge is."""
     if region is None:
         return None
-    size = fit_side(region.size, 256)
-    low = region.resize(size, Image.Resampling.BOX)
-    blurred = low.filter(ImageFilter.GaussianBlur(OUTLINE_SMOOTHING * max(size)))
-    ramp = [min(255, max(0, round((v - 128) * 3 + 128))) for v in range(256)]
-    return blurred.point(ramp).resize(region.size, Image.Resampling.BILINEAR)
+    low = _smooth_outline(region, fit_side(region.size, 256))
+    return low.resize(region.size, Image.Resampling.BILINEAR)
+
+
+def _smooth_outline(region: Region, size: tuple[int, int]) -> Region:
+    """``region`` at ``size`` with its outline blurred and re-steepened (``_recolour_area``)."""
+    low = _effects.box_shrink(region, size) if region.width >= size[0] else region.resize(size)
+    low = low.filter(ImageFilter.GaussianBlur(OUTLINE_SMOOTHING * max(size)))
+    return low.point(_RAMP)
+
+
+# Small parts of a distinct colour kept out of a whole-subject recolour (eyes): their
+# weights on a small copy and the subject's mean luminance (0-1).
+_Parts = tuple[Region, float]
+
+
+def _whole_subject_area(region: Region, img: Image.Image) -> tuple[Region, _Parts | None]:
+    """Where a neutral "make the <subject> <colour>" applies (it changes the whole subject,
+    so the outline is all that keeps it off the room): ``_recolour_area``'s, with the
+    outline moved to where the photo says the subject ends (``_edge_by_evidence``) and
+    without the subject's small parts of a distinct colour (``_effects.distinct_parts``),
+    which are returned to be dimmed with it (``_dim_parts``)."""
+    size = fit_side(img.size, 256)
+    smooth = _smooth_outline(region, size)
+    # The evidence is read on a smaller copy (the outline moves by tens of its pixels).
+    small = _effects.box_shrink(rgb_view(img), fit_side(img.size, PARTS_SIDE))
+    side = fit_side(img.size, EVIDENCE_SIDE)
+    rgb = np.asarray(small.resize(side, Image.Resampling.BOX), np.float32)
+    inside = _edge_by_evidence(rgb, np.asarray(smooth.resize(side, Image.Resampling.BOX)) > 127)
+    moved = Image.fromarray(inside.astype(np.uint8) * 255).resize(size, Image.Resampling.BILINEAR)
+    moved = _smooth_outline(moved, size)
+    weight = np.asarray(moved.resize(small.size, Image.Resampling.BOX), np.float32) / 255
+    parts = _effects.distinct_parts(small, weight)
+    found = None
+    if parts.any():
+        # Soft by a pixel of the small copy, the edge half a pixel out (onto the part's rim).
+        kept = Image.fromarray(parts.astype(np.uint8) * 255).filter(ImageFilter.GaussianBlur(0.7))
+        kept = kept.point([min(255, 2 * x) for x in range(256)]).resize(size)
+        moved = ImageChops.subtract(moved, kept)
+        lum = np.asarray(small.convert("L"), np.float32)[weight > 0.5]
+        found = kept, float(lum.mean()) / 255 if lum.size else 0.5
+    return moved.resize(img.size, Image.Resampling.BILINEAR), found
+
+
+def _dim_parts(img: Image.Image, parts: _Parts, colour: tuple[int, int, int]) -> Image.Image:
+    """``img`` (recoloured, the parts left as they were) with the parts dimmed by half the
+    subject's change of brightness (the geometric mean of none and all of it), never
+    brightened: the black cat's face has about a fifth of the ginger one's brightness, its
+    eyes keep their hue and saturation at about half theirs. Fully bright they are the
+    brightest thing in the face and read pasted on (and the face's luminance no longer
+    follows the photo's)."""
+    new = float(np.asarray(colour, np.float32) @ np.array([0.299, 0.587, 0.114])) / 255
+    weights, subject_luma = parts
+    gain = min(1.0, (new / max(subject_luma, 1e-3)) ** 0.5)
+    box = weights.getbbox()
+    if box is None or gain > 0.99:
+        return img
+    # Only the parts' box, at the photo's size (a pixel of the small copy round it).
+    sx, sy = img.width / weights.width, img.height / weights.height
+    x0, y0 = max(0, box[0] - 1), max(0, box[1] - 1)
+    x1, y1 = min(weights.width, box[2] + 1), min(weights.height, box[3] + 1)
+    full = (
+        int(x0 * sx),
+        int(y0 * sy),
+        min(img.width, round(x1 * sx)),
+        min(img.height, round(y1 * sy)),
+    )
+    there = weights.resize(
+        (full[2] - full[0], full[3] - full[1]), Image.Resampling.BILINEAR, box=(x0, y0, x1, y1)
+    )
+    crop = img.crop(full)
+    out = img.copy()
+    out.paste(crop.point([round(v * gain) for v in range(256)] * 3), full, there)
+    return out
+
+
+_RAMP = [min(255, max(0, round((v - 128) * 3 + 128))) for v in range(256)]  # 3x steeper
+
+
+def _edge_by_evidence(rgb: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """``inside`` (a subject estimate on the small copy ``rgb``) with each pixel within
+    ``EDGE_REACH`` of its outline given to the side it resembles. The estimate cuts where
+    its colour groups change, so it takes in background of the subject's colour (a room
+    behind a ginger cat) and leaves out rims of the subject's odd colour (an ear's pink
+    edge). A pixel near the outline is compared with the subject well inside (beyond the
+    reach, near it) and the background just outside (near it), by chroma, luminance and
+    fine detail: a subject in focus has fine texture (fur, fabric) where a defocused
+    background is smooth. Only what joins the side it moves to changes (no holes or
+    islands), and only where both sides are sampled nearby: a sliver of "background" at
+    the frame (a subject cut by a corner) is no evidence."""
+    from .._vision._pixels import box, flood, local_detail, luma, square_extreme
+
+    reach = max(2, round(EDGE_REACH * max(inside.shape)))
+    lum = luma(rgb)
+    detail = box(local_detail(lum), 2)
+    # Chroma weighs fully, luminance half (shading varies across one surface), detail three
+    # times (texture is what tells a defocused room of the cat's colour from its fur).
+    feat = np.stack(
+        [rgb[..., 0] - rgb[..., 1], rgb[..., 1] - rgb[..., 2], 0.5 * lum, 3 * detail], -1
+    )
+    core = ~square_extreme(~inside, reach, np.maximum)
+    near = square_extreme(inside, reach, np.maximum)
+    outside = ~square_extreme(inside, 3, np.maximum)
+
+    def nearby(
+        first: np.ndarray, second: np.ndarray, r: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        # The mean feature of each mask within ``r`` of each pixel and the share of it there
+        # (zeros past the frame: the frame is not more of the sample). Both are smooth at
+        # that scale, so they are summed on a copy pooled by 4 and repeated back.
+        h, w = first.shape
+        hs, ws, n = -(-h // 4), -(-w // 4), feat.shape[-1] + 1
+        sums = np.zeros((hs * 4, ws * 4, 2 * n), np.float32)
+        for i, mask in enumerate((first, second)):
+            m = mask.astype(np.float32)
+            sums[:h, :w, i * n : i * n + n - 1] = feat * m[..., None]
+            sums[:h, :w, i * n + n - 1] = m
+        rows = sums[0::4] + sums[1::4] + sums[2::4] + sums[3::4]
+        pooled = (rows[:, 0::4] + rows[:, 1::4] + rows[:, 2::4] + rows[:, 3::4]) / 16
+        k = max(1, round(r / 4))
+        padded = np.zeros((hs + 2 * k + 2, ws + 2 * k + 2, 2 * n), np.float32)
+        padded[k + 1 : -k - 1, k + 1 : -k - 1] = pooled
+        full = box(padded, k)[k + 1 : -k - 1, k + 1 : -k - 1].repeat(4, 0).repeat(4, 1)[:h, :w]
+        a_share, b_share = full[..., n - 1], full[..., 2 * n - 1]
+        a_mean = full[..., : n - 1] / np.maximum(a_share, 1e-6)[..., None]
+        b_mean = full[..., n : 2 * n - 1] / np.maximum(b_share, 1e-6)[..., None]
+        return a_mean, a_share, b_mean, b_share
+
+    fg, fg_share, bg, bg_share = nearby(core, outside, 2 * reach)
+    # A pixel moves only when clearly nearer one side (by a quarter of the distance): one
+    # unlike both (an ear's pink among ginger fur and a brown room) stays where it was.
+    # And only when it is close to that side too (within ``LIKE``): a red saucer nearer the
+    # wood beside it than the mean of a white cup, its coffee and a spoon is none of them.
+    to_fg, to_bg = np.square(feat - fg).sum(-1), np.square(feat - bg).sum(-1)
+    like_fg = (to_fg < CLEARLY * to_bg) & (to_fg < LIKE**2)
+    vote = like_fg.astype(np.float32) - ((to_bg < CLEARLY * to_fg) & (to_bg < LIKE**2))
+    vote = box(vote, 2)
+    # Detail is evidence only where the subject nearby is sharp and the background defocused
+    # (twice the fine detail): a glossy cup on grained wood is the other way round.
+    focused = fg[..., 3] > 2 * bg[..., 3]
+    judged = near & ~core & (fg_share > 0.05) & (bg_share > 0.1) & focused
+    unlike = judged & (vote < -0.5)
+    kept = inside & ~(flood(~inside, ~inside | unlike) & inside)
+    # A rim of the subject's own odd colour just outside the outline (an ear's pink edge,
+    # unlike both the fur well inside and the room) joins when its colour is clearly nearer
+    # the subject's pixels at the outline than the background a little further out (not
+    # its detail: the outline itself is an edge).
+    rim = max(1, round(RIM * max(inside.shape)))
+    grown = square_extreme(kept, rim, np.maximum)
+    lip, _, room, room_share = nearby(
+        kept & square_extreme(~kept, 2, np.maximum), ~grown, reach // 2
+    )
+    to_lip = np.square(feat[..., :3] - lip[..., :3]).sum(-1)
+    to_room = np.square(feat[..., :3] - room[..., :3]).sum(-1)
+    like_lip = box((to_lip < CLEARLY * to_room).astype(np.float32), 1) > 0.5
+    by_rim = like_lip & (room_share > 0.1) & grown & ~unlike
+    joins = (judged & (vote > 0.5)) | by_rim
+    out: np.ndarray = flood(kept, kept | joins)
+    return out
 
 
 def _object_extent(rgb: np.ndarray, hole: np.ndarray, steps: int = 3) -> np.ndarray:
@@ -343,12 +503,27 @@ def apply_prompt(
             )
             continue
         if kind == "recolour":
-            area = mask if mask is not None else _recolour_area(regions.get("subject"))
+            # A neutral colour changes the whole subject, so its outline is all that keeps
+            # it off the room and it is moved by the photo's evidence; a chromatic one is
+            # narrowed to the subject's dominant hue, its own evidence.
+            neutral = arg in ("black", "white", "grey", "gray", "silver")
+            parts = None
+            area: Region | None
+            if mask is not None:
+                area = mask
+            elif neutral:
+                # The estimate at its analysis size is enough: its outline is re-read from
+                # the photo at a smaller size still (and it costs two thirds).
+                area, parts = _whole_subject_area(regions.rough_subject(), out)
+            else:
+                area = _recolour_area(regions.get("subject"))
             if area is not None:
-                if arg not in ("black", "white", "grey", "gray", "silver"):
+                if not neutral:
                     area = _effects.colour_weights(out, area)
                 recoloured = _effects.recolour(out, _effects.COLOURS[arg], area)
                 out = Image.composite(recoloured, out, area)
+                if parts is not None:
+                    out = _dim_parts(out, parts, _effects.COLOURS[arg])
             continue
         if kind == "replace":
             if region is None:
