@@ -231,6 +231,16 @@ def test_a_scarf_on_a_close_up_wraps_round_the_neck_below_the_mouth() -> None:
     assert np.median(spans) > 60
 
 
+def test_a_scarf_ends_where_the_cat_does() -> None:
+    """A scarf goes behind the neck where the body ends. Drawn to its full width, its end
+    hung in the blurred room beside the cat's jaw (464 pixels of it)."""
+    cat = load("cat")
+    diff = changed(cat, edit_image(cat, "add a blue scarf to the cat"))
+    room = box_of((0.8, 0.7, 1.0, 0.95), cat.size)  # right of the jaw, read off the sample
+    assert diff.sum() > 2000  # a scarf was drawn
+    assert (diff & room).sum() < 10
+
+
 # The astronaut's pupils: the darkest spot of each iris in the sample (pixels).
 ASTRONAUT_EYES = ((203, 101), (246, 103))
 

@@ -489,6 +489,8 @@ def draw(
         bottom = (float(box[3]) if box else h) - oy
         scarf, (sx, sy) = _scarf(hd, colour, (ox1 - ox, oy1 - oy), bottom)
         at = (ox + sx, oy + sy)
+        if matte is not None and box is None:
+            scarf = _worn_on(scarf, matte, at)
         worn = _composite(img, scarf, at)
         return _hairs_over(img, worn, (*at, at[0] + scarf.width, at[1] + scarf.height))
     layer = Image.new("RGBA", ((ox1 - ox) * SS, (oy1 - oy) * SS), (0, 0, 0, 0))
@@ -550,6 +552,22 @@ def _hairs_over(
     if hair.getbbox() is not None:
         after.paste(part, box[:2], hair)
     return after
+
+
+def _worn_on(obj: Image.Image, matte: np.ndarray, at: tuple[int, int]) -> Image.Image:
+    """``obj`` (RGBA at ``at``) only where the subject is, with a soft edge a little outside
+    its outline: a scarf goes round the neck and behind it where the body ends; drawn to its
+    full width on a narrow subject, its end hung in the air beside it."""
+    x, y = at
+    part = matte[y : y + obj.height, x : x + obj.width]
+    if part.shape != (obj.height, obj.width):
+        return obj
+    body = Image.fromarray(np.clip(part * 255 + 0.5, 0, 255).astype(np.uint8))
+    reach = max(1, round(0.01 * max(matte.shape)))
+    body = body.filter(ImageFilter.MaxFilter(2 * reach + 1)).filter(ImageFilter.GaussianBlur(reach))
+    out = obj.copy()
+    out.putalpha(ImageChops.multiply(obj.getchannel("A"), body))
+    return out
 
 
 def _light_colour(mean: np.ndarray) -> np.ndarray:
