@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from .._vision._pixels import Region, luma
+from .._vision._pixels import Region, luma, square_extreme
 
 Colour = tuple[int, int, int]
 
@@ -562,9 +562,9 @@ def _worn_on(obj: Image.Image, matte: np.ndarray, at: tuple[int, int]) -> Image.
     part = matte[y : y + obj.height, x : x + obj.width]
     if part.shape != (obj.height, obj.width):
         return obj
-    body = Image.fromarray(np.clip(part * 255 + 0.5, 0, 255).astype(np.uint8))
     reach = max(1, round(0.01 * max(matte.shape)))
-    body = body.filter(ImageFilter.MaxFilter(2 * reach + 1)).filter(ImageFilter.GaussianBlur(reach))
+    grown = square_extreme(np.clip(part * 255 + 0.5, 0, 255).astype(np.uint8), reach, np.maximum)
+    body = Image.fromarray(grown).filter(ImageFilter.GaussianBlur(reach))
     out = obj.copy()
     out.putalpha(ImageChops.multiply(obj.getchannel("A"), body))
     return out
