@@ -709,3 +709,28 @@ def test_effect_words_about_an_area_apply_the_effect_there() -> None:
     before = arr(product)
     mug = np.linalg.norm(before - before[5, 5], axis=-1) > 40
     assert saturation(out[mug]).mean() > 0.8 * saturation(before[mug]).mean()  # mug in colour
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["make it black and white except the cup",
+     "make it black and white but keep the cup in colour",
+     "greyscale everything apart from the cup"],
+)  # fmt: skip
+def test_a_colour_splash_greys_what_is_not_the_named_thing(prompt: str) -> None:
+    """"Everything except the cup" is the background: the cup keeps its red, the wood goes
+    grey. It greyed the cup and kept the wood ("the cup" read as the target), or, with
+    "keep the cup in colour" dropped as a keep clause, greyed the whole photo."""
+    coffee = load("coffee")
+    before, out = arr(coffee), arr(edit_image(coffee, prompt))
+    cup, wood = (slice(300, 340), slice(150, 250)), (slice(50, 200), slice(520, 590))  # saucer
+    assert saturation(out[cup]).mean() > 0.8 * saturation(before[cup]).mean()
+    assert saturation(out[wood]).mean() < 0.25 * saturation(before[wood]).mean()
+
+
+def test_more_vibrant_colours_are_more_saturated_not_a_random_look() -> None:
+    coffee = load("coffee")
+    assert plan("make the colors more vibrant") == ["vivid"]  # was the seeded restyle
+    before, out = arr(coffee), arr(edit_image(coffee, "make the colors more vibrant"))
+    assert saturation(out).mean() > 1.2 * saturation(before).mean()
+    assert abs(luma(out).mean() / luma(before).mean() - 1) < 0.1  # richer, not brighter

@@ -178,6 +178,12 @@ def sharpen(img: Image.Image, seed: int = 0) -> Image.Image:
     return img.filter(ImageFilter.UnsharpMask(radius=2, percent=180, threshold=1))
 
 
+def vivid(img: Image.Image, seed: int = 0) -> Image.Image:
+    """"More vibrant": richer colour and a little more contrast, as a photo editor's vibrance
+    and clarity sliders do (not a colour cast)."""
+    return ImageEnhance.Contrast(ImageEnhance.Color(img).enhance(1.4)).enhance(1.08)
+
+
 def invert(img: Image.Image, seed: int = 0) -> Image.Image:
     return ImageOps.invert(img)
 

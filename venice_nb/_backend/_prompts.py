@@ -46,6 +46,8 @@ EFFECTS: tuple[tuple[str, str, _effects.Effect], ...] = (
     ("darker", r"\bdarker|\bdarken|\bdimmer", _effects.darker),
     ("blur", r"\bblur|\bbokeh", _effects.blur),
     ("sharpen", r"\bsharpen|\bsharper|\bcrisper", _effects.sharpen),
+    ("vivid", r"\bvibrant|\bvivid|\bmore saturat|\bcolou?rful|\bpunch(y|ier)|\bpop\b",
+     _effects.vivid),
     ("invert", r"\binvert|\bnegative", _effects.invert),
 )  # fmt: skip
 EFFECT_FNS = {name: fn for name, _, fn in EFFECTS}
@@ -112,13 +114,37 @@ def _is_new_area(what: str, area: str) -> bool:
     return bool(_kind(what, table, "")) or not any(re.search(p, what) for _, p, _ in EFFECTS)
 
 
+_IN_COLOUR = re.compile(
+    r"\b(?:but\s+|and\s+)?(?:keep|keeping|leave|leaving)\s+(?:only\s+)?the\s+"
+    r"(?P<what>(?:\w+\s+){0,2}?\w+)\s+(?:in\s+)?(?:(?:full|its|their)\s+)?colou?r(?:ed|ful|s)?\b"
+)
+_EXCEPT = re.compile(
+    r"\b(?:except|excepting|apart from|other than|but not|all but|everything but)"
+    r"\s+(?:for\s+)?the\s+(?:\w+\s+){0,2}?(?P<noun>\w+)\b"
+)
+
+
 def clean(prompt: str) -> str:
-    """Lower case, "keep …"/"while …" clauses dropped, "black and white" read as one word."""
-    return _BW.sub("greyscale", _KEEP_CLAUSE.sub(" ", prompt.lower()))
+    """Lower case, "keep …"/"while …" clauses dropped, "black and white" read as one word.
+    "… but keep the cup in colour" is read as "… except the cup" first: it says where the
+    edit does not go, which a dropped "keep" clause would lose."""
+    text = _IN_COLOUR.sub(lambda m: f" except the {m.group('what')}", prompt.lower())
+    return _BW.sub("greyscale", _KEEP_CLAUSE.sub(" ", text))
 
 
 def target(text: str) -> str | None:
-    """The region a prompt's words point at: "sky", "background", "subject" or None (whole)."""
+    """The region a prompt's words point at: "sky", "background", "subject" or None (whole).
+    "Everything except the cup" points at what is not the cup (a colour splash: the
+    background greyed, the subject kept)."""
+    excepted = _EXCEPT.search(text)
+    if excepted:
+        noun = excepted.group("noun")
+        if noun in ("background", "backdrop"):
+            return "subject"
+        if noun == "sky":
+            return None  # no region is "all but the sky": the whole photo
+        if noun not in WHOLE_WORDS:
+            return "background"
     if re.search(r"\bsky\b", text):
         return "sky"
     if re.search(r"\b(background|backdrop|behind)\b", text):
