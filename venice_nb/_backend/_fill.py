@@ -52,19 +52,41 @@ STRIDE = 2  # every other pixel along the row: a median needs no more
 EDGE_LEVELS = 24.0  # ends this far apart (RGB distance) halve the trust in a line between them
 
 
-def _run_ends(rgb: np.ndarray, hole: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
-    """``rgb`` with each known pixel that ends a hole's run in its row (on the run's left, and
-    on its right) replaced by the median of the known pixels among the ``reach`` pixels going
-    away from the hole: what lies behind a removed object is what mostly surrounds it in that
-    row, not the lamp or the girder that happens to touch it."""
+Ends = tuple[np.ndarray, np.ndarray]  # robust left and right ends of a mask's row runs
+
+
+class _Runs:
+    """The runs of a mask's rows: its True pixels in row-major order (``ys``, ``xs``), the run
+    each belongs to (``run``), and per run its row, first pixel and end (one past its last)."""
+
+    def __init__(self, hole: np.ndarray) -> None:
+        self.ys, self.xs = np.nonzero(hole)
+        start = np.ones(len(self.xs), bool)
+        start[1:] = (self.xs[1:] != self.xs[:-1] + 1) | (self.ys[1:] != self.ys[:-1])
+        self.run = np.cumsum(start) - 1
+        first = np.nonzero(start)[0]
+        self.row, self.start = self.ys[first], self.xs[first]
+        self.end = self.xs[np.r_[first[1:], len(self.xs)] - 1] + 1
+
+
+def _run_ends(
+    rgb: np.ndarray, hole: np.ndarray, runs: _Runs, offset: tuple[int, int], reach: int
+) -> Ends:
+    """Per run of ``runs`` (found in a box that lies at ``offset``, rows and columns, in ``rgb`` and
+    ``hole``, which reach ``reach`` further round it): the median of the known pixels
+    among the ``reach`` pixels going away from the run on its left, and on its right (its
+    end's own value where it has no known pixel on that side): what lies behind a removed
+    object is what mostly surrounds it in that row, not the lamp or the girder that happens
+    to touch it."""
     h, w = hole.shape
     steps = np.arange(0, reach, STRIDE)
-    ly, lx = np.nonzero(~hole[:, :-1] & hole[:, 1:])  # the known pixel left of a run
-    ry, rx = np.nonzero(hole[:, :-1] & ~hole[:, 1:])  # the known pixel right of a run is rx + 1
     ends = []
-    for ys, xs, sign in ((ly, lx, -1), (ry, rx + 1, 1)):
-        out = rgb.copy()
-        if len(ys):
+    for xs, sign in ((runs.start - 1 + offset[1], -1), (runs.end + offset[1], 1)):
+        ys = runs.row + offset[0]
+        out = rgb[ys, np.clip(xs, 0, w - 1)]
+        has = (xs >= 0) & (xs < w)
+        if has.any():
+            ys, xs = ys[has], xs[has]
             # The rows just above and below take part too, so neighbouring rows of the fill
             # do not streak.
             at = np.tile(xs[:, None] + sign * steps[None, :], len(BAND))
@@ -81,48 +103,45 @@ def _run_ends(rgb: np.ndarray, hole: np.ndarray, reach: int) -> tuple[np.ndarray
             lo_v = np.take_along_axis(values, np.broadcast_to(lo, (len(ys), 1, 3)), 1)[:, 0]
             hi_v = np.take_along_axis(values, np.broadcast_to(hi, (len(ys), 1, 3)), 1)[:, 0]
             middle = (lo_v + hi_v) / 2
-            out[ys, xs] = np.where(np.isfinite(middle), middle, rgb[ys, xs])
+            out[has] = np.where(np.isfinite(middle), middle, out[has])
         ends.append(out)
     return ends[0], ends[1]
 
 
-Ends = tuple[np.ndarray, np.ndarray]  # robust left and right ends of a box's rows
-
-
 def _along_rows(
-    rgb: np.ndarray, hole: np.ndarray, ends: Ends | None = None
+    rgb: np.ndarray, runs: _Runs, ends: Ends | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel: the hole's row crossed by a straight line from its known pixels on the left
-    and right (linear between two, constant from one), and a weight 1 / span^2 that says how
-    far the nearest known pixels are (0 where the row has none). With robust ``ends``
-    (``_run_ends``) a line whose two ends disagree is trusted less: it crosses an edge (a
-    platform's top, a horizon), where the other direction runs along it."""
-    h, w = hole.shape
-    idx = np.broadcast_to(np.arange(w), (h, w))
-    left = np.maximum.accumulate(np.where(hole, -1, idx), axis=1)
-    right = np.minimum.accumulate(np.where(hole, w, idx)[:, ::-1], axis=1)[:, ::-1]
+    """Per hole pixel (``runs``' order): the hole's row crossed by a straight line from its
+    known pixels on the left and right (linear between two, constant from one), and a weight
+    1 / span^2 that says how far the nearest known pixels are (0 where the row has none).
+    With robust ``ends`` (``_run_ends``) a line whose two ends disagree is trusted less: it
+    crosses an edge (a platform's top, a horizon), where the other direction runs along it.
+    Each run's ends are worked out once, then spread over its pixels."""
+    w = rgb.shape[1]
+    left, right = runs.start - 1, runs.end
     has_l, has_r = left >= 0, right < w
-    rows = np.arange(h)[:, None]
-    cl, cr = np.clip(left, 0, w - 1), np.clip(right, 0, w - 1)
-    vl, vr = rgb[rows, cl], rgb[rows, cr]
+    vl, vr = rgb[runs.row, np.maximum(left, 0)], rgb[runs.row, np.minimum(right, w - 1)]
     both = has_l & has_r
+    gap = np.maximum(right - left, 1).astype(np.float32)
+    weight_run = np.ones(len(left), np.float32)
     if ends is not None:
         # A structure met on both sides (a platform's top crossing behind the object) is
         # continued; what touches only one side (a lamp's glare) gives way to the robust ends.
-        far_l, far_r = ends[0][rows, cl], ends[1][rows, cr]
-        same = np.where(both, 1 / (1 + (np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS) ** 2), 0)
-        same = same[..., None].astype(np.float32)
+        far_l, far_r = ends
+        apart = np.where(both, np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS, 0)
+        same = np.where(both, 1 / (1 + apart**2), 0)[:, None].astype(np.float32)
         vl = far_l + (vl - far_l) * same
         vr = far_r + (vr - far_r) * same
-    gap = np.maximum(right - left, 1).astype(np.float32)
-    t = np.where(both, (idx - left).astype(np.float32) / gap, np.float32(0))[..., None]
-    value = np.where(both[..., None], vl + (vr - vl) * t, np.where(has_l[..., None], vl, vr))
-    span = np.where(both, gap, 2 * np.where(has_l, idx - left, right - idx)).astype(np.float32)
-    weight = np.where(has_l | has_r, 1 / np.maximum(span, 1) ** 2, 0).astype(np.float32)
-    if ends is not None:
         disagree = np.where(both, np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS, 0)
-        weight = (weight / (1 + disagree**2)).astype(np.float32)
-    return value.astype(np.float32, copy=False), weight
+        weight_run = (1 / (1 + disagree**2)).astype(np.float32)
+    run, xs = runs.run, runs.xs
+    b, hl = both[run], has_l[run]
+    t = np.where(b, (xs - left[run]).astype(np.float32) / gap[run], np.float32(0))[:, None]
+    pl, pr = vl[run], vr[run]
+    value = np.where(b[:, None], pl + (pr - pl) * t, np.where(hl[:, None], pl, pr))
+    span = np.where(b, gap[run], 2 * np.where(hl, xs - left[run], right[run] - xs))
+    weight = np.where(hl | has_r[run], 1 / np.maximum(span, 1).astype(np.float32) ** 2, 0)
+    return value.astype(np.float32, copy=False), (weight * weight_run[run]).astype(np.float32)
 
 
 def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6, reach: int = 1) -> np.ndarray:
@@ -147,25 +166,31 @@ def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6, reach: int = 1
     y0, y1 = max(0, int(ys[0]) - 1), min(hole.shape[0], int(ys[-1]) + 2)
     x0, x1 = max(0, int(xs[0]) - 1), min(hole.shape[1], int(xs[-1]) + 2)
     tight = np.s_[y0:y1, x0:x1]
+    box, box_hole = np.asarray(rgb[tight], np.float32), hole[tight]
+    rows, cols = _Runs(box_hole), _Runs(box_hole.T)  # the columns as rows of the transpose
     rows_ends: Ends | None = None
-    cols_ends: Ends | None = None  # of the transposed box, as the columns are read
+    cols_ends: Ends | None = None
     if reach > 1:
         py0, px0 = max(0, y0 - reach), max(0, x0 - reach)
         wide = np.s_[py0 : y1 + reach, px0 : x1 + reach]
-        down, across = slice(y0 - py0, y1 - py0), slice(x0 - px0, x1 - px0)
-        left, right = _run_ends(rgb[wide], hole[wide], reach)
-        rows_ends = (left[down, across], right[down, across])
-        top, bottom = _run_ends(rgb[wide].transpose(1, 0, 2), hole[wide].T, reach)
-        cols_ends = (top[across, down], bottom[across, down])
-    box, box_hole = rgb[tight], hole[tight]
-    vr, wr = _along_rows(box, box_hole, rows_ends)
-    vc, wc = _along_rows(box.transpose(1, 0, 2), box_hole.T, cols_ends)
-    vc, wc = vc.transpose(1, 0, 2), wc.T
+        dy, dx = y0 - py0, x0 - px0
+        wide_rgb, wide_hole = np.asarray(rgb[wide], np.float32), hole[wide]
+        rows_ends = _run_ends(wide_rgb, wide_hole, rows, (dy, dx), reach)
+        cols_ends = _run_ends(wide_rgb.transpose(1, 0, 2), wide_hole.T, cols, (dx, dy), reach)
+    vr, wr = _along_rows(box, rows, rows_ends)
+    vc, wc = _along_rows(box.transpose(1, 0, 2), cols, cols_ends)
+    # The columns' pixels in the rows' order.
+    order = np.empty(box_hole.shape, np.int64)
+    order[rows.ys, rows.xs] = np.arange(len(rows.xs))
+    back = np.empty(len(rows.xs), np.int64)
+    back[order[cols.xs, cols.ys]] = np.arange(len(cols.xs))
+    vc, wc = vc[back], wc[back]
     total = wr + wc
-    value = (vr * wr[..., None] + vc * wc[..., None]) / np.maximum(total, 1e-12)[..., None]
-    filled = np.where(box_hole[..., None], value, box).astype(np.float32)
+    value = (vr * wr[:, None] + vc * wc[:, None]) / np.maximum(total, 1e-12)[:, None]
     # The sweeps work in one edge-padded buffer (its border re-copied after each sweep)
     # instead of padding a new copy per sweep.
+    filled = box.copy()
+    filled[rows.ys, rows.xs] = value
     p = np.pad(filled, ((1, 1), (1, 1), (0, 0)), mode="edge")
     inner = p[1:-1, 1:-1]
     where = np.broadcast_to(box_hole[..., None], inner.shape)
@@ -195,10 +220,15 @@ def _ring_median(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
 def grain(size: tuple[int, int], strength: np.ndarray, seed: int) -> np.ndarray:
     """Deterministic film grain (H x W x len(strength)) with per-channel standard deviation
     ``strength``, so a filled hole is as noisy as the photo around it instead of a smooth
-    patch."""
+    patch. The sum of two uniform draws (a triangular distribution, scaled to unit variance):
+    at a grain's few grey levels it looks like Gaussian noise, and costs a third as much."""
     rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((size[1], size[0], 1), dtype=np.float32)
-    return noise * strength.astype(np.float32)[None, None, :]
+    noise = rng.random((2, size[1], size[0], 1), dtype=np.float32)
+    unit: np.ndarray = noise[0]
+    unit += noise[1]
+    unit -= np.float32(1)
+    out: np.ndarray = unit * (strength.astype(np.float32) * np.float32(math.sqrt(6)))[None, None]
+    return out
 
 
 def resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -437,22 +467,43 @@ def match_detail(filled: np.ndarray, most: np.ndarray, least: np.ndarray, seed: 
     return out
 
 
+def _frame_fade(box: tuple[int, int, int, int], size: tuple[int, int], radius: float) -> np.ndarray:
+    """Over ``box`` (which may reach past the frame of ``size``): the frame's inside (1) and
+    outside (0) blurred by ``radius``. The inside is a rectangle, so its blur is the product
+    of two blurred 1-D steps, one per axis: a blur of the whole box costs far more."""
+    axes = []
+    for lo, hi, n in ((box[0], box[2], size[0]), (box[1], box[3], size[1])):
+        step = ((np.arange(lo, hi) >= 0) & (np.arange(lo, hi) < n)).astype(np.uint8) * 255
+        line = Image.fromarray(step[None, :]).filter(ImageFilter.GaussianBlur(radius))
+        axes.append(np.asarray(line, np.float32)[0] / 255)
+    fade: np.ndarray = axes[1][:, None] * axes[0][None, :]
+    return fade
+
+
 def _reach(dxs: np.ndarray, dys: np.ndarray, c: int) -> int:
     return max(abs(int(dxs[c])), abs(int(dys[c])))
 
 
+def work_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The size of the working copy the hole is found and smoothly filled on."""
+    return fit_side(size, WORK_SIDE, 4)
+
+
 def fill(img: Image.Image, region: Region) -> Image.Image:
     """``img`` with ``region`` replaced by surrounding content (see the module docstring).
+    ``region`` may be smaller than ``img`` (it stands for the whole frame): it is read at
+    ``work_size`` only.
 
     Full-resolution work is confined to the hole's bounding box, so a small hole in a big photo
     costs little more than the low-resolution analysis.
     """
     w, h = img.size
-    sw, sh = fit_side(img.size, WORK_SIDE, 4)
+    sw, sh = work_size(img.size)
     # Grow the hole a little: objects carry a halo of edge and shadow pixels.
     halo = 2 * max(1, round(max(sw, sh) / 60)) + 1
-    hole = square_extreme(np.asarray(region.resize((sw, sh), Image.Resampling.BOX)) > 8, halo // 2,
-                          np.maximum)
+    hole = square_extreme(
+        np.asarray(region.resize((sw, sh), Image.Resampling.BOX)) > 8, halo // 2, np.maximum
+    )
     if not hole.any():
         return img
     hole_img = Image.fromarray((hole * 255).astype(np.uint8))
@@ -549,10 +600,9 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         # pads them with black).
         source_box = (box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy)
         if min(source_box[:2]) < 0 or source_box[2] > w or source_box[3] > h:
-            inside = Image.new("L", rgb.size, 255).crop(source_box)
             cell = max(1.0, w / cells.shape[1])
-            fade = np.asarray(inside.filter(ImageFilter.GaussianBlur(1.5 * cell)), np.float32)
-            part = part * np.clip(fade / 255 * 2 - 1, 0.0, 1.0)[..., None]  # 0 at the frame
+            fade = _frame_fade(source_box, (w, h), 1.5 * cell)
+            part = part * np.clip(fade * 2 - 1, 0.0, 1.0)[..., None]  # 0 at the frame
         part = part * sharp
         # The copy and its blend, only where this part reaches (elsewhere ``part`` is 0).
         rows, cols = np.nonzero(part.any((1, 2)))[0], np.nonzero(part.any((0, 2)))[0]
