@@ -14,7 +14,7 @@ import math
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-from .._vision._pixels import Region, fit_side, grow, rgb_view, square_extreme
+from .._vision._pixels import Region, fit_side, grow, resize_weights, rgb_view, square_extreme
 from .._vision._pixels import box as box_mean
 
 WORK_SIDE = 256  # the smooth fill and colour correction run at most this large
@@ -387,8 +387,9 @@ DETAIL_STEP = 4  # the detail level is carried into the hole on a grid this much
 
 def _fine(img: Image.Image) -> np.ndarray:
     """The finest detail of a mode-"L" image: what a 1.5 px blur removes."""
-    blurred = np.asarray(img.filter(ImageFilter.GaussianBlur(1.5)), np.float32)
-    return np.asarray(img, np.float32) - blurred
+    fine = np.asarray(img, np.float32)
+    fine -= np.asarray(img.filter(ImageFilter.GaussianBlur(1.5)), np.float32)
+    return fine
 
 
 def _grid(size: tuple[int, int]) -> tuple[int, int]:
@@ -455,16 +456,29 @@ def match_detail(filled: np.ndarray, most: np.ndarray, least: np.ndarray, seed: 
     so it does not read as a painted-over band."""
     h, w = filled.shape[:2]
     # Of the luminance only: the detail is light and shade (whiskers, fur, grain), and one
-    # channel costs a third of three.
-    lum = (filled[..., 0] + filled[..., 1] + filled[..., 2]) * np.float32(1 / 3)
-    fine = _fine(Image.fromarray(np.clip(lum + 0.5, 0, 255).astype(np.uint8)))
+    # channel costs a third of three. The full-size arrays are worked on in place: each new
+    # one costs about as much in fresh memory as the arithmetic itself.
+    lum = filled[..., 0] + filled[..., 1]
+    lum += filled[..., 2]
+    lum *= np.float32(1 / 3)
+    fine = _fine(Image.fromarray(_to_uint8(lum)))
     now = _energy(fine)
     gain = np.sqrt(np.minimum(1.0, most / np.maximum(now, 1e-3)))
     missing = np.sqrt(np.maximum(least - now * gain * gain, 0.0))
-    up = resize_float(np.stack([gain, missing], axis=-1), (w, h))
+    fine *= resize_weights(gain - 1, (w, h))
     noise = grain((w, h), np.ones(1, np.float32), seed)[..., 0]
-    out: np.ndarray = filled + (fine * (up[..., 0] - 1) + noise * up[..., 1])[..., None]
-    return out
+    noise *= resize_weights(missing, (w, h))
+    fine += noise
+    filled += fine[..., None]
+    return filled
+
+
+def _to_uint8(a: np.ndarray) -> np.ndarray:
+    """``a`` rounded and clipped to 0..255 as uint8; ``a`` (a float array no longer needed) is
+    the scratch space, so no full-size temporaries are made."""
+    a += np.float32(0.5)
+    np.clip(a, 0, 255, out=a)
+    return a.astype(np.uint8)
 
 
 def _frame_fade(box: tuple[int, int, int, int], size: tuple[int, int], radius: float) -> np.ndarray:
@@ -560,9 +574,8 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     levels = detail_level(crop.convert("L"), near, COPY_REACH * max(w, h))
     sharp = np.ones((size[1], size[0], 1), np.float32)
     if levels is not None:
-        sharp = resize_float(
-            np.clip(np.sqrt(levels[1]) / (SHARP_DETAIL / 2) - 1, 0.0, 1.0)[..., None], size
-        )
+        sharp = resize_weights(np.clip(np.sqrt(levels[1]) / (SHARP_DETAIL / 2) - 1, 0.0, 1.0), size)
+        sharp = sharp[..., None]
     # Each part is colour-matched to everything known around it so far: the hole's edge and
     # the parts filled before it, so neither the outline nor the seams between parts show.
     picture, done = small.copy(), ~hole
@@ -590,20 +603,20 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         # The search kept the pixels used (where ``part`` > 0) inside the frame.
         # Feathered over about two cells, so the seams between parts do not show as rectangles.
         feathered = cells_img.filter(ImageFilter.GaussianBlur(2.0))
-        part = (
-            np.asarray(
-                feathered.resize(size, Image.Resampling.BILINEAR, box=cells_box), np.float32
-            )[..., None]
-            / 255
-        )
+        part = np.asarray(
+            feathered.resize(size, Image.Resampling.BILINEAR, box=cells_box), np.float32
+        )[..., None]
+        part *= np.float32(1 / 255)
         # The feathered edge must not reach pixels whose source lies outside the frame (a crop
         # pads them with black).
         source_box = (box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy)
         if min(source_box[:2]) < 0 or source_box[2] > w or source_box[3] > h:
             cell = max(1.0, w / cells.shape[1])
             fade = _frame_fade(source_box, (w, h), 1.5 * cell)
-            part = part * np.clip(fade * 2 - 1, 0.0, 1.0)[..., None]  # 0 at the frame
-        part = part * sharp
+            fade *= 2
+            fade -= 1
+            part *= np.clip(fade, 0.0, 1.0, out=fade)[..., None]  # 0 at the frame
+        part *= sharp
         # The copy and its blend, only where this part reaches (elsewhere ``part`` is 0).
         rows, cols = np.nonzero(part.any((1, 2)))[0], np.nonzero(part.any((0, 2)))[0]
         if len(rows) == 0:
@@ -620,7 +633,7 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     if levels is not None:
         seed = int(w * 7919 + h * 104729 + box[0] * 31 + box[1]) % (2**32)
         filled = match_detail(filled, *levels, seed)
-    filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
+    filled = _to_uint8(filled)
     out = rgb.copy()
     out.paste(Image.composite(Image.fromarray(filled), crop, up(soft)), box[:2])
     return out
