@@ -293,18 +293,23 @@ _CANDIDATES: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = 
 
 
 def source_offsets(
-    hole: np.ndarray, rgb: np.ndarray, passes: int = 4
+    hole: np.ndarray, rgb: np.ndarray, passes: int = 4, serve: np.ndarray | None = None
 ) -> list[tuple[np.ndarray, int, int]]:
     """Where to copy each part of the hole from: (cells, dx, dy) per pass. A shift must bring in
     hole-free, in-frame pixels; among those, the one whose surroundings match the hole's own
     surroundings best wins (so grain continues grain and wood continues wood). A hole too big
-    for one shift is served in up to ``passes`` parts.
+    for one shift is served in up to ``passes`` parts. With ``serve`` (cells of the hole) only
+    those cells are copied to, and only their own surroundings are matched: a copy that may
+    serve only beside the fur at a torn corner's edge looks for fur, and a near one, instead of
+    a shift that covers the whole corner and brings a whisker or an eye into the room.
 
     Every candidate shift of a pass is scored at once (counts by FFT, the ring's colour
     difference and the brought-in detail by gathering), then the nearest-first walk that picks
     the winner runs over plain numbers."""
     h, w = hole.shape
-    ring = grow(hole, 2) & ~hole
+    if serve is None:
+        serve = hole
+    ring = grow(serve, 2) & ~hole
     ys, xs = np.nonzero(ring)
     lum = rgb.mean(-1)
     detail = np.zeros_like(lum)
@@ -332,7 +337,7 @@ def source_offsets(
     ks, dxs, dys = _candidates(h, w)
     ring_rgb = rgb[ys, xs]
 
-    left = hole.copy()
+    left = serve & hole
     out: list[tuple[np.ndarray, int, int]] = []
     for _ in range(passes):
         need = int(left.sum())
@@ -435,7 +440,18 @@ def detail_level(
     if not band.any():
         return None
     cap = float(np.median(energy[band]))
-    level = np.minimum(membrane(energy[..., None], band.astype(np.float32))[..., 0], cap)
+    # The most a copy may bring is held to the band's level in its own neighbourhood instead
+    # (the geometric mean over the band within the reach, which a lamp or a few whiskers barely
+    # move): where the ring is part fur, part out-of-focus room, copied fur keeps the fur's
+    # detail beside the fur (damped to the whole band's median it reads as a softer band that
+    # traces the hole's outline), and stays calm beside the room.
+    r = max(1, round(reach / DETAIL_STEP))
+    share = box_mean(band.astype(np.float32), r)
+    logs = box_mean(np.where(band, np.log(energy + np.float32(1e-3)), np.float32(0)), r)
+    local = np.exp(logs / np.maximum(share, np.float32(1e-6)))
+    both = np.stack([energy, np.minimum(energy, local)], axis=-1)
+    carried = membrane(both, band.astype(np.float32))
+    level = np.minimum(carried[..., 0], cap)
     steps = 4
     step = max(1, round(reach / DETAIL_STEP / steps))
     close = np.zeros(band.shape, np.float32)
@@ -445,7 +461,7 @@ def detail_level(
     # Beyond the reach, the calm end of the band: grain too weak reads as a little soft,
     # grain too strong as noise over an out-of-focus background.
     calm = np.minimum(level, float(np.percentile(energy[band], 25)))
-    return level, calm + (level - calm) * close
+    return carried[..., 1], calm + (level - calm) * close
 
 
 def match_detail(filled: np.ndarray, most: np.ndarray, least: np.ndarray, seed: int) -> np.ndarray:
@@ -492,6 +508,32 @@ def _frame_fade(box: tuple[int, int, int, int], size: tuple[int, int], radius: f
         axes.append(np.asarray(line, np.float32)[0] / 255)
     fade: np.ndarray = axes[1][:, None] * axes[0][None, :]
     return fade
+
+
+def _served(
+    cells: np.ndarray,
+    levels: tuple[np.ndarray, np.ndarray] | None,
+    box: tuple[int, int, int, int],
+    w: int,
+    h: int,
+) -> np.ndarray:
+    """The cells of the search grid (``cells``, the hole) a copy may serve: those that hold a
+    place of the detail grid (over ``box``) sharp enough for a copy (see ``SHARP_DETAIL``).
+    Elsewhere the smooth fill and grain serve, so searching a shift that covers them too
+    would only push the copy's source further away."""
+    if levels is None:
+        return cells
+    gy, gx = np.nonzero(levels[1] > (SHARP_DETAIL / 2) ** 2)
+    marked = np.zeros_like(cells)
+    ch, cw = cells.shape
+    iy = np.minimum((box[1] + (gy + 0.5) * DETAIL_STEP) * ch // h, ch - 1).astype(np.int64)
+    ix = np.minimum((box[0] + (gx + 0.5) * DETAIL_STEP) * cw // w, cw - 1).astype(np.int64)
+    marked[iy, ix] = True
+    served: np.ndarray = cells & marked
+    # A hole a copy may serve nearly everywhere is searched whole: its few smooth cells take
+    # no copy anyway (their weight is 0), and leaving them out would only make the shift hang
+    # on a handful of cells.
+    return served if 10 * int(served.sum()) < 9 * int(cells.sum()) else cells
 
 
 def _reach(dxs: np.ndarray, dys: np.ndarray, c: int) -> int:
@@ -579,7 +621,9 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     # Each part is colour-matched to everything known around it so far: the hole's edge and
     # the parts filled before it, so neither the outline nor the seams between parts show.
     picture, done = small.copy(), ~hole
-    for covered, dx, dy in source_offsets(cells, cells_rgb):
+    for covered, dx, dy in source_offsets(
+        cells, cells_rgb, serve=_served(cells, levels, box, w, h)
+    ):
         fx, fy = round(dx * w / cells.shape[1]), round(dy * h / cells.shape[0])
         cells_img = Image.fromarray((covered * 255).astype(np.uint8))
         # The shifted picture at the working size, only where the correction is read: the
