@@ -27,7 +27,8 @@ def _mean_near(values: np.ndarray, where: np.ndarray, r: int) -> np.ndarray:
     """The mean of ``values`` over the pixels of ``where`` within a (2r+1)-square."""
     share = box(where.astype(np.float32), r)
     mean: np.ndarray = box(np.where(where, values, 0).astype(np.float32), r)
-    return mean / np.maximum(share, 1e-6)
+    mean /= np.maximum(share, 1e-6)
+    return mean
 
 
 def _line_strength(grey: np.ndarray, where: np.ndarray, run: int) -> float:
