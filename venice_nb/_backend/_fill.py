@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import Image, ImageChops, ImageFilter
+from PIL import Image, ImageFilter
 
 from .._vision._pixels import Region, fit_side, grow, resize_weights, rgb_view, square_extreme
 from .._vision._pixels import box as box_mean
@@ -637,20 +637,12 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     ):
         fx, fy = round(dx * w / cells.shape[1]), round(dy * h / cells.shape[0])
         cells_img = Image.fromarray((covered * 255).astype(np.uint8))
-        # The shifted picture at the working size, only where the correction is read: the
-        # hole's box and a pixel round it (a full-size resize per pass would cost more than
-        # the rest of the pass).
-        wy0, wy1 = max(0, by0 - 1), min(sh, by1 + 1)
-        wx0, wx1 = max(0, bx0 - 1), min(sw, bx1 + 1)
-        shifted_small = np.zeros_like(small)
-        src = (wx0 * w / sw + fx, wy0 * h / sh + fy, wx1 * w / sw + fx, wy1 * h / sh + fy)
-        inside_frame = src[0] >= 0 and src[1] >= 0 and src[2] <= w and src[3] <= h
-        source = rgb if inside_frame else ImageChops.offset(rgb, -fx, -fy)  # wraps round
-        if not inside_frame:
-            src = (src[0] - fx, src[1] - fy, src[2] - fx, src[3] - fy)
-        shifted_small[wy0:wy1, wx0:wx1] = np.asarray(
-            source.resize((wx1 - wx0, wy1 - wy0), Image.Resampling.BOX, box=src), np.float32
-        )
+        # The shifted picture at the working size: the working copy rolled by the shift (a
+        # whole number of working pixels, within a third of one of the true shift; the
+        # correction it gives is smooth). It wraps round at the frame like the full-size
+        # offset it replaces: a copied cell's source lies inside the frame (the search sees
+        # to that), only ring pixels beside the frame may read the wrapped side.
+        shifted_small = np.roll(small, (-round(fy * sh / h), -round(fx * sw / w)), axis=(0, 1))
         correction = membrane(picture - shifted_small, done.astype(np.float32))
         now = (np.asarray(cells_img.resize((sw, sh), Image.Resampling.NEAREST)) > 0) & ~done
         picture[now] = (shifted_small + correction)[now]
