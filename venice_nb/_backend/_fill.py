@@ -611,7 +611,7 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
 
     def add_up(piece: np.ndarray, low: np.ndarray, sub: tuple[int, int, int, int]) -> None:
         """Add to ``piece`` the ``sub`` part (x0, y0, x1, y1 in the bounding box) of a
-        low-resolution float map brought up like ``up``, channel by channel in place."""
+        low-resolution float map brought up like ``up``, in place."""
         sx, sy = (small_box[2] - small_box[0]) / size[0], (small_box[3] - small_box[1]) / size[1]
         src = (small_box[0] + sub[0] * sx, small_box[1] + sub[1] * sy,
                small_box[0] + sub[2] * sx, small_box[1] + sub[3] * sy)  # fmt: skip
@@ -620,10 +620,10 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         # (a correction of up to 255 levels either way fits, to within a level after the
         # doubling back; the smooth map's values between its pixels come from Pillow).
         half = Image.fromarray(_to_uint8(low * np.float32(0.5) + np.float32(128)))
-        up_half = np.asarray(half.resize(out, Image.Resampling.BILINEAR, box=src), np.float32)
-        up_half -= np.float32(128)
-        up_half *= np.float32(2)
+        up_half = np.asarray(half.resize(out, Image.Resampling.BILINEAR, box=src))
+        piece += up_half  # twice the half, less twice the offset; no float copy of it
         piece += up_half
+        piece -= np.float32(256)
 
     search = hole_img.resize(fit_side(hole_img.size, SEARCH_SIDE, 4), Image.Resampling.BOX)
     cells = np.asarray(search) > 0
@@ -661,6 +661,7 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     # Each part is colour-matched to everything known around it so far: the hole's edge and
     # the parts filled before it, so neither the outline nor the seams between parts show.
     picture, done = small.copy(), ~hole
+    scratch = np.empty_like(filled)
     for covered, dx, dy in source_offsets(
         cells, cells_rgb, serve=_served(cells, levels, box, w, h)
     ):
@@ -700,11 +701,12 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         shifted = rgb.crop((source_box[0] + x0, source_box[1] + y0, source_box[0] + x1,
                             source_box[1] + y1))  # fmt: skip
-        piece = np.array(shifted, np.float32)
+        # filled + (piece - filled) * p, in a scratch buffer made once: the passes' full-size
+        # arrays would each cost about as much in fresh memory as their arithmetic.
+        piece = scratch[: y1 - y0, : x1 - x0]
+        np.subtract(np.asarray(shifted), filled[y0:y1, x0:x1], out=piece)
         add_up(piece, correction, (x0, y0, x1, y1))
-        p = part[y0:y1, x0:x1]
-        piece -= filled[y0:y1, x0:x1]  # filled + (piece - filled) * p, in place
-        piece *= p
+        piece *= part[y0:y1, x0:x1]
         filled[y0:y1, x0:x1] += piece
     if levels is not None:
         seed = int(w * 7919 + h * 104729 + box[0] * 31 + box[1]) % (2**32)
