@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"1 Mpx ({w}x{h}); {clock} time; baseline decode JPEG + encode PNG: {base * 1000:.1f} ms")
     print(f"{'effect':30s} {'ms':>7s} {'x baseline':>11s}")  # 1 Mpx each, best of N
     rows = []
+
     def wanted(label: str) -> bool:
         return args.only is None or args.only in label
 

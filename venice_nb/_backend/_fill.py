@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import Image, ImageChops, ImageFilter
+from PIL import Image, ImageFilter
 
-from .._vision._pixels import Region, fit_side, grow, rgb_view, square_extreme
+from .._vision._pixels import Region, fit_side, grow, resize_weights, rgb_view, square_extreme
 from .._vision._pixels import box as box_mean
 
 WORK_SIDE = 256  # the smooth fill and colour correction run at most this large
@@ -52,19 +52,41 @@ STRIDE = 2  # every other pixel along the row: a median needs no more
 EDGE_LEVELS = 24.0  # ends this far apart (RGB distance) halve the trust in a line between them
 
 
-def _run_ends(rgb: np.ndarray, hole: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
-    """``rgb`` with each known pixel that ends a hole's run in its row (on the run's left, and
-    on its right) replaced by the median of the known pixels among the ``reach`` pixels going
-    away from the hole: what lies behind a removed object is what mostly surrounds it in that
-    row, not the lamp or the girder that happens to touch it."""
+Ends = tuple[np.ndarray, np.ndarray]  # robust left and right ends of a mask's row runs
+
+
+class _Runs:
+    """The runs of a mask's rows: its True pixels in row-major order (``ys``, ``xs``), the run
+    each belongs to (``run``), and per run its row, first pixel and end (one past its last)."""
+
+    def __init__(self, hole: np.ndarray) -> None:
+        self.ys, self.xs = np.nonzero(hole)
+        start = np.ones(len(self.xs), bool)
+        start[1:] = (self.xs[1:] != self.xs[:-1] + 1) | (self.ys[1:] != self.ys[:-1])
+        self.run = np.cumsum(start) - 1
+        first = np.nonzero(start)[0]
+        self.row, self.start = self.ys[first], self.xs[first]
+        self.end = self.xs[np.r_[first[1:], len(self.xs)] - 1] + 1
+
+
+def _run_ends(
+    rgb: np.ndarray, hole: np.ndarray, runs: _Runs, offset: tuple[int, int], reach: int
+) -> Ends:
+    """Per run of ``runs`` (found in a box that lies at ``offset``, rows and columns, in ``rgb`` and
+    ``hole``, which reach ``reach`` further round it): the median of the known pixels
+    among the ``reach`` pixels going away from the run on its left, and on its right (its
+    end's own value where it has no known pixel on that side): what lies behind a removed
+    object is what mostly surrounds it in that row, not the lamp or the girder that happens
+    to touch it."""
     h, w = hole.shape
     steps = np.arange(0, reach, STRIDE)
-    ly, lx = np.nonzero(~hole[:, :-1] & hole[:, 1:])  # the known pixel left of a run
-    ry, rx = np.nonzero(hole[:, :-1] & ~hole[:, 1:])  # the known pixel right of a run is rx + 1
     ends = []
-    for ys, xs, sign in ((ly, lx, -1), (ry, rx + 1, 1)):
-        out = rgb.copy()
-        if len(ys):
+    for xs, sign in ((runs.start - 1 + offset[1], -1), (runs.end + offset[1], 1)):
+        ys = runs.row + offset[0]
+        out = rgb[ys, np.clip(xs, 0, w - 1)]
+        has = (xs >= 0) & (xs < w)
+        if has.any():
+            ys, xs = ys[has], xs[has]
             # The rows just above and below take part too, so neighbouring rows of the fill
             # do not streak.
             at = np.tile(xs[:, None] + sign * steps[None, :], len(BAND))
@@ -81,48 +103,45 @@ def _run_ends(rgb: np.ndarray, hole: np.ndarray, reach: int) -> tuple[np.ndarray
             lo_v = np.take_along_axis(values, np.broadcast_to(lo, (len(ys), 1, 3)), 1)[:, 0]
             hi_v = np.take_along_axis(values, np.broadcast_to(hi, (len(ys), 1, 3)), 1)[:, 0]
             middle = (lo_v + hi_v) / 2
-            out[ys, xs] = np.where(np.isfinite(middle), middle, rgb[ys, xs])
+            out[has] = np.where(np.isfinite(middle), middle, out[has])
         ends.append(out)
     return ends[0], ends[1]
 
 
-Ends = tuple[np.ndarray, np.ndarray]  # robust left and right ends of a box's rows
-
-
 def _along_rows(
-    rgb: np.ndarray, hole: np.ndarray, ends: Ends | None = None
+    rgb: np.ndarray, runs: _Runs, ends: Ends | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel: the hole's row crossed by a straight line from its known pixels on the left
-    and right (linear between two, constant from one), and a weight 1 / span^2 that says how
-    far the nearest known pixels are (0 where the row has none). With robust ``ends``
-    (``_run_ends``) a line whose two ends disagree is trusted less: it crosses an edge (a
-    platform's top, a horizon), where the other direction runs along it."""
-    h, w = hole.shape
-    idx = np.broadcast_to(np.arange(w), (h, w))
-    left = np.maximum.accumulate(np.where(hole, -1, idx), axis=1)
-    right = np.minimum.accumulate(np.where(hole, w, idx)[:, ::-1], axis=1)[:, ::-1]
+    """Per hole pixel (``runs``' order): the hole's row crossed by a straight line from its
+    known pixels on the left and right (linear between two, constant from one), and a weight
+    1 / span^2 that says how far the nearest known pixels are (0 where the row has none).
+    With robust ``ends`` (``_run_ends``) a line whose two ends disagree is trusted less: it
+    crosses an edge (a platform's top, a horizon), where the other direction runs along it.
+    Each run's ends are worked out once, then spread over its pixels."""
+    w = rgb.shape[1]
+    left, right = runs.start - 1, runs.end
     has_l, has_r = left >= 0, right < w
-    rows = np.arange(h)[:, None]
-    cl, cr = np.clip(left, 0, w - 1), np.clip(right, 0, w - 1)
-    vl, vr = rgb[rows, cl], rgb[rows, cr]
+    vl, vr = rgb[runs.row, np.maximum(left, 0)], rgb[runs.row, np.minimum(right, w - 1)]
     both = has_l & has_r
+    gap = np.maximum(right - left, 1).astype(np.float32)
+    weight_run = np.ones(len(left), np.float32)
     if ends is not None:
         # A structure met on both sides (a platform's top crossing behind the object) is
         # continued; what touches only one side (a lamp's glare) gives way to the robust ends.
-        far_l, far_r = ends[0][rows, cl], ends[1][rows, cr]
-        same = np.where(both, 1 / (1 + (np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS) ** 2), 0)
-        same = same[..., None].astype(np.float32)
+        far_l, far_r = ends
+        apart = np.where(both, np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS, 0)
+        same = np.where(both, 1 / (1 + apart**2), 0)[:, None].astype(np.float32)
         vl = far_l + (vl - far_l) * same
         vr = far_r + (vr - far_r) * same
-    gap = np.maximum(right - left, 1).astype(np.float32)
-    t = np.where(both, (idx - left).astype(np.float32) / gap, np.float32(0))[..., None]
-    value = np.where(both[..., None], vl + (vr - vl) * t, np.where(has_l[..., None], vl, vr))
-    span = np.where(both, gap, 2 * np.where(has_l, idx - left, right - idx)).astype(np.float32)
-    weight = np.where(has_l | has_r, 1 / np.maximum(span, 1) ** 2, 0).astype(np.float32)
-    if ends is not None:
         disagree = np.where(both, np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS, 0)
-        weight = (weight / (1 + disagree**2)).astype(np.float32)
-    return value.astype(np.float32, copy=False), weight
+        weight_run = (1 / (1 + disagree**2)).astype(np.float32)
+    run, xs = runs.run, runs.xs
+    b, hl = both[run], has_l[run]
+    t = np.where(b, (xs - left[run]).astype(np.float32) / gap[run], np.float32(0))[:, None]
+    pl, pr = vl[run], vr[run]
+    value = np.where(b[:, None], pl + (pr - pl) * t, np.where(hl[:, None], pl, pr))
+    span = np.where(b, gap[run], 2 * np.where(hl, xs - left[run], right[run] - xs))
+    weight = np.where(hl | has_r[run], 1 / np.maximum(span, 1).astype(np.float32) ** 2, 0)
+    return value.astype(np.float32, copy=False), (weight * weight_run[run]).astype(np.float32)
 
 
 def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6, reach: int = 1) -> np.ndarray:
@@ -147,25 +166,31 @@ def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6, reach: int = 1
     y0, y1 = max(0, int(ys[0]) - 1), min(hole.shape[0], int(ys[-1]) + 2)
     x0, x1 = max(0, int(xs[0]) - 1), min(hole.shape[1], int(xs[-1]) + 2)
     tight = np.s_[y0:y1, x0:x1]
+    box, box_hole = np.asarray(rgb[tight], np.float32), hole[tight]
+    rows, cols = _Runs(box_hole), _Runs(box_hole.T)  # the columns as rows of the transpose
     rows_ends: Ends | None = None
-    cols_ends: Ends | None = None  # of the transposed box, as the columns are read
+    cols_ends: Ends | None = None
     if reach > 1:
         py0, px0 = max(0, y0 - reach), max(0, x0 - reach)
         wide = np.s_[py0 : y1 + reach, px0 : x1 + reach]
-        down, across = slice(y0 - py0, y1 - py0), slice(x0 - px0, x1 - px0)
-        left, right = _run_ends(rgb[wide], hole[wide], reach)
-        rows_ends = (left[down, across], right[down, across])
-        top, bottom = _run_ends(rgb[wide].transpose(1, 0, 2), hole[wide].T, reach)
-        cols_ends = (top[across, down], bottom[across, down])
-    box, box_hole = rgb[tight], hole[tight]
-    vr, wr = _along_rows(box, box_hole, rows_ends)
-    vc, wc = _along_rows(box.transpose(1, 0, 2), box_hole.T, cols_ends)
-    vc, wc = vc.transpose(1, 0, 2), wc.T
+        dy, dx = y0 - py0, x0 - px0
+        wide_rgb, wide_hole = np.asarray(rgb[wide], np.float32), hole[wide]
+        rows_ends = _run_ends(wide_rgb, wide_hole, rows, (dy, dx), reach)
+        cols_ends = _run_ends(wide_rgb.transpose(1, 0, 2), wide_hole.T, cols, (dx, dy), reach)
+    vr, wr = _along_rows(box, rows, rows_ends)
+    vc, wc = _along_rows(box.transpose(1, 0, 2), cols, cols_ends)
+    # The columns' pixels in the rows' order.
+    order = np.empty(box_hole.shape, np.int64)
+    order[rows.ys, rows.xs] = np.arange(len(rows.xs))
+    back = np.empty(len(rows.xs), np.int64)
+    back[order[cols.xs, cols.ys]] = np.arange(len(cols.xs))
+    vc, wc = vc[back], wc[back]
     total = wr + wc
-    value = (vr * wr[..., None] + vc * wc[..., None]) / np.maximum(total, 1e-12)[..., None]
-    filled = np.where(box_hole[..., None], value, box).astype(np.float32)
+    value = (vr * wr[:, None] + vc * wc[:, None]) / np.maximum(total, 1e-12)[:, None]
     # The sweeps work in one edge-padded buffer (its border re-copied after each sweep)
     # instead of padding a new copy per sweep.
+    filled = box.copy()
+    filled[rows.ys, rows.xs] = value
     p = np.pad(filled, ((1, 1), (1, 1), (0, 0)), mode="edge")
     inner = p[1:-1, 1:-1]
     where = np.broadcast_to(box_hole[..., None], inner.shape)
@@ -195,10 +220,18 @@ def _ring_median(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
 def grain(size: tuple[int, int], strength: np.ndarray, seed: int) -> np.ndarray:
     """Deterministic film grain (H x W x len(strength)) with per-channel standard deviation
     ``strength``, so a filled hole is as noisy as the photo around it instead of a smooth
-    patch."""
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((size[1], size[0], 1), dtype=np.float32)
-    return noise * strength.astype(np.float32)[None, None, :]
+    patch. The sum of two uniform random bytes (a triangular distribution of 511 steps,
+    scaled to unit variance): at a grain's few grey levels it looks like Gaussian noise, and
+    costs a fifth as much."""
+    n = size[0] * size[1]
+    draws = np.frombuffer(np.random.default_rng(seed).bytes(2 * n), np.uint8)
+    unit = draws[:n].astype(np.float32)
+    unit += draws[n:]
+    unit -= np.float32(255)
+    # Each byte's variance is (256^2 - 1) / 12; the sum's is twice that.
+    scale = strength.astype(np.float32) * np.float32(1 / math.sqrt((256**2 - 1) / 6))
+    out: np.ndarray = unit.reshape(size[1], size[0], 1) * scale[None, None]
+    return out
 
 
 def resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -223,8 +256,9 @@ def _correlations(
     over the ``left`` pixels shifted, ``out[a, b] = sum(left[y, x] * P[a + y, b + x])``, as
     correlations by FFT, so the candidate walk looks only at shifts that can win. No index
     wraps round: each ``P`` is ``left``'s size plus a pad of at least that size on every
-    side."""
-    spectrum = np.conj(np.fft.rfft2(left.astype(np.float64), shape))
+    side. In single precision (the inverse transforms cost a quarter of double ones): the
+    counts, a few thousand at most, stay within 1e-3 of whole numbers and are rounded."""
+    spectrum = np.conj(np.fft.rfft2(left.astype(np.float32), shape))
     return [np.fft.irfft2(spectrum * p, shape) for p in spectra]
 
 
@@ -263,18 +297,23 @@ _CANDIDATES: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = 
 
 
 def source_offsets(
-    hole: np.ndarray, rgb: np.ndarray, passes: int = 4
+    hole: np.ndarray, rgb: np.ndarray, passes: int = 4, serve: np.ndarray | None = None
 ) -> list[tuple[np.ndarray, int, int]]:
     """Where to copy each part of the hole from: (cells, dx, dy) per pass. A shift must bring in
     hole-free, in-frame pixels; among those, the one whose surroundings match the hole's own
     surroundings best wins (so grain continues grain and wood continues wood). A hole too big
-    for one shift is served in up to ``passes`` parts.
+    for one shift is served in up to ``passes`` parts. With ``serve`` (cells of the hole) only
+    those cells are copied to, and only their own surroundings are matched: a copy that may
+    serve only beside the fur at a torn corner's edge looks for fur, and a near one, instead of
+    a shift that covers the whole corner and brings a whisker or an eye into the room.
 
     Every candidate shift of a pass is scored at once (counts by FFT, the ring's colour
     difference and the brought-in detail by gathering), then the nearest-first walk that picks
     the winner runs over plain numbers."""
     h, w = hole.shape
-    ring = grow(hole, 2) & ~hole
+    if serve is None:
+        serve = hole
+    ring = grow(serve, 2) & ~hole
     ys, xs = np.nonzero(ring)
     lum = rgb.mean(-1)
     detail = np.zeros_like(lum)
@@ -298,11 +337,11 @@ def source_offsets(
     # The last: the detail a shift brings in (summed over the free sources it copies).
     maps = (free_pad, peaky, busy_pad, np.where(free_pad, detail_pad, 0))
     shape = tuple(_fast_length(n) for n in free_pad.shape)  # any size this large serves
-    spectra = [np.fft.rfft2(a.astype(np.float64), shape) for a in maps]
+    spectra = [np.fft.rfft2(a.astype(np.float32), shape) for a in maps]
     ks, dxs, dys = _candidates(h, w)
     ring_rgb = rgb[ys, xs]
 
-    left = hole.copy()
+    left = serve & hole
     out: list[tuple[np.ndarray, int, int]] = []
     for _ in range(passes):
         need = int(left.sum())
@@ -357,8 +396,9 @@ DETAIL_STEP = 4  # the detail level is carried into the hole on a grid this much
 
 def _fine(img: Image.Image) -> np.ndarray:
     """The finest detail of a mode-"L" image: what a 1.5 px blur removes."""
-    blurred = np.asarray(img.filter(ImageFilter.GaussianBlur(1.5)), np.float32)
-    return np.asarray(img, np.float32) - blurred
+    fine = np.asarray(img, np.float32)
+    fine -= np.asarray(img.filter(ImageFilter.GaussianBlur(1.5)), np.float32)
+    return fine
 
 
 def _grid(size: tuple[int, int]) -> tuple[int, int]:
@@ -372,6 +412,36 @@ def _energy(fine: np.ndarray, squared: bool = True) -> np.ndarray:
     q = _grid((fine.shape[1], fine.shape[0]))
     power = fine * fine if squared else fine
     return np.asarray(Image.fromarray(power).resize(q, Image.Resampling.BOX), np.float32)
+
+
+def _smoothed(a: np.ndarray) -> np.ndarray:
+    """``a`` blended 1-2-1 with its neighbours along both axes (edges replicated)."""
+    for axis in (0, 1):
+        p = np.pad(a, [(1, 1) if i == axis else (0, 0) for i in range(2)], mode="edge")
+        lo, mid, hi = (np.take(p, range(k, k + a.shape[axis]), axis=axis) for k in (0, 1, 2))
+        a = (lo + 2 * mid + hi) * np.float32(0.25)
+    return a
+
+
+def _carried(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``values`` (H x W x C) kept where ``known`` and carried smoothly into the rest by a
+    membrane on a grid half as fine (each 2x2 block the mean of its known cells), brought
+    back up bilinearly: the levels are smooth, and the membrane costs a quarter."""
+    h, w = known.shape
+    if min(h, w) < 16:
+        return membrane(values, known.astype(np.float32))
+    ph, pw = h % 2, w % 2
+    k = np.pad(known.astype(np.float32), ((0, ph), (0, pw)))
+    v = np.pad(values * known[..., None], ((0, ph), (0, pw), (0, 0)))
+    k2 = k.reshape(k.shape[0] // 2, 2, k.shape[1] // 2, 2).sum(axis=(1, 3))
+    v2 = v.reshape(v.shape[0] // 2, 2, v.shape[1] // 2, 2, -1).sum(axis=(1, 3))
+    coarse = membrane(v2 / np.maximum(k2, 1)[..., None], (k2 > 0).astype(np.float32))
+    up = np.stack(
+        [resize_weights(coarse[..., i], (w + pw, h + ph))[:h, :w] for i in range(values.shape[-1])],
+        axis=-1,
+    )
+    out: np.ndarray = np.where(known[..., None], values, up)
+    return out
 
 
 def detail_level(
@@ -389,10 +459,11 @@ def detail_level(
     lower quartile): a hole ringed by fur takes fur throughout, while a torn corner whose
     ring is part fur, part out-of-focus room continues the room away from the fur, with no
     copy and no loud grain. None when the band covers no whole cell."""
-    # The local (7x7) energies first: the median of means over so few pixels as a cell
-    # holds falls well below the grain's level (the energy of grain is skewed).
-    fine = _fine(grey)
-    energy = _energy(box_mean(fine * fine, 3), squared=False)
+    # Local energies over about 10x10 pixels (each cell's mean, then a 1-2-1 blend with its
+    # neighbours, on the grid: a full-size 7x7 mean first costs several times more): the
+    # median of means over so few pixels as one cell holds falls well below the grain's level
+    # (the energy of grain is skewed).
+    energy = _smoothed(_energy(_fine(grey)))
     band = (
         np.asarray(
             Image.fromarray(near.astype(np.uint8) * 255).resize(
@@ -404,7 +475,18 @@ def detail_level(
     if not band.any():
         return None
     cap = float(np.median(energy[band]))
-    level = np.minimum(membrane(energy[..., None], band.astype(np.float32))[..., 0], cap)
+    # The most a copy may bring is held to the band's level in its own neighbourhood instead
+    # (the geometric mean over the band within the reach, which a lamp or a few whiskers barely
+    # move): where the ring is part fur, part out-of-focus room, copied fur keeps the fur's
+    # detail beside the fur (damped to the whole band's median it reads as a softer band that
+    # traces the hole's outline), and stays calm beside the room.
+    r = max(1, round(reach / DETAIL_STEP))
+    share = box_mean(band.astype(np.float32), r)
+    logs = box_mean(np.where(band, np.log(energy + np.float32(1e-3)), np.float32(0)), r)
+    local = np.exp(logs / np.maximum(share, np.float32(1e-6)))
+    both = np.stack([energy, np.minimum(energy, local)], axis=-1)
+    carried = _carried(both, band)
+    level = np.minimum(carried[..., 0], cap)
     steps = 4
     step = max(1, round(reach / DETAIL_STEP / steps))
     close = np.zeros(band.shape, np.float32)
@@ -414,7 +496,7 @@ def detail_level(
     # Beyond the reach, the calm end of the band: grain too weak reads as a little soft,
     # grain too strong as noise over an out-of-focus background.
     calm = np.minimum(level, float(np.percentile(energy[band], 25)))
-    return level, calm + (level - calm) * close
+    return carried[..., 1], calm + (level - calm) * close
 
 
 def match_detail(filled: np.ndarray, most: np.ndarray, least: np.ndarray, seed: int) -> np.ndarray:
@@ -425,34 +507,94 @@ def match_detail(filled: np.ndarray, most: np.ndarray, least: np.ndarray, seed: 
     so it does not read as a painted-over band."""
     h, w = filled.shape[:2]
     # Of the luminance only: the detail is light and shade (whiskers, fur, grain), and one
-    # channel costs a third of three.
-    lum = (filled[..., 0] + filled[..., 1] + filled[..., 2]) * np.float32(1 / 3)
-    fine = _fine(Image.fromarray(np.clip(lum + 0.5, 0, 255).astype(np.uint8)))
+    # channel costs a third of three. The full-size arrays are worked on in place: each new
+    # one costs about as much in fresh memory as the arithmetic itself.
+    lum = filled[..., 0] + filled[..., 1]
+    lum += filled[..., 2]
+    lum *= np.float32(1 / 3)
+    fine = _fine(Image.fromarray(_to_uint8(lum)))
     now = _energy(fine)
     gain = np.sqrt(np.minimum(1.0, most / np.maximum(now, 1e-3)))
     missing = np.sqrt(np.maximum(least - now * gain * gain, 0.0))
-    up = resize_float(np.stack([gain, missing], axis=-1), (w, h))
+    fine *= resize_weights(gain - 1, (w, h))
     noise = grain((w, h), np.ones(1, np.float32), seed)[..., 0]
-    out: np.ndarray = filled + (fine * (up[..., 0] - 1) + noise * up[..., 1])[..., None]
-    return out
+    noise *= resize_weights(missing, (w, h))
+    fine += noise
+    filled += fine[..., None]
+    return filled
+
+
+def _to_uint8(a: np.ndarray) -> np.ndarray:
+    """``a`` rounded and clipped to 0..255 as uint8; ``a`` (a float array no longer needed) is
+    the scratch space, so no full-size temporaries are made."""
+    a += np.float32(0.5)
+    np.clip(a, 0, 255, out=a)
+    return a.astype(np.uint8)
+
+
+def _frame_fade(box: tuple[int, int, int, int], size: tuple[int, int], radius: float) -> np.ndarray:
+    """Over ``box`` (which may reach past the frame of ``size``): the frame's inside (1) and
+    outside (0) blurred by ``radius``. The inside is a rectangle, so its blur is the product
+    of two blurred 1-D steps, one per axis: a blur of the whole box costs far more."""
+    axes = []
+    for lo, hi, n in ((box[0], box[2], size[0]), (box[1], box[3], size[1])):
+        step = ((np.arange(lo, hi) >= 0) & (np.arange(lo, hi) < n)).astype(np.uint8) * 255
+        line = Image.fromarray(step[None, :]).filter(ImageFilter.GaussianBlur(radius))
+        axes.append(np.asarray(line, np.float32)[0] / 255)
+    fade: np.ndarray = axes[1][:, None] * axes[0][None, :]
+    return fade
+
+
+def _served(
+    cells: np.ndarray,
+    levels: tuple[np.ndarray, np.ndarray] | None,
+    box: tuple[int, int, int, int],
+    w: int,
+    h: int,
+) -> np.ndarray:
+    """The cells of the search grid (``cells``, the hole) a copy may serve: those that hold a
+    place of the detail grid (over ``box``) sharp enough for a copy (see ``SHARP_DETAIL``).
+    Elsewhere the smooth fill and grain serve, so searching a shift that covers them too
+    would only push the copy's source further away."""
+    if levels is None:
+        return cells
+    gy, gx = np.nonzero(levels[1] > (SHARP_DETAIL / 2) ** 2)
+    marked = np.zeros_like(cells)
+    ch, cw = cells.shape
+    iy = np.minimum((box[1] + (gy + 0.5) * DETAIL_STEP) * ch // h, ch - 1).astype(np.int64)
+    ix = np.minimum((box[0] + (gx + 0.5) * DETAIL_STEP) * cw // w, cw - 1).astype(np.int64)
+    marked[iy, ix] = True
+    served: np.ndarray = cells & marked
+    # A hole a copy may serve nearly everywhere is searched whole: its few smooth cells take
+    # no copy anyway (their weight is 0), and leaving them out would only make the shift hang
+    # on a handful of cells.
+    return served if 10 * int(served.sum()) < 9 * int(cells.sum()) else cells
 
 
 def _reach(dxs: np.ndarray, dys: np.ndarray, c: int) -> int:
     return max(abs(int(dxs[c])), abs(int(dys[c])))
 
 
+def work_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The size of the working copy the hole is found and smoothly filled on."""
+    return fit_side(size, WORK_SIDE, 4)
+
+
 def fill(img: Image.Image, region: Region) -> Image.Image:
     """``img`` with ``region`` replaced by surrounding content (see the module docstring).
+    ``region`` may be smaller than ``img`` (it stands for the whole frame): it is read at
+    ``work_size`` only.
 
     Full-resolution work is confined to the hole's bounding box, so a small hole in a big photo
     costs little more than the low-resolution analysis.
     """
     w, h = img.size
-    sw, sh = fit_side(img.size, WORK_SIDE, 4)
+    sw, sh = work_size(img.size)
     # Grow the hole a little: objects carry a halo of edge and shadow pixels.
     halo = 2 * max(1, round(max(sw, sh) / 60)) + 1
-    hole = square_extreme(np.asarray(region.resize((sw, sh), Image.Resampling.BOX)) > 8, halo // 2,
-                          np.maximum)
+    hole = square_extreme(
+        np.asarray(region.resize((sw, sh), Image.Resampling.BOX)) > 8, halo // 2, np.maximum
+    )
     if not hole.any():
         return img
     hole_img = Image.fromarray((hole * 255).astype(np.uint8))
@@ -469,14 +611,19 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
 
     def add_up(piece: np.ndarray, low: np.ndarray, sub: tuple[int, int, int, int]) -> None:
         """Add to ``piece`` the ``sub`` part (x0, y0, x1, y1 in the bounding box) of a
-        low-resolution float map brought up like ``up``, channel by channel in place."""
+        low-resolution float map brought up like ``up``, in place."""
         sx, sy = (small_box[2] - small_box[0]) / size[0], (small_box[3] - small_box[1]) / size[1]
         src = (small_box[0] + sub[0] * sx, small_box[1] + sub[1] * sy,
                small_box[0] + sub[2] * sx, small_box[1] + sub[3] * sy)  # fmt: skip
         out = (sub[2] - sub[0], sub[3] - sub[1])
-        for i in range(3):
-            channel = Image.fromarray(np.ascontiguousarray(low[..., i]))
-            piece[..., i] += np.asarray(channel.resize(out, Image.Resampling.BILINEAR, box=src))
+        # One 8-bit RGB resize instead of three float ones: the map halved and offset by 128
+        # (a correction of up to 255 levels either way fits, to within a level after the
+        # doubling back; the smooth map's values between its pixels come from Pillow).
+        half = Image.fromarray(_to_uint8(low * np.float32(0.5) + np.float32(128)))
+        up_half = np.asarray(half.resize(out, Image.Resampling.BILINEAR, box=src))
+        piece += up_half  # twice the half, less twice the offset; no float copy of it
+        piece += up_half
+        piece -= np.float32(256)
 
     search = hole_img.resize(fit_side(hole_img.size, SEARCH_SIDE, 4), Image.Resampling.BOX)
     cells = np.asarray(search) > 0
@@ -509,29 +656,23 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     levels = detail_level(crop.convert("L"), near, COPY_REACH * max(w, h))
     sharp = np.ones((size[1], size[0], 1), np.float32)
     if levels is not None:
-        sharp = resize_float(
-            np.clip(np.sqrt(levels[1]) / (SHARP_DETAIL / 2) - 1, 0.0, 1.0)[..., None], size
-        )
+        sharp = resize_weights(np.clip(np.sqrt(levels[1]) / (SHARP_DETAIL / 2) - 1, 0.0, 1.0), size)
+        sharp = sharp[..., None]
     # Each part is colour-matched to everything known around it so far: the hole's edge and
     # the parts filled before it, so neither the outline nor the seams between parts show.
     picture, done = small.copy(), ~hole
-    for covered, dx, dy in source_offsets(cells, cells_rgb):
+    scratch = np.empty_like(filled)
+    for covered, dx, dy in source_offsets(
+        cells, cells_rgb, serve=_served(cells, levels, box, w, h)
+    ):
         fx, fy = round(dx * w / cells.shape[1]), round(dy * h / cells.shape[0])
         cells_img = Image.fromarray((covered * 255).astype(np.uint8))
-        # The shifted picture at the working size, only where the correction is read: the
-        # hole's box and a pixel round it (a full-size resize per pass would cost more than
-        # the rest of the pass).
-        wy0, wy1 = max(0, by0 - 1), min(sh, by1 + 1)
-        wx0, wx1 = max(0, bx0 - 1), min(sw, bx1 + 1)
-        shifted_small = np.zeros_like(small)
-        src = (wx0 * w / sw + fx, wy0 * h / sh + fy, wx1 * w / sw + fx, wy1 * h / sh + fy)
-        inside_frame = src[0] >= 0 and src[1] >= 0 and src[2] <= w and src[3] <= h
-        source = rgb if inside_frame else ImageChops.offset(rgb, -fx, -fy)  # wraps round
-        if not inside_frame:
-            src = (src[0] - fx, src[1] - fy, src[2] - fx, src[3] - fy)
-        shifted_small[wy0:wy1, wx0:wx1] = np.asarray(
-            source.resize((wx1 - wx0, wy1 - wy0), Image.Resampling.BOX, box=src), np.float32
-        )
+        # The shifted picture at the working size: the working copy rolled by the shift (a
+        # whole number of working pixels, within a third of one of the true shift; the
+        # correction it gives is smooth). It wraps round at the frame like the full-size
+        # offset it replaces: a copied cell's source lies inside the frame (the search sees
+        # to that), only ring pixels beside the frame may read the wrapped side.
+        shifted_small = np.roll(small, (-round(fy * sh / h), -round(fx * sw / w)), axis=(0, 1))
         correction = membrane(picture - shifted_small, done.astype(np.float32))
         now = (np.asarray(cells_img.resize((sw, sh), Image.Resampling.NEAREST)) > 0) & ~done
         picture[now] = (shifted_small + correction)[now]
@@ -539,21 +680,20 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         # The search kept the pixels used (where ``part`` > 0) inside the frame.
         # Feathered over about two cells, so the seams between parts do not show as rectangles.
         feathered = cells_img.filter(ImageFilter.GaussianBlur(2.0))
-        part = (
-            np.asarray(
-                feathered.resize(size, Image.Resampling.BILINEAR, box=cells_box), np.float32
-            )[..., None]
-            / 255
-        )
+        part = np.asarray(
+            feathered.resize(size, Image.Resampling.BILINEAR, box=cells_box), np.float32
+        )[..., None]
+        part *= np.float32(1 / 255)
         # The feathered edge must not reach pixels whose source lies outside the frame (a crop
         # pads them with black).
         source_box = (box[0] + fx, box[1] + fy, box[2] + fx, box[3] + fy)
         if min(source_box[:2]) < 0 or source_box[2] > w or source_box[3] > h:
-            inside = Image.new("L", rgb.size, 255).crop(source_box)
             cell = max(1.0, w / cells.shape[1])
-            fade = np.asarray(inside.filter(ImageFilter.GaussianBlur(1.5 * cell)), np.float32)
-            part = part * np.clip(fade / 255 * 2 - 1, 0.0, 1.0)[..., None]  # 0 at the frame
-        part = part * sharp
+            fade = _frame_fade(source_box, (w, h), 1.5 * cell)
+            fade *= 2
+            fade -= 1
+            part *= np.clip(fade, 0.0, 1.0, out=fade)[..., None]  # 0 at the frame
+        part *= sharp
         # The copy and its blend, only where this part reaches (elsewhere ``part`` is 0).
         rows, cols = np.nonzero(part.any((1, 2)))[0], np.nonzero(part.any((0, 2)))[0]
         if len(rows) == 0:
@@ -561,16 +701,17 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         shifted = rgb.crop((source_box[0] + x0, source_box[1] + y0, source_box[0] + x1,
                             source_box[1] + y1))  # fmt: skip
-        piece = np.array(shifted, np.float32)
+        # filled + (piece - filled) * p, in a scratch buffer made once: the passes' full-size
+        # arrays would each cost about as much in fresh memory as their arithmetic.
+        piece = scratch[: y1 - y0, : x1 - x0]
+        np.subtract(np.asarray(shifted), filled[y0:y1, x0:x1], out=piece)
         add_up(piece, correction, (x0, y0, x1, y1))
-        p = part[y0:y1, x0:x1]
-        piece -= filled[y0:y1, x0:x1]  # filled + (piece - filled) * p, in place
-        piece *= p
+        piece *= part[y0:y1, x0:x1]
         filled[y0:y1, x0:x1] += piece
     if levels is not None:
         seed = int(w * 7919 + h * 104729 + box[0] * 31 + box[1]) % (2**32)
         filled = match_detail(filled, *levels, seed)
-    filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
+    filled = _to_uint8(filled)
     out = rgb.copy()
     out.paste(Image.composite(Image.fromarray(filled), crop, up(soft)), box[:2])
     return out
