@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
-from .._vision._pixels import luma
+from .._vision._pixels import box, flood, grow, luma, parts, square_extreme
 
 Effect = Callable[[Image.Image, int], Image.Image]
 
@@ -899,8 +899,6 @@ def distinct_parts(small: Image.Image, weight: np.ndarray) -> np.ndarray:
     margin, and lies well inside the subject and the frame: a patch at the outline or cut
     by the frame is the subject's own colour against something else, not a part of it
     seen whole."""
-    from .._vision._pixels import box, flood, grow, parts, square_extreme
-
     hsv = np.asarray(small.convert("HSV"), np.float32)
     hue = hsv[..., 0] * (360 / 256)
     sat, val = hsv[..., 1] / 255, hsv[..., 2] / 255

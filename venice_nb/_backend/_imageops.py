@@ -16,7 +16,19 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-from .._vision._pixels import ANALYSIS_SIDE, Region, eight_bit, fit_side, grow, rgb_view
+from .._vision._pixels import (
+    ANALYSIS_SIDE,
+    Region,
+    box,
+    eight_bit,
+    fit_side,
+    flood,
+    grow,
+    local_detail,
+    luma,
+    rgb_view,
+    square_extreme,
+)
 from . import _effects, _fill, _objects, _prompts, _regions
 from ._prompts import plan
 
@@ -335,8 +347,6 @@ def _edge_by_evidence(rgb: np.ndarray, inside: np.ndarray) -> np.ndarray:
     background is smooth. Only what joins the side it moves to changes (no holes or
     islands), and only where both sides are sampled nearby: a sliver of "background" at
     the frame (a subject cut by a corner) is no evidence."""
-    from .._vision._pixels import box, flood, local_detail, luma, square_extreme
-
     reach = max(2, round(EDGE_REACH * max(inside.shape)))
     lum = luma(rgb)
     detail = box(local_detail(lum), 2)
