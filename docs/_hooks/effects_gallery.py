@@ -79,6 +79,8 @@ EXAMPLES = (
     Example("remove-background-astronaut", "astronaut", "remove the background"),
     Example("stormy-sky", "rocket", "make the sky stormy"),
     Example("watercolour-coffee", "coffee", "paint it as a watercolour"),
+    Example("colour-splash", "coffee", "make it black and white but keep the cup in colour",
+            note="Everything but the named thing: the background is greyed."),
 )  # fmt: skip
 
 
