@@ -59,8 +59,13 @@ OUTLINE_SMOOTH = 2.0  # cells: where colours cannot sharpen the outline it is sm
 OUTLINE_RAMP = 1.0  # ... at this scale and cut with a ramp this many refinement pixels wide
 CUT_SMOOTH = 1.5  # refinement pixels: the outline a cast shadow leaves is smoothed at this scale
 CUT_BAND = 3  # ... within this many pixels of the shadow
+LIT_STRIP = 2  # refinement pixels: the lit part of a subject is taken this far inside
 FAINT = 0.02  # alpha at or below this joins no piece of the matte
 BROAD = 4  # cells: where an opening of this radius leaves the subject, it is broad
+NOTCH = 6  # cells: a notch in the outline narrower than twice this is looked at by colour
+SNAP_REACH = 1.5  # cells: the outline moves at most this far to where the colours change
+SNAP_STEP = 0.5  # refinement pixels between the samples of a profile across the outline
+SNAP_ALONG = 4  # refinement pixels: the moves are averaged this far along the outline
 
 
 # ----------------------------------------------------------------------------- plain backdrop
@@ -300,6 +305,9 @@ def _cast_shadow(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     ground = float(np.median(lum[~inside]))
     dark = lum < SHADOW_DARKER * ground
     lit = inside & (lum >= SHADOW_LIT * ground)  # a penumbra widens no outline
+    # nor does a strip of lit table along the shadow's far edge, where the outline moved out
+    # to the colour change (``_snap``): the lit part is taken LIT_STRIP pixels inside
+    lit &= ~grow(~inside, LIT_STRIP)
     rows = np.nonzero(lit.any(1))[0]
     if len(rows) < 2:
         return np.zeros_like(inside)
@@ -526,7 +534,42 @@ def segment(rgb: np.ndarray) -> np.ndarray:
     if len(ys):
         i = int(np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2))
         keep[ys[i], xs[i]] = True
-    return flood(keep, subject)
+    subject = flood(keep, subject)
+    out: np.ndarray = subject | _notches(subject, smooth)
+    return out
+
+
+def _notches(subject: np.ndarray, feat: np.ndarray) -> np.ndarray:
+    """Pixels in the notches of the subject's outline (what a closing of radius ``NOTCH``
+    cells adds) whose colour (``feat``) is the subject's beside them, not the background's.
+    Things are mostly convex and their outlines smooth, so a notch is most often a part the
+    competition lost where it is only a few cells across: the thin strip of a saucer's far rim
+    showing between a cup and a spoon's handle is all outline (its gradient is high from side
+    to side) and the background reaches it as cheaply as the subject. A pixel joins when its
+    colour is within ``SAME_AS_SUBJECT`` of a subject pixel at most ``NOTCH`` steps away and
+    lies at least ``MIXED`` of the way from the nearest colour of the background beyond the
+    notches to that nearest subject colour (the table between a handle and the rim stays
+    background; so does a gap between an arm and a body, the background's colour)."""
+    r = NOTCH
+    closed = ~grow(~grow(subject, r), r)
+    notch: np.ndarray = closed & ~subject
+    if not notch.any():
+        return notch
+    h, w = subject.shape
+    ys, xs = np.nonzero(notch)
+    steps = np.abs(np.arange(-r, r + 1))
+    dy, dx = np.nonzero(np.add.outer(steps, steps) <= r)
+    py = np.clip(ys[:, None] + (dy - r), 0, h - 1)  # the pixels within r steps
+    px = np.clip(xs[:, None] + (dx - r), 0, w - 1)
+    sq = channel_sum((feat[py, px] - feat[ys, xs][:, None]) ** 2)  # squared colour distances
+    to_subject = np.where(subject[py, px], sq, np.inf).min(1)
+    to_background = np.where(closed[py, px], np.inf, sq).min(1)
+    like = (to_subject < SAME_AS_SUBJECT**2) & (
+        MIXED**2 * to_subject < (1 - MIXED) ** 2 * to_background
+    )
+    joined = np.zeros_like(subject)
+    joined[ys[like], xs[like]] = True
+    return flood(grow(subject, 1) & joined, joined)
 
 
 def _refined(rgb: np.ndarray, weights: np.ndarray, coarse: np.ndarray) -> np.ndarray:
@@ -546,16 +589,17 @@ def _refined(rgb: np.ndarray, weights: np.ndarray, coarse: np.ndarray) -> np.nda
     t = np.clip(channel_sum((rgb - bg) * d) / np.maximum(dd, 100.0) * 1.2 - 0.1, 0.0, 1.0)
     # Trust the colour model only where the two sides differ clearly and near the edge.
     trust = np.clip((np.sqrt(dd) - 35) / 50, 0.0, 1.0) * (4 * a * (1 - a) > 0.3)
-    base = _outline(coarse, a)
+    base = _outline(coarse, a, rgb)
     refined: np.ndarray = (base + (t - base) * trust).astype(np.float32)
     return refined
 
 
-def _outline(coarse: np.ndarray, rough: np.ndarray) -> np.ndarray:
+def _outline(coarse: np.ndarray, rough: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     """The coarse subject's outline as a crisp edge at the size of ``rough`` (the coarse
     mask upsampled): the mask blurred by ``OUTLINE_SMOOTH`` cells and cut at one half, with
     a ramp ``OUTLINE_RAMP`` pixels wide (the level's distance from one half over its
-    gradient: about the distance to the cut). The blur-and-cut is a curvature flow: it
+    gradient: about the distance to the cut), moved to where the colours of ``rgb`` change
+    (see ``_snap``). The blur-and-cut is a curvature flow: it
     straightens the cell-sized steps and wobbles of the segmentation (things' outlines are
     smooth at that scale) and rounds corners by about a cell. ``rough`` (a ramp as wide as
     a cell: a soft, ragged rim) stays where the subject is narrow, away from any part
@@ -567,11 +611,125 @@ def _outline(coarse: np.ndarray, rough: np.ndarray) -> np.ndarray:
     )
     level = resize_weights(np.asarray(blurred, np.float32) / 255, size)
     gy, gx = np.gradient(level)
-    slope = np.sqrt(gx * gx + gy * gy) * OUTLINE_RAMP + 1e-3
-    crisp = np.clip((level - 0.5) / slope + 0.5, 0.0, 1.0)
+    slope = np.sqrt(gx * gx + gy * gy) + 1e-3
+    inside = (level - 0.5) / slope  # about the signed distance to the cut, + inside
+    reach = SNAP_REACH * size[0] / coarse.shape[1]
+    shift = _snap(inside, gx / slope, gy / slope, slope > 0.02, rgb, reach)
+    crisp = np.clip((inside - shift) / OUTLINE_RAMP + 0.5, 0.0, 1.0)
     broad = grow(grow(~grow(~coarse, BROAD), BROAD), BROAD + 1)  # near an opening's remains
     near_broad = resize_weights(broad.astype(np.float32), size) > 0.5
     out: np.ndarray = np.where(near_broad, crisp, rough).astype(np.float32)
+    return out
+
+
+def _snap(
+    inside: np.ndarray,
+    nx: np.ndarray,
+    ny: np.ndarray,
+    steep: np.ndarray,
+    rgb: np.ndarray,
+    reach: float,
+) -> np.ndarray:
+    """How far (pixels, + inward) the outline at distance ``inside`` (+ inside; the inward
+    normal ``nx``, ``ny``; only where the coarse level is ``steep``) moves to where the
+    colours change from the subject's to the background's. The segmentation hands the
+    outline's own pixels to the background (its gradient spans both sides), so the coarse
+    outline runs up to a cell inside the real one; where the local colour models cannot tell
+    the sides apart well enough to be trusted (a red rim on orange wood), that stays: a faint
+    rim, the subject looks eaten. Along the normal through each outline point, every
+    ``SNAP_STEP`` pixels up to ``reach`` either side, a pixel is scored by how much more it
+    is like the sure background (beyond the reach, outside) than the sure subject (beyond
+    it, inside): its largest per-channel distance in opponent colour from each side's local
+    mean, in units of that side's local spread, so the grain of wood (a spread in
+    brightness) does not hide a red rim (a step in hue). The edge is the step that fits the
+    profile best (least squares: background-like outside, subject-like inside); a highlight
+    along a rim is an outlier, not the step. A move counts as far as the two sides of the
+    fit differ (a clear step), and the moves are averaged over ``SNAP_ALONG`` pixels along
+    the outline (an outline is smooth)."""
+    band = (np.abs(inside) <= reach + 1) & steep
+    if not band.any():
+        return np.zeros_like(inside)
+    # The sides' local means and spreads (over ``r`` pixels: smooth) from blocks 4 pixels
+    # square wholly on one side, the scores only where the profiles reach; plane by plane.
+    opp = _opponent(rgb)
+    planes = [np.ascontiguousarray(opp[..., i]) for i in range(3)]
+    h, w = (inside.shape[0] // 4) * 4, (inside.shape[1] // 4) * 4
+
+    def blocks(a: np.ndarray) -> np.ndarray:
+        return _halved(_halved(a[:h, :w]))
+
+    means = [blocks(p) for p in planes]
+    squares = [blocks(p * p) for p in planes]
+    near = np.abs(inside) <= reach + 2
+    ry, rx = np.nonzero(near)
+    qy, qx = np.minimum(ry // 4, h // 4 - 1), np.minimum(rx // 4, w // 4 - 1)
+    r = max(1, round(max(rgb.shape[:2]) / 80))
+    score = []  # per side: how unlike that side a pixel is
+    for sure in (inside < -(reach + 1), inside > reach + 1):
+        wholly = (blocks(sure.astype(np.float32)) > 0.999).astype(np.float32)
+        sums = box(np.stack([wholly] + [a * wholly for a in means + squares], -1), r)[qy, qx]
+        weight = sums[:, 0] + 1e-6
+        unlike = np.zeros(len(ry), np.float32)
+        for i, plane in enumerate(planes):
+            mu = sums[:, 1 + i] / weight
+            spread = np.sqrt(np.maximum(sums[:, 4 + i] / weight - mu * mu, 0.0))
+            np.maximum(unlike, np.abs(plane[near] - mu) / (spread + 4.0), out=unlike)
+        score.append(np.where(weight > 0.05, unlike, np.nan))
+    with np.errstate(invalid="ignore"):
+        scored = np.clip(0.5 + 0.5 * np.log2((score[0] + 0.1) / (score[1] + 0.1)), 0.0, 1.0)
+    like = np.full(inside.shape, 0.5, np.float32)
+    like[near] = np.nan_to_num(scored, nan=0.5)
+    # one profile per pixel of the outline itself; the pixels beside it take the moves
+    # averaged along it
+    on = band & (np.abs(inside) <= 0.75)
+    ys, xs = np.nonzero(on)
+    ux, uy = nx[on], ny[on]
+    fx, fy = xs - inside[on] * ux, ys - inside[on] * uy  # the outline point
+    steps = np.arange(-reach, reach + 1e-3, SNAP_STEP, dtype=np.float32)
+    profile = _bilinear(like, fx[:, None] + steps * ux[:, None], fy[:, None] + steps * uy[:, None])
+    n = len(steps)
+    zero = np.zeros((len(ys), 1), np.float32)
+    outer = np.concatenate([zero, np.cumsum(profile, 1)], 1)  # sum of the first k samples
+    outer_sq = np.concatenate([zero, np.cumsum(profile * profile, 1)], 1)
+    k = np.arange(n + 1, dtype=np.float32)
+    inner = outer[:, -1:] - outer  # sum of the samples from k on
+    # squared error of 0 for the first k samples and 1 for the rest
+    error = outer_sq + (n - k) - 2 * inner + (outer_sq[:, -1:] - outer_sq)
+    cut = np.argmin(error[:, 1:-1], 1) + 1
+    rows = np.arange(len(ys))
+    contrast = inner[rows, cut] / (n - cut) - outer[rows, cut] / cut
+    weight = np.clip((contrast - 0.5) / 0.3, 0.0, 1.0).astype(np.float32)
+    # averaged along the outline on a grid of 2 x 2 blocks, read back where the outline moves
+    hh, hw = (inside.shape[0] + 1) // 2, (inside.shape[1] + 1) // 2
+    cell = (ys // 2) * hw + xs // 2
+    moved, counted, outline = (
+        box(np.bincount(cell, v, hh * hw).reshape(hh, hw).astype(np.float32), SNAP_ALONG // 2)
+        for v in ((steps[cut] - SNAP_STEP / 2) * weight, weight, np.ones_like(weight))
+    )
+    sure = np.clip(2 * counted / np.maximum(outline, 1e-6), 0.0, 1.0)  # share of clear steps
+    field = moved / np.maximum(counted, 1e-6) * sure
+    by, bx = np.nonzero(band)
+    shift = np.zeros_like(inside)
+    shift[band] = _bilinear(field, (bx - 0.5) / 2, (by - 0.5) / 2)
+    return shift
+
+
+def _halved(a: np.ndarray) -> np.ndarray:
+    """The mean of each 2 x 2 block of ``a`` (even height and width)."""
+    out: np.ndarray = (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]) * 0.25
+    return out
+
+
+def _bilinear(a: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``a`` (H x W) at the points (``x``, ``y``), bilinear, clamped to the array."""
+    h, w = a.shape
+    x = np.clip(x, 0, w - 1.001)
+    y = np.clip(y, 0, h - 1.001)
+    x0, y0 = x.astype(int), y.astype(int)
+    fx, fy = x - x0, y - y0
+    top = a[y0, x0] * (1 - fx) + a[y0, x0 + 1] * fx
+    bottom = a[y0 + 1, x0] * (1 - fx) + a[y0 + 1, x0 + 1] * fx
+    out: np.ndarray = top * (1 - fy) + bottom * fy
     return out
 
 
