@@ -63,6 +63,7 @@ LIT_STRIP = 2  # refinement pixels: the lit part of a subject is taken this far 
 FAINT = 0.02  # alpha at or below this joins no piece of the matte
 BROAD = 4  # cells: where an opening of this radius leaves the subject, it is broad
 NOTCH = 6  # cells: a notch in the outline narrower than twice this is looked at by colour
+NOTCH_COLOUR = 4  # ... against the colours at most this many steps away
 SNAP_REACH = 1.5  # cells: the outline moves at most this far to where the colours change
 SNAP_STEP = 0.5  # refinement pixels between the samples of a profile across the outline
 SNAP_ALONG = 4  # refinement pixels: the moves are averaged this far along the outline
@@ -546,7 +547,7 @@ def _notches(subject: np.ndarray, feat: np.ndarray) -> np.ndarray:
     competition lost where it is only a few cells across: the thin strip of a saucer's far rim
     showing between a cup and a spoon's handle is all outline (its gradient is high from side
     to side) and the background reaches it as cheaply as the subject. A pixel joins when its
-    colour is within ``SAME_AS_SUBJECT`` of a subject pixel at most ``NOTCH`` steps away and
+    colour is within ``SAME_AS_SUBJECT`` of a subject pixel at most ``NOTCH_COLOUR`` steps away and
     lies at least ``MIXED`` of the way from the nearest colour of the background beyond the
     notches to that nearest subject colour (the table between a handle and the rim stays
     background; so does a gap between an arm and a body, the background's colour)."""
@@ -557,6 +558,7 @@ def _notches(subject: np.ndarray, feat: np.ndarray) -> np.ndarray:
         return notch
     h, w = subject.shape
     ys, xs = np.nonzero(notch)
+    r = NOTCH_COLOUR
     steps = np.abs(np.arange(-r, r + 1))
     dy, dx = np.nonzero(np.add.outer(steps, steps) <= r)
     py = np.clip(ys[:, None] + (dy - r), 0, h - 1)  # the pixels within r steps
@@ -660,20 +662,24 @@ def _snap(
 
     means = [blocks(p) for p in planes]
     squares = [blocks(p * p) for p in planes]
-    near = np.abs(inside) <= reach + 2
+    near = np.abs(inside) <= reach + 1.5
     ry, rx = np.nonzero(near)
     qy, qx = np.minimum(ry // 4, h // 4 - 1), np.minimum(rx // 4, w // 4 - 1)
     r = max(1, round(max(rgb.shape[:2]) / 80))
-    score = []  # per side: how unlike that side a pixel is
+    here = [p[near] for p in planes]
+    layers = []
     for sure in (inside < -(reach + 1), inside > reach + 1):
         wholly = (blocks(sure.astype(np.float32)) > 0.999).astype(np.float32)
-        sums = box(np.stack([wholly] + [a * wholly for a in means + squares], -1), r)[qy, qx]
-        weight = sums[:, 0] + 1e-6
+        layers += [wholly] + [a * wholly for a in means + squares]
+    sums = box(np.stack(layers, -1), r)[qy, qx]
+    score = []  # per side: how unlike that side a pixel is
+    for side in (sums[:, :7], sums[:, 7:]):
+        weight = side[:, 0] + 1e-6
         unlike = np.zeros(len(ry), np.float32)
-        for i, plane in enumerate(planes):
-            mu = sums[:, 1 + i] / weight
-            spread = np.sqrt(np.maximum(sums[:, 4 + i] / weight - mu * mu, 0.0))
-            np.maximum(unlike, np.abs(plane[near] - mu) / (spread + 4.0), out=unlike)
+        for i, plane in enumerate(here):
+            mu = side[:, 1 + i] / weight
+            spread = np.sqrt(np.maximum(side[:, 4 + i] / weight - mu * mu, 0.0))
+            np.maximum(unlike, np.abs(plane - mu) / (spread + 4.0), out=unlike)
         score.append(np.where(weight > 0.05, unlike, np.nan))
     with np.errstate(invalid="ignore"):
         scored = np.clip(0.5 + 0.5 * np.log2((score[0] + 0.1) / (score[1] + 0.1)), 0.0, 1.0)
@@ -699,18 +705,19 @@ def _snap(
     rows = np.arange(len(ys))
     contrast = inner[rows, cut] / (n - cut) - outer[rows, cut] / cut
     weight = np.clip((contrast - 0.5) / 0.3, 0.0, 1.0).astype(np.float32)
-    # averaged along the outline on a grid of 2 x 2 blocks, read back where the outline moves
-    hh, hw = (inside.shape[0] + 1) // 2, (inside.shape[1] + 1) // 2
-    cell = (ys // 2) * hw + xs // 2
+    # averaged along the outline on a grid of 4 x 4 blocks (over 3 blocks, about
+    # ``SNAP_ALONG`` pixels either side), read back where the outline moves
+    hq, wq = (inside.shape[0] + 3) // 4, (inside.shape[1] + 3) // 4
+    cell = (ys // 4) * wq + xs // 4
     moved, counted, outline = (
-        box(np.bincount(cell, v, hh * hw).reshape(hh, hw).astype(np.float32), SNAP_ALONG // 2)
+        box(np.bincount(cell, v, hq * wq).reshape(hq, wq).astype(np.float32), 1)
         for v in ((steps[cut] - SNAP_STEP / 2) * weight, weight, np.ones_like(weight))
     )
     sure = np.clip(2 * counted / np.maximum(outline, 1e-6), 0.0, 1.0)  # share of clear steps
     field = moved / np.maximum(counted, 1e-6) * sure
     by, bx = np.nonzero(band)
     shift = np.zeros_like(inside)
-    shift[band] = _bilinear(field, (bx - 0.5) / 2, (by - 0.5) / 2)
+    shift[band] = _bilinear(field, (bx - 1.5) / 4, (by - 1.5) / 4)
     return shift
 
 
