@@ -59,7 +59,6 @@ OUTLINE_SMOOTH = 2.0  # cells: where colours cannot sharpen the outline it is sm
 OUTLINE_RAMP = 1.0  # ... at this scale and cut with a ramp this many refinement pixels wide
 CUT_SMOOTH = 1.5  # refinement pixels: the outline a cast shadow leaves is smoothed at this scale
 CUT_BAND = 3  # ... within this many pixels of the shadow
-LIT_STRIP = 2  # refinement pixels: the lit part of a subject is taken this far inside
 FAINT = 0.02  # alpha at or below this joins no piece of the matte
 BROAD = 4  # cells: where an opening of this radius leaves the subject, it is broad
 NOTCH = 6  # cells: a notch in the outline narrower than twice this is looked at by colour
@@ -293,9 +292,12 @@ def _runs(seeds: np.ndarray, n: int) -> np.ndarray:
     return runs
 
 
-def _cast_shadow(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+def _cast_shadow(lum: np.ndarray, alpha: np.ndarray, unmoved: np.ndarray) -> np.ndarray:
     """Where the matte ``alpha`` holds the shadow its subject casts on the table: pixels much
-    darker than the background outside the convex outline of the subject's lit part. In the
+    darker than the background outside the convex outline of the subject's lit part (lit in
+    ``unmoved``, the matte before its outline moved to the colour change: where the outline
+    of a shadow moved out onto the table, a strip of lit wood would widen the lit outline
+    over the shadow, see ``_snap``). In the
     dark the edge between a shaded rim and its shadow is weak, so the segmentation hands the
     shadow to the subject; things are mostly convex and their shadows stick out of that
     outline (the shade under a cup, inside the saucer's outline, stays). Nothing is taken when
@@ -305,10 +307,7 @@ def _cast_shadow(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         return np.zeros_like(inside)
     ground = float(np.median(lum[~inside]))
     dark = lum < SHADOW_DARKER * ground
-    lit = inside & (lum >= SHADOW_LIT * ground)  # a penumbra widens no outline
-    # nor does a strip of lit table along the shadow's far edge, where the outline moved out
-    # to the colour change (``_snap``): the lit part is taken LIT_STRIP pixels inside
-    lit &= ~grow(~inside, LIT_STRIP)
+    lit = (unmoved > 0.5) & (lum >= SHADOW_LIT * ground)  # a penumbra widens no outline
     rows = np.nonzero(lit.any(1))[0]
     if len(rows) < 2:
         return np.zeros_like(inside)
@@ -574,11 +573,14 @@ def _notches(subject: np.ndarray, feat: np.ndarray) -> np.ndarray:
     return flood(grow(subject, 1) & joined, joined)
 
 
-def _refined(rgb: np.ndarray, weights: np.ndarray, coarse: np.ndarray) -> np.ndarray:
+def _refined(
+    rgb: np.ndarray, weights: np.ndarray, coarse: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Sharpen a coarse matte along its edge with local colour models: in the uncertain band,
     alpha is where a pixel's colour lies between the nearby subject and background colours.
     Where the two sides' colours are too alike to tell (a lit red rim on lit red wood), the
-    matte is the smooth outline of the ``coarse`` mask instead (see ``_outline``)."""
+    matte is the smooth outline of the ``coarse`` mask instead, moved to where the colours
+    change (see ``_outline``). Returns the matte and the same with the outline not moved."""
     h, w, _ = rgb.shape
     a = np.clip(resize_weights(weights, (w, h)), 0.0, 1.0)
     r = max(2, round(max(w, h) / 40))
@@ -591,17 +593,19 @@ def _refined(rgb: np.ndarray, weights: np.ndarray, coarse: np.ndarray) -> np.nda
     t = np.clip(channel_sum((rgb - bg) * d) / np.maximum(dd, 100.0) * 1.2 - 0.1, 0.0, 1.0)
     # Trust the colour model only where the two sides differ clearly and near the edge.
     trust = np.clip((np.sqrt(dd) - 35) / 50, 0.0, 1.0) * (4 * a * (1 - a) > 0.3)
-    base = _outline(coarse, a, rgb)
-    refined: np.ndarray = (base + (t - base) * trust).astype(np.float32)
-    return refined
+    moved, unmoved = _outline(coarse, a, rgb)
+    refined: np.ndarray = (moved + (t - moved) * trust).astype(np.float32)
+    return refined, (unmoved + (t - unmoved) * trust).astype(np.float32)
 
 
-def _outline(coarse: np.ndarray, rough: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+def _outline(
+    coarse: np.ndarray, rough: np.ndarray, rgb: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The coarse subject's outline as a crisp edge at the size of ``rough`` (the coarse
     mask upsampled): the mask blurred by ``OUTLINE_SMOOTH`` cells and cut at one half, with
     a ramp ``OUTLINE_RAMP`` pixels wide (the level's distance from one half over its
-    gradient: about the distance to the cut), moved to where the colours of ``rgb`` change
-    (see ``_snap``). The blur-and-cut is a curvature flow: it
+    gradient: about the distance to the cut), and that edge moved to where the colours of
+    ``rgb`` change (see ``_snap``): (moved, unmoved). The blur-and-cut is a curvature flow: it
     straightens the cell-sized steps and wobbles of the segmentation (things' outlines are
     smooth at that scale) and rounds corners by about a cell. ``rough`` (a ramp as wide as
     a cell: a soft, ragged rim) stays where the subject is narrow, away from any part
@@ -617,11 +621,13 @@ def _outline(coarse: np.ndarray, rough: np.ndarray, rgb: np.ndarray) -> np.ndarr
     inside = (level - 0.5) / slope  # about the signed distance to the cut, + inside
     reach = SNAP_REACH * size[0] / coarse.shape[1]
     shift = _snap(inside, gx / slope, gy / slope, slope > 0.02, rgb, reach)
-    crisp = np.clip((inside - shift) / OUTLINE_RAMP + 0.5, 0.0, 1.0)
     broad = grow(grow(~grow(~coarse, BROAD), BROAD), BROAD + 1)  # near an opening's remains
     near_broad = resize_weights(broad.astype(np.float32), size) > 0.5
-    out: np.ndarray = np.where(near_broad, crisp, rough).astype(np.float32)
-    return out
+    moved, unmoved = (
+        np.where(near_broad, np.clip(d / OUTLINE_RAMP + 0.5, 0.0, 1.0), rough).astype(np.float32)
+        for d in (inside - shift, inside)
+    )
+    return moved, unmoved
 
 
 def _snap(
@@ -776,11 +782,12 @@ def subject_region(img: Image.Image) -> Region:
         return Image.fromarray(alpha_matte(rgb))
     coarse = segment(low)
     soft = Image.fromarray((coarse * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7))
-    fine = _refined(mid, np.asarray(soft, np.float32) / 255, coarse)
+    fine, unmoved = _refined(mid, np.asarray(soft, np.float32) / 255, coarse)
     # The refinement sharpens the outline; it does not add pieces far from the segmentation.
-    near = grow(coarse, 2).astype(np.float32)
-    fine *= resize_weights(near, (w, h)) > 0.5
-    fine = _cut_smoothly(fine, _cast_shadow(luma(mid), fine))
+    near = resize_weights(grow(coarse, 2).astype(np.float32), (w, h)) > 0.5
+    fine *= near
+    unmoved *= near
+    fine = _cut_smoothly(fine, _cast_shadow(luma(mid), fine, unmoved))
     # A faint piece apart from the subject (no pixel of it half opaque) is the colour model's
     # guess on a speck of the background's colour; a real part of a thing, even a detached
     # one, is sure somewhere. (A faint dot of wood stayed beside the saucer's rim.)
