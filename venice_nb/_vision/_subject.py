@@ -15,8 +15,9 @@ seeded segmentation on a small copy (at most ``ANALYSIS_SIDE`` long):
    weakest (a minimax "watershed" on the colour gradient), so a whole object with its parts of
    other colours (a saucer under a cup, a helmet beside a suit) stays together as long as no
    stronger outline separates them from the subject's core.
-4. Enclosed holes are closed and the edge is refined at a higher resolution with local colour
-   models, then the matte is upsampled.
+4. Enclosed holes and notches of the subject's own colour are closed, and the edge is refined
+   at a higher resolution: moved to where the colours change along its normal, sharpened with
+   local colour models; then the matte is upsampled.
 
 It is a heuristic a person agrees with on ordinary photos, not a segmentation model.
 """
@@ -659,8 +660,8 @@ def _snap(
         return np.zeros_like(inside)
     # The sides' local means and spreads (over ``r`` pixels: smooth) from blocks 4 pixels
     # square wholly on one side, the scores only where the profiles reach; plane by plane.
-    opp = _opponent(rgb)
-    planes = [np.ascontiguousarray(opp[..., i]) for i in range(3)]
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    planes = [luma(rgb), red - green, (red + green) / 2 - blue]  # as ``_opponent``
     h, w = (inside.shape[0] // 4) * 4, (inside.shape[1] // 4) * 4
 
     def blocks(a: np.ndarray) -> np.ndarray:
