@@ -183,7 +183,7 @@ def test_the_saucers_far_rim_between_cup_and_spoon_is_kept() -> None:
     saucer shows (the photo's x 400-430, y 110-130 of 600 x 400). The segmentation lost it (all
     of it is outline: the background reaches it as cheaply as the subject), so the cut-out's
     round outline had a notch there: 17 % of its red glaze pixels half opaque or more, alpha
-    0.22 on average. Filling subject-coloured notches keeps 69 %, alpha 0.66 (the rest is
+    0.22 on average. Filling subject-coloured notches keeps 75 %, alpha 0.71 (the rest is
     the strip's tip, a few pixels wide, where it vanishes behind the cup)."""
     px, alpha = _coffee_cut_out()
     glaze = (px[..., 1] < 60) & (px[..., 0] > 120)  # the saucer's red, not the orange wood
@@ -202,7 +202,7 @@ def test_the_saucers_upper_left_rim_is_not_eaten() -> None:
     faint halo, the saucer looked eaten. Per ray from the saucer's middle every degree from
     190 to 220 degrees, the rim's true edge is where the redness (R - G) drops fastest within
     10 px of the half-alpha line; that line was 4.3 px inside it on average (6.0 at most),
-    and is 0.6 (1.9) now that the outline moves to where the colours change."""
+    and is 0.6 (2.0) now that the outline moves to where the colours change."""
     px, alpha = _coffee_cut_out()
     from PIL import Image, ImageFilter
 
