@@ -1,7 +1,8 @@
 """The subject estimate's faster building blocks give the answers of the plain ones they
 replaced, bit for bit: the minimax competition (log-step sweeps), the flood (whole runs at a
-time), the box blur (row-at-a-time running sums) and the channel sums. And the cut-out's
-outline where a subject meets its cast shadow is a smooth curve (the coffee saucer's rim)."""
+time), the box blur (row-at-a-time running sums) and the channel sums. And the coffee
+saucer's cut-out follows its rim: a smooth curve where it meets its cast shadow, its far rim
+kept between the cup and the spoon, its upper-left rim not eaten."""
 
 from __future__ import annotations
 
@@ -154,3 +155,70 @@ def test_the_saucers_rim_on_its_shadow_is_a_smooth_curve() -> None:
     assert np.abs(off).mean() < 0.65
     assert np.abs(off).max() < 3.0  # no speck or notch
     assert np.abs(np.diff(off, 2)).mean() < 0.3  # no teeth
+
+
+def _coffee_cut_out() -> tuple[np.ndarray, np.ndarray]:
+    """The coffee sample (int RGB) and its cut-out's alpha in [0, 1]."""
+    from venice_nb._backend._matte import remove_background
+
+    from ._pictures import load
+
+    photo = load("coffee")
+    alpha = np.asarray(remove_background(photo).getchannel("A")) / 255
+    return np.asarray(photo.convert("RGB")).astype(int), alpha
+
+
+def _along(a: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """``a`` at the points (``xs``, ``ys``), bilinear."""
+    x0 = np.clip(np.floor(xs).astype(int), 0, a.shape[1] - 2)
+    y0 = np.clip(np.floor(ys).astype(int), 0, a.shape[0] - 2)
+    fx, fy = xs - x0, ys - y0
+    top = a[y0, x0] * (1 - fx) + a[y0, x0 + 1] * fx
+    out: np.ndarray = top * (1 - fy) + (a[y0 + 1, x0] * (1 - fx) + a[y0 + 1, x0 + 1] * fx) * fy
+    return out
+
+
+def test_the_saucers_far_rim_between_cup_and_spoon_is_kept() -> None:
+    """Issue 24: behind the cup, between it and the spoon's handle, a thin strip of the red
+    saucer shows (the photo's x 400-430, y 110-130 of 600 x 400). The segmentation lost it (all
+    of it is outline: the background reaches it as cheaply as the subject), so the cut-out's
+    round outline had a notch there: 17 % of its red glaze pixels half opaque or more, alpha
+    0.22 on average. Filling subject-coloured notches keeps 75 %, alpha 0.71 (the rest is
+    the strip's tip, a few pixels wide, where it vanishes behind the cup)."""
+    px, alpha = _coffee_cut_out()
+    glaze = (px[..., 1] < 60) & (px[..., 0] > 120)  # the saucer's red, not the orange wood
+    strip = np.zeros_like(glaze)
+    strip[110:130, 400:430] = True
+    strip &= glaze
+    assert strip.sum() > 100
+    assert (alpha[strip] >= 0.5).mean() > 0.55
+    assert alpha[strip].mean() > 0.5
+
+
+def test_the_saucers_upper_left_rim_is_not_eaten() -> None:
+    """Issue 24: on the saucer's upper-left arc (rows about 110-205) the red rim meets orange
+    wood; the colour models could not tell them apart well enough to be trusted there, so
+    the half-opaque line stayed where the coarse outline put it, 4-6 px inside the rim: a
+    faint halo, the saucer looked eaten. Per ray from the saucer's middle every degree from
+    190 to 220 degrees, the rim's true edge is where the redness (R - G) drops fastest within
+    10 px of the half-alpha line; that line was 4.3 px inside it on average (6.0 at most),
+    and is 0.6 (2.0) now that the outline moves to where the colours change."""
+    px, alpha = _coffee_cut_out()
+    from PIL import Image, ImageFilter
+
+    soft = Image.fromarray(px.astype(np.uint8)).filter(ImageFilter.GaussianBlur(1))
+    rgb = np.asarray(soft, np.float32)
+    redness = rgb[..., 0] - rgb[..., 1]
+    h, w = alpha.shape
+    steps = np.arange(150.0, 240.0, 0.25)
+    gaps = []
+    for angle in np.deg2rad(np.arange(190.0, 221.0, 1.0)):
+        xs, ys = 0.47 * w + steps * np.cos(angle), 0.6 * h + steps * np.sin(angle)
+        v = _along(alpha, xs, ys)
+        i = int(np.nonzero(v >= 0.5)[0][-1])
+        half = steps[i] + 0.25 * (v[i] - 0.5) / max(v[i] - v[i + 1], 1e-6)
+        drop = -np.gradient(_along(redness, xs, ys))
+        edge = steps[np.argmax(np.where(np.abs(steps - half) <= 10, drop, -np.inf))]
+        gaps.append(edge - half)
+    assert np.mean(gaps) < 1.5
+    assert np.max(gaps) < 3.0

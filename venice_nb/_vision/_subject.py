@@ -15,8 +15,9 @@ seeded segmentation on a small copy (at most ``ANALYSIS_SIDE`` long):
    weakest (a minimax "watershed" on the colour gradient), so a whole object with its parts of
    other colours (a saucer under a cup, a helmet beside a suit) stays together as long as no
    stronger outline separates them from the subject's core.
-4. Enclosed holes are closed and the edge is refined at a higher resolution with local colour
-   models, then the matte is upsampled.
+4. Enclosed holes and notches of the subject's own colour are closed, and the edge is refined
+   at a higher resolution: moved to where the colours change along its normal, sharpened with
+   local colour models; then the matte is upsampled.
 
 It is a heuristic a person agrees with on ordinary photos, not a segmentation model.
 """
@@ -61,6 +62,11 @@ CUT_SMOOTH = 1.5  # refinement pixels: the outline a cast shadow leaves is smoot
 CUT_BAND = 3  # ... within this many pixels of the shadow
 FAINT = 0.02  # alpha at or below this joins no piece of the matte
 BROAD = 4  # cells: where an opening of this radius leaves the subject, it is broad
+NOTCH = 6  # cells: a notch in the outline narrower than twice this is looked at by colour
+NOTCH_COLOUR = 4  # ... against the colours at most this many steps away
+SNAP_REACH = 1.5  # cells: the outline moves at most this far to where the colours change
+SNAP_STEP = 0.5  # refinement pixels between the samples of a profile across the outline
+SNAP_ALONG = 4  # refinement pixels: the moves are averaged this far along the outline
 
 
 # ----------------------------------------------------------------------------- plain backdrop
@@ -287,9 +293,12 @@ def _runs(seeds: np.ndarray, n: int) -> np.ndarray:
     return runs
 
 
-def _cast_shadow(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+def _cast_shadow(lum: np.ndarray, alpha: np.ndarray, unmoved: np.ndarray) -> np.ndarray:
     """Where the matte ``alpha`` holds the shadow its subject casts on the table: pixels much
-    darker than the background outside the convex outline of the subject's lit part. In the
+    darker than the background outside the convex outline of the subject's lit part (lit in
+    ``unmoved``, the matte before its outline moved to the colour change: where the outline
+    of a shadow moved out onto the table, a strip of lit wood would widen the lit outline
+    over the shadow, see ``_snap``). In the
     dark the edge between a shaded rim and its shadow is weak, so the segmentation hands the
     shadow to the subject; things are mostly convex and their shadows stick out of that
     outline (the shade under a cup, inside the saucer's outline, stays). Nothing is taken when
@@ -299,7 +308,7 @@ def _cast_shadow(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         return np.zeros_like(inside)
     ground = float(np.median(lum[~inside]))
     dark = lum < SHADOW_DARKER * ground
-    lit = inside & (lum >= SHADOW_LIT * ground)  # a penumbra widens no outline
+    lit = (unmoved > 0.5) & (lum >= SHADOW_LIT * ground)  # a penumbra widens no outline
     rows = np.nonzero(lit.any(1))[0]
     if len(rows) < 2:
         return np.zeros_like(inside)
@@ -526,14 +535,53 @@ def segment(rgb: np.ndarray) -> np.ndarray:
     if len(ys):
         i = int(np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2))
         keep[ys[i], xs[i]] = True
-    return flood(keep, subject)
+    subject = flood(keep, subject)
+    out: np.ndarray = subject | _notches(subject, smooth)
+    return out
 
 
-def _refined(rgb: np.ndarray, weights: np.ndarray, coarse: np.ndarray) -> np.ndarray:
+def _notches(subject: np.ndarray, feat: np.ndarray) -> np.ndarray:
+    """Pixels in the notches of the subject's outline (what a closing of radius ``NOTCH``
+    cells adds) whose colour (``feat``) is the subject's beside them, not the background's.
+    Things are mostly convex and their outlines smooth, so a notch is most often a part the
+    competition lost where it is only a few cells across: the thin strip of a saucer's far rim
+    showing between a cup and a spoon's handle is all outline (its gradient is high from side
+    to side) and the background reaches it as cheaply as the subject. A pixel joins when its
+    colour is within ``SAME_AS_SUBJECT`` of a subject pixel at most ``NOTCH_COLOUR`` steps away and
+    lies at least ``MIXED`` of the way from the nearest colour of the background beyond the
+    notches to that nearest subject colour (the table between a handle and the rim stays
+    background; so does a gap between an arm and a body, the background's colour)."""
+    r = NOTCH
+    closed = ~grow(~grow(subject, r), r)
+    notch: np.ndarray = closed & ~subject
+    if not notch.any():
+        return notch
+    h, w = subject.shape
+    ys, xs = np.nonzero(notch)
+    r = NOTCH_COLOUR
+    steps = np.abs(np.arange(-r, r + 1))
+    dy, dx = np.nonzero(np.add.outer(steps, steps) <= r)
+    py = np.clip(ys[:, None] + (dy - r), 0, h - 1)  # the pixels within r steps
+    px = np.clip(xs[:, None] + (dx - r), 0, w - 1)
+    sq = channel_sum((feat[py, px] - feat[ys, xs][:, None]) ** 2)  # squared colour distances
+    to_subject = np.where(subject[py, px], sq, np.inf).min(1)
+    to_background = np.where(closed[py, px], np.inf, sq).min(1)
+    like = (to_subject < SAME_AS_SUBJECT**2) & (
+        MIXED**2 * to_subject < (1 - MIXED) ** 2 * to_background
+    )
+    joined = np.zeros_like(subject)
+    joined[ys[like], xs[like]] = True
+    return flood(grow(subject, 1) & joined, joined)
+
+
+def _refined(
+    rgb: np.ndarray, weights: np.ndarray, coarse: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Sharpen a coarse matte along its edge with local colour models: in the uncertain band,
     alpha is where a pixel's colour lies between the nearby subject and background colours.
     Where the two sides' colours are too alike to tell (a lit red rim on lit red wood), the
-    matte is the smooth outline of the ``coarse`` mask instead (see ``_outline``)."""
+    matte is the smooth outline of the ``coarse`` mask instead, moved to where the colours
+    change (see ``_outline``). Returns the matte and the same with the outline not moved."""
     h, w, _ = rgb.shape
     a = np.clip(resize_weights(weights, (w, h)), 0.0, 1.0)
     r = max(2, round(max(w, h) / 40))
@@ -546,16 +594,19 @@ def _refined(rgb: np.ndarray, weights: np.ndarray, coarse: np.ndarray) -> np.nda
     t = np.clip(channel_sum((rgb - bg) * d) / np.maximum(dd, 100.0) * 1.2 - 0.1, 0.0, 1.0)
     # Trust the colour model only where the two sides differ clearly and near the edge.
     trust = np.clip((np.sqrt(dd) - 35) / 50, 0.0, 1.0) * (4 * a * (1 - a) > 0.3)
-    base = _outline(coarse, a)
-    refined: np.ndarray = (base + (t - base) * trust).astype(np.float32)
-    return refined
+    moved, unmoved = _outline(coarse, a, rgb)
+    refined: np.ndarray = (moved + (t - moved) * trust).astype(np.float32)
+    return refined, (unmoved + (t - unmoved) * trust).astype(np.float32)
 
 
-def _outline(coarse: np.ndarray, rough: np.ndarray) -> np.ndarray:
+def _outline(
+    coarse: np.ndarray, rough: np.ndarray, rgb: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The coarse subject's outline as a crisp edge at the size of ``rough`` (the coarse
     mask upsampled): the mask blurred by ``OUTLINE_SMOOTH`` cells and cut at one half, with
     a ramp ``OUTLINE_RAMP`` pixels wide (the level's distance from one half over its
-    gradient: about the distance to the cut). The blur-and-cut is a curvature flow: it
+    gradient: about the distance to the cut), and that edge moved to where the colours of
+    ``rgb`` change (see ``_snap``): (moved, unmoved). The blur-and-cut is a curvature flow: it
     straightens the cell-sized steps and wobbles of the segmentation (things' outlines are
     smooth at that scale) and rounds corners by about a cell. ``rough`` (a ramp as wide as
     a cell: a soft, ragged rim) stays where the subject is narrow, away from any part
@@ -567,11 +618,132 @@ def _outline(coarse: np.ndarray, rough: np.ndarray) -> np.ndarray:
     )
     level = resize_weights(np.asarray(blurred, np.float32) / 255, size)
     gy, gx = np.gradient(level)
-    slope = np.sqrt(gx * gx + gy * gy) * OUTLINE_RAMP + 1e-3
-    crisp = np.clip((level - 0.5) / slope + 0.5, 0.0, 1.0)
+    slope = np.sqrt(gx * gx + gy * gy) + 1e-3
+    inside = (level - 0.5) / slope  # about the signed distance to the cut, + inside
+    reach = SNAP_REACH * size[0] / coarse.shape[1]
+    shift = _snap(inside, gx / slope, gy / slope, slope > 0.02, rgb, reach)
     broad = grow(grow(~grow(~coarse, BROAD), BROAD), BROAD + 1)  # near an opening's remains
     near_broad = resize_weights(broad.astype(np.float32), size) > 0.5
-    out: np.ndarray = np.where(near_broad, crisp, rough).astype(np.float32)
+    moved, unmoved = (
+        np.where(near_broad, np.clip(d / OUTLINE_RAMP + 0.5, 0.0, 1.0), rough).astype(np.float32)
+        for d in (inside - shift, inside)
+    )
+    return moved, unmoved
+
+
+def _snap(
+    inside: np.ndarray,
+    nx: np.ndarray,
+    ny: np.ndarray,
+    steep: np.ndarray,
+    rgb: np.ndarray,
+    reach: float,
+) -> np.ndarray:
+    """How far (pixels, + inward) the outline at distance ``inside`` (+ inside; the inward
+    normal ``nx``, ``ny``; only where the coarse level is ``steep``) moves to where the
+    colours change from the subject's to the background's. The segmentation hands the
+    outline's own pixels to the background (its gradient spans both sides), so the coarse
+    outline runs up to a cell inside the real one; where the local colour models cannot tell
+    the sides apart well enough to be trusted (a red rim on orange wood), that stays: a faint
+    rim, the subject looks eaten. Along the normal through each outline point, every
+    ``SNAP_STEP`` pixels up to ``reach`` either side, a pixel is scored by how much more it
+    is like the sure background (beyond the reach, outside) than the sure subject (beyond
+    it, inside): its largest per-channel distance in opponent colour from each side's local
+    mean, in units of that side's local spread, so the grain of wood (a spread in
+    brightness) does not hide a red rim (a step in hue). The edge is the step that fits the
+    profile best (least squares: background-like outside, subject-like inside); a highlight
+    along a rim is an outlier, not the step. A move counts as far as the two sides of the
+    fit differ (a clear step), and the moves are averaged over ``SNAP_ALONG`` pixels along
+    the outline (an outline is smooth)."""
+    band = (np.abs(inside) <= reach + 1) & steep
+    if not band.any():
+        return np.zeros_like(inside)
+    # The sides' local means and spreads (over ``r`` pixels: smooth) from blocks 4 pixels
+    # square wholly on one side, the scores only where the profiles reach; plane by plane.
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    planes = [luma(rgb), red - green, (red + green) / 2 - blue]  # as ``_opponent``
+    h, w = (inside.shape[0] // 4) * 4, (inside.shape[1] // 4) * 4
+
+    def blocks(a: np.ndarray) -> np.ndarray:
+        return _halved(_halved(a[:h, :w]))
+
+    means = [blocks(p) for p in planes]
+    squares = [blocks(p * p) for p in planes]
+    near = np.abs(inside) <= reach + 1.5
+    ry, rx = np.nonzero(near)
+    qy, qx = np.minimum(ry // 4, h // 4 - 1), np.minimum(rx // 4, w // 4 - 1)
+    r = max(1, round(max(rgb.shape[:2]) / 80))
+    here = [p[near] for p in planes]
+    layers = []
+    for sure in (inside < -(reach + 1), inside > reach + 1):
+        wholly = (blocks(sure.astype(np.float32)) > 0.999).astype(np.float32)
+        layers += [wholly] + [a * wholly for a in means + squares]
+    sums = box(np.stack(layers, -1), r)[qy, qx]
+    score = []  # per side: how unlike that side a pixel is
+    for side in (sums[:, :7], sums[:, 7:]):
+        weight = side[:, 0] + 1e-6
+        unlike = np.zeros(len(ry), np.float32)
+        for i, plane in enumerate(here):
+            mu = side[:, 1 + i] / weight
+            spread = np.sqrt(np.maximum(side[:, 4 + i] / weight - mu * mu, 0.0))
+            np.maximum(unlike, np.abs(plane - mu) / (spread + 4.0), out=unlike)
+        score.append(np.where(weight > 0.05, unlike, np.nan))
+    with np.errstate(invalid="ignore"):
+        scored = np.clip(0.5 + 0.5 * np.log2((score[0] + 0.1) / (score[1] + 0.1)), 0.0, 1.0)
+    like = np.full(inside.shape, 0.5, np.float32)
+    like[near] = np.nan_to_num(scored, nan=0.5)
+    # one profile per pixel of the outline itself; the pixels beside it take the moves
+    # averaged along it
+    on = band & (np.abs(inside) <= 0.75)
+    ys, xs = np.nonzero(on)
+    ux, uy = nx[on], ny[on]
+    fx, fy = xs - inside[on] * ux, ys - inside[on] * uy  # the outline point
+    steps = np.arange(-reach, reach + 1e-3, SNAP_STEP, dtype=np.float32)
+    profile = _bilinear(like, fx[:, None] + steps * ux[:, None], fy[:, None] + steps * uy[:, None])
+    n = len(steps)
+    zero = np.zeros((len(ys), 1), np.float32)
+    outer = np.concatenate([zero, np.cumsum(profile, 1)], 1)  # sum of the first k samples
+    outer_sq = np.concatenate([zero, np.cumsum(profile * profile, 1)], 1)
+    k = np.arange(n + 1, dtype=np.float32)
+    inner = outer[:, -1:] - outer  # sum of the samples from k on
+    # squared error of 0 for the first k samples and 1 for the rest
+    error = outer_sq + (n - k) - 2 * inner + (outer_sq[:, -1:] - outer_sq)
+    cut = np.argmin(error[:, 1:-1], 1) + 1
+    rows = np.arange(len(ys))
+    contrast = inner[rows, cut] / (n - cut) - outer[rows, cut] / cut
+    weight = np.clip((contrast - 0.5) / 0.3, 0.0, 1.0).astype(np.float32)
+    # averaged along the outline on a grid of 4 x 4 blocks (over 3 blocks, about
+    # ``SNAP_ALONG`` pixels either side), read back where the outline moves
+    hq, wq = (inside.shape[0] + 3) // 4, (inside.shape[1] + 3) // 4
+    cell = (ys // 4) * wq + xs // 4
+    moved, counted, outline = (
+        box(np.bincount(cell, v, hq * wq).reshape(hq, wq).astype(np.float32), 1)
+        for v in ((steps[cut] - SNAP_STEP / 2) * weight, weight, np.ones_like(weight))
+    )
+    sure = np.clip(2 * counted / np.maximum(outline, 1e-6), 0.0, 1.0)  # share of clear steps
+    field = moved / np.maximum(counted, 1e-6) * sure
+    by, bx = np.nonzero(band)
+    shift = np.zeros_like(inside)
+    shift[band] = _bilinear(field, (bx - 1.5) / 4, (by - 1.5) / 4)
+    return shift
+
+
+def _halved(a: np.ndarray) -> np.ndarray:
+    """The mean of each 2 x 2 block of ``a`` (even height and width)."""
+    out: np.ndarray = (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]) * 0.25
+    return out
+
+
+def _bilinear(a: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``a`` (H x W) at the points (``x``, ``y``), bilinear, clamped to the array."""
+    h, w = a.shape
+    x = np.clip(x, 0, w - 1.001)
+    y = np.clip(y, 0, h - 1.001)
+    x0, y0 = x.astype(int), y.astype(int)
+    fx, fy = x - x0, y - y0
+    top = a[y0, x0] * (1 - fx) + a[y0, x0 + 1] * fx
+    bottom = a[y0 + 1, x0] * (1 - fx) + a[y0 + 1, x0 + 1] * fx
+    out: np.ndarray = top * (1 - fy) + bottom * fy
     return out
 
 
@@ -611,11 +783,12 @@ def subject_region(img: Image.Image) -> Region:
         return Image.fromarray(alpha_matte(rgb))
     coarse = segment(low)
     soft = Image.fromarray((coarse * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7))
-    fine = _refined(mid, np.asarray(soft, np.float32) / 255, coarse)
+    fine, unmoved = _refined(mid, np.asarray(soft, np.float32) / 255, coarse)
     # The refinement sharpens the outline; it does not add pieces far from the segmentation.
-    near = grow(coarse, 2).astype(np.float32)
-    fine *= resize_weights(near, (w, h)) > 0.5
-    fine = _cut_smoothly(fine, _cast_shadow(luma(mid), fine))
+    near = resize_weights(grow(coarse, 2).astype(np.float32), (w, h)) > 0.5
+    fine *= near
+    unmoved *= near
+    fine = _cut_smoothly(fine, _cast_shadow(luma(mid), fine, unmoved))
     # A faint piece apart from the subject (no pixel of it half opaque) is the colour model's
     # guess on a speck of the background's colour; a real part of a thing, even a detached
     # one, is sure somewhere. (A faint dot of wood stayed beside the saucer's rim.)
