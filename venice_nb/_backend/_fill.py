@@ -50,6 +50,10 @@ def pull_push(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
 BAND = np.arange(-2, 3, 2)  # rows round a run's row whose pixels make its robust ends
 STRIDE = 2  # every other pixel along the row: a median needs no more
 EDGE_LEVELS = 24.0  # ends this far apart (RGB distance) halve the trust in a line between them
+# A pixel beside the hole this far from its side's robust level (RGB distance) is half the
+# scene, half something that stands out (a lamp, a girder: several times as far); the scene
+# itself varies by a few tens of levels over the quarter of the picture that level is read on.
+OWN_LEVELS = 2 * EDGE_LEVELS
 
 
 Ends = tuple[np.ndarray, np.ndarray]  # robust left and right ends of a mask's row runs
@@ -130,8 +134,15 @@ def _along_rows(
         far_l, far_r = ends
         apart = np.where(both, np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS, 0)
         same = np.where(both, 1 / (1 + apart**2), 0)[:, None].astype(np.float32)
-        vl = far_l + (vl - far_l) * same
-        vr = far_r + (vr - far_r) * same
+        # A side whose pixel agrees with the level of its own side is the scene itself,
+        # right up to the hole (a cloud band beside the removed rocket): it is kept even
+        # when the other side is a lamp's glare, which only gives way itself.
+        own_l = 1 / (1 + (np.linalg.norm(vl - far_l, axis=-1) / OWN_LEVELS) ** 2)
+        own_r = 1 / (1 + (np.linalg.norm(vr - far_r, axis=-1) / OWN_LEVELS) ** 2)
+        keep_l = np.maximum(same, own_l[:, None].astype(np.float32))
+        keep_r = np.maximum(same, own_r[:, None].astype(np.float32))
+        vl = far_l + (vl - far_l) * keep_l
+        vr = far_r + (vr - far_r) * keep_r
         disagree = np.where(both, np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS, 0)
         weight_run = (1 / (1 + disagree**2)).astype(np.float32)
     run, xs = runs.run, runs.xs
@@ -194,8 +205,23 @@ def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6, reach: int = 1
     p = np.pad(filled, ((1, 1), (1, 1), (0, 0)), mode="edge")
     inner = p[1:-1, 1:-1]
     where = np.broadcast_to(box_hole[..., None], inner.shape)
+    # Behind a removed object (``reach`` > 1) each pixel's sweeps smooth along the direction
+    # its lines were trusted in, in the same shares: where the rows carry a platform's top or
+    # a horizon across and the columns cross it (their ends disagree), smoothing up and down
+    # would blur that edge into a soft band over several rows (a lit roof under the hole
+    # glows up into it). Only rows met on both sides carry an edge across; a row read from
+    # one side (a hole on the frame's edge) is a guess, smoothed as before. Where both
+    # directions are trusted alike (most holes), this is the plain four-neighbour mean.
+    along = np.full((*box_hole.shape, 1), 0.5, np.float32)
+    if reach > 1:
+        crossed = ((rows.start > 0) & (rows.end < box_hole.shape[1]))[rows.run]
+        share = wr / np.maximum(total, 1e-12)
+        along[rows.ys, rows.xs, 0] = np.where(crossed, share, np.float32(0.5))
+    across = 1 - along
+    along *= 0.5
+    across *= 0.5
     for _ in range(sweeps):
-        mean = (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) * 0.25
+        mean = (p[:-2, 1:-1] + p[2:, 1:-1]) * across + (p[1:-1, :-2] + p[1:-1, 2:]) * along
         np.copyto(inner, mean, where=where)
         p[0, 1:-1], p[-1, 1:-1] = p[1, 1:-1], p[-2, 1:-1]
         p[:, 0], p[:, -1] = p[:, 1], p[:, -2]
@@ -212,8 +238,20 @@ def _ring_median(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
     if len(ys) == 0:
         return out
     p = np.pad(out, ((2, 2), (2, 2), (0, 0)), mode="edge")
+    k = np.pad(~hole, 2, mode="edge")
+    # Of the known pixels only: the hole's own pixels are the object being removed (a
+    # rocket's lit gantry), and counted in, its colour would seep into the fill's edge and
+    # be carried across it as a tinted patch. Sorted with the hole's pixels (inf) last, the
+    # middle of the known ones.
+    known = np.stack([k[ys + dy, xs + dx] for dy in range(5) for dx in range(5)])
     patches = np.stack([p[ys + dy, xs + dx] for dy in range(5) for dx in range(5)])
-    out[ys, xs] = np.median(patches, axis=0)
+    values = np.sort(np.where(known[..., None], patches, np.inf), axis=0)
+    count = known.sum(0)  # at least the pixel itself
+    shape = (1, *values.shape[1:])
+    lo = np.broadcast_to(((count - 1) // 2)[None, :, None], shape)
+    hi = np.broadcast_to((count // 2)[None, :, None], shape)
+    middle = np.take_along_axis(values, lo, 0)[0] + np.take_along_axis(values, hi, 0)[0]
+    out[ys, xs] = middle / 2
     return out
 
 
@@ -580,6 +618,18 @@ def work_size(size: tuple[int, int]) -> tuple[int, int]:
     return fit_side(size, WORK_SIDE, 4)
 
 
+def _halo_cells(work: tuple[int, int]) -> int:
+    """How far (working-copy pixels) ``fill`` grows the hole."""
+    return max(1, round(max(work) / 60))
+
+
+def halo(size: tuple[int, int]) -> float:
+    """How far ``fill`` grows the hole round the region it is given, in pixels of an image
+    of ``size``: a region that must not reach something (the platform a removed object
+    stood on) stops this far short of it."""
+    return _halo_cells(work_size(size)) * max(size) / max(work_size(size))
+
+
 def fill(img: Image.Image, region: Region) -> Image.Image:
     """``img`` with ``region`` replaced by surrounding content (see the module docstring).
     ``region`` may be smaller than ``img`` (it stands for the whole frame): it is read at
@@ -591,9 +641,10 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     w, h = img.size
     sw, sh = work_size(img.size)
     # Grow the hole a little: objects carry a halo of edge and shadow pixels.
-    halo = 2 * max(1, round(max(sw, sh) / 60)) + 1
     hole = square_extreme(
-        np.asarray(region.resize((sw, sh), Image.Resampling.BOX)) > 8, halo // 2, np.maximum
+        np.asarray(region.resize((sw, sh), Image.Resampling.BOX)) > 8,
+        _halo_cells((sw, sh)),
+        np.maximum,
     )
     if not hole.any():
         return img
