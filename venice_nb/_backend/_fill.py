@@ -74,18 +74,26 @@ class _Runs:
 
 
 def _run_ends(
-    rgb: np.ndarray, hole: np.ndarray, runs: _Runs, offset: tuple[int, int], reach: int
+    rgb: np.ndarray,
+    hole: np.ndarray,
+    runs: _Runs,
+    offset: tuple[int, int],
+    reach: int,
+    like: Ends | None = None,
 ) -> Ends:
     """Per run of ``runs`` (found in a box that lies at ``offset``, rows and columns, in ``rgb`` and
     ``hole``, which reach ``reach`` further round it): the median of the known pixels
     among the ``reach`` pixels going away from the run on its left, and on its right (its
     end's own value where it has no known pixel on that side): what lies behind a removed
     object is what mostly surrounds it in that row, not the lamp or the girder that happens
-    to touch it."""
+    to touch it. With ``like`` (a colour per run for the left side, one for the right) only
+    the pixels within ``OWN_LEVELS`` of it count, where there are any."""
     h, w = hole.shape
     steps = np.arange(0, reach, STRIDE)
     ends = []
-    for xs, sign in ((runs.start - 1 + offset[1], -1), (runs.end + offset[1], 1)):
+    for side, (xs, sign) in enumerate(
+        ((runs.start - 1 + offset[1], -1), (runs.end + offset[1], 1))
+    ):
         ys = runs.row + offset[0]
         out = rgb[ys, np.clip(xs, 0, w - 1)]
         has = (xs >= 0) & (xs < w)
@@ -98,9 +106,14 @@ def _run_ends(
             ok = (at >= 0) & (at < w)
             at = np.clip(at, 0, w - 1)
             ok &= ~hole[on, at]
+            seen = rgb[on, at]
+            if like is not None:
+                ref = like[side][has][:, None]
+                alike = ok & (np.linalg.norm(seen - ref, axis=-1) <= OWN_LEVELS)
+                ok = np.where(alike.any(1, keepdims=True), alike, ok)
             # The median of the known ones: sorted with the unknown ones (inf) last, the
             # middle of the first ``count`` (np.nanmedian costs several times more).
-            values = np.sort(np.where(ok[..., None], rgb[on, at], np.inf), axis=1)
+            values = np.sort(np.where(ok[..., None], seen, np.inf), axis=1)
             count = np.maximum(ok.sum(1), 1)
             lo = ((count - 1) // 2)[:, None, None]
             hi = (count // 2)[:, None, None]
@@ -112,8 +125,14 @@ def _run_ends(
     return ends[0], ends[1]
 
 
+def _edges(rgb: np.ndarray, runs: _Runs) -> Ends:
+    """Per run: the pixel just left of it and the one just right of it (clipped)."""
+    w = rgb.shape[1]
+    return rgb[runs.row, np.maximum(runs.start - 1, 0)], rgb[runs.row, np.minimum(runs.end, w - 1)]
+
+
 def _along_rows(
-    rgb: np.ndarray, runs: _Runs, ends: Ends | None = None
+    rgb: np.ndarray, runs: _Runs, ends: Ends | None = None, shared: Ends | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per hole pixel (``runs``' order): the hole's row crossed by a straight line from its
     known pixels on the left and right (linear between two, constant from one), and a weight
@@ -137,12 +156,22 @@ def _along_rows(
         # A side whose pixel agrees with the level of its own side is the scene itself,
         # right up to the hole (a cloud band beside the removed rocket): it is kept even
         # when the other side is a lamp's glare, which only gives way itself.
-        own_l = 1 / (1 + (np.linalg.norm(vl - far_l, axis=-1) / OWN_LEVELS) ** 2)
-        own_r = 1 / (1 + (np.linalg.norm(vr - far_r, axis=-1) / OWN_LEVELS) ** 2)
-        keep_l = np.maximum(same, own_l[:, None].astype(np.float32))
-        keep_r = np.maximum(same, own_r[:, None].astype(np.float32))
-        vl = far_l + (vl - far_l) * keep_l
-        vr = far_r + (vr - far_r) * keep_r
+        # (A steep cut: a lamp, several times as far off, keeps none of its trust, where a
+        # gentler one would still carry a tenth of its light across.)
+        own_l = 1 / (1 + (np.linalg.norm(vl - far_l, axis=-1) / OWN_LEVELS) ** 4)
+        own_r = 1 / (1 + (np.linalg.norm(vr - far_r, axis=-1) / OWN_LEVELS) ** 4)
+        own_l = np.where(both, own_l, 0)[:, None].astype(np.float32)
+        own_r = np.where(both, own_r, 0)[:, None].astype(np.float32)
+        keep_l, keep_r = np.maximum(same, own_l), np.maximum(same, own_r)
+        to_l, to_r = far_l, far_r
+        if shared is not None:
+            # The side that gives way, where the other is the scene, gives way to what on
+            # its own side looks like the other (``shared``): the clouds past a lamp, not
+            # the median its glare and the lamps further on lift.
+            to_l = far_l + (shared[0] - far_l) * own_r
+            to_r = far_r + (shared[1] - far_r) * own_l
+        vl = to_l + (vl - to_l) * keep_l
+        vr = to_r + (vr - to_r) * keep_r
         disagree = np.where(both, np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS, 0)
         weight_run = (1 / (1 + disagree**2)).astype(np.float32)
     run, xs = runs.run, runs.xs
@@ -181,15 +210,25 @@ def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6, reach: int = 1
     rows, cols = _Runs(box_hole), _Runs(box_hole.T)  # the columns as rows of the transpose
     rows_ends: Ends | None = None
     cols_ends: Ends | None = None
+    rows_shared: Ends | None = None
+    cols_shared: Ends | None = None
     if reach > 1:
         py0, px0 = max(0, y0 - reach), max(0, x0 - reach)
         wide = np.s_[py0 : y1 + reach, px0 : x1 + reach]
         dy, dx = y0 - py0, x0 - px0
         wide_rgb, wide_hole = np.asarray(rgb[wide], np.float32), hole[wide]
+        wide_t, hole_t = wide_rgb.transpose(1, 0, 2), wide_hole.T
         rows_ends = _run_ends(wide_rgb, wide_hole, rows, (dy, dx), reach)
-        cols_ends = _run_ends(wide_rgb.transpose(1, 0, 2), wide_hole.T, cols, (dx, dy), reach)
-    vr, wr = _along_rows(box, rows, rows_ends)
-    vc, wc = _along_rows(box.transpose(1, 0, 2), cols, cols_ends)
+        cols_ends = _run_ends(wide_t, hole_t, cols, (dx, dy), reach)
+        # Each side's pixels like the other side's edge pixel.
+        rows_shared = _run_ends(
+            wide_rgb, wide_hole, rows, (dy, dx), reach, _edges(box, rows)[::-1]
+        )
+        cols_shared = _run_ends(
+            wide_t, hole_t, cols, (dx, dy), reach, _edges(box.transpose(1, 0, 2), cols)[::-1]
+        )
+    vr, wr = _along_rows(box, rows, rows_ends, rows_shared)
+    vc, wc = _along_rows(box.transpose(1, 0, 2), cols, cols_ends, cols_shared)
     # The columns' pixels in the rows' order.
     order = np.empty(box_hole.shape, np.int64)
     order[rows.ys, rows.xs] = np.arange(len(rows.xs))
