@@ -10,7 +10,7 @@ from PIL import Image, ImageFilter
 from venice_nb._backend._imageops import edit_image
 from venice_nb._vision._pixels import box, grow
 
-from ._pictures import arr, load
+from ._pictures import arr, load, luma
 from .test_effects import ragged_tear
 
 
@@ -88,3 +88,38 @@ def test_no_whisker_streak_beside_the_out_of_focus_room() -> None:
     assert beside_room.sum() > 1000
     grey = np.asarray(out.convert("L"), np.float32)
     assert _line_strength(grey, beside_room, 8) < 7  # 3.8 (was 12.1)
+
+
+def _rocket_removed() -> tuple[np.ndarray, np.ndarray]:
+    """The docs gallery's "remove-crowd": no crowd in the rocket sample and no mask, so the
+    words pick the scene's subject, the rocket standing on its lit launch pad."""
+    rocket = load("rocket")
+    out = edit_image(
+        rocket, "Remove the tourist crowd from the square and keep the architecture intact"
+    )
+    return arr(rocket), arr(out)
+
+
+def test_the_removed_rockets_pad_keeps_its_lit_roof() -> None:
+    """Under the gap where the rocket stood, the pad's lit roof is the photo's own: the hole
+    stops short of what the rocket stood on by the fill's halo (was 16 levels of a soft,
+    darker band redrawn at the fill's working size)."""
+    before, after = _rocket_removed()
+    assert (np.abs(after - before).max(-1) > 12)[300:380, 300:340].mean() > 0.5  # removed
+    roof = np.abs(luma(after) - luma(before))[409:419, 285:356]
+    assert roof.mean() < 4  # 0.9 (was 16.1)
+
+
+def test_the_cloud_band_continues_across_the_removed_rockets_foot() -> None:
+    """In the dark horizon clouds beside the rocket's foot, the fill continues the cloud band
+    at its level, with no step at the gap's side: its lines start from the pixels beside the
+    hole (not the object's own, not a median that lamps and towers further off lift), and the
+    lamp touching its other side gives way to the clouds past it (was a lighter, warmer
+    patch: 24.6 levels off the clouds, a 12-level step at its side)."""
+    before, after = _rocket_removed()
+    fill = after[384:403, 290:323].mean((0, 1))
+    clouds = before[384:403, 262:283].mean((0, 1))
+    assert np.linalg.norm(fill - clouds) < 12  # 8.0 (was 24.6)
+    grey = luma(after)
+    step = np.abs(grey[376:405, 287:291].mean(1) - grey[376:405, 277:281].mean(1)).mean()
+    assert step < 7  # 4.7 (was 12.1)

@@ -50,6 +50,10 @@ def pull_push(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
 BAND = np.arange(-2, 3, 2)  # rows round a run's row whose pixels make its robust ends
 STRIDE = 2  # every other pixel along the row: a median needs no more
 EDGE_LEVELS = 24.0  # ends this far apart (RGB distance) halve the trust in a line between them
+# A pixel beside the hole this far from its side's robust level (RGB distance) is half the
+# scene, half something that stands out (a lamp, a girder: several times as far); the scene
+# itself varies by a few tens of levels over the quarter of the picture that level is read on.
+OWN_LEVELS = 2 * EDGE_LEVELS
 
 
 Ends = tuple[np.ndarray, np.ndarray]  # robust left and right ends of a mask's row runs
@@ -70,18 +74,26 @@ class _Runs:
 
 
 def _run_ends(
-    rgb: np.ndarray, hole: np.ndarray, runs: _Runs, offset: tuple[int, int], reach: int
+    rgb: np.ndarray,
+    hole: np.ndarray,
+    runs: _Runs,
+    offset: tuple[int, int],
+    reach: int,
+    like: Ends | None = None,
 ) -> Ends:
     """Per run of ``runs`` (found in a box that lies at ``offset``, rows and columns, in ``rgb`` and
     ``hole``, which reach ``reach`` further round it): the median of the known pixels
     among the ``reach`` pixels going away from the run on its left, and on its right (its
     end's own value where it has no known pixel on that side): what lies behind a removed
     object is what mostly surrounds it in that row, not the lamp or the girder that happens
-    to touch it."""
+    to touch it. With ``like`` (a colour per run for the left side, one for the right) only
+    the pixels within ``OWN_LEVELS`` of it count, where there are any."""
     h, w = hole.shape
     steps = np.arange(0, reach, STRIDE)
     ends = []
-    for xs, sign in ((runs.start - 1 + offset[1], -1), (runs.end + offset[1], 1)):
+    for side, (xs, sign) in enumerate(
+        ((runs.start - 1 + offset[1], -1), (runs.end + offset[1], 1))
+    ):
         ys = runs.row + offset[0]
         out = rgb[ys, np.clip(xs, 0, w - 1)]
         has = (xs >= 0) & (xs < w)
@@ -94,9 +106,14 @@ def _run_ends(
             ok = (at >= 0) & (at < w)
             at = np.clip(at, 0, w - 1)
             ok &= ~hole[on, at]
+            seen = rgb[on, at]
+            if like is not None:
+                ref = like[side][has][:, None]
+                alike = ok & (np.linalg.norm(seen - ref, axis=-1) <= OWN_LEVELS)
+                ok = np.where(alike.any(1, keepdims=True), alike, ok)
             # The median of the known ones: sorted with the unknown ones (inf) last, the
             # middle of the first ``count`` (np.nanmedian costs several times more).
-            values = np.sort(np.where(ok[..., None], rgb[on, at], np.inf), axis=1)
+            values = np.sort(np.where(ok[..., None], seen, np.inf), axis=1)
             count = np.maximum(ok.sum(1), 1)
             lo = ((count - 1) // 2)[:, None, None]
             hi = (count // 2)[:, None, None]
@@ -108,8 +125,14 @@ def _run_ends(
     return ends[0], ends[1]
 
 
+def _edges(rgb: np.ndarray, runs: _Runs) -> Ends:
+    """Per run: the pixel just left of it and the one just right of it (clipped)."""
+    w = rgb.shape[1]
+    return rgb[runs.row, np.maximum(runs.start - 1, 0)], rgb[runs.row, np.minimum(runs.end, w - 1)]
+
+
 def _along_rows(
-    rgb: np.ndarray, runs: _Runs, ends: Ends | None = None
+    rgb: np.ndarray, runs: _Runs, ends: Ends | None = None, shared: Ends | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per hole pixel (``runs``' order): the hole's row crossed by a straight line from its
     known pixels on the left and right (linear between two, constant from one), and a weight
@@ -130,8 +153,25 @@ def _along_rows(
         far_l, far_r = ends
         apart = np.where(both, np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS, 0)
         same = np.where(both, 1 / (1 + apart**2), 0)[:, None].astype(np.float32)
-        vl = far_l + (vl - far_l) * same
-        vr = far_r + (vr - far_r) * same
+        # A side whose pixel agrees with the level of its own side is the scene itself,
+        # right up to the hole (a cloud band beside the removed rocket): it is kept even
+        # when the other side is a lamp's glare, which only gives way itself.
+        # (A steep cut: a lamp, several times as far off, keeps none of its trust, where a
+        # gentler one would still carry a tenth of its light across.)
+        own_l = 1 / (1 + (np.linalg.norm(vl - far_l, axis=-1) / OWN_LEVELS) ** 4)
+        own_r = 1 / (1 + (np.linalg.norm(vr - far_r, axis=-1) / OWN_LEVELS) ** 4)
+        own_l = np.where(both, own_l, 0)[:, None].astype(np.float32)
+        own_r = np.where(both, own_r, 0)[:, None].astype(np.float32)
+        keep_l, keep_r = np.maximum(same, own_l), np.maximum(same, own_r)
+        to_l, to_r = far_l, far_r
+        if shared is not None:
+            # The side that gives way, where the other is the scene, gives way to what on
+            # its own side looks like the other (``shared``): the clouds past a lamp, not
+            # the median its glare and the lamps further on lift.
+            to_l = far_l + (shared[0] - far_l) * own_r
+            to_r = far_r + (shared[1] - far_r) * own_l
+        vl = to_l + (vl - to_l) * keep_l
+        vr = to_r + (vr - to_r) * keep_r
         disagree = np.where(both, np.linalg.norm(vl - vr, axis=-1) / EDGE_LEVELS, 0)
         weight_run = (1 / (1 + disagree**2)).astype(np.float32)
     run, xs = runs.run, runs.xs
@@ -170,15 +210,25 @@ def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6, reach: int = 1
     rows, cols = _Runs(box_hole), _Runs(box_hole.T)  # the columns as rows of the transpose
     rows_ends: Ends | None = None
     cols_ends: Ends | None = None
+    rows_shared: Ends | None = None
+    cols_shared: Ends | None = None
     if reach > 1:
         py0, px0 = max(0, y0 - reach), max(0, x0 - reach)
         wide = np.s_[py0 : y1 + reach, px0 : x1 + reach]
         dy, dx = y0 - py0, x0 - px0
         wide_rgb, wide_hole = np.asarray(rgb[wide], np.float32), hole[wide]
+        wide_t, hole_t = wide_rgb.transpose(1, 0, 2), wide_hole.T
         rows_ends = _run_ends(wide_rgb, wide_hole, rows, (dy, dx), reach)
-        cols_ends = _run_ends(wide_rgb.transpose(1, 0, 2), wide_hole.T, cols, (dx, dy), reach)
-    vr, wr = _along_rows(box, rows, rows_ends)
-    vc, wc = _along_rows(box.transpose(1, 0, 2), cols, cols_ends)
+        cols_ends = _run_ends(wide_t, hole_t, cols, (dx, dy), reach)
+        # Each side's pixels like the other side's edge pixel.
+        rows_shared = _run_ends(
+            wide_rgb, wide_hole, rows, (dy, dx), reach, _edges(box, rows)[::-1]
+        )
+        cols_shared = _run_ends(
+            wide_t, hole_t, cols, (dx, dy), reach, _edges(box.transpose(1, 0, 2), cols)[::-1]
+        )
+    vr, wr = _along_rows(box, rows, rows_ends, rows_shared)
+    vc, wc = _along_rows(box.transpose(1, 0, 2), cols, cols_ends, cols_shared)
     # The columns' pixels in the rows' order.
     order = np.empty(box_hole.shape, np.int64)
     order[rows.ys, rows.xs] = np.arange(len(rows.xs))
@@ -194,8 +244,23 @@ def membrane(rgb: np.ndarray, known: np.ndarray, sweeps: int = 6, reach: int = 1
     p = np.pad(filled, ((1, 1), (1, 1), (0, 0)), mode="edge")
     inner = p[1:-1, 1:-1]
     where = np.broadcast_to(box_hole[..., None], inner.shape)
+    # Behind a removed object (``reach`` > 1) each pixel's sweeps smooth along the direction
+    # its lines were trusted in, in the same shares: where the rows carry a platform's top or
+    # a horizon across and the columns cross it (their ends disagree), smoothing up and down
+    # would blur that edge into a soft band over several rows (a lit roof under the hole
+    # glows up into it). Only rows met on both sides carry an edge across; a row read from
+    # one side (a hole on the frame's edge) is a guess, smoothed as before. Where both
+    # directions are trusted alike (most holes), this is the plain four-neighbour mean.
+    along = np.full((*box_hole.shape, 1), 0.5, np.float32)
+    if reach > 1:
+        crossed = ((rows.start > 0) & (rows.end < box_hole.shape[1]))[rows.run]
+        share = wr / np.maximum(total, 1e-12)
+        along[rows.ys, rows.xs, 0] = np.where(crossed, share, np.float32(0.5))
+    across = 1 - along
+    along *= 0.5
+    across *= 0.5
     for _ in range(sweeps):
-        mean = (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) * 0.25
+        mean = (p[:-2, 1:-1] + p[2:, 1:-1]) * across + (p[1:-1, :-2] + p[1:-1, 2:]) * along
         np.copyto(inner, mean, where=where)
         p[0, 1:-1], p[-1, 1:-1] = p[1, 1:-1], p[-2, 1:-1]
         p[:, 0], p[:, -1] = p[:, 1], p[:, -2]
@@ -212,8 +277,20 @@ def _ring_median(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
     if len(ys) == 0:
         return out
     p = np.pad(out, ((2, 2), (2, 2), (0, 0)), mode="edge")
+    k = np.pad(~hole, 2, mode="edge")
+    # Of the known pixels only: the hole's own pixels are the object being removed (a
+    # rocket's lit gantry), and counted in, its colour would seep into the fill's edge and
+    # be carried across it as a tinted patch. Sorted with the hole's pixels (inf) last, the
+    # middle of the known ones.
+    known = np.stack([k[ys + dy, xs + dx] for dy in range(5) for dx in range(5)])
     patches = np.stack([p[ys + dy, xs + dx] for dy in range(5) for dx in range(5)])
-    out[ys, xs] = np.median(patches, axis=0)
+    values = np.sort(np.where(known[..., None], patches, np.inf), axis=0)
+    count = known.sum(0)  # at least the pixel itself
+    shape = (1, *values.shape[1:])
+    lo = np.broadcast_to(((count - 1) // 2)[None, :, None], shape)
+    hi = np.broadcast_to((count // 2)[None, :, None], shape)
+    middle = np.take_along_axis(values, lo, 0)[0] + np.take_along_axis(values, hi, 0)[0]
+    out[ys, xs] = middle / 2
     return out
 
 
@@ -580,6 +657,18 @@ def work_size(size: tuple[int, int]) -> tuple[int, int]:
     return fit_side(size, WORK_SIDE, 4)
 
 
+def _halo_cells(work: tuple[int, int]) -> int:
+    """How far (working-copy pixels) ``fill`` grows the hole."""
+    return max(1, round(max(work) / 60))
+
+
+def halo(size: tuple[int, int]) -> float:
+    """How far ``fill`` grows the hole round the region it is given, in pixels of an image
+    of ``size``: a region that must not reach something (the platform a removed object
+    stood on) stops this far short of it."""
+    return _halo_cells(work_size(size)) * max(size) / max(work_size(size))
+
+
 def fill(img: Image.Image, region: Region) -> Image.Image:
     """``img`` with ``region`` replaced by surrounding content (see the module docstring).
     ``region`` may be smaller than ``img`` (it stands for the whole frame): it is read at
@@ -591,9 +680,10 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     w, h = img.size
     sw, sh = work_size(img.size)
     # Grow the hole a little: objects carry a halo of edge and shadow pixels.
-    halo = 2 * max(1, round(max(sw, sh) / 60)) + 1
     hole = square_extreme(
-        np.asarray(region.resize((sw, sh), Image.Resampling.BOX)) > 8, halo // 2, np.maximum
+        np.asarray(region.resize((sw, sh), Image.Resampling.BOX)) > 8,
+        _halo_cells((sw, sh)),
+        np.maximum,
     )
     if not hole.any():
         return img

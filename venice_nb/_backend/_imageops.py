@@ -183,7 +183,8 @@ def _removal_region(regions: _Regions, text: str) -> Region:
         found = np.asarray(low) > 25
         low = low.point(lambda v: 255 if v > 25 else 0).filter(ImageFilter.MaxFilter(5))
         rgb = np.asarray(rgb_view(regions.img).resize(size, Image.Resampling.BOX), np.float32)
-        hole = _without_base(_object_extent(rgb, np.asarray(low) > 0), found, rgb)
+        lift = round(_fill.halo(regions.img.size) * max(size) / max(regions.img.size))
+        hole = _without_base(_object_extent(rgb, np.asarray(low) > 0), found, rgb, lift)
         low = Image.fromarray((hole * 255).astype(np.uint8))
         return low.resize(regions.img.size, Image.Resampling.BILINEAR)
     return _regions.central(regions.img.size)
@@ -192,12 +193,19 @@ def _removal_region(regions: _Regions, text: str) -> Region:
 BASE_WIDER = 3.0  # subject rows this many times wider than its body are what it stands on
 
 
-def _without_base(hole: np.ndarray, found: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+def _without_base(
+    hole: np.ndarray, found: np.ndarray, rgb: np.ndarray, lift: int = 0
+) -> np.ndarray:
     """``hole`` without what a tall, narrow subject stands on: a rocket's launch platform and
     its gantry, a statue's plinth. The subject estimate takes in such a wide base cut by the
     bottom of the frame; "remove the rocket" means the rocket, so in the base's rows only the
     body's columns stay in the hole, and only as far down as they keep the body's colour
-    (the platform under it is kept whole)."""
+    (the platform under it is kept whole).
+
+    The hole stops ``lift`` rows short of the platform: the fill grows it by about that much
+    (an object's halo), and a hole grown into the platform's top edge has that edge redrawn
+    at the fill's working size, a soft band where the object stood instead of a straight
+    edge."""
     rows = np.nonzero(found.any(1))[0]
     if len(rows) >= 8 and rows[-1] < found.shape[0] - 1:
         # The estimate stops above the frame's bottom (it already leaves out what a column
@@ -206,7 +214,7 @@ def _without_base(hole: np.ndarray, found: np.ndarray, rgb: np.ndarray) -> np.nd
         foot = int(rows[-1] - (rows[-1] - rows[0]) // 4)
         kept: np.ndarray = hole.copy()
         kept[foot:] &= grow(np.any(found[foot:], axis=0, keepdims=True), 1)
-        kept[rows[-1] :] = False
+        kept[max(foot, rows[-1] - lift) :] = False
         return kept
     if len(rows) < 8:
         return hole
@@ -235,7 +243,7 @@ def _without_base(hole: np.ndarray, found: np.ndarray, rgb: np.ndarray) -> np.nd
         end += 1
     out: np.ndarray = hole.copy()
     out[base + 1 : end] &= keep[None, :]
-    out[end:] = False
+    out[max(base + 1, end - lift) :] = False
     return out
 
 
