@@ -648,6 +648,122 @@ def _served(
     return served if 10 * int(served.sum()) < 9 * int(cells.sum()) else cells
 
 
+# The blur whose remainder is a band's texture (full-size pixels): a cloud's lumps and a wall's
+# grain, not its shading (the smooth fill carries that).
+BAND_BLUR = 3.0
+# The mean absolute texture (grey levels) below which a side brings nothing (a sky, a plain
+# wall, an out-of-focus room: the smooth fill and its grain match them), and twice which it
+# brings all of its texture.
+BAND_TEXTURE = 0.8
+STRUT_ROWS = 4  # what runs up and down through twice this many rows and more is a structure
+BAND_REACH = 1 / 16  # how far (of the picture's long side) beside the hole a band's texture is read
+
+
+def _strip_levels(strip: np.ndarray) -> np.ndarray:
+    """Per row of ``strip`` (rows x pixels beside the hole): the mean absolute detail,
+    winsorised at twice the level itself (a lamp's rays or a strut's edge in a few pixels
+    barely move it), blended with the rows above and below, so a level does not flicker row
+    by row."""
+    a = np.abs(strip)
+    level = a.mean(1)
+    for _ in range(3):  # each pass moves the level nearer the typical pixel's
+        level = np.minimum(a, 2 * level[:, None]).mean(1)
+    kernel = np.array([1, 2, 3, 2, 1], np.float32) / np.float32(9)
+    out: np.ndarray = np.convolve(np.pad(level, 2, mode="edge"), kernel, mode="valid")
+    return out
+
+
+def _band_texture(
+    img: Image.Image, filled: np.ndarray, box: tuple[int, int, int, int], hole: np.ndarray
+) -> np.ndarray | None:
+    """The texture a band crossing the hole along its rows brings into it (grey levels, the
+    bounding box's size, 0 outside the hole), or None where it brings nothing.
+
+    A smooth fill across a lumpy cloud band or a wall's grain reads as a flat block where the
+    object stood, where no copy serves (the surroundings are too smooth for one). What lies
+    just beside the hole on each side of a row is the band's own texture: its detail (what a
+    small blur removes) is mirrored into the hole from each side (reflected back and forth
+    within ``BAND_REACH`` of the picture beside it), and the two are cross-faded by the
+    distance from each side (renormalised, so the middle keeps the band's level instead of
+    averaging two unrelated textures down). Each side's detail is clipped to twice its own
+    typical level, and a side far louder than the other (a lamp's glare) gives way to it, so
+    neither is carried into the gap. A row whose sides are both smooth (a sky, an
+    out-of-focus room) brings nothing: the fill stays as the membrane and grain make it.
+    Only rows met on both sides take part: the texture continues a band across the gap."""
+    w, h = img.size
+    bh, bw = hole.shape
+    rows = np.nonzero(hole.any(1))[0]
+    if len(rows) == 0:
+        return None
+    lit = hole[rows]
+    start = lit.argmax(1)
+    end = bw - lit[:, ::-1].argmax(1)
+    reach = max(4, round(max(w, h) * BAND_REACH))
+    ok = (box[0] + start >= reach) & (box[0] + end + reach <= w)
+    rows, start, end = rows[ok], start[ok], end[ok]
+    if len(rows) == 0:
+        return None
+    # The picture as filled so far, in grey, over the rows taken part and a reach either side.
+    m = 3 * round(BAND_BLUR) + STRUT_ROWS
+    rx0, rx1 = box[0] + int(start.min()) - reach - m, box[0] + int(end.max()) + reach + m
+    ry0, ry1 = box[1] + int(rows[0]) - m, box[1] + int(rows[-1]) + 1 + m
+    rx0, ry0, rx1, ry1 = max(0, rx0), max(0, ry0), min(w, rx1), min(h, ry1)
+    grey = np.asarray(img.crop((rx0, ry0, rx1, ry1)).convert("L"), np.float32)
+    inner = filled[..., 0] * np.float32(0.299) + filled[..., 1] * np.float32(0.587)
+    inner += filled[..., 2] * np.float32(0.114)
+    bx0, by0 = box[0] - rx0, box[1] - ry0
+    cy0, cy1 = max(0, by0), min(grey.shape[0], by0 + bh)
+    cx0, cx1 = max(0, bx0), min(grey.shape[1], bx0 + bw)
+    grey[cy0:cy1, cx0:cx1] = inner[cy0 - by0 : cy1 - by0, cx0 - bx0 : cx1 - bx0]
+    picture = Image.fromarray(np.clip(grey + 0.5, 0, 255).astype(np.uint8))
+    detail = grey - np.asarray(picture.filter(ImageFilter.GaussianBlur(BAND_BLUR)), np.float32)
+    # Less what runs straight up and down through several rows (a strut, a pole, a wall's
+    # corner): it is an object standing beside the hole, not the band's texture, and mirrored
+    # it would stand in the gap a second time. A band's lumps and grain vary from row to row.
+    r = STRUT_ROWS
+    sums = np.cumsum(np.pad(detail, ((r + 1, r), (0, 0)), mode="edge"), axis=0)
+    detail -= (sums[2 * r + 1 :] - sums[: -2 * r - 1]) / np.float32(2 * r + 1)
+    gy = (rows + by0)[:, None]
+    steps = np.arange(reach)[None, :]
+    left = detail[gy, (start + bx0 - 1)[:, None] - steps]  # going away from the hole
+    right = detail[gy, (end + bx0)[:, None] + steps]
+    ll, lr = _strip_levels(left), _strip_levels(right)
+    take = np.maximum(ll, lr) > BAND_TEXTURE
+    if not take.any():
+        return None
+    rows, start, end = rows[take], start[take], end[take]
+    left, right, ll, lr = left[take], right[take], ll[take], lr[take]
+    np.clip(left, -2 * ll[:, None], 2 * ll[:, None], out=left)
+    np.clip(right, -2 * lr[:, None], 2 * lr[:, None], out=right)
+    # A side louder than twice the other gives way (a steep cut, as for the membrane's ends).
+    tl = (1 / (1 + (ll / (2 * lr + 1e-3)) ** 4))[:, None]
+    tr = (1 / (1 + (lr / (2 * ll + 1e-3)) ** 4))[:, None]
+    x0, x1 = int(start.min()), int(end.max())
+    x = np.arange(x0, x1)[None, :]
+    k_l, k_r = x - start[:, None], end[:, None] - 1 - x
+    n = np.arange(len(rows))[:, None]
+
+    def mirrored(strip: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """The strip read back and forth: the pixel ``k`` into the hole takes the one ``k``
+        out of it, and past the reach turns back."""
+        k = np.clip(k, 0, None) % (2 * reach)
+        picked: np.ndarray = strip[n, np.minimum(k, 2 * reach - 1 - k)]
+        return picked
+
+    # Cross-faded by the distance from each side; the share of a side that gives way goes to
+    # the other (else, renormalised, it would still rule the pixels next to it).
+    t = (k_l + 1) / (end - start + 1)[:, None].astype(np.float32)
+    wl = tl * (1 - t * tr)
+    wr = tr * (1 - (1 - t) * tl)
+    level = (wl * ll[:, None] + wr * lr[:, None]) / np.maximum(wl + wr, 1e-6)
+    gain = np.clip(level / BAND_TEXTURE - 1, 0, 1)
+    mixed = wl * mirrored(left, k_l) + wr * mirrored(right, k_r)
+    mixed *= gain / np.maximum(np.sqrt(wl * wl + wr * wr), 1e-6)
+    out = np.zeros((bh, bw), np.float32)
+    out[rows, x0:x1] = np.where(hole[rows, x0:x1], mixed, 0)
+    return out
+
+
 def _reach(dxs: np.ndarray, dys: np.ndarray, c: int) -> int:
     return max(abs(int(dxs[c])), abs(int(dys[c])))
 
@@ -752,9 +868,11 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
     # the parts filled before it, so neither the outline nor the seams between parts show.
     picture, done = small.copy(), ~hole
     scratch = np.empty_like(filled)
+    copied = False
     for covered, dx, dy in source_offsets(
         cells, cells_rgb, serve=_served(cells, levels, box, w, h)
     ):
+        copied = True
         fx, fy = round(dx * w / cells.shape[1]), round(dy * h / cells.shape[0])
         cells_img = Image.fromarray((covered * 255).astype(np.uint8))
         # The shifted picture at the working size: the working copy rolled by the shift (a
@@ -798,6 +916,14 @@ def fill(img: Image.Image, region: Region) -> Image.Image:
         add_up(piece, correction, (x0, y0, x1, y1))
         piece *= part[y0:y1, x0:x1]
         filled[y0:y1, x0:x1] += piece
+    if not copied:
+        # No copy serves the hole (its surroundings are too smooth for one, see
+        # ``source_offsets``): a band crossing it brings its own texture along the rows.
+        band = _band_texture(
+            rgb, filled, box, np.asarray(up(hole_img, Image.Resampling.NEAREST)) > 127
+        )
+        if band is not None:
+            filled += band[..., None]
     if levels is not None:
         seed = int(w * 7919 + h * 104729 + box[0] * 31 + box[1]) % (2**32)
         filled = match_detail(filled, *levels, seed)
