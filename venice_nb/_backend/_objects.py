@@ -385,7 +385,9 @@ def _scarf(hd: Head, colour: Colour, size: tuple[int, int], bottom: float
     if hd.close_up:  # under the chin, at the bottom edge; the sides climb round the neck
         thick, half = 0.1 * hd.width, 0.9 * hd.width
         rise = 2.6 * thick
-        upper = bottom - 1.25 * thick
+        # The top roll's middle half a roll above the frame's edge: a close-up's chin is
+        # near the bottom, and a roll higher up covered the mouth like a muzzle.
+        upper = bottom - 0.5 * thick
     else:
         thick, half = 0.11 * hd.width, 0.5 * hd.width
         rise = 1.6 * thick
