@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
-from .._vision._pixels import box, flood, grow, luma, parts, square_extreme
+from .._vision._pixels import box, flood, grow, luma, parts, selected_box, square_extreme
 
 Effect = Callable[[Image.Image, int], Image.Image]
 
@@ -673,20 +673,20 @@ def blank_sign(img: Image.Image, region: Image.Image) -> Image.Image:
     lit there: its shading follows the photo's broad light and shade under it (a sign on a
     jacket takes the folds' shadows, one on a wall the wall's gradient; a flat grey card
     looked pasted on), with a thin soft rim."""
-    box = region.point(lambda v: 255 if v > 127 else 0).getbbox()
+    bbox = selected_box(region)
     out = img.copy()
-    if box is None:
+    if bbox is None:
         return out
-    _, y0, _, y1 = box
-    light = _light_from_around(img, box)
+    _, y0, _, y1 = bbox
+    light = _light_from_around(img, bbox)
     shade = np.clip(1 + SIGN_SHADING * (light / max(1.0, float(light.mean())) - 1), 0.8, 1.12)
     ramp = np.linspace(1.02, 0.95, y1 - y0, dtype=np.float32)[:, None]  # lit from above
     panel = np.asarray(SIGN_COLOUR, np.float32) * (shade * ramp)[..., None]
     sign = Image.fromarray(np.clip(panel + 0.5, 0, 255).astype(np.uint8))
-    rim = region.crop(box).filter(ImageFilter.FIND_EDGES).filter(ImageFilter.MaxFilter(3))
+    rim = region.crop(bbox).filter(ImageFilter.FIND_EDGES).filter(ImageFilter.MaxFilter(3))
     rim = rim.filter(ImageFilter.GaussianBlur(0.6))
     sign = Image.composite(ImageEnhance.Brightness(sign).enhance(0.72), sign, rim)
-    out.paste(sign, box[:2])
+    out.paste(sign, bbox[:2])
     return out
 
 
@@ -730,11 +730,11 @@ def glowing_poster(img: Image.Image, region: Image.Image, seed: int) -> Image.Im
     at POSTER_SS times the size and reduced (a circle drawn at 1x has a stepped edge), its
     bright parts blooming, and the light it gives tinting the wall round it (a screen of its
     colour barely shows on a light wall, so the halo is mixed in instead)."""
-    box = region.point(lambda v: 255 if v > 127 else 0).getbbox()
+    bbox = selected_box(region)
     out = img.copy()
-    if box is None:
+    if bbox is None:
         return out
-    x0, y0, x1, y1 = box
+    x0, y0, x1, y1 = bbox
     bw, bh = x1 - x0, y1 - y0
     rng = np.random.default_rng(seed)
     palettes = [
@@ -758,7 +758,7 @@ def glowing_poster(img: Image.Image, region: Image.Image, seed: int) -> Image.Im
     bright = poster.point(lut((1.0,) * 3, (-170,) * 3))
     poster = ImageChops.add(poster, bright.filter(ImageFilter.GaussianBlur(max(2, r / k / 3))))
     glow = Image.new("L", img.size, 0)
-    ImageDraw.Draw(glow).rectangle(box, fill=150)
+    ImageDraw.Draw(glow).rectangle(bbox, fill=150)
     glow = glow.filter(ImageFilter.GaussianBlur(max(4, min(bw, bh) / 6)))
     out = Image.composite(Image.new("RGB", img.size, top), out, glow)
     out.paste(poster, (x0, y0))

@@ -14,7 +14,15 @@ import math
 import numpy as np
 from PIL import Image, ImageFilter
 
-from .._vision._pixels import Region, fit_side, grow, resize_weights, rgb_view, square_extreme
+from .._vision._pixels import (
+    Region,
+    fit_side,
+    grow,
+    resize_weights,
+    rgb_view,
+    run_ids,
+    square_extreme,
+)
 from .._vision._pixels import box as box_mean
 
 WORK_SIDE = 256  # the smooth fill and colour correction run at most this large
@@ -65,10 +73,8 @@ class _Runs:
 
     def __init__(self, hole: np.ndarray) -> None:
         self.ys, self.xs = np.nonzero(hole)
-        start = np.ones(len(self.xs), bool)
-        start[1:] = (self.xs[1:] != self.xs[:-1] + 1) | (self.ys[1:] != self.ys[:-1])
-        self.run = np.cumsum(start) - 1
-        first = np.nonzero(start)[0]
+        self.run = run_ids(hole)
+        first = np.nonzero(np.diff(self.run, prepend=-1))[0]
         self.row, self.start = self.ys[first], self.xs[first]
         self.end = self.xs[np.r_[first[1:], len(self.xs)] - 1] + 1
 
@@ -111,15 +117,7 @@ def _run_ends(
                 ref = like[side][has][:, None]
                 alike = ok & (np.linalg.norm(seen - ref, axis=-1) <= OWN_LEVELS)
                 ok = np.where(alike.any(1, keepdims=True), alike, ok)
-            # The median of the known ones: sorted with the unknown ones (inf) last, the
-            # middle of the first ``count`` (np.nanmedian costs several times more).
-            values = np.sort(np.where(ok[..., None], seen, np.inf), axis=1)
-            count = np.maximum(ok.sum(1), 1)
-            lo = ((count - 1) // 2)[:, None, None]
-            hi = (count // 2)[:, None, None]
-            lo_v = np.take_along_axis(values, np.broadcast_to(lo, (len(ys), 1, 3)), 1)[:, 0]
-            hi_v = np.take_along_axis(values, np.broadcast_to(hi, (len(ys), 1, 3)), 1)[:, 0]
-            middle = (lo_v + hi_v) / 2
+            middle = _known_median(seen, ok, 1)
             out[has] = np.where(np.isfinite(middle), middle, out[has])
         ends.append(out)
     return ends[0], ends[1]
@@ -278,20 +276,27 @@ def _ring_median(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
         return out
     p = np.pad(out, ((2, 2), (2, 2), (0, 0)), mode="edge")
     k = np.pad(~hole, 2, mode="edge")
-    # Of the known pixels only: the hole's own pixels are the object being removed (a
-    # rocket's lit gantry), and counted in, its colour would seep into the fill's edge and
-    # be carried across it as a tinted patch. Sorted with the hole's pixels (inf) last, the
-    # middle of the known ones.
+    # Of the known pixels only (each pixel itself is one): the hole's own pixels are the
+    # object being removed (a rocket's lit gantry), and counted in, its colour would seep
+    # into the fill's edge and be carried across it as a tinted patch.
     known = np.stack([k[ys + dy, xs + dx] for dy in range(5) for dx in range(5)])
     patches = np.stack([p[ys + dy, xs + dx] for dy in range(5) for dx in range(5)])
-    values = np.sort(np.where(known[..., None], patches, np.inf), axis=0)
-    count = known.sum(0)  # at least the pixel itself
-    shape = (1, *values.shape[1:])
-    lo = np.broadcast_to(((count - 1) // 2)[None, :, None], shape)
-    hi = np.broadcast_to((count // 2)[None, :, None], shape)
-    middle = np.take_along_axis(values, lo, 0)[0] + np.take_along_axis(values, hi, 0)[0]
-    out[ys, xs] = middle / 2
+    out[ys, xs] = _known_median(patches, known, 0)
     return out
+
+
+def _known_median(values: np.ndarray, known: np.ndarray, axis: int) -> np.ndarray:
+    """The median along ``axis`` of the colours ``values`` (``known``'s shape x 3) where
+    ``known``; inf where none is. Sorted with the unknown ones (inf) last, the middle of the
+    first ``count``: np.nanmedian costs several times more."""
+    ordered = np.sort(np.where(known[..., None], values, np.inf), axis=axis)
+    count = np.expand_dims(np.maximum(known.sum(axis), 1), axis)[..., None]
+    shape = list(ordered.shape)
+    shape[axis] = 1
+    lo = np.take_along_axis(ordered, np.broadcast_to((count - 1) // 2, shape), axis)
+    hi = np.take_along_axis(ordered, np.broadcast_to(count // 2, shape), axis)
+    middle: np.ndarray = ((lo + hi) / 2).squeeze(axis)
+    return middle
 
 
 def grain(size: tuple[int, int], strength: np.ndarray, seed: int) -> np.ndarray:

@@ -319,13 +319,13 @@ def _dim_parts(img: Image.Image, parts: _Parts, colour: tuple[int, int, int]) ->
     new = float(np.asarray(colour, np.float32) @ np.array([0.299, 0.587, 0.114])) / 255
     weights, subject_luma = parts
     gain = min(1.0, (new / max(subject_luma, 1e-3)) ** 0.5)
-    box = weights.getbbox()
-    if box is None or gain > 0.99:
+    bbox = weights.getbbox()
+    if bbox is None or gain > 0.99:
         return img
     # Only the parts' box, at the photo's size (a pixel of the small copy round it).
     sx, sy = img.width / weights.width, img.height / weights.height
-    x0, y0 = max(0, box[0] - 1), max(0, box[1] - 1)
-    x1, y1 = min(weights.width, box[2] + 1), min(weights.height, box[3] + 1)
+    x0, y0 = max(0, bbox[0] - 1), max(0, bbox[1] - 1)
+    x1, y1 = min(weights.width, bbox[2] + 1), min(weights.height, bbox[3] + 1)
     full = (
         int(x0 * sx),
         int(y0 * sy),

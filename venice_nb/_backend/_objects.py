@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from .._vision._pixels import Region, luma, square_extreme
+from .._vision._pixels import Region, luma, selected_box, square_extreme
 
 Colour = tuple[int, int, int]
 
@@ -461,7 +461,7 @@ def draw(
     standing in the subject's opening ("put a flower in the cup")."""
     w, h = img.size
     colour = colour or DEFAULT_COLOURS[kind]
-    box = mask.point(lambda v: 255 if v > 127 else 0).getbbox() if mask is not None else None
+    box = selected_box(mask) if mask is not None else None
     if box is not None:
         hd = head_in_box(box, kind)
     elif matte is not None:

@@ -50,6 +50,15 @@ def to_region(weights: np.ndarray, size: tuple[int, int], soften: float = 1.0) -
     return low.resize(size, Image.Resampling.BILINEAR)
 
 
+def selected_box(region: Region) -> tuple[int, int, int, int] | None:
+    """The bounding box (x0, y0, x1, y1) of a soft region's selected pixels (over half), or
+    None when none is: where a mask's drawn thing goes."""
+    box: tuple[int, int, int, int] | None = region.point(
+        lambda v: 255 if v > 127 else 0
+    ).getbbox()
+    return box
+
+
 def resize_weights(weights: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of float HxW weights to ``size`` (w, h)."""
     img = Image.fromarray(np.ascontiguousarray(weights, np.float32))
@@ -68,9 +77,9 @@ def flood(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     reached: np.ndarray = seed & allowed
     if not reached.any():
         return reached
-    row = _run_ids(allowed)
+    row = run_ids(allowed)
     col_of = np.zeros(allowed.shape[::-1], np.intp)
-    col_of[allowed.T] = _run_ids(np.ascontiguousarray(allowed.T))
+    col_of[allowed.T] = run_ids(np.ascontiguousarray(allowed.T))
     col = col_of.T[allowed]
     on = reached[allowed]  # in the raster order of the allowed pixels
     count = np.count_nonzero(on)
@@ -87,7 +96,7 @@ def flood(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     return reached
 
 
-def _run_ids(mask: np.ndarray) -> np.ndarray:
+def run_ids(mask: np.ndarray) -> np.ndarray:
     """For each pixel of ``mask`` in raster order: the number of its run along the row (runs
     counted in raster order from 0)."""
     start = mask.copy()
