@@ -18,6 +18,7 @@ from .._vision._pixels import (
     Region,
     fit_side,
     grow,
+    luma,
     resize_weights,
     rgb_view,
     run_ids,
@@ -714,8 +715,7 @@ def _band_texture(
     ry0, ry1 = box[1] + int(rows[0]) - m, box[1] + int(rows[-1]) + 1 + m
     rx0, ry0, rx1, ry1 = max(0, rx0), max(0, ry0), min(w, rx1), min(h, ry1)
     grey = np.asarray(img.crop((rx0, ry0, rx1, ry1)).convert("L"), np.float32)
-    inner = filled[..., 0] * np.float32(0.299) + filled[..., 1] * np.float32(0.587)
-    inner += filled[..., 2] * np.float32(0.114)
+    inner = luma(filled)
     bx0, by0 = box[0] - rx0, box[1] - ry0
     cy0, cy1 = max(0, by0), min(grey.shape[0], by0 + bh)
     cx0, cx1 = max(0, bx0), min(grey.shape[1], bx0 + bw)

@@ -24,6 +24,7 @@ from .._vision._pixels import (
     fit_side,
     flood,
     grow,
+    halved,
     local_detail,
     luma,
     rgb_view,
@@ -380,8 +381,7 @@ def _edge_by_evidence(rgb: np.ndarray, inside: np.ndarray) -> np.ndarray:
             m = mask.astype(np.float32)
             sums[:h, :w, i * n : i * n + n - 1] = feat * m[..., None]
             sums[:h, :w, i * n + n - 1] = m
-        rows = sums[0::4] + sums[1::4] + sums[2::4] + sums[3::4]
-        pooled = (rows[:, 0::4] + rows[:, 1::4] + rows[:, 2::4] + rows[:, 3::4]) / 16
+        pooled = halved(halved(sums))
         k = max(1, round(r / 4))
         padded = np.zeros((hs + 2 * k + 2, ws + 2 * k + 2, 2 * n), np.float32)
         padded[k + 1 : -k - 1, k + 1 : -k - 1] = pooled

@@ -208,6 +208,12 @@ def otsu(values: np.ndarray) -> float:
     return float(mids[int(np.argmax(w0 * w1 * (m0 - m1) ** 2))])
 
 
+def halved(a: np.ndarray) -> np.ndarray:
+    """The mean of each 2 x 2 block of ``a`` (even height and width)."""
+    out: np.ndarray = (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]) * 0.25
+    return out
+
+
 def channel_sum(a: np.ndarray) -> np.ndarray:
     """``a.sum(-1)`` over a short last axis (colour channels), one channel added at a time:
     the same sums in the same order, while numpy's reduction over a last axis of 3 costs

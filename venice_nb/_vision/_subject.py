@@ -34,6 +34,7 @@ from ._pixels import (
     channel_sum,
     flood,
     grow,
+    halved,
     local_detail,
     luma,
     otsu,
@@ -665,7 +666,7 @@ def _snap(
     h, w = (inside.shape[0] // 4) * 4, (inside.shape[1] // 4) * 4
 
     def blocks(a: np.ndarray) -> np.ndarray:
-        return _halved(_halved(a[:h, :w]))
+        return halved(halved(a[:h, :w]))
 
     means = [blocks(p) for p in planes]
     squares = [blocks(p * p) for p in planes]
@@ -726,12 +727,6 @@ def _snap(
     shift = np.zeros_like(inside)
     shift[band] = _bilinear(field, (bx - 1.5) / 4, (by - 1.5) / 4)
     return shift
-
-
-def _halved(a: np.ndarray) -> np.ndarray:
-    """The mean of each 2 x 2 block of ``a`` (even height and width)."""
-    out: np.ndarray = (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]) * 0.25
-    return out
 
 
 def _bilinear(a: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
